@@ -1,0 +1,114 @@
+"""Glob patterns over the pond: ``*``, ``?``, ``[...]`` and ``**``.
+
+A pattern is split into components.  ``**`` alone in a component matches
+zero or more directories; every ``*`` and ``**`` is a capture, numbered
+from ``$0`` left to right, which factories use to name their outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import GlobError
+
+WILDCARDS = frozenset("*?[")
+
+
+def has_wildcard(text: str) -> bool:
+    return any(ch in WILDCARDS for ch in text)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One component of a pattern: a literal name, ``**``, or a compiled wildcard."""
+
+    text: str
+    regex: re.Pattern[str] | None
+    captures: int
+
+    @property
+    def is_recursive(self) -> bool:
+        return self.text == "**"
+
+    @property
+    def is_literal(self) -> bool:
+        return self.regex is None and not self.is_recursive
+
+
+def _translate(component: str) -> tuple[str, int]:
+    """Translate one wildcard component to a regex; return it and its capture count."""
+    out: list[str] = []
+    captures = 0
+    i, n = 0, len(component)
+    while i < n:
+        ch = component[i]
+        if ch == "*":
+            while i + 1 < n and component[i + 1] == "*":
+                i += 1
+            out.append("(.*)")
+            captures += 1
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[":
+            j = i + 1
+            if j < n and component[j] in "!^":
+                j += 1
+            if j < n and component[j] == "]":
+                j += 1
+            while j < n and component[j] != "]":
+                j += 1
+            if j >= n:
+                raise GlobError(f"unterminated '[' in glob pattern: {component}")
+            body = component[i + 1 : j]
+            negate = body[:1] in ("!", "^")
+            if negate:
+                body = body[1:]
+            if not body:
+                raise GlobError(f"empty character class in glob pattern: {component}")
+            body = body.replace("\\", "\\\\")
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = j
+        elif ch == "]":
+            raise GlobError(f"unmatched ']' in glob pattern: {component}")
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out), captures
+
+
+@lru_cache(maxsize=512)
+def compile_segment(component: str) -> Segment:
+    if component == "**":
+        return Segment(component, None, 1)
+    if "**" in component:
+        # '**' only means "any directories" as a whole component; elsewhere it is '*'.
+        pass
+    if not has_wildcard(component):
+        if "]" in component:
+            raise GlobError(f"unmatched ']' in glob pattern: {component}")
+        return Segment(component, None, 0)
+    body, captures = _translate(component)
+    try:
+        regex = re.compile(body + r"\Z", re.DOTALL)
+    except re.error as exc:
+        raise GlobError(f"bad glob pattern {component!r}: {exc}") from None
+    return Segment(component, regex, captures)
+
+
+def match_segment(segment: Segment, name: str, *, hidden: bool) -> tuple[str, ...] | None:
+    """Captures if ``name`` matches one non-recursive segment, else None.
+
+    A wildcard never matches a leading dot unless ``hidden`` is set, as in a shell.
+    """
+    if segment.regex is None:
+        return () if name == segment.text else None
+    if name.startswith(".") and not hidden and not segment.text.startswith("."):
+        return None
+    m = segment.regex.match(name)
+    return None if m is None else m.groups()
+
+
+def compile_pattern(components: tuple[str, ...] | list[str]) -> list[Segment]:
+    return [compile_segment(c) for c in components]
