@@ -1,0 +1,414 @@
+"""Turning host input into the Parquet that ``file:table`` and ``file:series`` nodes hold.
+
+CSV is read in blocks and written as Parquet row groups as it goes, so a
+large file never sits in memory as Arrow all at once.  Types are inferred by
+Arrow; timestamps are stored as ``timestamp[us, UTC]`` (Delta and DataFusion
+both want microseconds, and a naive time is ambiguous once it leaves the
+machine that wrote it).  Parquet input is validated and described, never
+rewritten: its bytes, and so its sha256, stay exactly what the user gave.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ..errors import ConfigError, FormatError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+PARQUET_MAGIC = b"PAR1"
+
+# Tried in order; the first that names a timestamp column wins.
+TIMESTAMP_CANDIDATES = ("timestamp", "Timestamp", "time", "ts", "datetime", "event_time")
+
+# Arrow infers ISO 8601 on its own; these cover the other layouts loggers commonly write.
+# Day-first and month-first layouts are left out on purpose: guessing between them is
+# how a series silently ends up a month off.
+EXTRA_TIMESTAMP_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M")
+
+# Large enough that type inference sees a representative sample, small enough that a
+# block plus its Arrow form stays a few tens of MB.
+CSV_BLOCK_SIZE = 8 << 20
+
+Source = bytes | str | os.PathLike[str] | BinaryIO
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How to read a CSV file; ``tz`` is the zone of timestamps written without one."""
+
+    delimiter: str = ","
+    has_header: bool = True
+    tz: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.delimiter) != 1:
+            raise ConfigError(f"a CSV delimiter is one character, not {self.delimiter!r}")
+        if self.tz is not None:
+            _check_zone(self.tz)
+
+
+@dataclass(frozen=True)
+class Converted:
+    """Parquet ready to store, with what the caller records beside it."""
+
+    parquet: bytes
+    schema: pa.Schema
+    rows: int
+    timestamp_column: str | None
+    event_range: tuple[int, int] | None
+
+    def attributes(self) -> dict[str, Any]:
+        """The node attributes this content is stored with."""
+        return {
+            "timestamp_column": self.timestamp_column,
+            "schema": schema_json(self.schema),
+            "rows": self.rows,
+        }
+
+
+def schema_json(schema: pa.Schema) -> list[dict[str, str]]:
+    """A schema as ``[{name, type}]``, the shape ``describe --json`` prints."""
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+def _check_zone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone: {name!r}") from None
+
+
+def one_line(message: str) -> str:
+    """Collapse a library's multi-line message into one line for ``error: ...``."""
+    return " ".join(message.split())
+
+
+# -- timestamps -------------------------------------------------------------------
+
+
+def find_timestamp_column(schema: pa.Schema, explicit: str | None = None) -> str | None:
+    """The column holding event times, or None if there is no usable one.
+
+    An explicit name must exist and hold timestamps.  Otherwise the usual names
+    are tried (exact case first, then any case), and failing those a schema
+    with exactly one timestamp column uses it.
+    """
+    import pyarrow as pa
+
+    def usable(name: str) -> bool:
+        return bool(pa.types.is_timestamp(schema.field(name).type))
+
+    if explicit is not None:
+        if explicit not in schema.names:
+            raise FormatError(
+                f"no column {explicit!r} for timestamps (columns: {', '.join(schema.names)})"
+            )
+        if not usable(explicit):
+            raise FormatError(
+                f"column {explicit!r} holds {schema.field(explicit).type}, not timestamps"
+            )
+        return explicit
+    # A duplicated name cannot be selected unambiguously, so it is never the timestamp.
+    names: list[str] = [n for n in schema.names if schema.get_field_index(n) >= 0]
+    for candidate in TIMESTAMP_CANDIDATES:
+        if candidate in names and usable(candidate):
+            return candidate
+    lowered = {c.lower() for c in TIMESTAMP_CANDIDATES}
+    for name in names:
+        if name.lower() in lowered and usable(name):
+            return name
+    stamped: list[str] = [n for n in names if usable(n)]
+    return stamped[0] if len(stamped) == 1 else None
+
+
+def to_utc_micros_type(arr: pa.Array | pa.ChunkedArray, tz: str | None = None) -> Any:
+    """Timestamps as ``timestamp[us, UTC]``; naive ones are taken to be in ``tz`` (UTC if None)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    typ = arr.type
+    if typ.tz is None and tz is not None and tz != "UTC":
+        try:
+            arr = pc.assume_timezone(arr, timezone=tz, ambiguous="raise", nonexistent="raise")
+        except pa.ArrowInvalid as exc:
+            raise FormatError(
+                f"timestamps do not exist or repeat in {tz}: {one_line(str(exc))}"
+            ) from None
+    # Nanoseconds are truncated to microseconds, as Delta does; safe=False allows it.
+    return arr.cast(pa.timestamp("us", tz="UTC"), safe=False)
+
+
+def event_range(table: pa.Table | pa.RecordBatch, column: str) -> tuple[int, int] | None:
+    """(min, max) of a timestamp column in microseconds since the epoch, UTC; None if all null."""
+    import pyarrow.compute as pc
+
+    values = to_utc_micros_type(table.column(column))
+    bounds = pc.min_max(values)
+    low, high = bounds["min"], bounds["max"]
+    if not low.is_valid:
+        return None
+    return int(low.value), int(high.value)
+
+
+def _merge(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a[0], b[0]), max(a[1], b[1])
+
+
+# -- CSV ------------------------------------------------------------------------------
+
+
+def _csv_options(options: CsvOptions) -> tuple[Any, Any, Any]:
+    import pyarrow.csv as pcsv
+
+    read = pcsv.ReadOptions(
+        block_size=CSV_BLOCK_SIZE, autogenerate_column_names=not options.has_header
+    )
+    parse = pcsv.ParseOptions(delimiter=options.delimiter)
+    convert = pcsv.ConvertOptions(
+        timestamp_parsers=[pcsv.ISO8601, *EXTRA_TIMESTAMP_FORMATS],
+        # An empty cell is missing data; a quoted "" is still an empty string.
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    return read, parse, convert
+
+
+def _open(source: Source) -> Any:
+    """Something pyarrow.csv can read; bytes are wrapped without a copy."""
+    import pyarrow as pa
+
+    if isinstance(source, bytes | bytearray | memoryview):
+        return pa.BufferReader(source)
+    if isinstance(source, str | os.PathLike):
+        return str(Path(source))
+    return source
+
+
+def _rewindable(source: Source) -> bool:
+    if isinstance(source, bytes | bytearray | memoryview | str | os.PathLike):
+        return True
+    return bool(getattr(source, "seekable", lambda: False)())
+
+
+def normalize_timestamps(batch: pa.RecordBatch, tz: str | None) -> pa.RecordBatch:
+    """Every timestamp column as ``timestamp[us, UTC]``; naive ones are in ``tz``."""
+    import pyarrow as pa
+
+    columns = [
+        to_utc_micros_type(column, tz) if pa.types.is_timestamp(column.type) else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def iter_csv(source: Source, options: CsvOptions | None = None) -> Iterator[pa.RecordBatch]:
+    """CSV as record batches with normalized timestamps, read a block at a time.
+
+    Arrow's streaming reader fixes column types from the first block; when a
+    later block disagrees (a float after many integers), the whole input is
+    read again with Arrow's non-streaming reader, which widens types across
+    blocks.  Batches already yielded are then not repeated: the caller gets a
+    ``_Restart`` signal first, so it can drop what it wrote.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    options = options or CsvOptions()
+    read, parse, convert = _csv_options(options)
+    try:
+        reader = pcsv.open_csv(
+            _open(source), read_options=read, parse_options=parse, convert_options=convert
+        )
+        for batch in reader:
+            yield normalize_timestamps(batch, options.tz)
+        return
+    except pa.ArrowInvalid as exc:
+        if "conversion error" not in str(exc) or not _rewindable(source):
+            raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
+    if not isinstance(source, bytes | bytearray | memoryview | str | os.PathLike):
+        source.seek(0)
+    raise _Restart(_read_csv_whole(source, options))
+
+
+class _Restart(Exception):
+    """The streaming read must start over with this (fully read) table."""
+
+    def __init__(self, table: pa.Table) -> None:
+        super().__init__("restart")
+        self.table = table
+
+
+def _read_csv_whole(source: Source, options: CsvOptions) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    read, parse, convert = _csv_options(options)
+    try:
+        table = pcsv.read_csv(
+            _open(source), read_options=read, parse_options=parse, convert_options=convert
+        )
+    except pa.ArrowInvalid as exc:
+        raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
+    batches = [normalize_timestamps(b, options.tz) for b in table.to_batches()]
+    if not batches:
+        return table
+    return pa.Table.from_batches(batches)
+
+
+def read_csv(source: Source, options: CsvOptions | None = None) -> pa.Table:
+    """A whole CSV input as one Arrow table, timestamps normalized."""
+    import pyarrow as pa
+
+    try:
+        batches = list(iter_csv(source, options))
+    except _Restart as restart:
+        return restart.table
+    if not batches:
+        return _read_csv_whole(source, options or CsvOptions())
+    return pa.Table.from_batches(batches)
+
+
+def csv_to_parquet(
+    source: Source,
+    options: CsvOptions | None = None,
+    *,
+    series: bool = False,
+    timestamp_column: str | None = None,
+) -> Converted:
+    """Convert CSV to Parquet for a table (``series=False``) or a series version.
+
+    A series needs a timestamp column; its event range is measured on the way.
+    """
+    import pyarrow as pa
+
+    options = options or CsvOptions()
+    try:
+        return _write_parquet(iter_csv(source, options), series, timestamp_column)
+    except _Restart as restart:
+        return _write_parquet(
+            iter(restart.table.to_batches()), series, timestamp_column, schema=restart.table.schema
+        )
+    except pa.ArrowInvalid as exc:
+        raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
+
+
+def _write_parquet(
+    batches: Iterator[pa.RecordBatch],
+    series: bool,
+    timestamp_column: str | None,
+    *,
+    schema: pa.Schema | None = None,
+) -> Converted:
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    writer: pq.ParquetWriter | None = None
+    column: str | None = None
+    rows = 0
+    span: tuple[int, int] | None = None
+    for batch in batches:
+        if writer is None:
+            schema = batch.schema
+            column = _timestamp_for(schema, series, timestamp_column)
+            writer = _parquet_writer(sink, schema)
+        if batch.num_rows == 0:
+            continue
+        writer.write_batch(batch)
+        rows += batch.num_rows
+        if column is not None:
+            span = _merge(span, event_range(batch, column))
+    if writer is None:
+        if schema is None:
+            raise FormatError("not valid CSV: no data rows")
+        column = _timestamp_for(schema, series, timestamp_column)
+        writer = _parquet_writer(sink, schema)
+    writer.close()
+    assert schema is not None
+    return Converted(sink.getvalue(), schema, rows, column, span)
+
+
+def _parquet_writer(sink: BinaryIO, schema: pa.Schema) -> Any:
+    import pyarrow.parquet as pq
+
+    # zstd: a good ratio at a speed that keeps conversion I/O bound; statistics let
+    # time-range reads skip row groups.
+    return pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True)
+
+
+def _timestamp_for(schema: pa.Schema, series: bool, explicit: str | None) -> str | None:
+    column = find_timestamp_column(schema, explicit)
+    if series and column is None:
+        names = ", ".join(schema.names)
+        raise FormatError(
+            "a series needs a timestamp column (named one of "
+            f"{', '.join(TIMESTAMP_CANDIDATES)}, or the only timestamp column); "
+            f"columns found: {names}"
+        )
+    return column
+
+
+# -- Parquet ------------------------------------------------------------------------------
+
+
+def is_parquet(data: bytes) -> bool:
+    return len(data) >= 8 and data[:4] == PARQUET_MAGIC and data[-4:] == PARQUET_MAGIC
+
+
+def check_parquet(
+    data: bytes,
+    *,
+    series: bool = False,
+    timestamp_column: str | None = None,
+    name: str = "input",
+) -> Converted:
+    """Validate Parquet bytes offered for a table or series and describe them (bytes unchanged)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not is_parquet(data):
+        raise FormatError(
+            f"{name} is not Parquet (no PAR1 magic bytes); "
+            "use --format data to keep it as raw bytes"
+        )
+    try:
+        pf = pq.ParquetFile(pa.BufferReader(data))
+        schema = pf.schema_arrow
+        column = _timestamp_for(schema, series, timestamp_column)
+        span = None
+        if column is not None:
+            span = event_range(pf.read(columns=[column]), column)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FormatError(f"{name} is not readable Parquet: {one_line(str(exc))}") from None
+    return Converted(data, schema, pf.metadata.num_rows, column, span)
+
+
+def to_parquet(
+    table: pa.Table, *, series: bool = False, timestamp_column: str | None = None
+) -> Converted:
+    """Parquet for an Arrow table (from JSON lines, a query...), timestamps normalized."""
+    batches = (normalize_timestamps(b, None) for b in table.to_batches())
+    return _write_parquet(batches, series, timestamp_column, schema=_normal_schema(table.schema))
+
+
+def _normal_schema(schema: pa.Schema) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            f.with_type(pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f
+            for f in schema
+        ]
+    )

@@ -1,0 +1,333 @@
+"""SQL over pond files, host files and the oplog.
+
+``Engine`` is the small interface a SQL engine implements; ``ENGINES`` maps
+a name to one (DataFusion today; DuckDB could join it and pass the same
+tests).  ``QuerySession`` is what the pond API uses: it turns paths, globs
+and URLs into parts (see ``sources``), registers them with the engine, and
+finds the tables a query names on its own: pond files written as quoted
+identifiers (``FROM "/data/seattle.series"``) and the system tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ConfigError, QueryError
+from ..tinyfs import WD, Persistence
+from .convert import CsvOptions, one_line
+from .sources import Part, PondReader, TimeBound, TimeRange, scan_parts, unified_schema
+from .system import SYSTEM_TABLES
+from .urls import ReadContext, is_url, parse_url, read_parts
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class Engine(Protocol):
+    """A SQL engine over Arrow data: tables in, Arrow out."""
+
+    name: str
+
+    def register_parts(self, name: str, parts: Sequence[Part], time_range: TimeRange) -> None:
+        """Make ``parts`` one table ``name``: unioned by column name, cut to the range."""
+        ...
+
+    def register_table(self, name: str, table: pa.Table) -> None: ...
+
+    def has_table(self, name: str) -> bool: ...
+
+    def sql(self, query: str) -> pa.Table: ...
+
+    def stream(self, query: str) -> pa.RecordBatchReader:
+        """The result a batch at a time, so a large result never sits in memory."""
+        ...
+
+
+def condense_error(exc: BaseException, tables: Sequence[str] = ()) -> QueryError:
+    """An engine's error as one line; an unknown table also lists the known ones."""
+    message = one_line(str(exc))
+    message = re.sub(r"^(DataFusion error: )+", "", message)
+    if tables and re.search(r"table '[^']*' not found", message):
+        message += f" (tables: {', '.join(sorted(tables))})"
+    return QueryError(message)
+
+
+class DataFusionEngine:
+    """Apache DataFusion: Parquet on disk is scanned in place, in parallel."""
+
+    name = "datafusion"
+
+    def __init__(self) -> None:
+        from datafusion import SessionContext
+
+        self._ctx = SessionContext()
+        self._tables: set[str] = set()
+
+    def register_parts(self, name: str, parts: Sequence[Part], time_range: TimeRange) -> None:
+        frames = self._frames(parts, time_range)
+        if not frames:
+            frames = [self._ctx.from_arrow(unified_schema(parts).empty_table())]
+        try:
+            self._ctx.register_view(name, _union_all(frames))
+        except Exception as exc:
+            raise condense_error(exc) from None
+        self._tables.add(name)
+
+    def _frames(self, parts: Sequence[Part], time_range: TimeRange) -> list[Any]:
+        import pyarrow as pa
+
+        frames: list[Any] = []
+        pending: list[pa.Table] = []
+
+        def flush() -> None:
+            # Neighbouring in-memory parts (inline versions) become one table: a series of
+            # thousands of small versions is then one scan, not a union of thousands.
+            if pending:
+                table = pa.concat_tables(pending, promote_options="permissive")
+                frames.append(self._ctx.from_arrow(table))
+                pending.clear()
+
+        for part in parts:
+            if part.table is not None:
+                pending.append(part.table)
+                continue
+            flush()
+            frames.append(self._parquet_frame(part, time_range))
+        flush()
+        return frames
+
+    def _parquet_frame(self, part: Part, time_range: TimeRange) -> Any:
+        from datafusion import col, lit
+
+        assert part.path is not None
+        # Blobs are named by their hash, with no extension for DataFusion to filter on.
+        frame = self._ctx.read_parquet(str(part.path), file_extension="")
+        column = part.timestamp_column
+        if column is None or not time_range.bounded:
+            return frame
+        typ = part.schema().field(column).type
+        low, high = time_range.bounds_for(typ)
+        if low is not None:
+            frame = frame.filter(col(column) >= lit(low))
+        if high is not None:
+            frame = frame.filter(col(column) < lit(high))
+        return frame
+
+    def register_table(self, name: str, table: pa.Table) -> None:
+        if self._ctx.table_exist(name):
+            self._ctx.deregister_table(name)
+        self._ctx.register_view(name, self._ctx.from_arrow(table))
+        self._tables.add(name)
+
+    def has_table(self, name: str) -> bool:
+        return name in self._tables
+
+    def _frame(self, query: str) -> Any:
+        try:
+            return self._ctx.sql(query)
+        except Exception as exc:
+            raise condense_error(exc, sorted(self._tables)) from None
+
+    def sql(self, query: str) -> pa.Table:
+        import pyarrow as pa
+
+        frame = self._frame(query)
+        try:
+            batches = frame.collect()
+            schema = frame.schema()
+        except Exception as exc:
+            raise condense_error(exc, sorted(self._tables)) from None
+        return pa.Table.from_batches(batches, schema=schema)
+
+    def stream(self, query: str) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
+        frame = self._frame(query)
+        try:
+            schema = frame.schema()
+            stream = frame.execute_stream()
+        except Exception as exc:
+            raise condense_error(exc, sorted(self._tables)) from None
+        tables = sorted(self._tables)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in stream:
+                    yield batch.to_pyarrow()
+            except QueryError:
+                raise
+            except Exception as exc:
+                raise condense_error(exc, tables) from None
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _union_all(frames: list[Any]) -> Any:
+    """Union by column name, pairwise, so the plan is log(n) deep rather than n."""
+    while len(frames) > 1:
+        paired = [a.union_by_name(b) for a, b in zip(frames[::2], frames[1::2], strict=False)]
+        if len(frames) % 2:
+            paired.append(frames[-1])
+        frames = paired
+    return frames[0]
+
+
+ENGINES: dict[str, Callable[[], Engine]] = {
+    "datafusion": DataFusionEngine,
+}
+
+
+def create_engine(name: str = "datafusion") -> Engine:
+    try:
+        factory = ENGINES[name]
+    except KeyError:
+        raise ConfigError(f"unknown SQL engine {name!r} (known: {', '.join(ENGINES)})") from None
+    return factory()
+
+
+# -- finding the tables a query names -----------------------------------------------------
+
+_TOKENS = re.compile(
+    r"""
+      '(?:[^']|'')*'          # a string literal: its content names nothing
+    | --[^\n]*                # a line comment
+    | /\*.*?\*/               # a block comment
+    | "(?P<quoted>(?:[^"]|"")*)"
+    | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    """,
+    re.X | re.S,
+)
+
+
+def referenced_names(query: str) -> tuple[list[str], set[str]]:
+    """Quoted identifiers (in order, unescaped) and bare words (lower-cased) in a query."""
+    quoted: list[str] = []
+    words: set[str] = set()
+    for m in _TOKENS.finditer(query):
+        if m["quoted"] is not None:
+            name = m["quoted"].replace('""', '"')
+            if name not in quoted:
+                quoted.append(name)
+        elif m["word"] is not None:
+            words.add(m["word"].lower())
+    return quoted, words
+
+
+def _names_data(name: str) -> bool:
+    """A quoted identifier that is a pond path, glob or URL rather than a column."""
+    return name.startswith("/") or (is_url(name) and ":///" in name)
+
+
+class QuerySession:
+    """SQL over one pond (or none, for host URLs only).
+
+    Tables are registered on demand: ``register`` for ``source``, and, when a
+    query runs, every quoted pond path or URL it names and every system table.
+    """
+
+    def __init__(
+        self,
+        wd: WD | None = None,
+        *,
+        persistence: Persistence | None = None,
+        engine: str = "datafusion",
+        csv: CsvOptions | None = None,
+    ) -> None:
+        self.pond = PondReader.of(wd, persistence) if wd is not None else None
+        self.engine = create_engine(engine)
+        self.csv = csv or CsvOptions()
+
+    @property
+    def versions_read(self) -> list[tuple[str, int]]:
+        """(path, version) of every pond file version loaded or handed to the engine."""
+        return [] if self.pond is None else list(self.pond.versions_read)
+
+    def parts(self, target: str, *, start: TimeBound = None, end: TimeBound = None) -> list[Part]:
+        """The parts a pond path, glob or URL names, cut to ``[start, end)``."""
+        time_range = TimeRange.of(start, end)
+        ctx = ReadContext(self.pond, time_range, self.csv)
+        return read_parts(parse_url(target), ctx)
+
+    def register(
+        self, name: str, target: str, *, start: TimeBound = None, end: TimeBound = None
+    ) -> None:
+        """Make ``target`` (pond path, glob or URL) the table ``name``."""
+        time_range = TimeRange.of(start, end)
+        parts = read_parts(parse_url(target), ReadContext(self.pond, time_range, self.csv))
+        self.engine.register_parts(name, parts, time_range)
+
+    def scan(
+        self, target: str, *, start: TimeBound = None, end: TimeBound = None
+    ) -> pa.RecordBatchReader:
+        """Every row of ``target`` in order (series: version order), without SQL.
+
+        This is what ``cat`` without ``--sql`` should use: an engine may interleave
+        parts, while a plain read must keep the order the series was written in.
+        """
+        import pyarrow as pa
+
+        time_range = TimeRange.of(start, end)
+        parts = read_parts(parse_url(target), ReadContext(self.pond, time_range, self.csv))
+        schema = unified_schema(parts)
+        return pa.RecordBatchReader.from_batches(schema, scan_parts(parts, time_range))
+
+    def prepare(self, query: str) -> None:
+        """Register the pond files, URLs and system tables ``query`` names."""
+        quoted, words = referenced_names(query)
+        for name in quoted:
+            if _names_data(name) and not self.engine.has_table(name):
+                self.register(name, name)
+        if self.pond is None:
+            return
+        for name, build in SYSTEM_TABLES.items():
+            if name in words and not self.engine.has_table(name):
+                self.engine.register_table(name, build(self.pond.persistence))
+
+    def sql(self, query: str) -> pa.Table:
+        """Run ``query`` and return the whole result."""
+        self.prepare(query)
+        return self.engine.sql(query)
+
+    def stream(self, query: str) -> pa.RecordBatchReader:
+        """Run ``query`` and return its result as a stream of record batches."""
+        self.prepare(query)
+        return self.engine.stream(query)
+
+
+DEFAULT_SOURCE = "source"
+
+
+def cat(
+    wd: WD | None,
+    target: str,
+    *,
+    sql: str | None = None,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    persistence: Persistence | None = None,
+    csv: CsvOptions | None = None,
+    engine: str = "datafusion",
+) -> pa.RecordBatchReader:
+    """``pond cat TARGET [--sql ...] [--start --end]`` as a stream of record batches.
+
+    Without SQL the rows come in stored order; with it, ``target`` is the table
+    ``source``, and the query may also name other pond files in double quotes.
+    """
+    session = QuerySession(wd, persistence=persistence, engine=engine, csv=csv)
+    if sql is None:
+        return session.scan(target, start=start, end=end)
+    session.register(DEFAULT_SOURCE, target, start=start, end=end)
+    return session.stream(sql)
+
+
+def query(
+    wd: WD | None,
+    sql: str,
+    *,
+    persistence: Persistence | None = None,
+    engine: str = "datafusion",
+) -> pa.RecordBatchReader:
+    """``pond query SQL``: the system tables and any quoted pond paths, as a stream."""
+    return QuerySession(wd, persistence=persistence, engine=engine).stream(sql)

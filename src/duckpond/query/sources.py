@@ -1,0 +1,370 @@
+"""Where query rows come from: pond nodes and host files, as a list of parts.
+
+A *part* is one Parquet file on disk (handed to the engine by path, so a
+large series version is never copied through Python) or one Arrow table in
+memory (inline versions, CSV, JSON lines).  A series is the parts of its
+versions in version order; with a time range, versions whose recorded
+[min_event_time, max_event_time] misses it are not read at all.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob as host_glob
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..errors import ConfigError, FormatError
+from ..tinyfs import WD, NodePath, Persistence, VersionInfo
+from ..tinyfs.glob import has_wildcard
+from .convert import find_timestamp_column, is_parquet, one_line
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+TimeBound = int | datetime | None
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Rows per batch when a Parquet file is streamed without the engine: small enough that a
+# 10M-row series streams in a few MB, large enough to keep per-batch overhead negligible.
+SCAN_BATCH_ROWS = 65_536
+
+
+@runtime_checkable
+class BlobLocator(Protocol):
+    """A persistence that keeps large versions as files on the local disk (tlogfs does)."""
+
+    def local_path(self, node_id: str, version: int) -> Path | None: ...
+
+
+def to_micros(value: int | datetime) -> int:
+    """Microseconds since the epoch, UTC; a naive datetime is taken to be UTC."""
+    if isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Event times ``start <= t < end`` in microseconds; None is unbounded."""
+
+    start: int | None = None
+    end: int | None = None
+
+    @classmethod
+    def of(cls, start: TimeBound = None, end: TimeBound = None) -> TimeRange:
+        low = None if start is None else to_micros(start)
+        high = None if end is None else to_micros(end)
+        if low is not None and high is not None and low >= high:
+            raise ConfigError("--start must be before --end (start is inclusive, end exclusive)")
+        return cls(low, high)
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None or self.end is not None
+
+    def overlaps(self, low: int | None, high: int | None) -> bool:
+        """Whether [low, high] may hold a row in range; an unknown span always may."""
+        if low is None or high is None:
+            return True
+        if self.start is not None and high < self.start:
+            return False
+        return not (self.end is not None and low >= self.end)
+
+    def bounds_for(self, typ: pa.DataType) -> tuple[Any, Any]:
+        """The range as scalars of a timestamp column's own type, rounded so that the
+        comparisons ``>= start`` and ``< end`` keep their meaning in coarser units."""
+        import pyarrow as pa
+
+        per_unit = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}[typ.unit]
+        scale = 1_000 if typ.unit == "ns" else 1
+
+        def convert(us: int | None) -> Any:
+            if us is None:
+                return None
+            value = -(-us // per_unit) * scale  # ceiling division
+            return pa.scalar(value, type=typ)
+
+        return convert(self.start), convert(self.end)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One Parquet file on disk, or one table in memory (already cut to the time range)."""
+
+    label: str
+    path: Path | None = None
+    table: pa.Table | None = None
+    timestamp_column: str | None = None
+
+    def schema(self) -> pa.Schema:
+        import pyarrow.parquet as pq
+
+        if self.table is not None:
+            return self.table.schema
+        assert self.path is not None
+        return pq.read_schema(self.path)
+
+
+def filter_table(table: pa.Table, column: str | None, time_range: TimeRange) -> pa.Table:
+    """Rows of ``table`` whose ``column`` lies in the range."""
+    mask = _range_mask(table, column, time_range)
+    return table if mask is None else table.filter(mask)
+
+
+def _range_mask(
+    data: pa.Table | pa.RecordBatch, column: str | None, time_range: TimeRange
+) -> Any | None:
+    import pyarrow.compute as pc
+
+    if not time_range.bounded or column is None:
+        return None
+    values = data.column(column)
+    low, high = time_range.bounds_for(values.type)
+    mask = None
+    if low is not None:
+        mask = pc.greater_equal(values, low)
+    if high is not None:
+        below = pc.less(values, high)
+        mask = below if mask is None else pc.and_(mask, below)
+    return mask
+
+
+def require_timestamp(label: str, column: str | None, time_range: TimeRange) -> None:
+    if time_range.bounded and column is None:
+        raise ConfigError(f"--start/--end need a timestamp column, and {label} has none")
+
+
+@dataclass
+class PondReader:
+    """Reads pond nodes as parts; records every version it loads (tests check pruning)."""
+
+    wd: WD
+    persistence: Persistence
+    versions_read: list[tuple[str, int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, wd: WD, persistence: Persistence | None = None) -> PondReader:
+        return cls(wd, persistence if persistence is not None else wd.fs.persistence)
+
+    def match(self, pattern: str) -> list[NodePath]:
+        """The files a path or glob names; a glob must match at least one file."""
+        if not has_wildcard(pattern):
+            np = self.wd.get(pattern)
+            if np.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", np.path)
+            return [np]
+        found = [m.node_path for m in self.wd.glob(pattern)]
+        files = [np for np in found if np.is_file()]
+        if not files:
+            raise FileNotFoundError(errno.ENOENT, "no file matches", pattern)
+        return files
+
+    def _local(self, node_id: str, version: int) -> Path | None:
+        if isinstance(self.persistence, BlobLocator):
+            return self.persistence.local_path(node_id, version)
+        return None
+
+    def version_part(
+        self,
+        np: NodePath,
+        info: VersionInfo,
+        time_range: TimeRange,
+        column: str | None,
+        *,
+        latest: bool = False,
+    ) -> Part:
+        """One stored version as a part: by path when its bytes are a file on disk."""
+        label = f"{np.path}@v{info.version}"
+        self.versions_read.append((np.path, info.version))
+        path = self._local(np.node_id, info.version)
+        if path is not None:
+            return Part(label, path=Path(path), timestamp_column=column)
+        data = np.read_bytes(None if latest else info.version)
+        table = read_parquet_bytes(data, label)
+        column = column or find_timestamp_column(table.schema)
+        return Part(label, table=filter_table(table, column, time_range), timestamp_column=column)
+
+    def series_parts(self, np: NodePath, time_range: TimeRange) -> list[Part]:
+        """Every version of a node, oldest first, skipping those outside the time range."""
+        versions = np.node.versions()
+        column = _stored_timestamp_column(versions)
+        if column is None and time_range.bounded:
+            # Old versions may predate the attribute; the schema still says.
+            column = find_timestamp_column(self._schema_of(np, versions[-1]))
+        require_timestamp(np.path, column, time_range)
+        parts = [
+            self.version_part(np, info, time_range, column)
+            for info in versions
+            if not time_range.bounded
+            or time_range.overlaps(info.min_event_time, info.max_event_time)
+        ]
+        if not parts:
+            # Nothing in range still has columns: a query over it must plan, and return no rows.
+            empty = self._schema_of(np, versions[-1]).empty_table()
+            parts = [Part(f"{np.path} (no version in range)", table=empty, timestamp_column=column)]
+        return parts
+
+    def table_part(self, np: NodePath, time_range: TimeRange) -> Part:
+        info = np.info()
+        column = _stored_timestamp_column([info])
+        part = self.version_part(np, info, time_range, column, latest=True)
+        if part.timestamp_column is None and part.path is not None:
+            part = Part(part.label, part.path, None, find_timestamp_column(part.schema()))
+        require_timestamp(np.path, part.timestamp_column, time_range)
+        return part
+
+    def latest_bytes(self, np: NodePath) -> bytes:
+        self.versions_read.append((np.path, np.info().version))
+        return np.read_bytes()
+
+    def _schema_of(self, np: NodePath, info: VersionInfo) -> pa.Schema:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self._local(np.node_id, info.version)
+        if path is not None:
+            return pq.read_schema(path)
+        return pq.read_schema(pa.BufferReader(np.read_bytes(info.version)))
+
+
+def _stored_timestamp_column(versions: Sequence[VersionInfo]) -> str | None:
+    for info in reversed(versions):
+        column = info.attributes.get("timestamp_column")
+        if isinstance(column, str) and column:
+            return column
+    return None
+
+
+def read_parquet_bytes(data: bytes, label: str) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not is_parquet(data):
+        raise FormatError(f"{label} is not Parquet")
+    try:
+        return pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FormatError(f"{label} is not readable Parquet: {one_line(str(exc))}") from None
+
+
+def check_parquet_file(path: Path) -> None:
+    """Refuse a host file that is not Parquet before the engine fails on it less clearly."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(size - 4, 0))
+        tail = f.read(4)
+    if size < 8 or head != b"PAR1" or tail != b"PAR1":
+        raise FormatError(f"{path} is not Parquet (no PAR1 magic bytes)")
+
+
+def host_paths(pattern: str) -> list[Path]:
+    """Host files named by a path or glob (``**`` allowed), sorted; at least one must exist."""
+    if has_wildcard(pattern):
+        found = sorted(Path(p) for p in host_glob.glob(pattern, recursive=True))
+        files = [p for p in found if p.is_file()]
+        if not files:
+            raise FileNotFoundError(errno.ENOENT, "no file matches", pattern)
+        return files
+    path = Path(pattern)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", pattern)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file", pattern)
+    return [path]
+
+
+# -- reading parts without an engine, in order ------------------------------------------------
+
+
+def unified_schema(parts: Sequence[Part]) -> pa.Schema:
+    """Every column of every part, by name, first appearance first; types widened to agree."""
+    import pyarrow as pa
+
+    if not parts:
+        return pa.schema([])
+    try:
+        return pa.unify_schemas([p.schema() for p in parts], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        message = one_line(str(exc))
+        raise FormatError(f"the parts do not share compatible columns: {message}") from None
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A batch with exactly ``schema``'s columns: missing ones are NULL, others cast."""
+    import pyarrow as pa
+
+    columns = []
+    for f in schema:
+        index = batch.schema.get_field_index(f.name)
+        if index < 0:
+            columns.append(pa.nulls(batch.num_rows, f.type))
+        else:
+            column = batch.column(index)
+            columns.append(column if column.type == f.type else column.cast(f.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def scan_parts(parts: Sequence[Part], time_range: TimeRange) -> Iterator[pa.RecordBatch]:
+    """The rows of the parts in order, conformed to one schema, cut to the time range.
+
+    This is ``SELECT *`` without an engine: an engine may interleave parts, and a
+    plain read of a series must come out in version order.
+    """
+    schema = unified_schema(parts)
+    for part in parts:
+        for batch in _part_batches(part, time_range):
+            mask = _range_mask(batch, part.timestamp_column, time_range) if part.path else None
+            if mask is not None:
+                batch = batch.filter(mask)
+            if batch.num_rows:
+                yield conform(batch, schema)
+
+
+def _part_batches(part: Part, time_range: TimeRange) -> Iterator[pa.RecordBatch]:
+    import pyarrow.parquet as pq
+
+    if part.table is not None:
+        yield from part.table.to_batches(max_chunksize=SCAN_BATCH_ROWS)
+        return
+    assert part.path is not None
+    pf = pq.ParquetFile(part.path)
+    groups = _row_groups(pf, part.timestamp_column, time_range)
+    if groups:
+        yield from pf.iter_batches(batch_size=SCAN_BATCH_ROWS, row_groups=groups)
+
+
+def _row_groups(pf: Any, column: str | None, time_range: TimeRange) -> list[int]:
+    """Row groups whose timestamp statistics may hold rows in range (all without stats)."""
+    meta = pf.metadata
+    every = list(range(meta.num_row_groups))
+    if column is None or not time_range.bounded:
+        return every
+    index = pf.schema_arrow.get_field_index(column)
+    keep = []
+    for i in every:
+        stats = meta.row_group(i).column(index).statistics
+        low = _stat_micros(stats, "min")
+        high = _stat_micros(stats, "max")
+        if low is None or high is None or time_range.overlaps(low, high):
+            keep.append(i)
+    return keep
+
+
+def _stat_micros(stats: Any, which: str) -> int | None:
+    """A timestamp statistic in microseconds, or None when there is none to trust."""
+    if stats is None or not stats.has_min_max:
+        return None
+    # pyarrow gives datetimes here (pandas Timestamps for nanoseconds, also datetimes);
+    # truncating nanoseconds only ever keeps a row group that could have been skipped.
+    value = getattr(stats, which)
+    return to_micros(value) if isinstance(value, datetime) else None
