@@ -263,6 +263,10 @@ class WD:
         return paths.normalize(path, self.path)
 
     def _walk(self, parts: tuple[str, ...], follow_last: bool) -> NodePath:
+        return NodePath(self._resolve(parts, follow_last)[-1], paths.join(parts))
+
+    def _resolve(self, parts: tuple[str, ...], follow_last: bool) -> list[Node]:
+        """The real chain of nodes from the root to ``parts``, symlinks followed."""
         shown = paths.join(parts)
         root = self.fs.root().node_path.node
         stack: list[Node] = [root]
@@ -291,7 +295,7 @@ class WD:
                 remaining = paths.split(target) + remaining
                 continue
             stack.append(child)
-        return NodePath(stack[-1], shown)
+        return stack
 
     def get(self, path: str, *, follow: bool = True) -> NodePath:
         """The node at ``path``; raises ``FileNotFoundError`` if there is none."""
@@ -303,6 +307,16 @@ class WD:
         except (FileNotFoundError, NotADirectoryError):
             return False
         return True
+
+    def _existing(self, path: str) -> NodePath | None:
+        """The node at ``path`` (followed if it can be), or None if nothing is there."""
+        if not self.exists(path):
+            return None
+        try:
+            return self.get(path)
+        except (FileNotFoundError, NotADirectoryError, SymlinkLoopError, InvalidPathError):
+            # A dangling or looping symlink still occupies its name.
+            return self.get(path, follow=False)
 
     def cd(self, path: str) -> WD:
         return WD(self.fs, self.get(path))
@@ -380,11 +394,11 @@ class WD:
         """Every node matching ``pattern``, in path order, with its captures."""
         parts = self._abs(pattern)
         segments = compile_pattern(parts)
-        seen: set[str] = set()
+        found: dict[str, GlobMatch] = {}
         for match in self._glob(self.fs.root().node_path, segments, 0, (), hidden):
-            if match.node_path.path not in seen:
-                seen.add(match.node_path.path)
-                yield match
+            found.setdefault(match.node_path.path, match)
+        # A non-trailing '**' finds its zero-directory matches first; sort them into place.
+        yield from sorted(found.values(), key=lambda m: paths.split(m.node_path.path))
 
     def _glob(
         self,
@@ -431,7 +445,7 @@ class WD:
         if isinstance(np.node, Symlink):
             try:
                 return self._walk(self._abs(np.path), True)
-            except (FileNotFoundError, NotADirectoryError, SymlinkLoopError):
+            except (FileNotFoundError, NotADirectoryError, SymlinkLoopError, InvalidPathError):
                 return np
         return np
 
@@ -445,8 +459,8 @@ class WD:
                     prefix = paths.join(parts[:i])
                     if not self.exists(prefix):
                         self._mkdir_one(prefix)
-            if self.exists(paths.join(parts)):
-                existing = self.get(paths.join(parts))
+            existing = self._existing(paths.join(parts))
+            if existing is not None:
                 if (exist_ok or parents) and existing.is_dir():
                     return existing
                 raise FileExistsError(errno.EEXIST, "file exists", existing.path)
@@ -553,14 +567,17 @@ class WD:
             if entry is None:
                 raise FileNotFoundError(errno.ENOENT, "no such file or directory", paths.join(sparts))
             dparts = self._abs(dst)
-            if self.exists(paths.join(dparts)):
-                target = self.get(paths.join(dparts))
+            target = self._existing(paths.join(dparts))
+            if target is not None:
                 if not target.is_dir() or isinstance(target.node, DynamicDirNode):
                     raise FileExistsError(errno.EEXIST, "file exists", target.path)
                 dparts = (*dparts, sname)
                 if self.exists(paths.join(dparts)):
                     raise FileExistsError(errno.EEXIST, "file exists", paths.join(dparts))
-            if dparts[: len(sparts)] == sparts:
+            if dparts[: len(sparts)] == sparts or any(
+                node.node_id == entry.node_id for node in self._resolve(dparts[:-1], True)
+            ):
+                # The second test catches a destination reached through a symlink.
                 raise InvalidPathError(f"cannot move {paths.join(sparts)} inside itself")
             dparent, dname, _ = self._parent_dir(paths.join(dparts))
             p = self.fs.persistence
