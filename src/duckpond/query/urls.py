@@ -89,7 +89,7 @@ def parse_url(text: str) -> PondURL:
             f"{', '.join(FORMATS)}, compressions {', '.join(COMPRESSIONS)}, "
             "and host+ may come first"
         )
-    if not host and fmt is None and compression is None:
+    if not host and fmt is None:
         raise ConfigError(f"URL {text!r} names no format (one of {', '.join(FORMATS)})")
     path = rest[2:]
     if compression is not None and fmt in ("table", "series"):

@@ -1,0 +1,209 @@
+"""CSV and Parquet input for tables and series."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from duckpond.errors import ConfigError, FormatError
+from duckpond.query import convert
+from duckpond.query.convert import (
+    CsvOptions,
+    check_parquet,
+    csv_to_parquet,
+    event_range,
+    find_timestamp_column,
+    read_csv,
+)
+
+from .conftest import UTC_US, parquet_bytes
+
+
+def us(text: str) -> int:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1_000_000)
+
+
+def read_back(data: bytes) -> pa.Table:
+    return pq.read_table(io.BytesIO(data))
+
+
+def test_csv_types_are_inferred_and_naive_times_are_utc() -> None:
+    csv = b"timestamp,temp,site,count\n2024-05-01 00:00:00,12.5,a,3\n2024-05-01 01:00:00,13,b,\n"
+    out = csv_to_parquet(csv, series=True)
+    table = read_back(out.parquet)
+    assert table.schema.field("timestamp").type == UTC_US
+    assert table.schema.field("temp").type == pa.float64()
+    assert table.schema.field("count").type == pa.int64()
+    assert table.column("count").to_pylist() == [3, None]
+    assert out.rows == 2
+    assert out.timestamp_column == "timestamp"
+    assert out.event_range == (us("2024-05-01T00:00:00"), us("2024-05-01T01:00:00"))
+
+
+def test_attributes_record_column_schema_and_rows() -> None:
+    out = csv_to_parquet(b"time,v\n2024-01-01T00:00:00Z,1\n", series=True)
+    assert out.attributes() == {
+        "timestamp_column": "time",
+        "schema": [
+            {"name": "time", "type": "timestamp[us, tz=UTC]"},
+            {"name": "v", "type": "int64"},
+        ],
+        "rows": 1,
+    }
+
+
+def test_tz_option_applies_to_naive_times_only() -> None:
+    naive = b"ts,v\n2024-01-15 12:00:00,1\n"
+    zoned = b"ts,v\n2024-01-15T12:00:00+00:00,1\n"
+    options = CsvOptions(tz="America/Los_Angeles")
+    # PST is UTC-8 in January.
+    assert csv_to_parquet(naive, options, series=True).event_range == (
+        us("2024-01-15T20:00:00"),
+        us("2024-01-15T20:00:00"),
+    )
+    assert csv_to_parquet(zoned, options, series=True).event_range == (
+        us("2024-01-15T12:00:00"),
+        us("2024-01-15T12:00:00"),
+    )
+
+
+def test_offsets_are_converted_to_utc() -> None:
+    out = csv_to_parquet(b"ts,v\n2024-01-01T02:00:00+02:00,1\n", series=True)
+    assert read_back(out.parquet).column("ts").to_pylist() == [datetime(2024, 1, 1, tzinfo=UTC)]
+
+
+def test_nanoseconds_are_truncated_to_microseconds() -> None:
+    out = csv_to_parquet(b"ts,v\n2024-01-01 00:00:00.123456789,1\n", series=True)
+    column = read_back(out.parquet).column("ts")
+    assert column.type == UTC_US
+    assert column[0].value == us("2024-01-01T00:00:00") + 123456
+
+
+def test_repeated_local_hour_is_refused_rather_than_guessed() -> None:
+    # 01:30 happens twice in New York on 2024-11-03.
+    with pytest.raises(FormatError, match="America/New_York"):
+        csv_to_parquet(b"ts,v\n2024-11-03 01:30:00,1\n", CsvOptions(tz="America/New_York"))
+
+
+def test_unknown_zone_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="Mars/Olympus"):
+        CsvOptions(tz="Mars/Olympus")
+
+
+def test_delimiter_and_headerless_input() -> None:
+    table = read_csv(b"1;2.5\n3;4.5\n", CsvOptions(delimiter=";", has_header=False))
+    assert table.column_names == ["f0", "f1"]
+    assert table.column("f1").to_pylist() == [2.5, 4.5]
+
+
+def test_other_common_timestamp_layout() -> None:
+    table = read_csv(b"ts,v\n2024/03/01 10:15:00,1\n")
+    assert table.schema.field("ts").type == UTC_US
+
+
+def test_bad_csv_is_a_one_line_format_error() -> None:
+    with pytest.raises(FormatError) as info:
+        csv_to_parquet(b"a,b\n1,2\n3\n")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "Expected 2 columns, got 1" in message
+
+
+def test_empty_csv_is_a_format_error() -> None:
+    with pytest.raises(FormatError, match="Empty CSV"):
+        csv_to_parquet(b"")
+
+
+def test_types_widen_when_a_later_block_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Force many blocks, so the streaming reader fixes int64 long before it sees 1.5.
+    monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 12)
+    csv = b"v,s\n" + b"1,x\n" * 5000 + b"1.5,y\n"
+    out = csv_to_parquet(csv)
+    table = read_back(out.parquet)
+    assert table.schema.field("v").type == pa.float64()
+    assert table.num_rows == out.rows == 5001
+    assert table.column("v")[-1].as_py() == 1.5
+
+
+def test_large_csv_streams_into_several_row_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 14)
+    lines = [f"2024-01-01T00:00:{i % 60:02d}Z,{i}" for i in range(20_000)]
+    csv = ("timestamp,v\n" + "\n".join(lines) + "\n").encode()
+    out = csv_to_parquet(csv, series=True)
+    meta = pq.ParquetFile(io.BytesIO(out.parquet)).metadata
+    assert meta.num_row_groups > 1
+    assert meta.num_rows == 20_000
+    assert read_back(out.parquet).column("v").to_pylist() == list(range(20_000))
+
+
+def test_csv_from_a_host_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "x.csv"
+    path.write_bytes(b"timestamp,v\n2024-01-01,1\n")
+    assert read_csv(path).num_rows == 1
+
+
+def test_series_needs_a_timestamp_column() -> None:
+    with pytest.raises(FormatError, match="timestamp column"):
+        csv_to_parquet(b"a,b\n1,2\n", series=True)
+    # A table does not.
+    assert csv_to_parquet(b"a,b\n1,2\n").timestamp_column is None
+
+
+def test_parquet_without_magic_suggests_raw_data() -> None:
+    with pytest.raises(FormatError) as info:
+        check_parquet(b"timestamp,v\n1,2\n", name="x.parquet")
+    assert "not Parquet" in str(info.value)
+    assert "--format data" in str(info.value)
+
+
+def test_parquet_with_magic_but_garbage_inside() -> None:
+    with pytest.raises(FormatError, match="not readable Parquet"):
+        check_parquet(b"PAR1" + b"\x00" * 32 + b"PAR1")
+
+
+def test_parquet_is_described_and_kept_byte_for_byte() -> None:
+    table = pa.table(
+        {"event_time": pa.array([5, 1, 9], UTC_US), "v": [1.0, 2.0, 3.0]},
+    )
+    data = parquet_bytes(table)
+    out = check_parquet(data, series=True)
+    assert out.parquet is data
+    assert out.rows == 3
+    assert out.timestamp_column == "event_time"
+    assert out.event_range == (1, 9)
+
+
+def test_find_timestamp_column() -> None:
+    ts = pa.timestamp("us", tz="UTC")
+    assert find_timestamp_column(pa.schema([("v", pa.int64()), ("time", ts)])) == "time"
+    # The preferred name wins over a later candidate.
+    schema = pa.schema([("ts", ts), ("timestamp", ts)])
+    assert find_timestamp_column(schema) == "timestamp"
+    # Any case of a known name.
+    assert find_timestamp_column(pa.schema([("TIME", ts), ("other", ts)])) == "TIME"
+    # The only timestamp column, whatever its name.
+    assert find_timestamp_column(pa.schema([("when", ts), ("v", pa.int64())])) == "when"
+    # A known name holding text is not usable.
+    assert find_timestamp_column(pa.schema([("time", pa.string())])) is None
+    # Two unnamed candidates: no guess.
+    assert find_timestamp_column(pa.schema([("a", ts), ("b", ts)])) is None
+    assert find_timestamp_column(pa.schema([("a", ts), ("b", ts)]), "b") == "b"
+    with pytest.raises(FormatError, match="no column 'c'"):
+        find_timestamp_column(pa.schema([("a", ts)]), "c")
+    with pytest.raises(FormatError, match="not timestamps"):
+        find_timestamp_column(pa.schema([("a", pa.int64())]), "a")
+
+
+def test_event_range_normalizes_units() -> None:
+    table = pa.table({"t": pa.array([2, 1, None], pa.timestamp("s"))})
+    assert event_range(table, "t") == (1_000_000, 2_000_000)
+    assert event_range(pa.table({"t": pa.array([None], UTC_US)}), "t") is None
