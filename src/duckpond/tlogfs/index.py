@@ -1,0 +1,271 @@
+"""The committed rows of the oplog, read from the Delta snapshot's Parquet files.
+
+Only row metadata is indexed; content is read when asked for, one Parquet
+row group at a time, and kept in a small cache (data files are immutable).
+
+Rows are loaded one partition at a time, on demand.  A node's rows all live
+in one partition (a directory's own id, or a file's first parent's id), and
+reading a directory tells us which partition each child lives in, so
+resolving a path reads only the partitions along it.  A lookup that misses
+loads everything, which is what a cold start of the old design did anyway.
+
+Time travel is a filter: the oplog is append-only, so the state after
+transaction N is the rows with ``txn_seq <= N`` of the newest snapshot.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import PondCorruptError
+from .oplog import INDEX_SCHEMA, METADATA_COLUMNS, PARTITION_COLUMN
+
+# Bounds memory held by decoded content columns; one row group can exceed it
+# and is then kept alone.
+CONTENT_CACHE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Row:
+    """One version of one node, without its content."""
+
+    part_id: str
+    node_id: str
+    file_type: str
+    version: int
+    txn_seq: int
+    timestamp_us: int
+    sha256: str
+    size: int
+    min_event_time: int | None
+    max_event_time: int | None
+    attributes: str | None
+    # Where the content is: a Parquet file and the row's position in it.
+    # None for rows of the open transaction.
+    path: str | None = None
+    position: int = -1
+
+
+@dataclass(slots=True)
+class _DataFile:
+    path: str
+    part_id: str
+    min_txn: int | None
+    max_txn: int | None
+
+
+def _column(table: pa.Table, name: str) -> list[Any]:
+    if name not in table.column_names:
+        return [None] * table.num_rows
+    values: list[Any] = table.column(name).to_pylist()
+    return values
+
+
+class RowIndex:
+    """Committed rows visible at ``limit`` (None: all), by node, loaded by partition."""
+
+    def __init__(self, table_root: Path, limit: int | None = None) -> None:
+        self._root = table_root
+        self._limit = limit
+        self._known: set[str] = set()
+        self._unloaded: dict[str, list[_DataFile]] = {}
+        self._loaded: set[str] = set()
+        self._rows: dict[str, list[Row]] = {}
+        self._hints: dict[str, str] = {}
+        self._row_groups: dict[str, list[int]] = {}
+        self._content: OrderedDict[tuple[str, int], pa.ChunkedArray] = OrderedDict()
+        self._content_bytes = 0
+        self.max_txn = 0
+
+    # -- the file listing ----------------------------------------------------
+
+    def sync(self, add_actions: pa.Table) -> None:
+        """Bring the index to a snapshot given by its add actions (``get_add_actions(flatten=True)``).
+
+        New files are indexed; if files disappeared (compaction rewrote them)
+        the index starts over, since rows now live in other files.
+        """
+        files = self._read_listing(add_actions)
+        if self._known - files.keys():
+            self._reset()
+        new = [f for path, f in files.items() if path not in self._known]
+        self._known = set(files)
+        new.sort(key=lambda f: f.min_txn or 0)
+        touched: set[str] = set()
+        for f in new:
+            if f.max_txn is not None:
+                self.max_txn = max(self.max_txn, f.max_txn)
+            if self._limit is not None and f.min_txn is not None and f.min_txn > self._limit:
+                continue
+            # A file without statistics must be read to learn which txns it holds.
+            if f.max_txn is None or f.part_id in self._loaded:
+                touched |= self._load_file(f)
+            else:
+                self._unloaded.setdefault(f.part_id, []).append(f)
+        self._sort(touched)
+
+    def _read_listing(self, add_actions: pa.Table) -> dict[str, _DataFile]:
+        paths = _column(add_actions, "path")
+        parts = _column(add_actions, f"partition.{PARTITION_COLUMN}")
+        mins = _column(add_actions, "min.txn_seq")
+        maxs = _column(add_actions, "max.txn_seq")
+        files: dict[str, _DataFile] = {}
+        for path, part, lo, hi in zip(paths, parts, mins, maxs, strict=True):
+            if part is None:
+                raise PondCorruptError(f"data file without a {PARTITION_COLUMN}: {path}")
+            files[path] = _DataFile(path, part, lo, hi)
+        return files
+
+    def clear_cache(self) -> None:
+        self._content.clear()
+        self._content_bytes = 0
+
+    def _reset(self) -> None:
+        self._known.clear()
+        self._unloaded.clear()
+        self._loaded.clear()
+        self._rows.clear()
+        self._row_groups.clear()
+        self.clear_cache()
+        self.max_txn = 0
+
+    # -- rows ----------------------------------------------------------------
+
+    def hint(self, node_id: str, part_id: str) -> None:
+        """Record where a node's rows probably are (learnt from a directory listing)."""
+        self._hints[node_id] = part_id
+
+    def lookup(self, node_id: str) -> list[Row] | None:
+        """A node's committed rows, oldest first, or None if it has none."""
+        rows = self._rows.get(node_id)
+        if rows is not None:
+            return rows
+        part = self._hints.get(node_id, node_id)
+        if part not in self._loaded:
+            self.load_partition(part)
+            rows = self._rows.get(node_id)
+            if rows is not None:
+                return rows
+        self.load_all()
+        return self._rows.get(node_id)
+
+    def load_partition(self, part_id: str) -> None:
+        files = self._unloaded.pop(part_id, [])
+        self._loaded.add(part_id)
+        touched: set[str] = set()
+        for f in files:
+            touched |= self._load_file(f)
+        self._sort(touched)
+
+    def load_all(self) -> None:
+        for part_id in list(self._unloaded):
+            self.load_partition(part_id)
+
+    def all_rows(self) -> Iterator[Row]:
+        self.load_all()
+        for rows in self._rows.values():
+            yield from rows
+
+    def table(self) -> pa.Table:
+        """Every visible row's metadata, as the query layer's ``nodes`` table."""
+        rows = sorted(self.all_rows(), key=lambda r: (r.txn_seq, r.node_id, r.version))
+        columns: dict[str, list[Any]] = {name: [] for name in INDEX_SCHEMA.names}
+        for r in rows:
+            columns["part_id"].append(r.part_id)
+            columns["node_id"].append(r.node_id)
+            columns["file_type"].append(r.file_type)
+            columns["version"].append(r.version)
+            columns["txn_seq"].append(r.txn_seq)
+            columns["timestamp"].append(r.timestamp_us)
+            columns["sha256"].append(r.sha256)
+            columns["size"].append(r.size)
+            columns["min_event_time"].append(r.min_event_time)
+            columns["max_event_time"].append(r.max_event_time)
+            columns["attributes"].append(r.attributes)
+        return pa.table(
+            [pa.array(columns[f.name], f.type) for f in INDEX_SCHEMA], schema=INDEX_SCHEMA
+        )
+
+    def _load_file(self, f: _DataFile) -> set[str]:
+        """Index one data file's visible rows; return the nodes it touched."""
+        full = str(self._root / f.path)
+        try:
+            parquet = pq.ParquetFile(full)
+            table = parquet.read(columns=METADATA_COLUMNS)
+        except (OSError, pa.ArrowInvalid) as e:
+            raise PondCorruptError(f"cannot read oplog data file {full}: {e}") from e
+        meta = parquet.metadata
+        offsets = [0]
+        for i in range(meta.num_row_groups):
+            offsets.append(offsets[-1] + meta.row_group(i).num_rows)
+        self._row_groups[full] = offsets[:-1]
+        table = table.set_column(
+            table.column_names.index("timestamp"),
+            "timestamp",
+            table.column("timestamp").cast(pa.int64()),
+        )
+        cols = [_column(table, name) for name in METADATA_COLUMNS]
+        touched: set[str] = set()
+        for position, values in enumerate(zip(*cols, strict=True)):
+            node_id, file_type, version, txn_seq, ts, sha, size, lo, hi, attrs = values
+            self.max_txn = max(self.max_txn, txn_seq)
+            if self._limit is not None and txn_seq > self._limit:
+                continue
+            row = Row(
+                f.part_id,
+                node_id,
+                file_type,
+                version,
+                txn_seq,
+                ts,
+                sha,
+                size,
+                lo,
+                hi,
+                attrs,
+                full,
+                position,
+            )
+            self._rows.setdefault(node_id, []).append(row)
+            touched.add(node_id)
+        return touched
+
+    def _sort(self, node_ids: set[str]) -> None:
+        # Files arrive in txn order, so this is usually a cheap check of sorted lists.
+        for node_id in node_ids:
+            rows = self._rows[node_id]
+            if len(rows) > 1:
+                rows.sort(key=lambda r: r.version)
+
+    # -- content -------------------------------------------------------------
+
+    def content(self, row: Row) -> bytes | None:
+        """A committed row's inline content; None if it lives in a blob."""
+        if row.path is None:
+            raise ValueError("row has no data file")
+        offsets = self._row_groups[row.path]
+        group = bisect.bisect_right(offsets, row.position) - 1
+        key = (row.path, group)
+        column = self._content.get(key)
+        if column is None:
+            column = pq.ParquetFile(row.path).read_row_group(group, columns=["content"]).column(0)
+            self._remember(key, column)
+        else:
+            self._content.move_to_end(key)
+        value: bytes | None = column[row.position - offsets[group]].as_py()
+        return value
+
+    def _remember(self, key: tuple[str, int], column: pa.ChunkedArray) -> None:
+        self._content[key] = column
+        self._content_bytes += column.nbytes
+        while self._content_bytes > CONTENT_CACHE_BYTES and len(self._content) > 1:
+            _, old = self._content.popitem(last=False)
+            self._content_bytes -= old.nbytes
