@@ -1,0 +1,97 @@
+"""Compaction and checkpoints keep commits and opens flat without costing time travel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from duckpond.tinyfs.persistence import ROOT_ID
+from duckpond.tlogfs import DeltaPersistence, fsck
+
+from .conftest import add_dir, add_file
+
+
+def active_files(pond_dir: Path) -> int:
+    dt = DeltaTable(pond_dir / "data")
+    return int(pa.RecordBatchReader.from_stream(dt.get_add_actions()).read_all().num_rows)
+
+
+def last_checkpoint(pond_dir: Path) -> int | None:
+    path = pond_dir / "data" / "_delta_log" / "_last_checkpoint"
+    return int(json.loads(path.read_text())["version"]) if path.exists() else None
+
+
+def grow(store: DeltaPersistence, commits: int) -> tuple[str, dict[int, bytes]]:
+    """One transaction per commit, each adding a file and a version of a shared file."""
+    store.begin()
+    d = add_dir(store, "d")
+    shared = add_file(store, "shared", b"v0", parent=d)
+    store.commit()
+    contents = {store.last_txn: b"v0"}
+    for i in range(commits):
+        store.begin()
+        add_file(store, f"f{i}", f"file {i}".encode(), parent=d if i % 2 else ROOT_ID)
+        data = f"v{i + 1}".encode()
+        store.write_version(shared, data)
+        contents[store.commit() or 0] = data
+    return shared, contents
+
+
+def check_time_travel(pond_dir: Path, shared: str, contents: dict[int, bytes]) -> None:
+    for txn, data in contents.items():
+        past = DeltaPersistence.open(pond_dir, at_txn=txn)
+        assert past.read_bytes(shared) == data
+        root = past.read_dir(ROOT_ID)
+        d = past.read_dir(root["d"].node_id)
+        assert len(root) + len(d) - 2 == txn - 2  # files f0.. made so far, plus d and shared
+
+
+def test_maintenance_compacts_and_checkpoints(pond_dir: Path) -> None:
+    store = DeltaPersistence.create(pond_dir, maintenance_interval=10)
+    reader = DeltaPersistence.open(pond_dir)  # knows only the files of txn 1
+    shared, contents = grow(store, 34)
+    history = DeltaTable(pond_dir / "data").history()
+    optimizes = [c for c in history if c["operation"] == "OPTIMIZE"]
+    assert len(optimizes) == 3
+    assert all("txn_seq" not in c for c in optimizes)
+    assert (last_checkpoint(pond_dir) or 0) >= 30
+    # Maintenance commits are not pond transactions.
+    assert [t["txn_seq"] for t in store.transactions()] == list(range(36, 0, -1))
+    assert store.last_txn == 36
+    # Three partitions (root, d, and nothing else): compaction keeps files few.
+    assert active_files(pond_dir) <= 3 + 2 * 10
+    check_time_travel(pond_dir, shared, contents)
+    # The writer's own index survived the files moving under it.
+    assert store.read_bytes(shared, 5) == contents[6]
+    # An old handle still reads from the files compaction replaced (never vacuumed).
+    assert reader.read_dir(ROOT_ID) == {}
+    assert reader.read_bytes(ROOT_ID) == DeltaPersistence.open(pond_dir, at_txn=1).read_bytes(
+        ROOT_ID
+    )
+    assert fsck(pond_dir).ok
+    config = DeltaTable(pond_dir / "data").metadata().configuration
+    assert config["delta.enableExpiredLogCleanup"] == "false"
+
+
+@pytest.mark.slow
+def test_default_interval_keeps_time_travel(pond_dir: Path) -> None:
+    store = DeltaPersistence.create(pond_dir)
+    shared, contents = grow(store, 110)
+    assert last_checkpoint(pond_dir) is not None
+    assert any(c["operation"] == "OPTIMIZE" for c in DeltaTable(pond_dir / "data").history())
+    sample = {t: contents[t] for t in list(contents)[::10]}
+    check_time_travel(pond_dir, shared, sample)
+    assert store.transactions()[0]["txn_seq"] == 112
+
+
+def test_explicit_maintenance(pond_dir: Path, store: DeltaPersistence) -> None:
+    shared, contents = grow(store, 5)
+    before = active_files(pond_dir)
+    store.maintain()
+    assert active_files(pond_dir) < before
+    assert last_checkpoint(pond_dir) == DeltaTable(pond_dir / "data").version()
+    check_time_travel(pond_dir, shared, contents)

@@ -1,0 +1,117 @@
+"""recover cleans what a crashed writer leaves; fsck proves every version's bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from duckpond.tinyfs.persistence import ROOT_ID
+from duckpond.tlogfs import LARGE_FILE_THRESHOLD, DeltaPersistence, fsck, recover
+
+from .conftest import RunPython, add_file, commit_file
+
+CRASH = """
+    import os, sys
+    from duckpond.tlogfs import DeltaPersistence
+    from duckpond.tinyfs.persistence import ROOT_ID, DirEntry, FILE_DATA
+    p = DeltaPersistence.open(sys.argv[1])
+    p.begin()
+    node = p.create_node(ROOT_ID, FILE_DATA, open(sys.argv[2], "rb").read())
+    p.update_dir(ROOT_ID, insert={"lost": DirEntry("lost", node, FILE_DATA)})
+    os._exit(3)  # dies mid-transaction: no commit, no rollback, no lock release
+"""
+
+
+def blobs(pond_dir: Path) -> Path:
+    return pond_dir / "data" / "_large_files"
+
+
+def test_recover_after_a_crash(
+    pond_dir: Path, store: DeltaPersistence, run_python: RunPython
+) -> None:
+    kept = os.urandom(LARGE_FILE_THRESHOLD)
+    commit_file(store, "kept", kept)
+    lost = os.urandom(LARGE_FILE_THRESHOLD + 10)
+    source = pond_dir.parent / "lost.bin"
+    source.write_bytes(lost)
+    crashed = run_python(CRASH, str(pond_dir), str(source), check=False)
+    assert crashed.returncode == 3
+    lost_digest = hashlib.sha256(lost).hexdigest()
+    assert (blobs(pond_dir) / f"sha256={lost_digest}").exists()
+    assert (pond_dir / "write.lock").read_text() != ""  # the dead writer's record
+    (blobs(pond_dir) / ".tmp-interrupted").write_bytes(b"partial")
+
+    # The crash left the pond at its last commit.
+    assert set(DeltaPersistence.open(pond_dir).read_dir(ROOT_ID)) == {"kept"}
+    report = recover(pond_dir, lock_timeout=1)
+    assert report.removed_blobs == [lost_digest]
+    assert report.removed_temp_files == [".tmp-interrupted"]
+    assert report.bytes_freed == len(lost) + len(b"partial")
+    assert report.stale_lock is not None and report.stale_lock["pid"] > 0
+    assert (pond_dir / "write.lock").read_text() == ""
+    assert {p.name for p in blobs(pond_dir).iterdir()} == {
+        f"sha256={hashlib.sha256(kept).hexdigest()}"
+    }
+    assert (
+        DeltaPersistence.open(pond_dir).read_bytes(
+            DeltaPersistence.open(pond_dir).read_dir(ROOT_ID)["kept"].node_id
+        )
+        == kept
+    )
+    again = recover(pond_dir)
+    assert again.clean
+    assert fsck(pond_dir).ok
+
+
+def test_fsck_of_a_healthy_pond(pond_dir: Path, store: DeltaPersistence) -> None:
+    store.begin()
+    add_file(store, "small", b"abc")
+    add_file(store, "large", b"L" * LARGE_FILE_THRESHOLD)
+    add_file(store, "same", b"L" * LARGE_FILE_THRESHOLD)
+    store.commit()
+    report = fsck(pond_dir)
+    assert report.ok, report.problems
+    assert report.versions_checked == 5  # root v1, root v2, three files
+    assert report.blobs_checked == 1
+    assert report.bytes_checked >= 2 * LARGE_FILE_THRESHOLD + 3
+    assert report.unreferenced_blobs == 0
+
+
+def test_fsck_detects_a_tampered_blob(pond_dir: Path, store: DeltaPersistence) -> None:
+    data = os.urandom(LARGE_FILE_THRESHOLD * 2)
+    f = commit_file(store, "f", data)
+    blob = store.local_path(f)
+    assert blob is not None
+    blob.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    report = fsck(pond_dir)
+    assert not report.ok
+    [problem] = report.of_kind("sha256 mismatch")
+    assert (problem.node_id, problem.version) == (f, 1)
+
+
+def test_fsck_detects_a_missing_blob_and_a_truncated_one(
+    pond_dir: Path, store: DeltaPersistence
+) -> None:
+    a = commit_file(store, "a", b"a" * LARGE_FILE_THRESHOLD)
+    b = commit_file(store, "b", b"b" * LARGE_FILE_THRESHOLD)
+    path_a, path_b = store.local_path(a), store.local_path(b)
+    assert path_a is not None and path_b is not None
+    path_a.unlink()
+    path_b.write_bytes(b"b" * 10)
+    report = fsck(pond_dir)
+    assert [p.node_id for p in report.of_kind("missing blob")] == [a]
+    assert [p.node_id for p in report.of_kind("size mismatch")] == [b]
+    assert [p.node_id for p in report.of_kind("sha256 mismatch")] == [b]
+
+
+def test_fsck_counts_unreferenced_blobs_and_recover_removes_them(
+    pond_dir: Path, store: DeltaPersistence
+) -> None:
+    orphan = os.urandom(LARGE_FILE_THRESHOLD)
+    digest = hashlib.sha256(orphan).hexdigest()
+    (blobs(pond_dir) / f"sha256={digest}").write_bytes(orphan)
+    report = fsck(pond_dir)
+    assert report.ok and report.unreferenced_blobs == 1
+    assert recover(pond_dir).removed_blobs == [digest]
+    assert fsck(pond_dir).unreferenced_blobs == 0
