@@ -427,3 +427,14 @@ def test_uuid7_ids_are_time_ordered_and_valid() -> None:
 def test_node_ids_are_uuid7(store: DeltaPersistence) -> None:
     f = commit_file(store, "f", b"")
     assert uuid.UUID(f).version == 7
+
+
+def test_a_reader_keeps_its_snapshot_until_it_refreshes(
+    pond_dir: Path, store: DeltaPersistence
+) -> None:
+    reader = DeltaPersistence.open(pond_dir)
+    assert reader.read_dir(ROOT_ID) == {}
+    commit_file(store, "new", b"n")
+    assert reader.read_dir(ROOT_ID) == {} and reader.last_txn == 1
+    reader.refresh()
+    assert set(reader.read_dir(ROOT_ID)) == {"new"} and reader.last_txn == 2

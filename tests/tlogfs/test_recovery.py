@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from duckpond.tinyfs.persistence import ROOT_ID
 from duckpond.tlogfs import LARGE_FILE_THRESHOLD, DeltaPersistence, fsck, recover
 
-from .conftest import RunPython, add_file, commit_file
+from .conftest import RunPython, add_file, child_env, commit_file, script
 
 CRASH = """
     import os, sys
@@ -115,3 +122,50 @@ def test_fsck_counts_unreferenced_blobs_and_recover_removes_them(
     assert report.ok and report.unreferenced_blobs == 1
     assert recover(pond_dir).removed_blobs == [digest]
     assert fsck(pond_dir).unreferenced_blobs == 0
+
+
+WRITER = """
+    import os, sys
+    from duckpond.tlogfs import DeltaPersistence
+    from duckpond.tinyfs.persistence import ROOT_ID, DirEntry, FILE_DATA
+    p = DeltaPersistence.open(sys.argv[1], maintenance_interval=7)
+    i = 0
+    while True:
+        i += 1
+        p.begin()
+        size = 70_000 if i % 3 == 0 else 100
+        node = p.create_node(ROOT_ID, FILE_DATA, os.urandom(size))
+        p.update_dir(ROOT_ID, insert={f"{os.getpid()}-{i}": DirEntry(f"{os.getpid()}-{i}", node, FILE_DATA)})
+        p.commit()
+        if i == 1:
+            print("running", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_killing_a_writer_at_any_moment_loses_nothing_committed(
+    tmp_path: Path, pond_dir: Path, store: DeltaPersistence
+) -> None:
+    path = script(tmp_path, "writer.py", WRITER)
+    rng = random.Random(7)
+    for _ in range(6):
+        child = subprocess.Popen(
+            [sys.executable, str(path), str(pond_dir)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "running"
+        time.sleep(rng.uniform(0.05, 0.4))
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        recover(pond_dir, lock_timeout=5)
+        fresh = DeltaPersistence.open(pond_dir)
+        seqs = [t["txn_seq"] for t in fresh.transactions()]
+        assert seqs == list(range(fresh.last_txn, 0, -1))
+        # Every committed transaction added exactly one name to the root.
+        assert len(fresh.read_dir(ROOT_ID)) == fresh.last_txn - 1
+        report = fsck(pond_dir)
+        assert report.ok, report.problems
+        assert report.unreferenced_blobs == 0

@@ -341,7 +341,7 @@ class DeltaPersistence:
         return self._index.lookup(node_id) or []
 
     def _head(self, node_id: str) -> Row:
-        """The newest row of a node, pending or committed; the pending dir row has no digest."""
+        """The newest row of a node, the open transaction's included."""
         pending_dir = self._pending_dirs.get(node_id)
         if pending_dir is not None:
             return pending_dir.row(self._last_txn + 1)
@@ -419,14 +419,15 @@ class DeltaPersistence:
         raise FileNotFoundError(f"node {node_id} has no version {version}")
 
     def _row_bytes(self, row: Row) -> bytes:
-        if row.path is not None:
-            inline = self._index.content(row)
-        elif row.file_type == DIRECTORY:
+        if row.path is None and row.file_type == DIRECTORY:
             return self._pending_dirs[row.node_id].encoded()
-        else:
-            inline = self._pending_content.get((row.node_id, row.version))
-        if inline is not None:
-            return inline
+        if row.size < LARGE_FILE_THRESHOLD:
+            if row.path is None:
+                inline = self._pending_content.get((row.node_id, row.version))
+            else:
+                inline = self._index.content(row)
+            if inline is not None:
+                return inline
         try:
             return self._blobs.get(row.sha256)
         except FileNotFoundError:
@@ -585,14 +586,20 @@ class DeltaPersistence:
             raise TransactionError("a transaction is already open")
         self._lock.acquire()
         try:
-            self._refresh()
+            self.refresh()
         except BaseException:
             self._lock.release()
             raise
         self._in_txn = True
 
-    def _refresh(self) -> None:
-        """Catch up with commits other processes made since we last looked."""
+    def refresh(self) -> None:
+        """Catch up with commits other processes made since we last looked.
+
+        ``begin`` does this under the lock; a long-lived reader may call it
+        between reads.  A past view never moves.
+        """
+        if self._read_only or self._in_txn:
+            return
         before = self._dt.version()
         # Delta versions are consecutive files: if the next one is absent,
         # nothing changed, and we skip update_incremental (about 10 ms once
@@ -612,19 +619,17 @@ class DeltaPersistence:
             return None
         txn_seq = self._last_txn + 1
         try:
+            commit_metadata = _commit_metadata(txn_seq, metadata)
             rows = [row for rows in self._pending.values() for row in rows]
             contents = dict(self._pending_content)
             for pending_dir in self._pending_dirs.values():
                 row = pending_dir.row(txn_seq)
                 rows.append(row)
-                if row.size >= LARGE_FILE_THRESHOLD:
-                    self._blobs.put(row.sha256, pending_dir.encoded())
-                else:
+                if row.size < LARGE_FILE_THRESHOLD:
                     contents[(row.node_id, row.version)] = pending_dir.encoded()
-            for row in rows:
-                row.txn_seq = txn_seq
+                elif self._blobs.put(row.sha256, pending_dir.encoded()):
+                    self._new_blobs.add(row.sha256)
             batch = _record_batch(rows, contents)
-            commit_metadata = _commit_metadata(txn_seq, metadata)
             if any(row.size >= LARGE_FILE_THRESHOLD for row in rows):
                 self._blobs.sync()
             write_deltalake(
@@ -684,24 +689,28 @@ class DeltaPersistence:
         if self._dt.version() - self._last_checkpoint() < self._maintenance_interval:
             return
         try:
-            self.maintain()
-        except DeltaError as e:
-            # The transaction is committed; a failed clean-up only costs speed
-            # and is retried after the next commit.
+            self._maintain()
+        except Exception as e:
+            # The transaction is committed and must be reported so; a failed
+            # clean-up only costs speed, and the next commit retries it.
             warnings.warn(f"oplog maintenance failed: {_first_line(e)}", stacklevel=3)
 
     def maintain(self) -> None:
-        """Compact small data files and write a checkpoint (never vacuums)."""
+        """Compact small data files and write a checkpoint now (never vacuums)."""
         if self._read_only:
             raise ReadOnlyError("a past state cannot be maintained")
+        if self._in_txn:
+            raise TransactionError("maintain() inside a transaction")
         with self._lock:
-            self._refresh()
-            self._dt.optimize.compact(
-                writer_properties=_WRITER,
-                post_commithook_properties=_HOOKS,
-            )
-            self._dt.create_checkpoint()
-            self._index.sync(self._add_actions())
+            self.refresh()
+            self._maintain()
+
+    def _maintain(self) -> None:
+        # Compaction commits with dataChange=false and no txn_seq: readers of
+        # the oplog see the same rows, and `pond log` does not list it.
+        self._dt.optimize.compact(writer_properties=_WRITER, post_commithook_properties=_HOOKS)
+        self._dt.create_checkpoint()
+        self._index.sync(self._add_actions())
 
     def _add_actions(self) -> pa.Table:
         # from_stream, unlike pa.table(), does not import pandas when it is installed.
