@@ -381,3 +381,22 @@ def test_stream_yields_batches_with_schema_first(disk_wd: WD) -> None:
 
 def _table_bytes(table: pa.Table) -> bytes:
     return parquet_bytes(table)
+
+
+def test_symlinks_read_through_to_their_target(wd: WD) -> None:
+    add_version(wd, "/data/a.series", hourly(0, 1, temp=[1.0] * 4))
+    wd.mkdir("/links")
+    wd.symlink("/data/a.series", "/links/a.series")
+    wd.symlink("/nowhere", "/links/broken.series")
+    assert cat(wd, "/links/a.series").read_all().num_rows == 4
+    # A glob skips the dangling link and reads the good one.
+    assert cat(wd, "/links/*.series").read_all().num_rows == 4
+
+
+def test_registering_a_name_again_replaces_it(wd: WD) -> None:
+    add_version(wd, "/data/a.series", hourly(0, 1, temp=[1.0] * 4))
+    add_version(wd, "/data/b.series", hourly(0, 2, temp=[1.0] * 8))
+    session = QuerySession(wd)
+    session.register("source", "/data/a.series")
+    session.register("source", "/data/b.series")
+    assert session.sql("SELECT count(*) AS n FROM source").column("n").to_pylist() == [8]

@@ -70,10 +70,9 @@ class DataFusionEngine:
         if not frames:
             frames = [self._ctx.from_arrow(unified_schema(parts).empty_table())]
         try:
-            self._ctx.register_view(name, _union_all(frames))
+            self._replace(name, _union_all(frames))
         except Exception as exc:
             raise condense_error(exc) from None
-        self._tables.add(name)
 
     def _frames(self, parts: Sequence[Part], time_range: TimeRange) -> list[Any]:
         import pyarrow as pa
@@ -116,9 +115,12 @@ class DataFusionEngine:
         return frame
 
     def register_table(self, name: str, table: pa.Table) -> None:
-        if self._ctx.table_exist(name):
+        self._replace(name, self._ctx.from_arrow(table))
+
+    def _replace(self, name: str, frame: Any) -> None:
+        if name in self._tables:
             self._ctx.deregister_table(name)
-        self._ctx.register_view(name, self._ctx.from_arrow(table))
+        self._ctx.register_view(name, frame)
         self._tables.add(name)
 
     def has_table(self, name: str) -> bool:

