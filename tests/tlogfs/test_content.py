@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from deltalake import DeltaTable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -169,3 +170,18 @@ def test_every_version_reads_back_at_every_past_state(
         for version, data in enumerate(expected, start=1):
             assert past.read_bytes(f, version) == data
         assert past.all_rows().schema.field("size").type == pa.int64()
+
+
+def test_a_transaction_too_big_for_one_batch_is_still_one_commit(
+    pond_dir: Path, store: DeltaPersistence, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckpond.tlogfs.persistence as persistence
+
+    # Stands in for Arrow's 2 GiB-per-array limit without writing gigabytes.
+    monkeypatch.setattr(persistence, "_BATCH_CONTENT_LIMIT", 1000)
+    store.begin()
+    ids = [add_file(store, f"f{i}", bytes([i]) * 600) for i in range(5)]
+    store.commit()
+    assert DeltaTable(pond_dir / "data").version() == 1
+    fresh = DeltaPersistence.open(pond_dir)
+    assert [fresh.read_bytes(f) for f in ids] == [bytes([i]) * 600 for i in range(5)]

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import PondCorruptError
+from .arrays import int64s, strings
 from .oplog import INDEX_SCHEMA, METADATA_COLUMNS, PARTITION_COLUMN
 
 # Bounds memory held by decoded content columns; one row group can exceed it
@@ -177,21 +178,21 @@ class RowIndex:
     def table(self) -> pa.Table:
         """Every visible row's metadata, as the query layer's ``nodes`` table."""
         rows = sorted(self.all_rows(), key=lambda r: (r.txn_seq, r.node_id, r.version))
-        columns: dict[str, list[Any]] = {name: [] for name in INDEX_SCHEMA.names}
-        for r in rows:
-            columns["part_id"].append(r.part_id)
-            columns["node_id"].append(r.node_id)
-            columns["file_type"].append(r.file_type)
-            columns["version"].append(r.version)
-            columns["txn_seq"].append(r.txn_seq)
-            columns["timestamp"].append(r.timestamp_us)
-            columns["sha256"].append(r.sha256)
-            columns["size"].append(r.size)
-            columns["min_event_time"].append(r.min_event_time)
-            columns["max_event_time"].append(r.max_event_time)
-            columns["attributes"].append(r.attributes)
-        return pa.table(
-            [pa.array(columns[f.name], f.type) for f in INDEX_SCHEMA], schema=INDEX_SCHEMA
+        return pa.Table.from_arrays(
+            [
+                strings([r.part_id for r in rows]),
+                strings([r.node_id for r in rows]),
+                strings([r.file_type for r in rows]),
+                int64s([r.version for r in rows]),
+                int64s([r.txn_seq for r in rows]),
+                int64s([r.timestamp_us for r in rows], INDEX_SCHEMA.field("timestamp").type),
+                strings([r.sha256 for r in rows]),
+                int64s([r.size for r in rows]),
+                int64s([r.min_event_time for r in rows]),
+                int64s([r.max_event_time for r in rows]),
+                strings([r.attributes for r in rows]),
+            ],
+            schema=INDEX_SCHEMA,
         )
 
     def _load_file(self, f: _DataFile) -> set[str]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import pyarrow as pa
 
 from ..tinyfs.persistence import DirEntry
+from .arrays import strings
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -53,11 +54,11 @@ ENTRY_SCHEMA = pa.schema(
 def encode_entries(entries: Mapping[str, DirEntry]) -> bytes:
     """A directory's entries as an IPC stream, sorted by name so equal tables hash equal."""
     names = sorted(entries)
-    batch = pa.record_batch(
+    batch = pa.RecordBatch.from_arrays(
         [
-            pa.array(names, pa.string()),
-            pa.array([entries[n].node_id for n in names], pa.string()),
-            pa.array([entries[n].node_type for n in names], pa.string()),
+            strings(names),
+            strings([entries[n].node_id for n in names]),
+            strings([entries[n].node_type for n in names]),
         ],
         schema=ENTRY_SCHEMA,
     )

@@ -71,6 +71,7 @@ from ..tinyfs.persistence import (
     VersionInfo,
     is_dir_type,
 )
+from .arrays import binaries, int64s, strings
 from .blobs import BlobStore
 from .ids import uuid7
 from .index import Row, RowIndex
@@ -115,6 +116,7 @@ _DELTA_COMMIT_KEYS = frozenset(
 _RESERVED_METADATA = _DELTA_COMMIT_KEYS | {"txn_seq", "time"}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BATCH_CONTENT_LIMIT = 1 << 30
 _DIR_CACHE_SIZE = 1024
 
 
@@ -256,7 +258,7 @@ class DeltaPersistence:
             # there is never a pond without its first transaction.
             write_deltalake(
                 data,
-                _record_batch([root.row(1)], {(ROOT_ID, 1): root.encoded()}),
+                _record_batches([root.row(1)], {(ROOT_ID, 1): root.encoded()}),
                 mode="error",
                 partition_by=[PARTITION_COLUMN],
                 configuration=TABLE_CONFIGURATION,
@@ -629,12 +631,12 @@ class DeltaPersistence:
                     contents[(row.node_id, row.version)] = pending_dir.encoded()
                 elif self._blobs.put(row.sha256, pending_dir.encoded()):
                     self._new_blobs.add(row.sha256)
-            batch = _record_batch(rows, contents)
+            batches = _record_batches(rows, contents)
             if any(row.size >= LARGE_FILE_THRESHOLD for row in rows):
                 self._blobs.sync()
             write_deltalake(
                 self._dt,
-                batch,
+                batches,
                 mode="append",
                 writer_properties=_WRITER,
                 # No retries: land only on the snapshot this txn_seq was computed from.
@@ -734,20 +736,40 @@ def _info(row: Row) -> VersionInfo:
 
 def _record_batch(rows: list[Row], contents: Mapping[tuple[str, int], bytes]) -> pa.RecordBatch:
     columns: list[pa.Array] = [
-        pa.array([r.part_id for r in rows], pa.string()),
-        pa.array([r.node_id for r in rows], pa.string()),
-        pa.array([r.file_type for r in rows], pa.string()),
-        pa.array([r.version for r in rows], pa.int64()),
-        pa.array([r.txn_seq for r in rows], pa.int64()),
-        pa.array([r.timestamp_us for r in rows], pa.int64()).cast(SCHEMA.field("timestamp").type),
-        pa.array([contents.get((r.node_id, r.version)) for r in rows], pa.binary()),
-        pa.array([r.sha256 for r in rows], pa.string()),
-        pa.array([r.size for r in rows], pa.int64()),
-        pa.array([r.min_event_time for r in rows], pa.int64()),
-        pa.array([r.max_event_time for r in rows], pa.int64()),
-        pa.array([r.attributes for r in rows], pa.string()),
+        strings([r.part_id for r in rows]),
+        strings([r.node_id for r in rows]),
+        strings([r.file_type for r in rows]),
+        int64s([r.version for r in rows]),
+        int64s([r.txn_seq for r in rows]),
+        int64s([r.timestamp_us for r in rows], SCHEMA.field("timestamp").type),
+        binaries([contents.get((r.node_id, r.version)) for r in rows]),
+        strings([r.sha256 for r in rows]),
+        int64s([r.size for r in rows]),
+        int64s([r.min_event_time for r in rows]),
+        int64s([r.max_event_time for r in rows]),
+        strings([r.attributes for r in rows]),
     ]
-    return pa.record_batch(columns, schema=SCHEMA)
+    return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
+
+
+def _record_batches(
+    rows: list[Row], contents: Mapping[tuple[str, int], bytes]
+) -> pa.RecordBatch | pa.RecordBatchReader:
+    """The transaction's rows: one batch, unless inline content passes Arrow's 2 GiB per array."""
+    groups: list[list[Row]] = [[]]
+    size = 0
+    for row in rows:
+        length = len(contents.get((row.node_id, row.version), b""))
+        if size + length > _BATCH_CONTENT_LIMIT and groups[-1]:
+            groups.append([])
+            size = 0
+        groups[-1].append(row)
+        size += length
+    if len(groups) == 1:
+        return _record_batch(rows, contents)
+    return pa.RecordBatchReader.from_batches(
+        SCHEMA, [_record_batch(group, contents) for group in groups]
+    )
 
 
 def _commit_metadata(txn_seq: int, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
