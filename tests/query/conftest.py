@@ -70,10 +70,10 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 def add_version(wd: WD, path: str, table: pa.Table) -> None:
     """Append one series version the way ``pond copy --format series`` would."""
-    described = check_parquet(parquet_bytes(table), series=True)
+    described = check_parquet(parquet_bytes(table), require_timestamp=True)
     wd.write_file(
         path,
-        described.parquet,
+        described.data,
         node_type=FILE_SERIES,
         attributes=described.attributes(),
         event_range=described.event_range,

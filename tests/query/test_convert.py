@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,11 +14,16 @@ from duckpond.errors import ConfigError, FormatError
 from duckpond.query import convert
 from duckpond.query.convert import (
     CsvOptions,
+    as_arrow,
     check_parquet,
     csv_to_parquet,
     event_range,
     find_timestamp_column,
+    parquet_columns,
+    parquet_file,
+    parquet_rows,
     read_csv,
+    table_to_parquet,
 )
 
 from .conftest import UTC_US, parquet_bytes
@@ -36,8 +42,8 @@ def read_back(data: bytes) -> pa.Table:
 
 def test_csv_types_are_inferred_and_naive_times_are_utc() -> None:
     csv = b"timestamp,temp,site,count\n2024-05-01 00:00:00,12.5,a,3\n2024-05-01 01:00:00,13,b,\n"
-    out = csv_to_parquet(csv, series=True)
-    table = read_back(out.parquet)
+    out = csv_to_parquet(csv, require_timestamp=True)
+    table = read_back(out.data)
     assert table.schema.field("timestamp").type == UTC_US
     assert table.schema.field("temp").type == pa.float64()
     assert table.schema.field("count").type == pa.int64()
@@ -48,7 +54,7 @@ def test_csv_types_are_inferred_and_naive_times_are_utc() -> None:
 
 
 def test_attributes_record_column_schema_and_rows() -> None:
-    out = csv_to_parquet(b"time,v\n2024-01-01T00:00:00Z,1\n", series=True)
+    out = csv_to_parquet(b"time,v\n2024-01-01T00:00:00Z,1\n", require_timestamp=True)
     assert out.attributes() == {
         "timestamp_column": "time",
         "schema": [
@@ -62,26 +68,25 @@ def test_attributes_record_column_schema_and_rows() -> None:
 def test_tz_option_applies_to_naive_times_only() -> None:
     naive = b"ts,v\n2024-01-15 12:00:00,1\n"
     zoned = b"ts,v\n2024-01-15T12:00:00+00:00,1\n"
-    options = CsvOptions(tz="America/Los_Angeles")
     # PST is UTC-8 in January.
-    assert csv_to_parquet(naive, options, series=True).event_range == (
+    assert csv_to_parquet(naive, tz="America/Los_Angeles", require_timestamp=True).event_range == (
         us("2024-01-15T20:00:00"),
         us("2024-01-15T20:00:00"),
     )
-    assert csv_to_parquet(zoned, options, series=True).event_range == (
+    assert csv_to_parquet(zoned, tz="America/Los_Angeles", require_timestamp=True).event_range == (
         us("2024-01-15T12:00:00"),
         us("2024-01-15T12:00:00"),
     )
 
 
 def test_offsets_are_converted_to_utc() -> None:
-    out = csv_to_parquet(b"ts,v\n2024-01-01T02:00:00+02:00,1\n", series=True)
-    assert read_back(out.parquet).column("ts").to_pylist() == [datetime(2024, 1, 1, tzinfo=UTC)]
+    out = csv_to_parquet(b"ts,v\n2024-01-01T02:00:00+02:00,1\n", require_timestamp=True)
+    assert read_back(out.data).column("ts").to_pylist() == [datetime(2024, 1, 1, tzinfo=UTC)]
 
 
 def test_nanoseconds_are_truncated_to_microseconds() -> None:
-    out = csv_to_parquet(b"ts,v\n2024-01-01 00:00:00.123456789,1\n", series=True)
-    column = read_back(out.parquet).column("ts")
+    out = csv_to_parquet(b"ts,v\n2024-01-01 00:00:00.123456789,1\n", require_timestamp=True)
+    column = read_back(out.data).column("ts")
     assert column.type == UTC_US
     assert column[0].value == us("2024-01-01T00:00:00") + 123456
 
@@ -89,7 +94,7 @@ def test_nanoseconds_are_truncated_to_microseconds() -> None:
 def test_repeated_local_hour_is_refused_rather_than_guessed() -> None:
     # 01:30 happens twice in New York on 2024-11-03.
     with pytest.raises(FormatError, match="America/New_York"):
-        csv_to_parquet(b"ts,v\n2024-11-03 01:30:00,1\n", CsvOptions(tz="America/New_York"))
+        csv_to_parquet(b"ts,v\n2024-11-03 01:30:00,1\n", tz="America/New_York")
 
 
 def test_unknown_zone_is_a_config_error() -> None:
@@ -126,7 +131,7 @@ def test_types_widen_when_a_later_block_disagrees(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 12)
     csv = b"v,s\n" + b"1,x\n" * 5000 + b"1.5,y\n"
     out = csv_to_parquet(csv)
-    table = read_back(out.parquet)
+    table = read_back(out.data)
     assert table.schema.field("v").type == pa.float64()
     assert table.num_rows == out.rows == 5001
     assert table.column("v")[-1].as_py() == 1.5
@@ -137,25 +142,23 @@ def test_large_csv_streams_into_several_row_groups(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(convert, "ROW_GROUP_ROWS", 5000)
     lines = [f"2024-01-01T00:00:{i % 60:02d}Z,{i}" for i in range(20_000)]
     csv = ("timestamp,v\n" + "\n".join(lines) + "\n").encode()
-    out = csv_to_parquet(csv, series=True)
-    meta = pq.ParquetFile(io.BytesIO(out.parquet)).metadata
+    out = csv_to_parquet(csv, require_timestamp=True)
+    meta = pq.ParquetFile(io.BytesIO(out.data)).metadata
     # Blocks of ~1,000 rows are gathered into row groups of at least 5,000.
     assert 1 < meta.num_row_groups <= 4
     assert meta.num_rows == 20_000
-    assert read_back(out.parquet).column("v").to_pylist() == list(range(20_000))
+    assert read_back(out.data).column("v").to_pylist() == list(range(20_000))
 
 
-def test_csv_from_a_host_file(tmp_path: object) -> None:
-    from pathlib import Path
-
-    path = Path(str(tmp_path)) / "x.csv"
-    path.write_bytes(b"timestamp,v\n2024-01-01,1\n")
+def test_csv_from_a_host_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"timestamp,v\n2024-01-01T00:00Z,1\n")
     assert read_csv(path).num_rows == 1
 
 
 def test_series_needs_a_timestamp_column() -> None:
     with pytest.raises(FormatError, match="timestamp column"):
-        csv_to_parquet(b"a,b\n1,2\n", series=True)
+        csv_to_parquet(b"a,b\n1,2\n", require_timestamp=True)
     # A table does not.
     assert csv_to_parquet(b"a,b\n1,2\n").timestamp_column is None
 
@@ -177,8 +180,8 @@ def test_parquet_is_described_and_kept_byte_for_byte() -> None:
         {"event_time": pa.array([5, 1, 9], UTC_US), "v": [1.0, 2.0, 3.0]},
     )
     data = parquet_bytes(table)
-    out = check_parquet(data, series=True)
-    assert out.parquet is data
+    out = check_parquet(data, require_timestamp=True)
+    assert out.data is data
     assert out.rows == 3
     assert out.timestamp_column == "event_time"
     assert out.event_range == (1, 9)
@@ -209,3 +212,75 @@ def test_event_range_normalizes_units() -> None:
     table = pa.table({"t": pa.array([2, 1, None], pa.timestamp("s"))})
     assert event_range(table, "t") == (1_000_000, 2_000_000)
     assert event_range(pa.table({"t": pa.array([None], UTC_US)}), "t") is None
+
+
+def test_compressed_host_csv(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "x.csv.gz"
+    path.write_bytes(gzip.compress(b"timestamp;v\n2024-01-01 00:00:00;1\n"))
+    out = csv_to_parquet(path, delimiter=";", require_timestamp=True)
+    assert out.rows == 1
+    assert out.event_range == (us("2024-01-01T00:00:00"), us("2024-01-01T00:00:00"))
+
+
+def test_type_widening_also_works_on_compressed_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 12)
+    path = tmp_path / "x.csv.gz"
+    path.write_bytes(gzip.compress(b"v\n" + b"1\n" * 5000 + b"x\n"))
+    table = read_back(csv_to_parquet(path).data)
+    assert table.schema.field("v").type == pa.string()
+    assert table.num_rows == 5001
+
+
+def test_parquet_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "fake.parquet"
+    path.write_text("a,b\n")
+    with pytest.raises(FormatError, match=r"fake\.parquet is not Parquet"):
+        parquet_file(path)
+
+
+def test_table_to_parquet_normalizes_timestamps() -> None:
+    table = pa.table({"t": pa.array([1], pa.timestamp("s")), "v": [1]})
+    out = table_to_parquet(table, require_timestamp=True)
+    assert read_back(out.data).schema.field("t").type == UTC_US
+    assert out.event_range == (1_000_000, 1_000_000)
+
+
+def test_as_arrow_from_pandas_polars_and_dicts() -> None:
+    import pandas as pd
+    import polars as pl
+
+    expected = {"a": [1, 2], "b": ["x", "y"]}
+    assert as_arrow(pd.DataFrame(expected)).to_pydict() == expected
+    assert as_arrow(pl.DataFrame(expected)).to_pydict() == expected
+    assert as_arrow(expected).to_pydict() == expected
+    with pytest.raises(FormatError):
+        as_arrow(42)
+
+
+def test_rows_and_columns_of_stored_versions() -> None:
+    from duckpond.tinyfs import FILE_SERIES, FILE_TABLE, FS, MemoryPersistence
+
+    wd = FS(MemoryPersistence()).root()
+    first = csv_to_parquet(b"timestamp,v\n2024-01-01T00:00Z,1\n", require_timestamp=True)
+    second = csv_to_parquet(b"timestamp,v,w\n2024-01-02,2,a\n2024-01-03,3,b\n")
+    for out in (first, second):
+        wd.write_file(
+            "/s",
+            out.data,
+            node_type=FILE_SERIES,
+            attributes=out.attributes(),
+            event_range=out.event_range,
+        )
+    np = wd.get("/s")
+    assert [parquet_rows(np, v) for v in (1, 2)] == [1, 2]
+    assert [c["name"] for c in parquet_columns(np)] == ["timestamp", "v", "w"]
+    # Without stored attributes the footer answers.
+    wd.write_file("/t", parquet_bytes(pa.table({"k": [1, 2, 3]})), node_type=FILE_TABLE)
+    assert parquet_rows(wd.get("/t")) == 3
+    assert parquet_columns(wd.get("/t")) == [{"name": "k", "type": "int64"}]

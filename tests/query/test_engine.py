@@ -10,7 +10,15 @@ import pyarrow as pa
 import pytest
 
 from duckpond.errors import ConfigError, FormatError, QueryError
-from duckpond.query import QuerySession, cat, create_engine, query
+from duckpond.query import (
+    QuerySession,
+    cat,
+    create_engine,
+    query,
+    read_node,
+    read_source,
+    run_query,
+)
 from duckpond.query.engine import referenced_names
 from duckpond.tinyfs import FILE_DATA, FILE_TABLE, WD
 
@@ -400,3 +408,11 @@ def test_registering_a_name_again_replaces_it(wd: WD) -> None:
     session.register("source", "/data/a.series")
     session.register("source", "/data/b.series")
     assert session.sql("SELECT count(*) AS n FROM source").column("n").to_pylist() == [8]
+
+
+def test_pond_api_helpers(wd: WD) -> None:
+    written = three_versions(wd)
+    assert read_source(wd, None, "/data/site.series").equals(written)
+    assert read_node(wd.get("/data/site.series"), start=10 * HOUR).equals(written.slice(40))
+    got = run_query(wd, None, 'SELECT count(*) AS n FROM "/data/site.series"')
+    assert got.column("n").to_pylist() == [120]

@@ -7,14 +7,29 @@ the functions that need them, so ``pond --help`` stays fast.
 from .convert import (
     Converted,
     CsvOptions,
+    as_arrow,
     check_parquet,
     csv_to_parquet,
     event_range,
     find_timestamp_column,
+    parquet_columns,
+    parquet_file,
+    parquet_rows,
     read_csv,
-    to_parquet,
+    table_to_parquet,
 )
-from .engine import ENGINES, Engine, QuerySession, cat, create_engine, query
+from .engine import (
+    ENGINES,
+    Engine,
+    QuerySession,
+    cat,
+    create_engine,
+    query,
+    read_node,
+    read_source,
+    run_query,
+    scan_node,
+)
 from .output import WRITERS, Preview, preview, render_preview, write
 from .sources import Part, TimeRange
 from .system import SYSTEM_TABLES
@@ -33,6 +48,7 @@ __all__ = [
     "Preview",
     "QuerySession",
     "TimeRange",
+    "as_arrow",
     "cat",
     "check_parquet",
     "create_engine",
@@ -40,12 +56,19 @@ __all__ = [
     "event_range",
     "find_timestamp_column",
     "is_url",
+    "parquet_columns",
+    "parquet_file",
+    "parquet_rows",
     "parse_url",
     "preview",
     "query",
     "read_csv",
+    "read_node",
+    "read_source",
     "read_url",
     "render_preview",
-    "to_parquet",
+    "run_query",
+    "scan_node",
+    "table_to_parquet",
     "write",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -21,6 +21,8 @@ from ..errors import ConfigError, FormatError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from ..tinyfs import NodePath, VersionInfo
 
 PARQUET_MAGIC = b"PAR1"
 
@@ -61,9 +63,9 @@ class CsvOptions:
 
 @dataclass(frozen=True)
 class Converted:
-    """Parquet ready to store, with what the caller records beside it."""
+    """Parquet ready to store (``data``), with what the caller records beside it."""
 
-    parquet: bytes
+    data: bytes
     schema: pa.Schema
     rows: int
     timestamp_column: str | None
@@ -191,21 +193,39 @@ def _csv_options(options: CsvOptions) -> tuple[Any, Any, Any]:
     return read, parse, convert
 
 
-def _open(source: Source) -> Any:
-    """Something pyarrow.csv can read; bytes are wrapped without a copy."""
+def compression_for(name: str) -> str | None:
+    """The compression a file name's extension implies (``.gz``, ``.zst``), if any."""
+    lowered = name.lower()
+    if lowered.endswith(".gz"):
+        return "gzip"
+    if lowered.endswith(".zst"):
+        return "zstd"
+    return None
+
+
+def _opener(source: Source, compression: str | None) -> Callable[[], Any] | None:
+    """A function giving a fresh readable stream of the input each call, or None when
+    the input is a one-shot stream that cannot be read twice."""
     import pyarrow as pa
 
+    def wrap(raw: Any) -> Any:
+        return raw if compression is None else pa.CompressedInputStream(raw, compression)
+
     if isinstance(source, bytes | bytearray | memoryview):
-        return pa.BufferReader(source)
+        data = source
+        return lambda: wrap(pa.BufferReader(data))
     if isinstance(source, str | os.PathLike):
-        return str(Path(source))
-    return source
+        path = str(Path(source))
+        return lambda: wrap(pa.OSFile(path))
+    stream = source
+    if getattr(stream, "seekable", lambda: False)():
 
+        def rewind() -> Any:
+            stream.seek(0)
+            return wrap(stream)
 
-def _rewindable(source: Source) -> bool:
-    if isinstance(source, bytes | bytearray | memoryview | str | os.PathLike):
-        return True
-    return bool(getattr(source, "seekable", lambda: False)())
+        return rewind
+    return None
 
 
 def normalize_timestamps(batch: pa.RecordBatch, tz: str | None) -> pa.RecordBatch:
@@ -219,33 +239,39 @@ def normalize_timestamps(batch: pa.RecordBatch, tz: str | None) -> pa.RecordBatc
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def iter_csv(source: Source, options: CsvOptions | None = None) -> Iterator[pa.RecordBatch]:
+def iter_csv(
+    source: Source, options: CsvOptions | None = None, *, compression: str | None = None
+) -> Iterator[pa.RecordBatch]:
     """CSV as record batches with normalized timestamps, read a block at a time.
 
     Arrow's streaming reader fixes column types from the first block; when a
     later block disagrees (a float after many integers), the whole input is
     read again with Arrow's non-streaming reader, which widens types across
-    blocks.  Batches already yielded are then not repeated: the caller gets a
-    ``_Restart`` signal first, so it can drop what it wrote.
+    blocks.  Batches already yielded are not repeated: the caller gets a
+    ``_Restart`` carrying the whole table instead, and drops what it had.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     options = options or CsvOptions()
     read, parse, convert = _csv_options(options)
+    opener = _opener(source, compression)
+    first = opener() if opener is not None else source
+    if opener is None and compression is not None:
+        first = pa.CompressedInputStream(source, compression)
     try:
         reader = pcsv.open_csv(
-            _open(source), read_options=read, parse_options=parse, convert_options=convert
+            first, read_options=read, parse_options=parse, convert_options=convert
         )
         for batch in reader:
             yield normalize_timestamps(batch, options.tz)
         return
     except pa.ArrowInvalid as exc:
-        if "conversion error" not in str(exc) or not _rewindable(source):
+        if "conversion error" not in str(exc) or opener is None:
             raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
-    if not isinstance(source, bytes | bytearray | memoryview | str | os.PathLike):
-        source.seek(0)
-    raise _Restart(_read_csv_whole(source, options))
+    except OSError as exc:
+        raise FormatError(f"cannot read the CSV: {one_line(str(exc))}") from None
+    raise _Restart(_read_csv_whole(opener(), options))
 
 
 class _Restart(Exception):
@@ -256,14 +282,14 @@ class _Restart(Exception):
         self.table = table
 
 
-def _read_csv_whole(source: Source, options: CsvOptions) -> pa.Table:
+def _read_csv_whole(stream: Any, options: CsvOptions) -> pa.Table:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     read, parse, convert = _csv_options(options)
     try:
         table = pcsv.read_csv(
-            _open(source), read_options=read, parse_options=parse, convert_options=convert
+            stream, read_options=read, parse_options=parse, convert_options=convert
         )
     except pa.ArrowInvalid as exc:
         raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
@@ -273,38 +299,49 @@ def _read_csv_whole(source: Source, options: CsvOptions) -> pa.Table:
     return pa.Table.from_batches(batches)
 
 
-def read_csv(source: Source, options: CsvOptions | None = None) -> pa.Table:
+def read_csv(
+    source: Source, options: CsvOptions | None = None, *, compression: str | None = None
+) -> pa.Table:
     """A whole CSV input as one Arrow table, timestamps normalized."""
     import pyarrow as pa
 
     try:
-        batches = list(iter_csv(source, options))
+        batches = list(iter_csv(source, options, compression=compression))
     except _Restart as restart:
         return restart.table
     if not batches:
-        return _read_csv_whole(source, options or CsvOptions())
+        raise FormatError("not valid CSV: no data rows")
     return pa.Table.from_batches(batches)
 
 
 def csv_to_parquet(
     source: Source,
-    options: CsvOptions | None = None,
     *,
-    series: bool = False,
+    delimiter: str | None = None,
+    has_header: bool = True,
+    tz: str | None = None,
     timestamp_column: str | None = None,
+    require_timestamp: bool = False,
+    compression: str | None = None,
 ) -> Converted:
-    """Convert CSV to Parquet for a table (``series=False``) or a series version.
+    """Convert CSV (bytes, a host path or a binary stream) to Parquet.
 
-    A series needs a timestamp column; its event range is measured on the way.
+    ``require_timestamp`` is for a series, which needs a timestamp column; its
+    event range is measured on the way.  A path ending ``.gz`` or ``.zst`` is
+    decompressed unless ``compression`` says otherwise.
     """
     import pyarrow as pa
 
-    options = options or CsvOptions()
+    options = CsvOptions(delimiter or ",", has_header, tz)
+    if compression is None and isinstance(source, str | os.PathLike):
+        compression = compression_for(str(source))
     try:
-        return _write_parquet(iter_csv(source, options), series, timestamp_column)
+        batches = iter_csv(source, options, compression=compression)
+        return _write_parquet(batches, require_timestamp, timestamp_column)
     except _Restart as restart:
+        table = restart.table
         return _write_parquet(
-            iter(restart.table.to_batches()), series, timestamp_column, schema=restart.table.schema
+            iter(table.to_batches()), require_timestamp, timestamp_column, schema=table.schema
         )
     except pa.ArrowInvalid as exc:
         raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
@@ -312,7 +349,7 @@ def csv_to_parquet(
 
 def _write_parquet(
     batches: Iterator[pa.RecordBatch],
-    series: bool,
+    require_timestamp: bool,
     timestamp_column: str | None,
     *,
     schema: pa.Schema | None = None,
@@ -330,7 +367,7 @@ def _write_parquet(
     for batch in batches:
         if writer is None:
             schema = batch.schema
-            column = _timestamp_for(schema, series, timestamp_column)
+            column = _timestamp_for(schema, require_timestamp, timestamp_column)
             writer = _parquet_writer(sink, schema)
         if batch.num_rows == 0:
             continue
@@ -347,7 +384,7 @@ def _write_parquet(
     if writer is None:
         if schema is None:
             raise FormatError("not valid CSV: no data rows")
-        column = _timestamp_for(schema, series, timestamp_column)
+        column = _timestamp_for(schema, require_timestamp, timestamp_column)
         writer = _parquet_writer(sink, schema)
     writer.close()
     assert schema is not None
@@ -362,9 +399,9 @@ def _parquet_writer(sink: BinaryIO, schema: pa.Schema) -> Any:
     return pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True)
 
 
-def _timestamp_for(schema: pa.Schema, series: bool, explicit: str | None) -> str | None:
+def _timestamp_for(schema: pa.Schema, required: bool, explicit: str | None) -> str | None:
     column = find_timestamp_column(schema, explicit)
-    if series and column is None:
+    if required and column is None:
         names = ", ".join(schema.names)
         raise FormatError(
             "a series needs a timestamp column (named one of "
@@ -384,8 +421,8 @@ def is_parquet(data: bytes) -> bool:
 def check_parquet(
     data: bytes,
     *,
-    series: bool = False,
     timestamp_column: str | None = None,
+    require_timestamp: bool = False,
     name: str = "input",
 ) -> Converted:
     """Validate Parquet bytes offered for a table or series and describe them (bytes unchanged)."""
@@ -400,7 +437,7 @@ def check_parquet(
     try:
         pf = pq.ParquetFile(pa.BufferReader(data))
         schema = pf.schema_arrow
-        column = _timestamp_for(schema, series, timestamp_column)
+        column = _timestamp_for(schema, require_timestamp, timestamp_column)
         span = None
         if column is not None:
             span = event_range(pf.read(columns=[column]), column)
@@ -409,12 +446,102 @@ def check_parquet(
     return Converted(data, schema, pf.metadata.num_rows, column, span)
 
 
-def to_parquet(
-    table: pa.Table, *, series: bool = False, timestamp_column: str | None = None
+def parquet_file(
+    path: str | os.PathLike[str],
+    *,
+    timestamp_column: str | None = None,
+    require_timestamp: bool = False,
 ) -> Converted:
-    """Parquet for an Arrow table (from JSON lines, a query...), timestamps normalized."""
+    """``check_parquet`` of a host file, named in any error."""
+    return check_parquet(
+        Path(path).read_bytes(),
+        timestamp_column=timestamp_column,
+        require_timestamp=require_timestamp,
+        name=str(path),
+    )
+
+
+def table_to_parquet(
+    table: pa.Table, *, timestamp_column: str | None = None, require_timestamp: bool = False
+) -> Converted:
+    """Parquet for an Arrow table (from pandas, polars, a query...), timestamps normalized."""
     batches = (normalize_timestamps(b, None) for b in table.to_batches())
-    return _write_parquet(batches, series, timestamp_column, schema=_normal_schema(table.schema))
+    return _write_parquet(
+        batches, require_timestamp, timestamp_column, schema=_normal_schema(table.schema)
+    )
+
+
+def as_arrow(data: Any) -> pa.Table:
+    """An Arrow table from Arrow, pandas, polars, or anything speaking the Arrow C stream."""
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    if hasattr(data, "__arrow_c_stream__"):
+        # polars, recent pandas, DataFusion and arro3 all export this zero-copy protocol.
+        return pa.table(data)
+    if type(data).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if isinstance(data, dict):
+        return pa.table(data)
+    raise FormatError(f"cannot make an Arrow table from {type(data).__name__}")
+
+
+# -- describing stored versions -----------------------------------------------------------
+
+
+def _version_info(np: NodePath, version: int | None) -> VersionInfo:
+    versions = np.node.versions()
+    if version is None:
+        return versions[-1]
+    for info in versions:
+        if info.version == version:
+            return info
+    raise FileNotFoundError(f"{np.path} has no version {version}")
+
+
+def _footer(np: NodePath, version: int) -> Any:
+    """The Parquet footer of one stored version, from its blob file when it has one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    local = getattr(np.node.fs.persistence, "local_path", None)
+    path = local(np.node_id, version) if local is not None else None
+    if path is not None:
+        return pq.ParquetFile(path)
+    data = np.read_bytes(version)
+    if not is_parquet(data):
+        raise FormatError(f"{np.path} version {version} is not Parquet")
+    return pq.ParquetFile(pa.BufferReader(data))
+
+
+def parquet_rows(np: NodePath, version: int | None = None) -> int:
+    """Rows in one stored version: from its attributes, else its Parquet footer."""
+    info = _version_info(np, version)
+    rows = info.attributes.get("rows")
+    if isinstance(rows, int):
+        return rows
+    return int(_footer(np, info.version).metadata.num_rows)
+
+
+def parquet_columns(np: NodePath) -> list[dict[str, str]]:
+    """``[{name, type}]`` over every version, by name in order of first appearance.
+
+    Stored attributes answer without reading content; a version without them is
+    read for its footer.
+    """
+    seen: dict[str, str] = {}
+    for info in np.node.versions():
+        columns = info.attributes.get("schema")
+        if not isinstance(columns, list):
+            columns = schema_json(_footer(np, info.version).schema_arrow)
+        for column in columns:
+            seen.setdefault(str(column["name"]), str(column["type"]))
+    return [{"name": name, "type": typ} for name, typ in seen.items()]
 
 
 def _normal_schema(schema: pa.Schema) -> pa.Schema:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, QueryError
-from ..tinyfs import WD, Persistence
+from ..tinyfs import FILE_SERIES, WD, NodePath, Persistence
 from .convert import CsvOptions, one_line
 from .sources import Part, PondReader, TimeBound, TimeRange, scan_parts, unified_schema
 from .system import SYSTEM_TABLES
@@ -333,3 +333,41 @@ def query(
 ) -> pa.RecordBatchReader:
     """``pond query SQL``: the system tables and any quoted pond paths, as a stream."""
     return QuerySession(wd, persistence=persistence, engine=engine).stream(sql)
+
+
+def run_query(wd: WD | None, persistence: Persistence | None, sql: str) -> pa.Table:
+    """``Pond.sql``: a whole query result over the system tables and quoted pond paths."""
+    return QuerySession(wd, persistence=persistence).sql(sql)
+
+
+def read_source(
+    wd: WD | None,
+    persistence: Persistence | None,
+    target: str,
+    *,
+    start: TimeBound = None,
+    end: TimeBound = None,
+) -> pa.Table:
+    """``Pond.read_table``: a pond path, glob or URL read whole, in stored order."""
+    return QuerySession(wd, persistence=persistence).scan(target, start=start, end=end).read_all()
+
+
+def scan_node(
+    np: NodePath, *, start: TimeBound = None, end: TimeBound = None
+) -> pa.RecordBatchReader:
+    """One table or series node (every version, in order) as a stream of batches."""
+    import pyarrow as pa
+
+    fs = np.node.fs
+    reader = PondReader.of(fs.root(), fs.persistence)
+    time_range = TimeRange.of(start, end)
+    if np.node_type == FILE_SERIES:
+        parts = reader.series_parts(np, time_range)
+    else:
+        parts = [reader.table_part(np, time_range)]
+    return pa.RecordBatchReader.from_batches(unified_schema(parts), scan_parts(parts, time_range))
+
+
+def read_node(np: NodePath, *, start: TimeBound = None, end: TimeBound = None) -> pa.Table:
+    """One table or series node as one Arrow table (a series' versions in order)."""
+    return scan_node(np, start=start, end=end).read_all()

@@ -18,6 +18,7 @@ from ..errors import ConfigError, FormatError
 from ..tinyfs import FILE_SERIES, FILE_TABLE, NodePath
 from .convert import (
     CsvOptions,
+    compression_for,
     find_timestamp_column,
     is_parquet,
     normalize_timestamps,
@@ -148,14 +149,7 @@ _EXTENSIONS = {
 
 
 def _compression_for(url: PondURL, name: str) -> str | None:
-    if url.compression is not None:
-        return url.compression
-    lowered = name.lower()
-    if lowered.endswith(".gz"):
-        return "gzip"
-    if lowered.endswith(".zst"):
-        return "zstd"
-    return None
+    return url.compression if url.compression is not None else compression_for(name)
 
 
 def _stream(data: bytes | Path, compression: str | None) -> Any:
@@ -191,7 +185,7 @@ def _read_csv(url: PondURL, ctx: ReadContext) -> list[Part]:
         options = ctx.csv
         if label.lower().endswith((".tsv", ".tsv.gz", ".tsv.zst")) and options.delimiter == ",":
             options = CsvOptions("\t", options.has_header, options.tz)
-        table = read_csv(_stream(content, _compression_for(url, label)), options)
+        table = read_csv(content, options, compression=_compression_for(url, label))
         parts.append(_table_part(label, table, ctx))
     return parts
 
