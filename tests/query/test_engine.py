@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +22,7 @@ from duckpond.query import (
     run_query,
 )
 from duckpond.query.engine import referenced_names
-from duckpond.tinyfs import FILE_DATA, FILE_TABLE, WD
+from duckpond.tinyfs import FILE_DATA, FILE_TABLE, WD, FactoryContext
 
 from .conftest import (
     HOUR,
@@ -416,3 +418,20 @@ def test_pond_api_helpers(wd: WD) -> None:
     assert read_node(wd.get("/data/site.series"), start=10 * HOUR).equals(written.slice(40))
     got = run_query(wd, None, 'SELECT count(*) AS n FROM "/data/site.series"')
     assert got.column("n").to_pylist() == [120]
+
+
+def test_dynamic_file_with_parquet_content_is_a_table(disk_wd: WD) -> None:
+    from duckpond.tinyfs import DYNAMIC_FILE, register_factory
+
+    class Doubled:
+        def __init__(self, config: Mapping[str, Any], ctx: FactoryContext) -> None:
+            self.n = int(config["n"])
+
+        def read_bytes(self) -> bytes:
+            return parquet_bytes(pa.table({"v": list(range(self.n))}))
+
+    register_factory("test-query-doubled", Doubled)
+    disk_wd.create_dynamic("/data/dyn", DYNAMIC_FILE, "test-query-doubled", {"n": 5})
+    for target in ("/data/dyn", "table:///data/dyn"):
+        got = cat(disk_wd, target, sql="SELECT sum(v) AS s FROM source").read_all()
+        assert got.column("s").to_pylist() == [10]

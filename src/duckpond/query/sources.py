@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from ..errors import ConfigError, FormatError, SymlinkLoopError
 from ..tinyfs import WD, NodePath, Persistence, VersionInfo
 from ..tinyfs.glob import has_wildcard
+from ..tinyfs.persistence import FILE_TYPES
 from .convert import find_timestamp_column, is_parquet, one_line
 
 if TYPE_CHECKING:
@@ -176,9 +177,10 @@ class PondReader:
             raise FileNotFoundError(errno.ENOENT, "no file matches", pattern)
         return files
 
-    def _local(self, node_id: str, version: int) -> Path | None:
-        if isinstance(self.persistence, BlobLocator):
-            return self.persistence.local_path(node_id, version)
+    def _local(self, np: NodePath, version: int) -> Path | None:
+        # Dynamic nodes have no stored content to point at: their bytes are computed.
+        if np.node_type in FILE_TYPES and isinstance(self.persistence, BlobLocator):
+            return self.persistence.local_path(np.node_id, version)
         return None
 
     def version_part(
@@ -193,7 +195,7 @@ class PondReader:
         """One stored version as a part: by path when its bytes are a file on disk."""
         label = f"{np.path}@v{info.version}"
         self.versions_read.append((np.path, info.version))
-        path = self._local(np.node_id, info.version)
+        path = self._local(np, info.version)
         if path is not None:
             return Part(label, path=Path(path), timestamp_column=column)
         data = np.read_bytes(None if latest else info.version)
@@ -238,7 +240,7 @@ class PondReader:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = self._local(np.node_id, info.version)
+        path = self._local(np, info.version)
         if path is not None:
             return pq.read_schema(path)
         return pq.read_schema(pa.BufferReader(np.read_bytes(info.version)))
