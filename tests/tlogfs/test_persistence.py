@@ -438,3 +438,28 @@ def test_a_reader_keeps_its_snapshot_until_it_refreshes(
     assert reader.read_dir(ROOT_ID) == {} and reader.last_txn == 1
     reader.refresh()
     assert set(reader.read_dir(ROOT_ID)) == {"new"} and reader.last_txn == 2
+
+
+def test_reading_a_path_reads_only_the_partitions_along_it(
+    pond_dir: Path, store: DeltaPersistence, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dirs = []
+    for i in range(12):
+        store.begin()
+        d = add_dir(store, f"d{i}")
+        add_file(store, "f", f"file {i}".encode(), parent=d)
+        store.commit()
+        dirs.append(d)
+    opened: list[str] = []
+    real = pq.ParquetFile
+
+    def counting(path: str, *args: object, **kwargs: object) -> pq.ParquetFile:
+        opened.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "ParquetFile", counting)
+    fresh = DeltaPersistence.open(pond_dir)
+    d5 = fresh.read_dir(ROOT_ID)["d5"].node_id
+    assert fresh.read_bytes(fresh.read_dir(d5)["f"].node_id) == b"file 5"
+    assert opened
+    assert {Path(p).parent.name for p in opened} <= {f"part_id={ROOT_ID}", f"part_id={d5}"}

@@ -61,6 +61,16 @@ class _DataFile:
     part_id: str
     min_txn: int | None
     max_txn: int | None
+    min_node: str | None
+    max_node: str | None
+
+    def may_hold(self, node_id: str) -> bool:
+        if self.min_node is None or self.max_node is None:
+            return True
+        # A writer may truncate string statistics; a truncated max is a prefix.
+        return self.min_node <= node_id and (
+            node_id <= self.max_node or node_id.startswith(self.max_node)
+        )
 
 
 def _column(table: pa.Table, name: str) -> list[Any]:
@@ -106,28 +116,35 @@ class RowIndex:
         self._known = set(files)
         new.sort(key=lambda f: f.min_txn or 0)
         touched: set[str] = set()
+        unknown: set[str] = set()
         for f in new:
-            if f.max_txn is not None:
+            if f.max_txn is None:
+                # Written without statistics: only reading it tells which txns it holds.
+                unknown.add(f.part_id)
+            else:
                 self.max_txn = max(self.max_txn, f.max_txn)
             if self._limit is not None and f.min_txn is not None and f.min_txn > self._limit:
                 continue
-            # A file without statistics must be read to learn which txns it holds.
-            if f.max_txn is None or f.part_id in self._loaded:
+            if f.part_id in self._loaded:
                 touched |= self._load_file(f)
             else:
                 self._unloaded.setdefault(f.part_id, []).append(f)
         self._sort(touched)
+        for part_id in unknown:
+            self.load_partition(part_id)
 
     def _read_listing(self, add_actions: pa.Table) -> dict[str, _DataFile]:
         paths = _column(add_actions, "path")
         parts = _column(add_actions, f"partition.{PARTITION_COLUMN}")
-        mins = _column(add_actions, "min.txn_seq")
-        maxs = _column(add_actions, "max.txn_seq")
+        stats = [
+            _column(add_actions, name)
+            for name in ("min.txn_seq", "max.txn_seq", "min.node_id", "max.node_id")
+        ]
         files: dict[str, _DataFile] = {}
-        for path, part, lo, hi in zip(paths, parts, mins, maxs, strict=True):
+        for path, part, *ranges in zip(paths, parts, *stats, strict=True):
             if part is None:
                 raise PondCorruptError(f"data file without a {PARTITION_COLUMN}: {path}")
-            files[path] = _DataFile(path, part, lo, hi)
+            files[path] = _DataFile(path, part, *ranges)
         return files
 
     def clear_cache(self) -> None:
@@ -154,14 +171,24 @@ class RowIndex:
         rows = self._rows.get(node_id)
         if rows is not None:
             return rows
-        part = self._hints.get(node_id, node_id)
-        if part not in self._loaded:
+        # Rows only ever enter by whole partitions, so a node seen is complete.
+        first = self._hints.get(node_id, node_id)
+        if first in self._unloaded:
+            self.load_partition(first)
+            if node_id in self._rows:
+                return self._rows[node_id]
+        # A moved file lives in its first parent's partition, an unknown id
+        # in none: the files' node_id ranges narrow the search.
+        candidates = [
+            part
+            for part, files in self._unloaded.items()
+            if any(f.may_hold(node_id) for f in files)
+        ]
+        for part in candidates:
             self.load_partition(part)
-            rows = self._rows.get(node_id)
-            if rows is not None:
-                return rows
-        self.load_all()
-        return self._rows.get(node_id)
+            if node_id in self._rows:
+                return self._rows[node_id]
+        return None
 
     def load_partition(self, part_id: str) -> None:
         files = self._unloaded.pop(part_id, [])
