@@ -256,9 +256,9 @@ class QuerySession:
         self, name: str, target: str, *, start: TimeBound = None, end: TimeBound = None
     ) -> None:
         """Make ``target`` (pond path, glob or URL) the table ``name``."""
-        time_range = TimeRange.of(start, end)
-        parts = read_parts(parse_url(target), ReadContext(self.pond, time_range, self.csv))
-        self.engine.register_parts(name, parts, time_range)
+        self.engine.register_parts(
+            name, self.parts(target, start=start, end=end), TimeRange.of(start, end)
+        )
 
     def scan(
         self, target: str, *, start: TimeBound = None, end: TimeBound = None
@@ -270,10 +270,9 @@ class QuerySession:
         """
         import pyarrow as pa
 
-        time_range = TimeRange.of(start, end)
-        parts = read_parts(parse_url(target), ReadContext(self.pond, time_range, self.csv))
-        schema = unified_schema(parts)
-        return pa.RecordBatchReader.from_batches(schema, scan_parts(parts, time_range))
+        parts = self.parts(target, start=start, end=end)
+        batches = scan_parts(parts, TimeRange.of(start, end))
+        return pa.RecordBatchReader.from_batches(unified_schema(parts), batches)
 
     def prepare(self, query: str) -> None:
         """Register the pond files, URLs and system tables ``query`` names."""

@@ -110,7 +110,7 @@ class ReadContext:
     csv: CsvOptions
 
 
-Reader = Callable[[PondURL, ReadContext], list[Any]]
+Reader = Callable[[PondURL, ReadContext], list[Part]]
 
 
 def read_parts(url: PondURL, ctx: ReadContext) -> list[Part]:
@@ -119,8 +119,7 @@ def read_parts(url: PondURL, ctx: ReadContext) -> list[Part]:
         raise ConfigError(f"{url} is a pond path, and no pond is open")
     fmt = url.format or _format_from_name(url.path, url.host)
     reader = _read_auto if fmt is None else FORMATS[fmt]
-    parts: list[Part] = reader(url, ctx)
-    return parts
+    return reader(url, ctx)
 
 
 def _format_from_name(path: str, host: bool) -> str | None:
