@@ -21,7 +21,14 @@ from duckpond.errors import (
     ReadOnlyError,
     TransactionError,
 )
-from duckpond.tinyfs.persistence import DIRECTORY, FILE_DATA, FILE_SERIES, ROOT_ID, DirEntry
+from duckpond.tinyfs.persistence import (
+    DIRECTORY,
+    FILE_DATA,
+    FILE_SERIES,
+    ROOT_ID,
+    DirEntry,
+    Persistence,
+)
 from duckpond.tlogfs import DeltaPersistence, uuid7
 from duckpond.tlogfs.oplog import SCHEMA, decode_entries
 
@@ -463,3 +470,8 @@ def test_reading_a_path_reads_only_the_partitions_along_it(
     assert fresh.read_bytes(fresh.read_dir(d5)["f"].node_id) == b"file 5"
     assert opened
     assert {Path(p).parent.name for p in opened} <= {f"part_id={ROOT_ID}", f"part_id={d5}"}
+
+
+def test_it_is_a_tinyfs_persistence(store: DeltaPersistence) -> None:
+    typed: Persistence = store  # mypy checks the protocol's signatures here
+    assert isinstance(typed, Persistence)
