@@ -553,7 +553,9 @@ class WD:
             parent, name, parts = self._parent_dir(path)
             entry = parent.entries().get(name)
             if entry is None:
-                raise FileNotFoundError(errno.ENOENT, "no such file or directory", paths.join(parts))
+                raise FileNotFoundError(
+                    errno.ENOENT, "no such file or directory", paths.join(parts)
+                )
             if entry.node_type == DIRECTORY and not recursive:
                 if self.fs.persistence.read_dir(entry.node_id):
                     raise OSError(errno.ENOTEMPTY, "directory not empty", paths.join(parts))
@@ -565,7 +567,9 @@ class WD:
             sparent, sname, sparts = self._parent_dir(src)
             entry = sparent.entries().get(sname)
             if entry is None:
-                raise FileNotFoundError(errno.ENOENT, "no such file or directory", paths.join(sparts))
+                raise FileNotFoundError(
+                    errno.ENOENT, "no such file or directory", paths.join(sparts)
+                )
             dparts = self._abs(dst)
             target = self._existing(paths.join(dparts))
             if target is not None:

@@ -159,7 +159,9 @@ class MemoryPersistence:
     def commit(self, metadata: Mapping[str, Any] | None = None) -> int | None:
         self._require_txn()
         assert self._saved is not None
-        changed = any(v[-1].txn_seq == self._state.txn_seq + 1 for v in self._state.versions.values())
+        changed = any(
+            v[-1].txn_seq == self._state.txn_seq + 1 for v in self._state.versions.values()
+        )
         self._saved = None
         if not changed:
             return None

@@ -130,7 +130,11 @@ class Persistence(Protocol):
         ...
 
     def update_dir(
-        self, dir_id: str, *, insert: Mapping[str, DirEntry] = {}, delete: frozenset[str] = frozenset()
+        self,
+        dir_id: str,
+        *,
+        insert: Mapping[str, DirEntry] = {},
+        delete: frozenset[str] = frozenset(),
     ) -> None:
         """Apply deletions, then insertions, to a directory's entries."""
         ...

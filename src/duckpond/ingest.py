@@ -1,0 +1,212 @@
+"""Moving files between the host and the pond, and describing what is stored.
+
+Copying in decides, per source, where it lands and what type it becomes;
+tabular sources (CSV, Parquet, Arrow/pandas/polars frames) are stored as
+Parquet with their schema, row count and (for series) event-time range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, FormatError, InvalidPathError
+from .tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath
+from .tinyfs import paths as tpaths
+from .tinyfs.persistence import DIRECTORY, DYNAMIC_FILE
+
+FORMAT_TYPES = {"data": FILE_DATA, "table": FILE_TABLE, "series": FILE_SERIES}
+TABULAR = (FILE_TABLE, FILE_SERIES)
+
+
+def _pond_name(host: Path) -> str:
+    name = host.name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidPathError(
+            f"host file name is not valid UTF-8: {os.fsencode(host)!r}; rename it first"
+        ) from None
+    return name
+
+
+def plan_copy_in(root: WD, sources: Sequence[Path], dest: str) -> Iterator[tuple[Path, str, bool]]:
+    """Yield ``(host path, pond path, is directory)`` for everything a copy-in writes."""
+    if not sources:
+        raise ConfigError("nothing to copy: give at least one source")
+    for src in sources:
+        if not src.exists():
+            raise FileNotFoundError(2, "no such host file or directory", str(src))
+        _pond_name(src)
+    dest_abs = tpaths.join(tpaths.normalize(dest))
+    into_dir = root.exists(dest_abs) and root.get(dest_abs).is_dir()
+    if not into_dir:
+        if dest.endswith("/"):
+            raise FileNotFoundError(2, "no such pond directory", dest_abs)
+        if len(sources) > 1:
+            raise NotADirectoryError(
+                20, "several sources need an existing destination directory", dest_abs
+            )
+    for src in sources:
+        target = (
+            tpaths.join([*tpaths.normalize(dest_abs), _pond_name(src)]) if into_dir else dest_abs
+        )
+        if src.is_dir():
+            yield from _plan_tree(src, target)
+        else:
+            yield src, target, False
+
+
+def _plan_tree(src: Path, target: str) -> Iterator[tuple[Path, str, bool]]:
+    yield src, target, True
+    for child in sorted(src.iterdir(), key=lambda p: p.name):
+        child_target = f"{target.rstrip('/')}/{_pond_name(child)}"
+        if child.is_dir():
+            yield from _plan_tree(child, child_target)
+        else:
+            yield child, child_target, False
+
+
+def source_format(host: Path, declared: str | None) -> str:
+    """``csv`` or ``parquet``: from the URL's format if given, else from the file's extension."""
+    if declared:
+        return declared
+    suffixes = [s.lower() for s in host.suffixes]
+    while suffixes and suffixes[-1] in (".gz", ".zst"):
+        suffixes.pop()
+    if suffixes and suffixes[-1] in (".csv", ".tsv"):
+        return "csv"
+    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+        return "parquet"
+    raise FormatError(
+        f"cannot tell the format of {host.name}: name it .csv or .parquet, "
+        "or keep its raw bytes with --format data"
+    )
+
+
+def store_file(root: WD, host: Path, pond_path: str, format: str, options: dict[str, Any]) -> bool:
+    """Store one host file at ``pond_path``; False if the latest version already has these bytes."""
+    existing = root.get(pond_path) if root.exists(pond_path) else None
+    if existing is not None and existing.is_dir():
+        raise IsADirectoryError(21, "a directory is in the way", existing.path)
+    node_type = existing.node_type if existing is not None else FORMAT_TYPES[format]
+    if node_type == DYNAMIC_FILE:
+        raise FormatError(f"{pond_path} is computed by a factory and cannot be written")
+    attributes: dict[str, Any] = {}
+    event_range: tuple[int, int] | None = None
+    if node_type in TABULAR:
+        stored = to_parquet_from_host(host, node_type, options)
+        data = stored.data
+        attributes = stored.attributes
+        event_range = stored.event_range
+    else:
+        data = host.read_bytes()
+    if existing is not None and existing.info().sha256 == hashlib.sha256(data).hexdigest():
+        return False
+    root.write_file(
+        pond_path, data, node_type=node_type, attributes=attributes, event_range=event_range
+    )
+    return True
+
+
+class Stored:
+    """Parquet bytes ready to store, with the attributes and event range to record."""
+
+    def __init__(
+        self, data: bytes, attributes: dict[str, Any], event_range: tuple[int, int] | None
+    ):
+        self.data = data
+        self.attributes = attributes
+        self.event_range = event_range
+
+
+def to_parquet_from_host(host: Path, node_type: str, options: dict[str, Any]) -> Stored:
+    from .query import convert
+
+    fmt = source_format(host, options.get("source_format"))
+    series = node_type == FILE_SERIES
+    if fmt == "csv":
+        converted = convert.csv_to_parquet(
+            host,
+            delimiter=options.get("delimiter"),
+            has_header=options.get("header", True),
+            tz=options.get("tz"),
+            timestamp_column=options.get("timestamp_column"),
+            require_timestamp=series,
+            compression=options.get("compression"),
+        )
+    elif fmt == "parquet":
+        converted = convert.parquet_file(
+            host, timestamp_column=options.get("timestamp_column"), require_timestamp=series
+        )
+    else:
+        raise FormatError(f"cannot store {fmt} as a table: use CSV or Parquet, or --format data")
+    return Stored(converted.data, converted.attributes(), converted.event_range)
+
+
+def store_tabular(
+    root: WD, path: str, data: Any, node_type: str, timestamp_column: str | None
+) -> None:
+    from .query import convert
+
+    converted = convert.table_to_parquet(
+        convert.as_arrow(data),
+        timestamp_column=timestamp_column,
+        require_timestamp=node_type == FILE_SERIES,
+    )
+    root.write_file(
+        path,
+        converted.data,
+        node_type=node_type,
+        attributes=converted.attributes(),
+        event_range=converted.event_range,
+    )
+
+
+def export_node(np: NodePath, host: Path) -> None:
+    """Write one pond file to the host: raw bytes, or Parquet (a series' versions as one file)."""
+    if np.node_type == FILE_SERIES and len(np.node.versions()) > 1:
+        import pyarrow.parquet as pq
+
+        from .query.engine import read_node
+
+        pq.write_table(read_node(np), host)
+        return
+    host.write_bytes(np.read_bytes())
+
+
+def describe_node(np: NodePath) -> dict[str, Any]:
+    from .timeparse import from_micros, iso
+
+    versions = np.node.versions()
+    latest = versions[-1]
+    out: dict[str, Any] = {
+        "path": np.path,
+        "type": np.node_type,
+        "size": sum(v.size for v in versions) if np.node_type == FILE_SERIES else latest.size,
+        "versions": len(versions),
+        "rows": None,
+        "columns": [],
+        "min_event_time": None,
+        "max_event_time": None,
+    }
+    if np.node_type == DIRECTORY or np.node_type not in TABULAR:
+        return out
+    from .query import convert
+
+    out["rows"] = (
+        sum(convert.parquet_rows(np, v.version) for v in versions)
+        if np.node_type == FILE_SERIES
+        else convert.parquet_rows(np, latest.version)
+    )
+    out["columns"] = convert.parquet_columns(np)
+    mins = [v.min_event_time for v in versions if v.min_event_time is not None]
+    maxs = [v.max_event_time for v in versions if v.max_event_time is not None]
+    out["min_event_time"] = iso(from_micros(min(mins))) if mins else None
+    out["max_event_time"] = iso(from_micros(max(maxs))) if maxs else None
+    if latest.attributes.get("timestamp_column"):
+        out["timestamp_column"] = latest.attributes["timestamp_column"]
+    return out

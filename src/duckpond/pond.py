@@ -1,0 +1,343 @@
+"""The pond API: everything the ``pond`` command does is a call away here.
+
+pond = Pond.init("/srv/pond")
+with pond.transaction() as root:
+    root.mkdir("/raw")
+    root.write_file("/raw/notes.txt", b"hello")
+Pond.open("/srv/pond", at_txn=1).list("/")   # the pond as of its first transaction
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    ConfigError,
+    InvalidPathError,
+    PondNotFoundError,
+    ReadOnlyError,
+    TransactionError,
+)
+from .tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, FS, WD, NodePath, VersionInfo
+from .tinyfs import paths as tpaths
+from .tinyfs.glob import has_wildcard
+from .tinyfs.persistence import DIRECTORY, is_file_type
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .tlogfs import DeltaPersistence
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One listed node: what ``pond list -l`` shows and ``--json`` prints."""
+
+    path: str
+    type: str
+    size: int
+    version: int
+    node_id: str
+    timestamp: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        from .timeparse import iso
+
+        return {
+            "path": self.path,
+            "type": self.type,
+            "size": self.size,
+            "version": self.version,
+            "node_id": self.node_id,
+            "timestamp": iso(self.timestamp),
+        }
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What a copy did, path by path: ``written`` changed the pond, ``unchanged`` matched."""
+
+    written: list[str]
+    unchanged: list[str]
+    txn_seq: int | None
+
+
+def resolve_pond_dir(path: str | os.PathLike[str] | None) -> Path:
+    """The pond directory: the given one, else ``$POND``; neither is an error."""
+    chosen = os.fspath(path) if path is not None else os.environ.get("POND")
+    if not chosen:
+        raise PondNotFoundError("no pond given: pass --pond DIR or set $POND")
+    return Path(chosen).expanduser().absolute()
+
+
+def _default_command() -> list[str]:
+    return [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else []
+
+
+class Pond:
+    """An open pond: a TinyFS over the Delta Lake operation log in ``path/data``."""
+
+    def __init__(
+        self, path: Path, persistence: DeltaPersistence, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
+        self.path = path
+        self.fs = FS(persistence)
+        self.lock_timeout = lock_timeout
+        self.command: list[str] | None = None
+
+    # -- opening -----------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str], *, command: Sequence[str] | None = None) -> Pond:
+        """Create a new pond at ``path`` (transaction 1); refuses an existing one."""
+        from .tlogfs import DeltaPersistence
+
+        where = Path(path).expanduser().absolute()
+        metadata = _txn_metadata(list(command) if command is not None else _default_command())
+        persistence = DeltaPersistence.create(where, metadata=metadata)
+        return cls(where, persistence)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        at_txn: int | None = None,
+        at: datetime | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> Pond:
+        """Open a pond, as it is now or as it was right after txn ``at_txn`` (or at time ``at``)."""
+        from .tlogfs import DeltaPersistence
+
+        if at_txn is not None and at is not None:
+            raise ConfigError("give either a transaction or a time to travel to, not both")
+        where = Path(path).expanduser().absolute()
+        persistence = DeltaPersistence.open(where, at_txn=at_txn, at=at, lock_timeout=lock_timeout)
+        return cls(where, persistence, lock_timeout)
+
+    @property
+    def persistence(self) -> DeltaPersistence:
+        return self.fs.persistence  # type: ignore[return-value]
+
+    @property
+    def root(self) -> WD:
+        return self.fs.root()
+
+    @property
+    def read_only(self) -> bool:
+        return self.persistence.read_only
+
+    @property
+    def last_txn(self) -> int:
+        return self.persistence.last_txn
+
+    def close(self) -> None:
+        self.persistence.close()
+
+    def __enter__(self) -> Pond:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions --------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, command: Sequence[str] | None = None) -> Iterator[WD]:
+        """Hold the write lock, and commit everything done through the yielded root on a clean exit.
+
+        On an exception nothing is committed and the pond is as it was.
+        """
+        if self.read_only:
+            raise ReadOnlyError("this pond is opened at a past state and cannot be written")
+        if self.persistence.in_transaction:
+            raise TransactionError("a transaction is already open on this pond")
+        argv = list(command) if command is not None else (self.command or _default_command())
+        # The persistence takes the write lock in begin() and catches up with
+        # commits other processes made since we opened.
+        with self.fs.transaction(metadata=_txn_metadata(argv)):
+            yield self.fs.root()
+
+    def _write(self, fn: Callable[[WD], Any]) -> Any:
+        with self.transaction() as root:
+            return fn(root)
+
+    # -- filesystem verbs ----------------------------------------------------------------
+
+    def mkdir(self, path: str, *, parents: bool = False) -> None:
+        self._write(lambda root: root.mkdir(path, parents=parents))
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self._write(lambda root: root.write_file(path, data))
+
+    def read_bytes(self, path: str, *, version: int | None = None) -> bytes:
+        np = self.root.get(path)
+        if np.is_dir():
+            raise IsADirectoryError(21, "is a directory", np.path)
+        if version is not None:
+            known = [v.version for v in np.node.versions()]
+            if version not in known:
+                raise ConfigError(f"{np.path} has no version {version} (it has 1..{max(known)})")
+        return np.read_bytes(version)
+
+    def remove(self, path: str, *, recursive: bool = False) -> None:
+        self._write(lambda root: root.remove(path, recursive=recursive))
+
+    def move(self, src: str, dst: str) -> None:
+        self._write(lambda root: root.rename(src, dst))
+
+    def symlink(self, target: str, path: str) -> None:
+        self._write(lambda root: root.symlink(target, path))
+
+    def history(self, path: str) -> list[VersionInfo]:
+        return self.root.versions(path)
+
+    def log(self, limit: int | None = None) -> list[dict[str, Any]]:
+        txns = self.persistence.transactions()
+        return txns if limit is None else txns[:limit]
+
+    # -- listing -------------------------------------------------------------------
+
+    def list(self, pattern: str | None = None, *, all: bool = False) -> list[NodePath]:
+        """The nodes a ``pond list`` pattern names (see DESIGN: list semantics)."""
+        root = self.root
+        pattern = pattern or "/**"
+        if not pattern.startswith("/"):
+            pattern = "/" + pattern
+        if has_wildcard(pattern):
+            return [m.node_path for m in root.glob(pattern, hidden=all)]
+        if pattern == "/" or pattern.endswith("/"):
+            return [np for np in root.entries(pattern) if all or not tpaths.is_hidden(np.name)]
+        return [root.get(pattern, follow=False)]
+
+    def entry(self, np: NodePath) -> Entry:
+        info = np.info()
+        return Entry(np.path, np.node_type, info.size, info.version, np.node_id, info.timestamp)
+
+    # -- copy ----------------------------------------------------------------------
+
+    def copy_in(
+        self,
+        sources: Sequence[str | os.PathLike[str]],
+        dest: str,
+        *,
+        format: str = "data",
+        options: dict[str, Any] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> CopyResult:
+        """Copy host files and directories into the pond in one transaction."""
+        from .ingest import plan_copy_in, store_file
+
+        if format not in ("data", "table", "series"):
+            raise ConfigError(f"unknown format {format!r} (choose data, table or series)")
+        written: list[str] = []
+        unchanged: list[str] = []
+        with self.transaction() as root:
+            for host, pond_path, is_dir in plan_copy_in(root, [Path(s) for s in sources], dest):
+                if is_dir:
+                    root.mkdir(pond_path, exist_ok=True)
+                    continue
+                changed = store_file(root, host, pond_path, format, options or {})
+                (written if changed else unchanged).append(pond_path)
+                if progress is not None:
+                    progress(host.stat().st_size)
+        return CopyResult(written, unchanged, self.fs.last_commit)
+
+    def copy_out(
+        self, pattern: str, host_dir: str | os.PathLike[str], *, strip_prefix: str | None = None
+    ) -> list[Path]:
+        """Write every pond node matching ``pattern`` under ``host_dir``."""
+        from .ingest import export_node
+
+        matches = self.list(pattern, all=True)
+        if not matches:
+            raise FileNotFoundError(2, "no pond path matches", pattern)
+        prefix = strip_prefix if strip_prefix is not None else _static_prefix(pattern)
+        prefix_parts = tpaths.normalize(prefix)
+        out_dir = Path(host_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        root = self.root
+        for np in matches:
+            parts = tpaths.normalize(np.path)
+            if parts[: len(prefix_parts)] != prefix_parts:
+                raise InvalidPathError(f"{np.path} does not start with the prefix {prefix}")
+            rel = parts[len(prefix_parts) :]
+            targets = root.visit(np.path) if np.is_dir() else iter([np])
+            for node in targets:
+                sub = tpaths.normalize(node.path)[len(parts) :]
+                host = out_dir.joinpath(*rel, *sub)
+                if node.is_dir():
+                    host.mkdir(parents=True, exist_ok=True)
+                elif is_file_type(node.node_type):
+                    host.parent.mkdir(parents=True, exist_ok=True)
+                    export_node(node, host)
+                    written.append(host)
+        return written
+
+    # -- tables, series, SQL ---------------------------------------------------------
+
+    def describe(self, pattern: str) -> list[dict[str, Any]]:
+        from .ingest import describe_node
+
+        return [describe_node(np) for np in self.list(pattern, all=True)]
+
+    def sql(self, query: str) -> pa.Table:
+        """Run SQL over the system tables and pond files (double-quoted paths)."""
+        from .query.engine import run_query
+
+        return run_query(self.root, self.persistence, query)
+
+    def read_table(
+        self, path: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> pa.Table:
+        """A table, a series (all versions, optionally limited to [start, end)), or a glob of them."""
+        from .query.engine import read_source
+
+        return read_source(self.root, self.persistence, path, start=start, end=end)
+
+    def write_series(self, path: str, data: Any, *, timestamp_column: str | None = None) -> None:
+        """Append a version to the series at ``path`` (created if missing) from Arrow, pandas or polars."""
+        from .ingest import store_tabular
+
+        self._write(lambda root: store_tabular(root, path, data, FILE_SERIES, timestamp_column))
+
+    def write_table(self, path: str, data: Any) -> None:
+        """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
+        from .ingest import store_tabular
+
+        self._write(lambda root: store_tabular(root, path, data, FILE_TABLE, None))
+
+
+def _static_prefix(pattern: str) -> str:
+    """The directory part of a pattern before its first wildcard."""
+    parts = tpaths.split(pattern)
+    static: list[str] = []
+    for part in parts:
+        if has_wildcard(part):
+            break
+        static.append(part)
+    else:
+        static = static[:-1]
+    return tpaths.join(static)
+
+
+def _txn_metadata(command: list[str]) -> dict[str, Any]:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return {"command": command, "user": user}
+
+
+__all__ = ["DIRECTORY", "FILE_DATA", "CopyResult", "Entry", "Pond", "resolve_pond_dir"]
