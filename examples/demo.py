@@ -1,0 +1,76 @@
+"""``make demo``: build a pond from the bundled example and query it.
+
+Generates three sites of HydroVu-shaped readings (one CSV per site and
+month), imports each month as a new version of the site's series, then
+shows what the pond holds and answers a few questions in SQL, through the
+same ``pond`` command a user would type.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import SITES, generate  # noqa: E402
+
+WORK = Path(os.environ.get("DEMO_DIR", HERE.parent / "demo-pond"))
+POND_BIN = Path(sys.executable).with_name("pond")
+
+
+def pond(*args: str) -> None:
+    print(f"\n$ pond {shlex.join(args)}", flush=True)
+    env = {**os.environ, "POND": str(WORK / "pond")}
+    subprocess.run([str(POND_BIN), *args], check=True, env=env)
+
+
+def main() -> None:
+    shutil.rmtree(WORK, ignore_errors=True)
+    csv_dir = WORK / "csv"
+    files = generate(csv_dir)
+    print(f"generated {len(files)} CSV files in {csv_dir}")
+    pond("init")
+    pond("mkdir", "-p", "/hydrovu")
+    for site in SITES:
+        for month in sorted(csv_dir.glob(f"{site}-*.csv")):
+            pond("copy", "--format", "series", str(month), f"/hydrovu/{site}.series")
+    pond("copy", str(csv_dir), "/raw")
+    pond("list", "-l", "/hydrovu/")
+    pond("describe", "/hydrovu/harbor-mouth.series")
+    pond(
+        "cat",
+        "/hydrovu/silver-lake.series",
+        "--sql",
+        'SELECT date_bin(INTERVAL \'1 day\', timestamp) AS day, round(avg("Temperature.C"), 3) '
+        'AS avg_temp_c, round(min("Dissolved Oxygen.mg/L"), 3) AS min_do FROM source '
+        "GROUP BY day ORDER BY day LIMIT 7",
+    )
+    pond(
+        "cat",
+        "/hydrovu/*.series",
+        "--start",
+        "2025-06-01",
+        "--end",
+        "2025-06-01T01:00Z",
+        "--format",
+        "csv",
+    )
+    pond(
+        "query",
+        'SELECT count(*) AS readings, max("Specific Conductivity.uS/cm") AS max_conductivity '
+        'FROM "/hydrovu/harbor-mouth.series"',
+    )
+    pond("query", "SELECT file_type, count(*) AS versions FROM nodes GROUP BY file_type ORDER BY 1")
+    pond("log", "--limit", "3")
+    pond("list", "--at-txn", "3")
+    print(f"\nThe pond is in {WORK / 'pond'}; try: POND={WORK / 'pond'} .venv/bin/pond list")
+
+
+if __name__ == "__main__":
+    main()
