@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import signal
@@ -66,8 +67,10 @@ def test_recover_after_a_crash(
         )
         == kept
     )
+    assert "1 orphan blob(s)" in report.summary() and "stale lock" in report.summary()
+    assert json.loads(json.dumps(report.to_json()))["removed_blobs"] == [lost_digest]
     again = recover(pond_dir)
-    assert again.clean
+    assert again.clean and again.summary() == "nothing to recover"
     assert fsck(pond_dir).ok
 
 
@@ -95,6 +98,9 @@ def test_fsck_detects_a_tampered_blob(pond_dir: Path, store: DeltaPersistence) -
     assert not report.ok
     [problem] = report.of_kind("sha256 mismatch")
     assert (problem.node_id, problem.version) == (f, 1)
+    assert f"sha256 mismatch: node {f} version 1" in report.summary()
+    as_json = json.loads(json.dumps(report.to_json()))
+    assert as_json["ok"] is False and as_json["problems"][0]["kind"] == "sha256 mismatch"
 
 
 def test_fsck_detects_a_missing_blob_and_a_truncated_one(

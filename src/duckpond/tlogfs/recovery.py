@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,25 @@ class RecoverReport:
         """True if there was nothing to recover."""
         return not (self.removed_blobs or self.removed_temp_files or self.stale_lock)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "removed_blobs": list(self.removed_blobs),
+            "removed_temp_files": list(self.removed_temp_files),
+            "bytes_freed": self.bytes_freed,
+            "stale_lock": self.stale_lock,
+        }
+
+    def summary(self) -> str:
+        if self.clean:
+            return "nothing to recover"
+        lines = [
+            f"removed {len(self.removed_blobs)} orphan blob(s) and "
+            f"{len(self.removed_temp_files)} temporary file(s), freeing {self.bytes_freed} bytes"
+        ]
+        if self.stale_lock is not None:
+            lines.append(f"cleared a stale lock held by pid {self.stale_lock.get('pid', '?')}")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class FsckProblem:
@@ -63,6 +82,29 @@ class FsckReport:
 
     def of_kind(self, kind: str) -> list[FsckProblem]:
         return [p for p in self.problems if p.kind == kind]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "versions_checked": self.versions_checked,
+            "bytes_checked": self.bytes_checked,
+            "blobs_checked": self.blobs_checked,
+            "unreferenced_blobs": self.unreferenced_blobs,
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+    def summary(self) -> str:
+        lines = [
+            f"checked {self.versions_checked} version(s), {self.bytes_checked} bytes, "
+            f"{self.blobs_checked} blob(s): "
+            + ("ok" if self.ok else f"{len(self.problems)} problem(s)")
+        ]
+        lines += [
+            f"{p.kind}: node {p.node_id} version {p.version}: {p.detail}" for p in self.problems
+        ]
+        if self.unreferenced_blobs:
+            lines.append(f"{self.unreferenced_blobs} unreferenced blob(s): run pond recover")
+        return "\n".join(lines)
 
 
 def _require_pond(pond_dir: str | os.PathLike[str]) -> Path:
