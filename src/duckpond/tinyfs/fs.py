@@ -430,6 +430,7 @@ class WD:
                     yield from self._glob(d, segments, index + 1, (*captures, rel), hidden)
             return
         if segment.is_literal:
+            assert isinstance(np.node, Directory)
             child = np.node.child(segment.text)
             if child is not None:
                 yield from self._glob(
