@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .ids import uuid7
+    from ..tinyfs.ids import uuid7
     from .layout import LARGE_FILE_THRESHOLD
     from .lock import WriterLock
     from .persistence import DeltaPersistence
@@ -39,11 +39,14 @@ _HOMES = {
     "WriterLock": "lock",
     "fsck": "recovery",
     "recover": "recovery",
-    "uuid7": "ids",
 }
 
 
 def __getattr__(name: str) -> Any:
+    if name == "uuid7":
+        from ..tinyfs.ids import uuid7
+
+        return uuid7
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
