@@ -9,6 +9,7 @@ Pond.open("/srv/pond", at_txn=1).list("/")   # the pond as of its first transact
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import os
 import sys
@@ -255,7 +256,7 @@ class Pond:
 
     def copy_out(
         self, pattern: str, host_dir: str | os.PathLike[str], *, strip_prefix: str | None = None
-    ) -> list[Path]:
+    ) -> builtins.list[Path]:
         """Write every pond node matching ``pattern`` under ``host_dir``."""
         from .ingest import export_node
 
@@ -287,7 +288,7 @@ class Pond:
 
     # -- tables, series, SQL ---------------------------------------------------------
 
-    def describe(self, pattern: str) -> list[dict[str, Any]]:
+    def describe(self, pattern: str) -> builtins.list[dict[str, Any]]:
         from .ingest import describe_node
 
         return [describe_node(np) for np in self.list(pattern, all=True)]

@@ -431,10 +431,10 @@ class WD:
             return
         if segment.is_literal:
             assert isinstance(np.node, Directory)
-            child = np.node.child(segment.text)
-            if child is not None:
+            named = np.node.child(segment.text)
+            if named is not None:
                 yield from self._glob(
-                    NodePath(child, f"{base}/{segment.text}"), segments, index + 1, captures, hidden
+                    NodePath(named, f"{base}/{segment.text}"), segments, index + 1, captures, hidden
                 )
             return
         for child in self._children(np):
