@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..pond import Pond
 
 F = TypeVar("F", bound=Callable[..., Any])
+ARGV_KEY = "duckpond.argv"
 
 
 class UserError(click.ClickException):
@@ -43,6 +44,12 @@ def describe_error(exc: BaseException) -> str:
 class PondGroup(click.Group):
     """Turns the library's errors into one-line messages (tracebacks only with --debug)."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The command line a transaction records: what this invocation parsed,
+        # which is not sys.argv when the CLI runs inside another program.
+        ctx.meta[ARGV_KEY] = list(args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -59,10 +66,16 @@ class Settings:
     json_mode: bool
     debug: bool
     lock_timeout: float
+    argv: list[str] = field(default_factory=list)
     output: Output = field(init=False)
 
     def __post_init__(self) -> None:
         self.output = make_output(self.json_mode)
+
+    @property
+    def command(self) -> list[str]:
+        """The command line recorded in each transaction this invocation commits."""
+        return ["pond", *self.argv]
 
     def open(self, *, at_txn: int | None = None, at: str | None = None) -> Pond:
         from ..pond import Pond, resolve_pond_dir
@@ -72,7 +85,7 @@ class Settings:
         pond = Pond.open(
             resolve_pond_dir(self.pond_dir), at_txn=at_txn, at=when, lock_timeout=self.lock_timeout
         )
-        pond.command = ["pond", *sys.argv[1:]]
+        pond.command = self.command
         return pond
 
 
@@ -119,7 +132,8 @@ def cli(
 
         export POND=~/pond && pond init && pond copy data.csv /raw/ && pond list
     """
-    ctx.obj = Settings(pond_dir, json_mode, debug, lock_timeout)
+    argv = ctx.meta.get(ARGV_KEY, sys.argv[1:])
+    ctx.obj = Settings(pond_dir, json_mode, debug, lock_timeout, argv)
 
 
 @cli.command()
@@ -133,7 +147,7 @@ def init(settings: Settings) -> None:
     """
     from ..pond import Pond, resolve_pond_dir
 
-    pond = Pond.init(resolve_pond_dir(settings.pond_dir), command=["pond", *sys.argv[1:]])
+    pond = Pond.init(resolve_pond_dir(settings.pond_dir), command=settings.command)
     settings.output.message(f"initialised pond at {pond.path}")
 
 

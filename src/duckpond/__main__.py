@@ -1,0 +1,5 @@
+"""``python -m duckpond``: the ``pond`` command."""
+
+from .cli.main import main
+
+main()

@@ -1,0 +1,5 @@
+"""``python -m duckpond.cli``: the ``pond`` command."""
+
+from .main import main
+
+main()

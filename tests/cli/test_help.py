@@ -1,0 +1,105 @@
+"""Every command documents itself with an example; the CLI starts without heavy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from duckpond import __version__
+from duckpond.cli import cli
+
+from .conftest import POND_SCRIPT, child_env, run_pond
+
+COMMANDS = sorted(cli.commands)
+# The contract of DESIGN.md: these must exist (later commands join the list on their own).
+CONTRACT = {
+    "init", "mkdir", "copy", "list", "cat", "describe", "log", "history",
+    "rm", "mv", "ln", "query", "recover", "fsck",
+}  # fmt: skip
+
+
+def test_every_contract_command_exists() -> None:
+    assert set(COMMANDS) >= CONTRACT
+
+
+def test_top_level_help_has_an_example_and_lists_every_command() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.stdout
+    for name in COMMANDS:
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_help_has_an_example(name: str) -> None:
+    for flag in ("--help", "-h"):
+        result = CliRunner().invoke(cli, [name, flag])
+        assert result.exit_code == 0, result.output
+        assert "Example" in result.stdout, f"pond {name} --help has no example"
+        assert f"pond {name}" in result.stdout.split("Example", 1)[1]
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"pond, version {__version__}"
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["list", "--no-such-option"])
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["frobnicate"])
+    assert result.exit_code == 2
+
+
+def test_importing_the_cli_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys, duckpond.cli, duckpond.cli.main\n"
+        "from click.testing import CliRunner\n"
+        "r = CliRunner().invoke(duckpond.cli.cli, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'deltalake', 'pyarrow', 'datafusion', 'pandas', 'polars'})\n"
+        "print(','.join(heavy))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_the_installed_script_prints_help_and_version() -> None:
+    assert POND_SCRIPT.exists()
+    proc = run_pond("--help")
+    assert proc.returncode == 0
+    assert b"Example" in proc.stdout
+    proc = run_pond("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.decode().strip() == f"pond, version {__version__}"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    for module in ("duckpond", "duckpond.cli"):
+        proc = subprocess.run(
+            [sys.executable, "-m", module, "--version"],
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"pond, version {__version__}"
+
+
+def test_usage_error_in_a_real_process_names_pond() -> None:
+    proc = run_pond("list", "--no-such-option")
+    assert proc.returncode == 2
+    assert b"Usage: pond list" in proc.stderr
