@@ -260,24 +260,28 @@ class Pond:
         """Write every pond node matching ``pattern`` under ``host_dir``."""
         from .ingest import export_node
 
-        matches = self.list(pattern, all=True)
+        # A glob skips hidden names as ``list`` does; a matched directory copies whole.
+        matches = self.list(pattern)
         if not matches:
             raise FileNotFoundError(2, "no pond path matches", pattern)
         prefix = strip_prefix if strip_prefix is not None else _static_prefix(pattern)
         prefix_parts = tpaths.normalize(prefix)
+        for np in matches:
+            if tpaths.normalize(np.path)[: len(prefix_parts)] != prefix_parts:
+                raise InvalidPathError(f"{np.path} does not start with the prefix {prefix}")
         out_dir = Path(host_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
+        # '/d/**' matches a directory and what is inside it: write each node once.
+        done: set[str] = set()
         root = self.root
         for np in matches:
-            parts = tpaths.normalize(np.path)
-            if parts[: len(prefix_parts)] != prefix_parts:
-                raise InvalidPathError(f"{np.path} does not start with the prefix {prefix}")
-            rel = parts[len(prefix_parts) :]
             targets = root.visit(np.path) if np.is_dir() else iter([np])
             for node in targets:
-                sub = tpaths.normalize(node.path)[len(parts) :]
-                host = out_dir.joinpath(*rel, *sub)
+                if node.path in done:
+                    continue
+                done.add(node.path)
+                host = out_dir.joinpath(*tpaths.normalize(node.path)[len(prefix_parts) :])
                 if node.is_dir():
                     host.mkdir(parents=True, exist_ok=True)
                 elif is_file_type(node.node_type):
@@ -291,7 +295,7 @@ class Pond:
     def describe(self, pattern: str) -> builtins.list[dict[str, Any]]:
         from .ingest import describe_node
 
-        return [describe_node(np) for np in self.list(pattern, all=True)]
+        return [describe_node(np) for np in self.list(pattern)]
 
     def sql(self, query: str) -> pa.Table:
         """Run SQL over the system tables and pond files (double-quoted paths)."""

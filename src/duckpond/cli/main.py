@@ -413,7 +413,7 @@ def log(settings: Settings, limit: int | None) -> None:
     from ..timeparse import iso
 
     txns = settings.open().log(limit)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "txn_seq": t["txn_seq"],
             "timestamp": iso(t["timestamp"]),
@@ -444,7 +444,7 @@ def history(settings: Settings, path: str, at_txn: int | None, at: str | None) -
     from ..timeparse import iso
 
     versions = settings.open(at_txn=at_txn, at=at).history(path)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "version": v.version,
             "txn_seq": v.txn_seq,

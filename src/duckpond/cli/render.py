@@ -45,18 +45,29 @@ def emit_result(
     """Print a query result: a preview table by default, every row with ``--format``."""
     from ..query.output import preview, render_preview, write
 
-    if fmt is None or fmt == "table":
-        if settings.output.json_mode and fmt is None:
+    if fmt is None:
+        if settings.output.json_mode:
             fmt = "json"
-        elif output_file is None:
-            from rich.console import Console
-
-            Console(soft_wrap=True).print(render_preview(preview(result)))
-            return
-        else:
+        elif output_file is not None:
             fmt = "csv"
+        else:
+            _print_table(render_preview(preview(result)), None)
+            return
+    if fmt == "table":
+        _print_table(render_preview(preview(result, limit=sys.maxsize)), output_file)
+        return
     with _sink(output_file) as out:
         write(result, fmt, out)
+
+
+def _print_table(table: Any, output_file: str | None) -> None:
+    from rich.console import Console
+
+    if output_file is None:
+        Console(soft_wrap=True).print(table)
+        return
+    with open(output_file, "w", encoding="utf-8") as fh:
+        Console(file=fh, soft_wrap=True, color_system=None).print(table)
 
 
 def render_cat(
