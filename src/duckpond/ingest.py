@@ -40,7 +40,6 @@ def plan_copy_in(root: WD, sources: Sequence[Path], dest: str) -> Iterator[tuple
     for src in sources:
         if not src.exists():
             raise FileNotFoundError(2, "no such host file or directory", str(src))
-        _pond_name(src)
     dest_abs = tpaths.join(tpaths.normalize(dest))
     into_dir = root.exists(dest_abs) and root.get(dest_abs).is_dir()
     if not into_dir:
@@ -50,6 +49,13 @@ def plan_copy_in(root: WD, sources: Sequence[Path], dest: str) -> Iterator[tuple
             raise NotADirectoryError(
                 20, "several sources need an existing destination directory", dest_abs
             )
+    # Every host name that becomes a pond name is checked before anything is read.
+    # A file copied to a name of its own choosing may have any host name.
+    for src in sources:
+        if into_dir:
+            _pond_name(src)
+        if src.is_dir():
+            _check_tree_names(src)
     for src in sources:
         target = (
             tpaths.join([*tpaths.normalize(dest_abs), _pond_name(src)]) if into_dir else dest_abs
@@ -58,6 +64,12 @@ def plan_copy_in(root: WD, sources: Sequence[Path], dest: str) -> Iterator[tuple
             yield from _plan_tree(src, target)
         else:
             yield src, target, False
+
+
+def _check_tree_names(src: Path) -> None:
+    for top, dirs, files in os.walk(src):
+        for name in (*dirs, *files):
+            _pond_name(Path(top, name))
 
 
 def _plan_tree(src: Path, target: str) -> Iterator[tuple[Path, str, bool]]:
