@@ -16,9 +16,21 @@ from .conftest import POND_SCRIPT, child_env, run_pond
 COMMANDS = sorted(cli.commands)
 # The contract of DESIGN.md: these must exist (later commands join the list on their own).
 CONTRACT = {
-    "init", "mkdir", "copy", "list", "cat", "describe", "log", "history",
-    "rm", "mv", "ln", "query", "recover", "fsck",
-}  # fmt: skip
+    "init",
+    "mkdir",
+    "copy",
+    "list",
+    "cat",
+    "describe",
+    "log",
+    "history",
+    "rm",
+    "mv",
+    "ln",
+    "query",
+    "recover",
+    "fsck",
+}
 
 
 def test_every_contract_command_exists() -> None:

@@ -88,9 +88,13 @@ def test_cat_json_flag_and_format_wins_over_json(series: PondRunner) -> None:
 
 def test_cat_sql(series: PondRunner) -> None:
     out = series.ok(
-        "cat", "/data/s.series", "--sql", "SELECT count(*) AS n, max(temp) AS hi FROM source",
-        "--format", "csv",
-    ).stdout  # fmt: skip
+        "cat",
+        "/data/s.series",
+        "--sql",
+        "SELECT count(*) AS n, max(temp) AS hi FROM source",
+        "--format",
+        "csv",
+    ).stdout
     assert csv_rows(out) == [{"n": "5", "hi": "5.5"}]
     # A raw CSV file is a table too.
     out = series.ok("cat", "/raw.csv", "--sql", "SELECT site FROM source", "--format", "csv")
@@ -99,19 +103,35 @@ def test_cat_sql(series: PondRunner) -> None:
 
 def test_cat_start_is_inclusive_and_end_exclusive(series: PondRunner) -> None:
     out = series.ok(
-        "cat", "/data/s.series", "--start", "2025-01-01T01:00Z", "--end", "2025-01-01T03:00Z",
-        "--format", "csv",
-    ).stdout  # fmt: skip
+        "cat",
+        "/data/s.series",
+        "--start",
+        "2025-01-01T01:00Z",
+        "--end",
+        "2025-01-01T03:00Z",
+        "--format",
+        "csv",
+    ).stdout
     assert [r["site"] for r in csv_rows(out)] == ["b", "c"]
-    out = series.ok("cat", "/data/s.series", "--start", "2025-01-01T03:00:00+00:00",
-                    "--format", "csv").stdout  # fmt: skip
+    out = series.ok(
+        "cat", "/data/s.series", "--start", "2025-01-01T03:00:00+00:00", "--format", "csv"
+    ).stdout
     assert [r["site"] for r in csv_rows(out)] == ["d", "e"]
-    out = series.ok("cat", "/data/s.series", "--end", "2025-01-01T01:00:00.000001Z",
-                    "--format", "csv").stdout  # fmt: skip
+    out = series.ok(
+        "cat", "/data/s.series", "--end", "2025-01-01T01:00:00.000001Z", "--format", "csv"
+    ).stdout
     assert [r["site"] for r in csv_rows(out)] == ["a", "b"]
     # A zone offset is honoured: 02:00+01:00 is 01:00Z.
-    out = series.ok("cat", "/data/s.series", "--start", "2025-01-01T02:00+01:00",
-                    "--end", "2025-01-01T02:00Z", "--format", "csv").stdout  # fmt: skip
+    out = series.ok(
+        "cat",
+        "/data/s.series",
+        "--start",
+        "2025-01-01T02:00+01:00",
+        "--end",
+        "2025-01-01T02:00Z",
+        "--format",
+        "csv",
+    ).stdout
     assert [r["site"] for r in csv_rows(out)] == ["b"]
 
 
@@ -165,8 +185,16 @@ def test_cat_errors(series: PondRunner) -> None:
 def test_describe_json_shape(series: PondRunner) -> None:
     described = {d["path"]: d for d in series.json("describe", "/data/*")}
     assert set(described) == {"/data/s.series", "/data/t"}
-    keys = {"path", "type", "size", "versions", "rows", "columns", "min_event_time",
-            "max_event_time"}  # fmt: skip
+    keys = {
+        "path",
+        "type",
+        "size",
+        "versions",
+        "rows",
+        "columns",
+        "min_event_time",
+        "max_event_time",
+    }
     for d in described.values():
         assert keys <= set(d)
     s = described["/data/s.series"]
