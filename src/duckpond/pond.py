@@ -275,7 +275,9 @@ class Pond:
         # '/d/**' matches a directory and what is inside it: write each node once.
         done: set[str] = set()
         root = self.root
-        for np in matches:
+        for match in matches:
+            # A matched symlink is copied as what it points to, under its own name.
+            np = root.get(match.path) if match.is_symlink() else match
             targets = root.visit(np.path) if np.is_dir() else iter([np])
             for node in targets:
                 if node.path in done:

@@ -380,3 +380,29 @@ def test_round_trip_of_versions_around_the_blob_threshold(pond: PondRunner, host
     for k, data in enumerate(datas, start=1):
         assert pond.cat_bytes("/f", "--version", str(k)) == data
     assert [h["size"] for h in pond.json("history", "/f")] == sizes
+
+
+def test_copy_out_a_symlink_copies_its_target(pond: PondRunner, host: Path) -> None:
+    pond.ok("copy", "--format", "series", str(write(host / "a.csv", SERIES_CSV)), "/s")
+    pond.ok("mkdir", "-p", "/d/e")
+    pond.ok("copy", str(write(host / "f", b"f")), "/d/e/f")
+    pond.ok("ln", "-s", "/s", "/latest")
+    pond.ok("ln", "-s", "/d", "/dlink")
+    out = host / "out"
+    pond.ok("copy", "/latest", host_url(out))
+    assert pq.read_table(out / "latest").num_rows == 3
+    pond.ok("copy", "/dlink", host_url(out))
+    assert (out / "dlink" / "e" / "f").read_bytes() == b"f"
+    pond.ok("ln", "-s", "/nowhere", "/dangling")
+    assert "/dangling" in pond.fails("copy", "/dangling", host_url(host / "out2"))
+
+
+def test_copy_out_does_not_follow_symlink_loops_in_directories(
+    pond: PondRunner, host: Path
+) -> None:
+    pond.ok("mkdir", "-p", "/d/e")
+    pond.ok("copy", str(write(host / "f", b"f")), "/d/e/f")
+    pond.ok("ln", "-s", "/", "/d/root")
+    out = host / "out"
+    pond.ok("copy", "/d", host_url(out))
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["d", "d/e", "d/e/f"]

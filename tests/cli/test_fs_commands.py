@@ -415,3 +415,28 @@ def test_commands_on_a_fresh_runner_see_committed_state(pond: PondRunner) -> Non
     other = PondRunner(pond.dir)
     assert other.paths() == ["/a"]
     assert_user_error(other("mkdir", "/a"))
+
+
+def test_symlinks_do_not_make_list_recurse_forever(pond: PondRunner, host: Path) -> None:
+    pond.ok("mkdir", "-p", "/d/e")
+    pond.ok("ln", "-s", "/", "/d/root")
+    pond.ok("ln", "-s", "..", "/d/e/up")
+    assert sorted(pond.paths()) == ["/d", "/d/e", "/d/e/up", "/d/root"]
+    assert pond.paths("/**/up") == ["/d/e/up"]
+
+
+def test_rm_and_mv_of_a_symlink_leave_its_target(pond: PondRunner, host: Path) -> None:
+    pond.ok("mkdir", "-p", "/d/e")
+    pond.ok("copy", str(write(host / "f", b"f")), "/d/e/f")
+    pond.ok("ln", "-s", "/d/e", "/elink")
+    pond.ok("mv", "/elink", "/elink2")
+    assert pond.cat_bytes("/elink2/f") == b"f"
+    pond.ok("rm", "/elink2")
+    assert sorted(pond.paths()) == ["/d", "/d/e", "/d/e/f"]
+
+
+def test_copy_into_a_symlinked_directory(pond: PondRunner, host: Path) -> None:
+    pond.ok("mkdir", "/real")
+    pond.ok("ln", "-s", "/real", "/via")
+    pond.ok("copy", str(write(host / "f", b"f")), "/via/")
+    assert pond.paths("/real/") == ["/real/f"]

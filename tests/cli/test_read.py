@@ -135,6 +135,12 @@ def test_cat_start_is_inclusive_and_end_exclusive(series: PondRunner) -> None:
     assert [r["site"] for r in csv_rows(out)] == ["b"]
 
 
+def test_cat_time_range_reads_a_data_file_as_rows(series: PondRunner) -> None:
+    # --start/--end mean rows, so a raw CSV is read as a table rather than printed as bytes.
+    out = series.ok("cat", "/raw.csv", "--start", "2025-01-01T01:00Z", "--format", "csv").stdout
+    assert [r["site"] for r in csv_rows(out)] == ["b", "c"]
+
+
 def test_cat_a_glob_of_series(pond: PondRunner, host: Path) -> None:
     pond.ok("mkdir", "/d")
     pond.ok("copy", "--format", "series", str(write(host / "a.csv", SERIES_CSV)), "/d/a.series")

@@ -104,7 +104,8 @@ def render_cat(
                 )
             _write_bytes(pond.read_bytes(path, version=version), output_file)
             return
-        if fmt == "raw" or (fmt is None and sql is None and not tabular):
+        as_rows = sql is not None or start is not None or end is not None
+        if fmt == "raw" or (fmt is None and not as_rows and not tabular):
             _write_bytes(pond.read_bytes(path), output_file)
             return
         if not is_file_type(np.node_type):
