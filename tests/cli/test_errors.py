@@ -308,3 +308,25 @@ def test_a_real_process_reports_one_line(filled: PondRunner, tmp_path: Path) -> 
     assert "$POND" in assert_process_user_error(proc)
     proc = run_pond("query", "SELEC 1", pond_dir=filled.dir)
     assert_process_user_error(proc)
+
+
+def test_an_error_naming_a_path_with_a_newline_is_one_line(filled: PondRunner) -> None:
+    filled.ok("mkdir", "/two\nlines")
+    message = filled.fails("cat", "/two\nlines/missing")
+    assert "/two\\nlines/missing" in message
+
+
+def test_an_unexpected_exception_is_one_line_without_debug(
+    filled: PondRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duckpond.pond import Pond
+
+    def broken(self: Pond, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(Pond, "list", broken)
+    message = assert_user_error(filled("list"))
+    assert "internal error: RuntimeError: boom second line" in message
+    assert "--debug" in message
+    result = filled("--debug", "list")
+    assert isinstance(result.exception, RuntimeError)

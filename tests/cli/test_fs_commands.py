@@ -364,6 +364,14 @@ def test_log_limit(pond: PondRunner) -> None:
     assert [t["txn_seq"] for t in pond.json("log", "-n", "1")] == [4]
 
 
+def test_log_at_a_past_state(pond: PondRunner) -> None:
+    for name in "abc":
+        pond.ok("mkdir", f"/{name}")
+    assert [t["txn_seq"] for t in pond.json("log", "--at-txn", "2")] == [2, 1]
+    at = pond.json("log")[1]["timestamp"]
+    assert [t["txn_seq"] for t in pond.json("log", "--at", at)] == [3, 2, 1]
+
+
 def test_read_commands_make_no_transactions(pond: PondRunner, host: Path) -> None:
     pond.ok("copy", str(write(host / "f", b"x")), "/f")
     before = pond.json("log")

@@ -34,15 +34,22 @@ def describe_error(exc: BaseException) -> str:
     """One line that names what was wrong."""
     if isinstance(exc, OSError) and not isinstance(exc, PondError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
-        return f"{exc.strerror}{where}"
+        return _one_line(f"{exc.strerror}{where}")
     if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
-        return str(exc)
+        return _one_line(str(exc))
     text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
+    return _one_line(" ".join(text.split()))
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a newline in a path, say) escaped, so a message is one line."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
 
 
 class PondGroup(click.Group):
-    """Turns the library's errors into one-line messages (tracebacks only with --debug)."""
+    """Turns every error into a one-line message (tracebacks only with --debug)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # The command line a transaction records: what this invocation parsed,
@@ -53,11 +60,25 @@ class PondGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except (PondError, OSError) as exc:
-            settings = ctx.find_object(Settings)
-            if settings is not None and settings.debug:
+            if _debug(ctx):
                 raise
             raise UserError(describe_error(exc)) from exc
+        except Exception as exc:
+            # A bug rather than a user error, but still no traceback unless asked for.
+            if _debug(ctx):
+                raise
+            raise UserError(
+                f"internal error: {type(exc).__name__}: {describe_error(exc)} "
+                "(run with --debug for the traceback)"
+            ) from exc
+
+
+def _debug(ctx: click.Context) -> bool:
+    settings = ctx.find_object(Settings)
+    return settings is not None and settings.debug
 
 
 @dataclass
@@ -402,8 +423,9 @@ def describe(settings: Settings, pattern: str, at_txn: int | None, at: str | Non
 
 @cli.command()
 @click.option("--limit", "-n", type=int, metavar="N", help="Show the newest N transactions.")
+@time_travel
 @pass_settings
-def log(settings: Settings, limit: int | None) -> None:
+def log(settings: Settings, limit: int | None, at_txn: int | None, at: str | None) -> None:
     """Show transactions, newest first.
 
     Example:
@@ -412,7 +434,7 @@ def log(settings: Settings, limit: int | None) -> None:
     """
     from ..timeparse import iso
 
-    txns = settings.open().log(limit)
+    txns = settings.open(at_txn=at_txn, at=at).log(limit)
     rows: list[dict[str, Any]] = [
         {
             "txn_seq": t["txn_seq"],
