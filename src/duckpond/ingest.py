@@ -11,12 +11,15 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, FormatError, InvalidPathError
 from .tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath
 from .tinyfs import paths as tpaths
 from .tinyfs.persistence import DIRECTORY, DYNAMIC_FILE
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMAT_TYPES = {"data": FILE_DATA, "table": FILE_TABLE, "series": FILE_SERIES}
 TABULAR = (FILE_TABLE, FILE_SERIES)
@@ -111,6 +114,8 @@ def store_file(root: WD, host: Path, pond_path: str, format: str, options: dict[
     event_range: tuple[int, int] | None = None
     if node_type in TABULAR:
         stored = to_parquet_from_host(host, node_type, options)
+        if existing is not None and node_type == FILE_SERIES:
+            check_series_append(existing, stored.schema)
         data = stored.data
         attributes = stored.attributes
         event_range = stored.event_range
@@ -128,11 +133,16 @@ class Stored:
     """Parquet bytes ready to store, with the attributes and event range to record."""
 
     def __init__(
-        self, data: bytes, attributes: dict[str, Any], event_range: tuple[int, int] | None
+        self,
+        data: bytes,
+        attributes: dict[str, Any],
+        event_range: tuple[int, int] | None,
+        schema: pa.Schema,
     ):
         self.data = data
         self.attributes = attributes
         self.event_range = event_range
+        self.schema = schema
 
 
 def to_parquet_from_host(host: Path, node_type: str, options: dict[str, Any]) -> Stored:
@@ -156,7 +166,46 @@ def to_parquet_from_host(host: Path, node_type: str, options: dict[str, Any]) ->
         )
     else:
         raise FormatError(f"cannot store {fmt} as a table: use CSV or Parquet, or --format data")
-    return Stored(converted.data, converted.attributes(), converted.event_range)
+    return Stored(converted.data, converted.attributes(), converted.event_range, converted.schema)
+
+
+def check_series_append(series: NodePath, schema: pa.Schema) -> None:
+    """Refuse a version whose columns cannot be read together with the series' versions.
+
+    Reading a series unifies its versions' schemas by column name (widening types where
+    Arrow can); a version that cannot unify would make the whole series unreadable.
+    The recorded schemas answer without reading content when the types agree, which is
+    the common case; only versions that differ are read for their Parquet footers.
+    """
+    import pyarrow as pa
+
+    from .query.convert import one_line
+
+    new_types = {f.name: str(f.type) for f in schema}
+    differing: list[int] = []
+    for info in series.node.versions():
+        columns = info.attributes.get("schema")
+        if not isinstance(columns, list) or any(
+            new_types.get(str(c["name"]), str(c["type"])) != str(c["type"]) for c in columns
+        ):
+            differing.append(info.version)
+    if not differing:
+        return
+    schemas = [_version_schema(series, version) for version in differing]
+    try:
+        pa.unify_schemas([*schemas, schema], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise FormatError(
+            f"{series.path}: the new version's columns do not match the series "
+            f"({one_line(str(exc))}); fix the input, or store it as a new series"
+        ) from None
+
+
+def _version_schema(np: NodePath, version: int) -> pa.Schema:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(pa.BufferReader(np.read_bytes(version))).schema_arrow
 
 
 def store_tabular(
@@ -169,6 +218,10 @@ def store_tabular(
         timestamp_column=timestamp_column,
         require_timestamp=node_type == FILE_SERIES,
     )
+    if node_type == FILE_SERIES and root.exists(path):
+        existing = root.get(path)
+        if existing.node_type == FILE_SERIES:
+            check_series_append(existing, converted.schema)
     root.write_file(
         path,
         converted.data,
@@ -209,14 +262,20 @@ def describe_node(np: NodePath) -> dict[str, Any]:
         return out
     from .query import convert
 
-    out["rows"] = (
-        sum(convert.parquet_rows(np, v.version) for v in versions)
-        if np.node_type == FILE_SERIES
-        else convert.parquet_rows(np, latest.version)
-    )
-    out["columns"] = convert.parquet_columns(np)
-    mins = [v.min_event_time for v in versions if v.min_event_time is not None]
-    maxs = [v.max_event_time for v in versions if v.max_event_time is not None]
+    # A series is all its versions together; a table is its latest version alone.
+    current = versions if np.node_type == FILE_SERIES else [latest]
+    out["rows"] = sum(convert.parquet_rows(np, v.version) for v in current)
+    if np.node_type == FILE_SERIES:
+        out["columns"] = convert.parquet_columns(np)
+    else:
+        recorded = latest.attributes.get("schema")
+        out["columns"] = (
+            recorded
+            if isinstance(recorded, list)
+            else convert.schema_json(_version_schema(np, latest.version))
+        )
+    mins = [v.min_event_time for v in current if v.min_event_time is not None]
+    maxs = [v.max_event_time for v in current if v.max_event_time is not None]
     out["min_event_time"] = iso(from_micros(min(mins))) if mins else None
     out["max_event_time"] = iso(from_micros(max(maxs))) if maxs else None
     if latest.attributes.get("timestamp_column"):

@@ -406,3 +406,40 @@ def test_copy_out_does_not_follow_symlink_loops_in_directories(
     out = host / "out"
     pond.ok("copy", "/d", host_url(out))
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["d", "d/e", "d/e/f"]
+
+
+def test_series_version_with_clashing_columns_is_refused(pond: PondRunner, host: Path) -> None:
+    pond.ok("copy", "--format", "series", str(write(host / "a.csv", SERIES_CSV)), "/s")
+    clash = write(host / "b.csv", "timestamp,temp\n2025-01-02T00:00:00,warm\n")
+    message = pond.fails("copy", "--format", "series", str(clash), "/s")
+    assert "/s" in message and "temp" in message
+    # The series is still whole and readable.
+    assert pond.json("describe", "/s")[0]["rows"] == 3
+    assert len(pond.json("cat", "/s")) == 3
+
+
+def test_series_versions_may_widen_and_add_columns(pond: PondRunner, host: Path) -> None:
+    pond.ok(
+        "copy",
+        "--format",
+        "series",
+        str(write(host / "a.csv", "timestamp,v\n2025-01-01T00:00:00,1\n")),
+        "/s",
+    )
+    wider = write(host / "b.csv", "timestamp,v,note\n2025-01-01T01:00:00,2.5,x\n")
+    pond.ok("copy", "--format", "series", str(wider), "/s")
+    rows = pond.json("cat", "/s")
+    assert [r["v"] for r in rows] == [1, 2.5]
+    assert [r["note"] for r in rows] == [None, "x"]
+
+
+def test_describe_of_a_table_is_its_latest_version(pond: PondRunner, host: Path) -> None:
+    pond.ok("copy", "--format", "table", str(write(host / "a.csv", SERIES_CSV)), "/t")
+    newer = write(host / "b.csv", "timestamp,other\n2026-06-01T00:00:00,7\n")
+    pond.ok("copy", "--format", "table", str(newer), "/t")
+    [d] = pond.json("describe", "/t")
+    assert d["versions"] == 2
+    assert d["rows"] == 1
+    assert [c["name"] for c in d["columns"]] == ["timestamp", "other"]
+    assert d["min_event_time"] == d["max_event_time"] == "2026-06-01T00:00:00Z"
+    assert pond.json("cat", "/t") == [{"timestamp": "2026-06-01T00:00:00Z", "other": 7}]
