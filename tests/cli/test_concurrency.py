@@ -14,6 +14,7 @@ from .conftest import PondRunner, assert_process_user_error, child_env, run_pond
 
 # Each writer does N copies through the CLI's own entry point, in one process, and
 # reports every attempt on stdout: "ok I" once committed, "error I MESSAGE" otherwise.
+# Every third copy adds a version to one file that all writers share.
 WRITER = """
 import sys, time
 from pathlib import Path
@@ -27,7 +28,8 @@ while not Path(go).exists():
 for i in range(int(count)):
     src = host / f"{name}-{i}.txt"
     src.write_bytes(f"{name} {i}\\n".encode() * (i + 1))
-    args = ["--pond", pond, "--lock-timeout", lock_timeout, "copy", str(src), f"/w/{name}-{i}"]
+    dest = "/w/shared" if i % 3 == 2 else f"/w/{name}-{i}"
+    args = ["--pond", pond, "--lock-timeout", lock_timeout, "copy", str(src), dest]
     try:
         cli.main(args=args, prog_name="pond", standalone_mode=False)
     except UserError as exc:
@@ -81,9 +83,13 @@ def run_writers(
     return reports
 
 
+def target(name: str, i: int) -> str:
+    return "/w/shared" if i % 3 == 2 else f"/w/{name}-{i}"
+
+
 def check_outcome(pond: PondRunner, reports: dict[str, list[str]], count: int) -> int:
     """Every attempt reported once; the pond holds exactly the acknowledged writes."""
-    landed: set[str] = set()
+    landed: list[tuple[str, int]] = []
     lock_errors = 0
     for name, lines in reports.items():
         assert len(lines) == count, lines
@@ -91,19 +97,27 @@ def check_outcome(pond: PondRunner, reports: dict[str, list[str]], count: int) -
             word, index, *rest = line.split(" ", 2)
             assert int(index) == i
             if word == "ok":
-                landed.add(f"/w/{name}-{i}")
+                landed.append((name, i))
             else:
                 assert word == "error"
                 # Usually "locked by pid N (...)"; in the instant between a holder's flock
                 # and its writing who it is, the holder cannot be named.
                 assert rest[0].startswith("pond is locked by "), line
                 lock_errors += 1
-    assert set(pond.paths("/w/")) == landed
-    for path in landed:
-        name, i = path.rsplit("/", 1)[1].split("-")
-        assert pond.cat_bytes(path) == expected(name, int(i))
-        [version] = pond.json("history", path)
-        assert version["sha256"] == hashlib.sha256(expected(name, int(i))).hexdigest()
+    own = [(name, i) for name, i in landed if target(name, i) != "/w/shared"]
+    shared = [(name, i) for name, i in landed if target(name, i) == "/w/shared"]
+    assert set(pond.paths("/w/")) == {target(n, i) for n, i in landed}
+    for name, i in own:
+        assert pond.cat_bytes(target(name, i)) == expected(name, i)
+        [version] = pond.json("history", target(name, i))
+        assert version["sha256"] == hashlib.sha256(expected(name, i)).hexdigest()
+    # The shared file has one version per landed write to it, none lost or doubled.
+    if shared:
+        versions = pond.json("history", "/w/shared")
+        assert sorted(v["sha256"] for v in versions) == sorted(
+            hashlib.sha256(expected(n, i)).hexdigest() for n, i in shared
+        )
+        assert [v["version"] for v in versions] == list(range(1, len(shared) + 1))
     # One transaction per landed write, numbered without gaps.
     seqs = [t["txn_seq"] for t in pond.json("log")]
     assert seqs == list(range(2 + len(landed), 0, -1))
@@ -120,7 +134,8 @@ def test_concurrent_writers_all_land_with_a_long_lock_timeout(
     pond.ok("mkdir", "/w")
     reports = run_writers(pond, tmp_path, writers, count, lock_timeout=60)
     assert check_outcome(pond, reports, count) == 0
-    assert len(pond.paths("/w/")) == writers * count
+    assert len(pond.paths("/w/")) == writers * (count - count // 3) + 1
+    assert len(pond.json("history", "/w/shared")) == writers * (count // 3)
 
 
 @pytest.mark.slow
@@ -133,7 +148,8 @@ def test_concurrent_writers_with_a_short_lock_timeout_land_or_fail_cleanly(
     lock_errors = check_outcome(pond, reports, count)
     # Four processes committing back to back with no patience collide.
     assert lock_errors > 0
-    assert len(pond.paths("/w/")) + lock_errors == 4 * count
+    landed = len(pond.json("log")) - 2
+    assert landed + lock_errors == 4 * count
 
 
 @pytest.mark.slow
