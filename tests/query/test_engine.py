@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -245,6 +248,46 @@ def test_schema_evolution_across_disk_and_inline_versions(disk_wd: WD) -> None:
     add_version(disk_wd, "/data/s.series", hourly(200, 1, temp=[0.0] * 4, extra=[7] * 4))
     got = cat(disk_wd, "/data/s.series", sql="SELECT sum(extra) AS e, count(*) AS n FROM source")
     assert got.read_all().to_pylist() == [{"e": 28, "n": 804}]
+
+
+def test_many_disk_versions_scan_as_one_table(disk_wd: WD) -> None:
+    # Disk versions are scanned together; columns added later read as NULL before,
+    # integers widen to floats, and columns keep their order of first appearance.
+    versions = [
+        hourly(0, 100, temp=temps(4), count=pa.array(range(400), pa.int64())),
+        hourly(100, 100, temp=temps(5), count=pa.array([0.5] * 400)),
+        hourly(200, 100, temp=temps(6), extra=[3] * 400),
+    ]
+    for table in versions:
+        add_version(disk_wd, "/data/s.series", table)
+    sql = "SELECT * FROM source ORDER BY timestamp"
+    got = cat(disk_wd, "/data/s.series", sql=sql).read_all()
+    assert got.column_names == ["timestamp", "temp", "count", "extra"]
+    assert got.schema.field("count").type == pa.float64()
+    assert got.num_rows == 1200
+    assert got.column("count").to_pylist()[399:401] == [399.0, 0.5]
+    assert got.column("extra").null_count == 800
+    totals = "SELECT count(*) AS n, sum(extra) AS e, min(timestamp) AS lo FROM source"
+    bounded = cat(disk_wd, "/data/s.series", sql=totals, start=150 * HOUR, end=250 * HOUR)
+    assert bounded.read_all().to_pylist() == [
+        {"n": 400, "e": 600, "lo": datetime(1970, 1, 7, 6, tzinfo=UTC)}
+    ]
+
+
+def test_scan_links_are_removed_with_the_session(
+    disk_wd: WD, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for v in range(3):
+        add_version(disk_wd, "/data/s.series", hourly(100 * v, 100, temp=temps(v)))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    stream = cat(disk_wd, "/data/s.series", sql="SELECT count(*) AS n FROM source")
+    assert list(scratch.iterdir()), "several disk versions are scanned through a links directory"
+    assert stream.read_all().to_pylist() == [{"n": 1200}]
+    del stream
+    gc.collect()
+    assert not list(scratch.iterdir())
 
 
 # -- pond query: quoted paths and system tables -------------------------------------------------
