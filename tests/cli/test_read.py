@@ -244,6 +244,17 @@ def test_describe_text(series: PondRunner) -> None:
     assert "site" in text and "double" in text
 
 
+def test_globs_in_read_commands_skip_hidden_names(pond: PondRunner, host: Path) -> None:
+    pond.ok("mkdir", "/d")
+    pond.ok("copy", "--format", "series", str(write(host / "a.csv", SERIES_CSV)), "/d/a")
+    pond.ok("copy", "--format", "series", str(write(host / "b.csv", SERIES_CSV_2)), "/d/.b")
+    assert [d["path"] for d in pond.json("describe", "/d/*")] == ["/d/a"]
+    assert len(pond.json("cat", "/d/*")) == 3
+    assert pond.json("query", 'SELECT count(*) AS n FROM "/d/*"') == [{"n": 3}]
+    # Named explicitly, a hidden node is there.
+    assert pond.json("describe", "/d/.b")[0]["rows"] == 2
+
+
 def test_describe_nothing_matches(series: PondRunner) -> None:
     assert "/nope" in series.fails("describe", "/nope/*")
 
