@@ -145,15 +145,26 @@ class Stored:
         self.schema = schema
 
 
+def _is_tsv(host: Path) -> bool:
+    """Tab-separated by name: ``.tsv``, also compressed (``.tsv.gz``, ``.tsv.zst``)."""
+    suffixes = [s.lower() for s in host.suffixes]
+    while suffixes and suffixes[-1] in (".gz", ".zst"):
+        suffixes.pop()
+    return bool(suffixes) and suffixes[-1] == ".tsv"
+
+
 def to_parquet_from_host(host: Path, node_type: str, options: dict[str, Any]) -> Stored:
     from .query import convert
 
     fmt = source_format(host, options.get("source_format"))
     series = node_type == FILE_SERIES
     if fmt == "csv":
+        delimiter = options.get("delimiter")
+        if delimiter is None and _is_tsv(host):
+            delimiter = "\t"
         converted = convert.csv_to_parquet(
             host,
-            delimiter=options.get("delimiter"),
+            delimiter=delimiter,
             has_header=options.get("header", True),
             tz=options.get("tz"),
             timestamp_column=options.get("timestamp_column"),

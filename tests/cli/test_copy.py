@@ -443,3 +443,19 @@ def test_describe_of_a_table_is_its_latest_version(pond: PondRunner, host: Path)
     assert [c["name"] for c in d["columns"]] == ["timestamp", "other"]
     assert d["min_event_time"] == d["max_event_time"] == "2026-06-01T00:00:00Z"
     assert pond.json("cat", "/t") == [{"timestamp": "2026-06-01T00:00:00Z", "other": 7}]
+
+
+def test_copy_tsv_is_tab_separated(pond: PondRunner, host: Path) -> None:
+    tsv = SERIES_CSV.replace(",", "\t")
+    pond.ok("copy", "--format", "series", str(write(host / "a.tsv", tsv)), "/a")
+    pond.ok(
+        "copy",
+        "--format",
+        "table",
+        str(write(host / "b.tsv.gz", gzip.compress(tsv.encode()))),
+        "/b",
+    )
+    for path in ("/a", "/b"):
+        [d] = pond.json("describe", path)
+        assert [c["name"] for c in d["columns"]] == ["timestamp", "temp", "site"]
+        assert d["rows"] == 3
