@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from duckpond.errors import ConfigError, FormatError
 from duckpond.query import convert
 from duckpond.query.convert import (
     CsvOptions,
+    _prefetched,
     as_arrow,
     check_parquet,
     csv_to_parquet,
@@ -284,3 +288,22 @@ def test_rows_and_columns_of_stored_versions() -> None:
     wd.write_file("/t", parquet_bytes(pa.table({"k": [1, 2, 3]})), node_type=FILE_TABLE)
     assert parquet_rows(wd.get("/t")) == 3
     assert parquet_columns(wd.get("/t")) == [{"name": "k", "type": "int64"}]
+
+
+def test_prefetch_keeps_order_raises_producer_errors_and_stops_with_its_consumer() -> None:
+    assert list(_prefetched(iter(range(100)), depth=2)) == list(range(100))
+
+    def failing() -> Iterator[int]:
+        yield from range(3)
+        raise FormatError("bad block")
+
+    got: list[int] = []
+    with pytest.raises(FormatError, match="bad block"):
+        got.extend(_prefetched(failing()))
+    assert got == [0, 1, 2]
+
+    before = threading.active_count()
+    endless = _prefetched(itertools.count(), depth=2)
+    assert next(endless) == 0
+    endless.close()  # the consumer gives up: the helper thread must end, not block
+    assert threading.active_count() == before

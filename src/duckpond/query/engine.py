@@ -11,7 +11,6 @@ identifiers (``FROM "/data/seattle.series"``) and the system tables.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +22,8 @@ from .system import SYSTEM_TABLES
 from .urls import ReadContext, is_url, parse_url, read_parts
 
 if TYPE_CHECKING:
+    import tempfile
+
     import pyarrow as pa
 
 
@@ -129,6 +130,7 @@ class DataFusionEngine:
     def _listing_frame(self, parts: Sequence[Part], time_range: TimeRange) -> Any | None:
         """One scan over several files, or None when their schemas do not unify."""
         import os
+        import tempfile
 
         try:
             schema = unified_schema(parts)
