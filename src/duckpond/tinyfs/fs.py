@@ -324,7 +324,7 @@ class WD:
     def _parent_dir(self, path: str) -> tuple[Directory, str, tuple[str, ...]]:
         parts = self._abs(path)
         if not parts:
-            raise InvalidPathError("the root has no parent")
+            raise InvalidPathError("the root directory / cannot be created, removed, moved or replaced")
         parent = self._walk(parts[:-1], True)
         if not isinstance(parent.node, Directory):
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", parent.path)

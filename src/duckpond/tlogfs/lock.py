@@ -111,7 +111,19 @@ class WriterLock:
                     if time.monotonic() >= deadline:
                         break
                     time.sleep(POLL_INTERVAL)
-            text = os.pread(fd, 64 * 1024, 0).decode("utf-8", "replace")
+            text = ""
+            # The holder writes who it is just after locking and clears it just
+            # before unlocking: an empty file means a hand-over is under way, so
+            # look again briefly (and take the lock if it came free).
+            for _ in range(20):
+                text = os.pread(fd, 64 * 1024, 0).decode("utf-8", "replace")
+                if text.strip():
+                    break
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    time.sleep(0.01)
         except BaseException:
             os.close(fd)
             raise
