@@ -292,3 +292,35 @@ def describe_node(np: NodePath) -> dict[str, Any]:
     if latest.attributes.get("timestamp_column"):
         out["timestamp_column"] = latest.attributes["timestamp_column"]
     return out
+
+
+def describe_url(root: WD | None, persistence: Any, url: str) -> dict[str, Any]:
+    """``describe`` of a URL: what reading it yields (host URLs need no pond)."""
+    from .query import convert, engine
+    from .query.urls import parse_url
+    from .timeparse import from_micros, iso
+
+    parsed = parse_url(url)
+    reader = engine.cat(root, url, persistence=persistence)
+    schema = reader.schema
+    column = convert.find_timestamp_column(schema)
+    rows = 0
+    low: int | None = None
+    high: int | None = None
+    for batch in reader:
+        rows += batch.num_rows
+        if column is not None and batch.num_rows:
+            span = convert.event_range(batch, column)
+            if span is not None:
+                low = span[0] if low is None else min(low, span[0])
+                high = span[1] if high is None else max(high, span[1])
+    return {
+        "path": url,
+        "type": parsed.format,
+        "size": None,
+        "versions": None,
+        "rows": rows,
+        "columns": [{"name": f.name, "type": str(f.type)} for f in schema],
+        "min_event_time": iso(from_micros(low)) if low is not None else None,
+        "max_event_time": iso(from_micros(high)) if high is not None else None,
+    }

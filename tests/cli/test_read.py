@@ -394,3 +394,26 @@ def test_time_travel_errors(history: PondRunner) -> None:
 def test_past_state_cannot_be_written(history: PondRunner) -> None:
     # Write commands do not take time-travel options at all.
     assert history("mkdir", "/x", "--at-txn", "2").exit_code == 2
+
+
+def test_describe_host_url_needs_no_pond(host: Path) -> None:
+    from click.testing import CliRunner
+
+    from duckpond.cli import cli
+
+    path = write(host / "r.csv", SERIES_CSV)
+    result = CliRunner().invoke(cli, ["--json", "describe", f"host+csv://{path}"])
+    assert result.exit_code == 0, result.output
+    [d] = json.loads(result.stdout)
+    assert (d["type"], d["rows"]) == ("csv", 3)
+    assert [c["name"] for c in d["columns"]] == ["timestamp", "temp", "site"]
+    assert (d["min_event_time"], d["max_event_time"]) == (
+        "2025-01-01T00:00:00Z",
+        "2025-01-01T02:00:00Z",
+    )
+
+
+def test_describe_pond_csv_url(series: PondRunner) -> None:
+    [d] = series.json("describe", "csv:///raw.csv")
+    assert (d["path"], d["rows"]) == ("csv:///raw.csv", 3)
+    assert d["columns"][1] == {"name": "temp", "type": "double"}

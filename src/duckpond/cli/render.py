@@ -137,8 +137,16 @@ def render_query(
 def render_describe(
     settings: Settings, pattern: str, *, at_txn: int | None, at: str | None
 ) -> None:
-    pond = settings.open(at_txn=at_txn, at=at)
-    described = pond.describe(pattern)
+    from ..ingest import describe_url
+    from ..query.urls import is_url, parse_url
+
+    if is_url(pattern) and parse_url(pattern).host:
+        described = [describe_url(None, None, pattern)]
+    elif is_url(pattern):
+        pond = settings.open(at_txn=at_txn, at=at)
+        described = [describe_url(pond.root, pond.persistence, pattern)]
+    else:
+        described = settings.open(at_txn=at_txn, at=at).describe(pattern)
     if not described:
         raise FileNotFoundError(2, "no pond path matches", pattern)
     if settings.output.json_mode:
@@ -153,8 +161,10 @@ def render_describe(
 def _describe_text(d: dict[str, Any]) -> None:
     click.echo(d["path"])
     click.echo(f"  type:     {d['type']}")
-    click.echo(f"  size:     {d['size']} bytes")
-    click.echo(f"  versions: {d['versions']}")
+    if d.get("size") is not None:
+        click.echo(f"  size:     {d['size']} bytes")
+    if d.get("versions") is not None:
+        click.echo(f"  versions: {d['versions']}")
     if d.get("rows") is not None:
         click.echo(f"  rows:     {d['rows']}")
     if d.get("min_event_time"):
