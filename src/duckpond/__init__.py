@@ -1,7 +1,7 @@
 """DuckPond: a small, local-first, transactional data lake for environmental time series.
 
-    from duckpond import Pond
-    pond = Pond.open("~/pond")
+from duckpond import Pond
+pond = Pond.open("~/pond")
 """
 
 from .errors import PondError

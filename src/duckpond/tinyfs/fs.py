@@ -324,7 +324,9 @@ class WD:
     def _parent_dir(self, path: str) -> tuple[Directory, str, tuple[str, ...]]:
         parts = self._abs(path)
         if not parts:
-            raise InvalidPathError("the root directory / cannot be created, removed, moved or replaced")
+            raise InvalidPathError(
+                "the root directory / cannot be created, removed, moved or replaced"
+            )
         parent = self._walk(parts[:-1], True)
         if not isinstance(parent.node, Directory):
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", parent.path)
@@ -557,9 +559,12 @@ class WD:
                 raise FileNotFoundError(
                     errno.ENOENT, "no such file or directory", paths.join(parts)
                 )
-            if entry.node_type == DIRECTORY and not recursive:
-                if self.fs.persistence.read_dir(entry.node_id):
-                    raise OSError(errno.ENOTEMPTY, "directory not empty", paths.join(parts))
+            if (
+                entry.node_type == DIRECTORY
+                and not recursive
+                and self.fs.persistence.read_dir(entry.node_id)
+            ):
+                raise OSError(errno.ENOTEMPTY, "directory not empty", paths.join(parts))
             self.fs.persistence.update_dir(parent.node_id, delete=frozenset([name]))
 
     def rename(self, src: str, dst: str) -> NodePath:

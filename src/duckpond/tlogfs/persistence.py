@@ -63,6 +63,7 @@ from ..errors import (
     ReadOnlyError,
     TransactionError,
 )
+from ..tinyfs.ids import uuid7
 from ..tinyfs.persistence import (
     DIRECTORY,
     NODE_TYPES,
@@ -73,7 +74,6 @@ from ..tinyfs.persistence import (
 )
 from .arrays import binaries, int64s, strings
 from .blobs import BlobStore
-from ..tinyfs.ids import uuid7
 from .index import Row, RowIndex
 from .layout import DATA_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR
 from .lock import DEFAULT_TIMEOUT, WriterLock
