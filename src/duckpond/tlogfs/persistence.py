@@ -203,24 +203,18 @@ class DeltaPersistence:
         self._maintenance_interval = maintenance_interval
         self._dirs: OrderedDict[tuple[str, int], dict[str, DirEntry]] = OrderedDict()
 
-        latest = RowIndex(self._data_dir)
-        latest.sync(self._add_actions())
-        last = latest.max_txn
-        if last < 1:
-            raise PondCorruptError(f"{self._data_dir} holds no pond transactions")
         if at is not None:
             at_txn = self._txn_at(_as_utc(at))
-        if at_txn is not None:
-            if not 1 <= at_txn <= last:
-                raise ConfigError(
-                    f"no transaction {at_txn}: this pond has transactions 1 to {last}"
-                )
-            self._index = RowIndex(self._data_dir, limit=at_txn)
-            self._index.sync(self._add_actions())
-            self._last_txn = at_txn
-        else:
-            self._index = latest
-            self._last_txn = last
+        # One listing of the data files: an index limited to at_txn still counts
+        # every transaction in max_txn, which bounds at_txn.
+        self._index = RowIndex(self._data_dir, limit=at_txn)
+        self._index.sync(self._add_actions())
+        last = self._index.max_txn
+        if last < 1:
+            raise PondCorruptError(f"{self._data_dir} holds no pond transactions")
+        if at_txn is not None and not 1 <= at_txn <= last:
+            raise ConfigError(f"no transaction {at_txn}: this pond has transactions 1 to {last}")
+        self._last_txn = at_txn if at_txn is not None else last
         self._read_only = at_txn is not None
         self._at_txn = at_txn
 

@@ -163,22 +163,22 @@ def _content_digest(
     node_id: str,
     version: int,
     blob_hashes: dict[Path, tuple[str, int] | None],
-) -> tuple[str, int, bytes | None] | str:
-    """The digest, size and (inline) bytes of one version, or why they cannot be read."""
+) -> tuple[str, int] | str:
+    """The digest and size of one version's bytes, or why they cannot be read."""
     blob = store.local_path(node_id, version)
     if blob is None:
         try:
             data = store.read_bytes(node_id, version)
         except PondCorruptError as e:
             return str(e)
-        return hashlib.sha256(data).hexdigest(), len(data), data
+        return hashlib.sha256(data).hexdigest(), len(data)
     if blob not in blob_hashes:
         # Many versions may share one blob; hashing it once proves it for all.
         blob_hashes[blob] = _hash_file(blob) if blob.is_file() else None
     found = blob_hashes[blob]
     if found is None:
         return f"{blob.name} does not exist"
-    return found[0], found[1], None
+    return found
 
 
 def fsck(pond_dir: str | os.PathLike[str]) -> FsckReport:
@@ -204,7 +204,7 @@ def fsck(pond_dir: str | os.PathLike[str]) -> FsckReport:
         if isinstance(result, str):
             problem("missing blob", node_id, version, result)
             continue
-        actual, size, _ = result
+        actual, size = result
         report.bytes_checked += size
         if actual != row["sha256"]:
             problem(
