@@ -85,16 +85,22 @@ def _plan_tree(src: Path, target: str) -> Iterator[tuple[Path, str, bool]]:
             yield child, child_target, False
 
 
+def _data_suffix(host: Path) -> str:
+    """The extension that names the format, under any compression: ``a.tsv.gz`` -> ``.tsv``."""
+    suffixes = [s.lower() for s in host.suffixes]
+    while suffixes and suffixes[-1] in (".gz", ".zst"):
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
 def source_format(host: Path, declared: str | None) -> str:
     """``csv`` or ``parquet``: from the URL's format if given, else from the file's extension."""
     if declared:
         return declared
-    suffixes = [s.lower() for s in host.suffixes]
-    while suffixes and suffixes[-1] in (".gz", ".zst"):
-        suffixes.pop()
-    if suffixes and suffixes[-1] in (".csv", ".tsv"):
+    suffix = _data_suffix(host)
+    if suffix in (".csv", ".tsv"):
         return "csv"
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+    if suffix in (".parquet", ".pq"):
         return "parquet"
     raise FormatError(
         f"cannot tell the format of {host.name}: name it .csv or .parquet, "
@@ -145,14 +151,6 @@ class Stored:
         self.schema = schema
 
 
-def _is_tsv(host: Path) -> bool:
-    """Tab-separated by name: ``.tsv``, also compressed (``.tsv.gz``, ``.tsv.zst``)."""
-    suffixes = [s.lower() for s in host.suffixes]
-    while suffixes and suffixes[-1] in (".gz", ".zst"):
-        suffixes.pop()
-    return bool(suffixes) and suffixes[-1] == ".tsv"
-
-
 def to_parquet_from_host(host: Path, node_type: str, options: dict[str, Any]) -> Stored:
     from .query import convert
 
@@ -160,7 +158,7 @@ def to_parquet_from_host(host: Path, node_type: str, options: dict[str, Any]) ->
     series = node_type == FILE_SERIES
     if fmt == "csv":
         delimiter = options.get("delimiter")
-        if delimiter is None and _is_tsv(host):
+        if delimiter is None and _data_suffix(host) == ".tsv":
             delimiter = "\t"
         converted = convert.csv_to_parquet(
             host,
@@ -222,17 +220,20 @@ def _version_schema(np: NodePath, version: int) -> pa.Schema:
 def store_tabular(
     root: WD, path: str, data: Any, node_type: str, timestamp_column: str | None
 ) -> None:
+    """Write a frame as a new table or series, or a version of the existing one."""
     from .query import convert
 
+    existing = root.get(path) if root.exists(path) else None
+    if existing is not None and existing.node_type in TABULAR:
+        # The node keeps its type, so a series is checked as a series whatever was asked.
+        node_type = existing.node_type
     converted = convert.table_to_parquet(
         convert.as_arrow(data),
         timestamp_column=timestamp_column,
         require_timestamp=node_type == FILE_SERIES,
     )
-    if node_type == FILE_SERIES and root.exists(path):
-        existing = root.get(path)
-        if existing.node_type == FILE_SERIES:
-            check_series_append(existing, converted.schema)
+    if existing is not None and node_type == FILE_SERIES:
+        check_series_append(existing, converted.schema)
     root.write_file(
         path,
         converted.data,

@@ -1,9 +1,8 @@
-"""One output interface, two implementations: human text (rich) and ``--json``."""
+"""One output interface, two implementations: human text and ``--json``."""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,21 +15,8 @@ class Output:
     json_mode = False
 
     def data(self, value: Any, *, text: str | None = None) -> None:
-        """Machine-readable ``value``; on a human terminal, ``text`` if given."""
+        """Machine-readable ``value``; in text mode, ``text`` if given."""
         click.echo(text if text is not None else str(value))
-
-    def table(
-        self, rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None
-    ) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=title, show_edge=False, header_style="bold")
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-        Console(soft_wrap=True).print(table)
 
     def message(self, text: str) -> None:
         """A human note: stdout for text output, stderr when stdout carries JSON."""
@@ -47,11 +33,6 @@ class JsonOutput(Output):
     def data(self, value: Any, *, text: str | None = None) -> None:
         click.echo(json.dumps(value, indent=2, default=str))
 
-    def table(
-        self, rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None
-    ) -> None:
-        self.data(list(rows))
-
     def message(self, text: str) -> None:
         click.echo(text, err=True)
 
@@ -61,7 +42,3 @@ class JsonOutput(Output):
 
 def make_output(json_mode: bool) -> Output:
     return JsonOutput() if json_mode else Output()
-
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()

@@ -31,7 +31,7 @@ class DynamicDir(Protocol):
 
 @dataclass(frozen=True)
 class FactoryContext:
-    """What a factory may use: a read-only view of the pond and its own location."""
+    """What a factory may use: the pond's root (to read, never to write) and its own location."""
 
     root: WD
     path: str

@@ -80,11 +80,9 @@ def _translate(component: str) -> tuple[str, int]:
 
 @lru_cache(maxsize=512)
 def compile_segment(component: str) -> Segment:
+    # '**' means "any directories" only as a whole component; elsewhere it is '*'.
     if component == "**":
         return Segment(component, None, 1)
-    if "**" in component:
-        # '**' only means "any directories" as a whole component; elsewhere it is '*'.
-        pass
     if not has_wildcard(component):
         if "]" in component:
             raise GlobError(f"unmatched ']' in glob pattern: {component}")
