@@ -10,7 +10,6 @@ Pond.open("/srv/pond", at_txn=1).list("/")   # the pond as of its first transact
 from __future__ import annotations
 
 import builtins
-import getpass
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +34,7 @@ from .tinyfs.persistence import DIRECTORY, is_file_type
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from .tlogfs import DeltaPersistence
+    from .tlogfs import DeltaPersistence, FsckReport, RecoverReport
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -104,8 +103,8 @@ class Pond:
         from .tlogfs import DeltaPersistence
 
         where = Path(path).expanduser().absolute()
-        metadata = _txn_metadata(list(command) if command is not None else _default_command())
-        persistence = DeltaPersistence.create(where, metadata=metadata)
+        argv = list(command) if command is not None else _default_command()
+        persistence = DeltaPersistence.create(where, metadata={"command": argv})
         return cls(where, persistence)
 
     @classmethod
@@ -166,7 +165,8 @@ class Pond:
         argv = list(command) if command is not None else (self.command or _default_command())
         # The persistence takes the write lock in begin() and catches up with
         # commits other processes made since we opened.
-        with self.fs.transaction(metadata=_txn_metadata(argv)):
+        # The persistence adds the user, the time and the txn_seq.
+        with self.fs.transaction(metadata={"command": argv}):
             yield self.fs.root()
 
     def _write(self, fn: Callable[[WD], Any]) -> Any:
@@ -292,11 +292,31 @@ class Pond:
                     written.append(host)
         return written
 
+    # -- maintenance ---------------------------------------------------------------
+
+    def recover(self) -> RecoverReport:
+        """Clean up what a crash left (orphan blobs, temp files, a stale lock); waits for the lock."""
+        from .tlogfs import recover
+
+        if self.read_only:
+            raise ReadOnlyError("this pond is opened at a past state and cannot be recovered")
+        return recover(self.path, lock_timeout=self.lock_timeout)
+
+    def fsck(self) -> FsckReport:
+        """Re-hash every stored version and check the oplog's invariants; never writes."""
+        from .tlogfs import fsck
+
+        return fsck(self.path)
+
     # -- tables, series, SQL ---------------------------------------------------------
 
     def describe(self, pattern: str) -> builtins.list[dict[str, Any]]:
-        from .ingest import describe_node
+        """What ``pond describe`` prints: a pattern's nodes, or what a URL reads as."""
+        from .ingest import describe_node, describe_url
+        from .query.urls import is_url
 
+        if is_url(pattern):
+            return [describe_url(self.root, self.persistence, pattern)]
         return [describe_node(np) for np in self.list(pattern)]
 
     def sql(self, query: str) -> pa.Table:
@@ -304,6 +324,31 @@ class Pond:
         from .query.engine import run_query
 
         return run_query(self.root, self.persistence, query)
+
+    def query(self, sql: str) -> pa.RecordBatchReader:
+        """``pond query``: like ``sql()`` but streamed, for results too big to hold."""
+        from .query import engine
+
+        return engine.query(self.root, sql, persistence=self.persistence)
+
+    def cat(
+        self,
+        target: str,
+        *,
+        sql: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pa.RecordBatchReader:
+        """``pond cat --sql/--start/--end``: a path, glob or URL as rows, streamed.
+
+        With ``sql``, ``target`` is the table ``source``; ``start`` is inclusive and
+        ``end`` exclusive.
+        """
+        from .query import engine
+
+        return engine.cat(
+            self.root, target, sql=sql, start=start, end=end, persistence=self.persistence
+        )
 
     def read_table(
         self, path: str, *, start: datetime | None = None, end: datetime | None = None
@@ -337,14 +382,6 @@ def _static_prefix(pattern: str) -> str:
     else:
         static = static[:-1]
     return tpaths.join(static)
-
-
-def _txn_metadata(command: list[str]) -> dict[str, Any]:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return {"command": command, "user": user}
 
 
 __all__ = ["DIRECTORY", "FILE_DATA", "CopyResult", "Entry", "Pond", "resolve_pond_dir"]

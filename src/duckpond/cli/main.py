@@ -289,6 +289,9 @@ def _copy_with_progress(
     import os
     from pathlib import Path
 
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        # No one to show a bar to: do not walk the sources twice.
+        return pond.copy_in(sources, dest, format=fmt, options=options)
     total = 0
     for src in sources:
         p = Path(src)
@@ -296,8 +299,7 @@ def _copy_with_progress(
             total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
         elif p.exists():
             total += p.stat().st_size
-    show = sys.stderr.isatty() and total > 32 * 1024 * 1024 and not os.environ.get("CI")
-    if not show:
+    if total <= 32 * 1024 * 1024:
         return pond.copy_in(sources, dest, format=fmt, options=options)
     from rich.progress import Progress
 
@@ -570,10 +572,7 @@ def recover(settings: Settings) -> None:
 
         pond recover
     """
-    from ..pond import resolve_pond_dir
-    from ..tlogfs import recover as do_recover
-
-    report = do_recover(resolve_pond_dir(settings.pond_dir))
+    report = settings.open().recover()
     settings.output.data(report.to_json(), text=report.summary())
 
 
@@ -586,10 +585,7 @@ def fsck(settings: Settings) -> None:
 
         pond fsck
     """
-    from ..pond import resolve_pond_dir
-    from ..tlogfs import fsck as do_fsck
-
-    report = do_fsck(resolve_pond_dir(settings.pond_dir))
+    report = settings.open().fsck()
     settings.output.data(report.to_json(), text=report.summary())
     if not report.ok:
         raise UserError(f"{len(report.problems)} problem(s) found")

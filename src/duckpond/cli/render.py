@@ -112,9 +112,7 @@ def render_cat(
             raise IsADirectoryError(21, "not a file", np.path)
     elif fmt == "raw":
         raise click.UsageError("--format raw needs one file, not a glob or URL")
-    result = engine.cat(
-        pond.root, path, sql=sql, start=start, end=end, persistence=pond.persistence
-    )
+    result = pond.cat(path, sql=sql, start=start, end=end)
     emit_result(settings, result, fmt, output_file)
 
 
@@ -127,10 +125,7 @@ def render_query(
     at_txn: int | None,
     at: str | None,
 ) -> None:
-    from ..query import engine
-
-    pond = settings.open(at_txn=at_txn, at=at)
-    result = engine.query(pond.root, sql, persistence=pond.persistence)
+    result = settings.open(at_txn=at_txn, at=at).query(sql)
     emit_result(settings, result, fmt, output_file)
 
 
@@ -141,10 +136,8 @@ def render_describe(
     from ..query.urls import is_url, parse_url
 
     if is_url(pattern) and parse_url(pattern).host:
+        # A host URL needs no pond.
         described = [describe_url(None, None, pattern)]
-    elif is_url(pattern):
-        pond = settings.open(at_txn=at_txn, at=at)
-        described = [describe_url(pond.root, pond.persistence, pattern)]
     else:
         described = settings.open(at_txn=at_txn, at=at).describe(pattern)
     if not described:
