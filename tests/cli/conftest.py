@@ -111,8 +111,12 @@ class PondRunner:
         return [e["path"] for e in self.json("list", *args)]
 
 
-def assert_user_error(result: Result) -> str:
-    """Exit 1, exactly one stderr line starting ``error:``, no traceback; return the message."""
+def assert_user_error(result: Result, *, internal: bool = False) -> str:
+    """Exit 1, exactly one stderr line starting ``error:``, no traceback; return the message.
+
+    A user error names what the user got wrong: unless ``internal``, a bug
+    reported as ``internal error: ...`` does not pass for one.
+    """
     assert result.exit_code == 1, (
         f"exit {result.exit_code}, stdout {result.stdout!r}, stderr {result.stderr!r}, "
         f"{result.exception!r}"
@@ -122,7 +126,9 @@ def assert_user_error(result: Result) -> str:
     assert len(lines) == 1, f"stderr should be one line: {result.stderr!r}"
     assert lines[0].startswith("error: "), lines[0]
     assert "Traceback" not in result.output
-    return lines[0][len("error: ") :]
+    message = lines[0][len("error: ") :]
+    assert internal or not message.startswith("internal error:"), message
+    return message
 
 
 def assert_process_user_error(proc: subprocess.CompletedProcess[bytes]) -> str:
@@ -132,7 +138,9 @@ def assert_process_user_error(proc: subprocess.CompletedProcess[bytes]) -> str:
     lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
     assert "Traceback" not in stderr
-    return lines[0][len("error: ") :]
+    message = lines[0][len("error: ") :]
+    assert not message.startswith("internal error:"), message
+    return message
 
 
 @pytest.fixture(autouse=True)

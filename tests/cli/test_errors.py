@@ -325,7 +325,7 @@ def test_an_unexpected_exception_is_one_line_without_debug(
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(Pond, "list", broken)
-    message = assert_user_error(filled("list"))
+    message = assert_user_error(filled("list"), internal=True)
     assert "internal error: RuntimeError: boom second line" in message
     assert "--debug" in message
     result = filled("--debug", "list")

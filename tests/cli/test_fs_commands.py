@@ -289,9 +289,9 @@ def test_mv_onto_an_existing_path_fails(pond: PondRunner, host: Path) -> None:
 
 def test_mv_errors(pond: PondRunner) -> None:
     pond.ok("mkdir", "-p", "/a/b")
-    pond.fails("mv", "/nope", "/x")
-    pond.fails("mv", "/a", "/a/b/c")
-    pond.fails("mv", "/a", "/missing/x")
+    assert "no such file or directory: /nope" in pond.fails("mv", "/nope", "/x")
+    assert "cannot move /a inside itself" in pond.fails("mv", "/a", "/a/b/c")
+    assert "no such file or directory: /missing" in pond.fails("mv", "/a", "/missing/x")
 
 
 # -- ln -s -------------------------------------------------------------------------------
