@@ -47,7 +47,7 @@ def main() -> None:
         "cat",
         "/hydrovu/silver-lake.series",
         "--sql",
-        'SELECT date_bin(INTERVAL \'1 day\', timestamp) AS day, round(avg("Temperature.C"), 3) '
+        "SELECT date_bin(INTERVAL '1 day', timestamp) AS day, round(avg(\"Temperature.C\"), 3) "
         'AS avg_temp_c, round(min("Dissolved Oxygen.mg/L"), 3) AS min_do FROM source '
         "GROUP BY day ORDER BY day LIMIT 7",
     )
