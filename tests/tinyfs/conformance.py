@@ -690,6 +690,8 @@ class Globs:
         assert not any("/." in p for p in everything)
         assert "/.hidden.csv" not in paths_of(tree.glob("/*"))
         assert "/.hidden.csv" not in paths_of(tree.glob("/?hidden.csv"))
+        assert paths_of(tree.glob("/.*")) == []
+        assert "/.hidden.csv" in paths_of(tree.glob("/.*", hidden=True))
         assert paths_of(tree.glob("/data/*/c.csv")) == []
 
     def test_hidden_names_match_with_hidden(self, tree: WD) -> None:

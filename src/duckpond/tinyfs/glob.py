@@ -98,11 +98,13 @@ def compile_segment(component: str) -> Segment:
 def match_segment(segment: Segment, name: str, *, hidden: bool) -> tuple[str, ...] | None:
     """Captures if ``name`` matches one non-recursive segment, else None.
 
-    A wildcard never matches a leading dot unless ``hidden`` is set, as in a shell.
+    A name starting with ``.`` is hidden: no wildcard segment matches it unless
+    ``hidden`` is set (stricter than a shell, where ``.*`` would): only ``-a``
+    lets a glob reach hidden names.  A literal segment always matches.
     """
     if segment.regex is None:
         return () if name == segment.text else None
-    if name.startswith(".") and not hidden and not segment.text.startswith("."):
+    if name.startswith(".") and not hidden:
         return None
     m = segment.regex.match(name)
     return None if m is None else m.groups()
