@@ -204,8 +204,10 @@ class Pond:
         return self.root.versions(path)
 
     def log(self, limit: int | None = None) -> list[dict[str, Any]]:
-        txns = self.persistence.transactions()
-        return txns if limit is None else txns[:limit]
+        """Transactions, newest first: ``{txn_seq, timestamp, command, user, ...}``."""
+        if limit is not None and limit < 1:
+            raise ConfigError(f"--limit must be at least 1, not {limit}")
+        return self.persistence.transactions(limit)
 
     # -- listing -------------------------------------------------------------------
 

@@ -95,3 +95,17 @@ def test_explicit_maintenance(pond_dir: Path, store: DeltaPersistence) -> None:
     assert active_files(pond_dir) < before
     assert last_checkpoint(pond_dir) == DeltaTable(pond_dir / "data").version()
     check_time_travel(pond_dir, shared, contents)
+
+
+def test_transactions_limit_reads_newest_and_skips_maintenance(tmp_path: Path) -> None:
+    store = DeltaPersistence.create(tmp_path / "p", maintenance_interval=3)
+    for i in range(10):
+        store.begin()
+        add_file(store, f"f{i}", b"x")
+        store.commit({"command": ["t", str(i)]})
+    everything = store.transactions()
+    assert [t["txn_seq"] for t in everything] == list(range(11, 0, -1))
+    assert [t["txn_seq"] for t in store.transactions(2)] == [11, 10]
+    assert store.transactions(20) == everything
+    past = DeltaPersistence.open(tmp_path / "p", at_txn=4)
+    assert [t["txn_seq"] for t in past.transactions(2)] == [4, 3]

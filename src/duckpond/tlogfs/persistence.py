@@ -447,12 +447,23 @@ class DeltaPersistence:
 
     # -- transaction history ------------------------------------------------------
 
-    def transactions(self) -> list[dict[str, Any]]:
-        """The pond transactions visible here, newest first, from the Delta commit log."""
-        found = [_transaction(c) for c in self._dt.history() if "txn_seq" in c]
-        visible = [t for t in found if t["txn_seq"] <= self._last_txn]
+    def transactions(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The pond transactions visible here, newest first, from the Delta commit log.
+
+        With ``limit``, only the newest commits are read (more if maintenance
+        commits or a past view hide some), so ``pond log -n 5`` costs the same
+        on a pond of any age.
+        """
+        ask = None if limit is None else limit + 8
+        while True:
+            commits = self._dt.history(ask)
+            found = [_transaction(c) for c in commits if "txn_seq" in c]
+            visible = [t for t in found if t["txn_seq"] <= self._last_txn]
+            if ask is None or limit is None or len(visible) >= limit or len(commits) < ask:
+                break
+            ask *= 4
         visible.sort(key=lambda t: t["txn_seq"], reverse=True)
-        return visible
+        return visible if limit is None else visible[:limit]
 
     def _txn_at(self, at: datetime) -> int:
         found = [_transaction(c) for c in self._dt.history() if "txn_seq" in c]
