@@ -130,9 +130,17 @@ def test_empty_csv_is_a_format_error() -> None:
         csv_to_parquet(b"")
 
 
-def test_types_widen_when_a_later_block_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+# Small inputs are read whole (on every core), larger ones streamed: both must agree.
+BOTH_READERS = pytest.mark.parametrize("whole_read_bytes", [0, 1 << 26], ids=["stream", "whole"])
+
+
+@BOTH_READERS
+def test_types_widen_when_a_later_block_disagrees(
+    monkeypatch: pytest.MonkeyPatch, whole_read_bytes: int
+) -> None:
     # Force many blocks, so the streaming reader fixes int64 long before it sees 1.5.
     monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 12)
+    monkeypatch.setattr(convert, "WHOLE_READ_BYTES", whole_read_bytes)
     csv = b"v,s\n" + b"1,x\n" * 5000 + b"1.5,y\n"
     out = csv_to_parquet(csv)
     table = read_back(out.data)
@@ -141,8 +149,12 @@ def test_types_widen_when_a_later_block_disagrees(monkeypatch: pytest.MonkeyPatc
     assert table.column("v")[-1].as_py() == 1.5
 
 
-def test_large_csv_streams_into_several_row_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+@BOTH_READERS
+def test_large_csv_streams_into_several_row_groups(
+    monkeypatch: pytest.MonkeyPatch, whole_read_bytes: int
+) -> None:
     monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 14)
+    monkeypatch.setattr(convert, "WHOLE_READ_BYTES", whole_read_bytes)
     monkeypatch.setattr(convert, "ROW_GROUP_ROWS", 5000)
     lines = [f"2024-01-01T00:00:{i % 60:02d}Z,{i}" for i in range(20_000)]
     csv = ("timestamp,v\n" + "\n".join(lines) + "\n").encode()
@@ -307,3 +319,24 @@ def test_prefetch_keeps_order_raises_producer_errors_and_stops_with_its_consumer
     assert next(endless) == 0
     endless.close()  # the consumer gives up: the helper thread must end, not block
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize(
+    "csv",
+    [
+        b'timestamp,v,s\n2024-01-01T00:00:00Z,1,a\n2024-01-01T00:01:00Z,,\n2024-01-01 00:02,3,""\n',
+        b"t;x\n2024/01/01 00:00:00;1.5\n2024/01/01 00:00:01;nan\n",
+        b"a,b\n" + b"1,x\n" * 3000 + b"2.5,\n",
+    ],
+)
+def test_whole_and_streaming_reads_store_the_same(
+    monkeypatch: pytest.MonkeyPatch, csv: bytes
+) -> None:
+    delimiter = ";" if b";" in csv.splitlines()[0] else ","
+    monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 12)
+    whole = csv_to_parquet(csv, delimiter=delimiter)
+    monkeypatch.setattr(convert, "WHOLE_READ_BYTES", 0)
+    streamed = csv_to_parquet(csv, delimiter=delimiter)
+    assert read_back(whole.data).equals(read_back(streamed.data))
+    assert whole.attributes() == streamed.attributes()
+    assert whole.event_range == streamed.event_range

@@ -39,6 +39,9 @@ EXTRA_TIMESTAMP_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%
 # file with 8 MiB blocks, 140 MB with 1 MiB.
 CSV_BLOCK_SIZE = 1 << 20
 
+# Inputs up to this size are parsed whole, on every core, rather than streamed.
+WHOLE_READ_BYTES = 64 << 20
+
 # Rows per Parquet row group: blocks are gathered up to this before writing, since one
 # row group per small block compresses worse (+40%) and gives statistics too fine to help.
 ROW_GROUP_ROWS = 1 << 18
@@ -336,6 +339,11 @@ def csv_to_parquet(
     if compression is None and isinstance(source, str | os.PathLike):
         compression = compression_for(str(source))
     try:
+        whole = _read_small_csv(source, options, compression)
+        if whole is not None:
+            return _write_parquet(
+                iter(whole.to_batches()), require_timestamp, timestamp_column, schema=whole.schema
+            )
         batches = _prefetched(iter_csv(source, options, compression=compression))
         return _write_parquet(batches, require_timestamp, timestamp_column)
     except _Restart as restart:
@@ -345,6 +353,37 @@ def csv_to_parquet(
         )
     except pa.ArrowInvalid as exc:
         raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
+
+
+def _read_small_csv(
+    source: Source, options: CsvOptions, compression: str | None
+) -> pa.Table | None:
+    """A small uncompressed input read whole, or None: large, compressed and one-shot
+    inputs stream, as does one without data rows (the streaming path says what is wrong).
+
+    Arrow's whole-file reader parses blocks on every core, its streaming reader on one:
+    a 1M-row, 47 MB CSV takes 77 ms against 200 ms on two cores.  The price is holding
+    the input as one Arrow table, about its own size, hence the bound.
+    """
+    if compression is not None:
+        return None
+    if isinstance(source, bytes | bytearray | memoryview):
+        size = len(source)
+    elif isinstance(source, str | os.PathLike):
+        try:
+            size = os.path.getsize(source)
+        except OSError:
+            return None
+    else:
+        return None
+    opener = _opener(source, None)
+    if size > WHOLE_READ_BYTES or opener is None:
+        return None
+    try:
+        table = _read_csv_whole(opener(), options)
+    except OSError:
+        return None
+    return table if table.num_rows else None
 
 
 _T = TypeVar("_T")
