@@ -112,12 +112,13 @@ class History:
         self.script.write_text(BARE_APPEND)
         self.n = 0
 
-    def grow_to(self, commits: int) -> None:
-        """Add commits through the API (not subprocesses) until each side has ``commits``."""
+    def grow_to(self, commits: int, into: str | None = None) -> None:
+        """Add commits through the API (not subprocesses) until each side has ``commits``:
+        one small file each, into ``into`` or else spread over directories of 100."""
         self.pond.persistence.refresh()
         while self.pond.last_txn < commits:
             i = self.pond.last_txn
-            directory = f"/hist/d{i // 100:03d}"
+            directory = into or f"/hist/d{i // 100:03d}"
             with self.pond.transaction(COMMAND) as root:
                 root.mkdir(directory, parents=True, exist_ok=True)
                 root.write_file(f"{directory}/f{i:05d}.txt", b"reading %d\n" % i)
@@ -130,9 +131,9 @@ class History:
             self.table.update_incremental()
 
     def advance(self, commits: int) -> None:
-        """``commits`` more commits on each side, through the API."""
+        """``commits`` more commits on each side, into the directory the copies go to."""
         self.pond.persistence.refresh()
-        self.grow_to(self.pond.last_txn + commits)
+        self.grow_to(self.pond.last_txn + commits, into="/incoming")
 
     def new_file(self) -> Path:
         self.n += 1
@@ -243,7 +244,8 @@ def bench_copy(
         ]
     )
     # The samples above sit near the start of a maintenance cycle (compaction and a
-    # checkpoint every 100 commits); these are spread over one whole cycle.
+    # checkpoint every 100 commits); these are spread over one whole cycle, every commit
+    # going to the same directory, as a user copying into one folder day after day.
     hist = hists[last]
     for other in history[:-1]:
         hists[other].pond.close()
