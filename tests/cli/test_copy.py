@@ -459,3 +459,39 @@ def test_copy_tsv_is_tab_separated(pond: PondRunner, host: Path) -> None:
         [d] = pond.json("describe", path)
         assert [c["name"] for c in d["columns"]] == ["timestamp", "temp", "site"]
         assert d["rows"] == 3
+
+
+def test_a_long_copy_shows_a_progress_bar_on_a_terminal(tmp_path: Path, host: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from .conftest import POND_SCRIPT, child_env
+
+    for i in range(600):
+        (host / f"f{i}").write_text(str(i))
+    pond_dir = tmp_path / "pond"
+    subprocess.run([str(POND_SCRIPT), "--pond", str(pond_dir), "init"], check=True, env=child_env())
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in child_env().items() if k != "CI"}
+    proc = subprocess.run(
+        [str(POND_SCRIPT), "--pond", str(pond_dir), "copy", str(host), "/many"],
+        stderr=follower,
+        stdout=subprocess.PIPE,
+        env=env,
+        timeout=120,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"copying" in shown and b"100%" in shown
+    assert b"copied 600 file(s)" in proc.stdout

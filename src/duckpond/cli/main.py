@@ -292,18 +292,21 @@ def _copy_with_progress(
     if not sys.stderr.isatty() or os.environ.get("CI"):
         # No one to show a bar to: do not walk the sources twice.
         return pond.copy_in(sources, dest, format=fmt, options=options)
-    total = 0
+    total = files = 0
     for src in sources:
         p = Path(src)
-        if p.is_dir():
-            total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-        elif p.exists():
-            total += p.stat().st_size
-    if total <= 32 * 1024 * 1024:
+        sizes = [f.stat().st_size for f in p.rglob("*") if f.is_file()] if p.is_dir() else []
+        if p.is_file():
+            sizes = [p.stat().st_size]
+        total += sum(sizes)
+        files += len(sizes)
+    # A bar is worth showing for a large copy or a long one (many files).
+    if total <= 32 * 1024 * 1024 and files <= 500:
         return pond.copy_in(sources, dest, format=fmt, options=options)
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
+    with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("copying", total=total)
         return pond.copy_in(
             sources,
