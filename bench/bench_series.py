@@ -293,17 +293,19 @@ def bench_range(s: SeriesPond, repeat: int) -> list[Figure]:
     from datafusion import SessionContext
 
     def cat(bounded: bool) -> float:
+        low, high = (start, end) if bounded else (None, None)
+
         def go() -> None:
-            kwargs = {"start": start, "end": end} if bounded else {}
+            root, persistence = s.pond.root, s.pond.persistence
             engine.cat(
-                s.pond.root, SERIES, sql=sql, persistence=s.pond.persistence, **kwargs
+                root, SERIES, sql=sql, start=low, end=high, persistence=persistence
             ).read_all()
 
         return timed(go)
 
     def read(bounded: bool) -> float:
-        kwargs = {"start": start, "end": end} if bounded else {}
-        return timed(lambda: s.pond.read_table(SERIES, **kwargs))
+        low, high = (start, end) if bounded else (None, None)
+        return timed(lambda: s.pond.read_table(SERIES, start=low, end=high))
 
     def cli(bounded: bool) -> ChildRun:
         argv = [POND_BIN, "cat", SERIES, "--sql", sql, "--format", "csv"]
