@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import random
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from duckpond.query import (
     read_source,
     run_query,
 )
+from duckpond.query import engine as engine_module
 from duckpond.query.engine import referenced_names
 from duckpond.tinyfs import FILE_DATA, FILE_TABLE, WD, FactoryContext
 
@@ -274,7 +276,7 @@ def test_many_disk_versions_scan_as_one_table(disk_wd: WD) -> None:
     ]
 
 
-def test_scan_links_are_removed_with_the_session(
+def test_scan_links_are_reused_and_removed_when_unused(
     disk_wd: WD, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for v in range(3):
@@ -282,8 +284,18 @@ def test_scan_links_are_removed_with_the_session(
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    stream = cat(disk_wd, "/data/s.series", sql="SELECT count(*) AS n FROM source")
-    assert list(scratch.iterdir()), "several disk versions are scanned through a links directory"
+    monkeypatch.setattr(engine_module, "_LISTINGS", OrderedDict())
+    sql = "SELECT count(*) AS n FROM source"
+    stream = cat(disk_wd, "/data/s.series", sql=sql)
+    assert len(list(scratch.iterdir())) == 1, "disk versions are scanned through links"
+    assert cat(disk_wd, "/data/s.series", sql=sql).read_all().to_pylist() == [{"n": 1200}]
+    assert len(list(scratch.iterdir())) == 1, "the same versions reuse their links"
+    add_version(disk_wd, "/data/s.series", hourly(300, 100, temp=temps(3)))
+    assert cat(disk_wd, "/data/s.series", sql=sql).read_all().to_pylist() == [{"n": 1600}]
+    assert len(list(scratch.iterdir())) == 2
+    engine_module._LISTINGS.clear()
+    gc.collect()
+    assert len(list(scratch.iterdir())) == 1, "a stream still reading keeps its links"
     assert stream.read_all().to_pylist() == [{"n": 1200}]
     del stream
     gc.collect()

@@ -11,7 +11,10 @@ identifiers (``FROM "/data/seattle.series"``) and the system tables.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, FormatError, QueryError
@@ -129,26 +132,12 @@ class DataFusionEngine:
 
     def _listing_frame(self, parts: Sequence[Part], time_range: TimeRange) -> Any | None:
         """One scan over several files, or None when their schemas do not unify."""
-        import os
-        import tempfile
-
-        try:
-            schema = unified_schema(parts)
-        except FormatError:
+        listing = _listing(parts)
+        if listing is None:
             return None
-        # DataFusion scans a directory, not a list of files: a private directory of
-        # links names exactly these files. It lives as long as this engine.
-        links = tempfile.TemporaryDirectory(prefix="duckpond-scan-")
-        try:
-            for i, part in enumerate(parts):
-                assert part.path is not None
-                os.symlink(os.path.abspath(part.path), os.path.join(links.name, f"{i:06d}.parquet"))
-        except OSError:
-            links.cleanup()
-            return None
-        self._links.append(links)
-        frame = self._ctx.read_parquet(links.name, schema=schema)
-        return self._time_filter(frame, schema, parts[0].timestamp_column, time_range)
+        self._links.append(listing.links)  # held as long as this engine and its streams
+        frame = self._ctx.read_parquet(listing.links.name, schema=listing.schema)
+        return self._time_filter(frame, listing.schema, parts[0].timestamp_column, time_range)
 
     def _parquet_frame(self, part: Part, time_range: TimeRange) -> Any:
         assert part.path is not None
@@ -224,6 +213,58 @@ class DataFusionEngine:
                 raise condense_error(exc, tables) from None
 
         return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """A private directory of links naming exactly some Parquet files, and their schema."""
+
+    links: tempfile.TemporaryDirectory[str]
+    schema: pa.Schema
+
+
+# Recent listings by the files they name (path, mtime, size): a process that queries
+# the same series again (a site build, a notebook) neither links nor reads footers
+# again.  A directory is removed once neither this cache nor any engine holds it.
+_LISTINGS: OrderedDict[tuple[tuple[str, int, int], ...], _Listing] = OrderedDict()
+_LISTINGS_KEPT = 32
+_LISTINGS_LOCK = threading.Lock()
+
+
+def _listing(parts: Sequence[Part]) -> _Listing | None:
+    """The listing for these files (made, or found again), or None when their schemas do
+    not unify or links cannot be made here."""
+    import os
+    import tempfile
+
+    try:
+        paths = [os.path.abspath(part.path) for part in parts if part.path is not None]
+        key = tuple((p, (st := os.stat(p)).st_mtime_ns, st.st_size) for p in paths)
+    except OSError:
+        return None
+    with _LISTINGS_LOCK:
+        found = _LISTINGS.get(key)
+        if found is not None:
+            _LISTINGS.move_to_end(key)
+            return found
+    try:
+        schema = unified_schema(parts)
+    except FormatError:
+        return None
+    # DataFusion scans a directory, not a list of files: links name exactly these.
+    links = tempfile.TemporaryDirectory(prefix="duckpond-scan-")
+    try:
+        for i, path in enumerate(paths):
+            os.symlink(path, os.path.join(links.name, f"{i:06d}.parquet"))
+    except OSError:
+        links.cleanup()
+        return None
+    listing = _Listing(links, schema)
+    with _LISTINGS_LOCK:
+        _LISTINGS[key] = listing
+        while len(_LISTINGS) > _LISTINGS_KEPT:
+            _LISTINGS.popitem(last=False)
+    return listing
 
 
 def _union_all(frames: list[Any]) -> Any:
