@@ -445,7 +445,8 @@ def bench_many(work: Path, files: int, repeat: int) -> list[Figure]:
         return timed(go)
 
     def plain_api() -> float:
-        return timed(lambda: write_deltalake(plain, bare_rows(names, content), mode="append"))
+        rows = bare_rows(names, content)
+        return timed(lambda: write_deltalake(plain, rows, mode="append"))
 
     def same_api() -> float:
         rows = oplog_rows(names, content, runs["n"] + 2)
@@ -457,25 +458,24 @@ def bench_many(work: Path, files: int, repeat: int) -> list[Figure]:
 
         return timed(go)
 
+    # Whole processes get a pond and a table of their own: a commit from another
+    # process would make the next in-process transaction catch up first.
+    cli_pond = work / "pond-many-cli"
+    Pond.init(cli_pond, command=COMMAND).close()
+    cli_table = work / "bare-many-cli"
+    write_deltalake(cli_table, bare_rows(["init"], b"0"), mode="error")
+
     def pond_cli() -> ChildRun:
         runs["n"] += 1
         argv = [POND_BIN, "copy", str(host), f"/batch{runs['n']:03d}"]
-        return run_child(argv, env=pond_env(pond_dir))
+        return run_child(argv, env=pond_env(cli_pond))
 
     def bare_cli() -> ChildRun:
-        argv = [PYTHON, str(script), str(plain_dir), *(str(host / n) for n in names)]
+        argv = [PYTHON, str(script), str(cli_table), *(str(host / n) for n in names)]
         return run_child(argv)
 
-    samples = interleaved(
-        {
-            "pond": pond_api,
-            "plain": plain_api,
-            "same": same_api,
-            "pond_cli": pond_cli,
-            "bare_cli": bare_cli,
-        },
-        repeat,
-    )
+    samples = interleaved({"pond": pond_api, "plain": plain_api, "same": same_api}, repeat)
+    samples.update(interleaved({"pond_cli": pond_cli, "bare_cli": bare_cli}, repeat))
     pond.close()
     value = median(samples["pond"])
     figures = []
