@@ -109,3 +109,24 @@ def test_transactions_limit_reads_newest_and_skips_maintenance(tmp_path: Path) -
     assert store.transactions(20) == everything
     past = DeltaPersistence.open(tmp_path / "p", at_txn=4)
     assert [t["txn_seq"] for t in past.transactions(2)] == [4, 3]
+
+
+def test_a_busy_directory_is_compacted_between_full_maintenance(tmp_path: Path) -> None:
+    from duckpond.tlogfs.persistence import PARTITION_FILE_LIMIT
+
+    store = DeltaPersistence.create(tmp_path / "p", maintenance_interval=1000)
+    for i in range(PARTITION_FILE_LIMIT * 2 + 5):
+        store.begin()
+        add_file(store, f"f{i}", f"v{i}".encode())
+        store.commit()
+    actions = pa.RecordBatchReader.from_stream(
+        DeltaTable(tmp_path / "p" / "data").get_add_actions(flatten=True)
+    ).read_all()
+    parts = actions.column("partition.part_id").to_pylist()
+    assert parts.count(ROOT_ID) <= PARTITION_FILE_LIMIT
+    # Compaction keeps every row: the newest state and every past one read back.
+    reopened = DeltaPersistence.open(tmp_path / "p")
+    assert len(reopened.read_dir(ROOT_ID)) == PARTITION_FILE_LIMIT * 2 + 5
+    past = DeltaPersistence.open(tmp_path / "p", at_txn=6)
+    assert sorted(past.read_dir(ROOT_ID)) == [f"f{i}" for i in range(5)]
+    assert [t["txn_seq"] for t in reopened.transactions(1)] == [PARTITION_FILE_LIMIT * 2 + 6]

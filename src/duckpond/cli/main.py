@@ -190,6 +190,9 @@ def mkdir(settings: Settings, parents: bool, path: str) -> None:
 
 def _parse_source(text: str) -> tuple[str, dict[str, Any]]:
     """A copy source: a host path, ``host:///abs``, or a ``host+FORMAT[+COMP]:///`` URL."""
+    if ":" not in text or text.startswith("/"):
+        # A plain path: no need to import the query package (about 15 ms).
+        return text, {}
     from ..query.urls import is_url, parse_url
 
     if not is_url(text):

@@ -80,6 +80,8 @@ from .lock import DEFAULT_TIMEOUT, WriterLock
 from .oplog import PARTITION_COLUMN, SCHEMA, decode_entries, encode_entries
 
 MAINTENANCE_INTERVAL = 100
+# Data files one partition may gather before it is compacted on its own.
+PARTITION_FILE_LIMIT = 16
 
 TABLE_CONFIGURATION = {
     # Without this, Delta drops log entries older than logRetentionDuration
@@ -350,6 +352,10 @@ class DeltaPersistence:
         return rows[-1]
 
     def node_type(self, node_id: str) -> str:
+        # A directory changed in this transaction is a directory: asking its
+        # head row would re-encode its whole entry table on every insert.
+        if node_id in self._pending_dirs:
+            return DIRECTORY
         return self._head(node_id).file_type
 
     def latest(self, node_id: str) -> VersionInfo:
@@ -662,8 +668,9 @@ class DeltaPersistence:
             raise
         try:
             self._last_txn = txn_seq
-            self._index.sync(self._add_actions())
-            self._maybe_maintain()
+            actions = self._add_actions()
+            self._index.sync(actions)
+            self._maybe_maintain({row.part_id for row in rows}, actions)
         finally:
             self._end_txn()
         return txn_seq
@@ -692,11 +699,23 @@ class DeltaPersistence:
         except (OSError, ValueError, KeyError, TypeError):
             return 0
 
-    def _maybe_maintain(self) -> None:
-        if self._dt.version() - self._last_checkpoint() < self._maintenance_interval:
-            return
+    def _maybe_maintain(self, touched: set[str], actions: pa.Table) -> None:
         try:
-            self._maintain()
+            if self._dt.version() - self._last_checkpoint() >= self._maintenance_interval:
+                self._maintain()
+                return
+            # A directory written in every commit gains a data file per commit,
+            # and reading it opens each one: compact just the crowded partitions
+            # between the full maintenance runs.
+            parts = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist()
+            crowded = sorted(p for p in touched if parts.count(p) > PARTITION_FILE_LIMIT)
+            if crowded:
+                self._dt.optimize.compact(
+                    partition_filters=[(PARTITION_COLUMN, "in", crowded)],
+                    writer_properties=_WRITER,
+                    post_commithook_properties=_HOOKS,
+                )
+                self._index.sync(self._add_actions())
         except Exception as e:
             # The transaction is committed and must be reported so; a failed
             # clean-up only costs speed, and the next commit retries it.
