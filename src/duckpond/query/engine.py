@@ -65,9 +65,12 @@ class DataFusionEngine:
     name = "datafusion"
 
     def __init__(self) -> None:
-        from datafusion import SessionContext
+        from datafusion import SessionConfig, SessionContext
 
-        self._ctx = SessionContext()
+        # Version pruning by event time is ours (from the oplog), so the per-file
+        # statistics DataFusion would gather by reading every footer buy nothing.
+        config = SessionConfig().set("datafusion.execution.collect_statistics", "false")
+        self._ctx = SessionContext(config)
         self._tables: set[str] = set()
         self._links: list[tempfile.TemporaryDirectory[str]] = []
 
