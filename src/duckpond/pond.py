@@ -175,8 +175,14 @@ class Pond:
 
     # -- filesystem verbs ----------------------------------------------------------------
 
-    def mkdir(self, path: str, *, parents: bool = False) -> None:
-        self._write(lambda root: root.mkdir(path, parents=parents))
+    def mkdir(self, *paths: str, parents: bool = False) -> None:
+        """Create directories, all in one transaction (all or none)."""
+
+        def make(root: WD) -> None:
+            for path in paths:
+                root.mkdir(path, parents=parents)
+
+        self._write(make)
 
     def write_bytes(self, path: str, data: bytes) -> None:
         self._write(lambda root: root.write_file(path, data))

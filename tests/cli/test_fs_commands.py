@@ -63,6 +63,16 @@ def test_mkdir(pond: PondRunner) -> None:
     assert pond.json("list", "/a")[0]["type"] == "directory"
 
 
+def test_mkdir_of_several_paths_is_one_transaction(pond: PondRunner) -> None:
+    txns = len(pond.json("log"))
+    pond.ok("mkdir", "-p", "/raw", "/data/a")
+    assert pond.paths() == ["/data", "/data/a", "/raw"]
+    assert len(pond.json("log")) == txns + 1
+    # One bad path and none of them is made.
+    assert "exists" in pond.fails("mkdir", "/new", "/raw")
+    assert "/new" not in pond.paths()
+
+
 def test_mkdir_without_p_needs_the_parent_and_refuses_an_existing_path(pond: PondRunner) -> None:
     message = pond.fails("mkdir", "/x/y")
     assert "no such file or directory" in message and "/x" in message

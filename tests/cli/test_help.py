@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -115,3 +116,27 @@ def test_usage_error_in_a_real_process_names_pond() -> None:
     proc = run_pond("list", "--no-such-option")
     assert proc.returncode == 2
     assert b"Usage: pond list" in proc.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    from .conftest import POND_SCRIPT, child_env
+
+    pond_dir = tmp_path / "pond"
+    subprocess.run([str(POND_SCRIPT), "--pond", str(pond_dir), "init"], check=True, env=child_env())
+    subprocess.run(
+        [str(POND_SCRIPT), "--pond", str(pond_dir), "mkdir", *[f"/d{i}" for i in range(3000)]],
+        check=True,
+        env=child_env(),
+    )
+    listing = subprocess.Popen(
+        [str(POND_SCRIPT), "--pond", str(pond_dir), "--json", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.read(10)
+    listing.stdout.close()
+    stderr = listing.stderr.read()
+    listing.wait(timeout=60)
+    assert b"error" not in stderr and b"Traceback" not in stderr

@@ -60,7 +60,8 @@ class PondGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            # A closed pipe (``pond list | head``) is click's to end quietly.
             raise
         except (PondError, OSError) as exc:
             if _debug(ctx):
@@ -176,16 +177,16 @@ def init(settings: Settings) -> None:
 @click.option(
     "-p", "--parents", is_flag=True, help="Create missing parents; no error if it exists."
 )
-@click.argument("path")
+@click.argument("paths", nargs=-1, required=True)
 @pass_settings
-def mkdir(settings: Settings, parents: bool, path: str) -> None:
-    """Create a directory.
+def mkdir(settings: Settings, parents: bool, paths: tuple[str, ...]) -> None:
+    """Create directories (one transaction: all of them or none).
 
     Example:
 
-        pond mkdir -p /raw/site-a
+        pond mkdir -p /raw/site-a /data
     """
-    settings.open().mkdir(path, parents=parents)
+    settings.open().mkdir(*paths, parents=parents)
 
 
 def _parse_source(text: str) -> tuple[str, dict[str, Any]]:
