@@ -175,3 +175,35 @@ def test_killing_a_writer_at_any_moment_loses_nothing_committed(
         report = fsck(pond_dir)
         assert report.ok, report.problems
         assert report.unreferenced_blobs == 0
+
+
+def _foreign_append(pond_dir: Path, txn_seq: int, rows_txn: int) -> None:
+    """Append, behind the pond's back, a copy of the root's first row as another commit."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+    dt = DeltaTable(pond_dir / "data")
+    first = sorted((pond_dir / "data").glob("part_id=*/*.parquet"))[0]
+    row = pq.read_table(first).slice(0, 1)
+    row = row.set_column(
+        row.schema.get_field_index("txn_seq"), "txn_seq", pa.array([rows_txn], pa.int64())
+    )
+    row = row.append_column("part_id", pa.array([first.parent.name.split("=", 1)[1]]))
+    write_deltalake(
+        dt,
+        row.select(pa.schema(dt.schema()).names),
+        mode="append",
+        commit_properties=CommitProperties(custom_metadata={"txn_seq": txn_seq, "command": "[]"}),
+    )
+
+
+def test_fsck_detects_a_duplicate_and_a_missing_transaction(
+    pond_dir: Path, store: DeltaPersistence
+) -> None:
+    commit_file(store, "a", b"a")  # txn 2
+    assert fsck(pond_dir).ok
+    _foreign_append(pond_dir, txn_seq=2, rows_txn=4)
+    kinds = {(p.kind, p.version) for p in fsck(pond_dir).problems}
+    assert ("duplicate transaction", 2) in kinds
+    assert ("missing transaction", 3) in kinds

@@ -61,7 +61,8 @@ class RecoverReport:
 @dataclass(frozen=True)
 class FsckProblem:
     kind: str
-    """One of: sha256 mismatch, size mismatch, missing blob, version gap, bad directory, dangling entry."""
+    """One of: sha256 mismatch, size mismatch, missing blob, version gap, bad directory,
+    dangling entry, missing transaction, duplicate transaction."""
     node_id: str
     version: int
     detail: str
@@ -242,6 +243,17 @@ def fsck(pond_dir: str | os.PathLike[str]) -> FsckReport:
                     version,
                     f"{entry.name!r} -> unknown node {entry.node_id}",
                 )
+
+    # Every transaction writes rows and is one commit: its number shows in both, once.
+    with_rows = set(rows.column("txn_seq").to_pylist())
+    for txn in sorted(set(range(1, store.last_txn + 1)) - with_rows):
+        problem("missing transaction", "-", txn, f"transaction {txn} has no rows in the oplog")
+    seen: dict[int, int] = {}
+    for t in store.transactions():
+        seen[t["txn_seq"]] = seen.get(t["txn_seq"], 0) + 1
+    for txn, count in sorted(seen.items()):
+        if count > 1:
+            problem("duplicate transaction", "-", txn, f"{count} Delta commits claim txn {txn}")
 
     present, _ = BlobStore(pond / DATA_DIR / LARGE_FILES_DIR).listing()
     report.unreferenced_blobs = sum(1 for p in present.values() if p not in blob_hashes)
