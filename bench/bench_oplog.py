@@ -29,6 +29,7 @@ from harness import (
     PYTHON,
     ChildRun,
     Figure,
+    Figures,
     child_env,
     cpu_of,
     header,
@@ -36,7 +37,6 @@ from harness import (
     median,
     parse_args,
     pond_env,
-    print_figure,
     run_child,
     selected,
     timed,
@@ -520,12 +520,8 @@ def main() -> None:
     args = parse_args(__doc__ or "")
     quick = args.quick
     header("oplog" + (" (quick)" if quick else ""))
-    figures: list[Figure] = []
-
-    def add(new: list[Figure]) -> None:
-        for fig in new:
-            print_figure(fig)
-        figures.extend(new)
+    figures = Figures()
+    add = figures.add
 
     with workdir("oplog") as work:
         if selected(args, "help"):

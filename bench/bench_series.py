@@ -34,13 +34,13 @@ from harness import (
     PYTHON,
     ChildRun,
     Figure,
+    Figures,
     cpu_of,
     header,
     interleaved,
     median,
     parse_args,
     pond_env,
-    print_figure,
     run_child,
     selected,
     timed,
@@ -428,12 +428,8 @@ def main() -> None:
     args = parse_args(__doc__ or "")
     quick = args.quick
     header("tables, series, SQL" + (" (quick)" if quick else ""))
-    figures: list[Figure] = []
-
-    def add(new: list[Figure]) -> None:
-        for fig in new:
-            print_figure(fig)
-        figures.extend(new)
+    figures = Figures()
+    add = figures.add
 
     with workdir("series") as work:
         if selected(args, "csv"):

@@ -268,3 +268,12 @@ def header(title: str) -> None:
     info = {**machine(), **versions()}
     print(f"== {title}", flush=True)
     print("   " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+
+
+class Figures(list[Figure]):
+    """The figures of one suite: each printed as it is added."""
+
+    def add(self, new: Sequence[Figure]) -> None:
+        for fig in new:
+            print_figure(fig)
+        self.extend(new)
