@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from duckpond.ingest import store_tabular
+from duckpond.ingest.store import store_tabular
 from duckpond.pond import Pond
 from duckpond.query import engine
 from duckpond.tinyfs import FILE_SERIES

@@ -1,10 +1,15 @@
 """The pond API: everything the ``pond`` command does is a call away here.
 
 pond = Pond.init("/srv/pond")
-with pond.transaction() as root:
-    root.mkdir("/raw")
-    root.write_file("/raw/notes.txt", b"hello")
+with pond.transaction() as tx:            # one commit, or nothing on an exception
+    tx.mkdir("/raw")
+    tx.write_file("/raw/notes.txt", b"hello")
+    tx.write_series("/raw/site.series", frame)
+print(tx.txn_seq)                          # the transaction's number, after a clean exit
 Pond.open("/srv/pond", at_txn=1).list("/")   # the pond as of its first transaction
+
+Each write verb of ``Pond`` (``mkdir``, ``write_series``, ``copy_in``...) is the
+same verb of a one-verb ``Transaction`` (docs/architecture.md, "Transactions").
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from .tinyfs.persistence import DIRECTORY, is_file_type
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .ingest.options import CopyOptions
     from .tlogfs import DeltaPersistence, FsckReport, RecoverReport
 
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -113,16 +119,21 @@ class Pond:
         path: str | os.PathLike[str],
         *,
         at_txn: int | None = None,
-        at: datetime | None = None,
+        at: Any = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> Pond:
-        """Open a pond, as it is now or as it was right after txn ``at_txn`` (or at time ``at``)."""
+        """Open a pond, as it is now or as it was right after txn ``at_txn`` (or at time ``at``).
+
+        ``at`` is an ISO 8601 string, a datetime or a pandas Timestamp (no zone means UTC).
+        """
         from .tlogfs import DeltaPersistence
 
         if at_txn is not None and at is not None:
             raise ConfigError("give either a transaction or a time to travel to, not both")
         where = Path(path).expanduser().absolute()
-        persistence = DeltaPersistence.open(where, at_txn=at_txn, at=at, lock_timeout=lock_timeout)
+        persistence = DeltaPersistence.open(
+            where, at_txn=at_txn, at=_time_or_none(at), lock_timeout=lock_timeout
+        )
         return cls(where, persistence, lock_timeout)
 
     @property
@@ -153,39 +164,46 @@ class Pond:
     # -- transactions --------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, command: Sequence[str] | None = None) -> Iterator[WD]:
-        """Hold the write lock, and commit everything done through the yielded root on a clean exit.
+    def transaction(self, command: Sequence[str] | None = None) -> Iterator[Transaction]:
+        """Hold the write lock; commit everything done through the yielded ``Transaction``.
 
+        The commit happens on a clean exit of the ``with`` block, and records
+        ``command`` (default: this process's command line), the user and the
+        time; ``tx.txn_seq`` is then its number (None if nothing was written).
         On an exception nothing is committed and the pond is as it was.
+        Raises ``ReadOnlyError`` on a past state, ``TransactionError`` if one
+        is already open, ``LockTimeoutError`` if another writer holds the pond.
         """
         if self.read_only:
             raise ReadOnlyError("this pond is opened at a past state and cannot be written")
-        if self.persistence.in_transaction:
+        p = self.persistence
+        if p.in_transaction:
             raise TransactionError("a transaction is already open on this pond")
         argv = list(command) if command is not None else (self.command or _default_command())
-        # The persistence takes the write lock in begin() and catches up with
-        # commits other processes made since we opened.
+        # begin() takes the write lock and catches up with commits other processes made.
+        p.begin()
+        tx = Transaction(self, self.fs.root())
+        try:
+            yield tx
+        except BaseException:
+            p.rollback()
+            raise
         # The persistence adds the user, the time and the txn_seq.
-        with self.fs.transaction(metadata={"command": argv}):
-            yield self.fs.root()
+        tx.txn_seq = p.commit({"command": argv})
 
-    def _write(self, fn: Callable[[WD], Any]) -> Any:
-        with self.transaction() as root:
-            return fn(root)
+    def _write(self, fn: Callable[[Transaction], Any]) -> Any:
+        with self.transaction() as tx:
+            return fn(tx)
 
     # -- filesystem verbs ----------------------------------------------------------------
 
     def mkdir(self, *paths: str, parents: bool = False) -> None:
         """Create directories, all in one transaction (all or none)."""
-
-        def make(root: WD) -> None:
-            for path in paths:
-                root.mkdir(path, parents=parents)
-
-        self._write(make)
+        self._write(lambda tx: tx.mkdir(*paths, parents=parents))
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        self._write(lambda root: root.write_file(path, data))
+        """Write raw bytes as a ``file:data`` (a new version if the file exists)."""
+        self._write(lambda tx: tx.write_file(path, data))
 
     def read_bytes(self, path: str, *, version: int | None = None) -> bytes:
         np = self.root.get(path)
@@ -198,13 +216,16 @@ class Pond:
         return np.read_bytes(version)
 
     def remove(self, path: str, *, recursive: bool = False) -> None:
-        self._write(lambda root: root.remove(path, recursive=recursive))
+        """Unlink ``path`` (``-r`` for a non-empty directory); its history stays."""
+        self._write(lambda tx: tx.rm(path, recursive=recursive))
 
     def move(self, src: str, dst: str) -> None:
-        self._write(lambda root: root.rename(src, dst))
+        """Move or rename, keeping the node id (``history`` follows the node)."""
+        self._write(lambda tx: tx.mv(src, dst))
 
     def symlink(self, target: str, path: str) -> None:
-        self._write(lambda root: root.symlink(target, path))
+        """Create a symlink at ``path``; ``target`` need not exist."""
+        self._write(lambda tx: tx.symlink(target, path))
 
     def history(self, path: str) -> list[VersionInfo]:
         return self.root.versions(path)
@@ -241,32 +262,23 @@ class Pond:
         dest: str,
         *,
         format: str = "data",
-        options: dict[str, Any] | None = None,
+        options: CopyOptions | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> CopyResult:
-        """Copy host files and directories into the pond in one transaction."""
-        from .ingest import plan_copy_in, store_file
+        """Copy host files and directories into the pond in one transaction (DESIGN: copy in).
 
-        if format not in ("data", "table", "series"):
-            raise ConfigError(f"unknown format {format!r} (choose data, table or series)")
-        written: list[str] = []
-        unchanged: list[str] = []
-        with self.transaction() as root:
-            for host, pond_path, is_dir in plan_copy_in(root, [Path(s) for s in sources], dest):
-                if is_dir:
-                    root.mkdir(pond_path, exist_ok=True)
-                    continue
-                changed = store_file(root, host, pond_path, format, options or {})
-                (written if changed else unchanged).append(pond_path)
-                if progress is not None:
-                    progress(host.stat().st_size)
-        return CopyResult(written, unchanged, self.fs.last_commit)
+        ``format`` (data, table or series) applies to new files; ``options`` say how
+        CSV and Parquet are read.  ``progress`` is called with each file's size in bytes.
+        """
+        with self.transaction() as tx:
+            result = tx.copy_in(sources, dest, format=format, options=options, progress=progress)
+        return CopyResult(result.written, result.unchanged, tx.txn_seq)
 
     def copy_out(
         self, pattern: str, host_dir: str | os.PathLike[str], *, strip_prefix: str | None = None
     ) -> builtins.list[Path]:
         """Write every pond node matching ``pattern`` under ``host_dir``."""
-        from .ingest import export_node
+        from .ingest.export import export_node
 
         # A glob skips hidden names as ``list`` does; a matched directory copies whole.
         matches = self.list(pattern)
@@ -320,7 +332,7 @@ class Pond:
 
     def describe(self, pattern: str) -> builtins.list[dict[str, Any]]:
         """What ``pond describe`` prints: a pattern's nodes, or what a URL reads as."""
-        from .ingest import describe_node, describe_url
+        from .ingest.describe import describe_node, describe_url
         from .query.urls import is_url
 
         if is_url(pattern):
@@ -344,8 +356,8 @@ class Pond:
         target: str,
         *,
         sql: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: Any = None,
+        end: Any = None,
     ) -> pa.RecordBatchReader:
         """``pond cat --sql/--start/--end``: a path, glob or URL as rows, streamed.
 
@@ -355,28 +367,127 @@ class Pond:
         from .query import engine
 
         return engine.cat(
-            self.root, target, sql=sql, start=start, end=end, persistence=self.persistence
+            self.root,
+            target,
+            sql=sql,
+            start=_time_or_none(start),
+            end=_time_or_none(end),
+            persistence=self.persistence,
         )
 
-    def read_table(
-        self, path: str, *, start: datetime | None = None, end: datetime | None = None
-    ) -> pa.Table:
-        """A table, a series (all versions, optionally limited to [start, end)), or a glob of them."""
+    def read_table(self, path: str, *, start: Any = None, end: Any = None) -> pa.Table:
+        """A table, a series (all versions, optionally limited to [start, end)), or a glob of them.
+
+        ``start`` (inclusive) and ``end`` (exclusive) are ISO 8601 strings, datetimes or
+        pandas Timestamps; a time without a zone is UTC.
+        """
         from .query.engine import read_source
 
-        return read_source(self.root, self.persistence, path, start=start, end=end)
+        return read_source(
+            self.root, self.persistence, path, start=_time_or_none(start), end=_time_or_none(end)
+        )
 
     def write_series(self, path: str, data: Any, *, timestamp_column: str | None = None) -> None:
         """Append a version to the series at ``path`` (created if missing) from Arrow, pandas or polars."""
-        from .ingest import store_tabular
-
-        self._write(lambda root: store_tabular(root, path, data, FILE_SERIES, timestamp_column))
+        self._write(lambda tx: tx.write_series(path, data, timestamp_column=timestamp_column))
 
     def write_table(self, path: str, data: Any) -> None:
         """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
-        from .ingest import store_tabular
+        self._write(lambda tx: tx.write_table(path, data))
 
-        self._write(lambda root: store_tabular(root, path, data, FILE_TABLE, None))
+
+class Transaction:
+    """The write verbs of one open pond transaction (``with pond.transaction() as tx``).
+
+    Everything done through it is committed together when the ``with`` block
+    exits cleanly, or not at all.  ``root`` is the filesystem itself, for reads
+    and for lower-level writes; ``txn_seq`` is the transaction's number once it
+    has committed (None before, or if nothing was written).
+    """
+
+    def __init__(self, pond: Pond, root: WD) -> None:
+        self.pond = pond
+        self.root = root
+        self.txn_seq: int | None = None
+
+    def mkdir(self, *paths: str, parents: bool = False, exist_ok: bool = False) -> None:
+        """Create directories; ``parents`` makes missing parents and accepts existing ones."""
+        for path in paths:
+            self.root.mkdir(path, parents=parents, exist_ok=exist_ok)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Raw bytes as a ``file:data`` (a new version if the file exists; it keeps its type)."""
+        self.root.write_file(path, data)
+
+    def write_series(self, path: str, data: Any, *, timestamp_column: str | None = None) -> None:
+        """Append a version to the series at ``path`` (created if missing).
+
+        ``data`` is an Arrow table or batch, a pandas or polars frame, or anything with
+        ``__arrow_c_stream__``.  Raises ``FormatError`` without a timestamp column or when
+        the columns do not fit the series.
+        """
+        from .ingest.store import store_tabular
+
+        store_tabular(self.root, path, data, FILE_SERIES, timestamp_column)
+
+    def write_table(self, path: str, data: Any) -> None:
+        """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
+        from .ingest.store import store_tabular
+
+        store_tabular(self.root, path, data, FILE_TABLE, None)
+
+    def copy_in(
+        self,
+        sources: Sequence[str | os.PathLike[str]],
+        dest: str,
+        *,
+        format: str = "data",
+        options: CopyOptions | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> CopyResult:
+        """Copy host files and directories in (see ``Pond.copy_in``); ``txn_seq`` is None here."""
+        from .ingest.options import CopyOptions
+        from .ingest.plan import plan_copy_in
+        from .ingest.store import store_file
+
+        if format not in ("data", "table", "series"):
+            raise ConfigError(f"unknown format {format!r} (choose data, table or series)")
+        chosen = options if options is not None else CopyOptions()
+        written: list[str] = []
+        unchanged: list[str] = []
+        for host, pond_path, is_dir in plan_copy_in(self.root, [Path(s) for s in sources], dest):
+            if is_dir:
+                self.root.mkdir(pond_path, exist_ok=True)
+                continue
+            changed = store_file(self.root, host, pond_path, format, chosen)
+            (written if changed else unchanged).append(pond_path)
+            if progress is not None:
+                progress(host.stat().st_size)
+        return CopyResult(written, unchanged, None)
+
+    def symlink(self, target: str, path: str) -> None:
+        """A symlink at ``path`` to ``target`` (which need not exist)."""
+        self.root.symlink(target, path)
+
+    def rm(self, path: str, *, recursive: bool = False) -> None:
+        """Unlink ``path``; a non-empty directory needs ``recursive``.  History stays."""
+        self.root.remove(path, recursive=recursive)
+
+    def mv(self, src: str, dst: str) -> None:
+        """Move ``src`` to ``dst`` (or into it, if it is a directory), keeping the node id."""
+        self.root.rename(src, dst)
+
+    def create_dynamic(
+        self, path: str, node_type: str, factory: str, config: dict[str, Any]
+    ) -> None:
+        """A dynamic file or directory at ``path``, computed on read by ``factory`` from ``config``."""
+        self.root.create_dynamic(path, node_type, factory, config)
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    from .timeparse import as_time
+
+    return None if value is None else as_time(value)
 
 
 def _static_prefix(pattern: str) -> str:
@@ -392,4 +503,12 @@ def _static_prefix(pattern: str) -> str:
     return tpaths.join(static)
 
 
-__all__ = ["DIRECTORY", "FILE_DATA", "CopyResult", "Entry", "Pond", "resolve_pond_dir"]
+__all__ = [
+    "DIRECTORY",
+    "FILE_DATA",
+    "CopyResult",
+    "Entry",
+    "Pond",
+    "Transaction",
+    "resolve_pond_dir",
+]

@@ -40,3 +40,29 @@ def from_micros(us: int) -> datetime:
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def as_time(value: object, *, tz: str | None = None) -> datetime:
+    """An aware datetime from what Python users pass as a time.
+
+    Accepts an ISO 8601 string, a ``datetime`` (naive means ``tz``, UTC by
+    default), a ``date`` (its midnight), a pandas ``Timestamp`` (a ``datetime``
+    subclass) or numpy ``datetime64`` (naive, so ``tz``).  Anything else is a
+    ``ConfigError`` naming its type.
+    """
+    from datetime import date
+
+    if isinstance(value, str):
+        return parse_time(value, tz=tz)
+    if isinstance(value, datetime):
+        when: datetime = value
+        if hasattr(when, "to_pydatetime"):  # pandas Timestamp: drop nanoseconds it may carry
+            when = when.to_pydatetime()
+        return when if when.tzinfo is not None else when.replace(tzinfo=zone(tz) if tz else UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=zone(tz) if tz else UTC)
+    if type(value).__name__ == "datetime64":
+        micros = int(value.astype("datetime64[us]").astype("int64"))  # type: ignore[attr-defined]
+        naive = from_micros(micros).replace(tzinfo=None)
+        return naive.replace(tzinfo=zone(tz) if tz else UTC)
+    raise ConfigError(f"not a time: {value!r} (give an ISO 8601 string or a datetime)")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 # Everything a copy needs is imported before "ready", so kills land among writes.
 import deltalake, pyarrow
-import duckpond.pond, duckpond.ingest, duckpond.tlogfs.persistence
+import duckpond.pond, duckpond.ingest.store, duckpond.tlogfs.persistence
 from duckpond.cli.main import cli
 
 sys.path.insert(0, {str(HERE)!r})

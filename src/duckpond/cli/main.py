@@ -15,6 +15,7 @@ from ..errors import PondError
 from .output import Output, make_output
 
 if TYPE_CHECKING:
+    from ..ingest.options import CopyOptions
     from ..pond import Pond
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -273,7 +274,9 @@ def copy(
         host_sources.append(path)
         options.update(extra)
     pond = settings.open()
-    result = _copy_with_progress(pond, host_sources, dest, fmt, options)
+    from ..ingest.options import CopyOptions
+
+    result = _copy_with_progress(pond, host_sources, dest, fmt, CopyOptions.build(**options))
     if settings.output.json_mode:
         settings.output.data(
             {"written": result.written, "unchanged": result.unchanged, "txn_seq": result.txn_seq}
@@ -288,7 +291,7 @@ def copy(
 
 
 def _copy_with_progress(
-    pond: Pond, sources: list[str], dest: str, fmt: str, options: dict[str, Any]
+    pond: Pond, sources: list[str], dest: str, fmt: str, options: CopyOptions
 ) -> Any:
     import os
     from pathlib import Path

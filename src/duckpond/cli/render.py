@@ -132,7 +132,7 @@ def render_query(
 def render_describe(
     settings: Settings, pattern: str, *, at_txn: int | None, at: str | None
 ) -> None:
-    from ..ingest import describe_url
+    from ..ingest.describe import describe_url
     from ..query.urls import is_url, parse_url
 
     if is_url(pattern) and parse_url(pattern).host:

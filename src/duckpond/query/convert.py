@@ -64,7 +64,7 @@ class CsvOptions:
         if len(self.delimiter) != 1:
             raise ConfigError(f"a CSV delimiter is one character, not {self.delimiter!r}")
         if self.tz is not None:
-            _check_zone(self.tz)
+            check_zone(self.tz)
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ def schema_json(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
-def _check_zone(name: str) -> None:
+def check_zone(name: str) -> None:
+    """``ConfigError`` unless ``name`` is a zone this machine knows."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:

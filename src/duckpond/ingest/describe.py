@@ -1,0 +1,81 @@
+"""What ``pond describe`` reports: type, versions, rows, schema, event-time range."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..tinyfs import FILE_SERIES, WD, NodePath
+from ..tinyfs.persistence import DIRECTORY
+from .store import TABULAR, version_schema
+
+
+def describe_node(np: NodePath) -> dict[str, Any]:
+    from ..timeparse import from_micros, iso
+
+    versions = np.node.versions()
+    latest = versions[-1]
+    out: dict[str, Any] = {
+        "path": np.path,
+        "type": np.node_type,
+        "size": sum(v.size for v in versions) if np.node_type == FILE_SERIES else latest.size,
+        "versions": len(versions),
+        "rows": None,
+        "columns": [],
+        "min_event_time": None,
+        "max_event_time": None,
+    }
+    if np.node_type == DIRECTORY or np.node_type not in TABULAR:
+        return out
+    from ..query import convert
+
+    # A series is all its versions together; a table is its latest version alone.
+    current = versions if np.node_type == FILE_SERIES else [latest]
+    out["rows"] = sum(convert.parquet_rows(np, v.version) for v in current)
+    if np.node_type == FILE_SERIES:
+        out["columns"] = convert.parquet_columns(np)
+    else:
+        recorded = latest.attributes.get("schema")
+        out["columns"] = (
+            recorded
+            if isinstance(recorded, list)
+            else convert.schema_json(version_schema(np, latest.version))
+        )
+    mins = [v.min_event_time for v in current if v.min_event_time is not None]
+    maxs = [v.max_event_time for v in current if v.max_event_time is not None]
+    out["min_event_time"] = iso(from_micros(min(mins))) if mins else None
+    out["max_event_time"] = iso(from_micros(max(maxs))) if maxs else None
+    if latest.attributes.get("timestamp_column"):
+        out["timestamp_column"] = latest.attributes["timestamp_column"]
+    return out
+
+
+def describe_url(root: WD | None, persistence: Any, url: str) -> dict[str, Any]:
+    """``describe`` of a URL: what reading it yields (host URLs need no pond)."""
+    from ..query import convert, engine
+    from ..query.urls import parse_url
+    from ..timeparse import from_micros, iso
+
+    parsed = parse_url(url)
+    reader = engine.cat(root, url, persistence=persistence)
+    schema = reader.schema
+    column = convert.find_timestamp_column(schema)
+    rows = 0
+    low: int | None = None
+    high: int | None = None
+    for batch in reader:
+        rows += batch.num_rows
+        if column is not None and batch.num_rows:
+            span = convert.event_range(batch, column)
+            if span is not None:
+                low = span[0] if low is None else min(low, span[0])
+                high = span[1] if high is None else max(high, span[1])
+    return {
+        "path": url,
+        "type": parsed.format,
+        "size": None,
+        "versions": None,
+        "rows": rows,
+        "columns": [{"name": f.name, "type": str(f.type)} for f in schema],
+        "min_event_time": iso(from_micros(low)) if low is not None else None,
+        "max_event_time": iso(from_micros(high)) if high is not None else None,
+    }

@@ -1,0 +1,183 @@
+"""Storing host files and frames as pond file versions.
+
+Tabular sources (CSV, Parquet, Arrow/pandas/polars frames) are stored as
+Parquet with their schema, row count and (for series) event-time range;
+anything else is kept as raw bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FormatError
+from ..tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath
+from ..tinyfs.persistence import DYNAMIC_FILE
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .options import CopyOptions
+
+FORMAT_TYPES = {"data": FILE_DATA, "table": FILE_TABLE, "series": FILE_SERIES}
+TABULAR = (FILE_TABLE, FILE_SERIES)
+
+
+def _data_suffix(host: Path) -> str:
+    """The extension that names the format, under any compression: ``a.tsv.gz`` -> ``.tsv``."""
+    suffixes = [s.lower() for s in host.suffixes]
+    while suffixes and suffixes[-1] in (".gz", ".zst"):
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
+def source_format(host: Path, declared: str | None) -> str:
+    """``csv`` or ``parquet``: from the URL's format if given, else from the file's extension."""
+    if declared:
+        return declared
+    suffix = _data_suffix(host)
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise FormatError(
+        f"cannot tell the format of {host.name}: name it .csv or .parquet, "
+        "or keep its raw bytes with --format data"
+    )
+
+
+def store_file(root: WD, host: Path, pond_path: str, format: str, options: CopyOptions) -> bool:
+    """Store one host file at ``pond_path``; False if the latest version already has these bytes.
+
+    ``format`` (data, table or series) applies to a new node; an existing one keeps its type.
+    Raises ``FormatError`` for unreadable input or a version that does not fit its series.
+    """
+    existing = root.get(pond_path) if root.exists(pond_path) else None
+    if existing is not None and existing.is_dir():
+        raise IsADirectoryError(21, "a directory is in the way", existing.path)
+    node_type = existing.node_type if existing is not None else FORMAT_TYPES[format]
+    if node_type == DYNAMIC_FILE:
+        raise FormatError(f"{pond_path} is computed by a factory and cannot be written")
+    attributes: dict[str, Any] = {}
+    event_range: tuple[int, int] | None = None
+    if node_type in TABULAR:
+        stored = to_parquet_from_host(host, node_type, options)
+        if existing is not None and node_type == FILE_SERIES:
+            check_series_append(existing, stored.schema)
+        data = stored.data
+        attributes = stored.attributes
+        event_range = stored.event_range
+    else:
+        data = host.read_bytes()
+    if existing is not None and existing.info().sha256 == hashlib.sha256(data).hexdigest():
+        return False
+    root.write_file(
+        pond_path, data, node_type=node_type, attributes=attributes, event_range=event_range
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Parquet bytes ready to store, with the attributes and event range to record."""
+
+    data: bytes
+    attributes: dict[str, Any]
+    event_range: tuple[int, int] | None
+    schema: pa.Schema
+
+
+def to_parquet_from_host(host: Path, node_type: str, options: CopyOptions) -> Stored:
+    """Parquet for a host CSV or Parquet file, read as ``options`` say."""
+    from ..query import convert
+
+    fmt = source_format(host, options.source_format)
+    series = node_type == FILE_SERIES
+    if fmt == "csv":
+        delimiter = options.delimiter
+        if delimiter is None and _data_suffix(host) == ".tsv":
+            delimiter = "\t"
+        converted = convert.csv_to_parquet(
+            host,
+            delimiter=delimiter,
+            has_header=options.header,
+            tz=options.tz,
+            timestamp_column=options.timestamp_column,
+            require_timestamp=series,
+            compression=options.compression,
+        )
+    elif fmt == "parquet":
+        converted = convert.parquet_file(
+            host, timestamp_column=options.timestamp_column, require_timestamp=series
+        )
+    else:
+        raise FormatError(f"cannot store {fmt} as a table: use CSV or Parquet, or --format data")
+    return Stored(converted.data, converted.attributes(), converted.event_range, converted.schema)
+
+
+def check_series_append(series: NodePath, schema: pa.Schema) -> None:
+    """Refuse a version whose columns cannot be read together with the series' versions.
+
+    Reading a series unifies its versions' schemas by column name (widening types where
+    Arrow can); a version that cannot unify would make the whole series unreadable.
+    The recorded schemas answer without reading content when the types agree, which is
+    the common case; only versions that differ are read for their Parquet footers.
+    """
+    import pyarrow as pa
+
+    from ..query.convert import one_line
+
+    new_types = {f.name: str(f.type) for f in schema}
+    differing: list[int] = []
+    for info in series.node.versions():
+        columns = info.attributes.get("schema")
+        if not isinstance(columns, list) or any(
+            new_types.get(str(c["name"]), str(c["type"])) != str(c["type"]) for c in columns
+        ):
+            differing.append(info.version)
+    if not differing:
+        return
+    schemas = [version_schema(series, version) for version in differing]
+    try:
+        pa.unify_schemas([*schemas, schema], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise FormatError(
+            f"{series.path}: the new version's columns do not match the series "
+            f"({one_line(str(exc))}); fix the input, or store it as a new series"
+        ) from None
+
+
+def version_schema(np: NodePath, version: int) -> pa.Schema:
+    """The Arrow schema of one stored Parquet version, from its footer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(pa.BufferReader(np.read_bytes(version))).schema_arrow
+
+
+def store_tabular(
+    root: WD, path: str, data: Any, node_type: str, timestamp_column: str | None
+) -> None:
+    """Write a frame as a new table or series, or a version of the existing one."""
+    from ..query import convert
+
+    existing = root.get(path) if root.exists(path) else None
+    if existing is not None and existing.node_type in TABULAR:
+        # The node keeps its type, so a series is checked as a series whatever was asked.
+        node_type = existing.node_type
+    converted = convert.table_to_parquet(
+        convert.as_arrow(data),
+        timestamp_column=timestamp_column,
+        require_timestamp=node_type == FILE_SERIES,
+    )
+    if existing is not None and node_type == FILE_SERIES:
+        check_series_append(existing, converted.schema)
+    root.write_file(
+        path,
+        converted.data,
+        node_type=node_type,
+        attributes=converted.attributes(),
+        event_range=converted.event_range,
+    )
