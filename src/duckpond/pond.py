@@ -261,56 +261,74 @@ class Pond:
         sources: Sequence[str | os.PathLike[str]],
         dest: str,
         *,
-        format: str = "data",
+        format: str | None = None,
         options: CopyOptions | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> CopyResult:
         """Copy host files and directories into the pond in one transaction (DESIGN: copy in).
 
-        ``format`` (data, table or series) applies to new files; ``options`` say how
-        CSV and Parquet are read.  ``progress`` is called with each file's size in bytes.
+        ``format`` (data, table or series; default data) is what new files become; an
+        existing file keeps its type, and a ``format`` that names another type is a
+        ``ConfigError``.  Several files onto one series append one version each.
+        ``options`` say how CSV and Parquet are read; ``progress`` is called with each
+        file's size in bytes.
         """
         with self.transaction() as tx:
             result = tx.copy_in(sources, dest, format=format, options=options, progress=progress)
         return CopyResult(result.written, result.unchanged, tx.txn_seq)
 
     def copy_out(
-        self, pattern: str, host_dir: str | os.PathLike[str], *, strip_prefix: str | None = None
+        self,
+        pattern: str | Sequence[str],
+        host_dir: str | os.PathLike[str],
+        *,
+        strip_prefix: str | None = None,
+        format: str | None = None,
     ) -> builtins.list[Path]:
-        """Write every pond node matching ``pattern`` under ``host_dir``."""
-        from .ingest.export import export_node
+        """Write every pond node matching ``pattern`` (one or several) under ``host_dir``.
 
-        # A glob skips hidden names as ``list`` does; a matched directory copies whole.
-        matches = self.list(pattern)
-        if not matches:
-            raise FileNotFoundError(2, "no pond path matches", pattern)
-        prefix = strip_prefix if strip_prefix is not None else _static_prefix(pattern)
-        prefix_parts = tpaths.normalize(prefix)
-        for np in matches:
-            if tpaths.normalize(np.path)[: len(prefix_parts)] != prefix_parts:
-                raise InvalidPathError(f"{np.path} does not start with the prefix {prefix}")
+        Returns the host paths written.
+        Each match goes to ``host_dir/<its path minus the prefix>`` (the prefix defaults to the
+        pattern's directory before its first wildcard).  Tables and series are written as
+        ``format`` (parquet or csv; by default CSV for a ``.csv`` name, else Parquet), raw files
+        as their bytes.  All or nothing: on any error no file is left half-written.
+        """
+        from .ingest.export import StagedExport, export_format
+
         out_dir = Path(host_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
+        plan: builtins.list[tuple[NodePath, Path]] = []
         # '/d/**' matches a directory and what is inside it: write each node once.
         done: set[str] = set()
         root = self.root
-        for match in matches:
-            # A matched symlink is copied as what it points to, under its own name.
-            np = root.get(match.path) if match.is_symlink() else match
-            targets = root.visit(np.path) if np.is_dir() else iter([np])
-            for node in targets:
-                if node.path in done:
-                    continue
-                done.add(node.path)
-                host = out_dir.joinpath(*tpaths.normalize(node.path)[len(prefix_parts) :])
+        for one in [pattern] if isinstance(pattern, str) else pattern:
+            # A glob skips hidden names as ``list`` does; a matched directory copies whole.
+            matches = self.list(one)
+            if not matches:
+                raise FileNotFoundError(2, "no pond path matches", one)
+            prefix = strip_prefix if strip_prefix is not None else _static_prefix(one)
+            prefix_parts = tpaths.normalize(prefix)
+            for np in matches:
+                if tpaths.normalize(np.path)[: len(prefix_parts)] != prefix_parts:
+                    raise InvalidPathError(f"{np.path} does not start with the prefix {prefix}")
+            for match in matches:
+                # A matched symlink is copied as what it points to, under its own name.
+                np = root.get(match.path) if match.is_symlink() else match
+                for node in root.visit(np.path) if np.is_dir() else iter([np]):
+                    if node.path not in done:
+                        done.add(node.path)
+                        rel = tpaths.normalize(node.path)[len(prefix_parts) :]
+                        plan.append((node, out_dir.joinpath(*rel)))
+        for node, host in plan:
+            if is_file_type(node.node_type):
+                export_format(node, host, format)  # a bad format fails before anything is written
+        with StagedExport() as staged:
+            staged.mkdir(out_dir)
+            for node, host in plan:
                 if node.is_dir():
-                    host.mkdir(parents=True, exist_ok=True)
+                    staged.mkdir(host)
                 elif is_file_type(node.node_type):
-                    host.parent.mkdir(parents=True, exist_ok=True)
-                    export_node(node, host)
-                    written.append(host)
-        return written
+                    staged.write(node, host, format=format)
+            return staged.commit()
 
     # -- maintenance ---------------------------------------------------------------
 
@@ -441,7 +459,7 @@ class Transaction:
         sources: Sequence[str | os.PathLike[str]],
         dest: str,
         *,
-        format: str = "data",
+        format: str | None = None,
         options: CopyOptions | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> CopyResult:
@@ -450,12 +468,13 @@ class Transaction:
         from .ingest.plan import plan_copy_in
         from .ingest.store import store_file
 
-        if format not in ("data", "table", "series"):
+        if format not in (None, "data", "table", "series"):
             raise ConfigError(f"unknown format {format!r} (choose data, table or series)")
         chosen = options if options is not None else CopyOptions()
         written: list[str] = []
         unchanged: list[str] = []
-        for host, pond_path, is_dir in plan_copy_in(self.root, [Path(s) for s in sources], dest):
+        hosts = [Path(s) for s in sources]
+        for host, pond_path, is_dir in plan_copy_in(self.root, hosts, dest, format):
             if is_dir:
                 self.root.mkdir(pond_path, exist_ok=True)
                 continue

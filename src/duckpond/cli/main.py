@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 from .. import __version__
-from ..errors import PondError
+from ..errors import ConfigError, PondError
 from .output import Output, make_output
 
 if TYPE_CHECKING:
@@ -216,10 +216,10 @@ def _parse_source(text: str) -> tuple[str, dict[str, Any]]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["data", "table", "series"]),
-    default="data",
-    show_default=True,
-    help="What to store host files as; CSV converts to Parquet for table/series.",
+    type=click.Choice(["data", "table", "series", "parquet", "csv"]),
+    default=None,
+    help="In: store host files as data (default), table or series (CSV converts to Parquet). "
+    "Out: write tables and series as parquet or csv (default: csv for a .csv name).",
 )
 @click.option("--strip-prefix", metavar="P", help="Copying out: remove P from each pond path.")
 @click.option("--delimiter", metavar="C", help="CSV field delimiter (default ',').")
@@ -231,7 +231,7 @@ def copy(
     settings: Settings,
     sources: tuple[str, ...],
     dest: str,
-    fmt: str,
+    fmt: str | None,
     strip_prefix: str | None,
     delimiter: str | None,
     no_header: bool,
@@ -252,16 +252,18 @@ def copy(
         from ..query.urls import parse_url
 
         out = parse_url(dest)
+        if fmt in ("data", "table", "series"):
+            raise ConfigError(f"--format {fmt} is for copying in; out, use parquet or csv")
         pond = settings.open()
-        written = []
-        for pattern in sources:
-            written += pond.copy_out(pattern, out.path, strip_prefix=strip_prefix)
+        written = pond.copy_out(list(sources), out.path, strip_prefix=strip_prefix, format=fmt)
         settings.output.data(
             [str(p) for p in written], text=f"copied {len(written)} file(s) to {out.path}"
         )
         return
     if strip_prefix is not None:
         raise click.UsageError("--strip-prefix applies when copying out to host:///DIR")
+    if fmt in ("parquet", "csv"):
+        raise ConfigError(f"--format {fmt} is for copying out to host:///DIR")
     host_sources: list[str] = []
     options: dict[str, Any] = {
         "delimiter": delimiter,
@@ -291,7 +293,7 @@ def copy(
 
 
 def _copy_with_progress(
-    pond: Pond, sources: list[str], dest: str, fmt: str, options: CopyOptions
+    pond: Pond, sources: list[str], dest: str, fmt: str | None, options: CopyOptions
 ) -> Any:
     import os
     from pathlib import Path

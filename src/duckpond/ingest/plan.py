@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError, InvalidPathError
-from ..tinyfs import WD
+from ..tinyfs import FILE_SERIES, WD
 from ..tinyfs import paths as tpaths
 
 
@@ -22,18 +22,31 @@ def _pond_name(host: Path) -> str:
     return name
 
 
-def plan_copy_in(root: WD, sources: Sequence[Path], dest: str) -> Iterator[tuple[Path, str, bool]]:
-    """Yield ``(host path, pond path, is directory)`` for everything a copy-in writes."""
+def plan_copy_in(
+    root: WD, sources: Sequence[Path], dest: str, format: str | None = None
+) -> Iterator[tuple[Path, str, bool]]:
+    """Yield ``(host path, pond path, is directory)`` for everything a copy-in writes.
+
+    Into an existing directory each source keeps its name; onto a series (an existing
+    one, or a new one with ``format`` series) several files append one version each
+    in the order given; otherwise there is exactly one source and ``dest`` is its name.
+    """
     if not sources:
         raise ConfigError("nothing to copy: give at least one source")
     for src in sources:
         if not src.exists():
             raise FileNotFoundError(2, "no such host file or directory", str(src))
     dest_abs = tpaths.join(tpaths.normalize(dest))
-    into_dir = root.exists(dest_abs) and root.get(dest_abs).is_dir()
+    existing = root.get(dest_abs) if root.exists(dest_abs) else None
+    into_dir = existing is not None and existing.is_dir()
+    onto_series = existing.node_type == FILE_SERIES if existing is not None else format == "series"
     if not into_dir:
         if dest.endswith("/"):
             raise FileNotFoundError(2, "no such pond directory", dest_abs)
+        if onto_series and all(src.is_file() for src in sources):
+            for src in sources:
+                yield src, dest_abs, False
+            return
         if len(sources) > 1:
             raise NotADirectoryError(
                 20, "several sources need an existing destination directory", dest_abs

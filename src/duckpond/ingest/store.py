@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FormatError
+from ..errors import ConfigError, FormatError
 from ..tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath
 from ..tinyfs.persistence import DYNAMIC_FILE
 
@@ -48,16 +48,26 @@ def source_format(host: Path, declared: str | None) -> str:
     )
 
 
-def store_file(root: WD, host: Path, pond_path: str, format: str, options: CopyOptions) -> bool:
+def store_file(
+    root: WD, host: Path, pond_path: str, format: str | None, options: CopyOptions
+) -> bool:
     """Store one host file at ``pond_path``; False if the latest version already has these bytes.
 
-    ``format`` (data, table or series) applies to a new node; an existing one keeps its type.
+    ``format`` (data, table or series; None means data) is what a new node becomes; an
+    existing node keeps its type, and a ``format`` naming another type is a ``ConfigError``.
     Raises ``FormatError`` for unreadable input or a version that does not fit its series.
     """
     existing = root.get(pond_path) if root.exists(pond_path) else None
     if existing is not None and existing.is_dir():
         raise IsADirectoryError(21, "a directory is in the way", existing.path)
-    node_type = existing.node_type if existing is not None else FORMAT_TYPES[format]
+    if existing is None:
+        node_type = FORMAT_TYPES[format or "data"]
+    else:
+        node_type = existing.node_type
+        if format is not None and FORMAT_TYPES[format] != node_type:
+            raise ConfigError(
+                f"{existing.path} is a {node_type}: cannot add a version of format {format}"
+            )
     if node_type == DYNAMIC_FILE:
         raise FormatError(f"{pond_path} is computed by a factory and cannot be written")
     attributes: dict[str, Any] = {}
