@@ -244,7 +244,8 @@ class Pond:
         pattern = pattern or "/**"
         if not pattern.startswith("/"):
             pattern = "/" + pattern
-        if has_wildcard(pattern):
+        if has_wildcard(pattern) and not (pattern != "/" and root.exists(pattern.rstrip("/"))):
+            # A name such as 'export[1].csv' that exists is taken literally, not as a pattern.
             return [m.node_path for m in root.glob(pattern, hidden=all)]
         if pattern == "/" or pattern.endswith("/"):
             return [np for np in root.entries(pattern) if all or not tpaths.is_hidden(np.name)]
