@@ -68,12 +68,14 @@ from duckpond.tinyfs import (
     SYMLINK,
     WD,
     DirEntry,
-    DynamicDir,
-    DynamicFile,
+    FactoryContext,
     GlobMatch,
+    MappingResolver,
+    MemoryCache,
+    Output,
     Persistence,
-    register_factory,
 )
+from duckpond.tinyfs.fs import DynamicFileNode
 
 # -- dynamic factories used by the suite ------------------------------------------
 
@@ -86,17 +88,31 @@ class _Bytes:
         return self.data
 
 
+@dataclass
+class Calls:
+    """How often the suite's factories ran: the tests count computations."""
+
+    factory: int = 0
+    entries: int = 0
+    child: int = 0
+    content: int = 0
+
+
 @dataclass(frozen=True)
 class _Tree:
     """A directory described by a JSON mapping: a string is a file, a mapping a directory."""
 
     spec: Mapping[str, Any]
+    calls: Calls
 
-    def entries(self) -> Mapping[str, DynamicFile | DynamicDir]:
-        return {
-            name: _Tree(value) if isinstance(value, dict) else _Bytes(value.encode())
-            for name, value in self.spec.items()
-        }
+    def entries(self) -> Mapping[str, str]:
+        self.calls.entries += 1
+        return {name: "dir" if isinstance(v, dict) else "data" for name, v in self.spec.items()}
+
+    def child(self, name: str, ctx: FactoryContext) -> Output:
+        self.calls.child += 1
+        value = self.spec[name]
+        return _Tree(value, self.calls) if isinstance(value, dict) else _Bytes(value.encode())
 
 
 @dataclass(frozen=True)
@@ -105,18 +121,100 @@ class _Upper:
 
     root: WD
     source: str
+    calls: Calls
 
     def read_bytes(self) -> bytes:
+        self.calls.content += 1
         return self.root.read_bytes(self.source).upper()
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A file whose bytes are the path its factory was told."""
+
+    ctx: FactoryContext
+
+    def read_bytes(self) -> bytes:
+        return self.ctx.path.encode()
+
+
+@dataclass(frozen=True)
+class _WhereDir:
+    """A directory of one file, ``here``, whose bytes are the path its context gives."""
+
+    def entries(self) -> Mapping[str, str]:
+        return {"here": "data"}
+
+    def child(self, name: str, ctx: FactoryContext) -> Output:
+        return _Where(ctx)
+
+
+@dataclass
+class _Writer:
+    """Tries every way to write the pond from inside a read; records what each attempt raised."""
+
+    ctx: FactoryContext
+    outcomes: dict[str, str]
+
+    def read_bytes(self) -> bytes:
+        root = self.ctx.root
+        victim = root.get("/victim")
+        attempts: dict[str, Callable[[], object]] = {
+            "write_file": lambda: root.write_file("/victim", b"changed"),
+            "create_file": lambda: root.create_file("/new", b""),
+            "mkdir": lambda: root.mkdir("/newdir"),
+            "symlink": lambda: root.symlink("/victim", "/link"),
+            "remove": lambda: root.remove("/victim"),
+            "rename": lambda: root.rename("/victim", "/moved"),
+            "create_dynamic": lambda: root.create_dynamic(
+                "/dyn2", DYNAMIC_FILE, TEXT_FACTORY, {"text": ""}
+            ),
+            "transaction": lambda: root.fs.transaction().__enter__(),
+            "via node": lambda: victim.node.fs.root().write_file("/victim", b"x"),
+            "persistence": lambda: root.fs.persistence.write_version(victim.node_id, b"x"),
+            "persistence begin": lambda: root.fs.persistence.begin(),
+        }
+        for name, attempt in attempts.items():
+            try:
+                attempt()
+            except Exception as exc:  # the test checks every one was a ReadOnlyError
+                self.outcomes[name] = type(exc).__name__
+            else:
+                self.outcomes[name] = "wrote"
+        return b"tried"
 
 
 TEXT_FACTORY = "conformance-text"
 TREE_FACTORY = "conformance-tree"
 UPPER_FACTORY = "conformance-upper"
+WHERE_FACTORY = "conformance-where"
+WHERE_DIR_FACTORY = "conformance-where-dir"
+WRITER_FACTORY = "conformance-writer"
 
-register_factory(TEXT_FACTORY, lambda config, ctx: _Bytes(str(config["text"]).encode()))
-register_factory(TREE_FACTORY, lambda config, ctx: _Tree(config["tree"]))
-register_factory(UPPER_FACTORY, lambda config, ctx: _Upper(ctx.root, str(config["source"])))
+
+def make_resolver(calls: Calls, outcomes: dict[str, str]) -> MappingResolver:
+    """The suite's factories, each counting its runs in ``calls``."""
+
+    def counted(factory: Callable[[Mapping[str, Any], FactoryContext], Output]) -> Any:
+        def run(config: Mapping[str, Any], ctx: FactoryContext) -> Output:
+            calls.factory += 1
+            return factory(config, ctx)
+
+        return run
+
+    return MappingResolver(
+        {
+            TEXT_FACTORY: counted(lambda config, ctx: _Bytes(str(config["text"]).encode())),
+            TREE_FACTORY: counted(lambda config, ctx: _Tree(config["tree"], calls)),
+            UPPER_FACTORY: counted(
+                lambda config, ctx: _Upper(ctx.root, str(config["source"]), calls)
+            ),
+            WHERE_FACTORY: counted(lambda config, ctx: _Where(ctx)),
+            WHERE_DIR_FACTORY: counted(lambda config, ctx: _WhereDir()),
+            WRITER_FACTORY: counted(lambda config, ctx: _Writer(ctx, outcomes)),
+        }
+    )
+
 
 TREE = {"a.txt": "alpha", "b.txt": "beta", "sub": {"c.txt": "gamma", "deeper": {"d.txt": "delta"}}}
 
@@ -1197,6 +1295,161 @@ class DynamicNodes:
             raise RuntimeError
         assert not root.exists("/gen")
 
+    # -- the shape a pipeline stands on ------------------------------------------------
+
+    def test_listing_ten_entries_computes_them_once(self, root: WD, calls: Calls) -> None:
+        ten = {f"e{i:02d}": f"entry {i}" for i in range(10)}
+        root.create_dynamic("/gen", DYNAMIC_DIR, TREE_FACTORY, {"tree": ten})
+        assert root.listdir("/gen") == sorted(ten)
+        assert (calls.factory, calls.entries, calls.child) == (1, 1, 0)
+        # `list -l`: every entry with its metadata, and a glob and a visit, in the same read.
+        infos = [np.info() for np in root.entries("/gen")]
+        assert [i.version for i in infos] == [1] * 10
+        assert len(paths_of(root.glob("/gen/*"))) == 10
+        assert len(list(root.visit("/gen"))) == 11
+        assert (calls.factory, calls.entries, calls.child) == (1, 1, 0)
+        # Reading one entry computes that entry alone.
+        assert root.read_bytes("/gen/e03") == b"entry 3"
+        assert (calls.factory, calls.entries, calls.child) == (1, 1, 1)
+
+    def test_node_objects_are_reused_within_a_read(self, root: WD) -> None:
+        root.create_dynamic("/gen", DYNAMIC_DIR, TREE_FACTORY, {"tree": TREE})
+        assert root.get("/gen").node is root.get("/gen").node
+        assert root.get("/gen/sub/c.txt").node is root.get("/gen/sub/c.txt").node
+
+    def test_a_write_starts_a_new_read(self, root: WD, calls: Calls) -> None:
+        root.write_file("/src.txt", b"quiet")
+        root.create_dynamic("/loud", DYNAMIC_FILE, UPPER_FACTORY, {"source": "/src.txt"})
+        assert root.read_bytes("/loud") == b"QUIET"
+        before = root.get("/loud").node
+        root.write_file("/src.txt", b"louder")
+        assert root.get("/loud").node is not before
+        assert root.read_bytes("/loud") == b"LOUDER"
+        assert calls.factory == 2
+
+    def test_metadata_comes_from_the_stored_configuration(
+        self, root: WD, fs: FS, calls: Calls
+    ) -> None:
+        np = root.create_dynamic("/hello", DYNAMIC_FILE, TEXT_FACTORY, {"text": "a long output"})
+        root.create_dynamic("/gen", DYNAMIC_DIR, TREE_FACTORY, {"tree": TREE})
+        config = fs.persistence.latest(np.node_id)
+        info = root.stat("/hello")
+        assert (info.version, info.txn_seq, info.timestamp) == (
+            config.version,
+            config.txn_seq,
+            config.timestamp,
+        )
+        assert info.size == 0 and info.node_type == DYNAMIC_FILE
+        assert calls.factory == 0
+        time.sleep(0.01)
+        assert root.stat("/hello").timestamp == config.timestamp
+        child = root.stat("/gen/sub/c.txt")
+        gen = fs.persistence.latest(root.get("/gen").node_id)
+        assert (child.version, child.txn_seq, child.timestamp) == (1, gen.txn_seq, gen.timestamp)
+        assert child.attributes["kind"] == "data"
+        # Reaching c.txt built the directory "sub" (one child) but not c.txt itself.
+        assert calls.child == 1
+        assert root.read_bytes("/gen/sub/c.txt") == b"gamma"
+        assert calls.child == 2
+
+    def test_a_factory_that_writes_gets_read_only_and_the_pond_is_unchanged(
+        self, root: WD, fs: FS, outcomes: dict[str, str]
+    ) -> None:
+        root.write_file("/victim", b"original")
+        root.create_dynamic("/writer", DYNAMIC_FILE, WRITER_FACTORY, {})
+        before = [(np.path, np.info()) for np in root.visit("/")]
+        last = fs.last_commit
+        assert root.read_bytes("/writer") == b"tried"
+        assert outcomes and set(outcomes.values()) == {"ReadOnlyError"}, outcomes
+        assert [(np.path, np.info()) for np in root.visit("/")] == before
+        assert root.read_bytes("/victim") == b"original"
+        assert fs.last_commit == last and not fs.persistence.in_transaction
+
+    def test_the_factory_sees_where_the_node_is_now(self, root: WD) -> None:
+        root.mkdir("/a")
+        root.create_dynamic("/a/where", DYNAMIC_FILE, WHERE_FACTORY, {})
+        root.create_dynamic("/a/gen", DYNAMIC_DIR, WHERE_DIR_FACTORY, {})
+        assert root.read_bytes("/a/where") == b"/a/where"
+        assert root.read_bytes("/a/gen/here") == b"/a/gen/here"
+        root.mkdir("/b")
+        root.rename("/a/where", "/b/w")
+        root.rename("/a", "/b")
+        assert root.read_bytes("/b/w") == b"/b/w"
+        assert root.read_bytes("/b/a/gen/here") == b"/b/a/gen/here"
+        # Through a symlink the factory still sees the node's own place.
+        root.symlink("/b/a", "/link")
+        assert root.read_bytes("/link/gen/here") == b"/b/a/gen/here"
+
+    def test_inputs_are_recorded_with_their_versions(self, root: WD, fs: FS) -> None:
+        root.mkdir("/in")
+        src = root.write_file("/in/src.txt", b"one")
+        root.write_file("/in/src.txt", b"two")
+        root.create_dynamic("/loud", DYNAMIC_FILE, UPPER_FACTORY, {"source": "/in/src.txt"})
+        np = root.get("/loud")
+        assert np.read_bytes() == b"TWO"
+        assert isinstance(np.node, DynamicFileNode)
+        inputs = np.node.context().inputs.snapshot()
+        assert (src.node_id, 2) in inputs
+        in_dir = root.get("/in")
+        assert (in_dir.node_id, in_dir.info().version) in inputs
+
+    def test_the_cache_is_used_while_inputs_are_unchanged(
+        self, root: WD, fs: FS, calls: Calls
+    ) -> None:
+        cache = MemoryCache()
+        fs.set_cache(cache)
+        root.write_file("/other", b"1")
+        root.write_file("/src.txt", b"quiet")
+        root.create_dynamic("/loud", DYNAMIC_FILE, UPPER_FACTORY, {"source": "/src.txt"})
+        root.create_dynamic("/gen", DYNAMIC_DIR, TREE_FACTORY, {"tree": TREE})
+        assert root.read_bytes("/loud") == b"QUIET"
+        assert root.listdir("/gen") == ["a.txt", "b.txt", "sub"]
+        assert (calls.factory, calls.content, calls.entries) == (2, 1, 1)
+        # A new version of a file nobody reads (a write, so a new read follows).
+        root.write_file("/other", b"2")
+        # A new read: the outputs come from the cache, not from the factories.
+        assert root.read_bytes("/loud") == b"QUIET"
+        assert root.listdir("/gen") == ["a.txt", "b.txt", "sub"]
+        assert (calls.factory, calls.content, calls.entries) == (2, 1, 1)
+        assert cache.hits == 2
+        # A new version of the input invalidates what read it, and only that.
+        root.write_file("/src.txt", b"louder")
+        assert root.read_bytes("/loud") == b"LOUDER"
+        assert root.listdir("/gen") == ["a.txt", "b.txt", "sub"]
+        assert (calls.factory, calls.content, calls.entries) == (3, 2, 1)
+
+    def test_nothing_is_cached_inside_an_open_transaction(
+        self, root: WD, fs: FS, calls: Calls
+    ) -> None:
+        cache = MemoryCache()
+        fs.set_cache(cache)
+        root.write_file("/src.txt", b"kept")
+        root.create_dynamic("/loud", DYNAMIC_FILE, UPPER_FACTORY, {"source": "/src.txt"})
+        with pytest.raises(RuntimeError), fs.transaction():
+            root.write_file("/src.txt", b"rolled back")
+            assert root.read_bytes("/loud") == b"ROLLED BACK"
+            raise RuntimeError
+        assert cache.stores == 0
+        assert root.read_bytes("/loud") == b"KEPT"
+
+    def test_no_resolver_means_no_dynamic_nodes(self, make_persistence: Any) -> None:
+        bare = FS(make_persistence()).root()
+        with pytest.raises(ConfigError, match=TEXT_FACTORY):
+            bare.create_dynamic("/x", DYNAMIC_FILE, TEXT_FACTORY, {"text": ""})
+        assert not bare.exists("/x")
+
+    def test_a_factory_the_resolver_does_not_know_is_named(self, root: WD, fs: FS) -> None:
+        root.create_dynamic("/hello", DYNAMIC_FILE, TEXT_FACTORY, {"text": "hi"})
+        fs.set_resolver(MappingResolver())
+        assert root.stat("/hello").node_type == DYNAMIC_FILE
+        with pytest.raises(ConfigError, match=TEXT_FACTORY):
+            root.read_bytes("/hello")
+
+    def test_registering_a_factory_twice_is_an_error(self) -> None:
+        resolver = MappingResolver({"one": lambda config, ctx: _Bytes(b"")})
+        with pytest.raises(ConfigError, match="one"):
+            resolver.register("one", lambda config, ctx: _Bytes(b"other"))
+
 
 SIZES = [0, 1, 65535, 65536, 65537, 200_000]
 
@@ -1286,14 +1539,16 @@ class Reopening:
     """Everything committed survives a new persistence object over the same store."""
 
     @pytest.fixture
-    def reopened(self, request: pytest.FixtureRequest, fs: FS) -> Callable[[], WD]:
+    def reopened(
+        self, request: pytest.FixtureRequest, fs: FS, resolver: MappingResolver
+    ) -> Callable[[], WD]:
         try:
             reopen = request.getfixturevalue("reopen")
         except pytest.FixtureLookupError:
             reopen = None
         if reopen is None:
             pytest.skip("this persistence cannot be reopened")
-        return lambda: FS(reopen()).root()
+        return lambda: FS(reopen(), resolver).root()
 
     def test_files_directories_and_bytes_survive(
         self, root: WD, reopened: Callable[[], WD]
@@ -1382,8 +1637,22 @@ class TinyFSConformance(
     """Inherit this in a ``Test...`` class and provide ``make_persistence`` (see above)."""
 
     @pytest.fixture
-    def fs(self, make_persistence: Callable[[], Persistence]) -> Iterator[FS]:
-        fs = FS(make_persistence())
+    def calls(self) -> Calls:
+        return Calls()
+
+    @pytest.fixture
+    def outcomes(self) -> dict[str, str]:
+        return {}
+
+    @pytest.fixture
+    def resolver(self, calls: Calls, outcomes: dict[str, str]) -> MappingResolver:
+        return make_resolver(calls, outcomes)
+
+    @pytest.fixture
+    def fs(
+        self, make_persistence: Callable[[], Persistence], resolver: MappingResolver
+    ) -> Iterator[FS]:
+        fs = FS(make_persistence(), resolver)
         yield fs
         assert not fs.persistence.in_transaction, "a test left a transaction open"
 

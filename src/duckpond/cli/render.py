@@ -95,7 +95,7 @@ def render_cat(
         np = pond.root.get(path)
         if np.is_dir():
             raise IsADirectoryError(21, "is a directory (use pond list)", np.path)
-        tabular = np.node_type in TABULAR
+        tabular = np.is_tabular()
         if version is not None:
             if sql or start or end or fmt not in (None, "raw"):
                 raise click.UsageError(

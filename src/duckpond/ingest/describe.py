@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..tinyfs import FILE_SERIES, WD, NodePath
-from ..tinyfs.persistence import DIRECTORY
+from ..tinyfs import FILE_SERIES, WD, NodePath, TableOutput
+from ..tinyfs.persistence import DIRECTORY, DYNAMIC_FILE
 from .store import TABULAR, version_schema
 
 
@@ -24,6 +24,8 @@ def describe_node(np: NodePath) -> dict[str, Any]:
         "min_event_time": None,
         "max_event_time": None,
     }
+    if np.node_type == DYNAMIC_FILE:
+        return _describe_dynamic(np, out)
     if np.node_type == DIRECTORY or np.node_type not in TABULAR:
         return out
     from ..query import convert
@@ -46,6 +48,27 @@ def describe_node(np: NodePath) -> dict[str, Any]:
     out["max_event_time"] = iso(from_micros(max(maxs))) if maxs else None
     if latest.attributes.get("timestamp_column"):
         out["timestamp_column"] = latest.attributes["timestamp_column"]
+    return out
+
+
+def _describe_dynamic(np: NodePath, out: dict[str, Any]) -> dict[str, Any]:
+    """A dynamic file: its output's columns, rows and event range (computing it if need be)."""
+    from ..query import convert
+    from ..timeparse import from_micros, iso
+
+    output = np.output()
+    if not isinstance(output, TableOutput):
+        return out
+    schema = output.schema()
+    out["rows"] = sum(batch.num_rows for batch in output.batches())
+    out["columns"] = convert.schema_json(schema)
+    span = output.event_range()
+    if span is not None:
+        out["min_event_time"] = iso(from_micros(span[0]))
+        out["max_event_time"] = iso(from_micros(span[1]))
+    column = convert.find_timestamp_column(schema)
+    if column is not None:
+        out["timestamp_column"] = column
     return out
 
 

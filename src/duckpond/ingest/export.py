@@ -25,7 +25,7 @@ def export_format(np: NodePath, host: Path, declared: str | None) -> str:
     """
     if declared is not None and declared not in EXPORT_FORMATS:
         raise ConfigError(f"cannot export as {declared!r} (choose parquet or csv)")
-    if np.node_type not in (FILE_TABLE, FILE_SERIES):
+    if not np.is_tabular():
         return "raw"
     if declared is not None:
         return declared
@@ -38,8 +38,11 @@ def export_node(np: NodePath, host: Path, *, format: str | None = None) -> None:
 
 
 def _write_as(np: NodePath, host: Path, how: str) -> None:
+    # A computed table has no stored bytes: it is always written from its rows.
     stored_as_is = how == "raw" or (
-        how == "parquet" and (np.node_type == FILE_TABLE or len(np.node.versions()) == 1)
+        how == "parquet"
+        and not np.is_dynamic()
+        and (np.node_type == FILE_TABLE or len(np.node.versions()) == 1)
     )
     if stored_as_is:
         host.write_bytes(np.read_bytes())

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError, FormatError, SymlinkLoopError
-from ..tinyfs import WD, NodePath, Persistence, VersionInfo
+from ..tinyfs import WD, NodePath, Persistence, TableOutput, VersionInfo
 from ..tinyfs.glob import has_wildcard
 from ..tinyfs.persistence import FILE_TYPES
 from .convert import find_timestamp_column, is_parquet, one_line
@@ -203,8 +203,32 @@ class PondReader:
         column = column or find_timestamp_column(table.schema)
         return Part(label, table=filter_table(table, column, time_range), timestamp_column=column)
 
+    def dynamic_part(self, np: NodePath, time_range: TimeRange) -> Part:
+        """A dynamic file's table output as one part, read through the output protocol.
+
+        An output whose declared event range misses ``time_range`` is not
+        computed beyond its schema.  The batches are gathered into one
+        in-memory table: the engine registers parts as tables or files.
+        """
+        import pyarrow as pa
+
+        out = np.output()
+        if not isinstance(out, TableOutput):
+            raise FormatError(f"{np.path} is computed as bytes, not a table")
+        self.versions_read.append((np.path, np.info().version))
+        schema = out.schema()
+        column = find_timestamp_column(schema)
+        require_timestamp(np.path, column, time_range)
+        span = out.event_range()
+        if time_range.bounded and span is not None and not time_range.overlaps(*span):
+            return Part(np.path, table=schema.empty_table(), timestamp_column=column)
+        table = pa.Table.from_batches(list(out.batches()), schema=schema)
+        return Part(np.path, table=filter_table(table, column, time_range), timestamp_column=column)
+
     def series_parts(self, np: NodePath, time_range: TimeRange) -> list[Part]:
         """Every version of a node, oldest first, skipping those outside the time range."""
+        if np.is_dynamic():
+            return [self.dynamic_part(np, time_range)]
         versions = np.node.versions()
         column = _stored_timestamp_column(versions)
         if column is None and time_range.bounded:
@@ -224,6 +248,8 @@ class PondReader:
         return parts
 
     def table_part(self, np: NodePath, time_range: TimeRange) -> Part:
+        if np.is_dynamic():
+            return self.dynamic_part(np, time_range)
         info = np.info()
         column = _stored_timestamp_column([info])
         part = self.version_part(np, info, time_range, column, latest=True)

@@ -261,7 +261,10 @@ def _node_parts(np: NodePath, url: PondURL, ctx: ReadContext) -> list[Part]:
         return pond.series_parts(np, ctx.time_range)
     if np.node_type == FILE_TABLE:
         return [pond.table_part(np, ctx.time_range)]
-    # Raw data and dynamic files: Parquet content is a table; otherwise the name decides.
+    if np.is_tabular():
+        # A dynamic table: its schema and batches, never bytes to sniff.
+        return [pond.dynamic_part(np, ctx.time_range)]
+    # Raw data and dynamic bytes: the name decides; stored raw data may also be Parquet.
     one = PondURL(np.path, None, url.compression, False)
     name = np.path.lower()
     for suffix in (".gz", ".zst"):
@@ -270,7 +273,7 @@ def _node_parts(np: NodePath, url: PondURL, ctx: ReadContext) -> list[Part]:
     if fmt in ("csv", "jsonl"):
         return FORMATS[fmt](one, ctx)
     data = pond.latest_bytes(np)
-    if is_parquet(data):
+    if not np.is_dynamic() and is_parquet(data):
         return [_table_part(np.path, read_parquet_bytes(data, np.path), ctx)]
     raise FormatError(
         f"{np.path} is {np.node_type} and not Parquet, CSV or JSON lines; "

@@ -10,21 +10,39 @@ from __future__ import annotations
 
 import errno
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import InvalidPathError, ReadOnlyError, SymlinkLoopError
+from ..errors import ConfigError, FormatError, InvalidPathError, ReadOnlyError, SymlinkLoopError
 from . import paths
-from .dynamic import DynamicDir, DynamicFile, FactoryContext, get_factory
+from .dynamic import (
+    ENTRY_KINDS,
+    KIND_DIR,
+    KIND_SERIES,
+    KIND_TABLE,
+    CacheKey,
+    Cached,
+    DirOutput,
+    FactoryContext,
+    FileOutput,
+    InputRecorder,
+    LeafOutput,
+    Output,
+    OutputCache,
+    Resolver,
+    TableOutput,
+    unknown_factory,
+)
 from .glob import compile_pattern, match_segment
 from .persistence import (
     DIRECTORY,
     DYNAMIC_DIR,
     DYNAMIC_FILE,
     FILE_DATA,
+    FILE_SERIES,
+    FILE_TABLE,
     FILE_TYPES,
     ROOT_ID,
     SYMLINK,
@@ -37,12 +55,20 @@ MAX_SYMLINK_HOPS = 40
 
 
 class Node:
-    """A node in the store, known by id; subclasses add what each type can do."""
+    """A node in the store, known by id; subclasses add what each type can do.
 
-    def __init__(self, fs: FS, node_id: str, node_type: str) -> None:
+    ``location`` is the absolute path the node was reached by, from the root
+    through real directories (symlinks already followed), or None for a node
+    made from a bare id.
+    """
+
+    def __init__(
+        self, fs: FS, node_id: str, node_type: str, location: str | None = None
+    ) -> None:
         self.fs = fs
         self.node_id = node_id
         self.node_type = node_type
+        self.location = location
 
     def info(self) -> VersionInfo:
         return self.fs.persistence.latest(self.node_id)
@@ -60,6 +86,12 @@ class Node:
         return f"{type(self).__name__}({self.node_id!r})"
 
 
+def _below(location: str | None, name: str) -> str | None:
+    if location is None:
+        return None
+    return f"/{name}" if location == "/" else f"{location}/{name}"
+
+
 class File(Node):
     def read_bytes(self, version: int | None = None) -> bytes:
         return self.fs.persistence.read_bytes(self.node_id, version)
@@ -71,7 +103,9 @@ class Directory(Node):
 
     def child(self, name: str) -> Node | None:
         entry = self.entries().get(name)
-        return None if entry is None else self.fs.node(entry.node_id, entry.node_type)
+        if entry is None:
+            return None
+        return self.fs.node(entry.node_id, entry.node_type, _below(self.location, name))
 
 
 class Symlink(Node):
@@ -79,75 +113,187 @@ class Symlink(Node):
         return self.fs.persistence.read_bytes(self.node_id).decode("utf-8")
 
 
-class _Dynamic:
-    """Mixin for nodes computed on read: builds the factory object once per node object."""
+class _Dynamic(Node):
+    """What dynamic files and directories share: configuration, context, output, cache.
 
-    fs: FS
-    node_id: str
-    _obj: DynamicFile | DynamicDir | None = None
+    A stored dynamic node has ``top_id == node_id`` and no parent; an entry
+    of a dynamic directory has the stored node's id as ``top_id``, its
+    directory node as ``parent`` and ``<parent id>/<name>`` as its id.  The
+    FS keeps one object per id until its next write, so a read computes
+    each output at most once.
+    """
 
-    def _object(self) -> DynamicFile | DynamicDir:
-        if self._obj is None:
-            p = self.fs.persistence
-            info = p.latest(self.node_id)
-            config = json.loads(p.read_bytes(self.node_id) or b"{}")
-            factory = get_factory(str(info.attributes.get("factory", "")))
-            ctx = FactoryContext(root=self.fs.root(), path=str(info.attributes.get("path", "")))
-            self._obj = factory(config, ctx)
-        return self._obj
+    def __init__(
+        self,
+        fs: FS,
+        node_id: str,
+        node_type: str,
+        location: str | None,
+        *,
+        parent: DynamicDirNode | None = None,
+        kind: str | None = None,
+    ) -> None:
+        super().__init__(fs, node_id, node_type, location)
+        self.parent = parent
+        self.top_id: str = node_id if parent is None else parent.top_id
+        self._kind = kind
+        self._ctx: FactoryContext | None = None
+        self._live: Output | None = None
+
+    @property
+    def name(self) -> str:
+        return self.node_id.rsplit("/", 1)[-1]
+
+    def config_info(self) -> VersionInfo:
+        """The stored configuration's newest version: the node's own metadata comes from it."""
+        return self.fs.persistence.latest(self.top_id)
+
+    def _as_dynamic(self, cfg: VersionInfo) -> VersionInfo:
+        # Size 0: the output is not computed to be measured; the config's version,
+        # transaction and time are the node's.
+        attributes = {k: v for k, v in cfg.attributes.items() if k != "path"}
+        if self._kind is not None:
+            attributes["kind"] = self._kind
+        return VersionInfo(
+            self.node_id,
+            self.node_type,
+            cfg.version,
+            cfg.txn_seq,
+            cfg.timestamp,
+            0,
+            "",
+            attributes=attributes,
+        )
+
+    def info(self) -> VersionInfo:
+        return self._as_dynamic(self.config_info())
+
+    def versions(self) -> list[VersionInfo]:
+        if self.parent is not None:
+            return [self.info()]
+        return [self._as_dynamic(v) for v in self.fs.persistence.versions(self.top_id)]
+
+    def path(self) -> str:
+        """Where the node is now: the path the read reached it by."""
+        if self.location is None:
+            raise InvalidPathError(f"dynamic node {self.node_id} was reached without a path")
+        return self.location
+
+    def context(self) -> FactoryContext:
+        """The factory's context: a read-only, recording view of the same state."""
+        if self._ctx is None:
+            recorder = InputRecorder(None if self.parent is None else self.parent.context().inputs)
+            view = ReadOnlyFS(self.fs, recorder)
+            version = self.config_info().version
+            self._ctx = FactoryContext(view.root(), self.path(), self.node_id, version, recorder)
+        return self._ctx
+
+    def _live_output(self) -> Output:
+        """The factory's output object (built, not yet read), once per node object."""
+        if self._live is None:
+            ctx = self.context()
+            if self.parent is None:
+                p = self.fs.persistence
+                factory = str(p.latest(self.top_id).attributes.get("factory", ""))
+                config = json.loads(p.read_bytes(self.top_id) or b"{}")
+                self._live = self.fs.resolve(factory, config, ctx)
+            else:
+                self._live = self.parent.dir_output().child(self.name, ctx)
+        return self._live
+
+    def _through_cache(self, compute: Callable[[], Cached]) -> Cached:
+        cache = self.fs.cache
+        if cache is None:
+            return compute()
+        key = CacheKey(self.node_id, self.config_info().version, self.path())
+        hit = cache.lookup(key, self.fs.version_of)
+        if hit is not None:
+            return hit
+        value = compute()
+        if self.fs.persistence.in_transaction:
+            # Versions written in an open transaction may be rolled back and their
+            # numbers reused: what they gave must never be kept.
+            return value
+        return cache.store(key, value, self.context().inputs.snapshot)
 
 
 class DynamicFileNode(_Dynamic, File):
+    """A file computed on read: a table/series output (schema, batches) or bytes."""
+
+    _output: LeafOutput | None = None
+
+    def output(self) -> LeafOutput:
+        """The typed output, from the cache when its inputs are unchanged."""
+        if self._output is None:
+            value = self._through_cache(self._compute)
+            assert isinstance(value, TableOutput | FileOutput)
+            self._output = value
+        return self._output
+
+    def _compute(self) -> LeafOutput:
+        out = self._live_output()
+        if isinstance(out, TableOutput | FileOutput):
+            return out
+        raise IsADirectoryError(errno.EISDIR, "the factory produced a directory", self.path())
+
+    def is_tabular(self) -> bool:
+        if self._kind is not None:
+            return self._kind in (KIND_TABLE, KIND_SERIES)
+        return isinstance(self.output(), TableOutput)
+
     def read_bytes(self, version: int | None = None) -> bytes:
-        obj = self._object()
-        if not isinstance(obj, DynamicFile):
-            raise IsADirectoryError(errno.EISDIR, "factory produced a directory", self.node_id)
-        return obj.read_bytes()
+        out = self.output()
+        if isinstance(out, TableOutput):
+            raise FormatError(
+                f"{self.path()} is a computed table, not bytes: read it as rows (cat, SQL)"
+            )
+        return out.read_bytes()
 
 
 class DynamicDirNode(_Dynamic, Directory):
-    def _children(self) -> Mapping[str, DynamicFile | DynamicDir]:
-        obj = self._object()
-        if not isinstance(obj, DynamicDir):
-            raise NotADirectoryError(errno.ENOTDIR, "factory produced a file", self.node_id)
-        return obj.entries()
+    """A directory computed on read: its listing once per read, each child on demand."""
+
+    _listing: dict[str, str] | None = None
+
+    def dir_output(self) -> DirOutput:
+        out = self._live_output()
+        if not isinstance(out, DirOutput):
+            raise NotADirectoryError(errno.ENOTDIR, "the factory produced a file", self.path())
+        return out
+
+    def listing(self) -> Mapping[str, str]:
+        """Child name -> kind (dir, table, series, data), computed at most once per read."""
+        if self._listing is None:
+            value = self._through_cache(self._compute)
+            assert isinstance(value, Mapping)
+            self._listing = dict(value)
+        return self._listing
+
+    def _compute(self) -> Mapping[str, str]:
+        listing = dict(self.dir_output().entries())
+        for name, kind in listing.items():
+            if kind not in ENTRY_KINDS:
+                raise ConfigError(
+                    f"{self.path()}/{name}: unknown kind {kind!r} "
+                    f"(expected one of {', '.join(ENTRY_KINDS)})"
+                )
+        return listing
 
     def entries(self) -> Mapping[str, DirEntry]:
         return {
             name: DirEntry(
                 name,
                 f"{self.node_id}/{name}",
-                DYNAMIC_DIR if isinstance(obj, DynamicDir) else DYNAMIC_FILE,
+                DYNAMIC_DIR if kind == KIND_DIR else DYNAMIC_FILE,
             )
-            for name, obj in self._children().items()
+            for name, kind in self.listing().items()
         }
 
     def child(self, name: str) -> Node | None:
-        obj = self._children().get(name)
-        if obj is None:
+        kind = self.listing().get(name)
+        if kind is None:
             return None
-        return _VirtualNode.make(self.fs, f"{self.node_id}/{name}", obj)
-
-
-class _VirtualNode:
-    """A child of a dynamic directory: it exists only while it is read."""
-
-    @staticmethod
-    def make(fs: FS, node_id: str, obj: DynamicFile | DynamicDir) -> Node:
-        node: DynamicDirNode | DynamicFileNode
-        if isinstance(obj, DynamicDir):
-            node = DynamicDirNode(fs, node_id, DYNAMIC_DIR)
-        else:
-            node = DynamicFileNode(fs, node_id, DYNAMIC_FILE)
-        node._obj = obj
-        node.info = lambda: _virtual_info(node)  # type: ignore[method-assign]
-        node.versions = lambda: [_virtual_info(node)]  # type: ignore[method-assign]
-        return node
-
-
-def _virtual_info(node: Node) -> VersionInfo:
-    size = len(node.read_bytes()) if isinstance(node, DynamicFileNode) else 0
-    return VersionInfo(node.node_id, node.node_type, 1, 0, datetime.now(UTC), size, "")
+        return self.fs.dynamic_child(self, name, kind)
 
 
 @dataclass(frozen=True)
@@ -181,6 +327,21 @@ class NodePath:
     def info(self) -> VersionInfo:
         return self.node.info()
 
+    def is_dynamic(self) -> bool:
+        return isinstance(self.node, _Dynamic)
+
+    def is_tabular(self) -> bool:
+        """True for a stored table or series, and for a dynamic file with a table output."""
+        if self.node_type in (FILE_TABLE, FILE_SERIES):
+            return True
+        return isinstance(self.node, DynamicFileNode) and self.node.is_tabular()
+
+    def output(self) -> LeafOutput:
+        """A dynamic file's typed output; ``InvalidPathError`` for any other node."""
+        if not isinstance(self.node, DynamicFileNode):
+            raise InvalidPathError(f"not a dynamic file: {self.path}")
+        return self.node.output()
+
     def read_bytes(self, version: int | None = None) -> bytes:
         if not isinstance(self.node, File):
             raise IsADirectoryError(errno.EISDIR, "not a file", self.path)
@@ -197,36 +358,110 @@ class GlobMatch:
 
 
 class FS:
-    """A filesystem over one persistence."""
+    """A filesystem over one persistence.
 
-    def __init__(self, persistence: Persistence) -> None:
+    ``resolver`` computes dynamic nodes (None: there are none to compute, and
+    creating or reading one is a ``ConfigError``); ``cache`` keeps their
+    outputs between reads (None: always compute).  Both can be set later
+    with ``set_resolver`` / ``set_cache``.
+    """
+
+    def __init__(
+        self,
+        persistence: Persistence,
+        resolver: Resolver | None = None,
+        cache: OutputCache | None = None,
+    ) -> None:
         self.persistence = persistence
+        self.resolver = resolver
+        self.cache = cache
         self.last_commit: int | None = None
+        # Dynamic node objects by id, so one read computes each output once; any write
+        # through this FS forgets them (their outputs may depend on what changed).
+        self._dynamic: dict[str, _Dynamic] = {}
 
-    def node(self, node_id: str, node_type: str) -> Node:
+    def set_resolver(self, resolver: Resolver | None) -> None:
+        """Compute dynamic nodes with ``resolver`` from now on."""
+        self.resolver = resolver
+        self.forget()
+
+    def set_cache(self, cache: OutputCache | None) -> None:
+        """Keep dynamic outputs in ``cache`` from now on."""
+        self.cache = cache
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop the dynamic node objects of the current read (done on every write)."""
+        self._dynamic.clear()
+
+    def check_factory(self, factory: str) -> None:
+        """``ConfigError`` naming ``factory`` unless the resolver knows it."""
+        if self.resolver is None or not self.resolver.knows(factory):
+            raise unknown_factory(factory)
+
+    def resolve(self, factory: str, config: Mapping[str, Any], ctx: FactoryContext) -> Output:
+        """The output of a stored dynamic node; ``ConfigError`` for an unknown factory."""
+        if self.resolver is None:
+            raise unknown_factory(factory)
+        return self.resolver.resolve(factory, config, ctx)
+
+    def version_of(self, node_id: str) -> int | None:
+        """The newest version of ``node_id`` in this FS's state, None if there is no such node."""
+        try:
+            return self.persistence.latest(node_id).version
+        except (FileNotFoundError, KeyError, NotADirectoryError):
+            return None
+
+    def node(self, node_id: str, node_type: str, location: str | None = None) -> Node:
         if node_type == DIRECTORY:
-            return Directory(self, node_id, node_type)
+            return Directory(self, node_id, node_type, location)
         if node_type == SYMLINK:
-            return Symlink(self, node_id, node_type)
-        if node_type == DYNAMIC_DIR:
-            return DynamicDirNode(self, node_id, node_type)
-        if node_type == DYNAMIC_FILE:
-            return DynamicFileNode(self, node_id, node_type)
-        return File(self, node_id, node_type)
+            return Symlink(self, node_id, node_type, location)
+        if node_type in (DYNAMIC_DIR, DYNAMIC_FILE):
+            known = self._dynamic.get(node_id)
+            if known is not None and known.location == location:
+                return known
+            made: _Dynamic
+            if node_type == DYNAMIC_DIR:
+                made = DynamicDirNode(self, node_id, node_type, location, kind=KIND_DIR)
+            else:
+                made = DynamicFileNode(self, node_id, node_type, location)
+            self._dynamic[node_id] = made
+            return made
+        return File(self, node_id, node_type, location)
+
+    def dynamic_child(self, parent: DynamicDirNode, name: str, kind: str) -> Node:
+        """The entry ``name`` of a dynamic directory, one object per read."""
+        node_id = f"{parent.node_id}/{name}"
+        location = _below(parent.location, name)
+        known = self._dynamic.get(node_id)
+        if known is not None and known.location == location and known.parent is parent:
+            return known
+        made: _Dynamic
+        if kind == KIND_DIR:
+            made = DynamicDirNode(self, node_id, DYNAMIC_DIR, location, parent=parent, kind=kind)
+        else:
+            made = DynamicFileNode(self, node_id, DYNAMIC_FILE, location, parent=parent, kind=kind)
+        self._dynamic[node_id] = made
+        return made
 
     def root(self) -> WD:
-        return WD(self, NodePath(Directory(self, ROOT_ID, DIRECTORY), "/"))
+        return WD(self, NodePath(Directory(self, ROOT_ID, DIRECTORY, "/"), "/"))
 
     @contextmanager
     def transaction(self, metadata: Mapping[str, Any] | None = None) -> Iterator[FS]:
         """Commit everything written inside on a clean exit; roll it all back on an exception."""
         p = self.persistence
         p.begin()
+        # begin() may catch up with other processes' commits.
+        self.forget()
         try:
             yield self
         except BaseException:
             p.rollback()
+            self.forget()
             raise
+        self.forget()
         self.last_commit = p.commit(metadata)
 
     @contextmanager
@@ -234,11 +469,135 @@ class FS:
         """Join the open transaction, or run the one operation as its own."""
         if self.persistence.read_only:
             raise ReadOnlyError("this pond was opened read-only (a past state)")
-        if self.persistence.in_transaction:
-            yield
-        else:
-            with self.transaction():
+        self.forget()
+        try:
+            if self.persistence.in_transaction:
                 yield
+            else:
+                with self.transaction():
+                    yield
+        finally:
+            # What was computed while the write looked around may be stale after it.
+            self.forget()
+
+
+class ReadOnlyFS(FS):
+    """The view a factory reads through: the same state, every write a ``ReadOnlyError``.
+
+    Reads go through a ``RecordingPersistence``, so every node read lands in
+    ``recorder`` as (node id, version).  A view has no cache of its own: a
+    dynamic node read inside a factory is computed, so its inputs are
+    recorded as the outer node's too.
+    """
+
+    def __init__(self, base: FS, recorder: InputRecorder) -> None:
+        super().__init__(RecordingPersistence(base.persistence, recorder), base.resolver, None)
+
+    @contextmanager
+    def transaction(self, metadata: Mapping[str, Any] | None = None) -> Iterator[FS]:
+        raise ReadOnlyError("a dynamic node's factory cannot open a transaction")
+        yield self  # pragma: no cover
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        raise ReadOnlyError("a dynamic node's factory reads the pond and cannot write it")
+        yield  # pragma: no cover
+
+
+class RecordingPersistence:
+    """A read-only ``Persistence`` over another that records each node it reads.
+
+    Each read of a node records (node id, its newest version) - the newest
+    even for a read of an older version, which can only invalidate a cache
+    entry too often, never too seldom.  Directory listings are inputs too,
+    so a glob that would match a new file sees the directory's new version.
+    """
+
+    def __init__(self, base: Persistence, recorder: InputRecorder) -> None:
+        self.base = base
+        self.recorder = recorder
+
+    @property
+    def read_only(self) -> bool:
+        return True
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.base.in_transaction
+
+    def _record(self, node_id: str) -> VersionInfo:
+        info = self.base.latest(node_id)
+        self.recorder.record(node_id, info.version)
+        return info
+
+    def node_type(self, node_id: str) -> str:
+        return self.base.node_type(node_id)
+
+    def latest(self, node_id: str) -> VersionInfo:
+        return self._record(node_id)
+
+    def versions(self, node_id: str) -> list[VersionInfo]:
+        self._record(node_id)
+        return self.base.versions(node_id)
+
+    def read_dir(self, dir_id: str) -> Mapping[str, DirEntry]:
+        entries = self.base.read_dir(dir_id)
+        self._record(dir_id)
+        return entries
+
+    def read_bytes(self, node_id: str, version: int | None = None) -> bytes:
+        self._record(node_id)
+        return self.base.read_bytes(node_id, version)
+
+    def local_path(self, node_id: str, version: int) -> Any:
+        """The base's on-disk path of a version, if it keeps one (tlogfs does)."""
+        find = getattr(self.base, "local_path", None)
+        if find is None:
+            return None
+        self._record(node_id)
+        return find(node_id, version)
+
+    def _refuse(self) -> ReadOnlyError:
+        return ReadOnlyError("a dynamic node's factory reads the pond and cannot write it")
+
+    def create_node(
+        self,
+        parent_id: str,
+        node_type: str,
+        content: bytes,
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        event_range: tuple[int, int] | None = None,
+    ) -> str:
+        raise self._refuse()
+
+    def write_version(
+        self,
+        node_id: str,
+        content: bytes,
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        event_range: tuple[int, int] | None = None,
+    ) -> VersionInfo:
+        raise self._refuse()
+
+    def update_dir(
+        self,
+        dir_id: str,
+        *,
+        insert: Mapping[str, DirEntry] = {},
+        delete: frozenset[str] = frozenset(),
+    ) -> None:
+        raise self._refuse()
+
+    def begin(self) -> None:
+        raise self._refuse()
+
+    def commit(self, metadata: Mapping[str, Any] | None = None) -> int | None:
+        raise self._refuse()
+
+    def rollback(self) -> None:
+        raise self._refuse()
 
 
 class WD:
@@ -367,7 +726,7 @@ class WD:
                 child = np.node.child(name)
                 assert child is not None
             else:
-                child = self.fs.node(entry.node_id, entry.node_type)
+                child = self.fs.node(entry.node_id, entry.node_type, _below(np.node.location, name))
             out.append(NodePath(child, f"{base}/{name}"))
         return out
 
@@ -488,7 +847,9 @@ class WD:
             parent.node_id, node_type, content, attributes=attributes, event_range=event_range
         )
         p.update_dir(parent.node_id, insert={name: DirEntry(name, node_id, node_type)})
-        return NodePath(self.fs.node(node_id, node_type), paths.join(parts))
+        return NodePath(
+            self.fs.node(node_id, node_type, _below(parent.location, name)), paths.join(parts)
+        )
 
     def create_file(
         self,
@@ -544,9 +905,10 @@ class WD:
         """Create a dynamic file or directory computed by ``factory`` from ``config``."""
         if node_type not in (DYNAMIC_DIR, DYNAMIC_FILE):
             raise InvalidPathError(f"not a dynamic node type: {node_type}")
-        get_factory(factory)
+        self.fs.check_factory(factory)
         content = json.dumps(dict(config), sort_keys=True).encode()
-        attributes = {"factory": factory, "path": paths.join(self._abs(path))}
+        # The path is not stored: a factory is told where its node is at read time.
+        attributes = {"factory": factory}
         with self.fs._write():
             return self._create(path, node_type, content, attributes, None)
 
@@ -594,4 +956,7 @@ class WD:
             p.update_dir(sparent.node_id, delete=frozenset([sname]))
             moved = DirEntry(dname, entry.node_id, entry.node_type)
             p.update_dir(dparent.node_id, insert={dname: moved})
-            return NodePath(self.fs.node(entry.node_id, entry.node_type), paths.join(dparts))
+            return NodePath(
+                self.fs.node(entry.node_id, entry.node_type, _below(dparent.location, dname)),
+                paths.join(dparts),
+            )
