@@ -6,7 +6,7 @@ import gc
 import random
 import tempfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -475,18 +475,27 @@ def test_pond_api_helpers(wd: WD) -> None:
     assert got.column("n").to_pylist() == [120]
 
 
-def test_dynamic_file_with_parquet_content_is_a_table(disk_wd: WD) -> None:
-    from duckpond.tinyfs import DYNAMIC_FILE, register_factory
+def test_dynamic_table_output_is_read_through_the_protocol(disk_wd: WD) -> None:
+    from duckpond.tinyfs import DYNAMIC_FILE, MappingResolver
 
-    class Doubled:
+    class Counting:
         def __init__(self, config: Mapping[str, Any], ctx: FactoryContext) -> None:
             self.n = int(config["n"])
 
-        def read_bytes(self) -> bytes:
-            return parquet_bytes(pa.table({"v": list(range(self.n))}))
+        def schema(self) -> pa.Schema:
+            return pa.schema([("v", pa.int64())])
 
-    register_factory("test-query-doubled", Doubled)
-    disk_wd.create_dynamic("/data/dyn", DYNAMIC_FILE, "test-query-doubled", {"n": 5})
+        def batches(self) -> Iterator[pa.RecordBatch]:
+            for start in range(0, self.n, 2):
+                values = list(range(start, min(start + 2, self.n)))
+                yield pa.record_batch([pa.array(values, pa.int64())], schema=self.schema())
+
+        def event_range(self) -> tuple[int, int] | None:
+            return None
+
+    disk_wd.fs.set_resolver(MappingResolver({"test-query-counting": Counting}))
+    disk_wd.create_dynamic("/data/dyn", DYNAMIC_FILE, "test-query-counting", {"n": 5})
     for target in ("/data/dyn", "table:///data/dyn"):
         got = cat(disk_wd, target, sql="SELECT sum(v) AS s FROM source").read_all()
         assert got.column("s").to_pylist() == [10]
+    assert read_node(disk_wd.get("/data/dyn")).column("v").to_pylist() == [0, 1, 2, 3, 4]

@@ -22,8 +22,8 @@ from .dynamic import (
     KIND_DIR,
     KIND_SERIES,
     KIND_TABLE,
-    CacheKey,
     Cached,
+    CacheKey,
     DirOutput,
     FactoryContext,
     FileOutput,
@@ -62,9 +62,7 @@ class Node:
     made from a bare id.
     """
 
-    def __init__(
-        self, fs: FS, node_id: str, node_type: str, location: str | None = None
-    ) -> None:
+    def __init__(self, fs: FS, node_id: str, node_type: str, location: str | None = None) -> None:
         self.fs = fs
         self.node_id = node_id
         self.node_type = node_type
