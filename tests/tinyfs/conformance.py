@@ -1432,6 +1432,22 @@ class DynamicNodes:
         assert cache.stores == 0
         assert root.read_bytes("/loud") == b"KEPT"
 
+    def test_a_new_configuration_is_a_new_version_and_a_new_computation(
+        self, root: WD, fs: FS, calls: Calls
+    ) -> None:
+        fs.set_cache(MemoryCache())
+        np = root.create_dynamic("/hello", DYNAMIC_FILE, TEXT_FACTORY, {"text": "one"})
+        assert root.read_bytes("/hello") == b"one"
+        root.update_dynamic("/hello", {"text": "one"})
+        assert root.stat("/hello").version == 1
+        root.update_dynamic("/hello", {"text": "two"})
+        assert root.get("/hello").node_id == np.node_id
+        assert root.stat("/hello").version == 2
+        assert root.read_bytes("/hello") == b"two"
+        assert calls.factory == 2
+        with pytest.raises(InvalidPathError):
+            root.update_dynamic("/", {})
+
     def test_no_resolver_means_no_dynamic_nodes(self, make_persistence: Any) -> None:
         bare = FS(make_persistence()).root()
         with pytest.raises(ConfigError, match=TEXT_FACTORY):

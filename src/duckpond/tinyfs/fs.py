@@ -377,6 +377,7 @@ class FS:
         # Dynamic node objects by id, so one read computes each output once; any write
         # through this FS forgets them (their outputs may depend on what changed).
         self._dynamic: dict[str, _Dynamic] = {}
+        self._seen_txn: object = None
 
     def set_resolver(self, resolver: Resolver | None) -> None:
         """Compute dynamic nodes with ``resolver`` from now on."""
@@ -410,12 +411,21 @@ class FS:
         except (FileNotFoundError, KeyError, NotADirectoryError):
             return None
 
+    def _current(self) -> None:
+        # A long-lived reader may refresh its persistence to later commits (tlogfs
+        # does in refresh()); the dynamic nodes computed before are then stale.
+        txn = getattr(self.persistence, "last_txn", None)
+        if txn != self._seen_txn:
+            self._seen_txn = txn
+            self._dynamic.clear()
+
     def node(self, node_id: str, node_type: str, location: str | None = None) -> Node:
         if node_type == DIRECTORY:
             return Directory(self, node_id, node_type, location)
         if node_type == SYMLINK:
             return Symlink(self, node_id, node_type, location)
         if node_type in (DYNAMIC_DIR, DYNAMIC_FILE):
+            self._current()
             known = self._dynamic.get(node_id)
             if known is not None and known.location == location:
                 return known
@@ -432,6 +442,7 @@ class FS:
         """The entry ``name`` of a dynamic directory, one object per read."""
         node_id = f"{parent.node_id}/{name}"
         location = _below(parent.location, name)
+        self._current()
         known = self._dynamic.get(node_id)
         if known is not None and known.location == location and known.parent is parent:
             return known
@@ -909,6 +920,25 @@ class WD:
         attributes = {"factory": factory}
         with self.fs._write():
             return self._create(path, node_type, content, attributes, None)
+
+    def update_dynamic(self, path: str, config: Mapping[str, Any]) -> NodePath:
+        """Store a new version of a dynamic node's configuration (same id, same factory).
+
+        Returns the node unchanged, without a new version, if ``config`` is what
+        is stored already.  ``InvalidPathError`` if ``path`` is not a stored
+        dynamic node.
+        """
+        with self.fs._write():
+            np = self.get(path, follow=False)
+            node = np.node
+            if not isinstance(node, _Dynamic) or node.parent is not None:
+                raise InvalidPathError(f"not a stored dynamic node: {np.path}")
+            p = self.fs.persistence
+            content = json.dumps(dict(config), sort_keys=True).encode()
+            if p.read_bytes(node.top_id) != content:
+                factory = p.latest(node.top_id).attributes.get("factory", "")
+                p.write_version(node.top_id, content, attributes={"factory": factory})
+            return np
 
     def remove(self, path: str, *, recursive: bool = False) -> None:
         """Unlink ``path`` (a symlink itself, not its target); its history stays in the store."""
