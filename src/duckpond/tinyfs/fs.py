@@ -914,11 +914,11 @@ class WD:
         """Create a dynamic file or directory computed by ``factory`` from ``config``."""
         if node_type not in (DYNAMIC_DIR, DYNAMIC_FILE):
             raise InvalidPathError(f"not a dynamic node type: {node_type}")
-        self.fs.check_factory(factory)
         content = json.dumps(dict(config), sort_keys=True).encode()
         # The path is not stored: a factory is told where its node is at read time.
         attributes = {"factory": factory}
         with self.fs._write():
+            self.fs.check_factory(factory)
             return self._create(path, node_type, content, attributes, None)
 
     def update_dynamic(self, path: str, config: Mapping[str, Any]) -> NodePath:
