@@ -212,3 +212,20 @@ def test_a_dynamic_directory_lists_reads_and_describes(pond: Pond) -> None:
     assert pond.cat("/site/hours.series").read_all().num_rows == 4
     assert pond.read_table("/site/*.series").num_rows == 4
     assert [d["rows"] for d in pond.describe("/site/*")] == [4, None]
+
+
+def test_a_long_lived_reader_that_refreshes_recomputes(
+    pond: Pond, resolver: MappingResolver
+) -> None:
+    with pond.transaction() as root:
+        root.write_file("/src.txt", b"one")
+        root.create_dynamic("/loud", DYNAMIC_FILE, "upper", {"source": "/src.txt"})
+    reader = _open(pond, resolver)
+    assert reader.read_bytes("/loud") == b"ONE"
+    before = reader.root.get("/loud").node
+    pond.write_bytes("/src.txt", b"two")
+    assert reader.root.get("/loud").node is before
+    reader.persistence.refresh()
+    # A later state is a new read: what was computed for the earlier one is dropped.
+    assert reader.root.get("/loud").node is not before
+    assert reader.read_bytes("/loud") == b"TWO"

@@ -4,6 +4,10 @@ Node objects hold an id and a type and nothing else; all state is asked of
 the persistence.  Paths are resolved lexically (``..`` removed first), then
 component by component, following symlinks with a hop limit so that a loop
 ends in ``SymlinkLoopError`` rather than a hang.
+
+Dynamic nodes are computed through the ``Resolver`` the FS is given, read by
+their factories through a ``ReadOnlyFS`` view that records inputs, and kept
+in an optional ``OutputCache``; docs/dynamic-nodes.md is the contract.
 """
 
 from __future__ import annotations
