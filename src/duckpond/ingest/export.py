@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..tinyfs import FILE_SERIES, FILE_TABLE, NodePath
+from ..tinyfs import FILE_TABLE, NodePath
 
 EXPORT_FORMATS = ("parquet", "csv")
 
