@@ -229,3 +229,23 @@ def test_a_long_lived_reader_that_refreshes_recomputes(
     # A later state is a new read: what was computed for the earlier one is dropped.
     assert reader.root.get("/loud").node is not before
     assert reader.read_bytes("/loud") == b"TWO"
+
+
+def test_the_cli_lists_without_computing_and_names_an_unknown_factory(pond: Pond) -> None:
+    from click.testing import CliRunner
+
+    from duckpond.cli.main import cli
+
+    with pond.transaction() as root:
+        root.write_file("/src.txt", b"quiet")
+        root.create_dynamic("/loud", DYNAMIC_FILE, "upper", {"source": "/src.txt"})
+    runner = CliRunner()
+    # The CLI has no resolver yet (the pipeline will give it one): metadata still lists.
+    listed = runner.invoke(cli, ["--pond", str(pond.path), "--json", "list", "-l", "/"])
+    assert listed.exit_code == 0, listed.output
+    assert '"dynamic:file"' in listed.stdout and '"/loud"' in listed.stdout
+    read = runner.invoke(cli, ["--pond", str(pond.path), "cat", "/loud"])
+    assert read.exit_code == 1
+    assert read.stderr.strip().splitlines() == [
+        "error: unknown factory 'upper' (known: none available)"
+    ]
