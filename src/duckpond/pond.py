@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from .ingest.options import CopyOptions
+    from .pipeline.apply import ApplyResult
+    from .pipeline.resources import ResourceInfo
+    from .pipeline.run import RunReport
     from .tlogfs import DeltaPersistence, FsckReport, RecoverReport
 
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -413,6 +416,66 @@ class Pond:
     def write_table(self, path: str, data: Any) -> None:
         """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
         self._write(lambda tx: tx.write_table(path, data))
+
+    # -- pipeline (PIPELINE.md): resources, apply, run -------------------------------------
+
+    def apply(
+        self,
+        files: Sequence[str | os.PathLike[str]],
+        variables: dict[str, str] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> ApplyResult:
+        """Validate every document of ``files``, then store them in one transaction.
+
+        Raises ``DocumentError`` (a ``ConfigError``) naming the file, document and field;
+        nothing is written then.  With ``dry_run`` nothing is written at all.
+        """
+        from .pipeline.apply import apply_documents
+        from .pipeline.documents import load_documents
+
+        docs = load_documents(files, variables)
+        return apply_documents(
+            docs,
+            read_root=self.root,
+            transaction=self.transaction,
+            last_commit=lambda: self.fs.last_commit,
+            dry_run=dry_run,
+        )
+
+    def resources(self) -> builtins.list[ResourceInfo]:
+        """Every resource: kind, name, uuid, output path and its last run."""
+        from .pipeline.resources import list_resources
+
+        return list_resources(self.root, self.persistence)
+
+    def run(
+        self,
+        names: Sequence[str] = (),
+        *,
+        wait: bool = True,
+        progress: Callable[[str, Any], None] | None = None,
+    ) -> RunReport:
+        """Run collectors and publishers (all, or ``names``) in dependency order.
+
+        Each resource's run is its own transaction; a failure is recorded and
+        the others still run.  Raises ``LockTimeoutError`` if another run holds
+        ``run.lock`` (at once when ``wait`` is False).
+        """
+        from .pipeline.run import run_resources
+
+        if self.read_only:
+            raise ReadOnlyError("this pond is opened at a past state and cannot run resources")
+        return run_resources(
+            pond_dir=self.path,
+            read_root=lambda: self.root,
+            transaction=self.transaction,
+            last_txn=lambda: self.last_txn,
+            names=names,
+            wait=wait,
+            lock_timeout=self.lock_timeout,
+            progress=progress,
+        )
 
 
 class Transaction:

@@ -603,5 +603,8 @@ def fsck(settings: Settings) -> None:
         raise UserError(f"{len(report.problems)} problem(s) found")
 
 
+from . import pipeline_commands  # noqa: E402, F401  (it adds apply, resources and run to cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="pond")

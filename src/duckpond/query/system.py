@@ -1,4 +1,4 @@
-"""The oplog as SQL tables: ``nodes``, ``entries`` and ``transactions``.
+"""The oplog as SQL tables: ``nodes``, ``entries``, ``transactions`` and ``runs``.
 
 ``nodes`` comes from the persistence's ``all_rows()`` when it has one (the
 Delta log: every version ever written, deleted nodes included); otherwise
@@ -234,8 +234,58 @@ def _utc_us() -> pa.DataType:
     return pa.timestamp("us", tz="UTC")
 
 
+# -- runs (pipeline): the records ``pond run`` appends to a series -------------------------
+
+RUNS_PATH = ("etc", "runs.series")
+
+
+def runs_schema() -> pa.Schema:
+    """One row per resource run; ``start`` is the series' event time."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("start", _utc_us()),
+            ("run_id", pa.string()),
+            ("resource", pa.string()),
+            ("uuid", pa.string()),
+            ("kind", pa.string()),
+            ("outcome", pa.string()),
+            ("elapsed_s", pa.float64()),
+            ("rows", pa.int64()),
+            ("bytes", pa.int64()),
+            ("peak_rss_bytes", pa.int64()),
+            ("txn_seq", pa.int64()),
+            ("error", pa.string()),
+            ("details", pa.string()),
+        ]
+    )
+
+
+def runs_table(persistence: Persistence) -> pa.Table:
+    """Every recorded run, oldest first (empty before the first ``pond run``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    node_id = ROOT_ID
+    for name in RUNS_PATH:
+        entry = persistence.read_dir(node_id).get(name)
+        if entry is None:
+            return runs_schema().empty_table()
+        node_id = entry.node_id
+    schema = runs_schema()
+    tables = [
+        pq.read_table(pa.BufferReader(persistence.read_bytes(node_id, info.version)))
+        for info in persistence.versions(node_id)
+    ]
+    return pa.concat_tables(
+        [t.select([n for n in schema.names if n in t.column_names]).cast(schema) for t in tables]
+    ).sort_by("start")
+
+
 SYSTEM_TABLES: dict[str, Callable[[Persistence], pa.Table]] = {
     "nodes": nodes_table,
     "entries": entries_table,
     "transactions": transactions_table,
+    "runs": runs_table,
 }

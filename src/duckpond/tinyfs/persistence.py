@@ -29,8 +29,11 @@ FILE_TABLE = "file:table"
 FILE_SERIES = "file:series"
 DYNAMIC_DIR = "dynamic:dir"
 DYNAMIC_FILE = "dynamic:file"
+# A pipeline resource: its bytes are the validated document as canonical JSON,
+# so it reads (cat, history, time travel) like any file.
+RESOURCE = "resource"
 
-FILE_TYPES = (FILE_DATA, FILE_TABLE, FILE_SERIES)
+FILE_TYPES = (FILE_DATA, FILE_TABLE, FILE_SERIES, RESOURCE)
 NODE_TYPES = (DIRECTORY, SYMLINK, *FILE_TYPES, DYNAMIC_DIR, DYNAMIC_FILE)
 
 

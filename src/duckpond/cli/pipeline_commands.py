@@ -1,0 +1,185 @@
+"""The pipeline's commands: ``apply``, ``resources`` and ``run`` (PIPELINE.md).
+
+Importing this module adds them to the ``pond`` group (``main`` imports it).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .main import Settings, UserError, cli, pass_settings, time_travel
+
+if TYPE_CHECKING:
+    from ..pipeline.run import RunReport, RunResult
+
+
+def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected key=value, not {pair!r}", param_hint="-v")
+        out[key.strip()] = value
+    return out
+
+
+@click.command()
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    required=True,
+    metavar="FILE",
+    help="A YAML file of resource documents (repeatable).",
+)
+@click.option(
+    "-v", "--var", "pairs", multiple=True, metavar="KEY=VALUE", help="Set {{ KEY }} in the files."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@pass_settings
+def apply(settings: Settings, files: tuple[str, ...], pairs: tuple[str, ...], dry_run: bool) -> None:
+    """Validate resource documents, then store them in one transaction.
+
+    Every document is checked first; on any error nothing is written.  An
+    identical document changes nothing.
+
+    Example:
+
+        pond apply -f noyo.yaml -v site=noyo --dry-run
+    """
+    result = settings.open().apply(files, _variables(pairs), dry_run=dry_run)
+    out = settings.output
+    if out.json_mode:
+        out.data(result.to_json())
+        return
+    for item in result.items:
+        action = f"would {item.action[:-1]}" if dry_run and item.action != "unchanged" else item.action
+        out.message(f"{action}: {item.name} ({item.kind}) uuid {item.uuid}")
+    for directory in result.directories:
+        out.message(f"{'would create' if dry_run else 'created'} directory: {directory}")
+    if dry_run:
+        out.message("dry run: nothing written")
+    elif result.changed:
+        out.message(f"applied in txn {result.txn_seq}")
+    else:
+        out.message(f"nothing to apply: {len(result.items)} resource(s) unchanged, no transaction")
+
+
+@click.command()
+@time_travel
+@pass_settings
+def resources(settings: Settings, at_txn: int | None, at: str | None) -> None:
+    """List resources: kind, name, uuid, output path and last run.
+
+    Example:
+
+        pond resources
+    """
+    from ..timeparse import iso
+
+    listed = settings.open(at_txn=at_txn, at=at).resources()
+    out = settings.output
+    if out.json_mode:
+        out.data([r.to_json() for r in listed])
+        return
+    if not listed:
+        out.message("no resources (add some with pond apply -f FILE)")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("kind", "name", "uuid", "path", "last run", "outcome")
+    for r in listed:
+        table.add_row(
+            r.kind,
+            r.name,
+            r.uuid,
+            r.path or "",
+            iso(r.last_run) if r.last_run is not None else "never",
+            r.last_outcome or "",
+        )
+    Console(soft_wrap=True).print(table)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _summary(report: RunReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("resource", "outcome", "rows", "bytes", "elapsed", "peak memory (RSS)", "details")
+    for r in report.results:
+        table.add_row(
+            r.name,
+            r.outcome,
+            str(r.rows),
+            _size(r.bytes),
+            f"{r.elapsed_s:.2f} s",
+            _size(r.peak_rss_bytes),
+            r.summary if r.outcome == "ok" else (r.error or ""),
+        )
+    Console(soft_wrap=True).print(table)
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option(
+    "--no-wait", is_flag=True, help="If another pond run is under way, fail at once (exit 1)."
+)
+@pass_settings
+def run(settings: Settings, names: tuple[str, ...], no_wait: bool) -> None:
+    """Run collectors and publishers (all, or NAMES) in dependency order.
+
+    Each resource's run is its own transaction; a failure does not stop the
+    others, and the exit status is 1 if any failed.  A second pond run waits
+    for the first (up to --lock-timeout), or with --no-wait exits at once.
+
+    Example:
+
+        pond run              # every collector and publisher
+
+        pond run loggers --no-wait
+    """
+    pond = settings.open()
+    out = settings.output
+    progress: Any = None
+    status: Any = None
+    if sys.stderr.isatty() and not out.json_mode:
+        from rich.console import Console
+
+        status = Console(stderr=True).status("starting")
+
+        def progress(name: str, result: RunResult | None) -> None:
+            if result is None:
+                status.update(f"running {name}")
+
+        status.start()
+    try:
+        report = pond.run(names, wait=not no_wait, progress=progress)
+    finally:
+        if status is not None:
+            status.stop()
+    if out.json_mode:
+        out.data(report.to_json())
+    elif not report.results:
+        out.message("nothing to run: no collector or publisher resources")
+    else:
+        _summary(report)
+    failed = [r.name for r in report.results if r.outcome != "ok"]
+    if failed:
+        raise UserError(f"{len(failed)} of {len(report.results)} run(s) failed: {', '.join(failed)}")
+
+
+for _command in (apply, resources, run):
+    cli.add_command(_command)

@@ -1,0 +1,320 @@
+"""Resource documents: the YAML users write, validated into typed models.
+
+A file holds one or more documents separated by ``---``::
+
+    apiVersion: duckpond/v1
+    kind: Inbox
+    name: loggers
+    desc: CSV files the loggers drop
+    spec: {pattern: /srv/inbox/*.csv, format: series}
+
+Before parsing, a file is rendered with Jinja2 so that ``{{ key }}`` takes
+the value of ``-v key=value`` (an undefined variable is an error).  Every
+model forbids unknown fields.  Every error is one ``DocumentError`` line
+naming the file, the document (its 1-based index and name) and the field:
+``noyo.yaml: document 2 (bdock): spec.inputs.0.scope: field required``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from ..errors import ConfigError, GlobError, InvalidPathError
+from ..tinyfs import paths as tpaths
+from ..tinyfs.glob import compile_pattern, has_wildcard
+
+if TYPE_CHECKING:
+    from .kinds import Kind
+
+API_VERSION = "duckpond/v1"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+NAME_MAX = 63
+
+
+class DocumentError(ConfigError):
+    """A document that cannot be applied; the message names file, document and field."""
+
+
+class StrictModel(BaseModel):
+    """Base of every document model: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- small typed fields ------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"15m"``, ``"1h"``, ``"1d"``, ``"7d"`` (units s, m, h, d, w) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise ValueError(
+            f"not a duration: {value!r} (write a whole number and a unit s, m, h, d or w: 15m, 1h, 7d)"
+        )
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest way to write a duration: 3600 s is ``1h``."""
+    seconds = int(value.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(s|m|h|d|w)$"}),
+]
+"""A duration written ``15m``, ``1h``, ``1d``, ``7d``; stored in its shortest form."""
+
+
+def _check_components(pattern: str) -> None:
+    try:
+        compile_pattern(tpaths.split(pattern))
+    except (GlobError, InvalidPathError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def validate_pond_path(value: Any) -> str:
+    """An absolute pond path without wildcards, normalised (no ``.``, ``..``, trailing ``/``)."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError(f"a pond path starts with '/': {value!r}")
+    if has_wildcard(value):
+        raise ValueError(f"a pond path has no wildcards: {value!r}")
+    try:
+        return tpaths.join(tpaths.normalize(value))
+    except InvalidPathError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def validate_pond_pattern(value: Any) -> str:
+    """An absolute pond glob (``*``, ``?``, ``[...]``, ``**``) that compiles."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError(f"a pond pattern starts with '/': {value!r}")
+    _check_components(value)
+    return value
+
+
+def validate_host_glob(value: Any) -> str:
+    """An absolute host path glob that compiles; ``~`` is expanded."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a host glob is a non-empty string")
+    value = os.path.expanduser(value)
+    if not value.startswith("/"):
+        raise ValueError(f"a host glob is an absolute path: {value!r}")
+    _check_components(value)
+    return value
+
+
+def host_glob_base(pattern: str) -> Path:
+    """The directory of a host glob before its first wildcard."""
+    static: list[str] = []
+    for part in tpaths.split(pattern):
+        if has_wildcard(part):
+            break
+        static.append(part)
+    else:
+        static = static[:-1]
+    return Path("/", *static)
+
+
+PondPath = Annotated[str, BeforeValidator(validate_pond_path)]
+PondPattern = Annotated[str, BeforeValidator(validate_pond_pattern)]
+HostGlob = Annotated[str, BeforeValidator(validate_host_glob)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_MAX)]
+
+
+# -- the envelope ------------------------------------------------------------------
+
+
+class Envelope(StrictModel):
+    """What every document has; ``spec`` is checked by its kind's model."""
+
+    apiVersion: Literal["duckpond/v1"]  # noqa: N815 (the YAML field name)
+    kind: str
+    name: Name
+    desc: str | None = None
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a document came from, for error messages."""
+
+    file: str
+    index: int
+    name: str | None
+
+    def where(self) -> str:
+        named = f" ({self.name})" if self.name else ""
+        return f"{self.file}: document {self.index}{named}"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A validated document: its kind's entry and its spec model."""
+
+    kind: Kind
+    name: str
+    desc: str | None
+    spec: BaseModel
+    source: Source
+
+    @property
+    def path(self) -> str | None:
+        """Where the resource's output lives (None for a publisher without one)."""
+        value = getattr(self.spec, "path", None)
+        return value if isinstance(value, str) else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The document as stored: secrets as written, defaults filled in."""
+        out: dict[str, Any] = {"apiVersion": API_VERSION, "kind": self.kind.name, "name": self.name}
+        if self.desc is not None:
+            out["desc"] = self.desc
+        out["spec"] = self.spec.model_dump(mode="json")
+        return out
+
+    def canonical(self) -> bytes:
+        """Canonical JSON bytes: sorted keys, no spaces, UTF-8."""
+        return canonical_json(self.as_json())
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _field(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in loc) or "(document)"
+
+
+_MESSAGES = {"missing": "field required", "extra_forbidden": "unknown field"}
+
+
+def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str:
+    """The first error of a pydantic error as ``field: message``, never quoting input values.
+
+    Input values are left out because a secret field's input may be a literal secret.
+    """
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    message = _MESSAGES.get(first["type"]) or first["msg"]
+    if first["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    elif first["type"] == "string_pattern_mismatch" and tuple(first["loc"]) == ("name",):
+        message = f"a name is lower-case letters, digits, '-' and '_', starting {NAME_PATTERN}"
+    message = message[:1].lower() + message[1:]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{_field([*prefix, *first['loc']])}: {message}{more}"
+
+
+# -- loading -----------------------------------------------------------------------
+
+
+def render(text: str, variables: Mapping[str, str], file: str) -> str:
+    """``{{ key }}`` replaced by ``variables[key]``; an undefined one is a ``DocumentError``."""
+    import jinja2
+
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
+    try:
+        return env.from_string(text).render(**variables)
+    except jinja2.UndefinedError as exc:
+        m = re.search(r"'([^']+)' is undefined", str(exc))
+        name = m.group(1) if m else str(exc)
+        raise DocumentError(
+            f"{file}: undefined variable '{name}' (give it with -v {name}=VALUE)"
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise DocumentError(f"{file}: line {exc.lineno}: template error: {exc.message}") from None
+
+
+def parse_file(path: str, variables: Mapping[str, str]) -> list[tuple[int, Any]]:
+    """The raw documents of one file, rendered and parsed: ``(1-based index, value)``."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DocumentError(f"{path}: not a UTF-8 text file") from None
+    rendered = render(text, variables, path)
+    try:
+        docs = list(yaml.safe_load_all(rendered))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise DocumentError(f"{path}: {line}not valid YAML: {' '.join(problem.split())}") from None
+    return [(i, doc) for i, doc in enumerate(docs, 1) if doc is not None]
+
+
+def validate_document(raw: Any, source: Source) -> Document:
+    """One raw document as a ``Document``; ``DocumentError`` naming the field otherwise."""
+    from .kinds import get_kind
+
+    if not isinstance(raw, dict):
+        raise DocumentError(f"{source.where()}: a document is a mapping of fields")
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise DocumentError(f"{source.where()}: {describe_validation(exc)}") from None
+    try:
+        kind = get_kind(envelope.kind)
+    except ConfigError as exc:
+        raise DocumentError(f"{source.where()}: kind: {exc}") from None
+    spec_input = dict(envelope.spec)
+    if "path" in kind.spec_model.model_fields and spec_input.get("path") is None:
+        spec_input["path"] = kind.default_path(envelope.name)
+    try:
+        spec = kind.spec_model.model_validate(spec_input)
+    except ValidationError as exc:
+        raise DocumentError(f"{source.where()}: {describe_validation(exc, ('spec',))}") from None
+    return Document(kind, envelope.name, envelope.desc, spec, source)
+
+
+def load_documents(
+    files: Sequence[str | os.PathLike[str]], variables: Mapping[str, str] | None = None
+) -> list[Document]:
+    """Every document of every file, validated (stops at the first error).
+
+    Raises ``DocumentError`` for a bad document, ``FileNotFoundError`` for a missing file.
+    """
+    out: list[Document] = []
+    for file in files:
+        shown = os.fspath(file)
+        for index, raw in parse_file(shown, variables or {}):
+            name = raw.get("name") if isinstance(raw, dict) else None
+            source = Source(shown, index, name if isinstance(name, str) else None)
+            out.append(validate_document(raw, source))
+    return out
+
+
+def load_stored(content: bytes, name: str) -> Document:
+    """A document as stored at ``/etc/resources/<name>`` (validated again by its kind)."""
+    return validate_document(json.loads(content), Source(f"/etc/resources/{name}", 1, name))

@@ -1,0 +1,134 @@
+"""The kind registry: one dict from a kind's name to what the pipeline needs of it.
+
+Each kind is one module in this package with its pydantic spec model and,
+by role, a ``run`` (collectors write into the pond, publishers write
+outside it) or, for derivations, a dynamic node (added with dynamic nodes).
+A kind plugs in with ``register_kind(Kind(...))``::
+
+    register_kind(Kind("Inbox", "collector", InboxSpec, run=run_inbox))
+
+A run has two phases so that slow work never holds the pond's write lock:
+``run(ctx)`` does the slow part (reading host files, network) with a
+read-only view of the pond, and returns a ``WriteStep`` (or None when
+there is nothing to write) that the runner calls inside the resource's own
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ...errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ...tinyfs import WD
+    from ..secrets import Secret, SecretRef
+
+Role = Literal["collector", "derivation", "publisher"]
+
+
+@dataclass
+class RunStats:
+    """What one run wrote: rows and bytes stored, and kind-specific counts for the record."""
+
+    rows: int = 0
+    bytes: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+
+WriteStep = Callable[["WD"], RunStats]
+"""The fast part of a run, called inside the resource's transaction with a writable root."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a kind's ``run`` may use: its identity, its spec, and the pond to read."""
+
+    name: str
+    uuid: str
+    spec: Any
+    root: WD
+    pond_dir: Path
+
+    def secret(self, ref: SecretRef) -> Secret:
+        """Resolve a secret field now; the value is masked when printed."""
+        return ref.resolve()
+
+
+def _no_inputs(spec: Any) -> list[str]:
+    return []
+
+
+def _no_problems(spec: Any) -> list[tuple[str, str]]:
+    return []
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A registered kind.
+
+    ``inputs(spec)`` lists the pond patterns the resource reads (for ordering);
+    ``check(spec)`` lists ``(field, problem)`` pairs found in the host
+    environment at apply (a missing inbox directory); ``run`` is the run step
+    of collectors and publishers.
+    """
+
+    name: str
+    role: Role
+    spec_model: type[BaseModel]
+    run: Callable[[RunContext], WriteStep | None] | None = None
+    inputs: Callable[[Any], list[str]] = _no_inputs
+    check: Callable[[Any], list[tuple[str, str]]] = _no_problems
+
+    def default_path(self, name: str) -> str:
+        """``/<kind in lower case>/<name>``: where outputs go when ``spec.path`` is not given."""
+        return f"/{self.name.lower()}/{name}"
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register_kind(kind: Kind) -> Kind:
+    """Add (or replace) a kind in the registry."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def unregister_kind(name: str) -> None:
+    KINDS.pop(name, None)
+
+
+def known_kinds() -> Mapping[str, Kind]:
+    _load_builtin()
+    return KINDS
+
+
+def get_kind(name: str) -> Kind:
+    """The kind called ``name``; ``ConfigError`` listing the known kinds otherwise."""
+    _load_builtin()
+    try:
+        return KINDS[name]
+    except KeyError:
+        known = ", ".join(sorted(KINDS)) or "none"
+        raise ConfigError(f"unknown kind {name!r} (known kinds: {known})") from None
+
+
+_BUILTIN = ("inbox",)
+_loaded = False
+
+
+def _load_builtin() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import importlib
+
+    for module in _BUILTIN:
+        importlib.import_module(f".{module}", __name__)
+    _loaded = True

@@ -1,0 +1,228 @@
+"""``Inbox``: a collector of host files matching a glob.
+
+Each run imports every matching host file that is new (to
+``<path>/<file name>``), adds a version for one whose content changed (by
+sha256 of its bytes), and skips unchanged ones.  Content this inbox has
+imported before (under any name, in any version) is never imported again.
+A file whose size or modification time moves while the run looks at it is
+still being written and is left for the next run.  Reading, hashing and
+converting happen before the write lock is taken.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from ...tinyfs import WD
+from ..documents import Duration, HostGlob, PondPath, StrictModel, host_glob_base
+from . import Kind, RunContext, RunStats, WriteStep, register_kind
+
+
+class InboxCsv(StrictModel):
+    """CSV options, as ``pond copy`` takes them (for ``format`` table or series)."""
+
+    delimiter: str | None = None
+    header: bool = True
+    tz: str | None = None
+    timestamp_column: str | None = None
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 1:
+            raise ValueError("a delimiter is one character")
+        return value
+
+
+class InboxSpec(StrictModel):
+    """``pattern``: host glob (absolute); ``path``: pond directory; ``format``: how to store."""
+
+    pattern: HostGlob
+    path: PondPath
+    format: Literal["data", "table", "series"] = "data"
+    csv: InboxCsv = InboxCsv()
+    # How long a new or changed file must stay the same size and age to count as complete.
+    settle: Duration = timedelta(seconds=1)
+
+
+def _check(spec: InboxSpec) -> list[tuple[str, str]]:
+    base = host_glob_base(spec.pattern)
+    if not base.is_dir():
+        return [("spec.pattern", f"base directory {base} does not exist")]
+    return []
+
+
+@dataclass
+class _Candidate:
+    host: Path
+    name: str
+    sha256: str
+    stat: tuple[int, int]
+    status: str  # new or changed
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_hash(attributes: Any, sha256: str) -> str:
+    value = attributes.get("source_sha256") if attributes else None
+    return str(value) if value else sha256
+
+
+def run_inbox(ctx: RunContext) -> WriteStep | None:
+    """Find, hash and convert what is new (no lock held); return the step that stores it."""
+    from ...ingest import FORMAT_TYPES, to_parquet_from_host
+
+    spec: InboxSpec = ctx.spec
+    root = ctx.root
+    # What this inbox holds: the latest source hash per name, and every hash ever imported.
+    latest: dict[str, str] = {}
+    imported: dict[str, str] = {}
+    node_types: dict[str, str] = {}
+    if root.exists(spec.path):
+        for np in root.entries(spec.path):
+            if not np.is_file():
+                continue
+            node_types[np.name] = np.node_type
+            for info in np.node.versions():
+                digest = _source_hash(info.attributes, info.sha256)
+                imported.setdefault(digest, f"{np.path}")
+                latest[np.name] = digest
+
+    counts = {"new": 0, "changed": 0, "unchanged": 0, "skipped": 0}
+    skipped: list[str] = []
+    seen_names: dict[str, Path] = {}
+    first: dict[Path, tuple[int, int]] = {}
+    candidates: list[_Candidate] = []
+    for text in sorted(glob.glob(spec.pattern, recursive=True)):
+        host = Path(text)
+        if not host.is_file():
+            continue
+        if host.name in seen_names:
+            raise FileExistsError(
+                17,
+                f"two inbox files would both be {spec.path}/{host.name} "
+                f"({seen_names[host.name]} and {host})",
+            )
+        seen_names[host.name] = host
+        stat = _stat(host)
+        if stat is None:
+            continue
+        digest = _hash(host)
+        if latest.get(host.name) == digest:
+            counts["unchanged"] += 1
+            continue
+        if digest in imported:
+            counts["skipped"] += 1
+            skipped.append(f"{host}: same content as {imported[digest]}")
+            continue
+        first[host] = stat
+        status = "changed" if host.name in latest else "new"
+        candidates.append(_Candidate(host, host.name, digest, stat, status))
+
+    if candidates and spec.settle.total_seconds() > 0:
+        time.sleep(spec.settle.total_seconds())
+    ready: list[tuple[_Candidate, bytes, dict[str, Any], tuple[int, int] | None, str]] = []
+    in_batch: set[str] = set()
+    for cand in candidates:
+        if _stat(cand.host) != cand.stat or cand.sha256 in in_batch:
+            counts["skipped"] += 1
+            skipped.append(
+                f"{cand.host}: still being written"
+                if cand.sha256 not in in_batch
+                else f"{cand.host}: same content as another new file"
+            )
+            continue
+        node_type = node_types.get(cand.name, FORMAT_TYPES[spec.format])
+        attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
+        event_range: tuple[int, int] | None = None
+        if node_type in ("file:table", "file:series"):
+            options = spec.csv.model_dump()
+            stored = to_parquet_from_host(cand.host, node_type, options)
+            data = stored.data
+            attributes = {**stored.attributes, **attributes}
+            event_range = stored.event_range
+        else:
+            data = cand.host.read_bytes()
+        # Read, then looked at again: a file that moved meanwhile waits for the next run.
+        if _stat(cand.host) != cand.stat or (
+            node_type == "file:data" and hashlib.sha256(data).hexdigest() != cand.sha256
+        ):
+            counts["skipped"] += 1
+            skipped.append(f"{cand.host}: still being written")
+            continue
+        in_batch.add(cand.sha256)
+        ready.append((cand, data, attributes, event_range, node_type))
+
+    def write(root: WD) -> RunStats:
+        from ...ingest import check_series_append
+
+        stats = RunStats(details={**counts, "skipped_files": skipped})
+        if ready:
+            root.mkdir(spec.path, parents=True)
+        for cand, data, attributes, event_range, node_type in ready:
+            target = f"{spec.path}/{cand.name}"
+            existing = root.get(target) if root.exists(target) else None
+            if existing is not None:
+                info = existing.info()
+                if _source_hash(info.attributes, info.sha256) == cand.sha256:
+                    stats.details["unchanged"] += 1
+                    continue
+                if node_type == "file:series":
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+
+                    check_series_append(existing, pq.read_schema(pa.BufferReader(data)))
+            root.write_file(
+                target, data, node_type=node_type, attributes=attributes, event_range=event_range
+            )
+            stats.details[cand.status] += 1
+            stats.bytes += len(data)
+            rows = attributes.get("rows")
+            stats.rows += int(rows) if isinstance(rows, int) else 0
+        d = stats.details
+        stats.summary = (
+            f"{d['new']} new, {d['changed']} changed, {d['unchanged']} unchanged, "
+            f"{d['skipped']} skipped"
+        )
+        return stats
+
+    return write
+
+
+register_kind(Kind("Inbox", "collector", InboxSpec, run=run_inbox, check=_check))

@@ -1,0 +1,262 @@
+"""``pond run``: run collectors and publishers in dependency order, one transaction each.
+
+Only one ``pond run`` at a time: it holds ``$POND/run.lock`` (the same
+flock-with-holder-record as the write lock) for its whole duration, so a
+second one waits (bounded) or, without waiting, fails naming the holder.
+Each resource's run does its slow part first, without the write lock, then
+writes in its own transaction together with its run record (a row appended
+to the series ``/etc/runs.series``, queryable as the system table
+``runs``).  A failed run writes nothing but its record, in a small
+transaction of its own; the next resource runs anyway.
+
+Peak memory is the process's peak resident set size (``getrusage``
+``ru_maxrss``) when the resource's run ended: a high-water mark of the
+whole ``pond run`` so far, which includes Arrow's buffers, not only Python's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource as _rusage
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, LockTimeoutError
+from ..tinyfs import FILE_SERIES, WD
+from ..tinyfs.ids import uuid7
+from ..tlogfs.lock import WriterLock, holder_info
+from .apply import stored_resources
+from .documents import Document, load_stored
+from .graph import dependencies, order
+from .kinds import RunContext, RunStats
+from .secrets import scrub
+
+RUN_LOCK_FILE = "run.lock"
+RUNS_SERIES = "/etc/runs.series"
+
+
+class RunLock(WriterLock):
+    """``$POND/run.lock``: held by the one ``pond run`` under way."""
+
+    def __init__(self, pond_dir: str | os.PathLike[str], timeout: float) -> None:
+        super().__init__(pond_dir, timeout)
+        self.path = Path(pond_dir) / RUN_LOCK_FILE
+        self._key = os.path.realpath(self.path)
+
+    def acquire(self) -> None:
+        try:
+            super().acquire()
+        except LockTimeoutError:
+            try:
+                info = holder_info(self.path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                info = None
+            who = "another process"
+            if info is not None:
+                command = info.get("command")
+                argv = " ".join(
+                    [os.path.basename(str(command[0])), *map(str, command[1:])]
+                    if isinstance(command, list) and command
+                    else ["?"]
+                )
+                who = f"pid {info.get('pid', '?')} ({argv}) since {info.get('since', '?')}"
+            waited = f" (waited {self.timeout:g} s)" if self.timeout > 0 else ""
+            raise LockTimeoutError(f"another pond run is under way: {who}{waited}") from None
+
+
+@dataclass
+class RunResult:
+    """One resource's run, as recorded."""
+
+    name: str
+    kind: str
+    uuid: str
+    start: datetime
+    outcome: str = "ok"  # ok or failed
+    elapsed_s: float = 0.0
+    rows: int = 0
+    bytes: int = 0
+    peak_rss_bytes: int = 0
+    txn_seq: int | None = None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        from ..timeparse import iso
+
+        return {
+            "resource": self.name,
+            "kind": self.kind,
+            "uuid": self.uuid,
+            "start": iso(self.start),
+            "outcome": self.outcome,
+            "elapsed_s": self.elapsed_s,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "txn_seq": self.txn_seq,
+            "error": self.error,
+            "details": self.details,
+        }
+
+
+@dataclass
+class RunReport:
+    """Every resource run by one ``pond run``, in the order they ran."""
+
+    run_id: str
+    results: list[RunResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.outcome == "ok" for r in self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "ok": self.ok, "results": [r.to_json() for r in self.results]}
+
+
+def peak_rss_bytes() -> int:
+    """The process's peak resident set size so far, in bytes."""
+    peak = _rusage.getrusage(_rusage.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _record_table(run_id: str, result: RunResult) -> Any:
+    import pyarrow as pa
+
+    from ..query.system import runs_schema
+
+    row = {
+        "start": result.start,
+        "run_id": run_id,
+        "resource": result.name,
+        "uuid": result.uuid,
+        "kind": result.kind,
+        "outcome": result.outcome,
+        "elapsed_s": result.elapsed_s,
+        "rows": result.rows,
+        "bytes": result.bytes,
+        "peak_rss_bytes": result.peak_rss_bytes,
+        "txn_seq": result.txn_seq,
+        "error": result.error,
+        "details": json.dumps(result.details, sort_keys=True),
+    }
+    return pa.Table.from_pylist([row], schema=runs_schema())
+
+
+def record_run(root: WD, run_id: str, result: RunResult) -> None:
+    """Append the run's record to ``/etc/runs.series`` (inside the caller's transaction)."""
+    from ..ingest import store_tabular
+
+    root.mkdir("/etc", exist_ok=True)
+    store_tabular(root, RUNS_SERIES, _record_table(run_id, result), FILE_SERIES, "start")
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for a run's failure, with every resolved secret removed."""
+    text = " ".join((str(exc) or type(exc).__name__).split())
+    if not isinstance(exc, ConfigError | OSError) and type(exc).__module__ != "duckpond.errors":
+        text = f"{type(exc).__name__}: {text}"
+    return scrub(text)
+
+
+def resolve_order(root: WD, names: Sequence[str]) -> list[Document]:
+    """The stored resources with a run step, in dependency order (only ``names`` if given)."""
+    stored = stored_resources(root)
+    docs: dict[str, Document] = {}
+    for name, res in stored.items():
+        docs[name] = load_stored(json.dumps(res.document).encode(), name)
+    for name in names:
+        if name not in docs:
+            known = ", ".join(sorted(docs)) or "none"
+            raise ConfigError(f"no resource named {name!r} (resources: {known})")
+        if docs[name].kind.run is None:
+            raise ConfigError(
+                f"{name} is a {docs[name].kind.role} ({docs[name].kind.name}): it has no run step"
+            )
+    deps = dependencies(
+        {n: d.path for n, d in docs.items()}, {n: d.kind.inputs(d.spec) for n, d in docs.items()}
+    )
+    wanted = set(names) if names else set(docs)
+    return [
+        docs[n] for n in order(deps) if n in wanted and docs[n].kind.run is not None
+    ]
+
+
+def run_resources(
+    *,
+    pond_dir: Path,
+    read_root: Callable[[], WD],
+    transaction: Callable[[], AbstractContextManager[WD]],
+    last_txn: Callable[[], int],
+    names: Sequence[str] = (),
+    wait: bool = True,
+    lock_timeout: float = 30.0,
+    progress: Callable[[str, RunResult | None], None] | None = None,
+) -> RunReport:
+    """Run the named resources (all with a run step if none) and record each run.
+
+    ``progress(name, None)`` is called when a resource starts and
+    ``progress(name, result)`` when it ends.  Raises ``LockTimeoutError`` if
+    another run holds the run lock, ``ConfigError`` for an unknown name.
+    """
+    with RunLock(pond_dir, lock_timeout if wait else 0.0):
+        run_id = uuid7()
+        stored = stored_resources(read_root())
+        results: list[RunResult] = []
+        for doc in resolve_order(read_root(), names):
+            uuid = stored[doc.name].uuid
+            if progress is not None:
+                progress(doc.name, None)
+            result = _run_one(doc, uuid, run_id, pond_dir, read_root, transaction, last_txn)
+            results.append(result)
+            if progress is not None:
+                progress(doc.name, result)
+        return RunReport(run_id, results)
+
+
+def _run_one(
+    doc: Document,
+    uuid: str,
+    run_id: str,
+    pond_dir: Path,
+    read_root: Callable[[], WD],
+    transaction: Callable[[], AbstractContextManager[WD]],
+    last_txn: Callable[[], int],
+) -> RunResult:
+    result = RunResult(doc.name, doc.kind.name, uuid, datetime.now(UTC))
+    started = time.perf_counter()
+    assert doc.kind.run is not None
+    try:
+        ctx = RunContext(doc.name, uuid, doc.spec, read_root(), pond_dir)
+        step = doc.kind.run(ctx)
+        with transaction() as root:
+            stats = step(root) if step is not None else RunStats()
+            result.rows, result.bytes = stats.rows, stats.bytes
+            result.details, result.summary = stats.details, stats.summary
+            # Under the lock the next transaction number is ours.
+            result.txn_seq = last_txn() + 1
+            result.elapsed_s = time.perf_counter() - started
+            result.peak_rss_bytes = peak_rss_bytes()
+            record_run(root, run_id, result)
+        return result
+    except Exception as exc:
+        failed = RunResult(doc.name, doc.kind.name, uuid, result.start, "failed")
+        failed.error = error_text(exc)
+        failed.elapsed_s = time.perf_counter() - started
+        failed.peak_rss_bytes = peak_rss_bytes()
+        try:
+            with transaction() as root:
+                record_run(root, run_id, failed)
+        except Exception as record_exc:
+            failed.error += f" (and its run record could not be written: {error_text(record_exc)})"
+        return failed
