@@ -41,7 +41,9 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @pass_settings
-def apply(settings: Settings, files: tuple[str, ...], pairs: tuple[str, ...], dry_run: bool) -> None:
+def apply(
+    settings: Settings, files: tuple[str, ...], pairs: tuple[str, ...], dry_run: bool
+) -> None:
     """Validate resource documents, then store them in one transaction.
 
     Every document is checked first; on any error nothing is written.  An
@@ -57,7 +59,9 @@ def apply(settings: Settings, files: tuple[str, ...], pairs: tuple[str, ...], dr
         out.data(result.to_json())
         return
     for item in result.items:
-        action = f"would {item.action[:-1]}" if dry_run and item.action != "unchanged" else item.action
+        action = (
+            f"would {item.action[:-1]}" if dry_run and item.action != "unchanged" else item.action
+        )
         out.message(f"{action}: {item.name} ({item.kind}) uuid {item.uuid}")
     for directory in result.directories:
         out.message(f"{'would create' if dry_run else 'created'} directory: {directory}")
@@ -178,7 +182,9 @@ def run(settings: Settings, names: tuple[str, ...], no_wait: bool) -> None:
         _summary(report)
     failed = [r.name for r in report.results if r.outcome != "ok"]
     if failed:
-        raise UserError(f"{len(failed)} of {len(report.results)} run(s) failed: {', '.join(failed)}")
+        raise UserError(
+            f"{len(failed)} of {len(report.results)} run(s) failed: {', '.join(failed)}"
+        )
 
 
 for _command in (apply, resources, run):

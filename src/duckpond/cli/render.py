@@ -164,6 +164,15 @@ def _describe_text(d: dict[str, Any]) -> None:
         click.echo(f"  events:   {d['min_event_time']} .. {d['max_event_time']}")
     if d.get("timestamp_column"):
         click.echo(f"  time col: {d['timestamp_column']}")
+    if d.get("document"):
+        import yaml
+
+        click.echo("  document:")
+        # In the order people write documents, not the stored (sorted) order.
+        order = ("apiVersion", "kind", "name", "desc", "spec")
+        document = {k: d["document"][k] for k in order if k in d["document"]}
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        click.echo("\n".join(f"    {line}" for line in text.splitlines()))
     if d.get("columns"):
         click.echo("  columns:")
         width = max(len(c["name"]) for c in d["columns"])

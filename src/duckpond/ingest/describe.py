@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..tinyfs import FILE_SERIES, WD, NodePath, TableOutput
-from ..tinyfs.persistence import DIRECTORY, DYNAMIC_FILE
+from ..tinyfs.persistence import DIRECTORY, DYNAMIC_FILE, RESOURCE
 from .store import TABULAR, version_schema
 
 
@@ -26,6 +27,9 @@ def describe_node(np: NodePath) -> dict[str, Any]:
     }
     if np.node_type == DYNAMIC_FILE:
         return _describe_dynamic(np, out)
+    if np.node_type == RESOURCE:
+        # A pipeline resource: its validated document (secrets as references).
+        out["document"] = json.loads(np.read_bytes())
     if np.node_type == DIRECTORY or np.node_type not in TABULAR:
         return out
     from ..query import convert

@@ -125,11 +125,11 @@ def validate_host_glob(value: Any) -> str:
     """An absolute host path glob that compiles; ``~`` is expanded."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("a host glob is a non-empty string")
-    value = os.path.expanduser(value)
-    if not value.startswith("/"):
-        raise ValueError(f"a host glob is an absolute path: {value!r}")
-    _check_components(value)
-    return value
+    expanded = os.path.expanduser(str(value))
+    if not expanded.startswith("/"):
+        raise ValueError(f"a host glob is an absolute path: {expanded!r}")
+    _check_components(expanded)
+    return expanded
 
 
 def host_glob_base(pattern: str) -> Path:
@@ -156,7 +156,7 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_
 class Envelope(StrictModel):
     """What every document has; ``spec`` is checked by its kind's model."""
 
-    apiVersion: Literal["duckpond/v1"]  # noqa: N815 (the YAML field name)
+    apiVersion: Literal["duckpond/v1"]
     kind: str
     name: Name
     desc: str | None = None

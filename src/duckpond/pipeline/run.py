@@ -120,7 +120,11 @@ class RunReport:
         return all(r.outcome == "ok" for r in self.results)
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "ok": self.ok, "results": [r.to_json() for r in self.results]}
+        return {
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "results": [r.to_json() for r in self.results],
+        }
 
 
 def peak_rss_bytes() -> int:
@@ -187,9 +191,7 @@ def resolve_order(root: WD, names: Sequence[str]) -> list[Document]:
         {n: d.path for n, d in docs.items()}, {n: d.kind.inputs(d.spec) for n, d in docs.items()}
     )
     wanted = set(names) if names else set(docs)
-    return [
-        docs[n] for n in order(deps) if n in wanted and docs[n].kind.run is not None
-    ]
+    return [docs[n] for n in order(deps) if n in wanted and docs[n].kind.run is not None]
 
 
 def run_resources(

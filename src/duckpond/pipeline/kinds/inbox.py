@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
