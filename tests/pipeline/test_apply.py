@@ -158,9 +158,13 @@ def test_dependency_cycle_names_the_resources(pond: PondRunner, tmp_path: Path) 
 
 
 def test_cycle_through_a_stored_resource(pond: PondRunner, tmp_path: Path) -> None:
-    a = yaml_file(tmp_path / "a.yaml", doc("Relay", "a", "{inputs: ['/relay/b/*'], log: /dev/null}"))
+    a = yaml_file(
+        tmp_path / "a.yaml", doc("Relay", "a", "{inputs: ['/relay/b/*'], log: /dev/null}")
+    )
     pond.ok("apply", "-f", str(a))
-    b = yaml_file(tmp_path / "b.yaml", doc("Relay", "b", "{inputs: ['/relay/a/*'], log: /dev/null}"))
+    b = yaml_file(
+        tmp_path / "b.yaml", doc("Relay", "b", "{inputs: ['/relay/a/*'], log: /dev/null}")
+    )
     assert "dependency cycle" in pond.fails("apply", "-f", str(b))
 
 

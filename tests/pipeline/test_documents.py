@@ -51,10 +51,16 @@ def test_error_names_file_document_and_field(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("apiVersion: duckpond/v2\nkind: Inbox\nname: x\nspec: {}\n", "apiVersion: input should be"),
+        (
+            "apiVersion: duckpond/v2\nkind: Inbox\nname: x\nspec: {}\n",
+            "apiVersion: input should be",
+        ),
         ("apiVersion: duckpond/v1\nkind: Nope\nname: x\nspec: {}\n", "kind: unknown kind 'Nope'"),
         ("apiVersion: duckpond/v1\nkind: Inbox\nname: Bad_Name\nspec: {}\n", "name: a name is"),
-        ("apiVersion: duckpond/v1\nkind: Inbox\nname: x\nextra: 1\nspec: {}\n", "extra: unknown field"),
+        (
+            "apiVersion: duckpond/v1\nkind: Inbox\nname: x\nextra: 1\nspec: {}\n",
+            "extra: unknown field",
+        ),
         ("- just a list\n", "a document is a mapping"),
         ("apiVersion: [unclosed\n", "line 2: not valid YAML"),
     ],
@@ -122,7 +128,13 @@ def test_secret_resolution_is_masked_and_scrubbed(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(
     ("text", "seconds", "shown"),
-    [("15m", 900, "15m"), ("1h", 3600, "1h"), ("1d", 86400, "1d"), ("7d", 604800, "1w"), ("90s", 90, "90s")],
+    [
+        ("15m", 900, "15m"),
+        ("1h", 3600, "1h"),
+        ("1d", 86400, "1d"),
+        ("7d", 604800, "1w"),
+        ("90s", 90, "90s"),
+    ],
 )
 def test_durations(text: str, seconds: int, shown: str) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
@@ -147,5 +159,7 @@ def test_pattern_reaches(pattern: str, path: str, reaches: bool) -> None:
 
 def test_order_and_cycles() -> None:
     assert order({"c": {"b"}, "b": {"a"}, "a": set()}) == ["a", "b", "c"]
-    with pytest.raises(CycleError, match=r"dependency cycle between resources: (a -> b -> a|b -> a -> b)"):
+    with pytest.raises(
+        CycleError, match=r"dependency cycle between resources: (a -> b -> a|b -> a -> b)"
+    ):
         order({"a": {"b"}, "b": {"a"}})

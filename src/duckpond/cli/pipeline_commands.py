@@ -119,10 +119,11 @@ def _size(n: int) -> str:
 
 
 def _summary(report: RunReport) -> None:
+    """The table of runs, then one line per run saying what it did or why it failed."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("resource", "outcome", "rows", "bytes", "elapsed", "peak memory (RSS)", "details")
+    table = Table("resource", "outcome", "rows", "bytes", "elapsed", "peak RSS")
     for r in report.results:
         table.add_row(
             r.name,
@@ -131,9 +132,13 @@ def _summary(report: RunReport) -> None:
             _size(r.bytes),
             f"{r.elapsed_s:.2f} s",
             _size(r.peak_rss_bytes),
-            r.summary if r.outcome == "ok" else (r.error or ""),
         )
     Console(soft_wrap=True).print(table)
+    for r in report.results:
+        if r.outcome != "ok":
+            click.echo(f"{r.name}: failed: {r.error}")
+        elif r.summary:
+            click.echo(f"{r.name}: {r.summary}")
 
 
 @click.command()
