@@ -22,7 +22,6 @@ from ..cli.conftest import (  # noqa: F401 (fixtures)
     host,
     pond,
     pond_dir,
-    write,
 )
 
 
