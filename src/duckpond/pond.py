@@ -466,9 +466,15 @@ class Pond:
 
         if self.read_only:
             raise ReadOnlyError("this pond is opened at a past state and cannot run resources")
+
+        def fresh_root() -> WD:
+            # Each resource reads what the ones before it (or other writers) committed.
+            self.persistence.refresh()
+            return self.root
+
         return run_resources(
             pond_dir=self.path,
-            read_root=lambda: self.root,
+            read_root=fresh_root,
             transaction=self.transaction,
             last_txn=lambda: self.last_txn,
             names=names,

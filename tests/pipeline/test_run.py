@@ -247,3 +247,15 @@ def test_two_concurrent_runs(pond: PondRunner, pond_dir: Path, host: Path, tmp_p
     # The waiting run started after the first finished: it found the file already there.
     assert second["details"]["unchanged"] == 1 and second["details"]["new"] == 0
     assert [r["outcome"] for r in runs(pond)] == ["ok", "ok"]
+
+
+def test_inbox_directory_gone_since_apply_fails_the_run(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    inbox = host / "in"
+    inbox_pond(pond, tmp_path, inbox)
+    inbox.rmdir()
+    result = pond("run")
+    assert assert_user_error(result) == "1 of 1 run(s) failed: drop"
+    [record] = runs(pond)
+    assert record["error"] == f"the inbox directory does not exist: {inbox}"

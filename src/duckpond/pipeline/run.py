@@ -167,7 +167,10 @@ def record_run(root: WD, run_id: str, result: RunResult) -> None:
 
 def error_text(exc: BaseException) -> str:
     """One line for a run's failure, with every resolved secret removed."""
-    text = " ".join((str(exc) or type(exc).__name__).split())
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    text = " ".join(text.split())
     if not isinstance(exc, ConfigError | OSError) and type(exc).__module__ != "duckpond.errors":
         text = f"{type(exc).__name__}: {text}"
     return scrub(text)

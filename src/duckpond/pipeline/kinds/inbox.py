@@ -109,6 +109,10 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
 
     spec: InboxSpec = ctx.spec
     root = ctx.root
+    base = host_glob_base(spec.pattern)
+    if not base.is_dir():
+        # Gone since apply: say so rather than report an empty inbox.
+        raise FileNotFoundError(2, "the inbox directory does not exist", str(base))
     # What this inbox holds: the latest source hash per name, and every hash ever imported.
     latest: dict[str, str] = {}
     imported: dict[str, str] = {}
