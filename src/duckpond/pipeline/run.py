@@ -135,12 +135,14 @@ def peak_rss_bytes() -> int:
 
 
 def _record_table(run_id: str, result: RunResult) -> Any:
-    import pyarrow as pa
+    import io
+
+    import pyarrow.json as pa_json
 
     from ..query.system import runs_schema
 
     row = {
-        "start": result.start,
+        "start": result.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "run_id": run_id,
         "resource": result.name,
         "uuid": result.uuid,
@@ -154,7 +156,12 @@ def _record_table(run_id: str, result: RunResult) -> Any:
         "error": result.error,
         "details": json.dumps(result.details, sort_keys=True),
     }
-    return pa.Table.from_pylist([row], schema=runs_schema())
+    # Through Arrow's JSON reader: building arrays from Python values makes pyarrow
+    # import pandas (0.3 s or more), which a cron-driven run should not pay.
+    return pa_json.read_json(
+        io.BytesIO(json.dumps(row).encode()),
+        parse_options=pa_json.ParseOptions(explicit_schema=runs_schema()),
+    )
 
 
 def record_run(root: WD, run_id: str, result: RunResult) -> None:
