@@ -439,7 +439,6 @@ class Pond:
             docs,
             read_root=self.root,
             transaction=self.transaction,
-            last_commit=lambda: self.fs.last_commit,
             dry_run=dry_run,
         )
 

@@ -35,7 +35,14 @@ def test_apply_creates_resource_node_and_output_directory(
             "pattern": f"{host}/in/*.csv",
             "path": "/inbox/drop",
             "format": "data",
-            "csv": {"delimiter": None, "header": True, "tz": None, "timestamp_column": None},
+            "csv": {
+                "source_format": None,
+                "compression": None,
+                "delimiter": None,
+                "header": True,
+                "tz": None,
+                "timestamp_column": None,
+            },
             "settle": "1s",
         },
     }

@@ -11,8 +11,7 @@ an apply where nothing changed commits nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from ..tinyfs.ids import uuid7
 from ..tinyfs.persistence import RESOURCE
 from . import graph
 from .documents import Document, DocumentError, load_stored
+from .kinds import TransactionFactory
 
 RESOURCES_DIR = "/etc/resources"
 
@@ -191,8 +191,7 @@ def apply_documents(
     docs: Sequence[Document],
     *,
     read_root: WD,
-    transaction: Callable[[], AbstractContextManager[WD]],
-    last_commit: Callable[[], int | None],
+    transaction: TransactionFactory,
     dry_run: bool = False,
 ) -> ApplyResult:
     """Store ``docs`` (already validated) in one transaction, or say what would change."""
@@ -201,7 +200,8 @@ def apply_documents(
         items, directories = plan(read_root, docs)
         return ApplyResult(items, directories, None, True)
     by_name = {doc.name: doc for doc in docs}
-    with transaction() as root:
+    with transaction() as tx:
+        root = tx.root
         # Planned again under the lock: another writer may have applied meanwhile.
         items, directories = plan(root, docs)
         for item in items:
@@ -217,7 +217,4 @@ def apply_documents(
                 root.write_file(path, content, node_type=RESOURCE, attributes=attributes)
         for directory in directories:
             root.mkdir(directory, parents=True)
-    result = ApplyResult(items, directories, None, False)
-    if result.changed:
-        result.txn_seq = last_commit()
-    return result
+    return ApplyResult(items, directories, tx.txn_seq, False)

@@ -22,7 +22,6 @@ import resource as _rusage
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ from ..tlogfs.lock import WriterLock, holder_info
 from .apply import stored_resources
 from .documents import Document, load_stored
 from .graph import dependencies, order
-from .kinds import RunContext, RunStats
+from .kinds import RunContext, RunStats, TransactionFactory
 from .secrets import scrub
 
 RUN_LOCK_FILE = "run.lock"
@@ -166,7 +165,7 @@ def _record_table(run_id: str, result: RunResult) -> Any:
 
 def record_run(root: WD, run_id: str, result: RunResult) -> None:
     """Append the run's record to ``/etc/runs.series`` (inside the caller's transaction)."""
-    from ..ingest import store_tabular
+    from ..ingest.store import store_tabular
 
     root.mkdir("/etc", exist_ok=True)
     store_tabular(root, RUNS_SERIES, _record_table(run_id, result), FILE_SERIES, "start")
@@ -208,7 +207,7 @@ def run_resources(
     *,
     pond_dir: Path,
     read_root: Callable[[], WD],
-    transaction: Callable[[], AbstractContextManager[WD]],
+    transaction: TransactionFactory,
     last_txn: Callable[[], int],
     names: Sequence[str] = (),
     wait: bool = True,
@@ -242,7 +241,7 @@ def _run_one(
     run_id: str,
     pond_dir: Path,
     read_root: Callable[[], WD],
-    transaction: Callable[[], AbstractContextManager[WD]],
+    transaction: TransactionFactory,
     last_txn: Callable[[], int],
 ) -> RunResult:
     result = RunResult(doc.name, doc.kind.name, uuid, datetime.now(UTC))
@@ -251,7 +250,8 @@ def _run_one(
     try:
         ctx = RunContext(doc.name, uuid, doc.spec, read_root(), pond_dir)
         step = doc.kind.run(ctx)
-        with transaction() as root:
+        with transaction() as tx:
+            root = tx.root
             stats = step(root) if step is not None else RunStats()
             result.rows, result.bytes = stats.rows, stats.bytes
             result.details, result.summary = stats.details, stats.summary
@@ -267,8 +267,8 @@ def _run_one(
         failed.elapsed_s = time.perf_counter() - started
         failed.peak_rss_bytes = peak_rss_bytes()
         try:
-            with transaction() as root:
-                record_run(root, run_id, failed)
+            with transaction() as tx:
+                record_run(tx.root, run_id, failed)
         except Exception as record_exc:
             failed.error += f" (and its run record could not be written: {error_text(record_exc)})"
         return failed

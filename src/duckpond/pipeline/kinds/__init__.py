@@ -17,9 +17,10 @@ transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ...errors import ConfigError
 
@@ -41,6 +42,21 @@ class RunStats:
     details: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
 
+
+class WriteTransaction(Protocol):
+    """What the pipeline needs of an open pond transaction (``duckpond.pond.Transaction``)."""
+
+    @property
+    def root(self) -> WD: ...
+
+    @property
+    def txn_seq(self) -> int | None:
+        """The transaction's number once committed (None before, or if nothing was written)."""
+        ...
+
+
+TransactionFactory = Callable[[], AbstractContextManager[WriteTransaction]]
+"""Opens one pond transaction: commits on a clean exit, leaves nothing on an exception."""
 
 WriteStep = Callable[["WD"], RunStats]
 """The fast part of a run, called inside the resource's transaction with a writable root."""

@@ -19,40 +19,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import field_validator
-
+from ...ingest.options import CopyOptions
 from ...tinyfs import WD
 from ..documents import Duration, HostGlob, PondPath, StrictModel, host_glob_base
 from . import Kind, RunContext, RunStats, WriteStep, register_kind
-
-
-class InboxCsv(StrictModel):
-    """CSV options, as ``pond copy`` takes them (for ``format`` table or series)."""
-
-    delimiter: str | None = None
-    header: bool = True
-    tz: str | None = None
-    timestamp_column: str | None = None
-
-    @field_validator("tz")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
-
-    @field_validator("delimiter")
-    @classmethod
-    def _one_char(cls, value: str | None) -> str | None:
-        if value is not None and len(value) != 1:
-            raise ValueError("a delimiter is one character")
-        return value
 
 
 class InboxSpec(StrictModel):
@@ -61,7 +31,8 @@ class InboxSpec(StrictModel):
     pattern: HostGlob
     path: PondPath
     format: Literal["data", "table", "series"] = "data"
-    csv: InboxCsv = InboxCsv()
+    # The options of ``pond copy`` (delimiter, header, tz, timestamp_column...).
+    csv: CopyOptions = CopyOptions()
     # How long a new or changed file must stay the same size and age to count as complete.
     settle: Duration = timedelta(seconds=1)
 
@@ -105,7 +76,7 @@ def _source_hash(attributes: Any, sha256: str) -> str:
 
 def run_inbox(ctx: RunContext) -> WriteStep | None:
     """Find, hash and convert what is new (no lock held); return the step that stores it."""
-    from ...ingest import FORMAT_TYPES, to_parquet_from_host
+    from ...ingest.store import FORMAT_TYPES, to_parquet_from_host
 
     spec: InboxSpec = ctx.spec
     root = ctx.root
@@ -175,8 +146,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
         event_range: tuple[int, int] | None = None
         if node_type in ("file:table", "file:series"):
-            options = spec.csv.model_dump()
-            stored = to_parquet_from_host(cand.host, node_type, options)
+            stored = to_parquet_from_host(cand.host, node_type, spec.csv)
             data = stored.data
             attributes = {**stored.attributes, **attributes}
             event_range = stored.event_range
@@ -193,7 +163,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         ready.append((cand, data, attributes, event_range, node_type))
 
     def write(root: WD) -> RunStats:
-        from ...ingest import check_series_append
+        from ...ingest.store import check_series_append
 
         stats = RunStats(details={**counts, "skipped_files": skipped})
         if ready:
