@@ -238,6 +238,9 @@ def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str
 
 def render(text: str, variables: Mapping[str, str], file: str) -> str:
     """``{{ key }}`` replaced by ``variables[key]``; an undefined one is a ``DocumentError``."""
+    if not any(mark in text for mark in ("{{", "{%", "{#")):
+        # Nothing to render: spare the Jinja2 import and compile (about 0.1 s).
+        return text
     import jinja2
 
     env = jinja2.Environment(
@@ -264,8 +267,10 @@ def parse_file(path: str, variables: Mapping[str, str]) -> list[tuple[int, Any]]
     except UnicodeDecodeError:
         raise DocumentError(f"{path}: not a UTF-8 text file") from None
     rendered = render(text, variables, path)
+    # libyaml's safe loader when PyYAML has it: the Python one took 0.5 s for 50 documents.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        docs = list(yaml.safe_load_all(rendered))
+        docs = list(yaml.load_all(rendered, Loader=loader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
