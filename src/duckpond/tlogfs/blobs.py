@@ -8,6 +8,7 @@ names, never a row naming a missing blob; ``recover`` removes the former.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import uuid
@@ -16,6 +17,25 @@ from pathlib import Path
 from .layout import BLOB_PREFIX, TEMP_PREFIX
 
 _BLOB_NAME = re.compile(re.escape(BLOB_PREFIX) + r"([0-9a-f]{64})")
+
+# Blob files this process has hashed and found right: path -> what stat said then.
+_verified: dict[str, tuple[int, int, int, int]] = {}
+
+
+class BlobError(Exception):
+    """A blob that is missing, or whose bytes do not hash to its name."""
+
+    def __init__(self, sha256: str, missing: bool) -> None:
+        self.sha256 = sha256
+        self.missing = missing
+        super().__init__(
+            f"blob {BLOB_PREFIX}{sha256} "
+            + ("is missing" if missing else "does not match its hash (its bytes changed)")
+        )
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def fsync_dir(path: Path) -> None:
@@ -47,8 +67,50 @@ class BlobStore:
         os.replace(tmp, final)
         return True
 
-    def get(self, sha256: str) -> bytes:
-        return self.path(sha256).read_bytes()
+    def read(self, sha256: str, *, verify: bool = True) -> bytes:
+        """A blob's bytes, checked against its digest unless told not to; raises ``BlobError``."""
+        path = self.path(sha256)
+        try:
+            with open(path, "rb") as f:
+                key = _stat_key(os.fstat(f.fileno()))
+                data = f.read()
+        except FileNotFoundError:
+            raise BlobError(sha256, missing=True) from None
+        name = str(path)
+        if verify and _verified.get(name) != key:
+            if hashlib.sha256(data).hexdigest() != sha256:
+                _verified.pop(name, None)
+                raise BlobError(sha256, missing=False)
+            _verified[name] = key
+        return data
+
+    def verified_path(self, sha256: str) -> Path:
+        """The blob's file, once hashed in this process and found right; raises ``BlobError``.
+
+        For readers that open the file themselves (the query engine); hashing
+        reads the whole file once per process.
+        """
+        path = self.path(sha256)
+        name = str(path)
+        try:
+            key = _stat_key(os.stat(path))
+        except FileNotFoundError:
+            raise BlobError(sha256, missing=True) from None
+        if _verified.get(name) == key:
+            return path
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                key = _stat_key(os.fstat(f.fileno()))
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            raise BlobError(sha256, missing=True) from None
+        if digest.hexdigest() != sha256:
+            _verified.pop(name, None)
+            raise BlobError(sha256, missing=False)
+        _verified[name] = key
+        return path
 
     def sync(self) -> None:
         """Make renames into the blob directory durable."""
