@@ -29,7 +29,7 @@ from duckpond.tinyfs.persistence import (
     DirEntry,
     Persistence,
 )
-from duckpond.tlogfs import DeltaPersistence, uuid7
+from duckpond.tlogfs import DeltaPersistence, TxnRecord, uuid7
 from duckpond.tlogfs.oplog import SCHEMA, decode_entries
 
 from .conftest import RunPython, add_dir, add_file, commit_file
@@ -475,3 +475,24 @@ def test_reading_a_path_reads_only_the_partitions_along_it(
 def test_it_is_a_tinyfs_persistence(store: DeltaPersistence) -> None:
     typed: Persistence = store  # mypy checks the protocol's signatures here
     assert isinstance(typed, Persistence)
+
+
+def test_a_transaction_record_is_typed_and_prints_as_pond_log_json(
+    store: DeltaPersistence,
+) -> None:
+    store.begin()
+    add_file(store, "a", b"x")
+    store.commit({"command": ["pond", "copy", "a", "/"], "changes": 1})
+    record = store.transactions()[0]
+    assert isinstance(record, TxnRecord)
+    assert record.timestamp.utcoffset() == timedelta(0)
+    assert record.delta_version == 1
+    assert record.extra == {"changes": 1}
+    with pytest.raises(AttributeError):
+        record.txn_seq = 3  # type: ignore[misc]
+    assert record.to_json() == {
+        "txn_seq": 2,
+        "timestamp": record.timestamp.isoformat().replace("+00:00", "Z"),
+        "command": ["pond", "copy", "a", "/"],
+        "user": record.user,
+    }
