@@ -8,6 +8,7 @@ other failure the user can cause is a ``PondError``::
      ├── PondNotFoundError      no pond at the given directory
      ├── PondExistsError        ``init`` on a directory that already holds one
      ├── PondCorruptError       the directory holds something that is not a readable pond
+     │    └── CorruptDataError  stored bytes missing, or not matching their sha256
      ├── InvalidPathError       a malformed path, or ``..`` above the root  (also ValueError)
      ├── GlobError              a malformed glob pattern                    (also ValueError)
      ├── SymlinkLoopError       symlinks that never reach a node            (also OSError)
@@ -41,6 +42,10 @@ class PondExistsError(PondError):
 
 class PondCorruptError(PondError):
     """The pond directory exists but cannot be read as a pond."""
+
+
+class CorruptDataError(PondCorruptError):
+    """A version's stored bytes are missing or do not match their recorded sha256."""
 
 
 class InvalidPathError(PondError, ValueError):

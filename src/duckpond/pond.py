@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .pipeline.apply import ApplyResult
     from .pipeline.resources import ResourceInfo
     from .pipeline.run import RunReport
-    from .tlogfs import DeltaPersistence, FsckReport, RecoverReport
+    from .tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -233,8 +233,8 @@ class Pond:
     def history(self, path: str) -> list[VersionInfo]:
         return self.root.versions(path)
 
-    def log(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Transactions, newest first: ``{txn_seq, timestamp, command, user, ...}``."""
+    def log(self, limit: int | None = None) -> list[TxnRecord]:
+        """Transactions, newest first (``TxnRecord``: txn_seq, timestamp, command, user...)."""
         if limit is not None and limit < 1:
             raise ConfigError(f"--limit must be at least 1, not {limit}")
         return self.persistence.transactions(limit)

@@ -50,8 +50,8 @@ def test_init_refuses_an_existing_pond_and_open_needs_one(tmp_path: Path, pond: 
     with pytest.raises(PondNotFoundError):
         Pond.open(tmp_path / "elsewhere")
     assert pond.last_txn == 1
-    assert [t["txn_seq"] for t in pond.log()] == [1]
-    assert pond.log()[0]["command"] == ["test"]
+    assert [t.txn_seq for t in pond.log()] == [1]
+    assert pond.log()[0].command == ["test"]
 
 
 def test_transaction_commits_once_on_clean_exit(pond: Pond) -> None:
@@ -62,7 +62,7 @@ def test_transaction_commits_once_on_clean_exit(pond: Pond) -> None:
     assert pond.last_txn == 2
     reopened = Pond.open(pond.path)
     assert reopened.read_bytes("/notes/b.txt") == b"two"
-    assert reopened.log(limit=1)[0]["command"] == ["notebook"]
+    assert reopened.log(limit=1)[0].command == ["notebook"]
 
 
 def test_transaction_leaves_no_trace_on_an_exception(pond: Pond) -> None:

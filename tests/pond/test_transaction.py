@@ -45,8 +45,8 @@ def test_every_verb_in_one_transaction_is_one_commit(pond: Pond, tmp_path: Path)
     assert copied.written == ["/raw/a.csv"]
     assert tx.txn_seq == 2
     log = pond.log()
-    assert [t["txn_seq"] for t in log] == [2, 1]
-    assert log[0]["command"] == ["notebook"]
+    assert [t.txn_seq for t in log] == [2, 1]
+    assert log[0].command == ["notebook"]
     again = Pond.open(pond.path)
     assert again.read_bytes("/raw/notes-2025.txt") == b"calibrated"
     assert again.read_table("/latest").num_rows == 24
@@ -65,13 +65,13 @@ def test_an_exception_inside_leaves_the_pond_as_it_was(pond: Pond) -> None:
     assert pond.last_txn == 2
     reopened = Pond.open(pond.path)
     assert sorted(p.path for p in reopened.list()) == before
-    assert [t["txn_seq"] for t in reopened.log()] == [2, 1]
+    assert [t.txn_seq for t in reopened.log()] == [2, 1]
 
 
 def test_a_verb_of_pond_is_one_transaction(pond: Pond) -> None:
     pond.write_series("/s.series", readings(3))
     pond.write_bytes("/f", b"1")
-    assert [t["txn_seq"] for t in pond.log()] == [3, 2, 1]
+    assert [t.txn_seq for t in pond.log()] == [3, 2, 1]
 
 
 @pytest.mark.parametrize(

@@ -30,10 +30,10 @@ def _user() -> str:
 
 def test_log_records_command_and_user_newest_first(pond: Pond) -> None:
     log = pond.log()
-    assert [t["txn_seq"] for t in log] == [3, 2, 1]
-    assert log[-1]["command"] == ["test", "init"]
-    assert {t["user"] for t in log} == {_user()}
-    assert [t["txn_seq"] for t in pond.log(limit=1)] == [3]
+    assert [t.txn_seq for t in log] == [3, 2, 1]
+    assert log[-1].command == ["test", "init"]
+    assert {t.user for t in log} == {_user()}
+    assert [t.txn_seq for t in pond.log(limit=1)] == [3]
 
 
 def test_query_streams_the_system_tables(pond: Pond) -> None:

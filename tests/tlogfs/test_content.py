@@ -175,10 +175,10 @@ def test_every_version_reads_back_at_every_past_state(
 def test_a_transaction_too_big_for_one_batch_is_still_one_commit(
     pond_dir: Path, store: DeltaPersistence, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import duckpond.tlogfs.persistence as persistence
+    import duckpond.tlogfs.commits as commits
 
     # Stands in for Arrow's 2 GiB-per-array limit without writing gigabytes.
-    monkeypatch.setattr(persistence, "_BATCH_CONTENT_LIMIT", 1000)
+    monkeypatch.setattr(commits, "_BATCH_CONTENT_LIMIT", 1000)
     store.begin()
     ids = [add_file(store, f"f{i}", bytes([i]) * 600) for i in range(5)]
     store.commit()

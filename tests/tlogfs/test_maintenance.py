@@ -60,7 +60,7 @@ def test_maintenance_compacts_and_checkpoints(pond_dir: Path) -> None:
     assert all("txn_seq" not in c for c in optimizes)
     assert (last_checkpoint(pond_dir) or 0) >= 30
     # Maintenance commits are not pond transactions.
-    assert [t["txn_seq"] for t in store.transactions()] == list(range(36, 0, -1))
+    assert [t.txn_seq for t in store.transactions()] == list(range(36, 0, -1))
     assert store.last_txn == 36
     # Three partitions (root, d, and nothing else): compaction keeps files few.
     assert active_files(pond_dir) <= 3 + 2 * 10
@@ -85,7 +85,7 @@ def test_default_interval_keeps_time_travel(pond_dir: Path) -> None:
     assert any(c["operation"] == "OPTIMIZE" for c in DeltaTable(pond_dir / "data").history())
     sample = {t: contents[t] for t in list(contents)[::10]}
     check_time_travel(pond_dir, shared, sample)
-    assert store.transactions()[0]["txn_seq"] == 112
+    assert store.transactions()[0].txn_seq == 112
 
 
 def test_explicit_maintenance(pond_dir: Path, store: DeltaPersistence) -> None:
@@ -104,11 +104,11 @@ def test_transactions_limit_reads_newest_and_skips_maintenance(tmp_path: Path) -
         add_file(store, f"f{i}", b"x")
         store.commit({"command": ["t", str(i)]})
     everything = store.transactions()
-    assert [t["txn_seq"] for t in everything] == list(range(11, 0, -1))
-    assert [t["txn_seq"] for t in store.transactions(2)] == [11, 10]
+    assert [t.txn_seq for t in everything] == list(range(11, 0, -1))
+    assert [t.txn_seq for t in store.transactions(2)] == [11, 10]
     assert store.transactions(20) == everything
     past = DeltaPersistence.open(tmp_path / "p", at_txn=4)
-    assert [t["txn_seq"] for t in past.transactions(2)] == [4, 3]
+    assert [t.txn_seq for t in past.transactions(2)] == [4, 3]
 
 
 def test_a_busy_directory_is_compacted_between_full_maintenance(tmp_path: Path) -> None:
@@ -129,4 +129,4 @@ def test_a_busy_directory_is_compacted_between_full_maintenance(tmp_path: Path) 
     assert len(reopened.read_dir(ROOT_ID)) == PARTITION_FILE_LIMIT * 2 + 5
     past = DeltaPersistence.open(tmp_path / "p", at_txn=6)
     assert sorted(past.read_dir(ROOT_ID)) == [f"f{i}" for i in range(5)]
-    assert [t["txn_seq"] for t in reopened.transactions(1)] == [PARTITION_FILE_LIMIT * 2 + 6]
+    assert [t.txn_seq for t in reopened.transactions(1)] == [PARTITION_FILE_LIMIT * 2 + 6]

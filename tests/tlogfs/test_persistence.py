@@ -29,7 +29,7 @@ from duckpond.tinyfs.persistence import (
     DirEntry,
     Persistence,
 )
-from duckpond.tlogfs import DeltaPersistence, uuid7
+from duckpond.tlogfs import DeltaPersistence, TxnRecord, uuid7
 from duckpond.tlogfs.oplog import SCHEMA, decode_entries
 
 from .conftest import RunPython, add_dir, add_file, commit_file
@@ -172,7 +172,7 @@ def test_transactions_are_numbered_one_two_three(store: DeltaPersistence) -> Non
     assert store.commit() is None  # empty: no Delta commit, no number used
     commit_file(store, "b", b"2")
     assert store.last_txn == 3
-    assert [t["txn_seq"] for t in store.transactions()] == [3, 2, 1]
+    assert [t.txn_seq for t in store.transactions()] == [3, 2, 1]
 
 
 def test_commit_metadata_is_in_the_delta_log(pond_dir: Path, store: DeltaPersistence) -> None:
@@ -182,18 +182,18 @@ def test_commit_metadata_is_in_the_delta_log(pond_dir: Path, store: DeltaPersist
     seq = store.commit({"command": ["pond", "copy", "a", "/"], "changes": 2})
     after = datetime.now(UTC)
     newest = store.transactions()[0]
-    assert newest["txn_seq"] == seq == 2
-    assert newest["command"] == ["pond", "copy", "a", "/"]
-    assert newest["changes"] == 2
-    assert newest["user"]
-    assert before <= newest["timestamp"] <= after
-    assert newest["timestamp"].tzinfo is not None
+    assert newest.txn_seq == seq == 2
+    assert newest.command == ["pond", "copy", "a", "/"]
+    assert newest.extra["changes"] == 2
+    assert newest.user
+    assert before <= newest.timestamp <= after
+    assert newest.timestamp.tzinfo is not None
     # Stored as Delta commit info, readable without touching data files.
     info = delta(pond_dir).history(limit=1)[0]
     assert info["txn_seq"] == 2
     assert json.loads(info["command"]) == ["pond", "copy", "a", "/"]
     first = store.transactions()[-1]
-    assert first["txn_seq"] == 1 and isinstance(first["command"], list)
+    assert first.txn_seq == 1 and isinstance(first.command, list)
 
 
 def test_commit_metadata_may_not_shadow_reserved_keys(
@@ -355,7 +355,7 @@ def test_concurrent_commit_is_refused(pond_dir: Path, store: DeltaPersistence) -
     store.commit()
     with pytest.raises(TransactionError, match="transaction 2"):
         other.commit()
-    assert [t["txn_seq"] for t in DeltaPersistence.open(pond_dir).transactions()] == [2, 1]
+    assert [t.txn_seq for t in DeltaPersistence.open(pond_dir).transactions()] == [2, 1]
     # The loser catches up at its next begin.
     other.begin()
     assert set(other.read_dir(ROOT_ID)) == {"a"}
@@ -377,7 +377,7 @@ def test_open_at_a_past_transaction_is_read_only(pond_dir: Path, store: DeltaPer
     assert set(past.read_dir(ROOT_ID)) == {"f"}
     assert past.read_bytes(f) == b"v1"
     assert [v.version for v in past.versions(f)] == [1]
-    assert [t["txn_seq"] for t in past.transactions()] == [2, 1]
+    assert [t.txn_seq for t in past.transactions()] == [2, 1]
     assert past.all_rows().num_rows == 3  # root v1, root v2, f v1
     with pytest.raises(ReadOnlyError):
         past.begin()
@@ -475,3 +475,24 @@ def test_reading_a_path_reads_only_the_partitions_along_it(
 def test_it_is_a_tinyfs_persistence(store: DeltaPersistence) -> None:
     typed: Persistence = store  # mypy checks the protocol's signatures here
     assert isinstance(typed, Persistence)
+
+
+def test_a_transaction_record_is_typed_and_prints_as_pond_log_json(
+    store: DeltaPersistence,
+) -> None:
+    store.begin()
+    add_file(store, "a", b"x")
+    store.commit({"command": ["pond", "copy", "a", "/"], "changes": 1})
+    record = store.transactions()[0]
+    assert isinstance(record, TxnRecord)
+    assert record.timestamp.utcoffset() == timedelta(0)
+    assert record.delta_version == 1
+    assert record.extra == {"changes": 1}
+    with pytest.raises(AttributeError):
+        record.txn_seq = 3  # type: ignore[misc]
+    assert record.to_json() == {
+        "txn_seq": 2,
+        "timestamp": record.timestamp.isoformat().replace("+00:00", "Z"),
+        "command": ["pond", "copy", "a", "/"],
+        "user": record.user,
+    }

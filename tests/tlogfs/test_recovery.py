@@ -168,7 +168,7 @@ def test_killing_a_writer_at_any_moment_loses_nothing_committed(
         child.wait(timeout=30)
         recover(pond_dir, lock_timeout=5)
         fresh = DeltaPersistence.open(pond_dir)
-        seqs = [t["txn_seq"] for t in fresh.transactions()]
+        seqs = [t.txn_seq for t in fresh.transactions()]
         assert seqs == list(range(fresh.last_txn, 0, -1))
         # Every committed transaction added exactly one name to the root.
         assert len(fresh.read_dir(ROOT_ID)) == fresh.last_txn - 1

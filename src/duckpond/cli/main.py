@@ -446,18 +446,8 @@ def log(settings: Settings, limit: int | None, at_txn: int | None, at: str | Non
 
         pond log --limit 5
     """
-    from ..timeparse import iso
-
     txns = settings.open(at_txn=at_txn, at=at).log(limit)
-    rows: list[dict[str, Any]] = [
-        {
-            "txn_seq": t["txn_seq"],
-            "timestamp": iso(t["timestamp"]),
-            "command": t["command"],
-            "user": t.get("user"),
-        }
-        for t in txns
-    ]
+    rows: list[dict[str, Any]] = [t.to_json() for t in txns]
     if settings.output.json_mode:
         settings.output.data(rows)
         return

@@ -19,6 +19,8 @@ from ..tinyfs import DIRECTORY, ROOT_ID, Persistence
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ..tlogfs import TxnRecord
+
 
 @runtime_checkable
 class OplogSource(Protocol):
@@ -168,7 +170,7 @@ def entries_table(persistence: Persistence) -> pa.Table:
 class TransactionLog(Protocol):
     """A persistence that keeps a record per transaction (tlogfs: Delta commit metadata)."""
 
-    def transactions(self) -> list[dict[str, Any]]: ...
+    def transactions(self) -> list[TxnRecord]: ...
 
 
 def transactions_table(persistence: Persistence) -> pa.Table:
@@ -202,8 +204,8 @@ def transactions_table(persistence: Persistence) -> pa.Table:
     # The log names every transaction, even one whose rows are gone from view; joined
     # in Python because Arrow's hash join cannot carry the list-typed command column.
     counts = {row["txn_seq"]: row for row in summary.to_pylist()}
-    records = sorted(persistence.transactions(), key=lambda r: int(r["txn_seq"]))
-    seqs = [int(r["txn_seq"]) for r in records]
+    records = sorted(persistence.transactions(), key=lambda r: r.txn_seq)
+    seqs = [r.txn_seq for r in records]
     empty: dict[str, Any] = {}
 
     def counted(name: str) -> pa.Array:
@@ -212,15 +214,9 @@ def transactions_table(persistence: Persistence) -> pa.Table:
     return pa.table(
         {
             "txn_seq": pa.array(seqs, pa.int64()),
-            "timestamp": pa.array(
-                [
-                    r.get("timestamp") or counts.get(int(r["txn_seq"]), empty).get("timestamp")
-                    for r in records
-                ],
-                _utc_us(),
-            ),
-            "user": pa.array([r.get("user") for r in records], pa.string()),
-            "command": pa.array([r.get("command") for r in records], pa.list_(pa.string())),
+            "timestamp": pa.array([r.timestamp for r in records], _utc_us()),
+            "user": pa.array([r.user for r in records], pa.string()),
+            "command": pa.array([r.command for r in records], pa.list_(pa.string())),
             "versions": counted("versions"),
             "nodes": counted("nodes"),
             "bytes": counted("bytes"),

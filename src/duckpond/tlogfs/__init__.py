@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..tinyfs.ids import uuid7
+    from .history import TxnRecord
     from .layout import LARGE_FILE_THRESHOLD
     from .lock import WriterLock
     from .persistence import DeltaPersistence
@@ -24,6 +25,7 @@ __all__ = [
     "FsckProblem",
     "FsckReport",
     "RecoverReport",
+    "TxnRecord",
     "WriterLock",
     "fsck",
     "recover",
@@ -36,6 +38,7 @@ _HOMES = {
     "FsckReport": "recovery",
     "LARGE_FILE_THRESHOLD": "layout",
     "RecoverReport": "recovery",
+    "TxnRecord": "history",
     "WriterLock": "lock",
     "fsck": "recovery",
     "recover": "recovery",

@@ -166,10 +166,10 @@ def _content_digest(
     blob_hashes: dict[Path, tuple[str, int] | None],
 ) -> tuple[str, int] | str:
     """The digest and size of one version's bytes, or why they cannot be read."""
-    blob = store.local_path(node_id, version)
+    blob = store.blob_path(node_id, version)
     if blob is None:
         try:
-            data = store.read_bytes(node_id, version)
+            data = store.unchecked_bytes(node_id, version)
         except PondCorruptError as e:
             return str(e)
         return hashlib.sha256(data).hexdigest(), len(data)
@@ -231,7 +231,7 @@ def fsck(pond_dir: str | os.PathLike[str]) -> FsckReport:
             problem("version gap", node_id, numbers[-1], f"versions {numbers}")
     for dir_id, version in latest_dirs.items():
         try:
-            entries = decode_entries(store.read_bytes(dir_id, version))
+            entries = decode_entries(store.unchecked_bytes(dir_id, version))
         except Exception as e:  # any failure to decode is the finding
             problem("bad directory", dir_id, version, str(e))
             continue
@@ -250,7 +250,7 @@ def fsck(pond_dir: str | os.PathLike[str]) -> FsckReport:
         problem("missing transaction", "-", txn, f"transaction {txn} has no rows in the oplog")
     seen: dict[int, int] = {}
     for t in store.transactions():
-        seen[t["txn_seq"]] = seen.get(t["txn_seq"], 0) + 1
+        seen[t.txn_seq] = seen.get(t.txn_seq, 0) + 1
     for txn, count in sorted(seen.items()):
         if count > 1:
             problem("duplicate transaction", "-", txn, f"{count} Delta commits claim txn {txn}")

@@ -1,0 +1,95 @@
+"""Maintenance of the oplog table: compaction and checkpoints, so costs stay flat.
+
+Every ``interval`` Delta versions past the last checkpoint, a commit compacts
+small files and writes a checkpoint, so commit and open costs stay flat.
+Between those runs, a partition that gathered more than
+``PARTITION_FILE_LIMIT`` data files is compacted on its own.  Those commits
+carry no ``txn_seq`` and are not pond transactions.  Nothing here ever
+vacuums: old files are what time travel reads in other engines, and rows
+never leave the log.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from .commits import HOOKS, WRITER
+from .oplog import PARTITION_COLUMN
+
+MAINTENANCE_INTERVAL = 100
+# Data files one partition may gather before it is compacted on its own.
+PARTITION_FILE_LIMIT = 16
+
+
+def add_actions(table: DeltaTable) -> pa.Table:
+    """The snapshot's data files, one row each (``get_add_actions(flatten=True)``)."""
+    # from_stream, unlike pa.table(), does not import pandas when it is installed.
+    return pa.RecordBatchReader.from_stream(table.get_add_actions(flatten=True)).read_all()
+
+
+class Maintenance:
+    """Compacts and checkpoints one table; ``on_files_changed`` is told of each rewrite."""
+
+    def __init__(
+        self,
+        table: DeltaTable,
+        data_dir: Path,
+        interval: int,
+        on_files_changed: Callable[[pa.Table], None],
+    ) -> None:
+        self._dt = table
+        self._data_dir = data_dir
+        self.interval = interval
+        self._changed = on_files_changed
+
+    def _last_checkpoint(self) -> int:
+        try:
+            text = (self._data_dir / "_delta_log" / "_last_checkpoint").read_text()
+            return int(json.loads(text)["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def after_commit(self, touched: set[str], actions: pa.Table) -> None:
+        """Run what is due after a commit that wrote to partitions ``touched``; never raises.
+
+        ``actions`` are the snapshot's add actions just after the commit.
+        """
+        try:
+            if self._dt.version() - self._last_checkpoint() >= self.interval:
+                self.run()
+                return
+            # A directory written in every commit gains a data file per commit,
+            # and reading it opens each one: compact just the crowded partitions
+            # between the full maintenance runs.
+            parts = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist()
+            crowded = sorted(p for p in touched if parts.count(p) > PARTITION_FILE_LIMIT)
+            if crowded:
+                self._dt.optimize.compact(
+                    partition_filters=[(PARTITION_COLUMN, "in", crowded)],
+                    writer_properties=WRITER,
+                    post_commithook_properties=HOOKS,
+                )
+                self._changed(add_actions(self._dt))
+        except Exception as e:
+            # The transaction is committed and must be reported so; a failed
+            # clean-up only costs speed, and the next commit retries it.
+            warnings.warn(f"oplog maintenance failed: {_first_line(e)}", stacklevel=3)
+
+    def run(self) -> None:
+        """Compact every partition and write a checkpoint (the caller holds the write lock)."""
+        # Compaction commits with dataChange=false and no txn_seq: readers of
+        # the oplog see the same rows, and `pond log` does not list it.
+        self._dt.optimize.compact(writer_properties=WRITER, post_commithook_properties=HOOKS)
+        self._dt.create_checkpoint()
+        self._changed(add_actions(self._dt))
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
