@@ -93,7 +93,9 @@ def pandas_reduce(raw: pa.Table, micros: int, config: ReduceConfig) -> pd.DataFr
     return out
 
 
-def assert_matches_pandas(output: pa.Table, raw: pa.Table, micros: int, config: ReduceConfig) -> None:
+def assert_matches_pandas(
+    output: pa.Table, raw: pa.Table, micros: int, config: ReduceConfig
+) -> None:
     """``output`` (one resolution) equals the pandas reference within float rounding."""
     expected = pandas_reduce(raw, micros, config)
     ours = output.to_pandas().set_index("timestamp")

@@ -6,8 +6,16 @@ from duckpond.pipeline.timeseries import format_duration, parse_duration, parse_
 
 @pytest.mark.parametrize(
     ("text", "micros"),
-    [("1h", 3_600_000_000), ("15m", 900_000_000), ("90min", 5_400_000_000), ("7d", 604_800_000_000),
-     ("2w", 1_209_600_000_000), ("250ms", 250_000), ("30s", 30_000_000), (" 1 H ", 3_600_000_000)],
+    [
+        ("1h", 3_600_000_000),
+        ("15m", 900_000_000),
+        ("90min", 5_400_000_000),
+        ("7d", 604_800_000_000),
+        ("2w", 1_209_600_000_000),
+        ("250ms", 250_000),
+        ("30s", 30_000_000),
+        (" 1 H ", 3_600_000_000),
+    ],
 )
 def test_parse_duration(text: str, micros: int) -> None:
     assert parse_duration(text) == micros
@@ -27,7 +35,7 @@ def test_format_duration_round_trips() -> None:
 def test_resolutions_sorted_finest_first_keep_their_names() -> None:
     found = parse_resolutions(["1d", "1h", "7d", "6h"])
     assert [r.name for r in found] == ["1h", "6h", "1d", "7d"]
-    assert [r.output for r in found][0] == "res=1h.series"
+    assert next(r.output for r in found) == "res=1h.series"
 
 
 @pytest.mark.parametrize(

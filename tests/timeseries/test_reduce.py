@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -76,7 +78,9 @@ def test_times_before_the_epoch_bucket_by_floor() -> None:
 def test_duplicates_across_versions_count_as_rows() -> None:
     first = readings(T0, 300, 10 * 60 * US, seed=4)
     # The collector fetched the last 20 readings again: every row given is aggregated.
-    again = pa.concat_tables([first.slice(280), readings(T0 + 300 * 10 * 60 * US, 300, 10 * 60 * US, seed=5)])
+    again = pa.concat_tables(
+        [first.slice(280), readings(T0 + 300 * 10 * 60 * US, 300, 10 * 60 * US, seed=5)]
+    )
     store = Store()
     partials = run_versions(store, [first, again])
     check_against_pandas(partials, store.all())
@@ -105,9 +109,14 @@ def test_buckets_straddling_versions_and_edges() -> None:
     values = np.arange(len(times), dtype=float)
     raw = series(times, v=values, n=np.arange(len(times)))
     t = np.asarray(times)
-    cuts = [0, int(np.searchsorted(t, T0 + 90 * 60 * US)), int(np.searchsorted(t, T0 + 6 * HOUR + 600 * US)), len(t)]
+    cuts = [
+        0,
+        int(np.searchsorted(t, T0 + 90 * 60 * US)),
+        int(np.searchsorted(t, T0 + 6 * HOUR + 600 * US)),
+        len(t),
+    ]
     store = Store()
-    partials = run_versions(store, [raw.slice(a, b - a) for a, b in zip(cuts, cuts[1:], strict=False)])
+    partials = run_versions(store, [raw.slice(a, b - a) for a, b in itertools.pairwise(cuts)])
     check_against_pandas(partials, raw)
     six = outputs(partials)["res=6h.series"]
     edge = six.filter(pa.compute.equal(six.column("timestamp").cast(pa.int64()), T0 + 6 * HOUR))
@@ -166,7 +175,11 @@ def test_late_data_is_applied_and_counted_beyond_the_allowed_lateness() -> None:
 def test_aggregation_columns_and_globs() -> None:
     config = ReduceConfig.parse(
         ["1h"],
-        [Aggregation("avg"), Aggregation("max", ("Temp*", "Depth.m")), Aggregation("count", ("*.m",))],
+        [
+            Aggregation("avg"),
+            Aggregation("max", ("Temp*", "Depth.m")),
+            Aggregation("count", ("*.m",)),
+        ],
     )
     raw = readings(T0, 50, 10 * 60 * US, seed=13).append_column("site", pa.array(["a"] * 50))
     out = outputs(reduce_full(config, raw))["res=1h.series"]
