@@ -1,0 +1,224 @@
+"""Reduce benchmarks: downsampling against DataFusion, memory, and incremental updates.
+
+    .venv/bin/python bench/bench_reduce.py [--quick | --full | --rows N] [--only reduce,incremental]
+
+- reduce: N rows x 10 float columns (one reading every 10 s) reduced to 5 resolutions
+  (1h, 6h, 1d, 7d, 28d) with avg/min/max, ``reduce_full`` streaming the Parquet file's
+  batches, against one DataFusion query per resolution over the same Parquet file (target
+  within 1.5x), each a whole process; and the peak RSS of ours (target < 500 MB).
+- incremental: after appending 1% new rows, ``reduce_update`` (reading back only the
+  touched buckets' rows) against ``reduce_full`` over everything (target at most 0.1x).
+
+The issue's size is 10M rows (``--full``); the default is 2M so that ``make bench`` stays
+short, ``--quick`` 500k.
+"""
+
+from __future__ import annotations
+
+import argparse
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from duckpond.pipeline.timeseries import Change, ReduceConfig, outputs, reduce_full, reduce_update
+from harness import (
+    PYTHON,
+    Figure,
+    Figures,
+    cpu_of,
+    header,
+    interleaved,
+    median,
+    run_child,
+    timed,
+    workdir,
+    write_json,
+)
+
+T0_US = 1_704_067_200_000_000  # 2024-01-01T00:00Z
+STEP_US = 10_000_000
+COLUMNS = [f"c{i}" for i in range(10)]
+RESOLUTIONS = ["1h", "6h", "1d", "7d", "28d"]
+AGGREGATIONS = ["avg", "min", "max"]
+BATCH_ROWS = 256 * 1024
+
+OURS = """\
+import sys
+
+import pyarrow.parquet as pq
+
+from duckpond.pipeline.timeseries import ReduceConfig, outputs, reduce_full
+
+config = ReduceConfig.parse(sys.argv[2].split(","), sys.argv[3].split(","))
+batches = pq.ParquetFile(sys.argv[1]).iter_batches(batch_size=int(sys.argv[4]))
+print(sum(t.num_rows for t in outputs(reduce_full(config, batches)).values()))
+"""
+
+# What a user of the raw library runs: one query per resolution.
+RAW = """\
+import sys
+
+from datafusion import SessionContext
+
+ctx = SessionContext()
+ctx.register_parquet("source", sys.argv[1])
+columns = sys.argv[4].split(",")
+rows = 0
+for seconds in sys.argv[2].split(","):
+    aggs = ", ".join(f"{a}({c}) AS \\"{c}.{a}\\"" for c in columns for a in sys.argv[3].split(","))
+    query = (
+        f"SELECT date_bin(INTERVAL '{seconds} seconds', timestamp, "
+        f"TIMESTAMP '1970-01-01T00:00:00Z') AS timestamp, {aggs} FROM source GROUP BY 1 ORDER BY 1"
+    )
+    rows += sum(b.num_rows for b in ctx.sql(query).collect())
+print(rows)
+"""
+
+
+def make_table(start_row: int, rows: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    times = T0_US + (start_row + np.arange(rows, dtype=np.int64)) * STEP_US
+    data: dict[str, pa.Array] = {"timestamp": pa.array(times).cast(pa.timestamp("us", tz="UTC"))}
+    for column in COLUMNS:
+        data[column] = pa.array(rng.normal(10, 3, rows))
+    return pa.table(data)
+
+
+def write_series(path: Path, rows: int, seed: int, start_row: int = 0) -> None:
+    """Parquet with row groups of 1M rows, written in pieces to keep this process small."""
+    chunk = 1_000_000
+    first = make_table(start_row, min(chunk, rows), seed)
+    with pq.ParquetWriter(path, first.schema) as writer:
+        writer.write_table(first, row_group_size=chunk)
+        for offset in range(chunk, rows, chunk):
+            piece = make_table(start_row + offset, min(chunk, rows - offset), seed + offset)
+            writer.write_table(piece, row_group_size=chunk)
+
+
+def bench_reduce(tmp: Path, rows: int, repeat: int) -> list[Figure]:
+    path = tmp / "series.parquet"
+    write_series(path, rows, seed=1)
+    seconds = ",".join(str(ReduceConfig.parse([r]).finest.micros // 1_000_000) for r in RESOLUTIONS)
+    ours_argv = [
+        PYTHON,
+        "-c",
+        OURS,
+        str(path),
+        ",".join(RESOLUTIONS),
+        ",".join(AGGREGATIONS),
+        str(BATCH_ROWS),
+    ]
+    raw_argv = [PYTHON, "-c", RAW, str(path), seconds, ",".join(AGGREGATIONS), ",".join(COLUMNS)]
+    rss: dict[str, list[float]] = {"ours": [], "raw": []}
+
+    def ours() -> object:
+        run = run_child(ours_argv)
+        rss["ours"].append(run.max_rss_mb)
+        return run
+
+    def raw() -> object:
+        run = run_child(raw_argv)
+        rss["raw"].append(run.max_rss_mb)
+        return run
+
+    samples = interleaved({"ours": ours, "raw": raw}, repeat=repeat, warmup=0)  # type: ignore[dict-item]
+    value, baseline = median(samples["ours"]), median(samples["raw"])
+    size = f"{rows / 1e6:g}M rows x 10 columns"
+    peak = max(rss["ours"])
+    return [
+        Figure(
+            "reduce",
+            f"{size} to 5 resolutions, avg/min/max (process)",
+            value,
+            "s",
+            baseline=baseline,
+            baseline_label="DataFusion, one query per resolution",
+            target="within 1.5x",
+            met=value <= 1.5 * baseline,
+            samples=samples["ours"],
+            cpu=cpu_of(samples, "ours"),
+            baseline_cpu=cpu_of(samples, "raw"),
+        ),
+        Figure(
+            "reduce-mem",
+            f"peak RSS of that process ({size})",
+            peak,
+            "MB",
+            baseline=max(rss["raw"]),
+            baseline_label="DataFusion's",
+            target="< 500 MB",
+            met=peak < 500,
+        ),
+    ]
+
+
+def bench_incremental(tmp: Path, rows: int, repeat: int) -> list[Figure]:
+    base_path, new_path = tmp / "base.parquet", tmp / "new.parquet"
+    new_rows = rows // 100
+    write_series(base_path, rows - new_rows, seed=2)
+    write_series(new_path, new_rows, seed=3, start_row=rows - new_rows)
+    config = ReduceConfig.parse(RESOLUTIONS, AGGREGATIONS)
+    previous = reduce_full(config, pq.ParquetFile(base_path).iter_batches(batch_size=BATCH_ROWS))
+    new_times = pq.read_table(new_path, columns=["timestamp"]).column("timestamp")
+    bounds = new_times.cast(pa.int64())
+    change = Change(int(bounds[0].as_py()), int(bounds[-1].as_py()), new_times)
+
+    def read(start: int, end: int) -> list[pa.Table]:
+        # As the pond reads a series: each version whose range overlaps, filtered by time.
+        ts = pa.timestamp("us", tz="UTC")
+        where = [("timestamp", ">=", pa.scalar(start, ts)), ("timestamp", "<", pa.scalar(end, ts))]
+        return [pq.read_table(p, filters=where) for p in (base_path, new_path)]
+
+    def full() -> None:
+        batches = chain(
+            pq.ParquetFile(base_path).iter_batches(batch_size=BATCH_ROWS),
+            pq.ParquetFile(new_path).iter_batches(batch_size=BATCH_ROWS),
+        )
+        outputs(reduce_full(config, batches))
+
+    def update() -> None:
+        outputs(reduce_update(previous, [change], read).partials)
+
+    samples = interleaved({"update": lambda: timed(update), "full": lambda: timed(full)}, repeat)
+    value, baseline = median(samples["update"]), median(samples["full"])
+    return [
+        Figure(
+            "reduce-inc",
+            f"incremental update after appending 1% ({new_rows:,} rows)",
+            value,
+            "s",
+            baseline=baseline,
+            baseline_label="full recomputation",
+            target="at most 0.1x",
+            met=value <= 0.1 * baseline,
+            samples=samples["update"],
+        )
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="500k rows, fewer repeats")
+    size.add_argument("--full", action="store_true", help="the issue's 10M rows")
+    size.add_argument("--rows", type=int, help="rows of the series")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--only", metavar="KEYS", help="reduce,incremental")
+    args = parser.parse_args()
+    rows = args.rows or (500_000 if args.quick else 10_000_000 if args.full else 2_000_000)
+    repeat = 2 if args.quick or args.full else 3
+    header(f"Reduce benchmarks ({rows:,} rows)")
+    figures = Figures()
+    with workdir("reduce") as tmp:
+        if args.only is None or "reduce" in args.only.split(","):
+            figures.add(bench_reduce(tmp, rows, repeat))
+        if args.only is None or "incremental" in args.only.split(","):
+            figures.add(bench_incremental(tmp, rows, repeat))
+    write_json(args.json, figures)
+
+
+if __name__ == "__main__":
+    main()
