@@ -130,3 +130,15 @@ def test_pivot_globs_every_column_and_empty_sites() -> None:
     assert out.schema.names == ["timestamp", "noyo.Temperature.C", "noyo.Depth.m"]
     with pytest.raises(ConfigError, match="site 'noyo' given twice"):
         pivot([("noyo", noyo), ("noyo", noyo)])
+
+
+def test_a_declared_range_wins_even_without_readings() -> None:
+    old = series([T0 + i * HOUR for i in range(6)], v=[float(i) for i in range(6)])
+    nothing_yet = series([], v=pa.array([], type=pa.float64()))
+    out = join(
+        [JoinInput("S", old), JoinInput("S", nothing_yet, begin=T0 + 4 * HOUR, end=T0 + 9 * HOUR)]
+    )
+    assert out.column("S.v").to_pylist() == [0.0, 1.0, 2.0, 3.0]
+    # Without both bounds an input with no readings covers nothing.
+    out = join([JoinInput("S", old), JoinInput("S", nothing_yet, begin=T0 + 4 * HOUR)])
+    assert out.num_rows == 6

@@ -210,3 +210,36 @@ def test_input_without_a_time_column_is_a_format_error() -> None:
         reduce_full(CONFIG, pa.table({"t": [1]}))
     with pytest.raises(FormatError, match="not a timestamp"):
         reduce_full(CONFIG, pa.table({"timestamp": [1]}))
+
+
+def test_rows_read_outside_the_requested_buckets_are_ignored() -> None:
+    store = Store()
+    partials = run_versions(store, [readings(T0, 48, HOUR, seed=14)])
+    change = store.append(readings(T0 + 48 * HOUR, 2, HOUR, seed=15))
+    # A reader that returns whole versions, not just the requested range.
+    result = reduce_update(partials, [change], lambda start, end: store.versions)
+    full = reduce_full(CONFIG, store.versions)
+    assert all(a.equals(b) for a, b in zip(result.partials.tables, full.tables, strict=True))
+    assert result.recomputed_buckets == 2
+
+
+def test_several_new_versions_in_one_update_read_each_merged_interval_once() -> None:
+    store = Store()
+    partials = run_versions(store, [readings(T0, 24 * 20, HOUR, seed=16)])
+    reads: list[tuple[int, int]] = []
+
+    def read(start: int, end: int) -> list[pa.Table]:
+        reads.append((start, end))
+        return store.read(start, end)
+
+    changes = [
+        store.append(series([T0 + 2 * HOUR + 5, T0 + 3 * HOUR], **{"Temperature.C": [1.0, 2.0]})),
+        store.append(series([T0 + 3 * HOUR + 7], **{"Temperature.C": [3.0]})),
+        store.append(series([T0 + 10 * DAY], **{"Temperature.C": [4.0]})),
+    ]
+    result = reduce_update(partials, changes, read)
+    assert reads == [(T0 + 2 * HOUR, T0 + 4 * HOUR), (T0 + 10 * DAY, T0 + 10 * DAY + HOUR)]
+    assert result.late_rows == 4
+    full = reduce_full(CONFIG, store.versions)
+    assert all(a.equals(b) for a, b in zip(result.partials.tables, full.tables, strict=True))
+    check_against_pandas(result.partials, store.all())

@@ -2,8 +2,8 @@
 
 Inputs of one scope are unioned by column name; where two overlap in time, the later
 input in the list wins for the later one's range (a replaced instrument's data stitched
-onto its successor's).  An input's range is its declared ``[begin, end)``, else its own
-first to last reading.  Within a scope, one row per time remains (the last of equal times,
+onto its successor's).  An input's range is its declared ``[begin, end)`` (even without
+readings in it); a bound not declared is its own first or last reading.  Within a scope, one row per time remains (the last of equal times,
 so a later version's reading replaces an earlier one).  Scopes are full-outer-joined on
 ``timestamp``; the output is sorted by time.
 """
@@ -49,6 +49,20 @@ def _limit(table: pa.Table, begin: int | None, end: int | None) -> pa.Table:
     return table.filter(pa.array(mask))
 
 
+def _span(table: pa.Table, begin: int | None, end: int | None) -> tuple[int, int] | None:
+    """An input's range ``[begin, end)``: declared bounds as given, the others from its
+    first and last reading; None when it has no readings and a bound is not declared."""
+    if begin is not None and end is not None:
+        return begin, end
+    if table.num_rows == 0:
+        return None
+    times = micros(table)
+    return (
+        begin if begin is not None else int(times[0]),
+        end if end is not None else int(times[-1]) + 1,
+    )
+
+
 def stitch(inputs: Sequence[JoinInput]) -> pa.Table | None:
     """The rows of one scope's inputs, later inputs winning over their range, one row per
     time, sorted; None when no input has a known schema.  Columns keep their own names."""
@@ -63,12 +77,10 @@ def stitch(inputs: Sequence[JoinInput]) -> pa.Table | None:
         if result is None:
             result = table
             continue
-        if table.num_rows:
-            times = micros(table)
-            begin = item.begin if item.begin is not None else int(times[0])
-            end = item.end if item.end is not None else int(times[-1]) + 1
+        span = _span(table, item.begin, item.end)
+        if span is not None:
             old = micros(result)
-            result = result.filter(pa.array((old < begin) | (old >= end)))
+            result = result.filter(pa.array((old < span[0]) | (old >= span[1])))
         result = latest_per_time(union([result, table]))
     return result
 
