@@ -72,7 +72,8 @@ def test_version_bump_without_relock_is_stale(copies: dict[str, Path]) -> None:
     pyproject.write_text(text.replace('"deltalake>=1.6,<2"', '"deltalake>=1.7,<2"'))
     result = stale(copies)
     assert result.returncode == 1
-    assert "deltalake<2,>=1.7" in result.stderr
+    assert "pyproject.toml has dependencies deltalake<2,>=1.7, uv.lock not" in result.stderr
+    assert "uv.lock has dependencies deltalake<2,>=1.6, pyproject.toml not" in result.stderr
     assert "run 'make lock'" in result.stderr
 
 
@@ -82,7 +83,7 @@ def test_new_dev_dependency_without_relock_is_stale(copies: dict[str, Path]) -> 
     pyproject.write_text(text.replace("dev = [\n", 'dev = [\n    "Pytest_Benchmark>=4",\n'))
     result = stale(copies)
     assert result.returncode == 1
-    assert "[dev] pytest-benchmark>=4" in result.stderr
+    assert "pyproject.toml has [dev] pytest-benchmark>=4, uv.lock not" in result.stderr
 
 
 def test_spelling_of_ranges_and_names_is_not_staleness(copies: dict[str, Path]) -> None:

@@ -108,9 +108,9 @@ def stale_errors(pyproject_path: Path, lock_path: Path, export_path: Path) -> li
     for group in sorted(wanted.keys() | locked.keys()):
         label = f"[{group}]" if group else "dependencies"
         for req in sorted(wanted.get(group, set()) - locked.get(group, set())):
-            errors.append(f"{lock_path.name} was not locked for {label} {_show(req)}")
+            errors.append(f"{pyproject_path.name} has {label} {_show(req)}, {lock_path.name} not")
         for req in sorted(locked.get(group, set()) - wanted.get(group, set())):
-            errors.append(f"{lock_path.name} was locked for {label} {_show(req)}, now gone")
+            errors.append(f"{lock_path.name} has {label} {_show(req)}, {pyproject_path.name} not")
     project = normalise(pyproject["project"]["name"])
     lock_pins = {
         (normalise(p["name"]), p["version"])
