@@ -145,7 +145,9 @@ def installed_errors(export_path: Path, project: str) -> list[str]:
             wanted[name] = version
     have: dict[str, str] = {}
     for dist in metadata.distributions():
-        have[normalise(dist.metadata["Name"])] = dist.version
+        name = dist.metadata["Name"]
+        if name:  # a half-written dist-info (an install in progress) has no metadata yet
+            have[normalise(name)] = dist.version
     errors = []
     for name, version in sorted(wanted.items()):
         if name not in have:
