@@ -1,4 +1,4 @@
-"""The exceptions DuckPond raises.
+"""The exceptions DuckPond raises, and the one place third-party errors become them.
 
 Path problems use Python's own ``OSError`` family (``FileNotFoundError``,
 ``FileExistsError``, ``NotADirectoryError``, ``IsADirectoryError``); every
@@ -19,17 +19,59 @@ other failure the user can cause is a ``PondError``::
      ├── QueryError             SQL that cannot run
      └── ConfigError            a bad option value (time, zone, format name)
 
-The CLI turns each of these, and the ``OSError`` family, into one line on
-stderr and exit status 1.
+Errors of the libraries underneath (pyarrow, deltalake, DataFusion) are turned into
+these by ``translate``, which ``boundary`` applies at every public ``Pond`` method:
+a library caller sees a ``PondError`` (or an ``OSError``) with a one-line message
+that names the path, and the transaction, where they apply.  ``translate``
+recognises the libraries' exceptions by module and class name, so this module
+imports none of them.
+
+A message that refers to one of the caller's parameters writes it as ``{name}``
+and lists it in ``options`` (``name`` -> the value to suggest, or ""): ``str()``
+reads ``name`` (or ``name='value'``), and the CLI, which knows its flags,
+renders it as ``--name`` (or ``--name value``) through ``describe(exc, cli=True)``.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class PondError(Exception):
-    """Base of every DuckPond error a user can cause."""
+    """Base of every DuckPond error a user can cause.
+
+    ``path`` and ``txn`` name what the error is about where known; ``options`` maps
+    the caller's parameters that the message mentions as ``{name}`` to a value to
+    suggest (or "").
+    """
+
+    path: str | None = None
+    txn: int | None = None
+    options: Mapping[str, str] = {}
+
+    def __init__(
+        self,
+        *args: Any,
+        path: str | None = None,
+        txn: int | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(*args)
+        if path is not None:
+            self.path = path
+        if txn is not None:
+            self.txn = txn
+        if options:
+            self.options = dict(options)
+
+    def __str__(self) -> str:
+        return render_options(super().__str__(), self.options, cli=False)
 
 
 class PondNotFoundError(PondError):
@@ -88,3 +130,157 @@ class QueryError(PondError):
 
 class ConfigError(PondError, ValueError):
     """An option or configuration value that is not valid."""
+
+
+# -- messages --------------------------------------------------------------------------
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in a path, say) escaped, so a message is one line."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
+def render_options(message: str, options: Mapping[str, str], *, cli: bool) -> str:
+    """``{name}`` in ``message`` as the library says it (``name='v'``) or the CLI (``--name v``)."""
+    for name, value in options.items():
+        if cli:
+            flag = "--" + name.replace("_", "-")
+            said = f"{flag} {value}" if value else flag
+        else:
+            said = f"{name}={value!r}" if value else name
+        message = message.replace("{" + name + "}", said)
+    return message
+
+
+def describe(exc: BaseException, *, cli: bool = False) -> str:
+    """One line that names what was wrong; ``cli`` words the caller's options as flags."""
+    if isinstance(exc, OSError) and not isinstance(exc, PondError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return one_line(f"{exc.strerror}{where}")
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return one_line(str(exc))
+    if isinstance(exc, PondError) and exc.options and exc.args and isinstance(exc.args[0], str):
+        text = render_options(exc.args[0], exc.options, cli=cli)
+    else:
+        text = str(exc) or type(exc).__name__
+    return one_line(" ".join(text.split()))
+
+
+# -- the boundary ----------------------------------------------------------------------
+
+# Exceptions of the libraries underneath, by (top-level module, class name) of any
+# class in their MRO.  deltalake's classes live in its compiled ``_internal`` module.
+_ARROW = {
+    "ArrowInvalid",
+    "ArrowTypeError",
+    "ArrowNotImplementedError",
+    "ArrowCapacityError",
+    "ArrowSerializationError",
+    "ArrowKeyError",
+    "ArrowIndexError",
+}
+_DELTA = {
+    "TableNotFoundError": PondCorruptError,
+    "CommitFailedError": TransactionError,
+    "DeltaProtocolError": PondCorruptError,
+    "SchemaMismatchError": PondCorruptError,
+    "DeltaError": PondCorruptError,
+}
+_DATAFUSION_PREFIXES = ("DataFusion error: ", "Error during planning: ", "Execution error: ")
+
+
+def _library_class(exc: BaseException) -> tuple[str, str] | None:
+    for cls in type(exc).__mro__:
+        top = cls.__module__.split(".")[0]
+        if top in ("pyarrow", "deltalake", "_internal", "datafusion"):
+            return top, cls.__name__
+    return None
+
+
+def translate(exc: BaseException) -> BaseException:
+    """The ``PondError`` a third-party exception means, or ``exc`` itself.
+
+    ``PondError``s and the ``OSError`` family are returned unchanged; so is anything
+    not recognised (a bug is not a user error).
+    """
+    if isinstance(exc, PondError | OSError):
+        return exc
+    text = " ".join(one_line(str(exc)).split()) or type(exc).__name__
+    found = _library_class(exc)
+    if found is not None:
+        top, name = found
+        if top == "pyarrow" and name in _ARROW:
+            return FormatError(text)
+        if top in ("deltalake", "_internal") and name in _DELTA:
+            return _DELTA[name](f"the oplog: {text}")
+        if top == "datafusion":
+            return QueryError(_strip_datafusion(text))
+    # DataFusion's Python binding raises builtin exceptions carrying its own prefixes.
+    if text.startswith(_DATAFUSION_PREFIXES):
+        return QueryError(_strip_datafusion(text))
+    return exc
+
+
+def _strip_datafusion(text: str) -> str:
+    while text.startswith("DataFusion error: "):
+        text = text[len("DataFusion error: ") :]
+    return text
+
+
+def _with_context(exc: PondError, path: str | None, txn: int | None) -> PondError:
+    message = str(exc)
+    if path is not None and exc.path is None and path not in message:
+        message = f"{path}: {message}"
+        exc.path = path
+    if txn is not None and exc.txn is None:
+        message = f"{message} (transaction {txn})"
+        exc.txn = txn
+    exc.args = (message,)
+    return exc
+
+
+@contextmanager
+def boundary(path: str | None = None, txn: int | None = None) -> Iterator[None]:
+    """Re-raise a third-party exception from inside as the ``PondError`` it means.
+
+    ``path`` and ``txn`` are added to the message of a translated error.
+    """
+    try:
+        yield
+    except (PondError, OSError):
+        raise
+    except Exception as exc:
+        known = translate(exc)
+        if known is exc or not isinstance(known, PondError):
+            raise
+        raise _with_context(known, path, txn) from exc
+
+
+def guarded(fn: F) -> F:
+    """``boundary`` around a function; a ``path``-like first argument names the path."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (PondError, OSError):
+            raise
+        except Exception as exc:
+            known = translate(exc)
+            if known is exc or not isinstance(known, PondError):
+                raise
+            path = _path_argument(args[1:], kwargs)
+            raise _with_context(known, path, None) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _path_argument(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
+    for key in ("path", "target", "pattern"):
+        if isinstance(kwargs.get(key), str):
+            return str(kwargs[key])
+    if args and isinstance(args[0], str) and args[0].startswith("/"):
+        return args[0]
+    return None

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import (
     ConfigError,
@@ -30,11 +30,13 @@ from .errors import (
     PondNotFoundError,
     ReadOnlyError,
     TransactionError,
+    boundary,
+    guarded,
 )
 from .tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, FS, WD, NodePath, VersionInfo
 from .tinyfs import paths as tpaths
 from .tinyfs.glob import has_wildcard
-from .tinyfs.persistence import DIRECTORY, is_file_type
+from .tinyfs.persistence import DIRECTORY, is_dir_type, is_file_type
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from .pipeline.apply import ApplyResult
     from .pipeline.resources import ResourceInfo
     from .pipeline.run import RunReport
+    from .query.urls import PondURL
     from .tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
 
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -58,6 +61,18 @@ class Entry:
     version: int
     node_id: str
     timestamp: datetime
+    tabular: bool = False
+    """Reads as rows: a table, a series, or a dynamic file with a table output (``stat`` only)."""
+
+    @property
+    def is_dir(self) -> bool:
+        """A directory, stored or dynamic."""
+        return is_dir_type(self.type)
+
+    @property
+    def is_file(self) -> bool:
+        """A file of any kind, stored or dynamic."""
+        return is_file_type(self.type)
 
     def to_json(self) -> dict[str, Any]:
         from .timeparse import iso
@@ -85,7 +100,7 @@ def resolve_pond_dir(path: str | os.PathLike[str] | None) -> Path:
     """The pond directory: the given one, else ``$POND``; neither is an error."""
     chosen = os.fspath(path) if path is not None else os.environ.get("POND")
     if not chosen:
-        raise PondNotFoundError("no pond given: pass --pond DIR or set $POND")
+        raise PondNotFoundError("no pond given: pass a pond directory or set $POND")
     return Path(chosen).expanduser().absolute()
 
 
@@ -107,6 +122,7 @@ class Pond:
     # -- opening -----------------------------------------------------------------
 
     @classmethod
+    @guarded
     def init(cls, path: str | os.PathLike[str], *, command: Sequence[str] | None = None) -> Pond:
         """Create a new pond at ``path`` (transaction 1); refuses an existing one."""
         from .tlogfs import DeltaPersistence
@@ -117,6 +133,7 @@ class Pond:
         return cls(where, persistence)
 
     @classmethod
+    @guarded
     def open(
         cls,
         path: str | os.PathLike[str],
@@ -187,7 +204,9 @@ class Pond:
         p.begin()
         tx = Transaction(self, self.fs.root())
         try:
-            yield tx
+            # After begin() the pond has caught up: the next number is this transaction's.
+            with boundary(txn=p.last_txn + 1):
+                yield tx
         except BaseException:
             p.rollback()
             raise
@@ -200,14 +219,17 @@ class Pond:
 
     # -- filesystem verbs ----------------------------------------------------------------
 
+    @guarded
     def mkdir(self, *paths: str, parents: bool = False) -> None:
         """Create directories, all in one transaction (all or none)."""
         self._write(lambda tx: tx.mkdir(*paths, parents=parents))
 
+    @guarded
     def write_bytes(self, path: str, data: bytes) -> None:
         """Write raw bytes as a ``file:data`` (a new version if the file exists)."""
         self._write(lambda tx: tx.write_file(path, data))
 
+    @guarded
     def read_bytes(self, path: str, *, version: int | None = None) -> bytes:
         np = self.root.get(path)
         if np.is_dir():
@@ -218,29 +240,35 @@ class Pond:
                 raise ConfigError(f"{np.path} has no version {version} (it has 1..{max(known)})")
         return np.read_bytes(version)
 
+    @guarded
     def remove(self, path: str, *, recursive: bool = False) -> None:
         """Unlink ``path`` (``-r`` for a non-empty directory); its history stays."""
         self._write(lambda tx: tx.rm(path, recursive=recursive))
 
+    @guarded
     def move(self, src: str, dst: str) -> None:
         """Move or rename, keeping the node id (``history`` follows the node)."""
         self._write(lambda tx: tx.mv(src, dst))
 
+    @guarded
     def symlink(self, target: str, path: str) -> None:
         """Create a symlink at ``path``; ``target`` need not exist."""
         self._write(lambda tx: tx.symlink(target, path))
 
+    @guarded
     def history(self, path: str) -> list[VersionInfo]:
         return self.root.versions(path)
 
+    @guarded
     def log(self, limit: int | None = None) -> list[TxnRecord]:
         """Transactions, newest first (``TxnRecord``: txn_seq, timestamp, command, user...)."""
         if limit is not None and limit < 1:
-            raise ConfigError(f"--limit must be at least 1, not {limit}")
+            raise ConfigError(f"{{limit}} must be at least 1, not {limit}", options={"limit": ""})
         return self.persistence.transactions(limit)
 
     # -- listing -------------------------------------------------------------------
 
+    @guarded
     def list(self, pattern: str | None = None, *, all: bool = False) -> list[NodePath]:
         """The nodes a ``pond list`` pattern names (see DESIGN: list semantics)."""
         root = self.root
@@ -258,8 +286,18 @@ class Pond:
         info = np.info()
         return Entry(np.path, np.node_type, info.size, info.version, np.node_id, info.timestamp)
 
+    @guarded
+    def stat(self, path: str) -> Entry:
+        """The node at ``path`` (symlinks followed): its type, size, latest version."""
+        import dataclasses
+
+        np = self.root.get(path)
+        tabular = not np.is_dir() and np.is_tabular()
+        return dataclasses.replace(self.entry(np), tabular=tabular)
+
     # -- copy ----------------------------------------------------------------------
 
+    @guarded
     def copy_in(
         self,
         sources: Sequence[str | os.PathLike[str]],
@@ -281,6 +319,7 @@ class Pond:
             result = tx.copy_in(sources, dest, format=format, options=options, progress=progress)
         return CopyResult(result.written, result.unchanged, tx.txn_seq)
 
+    @guarded
     def copy_out(
         self,
         pattern: str | Sequence[str],
@@ -336,6 +375,7 @@ class Pond:
 
     # -- maintenance ---------------------------------------------------------------
 
+    @guarded
     def recover(self) -> RecoverReport:
         """Clean up what a crash left (orphan blobs, temp files, a stale lock); waits for the lock."""
         from .tlogfs import recover
@@ -344,6 +384,7 @@ class Pond:
             raise ReadOnlyError("this pond is opened at a past state and cannot be recovered")
         return recover(self.path, lock_timeout=self.lock_timeout)
 
+    @guarded
     def fsck(self) -> FsckReport:
         """Re-hash every stored version and check the oplog's invariants; never writes."""
         from .tlogfs import fsck
@@ -352,6 +393,7 @@ class Pond:
 
     # -- tables, series, SQL ---------------------------------------------------------
 
+    @guarded
     def describe(self, pattern: str) -> builtins.list[dict[str, Any]]:
         """What ``pond describe`` prints: a pattern's nodes, or what a URL reads as."""
         from .ingest.describe import describe_node, describe_url
@@ -361,18 +403,21 @@ class Pond:
             return [describe_url(self.root, self.persistence, pattern)]
         return [describe_node(np) for np in self.list(pattern)]
 
+    @guarded
     def sql(self, query: str) -> pa.Table:
         """Run SQL over the system tables and pond files (double-quoted paths)."""
         from .query.engine import run_query
 
         return run_query(self.root, self.persistence, query)
 
+    @guarded
     def query(self, sql: str) -> pa.RecordBatchReader:
         """``pond query``: like ``sql()`` but streamed, for results too big to hold."""
         from .query import engine
 
         return engine.query(self.root, sql, persistence=self.persistence)
 
+    @guarded
     def cat(
         self,
         target: str,
@@ -397,6 +442,7 @@ class Pond:
             persistence=self.persistence,
         )
 
+    @guarded
     def read_table(self, path: str, *, start: Any = None, end: Any = None) -> pa.Table:
         """A table, a series (all versions, optionally limited to [start, end)), or a glob of them.
 
@@ -409,16 +455,19 @@ class Pond:
             self.root, self.persistence, path, start=_time_or_none(start), end=_time_or_none(end)
         )
 
+    @guarded
     def write_series(self, path: str, data: Any, *, timestamp_column: str | None = None) -> None:
         """Append a version to the series at ``path`` (created if missing) from Arrow, pandas or polars."""
         self._write(lambda tx: tx.write_series(path, data, timestamp_column=timestamp_column))
 
+    @guarded
     def write_table(self, path: str, data: Any) -> None:
         """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
         self._write(lambda tx: tx.write_table(path, data))
 
     # -- pipeline (PIPELINE.md): resources, apply, run -------------------------------------
 
+    @guarded
     def apply(
         self,
         files: Sequence[str | os.PathLike[str]],
@@ -442,12 +491,14 @@ class Pond:
             dry_run=dry_run,
         )
 
+    @guarded
     def resources(self) -> builtins.list[ResourceInfo]:
         """Every resource: kind, name, uuid, output path and its last run."""
         from .pipeline.resources import list_resources
 
         return list_resources(self.root, self.persistence)
 
+    @guarded
     def run(
         self,
         names: Sequence[str] = (),
@@ -497,15 +548,18 @@ class Transaction:
         self.root = root
         self.txn_seq: int | None = None
 
+    @guarded
     def mkdir(self, *paths: str, parents: bool = False, exist_ok: bool = False) -> None:
         """Create directories; ``parents`` makes missing parents and accepts existing ones."""
         for path in paths:
             self.root.mkdir(path, parents=parents, exist_ok=exist_ok)
 
+    @guarded
     def write_file(self, path: str, data: bytes) -> None:
         """Raw bytes as a ``file:data`` (a new version if the file exists; it keeps its type)."""
         self.root.write_file(path, data)
 
+    @guarded
     def write_series(self, path: str, data: Any, *, timestamp_column: str | None = None) -> None:
         """Append a version to the series at ``path`` (created if missing).
 
@@ -517,12 +571,14 @@ class Transaction:
 
         store_tabular(self.root, path, data, FILE_SERIES, timestamp_column)
 
+    @guarded
     def write_table(self, path: str, data: Any) -> None:
         """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
         from .ingest.store import store_tabular
 
         store_tabular(self.root, path, data, FILE_TABLE, None)
 
+    @guarded
     def copy_in(
         self,
         sources: Sequence[str | os.PathLike[str]],
@@ -553,18 +609,22 @@ class Transaction:
                 progress(host.stat().st_size)
         return CopyResult(written, unchanged, None)
 
+    @guarded
     def symlink(self, target: str, path: str) -> None:
         """A symlink at ``path`` to ``target`` (which need not exist)."""
         self.root.symlink(target, path)
 
+    @guarded
     def rm(self, path: str, *, recursive: bool = False) -> None:
         """Unlink ``path``; a non-empty directory needs ``recursive``.  History stays."""
         self.root.remove(path, recursive=recursive)
 
+    @guarded
     def mv(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst`` (or into it, if it is a directory), keeping the node id."""
         self.root.rename(src, dst)
 
+    @guarded
     def create_dynamic(
         self, path: str, node_type: str, factory: str, config: dict[str, Any]
     ) -> None:
@@ -576,6 +636,58 @@ def _time_or_none(value: Any) -> datetime | None:
     from .timeparse import as_time
 
     return None if value is None else as_time(value)
+
+
+# -- what the CLI needs beyond the verbs: reading the host, stat, printing rows ----------
+
+
+def parse_url(text: str) -> PondURL | None:
+    """``text`` as a ``[host+]format[+compression]:///path`` URL, or None for a plain path."""
+    if ":" not in text or text.startswith("/"):
+        # A plain path: no need to import the query package (about 15 ms).
+        return None
+    from .query.urls import is_url
+    from .query.urls import parse_url as parse
+
+    return parse(text) if is_url(text) else None
+
+
+def read_host(
+    target: str,
+    *,
+    sql: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pa.RecordBatchReader:
+    """A ``host+...:///`` URL as rows, streamed, without a pond (as ``Pond.cat``)."""
+    from .query import engine
+
+    with boundary(path=target):
+        return engine.cat(None, target, sql=sql, start=start, end=end)
+
+
+def describe_host(url: str) -> dict[str, Any]:
+    """What ``Pond.describe`` says of a ``host+...:///`` URL, without a pond."""
+    from .ingest import describe_url
+
+    with boundary(path=url):
+        return describe_url(None, None, url)
+
+
+def preview_rows(result: pa.Table | pa.RecordBatchReader, limit: int = 20) -> Any:
+    """A rich table of the first ``limit`` rows, captioned with the total row count."""
+    from .query.output import preview, render_preview
+
+    with boundary():
+        return render_preview(preview(result, limit=limit))
+
+
+def write_rows(result: pa.Table | pa.RecordBatchReader, fmt: str, out: BinaryIO) -> int:
+    """Write rows to ``out`` as ``csv``, ``json`` or ``parquet``; return the row count."""
+    from .query.output import write
+
+    with boundary():
+        return write(result, fmt, out)
 
 
 def _static_prefix(pattern: str) -> str:
@@ -598,5 +710,11 @@ __all__ = [
     "Entry",
     "Pond",
     "Transaction",
+    "describe_host",
+    "has_wildcard",
+    "parse_url",
+    "preview_rows",
+    "read_host",
     "resolve_pond_dir",
+    "write_rows",
 ]

@@ -1,44 +1,280 @@
-"""One output interface, two implementations: human text and ``--json``."""
+"""One output interface, two implementations: human text and ``--json``.
+
+A command hands each kind of result to its own method (``entries``, ``log``,
+``history``, ``describe``, ``rows``...); ``TextOutput`` prints what a person reads,
+``JsonOutput`` what a script parses (DESIGN.md: keys may be added, never renamed).
+Human notes go to stdout in text mode and to stderr in JSON mode, so stdout stays
+parseable.  Heavy libraries (pyarrow, rich) are imported only by the methods that
+print rows.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 import click
 
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-class Output:
-    """Prints what a command produced; ``--json`` picks ``JsonOutput``."""
+    from ..pond import CopyResult, Entry
+    from ..tinyfs import VersionInfo
+    from ..tlogfs import TxnRecord
+
+
+class HasPath(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+N = TypeVar("N", bound=HasPath)
+
+
+@contextmanager
+def _sink(output_file: str | None) -> Iterator[BinaryIO]:
+    if output_file is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with open(output_file, "wb") as fh:
+        yield fh
+
+
+def _log_rows(transactions: Sequence[TxnRecord]) -> list[dict[str, Any]]:
+    return [t.to_json() for t in transactions]
+
+
+def _history_rows(versions: Sequence[VersionInfo]) -> list[dict[str, Any]]:
+    from ..timeparse import iso
+
+    return [
+        {
+            "version": v.version,
+            "txn_seq": v.txn_seq,
+            "timestamp": iso(v.timestamp),
+            "size": v.size,
+            "sha256": v.sha256,
+        }
+        for v in versions
+    ]
+
+
+class Output(ABC):
+    """Prints what a command produced, one method per kind of result."""
 
     json_mode = False
 
-    def data(self, value: Any, *, text: str | None = None) -> None:
-        """Machine-readable ``value``; in text mode, ``text`` if given."""
-        click.echo(text if text is not None else str(value))
+    @abstractmethod
+    def message(self, text: str) -> None:
+        """A human note (not data)."""
+
+    @abstractmethod
+    def entries(self, nodes: Sequence[N], entry: Callable[[N], Entry], *, long: bool) -> None:
+        """``pond list``: the listed nodes; ``entry`` gives a node's details when shown."""
+
+    @abstractmethod
+    def log(self, transactions: Sequence[TxnRecord]) -> None:
+        """``pond log``: transactions, newest first."""
+
+    @abstractmethod
+    def history(self, versions: Sequence[VersionInfo]) -> None:
+        """``pond history``: the versions of one node."""
+
+    @abstractmethod
+    def describe(self, described: Sequence[Mapping[str, Any]]) -> None:
+        """``pond describe``: one record per described node or URL."""
+
+    @abstractmethod
+    def copied_in(self, result: CopyResult) -> None:
+        """``pond copy`` into the pond."""
+
+    @abstractmethod
+    def copied_out(self, written: Sequence[Path], dest: str) -> None:
+        """``pond copy`` out to a host directory."""
+
+    @abstractmethod
+    def report(self, record: Mapping[str, Any], summary: str) -> None:
+        """A maintenance report (``recover``, ``fsck``): its record and its summary."""
+
+    @abstractmethod
+    def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
+        """The pipeline's run table: one record per resource run (name, status, ...)."""
+
+    def rows(
+        self, result: pa.Table | pa.RecordBatchReader, fmt: str | None, output_file: str | None
+    ) -> None:
+        """Query results: a preview table by default, every row with ``fmt``."""
+        from ..pond import preview_rows, write_rows
+
+        if fmt is None:
+            if self.json_mode:
+                fmt = "json"
+            elif output_file is not None:
+                fmt = "csv"
+            else:
+                self._print_table(preview_rows(result), None)
+                return
+        if fmt == "table":
+            self._print_table(preview_rows(result, limit=sys.maxsize), output_file)
+            return
+        with _sink(output_file) as out:
+            write_rows(result, fmt, out)
+
+    def raw(self, data: bytes, output_file: str | None) -> None:
+        """A file's bytes, unchanged, to stdout or ``output_file``."""
+        with _sink(output_file) as out:
+            out.write(data)
+
+    @staticmethod
+    def _print_table(table: Any, output_file: str | None) -> None:
+        from rich.console import Console
+
+        if output_file is None:
+            Console(soft_wrap=True).print(table)
+            return
+        with open(output_file, "w", encoding="utf-8") as fh:
+            Console(file=fh, soft_wrap=True, color_system=None).print(table)
+
+
+class TextOutput(Output):
+    """What a person reads."""
 
     def message(self, text: str) -> None:
-        """A human note: stdout for text output, stderr when stdout carries JSON."""
         click.echo(text)
 
-    def lines(self, lines: Sequence[str]) -> None:
-        for line in lines:
-            click.echo(line)
+    def entries(self, nodes: Sequence[N], entry: Callable[[N], Entry], *, long: bool) -> None:
+        if not long:
+            for np in nodes:
+                click.echo(np.path)
+            return
+        for np in nodes:
+            e = entry(np)
+            stamp = e.timestamp.strftime("%Y-%m-%d %H:%M:%S")
+            click.echo(f"{e.type:<13} {e.size:>12} v{e.version:<4} {stamp}  {e.path}")
+
+    def log(self, transactions: Sequence[TxnRecord]) -> None:
+        for r in _log_rows(transactions):
+            command = r["command"]
+            command = " ".join(command) if isinstance(command, list) else str(command)
+            click.echo(f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {command}")
+
+    def history(self, versions: Sequence[VersionInfo]) -> None:
+        for r in _history_rows(versions):
+            click.echo(
+                f"v{r['version']:<4} txn {r['txn_seq']:<6} {r['timestamp']}  {r['size']:>12}  "
+                f"{r['sha256'][:16]}"
+            )
+
+    def describe(self, described: Sequence[Mapping[str, Any]]) -> None:
+        for i, d in enumerate(described):
+            if i:
+                click.echo()
+            self._describe_one(d)
+
+    @staticmethod
+    def _describe_one(d: Mapping[str, Any]) -> None:
+        click.echo(d["path"])
+        click.echo(f"  type:     {d['type']}")
+        if d.get("size") is not None:
+            click.echo(f"  size:     {d['size']} bytes")
+        if d.get("versions") is not None:
+            click.echo(f"  versions: {d['versions']}")
+        if d.get("rows") is not None:
+            click.echo(f"  rows:     {d['rows']}")
+        if d.get("min_event_time"):
+            click.echo(f"  events:   {d['min_event_time']} .. {d['max_event_time']}")
+        if d.get("timestamp_column"):
+            click.echo(f"  time col: {d['timestamp_column']}")
+        if d.get("document"):
+            import yaml
+
+            click.echo("  document:")
+            # In the order people write documents, not the stored (sorted) order.
+            order = ("apiVersion", "kind", "name", "desc", "spec")
+            document = {k: d["document"][k] for k in order if k in d["document"]}
+            text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+            click.echo("\n".join(f"    {line}" for line in text.splitlines()))
+        if d.get("columns"):
+            click.echo("  columns:")
+            width = max(len(c["name"]) for c in d["columns"])
+            for c in d["columns"]:
+                click.echo(f"    {c['name']:<{width}}  {c['type']}")
+
+    def copied_in(self, result: CopyResult) -> None:
+        for path in result.unchanged:
+            click.echo(f"unchanged: {path} (same content as its latest version)")
+        if result.written:
+            click.echo(f"copied {len(result.written)} file(s), txn {result.txn_seq}")
+        elif not result.unchanged:
+            click.echo("nothing to copy")
+
+    def copied_out(self, written: Sequence[Path], dest: str) -> None:
+        click.echo(f"copied {len(written)} file(s) to {dest}")
+
+    def report(self, record: Mapping[str, Any], summary: str) -> None:
+        click.echo(summary)
+
+    def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        if not runs:
+            click.echo("nothing ran")
+            return
+        columns = list(dict.fromkeys(key for run in runs for key in run))
+        table = Table()
+        for name in columns:
+            table.add_column(escape(name))
+        for run in runs:
+            table.add_row(*(escape("" if run.get(c) is None else str(run.get(c))) for c in columns))
+        Console(soft_wrap=True).print(table)
 
 
 class JsonOutput(Output):
+    """What a script parses: one JSON document on stdout; notes on stderr."""
+
     json_mode = True
 
-    def data(self, value: Any, *, text: str | None = None) -> None:
+    @staticmethod
+    def _dump(value: Any) -> None:
         click.echo(json.dumps(value, indent=2, default=str))
 
     def message(self, text: str) -> None:
         click.echo(text, err=True)
 
-    def lines(self, lines: Sequence[str]) -> None:
-        self.data(list(lines))
+    def entries(self, nodes: Sequence[N], entry: Callable[[N], Entry], *, long: bool) -> None:
+        self._dump([entry(np).to_json() for np in nodes])
+
+    def log(self, transactions: Sequence[TxnRecord]) -> None:
+        self._dump(_log_rows(transactions))
+
+    def history(self, versions: Sequence[VersionInfo]) -> None:
+        self._dump(_history_rows(versions))
+
+    def describe(self, described: Sequence[Mapping[str, Any]]) -> None:
+        self._dump(list(described))
+
+    def copied_in(self, result: CopyResult) -> None:
+        self._dump(
+            {"written": result.written, "unchanged": result.unchanged, "txn_seq": result.txn_seq}
+        )
+
+    def copied_out(self, written: Sequence[Path], dest: str) -> None:
+        self._dump([str(p) for p in written])
+
+    def report(self, record: Mapping[str, Any], summary: str) -> None:
+        self._dump(dict(record))
+
+    def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
+        self._dump([dict(run) for run in runs])
 
 
 def make_output(json_mode: bool) -> Output:
-    return JsonOutput() if json_mode else Output()
+    return JsonOutput() if json_mode else TextOutput()

@@ -1,6 +1,6 @@
 """The pipeline's commands: ``apply``, ``resources`` and ``run`` (PIPELINE.md).
 
-Importing this module adds them to the ``pond`` group (``main`` imports it).
+``main`` registers ``COMMANDS`` with the ``pond`` group.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .main import Settings, UserError, cli, pass_settings, time_travel
+from .app import Settings, UserError, pass_settings, time_travel
 
 if TYPE_CHECKING:
     from ..pipeline.run import RunReport, RunResult
@@ -192,5 +192,4 @@ def run(settings: Settings, names: tuple[str, ...], no_wait: bool) -> None:
         )
 
 
-for _command in (apply, resources, run):
-    cli.add_command(_command)
+COMMANDS = [apply, resources, run]

@@ -1,0 +1,153 @@
+"""``pond copy``: host files into the pond, or pond files out to a host directory."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..app import Settings, UserError, pass_settings
+
+if TYPE_CHECKING:
+    from ...ingest.options import CopyOptions
+    from ...pond import CopyResult, Pond
+
+
+def copy_options(
+    sources: tuple[str, ...],
+    *,
+    delimiter: str | None,
+    no_header: bool,
+    tz: str | None,
+    timestamp_column: str | None,
+) -> tuple[list[str], CopyOptions]:
+    """The host paths to copy in, and how to read them, from the command line.
+
+    A source is a host path, ``host:///abs``, or a ``host+FORMAT[+COMP]:///`` URL whose
+    format and compression become options.
+    """
+    from ...ingest.options import CopyOptions
+    from ...pond import parse_url
+
+    options: dict[str, Any] = {
+        "delimiter": delimiter,
+        "header": not no_header,
+        "tz": tz,
+        "timestamp_column": timestamp_column,
+    }
+    paths: list[str] = []
+    for text in sources:
+        url = parse_url(text)
+        if url is None:
+            paths.append(text)
+            continue
+        if not url.host:
+            raise click.UsageError(f"copy sources are host files; {text} names a pond path")
+        if url.format in ("csv", "series", "table"):
+            options["source_format"] = "csv" if url.format == "csv" else "parquet"
+        if url.compression:
+            options["compression"] = url.compression
+        paths.append(url.path)
+    return paths, CopyOptions.build(**options)
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.argument("dest")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["data", "table", "series", "parquet", "csv"]),
+    default=None,
+    help="In: store host files as data (default), table or series (CSV converts to Parquet). "
+    "Out: write tables and series as parquet or csv (default: csv for a .csv name).",
+)
+@click.option("--strip-prefix", metavar="P", help="Copying out: remove P from each pond path.")
+@click.option("--delimiter", metavar="C", help="CSV field delimiter (default ',').")
+@click.option("--no-header", is_flag=True, help="The CSV has no header row.")
+@click.option("--tz", metavar="ZONE", help="Zone of CSV timestamps without one (default UTC).")
+@click.option("--timestamp-column", metavar="NAME", help="The event-time column of a series.")
+@pass_settings
+def copy(
+    settings: Settings,
+    sources: tuple[str, ...],
+    dest: str,
+    fmt: str | None,
+    strip_prefix: str | None,
+    delimiter: str | None,
+    no_header: bool,
+    tz: str | None,
+    timestamp_column: str | None,
+) -> None:
+    """Copy host files into the pond, or pond files out to a host directory.
+
+    Examples:
+
+        pond copy readings.csv /raw/                       # in, as raw bytes
+
+        pond copy --format series site-a.csv /data/a.series
+
+        pond copy '/raw/*' host:///tmp/out                 # out
+    """
+    if dest.startswith("host:"):
+        from ...pond import parse_url
+
+        out = parse_url(dest)
+        if out is None:
+            raise click.UsageError(f"{dest} is not a host:///DIR URL")
+        if fmt in ("data", "table", "series"):
+            raise UserError(f"--format {fmt} is for copying in; out, use parquet or csv")
+        pond = settings.open()
+        written = pond.copy_out(list(sources), out.path, strip_prefix=strip_prefix, format=fmt)
+        settings.output.copied_out(written, out.path)
+        return
+    if strip_prefix is not None:
+        raise click.UsageError("--strip-prefix applies when copying out to host:///DIR")
+    if fmt in ("parquet", "csv"):
+        raise UserError(f"--format {fmt} is for copying out to host:///DIR")
+    host_sources, options = copy_options(
+        sources,
+        delimiter=delimiter,
+        no_header=no_header,
+        tz=tz,
+        timestamp_column=timestamp_column,
+    )
+    pond = settings.open()
+    settings.output.copied_in(_copy_with_progress(pond, host_sources, dest, fmt, options))
+
+
+def _copy_with_progress(
+    pond: Pond, sources: list[str], dest: str, fmt: str | None, options: CopyOptions
+) -> CopyResult:
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        # No one to show a bar to: do not walk the sources twice.
+        return pond.copy_in(sources, dest, format=fmt, options=options)
+    total = files = 0
+    for src in sources:
+        p = Path(src)
+        sizes = [f.stat().st_size for f in p.rglob("*") if f.is_file()] if p.is_dir() else []
+        if p.is_file():
+            sizes = [p.stat().st_size]
+        total += sum(sizes)
+        files += len(sizes)
+    # A bar is worth showing for a large copy or a long one (many files).
+    if total <= 32 * 1024 * 1024 and files <= 500:
+        return pond.copy_in(sources, dest, format=fmt, options=options)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("copying", total=total)
+        return pond.copy_in(
+            sources,
+            dest,
+            format=fmt,
+            options=options,
+            progress=lambda n: progress.advance(task, n),
+        )
+
+
+COMMANDS = [copy]
