@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/run_all.py [--quick] [--json FILE] [--markdown FILE]
 
-Each suite runs in its own process (bench_oplog.py, bench_series.py, bench_verify.py),
-in temporary directories it removes afterwards.  ``--quick`` uses smaller data and fewer repeats
-(about 3 minutes instead of about 15); its figures are for a quick look, the full run's
+Each suite runs in its own process (bench_startup.py, bench_oplog.py, bench_series.py,
+bench_verify.py), in temporary directories it removes afterwards.  ``--quick`` uses smaller
+data and fewer repeats (about 3 minutes instead of about 15); its figures are for a quick look, the full run's
 are the ones docs/performance.md records.  Missed targets are reported, not failed:
 the exit status is non-zero only when a benchmark itself breaks.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from harness import Figure, fmt_value, header, machine, print_figure, versions
 
 HERE = Path(__file__).resolve().parent
-SUITES = ("bench_oplog.py", "bench_series.py", "bench_verify.py")
+SUITES = ("bench_startup.py", "bench_oplog.py", "bench_series.py", "bench_verify.py")
 
 
 def wait_for_quiet(limit: float, threshold: float = 1.0) -> None:

@@ -54,6 +54,8 @@ class PondError(Exception):
     path: str | None = None
     txn: int | None = None
     options: Mapping[str, str] = {}
+    translated = False
+    """True when this stands for a third-party exception (its ``__cause__``)."""
 
     def __init__(
         self,
@@ -230,6 +232,7 @@ def _strip_datafusion(text: str) -> str:
 
 
 def _with_context(exc: PondError, path: str | None, txn: int | None) -> PondError:
+    exc.translated = True
     message = str(exc)
     if path is not None and exc.path is None and path not in message:
         message = f"{path}: {message}"
@@ -265,7 +268,12 @@ def guarded(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (PondError, OSError):
+        except PondError as exc:
+            # Translated further in (inside a transaction, say): add the path if missing.
+            if exc.translated and exc.path is None:
+                _with_context(exc, _path_argument(args[1:], kwargs), None)
+            raise
+        except OSError:
             raise
         except Exception as exc:
             known = translate(exc)

@@ -18,6 +18,9 @@ from . import pipeline_commands  # noqa: E402, F401  (it adds apply, resources a
 
 def main(argv: list[str] | None = None) -> None:
     """The ``pond`` script's entry point."""
+    from .lean import hide_numpy
+
+    hide_numpy()
     cli.main(args=argv, prog_name="pond")
 
 

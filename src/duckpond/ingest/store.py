@@ -44,7 +44,8 @@ def source_format(host: Path, declared: str | None) -> str:
         return "parquet"
     raise FormatError(
         f"cannot tell the format of {host.name}: name it .csv or .parquet, "
-        "or keep its raw bytes with --format data"
+        "or keep its raw bytes with {format}",
+        options={"format": "data"},
     )
 
 
@@ -123,7 +124,10 @@ def to_parquet_from_host(host: Path, node_type: str, options: CopyOptions) -> St
             host, timestamp_column=options.timestamp_column, require_timestamp=series
         )
     else:
-        raise FormatError(f"cannot store {fmt} as a table: use CSV or Parquet, or --format data")
+        raise FormatError(
+            f"cannot store {fmt} as a table: use CSV or Parquet, or {{format}}",
+            options={"format": "data"},
+        )
     return Stored(converted.data, converted.attributes(), converted.event_range, converted.schema)
 
 

@@ -1,0 +1,37 @@
+"""Keep numpy and pandas out of the ``pond`` process.
+
+Where numpy is installed, ``import pyarrow`` imports it too: about half of
+pyarrow's import time (some 60 ms of CPU here), paid by every command although
+the CLI never hands Arrow data to numpy or pandas (it reads and writes Arrow,
+Parquet, CSV and JSON only).  The ``pond`` script therefore makes both
+unimportable for its own short-lived process, so that pyarrow, DataFusion and
+deltalake take their paths without them.  Only the script does this: a program
+that imports ``duckpond.cli`` (a test, a notebook) keeps its modules.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
+HIDDEN = ("numpy", "pandas")
+
+
+class _Hidden:
+    """A finder that answers "not installed" for the hidden packages."""
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name.partition(".")[0] in HIDDEN:
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden by pond)", name=name)
+        return None
+
+
+def hide_numpy() -> None:
+    """Make numpy and pandas unimportable in this process, unless one is already loaded."""
+    if any(name in sys.modules for name in HIDDEN):
+        return
+    sys.meta_path.insert(0, _Hidden())
