@@ -330,3 +330,12 @@ def test_an_unexpected_exception_is_one_line_without_debug(
     assert "--debug" in message
     result = filled("--debug", "list")
     assert isinstance(result.exception, RuntimeError)
+
+
+def test_a_bad_limit_names_the_flag(pond: PondRunner) -> None:
+    assert pond.fails("log", "--limit", "0") == "--limit must be at least 1, not 0"
+
+
+def test_no_pond_names_the_flag() -> None:
+    result = CliRunner().invoke(cli, ["list"], env={"POND": ""})
+    assert assert_user_error(result) == "no pond given: pass --pond DIR or set $POND"
