@@ -1,12 +1,14 @@
-"""Keep numpy and pandas out of the ``pond`` process.
+"""Keep numpy, pandas and cloudpickle out of the ``pond`` process.
 
 Where numpy is installed, ``import pyarrow`` imports it too: about half of
 pyarrow's import time (some 60 ms of CPU here), paid by every command although
 the CLI never hands Arrow data to numpy or pandas (it reads and writes Arrow,
-Parquet, CSV and JSON only).  The ``pond`` script therefore makes both
-unimportable for its own short-lived process, so that pyarrow, DataFusion and
-deltalake take their paths without them.  Only the script does this: a program
-that imports ``duckpond.cli`` (a test, a notebook) keeps its modules.
+Parquet, CSV and JSON only).  pyarrow also prefers cloudpickle (a DataFusion
+dependency) to the standard pickle, which the CLI never uses either.  The ``pond``
+script therefore makes these unimportable for its own short-lived process, so
+that pyarrow, DataFusion and deltalake take their paths without them.  Only the
+script does this: a program that imports ``duckpond.cli`` (a test, a notebook)
+keeps its modules.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-HIDDEN = ("numpy", "pandas")
+HIDDEN = ("numpy", "pandas", "cloudpickle")
 
 
 class _Hidden:
@@ -31,7 +33,7 @@ class _Hidden:
 
 
 def hide_numpy() -> None:
-    """Make numpy and pandas unimportable in this process, unless one is already loaded."""
+    """Make the ``HIDDEN`` packages unimportable in this process, unless one is loaded."""
     if any(name in sys.modules for name in HIDDEN):
         return
     sys.meta_path.insert(0, _Hidden())
