@@ -252,7 +252,12 @@ def boundary(path: str | None = None, txn: int | None = None) -> Iterator[None]:
     """
     try:
         yield
-    except (PondError, OSError):
+    except PondError as exc:
+        # Translated further in (by a guarded verb, say): add what it lacks.
+        if exc.translated:
+            _with_context(exc, path, txn)
+        raise
+    except OSError:
         raise
     except Exception as exc:
         known = translate(exc)

@@ -668,7 +668,7 @@ def read_host(
 
 def describe_host(url: str) -> dict[str, Any]:
     """What ``Pond.describe`` says of a ``host+...:///`` URL, without a pond."""
-    from .ingest import describe_url
+    from .ingest.describe import describe_url
 
     with boundary(path=url):
         return describe_url(None, None, url)

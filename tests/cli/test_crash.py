@@ -31,7 +31,8 @@ from pathlib import Path
 
 # Everything a copy needs is imported before "ready", so kills land among writes.
 import deltalake, pyarrow
-import duckpond.pond, duckpond.ingest.store, duckpond.tlogfs.persistence
+import duckpond.pond, duckpond.ingest.options, duckpond.ingest.plan, duckpond.ingest.store
+import duckpond.tlogfs.persistence
 from duckpond.cli.main import cli
 
 sys.path.insert(0, {str(HERE)!r})

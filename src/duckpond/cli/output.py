@@ -106,6 +106,13 @@ class Output(ABC):
     def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
         """The pipeline's run table: one record per resource run (name, status, ...)."""
 
+    @abstractmethod
+    def data(self, value: Any, *, text: str | None = None) -> None:
+        """A result with no method of its own yet: ``value`` as JSON, else ``text``.
+
+        A kind of result that commands print more than once deserves its own method.
+        """
+
     def rows(
         self, result: pa.Table | pa.RecordBatchReader, fmt: str | None, output_file: str | None
     ) -> None:
@@ -220,6 +227,9 @@ class TextOutput(Output):
     def report(self, record: Mapping[str, Any], summary: str) -> None:
         click.echo(summary)
 
+    def data(self, value: Any, *, text: str | None = None) -> None:
+        click.echo(text if text is not None else str(value))
+
     def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
         from rich.console import Console
         from rich.markup import escape
@@ -271,6 +281,9 @@ class JsonOutput(Output):
 
     def report(self, record: Mapping[str, Any], summary: str) -> None:
         self._dump(dict(record))
+
+    def data(self, value: Any, *, text: str | None = None) -> None:
+        self._dump(value)
 
     def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
         self._dump([dict(run) for run in runs])
