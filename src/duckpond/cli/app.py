@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 from .. import __version__
-from ..errors import PondError, one_line
+from ..errors import PondError
 from .output import Output, make_output
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def describe_error(exc: BaseException) -> str:
     """One line that names what was wrong, in the CLI's words (flag names, not parameters)."""
     from ..errors import describe
 
-    return one_line(describe(exc, cli=True))
+    return describe(exc, cli=True)
 
 
 class PondGroup(click.Group):
