@@ -13,9 +13,6 @@ for module in (fs, copy, read, history, maintenance, pipeline_commands):
     register(module)
 
 
-from . import pipeline_commands  # noqa: E402, F401  (it adds apply, resources and run to cli)
-
-
 def main(argv: list[str] | None = None) -> None:
     """The ``pond`` script's entry point."""
     from .lean import hide_numpy
