@@ -71,7 +71,7 @@ def test_an_arrow_error_in_a_write_is_a_format_error_naming_path_and_transaction
     assert "\n" not in message
     assert message.startswith("/t: ") and "(transaction 2)" in message, message
     assert info.value.path == "/t" and info.value.txn == 2
-    assert [t["txn_seq"] for t in pond.log()] == [1]
+    assert [t.txn_seq for t in pond.log()] == [1]
 
 
 def test_a_datafusion_error_is_a_query_error(pond: Pond) -> None:
