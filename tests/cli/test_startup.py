@@ -38,3 +38,14 @@ def test_a_program_that_already_has_numpy_keeps_it() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=60
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_only_commands_that_compute_nothing_are_lean() -> None:
+    from duckpond.cli.lean import LEAN_COMMANDS, command_of
+
+    assert command_of(["--pond", "/p", "--json", "list", "-l"]) == "list"
+    assert command_of(["--lock-timeout", "5", "cat", "/x"]) == "cat"
+    assert command_of(["--help"]) is None
+    assert "list" in LEAN_COMMANDS
+    # A read can compute a dynamic node, whose factory may need numpy.
+    assert not {"cat", "describe", "query", "copy", "run", "apply"} & LEAN_COMMANDS

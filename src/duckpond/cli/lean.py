@@ -32,8 +32,37 @@ class _Hidden:
         return None
 
 
-def hide_numpy() -> None:
-    """Make the ``HIDDEN`` packages unimportable in this process, unless one is loaded."""
+# Commands that never compute a dynamic node nor run a resource: they read and write
+# the oplog's metadata and stored bytes only, so no factory (which may use numpy) runs.
+LEAN_COMMANDS = frozenset(
+    {"init", "mkdir", "list", "log", "history", "rm", "mv", "ln", "recover", "fsck", "resources"}
+)
+
+# Global options that take a value as the next argument.
+_VALUED_OPTIONS = frozenset({"--pond", "--lock-timeout"})
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand an argument list names (the first word that is not a global option)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _VALUED_OPTIONS:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def hide_numpy(argv: Sequence[str] | None = None) -> None:
+    """Make the ``HIDDEN`` packages unimportable in this process, unless one is loaded.
+
+    With ``argv``, only for the ``LEAN_COMMANDS``: a read of a dynamic node runs a
+    resource kind's factory, and a factory may use numpy.
+    """
     if any(name in sys.modules for name in HIDDEN):
+        return
+    if argv is not None and command_of(argv) not in LEAN_COMMANDS:
         return
     sys.meta_path.insert(0, _Hidden())

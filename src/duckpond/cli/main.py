@@ -15,9 +15,11 @@ for module in (fs, copy, read, history, maintenance, pipeline_commands):
 
 def main(argv: list[str] | None = None) -> None:
     """The ``pond`` script's entry point."""
+    import sys
+
     from .lean import hide_numpy
 
-    hide_numpy()
+    hide_numpy(sys.argv[1:] if argv is None else argv)
     cli.main(args=argv, prog_name="pond")
 
 

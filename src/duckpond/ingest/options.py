@@ -1,22 +1,35 @@
 """``CopyOptions``: how host files are read into the pond.
 
 One typed model for every way host files come in: the flags of ``pond copy``
-and the ``csv``-style fields of the Inbox resource's YAML (PIPELINE.md) are
-both this model, so an option added here is an option everywhere.  Unknown
-fields are errors (``extra="forbid"``); values are checked when the model is
-built, so a bad zone or delimiter fails before anything is read.
+and the ``csv`` field of the Inbox resource's YAML (PIPELINE.md) are both this
+model, so an option added here is an option everywhere.  It is a standard
+dataclass, checked in ``__post_init__``, so that ``pond copy`` does not pay for
+importing pydantic; pydantic validates it as a field of a resource spec (with
+unknown fields refused, by ``__pydantic_config__``) and runs the same checks.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, field_validator
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal, get_args
 
 from ..errors import ConfigError
 
+SourceFormat = Literal["csv", "parquet"]
+Compression = Literal["gzip", "zstd"]
 
-class CopyOptions(BaseModel):
+
+class OptionError(ConfigError):
+    """A bad option value; ``field`` names the option, ``problem`` says what is wrong."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class CopyOptions:
     """How to read a host CSV or Parquet file into a table or series.
 
     - ``source_format``: ``csv`` or ``parquet``; None means by extension
@@ -28,45 +41,46 @@ class CopyOptions(BaseModel):
       one; None means UTC.  Stored times are always ``timestamp[us, UTC]``.
     - ``timestamp_column``: the event-time column of a series; None means the
       first of the usual names (``timestamp``, ``time``, ``datetime``...).
+
+    Raises ``ConfigError`` naming the field for a bad value.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
-    source_format: Literal["csv", "parquet"] | None = None
-    compression: Literal["gzip", "zstd"] | None = None
+    source_format: SourceFormat | None = None
+    compression: Compression | None = None
     delimiter: str | None = None
     header: bool = True
     tz: str | None = None
     timestamp_column: str | None = None
 
-    @field_validator("delimiter")
-    @classmethod
-    def _one_character(cls, value: str | None) -> str | None:
-        if value is not None and len(value) != 1:
-            raise ValueError(f"a CSV delimiter is one character, not {value!r}")
-        return value
-
-    @field_validator("tz")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
+    def __post_init__(self) -> None:
+        _one_of("source_format", self.source_format, get_args(SourceFormat))
+        _one_of("compression", self.compression, get_args(Compression))
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            problem = f"a CSV delimiter is one character, not {self.delimiter!r}"
+            raise OptionError("delimiter", problem)
+        if not isinstance(self.header, bool):
+            raise OptionError("header", f"true or false, not {self.header!r}")
+        if self.tz is not None:
             from ..query.convert import check_zone
 
             try:
-                check_zone(value)
+                check_zone(self.tz)
             except ConfigError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+                raise OptionError("tz", str(exc)) from None
 
     @classmethod
-    def build(cls, **values: object) -> CopyOptions:
-        """The model from keyword values, a ``ConfigError`` naming the field if one is bad."""
-        from pydantic import ValidationError
+    def build(cls, **values: Any) -> CopyOptions:
+        """The options from keyword values; ``ConfigError`` naming an unknown or bad field."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown option {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        return cls(**values)
 
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "options"
-            message = str(first["msg"]).removeprefix("Value error, ")
-            raise ConfigError(f"{field}: {message}") from None
+
+def _one_of(name: str, value: object, allowed: tuple[object, ...]) -> None:
+    if value is not None and value not in allowed:
+        choices = ", ".join(str(a) for a in allowed)
+        raise OptionError(name, f"{value!r} is not one of {choices}")

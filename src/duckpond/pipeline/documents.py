@@ -213,7 +213,11 @@ def _field(loc: Sequence[int | str]) -> str:
     return ".".join(str(part) for part in loc) or "(document)"
 
 
-_MESSAGES = {"missing": "field required", "extra_forbidden": "unknown field"}
+_MESSAGES = {
+    "missing": "field required",
+    "extra_forbidden": "unknown field",
+    "unexpected_keyword_argument": "unknown field",
+}
 
 
 def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str:
@@ -224,13 +228,20 @@ def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
     message = _MESSAGES.get(first["type"]) or first["msg"]
+    loc = list(first["loc"])
     if first["type"] == "value_error":
         message = message.removeprefix("Value error, ")
+        cause = first.get("ctx", {}).get("error")
+        field = getattr(cause, "field", None)
+        if isinstance(field, str):
+            # A model checked as a whole (ingest's CopyOptions) names the field in its error.
+            loc.append(field)
+            message = str(getattr(cause, "problem", message))
     elif first["type"] == "string_pattern_mismatch" and tuple(first["loc"]) == ("name",):
         message = f"a name is lower-case letters, digits, '-' and '_', starting {NAME_PATTERN}"
     message = message[:1].lower() + message[1:]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{_field([*prefix, *first['loc']])}: {message}{more}"
+    return f"{_field([*prefix, *loc])}: {message}{more}"
 
 
 # -- loading -----------------------------------------------------------------------
