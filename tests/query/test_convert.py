@@ -66,6 +66,7 @@ def test_attributes_record_column_schema_and_rows() -> None:
             {"name": "v", "type": "int64"},
         ],
         "rows": 1,
+        "sorted": True,
     }
 
 
@@ -156,7 +157,9 @@ def test_large_csv_streams_into_several_row_groups(
     monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 14)
     monkeypatch.setattr(convert, "WHOLE_READ_BYTES", whole_read_bytes)
     monkeypatch.setattr(convert, "ROW_GROUP_ROWS", 5000)
-    lines = [f"2024-01-01T00:00:{i % 60:02d}Z,{i}" for i in range(20_000)]
+    lines = [
+        f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,{i}" for i in range(20_000)
+    ]
     csv = ("timestamp,v\n" + "\n".join(lines) + "\n").encode()
     out = csv_to_parquet(csv, require_timestamp=True)
     meta = pq.ParquetFile(io.BytesIO(out.data)).metadata
@@ -193,7 +196,7 @@ def test_parquet_with_magic_but_garbage_inside() -> None:
 
 def test_parquet_is_described_and_kept_byte_for_byte() -> None:
     table = pa.table(
-        {"event_time": pa.array([5, 1, 9], UTC_US), "v": [1.0, 2.0, 3.0]},
+        {"event_time": pa.array([1, 5, 9], UTC_US), "v": [1.0, 2.0, 3.0]},
     )
     data = parquet_bytes(table)
     out = check_parquet(data, require_timestamp=True)
