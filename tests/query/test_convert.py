@@ -343,3 +343,35 @@ def test_whole_and_streaming_reads_store_the_same(
     assert read_back(whole.data).equals(read_back(streamed.data))
     assert whole.attributes() == streamed.attributes()
     assert whole.event_range == streamed.event_range
+
+
+def test_parquet_out_of_order_is_rewritten_sorted() -> None:
+    table = pa.table({"event_time": pa.array([5, 1, 9], UTC_US), "v": [1.0, 2.0, 3.0]})
+    out = check_parquet(parquet_bytes(table), require_timestamp=True)
+    assert read_back(out.data).column("v").to_pylist() == [2.0, 1.0, 3.0]
+    assert out.attributes()["sorted"] is True
+
+
+def test_parquet_in_other_types_is_rewritten_canonical() -> None:
+    rome = pa.array([0, 3_600_000_000_000], pa.timestamp("ns", tz="Europe/Rome"))
+    table = pa.table(
+        {
+            "timestamp": rome,
+            "s": pa.array(["a", "b"], pa.large_string()),
+            "v": [float("nan"), 1.0],
+        }
+    )
+    out = check_parquet(parquet_bytes(table), require_timestamp=True)
+    back = read_back(out.data)
+    assert back.schema.field("timestamp").type == UTC_US
+    assert back.schema.field("s").type == pa.string()
+    assert back.column("v").to_pylist() == [None, 1.0]
+    assert back.column("timestamp").cast(pa.int64()).to_pylist() == [0, 3_600_000_000]
+
+
+def test_a_series_row_without_a_time_is_refused_by_row() -> None:
+    table = pa.table({"timestamp": pa.array([0, None, 2], UTC_US), "v": [1.0, 2.0, 3.0]})
+    with pytest.raises(FormatError, match="x.parquet: data row 2 has no time"):
+        check_parquet(parquet_bytes(table), require_timestamp=True, name="x.parquet")
+    with pytest.raises(FormatError, match="data row 2 has no time in column 'timestamp'"):
+        table_to_parquet(table, require_timestamp=True)

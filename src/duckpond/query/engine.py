@@ -56,9 +56,10 @@ def condense_error(exc: BaseException, tables: Sequence[str] = ()) -> QueryError
     message = re.sub(r"^(DataFusion error: )+", "", message)
     refused = re.search(r"(DDL|DML|Statement) not supported: (\w+)", message)
     if refused:
+        kind = "statements" if refused[1] == "Statement" else f"{refused[1]} statements"
         return QueryError(
-            f"queries only read: {refused[2]} is not allowed ({refused[1]} is refused; "
-            "use SELECT, and pond copy or cat --format to write results)"
+            f"queries only read: {refused[2]} is not allowed ({kind} are refused); "
+            "run a SELECT and save its result with --format"
         )
     if tables and re.search(r"table '[^']*' not found", message):
         message += f" (tables: {', '.join(sorted(tables))})"
