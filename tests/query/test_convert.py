@@ -371,7 +371,7 @@ def test_parquet_in_other_types_is_rewritten_canonical() -> None:
 
 def test_a_series_row_without_a_time_is_refused_by_row() -> None:
     table = pa.table({"timestamp": pa.array([0, None, 2], UTC_US), "v": [1.0, 2.0, 3.0]})
-    with pytest.raises(FormatError, match="x.parquet: data row 2 has no time"):
+    with pytest.raises(FormatError, match=r"x\.parquet: data row 2 has no time"):
         check_parquet(parquet_bytes(table), require_timestamp=True, name="x.parquet")
     with pytest.raises(FormatError, match="data row 2 has no time in column 'timestamp'"):
         table_to_parquet(table, require_timestamp=True)
