@@ -435,20 +435,30 @@ def csv_to_parquet(
     import pyarrow as pa
 
     options = CsvOptions(delimiter or ",", has_header, tz)
+    # A host file is named in errors about its rows.
+    name = str(source) if isinstance(source, str | os.PathLike) else None
     if compression is None and isinstance(source, str | os.PathLike):
         compression = compression_for(str(source))
     try:
         whole = _read_small_csv(source, options, compression)
         if whole is not None:
             return _write_parquet(
-                iter(whole.to_batches()), require_timestamp, timestamp_column, schema=whole.schema
+                iter(whole.to_batches()),
+                require_timestamp,
+                timestamp_column,
+                schema=whole.schema,
+                name=name,
             )
         batches = _prefetched(iter_csv(source, options, compression=compression))
-        return _write_parquet(batches, require_timestamp, timestamp_column)
+        return _write_parquet(batches, require_timestamp, timestamp_column, name=name)
     except _Restart as restart:
         table = restart.table
         return _write_parquet(
-            iter(table.to_batches()), require_timestamp, timestamp_column, schema=table.schema
+            iter(table.to_batches()),
+            require_timestamp,
+            timestamp_column,
+            schema=table.schema,
+            name=name,
         )
     except pa.ArrowInvalid as exc:
         raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
@@ -548,6 +558,7 @@ def _write_parquet(
     timestamp_column: str | None,
     *,
     schema: pa.Schema | None = None,
+    name: str | None = None,
 ) -> Converted:
     """Canonical batches as Parquet; a series (``require_timestamp``) is also checked to
     have a time in every row and is stored sorted by it."""
@@ -569,7 +580,7 @@ def _write_parquet(
         if batch.num_rows == 0:
             continue
         if require_timestamp and column is not None:
-            _require_times(batch, column, rows)
+            _require_times(batch, column, rows, name)
             order.see(batch.column(column))
         pending.append(batch)
         pending_rows += batch.num_rows
@@ -619,15 +630,16 @@ class _Order:
         self._last = times[len(times) - 1]
 
 
-def _require_times(batch: pa.RecordBatch, column: str, offset: int) -> None:
+def _require_times(batch: pa.RecordBatch, column: str, offset: int, name: str | None) -> None:
     """Refuse a series row without a time: it could never be placed or found by range."""
     import pyarrow.compute as pc
 
     times = batch.column(column)
     if times.null_count:
         first = pc.index(pc.is_null(times), True).as_py()
+        where = f"{name}: " if name else ""
         raise FormatError(
-            f"data row {offset + first + 1} has no time in column {column!r}; "
+            f"{where}data row {offset + first + 1} has no time in column {column!r}; "
             "every row of a series needs one"
         )
 

@@ -50,15 +50,19 @@ class Engine(Protocol):
         ...
 
 
-def condense_error(exc: BaseException, tables: Sequence[str] = ()) -> QueryError:
-    """An engine's error as one line; an unknown table also lists the known ones."""
+def condense_error(
+    exc: BaseException, tables: Sequence[str] = (), query: str | None = None
+) -> QueryError:
+    """An engine's error as one line; an unknown table also lists the known ones, and a
+    refused statement is named by the query's first word."""
     message = one_line(str(exc))
     message = re.sub(r"^(DataFusion error: )+", "", message)
     refused = re.search(r"(DDL|DML|Statement) not supported: (\w+)", message)
     if refused:
-        kind = "statements" if refused[1] == "Statement" else f"{refused[1]} statements"
+        first = re.match(r"\s*(\w+)", query or "")
+        verb = first[1].upper() if first else refused[2]
         return QueryError(
-            f"queries only read: {refused[2]} is not allowed ({kind} are refused); "
+            f"queries only read: {verb} is not allowed (no DDL, DML or COPY); "
             "run a SELECT and save its result with --format"
         )
     if tables and re.search(r"table '[^']*' not found", message):
@@ -200,7 +204,7 @@ class DataFusionEngine:
         try:
             return self._ctx.sql_with_options(query, self._options)
         except Exception as exc:
-            raise condense_error(exc, sorted(self._tables)) from None
+            raise condense_error(exc, sorted(self._tables), query) from None
 
     def sql(self, query: str) -> pa.Table:
         import pyarrow as pa
