@@ -367,3 +367,25 @@ def test_columns_that_do_not_unify_are_a_clean_error(pond: PondRunner, host: Pat
     assert "compatible columns" in plain
     assert pond.fails("cat", "/g/*.series", "--sql", "SELECT * FROM source") == plain
     assert pond.fails("query", 'SELECT * FROM "/g/*.series"') == plain
+
+
+def test_zoned_frames_of_any_unit_are_stored_in_utc_microseconds(
+    pond: PondRunner, pond_dir: Path
+) -> None:
+    import pandas as pd
+    import polars as pl
+
+    p = api(pond_dir)
+    rome = pd.Timestamp("2025-06-01 12:00:00.123456789", tz="Europe/Rome")
+    p.write_series("/z.series", pd.DataFrame({"timestamp": [rome], "v": [1.0]}))
+    tokyo = datetime(2025, 6, 1, 21, 0, tzinfo=UTC)
+    frame = pl.DataFrame({"timestamp": [tokyo], "v": [2.0]}).with_columns(
+        pl.col("timestamp").dt.cast_time_unit("ms").dt.convert_time_zone("Asia/Tokyo")
+    )
+    p.write_series("/z.series", frame)
+    table = p.read_table("/z.series")
+    assert table.schema.field("timestamp").type == UTC_US
+    assert table.column("timestamp").to_pylist() == [
+        datetime(2025, 6, 1, 10, 0, 0, 123456, tzinfo=UTC),
+        tokyo,
+    ]
