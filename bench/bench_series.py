@@ -208,10 +208,10 @@ class SeriesPond:
         self.pond.mkdir("/data")
         per_txn = 10
         for first in range(0, versions, per_txn):
-            with self.pond.transaction(COMMAND) as root:
+            with self.pond.transaction(COMMAND) as tx:
                 for v in range(first, min(first + per_txn, versions)):
                     store_tabular(
-                        root, SERIES, readings(v * rows, rows, step_s, v), FILE_SERIES, None
+                        tx.root, SERIES, readings(v * rows, rows, step_s, v), FILE_SERIES, None
                     )
         # The raw side reads the very same files, linked under names DataFusion expects.
         self.raw_dir = work / "raw-series"

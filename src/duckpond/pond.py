@@ -425,11 +425,14 @@ class Pond:
         sql: str | None = None,
         start: Any = None,
         end: Any = None,
+        all_versions: bool = False,
     ) -> pa.RecordBatchReader:
         """``pond cat --sql/--start/--end``: a path, glob or URL as rows, streamed.
 
         With ``sql``, ``target`` is the table ``source``; ``start`` is inclusive and
-        ``end`` exclusive.
+        ``end`` exclusive.  A series reads in event-time order, a newer version's rows
+        replacing an older one's at the same times; ``all_versions`` gives every stored
+        row instead, in stored order.
         """
         from .query import engine
 
@@ -440,19 +443,28 @@ class Pond:
             start=_time_or_none(start),
             end=_time_or_none(end),
             persistence=self.persistence,
+            all_versions=all_versions,
         )
 
     @guarded
-    def read_table(self, path: str, *, start: Any = None, end: Any = None) -> pa.Table:
-        """A table, a series (all versions, optionally limited to [start, end)), or a glob of them.
+    def read_table(
+        self, path: str, *, start: Any = None, end: Any = None, all_versions: bool = False
+    ) -> pa.Table:
+        """A table, a series (optionally limited to [start, end)), or a glob of them.
 
         ``start`` (inclusive) and ``end`` (exclusive) are ISO 8601 strings, datetimes or
-        pandas Timestamps; a time without a zone is UTC.
+        pandas Timestamps; a time without a zone is UTC.  A series reads as ``cat``
+        reads it (``all_versions``: every stored row, in stored order).
         """
         from .query.engine import read_source
 
         return read_source(
-            self.root, self.persistence, path, start=_time_or_none(start), end=_time_or_none(end)
+            self.root,
+            self.persistence,
+            path,
+            start=_time_or_none(start),
+            end=_time_or_none(end),
+            all_versions=all_versions,
         )
 
     @guarded

@@ -87,4 +87,4 @@ def test_write_table_onto_a_series_is_checked_as_a_series_version(pond: Pond) ->
         pond.write_table("/s", pa.table({"t": ["not a time"], "v": ["x"]}))
     assert len(pond.history("/s")) == 1
     pond.write_table("/s", pa.table({"t": stamp, "v": [2.0]}))
-    assert pond.read_table("/s").column("v").to_pylist() == [1.0, 2.0]
+    assert pond.read_table("/s", all_versions=True).column("v").to_pylist() == [1.0, 2.0]

@@ -66,6 +66,7 @@ def test_attributes_record_column_schema_and_rows() -> None:
             {"name": "v", "type": "int64"},
         ],
         "rows": 1,
+        "sorted": True,
     }
 
 
@@ -156,7 +157,9 @@ def test_large_csv_streams_into_several_row_groups(
     monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 14)
     monkeypatch.setattr(convert, "WHOLE_READ_BYTES", whole_read_bytes)
     monkeypatch.setattr(convert, "ROW_GROUP_ROWS", 5000)
-    lines = [f"2024-01-01T00:00:{i % 60:02d}Z,{i}" for i in range(20_000)]
+    lines = [
+        f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,{i}" for i in range(20_000)
+    ]
     csv = ("timestamp,v\n" + "\n".join(lines) + "\n").encode()
     out = csv_to_parquet(csv, require_timestamp=True)
     meta = pq.ParquetFile(io.BytesIO(out.data)).metadata
@@ -193,7 +196,7 @@ def test_parquet_with_magic_but_garbage_inside() -> None:
 
 def test_parquet_is_described_and_kept_byte_for_byte() -> None:
     table = pa.table(
-        {"event_time": pa.array([5, 1, 9], UTC_US), "v": [1.0, 2.0, 3.0]},
+        {"event_time": pa.array([1, 5, 9], UTC_US), "v": [1.0, 2.0, 3.0]},
     )
     data = parquet_bytes(table)
     out = check_parquet(data, require_timestamp=True)
@@ -340,3 +343,35 @@ def test_whole_and_streaming_reads_store_the_same(
     assert read_back(whole.data).equals(read_back(streamed.data))
     assert whole.attributes() == streamed.attributes()
     assert whole.event_range == streamed.event_range
+
+
+def test_parquet_out_of_order_is_rewritten_sorted() -> None:
+    table = pa.table({"event_time": pa.array([5, 1, 9], UTC_US), "v": [1.0, 2.0, 3.0]})
+    out = check_parquet(parquet_bytes(table), require_timestamp=True)
+    assert read_back(out.data).column("v").to_pylist() == [2.0, 1.0, 3.0]
+    assert out.attributes()["sorted"] is True
+
+
+def test_parquet_in_other_types_is_rewritten_canonical() -> None:
+    rome = pa.array([0, 3_600_000_000_000], pa.timestamp("ns", tz="Europe/Rome"))
+    table = pa.table(
+        {
+            "timestamp": rome,
+            "s": pa.array(["a", "b"], pa.large_string()),
+            "v": [float("nan"), 1.0],
+        }
+    )
+    out = check_parquet(parquet_bytes(table), require_timestamp=True)
+    back = read_back(out.data)
+    assert back.schema.field("timestamp").type == UTC_US
+    assert back.schema.field("s").type == pa.string()
+    assert back.column("v").to_pylist() == [None, 1.0]
+    assert back.column("timestamp").cast(pa.int64()).to_pylist() == [0, 3_600_000_000]
+
+
+def test_a_series_row_without_a_time_is_refused_by_row() -> None:
+    table = pa.table({"timestamp": pa.array([0, None, 2], UTC_US), "v": [1.0, 2.0, 3.0]})
+    with pytest.raises(FormatError, match=r"x\.parquet: data row 2 has no time"):
+        check_parquet(parquet_bytes(table), require_timestamp=True, name="x.parquet")
+    with pytest.raises(FormatError, match="data row 2 has no time in column 'timestamp'"):
+        table_to_parquet(table, require_timestamp=True)

@@ -76,7 +76,7 @@ def store_file(
     if node_type in TABULAR:
         stored = to_parquet_from_host(host, node_type, options)
         if existing is not None and node_type == FILE_SERIES:
-            check_series_append(existing, stored.schema)
+            check_series_append(existing, stored.schema, stored.attributes["timestamp_column"])
         data = stored.data
         attributes = stored.attributes
         event_range = stored.event_range
@@ -121,7 +121,10 @@ def to_parquet_from_host(host: Path, node_type: str, options: CopyOptions) -> St
         )
     elif fmt == "parquet":
         converted = convert.parquet_file(
-            host, timestamp_column=options.timestamp_column, require_timestamp=series
+            host,
+            timestamp_column=options.timestamp_column,
+            require_timestamp=series,
+            tz=options.tz,
         )
     else:
         raise FormatError(
@@ -131,8 +134,11 @@ def to_parquet_from_host(host: Path, node_type: str, options: CopyOptions) -> St
     return Stored(converted.data, converted.attributes(), converted.event_range, converted.schema)
 
 
-def check_series_append(series: NodePath, schema: pa.Schema) -> None:
-    """Refuse a version whose columns cannot be read together with the series' versions.
+def check_series_append(
+    series: NodePath, schema: pa.Schema, timestamp_column: str | None = None
+) -> None:
+    """Refuse a version whose columns cannot be read together with the series' versions,
+    or whose time column is not the series' (its rows would have no time there).
 
     Reading a series unifies its versions' schemas by column name (widening types where
     Arrow can); a version that cannot unify would make the whole series unreadable.
@@ -143,6 +149,12 @@ def check_series_append(series: NodePath, schema: pa.Schema) -> None:
 
     from ..query.convert import one_line
 
+    current = series.info().attributes.get("timestamp_column")
+    if timestamp_column is not None and current and timestamp_column != current:
+        raise FormatError(
+            f"{series.path}: the new version's time column is {timestamp_column!r}, "
+            f"the series' is {current!r}; rename the column to {current!r}"
+        )
     new_types = {f.name: str(f.type) for f in schema}
     differing: list[int] = []
     for info in series.node.versions():
@@ -187,7 +199,7 @@ def store_tabular(
         require_timestamp=node_type == FILE_SERIES,
     )
     if existing is not None and node_type == FILE_SERIES:
-        check_series_append(existing, converted.schema)
+        check_series_append(existing, converted.schema, converted.timestamp_column)
     root.write_file(
         path,
         converted.data,

@@ -2,10 +2,23 @@
 
 CSV is read in blocks and written as Parquet row groups as it goes, so a
 large file never sits in memory as Arrow all at once.  Types are inferred by
-Arrow; timestamps are stored as ``timestamp[us, UTC]`` (Delta and DataFusion
-both want microseconds, and a naive time is ambiguous once it leaves the
-machine that wrote it).  Parquet input is validated and described, never
-rewritten: its bytes, and so its sha256, stay exactly what the user gave.
+Arrow.  Whatever the source (CSV, Parquet, Arrow, pandas, polars), stored
+data has one canonical form, so versions from any of them append to each
+other and read alike (``canonical_type``, ``canonical_batch``):
+
+- text is ``string`` (utf8) and bytes ``binary``: the type Arrow's CSV and
+  Parquet readers produce, which DataFusion reads as ``Utf8``; 32-bit offsets
+  limit one array to 2 GiB, far beyond a batch.  ``large_string`` (pandas)
+  and the view types (polars, DataFusion) are cast to it;
+- timestamps are ``timestamp[us, UTC]`` (Delta and DataFusion both want
+  microseconds, and a naive time is ambiguous once it leaves the machine
+  that wrote it); a naive one is taken to be in the ``tz`` option, else UTC;
+- a float NaN is a missing value, NULL, as an empty CSV cell is;
+- dictionaries are decoded to their values.
+
+A series version is also sorted by event time and has a time in every row.
+Parquet input that is already canonical is stored byte for byte (its sha256
+stays what the user gave); other Parquet is rewritten in the canonical form.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from ..errors import ConfigError, FormatError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from ..tinyfs import NodePath, VersionInfo
 
@@ -76,14 +90,19 @@ class Converted:
     rows: int
     timestamp_column: str | None
     event_range: tuple[int, int] | None
+    # A series version is stored sorted by event time; readers trust this attribute.
+    sorted: bool = False
 
     def attributes(self) -> dict[str, Any]:
         """The node attributes this content is stored with."""
-        return {
+        attributes: dict[str, Any] = {
             "timestamp_column": self.timestamp_column,
             "schema": schema_json(self.schema),
             "rows": self.rows,
         }
+        if self.sorted:
+            attributes["sorted"] = True
+        return attributes
 
 
 def schema_json(schema: pa.Schema) -> list[dict[str, str]]:
@@ -235,21 +254,97 @@ def _opener(source: Source, compression: str | None) -> Callable[[], Any] | None
     return None
 
 
-def normalize_timestamps(batch: pa.RecordBatch, tz: str | None) -> pa.RecordBatch:
-    """Every timestamp column as ``timestamp[us, UTC]``; naive ones are in ``tz``."""
+def canonical_type(typ: pa.DataType) -> pa.DataType:
+    """The type a column of ``typ`` is stored as (see the module docstring)."""
     import pyarrow as pa
 
-    columns = [
-        to_utc_micros_type(column, tz) if pa.types.is_timestamp(column.type) else column
-        for column in batch.columns
-    ]
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+    t = pa.types
+    if t.is_timestamp(typ):
+        return pa.timestamp("us", tz="UTC")
+    if t.is_large_string(typ) or t.is_string_view(typ):
+        return pa.string()
+    if t.is_large_binary(typ) or t.is_binary_view(typ):
+        return pa.binary()
+    if t.is_dictionary(typ):
+        return canonical_type(typ.value_type)
+    if t.is_list(typ) or t.is_large_list(typ) or t.is_list_view(typ) or t.is_large_list_view(typ):
+        return pa.list_(typ.value_field.with_type(canonical_type(typ.value_type)))
+    if t.is_struct(typ):
+        return pa.struct([f.with_type(canonical_type(f.type)) for f in typ])
+    return typ
+
+
+def canonical_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every column's type canonical (metadata kept)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [f.with_type(canonical_type(f.type)) for f in schema], metadata=schema.metadata
+    )
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with view types (``string_view``, ``binary_view``) as the plain types the
+    pond stores: the engine may return views, and not every writer can write them."""
+    import pyarrow as pa
+
+    def plain(typ: pa.DataType) -> pa.DataType:
+        if pa.types.is_string_view(typ):
+            return pa.string()
+        if pa.types.is_binary_view(typ):
+            return pa.binary()
+        return typ
+
+    return pa.schema([f.with_type(plain(f.type)) for f in schema], metadata=schema.metadata)
+
+
+def plain_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` cast to ``plain_schema`` (as is when it has no view types)."""
+    if batch.schema.equals(schema):
+        return batch
+    return batch.cast(schema)
+
+
+def _has_nan(column: pa.Array | pa.ChunkedArray) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_floating(column.type) or len(column) == 0:
+        return False
+    return bool(pc.any(pc.is_nan(column)).as_py())
+
+
+def canonical_column(column: pa.Array | pa.ChunkedArray, tz: str | None = None) -> Any:
+    """One column in its stored form: NaN as NULL, naive times in ``tz`` (else UTC)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    typ = column.type
+    if pa.types.is_timestamp(typ):
+        return to_utc_micros_type(column, tz)
+    if _has_nan(column):
+        column = pc.if_else(pc.is_nan(column), pa.scalar(None, typ), column)
+    wanted = canonical_type(typ)
+    return column if wanted == typ else column.cast(wanted)
+
+
+def canonical_batch(batch: pa.RecordBatch, tz: str | None = None) -> pa.RecordBatch:
+    """A batch in the stored form (``canonical_column`` of every column)."""
+    import pyarrow as pa
+
+    columns = [canonical_column(column, tz) for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=canonical_schema(batch.schema))
+
+
+def is_canonical(schema: pa.Schema) -> bool:
+    """Whether every column of ``schema`` already has its stored type."""
+    return all(canonical_type(f.type) == f.type for f in schema)
 
 
 def iter_csv(
     source: Source, options: CsvOptions | None = None, *, compression: str | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """CSV as record batches with normalized timestamps, read a block at a time.
+    """CSV as record batches in the stored form (``canonical_batch``), a block at a time.
 
     Arrow's streaming reader fixes column types from the first block; when a
     later block disagrees (a float after many integers), the whole input is
@@ -271,7 +366,7 @@ def iter_csv(
             first, read_options=read, parse_options=parse, convert_options=convert
         )
         for batch in reader:
-            yield normalize_timestamps(batch, options.tz)
+            yield canonical_batch(batch, options.tz)
         return
     except pa.ArrowInvalid as exc:
         if "conversion error" not in str(exc) or opener is None:
@@ -300,7 +395,7 @@ def _read_csv_whole(stream: Any, options: CsvOptions) -> pa.Table:
         )
     except pa.ArrowInvalid as exc:
         raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
-    batches = [normalize_timestamps(b, options.tz) for b in table.to_batches()]
+    batches = [canonical_batch(b, options.tz) for b in table.to_batches()]
     if not batches:
         return table
     return pa.Table.from_batches(batches)
@@ -309,7 +404,7 @@ def _read_csv_whole(stream: Any, options: CsvOptions) -> pa.Table:
 def read_csv(
     source: Source, options: CsvOptions | None = None, *, compression: str | None = None
 ) -> pa.Table:
-    """A whole CSV input as one Arrow table, timestamps normalized."""
+    """A whole CSV input as one Arrow table in the stored form."""
     import pyarrow as pa
 
     try:
@@ -340,20 +435,30 @@ def csv_to_parquet(
     import pyarrow as pa
 
     options = CsvOptions(delimiter or ",", has_header, tz)
+    # A host file is named in errors about its rows.
+    name = str(source) if isinstance(source, str | os.PathLike) else None
     if compression is None and isinstance(source, str | os.PathLike):
         compression = compression_for(str(source))
     try:
         whole = _read_small_csv(source, options, compression)
         if whole is not None:
             return _write_parquet(
-                iter(whole.to_batches()), require_timestamp, timestamp_column, schema=whole.schema
+                iter(whole.to_batches()),
+                require_timestamp,
+                timestamp_column,
+                schema=whole.schema,
+                name=name,
             )
         batches = _prefetched(iter_csv(source, options, compression=compression))
-        return _write_parquet(batches, require_timestamp, timestamp_column)
+        return _write_parquet(batches, require_timestamp, timestamp_column, name=name)
     except _Restart as restart:
         table = restart.table
         return _write_parquet(
-            iter(table.to_batches()), require_timestamp, timestamp_column, schema=table.schema
+            iter(table.to_batches()),
+            require_timestamp,
+            timestamp_column,
+            schema=table.schema,
+            name=name,
         )
     except pa.ArrowInvalid as exc:
         raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
@@ -453,9 +558,11 @@ def _write_parquet(
     timestamp_column: str | None,
     *,
     schema: pa.Schema | None = None,
+    name: str | None = None,
 ) -> Converted:
+    """Canonical batches as Parquet; a series (``require_timestamp``) is also checked to
+    have a time in every row and is stored sorted by it."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     sink = io.BytesIO()
     writer: pq.ParquetWriter | None = None
@@ -464,6 +571,7 @@ def _write_parquet(
     span: tuple[int, int] | None = None
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
+    order = _Order()
     for batch in batches:
         if writer is None:
             schema = batch.schema
@@ -471,6 +579,9 @@ def _write_parquet(
             writer = _parquet_writer(sink, schema)
         if batch.num_rows == 0:
             continue
+        if require_timestamp and column is not None:
+            _require_times(batch, column, rows, name)
+            order.see(batch.column(column))
         pending.append(batch)
         pending_rows += batch.num_rows
         rows += batch.num_rows
@@ -488,7 +599,63 @@ def _write_parquet(
         writer = _parquet_writer(sink, schema)
     writer.close()
     assert schema is not None
-    return Converted(sink.getvalue(), schema, rows, column, span)
+    series = require_timestamp and column is not None
+    data = sink.getvalue()
+    if series and not order.in_order:
+        assert column is not None
+        data = _sorted_parquet(data, column)
+    return Converted(data, schema, rows, column, span, sorted=series)
+
+
+class _Order:
+    """Whether the timestamps seen so far, batch after batch, never go back in time."""
+
+    def __init__(self) -> None:
+        self.in_order = True
+        self._last: Any = None
+
+    def see(self, times: pa.Array) -> None:
+        import pyarrow.compute as pc
+
+        if not self.in_order or len(times) == 0:
+            return
+        if self._last is not None and pc.less(times[0], self._last).as_py():
+            self.in_order = False
+            return
+        if len(times) > 1:
+            steps = pc.greater_equal(times.slice(1), times.slice(0, len(times) - 1))
+            if not pc.all(steps).as_py():
+                self.in_order = False
+                return
+        self._last = times[len(times) - 1]
+
+
+def _require_times(batch: pa.RecordBatch, column: str, offset: int, name: str | None) -> None:
+    """Refuse a series row without a time: it could never be placed or found by range."""
+    import pyarrow.compute as pc
+
+    times = batch.column(column)
+    if times.null_count:
+        first = pc.index(pc.is_null(times), True).as_py()
+        where = f"{name}: " if name else ""
+        raise FormatError(
+            f"{where}data row {offset + first + 1} has no time in column {column!r}; "
+            "every row of a series needs one"
+        )
+
+
+def _sorted_parquet(data: bytes, column: str) -> bytes:
+    """Parquet ``data`` rewritten sorted by ``column`` (stable: equal times keep their order)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(pa.BufferReader(data)).read()
+    table = table.take(pa.compute.sort_indices(table, [(column, "ascending")]))
+    sink = io.BytesIO()
+    writer = _parquet_writer(sink, table.schema)
+    writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+    writer.close()
+    return sink.getvalue()
 
 
 def _parquet_writer(sink: BinaryIO, schema: pa.Schema) -> Any:
@@ -534,8 +701,14 @@ def check_parquet(
     timestamp_column: str | None = None,
     require_timestamp: bool = False,
     name: str = "input",
+    tz: str | None = None,
 ) -> Converted:
-    """Validate Parquet bytes offered for a table or series and describe them (bytes unchanged)."""
+    """Validate Parquet bytes offered for a table or series and describe them.
+
+    Bytes already in the stored form (canonical types, no NaN, a series sorted with
+    a time in every row) are kept as they are; others are rewritten in that form,
+    naive timestamps taken to be in ``tz`` (UTC if None).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -548,12 +721,42 @@ def check_parquet(
         pf = pq.ParquetFile(pa.BufferReader(data))
         schema = pf.schema_arrow
         column = _timestamp_for(schema, require_timestamp, timestamp_column)
+        if not _parquet_is_canonical(pf, column, require_timestamp):
+            table = pf.read()
+            return _canonical_table(
+                table, tz, require_timestamp=require_timestamp, timestamp_column=column
+            )
         span = None
         if column is not None:
             span = event_range(pf.read(columns=[column]), column)
     except (pa.ArrowInvalid, OSError) as exc:
         raise FormatError(f"{name} is not readable Parquet: {one_line(str(exc))}") from None
-    return Converted(data, schema, pf.metadata.num_rows, column, span)
+    except FormatError as exc:
+        raise FormatError(f"{name}: {exc}") from None
+    series = require_timestamp and column is not None
+    return Converted(data, schema, pf.metadata.num_rows, column, span, sorted=series)
+
+
+def _parquet_is_canonical(pf: Any, column: str | None, series: bool) -> bool:
+    """Whether a Parquet file can be stored byte for byte: canonical types, no NaN in
+    its float columns and, for a series, a time in every row, in order."""
+    import pyarrow as pa
+
+    schema = pf.schema_arrow
+    if not is_canonical(schema):
+        return False
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    if floats and any(_has_nan(c) for c in pf.read(columns=floats).columns):
+        return False
+    if series and column is not None:
+        times = pf.read(columns=[column]).column(column)
+        if times.null_count:
+            return False
+        order = _Order()
+        for chunk in times.chunks:
+            order.see(chunk)
+        return order.in_order
+    return True
 
 
 def parquet_file(
@@ -561,6 +764,7 @@ def parquet_file(
     *,
     timestamp_column: str | None = None,
     require_timestamp: bool = False,
+    tz: str | None = None,
 ) -> Converted:
     """``check_parquet`` of a host file, named in any error."""
     return check_parquet(
@@ -568,16 +772,25 @@ def parquet_file(
         timestamp_column=timestamp_column,
         require_timestamp=require_timestamp,
         name=str(path),
+        tz=tz,
     )
 
 
 def table_to_parquet(
     table: pa.Table, *, timestamp_column: str | None = None, require_timestamp: bool = False
 ) -> Converted:
-    """Parquet for an Arrow table (from pandas, polars, a query...), timestamps normalized."""
-    batches = (normalize_timestamps(b, None) for b in table.to_batches())
+    """Parquet for an Arrow table (from pandas, polars, a query...) in the stored form."""
+    return _canonical_table(
+        table, None, require_timestamp=require_timestamp, timestamp_column=timestamp_column
+    )
+
+
+def _canonical_table(
+    table: pa.Table, tz: str | None, *, require_timestamp: bool, timestamp_column: str | None
+) -> Converted:
+    batches = (canonical_batch(b, tz) for b in table.to_batches())
     return _write_parquet(
-        batches, require_timestamp, timestamp_column, schema=_normal_schema(table.schema)
+        batches, require_timestamp, timestamp_column, schema=canonical_schema(table.schema)
     )
 
 
@@ -639,27 +852,28 @@ def parquet_rows(np: NodePath, version: int | None = None) -> int:
 
 
 def parquet_columns(np: NodePath) -> list[dict[str, str]]:
-    """``[{name, type}]`` over every version, by name in order of first appearance.
+    """``[{name, type}]`` of what reading every version together returns: by name in order
+    of first appearance, types unified as reads unify them (int and float versions read
+    as double, an all-empty ``null`` column as its type in other versions).
 
-    Stored attributes answer without reading content; a version without them is
-    read for its footer.
+    Stored attributes answer without reading content when the versions agree; a
+    version without them, or versions whose types differ, are read for their footers.
     """
+    import pyarrow as pa
+
     seen: dict[str, str] = {}
+    differ = False
     for info in np.node.versions():
         columns = info.attributes.get("schema")
         if not isinstance(columns, list):
             columns = schema_json(_footer(np, info.version).schema_arrow)
         for column in columns:
-            seen.setdefault(str(column["name"]), str(column["type"]))
+            typ = seen.setdefault(str(column["name"]), str(column["type"]))
+            differ = differ or typ != str(column["type"])
+    if differ:
+        schemas = [_footer(np, info.version).schema_arrow for info in np.node.versions()]
+        try:
+            return schema_json(pa.unify_schemas(schemas, promote_options="permissive"))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # a series that cannot be read whole still describes its first types
     return [{"name": name, "type": typ} for name, typ in seen.items()]
-
-
-def _normal_schema(schema: pa.Schema) -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            f.with_type(pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f
-            for f in schema
-        ]
-    )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, FormatError, QueryError
 from ..tinyfs import FILE_SERIES, WD, NodePath, Persistence
-from .convert import CsvOptions, one_line
+from .convert import CsvOptions, one_line, plain_batch, plain_schema
 from .sources import Part, PondReader, TimeBound, TimeRange, scan_parts, unified_schema
 from .system import SYSTEM_TABLES
 from .urls import ReadContext, is_url, parse_url, read_parts
@@ -50,10 +50,21 @@ class Engine(Protocol):
         ...
 
 
-def condense_error(exc: BaseException, tables: Sequence[str] = ()) -> QueryError:
-    """An engine's error as one line; an unknown table also lists the known ones."""
+def condense_error(
+    exc: BaseException, tables: Sequence[str] = (), query: str | None = None
+) -> QueryError:
+    """An engine's error as one line; an unknown table also lists the known ones, and a
+    refused statement is named by the query's first word."""
     message = one_line(str(exc))
     message = re.sub(r"^(DataFusion error: )+", "", message)
+    refused = re.search(r"(DDL|DML|Statement) not supported: (\w+)", message)
+    if refused:
+        first = re.match(r"\s*(\w+)", query or "")
+        verb = first[1].upper() if first else refused[2]
+        return QueryError(
+            f"queries only read: {verb} is not allowed (no DDL, DML or COPY); "
+            "run a SELECT and save its result with --format"
+        )
     if tables and re.search(r"table '[^']*' not found", message):
         message += f" (tables: {', '.join(sorted(tables))})"
     return QueryError(message)
@@ -69,18 +80,31 @@ class DataFusionEngine:
 
         # Version pruning by event time is ours (from the oplog), so the per-file
         # statistics DataFusion would gather by reading every footer buy nothing.
-        config = SessionConfig().set("datafusion.execution.collect_statistics", "false")
+        config = (
+            SessionConfig()
+            .set("datafusion.execution.collect_statistics", "false")
+            # Text read from Parquet as Utf8, the type the pond stores, not Utf8View.
+            .set("datafusion.execution.parquet.schema_force_view_types", "false")
+        )
         self._ctx = SessionContext(config)
+        self._options = _read_only()
         self._tables: set[str] = set()
         self._links: list[tempfile.TemporaryDirectory[str]] = []
 
     def register_parts(self, name: str, parts: Sequence[Part], time_range: TimeRange) -> None:
-        frames = self._frames(parts, time_range)
-        if not frames:
-            frames = [self._ctx.from_arrow(unified_schema(parts).empty_table())]
+        import pyarrow as pa
+
         try:
+            frames = self._frames(parts, time_range)
+            if not frames:
+                frames = [self._ctx.from_arrow(unified_schema(parts).empty_table())]
             self._replace(name, _union_all(frames))
+        except FormatError:
+            raise
         except Exception as exc:
+            if isinstance(exc, pa.ArrowException) or "rror during planning" in str(exc):
+                # Columns that cannot be unified: said the way a plain read says it.
+                unified_schema(parts)
             raise condense_error(exc) from None
 
     def _frames(self, parts: Sequence[Part], time_range: TimeRange) -> list[Any]:
@@ -178,9 +202,9 @@ class DataFusionEngine:
 
     def _frame(self, query: str) -> Any:
         try:
-            return self._ctx.sql(query)
+            return self._ctx.sql_with_options(query, self._options)
         except Exception as exc:
-            raise condense_error(exc, sorted(self._tables)) from None
+            raise condense_error(exc, sorted(self._tables), query) from None
 
     def sql(self, query: str) -> pa.Table:
         import pyarrow as pa
@@ -191,7 +215,8 @@ class DataFusionEngine:
             schema = frame.schema()
         except Exception as exc:
             raise condense_error(exc, sorted(self._tables)) from None
-        return pa.Table.from_batches(batches, schema=schema)
+        plain = plain_schema(schema)
+        return pa.Table.from_batches([plain_batch(b, plain) for b in batches], schema=plain)
 
     def stream(self, query: str) -> pa.RecordBatchReader:
         import pyarrow as pa
@@ -204,18 +229,27 @@ class DataFusionEngine:
             raise condense_error(exc, sorted(self._tables)) from None
         tables = sorted(self._tables)
         links = self._links  # the files of a listing scan must outlive the stream
+        plain = plain_schema(schema)
 
         def batches() -> Iterator[pa.RecordBatch]:
             assert links is not None
             try:
                 for batch in stream:
-                    yield batch.to_pyarrow()
+                    yield plain_batch(batch.to_pyarrow(), plain)
             except QueryError:
                 raise
             except Exception as exc:
                 raise condense_error(exc, tables) from None
 
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        return pa.RecordBatchReader.from_batches(plain, batches())
+
+
+def _read_only() -> Any:
+    """SQL options that allow queries only: no DDL (CREATE ...), no DML (INSERT, COPY ...
+    TO, which would write host files), no statements (SET)."""
+    from datafusion import SQLOptions
+
+    return SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
 @dataclass(frozen=True)
@@ -340,10 +374,13 @@ class QuerySession:
         persistence: Persistence | None = None,
         engine: str = "datafusion",
         csv: CsvOptions | None = None,
+        all_versions: bool = False,
     ) -> None:
         self.pond = PondReader.of(wd, persistence) if wd is not None else None
         self.engine = create_engine(engine)
         self.csv = csv or CsvOptions()
+        # Series read every stored row in stored order, not merged by event time.
+        self.all_versions = all_versions
 
     @property
     def versions_read(self) -> list[tuple[str, int]]:
@@ -353,7 +390,7 @@ class QuerySession:
     def parts(self, target: str, *, start: TimeBound = None, end: TimeBound = None) -> list[Part]:
         """The parts a pond path, glob or URL names, cut to ``[start, end)``."""
         time_range = TimeRange.of(start, end)
-        ctx = ReadContext(self.pond, time_range, self.csv)
+        ctx = ReadContext(self.pond, time_range, self.csv, self.all_versions)
         return read_parts(parse_url(target), ctx)
 
     def register(
@@ -367,10 +404,10 @@ class QuerySession:
     def scan(
         self, target: str, *, start: TimeBound = None, end: TimeBound = None
     ) -> pa.RecordBatchReader:
-        """Every row of ``target`` in order (series: version order), without SQL.
+        """Every row of ``target`` in order (a series: event-time order), without SQL.
 
         This is what ``cat`` without ``--sql`` should use: an engine may interleave
-        parts, while a plain read must keep the order the series was written in.
+        parts, while a plain read keeps the parts' order.
         """
         import pyarrow as pa
 
@@ -414,13 +451,18 @@ def cat(
     persistence: Persistence | None = None,
     csv: CsvOptions | None = None,
     engine: str = "datafusion",
+    all_versions: bool = False,
 ) -> pa.RecordBatchReader:
     """``pond cat TARGET [--sql ...] [--start --end]`` as a stream of record batches.
 
-    Without SQL the rows come in stored order; with it, ``target`` is the table
-    ``source``, and the query may also name other pond files in double quotes.
+    Without SQL a series comes in event-time order; with it, ``target`` is the table
+    ``source``, and the query may also name other pond files in double quotes.  Where
+    series versions overlap in time, a newer version's rows replace an older one's at
+    the same times, unless ``all_versions`` asks for every stored row (in stored order).
     """
-    session = QuerySession(wd, persistence=persistence, engine=engine, csv=csv)
+    session = QuerySession(
+        wd, persistence=persistence, engine=engine, csv=csv, all_versions=all_versions
+    )
     if sql is None:
         return session.scan(target, start=start, end=end)
     session.register(DEFAULT_SOURCE, target, start=start, end=end)
@@ -450,15 +492,17 @@ def read_source(
     *,
     start: TimeBound = None,
     end: TimeBound = None,
+    all_versions: bool = False,
 ) -> pa.Table:
-    """``Pond.read_table``: a pond path, glob or URL read whole, in stored order."""
-    return QuerySession(wd, persistence=persistence).scan(target, start=start, end=end).read_all()
+    """``Pond.read_table``: a pond path, glob or URL read whole (see ``cat`` for the order)."""
+    session = QuerySession(wd, persistence=persistence, all_versions=all_versions)
+    return session.scan(target, start=start, end=end).read_all()
 
 
 def scan_node(
     np: NodePath, *, start: TimeBound = None, end: TimeBound = None
 ) -> pa.RecordBatchReader:
-    """One table or series node (every version, in order) as a stream of batches."""
+    """One table or series node as a stream of batches (a series as ``cat`` reads it)."""
     import pyarrow as pa
 
     fs = np.node.fs
@@ -472,5 +516,5 @@ def scan_node(
 
 
 def read_node(np: NodePath, *, start: TimeBound = None, end: TimeBound = None) -> pa.Table:
-    """One table or series node as one Arrow table (a series' versions in order)."""
+    """One table or series node as one Arrow table (a series as ``cat`` reads it)."""
     return scan_node(np, start=start, end=end).read_all()

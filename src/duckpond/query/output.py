@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import ConfigError
+from .convert import plain_batch, plain_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -28,11 +29,15 @@ if TYPE_CHECKING:
 
 
 def _batches(result: pa.Table | pa.RecordBatchReader) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The result's schema and batches, view types cast to the plain ones every writer
+    (and every reader of what is written) knows."""
     import pyarrow as pa
 
-    if isinstance(result, pa.Table):
-        return result.schema, iter(result.to_batches())
-    return result.schema, iter(result)
+    schema = plain_schema(result.schema)
+    batches = iter(result.to_batches()) if isinstance(result, pa.Table) else iter(result)
+    if schema.equals(result.schema):
+        return schema, batches
+    return schema, (plain_batch(b, schema) for b in batches)
 
 
 # -- formatting columns as text --------------------------------------------------------

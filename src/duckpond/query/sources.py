@@ -2,9 +2,18 @@
 
 A *part* is one Parquet file on disk (handed to the engine by path, so a
 large series version is never copied through Python) or one Arrow table in
-memory (inline versions, CSV, JSON lines).  A series is the parts of its
-versions in version order; with a time range, versions whose recorded
-[min_event_time, max_event_time] misses it are not read at all.
+memory (inline versions, CSV, JSON lines).  With a time range, series
+versions whose recorded [min_event_time, max_event_time] misses it are not
+read at all.
+
+A series reads in event-time order, and where versions overlap in time a
+newer version's rows replace an older version's rows at the same times (as
+a time-series database treats points), so importing an overlapping export
+again changes nothing.  The recorded ranges say which versions overlap:
+versions that overlap no other are plain parts, ordered by their first
+time, and cost nothing extra; only a group of overlapping versions is read
+into memory and merged.  ``all_versions`` reads every stored row instead, in
+the order stored.
 """
 
 from __future__ import annotations
@@ -104,6 +113,8 @@ class Part:
     path: Path | None = None
     table: pa.Table | None = None
     timestamp_column: str | None = None
+    # A series version stored before versions were kept sorted: a plain read sorts it.
+    needs_sort: bool = False
 
     def schema(self) -> pa.Schema:
         import pyarrow.parquet as pq
@@ -191,17 +202,20 @@ class PondReader:
         column: str | None,
         *,
         latest: bool = False,
+        series: bool = True,
     ) -> Part:
         """One stored version as a part: by path when its bytes are a file on disk."""
         label = f"{np.path}@v{info.version}"
         self.versions_read.append((np.path, info.version))
         path = self._local(np, info.version)
+        unsorted = series and info.attributes.get("sorted") is not True
         if path is not None:
-            return Part(label, path=Path(path), timestamp_column=column)
+            return Part(label, path=Path(path), timestamp_column=column, needs_sort=unsorted)
         data = np.read_bytes(None if latest else info.version)
         table = read_parquet_bytes(data, label)
         column = column or find_timestamp_column(table.schema)
-        return Part(label, table=filter_table(table, column, time_range), timestamp_column=column)
+        table = filter_table(table, column, time_range)
+        return Part(label, table=table, timestamp_column=column, needs_sort=unsorted)
 
     def dynamic_part(self, np: NodePath, time_range: TimeRange) -> Part:
         """A dynamic file's table output as one part, read through the output protocol.
@@ -225,34 +239,72 @@ class PondReader:
         table = pa.Table.from_batches(list(out.batches()), schema=schema)
         return Part(np.path, table=filter_table(table, column, time_range), timestamp_column=column)
 
-    def series_parts(self, np: NodePath, time_range: TimeRange) -> list[Part]:
-        """Every version of a node, oldest first, skipping those outside the time range."""
+    def series_parts(
+        self, np: NodePath, time_range: TimeRange, *, all_versions: bool = False
+    ) -> list[Part]:
+        """A series' versions as parts, skipping those outside the time range.
+
+        By default in event-time order, overlapping versions merged (newest rows win
+        at equal times); with ``all_versions``, every version as stored, oldest first.
+        """
         if np.is_dynamic():
             return [self.dynamic_part(np, time_range)]
         versions = np.node.versions()
         column = _stored_timestamp_column(versions)
-        if column is None and time_range.bounded:
+        if column is None and (time_range.bounded or not all_versions):
             # Old versions may predate the attribute; the schema still says.
             column = find_timestamp_column(self._schema_of(np, versions[-1]))
         require_timestamp(np.path, column, time_range)
-        parts = [
-            self.version_part(np, info, time_range, column)
+        chosen = [
+            info
             for info in versions
             if not time_range.bounded
             or time_range.overlaps(info.min_event_time, info.max_event_time)
         ]
+        if all_versions or column is None:
+            parts = [self.version_part(np, info, time_range, column) for info in chosen]
+        else:
+            parts = []
+            for group in overlap_groups(chosen):
+                if len(group) == 1:
+                    parts.append(self.version_part(np, group[0], time_range, column))
+                else:
+                    parts.append(self.merged_part(np, group, time_range, column))
         if not parts:
             # Nothing in range still has columns: a query over it must plan, and return no rows.
             empty = self._schema_of(np, versions[-1]).empty_table()
             parts = [Part(f"{np.path} (no version in range)", table=empty, timestamp_column=column)]
         return parts
 
+    def merged_part(
+        self, np: NodePath, group: Sequence[VersionInfo], time_range: TimeRange, column: str
+    ) -> Part:
+        """Overlapping versions as one table in event-time order, where at each time only
+        the newest version that has rows there is kept."""
+        import pyarrow as pa
+
+        tables = []
+        for info in group:
+            part = self.version_part(np, info, time_range, column)
+            table = part.table if part.table is not None else _read_part_file(part, time_range)
+            rank = pa.array([info.version] * table.num_rows, pa.int64())
+            tables.append(table.append_column(_VERSION_COLUMN, rank))
+        try:
+            merged = pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            message = one_line(str(exc))
+            raise FormatError(
+                f"{np.path}: versions do not share compatible columns: {message}"
+            ) from None
+        label = f"{np.path}@v{group[0].version}..v{group[-1].version} (merged)"
+        return Part(label, table=newest_rows(merged, column), timestamp_column=column)
+
     def table_part(self, np: NodePath, time_range: TimeRange) -> Part:
         if np.is_dynamic():
             return self.dynamic_part(np, time_range)
         info = np.info()
         column = _stored_timestamp_column([info])
-        part = self.version_part(np, info, time_range, column, latest=True)
+        part = self.version_part(np, info, time_range, column, latest=True, series=False)
         if part.timestamp_column is None and part.path is not None:
             part = Part(part.label, part.path, None, find_timestamp_column(part.schema()))
         require_timestamp(np.path, part.timestamp_column, time_range)
@@ -270,6 +322,68 @@ class PondReader:
         if path is not None:
             return pq.read_schema(path)
         return pq.read_schema(pa.BufferReader(np.read_bytes(info.version)))
+
+
+_VERSION_COLUMN = "__duckpond_version"
+
+
+def overlap_groups(versions: Sequence[VersionInfo]) -> list[list[VersionInfo]]:
+    """Versions in event-time order, grouped where their [min, max] ranges overlap.
+
+    Ranges that touch (one's max is another's min) overlap: both may hold that time.
+    A version without a range (no rows, or written before ranges were kept) stays
+    alone, first, in version order.  Within a group, versions keep version order.
+    """
+    unknown = [[v] for v in versions if v.min_event_time is None or v.max_event_time is None]
+    known = sorted(
+        (v for v in versions if v.min_event_time is not None and v.max_event_time is not None),
+        key=lambda v: (v.min_event_time, v.version),
+    )
+    groups: list[list[VersionInfo]] = []
+    end: int | None = None
+    for info in known:
+        assert info.min_event_time is not None and info.max_event_time is not None
+        if groups and end is not None and info.min_event_time <= end:
+            groups[-1].append(info)
+            end = max(end, info.max_event_time)
+        else:
+            groups.append([info])
+            end = info.max_event_time
+    for group in groups:
+        group.sort(key=lambda v: v.version)
+    return unknown + groups
+
+
+def newest_rows(table: pa.Table, column: str) -> pa.Table:
+    """``table`` (with a version column) sorted by ``column``, keeping at each time only the
+    rows of the newest version that has that time; the version column is dropped."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return table.drop_columns([_VERSION_COLUMN])
+    # Stable: rows of one version at one time keep their stored order.
+    order = pc.sort_indices(table, [(column, "ascending"), (_VERSION_COLUMN, "descending")])
+    table = table.take(order)
+    times = table.column(column)
+    versions = table.column(_VERSION_COLUMN)
+    n = table.num_rows
+    # A run of equal times starts where the time changes; its first row has the newest
+    # version, and a row is kept when its version is that one.  A null time is a run alone.
+    changed = pc.fill_null(pc.not_equal(times.slice(1), times.slice(0, n - 1)), True)
+    starts = pa.concat_arrays([pa.array([True]), *changed.chunks]) if n > 1 else pa.array([True])
+    run = pc.subtract(pc.cumulative_sum(starts.cast(pa.int64())), 1)
+    newest = pc.take(pc.filter(versions, starts), run)
+    keep = pc.equal(versions, newest)
+    return table.filter(keep).drop_columns([_VERSION_COLUMN])
+
+
+def _read_part_file(part: Part, time_range: TimeRange) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    assert part.path is not None
+    table = pq.read_table(part.path)
+    return filter_table(table, part.timestamp_column, time_range)
 
 
 def _stored_timestamp_column(versions: Sequence[VersionInfo]) -> str | None:
@@ -361,12 +475,24 @@ def scan_parts(parts: Sequence[Part], time_range: TimeRange) -> Iterator[pa.Reco
     """
     schema = unified_schema(parts)
     for part in parts:
+        if part.needs_sort and part.timestamp_column is not None:
+            # Stored before versions were kept sorted: ordered here, in memory.
+            part = _sorted_part(part, time_range)
         for batch in _part_batches(part, time_range):
             mask = _range_mask(batch, part.timestamp_column, time_range) if part.path else None
             if mask is not None:
                 batch = batch.filter(mask)
             if batch.num_rows:
                 yield conform(batch, schema)
+
+
+def _sorted_part(part: Part, time_range: TimeRange) -> Part:
+    import pyarrow.compute as pc
+
+    assert part.timestamp_column is not None
+    table = part.table if part.table is not None else _read_part_file(part, time_range)
+    order = pc.sort_indices(table, [(part.timestamp_column, "ascending")])
+    return Part(part.label, table=table.take(order), timestamp_column=part.timestamp_column)
 
 
 def _part_batches(part: Part, time_range: TimeRange) -> Iterator[pa.RecordBatch]:

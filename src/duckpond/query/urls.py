@@ -18,10 +18,10 @@ from ..errors import ConfigError, FormatError
 from ..tinyfs import FILE_SERIES, FILE_TABLE, NodePath
 from .convert import (
     CsvOptions,
+    canonical_batch,
     compression_for,
     find_timestamp_column,
     is_parquet,
-    normalize_timestamps,
     one_line,
     read_csv,
 )
@@ -108,6 +108,8 @@ class ReadContext:
     pond: PondReader | None
     time_range: TimeRange
     csv: CsvOptions
+    # Every stored row of a series, in stored order, not merged by time (see sources).
+    all_versions: bool = False
 
 
 Reader = Callable[[PondURL, ReadContext], list[Part]]
@@ -199,7 +201,7 @@ def _read_jsonl(url: PondURL, ctx: ReadContext) -> list[Part]:
             table = pjson.read_json(_stream(content, _compression_for(url, label)))
         except pa.ArrowInvalid as exc:
             raise FormatError(f"{label} is not valid JSON lines: {one_line(str(exc))}") from None
-        batches = [normalize_timestamps(b, ctx.csv.tz) for b in table.to_batches()]
+        batches = [canonical_batch(b, ctx.csv.tz) for b in table.to_batches()]
         if batches:
             table = pa.Table.from_batches(batches)
         parts.append(_table_part(label, table, ctx))
@@ -217,7 +219,7 @@ def _read_parquet_format(url: PondURL, ctx: ReadContext, series: bool) -> list[P
     out: list[Part] = []
     for np in pond.match(url.path):
         if series:
-            out.extend(pond.series_parts(np, ctx.time_range))
+            out.extend(pond.series_parts(np, ctx.time_range, all_versions=ctx.all_versions))
         else:
             out.append(pond.table_part(np, ctx.time_range))
     return out
@@ -258,7 +260,7 @@ def _read_auto(url: PondURL, ctx: ReadContext) -> list[Part]:
 def _node_parts(np: NodePath, url: PondURL, ctx: ReadContext) -> list[Part]:
     pond = _pond(ctx)
     if np.node_type == FILE_SERIES:
-        return pond.series_parts(np, ctx.time_range)
+        return pond.series_parts(np, ctx.time_range, all_versions=ctx.all_versions)
     if np.node_type == FILE_TABLE:
         return [pond.table_part(np, ctx.time_range)]
     if np.is_tabular():

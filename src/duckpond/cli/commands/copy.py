@@ -68,7 +68,9 @@ def copy_options(
 @click.option("--strip-prefix", metavar="P", help="Copying out: remove P from each pond path.")
 @click.option("--delimiter", metavar="C", help="CSV field delimiter (default ',').")
 @click.option("--no-header", is_flag=True, help="The CSV has no header row.")
-@click.option("--tz", metavar="ZONE", help="Zone of CSV timestamps without one (default UTC).")
+@click.option(
+    "--tz", metavar="ZONE", help="Zone of CSV or Parquet timestamps without one (default UTC)."
+)
 @click.option("--timestamp-column", metavar="NAME", help="The event-time column of a series.")
 @pass_settings
 def copy(

@@ -20,6 +20,12 @@ from ..app import Settings, UserError, pass_settings, time_travel
 @click.option("--end", metavar="TIME", help="Series: end of event time (exclusive).")
 @click.option("--version", "version", type=int, metavar="K", help="Read version K.")
 @click.option("--output", "output_file", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option(
+    "--all-versions",
+    is_flag=True,
+    help="Series: every stored row of every version, in stored order (by default a "
+    "newer version's rows replace an older one's at the same times).",
+)
 @time_travel
 @pass_settings
 def cat(
@@ -31,6 +37,7 @@ def cat(
     end: str | None,
     version: int | None,
     output_file: str | None,
+    all_versions: bool,
     at_txn: int | None,
     at: str | None,
 ) -> None:
@@ -67,7 +74,7 @@ def cat(
                 )
             out.raw(pond.read_bytes(path, version=version), output_file)
             return
-        as_rows = sql is not None or start_t is not None or end_t is not None
+        as_rows = sql is not None or start_t is not None or end_t is not None or all_versions
         if fmt == "raw" or (fmt is None and not as_rows and not entry.tabular):
             out.raw(pond.read_bytes(path), output_file)
             return
@@ -75,7 +82,8 @@ def cat(
             raise UserError(f"not a file: {entry.path}")
     elif fmt == "raw":
         raise click.UsageError("--format raw needs one file, not a glob or URL")
-    out.rows(pond.cat(path, sql=sql, start=start_t, end=end_t), fmt, output_file)
+    rows = pond.cat(path, sql=sql, start=start_t, end=end_t, all_versions=all_versions)
+    out.rows(rows, fmt, output_file)
 
 
 @click.command()
