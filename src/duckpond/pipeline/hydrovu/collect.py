@@ -1,0 +1,168 @@
+"""The network half of a HydroVu run: every device's new readings as Arrow tables.
+
+``collect`` does all the slow work (HTTP) and returns tables and counts; the
+pipeline then writes one series version per device with new rows inside its
+own transaction, so the pond's write lock is never held across the network.
+Devices are fetched concurrently (threads share one ``HydroVuClient``); a
+device that fails is reported with its (secret-free) error and does not stop
+the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .client import FriendlyNames, HydroVuClient, count_retries
+from .rows import WideRows
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "Collected",
+    "DeviceRequest",
+    "DeviceResult",
+    "collect",
+    "locations_table",
+    "names_table",
+    "resume_start",
+]
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    """One device to fetch: its pond name, HydroVu location id, and the first second wanted."""
+
+    name: str
+    id: int | str
+    start: int  # Unix seconds, UTC, inclusive
+
+
+@dataclass
+class DeviceResult:
+    """What one device's fetch gave.
+
+    ``table`` holds the new wide rows (None when there are none or on error);
+    ``complete`` is False when ``max_points_per_run`` stopped the fetch early
+    (the next run goes on from the newest row); ``sentinels`` counts readings
+    dropped for an implausible timestamp; ``error`` is a secret-free message.
+    """
+
+    name: str
+    id: int | str
+    start: int
+    table: pa.Table | None = None
+    pages: int = 0
+    sentinels: int = 0
+    retries: int = 0
+    complete: bool = True
+    error: str | None = None
+
+    @property
+    def rows(self) -> int:
+        return 0 if self.table is None else self.table.num_rows
+
+
+@dataclass
+class Collected:
+    """A run's fetch: per-device results, the friendly names and the location list."""
+
+    devices: list[DeviceResult]
+    names: FriendlyNames
+    locations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[DeviceResult]:
+        return [d for d in self.devices if d.error is not None]
+
+
+def resume_start(newest_event_us: int | None, since: int) -> int:
+    """Where a device's next fetch starts (Unix seconds): the newest stored event time
+    (microseconds) + 1 s, or ``since`` for a device with nothing stored yet."""
+    if newest_event_us is None:
+        return since
+    return newest_event_us // 1_000_000 + 1
+
+
+def _fetch(
+    client: HydroVuClient, names: FriendlyNames, device: DeviceRequest, max_points: int | None
+) -> DeviceResult:
+    result = DeviceResult(device.name, device.id, device.start)
+    retries = count_retries()
+    rows = WideRows(names)
+    try:
+        for page in client.data_pages(device.id, device.start):
+            result.pages += 1
+            rows.add_page(page)
+            # One timestamp beyond the bound proves every reading of the kept ones has arrived
+            # (pages could split a timestamp); the next run starts right after the kept ones.
+            if max_points is not None and rows.timestamps > max_points:
+                result.complete = False
+                break
+        if not result.complete and max_points is not None:
+            rows.first_times(max_points)
+        result.sentinels = rows.sentinels
+        if rows.timestamps:
+            result.table = rows.table()
+    except Exception as error:  # one device's failure, of any kind, must not stop the others
+        result.error = client.scrub(str(error) or type(error).__name__)
+        result.table = None
+    result.retries = retries[0]
+    return result
+
+
+def collect(
+    client: HydroVuClient,
+    devices: Sequence[DeviceRequest],
+    *,
+    max_points_per_run: int | None = None,
+    concurrency: int = 4,
+    with_locations: bool = True,
+) -> Collected:
+    """Fetch every device's readings from its ``start``, ``concurrency`` devices at a time.
+
+    ``max_points_per_run`` bounds the timestamps fetched per device in this run.
+    Raises ``HydroVuError`` only when the friendly names or the location list
+    cannot be fetched; a device's failure is in its ``DeviceResult.error``.
+    """
+    names = client.friendly_names()
+    locations = client.locations() if with_locations else []
+    workers = max(1, min(concurrency, len(devices) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hydrovu") as pool:
+        results = list(pool.map(lambda d: _fetch(client, names, d, max_points_per_run), devices))
+    return Collected(results, names, locations)
+
+
+def names_table(names: dict[str, str]) -> pa.Table:
+    """A dictionary (parameters or units) as a table ``id`` (string), ``name`` (string)."""
+    import pyarrow as pa
+
+    ids = sorted(names)
+    return pa.table(
+        {"id": pa.array(ids, pa.string()), "name": pa.array([names[i] for i in ids], pa.string())}
+    )
+
+
+def locations_table(locations: list[dict[str, Any]]) -> pa.Table:
+    """The location list as ``id`` (int64), ``name``, ``description``, ``latitude``,
+    ``longitude`` (degrees, Float64, NULL when unknown)."""
+    import pyarrow as pa
+
+    def coord(loc: dict[str, Any], key: str) -> float | None:
+        value = (loc.get("gps") or {}).get(key)
+        return None if value is None else float(value)
+
+    return pa.table(
+        {
+            "id": pa.array([int(loc["id"]) for loc in locations], pa.int64()),
+            "name": pa.array([str(loc.get("name", "")) for loc in locations], pa.string()),
+            "description": pa.array(
+                [str(loc.get("description") or "") for loc in locations], pa.string()
+            ),
+            "latitude": pa.array([coord(loc, "latitude") for loc in locations], pa.float64()),
+            "longitude": pa.array([coord(loc, "longitude") for loc in locations], pa.float64()),
+        }
+    )
