@@ -129,9 +129,9 @@ class RetryTransport(httpx.BaseTransport):
         self.policy = policy or RetryPolicy()
         self.retries = 0
         self._lock = threading.Lock()
-        backoff = tenacity.wait_exponential_jitter(
-            initial=self.policy.initial, max=self.policy.max_wait, jitter=self.policy.jitter
-        )
+        backoff = tenacity.wait_exponential(
+            multiplier=self.policy.initial, max=self.policy.max_wait
+        ) + tenacity.wait_random(0, self.policy.jitter)
 
         def wait(state: tenacity.RetryCallState) -> float:
             delay = float(backoff(state))
