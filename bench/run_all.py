@@ -23,7 +23,13 @@ from pathlib import Path
 from harness import Figure, fmt_value, header, machine, print_figure, versions
 
 HERE = Path(__file__).resolve().parent
-SUITES = ("bench_startup.py", "bench_oplog.py", "bench_series.py", "bench_verify.py")
+SUITES = (
+    "bench_startup.py",
+    "bench_oplog.py",
+    "bench_series.py",
+    "bench_verify.py",
+    "bench_hydrovu.py",
+)
 
 
 def wait_for_quiet(limit: float, threshold: float = 1.0) -> None:

@@ -307,7 +307,8 @@ class HydroVuClient:
 
     ``base_url`` ends with ``/`` (``.../public-api/``); ``connect_timeout`` and
     ``read_timeout`` are seconds; ``transport`` replaces the network transport
-    (retries wrap it either way).  Use as a context manager, or call ``close()``.
+    (retries wrap it either way); ``http`` is the ``httpx.Client`` it sends with
+    (auth, retries and timeouts included).  Use as a context manager, or call ``close()``.
     Errors: ``HydroVuAuthError`` for refused credentials, ``HydroVuError`` for
     any other failure after retries.
     """
@@ -332,7 +333,7 @@ class HydroVuClient:
             limits=httpx.Limits(max_connections=max_connections)
         )
         self.transport = RetryTransport(inner, retry)
-        self._http = httpx.Client(
+        self.http = httpx.Client(
             base_url=base_url,
             auth=self.auth,
             transport=self.transport,
@@ -350,7 +351,7 @@ class HydroVuClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self.http.close()
 
     @property
     def retries(self) -> int:
@@ -366,7 +367,7 @@ class HydroVuClient:
     def _get(self, path: str, params: dict[str, Any], page: str | None) -> httpx.Response:
         headers = {START_PAGE: page} if page else {}
         try:
-            return self._http.get(path, params=params, headers=headers)
+            return self.http.get(path, params=params, headers=headers)
         except httpx.TimeoutException:
             raise HydroVuError(f"HydroVu {path}: timed out (after retries)") from None
         except httpx.TransportError as error:
