@@ -193,7 +193,7 @@ class ClientCredentials(httpx.Auth):
     A token is renewed when less than ``min(margin, a tenth of its lifetime)``
     seconds remain; a 401 on a request renews it once and sends the request
     again.  ``client_secret`` is a ``str`` or a pipeline secret (``reveal()``);
-    ``repr`` masks it.
+    ``repr`` masks both credentials.
     """
 
     requires_response_body = True
@@ -217,18 +217,21 @@ class ClientCredentials(httpx.Auth):
         self.tokens_fetched = 0
 
     def __repr__(self) -> str:
-        return f"ClientCredentials(token_url={self.token_url!r}, client_id={self.client_id!r}, client_secret='***')"
+        return (
+            f"ClientCredentials(token_url={self.token_url!r}, client_id='***', client_secret='***')"
+        )
 
     def _secret_value(self) -> str:
         secret = self._secret
         return secret if isinstance(secret, str) else secret.reveal()
 
     def secrets(self) -> list[str]:
-        """The values that must never be printed: the client secret and the current token."""
-        values = [self._secret_value()]
+        """The values that must never be printed: the credentials and the current token."""
+        values = [self._secret_value(), self.client_id]
         if self._token is not None:
             values.append(self._token.value)
-        return [v for v in values if v]
+        # Masking a very short id would mangle ordinary words in a message instead.
+        return [v for v in values if len(v) >= 6]
 
     def _valid_token(self) -> str | None:
         with self._lock:
@@ -251,8 +254,9 @@ class ClientCredentials(httpx.Auth):
 
     def _store(self, response: httpx.Response) -> str:
         if response.status_code in (400, 401, 403):
+            # The client id is no secret to HydroVu, but pipeline specs treat it as one.
             raise HydroVuAuthError(
-                f"HydroVu refused the client credentials for client_id {self.client_id!r} "
+                "HydroVu refused the client credentials "
                 f"(HTTP {response.status_code} from the token endpoint)"
             )
         if response.status_code != 200:
@@ -342,7 +346,7 @@ class HydroVuClient:
         )
 
     def __repr__(self) -> str:
-        return f"HydroVuClient(base_url={self.base_url!r}, client_id={self.auth.client_id!r})"
+        return f"HydroVuClient(base_url={self.base_url!r})"
 
     def __enter__(self) -> HydroVuClient:
         return self
