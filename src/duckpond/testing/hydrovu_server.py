@@ -227,8 +227,10 @@ class HydroVuServer:
     ``token_lifetime`` (seconds) is how long a token really works;
     ``expires_in`` is what the token endpoint announces (by default the
     lifetime; announce more to make tokens expire unannounced mid-run).
-    ``latency`` seconds are added to every answer.  ``served`` records every
-    request; ``tokens_issued`` counts tokens.
+    ``latency`` seconds are added to every answer.  Readings after ``now``
+    (Unix seconds; None: all) are not served yet, as if not yet measured: move
+    it forward between runs.  ``served`` records every request;
+    ``tokens_issued`` counts tokens.
     """
 
     def __init__(
@@ -257,6 +259,7 @@ class HydroVuServer:
         self.page_seconds = page_seconds
         self.locations_page_size = locations_page_size
         self.latency = latency
+        self.now: int | None = None
         self.faults: list[Fault] = []
         self.served: list[Served] = []
         self.tokens_issued = 0
@@ -471,6 +474,8 @@ class HydroVuServer:
             end = int(query["endTime"]) if "endTime" in query else None
         except (KeyError, ValueError):
             return 404, {}, {"error": "not found"}
+        if self.now is not None:
+            end = self.now if end is None else min(end, self.now)
         position = self._resume(path, query, start_page)
         if isinstance(position, tuple):
             return position
