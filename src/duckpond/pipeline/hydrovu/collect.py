@@ -129,10 +129,12 @@ def collect(
     cannot be fetched; a device's failure is in its ``DeviceResult.error``.
     """
     names = client.friendly_names()
-    locations = client.locations() if with_locations else []
     workers = max(1, min(concurrency, len(devices) or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hydrovu") as pool:
+        # The location list is one more paged request: it waits in line with the devices.
+        listing = pool.submit(client.locations) if with_locations else None
         results = list(pool.map(lambda d: _fetch(client, names, d, max_points_per_run), devices))
+        locations = listing.result() if listing is not None else []
     return Collected(results, names, locations)
 
 
