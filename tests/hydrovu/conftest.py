@@ -25,8 +25,8 @@ FAST = RetryPolicy(attempts=4, initial=0.01, max_wait=2.0, jitter=0.01)
 def client_for(server: HydroVuServer, **options: Any) -> HydroVuClient:
     """A client of the stand-in with quick retries and a short read timeout."""
     options.setdefault("retry", FAST)
-    options.setdefault("read_timeout", 0.5)
-    options.setdefault("connect_timeout", 0.5)
+    options.setdefault("read_timeout", 10.0)
+    options.setdefault("connect_timeout", 10.0)
     return HydroVuClient(
         server.client_id, server.client_secret, base_url=server.base_url, **options
     )
