@@ -1,4 +1,4 @@
-"""The pipeline's commands: ``apply``, ``resources`` and ``run`` (PIPELINE.md).
+"""The pipeline's commands: ``apply``, ``resources``, ``run`` (PIPELINE.md) and ``hydrovu locations``.
 
 ``main`` registers ``COMMANDS`` with the ``pond`` group.
 """
@@ -192,4 +192,51 @@ def run(settings: Settings, names: tuple[str, ...], no_wait: bool) -> None:
         )
 
 
-COMMANDS = [apply, resources, run]
+@click.group()
+def hydrovu() -> None:
+    """Look at the HydroVu account of a HydroVu resource.
+
+    Example:
+
+        pond hydrovu locations noyo
+    """
+
+
+@hydrovu.command("locations")
+@click.argument("resource")
+@pass_settings
+def hydrovu_locations(settings: Settings, resource: str) -> None:
+    """List the locations (id, name, GPS, parameters) of RESOURCE's HydroVu account,
+    to write its devices list.
+
+    Example:
+
+        pond hydrovu locations noyo
+    """
+    from ..pipeline.kinds.hydrovu import resource_locations
+
+    listed = resource_locations(settings.open().root, resource)
+    out = settings.output
+    if out.json_mode:
+        out.data(listed)
+        return
+    if not listed:
+        out.message("no locations in this account")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "name", "latitude", "longitude", "parameters")
+    for loc in listed:
+        gps = loc["gps"]
+        table.add_row(
+            str(loc["id"]),
+            loc["name"],
+            "" if gps.get("latitude") is None else repr(gps["latitude"]),
+            "" if gps.get("longitude") is None else repr(gps["longitude"]),
+            ", ".join(loc["parameters"]),
+        )
+    Console(soft_wrap=True).print(table)
+
+
+COMMANDS = [apply, resources, run, hydrovu]

@@ -135,7 +135,7 @@ def get_kind(name: str) -> Kind:
         raise ConfigError(f"unknown kind {name!r} (known kinds: {known})") from None
 
 
-_BUILTIN = ("inbox",)
+_BUILTIN = ("inbox", "hydrovu")
 _loaded = False
 
 
