@@ -17,6 +17,8 @@ from duckpond.testing.hydrovu_server import (
     Location,
 )
 
+from ..cli.conftest import _no_pond_env, pond, pond_dir  # noqa: F401 (fixtures)
+
 START = datetime(2024, 1, 1, tzinfo=UTC)
 T0 = int(START.timestamp())
 FAST = RetryPolicy(attempts=4, initial=0.01, max_wait=2.0, jitter=0.01)

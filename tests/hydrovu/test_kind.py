@@ -12,7 +12,7 @@ import pytest
 from duckpond.pond import Pond
 from duckpond.testing.hydrovu_server import Fault, HydroVuServer, Location, synthetic_location
 
-from ..cli.conftest import PondRunner, _no_pond_env, pond, pond_dir  # noqa: F401 (fixtures)
+from ..cli.conftest import PondRunner
 from .conftest import START, T0, collected, served
 
 DAY = 86400
@@ -41,20 +41,20 @@ def resource(tmp_path: Path, server: HydroVuServer, extra: str = "") -> Path:
     return path
 
 
-def stored(pond_dir: Path, path: str) -> dict[int, dict[str, float]]:
-    p = Pond.open(pond_dir)
+def stored(directory: Path, path: str) -> dict[int, dict[str, float]]:
+    p = Pond.open(directory)
     try:
         return collected([p.read_table(path)])
     finally:
         p.close()
 
 
-def versions(pond: PondRunner, path: str) -> int:
-    return len(pond.json("history", path))
+def versions(runner: PondRunner, path: str) -> int:
+    return len(runner.json("history", path))
 
 
-def last_run(pond: PondRunner) -> dict[str, Any]:
-    rows = pond.json("query", "SELECT outcome, rows, details FROM runs ORDER BY start DESC")
+def last_run(runner: PondRunner) -> dict[str, Any]:
+    rows = runner.json("query", "SELECT outcome, rows, details FROM runs ORDER BY start DESC")
     return dict(rows[0])
 
 
