@@ -12,6 +12,8 @@
   would only measure the CPU of two processes on a loaded machine.
 - memory: peak RSS of the collecting process during that backfill (target
   under 300 MB).
+- routine: ``pond run`` of a HydroVu resource of 10 devices that are up to
+  date, as a whole process (target under 2 s).
 
 Both sides run as child processes, each timing only its fetch loop (imports
 and the first token excluded), interleaved A B A B.
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 from harness import (
+    POND_BIN,
     PYTHON,
     ChildRun,
     Figure,
@@ -156,6 +159,71 @@ def bench_backfill(work: Path, devices: int, days: int, repeat: int) -> list[Fig
     ]
 
 
+RESOURCE = """\
+apiVersion: duckpond/v1
+kind: HydroVu
+name: bench
+spec:
+  client_id: ${{env:HV_BENCH_ID}}
+  client_secret: ${{env:HV_BENCH_SECRET}}
+  base_url: {url}
+  since: 2024-01-01
+  devices:
+{devices}
+"""
+
+
+def start_server(devices: int, days: int) -> tuple[subprocess.Popen[str], list[str]]:
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "duckpond.testing.hydrovu_server",
+            "--devices",
+            str(devices),
+            "--days",
+            str(days),
+            "--latency",
+            str(LATENCY),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline().split()
+
+
+def bench_routine(work: Path, devices: int, repeat: int) -> list[Figure]:
+    server, (url, client_id, secret) = start_server(devices, days=10)
+    try:
+        pond = work / "pond"
+        env = child_env(POND=str(pond), HV_BENCH_ID=client_id, HV_BENCH_SECRET=secret)
+        listed = "\n".join(f"    - {{name: D{i}, id: {FIRST_ID + i}}}" for i in range(devices))
+        doc = work / "bench.yaml"
+        doc.write_text(RESOURCE.format(url=url, devices=listed))
+        for argv in (["init"], ["apply", "-f", str(doc)], ["run"]):
+            subprocess.run([POND_BIN, *argv], env=env, check=True, capture_output=True)
+        runs = [run_child([POND_BIN, "run"], env=env) for _ in range(repeat)]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    seconds = median([r.seconds for r in runs])
+    return [
+        Figure(
+            "hv-noop",
+            f"pond run, HydroVu, {devices} devices with nothing new (whole process)",
+            seconds,
+            "s",
+            target="< 2 s",
+            met=seconds < 2,
+            note=f"{LATENCY * 1000:.0f} ms latency",
+            samples=[r.seconds for r in runs],
+            cpu=median([r.cpu_seconds for r in runs]),
+        )
+    ]
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2:])
@@ -170,6 +238,8 @@ def main() -> None:
                 figures.add(bench_backfill(work, devices=4, days=60, repeat=1))
             else:
                 figures.add(bench_backfill(work, devices=10, days=365, repeat=3))
+        if selected(args, "routine"):
+            figures.add(bench_routine(work, devices=10, repeat=3 if quick else 7))
     write_json(args.json, figures)
 
 
