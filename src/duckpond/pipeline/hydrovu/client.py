@@ -32,8 +32,8 @@ import httpx
 import tenacity
 
 from ...errors import PondError
+from . import DEFAULT_BASE_URL
 
-DEFAULT_BASE_URL = "https://www.hydrovu.com/public-api/"
 NEXT_PAGE = "X-ISI-Next-Page"
 START_PAGE = "X-ISI-Start-Page"
 RATE_TIMEOUT = "X-ISI-Requests-Timeout"

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ...tinyfs import FILE_SERIES, FILE_TABLE, WD
 from ..documents import PondPath, StrictModel
-from ..hydrovu.client import DEFAULT_BASE_URL
+from ..hydrovu import DEFAULT_BASE_URL
 from ..secrets import SecretField
 from . import Kind, RunContext, RunStats, WriteStep, register_kind
 
