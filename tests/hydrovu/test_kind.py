@@ -130,3 +130,15 @@ def test_hydrovu_locations_lists_the_account(pond: PondRunner, account, tmp_path
     text = pond.ok("hydrovu", "locations", "noyo").stdout
     assert "Temperature.C" in text and "101" in text
     assert "no resource named" in pond.error("hydrovu", "locations", "nope")
+
+
+def test_a_run_where_every_device_fails_is_a_failed_run(pond: PondRunner, account, tmp_path):
+    account.inject(Fault("/data", status=503, times=10_000))
+    pond.ok("apply", "-f", str(resource(tmp_path, account)))
+    message = pond.error("run")
+    assert "1 of 1 run(s) failed: noyo" in message
+    run = pond.json("query", "SELECT outcome, error FROM runs")[0]
+    assert run["outcome"] == "failed"
+    assert "every device failed" in run["error"] and "HTTP 503" in run["error"]
+    assert account.client_secret not in run["error"]
+    assert not pond.paths("/hydrovu/noyo/**")

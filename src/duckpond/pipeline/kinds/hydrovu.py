@@ -8,6 +8,7 @@ transaction, appends one series version per device with new rows to
 dictionaries and the location list as tables under ``<path>/meta/``
 (a new version only when they change).  A device that fails is named in
 the run record's details with its error; the others are still written.
+When every device fails, the run fails.
 """
 
 from __future__ import annotations
@@ -136,6 +137,14 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
             max_points_per_run=spec.max_points_per_run,
             concurrency=spec.concurrency,
         )
+    failed = fetched.failed
+    if failed and len(failed) == len(fetched.devices):
+        # Nothing collected at all: the run fails (exit 1) rather than pass as a quiet no-op.
+        from ..hydrovu.client import HydroVuError
+
+        raise HydroVuError(
+            "every device failed: " + "; ".join(f"{d.name}: {d.error}" for d in failed)
+        )
     meta = {
         "parameters.table": names_table(fetched.names.parameters),
         "units.table": names_table(fetched.names.units),
@@ -184,7 +193,6 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
             )
             stats.rows += device.rows
             stats.bytes += len(converted.data)
-        failed = [d for d in fetched.devices if d.error is not None]
         behind = [d for d in fetched.devices if not d.complete]
         stats.details = {
             "devices": devices,
