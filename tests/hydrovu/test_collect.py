@@ -127,16 +127,16 @@ def test_read_timeout_is_retried_then_bounded(stand_in):
     a = synthetic_location(18, "A", START, days=4)
     b = synthetic_location(19, "B", START, days=4)
     server = stand_in([a, b])
-    server.inject(Fault("/locations/18/data", delay=3.0, times=1, after=1))
-    server.inject(Fault("/locations/19/data", delay=3.0, times=100))
+    server.inject(Fault("/locations/18/data", delay=4.0, times=1, after=1))
+    server.inject(Fault("/locations/19/data", delay=4.0, times=100))
     began = time.monotonic()
-    with client_for(server, read_timeout=0.6) as client:
+    with client_for(server, read_timeout=1.0) as client:
         ra, rb = collect(client, [DeviceRequest("A", 18, T0), DeviceRequest("B", 19, T0)]).devices
-    assert ra.error is None and ra.retries == 1
+    assert ra.error is None and ra.retries >= 1
     assert collected([ra.table]) == served(a)
     assert rb.error is not None and "timed out" in rb.error
-    # Four attempts of 0.6 s each and short waits, not 100 slow answers.
-    assert time.monotonic() - began < 15
+    # Four attempts of 1 s each and short waits, not 100 slow answers.
+    assert time.monotonic() - began < 20
 
 
 def test_parameter_added_half_way_adds_a_column_null_before(stand_in):
