@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from duckpond.pipeline.site import BuildReport, ChartGroup, SiteOptions, build_site, read_markdown_page
+from duckpond.pipeline.site import (
+    BuildReport,
+    ChartGroup,
+    SiteOptions,
+    build_site,
+    read_markdown_page,
+)
 
 from .data import series
 
@@ -122,9 +128,7 @@ def http_base(site_dir: tuple[Path, BuildReport]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser(
-    chromium_ready: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
+def browser(chromium_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One headless Chromium (Selenium) for the session, with its console log recorded."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -17,7 +17,9 @@ DAYS = 400
 GAP = (datetime(2025, 7, 10, tzinfo=UTC), datetime(2025, 7, 11, 12, tzinfo=UTC))
 
 
-def reduce_table(res: str, params: dict[str, float], *, days: int = DAYS, prefix: str = "") -> pa.Table:
+def reduce_table(
+    res: str, params: dict[str, float], *, days: int = DAYS, prefix: str = ""
+) -> pa.Table:
     """A table like Reduce's ``res=<res>.series``: bucket starts with avg/min/max per parameter.
 
     ``params`` maps a parameter name to its mean level; buckets inside GAP are missing.
@@ -37,8 +39,15 @@ def reduce_table(res: str, params: dict[str, float], *, days: int = DAYS, prefix
         "timestamp": pa.array([x * 1_000_000 for x in times], pa.timestamp("us", "UTC"))
     }
     for name, level in params.items():
-        avg = [level + 3 * math.sin(2 * math.pi * x / 86400) + math.sin(x / 3e6) for x in times]
-        spread = [0.5 + 0.002 * step / 60 for _ in times]
+        # A seasonal swing, a daily cycle and a slower wobble: a chart a person can read.
+        avg = [
+            level
+            + 4 * math.sin(2 * math.pi * x / 31_557_600)
+            + 0.8 * math.sin(2 * math.pi * x / 86400)
+            + 0.6 * math.sin(x / 4.1e5) * math.sin(x / 1.7e6)
+            for x in times
+        ]
+        spread = [0.2 + 0.0004 * step / 60 for _ in times]
         columns[f"{prefix}{name}.avg"] = pa.array(avg, pa.float64())
         columns[f"{prefix}{name}.min"] = pa.array([a - s for a, s in zip(avg, spread, strict=True)])
         columns[f"{prefix}{name}.max"] = pa.array([a + s for a, s in zip(avg, spread, strict=True)])

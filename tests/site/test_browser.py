@@ -93,6 +93,15 @@ def expected_rows(res: str, x0: int, x1: int) -> pa.Table:
     return table.filter(mask)
 
 
+def shoot(driver: Any, chart_id: str, name: str) -> Path:
+    """Save a screenshot of one chart (scrolled into view) among the test artifacts."""
+    element = driver.find_element("css selector", f"#{chart_id}")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    path = artifacts_dir() / name
+    element.screenshot(str(path))
+    return path
+
+
 def chart_state(driver: Any, chart_id: str) -> dict[str, Any]:
     state: dict[str, Any] = driver.execute_script(
         "const c = document.getElementById(arguments[0]);"
@@ -114,9 +123,7 @@ def click_range(driver: Any, chart_id: str, name: str) -> dict[str, Any]:
     return chart_state(driver, chart_id)
 
 
-def test_range_buttons_pick_the_resolution_and_points_of_the_view(
-    browser: Any, base: str
-) -> None:
+def test_range_buttons_pick_the_resolution_and_points_of_the_view(browser: Any, base: str) -> None:
     browser.get(urljoin(base, "sites/north.html"))
     charts_ready(browser)
     chart = "north-temperature-c"
@@ -133,7 +140,7 @@ def test_range_buttons_pick_the_resolution_and_points_of_the_view(
         chart,
     )
     assert gap_rows == 1, "the missing buckets must break the line once"
-    browser.save_screenshot(str(artifacts_dir() / f"chart-week-{base[:4]}.png"))
+    shoot(browser, chart, f"chart-week-{base[:4]}.png")
 
     everything = click_range(browser, chart, "all")
     span_ms = everything["x1"] - everything["x0"]
@@ -179,6 +186,7 @@ def test_hover_reads_out_time_and_value_in_the_site_time_zone(browser: Any, base
     chart = "north-temperature-c"
     click_range(browser, chart, "1d")
     vis = browser.find_element("css selector", f"#{chart} .vis canvas")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", vis)
     ActionChains(browser).move_to_element(vis).perform()
     text = wait_for(
         browser,
@@ -188,7 +196,7 @@ def test_hover_reads_out_time_and_value_in_the_site_time_zone(browser: Any, base
     # The test zone is America/Los_Angeles: PDT in July.
     assert "PDT" in text, text
     assert "min" in text and "max" in text, text
-    browser.save_screenshot(str(artifacts_dir() / f"chart-hover-{base[:4]}.png"))
+    shoot(browser, chart, f"chart-hover-{base[:4]}.png")
 
 
 def test_csv_download_holds_what_is_shown(browser: Any, base: str, tmp_path: Path) -> None:
@@ -248,13 +256,13 @@ def test_phone_width_shows_the_menu_button_and_a_chart(browser: Any, base: str) 
         browser.set_window_size(1280, 900)
 
 
-def test_screenshots_are_kept(browser: Any, http_base: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_screenshots_are_kept(
+    browser: Any, http_base: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     browser.get(http_base + "sites/north.html")
     charts_ready(browser)
     click_range(browser, "north-temperature-c", "1m")
-    path = artifacts_dir() / "site-chart.png"
-    element = browser.find_element("css selector", "#north-temperature-c")
-    element.screenshot(str(path))
+    path = shoot(browser, "north-temperature-c", "site-chart.png")
     browser.get(http_base + "index.html")
     browser.save_screenshot(str(artifacts_dir() / "index.png"))
     with capsys.disabled():

@@ -262,9 +262,7 @@ def _write_chunks(trace: _Trace, data_dir: Path, report: BuildReport) -> None:
         report.points += n
         start = ms_sorted[0] if start is None else min(start, ms_sorted[0])
         end = ms_sorted[-1] if end is None else max(end, ms_sorted[-1])
-        res_list.append(
-            {"label": label, "ms": res_ms, "span": span, "chunks": chunks, "rows": n}
-        )
+        res_list.append({"label": label, "ms": res_ms, "span": span, "chunks": chunks, "rows": n})
     trace.manifest = {
         "id": trace.chart_id,
         "site": trace.site,
@@ -477,7 +475,9 @@ def _build_into(
     intro = next((p for p in pages if p.name == "index"), None)
 
     nav = {
-        "pages": [{"title": p.title, "href": f"pages/{page_slugs[p.name]}.html"} for p in page_list],
+        "pages": [
+            {"title": p.title, "href": f"pages/{page_slugs[p.name]}.html"} for p in page_list
+        ],
         "sites": [{"title": s, "href": f"sites/{site_slugs[s]}.html"} for s in sites],
         "params": [{"title": p, "href": f"params/{param_slugs[p]}.html"} for p in params],
     }
