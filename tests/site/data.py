@@ -24,7 +24,7 @@ def reduce_table(
 
     ``params`` maps a parameter name to its mean level; buckets inside GAP are missing.
     """
-    step = parse_resolution(res)
+    step = parse_resolution(res) // 1000
     end_s = int(END.timestamp())
     start_s = end_s - days * 86400
     first = start_s - start_s % step

@@ -62,7 +62,7 @@ def test_each_resolution_is_cut_into_epoch_aligned_chunks(site_dir: tuple[Path, 
     out = site_dir[0]
     table = reduce_table("1h", {"Temperature.C": 12.0})
     files = sorted((out / "data/north-temperature-c/1h").glob("*.js"), key=lambda p: int(p.stem))
-    span_ms = parse_resolution("1h") * 1000 * CHUNK_POINTS
+    span_ms = parse_resolution("1h") * CHUNK_POINTS
     times: list[int] = []
     averages: list[float | None] = []
     for path in files:
@@ -137,6 +137,8 @@ def test_markdown_front_matter() -> None:
         read_markdown_page("notes", "---\norder: first\n---\nbody")
 
 
-@pytest.mark.parametrize(("label", "seconds"), [("15m", 900), ("1h", 3600), ("res=6h", 21600)])
-def test_resolution_labels(label: str, seconds: int) -> None:
-    assert parse_resolution(label) == seconds
+@pytest.mark.parametrize(
+    ("label", "ms"), [("15m", 900_000), ("1h", 3_600_000), ("res=6h.series", 21_600_000)]
+)
+def test_resolution_labels(label: str, ms: int) -> None:
+    assert parse_resolution(label) == ms

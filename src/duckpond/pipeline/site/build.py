@@ -40,19 +40,25 @@ AGGREGATES = ("avg", "min", "max")
 MARKER = ".duckpond-site"
 """A file in every built site: a non-empty output folder without it is never replaced."""
 
-_RES_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_RES_RE = re.compile(r"^(?:res=)?(\d+)\s*(s|m|min|h|d|w)$")
+def resolution_name(label: str) -> str:
+    """A resolution's bare name: ``res=1h.series`` (a Reduce output's file name) -> ``1h``."""
+    name = label.strip()
+    name = name.removeprefix("res=").removesuffix(".series")
+    return name
 
 
 def parse_resolution(label: str) -> int:
-    """Seconds in a resolution label such as ``15m``, ``1h``, ``6h``, ``1d``, ``res=1w``.
+    """Milliseconds in a resolution: ``15m``, ``1h``, ``1d``, or ``res=1h.series``.
 
-    Raises ConfigError for anything else.
+    Units as Reduce writes them (``ms``, ``s``, ``m``/``min``, ``h``, ``d``, ``w``).
+    Raises ConfigError for anything else, or a resolution under a millisecond.
     """
-    match = _RES_RE.match(label.strip())
-    if match is None or int(match.group(1)) == 0:
-        raise ConfigError(f"resolution {label!r}: expected a number and s, m, h, d or w (1h)")
-    return int(match.group(1)) * _RES_UNITS[match.group(2)]
+    from duckpond.pipeline.timeseries import parse_duration
+
+    micros = parse_duration(resolution_name(label))
+    if micros < 1000:
+        raise ConfigError(f"resolution {label!r} is under a millisecond")
+    return micros // 1000
 
 
 @dataclass(frozen=True)
@@ -175,8 +181,9 @@ def _traces(groups: Sequence[ChartGroup]) -> list[_Trace]:
     traces: dict[tuple[str, str], _Trace] = {}
     for group in groups:
         for series in group.series:
-            for label, table in series.resolutions.items():
-                parse_resolution(label)
+            for given, table in series.resolutions.items():
+                parse_resolution(given)
+                label = resolution_name(given)
                 if "timestamp" not in table.column_names:
                     raise FormatError(f"{series.path} ({label}): no timestamp column")
                 for column in table.column_names:
@@ -214,7 +221,7 @@ def _write_chunks(trace: _Trace, data_dir: Path, report: BuildReport) -> None:
     for label in labels:
         table = trace.tables[label]
         cols = trace.columns[label]
-        res_ms = parse_resolution(label) * 1000
+        res_ms = parse_resolution(label)
         ts = table.column("timestamp")
         if not pa.types.is_timestamp(ts.type):
             raise FormatError(f"{trace.source} ({label}): timestamp is {ts.type}, not a timestamp")
