@@ -40,6 +40,7 @@ AGGREGATES = ("avg", "min", "max")
 MARKER = ".duckpond-site"
 """A file in every built site: a non-empty output folder without it is never replaced."""
 
+
 def resolution_name(label: str) -> str:
     """A resolution's bare name: ``res=1h.series`` (a Reduce output's file name) -> ``1h``."""
     name = label.strip()
