@@ -93,10 +93,11 @@
     var anchor = "invert('x', x())";
     return {
       // The whole view fits the container's width; chart.js resizes it with the window.
-      autosize: { type: "fit-x", contains: "padding" },
+      // resize: lay out again on each update, as the y labels' width changes with the data.
+      autosize: { type: "fit-x", contains: "padding", resize: true },
       width: width,
       height: 240,
-      padding: 4,
+      padding: { top: 10, left: 4, right: 8, bottom: 4 },
       signals: [
         { name: "down", value: null, on: [
           { events: "mousedown", update: "[x(), xdom[0], xdom[1]]" },
