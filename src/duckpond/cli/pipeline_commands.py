@@ -239,4 +239,65 @@ def hydrovu_locations(settings: Settings, resource: str) -> None:
     Console(soft_wrap=True).print(table)
 
 
-COMMANDS = [apply, resources, run, hydrovu]
+@click.group()
+def site() -> None:
+    """Static web sites of Site resources (``pond run`` also rebuilds them).
+
+    Example:
+
+        pond site build public --out /tmp/noyo-site
+    """
+
+
+@site.command("build")
+@click.argument("name")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Build into this host folder instead of the resource's spec.out.",
+)
+@pass_settings
+def site_build(settings: Settings, name: str, out_dir: str | None) -> None:
+    """Build the web site of the Site resource NAME now, from the pond as it is.
+
+    The folder is replaced whole when the build is done; a non-empty folder that
+    is not a site built by pond is refused.  Open index.html, or serve the folder.
+
+    Example:
+
+        pond site build public --out /tmp/noyo-site
+    """
+    from pathlib import Path
+
+    from ..pipeline.site.kind import build_from_pond, site_spec
+
+    pond = settings.open()
+    spec = site_spec(pond.root, name)
+    target = Path(out_dir).expanduser().absolute() if out_dir else None
+    report = build_from_pond(pond.root, pond.path, spec, target)
+    out = settings.output
+    if out.json_mode:
+        out.data(
+            {
+                "name": name,
+                "out": str(report.out),
+                "pages": report.pages,
+                "charts": report.charts,
+                "data_files": report.data_files,
+                "points": report.points,
+                "bytes": report.bytes,
+                "seconds": report.seconds,
+                "warnings": report.warnings,
+            }
+        )
+        return
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    out.message(
+        f"built {report.pages} pages, {report.charts} charts ({report.points:,} points) "
+        f"in {report.seconds:.1f} s: open {report.out / 'index.html'}"
+    )
+
+
+COMMANDS = [apply, resources, run, hydrovu, site]

@@ -135,7 +135,7 @@ def get_kind(name: str) -> Kind:
         raise ConfigError(f"unknown kind {name!r} (known kinds: {known})") from None
 
 
-_BUILTIN = ("inbox", "hydrovu")
+_BUILTIN = ("inbox", "hydrovu", "site")
 _loaded = False
 
 

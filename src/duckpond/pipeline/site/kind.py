@@ -1,0 +1,222 @@
+"""``Site``: a publisher that builds the static web site from the pond's series.
+
+::
+
+    apiVersion: duckpond/v1
+    kind: Site
+    name: public
+    spec:
+      title: Noyo Harbor water
+      base_url: https://example.org/noyo     # optional: canonical links only
+      timezone: America/Los_Angeles          # how pages show times (default UTC)
+      pages: /etc/site/pages                 # Markdown files, in the pond or host:///dir
+      charts:
+        - {pattern: "/reduce/*", title: Water, columns: ["Temp*"], group_by: series}
+      out: /var/www/noyo                     # a host folder; pond run rebuilds it
+
+A chart pattern matches Reduce outputs: a directory holding ``res=<R>.series`` files
+(each directory one series, named by its last path component), or the
+``res=<R>.series`` files themselves (grouped by their directory). The site is built
+before the write lock is taken; the run writes nothing in the pond but its record.
+"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator
+
+from ...errors import ConfigError
+from ..documents import PondPattern, StrictModel
+from ..kinds import Kind, RunContext, RunStats, WriteStep, register_kind
+
+if TYPE_CHECKING:
+    from ...tinyfs import WD
+    from .build import BuildReport, ChartGroup, MarkdownPage
+
+HOST_PREFIX = "host://"
+
+
+class ChartSpec(StrictModel):
+    """One ``charts:`` entry: what to chart and how to group it into sites."""
+
+    pattern: PondPattern
+    title: str | None = None
+    columns: list[str] = Field(default_factory=list)
+    group_by: Literal["series", "scope"] = "series"
+
+
+class SiteSpec(StrictModel):
+    """``title``; ``out`` (absolute host folder); ``charts``; optional ``pages``,
+    ``base_url`` and ``timezone`` (IANA name)."""
+
+    title: str
+    out: str
+    charts: list[ChartSpec] = Field(min_length=1)
+    pages: str | None = None
+    base_url: str = ""
+    timezone: str = "UTC"
+
+    @field_validator("out")
+    @classmethod
+    def _absolute_out(cls, value: str) -> str:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            raise ValueError(f"out is an absolute host folder: {value!r}")
+        return str(path)
+
+    @field_validator("pages")
+    @classmethod
+    def _pages_location(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        where = value.removeprefix(HOST_PREFIX)
+        if not where.startswith("/"):
+            raise ValueError(f"pages is a pond folder or host:///abs/folder: {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from ...timeparse import zone
+
+        try:
+            zone(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+def _inputs(spec: SiteSpec) -> list[str]:
+    found = [chart.pattern for chart in spec.charts]
+    if spec.pages and not spec.pages.startswith(HOST_PREFIX):
+        found.append(spec.pages.rstrip("/") + "/*")
+    return found
+
+
+def _is_res(name: str) -> bool:
+    return name.startswith("res=") and name.endswith(".series")
+
+
+def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]]:
+    """Each chart entry's matched series, read as Arrow tables; and what was skipped."""
+    from ...query.engine import read_node
+    from .build import ChartGroup, SeriesData
+
+    groups: list[ChartGroup] = []
+    skipped: list[str] = []
+    for chart in spec.charts:
+        by_dir: dict[str, dict[str, Any]] = {}
+        for match in root.glob(chart.pattern):
+            np = match.node_path
+            if np.is_dir():
+                for child in root.entries(np.path):
+                    if _is_res(child.name):
+                        by_dir.setdefault(np.path, {})[child.name] = child
+            elif _is_res(np.name):
+                parent = np.path.rsplit("/", 1)[0] or "/"
+                by_dir.setdefault(parent, {})[np.name] = np
+            else:
+                skipped.append(np.path)
+        series = []
+        for directory, files in sorted(by_dir.items()):
+            tables = {name: read_node(np) for name, np in files.items()}
+            series.append(SeriesData(directory.rsplit("/", 1)[-1] or "/", directory, tables))
+        groups.append(
+            ChartGroup(
+                series=series, title=chart.title, columns=chart.columns, group_by=chart.group_by
+            )
+        )
+    return groups, skipped
+
+
+def _pages(root: WD, spec: SiteSpec) -> list[MarkdownPage]:
+    from .build import read_markdown_page
+
+    if spec.pages is None:
+        return []
+    found: list[tuple[str, str]] = []
+    if spec.pages.startswith(HOST_PREFIX):
+        folder = Path(spec.pages.removeprefix(HOST_PREFIX))
+        if not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "pages folder not found", str(folder))
+        for path in sorted(folder.glob("*.md")):
+            found.append((path.stem, path.read_text(encoding="utf-8")))
+    else:
+        folder_np = root.get(spec.pages)
+        if not folder_np.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "pages is not a directory", spec.pages)
+        for child in root.entries(folder_np.path):
+            if child.name.endswith(".md") and child.is_file():
+                found.append((child.name[: -len(".md")], child.read_bytes().decode("utf-8")))
+    return [read_markdown_page(name, text) for name, text in found]
+
+
+def build_from_pond(
+    root: WD, pond_dir: Path, spec: SiteSpec, out: Path | None = None
+) -> BuildReport:
+    """Build a Site resource's site from the pond at ``root`` into ``out`` (default spec.out).
+
+    Raises what :func:`duckpond.pipeline.site.build_site` raises, and OSError for a
+    missing pages folder.
+    """
+    from .build import SiteOptions, build_site
+
+    groups, skipped = _chart_groups(root, spec)
+    pages = _pages(root, spec)
+    options = SiteOptions(title=spec.title, base_url=spec.base_url, timezone=spec.timezone)
+    report = build_site(
+        out if out is not None else Path(spec.out),
+        options,
+        groups,
+        pages,
+        cache_dir=pond_dir / "cache" / "site",
+    )
+    report.warnings.extend(f"{p}: not a Reduce output (no res=<R>.series)" for p in skipped)
+    return report
+
+
+def run_site(ctx: RunContext) -> WriteStep:
+    """Build the site (no lock held); the step writes nothing but returns what was built."""
+    report = build_from_pond(ctx.root, ctx.pond_dir, ctx.spec)
+
+    def step(root: WD) -> RunStats:
+        return RunStats(
+            bytes=report.bytes,
+            details={
+                "out": str(report.out),
+                "pages": report.pages,
+                "charts": report.charts,
+                "data_files": report.data_files,
+                "points": report.points,
+                "warnings": report.warnings,
+            },
+            summary=(
+                f"built {report.pages} pages, {report.charts} charts "
+                f"({report.points:,} points) into {report.out} in {report.seconds:.1f} s"
+            ),
+        )
+
+    return step
+
+
+def site_spec(root: WD, name: str) -> SiteSpec:
+    """The spec of the stored Site resource ``name``; ConfigError if there is none."""
+    import json
+
+    from ..apply import stored_resources
+    from ..documents import load_stored
+
+    stored = stored_resources(root)
+    if name not in stored:
+        sites = sorted(n for n, r in stored.items() if r.kind == "Site")
+        raise ConfigError(f"no Site resource named {name!r} (sites: {', '.join(sites) or 'none'})")
+    doc = load_stored(json.dumps(stored[name].document).encode(), name)
+    if not isinstance(doc.spec, SiteSpec):
+        raise ConfigError(f"{name} is a {doc.kind.name}, not a Site")
+    return doc.spec
+
+
+SITE = register_kind(Kind("Site", "publisher", SiteSpec, run=run_site, inputs=_inputs))
