@@ -28,6 +28,13 @@ from duckpond.pipeline.site import (
     read_markdown_page,
 )
 
+from ..cli.conftest import (  # noqa: F401 (fixtures for test_kind)
+    PondRunner,
+    _no_pond_env,
+    host,
+    pond,
+    pond_dir,
+)
 from .data import series
 
 CHROMIUM = "/usr/bin/chromium"

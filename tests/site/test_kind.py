@@ -7,13 +7,7 @@ from pathlib import Path
 
 import duckpond
 
-from ..cli.conftest import (  # noqa: F401 (fixtures)
-    PondRunner,
-    _no_pond_env,
-    host,
-    pond,
-    pond_dir,
-)
+from .conftest import PondRunner
 from .data import reduce_table
 
 ABOUT = "---\ntitle: About\n---\nThe *harbor* sondes.\n"
