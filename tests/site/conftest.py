@@ -111,7 +111,10 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildRepor
         read_markdown_page("about", ABOUT),
         read_markdown_page("index", "Welcome to **the test waters**."),
     ]
-    report = build_site(out, SiteOptions(title="Test waters", timezone=TIMEZONE), groups, pages)
+    # One Vega bundle cache for every xdist worker of this run (making it takes seconds).
+    cache = tmp_path_factory.getbasetemp().parent / "vega-cache"
+    options = SiteOptions(title="Test waters", timezone=TIMEZONE)
+    report = build_site(out, options, groups, pages, cache_dir=cache)
     return out, report
 
 

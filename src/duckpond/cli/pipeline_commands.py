@@ -275,7 +275,7 @@ def site_build(settings: Settings, name: str, out_dir: str | None) -> None:
     pond = settings.open()
     spec = site_spec(pond.root, name)
     target = Path(out_dir).expanduser().absolute() if out_dir else None
-    report = build_from_pond(pond.root, pond.path, spec, target)
+    report = build_from_pond(pond.root, spec, target)
     out = settings.output
     if out.json_mode:
         out.data(

@@ -154,9 +154,7 @@ def _pages(root: WD, spec: SiteSpec) -> list[MarkdownPage]:
     return [read_markdown_page(name, text) for name, text in found]
 
 
-def build_from_pond(
-    root: WD, pond_dir: Path, spec: SiteSpec, out: Path | None = None
-) -> BuildReport:
+def build_from_pond(root: WD, spec: SiteSpec, out: Path | None = None) -> BuildReport:
     """Build a Site resource's site from the pond at ``root`` into ``out`` (default spec.out).
 
     Raises what :func:`duckpond.pipeline.site.build_site` raises, and OSError for a
@@ -167,20 +165,15 @@ def build_from_pond(
     groups, skipped = _chart_groups(root, spec)
     pages = _pages(root, spec)
     options = SiteOptions(title=spec.title, base_url=spec.base_url, timezone=spec.timezone)
-    report = build_site(
-        out if out is not None else Path(spec.out),
-        options,
-        groups,
-        pages,
-        cache_dir=pond_dir / "cache" / "site",
-    )
+    # The Vega bundle is cached per user, not per pond: it depends on no pond's content.
+    report = build_site(out if out is not None else Path(spec.out), options, groups, pages)
     report.warnings.extend(f"{p}: not a Reduce output (no res=<R>.series)" for p in skipped)
     return report
 
 
 def run_site(ctx: RunContext) -> WriteStep:
     """Build the site (no lock held); the step writes nothing but returns what was built."""
-    report = build_from_pond(ctx.root, ctx.pond_dir, ctx.spec)
+    report = build_from_pond(ctx.root, ctx.spec)
 
     def step(root: WD) -> RunStats:
         return RunStats(
