@@ -174,6 +174,7 @@ class _Trace:
     source: str
     columns: dict[str, dict[str, str]]  # resolution label -> aggregate -> column name
     tables: dict[str, pa.Table]
+    group: str | None = None
     chart_id: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)
 
@@ -204,7 +205,9 @@ def _traces(groups: Sequence[ChartGroup]) -> list[_Trace]:
                         continue
                     trace = traces.get((site, param))
                     if trace is None:
-                        trace = traces[(site, param)] = _Trace(site, param, series.path, {}, {})
+                        trace = traces[(site, param)] = _Trace(
+                            site, param, series.path, {}, {}, group.title
+                        )
                     trace.columns.setdefault(label, {})[agg] = column
                     trace.tables[label] = table
     return sorted(traces.values(), key=lambda t: (t.site.lower(), t.param.lower()))
@@ -517,7 +520,12 @@ def _build_into(
             "tz": options.timezone,
             "maxPoints": options.max_points,
             "charts": [
-                dict(t.manifest, title=(t.param if label == "param" else t.site)) for t in charts
+                dict(
+                    t.manifest,
+                    title=(f"{t.group} · " if t.group else "")
+                    + (t.param if label == "param" else t.site),
+                )
+                for t in charts
             ],
         }
 
@@ -533,8 +541,8 @@ def _build_into(
                 "params": [
                     {"name": t.param, "href": f"params/{param_slugs[t.param]}.html"} for t in ts
                 ],
-                "start": _iso(min(t.manifest["start"] for t in ts)),
-                "end": _iso(max(t.manifest["end"] for t in ts)),
+                "start": _local(min(t.manifest["start"] for t in ts), options.timezone),
+                "end": _local(max(t.manifest["end"] for t in ts), options.timezone),
             }
             for s, ts in sites.items()
         ],
@@ -570,9 +578,8 @@ def _build_into(
         )
 
 
-def _iso(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    from duckpond.timeparse import from_micros
+def _local(ms: int, tz: str) -> str:
+    """An instant (ms since the epoch) as wall-clock time in the site's zone, with its name."""
+    from duckpond.timeparse import from_micros, zone
 
-    return from_micros(ms * 1000).strftime("%Y-%m-%d %H:%M UTC")
+    return from_micros(ms * 1000).astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M %Z")
