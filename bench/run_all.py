@@ -29,6 +29,7 @@ SUITES = (
     "bench_series.py",
     "bench_verify.py",
     "bench_hydrovu.py",
+    "bench_site.py",
 )
 
 

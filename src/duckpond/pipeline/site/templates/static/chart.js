@@ -111,7 +111,8 @@
               " down[2] + (down[0] - x()) * (down[2] - down[1]) / width] : xdom",
           },
           {
-            events: { type: "wheel", consume: true },
+            // Ctrl + wheel (and a trackpad's pinch) zooms; a plain wheel scrolls the page.
+            events: { type: "wheel", consume: true, filter: "event.ctrlKey" },
             update: "[" + anchor + " + (xdom[0] - " + anchor + ") * " + zoomFactor + ", " +
               anchor + " + (xdom[1] - " + anchor + ") * " + zoomFactor + "]",
           },
