@@ -258,6 +258,11 @@ def test_phone_width_shows_the_menu_button_and_a_chart(browser: Any, base: str) 
     try:
         browser.get(urljoin(base, "params/temperature-c.html"))
         charts_ready(browser)
+        # 400 days in some 300 pixels: daily buckets, not 6-hourly ones.
+        assert (
+            browser.execute_script("return document.querySelector('.chart').dataset.resolution")
+            == "1d"
+        )
         nav = browser.find_element("css selector", "#nav")
         assert not nav.is_displayed()
         browser.find_element("css selector", ".menu-toggle").click()

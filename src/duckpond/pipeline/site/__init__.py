@@ -27,8 +27,9 @@ page's first view is then about 0.6 MB of script plus its data (see bench/bench_
 
 Each resolution of a chart is cut into chunks of at most ``CHUNK_POINTS`` buckets,
 aligned to the epoch; the page picks the finest resolution that shows the visible range
-in at most ``MAX_POINTS`` points and loads only the chunks that overlap it, so a view
-never loads more than a few thousand points per series.
+in at most ``MAX_POINTS`` points (and at most three per pixel of the plot's width, so a
+phone gets a coarser one) and loads only the chunks that overlap it, so a view never
+loads more than a few thousand points per series.
 """
 
 from __future__ import annotations

@@ -255,8 +255,10 @@
 
   Chart.prototype.chooseRes = function (spanMs) {
     var list = this.m.res;
+    // At most maxPoints, and no more than three per pixel: a phone gets a coarser series.
+    var limit = Math.min(this.maxPoints, 3 * Math.max(this.view.width(), 100));
     for (var i = 0; i < list.length; i++) {
-      if (spanMs / list[i].ms <= this.maxPoints) return list[i];
+      if (spanMs / list[i].ms <= limit) return list[i];
     }
     return list[list.length - 1];
   };
