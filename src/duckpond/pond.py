@@ -37,6 +37,7 @@ from .tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, FS, WD, NodePath, Versio
 from .tinyfs import paths as tpaths
 from .tinyfs.glob import has_wildcard
 from .tinyfs.persistence import DIRECTORY, is_dir_type, is_file_type
+from .tinyfs.persistence import RESOURCE as RESOURCE_TYPE
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from .tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+CACHE_DIR = "cache"
+"""Where dynamic node outputs are cached, under the pond directory (deleting it loses nothing)."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,14 @@ class Pond:
     def __init__(
         self, path: Path, persistence: DeltaPersistence, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> None:
+        # The pipeline computes derivations' dynamic nodes and caches them under cache/.
+        # Both modules import nothing heavy: opening a pond stays cheap until a read needs them.
+        from .pipeline.cache import DiskCache
+        from .pipeline.resolver import PipelineResolver
+
         self.path = path
-        self.fs = FS(persistence)
+        self.cache = DiskCache(path / CACHE_DIR)
+        self.fs = FS(persistence, PipelineResolver(), self.cache)
         self.lock_timeout = lock_timeout
         self.command: list[str] | None = None
 
@@ -628,7 +637,20 @@ class Transaction:
 
     @guarded
     def rm(self, path: str, *, recursive: bool = False) -> None:
-        """Unlink ``path``; a non-empty directory needs ``recursive``.  History stays."""
+        """Unlink ``path``; a non-empty directory needs ``recursive``.  History stays.
+
+        Removing a resource (``/etc/resources/NAME``) also removes its dynamic
+        node; what a collector wrote stays.
+        """
+        from .pipeline.resolver import RESOURCES_DIR
+
+        if tpaths.join(tpaths.normalize(path, "/")).startswith(RESOURCES_DIR + "/"):
+            np = self.root.get(path, follow=False)
+            if np.node_type == RESOURCE_TYPE:
+                from .pipeline.apply import remove_resource
+
+                remove_resource(self.root, np.name)
+                return
         self.root.remove(path, recursive=recursive)
 
     @guarded

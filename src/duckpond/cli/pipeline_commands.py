@@ -65,6 +65,9 @@ def apply(
         out.message(f"{action}: {item.name} ({item.kind}) uuid {item.uuid}")
     for directory in result.directories:
         out.message(f"{'would create' if dry_run else 'created'} directory: {directory}")
+    for node in result.nodes:
+        verb = f"would {node.action[:-1].removesuffix('e')}e" if dry_run else node.action
+        out.message(f"{verb} {node.node_type}: {node.path} ({node.name})")
     if dry_run:
         out.message("dry run: nothing written")
     elif result.changed:

@@ -3,9 +3,17 @@
 Every document of every file is validated first; any error raises before
 anything is written.  Then one transaction creates or updates
 ``/etc/resources/<name>`` (entry type ``resource``, content the canonical
-JSON of the validated document, attributes ``{uuid, kind}``) and the
-collectors' output directories.  An identical document writes nothing, so
-an apply where nothing changed commits nothing.
+JSON of the validated document, attributes ``{uuid, kind}``), the
+collectors' output directories and the derivations' dynamic nodes.  An
+identical document writes nothing, so an apply where nothing changed
+commits nothing.
+
+A derivation's dynamic node sits at its ``spec.path``: a ``dynamic:dir`` or
+``dynamic:file`` (as its kind's ``output_type`` says) whose factory is the
+kind's name and whose configuration is a ``resolver.DerivationRef`` (the
+resource's name, uuid and node version).  Updating the resource stores a new
+configuration version; changing its ``spec.path`` moves the node;
+``remove_resource`` removes both.
 """
 
 from __future__ import annotations
@@ -18,12 +26,13 @@ from typing import Any
 from ..errors import ConfigError
 from ..tinyfs import WD
 from ..tinyfs.ids import uuid7
-from ..tinyfs.persistence import RESOURCE
+from ..tinyfs.persistence import DYNAMIC_DIR, DYNAMIC_FILE, RESOURCE
 from . import graph
 from .documents import Document, DocumentError, load_stored
 from .kinds import TransactionFactory
+from .resolver import RESOURCES_DIR, DerivationRef
 
-RESOURCES_DIR = "/etc/resources"
+__all__ = ["RESOURCES_DIR", "apply_documents", "remove_resource", "stored_resources"]
 
 
 def resource_path(name: str) -> str:
@@ -89,23 +98,47 @@ class ApplyItem:
         }
 
 
+@dataclass(frozen=True)
+class NodeAction:
+    """What apply does to a derivation's dynamic node: created, updated, replaced or moved."""
+
+    name: str
+    path: str
+    node_type: str
+    action: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resource": self.name,
+            "path": self.path,
+            "type": self.node_type,
+            "action": self.action,
+        }
+
+
 @dataclass
 class ApplyResult:
-    """Per-document actions, directories created, and the transaction (None if none)."""
+    """Per-document actions, directories created, dynamic nodes written, the transaction."""
 
     items: list[ApplyItem]
     directories: list[str] = field(default_factory=list)
     txn_seq: int | None = None
     dry_run: bool = False
+    nodes: list[NodeAction] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.directories) or any(i.action != "unchanged" for i in self.items)
+        return (
+            bool(self.directories)
+            or bool(self.nodes)
+            or any(i.action != "unchanged" for i in self.items)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "resources": [i.to_json() for i in self.items],
             "directories": self.directories,
+            "dynamic_nodes": [n.to_json() for n in self.nodes],
             "txn_seq": self.txn_seq,
             "dry_run": self.dry_run,
             "changed": self.changed,
@@ -158,6 +191,54 @@ def _graph_of(root: WD, docs: Sequence[Document]) -> dict[str, set[str]]:
     return graph.dependencies(paths, inputs)
 
 
+def _derivation_ref(root: WD, path: str) -> tuple[str, DerivationRef | None] | None:
+    """The node type at ``path`` and, for a derivation's dynamic node, its reference."""
+    if not root.exists(path):
+        return None
+    np = root.get(path, follow=False)
+    if np.node_type not in (DYNAMIC_DIR, DYNAMIC_FILE):
+        return np.node_type, None
+    persistence = root.fs.persistence
+    try:
+        config = json.loads(persistence.read_bytes(np.node_id) or b"{}")
+        return np.node_type, DerivationRef.from_config(config)
+    except (ConfigError, ValueError):
+        return np.node_type, None
+
+
+def _plan_node(
+    root: WD, doc: Document, item: ApplyItem, old: StoredResource | None
+) -> NodeAction | None:
+    """What the derivation ``doc``'s dynamic node needs, or None when it is as it should be."""
+    assert doc.kind.output_type is not None and doc.path is not None
+    node_type = doc.kind.output_type(doc.spec)
+    found = _derivation_ref(root, doc.path)
+    if found is None:
+        moved = old is not None and old.path not in (None, doc.path)
+        return NodeAction(doc.name, doc.path, node_type, "moved" if moved else "created")
+    found_type, ref = found
+    if ref is None or ref.uuid != item.uuid:
+        owner = f"the output of {ref.resource!r}" if ref is not None else f"a {found_type}"
+        raise DocumentError(f"{doc.source.where()}: spec.path: {doc.path} exists and is {owner}")
+    if found_type != node_type:
+        return NodeAction(doc.name, doc.path, node_type, "replaced")
+    if item.action != "unchanged":
+        return NodeAction(doc.name, doc.path, node_type, "updated")
+    return None
+
+
+def plan_nodes(root: WD, docs: Sequence[Document], items: Sequence[ApplyItem]) -> list[NodeAction]:
+    """The derivations' dynamic nodes that applying ``docs`` creates, updates or replaces."""
+    stored = stored_resources(root)
+    out = []
+    for doc, item in zip(docs, items, strict=True):
+        if doc.kind.role == "derivation" and doc.kind.output_type is not None and doc.path:
+            action = _plan_node(root, doc, item, stored.get(doc.name))
+            if action is not None:
+                out.append(action)
+    return out
+
+
 def plan(root: WD, docs: Sequence[Document]) -> tuple[list[ApplyItem], list[str]]:
     """What applying ``docs`` to the pond at ``root`` changes: items and directories to create."""
     graph.order(_graph_of(root, docs))
@@ -198,12 +279,14 @@ def apply_documents(
     check_documents(docs)
     if dry_run:
         items, directories = plan(read_root, docs)
-        return ApplyResult(items, directories, None, True)
+        return ApplyResult(items, directories, None, True, plan_nodes(read_root, docs, items))
     by_name = {doc.name: doc for doc in docs}
     with transaction() as tx:
         root = tx.root
         # Planned again under the lock: another writer may have applied meanwhile.
         items, directories = plan(root, docs)
+        nodes = plan_nodes(root, docs, items)
+        before = stored_resources(root)
         for item in items:
             if item.action == "unchanged":
                 continue
@@ -217,4 +300,54 @@ def apply_documents(
                 root.write_file(path, content, node_type=RESOURCE, attributes=attributes)
         for directory in directories:
             root.mkdir(directory, parents=True)
-    return ApplyResult(items, directories, tx.txn_seq, False)
+        uuids = {item.name: item.uuid for item in items}
+        for node in nodes:
+            _write_node(root, node, uuids[node.name], before.get(node.name))
+    return ApplyResult(items, directories, tx.txn_seq, False, nodes)
+
+
+def _write_node(root: WD, node: NodeAction, uuid: str, old: StoredResource | None) -> None:
+    from ..tinyfs import paths as tpaths
+
+    version = root.stat(resource_path(node.name)).version
+    config = DerivationRef(node.name, uuid, version).to_config()
+    if node.action == "moved" and old is not None and old.path is not None:
+        _remove_node(root, old.path, uuid)
+    if node.action == "updated":
+        root.update_dynamic(node.path, config)
+        return
+    if node.action == "replaced":
+        root.remove(node.path)
+    parent = tpaths.join(tpaths.normalize(node.path)[:-1])
+    root.mkdir(parent, parents=True)
+    root.create_dynamic(node.path, node.node_type, by_kind(root, node.name), config)
+
+
+def by_kind(root: WD, name: str) -> str:
+    """The kind of the resource ``name`` as stored (a dynamic node's factory)."""
+    return str(root.stat(resource_path(name)).attributes.get("kind", ""))
+
+
+def _remove_node(root: WD, path: str, uuid: str) -> bool:
+    """Remove the dynamic node at ``path`` if it is the output of the resource ``uuid``."""
+    found = _derivation_ref(root, path)
+    if found is None or found[1] is None or found[1].uuid != uuid:
+        return False
+    root.remove(path)
+    return True
+
+
+def remove_resource(root: WD, name: str) -> str | None:
+    """Remove the resource ``name`` and its dynamic node (collected data stays).
+
+    Returns the dynamic node's path when one was removed.  ``FileNotFoundError``
+    if there is no such resource.
+    """
+    resource = stored_resources(root).get(name)
+    if resource is None:
+        raise FileNotFoundError(2, "no such resource", resource_path(name))
+    removed = None
+    if resource.path is not None and _remove_node(root, resource.path, resource.uuid):
+        removed = resource.path
+    root.remove(resource_path(name))
+    return removed

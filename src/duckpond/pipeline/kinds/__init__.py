@@ -2,10 +2,21 @@
 
 Each kind is one module in this package with its pydantic spec model and,
 by role, a ``run`` (collectors write into the pond, publishers write
-outside it) or, for derivations, a dynamic node (added with dynamic nodes).
+outside it) or, for derivations, an ``output`` computed on read.
 A kind plugs in with ``register_kind(Kind(...))``::
 
     register_kind(Kind("Inbox", "collector", InboxSpec, run=run_inbox))
+    register_kind(
+        Kind("Synthetic", "derivation", SyntheticSpec, output=synthetic_output,
+             output_type=lambda spec: DYNAMIC_FILE)
+    )
+
+A derivation's ``output(spec, ctx)`` returns a typed output
+(``TableOutput``, ``FileOutput`` or ``DirOutput``, see
+``duckpond.tinyfs.dynamic``) reading the pond only through ``ctx.root``;
+``output_type(spec)`` says whether its node is a ``dynamic:file`` or a
+``dynamic:dir``.  ``pond apply`` puts that node at ``spec.path`` and
+``pipeline.resolver.PipelineResolver`` computes it on read.
 
 A run has two phases so that slow work never holds the pond's write lock:
 ``run(ctx)`` does the slow part (reading host files, network) with a
@@ -27,7 +38,7 @@ from ...errors import ConfigError
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ...tinyfs import WD
+    from ...tinyfs import WD, FactoryContext, Output
     from ..secrets import Secret, SecretRef
 
 Role = Literal["collector", "derivation", "publisher"]
@@ -92,7 +103,9 @@ class Kind:
     ``inputs(spec)`` lists the pond patterns the resource reads (for ordering);
     ``check(spec)`` lists ``(field, problem)`` pairs found in the host
     environment at apply (a missing inbox directory); ``run`` is the run step
-    of collectors and publishers.
+    of collectors and publishers.  A derivation has ``output(spec, ctx)``,
+    its computed output, and ``output_type(spec)``, the type of its node
+    (``dynamic:file`` or ``dynamic:dir``).
     """
 
     name: str
@@ -101,6 +114,8 @@ class Kind:
     run: Callable[[RunContext], WriteStep | None] | None = None
     inputs: Callable[[Any], list[str]] = _no_inputs
     check: Callable[[Any], list[tuple[str, str]]] = _no_problems
+    output: Callable[[Any, FactoryContext], Output] | None = None
+    output_type: Callable[[Any], str] | None = None
 
     def default_path(self, name: str) -> str:
         """``/<kind in lower case>/<name>``: where outputs go when ``spec.path`` is not given."""
@@ -135,7 +150,7 @@ def get_kind(name: str) -> Kind:
         raise ConfigError(f"unknown kind {name!r} (known kinds: {known})") from None
 
 
-_BUILTIN = ("inbox", "hydrovu", "site")
+_BUILTIN = ("inbox", "hydrovu", "site", "sql_derived", "synthetic")
 _loaded = False
 
 
