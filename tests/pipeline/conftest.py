@@ -1,19 +1,23 @@
 """Fixtures for pipeline tests: the CLI fixtures, and two small kinds registered for tests.
 
 ``Relay`` (a collector reading pond patterns) makes dependency chains;
-``Vault`` (a collector with a secret field) shows where secrets go.  They
+``Vault`` (a collector with a secret field) shows where secrets go;
+``Tally`` (a derivation) counts its computations in ``COMPUTED``.  They
 are registered in the kind registry the way any kind plugs in.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
+
+import pyarrow as pa
 
 from duckpond.pipeline.documents import PondPath, PondPattern, StrictModel
 from duckpond.pipeline.kinds import Kind, RunContext, RunStats, WriteStep, register_kind
 from duckpond.pipeline.secrets import SecretField
-from duckpond.tinyfs import WD
+from duckpond.tinyfs import DYNAMIC_FILE, WD, FactoryContext
 
 from ..cli.conftest import (  # noqa: F401 (fixtures)
     PondRunner,
@@ -96,3 +100,50 @@ def doc(kind: str, name: str, spec: str, *, desc: str | None = None) -> str:
 def yaml_file(path: Path, *docs: str) -> Path:
     path.write_text("---\n".join(docs))
     return path
+
+
+# -- a derivation that counts its computations (cache tests) ----------------------------
+
+
+class TallySpec(StrictModel):
+    pattern: PondPattern
+    path: PondPath
+
+
+COMPUTED: list[str] = []
+"""The resource paths a Tally computed, in order: what a cache hit does not add to."""
+
+
+class _Tally:
+    """A one-row table: how many files match the pattern and their total size."""
+
+    def __init__(self, spec: TallySpec, ctx: FactoryContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+
+    def schema(self) -> pa.Schema:
+        return pa.schema([("files", pa.int64()), ("bytes", pa.int64())])
+
+    def event_range(self) -> tuple[int, int] | None:
+        return None
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        COMPUTED.append(self.ctx.path)
+        sizes = [
+            len(m.node_path.read_bytes())
+            for m in self.ctx.root.glob(self.spec.pattern)
+            if m.node_path.is_file()
+        ]
+        yield pa.record_batch([[len(sizes)], [sum(sizes)]], schema=self.schema())
+
+
+register_kind(
+    Kind(
+        "Tally",
+        "derivation",
+        TallySpec,
+        inputs=lambda spec: [spec.pattern],
+        output=lambda spec, ctx: _Tally(spec, ctx),
+        output_type=lambda spec: DYNAMIC_FILE,
+    )
+)
