@@ -122,9 +122,7 @@ def test_per_match_outputs_are_named_by_captures(sites: PondRunner, tmp_path: Pa
     assert (tmp_path / "out" / "site-a.series").stat().st_size > 0
 
 
-def test_a_series_without_a_timestamp_is_a_clean_error(
-    sites: PondRunner, tmp_path: Path
-) -> None:
+def test_a_series_without_a_timestamp_is_a_clean_error(sites: PondRunner, tmp_path: Path) -> None:
     apply(
         sites,
         tmp_path,
@@ -138,8 +136,14 @@ def test_a_series_without_a_timestamp_is_a_clean_error(
     ("spec", "problem"),
     [
         ("{inputs: {'1a': /x}, query: 'SELECT 1'}", "spec.inputs: input name '1a' is not"),
-        ("{inputs: {a: /x, b: /y}, query: 'SELECT 1', per_match: true}", "spec: per_match needs exactly one input"),
-        ("{inputs: {a: '/x/*'}, query: 'SELECT 1', per_match: true, name: out}", "with captures ($0"),
+        (
+            "{inputs: {a: /x, b: /y}, query: 'SELECT 1', per_match: true}",
+            "spec: per_match needs exactly one input",
+        ),
+        (
+            "{inputs: {a: '/x/*'}, query: 'SELECT 1', per_match: true, name: out}",
+            "with captures ($0",
+        ),
         ("{inputs: {a: /x}}", "spec.query: field required"),
         ("{inputs: {a: /x}, query: 'SELECT 1', mode: tabular}", "spec.mode"),
     ],
@@ -242,7 +246,10 @@ def test_dry_run_and_changing_shape_and_path(sites: PondRunner, tmp_path: Path) 
     before = sites.snapshot()
     out = str(
         sites.ok(
-            "apply", "--dry-run", "-f", str(yaml_file(tmp_path / "d.yaml", doc("SqlDerived", "d", one)))
+            "apply",
+            "--dry-run",
+            "-f",
+            str(yaml_file(tmp_path / "d.yaml", doc("SqlDerived", "d", one))),
         ).stdout
     )
     assert "would create dynamic:file: /sqlderived/d (d)" in out
@@ -261,7 +268,11 @@ def test_dry_run_and_changing_shape_and_path(sites: PondRunner, tmp_path: Path) 
 def test_a_path_taken_by_other_data_is_refused(sites: PondRunner, tmp_path: Path) -> None:
     f = yaml_file(
         tmp_path / "x.yaml",
-        doc("SqlDerived", "x", "{path: /sites/a.series, inputs: {a: /sites/b.series}, query: 'SELECT 1'}"),
+        doc(
+            "SqlDerived",
+            "x",
+            "{path: /sites/a.series, inputs: {a: /sites/b.series}, query: 'SELECT 1'}",
+        ),
     )
     message = sites.fails("apply", "-f", str(f))
     assert "spec.path: /sites/a.series exists and is a file:series" in message
