@@ -4,6 +4,11 @@ Generates three sites of HydroVu-shaped readings (one CSV per site and
 month), imports each month as a new version of the site's series, then
 shows what the pond holds and answers a few questions in SQL, through the
 same ``pond`` command a user would type.
+
+Then the main job: the pipeline of examples/pipeline.yaml (an Inbox over
+the loggers' CSV drop, a SqlDerived daily series, a Synthetic tide) is
+applied and run, run again (nothing new), given one more file and run again
+(one new file), and its results queried.
 """
 
 from __future__ import annotations
@@ -30,6 +35,37 @@ def pond(*args: str) -> None:
     subprocess.run([str(POND_BIN), *args], check=True, env=env)
 
 
+def pipeline(files: list[Path]) -> None:
+    """The pipeline part: apply, run, run again, a new file, run, query."""
+    inbox = WORK / "inbox"
+    inbox.mkdir()
+    months = sorted({f.name.rsplit("-", 2)[-2] + "-" + f.name.rsplit("-", 1)[-1] for f in files})
+    last = months[-1]
+    for f in files:
+        if not f.name.endswith(last):
+            shutil.copy(f, inbox / f.name)
+    pond("apply", "-f", str(HERE / "pipeline.yaml"), "-v", f"inbox={inbox}")
+    pond("resources")
+    pond("run")
+    pond("run")  # nothing new: every file unchanged, nothing written
+    newest = next(f for f in files if f.name == f"harbor-mouth-{last}")
+    shutil.copy(newest, inbox / newest.name)
+    print(f"\n# a new export arrives: {newest.name}")
+    pond("run")
+    pond("list", "-l", "/inbox/loggers/")
+    pond("list", "-l", "/s*/*")
+    # Computed on read from every file the inbox holds, then cached under cache/.
+    pond("cat", "/sqlderived/daily", "--start", "2025-06-26", "--format", "csv")
+    pond(
+        "query",
+        'SELECT d.timestamp AS day, d.temp_avg, round(avg(t."height.m"), 3) AS tide_avg_m '
+        'FROM "/sqlderived/daily" d JOIN "/synthetic/tide" t '
+        "ON date_bin(INTERVAL '1 day', t.timestamp) = d.timestamp "
+        "GROUP BY 1, 2 ORDER BY 1 DESC LIMIT 3",
+    )
+    pond("query", "SELECT resource, outcome, rows, bytes FROM runs ORDER BY start")
+
+
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     csv_dir = WORK / "csv"
@@ -38,8 +74,9 @@ def main() -> None:
     pond("init")
     pond("mkdir", "-p", "/hydrovu")
     for site in SITES:
-        for month in sorted(csv_dir.glob(f"{site}-*.csv")):
-            pond("copy", "--format", "series", str(month), f"/hydrovu/{site}.series")
+        # Several files onto one series: one version per month, in order.
+        months = [str(m) for m in sorted(csv_dir.glob(f"{site}-*.csv"))]
+        pond("copy", "--format", "series", *months, f"/hydrovu/{site}.series")
     pond("copy", str(csv_dir), "/raw")
     pond("list", "-l", "/hydrovu/")
     pond("describe", "/hydrovu/harbor-mouth.series")
@@ -68,7 +105,8 @@ def main() -> None:
     )
     pond("query", "SELECT file_type, count(*) AS versions FROM nodes GROUP BY file_type ORDER BY 1")
     pond("log", "--limit", "3")
-    pond("list", "--at-txn", "3")
+    pond("list", "--at-txn", "2")
+    pipeline(files)
     print(f"\nThe pond is in {WORK / 'pond'}; try: POND={WORK / 'pond'} .venv/bin/pond list")
 
 
