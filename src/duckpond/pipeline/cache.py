@@ -31,8 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +158,8 @@ class DiskCache:
                         "path": key.path,
                     },
                 )
+            import tempfile
+
             return Path(tempfile.mkdtemp(prefix=".tmp-", dir=key_dir))
         except OSError:
             return None
@@ -177,13 +177,17 @@ class DiskCache:
                 os.rename(staging, target)
             except OSError:
                 # Another reader stored the same entry first: theirs is as good.
-                shutil.rmtree(staging, ignore_errors=True)
+                self.discard(staging)
                 return
             self.stats.stores += 1
         except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
+            self.discard(staging)
 
-    def discard(self, staging: Path) -> None:
+    @staticmethod
+    def discard(staging: Path) -> None:
+        """Remove a staging directory (what a partial or failed write left)."""
+        import shutil
+
         shutil.rmtree(staging, ignore_errors=True)
 
 
