@@ -227,9 +227,18 @@ def _plan_node(
     return None
 
 
-def plan_nodes(root: WD, docs: Sequence[Document], items: Sequence[ApplyItem]) -> list[NodeAction]:
-    """The derivations' dynamic nodes that applying ``docs`` creates, updates or replaces."""
-    stored = stored_resources(root)
+def plan_nodes(
+    root: WD,
+    docs: Sequence[Document],
+    items: Sequence[ApplyItem],
+    stored: dict[str, StoredResource] | None = None,
+) -> list[NodeAction]:
+    """The derivations' dynamic nodes that applying ``docs`` creates, updates or replaces.
+
+    ``stored`` is ``stored_resources(root)`` when the caller has it already.
+    """
+    if stored is None:
+        stored = stored_resources(root)
     out = []
     for doc, item in zip(docs, items, strict=True):
         if doc.kind.role == "derivation" and doc.kind.output_type is not None and doc.path:
@@ -285,8 +294,8 @@ def apply_documents(
         root = tx.root
         # Planned again under the lock: another writer may have applied meanwhile.
         items, directories = plan(root, docs)
-        nodes = plan_nodes(root, docs, items)
         before = stored_resources(root)
+        nodes = plan_nodes(root, docs, items, before)
         for item in items:
             if item.action == "unchanged":
                 continue
