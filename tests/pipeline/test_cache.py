@@ -75,6 +75,23 @@ def test_a_new_input_version_invalidates_only_what_reads_it(
     assert pipeline_conftest.COMPUTED == ["/tally/ta", "/tally/tb"]
 
 
+def test_applying_another_resource_invalidates_nothing(
+    two_tallies: PondRunner, tmp_path: Path
+) -> None:
+    pond = two_tallies
+    tally(pond, "/tally/ta")
+    f = yaml_file(tmp_path / "more.yaml", doc("Tally", "tc", "{pattern: '/c/*'}"))
+    pond.ok("apply", "-f", str(f))
+    pond.ok("rm", "/etc/resources/tc")
+    assert tally(pond, "/tally/ta") == (1, 1)
+    assert pipeline_conftest.COMPUTED == ["/tally/ta"]
+    # Its own update does: a new configuration version.
+    f = yaml_file(tmp_path / "t.yaml", doc("Tally", "ta", "{pattern: '/b/*'}"))
+    pond.ok("apply", "-f", str(f))
+    assert tally(pond, "/tally/ta") == (1, 2)
+    assert pipeline_conftest.COMPUTED == ["/tally/ta", "/tally/ta"]
+
+
 def test_deleting_the_cache_loses_nothing_but_time(two_tallies: PondRunner, host: Path) -> None:
     import shutil
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..tinyfs import FactoryContext, Output
+    from ..tinyfs import WD, FactoryContext, Output
     from .kinds import Kind
 
 RESOURCES_DIR = "/etc/resources"
@@ -56,6 +56,23 @@ class DerivationRef:
             raise ConfigError(
                 f"not a derivation's dynamic node configuration: {json.dumps(dict(config))}"
             ) from None
+
+
+def _unrecorded(ctx: FactoryContext) -> WD:
+    """A read-only view of the factory's state whose reads are not recorded as inputs.
+
+    Walking to ``/etc/resources/<name>`` through ``ctx.root`` would record
+    ``/etc/resources``, whose version changes with every resource applied
+    or removed, and so miss every cached derivation at each apply.  The
+    resource's content is covered anyway: its version is in the node's
+    configuration (and so in the cache key), and the node is recorded.
+    """
+    from ..tinyfs import FS, InputRecorder, ReadOnlyFS
+
+    base = getattr(ctx.root.fs.persistence, "base", None)
+    if base is None:
+        return ctx.root
+    return ReadOnlyFS(FS(base), InputRecorder()).root()
 
 
 def derivation_kind(factory: str) -> Kind | None:
@@ -97,7 +114,7 @@ class PipelineResolver:
         ref = DerivationRef.from_config(config)
         path = f"{RESOURCES_DIR}/{ref.resource}"
         try:
-            np = ctx.root.get(path)
+            np = _unrecorded(ctx).get(path)
         except FileNotFoundError:
             raise ConfigError(
                 f"{ctx.path}: its resource {ref.resource!r} is gone (was it removed?)"
@@ -108,6 +125,9 @@ class PipelineResolver:
                 f"{ctx.path}: {path} is another resource than the one this node was made for "
                 f"(uuid {info.attributes.get('uuid')}, expected {ref.uuid}); apply it again"
             )
+        # The resource node itself is an input; the directories walked to it are not (see
+        # _unrecorded), so applying another resource invalidates no cached output.
+        ctx.record_input(np.node_id, info.version)
         doc = load_stored(np.read_bytes(), ref.resource)
         if doc.kind.name != factory:
             raise ConfigError(
