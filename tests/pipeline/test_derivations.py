@@ -97,6 +97,8 @@ def test_sql_derived_table_mode_and_sql_on_top(sites: PondRunner, tmp_path: Path
     assert got["b_max"].tolist() == [b.cond.max()]
     rows = sites.json("query", 'SELECT a_avg * 2 AS twice FROM "/sqlderived/stats"')
     assert rows[0]["twice"] == pytest.approx(2 * a.temp.mean())
+    rows = sites.json("cat", "/sqlderived/stats", "--sql", "SELECT b_max + 1 AS m FROM source")
+    assert rows == [{"m": b.cond.max() + 1}]
 
 
 def test_per_match_outputs_are_named_by_captures(sites: PondRunner, tmp_path: Path) -> None:
@@ -204,6 +206,12 @@ def test_synthetic_is_streamed_and_knows_its_range(pond: PondRunner, tmp_path: P
     assert "events:   2020-01-01T00:00:00Z .. 2020-03-19T19:33:00Z" in described
     got = frame(pond, "/synthetic/big")
     np.testing.assert_array_equal(got["x"], np.random.default_rng(1).standard_normal(len(got)))
+    # Streamed: the output is many batches, not one table.
+    from duckpond import Pond
+
+    output = Pond.open(pond.dir).root.get("/synthetic/big").node.output()
+    sizes = [b.num_rows for b in output.batches()]  # type: ignore[union-attr]
+    assert len(sizes) > 3 and sum(sizes) == len(got)
     # A time window reads only rows in it.
     part = frame(pond, "/synthetic/big", "--start", "2020-02-01", "--end", "2020-02-01T00:02:00Z")
     assert len(part) == 4
@@ -238,6 +246,11 @@ def test_apply_update_keeps_node_and_time_travel_reads_old_spec(
     assert frame(sites, "/sqlderived/scaled")["x"].tolist() == pytest.approx((temps * 10).tolist())
     old = frame(sites, "/sqlderived/scaled", "--at-txn", str(first_txn))
     assert old["x"].tolist() == pytest.approx((temps * 2).tolist())
+    # Its inputs travel too: a new version of a.series is not seen in the past.
+    more = write(tmp_path / "more.csv", "timestamp,temp,cond\n2025-01-01T05:00:00Z,50.0,1\n")
+    sites.ok("copy", "--format", "series", str(more), "/sites/a.series")
+    assert len(frame(sites, "/sqlderived/scaled")) == 4
+    assert len(frame(sites, "/sqlderived/scaled", "--at-txn", str(first_txn))) == 3
 
 
 def test_dry_run_and_changing_shape_and_path(sites: PondRunner, tmp_path: Path) -> None:
