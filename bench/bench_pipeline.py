@@ -7,7 +7,8 @@
   changes); whole processes, target under 1 s each.
 - inbox (p.inbox1, p.inbox2): ``pond run`` of an Inbox over 1,000 small CSV files
   stored as series (200 with --quick), first run and a second with nothing new
-  (target: the second under 10% of the first); whole processes.
+  (target: the second under 10% of the first); whole processes, and the same runs
+  in process (p.inbox1i, p.inbox2i: ``Pond.run``, without the process start-up).
 - sql (p.sql1, p.sql2): a SqlDerived hourly aggregate over a series of ``--rows`` rows
   (default 2M, 1M with --quick; the figures in docs/performance.md are for 10M), read
   with ``Pond.read_table`` in a fresh pond handle: first read with an empty cache
@@ -154,6 +155,20 @@ def bench_inbox(work: Path, files: int, repeat: int) -> list[Figure]:
 
     samples = interleaved({"first": first, "again": again}, repeat, warmup=0)  # type: ignore[dict-item]
     one, two = median(samples["first"]), median(samples["again"])
+
+    # The same in process (Pond.run), without the start-up every `pond` process pays.
+    def first_in() -> ChildRun:
+        pond_dir = work / f"pond-inbox-{next(fresh)}"
+        shutil.copytree(template, pond_dir)
+        handle = Pond.open(pond_dir)
+        return timed_cpu(lambda: handle.run())
+
+    def again_in() -> ChildRun:
+        handle = Pond.open(again_dir)
+        return timed_cpu(lambda: handle.run())
+
+    inner = interleaved({"first": first_in, "again": again_in}, repeat)
+    one_in, two_in = median(inner["first"]), median(inner["again"])
     return [
         Figure(
             "p.inbox1",
@@ -174,6 +189,27 @@ def bench_inbox(work: Path, files: int, repeat: int) -> list[Figure]:
             met=two < 0.1 * one,
             samples=samples["again"],
             cpu=cpu_of(samples, "again"),
+        ),
+        Figure(
+            "p.inbox1i",
+            f"`Pond.run`: the first run over {files} files, in process",
+            one_in,
+            "s",
+            samples=inner["first"],
+            cpu=cpu_of(inner, "first"),
+        ),
+        Figure(
+            "p.inbox2i",
+            "`Pond.run` again, nothing new, in process",
+            two_in,
+            "s",
+            baseline=one_in,
+            baseline_label="the first run, in process",
+            target="< 10% of first",
+            met=two_in < 0.1 * one_in,
+            samples=inner["again"],
+            cpu=cpu_of(inner, "again"),
+            baseline_cpu=cpu_of(inner, "first"),
         ),
     ]
 
