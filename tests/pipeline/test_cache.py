@@ -92,6 +92,19 @@ def test_applying_another_resource_invalidates_nothing(
     assert pipeline_conftest.COMPUTED == ["/tally/ta", "/tally/ta"]
 
 
+def test_superseded_entries_do_not_pile_up(two_tallies: PondRunner, host: Path) -> None:
+    pond = two_tallies
+    for i in range(6):
+        pond.ok("copy", str(write(host / "one.txt", "x" * (i + 2))), "/a/one.txt")
+        assert tally(pond, "/tally/ta") == (1, i + 2)
+    assert len(pipeline_conftest.COMPUTED) == 6
+    entries = [p for p in (pond.dir / "cache").glob("*/*") if p.is_dir()]
+    assert len(entries) == 3
+    # The newest is among them: the present is still a lookup.
+    assert tally(pond, "/tally/ta") == (1, 7)
+    assert len(pipeline_conftest.COMPUTED) == 6
+
+
 def test_deleting_the_cache_loses_nothing_but_time(two_tallies: PondRunner, host: Path) -> None:
     import shutil
 

@@ -17,7 +17,9 @@ crash leaves no half entry.  ``lookup`` re-reads each entry's
 ``inputs.json`` and takes the one whose every input still has its recorded
 version in the reader's state; a missing or unreadable entry is a miss, and
 a failure to write one only costs the next reader the computation.
-Deleting ``cache/`` loses nothing but time.
+Deleting ``cache/`` loses nothing but time.  Each key keeps its
+``ENTRIES_PER_KEY`` most recently used entries (a hit touches ``inputs.json``),
+so new versions of the inputs do not pile up entries without end.
 
 Because an entry's name is its input set, a reader at ``--at-txn N`` stores
 (and finds) entries computed from the inputs as they were at N, which a
@@ -28,6 +30,7 @@ Nothing here imports pyarrow until a table is stored or read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -48,6 +51,14 @@ META_FILE = "meta.json"
 BYTES_FILE = "data.bin"
 LISTING_FILE = "listing.json"
 INPUTS_FILE = "inputs.json"
+ENTRIES_PER_KEY = 3
+"""Entries kept per (node, config version, path): the newest, and a couple for the past."""
+
+
+def _touch(path: Path) -> None:
+    """Mark an entry used (its ``inputs.json`` mtime is its last use)."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
 
 
 def _digest(value: Any) -> str:
@@ -96,6 +107,7 @@ class DiskCache:
             value = self._load(key_dir / name, current)
             if value is not None:
                 self.stats.hits += 1
+                _touch(key_dir / name / INPUTS_FILE)
                 return value
         self.stats.misses += 1
         return None
@@ -180,8 +192,29 @@ class DiskCache:
                 self.discard(staging)
                 return
             self.stats.stores += 1
+            self._evict(staging.parent, keep=target.name)
         except OSError:
             self.discard(staging)
+
+    def _evict(self, key_dir: Path, keep: str) -> None:
+        """Keep the ``ENTRIES_PER_KEY`` most recently used entries of a key, drop the rest.
+
+        Each new input version of a collector's data adds an entry under the
+        same key; without this a pond that cron feeds every few minutes would
+        grow its cache without end.  Older entries only serve readers of the
+        past (``--at-txn``), which then compute again.
+        """
+        entries = []
+        for entry in key_dir.iterdir():
+            if entry.name.startswith(".") or entry.name == keep or not entry.is_dir():
+                continue
+            try:
+                entries.append(((entry / INPUTS_FILE).stat().st_mtime_ns, entry))
+            except OSError:
+                entries.append((0, entry))
+        entries.sort(reverse=True)
+        for _, entry in entries[ENTRIES_PER_KEY - 1 :]:
+            self.discard(entry)
 
     @staticmethod
     def discard(staging: Path) -> None:
