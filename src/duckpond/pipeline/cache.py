@@ -233,23 +233,29 @@ READ_BATCH_ROWS = 65_536
 
 @dataclass
 class _CachedTable:
-    """A cached table output: a Parquet file read back in batches."""
+    """A cached table output: a Parquet file read back in batches.
+
+    The file is opened at lookup: another process evicting the entry
+    afterwards unlinks a file this reader still holds open.
+    """
 
     path: Path
     range_: tuple[int, int] | None
-    _schema: Any = None
+    _file: Any = None
 
-    def schema(self) -> pa.Schema:
-        if self._schema is None:
+    def _parquet(self) -> Any:
+        if self._file is None:
             import pyarrow.parquet as pq
 
-            self._schema = pq.read_schema(self.path)
-        return self._schema
+            self._file = pq.ParquetFile(self.path.open("rb"))
+        return self._file
+
+    def schema(self) -> pa.Schema:
+        schema: pa.Schema = self._parquet().schema_arrow
+        return schema
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        import pyarrow.parquet as pq
-
-        yield from pq.ParquetFile(self.path).iter_batches(batch_size=READ_BATCH_ROWS)
+        yield from self._parquet().iter_batches(batch_size=READ_BATCH_ROWS)
 
     def event_range(self) -> tuple[int, int] | None:
         return self.range_
