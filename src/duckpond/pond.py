@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from .ingest.options import CopyOptions
+    from .ingest.partitioned import ExportResult
     from .pipeline.apply import ApplyResult
     from .pipeline.resources import ResourceInfo
     from .pipeline.run import RunReport
@@ -552,6 +553,61 @@ class Pond:
             wait=wait,
             lock_timeout=self.lock_timeout,
             progress=progress,
+        )
+
+    @guarded
+    def export(
+        self,
+        patterns: str | Sequence[str],
+        out_dir: str | os.PathLike[str],
+        *,
+        partition: str = "month",
+        format: str = "parquet",
+        start: Any = None,
+        end: Any = None,
+    ) -> ExportResult:
+        """Export tables and series as Hive-partitioned files plus ``manifest.json``.
+
+        Every table or series (stored or computed) that ``patterns`` match, or that
+        lies below a matched directory, goes to ``out_dir/<its pond path>/``, split by
+        event time in UTC into ``year=YYYY[/month=MM]/data.<format>`` (``partition`` is
+        ``year`` or ``month``; a table without a time column is one ``data.<format>``).
+        ``format`` is ``parquet`` or ``csv``; ``start`` (inclusive) and ``end``
+        (exclusive) limit the rows.  A re-export rewrites only the files whose content
+        changed and removes those that the previous export wrote and this one does not
+        (see ``duckpond.ingest.partitioned``).  Raises ``FileNotFoundError`` when a
+        pattern matches no table or series, ``ConfigError`` for a bad option.
+        """
+        from .ingest.partitioned import export_partitioned
+
+        root = self.root
+        chosen: dict[str, NodePath] = {}
+        for pattern in [patterns] if isinstance(patterns, str) else patterns:
+            found = 0
+            for match in self.list(pattern):
+                # A matched symlink exports what it points to, under its own path.
+                np = NodePath(root.get(match.path).node, match.path) if match.is_symlink() else match
+                below = root.visit(np.path, hidden=False) if np.is_dir() else iter([np])
+                for node in below:
+                    if node.is_file() and node.is_tabular():
+                        chosen.setdefault(node.path, node)
+                        found += 1
+            if not found:
+                if not has_wildcard(pattern) and self.root.exists(pattern):
+                    raise InvalidPathError(f"not a table or series: {pattern}")
+                raise FileNotFoundError(2, "no table or series matches", pattern)
+
+        def read(path: str, low: datetime | None, high: datetime | None) -> pa.RecordBatchReader:
+            return self.cat(path, start=low, end=high)
+
+        return export_partitioned(
+            list(chosen.values()),
+            Path(out_dir),
+            read,
+            partition=partition,
+            format=format,
+            start=_time_or_none(start),
+            end=_time_or_none(end),
         )
 
 

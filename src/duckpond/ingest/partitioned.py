@@ -1,0 +1,517 @@
+"""``pond export``: tables and series as Hive-partitioned files, with a manifest.
+
+Each exported output (a table or series of the pond, stored or computed) becomes
+a folder named by its pond path under the export directory::
+
+    OUT/manifest.json
+    OUT/data/a.series/year=2025/month=06/data.parquet     (--partition month)
+    OUT/data/a.series/year=2025/data.parquet              (--partition year)
+    OUT/data/lookup/data.parquet                          (a table without a time column)
+
+Partitions are periods of event time in UTC: a row belongs to the partition whose
+[start, end) holds its time.  Each partition is read on its own, with that time
+range, through the reader the caller gives (``Pond.cat``), so a series is never held
+in memory whole and a derived series exports as a stored one does.  Which periods
+can hold rows comes from the event-time ranges the pond records per series version
+(or a computed output declares); a period read empty gets no file.
+
+The manifest (``manifest.json``, ``MANIFEST_VERSION``) lists every file written:
+its pond path, partition, the period's [start, end) and the first and last event
+times of its rows (ISO 8601, UTC), rows, sha256 and bytes; and every output's
+schema, rows and time range.  It is what makes a re-export incremental: each
+partition is computed into a temporary file beside its destination and renamed
+into place only if its sha256 differs from the manifest's (or the file is missing
+or has another size); otherwise the temporary file is dropped and the existing
+file is left untouched (same inode, same mtime).  Files the previous manifest
+listed that this export does not produce are removed, so the directory mirrors
+what the last export selected; files the manifest never listed are never touched.
+Every file and the manifest are written atomically (temporary name + rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, FormatError
+from ..tinyfs import FILE_SERIES, NodePath, TableOutput
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+PARTITIONS = ("year", "month")
+FORMATS = ("parquet", "csv")
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+_TEMP_MARK = ".pond-tmp-"
+
+Reader = Callable[[str, "datetime | None", "datetime | None"], "pa.RecordBatchReader"]
+"""Rows of one pond path with event times in [start, end) (None: unbounded), streamed."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """One partition: event times ``start <= t < end`` (microseconds, UTC) and its key."""
+
+    key: tuple[tuple[str, int], ...]
+    start: int
+    end: int
+
+    @property
+    def dirname(self) -> str:
+        """``year=2025/month=06``: the Hive folder names."""
+        return "/".join(f"{name}={value:02d}" for name, value in self.key)
+
+    def clipped(self, low: int | None, high: int | None) -> Period:
+        start = self.start if low is None else max(self.start, low)
+        end = self.end if high is None else min(self.end, high)
+        return Period(self.key, start, end)
+
+
+@dataclass
+class ExportResult:
+    """What an export did; file names are relative to the export directory, POSIX style."""
+
+    out_dir: Path
+    outputs: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rows: int = 0
+
+    @property
+    def manifest(self) -> Path:
+        return self.out_dir / MANIFEST
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dir": str(self.out_dir),
+            "manifest": str(self.manifest),
+            "outputs": self.outputs,
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "rows": self.rows,
+        }
+
+    def summary(self) -> str:
+        return (
+            f"exported {len(self.outputs)} output(s), {self.rows} rows to {self.out_dir}: "
+            f"{len(self.written)} file(s) written, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed"
+        )
+
+
+# -- periods --------------------------------------------------------------------------------
+
+
+def _micros(value: datetime) -> int:
+    from ..timeparse import to_micros
+
+    return to_micros(value)
+
+
+def _when(us: int) -> datetime:
+    from ..timeparse import from_micros
+
+    return from_micros(us)
+
+
+def _iso(us: int) -> str:
+    from ..timeparse import iso
+
+    text = iso(_when(us))
+    assert text is not None
+    return text
+
+
+def period_of(us: int, partition: str) -> Period:
+    """The partition (``year`` or ``month``, UTC) that holds event time ``us``."""
+    when = _when(us)
+    if partition == "year":
+        start = datetime(when.year, 1, 1, tzinfo=UTC)
+        end = datetime(when.year + 1, 1, 1, tzinfo=UTC)
+        return Period((("year", when.year),), _micros(start), _micros(end))
+    start = datetime(when.year, when.month, 1, tzinfo=UTC)
+    after = (when.year + 1, 1) if when.month == 12 else (when.year, when.month + 1)
+    end = datetime(*after, 1, tzinfo=UTC)
+    return Period((("year", when.year), ("month", when.month)), _micros(start), _micros(end))
+
+
+def periods_over(spans: Sequence[tuple[int, int]], partition: str) -> list[Period]:
+    """Every partition that meets one of the inclusive [low, high] spans, in time order."""
+    found: dict[int, Period] = {}
+    for low, high in spans:
+        period = period_of(low, partition)
+        while True:
+            found.setdefault(period.start, period)
+            if period.end > high:
+                break
+            period = period_of(period.end, partition)
+    return [found[k] for k in sorted(found)]
+
+
+# -- what an output is -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One output to export: its node, its time column and the spans its rows may cover.
+
+    ``spans`` None means the ranges are unknown and the rows must be scanned once.
+    """
+
+    np: NodePath
+    time_column: str | None
+    spans: list[tuple[int, int]] | None
+
+
+def _source(np: NodePath) -> _Source:
+    from ..query.convert import find_timestamp_column
+    from .store import version_schema
+
+    if np.is_dynamic():
+        out = np.output()
+        if not isinstance(out, TableOutput):
+            raise FormatError(f"{np.path} is computed as bytes, not a table")
+        column = find_timestamp_column(out.schema())
+        span = out.event_range()
+        return _Source(np, column, [span] if span is not None else [])
+    versions = np.node.versions()
+    # A series is all its versions; a table is its latest one.
+    current = versions if np.node_type == FILE_SERIES else versions[-1:]
+    stored = current[-1].attributes.get("timestamp_column")
+    column = stored if isinstance(stored, str) else None
+    if column is None:
+        column = find_timestamp_column(version_schema(np, current[-1].version))
+    if column is None:
+        return _Source(np, None, None)
+    spans = [
+        (v.min_event_time, v.max_event_time)
+        for v in current
+        if v.min_event_time is not None and v.max_event_time is not None
+    ]
+    if len(spans) < len(current) and any(v.size for v in current):
+        # A version written before ranges were recorded: its rows say.
+        return _Source(np, column, None)
+    return _Source(np, column, spans)
+
+
+def _scan_span(read: Reader, path: str, column: str) -> list[tuple[int, int]]:
+    from ..query.convert import event_range
+
+    low: int | None = None
+    high: int | None = None
+    for batch in read(path, None, None):
+        span = event_range(batch, column) if batch.num_rows else None
+        if span is not None:
+            low = span[0] if low is None else min(low, span[0])
+            high = span[1] if high is None else max(high, span[1])
+    return [] if low is None or high is None else [(low, high)]
+
+
+# -- the manifest ----------------------------------------------------------------------------
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """The manifest of a previous export into ``out_dir``, or None if there is none.
+
+    Raises ``FormatError`` for a ``manifest.json`` that is not a pond export's.
+    """
+    path = out_dir / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError:
+        manifest = None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("manifest_version") != MANIFEST_VERSION
+        or not isinstance(manifest.get("files"), list)
+    ):
+        raise FormatError(
+            f"{path} is not a pond export manifest; export into another directory"
+        ) from None
+    return manifest
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    temp = path.with_name(f".{path.name}{_TEMP_MARK}{os.getpid()}")
+    try:
+        with temp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+# -- writing one partition --------------------------------------------------------------------
+
+
+@dataclass
+class _Written:
+    rows: int
+    low: int | None
+    high: int | None
+    schema: pa.Schema | None
+
+
+def _write_rows(reader: pa.RecordBatchReader, column: str | None, fmt: str, temp: Path) -> _Written:
+    """Stream ``reader`` into ``temp`` as ``fmt``; rows, event-time span and schema written."""
+    import pyarrow as pa
+
+    from ..query import output
+    from ..query.convert import event_range, plain_schema
+
+    seen = _Written(0, None, None, None)
+
+    def watched() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            if column is not None and batch.num_rows:
+                span = event_range(batch, column)
+                if span is not None:
+                    seen.low = span[0] if seen.low is None else min(seen.low, span[0])
+                    seen.high = span[1] if seen.high is None else max(seen.high, span[1])
+            yield batch
+
+    stream = pa.RecordBatchReader.from_batches(reader.schema, watched())
+    with temp.open("wb") as fh:
+        seen.rows = output.write(stream, fmt, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    seen.schema = plain_schema(reader.schema)
+    return seen
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Exporter:
+    """One export run: the previous manifest, what is being produced, and the counts."""
+
+    def __init__(self, out_dir: Path, fmt: str, previous: dict[str, Any] | None) -> None:
+        self.out_dir = out_dir
+        self.fmt = fmt
+        self.before: dict[str, dict[str, Any]] = {
+            f["file"]: f
+            for f in (previous or {}).get("files", [])
+            if isinstance(f, dict) and isinstance(f.get("file"), str)
+        }
+        self.files: list[dict[str, Any]] = []
+        # Each file's event-time span in microseconds, beside ``files`` (ISO text sorts badly).
+        self.spans: list[tuple[int | None, int | None]] = []
+        self.result = ExportResult(out_dir)
+
+    def partition(
+        self,
+        src: _Source,
+        reader: pa.RecordBatchReader,
+        rel_dir: PurePosixPath,
+        period: Period | None,
+    ) -> pa.Schema | None:
+        """Write one partition if its content changed; its schema (None if it has no rows)."""
+        rel = rel_dir / f"data.{self.fmt}"
+        target = self.out_dir.joinpath(*rel.parts)
+        made = _make_dirs(target.parent)
+        temp = target.with_name(f".{target.name}{_TEMP_MARK}{os.getpid()}")
+        try:
+            done = _write_rows(reader, src.time_column, self.fmt, temp)
+            if done.rows == 0:
+                temp.unlink()
+                for directory in reversed(made):
+                    _rmdir_if_empty(directory)
+                return None
+            digest = _sha256(temp)
+            size = temp.stat().st_size
+            old = self.before.get(str(rel))
+            same = (
+                old is not None
+                and old.get("sha256") == digest
+                and target.is_file()
+                and target.stat().st_size == size
+            )
+            if same:
+                temp.unlink()
+                self.result.unchanged.append(str(rel))
+            else:
+                os.replace(temp, target)
+                self.result.written.append(str(rel))
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        self.result.rows += done.rows
+        self.spans.append((done.low, done.high))
+        self.files.append(
+            {
+                "file": str(rel),
+                "path": src.np.path,
+                "partition": dict(period.key) if period is not None else {},
+                "start": _iso(period.start) if period is not None else None,
+                "end": _iso(period.end) if period is not None else None,
+                "min_event_time": _iso(done.low) if done.low is not None else None,
+                "max_event_time": _iso(done.high) if done.high is not None else None,
+                "rows": done.rows,
+                "sha256": digest,
+                "bytes": size,
+            }
+        )
+        return done.schema
+
+    def remove_stale(self) -> None:
+        """Delete the files the previous manifest listed that this export did not produce."""
+        produced = {f["file"] for f in self.files}
+        for rel in sorted(set(self.before) - produced):
+            parts = PurePosixPath(rel).parts
+            if not parts or ".." in parts or PurePosixPath(rel).is_absolute():
+                continue  # never outside the export directory, whatever the manifest says
+            target = self.out_dir.joinpath(*parts)
+            target.unlink(missing_ok=True)
+            self.result.removed.append(rel)
+            parent = target.parent
+            while parent != self.out_dir and self.out_dir in parent.parents:
+                if not _rmdir_if_empty(parent):
+                    break
+                parent = parent.parent
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; the ones created, outermost first."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    missing.reverse()
+    for directory in missing:
+        directory.mkdir()
+    return missing
+
+
+def _rmdir_if_empty(directory: Path) -> bool:
+    # Something another program put there meanwhile keeps the directory.
+    try:
+        directory.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+def _relative_dir(pond_path: str) -> PurePosixPath:
+    parts = [p for p in pond_path.split("/") if p]
+    if not parts:
+        raise ConfigError("the pond root is a directory, not a table or series")
+    if parts[0] == MANIFEST:
+        raise ConfigError(f"{pond_path} would overwrite the export's {MANIFEST}")
+    return PurePosixPath(*parts)
+
+
+# -- the export --------------------------------------------------------------------------------
+
+
+def export_partitioned(
+    nodes: Sequence[NodePath],
+    out_dir: Path,
+    read: Reader,
+    *,
+    partition: str = "month",
+    format: str = "parquet",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> ExportResult:
+    """Export ``nodes`` (tables and series) under ``out_dir``; see the module docstring.
+
+    ``read(path, start, end)`` gives a node's rows with event times in [start, end)
+    (both aware datetimes or None): ``Pond.cat``.  ``partition`` is ``year`` or
+    ``month`` (UTC); ``format`` is ``parquet`` or ``csv``; ``start`` (inclusive) and
+    ``end`` (exclusive) limit the rows of timed outputs (a table without a time column
+    is exported whole).  Raises ``ConfigError`` for a bad option and ``FormatError`` for a
+    ``manifest.json`` in ``out_dir`` that is not a pond export's.
+    """
+    from ..query.sources import TimeRange
+
+    if partition not in PARTITIONS:
+        raise ConfigError(f"unknown partition {partition!r} (choose {' or '.join(PARTITIONS)})")
+    if format not in FORMATS:
+        raise ConfigError(f"cannot export as {format!r} (choose {' or '.join(FORMATS)})")
+    limits = TimeRange.of(start, end)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(20, "not a directory", str(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exporter = _Exporter(out_dir, format, read_manifest(out_dir))
+    outputs: list[dict[str, Any]] = []
+    for np in nodes:
+        outputs.append(_export_one(exporter, np, read, partition, limits))
+        exporter.result.outputs.append(np.path)
+    exporter.remove_stale()
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "format": format,
+        "partition": partition,
+        "time_zone": "UTC",
+        "start": _iso(limits.start) if limits.start is not None else None,
+        "end": _iso(limits.end) if limits.end is not None else None,
+        "outputs": outputs,
+        "files": exporter.files,
+    }
+    text = (json.dumps(manifest, indent=2) + "\n").encode()
+    path = out_dir / MANIFEST
+    # An export that changed nothing leaves the manifest alone too (no timestamp in it).
+    if not path.is_file() or path.read_bytes() != text:
+        _atomic_write(path, text)
+    return exporter.result
+
+
+def _export_one(
+    exporter: _Exporter, np: NodePath, read: Reader, partition: str, limits: Any
+) -> dict[str, Any]:
+    """Write one output's partitions; its manifest record."""
+    from ..query.convert import schema_json
+
+    src = _source(np)
+    rel_dir = _relative_dir(np.path)
+    first = len(exporter.files)
+    schema: pa.Schema | None = None
+    if src.time_column is None:
+        # No time column: one file, whatever --start/--end say.
+        schema = exporter.partition(src, read(np.path, None, None), rel_dir, None)
+    else:
+        spans = src.spans if src.spans is not None else _scan_span(read, np.path, src.time_column)
+        for whole in periods_over(spans, partition):
+            period = whole.clipped(limits.start, limits.end)
+            if period.start >= period.end:
+                continue
+            reader = read(np.path, _when(period.start), _when(period.end))
+            got = exporter.partition(src, reader, rel_dir / whole.dirname, period)
+            schema = schema or got
+    if schema is None:
+        # Nothing in range: the output is still described, with no files.
+        from ..query.convert import plain_schema
+
+        schema = plain_schema(read(np.path, None, None).schema)
+    files = exporter.files[first:]
+    lows = [low for low, _ in exporter.spans[first:] if low is not None]
+    highs = [high for _, high in exporter.spans[first:] if high is not None]
+    return {
+        "path": np.path,
+        "type": np.node_type,
+        "dir": str(rel_dir),
+        "timestamp_column": src.time_column,
+        "schema": schema_json(schema),
+        "rows": sum(f["rows"] for f in files),
+        "min_event_time": _iso(min(lows)) if lows else None,
+        "max_event_time": _iso(max(highs)) if highs else None,
+        "files": [f["file"] for f in files],
+    }
