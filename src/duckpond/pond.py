@@ -586,7 +586,9 @@ class Pond:
             found = 0
             for match in self.list(pattern):
                 # A matched symlink exports what it points to, under its own path.
-                np = NodePath(root.get(match.path).node, match.path) if match.is_symlink() else match
+                np = (
+                    NodePath(root.get(match.path).node, match.path) if match.is_symlink() else match
+                )
                 below = root.visit(np.path, hidden=False) if np.is_dir() else iter([np])
                 for node in below:
                     if node.is_file() and node.is_tabular():
