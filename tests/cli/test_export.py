@@ -358,3 +358,28 @@ def test_the_python_api(tmp_path: Path) -> None:
     ]
     assert result.rows == 10
     assert result.manifest == tmp_path / "out" / "manifest.json"
+
+
+def test_a_derived_series_exports_as_a_stored_one(
+    pond: PondRunner, series: pa.Table, tmp_path: Path
+) -> None:
+    spec = tmp_path / "derived.yaml"
+    spec.write_text(
+        "apiVersion: duckpond/v1\nkind: SqlDerived\nname: warm\nspec:\n"
+        "  inputs: {a: /data/a.series}\n"
+        "  query: SELECT timestamp, temp * 2 AS twice FROM a WHERE temp >= 10\n"
+    )
+    pond.ok("apply", "-f", str(spec))
+    out = tmp_path / "out"
+    report = pond.json("export", "/sqlderived/*", "--dir", str(out))
+    assert report["outputs"] == ["/sqlderived/warm"]
+    kept = series.filter(pc.greater_equal(series.column("temp"), 10))
+    expected = rows_per_month(kept)
+    assert data_files(out) == {f"sqlderived/warm/{k}/data.parquet" for k in expected}
+    m = manifest(out)
+    assert m["outputs"][0]["type"] == "dynamic:file"
+    assert [c["name"] for c in m["outputs"][0]["schema"]] == ["timestamp", "twice"]
+    back = read_back(out, m["outputs"][0]["files"])
+    assert back.column("timestamp").equals(kept.column("timestamp"))
+    assert back.column("twice").to_pylist() == [2 * t for t in kept.column("temp").to_pylist()]
+    assert pond.json("export", "/sqlderived/*", "--dir", str(out))["written"] == []

@@ -182,7 +182,8 @@ def _source(np: NodePath) -> _Source:
             raise FormatError(f"{np.path} is computed as bytes, not a table")
         column = find_timestamp_column(out.schema())
         span = out.event_range()
-        return _Source(np, column, [span] if span is not None else [])
+        # A computed output may know its range only once read: then a scan finds it.
+        return _Source(np, column, [span] if span is not None else None)
     versions = np.node.versions()
     # A series is all its versions; a table is its latest one.
     current = versions if np.node_type == FILE_SERIES else versions[-1:]
@@ -268,30 +269,34 @@ class _Written:
     schema: pa.Schema | None
 
 
+def _watch(
+    reader: pa.RecordBatchReader, column: str | None, seen: _Written
+) -> Iterator[pa.RecordBatch]:
+    """``reader``'s batches, noting the event-time span of ``column`` in ``seen``."""
+    from ..query.convert import event_range
+
+    for batch in reader:
+        if column is not None and batch.num_rows:
+            span = event_range(batch, column)
+            if span is not None:
+                seen.low = span[0] if seen.low is None else min(seen.low, span[0])
+                seen.high = span[1] if seen.high is None else max(seen.high, span[1])
+        yield batch
+
+
 def _write_rows(reader: pa.RecordBatchReader, column: str | None, fmt: str, temp: Path) -> _Written:
     """Stream ``reader`` into ``temp`` as ``fmt``; rows, event-time span and schema written."""
     import pyarrow as pa
 
     from ..query import output
-    from ..query.convert import event_range, plain_schema
+    from ..query.convert import plain_schema
 
-    seen = _Written(0, None, None, None)
-
-    def watched() -> Iterator[pa.RecordBatch]:
-        for batch in reader:
-            if column is not None and batch.num_rows:
-                span = event_range(batch, column)
-                if span is not None:
-                    seen.low = span[0] if seen.low is None else min(seen.low, span[0])
-                    seen.high = span[1] if seen.high is None else max(seen.high, span[1])
-            yield batch
-
-    stream = pa.RecordBatchReader.from_batches(reader.schema, watched())
+    seen = _Written(0, None, None, plain_schema(reader.schema))
+    stream = pa.RecordBatchReader.from_batches(reader.schema, _watch(reader, column, seen))
     with temp.open("wb") as fh:
         seen.rows = output.write(stream, fmt, fh)
         fh.flush()
         os.fsync(fh.fileno())
-    seen.schema = plain_schema(reader.schema)
     return seen
 
 
@@ -303,21 +308,75 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Exporter:
+class _Layout:
+    """The manifest being built: file records and their event-time spans.
+
+    ``partition`` consumes one partition's rows; this base class only counts them
+    (``plan_export``), ``_Exporter`` also writes them.
+    """
+
+    def __init__(self, out_dir: Path, fmt: str) -> None:
+        self.out_dir = out_dir
+        self.fmt = fmt
+        self.files: list[dict[str, Any]] = []
+        # Each file's event-time span in microseconds, beside ``files`` (ISO text sorts badly).
+        self.spans: list[tuple[int | None, int | None]] = []
+        self.result = ExportResult(out_dir)
+
+    def partition(
+        self,
+        src: _Source,
+        reader: pa.RecordBatchReader,
+        rel_dir: PurePosixPath,
+        period: Period | None,
+    ) -> pa.Schema | None:
+        """Count one partition; its schema (None if it has no rows)."""
+        from ..query.convert import plain_schema
+
+        rel = rel_dir / f"data.{self.fmt}"
+        done = _Written(0, None, None, plain_schema(reader.schema))
+        for batch in _watch(reader, src.time_column, done):
+            done.rows += batch.num_rows
+        if done.rows == 0:
+            return None
+        self._record(src, rel, period, done, {})
+        return done.schema
+
+    def _record(
+        self,
+        src: _Source,
+        rel: PurePosixPath,
+        period: Period | None,
+        done: _Written,
+        extra: dict[str, Any],
+    ) -> None:
+        self.result.rows += done.rows
+        self.spans.append((done.low, done.high))
+        self.files.append(
+            {
+                "file": str(rel),
+                "path": src.np.path,
+                "partition": dict(period.key) if period is not None else {},
+                "start": _iso(period.start) if period is not None else None,
+                "end": _iso(period.end) if period is not None else None,
+                "min_event_time": _iso(done.low) if done.low is not None else None,
+                "max_event_time": _iso(done.high) if done.high is not None else None,
+                "rows": done.rows,
+                **extra,
+            }
+        )
+
+
+class _Exporter(_Layout):
     """One export run: the previous manifest, what is being produced, and the counts."""
 
     def __init__(self, out_dir: Path, fmt: str, previous: dict[str, Any] | None) -> None:
-        self.out_dir = out_dir
-        self.fmt = fmt
+        super().__init__(out_dir, fmt)
         self.before: dict[str, dict[str, Any]] = {
             f["file"]: f
             for f in (previous or {}).get("files", [])
             if isinstance(f, dict) and isinstance(f.get("file"), str)
         }
-        self.files: list[dict[str, Any]] = []
-        # Each file's event-time span in microseconds, beside ``files`` (ISO text sorts badly).
-        self.spans: list[tuple[int | None, int | None]] = []
-        self.result = ExportResult(out_dir)
 
     def partition(
         self,
@@ -356,22 +415,7 @@ class _Exporter:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        self.result.rows += done.rows
-        self.spans.append((done.low, done.high))
-        self.files.append(
-            {
-                "file": str(rel),
-                "path": src.np.path,
-                "partition": dict(period.key) if period is not None else {},
-                "start": _iso(period.start) if period is not None else None,
-                "end": _iso(period.end) if period is not None else None,
-                "min_event_time": _iso(done.low) if done.low is not None else None,
-                "max_event_time": _iso(done.high) if done.high is not None else None,
-                "rows": done.rows,
-                "sha256": digest,
-                "bytes": size,
-            }
-        )
+        self._record(src, rel, period, done, {"sha256": digest, "bytes": size})
         return done.schema
 
     def remove_stale(self) -> None:
@@ -440,32 +484,12 @@ def export_partitioned(
     is exported whole).  Raises ``ConfigError`` for a bad option and ``FormatError`` for a
     ``manifest.json`` in ``out_dir`` that is not a pond export's.
     """
-    from ..query.sources import TimeRange
-
-    if partition not in PARTITIONS:
-        raise ConfigError(f"unknown partition {partition!r} (choose {' or '.join(PARTITIONS)})")
-    if format not in FORMATS:
-        raise ConfigError(f"cannot export as {format!r} (choose {' or '.join(FORMATS)})")
-    limits = TimeRange.of(start, end)
+    _check_options(partition, format)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(20, "not a directory", str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     exporter = _Exporter(out_dir, format, read_manifest(out_dir))
-    outputs: list[dict[str, Any]] = []
-    for np in nodes:
-        outputs.append(_export_one(exporter, np, read, partition, limits))
-        exporter.result.outputs.append(np.path)
-    exporter.remove_stale()
-    manifest = {
-        "manifest_version": MANIFEST_VERSION,
-        "format": format,
-        "partition": partition,
-        "time_zone": "UTC",
-        "start": _iso(limits.start) if limits.start is not None else None,
-        "end": _iso(limits.end) if limits.end is not None else None,
-        "outputs": outputs,
-        "files": exporter.files,
-    }
+    manifest = _build(exporter, nodes, read, partition, start, end)
     text = (json.dumps(manifest, indent=2) + "\n").encode()
     path = out_dir / MANIFEST
     # An export that changed nothing leaves the manifest alone too (no timestamp in it).
@@ -474,8 +498,63 @@ def export_partitioned(
     return exporter.result
 
 
+def plan_export(
+    nodes: Sequence[NodePath],
+    read: Reader,
+    *,
+    partition: str = "month",
+    format: str = "parquet",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, Any]:
+    """The manifest ``export_partitioned`` would write, without writing anything.
+
+    Every file record has what the written manifest has except ``sha256`` and
+    ``bytes`` (which only the written bytes can tell); the rows are read to be counted.
+    """
+    _check_options(partition, format)
+    return _build(_Layout(Path("."), format), nodes, read, partition, start, end)
+
+
+def _check_options(partition: str, format: str) -> None:
+    if partition not in PARTITIONS:
+        raise ConfigError(f"unknown partition {partition!r} (choose {' or '.join(PARTITIONS)})")
+    if format not in FORMATS:
+        raise ConfigError(f"cannot export as {format!r} (choose {' or '.join(FORMATS)})")
+
+
+def _build(
+    layout: _Layout,
+    nodes: Sequence[NodePath],
+    read: Reader,
+    partition: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> dict[str, Any]:
+    """Every node's partitions through ``layout``; the manifest."""
+    from ..query.sources import TimeRange
+
+    limits = TimeRange.of(start, end)
+    outputs: list[dict[str, Any]] = []
+    for np in nodes:
+        outputs.append(_export_one(layout, np, read, partition, limits))
+        layout.result.outputs.append(np.path)
+    if isinstance(layout, _Exporter):
+        layout.remove_stale()
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "format": layout.fmt,
+        "partition": partition,
+        "time_zone": "UTC",
+        "start": _iso(limits.start) if limits.start is not None else None,
+        "end": _iso(limits.end) if limits.end is not None else None,
+        "outputs": outputs,
+        "files": layout.files,
+    }
+
+
 def _export_one(
-    exporter: _Exporter, np: NodePath, read: Reader, partition: str, limits: Any
+    exporter: _Layout, np: NodePath, read: Reader, partition: str, limits: Any
 ) -> dict[str, Any]:
     """Write one output's partitions; its manifest record."""
     from ..query.convert import schema_json
