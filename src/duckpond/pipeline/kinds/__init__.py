@@ -150,7 +150,7 @@ def get_kind(name: str) -> Kind:
         raise ConfigError(f"unknown kind {name!r} (known kinds: {known})") from None
 
 
-_BUILTIN = ("inbox", "hydrovu", "site", "sql_derived", "synthetic")
+_BUILTIN = ("inbox", "hydrovu", "site", "sql_derived", "synthetic", "template")
 _loaded = False
 
 
