@@ -9,11 +9,17 @@ a folder named by its pond path under the export directory::
     OUT/data/lookup/data.parquet                          (a table without a time column)
 
 Partitions are periods of event time in UTC: a row belongs to the partition whose
-[start, end) holds its time.  Each partition is read on its own, with that time
-range, through the reader the caller gives (``Pond.cat``), so a series is never held
-in memory whole and a derived series exports as a stored one does.  Which periods
-can hold rows comes from the event-time ranges the pond records per series version
-(or a computed output declares); a period read empty gets no file.
+[start, end) holds its time.  Rows are read through the reader the caller gives
+(``Pond.cat``), so a derived series exports as a stored one does.  A stored table or
+series is read one partition at a time, with that time range, so it is never held
+in memory whole; which periods can hold rows comes from the event-time ranges the
+pond records per version, and a period read empty gets no file.  A computed output
+is read once (the query layer gathers it whole on any read), put in time order and
+cut into partitions, rather than computed again for each.
+
+A file's bytes depend on its rows alone: Parquet row groups (and CSV chunks) hold
+``ROW_GROUP_ROWS`` rows whatever batches the rows arrived in, so the same rows stored
+in other versions, or a computed output read back from the cache, hash the same.
 
 The manifest (``manifest.json``, ``MANIFEST_VERSION``) lists every file written:
 its pond path, partition, the period's [start, end) and the first and last event
@@ -50,6 +56,8 @@ FORMATS = ("parquet", "csv")
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 _TEMP_MARK = ".pond-tmp-"
+ROW_GROUP_ROWS = 131_072
+"""Rows per Parquet row group (and per CSV chunk) of an exported file."""
 
 Reader = Callable[[str, "datetime | None", "datetime | None"], "pa.RecordBatchReader"]
 """Rows of one pond path with event times in [start, end) (None: unbounded), streamed."""
@@ -284,6 +292,29 @@ def _watch(
         yield batch
 
 
+def _fixed_chunks(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The rows of ``batches`` again, in batches of exactly ``rows`` rows (the last may be short)."""
+    import pyarrow as pa
+
+    pending: list[pa.RecordBatch] = []
+    count = 0
+
+    def combined() -> pa.RecordBatch:
+        return pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - count, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            count += take
+            batch = batch.slice(take)
+            if count == rows:
+                yield combined()
+                pending, count = [], 0
+    if count:
+        yield combined()
+
+
 def _write_rows(reader: pa.RecordBatchReader, column: str | None, fmt: str, temp: Path) -> _Written:
     """Stream ``reader`` into ``temp`` as ``fmt``; rows, event-time span and schema written."""
     import pyarrow as pa
@@ -292,7 +323,11 @@ def _write_rows(reader: pa.RecordBatchReader, column: str | None, fmt: str, temp
     from ..query.convert import plain_schema
 
     seen = _Written(0, None, None, plain_schema(reader.schema))
-    stream = pa.RecordBatchReader.from_batches(reader.schema, _watch(reader, column, seen))
+    # Same rows, same bytes: row groups (and CSV quoting, decided per batch) follow fixed
+    # row counts, never the batches the rows happened to arrive in (a computed output
+    # read from the cache comes in other batches than when it was computed).
+    batches = _fixed_chunks(_watch(reader, column, seen), ROW_GROUP_ROWS)
+    stream = pa.RecordBatchReader.from_batches(reader.schema, batches)
     with temp.open("wb") as fh:
         seen.rows = output.write(stream, fmt, fh)
         fh.flush()
@@ -557,23 +592,45 @@ def _export_one(
     exporter: _Layout, np: NodePath, read: Reader, partition: str, limits: Any
 ) -> dict[str, Any]:
     """Write one output's partitions; its manifest record."""
-    from ..query.convert import schema_json
+    from ..query.convert import event_range, schema_json
+    from ..query.sources import TimeRange, filter_table
 
     src = _source(np)
     rel_dir = _relative_dir(np.path)
     first = len(exporter.files)
     schema: pa.Schema | None = None
-    if src.time_column is None:
+    column = src.time_column
+    if column is None:
         # No time column: one file, whatever --start/--end say.
         schema = exporter.partition(src, read(np.path, None, None), rel_dir, None)
     else:
-        spans = src.spans if src.spans is not None else _scan_span(read, np.path, src.time_column)
-        for whole in periods_over(spans, partition):
-            period = whole.clipped(limits.start, limits.end)
+        whole: pa.Table | None = None
+        if np.is_dynamic():
+            # The query layer gathers a computed output whole on every read anyway: read it
+            # once and cut it here, rather than computing it again for each partition.
+            low, high = limits.start, limits.end
+            whole = read(
+                np.path, None if low is None else _when(low), None if high is None else _when(high)
+            ).read_all()
+            # In time order, as a stored series reads: an engine may return rows of a query
+            # without ORDER BY in another order each time, which would change every file.
+            whole = whole.sort_by(column)
+            span = event_range(whole, column) if whole.num_rows else None
+            spans = [span] if span is not None else []
+        elif src.spans is not None:
+            spans = src.spans
+        else:
+            spans = _scan_span(read, np.path, column)
+        for full in periods_over(spans, partition):
+            period = full.clipped(limits.start, limits.end)
             if period.start >= period.end:
                 continue
-            reader = read(np.path, _when(period.start), _when(period.end))
-            got = exporter.partition(src, reader, rel_dir / whole.dirname, period)
+            if whole is not None:
+                cut = filter_table(whole, column, TimeRange(period.start, period.end))
+                reader = cut.to_reader()
+            else:
+                reader = read(np.path, _when(period.start), _when(period.end))
+            got = exporter.partition(src, reader, rel_dir / full.dirname, period)
             schema = schema or got
     if schema is None:
         # Nothing in range: the output is still described, with no files.
