@@ -7,15 +7,22 @@
     spec:
       in_pattern: /reduce/bdock-down/*          # tables and series (stored or computed)
       out_pattern: $0.md                        # one output per match, named by its captures
-      template: |                               # or template_file: /etc/templates/page.md.j2
-        # {{ output.path }}                     #   (a pond path) or host:///abs/page.md.j2
+      # or template_file: /etc/templates/page.md.j2 (a pond path) or host:///abs/page.md.j2
+      template: |-
+        {% raw -%}
+        # {{ output.path }}
         {{ output.rows }} rows from {{ output.min_event_time }} to {{ output.max_event_time }}
         {% for c in output.columns %}- {{ c.name }} ({{ c.type }})
         {% endfor %}
         {% for f in output.files %}{{ f.file }}
         {% endfor %}
+        {%- endraw %}
       partition: month                          # as pond export --partition (default month)
       format: parquet                           # as pond export --format (default parquet)
+
+``pond apply`` first fills ``{{ key }}`` in the whole YAML file with its ``-v``
+values, so an inline template sits in ``{% raw %}...{% endraw %}`` to reach the
+resource as written; a ``template_file`` needs no such care.
 
 For people who build their site with another generator (Observable Framework
 pages, Hugo content): the output is a ``dynamic:dir`` at ``spec.path`` with one
