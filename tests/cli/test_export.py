@@ -436,3 +436,24 @@ def test_the_same_rows_stored_another_way_give_the_same_bytes(
     one = {f["file"].split("/", 1)[1]: f["sha256"] for f in files if f["path"] == "/one.series"}
     three = {f["file"].split("/", 1)[1]: f["sha256"] for f in files if f["path"] == "/three.series"}
     assert len(one) == len(rows_per_month(rows)) and one == three
+
+
+def test_a_temporary_file_left_by_a_dead_export_is_cleaned_up(
+    pond: PondRunner, series: pa.Table, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    pond.ok("export", "/data/a.series", "--dir", str(out))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    march = out / "data/a.series/year=2025/month=03"
+    orphan = write(march / f".data.parquet.pond-tmp-{dead.stdout.strip()}", b"half a file")
+    pond.ok("export", "/data/a.series", "--dir", str(out))
+    assert not orphan.exists()
+    assert sorted(p.name for p in march.iterdir()) == ["data.parquet"]

@@ -31,7 +31,8 @@ or has another size); otherwise the temporary file is dropped and the existing
 file is left untouched (same inode, same mtime).  Files the previous manifest
 listed that this export does not produce are removed, so the directory mirrors
 what the last export selected; files the manifest never listed are never touched.
-Every file and the manifest are written atomically (temporary name + rename).
+Every file and the manifest are written atomically (temporary name + rename); a
+temporary file left by an export that died is removed by the next one.
 """
 
 from __future__ import annotations
@@ -424,6 +425,7 @@ class _Exporter(_Layout):
         rel = rel_dir / f"data.{self.fmt}"
         target = self.out_dir.joinpath(*rel.parts)
         made = _make_dirs(target.parent)
+        _drop_orphans(target)
         temp = target.with_name(f".{target.name}{_TEMP_MARK}{os.getpid()}")
         try:
             done = _write_rows(reader, src.time_column, self.fmt, temp)
@@ -468,6 +470,24 @@ class _Exporter(_Layout):
                 if not _rmdir_if_empty(parent):
                     break
                 parent = parent.parent
+
+
+def _drop_orphans(target: Path) -> None:
+    """Remove temporary files for ``target`` left by an export that died before its rename."""
+    for temp in target.parent.glob(f".{target.name}{_TEMP_MARK}*"):
+        pid = temp.name.rsplit(_TEMP_MARK, 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            temp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _make_dirs(path: Path) -> list[Path]:
