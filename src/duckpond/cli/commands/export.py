@@ -61,7 +61,9 @@ def export(
 
         pond export '/hydrovu/**/*.series' --dir /srv/export
 
-        pond export /data/a.series --dir out --partition year --format csv --start 2025-01-01
+        pond export /data/a.series --dir out --partition year --format csv
+
+        pond export '/data/*' --dir out --start 2025-01-01 --end 2025-07-01
     """
     from ...timeparse import parse_time
 
