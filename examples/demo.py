@@ -9,6 +9,12 @@ Then the main job: the pipeline of examples/pipeline.yaml (an Inbox over
 the loggers' CSV drop, a SqlDerived daily series, a Synthetic tide) is
 applied and run, run again (nothing new), given one more file and run again
 (one new file), and its results queried.
+
+Last, the stations of examples/stations.yaml: a HydroVu collector reads
+four devices from a stand-in for the HydroVu API on 127.0.0.1 (real San
+Francisco temperatures shipped by vega_datasets, and the example sites; see
+examples/hydrovu_standin.py for what is real), downsamples them and builds
+the public web site.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ WORK = Path(os.environ.get("DEMO_DIR", HERE.parent / "demo-pond"))
 POND_BIN = Path(sys.executable).with_name("pond")
 
 
-def pond(*args: str) -> None:
+def pond(*args: str, env: dict[str, str] | None = None) -> None:
     print(f"\n$ pond {shlex.join(args)}", flush=True)
-    env = {**os.environ, "POND": str(WORK / "pond")}
-    subprocess.run([str(POND_BIN), *args], check=True, env=env)
+    subprocess.run(
+        [str(POND_BIN), *args],
+        check=True,
+        env={**os.environ, "POND": str(WORK / "pond"), **(env or {})},
+    )
 
 
 def pipeline(files: list[Path]) -> None:
@@ -64,6 +73,38 @@ def pipeline(files: list[Path]) -> None:
         "GROUP BY 1, 2 ORDER BY 1 DESC LIMIT 3",
     )
     pond("query", "SELECT resource, outcome, rows, bytes FROM runs ORDER BY start")
+
+
+def stations(csv_dir: Path) -> None:
+    """HydroVu readings from the stand-in API, downsampled, published as a web site."""
+    import hydrovu_standin
+
+    server = hydrovu_standin.start(csv_dir, list(SITES))
+    print(f"\n# a stand-in for the HydroVu API serves 4 devices at {server.base_url}")
+    secrets = {"HYDROVU_CLIENT_ID": server.client_id, "HYDROVU_CLIENT_SECRET": server.client_secret}
+    site = WORK / "site"
+    try:
+        pond(
+            "apply",
+            "-f",
+            str(HERE / "stations.yaml"),
+            "-v",
+            f"hydrovu_url={server.base_url}",
+            "-v",
+            f"site={site}",
+        )
+        pond("hydrovu", "locations", "stations", env=secrets)
+        pond("run", env=secrets)
+        pond("run", "stations", env=secrets)  # nothing new since the last run
+        pond(
+            "cat",
+            "/hydrovu/stations/SFTemps.series",
+            "--sql",
+            "SELECT date_trunc('month', timestamp) AS month, round(max(\"Temperature.F\"), 1) "
+            'AS max_f, round(min("Temperature.F"), 1) AS min_f FROM source GROUP BY 1 ORDER BY 1',
+        )
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -107,6 +148,7 @@ def main() -> None:
     pond("log", "--limit", "3")
     pond("list", "--at-txn", "2")
     pipeline(files)
+    stations(csv_dir)
     print(f"\nThe pond is in {WORK / 'pond'}; try: POND={WORK / 'pond'} .venv/bin/pond list")
 
 
