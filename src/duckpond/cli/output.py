@@ -207,6 +207,12 @@ class TextOutput(Output):
             document = {k: d["document"][k] for k in order if k in d["document"]}
             text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
             click.echo("\n".join(f"    {line}" for line in text.splitlines()))
+        if d.get("derivation"):
+            import yaml
+
+            click.echo("  computed from:")
+            text = yaml.safe_dump(dict(d["derivation"]), sort_keys=False, allow_unicode=True)
+            click.echo("\n".join(f"    {line}" for line in text.splitlines()))
         if d.get("columns"):
             click.echo("  columns:")
             width = max(len(c["name"]) for c in d["columns"])

@@ -9,6 +9,9 @@ from ..tinyfs import FILE_SERIES, WD, NodePath, TableOutput
 from ..tinyfs.persistence import DIRECTORY, DYNAMIC_FILE, RESOURCE
 from .store import TABULAR, version_schema
 
+DERIVATION_KEY = b"duckpond.describe"
+"""The schema metadata key under which a computed table says what it was computed from."""
+
 
 def describe_node(np: NodePath) -> dict[str, Any]:
     from ..timeparse import from_micros, iso
@@ -73,6 +76,11 @@ def _describe_dynamic(np: NodePath, out: dict[str, Any]) -> dict[str, Any]:
     column = convert.find_timestamp_column(schema)
     if column is not None:
         out["timestamp_column"] = column
+    # What a derivation says it was computed from (its kind, inputs and their versions,
+    # Reduce's resolution and counts), kept in the schema metadata so the cache keeps it.
+    recorded = (schema.metadata or {}).get(DERIVATION_KEY)
+    if recorded:
+        out["derivation"] = json.loads(recorded)
     return out
 
 

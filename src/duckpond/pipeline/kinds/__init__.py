@@ -150,7 +150,17 @@ def get_kind(name: str) -> Kind:
         raise ConfigError(f"unknown kind {name!r} (known kinds: {known})") from None
 
 
-_BUILTIN = ("inbox", "hydrovu", "site", "sql_derived", "synthetic", "template")
+_BUILTIN = (
+    "inbox",
+    "hydrovu",
+    "site",
+    "sql_derived",
+    "synthetic",
+    "template",
+    "join",
+    "pivot",
+    "reduce",
+)
 _loaded = False
 
 

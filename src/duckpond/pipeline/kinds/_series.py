@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError, FormatError
+from ...ingest.describe import DERIVATION_KEY
 from ...tinyfs import WD, NodePath, TableOutput
 from ...tinyfs.persistence import FILE_SERIES, FILE_TABLE
 from ..timeseries._arrow import TIME
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 # Where a computed output says what it was computed from: a JSON object in its Arrow
 # schema metadata, which survives the output cache; ``pond describe`` shows it.
-DESCRIBE_KEY = b"duckpond.describe"
+DESCRIBE_KEY = DERIVATION_KEY
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,7 @@ def _renamed(batch: pa.RecordBatch, column: str | None) -> pa.RecordBatch:
         raise FormatError(f"no timestamp column (columns: {', '.join(batch.schema.names)})")
     if column == TIME:
         return batch
-    names = [
-        TIME if name == column else name for name in batch.schema.names if name != TIME
-    ]
+    names = [TIME if name == column else name for name in batch.schema.names if name != TIME]
     arrays = [batch.column(name) for name in batch.schema.names if name != TIME]
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
@@ -134,7 +133,9 @@ def rows(
         raise FormatError(f"{np.path} is a {np.node_type}, not a table or series")
     reader = PondReader.of(root)
     parts = (
-        reader.series_parts(np, span) if np.node_type == FILE_SERIES else [reader.table_part(np, span)]
+        reader.series_parts(np, span)
+        if np.node_type == FILE_SERIES
+        else [reader.table_part(np, span)]
     )
     for part in parts:
         column = part.timestamp_column or find_timestamp_column(part.schema())
@@ -194,7 +195,7 @@ class ComputedTable:
 def with_description(table: pa.Table, description: Mapping[str, Any]) -> pa.Table:
     """``table`` whose schema metadata says what it was computed from (``pond describe``)."""
     metadata = dict(table.schema.metadata or {})
-    metadata[DESCRIBE_KEY] = json.dumps(description, sort_keys=True).encode()
+    metadata[DESCRIBE_KEY] = json.dumps(description).encode()
     return table.replace_schema_metadata(metadata)
 
 

@@ -103,9 +103,7 @@ class ReduceSpec(StrictModel):
     in_pattern: PondPattern
     out_pattern: Annotated[str | None, AfterValidator(_check_out_pattern)] = None
     resolutions: Annotated[list[str], AfterValidator(_check_resolutions)] = Field(min_length=1)
-    aggregations: list[AggregationSpec] = Field(
-        default_factory=_default_aggregations, min_length=1
-    )
+    aggregations: list[AggregationSpec] = Field(default_factory=_default_aggregations, min_length=1)
     allowed_lateness: Annotated[str, AfterValidator(_check_duration)] = "1d"
     path: PondPath
 
@@ -256,8 +254,7 @@ class ReduceTable:
         if table.num_rows == 0:
             return None
         times = micros(table)
-        # The last bucket's readings reach to its end (exclusive).
-        return int(times[0]), int(times[-1]) + self.resolution.micros - 1
+        return int(times[0]), int(times[-1])
 
 
 def reduce_output(spec: ReduceSpec, ctx: FactoryContext) -> Output:
@@ -288,6 +285,7 @@ class _State:
     tables: tuple[pa.Table, ...]
     late_rows_total: int = 0
     late_buckets_total: int = 0
+    last_update: dict[str, Any] = field(default_factory=dict)
 
 
 class _StateStore:
@@ -326,6 +324,7 @@ class _StateStore:
                 tuple(tables),
                 int(meta.get("late_rows_total", 0)),
                 int(meta.get("late_buckets_total", 0)),
+                dict(meta.get("last_update") or {}),
             )
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
             return None
@@ -342,9 +341,11 @@ class _StateStore:
             for index, table in enumerate(state.tables):
                 final = self.directory / f"{generation}-{index}.arrow"
                 temp = final.with_suffix(".tmp")
-                with pa.OSFile(str(temp), "wb") as sink:
-                    with pa.ipc.new_file(sink, table.schema) as writer:
-                        writer.write_table(table)
+                with (
+                    pa.OSFile(str(temp), "wb") as sink,
+                    pa.ipc.new_file(sink, table.schema) as writer,
+                ):
+                    writer.write_table(table)
                 os.replace(temp, final)
             meta = {
                 "config_key": state.config_key,
@@ -353,6 +354,7 @@ class _StateStore:
                 "generation": generation,
                 "late_rows_total": state.late_rows_total,
                 "late_buckets_total": state.late_buckets_total,
+                "last_update": state.last_update,
             }
             temp = self.directory / f"state.{generation}.tmp"
             temp.write_text(json.dumps(meta))
@@ -376,7 +378,9 @@ def _version_times(base: Any, info: Any) -> pa.Array | None:
         local = getattr(base, "local_path", None)
         path = local(info.node_id, info.version) if local is not None else None
         source: Any = (
-            str(path) if path is not None else pa.BufferReader(base.read_bytes(info.node_id, info.version))
+            str(path)
+            if path is not None
+            else pa.BufferReader(base.read_bytes(info.node_id, info.version))
         )
         pf = pq.ParquetFile(source)
         column = info.attributes.get("timestamp_column") or find_timestamp_column(pf.schema_arrow)
@@ -387,9 +391,7 @@ def _version_times(base: Any, info: Any) -> pa.Array | None:
         return None
 
 
-def _changes(
-    base: Any, inputs: frozenset[tuple[str, int]], stitched: bool
-) -> list[Change] | None:
+def _changes(base: Any, inputs: frozenset[tuple[str, int]], stitched: bool) -> list[Change] | None:
     """The new series versions since ``inputs`` were read, as changes; None when something
     else changed (then only a full computation is right)."""
     from ..timeseries import Change
@@ -415,8 +417,12 @@ def _changes(
             # Through a Join, a later input's new readings move the span over which it
             # replaces an earlier input's: the time between its old and new readings
             # changes too.
-            old_low = min((v.min_event_time for v in before if v.min_event_time is not None), default=None)
-            old_high = max((v.max_event_time for v in before if v.max_event_time is not None), default=None)
+            old_low = min(
+                (v.min_event_time for v in before if v.min_event_time is not None), default=None
+            )
+            old_high = max(
+                (v.max_event_time for v in before if v.max_event_time is not None), default=None
+            )
             new_low = min(v.min_event_time for v in added if v.min_event_time is not None)
             new_high = max(v.max_event_time for v in added if v.max_event_time is not None)
             if old_low is not None and new_high < old_low:
@@ -424,6 +430,15 @@ def _changes(
             if old_high is not None and new_low > old_high:
                 changes.append(Change(old_high, new_low))
     return changes
+
+
+def _update(mode: str, recomputed: int, late_rows: int, late_buckets: int) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "recomputed_buckets": recomputed,
+        "late_rows": late_rows,
+        "late_buckets": late_buckets,
+    }
 
 
 def compute_partials(
@@ -453,15 +468,15 @@ def compute_partials(
     if state is not None and state.config_key == key:
         changes = _changes(base, state.inputs, stitched=np.is_dynamic())
 
-    late_rows = late_buckets = 0
     if state is None or changes is None:
         partials = reduce_full(config, rows(view, np))
-        mode, recomputed = "full", partials.tables[0].num_rows
+        update = _update("full", partials.tables[0].num_rows, 0, 0)
         inputs = recorder.snapshot()
         totals = (0, 0)
     elif not changes:
         partials = Partials(config, state.tables)
-        mode, recomputed = "unchanged", 0
+        # Nothing new: what brought the partials here is the kept state's last update.
+        update = state.last_update or _update("full", partials.tables[0].num_rows, 0, 0)
         inputs = state.inputs | recorder.snapshot()
         totals = (state.late_rows_total, state.late_buckets_total)
     else:
@@ -472,21 +487,25 @@ def compute_partials(
             config,
         )
         partials = result.partials
-        mode, recomputed = "incremental", result.recomputed_buckets
-        late_rows, late_buckets = result.late_rows, result.late_buckets
+        update = _update(
+            "incremental", result.recomputed_buckets, result.late_rows, result.late_buckets
+        )
         current = {node_id: base.latest(node_id).version for node_id, _ in state.inputs}
         inputs = frozenset(current.items()) | recorder.snapshot()
-        totals = (state.late_rows_total + late_rows, state.late_buckets_total + late_buckets)
-    # Keep only the newest version seen of each node.
+        totals = (
+            state.late_rows_total + result.late_rows,
+            state.late_buckets_total + result.late_buckets,
+        )
+    # One version per node: the newest seen.
     newest: dict[str, int] = {}
     for node_id, version in inputs:
         newest[node_id] = max(version, newest.get(node_id, version))
     for node_id, version in newest.items():
         ctx.record_input(node_id, version)
-    if store is not None and mode != "unchanged" and not base.read_only and not base.in_transaction:
-        store.save(
-            _State(key, frozenset(newest.items()), partials.tables, totals[0], totals[1])
-        )
+    # A past state (time travel) or an open transaction must not replace the kept state.
+    if store is not None and changes != [] and not base.read_only and not base.in_transaction:
+        kept = _State(key, frozenset(newest.items()), partials.tables, *totals, update)
+        store.save(kept)
     read = []
     for node_id, version in sorted(newest.items()):
         try:
@@ -498,12 +517,7 @@ def compute_partials(
     described = {
         "inputs": [input_record(np)],
         "input_versions": read,
-        "update": {
-            "mode": mode,
-            "recomputed_buckets": recomputed,
-            "late_rows": late_rows,
-            "late_buckets": late_buckets,
-        },
+        "update": update,
         "late_rows_total": totals[0],
         "late_buckets_total": totals[1],
     }
