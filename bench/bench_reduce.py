@@ -8,6 +8,12 @@
   within 1.5x), each a whole process; and the peak RSS of ours (target < 500 MB).
 - incremental: after appending 1% new rows, ``reduce_update`` (reading back only the
   touched buckets' rows) against ``reduce_full`` over everything (target at most 0.1x).
+- join: in a pond, a ``Reduce`` (1h, 6h, 1d; avg/min/max) over a ``Join`` of 3 series of
+  1M rows x 10 columns each, read with ``pond cat res=1h.series --sql 'SELECT count(*)
+  FROM source'`` as a whole process: the first read (``$POND/cache`` deleted before each)
+  and a cached read.
+- versions: ``pond cat --sql 'SELECT count(*) FROM source'`` of a series of 101 small
+  versions as a whole process (the upstream Rust pond reported 34 s; target under 1 s).
 
 The issue's size is 10M rows (``--full``); the default is 2M so that ``make bench`` stays
 short, ``--quick`` 500k.
@@ -26,6 +32,7 @@ import pyarrow.parquet as pq
 
 from duckpond.pipeline.timeseries import Change, ReduceConfig, outputs, reduce_full, reduce_update
 from harness import (
+    POND_BIN,
     PYTHON,
     Figure,
     Figures,
@@ -33,6 +40,8 @@ from harness import (
     header,
     interleaved,
     median,
+    pond_env,
+    prepare,
     run_child,
     timed,
     workdir,
@@ -204,6 +213,103 @@ def bench_incremental(tmp: Path, rows: int, repeat: int) -> list[Figure]:
     ]
 
 
+JOIN_PIPELINE = """\
+apiVersion: duckpond/v1
+kind: Join
+name: three
+spec:
+  inputs:
+    - {pattern: /raw/s0.series, scope: A}
+    - {pattern: /raw/s1.series, scope: B}
+    - {pattern: /raw/s2.series, scope: C}
+---
+apiVersion: duckpond/v1
+kind: Reduce
+name: down
+spec:
+  in_pattern: /join/three
+  resolutions: [1h, 6h, 1d]
+  aggregations: [{type: avg}, {type: min}, {type: max}]
+"""
+COUNT = "SELECT count(*) FROM source"
+
+
+def bench_join(tmp: Path, rows: int, repeat: int) -> list[Figure]:
+    """A Reduce over a Join of 3 series, read as a whole process: first and cached."""
+    import shutil
+
+    from duckpond import Pond
+
+    pond_dir = tmp / "join-pond"
+    with Pond.init(pond_dir) as pond:
+        pond.mkdir("/raw")
+        for index in range(3):
+            # Each series a few seconds off the others: the outer join has 3x the rows.
+            table = make_table(0, rows, seed=10 + index)
+            times = table.column("timestamp").cast(pa.int64()).to_numpy() + index * 3_000_000
+            table = table.set_column(0, "timestamp", pa.array(times).cast(table.schema[0].type))
+            pond.write_series(f"/raw/s{index}.series", table)
+        doc = tmp / "join.yaml"
+        doc.write_text(JOIN_PIPELINE)
+        pond.apply([doc])
+    argv = [POND_BIN, "cat", "/reduce/down/res=1h.series", "--sql", COUNT]
+    env = pond_env(pond_dir)
+    first: list[float] = []
+    cached: list[float] = []
+    rss: list[float] = []
+    for _ in range(repeat):
+        shutil.rmtree(pond_dir / "cache", ignore_errors=True)
+        run = run_child(argv, env=env)
+        first.append(run.seconds)
+        rss.append(run.max_rss_mb)
+        cached.append(run_child(argv, env=env).seconds)
+    size = f"3 series x {rows / 1e6:g}M rows x 10 columns"
+    return [
+        Figure(
+            "join-reduce-first",
+            f"Reduce (1h, 6h, 1d) over a Join of {size}: first read (process)",
+            median(first),
+            "s",
+            note=f"peak RSS {max(rss):.0f} MB",
+            samples=first,
+        ),
+        Figure(
+            "join-reduce-cached",
+            "the same output read again: cached (process)",
+            median(cached),
+            "s",
+            samples=cached,
+        ),
+    ]
+
+
+def bench_versions(tmp: Path, repeat: int, versions: int = 101) -> list[Figure]:
+    """``count(*)`` over a series of many small versions, as a whole process."""
+    from duckpond import Pond
+
+    pond_dir = tmp / "versions-pond"
+    with Pond.init(pond_dir) as pond:
+        for index in range(versions):
+            pond.write_series("/s.series", make_table(index * 10, 10, seed=index))
+    argv = [POND_BIN, "cat", "/s.series", "--sql", COUNT]
+    env = pond_env(pond_dir)
+    samples = [run_child(argv, env=env).seconds for _ in range(repeat + 2)]
+    value = median(samples)
+    return [
+        Figure(
+            "versions-count",
+            f"count(*) over a series of {versions} small versions (process)",
+            value,
+            "s",
+            baseline=34.0,
+            baseline_label="upstream Rust pond, as reported",
+            target="under 1 s",
+            met=value < 1.0,
+            samples=samples,
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     size = parser.add_mutually_exclusive_group()
@@ -211,7 +317,7 @@ def main() -> None:
     size.add_argument("--full", action="store_true", help="the issue's 10M rows")
     size.add_argument("--rows", type=int, help="rows of the series")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--only", metavar="KEYS", help="reduce,incremental")
+    parser.add_argument("--only", metavar="KEYS", help="reduce,incremental,join,versions")
     args = parser.parse_args()
     rows = args.rows or (500_000 if args.quick else 10_000_000 if args.full else 2_000_000)
     repeat = 2 if args.quick or args.full else 3
@@ -222,6 +328,12 @@ def main() -> None:
             figures.add(bench_reduce(tmp, rows, repeat))
         if args.only is None or "incremental" in args.only.split(","):
             figures.add(bench_incremental(tmp, rows, repeat))
+        if args.only is None or "join" in args.only.split(","):
+            prepare()
+            figures.add(bench_join(tmp, 200_000 if args.quick else 1_000_000, repeat))
+        if args.only is None or "versions" in args.only.split(","):
+            prepare()
+            figures.add(bench_versions(tmp, repeat))
     write_json(args.json, figures)
 
 

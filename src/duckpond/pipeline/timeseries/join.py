@@ -85,6 +85,20 @@ def stitch(inputs: Sequence[JoinInput]) -> pa.Table | None:
     return result
 
 
+def _sorted_unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct values, sorted.  ``np.unique`` of numpy 2.4 hashes first and took 1.9 s
+    for 600k times here; a sort and a mask take 10 ms."""
+    import numpy as np
+
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def align(frames: Sequence[tuple[str, pa.Table | None]]) -> pa.Table:
     """Tables with unique sorted times side by side: ``timestamp`` (the union of their
     times, sorted) and ``<prefix>.<column>`` for every other column, NULL where a table has
@@ -94,7 +108,7 @@ def align(frames: Sequence[tuple[str, pa.Table | None]]) -> pa.Table:
     import pyarrow as pa
 
     known = [(prefix, table) for prefix, table in frames if table is not None]
-    all_times: npt.NDArray[np.int64] = np.unique(
+    all_times = _sorted_unique(
         np.concatenate([micros(t) for _, t in known]) if known else np.array([], dtype=np.int64)
     )
     names = [TIME]
