@@ -412,3 +412,46 @@ def test_bad_aggregation_names_the_field(pond: PondRunner, host: Path, bad: str)
     doc.write_text(REDUCE.format(pattern="/raw/s.series").replace("{type: sum}", bad))
     message = pond.fails("apply", "-f", str(doc))
     assert "spec.aggregations.4" in message
+
+
+def test_incremental_reduce_over_a_stitched_join_equals_a_fresh_one(
+    pond: PondRunner, host: Path
+) -> None:
+    # A replaced instrument: the new one's readings win over the old one's from its first
+    # to its last reading, so new readings after a gap take over the old readings between.
+    put(pond, host, "/raw/old.series", sonde(T0, 11, HOUR, 21))
+    put(pond, host, "/raw/new.series", sonde(T0 + 2 * HOUR, 3, HOUR, 22))
+    apply(
+        pond,
+        host,
+        """
+apiVersion: duckpond/v1
+kind: Join
+name: swap
+spec:
+  inputs:
+    - {pattern: /raw/old.series, scope: S}
+    - {pattern: /raw/new.series, scope: S}
+---
+"""
+        + REDUCE.format(pattern="/join/swap"),
+    )
+    pond.ok("cat", "/reduce/down/res=1h.series", "--format", "csv")
+    put(pond, host, "/raw/new.series", sonde(T0 + 8 * HOUR, 2, HOUR, 23))
+    updated = {
+        n: pond.ok("cat", f"/reduce/down/res={n}.series", "--format", "csv").stdout
+        for n in RESOLUTIONS
+    }
+    assert describe(pond, "/reduce/down/res=1h.series")["derivation"]["update"]["mode"] == (
+        "incremental"
+    )
+    shutil.rmtree(pond.dir / "cache")
+    fresh = {
+        n: pond.ok("cat", f"/reduce/down/res={n}.series", "--format", "csv").stdout
+        for n in RESOLUTIONS
+    }
+    assert updated == fresh
+    # From 02:00 to 09:00 only the new instrument counts: the old one's readings from 05:00
+    # to 07:00 are gone, and those hours with them.
+    hours = [t.hour for t in read_csv(pond, "/reduce/down/res=1h.series").index]
+    assert hours == [0, 1, 2, 3, 4, 8, 9, 10]
