@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +108,7 @@ def rows(
     input is read through its table output.  Raises ``FormatError`` for an input that
     is not a table or has no timestamp column.
     """
-    import pyarrow.compute as pc
+    import pyarrow as pa
 
     from ...query.convert import find_timestamp_column
     from ...query.sources import PondReader, TimeRange, scan_parts
@@ -121,13 +121,17 @@ def rows(
         known = out.event_range()
         if span.bounded and known is not None and not span.overlaps(*known):
             return
+        pieces = getattr(out, "pieces", None)
+        if callable(pieces):
+            # A Join: its scopes' rows one after the other, never the joined table.  A
+            # scope without rows still gives its columns, as the joined table has them.
+            for piece in pieces():
+                if piece.num_rows == 0 and not span.bounded:
+                    yield pa.RecordBatch.from_pylist([], schema=piece.schema)
+                yield from _slices(piece.to_batches(), TIME, start, end)
+            return
         column = find_timestamp_column(out.schema())
-        for batch in out.batches():
-            batch = _renamed(batch, column)
-            if span.bounded and batch.num_rows:
-                batch = batch.filter(_mask(batch, start, end, pc))
-            if batch.num_rows:
-                yield batch
+        yield from _slices(out.batches(), column, start, end)
         return
     if np.node_type not in (FILE_SERIES, FILE_TABLE):
         raise FormatError(f"{np.path} is a {np.node_type}, not a table or series")
@@ -143,8 +147,26 @@ def rows(
             yield _renamed(batch, column)
 
 
-def _mask(batch: pa.RecordBatch, start: int | None, end: int | None, pc: Any) -> Any:
+def _slices(
+    wholes: Iterable[pa.RecordBatch], column: str | None, start: int | None, end: int | None
+) -> Iterator[pa.RecordBatch]:
+    """Batches cut to at most ``SCAN_BATCH_ROWS`` rows (slices, no copy) and to the range:
+    a computed table may come as one batch of millions of rows, and what a consumer builds
+    per batch should stay small."""
+    from ...query.sources import SCAN_BATCH_ROWS
+
+    for whole in wholes:
+        for offset in range(0, whole.num_rows, SCAN_BATCH_ROWS):
+            batch = _renamed(whole.slice(offset, SCAN_BATCH_ROWS), column)
+            if start is not None or end is not None:
+                batch = batch.filter(_mask(batch, start, end))
+            if batch.num_rows:
+                yield batch
+
+
+def _mask(batch: pa.RecordBatch, start: int | None, end: int | None) -> Any:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     ints = batch.column(TIME).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
     mask = None

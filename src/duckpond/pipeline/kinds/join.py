@@ -21,6 +21,7 @@ instrument was deployed.  The output is one dynamic file (a series) at ``spec.pa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -91,33 +92,92 @@ def join_inputs(spec: JoinSpec) -> list[str]:
     return [item.pattern for item in spec.inputs]
 
 
-def compute_join(spec: JoinSpec, ctx: FactoryContext) -> pa.Table:
-    """The joined table, its schema metadata naming the inputs read (and their versions)."""
-    from ..timeseries import JoinInput, join
-    from ._series import input_record, matches, read_table, substitute, with_description
+class JoinTable:
+    """The Join's output (a ``TableOutput``), computed when first read.
 
-    pieces: list[JoinInput] = []
-    described: list[dict[str, Any]] = []
-    for index, item in enumerate(spec.inputs):
-        begin = instant_micros(item.range.begin) if item.range else None
-        end = instant_micros(item.range.end) if item.range else None
-        found = matches(ctx.root, item.pattern)
-        if not found and "$" not in item.scope:
-            # Nothing matched: the scope is still there, empty.
-            pieces.append(JoinInput(item.scope, None, begin, end))
-        for match in found:
-            scope = substitute(item.scope, match.captures, f"spec.inputs.{index}.scope")
-            pieces.append(JoinInput(scope, read_table(ctx.root, match.node), begin, end))
-            described.append({**input_record(match.node), "scope": scope})
-    table = join(pieces)
-    return with_description(table, {"kind": "Join", "inputs": described})
+    Besides the joined table it offers ``pieces()``: the same rows scope by scope, not
+    yet aligned on time, so that a reader that aggregates column by column (Reduce)
+    never holds the joined table, which is mostly NULLs when scopes' times differ.
+    """
+
+    def __init__(self, spec: JoinSpec, ctx: FactoryContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self._scopes: list[tuple[str, pa.Table | None]] | None = None
+        self._described: list[dict[str, Any]] = []
+        self._table: pa.Table | None = None
+
+    def scopes(self) -> list[tuple[str, pa.Table | None]]:
+        """Each scope's stitched rows (one row per time, sorted; None: schema unknown)."""
+        if self._scopes is None:
+            from ..timeseries import JoinInput
+            from ..timeseries.join import stitch
+            from ._series import input_record, matches, read_table, substitute
+
+            by_scope: dict[str, list[JoinInput]] = {}
+            for index, item in enumerate(self.spec.inputs):
+                begin = instant_micros(item.range.begin) if item.range else None
+                end = instant_micros(item.range.end) if item.range else None
+                found = matches(self.ctx.root, item.pattern)
+                if not found and "$" not in item.scope:
+                    # Nothing matched: the scope is still there, empty.
+                    by_scope.setdefault(item.scope, []).append(JoinInput(item.scope, None))
+                for match in found:
+                    scope = substitute(item.scope, match.captures, f"spec.inputs.{index}.scope")
+                    data = read_table(self.ctx.root, match.node)
+                    by_scope.setdefault(scope, []).append(JoinInput(scope, data, begin, end))
+                    self._described.append({**input_record(match.node), "scope": scope})
+            self._scopes = [(scope, stitch(items)) for scope, items in by_scope.items()]
+        return self._scopes
+
+    def table(self) -> pa.Table:
+        """The joined table, its schema metadata naming the inputs read and their versions."""
+        if self._table is None:
+            from ..timeseries.join import align
+            from ._series import with_description
+
+            joined = align(self.scopes())
+            self._table = with_description(joined, {"kind": "Join", "inputs": self._described})
+        return self._table
+
+    def pieces(self) -> Iterator[pa.Table]:
+        """The output's rows scope by scope: ``timestamp`` and that scope's
+        ``<scope>.<column>`` columns; the output is their full outer join on time."""
+        from ..timeseries._arrow import TIME
+
+        for scope, table in self.scopes():
+            if table is not None:
+                yield table.rename_columns(
+                    [name if name == TIME else f"{scope}.{name}" for name in table.schema.names]
+                )
+
+    def schema(self) -> pa.Schema:
+        return self.table().schema
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        return iter(self.table().to_batches())
+
+    def event_range(self) -> tuple[int, int] | None:
+        from ..timeseries._arrow import micros
+
+        low: int | None = None
+        high: int | None = None
+        for _, table in self.scopes():
+            if table is not None and table.num_rows:
+                times = micros(table)  # sorted: stitch leaves one row per time, in order
+                low = int(times[0]) if low is None else min(low, int(times[0]))
+                high = int(times[-1]) if high is None else max(high, int(times[-1]))
+        return None if low is None else (low, high if high is not None else low)
+
+
+def compute_join(spec: JoinSpec, ctx: FactoryContext) -> pa.Table:
+    """The joined table (see ``JoinTable.table``)."""
+    return JoinTable(spec, ctx).table()
 
 
 def join_output(spec: JoinSpec, ctx: FactoryContext) -> TableOutput:
     """The Join's output: one table, computed when first read."""
-    from ._series import ComputedTable
-
-    return ComputedTable(lambda: compute_join(spec, ctx))
+    return JoinTable(spec, ctx)
 
 
 register_kind(
