@@ -11,7 +11,7 @@
 - join: in a pond, a ``Reduce`` (1h, 6h, 1d; avg/min/max) over a ``Join`` of 3 series of
   1M rows x 10 columns each, read with ``pond cat res=1h.series --sql 'SELECT count(*)
   FROM source'`` as a whole process: the first read (``$POND/cache`` deleted before each)
-  and a cached read.
+  and a cached read; then, after 1% new rows appended to one series, the incremental read.
 - versions: ``pond cat --sql 'SELECT count(*) FROM source'`` of a series of 101 small
   versions as a whole process (the upstream Rust pond reported 34 s; target under 1 s).
 
@@ -267,6 +267,17 @@ def bench_join(tmp: Path, rows: int, repeat: int) -> list[Figure]:
         again = run_child(argv, env=env)
         cached.append(again.seconds)
         cpu["cached"].append(again.cpu_seconds)
+    # New readings: each round appends 1% of a series to one of them, then reads.
+    incremental: list[float] = []
+    inc_cpu: list[float] = []
+    step = rows // 100
+    for round_ in range(repeat):
+        with Pond.open(pond_dir) as pond:
+            start = rows + round_ * step
+            pond.write_series("/raw/s0.series", make_table(start, step, seed=20 + round_))
+        run = run_child(argv, env=env)
+        incremental.append(run.seconds)
+        inc_cpu.append(run.cpu_seconds)
     size = f"3 series x {rows / 1e6:g}M rows x 10 columns"
     return [
         Figure(
@@ -285,6 +296,16 @@ def bench_join(tmp: Path, rows: int, repeat: int) -> list[Figure]:
             "s",
             samples=cached,
             cpu=median(cpu["cached"]),
+        ),
+        Figure(
+            "join-reduce-inc",
+            f"read after 1% ({step:,} rows) appended to one series: incremental (process)",
+            median(incremental),
+            "s",
+            baseline=median(first),
+            baseline_label="first read",
+            samples=incremental,
+            cpu=median(inc_cpu),
         ),
     ]
 

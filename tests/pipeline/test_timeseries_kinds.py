@@ -455,3 +455,15 @@ spec:
     # to 07:00 are gone, and those hours with them.
     hours = [t.hour for t in read_csv(pond, "/reduce/down/res=1h.series").index]
     assert hours == [0, 1, 2, 3, 4, 8, 9, 10]
+
+    # A late reading of the old instrument inside the new one's span (where the new one
+    # has none) is replaced by the new instrument's span: nothing changes.
+    put(pond, host, "/raw/old.series", series([T0 + 6 * HOUR + 30 * MINUTE], temp=[5.0], cond=[1]))
+    again = {
+        n: pond.ok("cat", f"/reduce/down/res={n}.series", "--format", "csv").stdout
+        for n in RESOLUTIONS
+    }
+    assert describe(pond, "/reduce/down/res=1h.series")["derivation"]["update"]["mode"] == (
+        "incremental"
+    )
+    assert again == fresh

@@ -125,7 +125,7 @@ def rows(
         if callable(pieces):
             # A Join: its scopes' rows one after the other, never the joined table.  A
             # scope without rows still gives its columns, as the joined table has them.
-            for piece in pieces():
+            for piece in pieces(start, end) if span.bounded else pieces():
                 if piece.num_rows == 0 and not span.bounded:
                     yield pa.RecordBatch.from_pylist([], schema=piece.schema)
                 yield from _slices(piece.to_batches(), TIME, start, end)

@@ -33,7 +33,7 @@ from . import Kind, register_kind
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ...tinyfs import FactoryContext, TableOutput
+    from ...tinyfs import FactoryContext, NodePath, TableOutput
 
 
 def validate_instant(value: Any) -> str:
@@ -140,16 +140,60 @@ class JoinTable:
             self._table = with_description(joined, {"kind": "Join", "inputs": self._described})
         return self._table
 
-    def pieces(self) -> Iterator[pa.Table]:
+    def pieces(self, start: int | None = None, end: int | None = None) -> Iterator[pa.Table]:
         """The output's rows scope by scope: ``timestamp`` and that scope's
-        ``<scope>.<column>`` columns; the output is their full outer join on time."""
+        ``<scope>.<column>`` columns; the output is their full outer join on time.
+
+        With ``start`` or ``end`` (microseconds, ``[start, end)``), the rows in that
+        window only, reading only the series versions whose recorded event range
+        overlaps it: what an incremental Reduce needs after a small new version.
+        """
         from ..timeseries._arrow import TIME
 
-        for scope, table in self.scopes():
+        bounded = start is not None or end is not None
+        scopes = self.window(start, end) if bounded else self.scopes()
+        for scope, table in scopes:
             if table is not None:
                 yield table.rename_columns(
                     [name if name == TIME else f"{scope}.{name}" for name in table.schema.names]
                 )
+
+    def window(self, start: int | None, end: int | None) -> list[tuple[str, pa.Table | None]]:
+        """Each scope's stitched rows within ``[start, end)``: equal to ``scopes()`` cut to
+        the window.  An input's span (over which it replaces earlier inputs of its scope)
+        is its declared range, its undeclared bounds taken from the oplog's event ranges
+        of its versions, so rows outside the window need not be read to know it."""
+        import pyarrow as pa
+
+        from ..timeseries import JoinInput
+        from ..timeseries._arrow import TIME, time_type
+        from ..timeseries.join import stitch
+        from ._series import matches, rows, substitute
+
+        low = start if start is not None else -(2**63)
+        high = end if end is not None else 2**63 - 1
+        by_scope: dict[str, list[JoinInput]] = {}
+        for index, item in enumerate(self.spec.inputs):
+            begin = instant_micros(item.range.begin) if item.range else None
+            stop = instant_micros(item.range.end) if item.range else None
+            found = matches(self.ctx.root, item.pattern)
+            if not found and "$" not in item.scope:
+                by_scope.setdefault(item.scope, []).append(JoinInput(item.scope, None))
+            for match in found:
+                scope = substitute(item.scope, match.captures, f"spec.inputs.{index}.scope")
+                span = _recorded_span(match.node, begin, stop)
+                if span is None:
+                    by_scope.setdefault(scope, []).append(JoinInput(scope, None))
+                    continue
+                lo, hi = max(span[0], low), min(span[1], high)
+                if lo >= hi:
+                    by_scope.setdefault(scope, []).append(JoinInput(scope, None))
+                    continue
+                data = list(rows(self.ctx.root, match.node, lo, hi))
+                # No rows in the window still replaces earlier inputs' rows in it.
+                empty = pa.table({TIME: pa.array([], type=time_type())})
+                by_scope.setdefault(scope, []).append(JoinInput(scope, data or empty, lo, hi))
+        return [(scope, stitch(items)) for scope, items in by_scope.items()]
 
     def schema(self) -> pa.Schema:
         return self.table().schema
@@ -168,6 +212,41 @@ class JoinTable:
                 low = int(times[0]) if low is None else min(low, int(times[0]))
                 high = int(times[-1]) if high is None else max(high, int(times[-1]))
         return None if low is None else (low, high if high is not None else low)
+
+
+def _recorded_span(np: NodePath, begin: int | None, stop: int | None) -> tuple[int, int] | None:
+    """An input's span ``[begin, end)`` as ``stitch`` takes it: declared bounds as given,
+    the others its first and last reading (from its versions' recorded event ranges, or
+    its rows when it has none); None when it has no reading in its range."""
+    from ...tinyfs.persistence import FILE_SERIES
+    from ..timeseries._arrow import micros
+    from ._series import read_table
+
+    if begin is not None and stop is not None:
+        return begin, stop
+    versions = np.node.versions() if np.node_type == FILE_SERIES else []
+    mins = [v.min_event_time for v in versions if v.min_event_time is not None]
+    maxs = [v.max_event_time for v in versions if v.max_event_time is not None]
+    if versions and len(mins) == len(versions):
+        first, last = min(mins), max(maxs)
+    else:
+        # A table or a computed input has no per-version ranges: its rows say.
+        table = read_table(np.node.fs.root(), np)
+        if table is None or table.num_rows == 0:
+            return None
+        times = micros(table)
+        inside = times[
+            (times >= (begin if begin is not None else times.min()))
+            & (times < (stop if stop is not None else times.max() + 1))
+        ]
+        if len(inside) == 0:
+            return None
+        first, last = int(inside.min()), int(inside.max())
+    lo = begin if begin is not None else first
+    hi = stop if stop is not None else last + 1
+    if (begin is not None and last < begin) or (stop is not None and first >= stop) or lo >= hi:
+        return None
+    return lo, hi
 
 
 def compute_join(spec: JoinSpec, ctx: FactoryContext) -> pa.Table:
