@@ -9,7 +9,7 @@
 - incremental: after appending 1% new rows, ``reduce_update`` (reading back only the
   touched buckets' rows) against ``reduce_full`` over everything (target at most 0.1x).
 - join: in a pond, a ``Reduce`` (1h, 6h, 1d; avg/min/max) over a ``Join`` of 3 series of
-  1M rows x 10 columns each, read with ``pond cat res=1h.series --sql 'SELECT count(*)
+  1M rows x 10 columns each (10 versions of 100k rows), read with ``pond cat res=1h.series --sql 'SELECT count(*)
   FROM source'`` as a whole process: the first read (``$POND/cache`` deleted before each)
   and a cached read; then, after 1% new rows appended to one series, the incremental read.
 - versions: ``pond cat --sql 'SELECT count(*) FROM source'`` of a series of 101 small
@@ -248,7 +248,9 @@ def bench_join(tmp: Path, rows: int, repeat: int) -> list[Figure]:
             table = make_table(0, rows, seed=10 + index)
             times = table.column("timestamp").cast(pa.int64()).to_numpy() + index * 3_000_000
             table = table.set_column(0, "timestamp", pa.array(times).cast(table.schema[0].type))
-            pond.write_series(f"/raw/s{index}.series", table)
+            # In 10 versions, as a collector appends them (HydroVu: one per run).
+            for offset in range(0, rows, rows // 10):
+                pond.write_series(f"/raw/s{index}.series", table.slice(offset, rows // 10))
         doc = tmp / "join.yaml"
         doc.write_text(JOIN_PIPELINE)
         pond.apply([doc])

@@ -244,9 +244,8 @@ spec:
     assert_same(read_csv(pond, "/reduce/down/res=1h.series"), reference(joined, HOUR, CONFIG))
     update = describe(pond, "/reduce/down/res=1h.series")["derivation"]["update"]
     assert update["mode"] == "incremental"
-    # The new readings' hour, and the last hour before the gap they follow: through a Join,
-    # a gap between old and new readings may change (a stitched scope's span grows).
-    assert update["recomputed_buckets"] == 2
+    # The new readings' hour alone: no scope stitches inputs, so nothing else can change.
+    assert update["recomputed_buckets"] == 1
 
 
 def test_incremental_update_recomputes_only_touched_buckets(pond: PondRunner, host: Path) -> None:

@@ -158,6 +158,19 @@ class JoinTable:
                     [name if name == TIME else f"{scope}.{name}" for name in table.schema.names]
                 )
 
+    def stitches(self) -> bool:
+        """True when some scope may have several inputs (one replacing another over its
+        span), so that new readings of one input can change rows outside their own time."""
+        from ._series import matches
+
+        scopes: set[str] = set()
+        for item in self.spec.inputs:
+            found = matches(self.ctx.root, item.pattern)
+            if "$" in item.scope or len(found) > 1 or item.scope in scopes:
+                return True
+            scopes.add(item.scope)
+        return False
+
     def window(self, start: int | None, end: int | None) -> list[tuple[str, pa.Table | None]]:
         """Each scope's stitched rows within ``[start, end)``: equal to ``scopes()`` cut to
         the window.  An input's span (over which it replaces earlier inputs of its scope)

@@ -432,6 +432,15 @@ def _changes(base: Any, inputs: frozenset[tuple[str, int]], stitched: bool) -> l
     return changes
 
 
+def _may_stitch(np: NodePath) -> bool:
+    """Whether new readings of an input may change rows of ``np`` outside their own time:
+    a Join that stitches inputs (says so), or any other computed input (may)."""
+    if not np.is_dynamic():
+        return False
+    stitches = getattr(np.output(), "stitches", None)
+    return bool(stitches()) if callable(stitches) else True
+
+
 def _update(mode: str, recomputed: int, late_rows: int, late_buckets: int) -> dict[str, Any]:
     return {
         "mode": mode,
@@ -466,7 +475,7 @@ def compute_partials(
     state = store.load() if store is not None else None
     changes = None
     if state is not None and state.config_key == key:
-        changes = _changes(base, state.inputs, stitched=np.is_dynamic())
+        changes = _changes(base, state.inputs, stitched=_may_stitch(np))
 
     if state is None or changes is None:
         partials = reduce_full(config, rows(view, np))
