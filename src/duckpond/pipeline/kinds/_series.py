@@ -118,9 +118,6 @@ def rows(
         out = np.output()
         if not isinstance(out, TableOutput):
             raise FormatError(f"{np.path} is computed as bytes, not a table")
-        known = out.event_range()
-        if span.bounded and known is not None and not span.overlaps(*known):
-            return
         pieces = getattr(out, "pieces", None)
         if callable(pieces):
             # A Join: its scopes' rows one after the other, never the joined table.  A
@@ -129,6 +126,9 @@ def rows(
                 if piece.num_rows == 0 and not span.bounded:
                     yield pa.RecordBatch.from_pylist([], schema=piece.schema)
                 yield from _slices(piece.to_batches(), TIME, start, end)
+            return
+        known = out.event_range()
+        if span.bounded and known is not None and not span.overlaps(*known):
             return
         column = find_timestamp_column(out.schema())
         yield from _slices(out.batches(), column, start, end)
