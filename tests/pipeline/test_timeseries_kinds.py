@@ -466,3 +466,45 @@ spec:
         "incremental"
     )
     assert again == fresh
+
+
+def test_site_charts_a_reduce_over_a_join(pond: PondRunner, host: Path) -> None:
+    # The chain PIPELINE.md's example declares: series -> Join -> Reduce -> Site.
+    put(pond, host, "/hydrovu/noyo/BDockAT500.series", sonde(T0, 48, HOUR, 24))
+    put(pond, host, "/hydrovu/noyo/BDockVulink.series", sonde(T0 + DAY, 48, HOUR, 25))
+    out = host / "www"
+    apply(
+        pond,
+        host,
+        f"""
+apiVersion: duckpond/v1
+kind: Join
+name: bdock
+spec:
+  inputs: [{{pattern: "/hydrovu/noyo/BDock*.series", scope: BDock}}]
+---
+apiVersion: duckpond/v1
+kind: Reduce
+name: bdock-down
+spec:
+  in_pattern: /join/bdock
+  resolutions: [1h, 6h, 1d]
+---
+apiVersion: duckpond/v1
+kind: Site
+name: public
+spec:
+  title: Noyo Harbor water
+  charts: [{{pattern: "/reduce/bdock-down/*"}}]
+  out: {out}
+""",
+    )
+    pond.ok("run")
+    assert (out / "index.html").exists()
+    charted = sorted(p.name for p in (out / "data").iterdir())
+    assert charted == ["bdock-down-bdock-cond", "bdock-down-bdock-temp"]
+    # The Vulink replaced the AT500 from its first reading on: 24 + 48 hourly readings.
+    vulink = sonde(T0 + DAY, 48, HOUR, 25).column("temp").to_pylist()
+    hourly = read_csv(pond, "/reduce/bdock-down/res=1h.series")
+    assert len(hourly) == 72
+    assert list(hourly["BDock.temp.avg"])[24:] == vulink
