@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from duckpond.pipeline.timeseries import Aggregation, ReduceConfig
 
@@ -165,6 +168,9 @@ spec: {pattern: "/sites/*/data.series", columns: [temp]}
         .sort_index()
     )
     assert_same(ours, expected)
+    # A Reduce reads a Pivot's output as it reads a series.
+    apply(pond, host, REDUCE.format(pattern="/pivot/temps"))
+    assert_same(read_csv(pond, "/reduce/down/res=6h.series"), reference(expected, 6 * HOUR, CONFIG))
 
 
 # ---------------------------------------------------------------------------- Reduce
@@ -508,3 +514,44 @@ spec:
     hourly = read_csv(pond, "/reduce/bdock-down/res=1h.series")
     assert len(hourly) == 72
     assert list(hourly["BDock.temp.avg"])[24:] == vulink
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    order=st.permutations(range(6)),
+    cuts=st.lists(st.integers(1, 5), min_size=1, max_size=3, unique=True),
+)
+def test_any_arrival_order_and_split_reads_as_a_fresh_computation(
+    tmp_path_factory: pytest.TempPathFactory, order: list[int], cuts: list[int]
+) -> None:
+    """Readings arriving as versions in any order and split (late ones included), each
+    read incrementally, end where one computation from scratch ends."""
+    from duckpond import Pond
+
+    where = tmp_path_factory.mktemp("prop")
+    # Six blocks of readings over four days, some hours apart: block order is arrival order.
+    blocks = [sonde(T0 + i * 16 * HOUR, 20, 17 * MINUTE, 30 + i) for i in range(6)]
+    arriving = [blocks[i] for i in order]
+    bounds = [0, *sorted(cuts), 6]
+    versions = [
+        pa.concat_tables(arriving[lo:hi]) for lo, hi in itertools.pairwise(bounds) if hi > lo
+    ]
+    doc = where / "reduce.yaml"
+    doc.write_text(REDUCE.format(pattern="/raw/s.series"))
+    seen: dict[str, pa.Table] = {}
+    with Pond.init(where / "inc") as pond:
+        pond.mkdir("/raw")
+        pond.apply([doc])
+    for version in versions:
+        with Pond.open(where / "inc") as pond:
+            pond.write_series("/raw/s.series", version)
+        with Pond.open(where / "inc") as pond:
+            for name in RESOLUTIONS:
+                seen[name] = pond.read_table(f"/reduce/down/res={name}.series")
+    shutil.rmtree(where / "inc" / "cache")
+    with Pond.open(where / "inc") as pond:
+        for name in RESOLUTIONS:
+            fresh = pond.read_table(f"/reduce/down/res={name}.series")
+            assert fresh.equals(seen[name]), name
