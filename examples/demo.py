@@ -103,8 +103,19 @@ def stations(csv_dir: Path) -> None:
             "SELECT date_trunc('month', timestamp) AS month, round(max(\"Temperature.F\"), 1) "
             'AS max_f, round(min("Temperature.F"), 1) AS min_f FROM source GROUP BY 1 ORDER BY 1',
         )
+        pond("list", "/reduce/stations-down/SFTemps/")
+        pond("describe", "/reduce/stations-down/SFTemps/res=7d.series")
+        pond(
+            "cat",
+            "/reduce/stations-down/SFTemps/res=7d.series",
+            "--end",
+            "2010-02-01",
+            "--format",
+            "csv",
+        )
     finally:
         server.stop()
+    print(f"\nThe web site is built: open file://{site}/index.html in a browser")
 
 
 def main() -> None:
