@@ -280,7 +280,7 @@ class Pond:
 
     @guarded
     def list(self, pattern: str | None = None, *, all: bool = False) -> list[NodePath]:
-        """The nodes a ``pond list`` pattern names (see DESIGN: list semantics)."""
+        """The nodes a ``pond list`` pattern names (docs/architecture.md, "The command line")."""
         root = self.root
         pattern = pattern or "/**"
         if not pattern.startswith("/"):
@@ -317,7 +317,7 @@ class Pond:
         options: CopyOptions | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> CopyResult:
-        """Copy host files and directories into the pond in one transaction (DESIGN: copy in).
+        """Copy host files and directories into the pond in one transaction (docs/architecture.md, "The command line").
 
         ``format`` (data, table or series; default data) is what new files become; an
         existing file keeps its type, and a ``format`` that names another type is a

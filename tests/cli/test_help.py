@@ -15,7 +15,7 @@ from duckpond.cli import cli
 from .conftest import POND_SCRIPT, child_env, run_pond
 
 COMMANDS = sorted(cli.commands)
-# The contract of DESIGN.md: these must exist (later commands join the list on their own).
+# The command-line contract (docs/architecture.md): these must exist (later commands join the list on their own).
 CONTRACT = {
     "init",
     "mkdir",

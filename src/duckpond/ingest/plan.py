@@ -1,4 +1,4 @@
-"""Planning a copy in: which host file lands at which pond path (DESIGN.md, ``copy`` in)."""
+"""Planning a copy in: which host file lands at which pond path (docs/architecture.md, "The command line")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Names of a pond's files and directories (DESIGN.md, "On-disk format")."""
+"""Names of a pond's files and directories (docs/architecture.md, "On-disk format")."""
 
 from __future__ import annotations
 

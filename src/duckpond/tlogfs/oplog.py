@@ -1,6 +1,6 @@
 """The operation log's row format: the Delta table schema and directory encoding.
 
-One row is one version of one node (see DESIGN.md, "On-disk format").  A
+One row is one version of one node (docs/architecture.md, "On-disk format").  A
 directory row holds the directory's whole entry table as an Arrow IPC
 stream, so reading a directory costs O(its entries), never O(its history).
 """

@@ -1,7 +1,7 @@
 """TLogFS: TinyFS persistence on a Delta Lake operation log.
 
 The pond's Delta table (``$POND/data``) holds one row per version of each
-node (DESIGN.md, "On-disk format").  ``DeltaPersistence`` is the
+node (docs/architecture.md, "On-disk format").  ``DeltaPersistence`` is the
 ``Persistence`` protocol over it, composed of one part per job:
 
 - ``reads``: the committed rows with the open transaction's writes on top
