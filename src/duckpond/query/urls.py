@@ -8,6 +8,7 @@ the engine (see ``sources``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ def _read_csv(url: PondURL, ctx: ReadContext) -> list[Part]:
     for label, content in _text_sources(url, ctx):
         options = ctx.csv
         if label.lower().endswith((".tsv", ".tsv.gz", ".tsv.zst")) and options.delimiter == ",":
-            options = CsvOptions("\t", options.has_header, options.tz)
+            options = dataclasses.replace(options, delimiter="\t")
         table = read_csv(content, options, compression=_compression_for(url, label))
         parts.append(_table_part(label, table, ctx))
     return parts
