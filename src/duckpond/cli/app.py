@@ -6,6 +6,8 @@ cycle: ``main`` imports ``app`` and the command modules, and registers them.
 
 from __future__ import annotations
 
+import re
+
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +49,8 @@ class PondGroup(click.Group):
         # The command line a transaction records: what this invocation parsed,
         # which is not sys.argv when the CLI runs inside another program.
         ctx.meta[ARGV_KEY] = list(args)
+        for arg in args:
+            _check_scheme(arg)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -73,6 +77,22 @@ class PondGroup(click.Group):
                 f"internal error: {type(exc).__name__}: {describe_error(exc)} "
                 "(run with --debug for the traceback)"
             ) from exc
+
+
+# Text that starts like a URL (``word[+word]:/``): its scheme must be one we know, or a
+# typo (``hst:///tmp/x``) would be read as a relative pond path.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\+[A-Za-z0-9]+)*:/")
+
+
+def _check_scheme(arg: str) -> None:
+    if not _SCHEME.match(arg):
+        return
+    from ..query.urls import parse_url
+
+    try:
+        parse_url(arg)
+    except PondError as exc:
+        raise UserError(describe_error(exc)) from None
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -38,6 +38,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
+from .location import check_location
 from ..errors import (
     ConfigError,
     PondCorruptError,
@@ -114,6 +115,7 @@ class DeltaPersistence:
     ) -> DeltaPersistence:
         """Create a pond whose transaction 1 makes the empty root directory."""
         pond = Path(pond_dir)
+        check_location(pond)
         data = pond / DATA_DIR
         if pond.exists() and not pond.is_dir():
             raise PondExistsError(f"{pond} exists and is not a directory")
@@ -148,6 +150,7 @@ class DeltaPersistence:
         data = pond / DATA_DIR
         if not data.is_dir():
             raise PondNotFoundError(f"no pond at {pond}")
+        check_location(pond)
         try:
             table = DeltaTable(data)
         except DeltaError as e:
