@@ -177,6 +177,8 @@ class TextOutput(Output):
             for np in nodes:
                 _line(np.path)
             return
+        # Sizes are the latest version's; ``describe`` gives a series' total.
+        _line(f"{'type':<13} {'latest size':>12} {'vers':<5} {'modified':<19}  path")
         for np in nodes:
             e = entry(np)
             stamp = e.timestamp.strftime("%Y-%m-%d %H:%M:%S")
@@ -206,11 +208,14 @@ class TextOutput(Output):
         _line(d["path"])
         _line(f"  type:     {d['type']}")
         if d.get("size") is not None:
-            _line(f"  size:     {d['size']} bytes")
+            scope = f" ({d['size_of']})" if d.get("size_of") else ""
+            _line(f"  size:     {d['size']} bytes{scope}")
         if d.get("versions") is not None:
             _line(f"  versions: {d['versions']}")
         if d.get("rows") is not None:
-            _line(f"  rows:     {d['rows']}")
+            stored = d.get("stored_rows")
+            extra = f" ({stored} stored)" if stored is not None and stored != d["rows"] else ""
+            _line(f"  rows:     {d['rows']}{extra}")
         if d.get("min_event_time"):
             _line(f"  events:   {d['min_event_time']} .. {d['max_event_time']}")
         if d.get("timestamp_column"):

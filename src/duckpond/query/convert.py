@@ -649,8 +649,13 @@ def iter_csv(
         reader = pcsv.open_csv(
             first, read_options=read, parse_options=parse, convert_options=convert
         )
+        empty = True
         for batch in reader:
+            empty = False
             yield reading.batch(batch)
+        if empty:
+            # A header without rows: an empty table of the header's columns.
+            yield reading.batch(pa.RecordBatch.from_pylist([], schema=reader.schema))
         return
     except pa.ArrowInvalid as exc:
         if "conversion error" not in str(exc) or opener is None or options.column_types:
@@ -969,6 +974,9 @@ def _write_parquet(
     pending_rows = 0
     order = _Order()
     for batch in batches:
+        if writer is None and require_timestamp and batch.num_rows == 0:
+            schema = batch.schema  # its time column may not be typed yet: wait for rows
+            continue
         if writer is None:
             schema = batch.schema
             column = _timestamp_for(schema, require_timestamp, timestamp_column)
@@ -988,9 +996,14 @@ def _write_parquet(
             pending, pending_rows = [], 0
     if writer is not None and pending:
         writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
+    where = f"{name}: " if name else ""
+    if require_timestamp and rows == 0:
+        # A version without rows would record no event range and add nothing to read;
+        # a table may be empty (a query's empty result), a series version may not.
+        raise FormatError(f"{where}no data rows; a series version needs at least one row")
     if writer is None:
         if schema is None:
-            raise FormatError("not valid CSV: no data rows")
+            raise FormatError(f"{where}not valid CSV: no data rows")
         column = _timestamp_for(schema, require_timestamp, timestamp_column)
         writer = _parquet_writer(sink, schema)
     writer.close()
