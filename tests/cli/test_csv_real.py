@@ -73,7 +73,9 @@ def test_named_null_markers_are_missing(pond: PondRunner, host: Path) -> None:
 def test_quoted_newlines_in_a_large_file(pond: PondRunner, host: Path) -> None:
     lines = ["timestamp,temp,note"]
     for i in range(30_000):
-        lines.append(f'{1_700_000_000 + i * 60},{i % 17},"line one of row {i}\nline two, with more words"')
+        lines.append(
+            f'{1_700_000_000 + i * 60},{i % 17},"line one of row {i}\nline two, with more words"'
+        )
     body = "\n".join(lines) + "\n"
     # Epoch seconds are not times; the note column makes the file large.
     src = write(host / "notes.csv", body.replace("timestamp", "n", 1))
@@ -116,7 +118,9 @@ def test_latin1_without_the_option_is_a_clean_error(pond: PondRunner, host: Path
 
 
 def test_latin1_in_a_value_is_a_clean_error(pond: PondRunner, host: Path) -> None:
-    src = write(host / "l.csv", "timestamp,site\n2025-01-01,a\n2025-01-02,Z\xfcrich\n".encode("latin-1"))
+    src = write(
+        host / "l.csv", "timestamp,site\n2025-01-01,a\n2025-01-02,Z\xfcrich\n".encode("latin-1")
+    )
     message = pond.fails("copy", "--format", "series", str(src), "/l.series")
     assert "data row 2" in message and "'site'" in message and "--encoding" in message
 
@@ -131,13 +135,17 @@ def test_latin1_with_the_encoding_option(pond: PondRunner, host: Path) -> None:
 
 
 def test_decimal_comma_with_semicolons(pond: PondRunner, host: Path) -> None:
-    src = write(host / "de.csv", "timestamp;temp\n2025-01-01T00:00:00;11,5\n2025-01-01T01:00:00;-0,25\n")
+    src = write(
+        host / "de.csv", "timestamp;temp\n2025-01-01T00:00:00;11,5\n2025-01-01T01:00:00;-0,25\n"
+    )
     series(pond, src, "--delimiter", ";", "--decimal", ",")
     assert [r["temp"] for r in rows(pond, "/s.series")] == [11.5, -0.25]
 
 
 def test_leading_zeros_kept_as_text(pond: PondRunner, host: Path) -> None:
-    src = write(host / "u.csv", "timestamp,site,flow\n2025-01-01,01646500,3\n2025-01-02,01646500,4\n")
+    src = write(
+        host / "u.csv", "timestamp,site,flow\n2025-01-01,01646500,3\n2025-01-02,01646500,4\n"
+    )
     series(pond, src, "--column-type", "site=string", "--column-type", "flow=float64")
     got = rows(pond, "/s.series", "SELECT site, flow FROM source")
     assert got == [{"site": "01646500", "flow": 3.0}, {"site": "01646500", "flow": 4.0}]
@@ -148,14 +156,18 @@ def test_leading_zeros_kept_as_text(pond: PondRunner, host: Path) -> None:
 
 def test_a_bad_value_for_a_column_type_names_row_and_column(pond: PondRunner, host: Path) -> None:
     src = write(host / "u.csv", "timestamp,flow\n2025-01-01,3\n2025-01-02,lots\n")
-    message = pond.fails("copy", "--format", "series", "--column-type", "flow=int64", str(src), "/s.series")
+    message = pond.fails(
+        "copy", "--format", "series", "--column-type", "flow=int64", str(src), "/s.series"
+    )
     assert str(src) in message and "data row 2" in message and "'flow'" in message
     assert "'lots'" in message
 
 
 def test_unknown_column_type_is_a_usage_error(pond: PondRunner, host: Path) -> None:
     src = write(host / "u.csv", "timestamp,flow\n2025-01-01,3\n")
-    message = pond.fails("copy", "--format", "series", "--column-type", "flow=decimal", str(src), "/s.series")
+    message = pond.fails(
+        "copy", "--format", "series", "--column-type", "flow=decimal", str(src), "/s.series"
+    )
     assert "column_types.flow" in message and "decimal" in message
 
 
@@ -196,7 +208,13 @@ def test_custom_timestamp_format_day_first(pond: PondRunner, host: Path) -> None
 def test_a_time_not_matching_the_format_names_row_and_column(pond: PondRunner, host: Path) -> None:
     src = write(host / "f.csv", "timestamp,v\n2016/04/20 10:12:10.5,1\nyesterday,2\n")
     message = pond.fails(
-        "copy", "--format", "series", "--timestamp-format", "%Y/%m/%d %H:%M:%S.%f", str(src), "/s.series"
+        "copy",
+        "--format",
+        "series",
+        "--timestamp-format",
+        "%Y/%m/%d %H:%M:%S.%f",
+        str(src),
+        "/s.series",
     )
     assert "data row 2" in message and "'timestamp'" in message and "'yesterday'" in message
 
@@ -242,7 +260,9 @@ FALL_BACK = (
         ("latest", ["07:30", "09:00", "09:00", "09:30", "09:30", "10:00"]),
     ],
 )
-def test_dst_fall_back_policies(pond: PondRunner, host: Path, policy: str, hours: list[str]) -> None:
+def test_dst_fall_back_policies(
+    pond: PondRunner, host: Path, policy: str, hours: list[str]
+) -> None:
     src = write(host / "dst.csv", FALL_BACK)
     series(pond, src, "--tz", "America/Los_Angeles", "--dst", policy)
     got = rows(pond, "/s.series", "SELECT CAST(timestamp AS VARCHAR) AS t, v FROM source")
@@ -253,7 +273,9 @@ def test_dst_fall_back_policies(pond: PondRunner, host: Path, policy: str, hours
 
 def test_dst_fall_back_refused_by_default_with_the_way_out(pond: PondRunner, host: Path) -> None:
     src = write(host / "dst.csv", FALL_BACK)
-    message = pond.fails("copy", "--format", "series", "--tz", "America/Los_Angeles", str(src), "/s.series")
+    message = pond.fails(
+        "copy", "--format", "series", "--tz", "America/Los_Angeles", str(src), "/s.series"
+    )
     assert "--dst" in message and "row-order" in message
 
 
@@ -289,8 +311,15 @@ def test_the_inbox_spec_takes_the_new_options() -> None:
 
     adapter = TypeAdapter(CopyOptions)
     options = adapter.validate_python(
-        {"encoding": "latin-1", "decimal": ",", "delimiter": ";", "column_types": {"site": "string"},
-         "null_values": ["NA"], "dst": "row-order", "skip_rows_after_header": 1}
+        {
+            "encoding": "latin-1",
+            "decimal": ",",
+            "delimiter": ";",
+            "column_types": {"site": "string"},
+            "null_values": ["NA"],
+            "dst": "row-order",
+            "skip_rows_after_header": 1,
+        }
     )
     assert options.null_values == ("NA",) and options.column_types == {"site": "string"}
     with pytest.raises(ValidationError):
@@ -302,9 +331,7 @@ def test_the_api_reads_with_the_options(pond_dir: Path, pond: PondRunner, host: 
 
     src = write(host / "de.csv", "timestamp;site;temp\n2025-01-01T00:00:00;007;11,5\n")
     p = Pond.open(pond_dir)
-    options = CopyOptions.build(
-        delimiter=";", decimal=",", column_types={"site": "string"}
-    )
+    options = CopyOptions.build(delimiter=";", decimal=",", column_types={"site": "string"})
     p.copy_in([str(src)], "/de.series", format="series", options=options)
     got = p.sql('SELECT site, temp FROM "/de.series"').to_pylist()
     assert got == [{"site": "007", "temp": 11.5}]

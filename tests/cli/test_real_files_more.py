@@ -17,7 +17,9 @@ from .conftest import PondRunner, write
 UTC_US = pa.timestamp("us", tz="UTC")
 
 
-def test_an_empty_series_version_is_refused_alike(pond: PondRunner, pond_dir: Path, host: Path) -> None:
+def test_an_empty_series_version_is_refused_alike(
+    pond: PondRunner, pond_dir: Path, host: Path
+) -> None:
     src = write(host / "h.csv", "timestamp,v\n")
     message = pond.fails("copy", "--format", "series", str(src), "/h.series")
     assert str(src) in message and "no data rows" in message
@@ -32,7 +34,10 @@ def test_an_empty_table_is_allowed_alike(pond: PondRunner, pond_dir: Path, host:
     src = write(host / "h.csv", "timestamp,v\n")
     pond.ok("copy", "--format", "table", str(src), "/h.table")
     assert pond.json("describe", "/h.table")[0]["rows"] == 0
-    assert [c["name"] for c in pond.json("describe", "/h.table")[0]["columns"]] == ["timestamp", "v"]
+    assert [c["name"] for c in pond.json("describe", "/h.table")[0]["columns"]] == [
+        "timestamp",
+        "v",
+    ]
     empty = pa.table({"timestamp": pa.array([], UTC_US), "v": pa.array([], pa.float64())})
     p = Pond.open(pond_dir)
     p.write_table("/e.table", empty)
@@ -46,8 +51,16 @@ def readings(day: int, values: list[float]) -> str:
 
 
 def test_describe_rows_are_what_reads_return(pond: PondRunner, host: Path) -> None:
-    pond.ok("copy", "--format", "series", str(write(host / "a.csv", readings(1, [1, 2, 3]))), "/s.series")
-    pond.ok("copy", "--format", "series", str(write(host / "b.csv", readings(1, [4, 5]))), "/s.series")
+    pond.ok(
+        "copy",
+        "--format",
+        "series",
+        str(write(host / "a.csv", readings(1, [1, 2, 3]))),
+        "/s.series",
+    )
+    pond.ok(
+        "copy", "--format", "series", str(write(host / "b.csv", readings(1, [4, 5]))), "/s.series"
+    )
     pond.ok("copy", "--format", "series", str(write(host / "c.csv", readings(2, [6]))), "/s.series")
     described = pond.json("describe", "/s.series")[0]
     read = json.loads(pond.ok("cat", "/s.series", "--format", "json").stdout)
@@ -58,7 +71,9 @@ def test_describe_rows_are_what_reads_return(pond: PondRunner, host: Path) -> No
 
 
 def test_sizes_say_what_they_measure(pond: PondRunner, host: Path) -> None:
-    pond.ok("copy", "--format", "series", str(write(host / "a.csv", readings(1, [1, 2]))), "/s.series")
+    pond.ok(
+        "copy", "--format", "series", str(write(host / "a.csv", readings(1, [1, 2]))), "/s.series"
+    )
     pond.ok("copy", "--format", "series", str(write(host / "b.csv", readings(2, [3]))), "/s.series")
     pond.ok("copy", str(write(host / "n.txt", "one")), "/n.txt")
     pond.ok("copy", str(write(host / "n.txt", "three")), "/n.txt")
@@ -73,12 +88,20 @@ def test_sizes_say_what_they_measure(pond: PondRunner, host: Path) -> None:
 
 
 def test_cat_with_path_over_a_glob(pond: PondRunner, pond_dir: Path, host: Path) -> None:
-    pond.ok("copy", "--format", "series", str(write(host / "a.csv", readings(1, [1, 2]))), "/a.series")
+    pond.ok(
+        "copy", "--format", "series", str(write(host / "a.csv", readings(1, [1, 2]))), "/a.series"
+    )
     pond.ok("copy", "--format", "series", str(write(host / "b.csv", readings(2, [3]))), "/b.series")
     rows = json.loads(pond.ok("cat", "/*.series", "--with-path", "--format", "json").stdout)
-    assert [(r["path"], r["temp"]) for r in rows] == [("/a.series", 1), ("/a.series", 2), ("/b.series", 3)]
+    assert [(r["path"], r["temp"]) for r in rows] == [
+        ("/a.series", 1),
+        ("/a.series", 2),
+        ("/b.series", 3),
+    ]
     sql = "SELECT path, sum(temp) AS s FROM source GROUP BY path ORDER BY path"
-    got = json.loads(pond.ok("cat", "/*.series", "--with-path", "--sql", sql, "--format", "json").stdout)
+    got = json.loads(
+        pond.ok("cat", "/*.series", "--with-path", "--sql", sql, "--format", "json").stdout
+    )
     assert got == [{"path": "/a.series", "s": 3}, {"path": "/b.series", "s": 3}]
     table = Pond.open(pond_dir).cat("/*.series", with_path=True).read_all()
     assert table.column("path").to_pylist() == ["/a.series", "/a.series", "/b.series"]

@@ -7,7 +7,6 @@ cycle: ``main`` imports ``app`` and the command modules, and registers them.
 from __future__ import annotations
 
 import re
-
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field

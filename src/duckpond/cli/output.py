@@ -10,9 +10,8 @@ print rows.
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence

@@ -8,6 +8,7 @@ rows replacing older ones' at the same times); ``stored_rows`` every stored row.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -72,7 +73,7 @@ def _overlapping(versions: list[VersionInfo]) -> bool:
         for v in versions
         if v.min_event_time is not None and v.max_event_time is not None
     )
-    return any(low <= prev_high for (_, prev_high), (low, _) in zip(spans, spans[1:]))
+    return any(low <= prev_high for (_, prev_high), (low, _) in itertools.pairwise(spans))
 
 
 def _read_rows(np: NodePath) -> int:

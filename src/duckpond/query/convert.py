@@ -248,9 +248,7 @@ def to_utc_micros_type(
             if dst == "row-order":
                 arr = _row_order(arr, tz, state or DstState())
             else:
-                arr = pc.assume_timezone(
-                    arr, timezone=tz, ambiguous=ambiguous, nonexistent="raise"
-                )
+                arr = pc.assume_timezone(arr, timezone=tz, ambiguous=ambiguous, nonexistent="raise")
         except pa.ArrowInvalid as exc:
             hint = ""
             if "ambiguous" in str(exc).lower():
@@ -313,9 +311,8 @@ def _merge(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, i
 
 
 def _csv_options(options: CsvOptions) -> tuple[Any, Any, Any]:
-    import pyarrow.csv as pcsv
-
     import pyarrow as pa
+    import pyarrow.csv as pcsv
 
     read = pcsv.ReadOptions(
         block_size=CSV_BLOCK_SIZE,
@@ -749,7 +746,7 @@ def _encoding_error(
         except OSError:
             pass
     return FormatError(
-        f"{where}{line}not {encoding} text (byte {exc.object[exc.start:exc.end]!r}); "
+        f"{where}{line}not {encoding} text (byte {exc.object[exc.start : exc.end]!r}); "
         "name the file's encoding with --encoding (e.g. latin-1, cp1252)"
     )
 

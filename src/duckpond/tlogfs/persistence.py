@@ -38,7 +38,6 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
-from .location import check_location
 from ..errors import (
     ConfigError,
     PondCorruptError,
@@ -54,6 +53,7 @@ from .buffer import PendingDir, now_us
 from .history import TxnRecord
 from .index import RowIndex
 from .layout import DATA_DIR, LARGE_FILES_DIR
+from .location import check_location
 from .lock import DEFAULT_TIMEOUT, WriterLock
 from .maintenance import MAINTENANCE_INTERVAL, PARTITION_FILE_LIMIT, Maintenance, add_actions
 from .oplog import SCHEMA

@@ -87,7 +87,9 @@ def _column_type(text: str) -> tuple[str, str]:
     "--tz", metavar="ZONE", help="Zone of CSV or Parquet timestamps without one (default UTC)."
 )
 @click.option("--timestamp-column", metavar="NAME", help="The event-time column of a series.")
-@click.option("--encoding", metavar="CODEC", help="CSV text encoding, e.g. latin-1 (default utf-8).")
+@click.option(
+    "--encoding", metavar="CODEC", help="CSV text encoding, e.g. latin-1 (default utf-8)."
+)
 @click.option("--decimal", metavar="C", help="CSV decimal mark: '.' (default) or ','.")
 @click.option(
     "--column-type",
