@@ -85,6 +85,12 @@ def test_quoted_newlines_in_a_large_file(pond: PondRunner, host: Path) -> None:
     assert got[0]["c"] == 30_000
     notes = rows(pond, "/t.table", "SELECT note FROM source WHERE n = 1700000060")
     assert notes == [{"note": "line one of row 1\nline two, with more words"}]
+    # Compressed input streams block by block: the same rows.
+    import gzip
+
+    packed = write(host / "notes.csv.gz", gzip.compress(src.read_bytes(), compresslevel=1))
+    table(pond, packed, dest="/z.table")
+    assert rows(pond, "/z.table", "SELECT count(*) AS c FROM source") == [{"c": 30_000}]
 
 
 # -- headers -------------------------------------------------------------------------------
