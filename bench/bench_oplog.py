@@ -440,7 +440,7 @@ def bench_many(work: Path, files: int, repeat: int) -> list[Figure]:
 
         def go() -> None:
             with pond.transaction(COMMAND) as tx:
-            root = tx.root
+                root = tx.root
                 root.mkdir(target)
                 for name in names:
                     root.write_file(f"{target}/{name}", content)
