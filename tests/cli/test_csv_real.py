@@ -341,3 +341,11 @@ def test_the_api_reads_with_the_options(pond_dir: Path, pond: PondRunner, host: 
     p.copy_in([str(src)], "/de.series", format="series", options=options)
     got = p.sql('SELECT site, temp FROM "/de.series"').to_pylist()
     assert got == [{"site": "007", "temp": 11.5}]
+
+
+def test_nan_among_numbers_is_missing(pond: PondRunner, host: Path) -> None:
+    src = write(host / "v.csv", "timestamp,temp\n2025-01-01,1.5\n2025-01-02,nan\n2025-01-03,2.5\n")
+    series(pond, src)
+    assert rows(pond, "/s.series", "SELECT avg(temp) AS a, count(temp) AS n FROM source") == [
+        {"a": 2.0, "n": 2}
+    ]
