@@ -127,3 +127,8 @@ def test_an_unknown_url_scheme_is_named(pond: PondRunner, args: tuple[str, ...])
     message = assert_user_error(pond(*args))
     word = args[-1].split(":")[0] if "hst" in args[-1] else "hots"
     assert repr(word) in message and "scheme" in message
+
+
+def test_an_error_naming_a_control_character_stays_one_line(pond: PondRunner) -> None:
+    message = assert_user_error(pond("cat", "/no\nsuch\x1b.txt"))
+    assert "/no\\nsuch\\x1b.txt" in message

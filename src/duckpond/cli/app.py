@@ -16,7 +16,7 @@ import click
 
 from .. import __version__
 from ..errors import PondError
-from .output import Output, make_output
+from .output import Output, escape_controls, make_output
 
 if TYPE_CHECKING:
     from ..pond import Pond
@@ -31,7 +31,8 @@ class UserError(click.ClickException):
     exit_code = 1
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        # A name holding a newline must not split the one error line.
+        click.echo(f"error: {escape_controls(self.format_message())}", err=True)
 
 
 def describe_error(exc: BaseException) -> str:
