@@ -119,7 +119,8 @@ class History:
         while self.pond.last_txn < commits:
             i = self.pond.last_txn
             directory = into or f"/hist/d{i // 100:03d}"
-            with self.pond.transaction(COMMAND) as root:
+            with self.pond.transaction(COMMAND) as tx:
+                root = tx.root
                 root.mkdir(directory, parents=True, exist_ok=True)
                 root.write_file(f"{directory}/f{i:05d}.txt", b"reading %d\n" % i)
         self.table.update_incremental()
@@ -344,7 +345,8 @@ def bench_list(work: Path, dirs: int, per_dir: int, repeat: int) -> list[Figure]
     pond = Pond.init(pond_dir, command=COMMAND)
     for d in range(dirs):
         # One transaction per directory, as a user copying in one folder at a time would.
-        with pond.transaction(COMMAND) as root:
+        with pond.transaction(COMMAND) as tx:
+            root = tx.root
             root.mkdir(f"/site{d:03d}")
             for f in range(per_dir):
                 root.write_file(f"/site{d:03d}/reading-{f:04d}.csv", b"t,v\n%d,%d\n" % (d, f))
@@ -437,7 +439,8 @@ def bench_many(work: Path, files: int, repeat: int) -> list[Figure]:
         target = f"/batch{runs['n']:03d}"
 
         def go() -> None:
-            with pond.transaction(COMMAND) as root:
+            with pond.transaction(COMMAND) as tx:
+                root = tx.root
                 root.mkdir(target)
                 for name in names:
                     root.write_file(f"{target}/{name}", content)

@@ -436,13 +436,15 @@ class Pond:
         start: Any = None,
         end: Any = None,
         all_versions: bool = False,
+        with_path: bool = False,
     ) -> pa.RecordBatchReader:
         """``pond cat --sql/--start/--end``: a path, glob or URL as rows, streamed.
 
         With ``sql``, ``target`` is the table ``source``; ``start`` is inclusive and
         ``end`` exclusive.  A series reads in event-time order, a newer version's rows
         replacing an older one's at the same times; ``all_versions`` gives every stored
-        row instead, in stored order.
+        row instead, in stored order.  ``with_path`` adds a ``path`` column naming the
+        file each row came from (useful over a glob).
         """
         from .query import engine
 
@@ -454,6 +456,7 @@ class Pond:
             end=_time_or_none(end),
             persistence=self.persistence,
             all_versions=all_versions,
+            with_path=with_path,
         )
 
     @guarded

@@ -184,7 +184,8 @@ def test_list_text_output_is_one_absolute_path_per_line(pond: PondRunner, host: 
 def test_list_long(pond: PondRunner, host: Path) -> None:
     pond.ok("mkdir", "/d")
     pond.ok("copy", str(write(host / "f", b"12345")), "/d/f")
-    lines = pond.ok("list", "-l", "/d/").stdout.splitlines()
+    header, *lines = pond.ok("list", "-l", "/d/").stdout.splitlines()
+    assert "latest size" in header
     assert len(lines) == 1
     fields = lines[0].split()
     assert fields[0] == "file:data"

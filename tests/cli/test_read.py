@@ -225,6 +225,8 @@ def test_describe_data_file_and_directory(series: PondRunner) -> None:
         "path": "/raw.csv",
         "type": "file:data",
         "size": len(SERIES_CSV),
+        "size_of": "latest version",
+        "latest_size": len(SERIES_CSV),
         "versions": 1,
         "rows": None,
         "columns": [],

@@ -6,6 +6,7 @@ cycle: ``main`` imports ``app`` and the command modules, and registers them.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import click
 
 from .. import __version__
 from ..errors import PondError
-from .output import Output, make_output
+from .output import Output, escape_controls, make_output
 
 if TYPE_CHECKING:
     from ..pond import Pond
@@ -30,7 +31,8 @@ class UserError(click.ClickException):
     exit_code = 1
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        # A name holding a newline must not split the one error line.
+        click.echo(f"error: {escape_controls(self.format_message())}", err=True)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -47,6 +49,8 @@ class PondGroup(click.Group):
         # The command line a transaction records: what this invocation parsed,
         # which is not sys.argv when the CLI runs inside another program.
         ctx.meta[ARGV_KEY] = list(args)
+        for arg in args:
+            _check_scheme(arg)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -73,6 +77,22 @@ class PondGroup(click.Group):
                 f"internal error: {type(exc).__name__}: {describe_error(exc)} "
                 "(run with --debug for the traceback)"
             ) from exc
+
+
+# Text that starts like a URL (``word[+word]:/``): its scheme must be one we know, or a
+# typo (``hst:///tmp/x``) would be read as a relative pond path.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\+[A-Za-z0-9]+)*:/")
+
+
+def _check_scheme(arg: str) -> None:
+    if not _SCHEME.match(arg):
+        return
+    from ..query.urls import parse_url
+
+    try:
+        parse_url(arg)
+    except PondError as exc:
+        raise UserError(describe_error(exc)) from None
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -2,7 +2,7 @@
 
 A command hands each kind of result to its own method (``entries``, ``log``,
 ``history``, ``describe``, ``rows``...); ``TextOutput`` prints what a person reads,
-``JsonOutput`` what a script parses (DESIGN.md: keys may be added, never renamed).
+``JsonOutput`` what a script parses (docs/architecture.md: keys may be added, never renamed).
 Human notes go to stdout in text mode and to stderr in JSON mode, so stdout stays
 parseable.  Heavy libraries (pyarrow, rich) are imported only by the methods that
 print rows.
@@ -11,6 +11,7 @@ print rows.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -149,31 +150,48 @@ class Output(ABC):
             Console(file=fh, soft_wrap=True, color_system=None).print(table)
 
 
+# C0 and C1 control characters and DEL: a name holding one (a newline, an escape
+# sequence) must not break a line of output or drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters written as Python escapes (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
+
+
+def _line(text: str = "") -> None:
+    """Print one line of text output, control characters escaped."""
+    click.echo(escape_controls(text))
+
+
 class TextOutput(Output):
     """What a person reads."""
 
     def message(self, text: str) -> None:
-        click.echo(text)
+        _line(text)
 
     def entries(self, nodes: Sequence[N], entry: Callable[[N], Entry], *, long: bool) -> None:
         if not long:
             for np in nodes:
-                click.echo(np.path)
+                _line(np.path)
             return
+        # Sizes are the latest version's; ``describe`` gives a series' total.
+        _line(f"{'type':<13} {'latest size':>12} {'vers':<5} {'modified':<19}  path")
         for np in nodes:
             e = entry(np)
             stamp = e.timestamp.strftime("%Y-%m-%d %H:%M:%S")
-            click.echo(f"{e.type:<13} {e.size:>12} v{e.version:<4} {stamp}  {e.path}")
+            _line(f"{e.type:<13} {e.size:>12} v{e.version:<4} {stamp}  {e.path}")
 
     def log(self, transactions: Sequence[TxnRecord]) -> None:
         for r in _log_rows(transactions):
             command = r["command"]
             command = " ".join(command) if isinstance(command, list) else str(command)
-            click.echo(f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {command}")
+            _line(f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {command}")
 
     def history(self, versions: Sequence[VersionInfo]) -> None:
         for r in _history_rows(versions):
-            click.echo(
+            _line(
                 f"v{r['version']:<4} txn {r['txn_seq']:<6} {r['timestamp']}  {r['size']:>12}  "
                 f"{r['sha256'][:16]}"
             )
@@ -186,55 +204,62 @@ class TextOutput(Output):
 
     @staticmethod
     def _describe_one(d: Mapping[str, Any]) -> None:
-        click.echo(d["path"])
-        click.echo(f"  type:     {d['type']}")
+        _line(d["path"])
+        _line(f"  type:     {d['type']}")
         if d.get("size") is not None:
-            click.echo(f"  size:     {d['size']} bytes")
+            scope = f" ({d['size_of']})" if d.get("size_of") else ""
+            _line(f"  size:     {d['size']} bytes{scope}")
         if d.get("versions") is not None:
-            click.echo(f"  versions: {d['versions']}")
+            _line(f"  versions: {d['versions']}")
         if d.get("rows") is not None:
-            click.echo(f"  rows:     {d['rows']}")
+            stored = d.get("stored_rows")
+            extra = f" ({stored} stored)" if stored is not None and stored != d["rows"] else ""
+            _line(f"  rows:     {d['rows']}{extra}")
         if d.get("min_event_time"):
-            click.echo(f"  events:   {d['min_event_time']} .. {d['max_event_time']}")
+            _line(f"  events:   {d['min_event_time']} .. {d['max_event_time']}")
         if d.get("timestamp_column"):
-            click.echo(f"  time col: {d['timestamp_column']}")
+            _line(f"  time col: {d['timestamp_column']}")
         if d.get("document"):
             import yaml
 
-            click.echo("  document:")
+            _line("  document:")
             # In the order people write documents, not the stored (sorted) order.
             order = ("apiVersion", "kind", "name", "desc", "spec")
             document = {k: d["document"][k] for k in order if k in d["document"]}
             text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-            click.echo("\n".join(f"    {line}" for line in text.splitlines()))
+            for line in text.splitlines():
+                _line(f"    {line}")
         if d.get("derivation"):
             import yaml
 
-            click.echo("  computed from:")
+            _line("  computed from:")
             text = yaml.safe_dump(dict(d["derivation"]), sort_keys=False, allow_unicode=True)
-            click.echo("\n".join(f"    {line}" for line in text.splitlines()))
+            for line in text.splitlines():
+                _line(f"    {line}")
         if d.get("columns"):
-            click.echo("  columns:")
+            _line("  columns:")
             width = max(len(c["name"]) for c in d["columns"])
             for c in d["columns"]:
-                click.echo(f"    {c['name']:<{width}}  {c['type']}")
+                _line(f"    {c['name']:<{width}}  {c['type']}")
 
     def copied_in(self, result: CopyResult) -> None:
         for path in result.unchanged:
-            click.echo(f"unchanged: {path} (same content as its latest version)")
+            _line(f"unchanged: {path} (same content as its latest version)")
         if result.written:
-            click.echo(f"copied {len(result.written)} file(s), txn {result.txn_seq}")
+            _line(f"copied {len(result.written)} file(s), txn {result.txn_seq}")
         elif not result.unchanged:
-            click.echo("nothing to copy")
+            _line("nothing to copy")
 
     def copied_out(self, written: Sequence[Path], dest: str) -> None:
-        click.echo(f"copied {len(written)} file(s) to {dest}")
+        _line(f"copied {len(written)} file(s) to {dest}")
 
     def report(self, record: Mapping[str, Any], summary: str) -> None:
-        click.echo(summary)
+        _line(summary)
 
     def data(self, value: Any, *, text: str | None = None) -> None:
-        click.echo(text if text is not None else str(value))
+        # A multi-line rendering keeps its own line breaks; each line is escaped.
+        for line in (text if text is not None else str(value)).split("\n"):
+            _line(line)
 
     def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
         from rich.console import Console
@@ -242,7 +267,7 @@ class TextOutput(Output):
         from rich.table import Table
 
         if not runs:
-            click.echo("nothing ran")
+            _line("nothing ran")
             return
         columns = list(dict.fromkeys(key for run in runs for key in run))
         table = Table()

@@ -1,11 +1,18 @@
-"""What ``pond describe`` reports: type, versions, rows, schema, event-time range."""
+"""What ``pond describe`` reports: type, versions, rows, schema, event-time range.
+
+``size`` is every version's bytes together for a series (all of them are read) and
+the latest version's for anything else; ``size_of`` says which, and ``latest_size``
+is always the latest version's.  ``rows`` is what a read returns (newer versions'
+rows replacing older ones' at the same times); ``stored_rows`` every stored row.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
-from ..tinyfs import FILE_SERIES, WD, NodePath, TableOutput
+from ..tinyfs import FILE_SERIES, WD, NodePath, TableOutput, VersionInfo
 from ..tinyfs.persistence import DIRECTORY, DYNAMIC_FILE, RESOURCE
 from .store import TABULAR, version_schema
 
@@ -22,6 +29,8 @@ def describe_node(np: NodePath) -> dict[str, Any]:
         "path": np.path,
         "type": np.node_type,
         "size": sum(v.size for v in versions) if np.node_type == FILE_SERIES else latest.size,
+        "size_of": "all versions" if np.node_type == FILE_SERIES else "latest version",
+        "latest_size": latest.size,
         "versions": len(versions),
         "rows": None,
         "columns": [],
@@ -39,7 +48,9 @@ def describe_node(np: NodePath) -> dict[str, Any]:
 
     # A series is all its versions together; a table is its latest version alone.
     current = versions if np.node_type == FILE_SERIES else [latest]
-    out["rows"] = sum(convert.parquet_rows(np, v.version) for v in current)
+    stored = sum(convert.parquet_rows(np, v.version) for v in current)
+    out["stored_rows"] = stored
+    out["rows"] = _read_rows(np) if _overlapping(current) else stored
     if np.node_type == FILE_SERIES:
         out["columns"] = convert.parquet_columns(np)
     else:
@@ -56,6 +67,24 @@ def describe_node(np: NodePath) -> dict[str, Any]:
     if latest.attributes.get("timestamp_column"):
         out["timestamp_column"] = latest.attributes["timestamp_column"]
     return out
+
+
+def _overlapping(versions: list[VersionInfo]) -> bool:
+    """Whether any two versions' event ranges meet, so reads may replace rows."""
+    spans = sorted(
+        (v.min_event_time, v.max_event_time)
+        for v in versions
+        if v.min_event_time is not None and v.max_event_time is not None
+    )
+    return any(low <= prev_high for (_, prev_high), (low, _) in itertools.pairwise(spans))
+
+
+def _read_rows(np: NodePath) -> int:
+    """Rows a read of the series returns (after newer versions replace older rows)."""
+    from ..query import engine
+
+    reader = engine.cat(np.node.fs.root(), np.path, persistence=np.node.fs.persistence)
+    return sum(batch.num_rows for batch in reader)
 
 
 def _describe_dynamic(np: NodePath, out: dict[str, Any]) -> dict[str, Any]:

@@ -10,13 +10,20 @@ unknown fields refused, by ``__pydantic_config__``) and runs the same checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Literal, get_args
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from ..errors import ConfigError
 
+if TYPE_CHECKING:
+    from ..query.convert import CsvOptions
+
 SourceFormat = Literal["csv", "parquet"]
 Compression = Literal["gzip", "zstd"]
+# How a local time in a fall-back hour is read (query.convert.to_utc_micros_type).
+DstPolicy = Literal["error", "earliest", "latest", "row-order"]
+# What a column may be read as (query.convert.COLUMN_TYPES).
+ColumnType = Literal["string", "int64", "float64", "bool", "timestamp", "date"]
 
 
 class OptionError(ConfigError):
@@ -41,6 +48,19 @@ class CopyOptions:
       one; None means UTC.  Stored times are always ``timestamp[us, UTC]``.
     - ``timestamp_column``: the event-time column of a series; None means the
       first of the usual names (``timestamp``, ``time``, ``datetime``...).
+    - ``encoding``: the CSV's text encoding (a Python codec name such as
+      ``latin-1``); None means UTF-8.
+    - ``decimal``: the decimal mark, ``.`` or ``,`` (``11,5`` with ``;`` separators).
+    - ``column_types``: column name to type (``string``, ``int64``, ``float64``,
+      ``bool``, ``timestamp``, ``date``), e.g. ``{site: string}`` keeps ``01646500``.
+    - ``timestamp_format``: a strptime format of the time column, e.g.
+      ``%Y/%m/%d %H:%M:%S.%f`` (``%f``, fractions of a second, only at the end).
+    - ``skip_rows_after_header``: rows under the header that are not data (units).
+    - ``null_values``: cells meaning "missing" besides the empty cell (``NA``...);
+      without them ``NA`` in a text column is text, and in a column of numbers an error.
+    - ``dst``: a local time in a fall-back hour: ``error``, ``earliest``,
+      ``latest``, or ``row-order`` (first occurrence the earlier offset, a repeat
+      after the clock went back the later one).
 
     Raises ``ConfigError`` naming the field for a bad value.
     """
@@ -53,6 +73,13 @@ class CopyOptions:
     header: bool = True
     tz: str | None = None
     timestamp_column: str | None = None
+    encoding: str | None = None
+    decimal: str = "."
+    column_types: dict[str, ColumnType] = field(default_factory=dict)
+    timestamp_format: str | None = None
+    skip_rows_after_header: int = 0
+    null_values: tuple[str, ...] = ()
+    dst: DstPolicy = "error"
 
     def __post_init__(self) -> None:
         _one_of("source_format", self.source_format, get_args(SourceFormat))
@@ -69,6 +96,47 @@ class CopyOptions:
                 check_zone(self.tz)
             except ConfigError as exc:
                 raise OptionError("tz", str(exc)) from None
+        if self.encoding is not None:
+            import codecs
+
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise OptionError("encoding", f"unknown encoding {self.encoding!r}") from None
+        if self.decimal not in (".", ","):
+            raise OptionError("decimal", f"'.' or ',', not {self.decimal!r}")
+        if self.decimal == (self.delimiter or ","):
+            raise OptionError("decimal", "the decimal mark cannot be the delimiter too")
+        for name, typ in self.column_types.items():
+            _one_of(f"column_types.{name}", typ, get_args(ColumnType))
+        fmt = self.timestamp_format
+        if fmt is not None and ("%" not in fmt or "%f" in fmt[:-2] or fmt == "%f"):
+            problem = f"a strptime format with %f only at the end, not {fmt!r}"
+            raise OptionError("timestamp_format", problem)
+        skip = self.skip_rows_after_header
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise OptionError("skip_rows_after_header", f"a count of rows, not {skip!r}")
+        if any(not isinstance(v, str) or v == "" for v in self.null_values):
+            raise OptionError("null_values", "each marker is non-empty text")
+        _one_of("dst", self.dst, get_args(DstPolicy))
+
+    def csv(self, delimiter: str | None = None) -> CsvOptions:
+        """The CSV reading options these say (``delimiter`` when the options leave it open)."""
+        from ..query.convert import CsvOptions
+
+        return CsvOptions(
+            delimiter=self.delimiter or delimiter or ",",
+            has_header=self.header,
+            tz=self.tz,
+            encoding=self.encoding,
+            decimal=self.decimal,
+            column_types=tuple(self.column_types.items()),
+            timestamp_format=self.timestamp_format,
+            timestamp_column=self.timestamp_column,
+            skip_rows_after_header=self.skip_rows_after_header,
+            null_values=tuple(self.null_values),
+            dst=self.dst,
+        )
 
     @classmethod
     def build(cls, **values: Any) -> CopyOptions:

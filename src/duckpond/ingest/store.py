@@ -112,10 +112,7 @@ def to_parquet_from_host(host: Path, node_type: str, options: CopyOptions) -> St
             delimiter = "\t"
         converted = convert.csv_to_parquet(
             host,
-            delimiter=delimiter,
-            has_header=options.header,
-            tz=options.tz,
-            timestamp_column=options.timestamp_column,
+            options=options.csv(delimiter),
             require_timestamp=series,
             compression=options.compression,
         )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,19 +67,59 @@ ROW_GROUP_ROWS = 1 << 18
 Source = bytes | str | os.PathLike[str] | BinaryIO
 
 
+# What ``--dst`` may say about local times in a fall-back hour (see ``to_utc_micros_type``).
+DST_POLICIES = ("error", "earliest", "latest", "row-order")
+
+# The names ``column_types`` accepts, each the Arrow type the column is read as.
+COLUMN_TYPES = ("string", "int64", "float64", "bool", "timestamp", "date")
+
+# Cells that mean "no value" to some tool; found in a column of numbers they are refused
+# unless named as null markers, since reading them either way silently could be wrong.
+COMMON_NULL_MARKERS = ("NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "-", "#N/A")
+
+
 @dataclass(frozen=True)
 class CsvOptions:
-    """How to read a CSV file; ``tz`` is the zone of timestamps written without one."""
+    """How to read a CSV file.
+
+    - ``delimiter``, ``has_header``: the field separator and whether row 1 names columns;
+    - ``tz``: the zone (IANA name or fixed offset ``+05:30``) of timestamps written
+      without one, None for UTC; ``dst``: how a local time in a fall-back hour is read
+      (one of ``DST_POLICIES``);
+    - ``encoding``: the text encoding (any Python codec name), None for UTF-8;
+    - ``decimal``: the decimal mark of numbers (``.`` or ``,``);
+    - ``column_types``: ``(name, type)`` pairs, a type one of ``COLUMN_TYPES``;
+    - ``timestamp_format``: a strptime format for the time column (``%f`` at the end
+      for fractions of a second), else ISO 8601 and ``EXTRA_TIMESTAMP_FORMATS``;
+    - ``timestamp_column``: the time column when it is not one of the usual names;
+    - ``skip_rows_after_header``: rows under the header that are not data (units);
+    - ``null_values``: cells that mean "missing" besides the empty cell.
+    """
 
     delimiter: str = ","
     has_header: bool = True
     tz: str | None = None
+    encoding: str | None = None
+    decimal: str = "."
+    column_types: tuple[tuple[str, str], ...] = ()
+    timestamp_format: str | None = None
+    timestamp_column: str | None = None
+    skip_rows_after_header: int = 0
+    null_values: tuple[str, ...] = ()
+    dst: str = "error"
 
     def __post_init__(self) -> None:
         if len(self.delimiter) != 1:
             raise ConfigError(f"a CSV delimiter is one character, not {self.delimiter!r}")
         if self.tz is not None:
             check_zone(self.tz)
+        if self.dst not in DST_POLICIES:
+            raise ConfigError(f"dst: {self.dst!r} is not one of {', '.join(DST_POLICIES)}")
+        for name, typ in self.column_types:
+            if typ not in COLUMN_TYPES:
+                raise ConfigError(
+                    f"column type of {name!r}: {typ!r} is not one of {', '.join(COLUMN_TYPES)}"
+                )
 
 
 @dataclass(frozen=True)
@@ -110,10 +151,19 @@ def schema_json(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
+# A fixed UTC offset as Arrow writes zones: +05:30, -08:00.
+_FIXED_OFFSET = re.compile(r"^[+-](?:[01]\d|2[0-3]):[0-5]\d$")
+
+
 def check_zone(name: str) -> None:
-    """``ConfigError`` unless ``name`` is a zone this machine knows."""
+    """``ConfigError`` unless ``name`` is a zone this machine knows or a fixed offset
+    written ``+HH:MM`` / ``-HH:MM``."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    if _FIXED_OFFSET.match(name):
+        return
+    if re.match(r"^[+-]\d", name):
+        raise ConfigError(f"a fixed offset is written +HH:MM or -HH:MM, not {name!r}")
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -163,21 +213,78 @@ def find_timestamp_column(schema: pa.Schema, explicit: str | None = None) -> str
     return stamped[0] if len(stamped) == 1 else None
 
 
-def to_utc_micros_type(arr: pa.Array | pa.ChunkedArray, tz: str | None = None) -> Any:
-    """Timestamps as ``timestamp[us, UTC]``; naive ones are taken to be in ``tz`` (UTC if None)."""
+class DstState:
+    """What ``row-order`` remembers from row to row of one input: the last local time
+    seen in a fall-back hour, and whether the clock has gone back in it."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.later = False
+
+
+def to_utc_micros_type(
+    arr: pa.Array | pa.ChunkedArray,
+    tz: str | None = None,
+    dst: str = "error",
+    state: DstState | None = None,
+) -> Any:
+    """Timestamps as ``timestamp[us, UTC]``; naive ones are taken to be in ``tz`` (UTC if None).
+
+    A local time in a fall-back hour happens twice; ``dst`` says which is meant:
+    ``error`` refuses it, ``earliest``/``latest`` take the first/second offset, and
+    ``row-order`` the first offset until the times go back (or repeat) within that
+    hour, the second after, as a logger writing through the change does.  A local
+    time skipped by a spring-forward change is always refused.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     typ = arr.type
     if typ.tz is None and tz is not None and tz != "UTC":
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        ambiguous = "raise" if dst in ("error", "row-order") else dst
         try:
-            arr = pc.assume_timezone(arr, timezone=tz, ambiguous="raise", nonexistent="raise")
+            if dst == "row-order":
+                arr = _row_order(arr, tz, state or DstState())
+            else:
+                arr = pc.assume_timezone(arr, timezone=tz, ambiguous=ambiguous, nonexistent="raise")
         except pa.ArrowInvalid as exc:
+            hint = ""
+            if "ambiguous" in str(exc).lower():
+                hint = "; say how to read a repeated hour with --dst earliest|latest|row-order"
             raise FormatError(
-                f"timestamps do not exist or repeat in {tz}: {one_line(str(exc))}"
+                f"timestamps do not exist or repeat in {tz}: {one_line(str(exc))}{hint}"
             ) from None
     # Nanoseconds are truncated to microseconds, as Delta does; safe=False allows it.
     return arr.cast(pa.timestamp("us", tz="UTC"), safe=False)
+
+
+def _row_order(arr: pa.Array, tz: str, state: DstState) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    early = pc.assume_timezone(arr, timezone=tz, ambiguous="earliest", nonexistent="raise")
+    late = pc.assume_timezone(arr, timezone=tz, ambiguous="latest", nonexistent="raise")
+    differs = pc.fill_null(pc.not_equal(early, late), False)
+    if not pc.any(differs).as_py():
+        return early
+    local = arr.cast(pa.int64()).to_pylist()
+    choose_late = [False] * len(arr)
+    hour = 3_600_000_000 * _per_unit(arr.type.unit)
+    for i in pc.indices_nonzero(differs).to_pylist():
+        value = local[i]
+        if state.last is None or abs(value - state.last) > 2 * hour:
+            state.later = False  # another fall-back hour: start on the first offset again
+        elif value <= state.last:
+            state.later = True
+        state.last = value
+        choose_late[i] = state.later
+    return pc.if_else(pa.array(choose_late), late, early)
+
+
+def _per_unit(unit: str) -> float:
+    return {"s": 1e-6, "ms": 1e-3, "us": 1, "ns": 1e3}[unit]
 
 
 def event_range(table: pa.Table | pa.RecordBatch, column: str) -> tuple[int, int] | None:
@@ -203,18 +310,62 @@ def _merge(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, i
 # -- CSV ------------------------------------------------------------------------------
 
 
-def _csv_options(options: CsvOptions) -> tuple[Any, Any, Any]:
+def _quotes_in_rows(source: Source) -> bool:
+    """Whether a quote character appears after the first line: only then can a value
+    hold a newline.  Arrow's parsing with ``newlines_in_values`` costs some 15% more
+    CPU, so a file without quoted rows (the usual logger export) is spared it.  A
+    one-shot stream cannot be looked at first and is assumed to have quotes."""
+    import mmap
+
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        return data.find(b'"', data.find(b"\n") + 1) >= 0
+    if isinstance(source, str | os.PathLike):
+        try:
+            with open(source, "rb") as f:
+                if os.fstat(f.fileno()).st_size == 0:
+                    return False
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                    return view.find(b'"', view.find(b"\n") + 1) >= 0
+        except (OSError, ValueError):
+            return True
+    return True
+
+
+def _csv_options(options: CsvOptions, quoted_rows: bool = True) -> tuple[Any, Any, Any]:
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
     read = pcsv.ReadOptions(
-        block_size=CSV_BLOCK_SIZE, autogenerate_column_names=not options.has_header
+        block_size=CSV_BLOCK_SIZE,
+        autogenerate_column_names=not options.has_header,
+        encoding=options.encoding or "utf8",
+        skip_rows_after_names=options.skip_rows_after_header,
     )
-    parse = pcsv.ParseOptions(delimiter=options.delimiter)
+    # A quoted value may hold newlines: without this Arrow cuts blocks at any newline,
+    # inside quotes too, and a large file of notes fails where a small one loads.
+    parse = pcsv.ParseOptions(delimiter=options.delimiter, newlines_in_values=quoted_rows)
+    parsers: list[Any] = [pcsv.ISO8601, *EXTRA_TIMESTAMP_FORMATS]
+    fmt = options.timestamp_format
+    if fmt is not None and "%f" not in fmt:
+        parsers.insert(0, fmt)
+    types = {
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+        "timestamp": pa.timestamp("us"),
+        "date": pa.date32(),
+    }
     convert = pcsv.ConvertOptions(
-        timestamp_parsers=[pcsv.ISO8601, *EXTRA_TIMESTAMP_FORMATS],
-        # An empty cell is missing data; a quoted "" is still an empty string.
+        timestamp_parsers=parsers,
+        # Only an empty cell is missing data (a quoted "" is still an empty string);
+        # "NA" or "null" is text unless the user names it a null marker.
+        null_values=["", *options.null_values],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
+        decimal_point=options.decimal,
+        column_types={name: types[typ] for name, typ in options.column_types},
     )
     return read, parse, convert
 
@@ -314,25 +465,35 @@ def _has_nan(column: pa.Array | pa.ChunkedArray) -> bool:
     return bool(pc.any(pc.is_nan(column)).as_py())
 
 
-def canonical_column(column: pa.Array | pa.ChunkedArray, tz: str | None = None) -> Any:
+def canonical_column(
+    column: pa.Array | pa.ChunkedArray,
+    tz: str | None = None,
+    dst: str = "error",
+    state: DstState | None = None,
+) -> Any:
     """One column in its stored form: NaN as NULL, naive times in ``tz`` (else UTC)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     typ = column.type
     if pa.types.is_timestamp(typ):
-        return to_utc_micros_type(column, tz)
+        return to_utc_micros_type(column, tz, dst, state)
     if _has_nan(column):
         column = pc.if_else(pc.is_nan(column), pa.scalar(None, typ), column)
     wanted = canonical_type(typ)
     return column if wanted == typ else column.cast(wanted)
 
 
-def canonical_batch(batch: pa.RecordBatch, tz: str | None = None) -> pa.RecordBatch:
+def canonical_batch(
+    batch: pa.RecordBatch,
+    tz: str | None = None,
+    dst: str = "error",
+    state: DstState | None = None,
+) -> pa.RecordBatch:
     """A batch in the stored form (``canonical_column`` of every column)."""
     import pyarrow as pa
 
-    columns = [canonical_column(column, tz) for column in batch.columns]
+    columns = [canonical_column(column, tz, dst, state) for column in batch.columns]
     return pa.RecordBatch.from_arrays(columns, schema=canonical_schema(batch.schema))
 
 
@@ -341,8 +502,148 @@ def is_canonical(schema: pa.Schema) -> bool:
     return all(canonical_type(f.type) == f.type for f in schema)
 
 
+class _CsvReading:
+    """One CSV input being read: its name for errors, the options, and what carries
+    from batch to batch (rows so far, the DST state)."""
+
+    def __init__(self, options: CsvOptions, name: str | None) -> None:
+        self.options = options
+        self.name = name
+        self.rows = 0
+        self.dst = DstState()
+        self.checked_header = False
+
+    def where(self) -> str:
+        return f"{self.name}: " if self.name else ""
+
+    def batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """A parsed batch checked and in the stored form."""
+        import pyarrow as pa
+
+        if not self.checked_header:
+            self.check_header(batch.schema.names)
+            self.checked_header = True
+        columns = []
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            columns.append(self._column(name, column))
+        self.rows += batch.num_rows
+        prepared = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+        return canonical_batch(prepared, self.options.tz, self.options.dst, self.dst)
+
+    def check_header(self, names: list[str]) -> None:
+        seen: dict[str, int] = {}
+        for i, name in enumerate(names, 1):
+            if not name.strip():
+                raise FormatError(
+                    f"{self.where()}column {i} has no name in the header; "
+                    "name every column (an unnamed column could not be selected)"
+                )
+            if name in seen:
+                raise FormatError(
+                    f"{self.where()}the header names column {name!r} twice "
+                    f"(columns {seen[name]} and {i}); rename one so each can be read"
+                )
+            seen[name] = i
+
+    def _is_time_column(self, name: str) -> bool:
+        explicit = self.options.timestamp_column
+        if explicit is not None:
+            return name == explicit
+        return name.lower() in {c.lower() for c in TIMESTAMP_CANDIDATES}
+
+    def _column(self, name: str, column: pa.Array) -> pa.Array:
+        import pyarrow as pa
+
+        typ = column.type
+        if pa.types.is_binary(typ):
+            self._bad_text(name, column)
+        if pa.types.is_date32(typ) and self._is_time_column(name):
+            # A date-only time column: each day at midnight, local in ``tz``.
+            return column.cast(pa.timestamp("s"))
+        if pa.types.is_string(typ):
+            if self.options.timestamp_format and self._is_time_column(name):
+                return self._parse_times(name, column)
+            self._check_markers(name, column)
+        return column
+
+    def _row(self, index: int) -> int:
+        return self.rows + index + 1
+
+    def _bad_text(self, name: str, column: pa.Array) -> None:
+        for i, value in enumerate(column.to_pylist()):
+            if value is None:
+                continue
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise FormatError(
+                    f"{self.where()}data row {self._row(i)}, column {name!r}: not UTF-8 text "
+                    f"({value[:20]!r}); name the file's encoding with --encoding "
+                    "(e.g. latin-1)"
+                ) from None
+
+    def _check_markers(self, name: str, column: pa.Array) -> None:
+        """Refuse a column of numbers with "no value" markers (``NA``) in it: read as
+        text it would silently stop being numbers; the user says what the markers mean."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        markers = pc.is_in(column, value_set=pa.array(COMMON_NULL_MARKERS))
+        if not pc.any(markers).as_py():
+            return
+        rest = pc.filter(column, pc.invert(pc.fill_null(markers, False)))
+        rest = pc.drop_null(rest)
+        if len(rest) == 0:
+            return
+        try:
+            pc.cast(pc.utf8_trim_whitespace(rest), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return  # text with a marker among it stays text
+        first = pc.index(markers, True).as_py()
+        value = column[first].as_py()
+        raise FormatError(
+            f"{self.where()}data row {self._row(first)}, column {name!r}: {value!r} in a "
+            f"column of numbers; name it a missing value with --null-value {value} "
+            f"(or keep the column as text with --column-type {name}=string)"
+        )
+
+    def _parse_times(self, name: str, column: pa.Array) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        fmt = self.options.timestamp_format
+        assert fmt is not None
+        values = column
+        fraction = None
+        if fmt.endswith("%f"):
+            fmt, mark = fmt[:-3], fmt[-3]
+            parts = pc.extract_regex(
+                column, rf"^(?P<head>.*?)(?:{re.escape(mark)}(?P<frac>\d{{1,6}}))?$"
+            )
+            values = pc.struct_field(parts, "head")
+            digits = pc.utf8_rpad(pc.struct_field(parts, "frac"), width=6, padding="0")
+            fraction = pc.cast(pc.if_else(pc.equal(digits, "000000"), "0", digits), pa.int64())
+        parsed = pc.strptime(values, format=fmt, unit="us", error_is_null=True)
+        bad = pc.and_(pc.is_null(parsed), pc.is_valid(column))
+        if pc.any(bad).as_py():
+            first = pc.index(bad, True).as_py()
+            raise FormatError(
+                f"{self.where()}data row {self._row(first)}, column {name!r}: "
+                f"{column[first].as_py()!r} does not match --timestamp-format "
+                f"{self.options.timestamp_format!r}"
+            )
+        if fraction is not None:
+            micros = pc.add(parsed.cast(pa.int64()), fraction)
+            parsed = micros.cast(pa.timestamp("us"))
+        return parsed
+
+
 def iter_csv(
-    source: Source, options: CsvOptions | None = None, *, compression: str | None = None
+    source: Source,
+    options: CsvOptions | None = None,
+    *,
+    compression: str | None = None,
+    name: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """CSV as record batches in the stored form (``canonical_batch``), a block at a time.
 
@@ -351,29 +652,126 @@ def iter_csv(
     read again with Arrow's non-streaming reader, which widens types across
     blocks.  Batches already yielded are not repeated: the caller gets a
     ``_Restart`` carrying the whole table instead, and drops what it had.
+    ``name`` (the file) is named in errors.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     options = options or CsvOptions()
-    read, parse, convert = _csv_options(options)
+    quoted = compression is not None or _quotes_in_rows(source)
+    read, parse, convert = _csv_options(options, quoted)
     opener = _opener(source, compression)
     first = opener() if opener is not None else source
     if opener is None and compression is not None:
         first = pa.CompressedInputStream(source, compression)
+    reading = _CsvReading(options, name)
     try:
         reader = pcsv.open_csv(
             first, read_options=read, parse_options=parse, convert_options=convert
         )
+        empty = True
         for batch in reader:
-            yield canonical_batch(batch, options.tz)
+            empty = False
+            yield reading.batch(batch)
+        if empty:
+            # A header without rows: an empty table of the header's columns.
+            yield reading.batch(pa.RecordBatch.from_pylist([], schema=reader.schema))
         return
     except pa.ArrowInvalid as exc:
-        if "conversion error" not in str(exc) or opener is None:
-            raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
+        if "conversion error" not in str(exc) or opener is None or options.column_types:
+            raise _csv_error(exc, options, name, opener) from None
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(exc, options, name, opener) from None
     except OSError as exc:
-        raise FormatError(f"cannot read the CSV: {one_line(str(exc))}") from None
-    raise _Restart(_read_csv_whole(opener(), options))
+        raise FormatError(f"{reading.where()}cannot read the CSV: {one_line(str(exc))}") from None
+    raise _Restart(_read_csv_whole(opener(), options, name, opener, quoted))
+
+
+def _csv_error(
+    exc: Exception, options: CsvOptions, name: str | None, opener: Callable[[], Any] | None
+) -> FormatError:
+    """Arrow's CSV error as one line naming the file and, where it can be found, the row
+    and column."""
+    where = f"{name}: " if name else ""
+    message = one_line(str(exc))
+    found = re.search(r"In CSV column #(\d+): .*?invalid value '(.*)'", message)
+    if found and opener is not None and options.has_header:
+        located = _locate_value(opener, options, int(found[1]), found[2])
+        if located is not None:
+            row, column = located
+            return FormatError(
+                f"{where}data row {row}, column {column!r}: cannot read {found[2]!r} "
+                f"({message.split(': ', 1)[1]})"
+            )
+    return FormatError(f"{where}not valid CSV: {message}")
+
+
+def _locate_value(
+    opener: Callable[[], Any], options: CsvOptions, index: int, value: str
+) -> tuple[int, str] | None:
+    """(data row, column name) of the first cell holding ``value`` in column ``index``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    read, parse, _ = _csv_options(options)
+    try:
+        names = pcsv.open_csv(
+            opener(),
+            read_options=read,
+            parse_options=parse,
+            convert_options=pcsv.ConvertOptions(include_columns=[]),
+        ).schema.names
+        if not names:
+            # Arrow reports no names when no column is kept; read the header row alone.
+            header = pcsv.read_csv(
+                opener(),
+                read_options=pcsv.ReadOptions(
+                    encoding=read.encoding, autogenerate_column_names=True
+                ),
+                parse_options=parse,
+                convert_options=pcsv.ConvertOptions(column_types={}),
+            )
+            names = [str(header.column(i)[0]) for i in range(header.num_columns)]
+        column = names[index]
+        table = pcsv.read_csv(
+            opener(),
+            read_options=read,
+            parse_options=parse,
+            convert_options=pcsv.ConvertOptions(
+                include_columns=[column], column_types={column: pa.string()}
+            ),
+        )
+        hits = pc.equal(table.column(column), value)
+        row = pc.index(pc.fill_null(hits, False), True).as_py()
+    except (pa.ArrowInvalid, OSError, IndexError, UnicodeDecodeError):
+        return None
+    return (row + 1, column) if row >= 0 else None
+
+
+def _encoding_error(
+    exc: UnicodeDecodeError,
+    options: CsvOptions,
+    name: str | None,
+    opener: Callable[[], Any] | None,
+) -> FormatError:
+    """A text-decoding failure as one line naming the file, the line and the option."""
+    where = f"{name}: " if name else ""
+    encoding = options.encoding or "utf-8"
+    line = ""
+    if opener is not None:
+        try:
+            data = opener().read()
+            position = bytes(data).find(exc.object[exc.start : exc.end])
+            if position >= 0:
+                newlines = bytes(data).count(b"\n", 0, position)
+                line = f"line {newlines + 1}: "
+        except OSError:
+            pass
+    return FormatError(
+        f"{where}{line}not {encoding} text (byte {exc.object[exc.start : exc.end]!r}); "
+        "name the file's encoding with --encoding (e.g. latin-1, cp1252)"
+    )
 
 
 class _Restart(Exception):
@@ -384,31 +782,47 @@ class _Restart(Exception):
         self.table = table
 
 
-def _read_csv_whole(stream: Any, options: CsvOptions) -> pa.Table:
+def _read_csv_whole(
+    stream: Any,
+    options: CsvOptions,
+    name: str | None = None,
+    opener: Callable[[], Any] | None = None,
+    quoted_rows: bool = True,
+) -> pa.Table:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    read, parse, convert = _csv_options(options)
+    read, parse, convert = _csv_options(options, quoted_rows)
     try:
         table = pcsv.read_csv(
             stream, read_options=read, parse_options=parse, convert_options=convert
         )
+        reading = _CsvReading(options, name)
+        batches = [reading.batch(b) for b in table.to_batches()]
+        if not batches:
+            reading.check_header(table.schema.names)
+            return table
     except pa.ArrowInvalid as exc:
-        raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
-    batches = [canonical_batch(b, options.tz) for b in table.to_batches()]
-    if not batches:
-        return table
+        raise _csv_error(exc, options, name, opener) from None
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(exc, options, name, opener) from None
     return pa.Table.from_batches(batches)
 
 
 def read_csv(
-    source: Source, options: CsvOptions | None = None, *, compression: str | None = None
+    source: Source,
+    options: CsvOptions | None = None,
+    *,
+    compression: str | None = None,
+    name: str | None = None,
 ) -> pa.Table:
-    """A whole CSV input as one Arrow table in the stored form."""
+    """A whole CSV input as one Arrow table in the stored form; ``name`` is named in errors."""
     import pyarrow as pa
 
+    if name is None and isinstance(source, str | os.PathLike):
+        name = str(source)
     try:
-        batches = list(iter_csv(source, options, compression=compression))
+        batches = list(iter_csv(source, options, compression=compression, name=name))
     except _Restart as restart:
         return restart.table
     if not batches:
@@ -425,22 +839,30 @@ def csv_to_parquet(
     timestamp_column: str | None = None,
     require_timestamp: bool = False,
     compression: str | None = None,
+    options: CsvOptions | None = None,
 ) -> Converted:
     """Convert CSV (bytes, a host path or a binary stream) to Parquet.
 
     ``require_timestamp`` is for a series, which needs a timestamp column; its
     event range is measured on the way.  A path ending ``.gz`` or ``.zst`` is
-    decompressed unless ``compression`` says otherwise.
+    decompressed unless ``compression`` says otherwise.  ``options`` gives every
+    reading option at once (then ``delimiter``, ``has_header`` and ``tz`` are unused).
     """
+    import dataclasses
+
     import pyarrow as pa
 
-    options = CsvOptions(delimiter or ",", has_header, tz)
+    if options is None:
+        options = CsvOptions(delimiter or ",", has_header, tz)
+    if timestamp_column is not None and options.timestamp_column is None:
+        options = dataclasses.replace(options, timestamp_column=timestamp_column)
+    timestamp_column = options.timestamp_column
     # A host file is named in errors about its rows.
     name = str(source) if isinstance(source, str | os.PathLike) else None
     if compression is None and isinstance(source, str | os.PathLike):
         compression = compression_for(str(source))
     try:
-        whole = _read_small_csv(source, options, compression)
+        whole = _read_small_csv(source, options, compression, name)
         if whole is not None:
             return _write_parquet(
                 iter(whole.to_batches()),
@@ -449,7 +871,7 @@ def csv_to_parquet(
                 schema=whole.schema,
                 name=name,
             )
-        batches = _prefetched(iter_csv(source, options, compression=compression))
+        batches = _prefetched(iter_csv(source, options, compression=compression, name=name))
         return _write_parquet(batches, require_timestamp, timestamp_column, name=name)
     except _Restart as restart:
         table = restart.table
@@ -461,11 +883,11 @@ def csv_to_parquet(
             name=name,
         )
     except pa.ArrowInvalid as exc:
-        raise FormatError(f"not valid CSV: {one_line(str(exc))}") from None
+        raise _csv_error(exc, options, name, None) from None
 
 
 def _read_small_csv(
-    source: Source, options: CsvOptions, compression: str | None
+    source: Source, options: CsvOptions, compression: str | None, name: str | None = None
 ) -> pa.Table | None:
     """A small uncompressed input read whole, or None: large, compressed and one-shot
     inputs stream, as does one without data rows (the streaming path says what is wrong).
@@ -489,7 +911,7 @@ def _read_small_csv(
     if size > WHOLE_READ_BYTES or opener is None:
         return None
     try:
-        table = _read_csv_whole(opener(), options)
+        table = _read_csv_whole(opener(), options, name, opener, _quotes_in_rows(source))
     except OSError:
         return None
     return table if table.num_rows else None
@@ -573,6 +995,9 @@ def _write_parquet(
     pending_rows = 0
     order = _Order()
     for batch in batches:
+        if writer is None and require_timestamp and batch.num_rows == 0:
+            schema = batch.schema  # its time column may not be typed yet: wait for rows
+            continue
         if writer is None:
             schema = batch.schema
             column = _timestamp_for(schema, require_timestamp, timestamp_column)
@@ -592,9 +1017,14 @@ def _write_parquet(
             pending, pending_rows = [], 0
     if writer is not None and pending:
         writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
+    where = f"{name}: " if name else ""
+    if require_timestamp and rows == 0:
+        # A version without rows would record no event range and add nothing to read;
+        # a table may be empty (a query's empty result), a series version may not.
+        raise FormatError(f"{where}no data rows; a series version needs at least one row")
     if writer is None:
         if schema is None:
-            raise FormatError("not valid CSV: no data rows")
+            raise FormatError(f"{where}not valid CSV: no data rows")
         column = _timestamp_for(schema, require_timestamp, timestamp_column)
         writer = _parquet_writer(sink, schema)
     writer.close()

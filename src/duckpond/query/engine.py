@@ -22,7 +22,7 @@ from ..tinyfs import FILE_SERIES, WD, NodePath, Persistence
 from .convert import CsvOptions, one_line, plain_batch, plain_schema
 from .sources import Part, PondReader, TimeBound, TimeRange, scan_parts, unified_schema
 from .system import SYSTEM_TABLES
-from .urls import ReadContext, is_url, parse_url, read_parts
+from .urls import PondURL, ReadContext, is_url, parse_url, read_parts
 
 if TYPE_CHECKING:
     import tempfile
@@ -375,12 +375,15 @@ class QuerySession:
         engine: str = "datafusion",
         csv: CsvOptions | None = None,
         all_versions: bool = False,
+        with_path: bool = False,
     ) -> None:
         self.pond = PondReader.of(wd, persistence) if wd is not None else None
         self.engine = create_engine(engine)
         self.csv = csv or CsvOptions()
         # Series read every stored row in stored order, not merged by event time.
         self.all_versions = all_versions
+        # The target's rows carry a ``path`` column naming the file each came from.
+        self.with_path = with_path
 
     @property
     def versions_read(self) -> list[tuple[str, int]]:
@@ -391,7 +394,10 @@ class QuerySession:
         """The parts a pond path, glob or URL names, cut to ``[start, end)``."""
         time_range = TimeRange.of(start, end)
         ctx = ReadContext(self.pond, time_range, self.csv, self.all_versions)
-        return read_parts(parse_url(target), ctx)
+        url = parse_url(target)
+        if not self.with_path:
+            return read_parts(url, ctx)
+        return _with_path(url, ctx)
 
     def register(
         self, name: str, target: str, *, start: TimeBound = None, end: TimeBound = None
@@ -439,6 +445,36 @@ class QuerySession:
 
 
 DEFAULT_SOURCE = "source"
+PATH_COLUMN = "path"
+
+
+def _with_path(url: PondURL, ctx: ReadContext) -> list[Part]:
+    """One in-memory part per file ``url`` names, each row with the file's path in a
+    ``path`` column (a pond path, or a host path for ``host+`` URLs)."""
+    import dataclasses
+
+    import pyarrow as pa
+
+    if url.host or ctx.pond is None:
+        groups = [(part.label, [part]) for part in read_parts(url, ctx)]
+    else:
+        matched = ctx.pond.match(url.path, literal=url.literal)
+        groups = [
+            (np.path, read_parts(dataclasses.replace(url, path=np.path, literal=True), ctx))
+            for np in matched
+        ]
+    out = []
+    for label, parts in groups:
+        schema = unified_schema(parts)
+        if PATH_COLUMN in schema.names:
+            raise QueryError(
+                f"{label} already has a column {PATH_COLUMN!r}; read it without --with-path"
+            )
+        table = pa.Table.from_batches(list(scan_parts(parts, ctx.time_range)), schema=schema)
+        table = table.append_column(PATH_COLUMN, pa.array([label] * table.num_rows, pa.string()))
+        column = parts[0].timestamp_column if parts else None
+        out.append(Part(label, table=table, timestamp_column=column))
+    return out
 
 
 def cat(
@@ -452,8 +488,11 @@ def cat(
     csv: CsvOptions | None = None,
     engine: str = "datafusion",
     all_versions: bool = False,
+    with_path: bool = False,
 ) -> pa.RecordBatchReader:
     """``pond cat TARGET [--sql ...] [--start --end]`` as a stream of record batches.
+
+    ``with_path`` adds a ``path`` column naming each row's file (for a glob).
 
     Without SQL a series comes in event-time order; with it, ``target`` is the table
     ``source``, and the query may also name other pond files in double quotes.  Where
@@ -461,7 +500,12 @@ def cat(
     the same times, unless ``all_versions`` asks for every stored row (in stored order).
     """
     session = QuerySession(
-        wd, persistence=persistence, engine=engine, csv=csv, all_versions=all_versions
+        wd,
+        persistence=persistence,
+        engine=engine,
+        csv=csv,
+        all_versions=all_versions,
+        with_path=with_path,
     )
     if sql is None:
         return session.scan(target, start=start, end=end)

@@ -166,9 +166,19 @@ class PondReader:
     def of(cls, wd: WD, persistence: Persistence | None = None) -> PondReader:
         return cls(wd, persistence if persistence is not None else wd.fs.persistence)
 
-    def match(self, pattern: str) -> list[NodePath]:
-        """The files a path or glob names; a glob must match at least one file."""
-        if not has_wildcard(pattern):
+    def match(self, pattern: str, *, literal: bool = False) -> list[NodePath]:
+        """The files a path or glob names; a glob must match at least one file.
+
+        An existing path is taken literally even when it has glob characters
+        (``/export[1].csv``), and ``literal`` never globs (a path a glob matched).
+        """
+        if not literal and has_wildcard(pattern):
+            try:
+                self.wd.get(pattern)
+                literal = True
+            except (FileNotFoundError, NotADirectoryError, SymlinkLoopError, ValueError):
+                pass
+        if literal or not has_wildcard(pattern):
             np = self.wd.get(pattern)
             if np.is_dir():
                 raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", np.path)
@@ -421,8 +431,9 @@ def check_parquet_file(path: Path) -> None:
 
 
 def host_paths(pattern: str) -> list[Path]:
-    """Host files named by a path or glob (``**`` allowed), sorted; at least one must exist."""
-    if has_wildcard(pattern):
+    """Host files named by a path or glob (``**`` allowed), sorted; at least one must exist.
+    An existing file is taken literally even when its name has glob characters."""
+    if has_wildcard(pattern) and not Path(pattern).exists():
         found = sorted(Path(p) for p in host_glob.glob(pattern, recursive=True))
         files = [p for p in found if p.is_file()]
         if not files:

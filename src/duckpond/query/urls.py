@@ -8,6 +8,7 @@ the engine (see ``sources``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ class PondURL:
     format: str | None = None
     compression: str | None = None
     host: bool = False
+    # A path a glob already matched: never matched again as a pattern.
+    literal: bool = False
 
     def __str__(self) -> str:
         words = (["host"] if self.host else []) + [w for w in (self.format, self.compression) if w]
@@ -74,11 +77,6 @@ def parse_url(text: str) -> PondURL:
     assert m is not None
     words = m["scheme"].lower().split("+")
     rest = m["rest"]
-    if not rest.startswith("///"):
-        raise FormatError(
-            f"a URL's path must be absolute, written with three slashes "
-            f"(e.g. {m['scheme']}:///data/file): {text!r}"
-        )
     host = words[0] == "host"
     if host:
         words = words[1:]
@@ -86,9 +84,14 @@ def parse_url(text: str) -> PondURL:
     compression = words.pop(0) if words and words[0] in COMPRESSIONS else None
     if words:
         raise ConfigError(
-            f"unknown word {words[0]!r} in URL {text!r}: formats are "
+            f"unknown URL scheme word {words[0]!r} in {text!r}: formats are "
             f"{', '.join(FORMATS)}, compressions {', '.join(COMPRESSIONS)}, "
             "and host+ may come first"
+        )
+    if not rest.startswith("///"):
+        raise FormatError(
+            f"a URL's path must be absolute, written with three slashes "
+            f"(e.g. {m['scheme']}:///data/file): {text!r}"
         )
     if not host and fmt is None:
         raise ConfigError(f"URL {text!r} names no format (one of {', '.join(FORMATS)})")
@@ -171,7 +174,7 @@ def _text_sources(url: PondURL, ctx: ReadContext) -> list[tuple[str, bytes | Pat
     if url.host:
         return [(str(p), p) for p in host_paths(url.path)]
     pond = _pond(ctx)
-    return [(np.path, pond.latest_bytes(np)) for np in pond.match(url.path)]
+    return [(np.path, pond.latest_bytes(np)) for np in pond.match(url.path, literal=url.literal)]
 
 
 def _table_part(label: str, table: pa.Table, ctx: ReadContext) -> Part:
@@ -185,7 +188,7 @@ def _read_csv(url: PondURL, ctx: ReadContext) -> list[Part]:
     for label, content in _text_sources(url, ctx):
         options = ctx.csv
         if label.lower().endswith((".tsv", ".tsv.gz", ".tsv.zst")) and options.delimiter == ",":
-            options = CsvOptions("\t", options.has_header, options.tz)
+            options = dataclasses.replace(options, delimiter="\t")
         table = read_csv(content, options, compression=_compression_for(url, label))
         parts.append(_table_part(label, table, ctx))
     return parts
@@ -267,7 +270,7 @@ def _node_parts(np: NodePath, url: PondURL, ctx: ReadContext) -> list[Part]:
         # A dynamic table: its schema and batches, never bytes to sniff.
         return [pond.dynamic_part(np, ctx.time_range)]
     # Raw data and dynamic bytes: the name decides; stored raw data may also be Parquet.
-    one = PondURL(np.path, None, url.compression, False)
+    one = PondURL(np.path, None, url.compression, False, literal=True)
     name = np.path.lower()
     for suffix in (".gz", ".zst"):
         name = name.removesuffix(suffix)

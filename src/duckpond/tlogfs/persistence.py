@@ -53,6 +53,7 @@ from .buffer import PendingDir, now_us
 from .history import TxnRecord
 from .index import RowIndex
 from .layout import DATA_DIR, LARGE_FILES_DIR
+from .location import check_location
 from .lock import DEFAULT_TIMEOUT, WriterLock
 from .maintenance import MAINTENANCE_INTERVAL, PARTITION_FILE_LIMIT, Maintenance, add_actions
 from .oplog import SCHEMA
@@ -114,6 +115,7 @@ class DeltaPersistence:
     ) -> DeltaPersistence:
         """Create a pond whose transaction 1 makes the empty root directory."""
         pond = Path(pond_dir)
+        check_location(pond)
         data = pond / DATA_DIR
         if pond.exists() and not pond.is_dir():
             raise PondExistsError(f"{pond} exists and is not a directory")
@@ -148,6 +150,7 @@ class DeltaPersistence:
         data = pond / DATA_DIR
         if not data.is_dir():
             raise PondNotFoundError(f"no pond at {pond}")
+        check_location(pond)
         try:
             table = DeltaTable(data)
         except DeltaError as e:

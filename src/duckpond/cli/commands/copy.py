@@ -23,11 +23,13 @@ def copy_options(
     no_header: bool,
     tz: str | None,
     timestamp_column: str | None,
+    **csv: Any,
 ) -> tuple[list[str], CopyOptions]:
     """The host paths to copy in, and how to read them, from the command line.
 
     A source is a host path, ``host:///abs``, or a ``host+FORMAT[+COMP]:///`` URL whose
-    format and compression become options.
+    format and compression become options.  ``csv`` holds the other CSV flags by their
+    ``CopyOptions`` names (``column_types`` as ``NAME=TYPE`` texts); None means unset.
     """
     from ...ingest.options import CopyOptions
     from ...pond import parse_url
@@ -38,6 +40,12 @@ def copy_options(
         "tz": tz,
         "timestamp_column": timestamp_column,
     }
+    for key, value in csv.items():
+        if value is None or value == ():
+            continue
+        if key == "column_types":
+            value = dict(_column_type(text) for text in value)
+        options[key] = value
     paths: list[str] = []
     for text in sources:
         url = parse_url(text)
@@ -52,6 +60,13 @@ def copy_options(
             options["compression"] = url.compression
         paths.append(url.path)
     return paths, CopyOptions.build(**options)
+
+
+def _column_type(text: str) -> tuple[str, str]:
+    name, sep, typ = text.rpartition("=")
+    if not sep or not name:
+        raise click.UsageError(f"--column-type is NAME=TYPE (e.g. site=string), not {text!r}")
+    return name, typ
 
 
 @click.command()
@@ -72,6 +87,43 @@ def copy_options(
     "--tz", metavar="ZONE", help="Zone of CSV or Parquet timestamps without one (default UTC)."
 )
 @click.option("--timestamp-column", metavar="NAME", help="The event-time column of a series.")
+@click.option(
+    "--encoding", metavar="CODEC", help="CSV text encoding, e.g. latin-1 (default utf-8)."
+)
+@click.option("--decimal", metavar="C", help="CSV decimal mark: '.' (default) or ','.")
+@click.option(
+    "--column-type",
+    "column_types",
+    metavar="NAME=TYPE",
+    multiple=True,
+    help="Read a CSV column as string, int64, float64, bool, timestamp or date (repeatable).",
+)
+@click.option(
+    "--timestamp-format",
+    metavar="FMT",
+    help="strptime format of the CSV time column, e.g. '%Y/%m/%d %H:%M:%S.%f'.",
+)
+@click.option(
+    "--skip-rows-after-header",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="CSV rows under the header that are not data (a units row).",
+)
+@click.option(
+    "--null-value",
+    "null_values",
+    metavar="TEXT",
+    multiple=True,
+    help="A CSV cell meaning 'missing' besides the empty cell, e.g. NA (repeatable).",
+)
+@click.option(
+    "--dst",
+    type=click.Choice(["error", "earliest", "latest", "row-order"]),
+    default=None,
+    help="Local times in a DST fall-back hour: refuse (default), the earlier or later "
+    "offset, or by row order (a repeat after the clock went back is the later one).",
+)
 @pass_settings
 def copy(
     settings: Settings,
@@ -83,6 +135,13 @@ def copy(
     no_header: bool,
     tz: str | None,
     timestamp_column: str | None,
+    encoding: str | None,
+    decimal: str | None,
+    column_types: tuple[str, ...],
+    timestamp_format: str | None,
+    skip_rows_after_header: int | None,
+    null_values: tuple[str, ...],
+    dst: str | None,
 ) -> None:
     """Copy host files into the pond, or pond files out to a host directory.
 
@@ -91,6 +150,8 @@ def copy(
         pond copy readings.csv /raw/                       # in, as raw bytes
 
         pond copy --format series site-a.csv /data/a.series
+
+        pond copy --format series --decimal , --delimiter ';' --tz +01:00 de.csv /de.series
 
         pond copy '/raw/*' host:///tmp/out                 # out
     """
@@ -116,6 +177,13 @@ def copy(
         no_header=no_header,
         tz=tz,
         timestamp_column=timestamp_column,
+        encoding=encoding,
+        decimal=decimal,
+        column_types=column_types,
+        timestamp_format=timestamp_format,
+        skip_rows_after_header=skip_rows_after_header,
+        null_values=null_values,
+        dst=dst,
     )
     pond = settings.open()
     settings.output.copied_in(_copy_with_progress(pond, host_sources, dest, fmt, options))

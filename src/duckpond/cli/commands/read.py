@@ -26,6 +26,11 @@ from ..app import Settings, UserError, pass_settings, time_travel
     help="Series: every stored row of every version, in stored order (by default a "
     "newer version's rows replace an older one's at the same times).",
 )
+@click.option(
+    "--with-path",
+    is_flag=True,
+    help="Add a 'path' column naming the file each row came from (for a glob).",
+)
 @time_travel
 @pass_settings
 def cat(
@@ -38,6 +43,7 @@ def cat(
     version: int | None,
     output_file: str | None,
     all_versions: bool,
+    with_path: bool,
     at_txn: int | None,
     at: str | None,
 ) -> None:
@@ -50,6 +56,8 @@ def cat(
         pond cat /data/a.series --sql "SELECT avg(\\"Temperature.C\\") FROM source"
 
         pond cat '/data/*.series' --start 2025-01-01 --end 2025-02-01 --format csv
+
+        pond cat '/data/*.series' --with-path --sql "SELECT path, count(*) FROM source GROUP BY path"
     """
     from ...pond import has_wildcard, parse_url, read_host
     from ...timeparse import parse_time
@@ -74,7 +82,9 @@ def cat(
                 )
             out.raw(pond.read_bytes(path, version=version), output_file)
             return
-        as_rows = sql is not None or start_t is not None or end_t is not None or all_versions
+        as_rows = (
+            sql is not None or start_t is not None or end_t is not None or all_versions or with_path
+        )
         if fmt == "raw" or (fmt is None and not as_rows and not entry.tabular):
             out.raw(pond.read_bytes(path), output_file)
             return
@@ -82,7 +92,9 @@ def cat(
             raise UserError(f"not a file: {entry.path}")
     elif fmt == "raw":
         raise click.UsageError("--format raw needs one file, not a glob or URL")
-    rows = pond.cat(path, sql=sql, start=start_t, end=end_t, all_versions=all_versions)
+    rows = pond.cat(
+        path, sql=sql, start=start_t, end=end_t, all_versions=all_versions, with_path=with_path
+    )
     out.rows(rows, fmt, output_file)
 
 
