@@ -349,3 +349,11 @@ def test_nan_among_numbers_is_missing(pond: PondRunner, host: Path) -> None:
     assert rows(pond, "/s.series", "SELECT avg(temp) AS a, count(temp) AS n FROM source") == [
         {"a": 2.0, "n": 2}
     ]
+
+
+def test_a_time_column_that_does_not_read_as_times_is_named(pond: PondRunner, host: Path) -> None:
+    units = host / "units.csv"
+    units.write_text("timestamp,temp\nUTC,degC\n2025-01-01T00:00:00Z,1.5\n")
+    message = pond.fails("copy", "--format", "series", str(units), "/u.series")
+    assert "column 'timestamp' was read as string, not as times" in message
+    assert "units row" in message

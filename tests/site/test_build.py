@@ -142,3 +142,17 @@ def test_markdown_front_matter() -> None:
 )
 def test_resolution_labels(label: str, ms: int) -> None:
     assert parse_resolution(label) == ms
+
+
+def test_the_site_folder_is_readable_by_a_web_server(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "www"
+        build_site(out, SiteOptions(title="Modes"), small_groups())
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(out.stat().st_mode)
+    assert mode == 0o755, oct(mode)

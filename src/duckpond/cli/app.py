@@ -185,4 +185,26 @@ def cli(
 def register(module: Any) -> None:
     """Add every command a module lists in ``COMMANDS`` to the ``pond`` group."""
     for command in module.COMMANDS:
+        _keep_examples_whole(command)
         cli.add_command(command)
+
+
+def _keep_examples_whole(command: click.Command) -> None:
+    """Mark each indented example paragraph of a help text so click never rewraps it.
+
+    A rewrapped example breaks a command across lines where it cannot be pasted;
+    click leaves a paragraph alone when it starts with a ``\b`` line.
+    """
+    if command.help:
+        import inspect
+
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(
+            f"\b\n{p}" if p.startswith("    ") and not p.startswith("\b") else p for p in paragraphs
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _keep_examples_whole(sub)
+
+
+_keep_examples_whole(cli)

@@ -244,7 +244,7 @@ def hydrovu_locations(settings: Settings, resource: str) -> None:
 
 @click.group()
 def site() -> None:
-    """Static web sites of Site resources (``pond run`` also rebuilds them).
+    """Static web sites of Site resources ('pond run' also rebuilds them).
 
     Example:
 

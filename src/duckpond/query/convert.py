@@ -1110,6 +1110,15 @@ def _timestamp_for(schema: pa.Schema, required: bool, explicit: str | None) -> s
     column = find_timestamp_column(schema, explicit)
     if required and column is None:
         names = ", ".join(schema.names)
+        lowered = {c.lower() for c in TIMESTAMP_CANDIDATES}
+        named = [f for f in schema if f.name.lower() in lowered]
+        if named:
+            # A time column by name that did not read as times: say so, not "none found".
+            raise FormatError(
+                f"column {named[0].name!r} was read as {named[0].type}, not as times: some "
+                "values are not times in a recognised layout (a units row under the header? "
+                "mixed formats?); skip such rows or give the timestamp format"
+            )
         raise FormatError(
             "a series needs a timestamp column (named one of "
             f"{', '.join(TIMESTAMP_CANDIDATES)}, or the only timestamp column); "

@@ -392,7 +392,13 @@ def _prepare_out(out: Path) -> Path:
                 17, f"not a DuckPond site (no {MARKER}); refusing to replace it", str(out)
             )
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    # mkdtemp makes the folder 0700; a site is read by a web server running as another
+    # user, so it gets the mode any new folder gets here (0755 under the usual umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
