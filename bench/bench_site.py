@@ -1,6 +1,6 @@
 """Site benchmarks: building the static site through Reduce, and a chart page's first view.
 
-    .venv/bin/python bench/bench_site.py [--quick] [--json FILE] [--only build,page]
+    .venv/bin/python bench/bench_site.py [--quick] [--json FILE] [--only build,page,pond]
 
 - build: 3 sites x 10 parameters x 2 years of 15-minute readings (2.1M values in 210k
   rows, as Parquet files) reduced by ``duckpond.pipeline.timeseries.reduce_full`` to 15m,
@@ -12,8 +12,14 @@
   for the first view (document, script, style and data; target at most 2 MB) and the time
   from navigation until every chart is drawn (the page records it).
 
-Not measured here yet: a rebuild after one new version of one input (target under 5 s)
-needs the Site kind reading Reduce's cached outputs from a pond.
+- pond: the same readings through a pond, every step a ``pond`` process: ``pond init``,
+  ``pond copy --format series`` of each site's file (one version per site holding both
+  years), ``pond apply`` of a ``Reduce`` (``/data/*.series`` to 1h, 6h and 1d,
+  avg/min/max) and a ``Site`` charting its outputs; then ``pond site build`` timed three
+  ways: the first build (``$POND/cache`` deleted before each run: every Reduce output
+  computed from the raw rows; target under 30 s), the rebuild after ``pond copy`` appended
+  one new day to one site's series as a new version (Reduce updates incrementally; target
+  under 5 s), and a rebuild with nothing new. The Vega bundle cache is warmed first.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from harness import (
+    POND_BIN,
     PYTHON,
     Figure,
     Figures,
@@ -130,6 +138,117 @@ def bench_build(tmp: Path, days: int, repeat: int) -> list[Figure]:
             cpu=median([s.cpu_seconds for s in samples]),
             note=f"resolutions {','.join(RESOLUTIONS)}; peak RSS {max(s.max_rss_mb for s in samples):.0f} MB",
         )
+    ]
+
+
+POND_RESOURCES = """\
+apiVersion: duckpond/v1
+kind: Reduce
+name: down
+spec:
+  in_pattern: "/data/*.series"
+  resolutions: [1h, 6h, 1d]
+  aggregations: [{{type: avg}}, {{type: min}}, {{type: max}}]
+---
+apiVersion: duckpond/v1
+kind: Site
+name: web
+spec:
+  title: Bench waters
+  charts:
+    - {{pattern: "/reduce/down/*", title: Sites}}
+  out: "{out}"
+"""
+
+
+def write_day(directory: Path, days: int, day: int, site: str) -> Path:
+    """One day (``day``, 0-based from 2023-01-01) of one site's readings, as Parquet: the
+    rows ``write_inputs`` would write for that day in a longer run."""
+    more = directory / f"more-{day}"
+    write_inputs(more, day + 1)
+    table = pq.read_table(more / f"{site}.parquet")
+    start = pa.scalar((T0_S + day * 86_400) * 1_000_000, pa.timestamp("us", tz="UTC"))
+    keep = pc.greater_equal(table.column("timestamp"), start)
+    path = directory / f"{site}-day{day}.parquet"
+    pq.write_table(table.filter(keep), path)
+    for extra in more.iterdir():
+        extra.unlink()
+    more.rmdir()
+    return path
+
+
+def bench_pond(tmp: Path, days: int, repeat: int) -> list[Figure]:
+    import shutil
+
+    inputs = tmp / "inputs"
+    if not inputs.exists():
+        write_inputs(inputs, days)
+    pond_dir = tmp / "pond"
+    out = tmp / "www-pond"
+    env = child_env(POND=str(pond_dir), XDG_CACHE_HOME=str(tmp / "xdg-cache"))
+
+    def pond(*argv: str) -> Any:
+        return run_child([POND_BIN, *argv], env=env)
+
+    pond("init")
+    pond("mkdir", "/data")
+    rows = 0
+    for site in SITES:
+        rows += pq.ParquetFile(inputs / f"{site}.parquet").metadata.num_rows
+        pond("copy", "--format", "series", str(inputs / f"{site}.parquet"), f"/data/{site}.series")
+    resources = tmp / "resources.yaml"
+    resources.write_text(POND_RESOURCES.format(out=out))
+    pond("apply", "-f", str(resources))
+    build = ("site", "build", "web")
+    pond(*build)  # warms the Vega bundle cache, as the build figure does
+    first = []
+    for _ in range(repeat):
+        shutil.rmtree(pond_dir / "cache", ignore_errors=True)
+        first.append(pond(*build))
+    new, none = [], []
+    for r in range(repeat):
+        day = write_day(tmp, days, days + r, SITES[0])
+        pond("copy", "--format", "series", str(day), f"/data/{SITES[0]}.series")
+        new.append(pond(*build))
+        none.append(pond(*build))
+    shape = f"{len(SITES)} series x {len(PARAMS)} columns, {rows:,} rows, one version per site"
+
+    def figure(key: str, label: str, runs: list[Any], limit: float | None, note: str) -> Figure:
+        value = median([s.seconds for s in runs])
+        return Figure(
+            key,
+            label,
+            value,
+            "s",
+            target=f"under {limit:.0f} s" if limit else "",
+            met=value < limit if limit else None,
+            samples=[s.seconds for s in runs],
+            cpu=median([s.cpu_seconds for s in runs]),
+            note=f"{note}; peak RSS {max(s.max_rss_mb for s in runs):.0f} MB",
+        )
+
+    return [
+        figure(
+            "site-pond-first",
+            "pond site build: first build, empty $POND/cache, Reduce 1h,6h,1d (process)",
+            first,
+            30,
+            shape,
+        ),
+        figure(
+            "site-pond-new",
+            "pond site build after one new day appended to one series (process)",
+            new,
+            5,
+            f"a new version of /data/{SITES[0]}.series each run",
+        ),
+        figure(
+            "site-pond-none",
+            "pond site build again, nothing new (process)",
+            none,
+            None,
+            "Reduce outputs from the cache",
+        ),
     ]
 
 
@@ -251,6 +370,8 @@ def main() -> None:
             figures.add(bench_build(tmp, days, repeat))
         if selected(args, "page"):
             figures.add(bench_page(tmp, days, repeat))
+        if selected(args, "pond"):
+            figures.add(bench_pond(tmp, days, repeat))
     write_json(args.json, figures)
 
 
