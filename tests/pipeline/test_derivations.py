@@ -194,6 +194,32 @@ def test_synthetic_values_match_numpy_formulas(pond: PondRunner, tmp_path: Path)
     np.testing.assert_allclose(got["fuzz"], fuzz, rtol=1e-12)
 
 
+def test_synthetic_values_at_multiples_of_the_period_are_exact(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    # Epoch seconds (~1.7e9) scaled to periods in floating point gave 1.9999999999965206
+    # for 2 + sin(0): the time is reduced modulo the period in integer microseconds first.
+    spec = (
+        "{start: '2025-06-01T00:00:00Z', end: '2025-06-05T00:00:01Z', interval: 1h, points: ["
+        "{name: wave, components: [{type: line, offset: 2}, {type: sine, period: 24h}]}, "
+        "{name: tri, components: [{type: triangle, amplitude: 3, period: 6h}]}, "
+        "{name: sq, components: [{type: square, period: 2h, phase: 0.5}]}]}"
+    )
+    apply(pond, tmp_path, doc("Synthetic", "wave", spec))
+    out = pond.ok("cat", "/synthetic/wave", "--format", "csv").stdout
+    got = csv_frame(out)
+    hours = (got["timestamp"] - got["timestamp"][0]) / pd.Timedelta(hours=1)
+    at_day = got[hours % 24 == 0]
+    assert len(at_day) == 5
+    assert at_day["wave"].tolist() == [2.0] * 5
+    assert "1.99999" not in out
+    at_6h = got[hours % 6 == 0]
+    assert at_6h["tri"].tolist() == [-3.0] * len(at_6h)
+    # A quarter period on: exactly +1 and 0 (sin(pi/2) and the triangle's zero crossing).
+    assert got[hours % 24 == 6]["wave"].tolist() == [3.0] * 4
+    assert got[hours % 2 == 0]["sq"].tolist() == [-1.0] * len(got[hours % 2 == 0])
+
+
 def test_synthetic_is_streamed_and_knows_its_range(pond: PondRunner, tmp_path: Path) -> None:
     # 200,000 rows: more than one batch, and noise that does not depend on the batching.
     spec = (
