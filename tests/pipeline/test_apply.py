@@ -113,6 +113,10 @@ BAD = {
         doc("Inbox", "x", "{pattern: '/tmp/*', colour: red}"),
         "document 1 (x): spec.colour: unknown field",
     ),
+    "csv option at the top": (
+        doc("Inbox", "x", "{pattern: '/tmp/*', delimiter: ';', tz: UTC, header: true}"),
+        "document 1 (x): spec.delimiter: a CSV option goes under csv: (csv: {delimiter: ...})",
+    ),
     "bad duration": (
         doc("Inbox", "x", "{pattern: '/tmp/*', settle: soon}"),
         "document 1 (x): spec.settle: not a duration",

@@ -19,6 +19,7 @@ it is fixed or removed.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import time
@@ -27,14 +28,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ...ingest.options import CopyOptions
+from pydantic import model_validator
+
+from ...ingest.options import CopyOptions, OptionError
 from ...tinyfs import WD
 from ..documents import Duration, HostGlob, PondPath, StrictModel, host_glob_base
 from . import Kind, RunContext, RunStats, WriteStep, register_kind
 
 
 class InboxSpec(StrictModel):
-    """``pattern``: host glob (absolute); ``path``: pond directory; ``format``: how to store."""
+    """``pattern``: host glob (absolute); ``path``: pond directory; ``format``: how to store.
+
+    CSV options (``delimiter``, ``tz``...) go under ``csv:``; one written at the
+    top of the spec is an error that says so.
+    """
 
     pattern: HostGlob
     path: PondPath
@@ -43,6 +50,19 @@ class InboxSpec(StrictModel):
     csv: CopyOptions = CopyOptions()
     # How long a new or changed file must stay the same size and age to count as complete.
     settle: Duration = timedelta(seconds=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _csv_options_nested(cls, data: Any) -> Any:
+        # "unknown field" alone does not say where a CSV option belongs.
+        if isinstance(data, dict):
+            options = {f.name for f in dataclasses.fields(CopyOptions)}
+            for key in data:
+                if key in options and key not in cls.model_fields:
+                    raise OptionError(
+                        str(key), f"a CSV option goes under csv: (csv: {{{key}: ...}})"
+                    )
+        return data
 
 
 def _check(spec: InboxSpec) -> list[tuple[str, str]]:
