@@ -159,6 +159,28 @@ def test_bad_sql_derived_documents(
     assert problem in message
 
 
+def test_sql_errors_name_the_derived_output(sites: PondRunner, tmp_path: Path) -> None:
+    apply(
+        sites,
+        tmp_path,
+        doc(
+            "SqlDerived",
+            "badcol",
+            "{inputs: {a: /sites/a.series}, query: 'SELECT timestamp, nosuch FROM a'}",
+        ),
+        doc("SqlDerived", "good", "{inputs: {a: /sites/a.series}, query: 'SELECT * FROM a'}"),
+    )
+    message = sites.fails("cat", "/sqlderived/badcol")
+    assert message.startswith("/sqlderived/badcol: "), message
+    assert "nosuch" in message
+    message = sites.fails("export", "/sqlderived/**", "--dir", str(tmp_path / "out"))
+    assert message.startswith("/sqlderived/badcol: "), message
+    # A query in a query names the output too.
+    message = sites.fails("query", 'SELECT * FROM "/sqlderived/badcol"')
+    assert "/sqlderived/badcol: " in message, message
+    assert len(frame(sites, "/sqlderived/good")) == 3
+
+
 # -- Synthetic ---------------------------------------------------------------------------
 
 SYNTH = (
