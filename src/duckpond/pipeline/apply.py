@@ -254,7 +254,7 @@ def _cycle_error(cycle: Sequence[str], docs: Sequence[Document]) -> DocumentErro
     The cycle is shown from that resource; resources of the cycle that are
     not in the documents are already stored in the pond, and said so.
     """
-    members = cycle[:-1] if len(cycle) > 1 and cycle[0] == cycle[-1] else list(cycle)
+    members = list(cycle[:-1] if len(cycle) > 1 and cycle[0] == cycle[-1] else cycle)
     position = {d.name: i for i, d in enumerate(docs)}
     in_docs = [m for m in members if m in position]
     if not in_docs:
