@@ -113,6 +113,10 @@ BAD = {
         doc("Inbox", "x", "{pattern: '/tmp/*', colour: red}"),
         "document 1 (x): spec.colour: unknown field",
     ),
+    "csv option at the top": (
+        doc("Inbox", "x", "{pattern: '/tmp/*', delimiter: ';', tz: UTC, header: true}"),
+        "document 1 (x): spec.delimiter: a CSV option goes under csv: (csv: {delimiter: ...})",
+    ),
     "bad duration": (
         doc("Inbox", "x", "{pattern: '/tmp/*', settle: soon}"),
         "document 1 (x): spec.settle: not a duration",
@@ -167,8 +171,18 @@ def test_dependency_cycle_names_the_resources(pond: PondRunner, tmp_path: Path) 
         doc("Relay", "c", "{inputs: ['/relay/a/**'], log: /dev/null}"),
     )
     message = pond.fails("apply", "-f", str(f))
-    assert message.startswith("dependency cycle between resources: ")
-    assert sorted(set(message.split(": ", 1)[1].split(" -> "))) == ["a", "b", "c"]
+    # Named at the first document of the cycle, and shown from it.
+    assert message == f"{f}: document 1 (a): dependency cycle between resources: a -> c -> b -> a"
+
+
+def test_cycle_of_two_names_the_file_and_document(pond: PondRunner, tmp_path: Path) -> None:
+    f = yaml_file(
+        tmp_path / "cycle.yaml",
+        doc("Relay", "c1", "{inputs: ['/relay/c2/*'], log: /dev/null}"),
+        doc("Relay", "c2", "{inputs: ['/relay/c1/*'], log: /dev/null}"),
+    )
+    message = pond.fails("apply", "-f", str(f))
+    assert message == f"{f}: document 1 (c1): dependency cycle between resources: c1 -> c2 -> c1"
 
 
 def test_cycle_through_a_stored_resource(pond: PondRunner, tmp_path: Path) -> None:
@@ -179,7 +193,11 @@ def test_cycle_through_a_stored_resource(pond: PondRunner, tmp_path: Path) -> No
     b = yaml_file(
         tmp_path / "b.yaml", doc("Relay", "b", "{inputs: ['/relay/a/*'], log: /dev/null}")
     )
-    assert "dependency cycle" in pond.fails("apply", "-f", str(b))
+    message = pond.fails("apply", "-f", str(b))
+    assert message == (
+        f"{b}: document 1 (b): dependency cycle between resources: b -> a -> b "
+        "(a is already in the pond)"
+    )
 
 
 def test_two_resources_cannot_share_an_output_path(pond: PondRunner, tmp_path: Path) -> None:

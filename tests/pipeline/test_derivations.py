@@ -159,6 +159,28 @@ def test_bad_sql_derived_documents(
     assert problem in message
 
 
+def test_sql_errors_name_the_derived_output(sites: PondRunner, tmp_path: Path) -> None:
+    apply(
+        sites,
+        tmp_path,
+        doc(
+            "SqlDerived",
+            "badcol",
+            "{inputs: {a: /sites/a.series}, query: 'SELECT timestamp, nosuch FROM a'}",
+        ),
+        doc("SqlDerived", "good", "{inputs: {a: /sites/a.series}, query: 'SELECT * FROM a'}"),
+    )
+    message = sites.fails("cat", "/sqlderived/badcol")
+    assert message.startswith("/sqlderived/badcol: "), message
+    assert "nosuch" in message
+    message = sites.fails("export", "/sqlderived/**", "--dir", str(tmp_path / "out"))
+    assert message.startswith("/sqlderived/badcol: "), message
+    # A query in a query names the output too.
+    message = sites.fails("query", 'SELECT * FROM "/sqlderived/badcol"')
+    assert "/sqlderived/badcol: " in message, message
+    assert len(frame(sites, "/sqlderived/good")) == 3
+
+
 # -- Synthetic ---------------------------------------------------------------------------
 
 SYNTH = (
@@ -192,6 +214,32 @@ def test_synthetic_values_match_numpy_formulas(pond: PondRunner, tmp_path: Path)
     np.testing.assert_allclose(got["wave"], wave, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(got["saw"], saw, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(got["fuzz"], fuzz, rtol=1e-12)
+
+
+def test_synthetic_values_at_multiples_of_the_period_are_exact(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    # Epoch seconds (~1.7e9) scaled to periods in floating point gave 1.9999999999965206
+    # for 2 + sin(0): the time is reduced modulo the period in integer microseconds first.
+    spec = (
+        "{start: '2025-06-01T00:00:00Z', end: '2025-06-05T00:00:01Z', interval: 1h, points: ["
+        "{name: wave, components: [{type: line, offset: 2}, {type: sine, period: 24h}]}, "
+        "{name: tri, components: [{type: triangle, amplitude: 3, period: 6h}]}, "
+        "{name: sq, components: [{type: square, period: 2h, phase: 0.5}]}]}"
+    )
+    apply(pond, tmp_path, doc("Synthetic", "wave", spec))
+    out = pond.ok("cat", "/synthetic/wave", "--format", "csv").stdout
+    got = csv_frame(out)
+    hours = (got["timestamp"] - got["timestamp"][0]) / pd.Timedelta(hours=1)
+    at_day = got[hours % 24 == 0]
+    assert len(at_day) == 5
+    assert at_day["wave"].tolist() == [2.0] * 5
+    assert "1.99999" not in out
+    at_6h = got[hours % 6 == 0]
+    assert at_6h["tri"].tolist() == [-3.0] * len(at_6h)
+    # A quarter period on: exactly +1 and 0 (sin(pi/2) and the triangle's zero crossing).
+    assert got[hours % 24 == 6]["wave"].tolist() == [3.0] * 4
+    assert got[hours % 2 == 0]["sq"].tolist() == [-1.0] * len(got[hours % 2 == 0])
 
 
 def test_synthetic_is_streamed_and_knows_its_range(pond: PondRunner, tmp_path: Path) -> None:

@@ -164,6 +164,63 @@ def test_inbox_leaves_a_file_still_being_written(
     assert pond.cat_bytes("/inbox/drop/growing.csv") == growing.read_bytes()
 
 
+def test_inbox_skips_and_names_a_bad_file_and_imports_the_good_ones(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    inbox = host / "in"
+    inbox_pond(pond, tmp_path, inbox)
+    # Semicolons with the default options: one column, no timestamp found. Sorted first.
+    bad = inbox / "a-bad.csv"
+    bad.write_text("timestamp;temp\n2025-01-01T00:00:00;1.0\n")
+    (inbox / "b.csv").write_text(CSV_A)
+    result = pond("run")
+    assert result.exit_code == 1
+    assert f"drop: failed: 1 new, 0 changed, 0 unchanged, 0 skipped, 1 failed: {bad}: " in (
+        result.stdout
+    )
+    assert "timestamp column" in result.stdout
+    # The good file is committed all the same.
+    assert pond.paths("/inbox/drop/*") == ["/inbox/drop/b.csv"]
+    assert pond.json("describe", "/inbox/drop/b.csv")[0]["rows"] == 2
+    [record] = pond.json("query", "SELECT outcome, error, details FROM runs")
+    assert record["outcome"] == "failed" and str(bad) in record["error"]
+    details = json.loads(record["details"])
+    assert details["new"] == 1 and details["failed"] == 1
+    [line] = details["failed_files"]
+    assert line.startswith(f"{bad}: ") and "timestamp column" in line and "\n" not in line
+    # Tried again on the next run: still failing, the good file unchanged.
+    out = json.loads(pond("--json", "run").stdout)
+    [again] = out["results"]
+    assert again["outcome"] == "failed"
+    assert (again["details"]["unchanged"], again["details"]["failed"]) == (1, 1)
+    # Fixed: imported, and the run is ok again.
+    bad.write_text("timestamp,temp\n2025-01-02T00:00:00,1.0\n")
+    d = run_details(pond)
+    assert (d["new"], d["unchanged"], d["failed"], d["failed_files"]) == (1, 1, 0, [])
+    assert pond.paths("/inbox/drop/*") == ["/inbox/drop/a-bad.csv", "/inbox/drop/b.csv"]
+
+
+def test_inbox_a_version_that_does_not_fit_the_series_fails_alone(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    inbox = host / "in"
+    inbox_pond(pond, tmp_path, inbox)
+    (inbox / "a.csv").write_text(CSV_A)
+    (inbox / "b.csv").write_text(CSV_B)
+    run_details(pond)
+    # a.csv changes to a timestamp column of another type; b.csv changes fine.
+    (inbox / "a.csv").write_text("timestamp,temp\n1,2\n")
+    (inbox / "b.csv").write_text(CSV_B + "2025-01-03T00:00:00,5.0\n")
+    out = json.loads(pond("--json", "run").stdout)
+    [result] = out["results"]
+    assert result["outcome"] == "failed"
+    assert result["details"]["changed"] == 1
+    [line] = result["details"]["failed_files"]
+    assert line.startswith(f"{inbox / 'a.csv'}: ")
+    assert [v["version"] for v in pond.json("history", "/inbox/drop/b.csv")] == [1, 2]
+    assert [v["version"] for v in pond.json("history", "/inbox/drop/a.csv")] == [1]
+
+
 SECRET = "pa55-Zq8-very-secret-value"
 
 

@@ -248,9 +248,38 @@ def plan_nodes(
     return out
 
 
+def _cycle_error(cycle: Sequence[str], docs: Sequence[Document]) -> DocumentError:
+    """The cycle named at the first of its resources in the documents applied.
+
+    The cycle is shown from that resource; resources of the cycle that are
+    not in the documents are already stored in the pond, and said so.
+    """
+    members = list(cycle[:-1] if len(cycle) > 1 and cycle[0] == cycle[-1] else cycle)
+    position = {d.name: i for i, d in enumerate(docs)}
+    in_docs = [m for m in members if m in position]
+    if not in_docs:
+        shown = " -> ".join(cycle)
+        return DocumentError(f"dependency cycle between stored resources: {shown}")
+    first = min(in_docs, key=position.__getitem__)
+    start = members.index(first)
+    rotated = members[start:] + members[:start]
+    message = (
+        f"{docs[position[first]].source.where()}: dependency cycle between resources: "
+        f"{' -> '.join([*rotated, first])}"
+    )
+    stored = [m for m in rotated if m not in position]
+    if stored:
+        names = ", ".join(stored)
+        message += f" ({names} {'is' if len(stored) == 1 else 'are'} already in the pond)"
+    return DocumentError(message)
+
+
 def plan(root: WD, docs: Sequence[Document]) -> tuple[list[ApplyItem], list[str]]:
     """What applying ``docs`` to the pond at ``root`` changes: items and directories to create."""
-    graph.order(_graph_of(root, docs))
+    try:
+        graph.order(_graph_of(root, docs))
+    except graph.CycleError as exc:
+        raise _cycle_error(exc.cycle, docs) from None
     stored = stored_resources(root)
     import hashlib
 

@@ -16,7 +16,14 @@ from ..tinyfs.glob import Segment, compile_pattern, match_segment
 
 
 class CycleError(ConfigError):
-    """Resources that read each other's outputs in a circle."""
+    """Resources that read each other's outputs in a circle.
+
+    ``cycle`` lists them writers first, from one resource back to itself.
+    """
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = list(cycle)
+        super().__init__(f"dependency cycle between resources: {' -> '.join(self.cycle)}")
 
 
 def pattern_reaches(pattern: str, path: str) -> bool:
@@ -67,9 +74,9 @@ def order(deps: Mapping[str, set[str]]) -> list[str]:
         sorter.prepare()
     except GraphCycle as exc:
         cycle = list(exc.args[1])
-        # graphlib lists it from a node back to itself, readers first: show writers first.
-        shown = " -> ".join(reversed(cycle))
-        raise CycleError(f"dependency cycle between resources: {shown}") from None
+        # graphlib lists it from a node back to itself, each node a dependency (a writer)
+        # of the next: writers first already.
+        raise CycleError(cycle) from None
     out: list[str] = []
     while sorter.is_active():
         ready = sorted(sorter.get_ready())

@@ -7,7 +7,9 @@ Each resource's run does its slow part first, without the write lock, then
 writes in its own transaction together with its run record (a row appended
 to the series ``/etc/runs.series``, queryable as the system table
 ``runs``).  A failed run writes nothing but its record, in a small
-transaction of its own; the next resource runs anyway.
+transaction of its own; the next resource runs anyway.  A run may also fail
+in part (``RunStats.error``, e.g. an Inbox with a file it cannot read): what
+it wrote is committed with a record whose outcome is ``failed``.
 
 Peak memory is the process's peak resident set size (``getrusage``
 ``ru_maxrss``) when the resource's run ended: a high-water mark of the
@@ -255,6 +257,9 @@ def _run_one(
             stats = step(root) if step is not None else RunStats()
             result.rows, result.bytes = stats.rows, stats.bytes
             result.details, result.summary = stats.details, stats.summary
+            if stats.error is not None:
+                # Partly done: the good part is committed, the run still counts as failed.
+                result.outcome, result.error = "failed", scrub(stats.error)
             # Under the lock the next transaction number is ours.
             result.txn_seq = last_txn() + 1
             result.elapsed_s = time.perf_counter() - started

@@ -52,6 +52,9 @@ class RunStats:
     bytes: int = 0
     details: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    # A partial failure: what was written is committed, but the run is recorded as
+    # failed with this one-line error (an Inbox with files it could not read).
+    error: str | None = None
 
 
 class WriteTransaction(Protocol):

@@ -7,10 +7,19 @@ imported before (under any name, in any version) is never imported again.
 A file whose size or modification time moves while the run looks at it is
 still being written and is left for the next run.  Reading, hashing and
 converting happen before the write lock is taken.
+
+A file that cannot be read (a CSV without a timestamp column for a series,
+a schema that does not fit the series already stored...) does not stop the
+others: every good file is imported and committed, and each bad one is
+named with its one-line error in the run's details (``failed_files``) and
+its summary.  The run's outcome is then ``failed`` (``pond run`` exits 1),
+so the problem is seen; a bad file is tried again on every later run until
+it is fixed or removed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import time
@@ -19,14 +28,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ...ingest.options import CopyOptions
+from pydantic import model_validator
+
+from ...ingest.options import CopyOptions, OptionError
 from ...tinyfs import WD
 from ..documents import Duration, HostGlob, PondPath, StrictModel, host_glob_base
 from . import Kind, RunContext, RunStats, WriteStep, register_kind
 
 
 class InboxSpec(StrictModel):
-    """``pattern``: host glob (absolute); ``path``: pond directory; ``format``: how to store."""
+    """``pattern``: host glob (absolute); ``path``: pond directory; ``format``: how to store.
+
+    CSV options (``delimiter``, ``tz``...) go under ``csv:``; one written at the
+    top of the spec is an error that says so.
+    """
 
     pattern: HostGlob
     path: PondPath
@@ -35,6 +50,19 @@ class InboxSpec(StrictModel):
     csv: CopyOptions = CopyOptions()
     # How long a new or changed file must stay the same size and age to count as complete.
     settle: Duration = timedelta(seconds=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _csv_options_nested(cls, data: Any) -> Any:
+        # "unknown field" alone does not say where a CSV option belongs.
+        if isinstance(data, dict):
+            options = {f.name for f in dataclasses.fields(CopyOptions)}
+            for key in data:
+                if key in options and key not in cls.model_fields:
+                    raise OptionError(
+                        str(key), f"a CSV option goes under csv: (csv: {{{key}: ...}})"
+                    )
+        return data
 
 
 def _check(spec: InboxSpec) -> list[tuple[str, str]]:
@@ -77,6 +105,7 @@ def _source_hash(attributes: Any, sha256: str) -> str:
 def run_inbox(ctx: RunContext) -> WriteStep | None:
     """Find, hash and convert what is new (no lock held); return the step that stores it."""
     from ...ingest.store import FORMAT_TYPES, to_parquet_from_host
+    from ..run import error_text
 
     spec: InboxSpec = ctx.spec
     root = ctx.root
@@ -100,6 +129,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
 
     counts = {"new": 0, "changed": 0, "unchanged": 0, "skipped": 0}
     skipped: list[str] = []
+    failed: list[str] = []
     seen_names: dict[str, Path] = {}
     first: dict[Path, tuple[int, int]] = {}
     candidates: list[_Candidate] = []
@@ -146,7 +176,11 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
         event_range: tuple[int, int] | None = None
         if node_type in ("file:table", "file:series"):
-            stored = to_parquet_from_host(cand.host, node_type, spec.csv)
+            try:
+                stored = to_parquet_from_host(cand.host, node_type, spec.csv)
+            except Exception as exc:
+                failed.append(f"{cand.host}: {error_text(exc)}")
+                continue
             data = stored.data
             attributes = {**stored.attributes, **attributes}
             event_range = stored.event_range
@@ -165,6 +199,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     def write(root: WD) -> RunStats:
         from ...ingest.store import check_series_append
 
+        bad = list(failed)
         stats = RunStats(details={**counts, "skipped_files": skipped})
         if ready:
             root.mkdir(spec.path, parents=True)
@@ -180,7 +215,11 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                     import pyarrow as pa
                     import pyarrow.parquet as pq
 
-                    check_series_append(existing, pq.read_schema(pa.BufferReader(data)))
+                    try:
+                        check_series_append(existing, pq.read_schema(pa.BufferReader(data)))
+                    except Exception as exc:
+                        bad.append(f"{cand.host}: {error_text(exc)}")
+                        continue
             root.write_file(
                 target, data, node_type=node_type, attributes=attributes, event_range=event_range
             )
@@ -193,6 +232,10 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             f"{d['new']} new, {d['changed']} changed, {d['unchanged']} unchanged, "
             f"{d['skipped']} skipped"
         )
+        d["failed"], d["failed_files"] = len(bad), bad
+        if bad:
+            stats.summary += f", {len(bad)} failed"
+            stats.error = f"{stats.summary}: {'; '.join(bad)}"
         return stats
 
     return write

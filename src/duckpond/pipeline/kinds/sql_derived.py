@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ...errors import ConfigError, FormatError
+from ...errors import ConfigError, FormatError, QueryError
 from ...tinyfs import DYNAMIC_DIR, DYNAMIC_FILE, KIND_SERIES, KIND_TABLE, FactoryContext, Output
 from ..documents import PondPath, StrictModel
 from . import Kind, register_kind
@@ -129,13 +129,37 @@ class SqlTable:
     _range: tuple[int, int] | None = None
     _column: str | None = field(default=None)
 
+    def _named(self, exc: Exception) -> Exception:
+        """``exc`` as an error whose message starts with this output's pond path.
+
+        A query's error alone ("No field named x") does not say which of the
+        pond's derived outputs failed, in a ``pond export`` of many.
+        """
+        prefix = f"{self.ctx.path}: "
+        text = str(exc)
+        if text.startswith(prefix):
+            return exc
+        if isinstance(exc, OSError):
+            # Keep the OSError family (a missing input is FileNotFoundError).
+            return type(exc)(exc.errno, f"{prefix}{exc.strerror or text}", exc.filename)
+        for base in (QueryError, FormatError, ConfigError):
+            if isinstance(exc, base):
+                try:
+                    return type(exc)(f"{prefix}{text}")
+                except TypeError:  # a subclass with another constructor
+                    return base(f"{prefix}{text}")
+        return QueryError(f"{prefix}{type(exc).__name__}: {text}")
+
     def _open(self) -> pa.RecordBatchReader:
         from ...query.engine import QuerySession
 
-        session = QuerySession(self.ctx.root, persistence=self.ctx.root.fs.persistence)
-        for name, target in self.inputs.items():
-            session.register(name, target)
-        return session.stream(self.query)
+        try:
+            session = QuerySession(self.ctx.root, persistence=self.ctx.root.fs.persistence)
+            for name, target in self.inputs.items():
+                session.register(name, target)
+            return session.stream(self.query)
+        except Exception as exc:
+            raise self._named(exc) from exc
 
     def schema(self) -> pa.Schema:
         if self._schema is None:
@@ -155,6 +179,17 @@ class SqlTable:
     def event_range(self) -> tuple[int, int] | None:
         return self._range
 
+    def _read(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        """The reader's batches; an error while the query runs names this output."""
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise self._named(exc) from exc
+            yield batch
+
     def batches(self) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -165,7 +200,7 @@ class SqlTable:
             reader = self._open()
         low: int | None = None
         high: int | None = None
-        for batch in reader:
+        for batch in self._read(reader):
             if batch.schema != schema:
                 # DataFusion may report nullability differently per batch: one schema for all.
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)

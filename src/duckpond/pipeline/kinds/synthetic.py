@@ -18,8 +18,10 @@
 The output is one ``dynamic:file`` series at ``spec.path``: a ``timestamp``
 column (``timestamp[us, UTC]``) at ``start, start + interval, ...`` before
 ``end``, and one float64 column per point, the sum of its components.  With
-``t`` the row's time in seconds since the epoch and ``u = t / period + phase``
-(``phase`` in periods):
+``t`` the row's time in microseconds since the epoch and
+``u = (t mod period) / period + phase`` (the modulo taken in exact integer
+microseconds, so a time at a multiple of the period gives ``u = phase`` exactly;
+``phase`` in periods):
 
 - ``sine``: ``amplitude * sin(2 pi u)``
 - ``triangle``: ``amplitude * (1 - 4 |frac(u) - 1/2|)`` (-1 at ``frac(u) = 0``, +1 at 1/2)
@@ -176,7 +178,11 @@ def _component(
     if comp.type == "noise":
         assert rng is not None
         return comp.offset + comp.amplitude * rng.standard_normal(len(times_us))
-    u = times_us / (US * comp.period.total_seconds()) + comp.phase
+    # Reduce the time modulo the period in exact integer microseconds first: scaling
+    # epoch microseconds (~1.7e15) to periods in floating point leaves rounding noise
+    # (sin of 2 pi times a large number), so a multiple of the period would not give 0.
+    period_us = _interval_us(comp.period)
+    u = (times_us % period_us) / period_us + comp.phase
     frac = u - np.floor(u)
     if comp.type == "sine":
         wave = np.sin(2 * np.pi * u)
