@@ -146,7 +146,7 @@ def bench_cat_sha256(work: Path, size: int, repeat: int) -> list[Figure]:
     pond_dir = work / "pond-cat-sha256"
     record = blobs.fast_checksum
     # The row records no usable checksum (null), as an older pond's rows have none.
-    reads.fast_checksum = no_checksum  # type: ignore[assignment]
+    reads.fast_checksum = no_checksum  # type: ignore[attr-defined,assignment]
     try:
         pond = Pond.init(pond_dir, command=COMMAND)
         pond.write_bytes("/big.bin", os.urandom(size))
