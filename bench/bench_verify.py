@@ -1,13 +1,17 @@
 """What verifying reads costs: blobs hashed against their names before their bytes are used.
 
-    .venv/bin/python bench/bench_verify.py [--quick] [--only cat,api,sql]
+    .venv/bin/python bench/bench_verify.py [--quick] [--only cat,cat-sha256,api,sql]
 
 Each figure sets DuckPond as it is against the same code with verification switched off
 (the blob store's read and path lookup patched not to hash), so the ratio is the cost of
-verifying and nothing else.
+verifying and nothing else.  Versions written now are checked against the XXH3-128 their
+row records; ``--only cat-sha256`` measures the fallback for versions written before it
+(the same file, its recorded checksum removed, so the read hashes it with sha256).
 
 - cat (v.cat): ``pond cat`` of a 100 MB data file to /dev/null, a whole process
   (target: at most 1.1x).
+- cat-sha256 (v.cat_sha256): the same for a version whose row records no fast checksum
+  (an older pond's): the read falls back to sha256.
 - api (v.api): ``Pond.read_bytes`` of the same file in a fresh pond handle; every
   round hashes it again, as a new process would.
 - sql (v.sql): ``pond cat --sql`` over a series whose one version is a ~50 MB blob
@@ -48,8 +52,8 @@ import sys
 if sys.argv[1] == "unverified":
     import duckpond.tlogfs.blobs as blobs
     read = blobs.BlobStore.read
-    blobs.BlobStore.read = lambda self, sha256, verify=True: read(self, sha256, verify=False)
-    blobs.BlobStore.verified_path = blobs.BlobStore.path
+    blobs.BlobStore.read = lambda self, sha256, verify=True, xxh3=None: read(self, sha256, verify=False)
+    blobs.BlobStore.verified_path = lambda self, sha256, xxh3=None: self.path(sha256)
 del sys.argv[1]
 from duckpond.cli import main
 sys.argv[0] = "pond"
@@ -132,12 +136,46 @@ def bench_cat(work: Path, size: int, repeat: int) -> list[Figure]:
     ]
 
 
+def bench_cat_sha256(work: Path, size: int, repeat: int) -> list[Figure]:
+    """As ``bench_cat``, for a version written before the fast checksum was recorded."""
+    import duckpond.tlogfs.reads as reads
+
+    def no_checksum(data: object) -> None:
+        return None
+
+    pond_dir = work / "pond-cat-sha256"
+    record = blobs.fast_checksum
+    # The row records no usable checksum (null), as an older pond's rows have none.
+    reads.fast_checksum = no_checksum  # type: ignore[attr-defined,assignment]
+    try:
+        pond = Pond.init(pond_dir, command=COMMAND)
+        pond.write_bytes("/big.bin", os.urandom(size))
+        pond.close()
+    finally:
+        reads.fast_checksum = record  # type: ignore[attr-defined]
+    mb = size / 1e6
+    return [
+        whole_process_figure(
+            "v.cat_sha256",
+            f"`pond cat` of a {mb:.0f} MB file written without the fast checksum (sha256)",
+            pond_dir,
+            ["cat", "/big.bin"],
+            repeat,
+        )
+    ]
+
+
 def bench_api(work: Path, size: int, repeat: int) -> list[Figure]:
     pond_dir = work / "pond-api"
     pond = Pond.init(pond_dir, command=COMMAND)
     pond.write_bytes("/big.bin", os.urandom(size))
     pond.close()
     read = blobs.BlobStore.read
+
+    def unverified_read(
+        self: blobs.BlobStore, sha256: str, *, verify: bool = True, xxh3: str | None = None
+    ) -> bytes:
+        return read(self, sha256, verify=False)
 
     def verified() -> float:
         blobs._verified.clear()  # as a new process would find it
@@ -146,7 +184,7 @@ def bench_api(work: Path, size: int, repeat: int) -> list[Figure]:
 
     def unverified() -> float:
         handle = Pond.open(pond_dir)
-        blobs.BlobStore.read = lambda self, sha256, verify=True: read(self, sha256, verify=False)  # type: ignore[method-assign]
+        blobs.BlobStore.read = unverified_read  # type: ignore[method-assign]
         try:
             return timed(lambda: handle.read_bytes("/big.bin"))
         finally:
@@ -197,6 +235,8 @@ def main() -> None:
     with workdir("verify") as work:
         if selected(args, "cat"):
             figures.add(bench_cat(work, size, repeat))
+        if selected(args, "cat-sha256"):
+            figures.add(bench_cat_sha256(work, size, repeat))
         if selected(args, "api"):
             figures.add(bench_api(work, size, repeat))
         if selected(args, "sql"):

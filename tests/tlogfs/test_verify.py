@@ -4,6 +4,7 @@ every read path with one line naming the pond path, the version and the blob."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 
 from duckpond import Pond
 from duckpond.errors import CorruptDataError
@@ -161,3 +163,119 @@ def test_a_blob_is_hashed_once_per_process(pond_dir: Path, store: DeltaPersisten
         store.local_path(node_id)
     with pytest.raises(CorruptDataError, match="does not match its hash"):
         store.read_bytes(node_id)
+
+
+def rewrite_attributes(
+    pond_dir: Path, node_id: str, change: Callable[[dict[str, object]], None]
+) -> None:
+    """Change the recorded attributes of a node's rows in the Delta data files, as an older
+    pond (or damage) would have them."""
+    changed = 0
+    for path in (pond_dir / "data").glob("part_id=*/*.parquet"):
+        table = pq.read_table(path)
+        ids = table.column("node_id").to_pylist()
+        if node_id not in ids:
+            continue
+        attributes = table.column("attributes").to_pylist()
+        recorded = json.loads(attributes[ids.index(node_id)] or "{}")
+        change(recorded)
+        attributes[ids.index(node_id)] = json.dumps(recorded) if recorded else None
+        i = table.schema.get_field_index("attributes")
+        table = table.set_column(i, "attributes", pa.array(attributes, pa.string()))
+        pq.write_table(table, path, row_group_size=256)
+        changed += 1
+    assert changed == 1
+
+
+def recorded_attributes(pond_dir: Path, node_id: str) -> dict[str, object]:
+    for path in (pond_dir / "data").glob("part_id=*/*.parquet"):
+        table = pq.read_table(path)
+        ids = table.column("node_id").to_pylist()
+        if node_id in ids:
+            value = table.column("attributes").to_pylist()[ids.index(node_id)]
+            return dict(json.loads(value)) if value else {}
+    raise AssertionError(f"no row for {node_id}")
+
+
+def copy_big(pond: PondRunner, tmp_path: Path) -> str:
+    (tmp_path / "big.bin").write_bytes(BIG)
+    pond.ok("copy", str(tmp_path / "big.bin"), "/big.bin")
+    return str(pond.json("list", "/big.bin")[0]["node_id"])
+
+
+def test_a_blob_version_records_its_fast_checksum(pond: PondRunner, tmp_path: Path) -> None:
+    """Written now, a blob version's row holds the XXH3-128 of its bytes; the attributes users
+    see (describe, system tables, the API) do not show it."""
+    node_id = copy_big(pond, tmp_path)
+    assert recorded_attributes(pond.dir, node_id)["xxh3_128"] == xxhash.xxh3_128_hexdigest(BIG)
+    assert all("xxh3_128" not in v.attributes for v in Pond.open(pond.dir).history("/big.bin"))
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_version_with_the_fast_checksum_detects_damage(
+    pond: PondRunner, tmp_path: Path, damage: str
+) -> None:
+    node_id = copy_big(pond, tmp_path)
+    assert "xxh3_128" in recorded_attributes(pond.dir, node_id)
+    blob = blob_of(pond.dir, BIG)
+    hurt, what = DAMAGE[damage]
+    hurt(blob)
+    result = pond("cat", "/big.bin")
+    assert result.stdout_bytes == b""
+    assert_names_the_damage(assert_user_error(result), "/big.bin", blob, what)
+
+
+def test_reads_check_the_recorded_fast_checksum(pond: PondRunner, tmp_path: Path) -> None:
+    """Intact bytes under a wrong recorded checksum fail: the read checks what the row says."""
+    node_id = copy_big(pond, tmp_path)
+
+    def wrong(recorded: dict[str, object]) -> None:
+        recorded["xxh3_128"] = "0" * 32
+
+    rewrite_attributes(pond.dir, node_id, wrong)
+    blob = blob_of(pond.dir, BIG)
+    assert_names_the_damage(
+        assert_user_error(pond("cat", "/big.bin")), "/big.bin", blob, "does not match its hash"
+    )
+
+
+def test_a_version_written_without_the_fast_checksum_verifies_by_sha256(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    """An older pond's blob rows carry no fast checksum: reads fall back to the sha256."""
+    node_id = copy_big(pond, tmp_path)
+
+    def forget(recorded: dict[str, object]) -> None:
+        recorded.pop("xxh3_128")
+
+    rewrite_attributes(pond.dir, node_id, forget)
+    assert recorded_attributes(pond.dir, node_id) == {}
+    assert pond.cat_bytes("/big.bin") == BIG
+    blob = blob_of(pond.dir, BIG)
+    flip_byte(blob)
+    result = pond("cat", "/big.bin")
+    assert result.stdout_bytes == b""
+    assert_names_the_damage(assert_user_error(result), "/big.bin", blob, "does not match its hash")
+
+
+def test_a_series_without_the_fast_checksum_verifies_by_sha256(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    """The query engine's path to the blob falls back to the sha256 too."""
+    data = series_bytes()
+    (tmp_path / "t.parquet").write_bytes(data)
+    pond.ok("copy", "--format", "series", str(tmp_path / "t.parquet"), "/t.series")
+    node_id = str(pond.json("list", "/t.series")[0]["node_id"])
+
+    def forget(recorded: dict[str, object]) -> None:
+        recorded.pop("xxh3_128")
+
+    rewrite_attributes(pond.dir, node_id, forget)
+    assert "xxh3_128" not in recorded_attributes(pond.dir, node_id)
+    assert pond.ok(
+        "query", 'SELECT count(*) AS n FROM "/t.series"', "--format", "csv"
+    ).stdout.split() == ["n", "20000"]
+    blob = blob_of(pond.dir, data)
+    flip_byte(blob)
+    message = assert_user_error(pond("query", 'SELECT count(*) AS n FROM "/t.series"'))
+    assert_names_the_damage(message, "/t.series", blob, "does not match its hash")

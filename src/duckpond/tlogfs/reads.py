@@ -3,9 +3,11 @@
 ``OplogView`` answers every read of the ``Persistence`` protocol from the
 row index (committed rows up to ``last_txn``) and the transaction buffer,
 and puts the protocol's writes into the buffer.  Every byte it returns is
-checked against the row's sha256: inline content on each read (at most
-64 KiB), blobs through ``BlobStore``, which hashes each blob file once per
-process.  A mismatch or a missing blob is a ``CorruptDataError`` that names
+checked: inline content against the row's sha256 on each read (at most
+64 KiB), blobs through ``BlobStore``, which checks each blob file once per
+process, against the XXH3-128 the row records when it was written with one
+(``FAST_CHECKSUM`` in its attributes, hidden from ``VersionInfo``), else
+against the sha256.  A mismatch or a missing blob is a ``CorruptDataError`` that names
 the node's path when a walk from the root finds it.
 """
 
@@ -29,7 +31,7 @@ from ..tinyfs.persistence import (
     VersionInfo,
     is_dir_type,
 )
-from .blobs import BlobError, BlobStore
+from .blobs import FAST_CHECKSUM, BlobError, BlobStore, fast_checksum
 from .buffer import PendingDir, TxnBuffer, now_us
 from .index import Row, RowIndex
 from .layout import LARGE_FILE_THRESHOLD
@@ -162,7 +164,7 @@ class OplogView:
                         )
                     return inline
         try:
-            return self.blobs.read(row.sha256, verify=verify)
+            return self.blobs.read(row.sha256, verify=verify, xxh3=_recorded_checksum(row))
         except BlobError as e:
             raise self._corrupt(row, str(e)) from None
 
@@ -176,7 +178,7 @@ class OplogView:
         if row is None:
             return None
         try:
-            return self.blobs.verified_path(row.sha256)
+            return self.blobs.verified_path(row.sha256, _recorded_checksum(row))
         except BlobError as e:
             raise self._corrupt(row, str(e)) from None
 
@@ -274,6 +276,10 @@ class OplogView:
         event_range: tuple[int, int] | None,
     ) -> Row:
         data = bytes(content)
+        stored = dict(attributes) if attributes else {}
+        stored.pop(FAST_CHECKSUM, None)
+        if len(data) >= LARGE_FILE_THRESHOLD:
+            stored[FAST_CHECKSUM] = fast_checksum(data)
         row = Row(
             part_id=part_id,
             node_id=node_id,
@@ -285,7 +291,7 @@ class OplogView:
             size=len(data),
             min_event_time=event_range[0] if event_range else None,
             max_event_time=event_range[1] if event_range else None,
-            attributes=json.dumps(dict(attributes), sort_keys=True) if attributes else None,
+            attributes=json.dumps(stored, sort_keys=True) if stored else None,
         )
         self.buffer.add_version(row, data)
         return row
@@ -305,6 +311,23 @@ class OplogView:
         pending_dir.touch()
 
 
+def _recorded_checksum(row: Row) -> str | None:
+    """The XXH3-128 a blob version's row recorded at write time; None for older versions."""
+    if not row.attributes:
+        return None
+    value = json.loads(row.attributes).get(FAST_CHECKSUM)
+    return value if isinstance(value, str) else None
+
+
+def _attributes(row: Row) -> dict[str, Any]:
+    """A row's attributes as its writer gave them (without the recorded checksum)."""
+    if not row.attributes:
+        return {}
+    attributes: dict[str, Any] = json.loads(row.attributes)
+    attributes.pop(FAST_CHECKSUM, None)
+    return attributes
+
+
 def _info(row: Row) -> VersionInfo:
     return VersionInfo(
         node_id=row.node_id,
@@ -316,5 +339,5 @@ def _info(row: Row) -> VersionInfo:
         sha256=row.sha256,
         min_event_time=row.min_event_time,
         max_event_time=row.max_event_time,
-        attributes=json.loads(row.attributes) if row.attributes else {},
+        attributes=_attributes(row),
     )
