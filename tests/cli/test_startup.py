@@ -49,3 +49,11 @@ def test_only_commands_that_compute_nothing_are_lean() -> None:
     assert "list" in LEAN_COMMANDS
     # A read can compute a dynamic node, whose factory may need numpy.
     assert not {"cat", "describe", "query", "copy", "run", "apply"} & LEAN_COMMANDS
+
+
+def test_a_copy_in_is_lean_and_a_copy_out_is_not() -> None:
+    from duckpond.cli.lean import is_lean
+
+    assert is_lean(["copy", "--format", "series", "a.csv", "/a.series"])
+    assert not is_lean(["copy", "/derived/*", "host:///tmp/out"])
+    assert not is_lean(["cat", "/a.series"])

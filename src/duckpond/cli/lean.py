@@ -55,6 +55,18 @@ def command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+def is_lean(argv: Sequence[str]) -> bool:
+    """Whether the command ``argv`` names computes nothing (see ``LEAN_COMMANDS``).
+
+    ``copy`` into the pond is lean too: it reads host files and writes the oplog; a
+    copy out (to ``host:``) may read dynamic nodes, so it is not.
+    """
+    command = command_of(argv)
+    if command == "copy":
+        return not any(word.startswith("host:") for word in argv)
+    return command in LEAN_COMMANDS
+
+
 def hide_numpy(argv: Sequence[str] | None = None) -> None:
     """Make the ``HIDDEN`` packages unimportable in this process, unless one is loaded.
 
@@ -63,6 +75,6 @@ def hide_numpy(argv: Sequence[str] | None = None) -> None:
     """
     if any(name in sys.modules for name in HIDDEN):
         return
-    if argv is not None and command_of(argv) not in LEAN_COMMANDS:
+    if argv is not None and not is_lean(argv):
         return
     sys.meta_path.insert(0, _Hidden())
