@@ -364,7 +364,11 @@ class Pond:
                 if tpaths.normalize(np.path)[: len(prefix_parts)] != prefix_parts:
                     raise InvalidPathError(f"{np.path} does not start with the prefix {prefix}")
             for match in matches:
-                # A matched symlink is copied as what it points to, under its own name.
+                # A matched symlink is copied as what it points to, under its own name;
+                # one that points nowhere is skipped when a glob matched it (a named one
+                # is an error).
+                if match.is_symlink() and has_wildcard(one) and not _resolves(root, match.path):
+                    continue
                 np = root.get(match.path) if match.is_symlink() else match
                 for node in root.visit(np.path) if np.is_dir() else iter([np]):
                     if node.path not in done:
@@ -783,6 +787,14 @@ def write_rows(result: pa.Table | pa.RecordBatchReader, fmt: str, out: BinaryIO)
 
     with boundary():
         return write(result, fmt, out)
+
+
+def _resolves(root: WD, path: str) -> bool:
+    try:
+        root.get(path)
+    except (FileNotFoundError, NotADirectoryError, OSError):
+        return False
+    return True
 
 
 def _static_prefix(pattern: str) -> str:

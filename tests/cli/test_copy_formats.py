@@ -84,3 +84,14 @@ def test_a_copy_out_that_fails_half_way_leaves_nothing(pond: PondRunner, host: P
     (existing / "keep.txt").write_text("mine")
     pond.error("copy", "/d/*", host_url(existing))
     assert sorted(p.name for p in existing.iterdir()) == ["keep.txt"]
+
+
+def test_a_glob_copy_out_skips_a_dangling_symlink(pond: PondRunner, host: Path) -> None:
+    pond.ok("mkdir", "/d")
+    pond.ok("copy", str(write(host / "a.txt", "first")), "/d/a.txt")
+    pond.ok("ln", "-s", "/d/gone.txt", "/d/link.txt")
+    out = host / "out"
+    pond.ok("copy", "/d/*", host_url(out))
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]
+    # Named on its own, a dangling link is still an error.
+    assert "link.txt" in pond.error("copy", "/d/link.txt", host_url(host / "out2"))
