@@ -95,3 +95,13 @@ def test_a_glob_copy_out_skips_a_dangling_symlink(pond: PondRunner, host: Path) 
     assert sorted(p.name for p in out.iterdir()) == ["a.txt"]
     # Named on its own, a dangling link is still an error.
     assert "link.txt" in pond.error("copy", "/d/link.txt", host_url(host / "out2"))
+
+
+def test_log_shows_how_many_node_versions_each_transaction_wrote(
+    pond: PondRunner, host: Path
+) -> None:
+    pond.ok("mkdir", "/d")  # the new directory and the root's new entry
+    pond.ok("copy", str(write(host / "a.txt", "1")), str(write(host / "b.txt", "2")), "/d/")
+    log = pond.json("log")
+    assert [t["changes"] for t in log] == [3, 2, 1]  # two files and /d; /d and /; the root
+    assert "3 changes" in pond.ok("log", "--limit", "1").stdout

@@ -187,7 +187,10 @@ class TextOutput(Output):
         for r in _log_rows(transactions):
             command = r["command"]
             command = " ".join(command) if isinstance(command, list) else str(command)
-            _line(f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {command}")
+            changes = "" if r.get("changes") is None else f"{r['changes']} changes"
+            _line(
+                f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {changes:>11}  {command}"
+            )
 
     def history(self, versions: Sequence[VersionInfo]) -> None:
         for r in _history_rows(versions):

@@ -44,7 +44,7 @@ HOOKS = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=F
 # Small row groups: reading one version's content decodes one row group.
 WRITER = WriterProperties(max_row_group_size=256, compression="ZSTD")
 
-_RESERVED_METADATA = DELTA_COMMIT_KEYS | {"txn_seq", "time"}
+_RESERVED_METADATA = DELTA_COMMIT_KEYS | {"txn_seq", "time", "versions"}
 _BATCH_CONTENT_LIMIT = 1 << 30
 
 Contents = Mapping[tuple[str, int], bytes]
@@ -81,8 +81,14 @@ def append(
     )
 
 
-def commit_metadata(txn_seq: int, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+def commit_metadata(
+    txn_seq: int, metadata: Mapping[str, Any] | None, changes: int | None = None
+) -> dict[str, Any]:
     """The commit info of transaction ``txn_seq``: the caller's keys plus the pond's own.
+
+    ``changes`` is the number of node versions the transaction writes, kept as
+    ``versions`` (``pond log`` shows it as the transaction's changes); Delta keeps
+    commit info values as text.
 
     ``command`` defaults to ``sys.argv`` and is stored as a JSON list; ``user``
     to the login name.  Raises ``ValueError`` for a key that would shadow
@@ -95,13 +101,16 @@ def commit_metadata(txn_seq: int, metadata: Mapping[str, Any] | None) -> dict[st
     command = extra.pop("command", sys.argv)
     if not isinstance(command, str):
         command = json.dumps([str(a) for a in command])
-    return {
+    info = {
         **extra,
         "txn_seq": txn_seq,
         "command": command,
         "user": str(extra.get("user", _user())),
         "time": datetime.now(UTC).isoformat(),
     }
+    if changes is not None:
+        info["versions"] = str(changes)
+    return info
 
 
 def _user() -> str:

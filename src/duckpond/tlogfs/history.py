@@ -40,7 +40,7 @@ DELTA_COMMIT_KEYS = frozenset(
     }
 )
 # The keys the pond itself writes into every commit's info.
-POND_COMMIT_KEYS = frozenset({"txn_seq", "command", "user", "time"})
+POND_COMMIT_KEYS = frozenset({"txn_seq", "command", "user", "time", "versions"})
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -60,14 +60,18 @@ class TxnRecord:
     user: str
     delta_version: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    changes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The record as ``pond --json log`` prints it: ``{txn_seq, timestamp, command, user}``."""
+        """The record as ``pond --json log`` prints it: ``{txn_seq, timestamp, command, user,
+        changes}`` (``changes``: node versions written; null for commits made before it was
+        recorded)."""
         return {
             "txn_seq": self.txn_seq,
             "timestamp": iso(self.timestamp),
             "command": list(self.command),
             "user": self.user,
+            "changes": self.changes,
         }
 
     @classmethod
@@ -84,12 +88,16 @@ class TxnRecord:
         except (TypeError, ValueError):
             command = [str(raw)]
         version = commit.get("version")
+        changes = commit.get("versions")
         return cls(
             txn_seq=int(commit["txn_seq"]),
             timestamp=timestamp,
             command=[str(a) for a in command] if isinstance(command, list) else [str(command)],
             user=str(commit.get("user", "")),
             delta_version=None if version is None else int(version),
+            changes=int(changes)
+            if isinstance(changes, str | int) and str(changes).isdigit()
+            else None,
             extra={
                 k: v
                 for k, v in commit.items()

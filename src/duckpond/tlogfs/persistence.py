@@ -131,7 +131,7 @@ class DeltaPersistence:
                 data,
                 [root.row(1)],
                 {(ROOT_ID, 1): root.encoded()},
-                commits.commit_metadata(1, metadata),
+                commits.commit_metadata(1, metadata, changes=1),
             )
         return cls.open(pond, lock_timeout=lock_timeout, maintenance_interval=maintenance_interval)
 
@@ -338,8 +338,8 @@ class DeltaPersistence:
             return None
         txn_seq = self.last_txn + 1
         try:
-            commit_metadata = commits.commit_metadata(txn_seq, metadata)
             rows, contents = buffer.commit_rows(txn_seq)
+            commit_metadata = commits.commit_metadata(txn_seq, metadata, changes=len(rows))
             commits.append(self._dt, rows, contents, commit_metadata)
         except DeltaError as e:
             # Blobs are kept: whether the commit landed is unknown; recover
