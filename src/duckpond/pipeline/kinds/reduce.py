@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -200,61 +200,38 @@ class ReduceDir:
         resolution = self._files().get(name)
         if resolution is None or tree.match is None:
             raise FileNotFoundError(errno.ENOENT, "no such output", f"{self._ctx.path}/{name}")
-        return ReduceTable(self.spec, self.config, tree.match.path, resolution, ctx)
+        from ._series import ComputedTable
+
+        match_path = tree.match.path
+        # Computed on first use, so listing the outputs computes none of them.
+        return ComputedTable(
+            lambda: reduce_table(self.spec, self.config, match_path, resolution, ctx)
+        )
 
 
-class ReduceTable:
-    """One ``res=<R>.series``: read off the match's partials, computed on first use."""
+def reduce_table(
+    spec: ReduceSpec,
+    config: ReduceConfig,
+    match_path: str,
+    resolution: Resolution,
+    ctx: FactoryContext,
+) -> pa.Table:
+    """One ``res=<R>.series``: read off the match's partials, with its description."""
+    from ..timeseries.reduce import output_table
+    from ._series import with_description
 
-    def __init__(
-        self,
-        spec: ReduceSpec,
-        config: ReduceConfig,
-        match_path: str,
-        resolution: Resolution,
-        ctx: FactoryContext,
-    ) -> None:
-        self.spec = spec
-        self.config = config
-        self.match_path = match_path
-        self.resolution = resolution
-        self.ctx = ctx
-        self._table: pa.Table | None = None
-
-    def table(self) -> pa.Table:
-        if self._table is None:
-            from ..timeseries.reduce import output_table
-            from ._series import with_description
-
-            partials, described = compute_partials(self.config, self.match_path, self.ctx)
-            level = self.config.resolutions.index(self.resolution)
-            table = output_table(self.config, partials.tables[level])
-            self._table = with_description(
-                table,
-                {
-                    "kind": "Reduce",
-                    "resolution": self.resolution.name,
-                    "aggregations": [a.model_dump(mode="json") for a in self.spec.aggregations],
-                    "allowed_lateness": self.spec.allowed_lateness,
-                    **described,
-                },
-            )
-        return self._table
-
-    def schema(self) -> pa.Schema:
-        return self.table().schema
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        return iter(self.table().to_batches())
-
-    def event_range(self) -> tuple[int, int] | None:
-        from ..timeseries._arrow import micros
-
-        table = self.table()
-        if table.num_rows == 0:
-            return None
-        times = micros(table)
-        return int(times[0]), int(times[-1])
+    partials, described = compute_partials(config, match_path, ctx)
+    level = config.resolutions.index(resolution)
+    return with_description(
+        output_table(config, partials.tables[level]),
+        {
+            "kind": "Reduce",
+            "resolution": resolution.name,
+            "aggregations": [a.model_dump(mode="json") for a in spec.aggregations],
+            "allowed_lateness": spec.allowed_lateness,
+            **described,
+        },
+    )
 
 
 def reduce_output(spec: ReduceSpec, ctx: FactoryContext) -> Output:
