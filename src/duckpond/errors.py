@@ -271,21 +271,8 @@ def guarded(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with boundary(path=_path_argument(args[1:], kwargs)):
             return fn(*args, **kwargs)
-        except PondError as exc:
-            # Translated further in (inside a transaction, say): add the path if missing.
-            if exc.translated and exc.path is None:
-                _with_context(exc, _path_argument(args[1:], kwargs), None)
-            raise
-        except OSError:
-            raise
-        except Exception as exc:
-            known = translate(exc)
-            if known is exc or not isinstance(known, PondError):
-                raise
-            path = _path_argument(args[1:], kwargs)
-            raise _with_context(known, path, None) from exc
 
     return wrapper  # type: ignore[return-value]
 
