@@ -18,6 +18,7 @@ other failure the user can cause is a ``PondError``::
      ├── FormatError            input that is not what it claims (CSV, Parquet, URL)
      ├── QueryError             SQL that cannot run
      └── ConfigError            a bad option value (time, zone, format name)
+          └── HistoryRemovedError  time travel before what ``pond maintain --keep`` kept
 
 Errors of the libraries underneath (pyarrow, deltalake, DataFusion) are turned into
 these by ``translate``, which ``boundary`` applies at every public ``Pond`` method:
@@ -132,6 +133,15 @@ class QueryError(PondError):
 
 class ConfigError(PondError, ValueError):
     """An option or configuration value that is not valid."""
+
+
+class HistoryRemovedError(ConfigError):
+    """A read at a transaction whose content ``pond maintain --keep`` removed.
+
+    ``earliest`` is the earliest transaction still kept (``txn`` the one asked for).
+    """
+
+    earliest: int = 1
 
 
 # -- messages --------------------------------------------------------------------------

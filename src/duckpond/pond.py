@@ -399,11 +399,23 @@ class Pond:
         return recover(self.path, lock_timeout=self.lock_timeout)
 
     @guarded
-    def fsck(self) -> FsckReport:
-        """Re-hash every stored version and check the oplog's invariants; never writes."""
+    def fsck(self, *, at_txn: int | None = None) -> FsckReport:
+        """Re-hash every oplog file, version and blob, check the oplog, compute the content root.
+
+        The report's ``content_root`` (64 hex digits) is a digest of the tree at
+        ``at_txn`` (default: the newest transaction; see ``duckpond.tlogfs.integrity``);
+        ``ok`` is False when a problem was found, each one named.  Never writes.
+        """
+        return Pond.check(self.path, at_txn=at_txn)
+
+    @staticmethod
+    @guarded
+    def check(path: str | os.PathLike[str], *, at_txn: int | None = None) -> FsckReport:
+        """``fsck`` of the pond at ``path`` without opening it first (it may be too damaged
+        to open: that is then a problem of the report, not an exception)."""
         from .tlogfs import fsck
 
-        return fsck(self.path)
+        return fsck(Path(path).expanduser().absolute(), at_txn=at_txn)
 
     # -- tables, series, SQL ---------------------------------------------------------
 

@@ -284,7 +284,15 @@ class RowIndex:
         key = (row.path, group)
         column = self._content.get(key)
         if column is None:
-            column = pq.ParquetFile(row.path).read_row_group(group, columns=["content"]).column(0)
+            try:
+                parquet = pq.ParquetFile(row.path)
+            except FileNotFoundError:
+                # Compaction replaced the file and pond maintain removed it since we looked.
+                raise PondCorruptError(
+                    f"oplog data file {row.path} is gone (the pond was maintained "
+                    "while this reader ran): open the pond again"
+                ) from None
+            column = parquet.read_row_group(group, columns=["content"]).column(0)
             self._remember(key, column)
         else:
             self._content.move_to_end(key)

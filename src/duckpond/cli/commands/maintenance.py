@@ -21,15 +21,26 @@ def recover(settings: Settings) -> None:
 
 
 @click.command()
+@click.option(
+    "--at-txn", "at_txn", type=int, metavar="N", help="Give the content root of the tree at txn N."
+)
 @pass_settings
-def fsck(settings: Settings) -> None:
-    """Prove every stored version against its sha256.
+def fsck(settings: Settings, at_txn: int | None) -> None:
+    """Prove every oplog file, version and blob; end with the pond's content root.
+
+    The content root (64 hex digits) is equal for a pond, a byte copy, a
+    restore and a maintained pond, and changes with any content.  Exit 1 names
+    each problem found.
 
     Example:
 
         pond fsck
+        pond --json fsck --at-txn 12
     """
-    report = settings.open().fsck()
+    from ...pond import Pond
+
+    # Not settings.open(): a pond too damaged to open must still get its report.
+    report = Pond.check(settings.pond_path(), at_txn=at_txn)
     settings.output.report(report.to_json(), report.summary())
     if not report.ok:
         raise UserError(f"{len(report.problems)} problem(s) found")
