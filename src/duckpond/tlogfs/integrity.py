@@ -111,7 +111,8 @@ class FsckReport:
             + ("ok" if self.ok else f"{len(self.problems)} problem(s)")
         ]
         for p in self.problems:
-            where = p.path if p.path else f"node {p.node_id} version {p.version}"
+            node = "" if p.node_id == "-" else f"node {p.node_id} version {p.version}"
+            where = f"{p.path} ({node})" if p.path and node else (p.path or node)
             lines.append(f"{p.kind}: {where}: {p.detail}")
         if self.unreferenced_blobs or self.debris_files:
             lines.append(
