@@ -31,7 +31,7 @@ import os
 import warnings
 from urllib.parse import unquote
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -60,6 +60,7 @@ from .lock import DEFAULT_TIMEOUT, WriterLock
 from .maintenance import MAINTENANCE_INTERVAL, PARTITION_FILE_LIMIT, Maintenance, add_actions
 from .oplog import SCHEMA
 from .reads import OplogView
+from .reclaim import MaintainReport
 from .retention import Retention, archived_commits, read_retention
 from .seals import Seals
 
@@ -430,17 +431,36 @@ class DeltaPersistence:
 
     # -- maintenance (maintenance.py) ---------------------------------------------
 
-    def maintain(self) -> None:
-        """Compact small data files and write a checkpoint now (never vacuums)."""
+    def maintain(
+        self,
+        *,
+        keep: timedelta | None = None,
+        keep_txns: int | None = None,
+        dry_run: bool = False,
+    ) -> MaintainReport:
+        """Compact and checkpoint; with a kept window, remove what no kept transaction reads.
+
+        The window is the transactions of the last ``keep`` or the newest
+        ``keep_txns`` (see ``reclaim``); without either, nothing is removed.
+        Takes the write lock.  Raises ``ConfigError`` for a bad window.
+        """
+        from . import reclaim
+
         if self._read_only:
             raise ReadOnlyError("a past state cannot be maintained")
         if self._in_txn:
             raise TransactionError("maintain() inside a transaction")
         with self._lock:
             self.refresh()
-            before = self._dt.version()
-            self._maintenance.run()
-            self.seal_since(before)
+            return reclaim.run(self, keep=keep, keep_txns=keep_txns, dry_run=dry_run)
+
+    def compact(self) -> None:
+        """Compact every partition and write a checkpoint (the caller holds the write lock)."""
+        self._maintenance.run()
+
+    def commits_info(self) -> list[Mapping[str, Any]]:
+        """Every pond commit's info, Delta's and archived, newest first (for archiving)."""
+        return self._commits(None)
 
 
 def _first_line(e: BaseException) -> str:
