@@ -839,7 +839,9 @@ class PondMaintenance:
         return report
 
     @guarded
-    def du(self, *, keep: str | timedelta | None = None, keep_txns: int | None = None) -> SpaceReport:
+    def du(
+        self, *, keep: str | timedelta | None = None, keep_txns: int | None = None
+    ) -> SpaceReport:
         """Disk use by part, stored bytes by top-level directory, and with a window what
         ``maintain`` would reclaim (a dry run: it waits for the write lock)."""
         from .tlogfs.usage import disk_usage

@@ -206,8 +206,16 @@ def test_kill_9_at_any_instant_of_maintain(base: Path, tmp_path: Path) -> None:
     for i in range(6):
         pond_dir = copy_of(base, tmp_path, f"crash{i}")
         child = subprocess.Popen(
-            [sys.executable, "-m", "duckpond", "--pond", str(pond_dir), "maintain",
-             "--keep-txns", str(KEEP)],
+            [
+                sys.executable,
+                "-m",
+                "duckpond",
+                "--pond",
+                str(pond_dir),
+                "maintain",
+                "--keep-txns",
+                str(KEEP),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -244,8 +252,16 @@ def test_a_reader_during_maintain_gets_its_answer_or_a_clean_error(
         "    print('error:', e)\n"
     )
     maintainer = subprocess.Popen(
-        [sys.executable, "-m", "duckpond", "--pond", str(pond_dir), "maintain", "--keep-txns",
-         str(KEEP)],
+        [
+            sys.executable,
+            "-m",
+            "duckpond",
+            "--pond",
+            str(pond_dir),
+            "maintain",
+            "--keep-txns",
+            str(KEEP),
+        ],
     )
     answers = []
     while maintainer.poll() is None or len(answers) < 3:

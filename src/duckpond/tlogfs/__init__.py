@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..tinyfs.ids import uuid7
     from .history import TxnRecord
+    from .integrity import FsckProblem, FsckReport, content_root, fsck
     from .layout import LARGE_FILE_THRESHOLD
     from .lock import WriterLock
     from .persistence import DeltaPersistence
-    from .integrity import FsckProblem, FsckReport, content_root, fsck
     from .recovery import RecoverReport, recover
 
 __all__ = [

@@ -226,7 +226,10 @@ def _check_log(root: Path, store: DeltaPersistence, report: FsckReport) -> None:
         if not (root / rel).is_file():
             report.problems.append(
                 FsckProblem(
-                    "missing log entry", "-", version, "a Delta commit the table needs is absent",
+                    "missing log entry",
+                    "-",
+                    version,
+                    "a Delta commit the table needs is absent",
                     f"{DATA_DIR}/{rel}",
                 )
             )
@@ -403,7 +406,10 @@ def fsck(pond_dir: str | os.PathLike[str], *, at_txn: int | None = None) -> Fsck
         if hash_file(path).sha256 != digest:
             report.problems.append(
                 FsckProblem(
-                    "corrupt file", "-", 0, "blob bytes do not hash to its name",
+                    "corrupt file",
+                    "-",
+                    0,
+                    "blob bytes do not hash to its name",
                     f"{DATA_DIR}/{LARGE_FILES_DIR}/{path.name}",
                 )
             )

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from urllib.parse import unquote
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 from deltalake import DeltaTable

@@ -132,7 +132,9 @@ def earliest_kept(
     a window never reaches back past an earlier ``maintain``'s floor.
     """
     if keep is not None and keep_txns is not None:
-        raise ConfigError("give {keep} or {keep_txns}, not both", options={"keep": "", "keep_txns": ""})
+        raise ConfigError(
+            "give {keep} or {keep_txns}, not both", options={"keep": "", "keep_txns": ""}
+        )
     if keep is None and keep_txns is None:
         return None
     last = store.last_txn
@@ -288,7 +290,11 @@ def _referenced_blobs(store: DeltaPersistence, doomed: pa.Table | None = None) -
     rows = store.all_rows()
     gone: dict[str, int] = {}
     if doomed is not None:
-        gone = dict(zip(doomed.column("node_id").to_pylist(), doomed.column("upto").to_pylist(), strict=True))
+        gone = dict(
+            zip(
+                doomed.column("node_id").to_pylist(), doomed.column("upto").to_pylist(), strict=True
+            )
+        )
     return {
         digest
         for node_id, version, digest, size in zip(
@@ -376,4 +382,3 @@ def _remove_empty_partitions(root: Path) -> None:
     for part in root.glob(f"{PARTITION_COLUMN}=*"):
         if part.is_dir() and not any(part.iterdir()):
             os.rmdir(part)
-

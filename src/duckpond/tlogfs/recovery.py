@@ -16,9 +16,9 @@ from typing import Any
 
 from ..errors import PondNotFoundError
 from .blobs import BlobStore, fsync_dir
+from .integrity import loose_files, scan
 from .layout import DATA_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR, TEMP_PREFIX
 from .lock import DEFAULT_TIMEOUT, WriterLock, clear_stale
-from .integrity import loose_files, scan
 from .persistence import DeltaPersistence
 
 

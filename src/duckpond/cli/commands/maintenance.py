@@ -93,7 +93,9 @@ def maintain(
         pond maintain --keep-txns 5000
     """
     report = settings.open().maintenance.maintain(
-        **_window(keep, keep_txns), dry_run=dry_run, cache_only=cache_only,
+        **_window(keep, keep_txns),
+        dry_run=dry_run,
+        cache_only=cache_only,
         cache_max_bytes=cache_max,
     )
     settings.output.report(report.to_json(), report.summary())
