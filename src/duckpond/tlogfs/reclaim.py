@@ -323,6 +323,8 @@ def run(
     """
     now = now or datetime.now(UTC)
     report = MaintainReport(dry_run=dry_run, last_txn=store.last_txn)
+    if not dry_run:
+        _seal_loose(store)
     first = earliest_kept(store, keep, keep_txns, now)
     floor = read_retention(store.data_dir)
     report.earliest_kept_txn = first or (floor.earliest_txn if floor else 1)
@@ -376,6 +378,16 @@ def run(
         fsync_dir(d)
     _remove_empty_partitions(store.data_dir)
     return report
+
+
+def _seal_loose(store: DeltaPersistence) -> None:
+    """Seal what a crash after a commit left unsealed (as ``recover`` does), so every
+    file the kept transactions read is proved by the next ``fsck``."""
+    from .integrity import loose_files, scan  # integrity imports persistence, which imports us
+
+    files, seals = scan(store.data_dir)
+    to_seal, _debris = loose_files(files, seals, store)
+    store.seals.seal_files(to_seal)
 
 
 def _remove_empty_partitions(root: Path) -> None:
