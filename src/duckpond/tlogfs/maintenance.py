@@ -5,8 +5,8 @@ small files and writes a checkpoint, so commit and open costs stay flat.
 Between those runs, a partition that gathered more than
 ``PARTITION_FILE_LIMIT`` data files is compacted on its own.  Those commits
 carry no ``txn_seq`` and are not pond transactions.  Nothing here ever
-vacuums: old files are what time travel reads in other engines, and rows
-never leave the log.
+removes a file: the replaced ones go only when the user asks for it with a
+kept window (``pond maintain --keep``, ``reclaim``).
 """
 
 from __future__ import annotations
