@@ -87,6 +87,13 @@ def test_maintain_keeps_the_window_exact_and_refuses_before_it(base: Path, tmp_p
     check = Pond.check(pond_dir)
     assert check.ok, check.summary()
     assert check.content_root == before_root and check.earliest_kept_txn == first
+    # Delta's own retention follows the window, and never cleans up on its own.
+    with Pond.open(pond_dir) as pond:
+        config = pond.persistence.table.metadata().configuration
+    assert config["delta.enableExpiredLogCleanup"] == "false"
+    assert config["delta.appendOnly"] == "true"
+    assert config["delta.logRetentionDuration"].startswith("interval ")
+    assert config["delta.deletedFileRetentionDuration"] == config["delta.logRetentionDuration"]
 
     with pytest.raises(HistoryRemovedError) as caught:
         Pond.open(pond_dir, at_txn=first - 1)
