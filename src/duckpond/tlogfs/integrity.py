@@ -33,9 +33,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PondCorruptError, PondError, PondNotFoundError
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import PondError, PondNotFoundError
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
-from .layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR, META_DIR
+from .blobs import BlobStore
+from .layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR, META_DIR
 from .oplog import decode_entries
 from .persistence import DeltaPersistence
 from .retention import ARCHIVE_FILE, RETENTION_FILE
@@ -238,70 +242,78 @@ def _check_log(root: Path, store: DeltaPersistence, report: FsckReport) -> None:
 # -- pass 2: rows -------------------------------------------------------------------
 
 
-def _content_digest(
-    store: DeltaPersistence,
-    node_id: str,
-    version: int,
-    blob_hashes: dict[Path, Seal | None],
-) -> tuple[str, int] | str:
-    """The digest and size of one version's bytes, or why they cannot be read."""
-    blob = store.blob_path(node_id, version)  # cached by the index: a second call is cheap
-    if blob is None:
-        try:
-            data = store.unchecked_bytes(node_id, version)
-        except PondCorruptError as e:
-            return str(e)
-        return hashlib.sha256(data).hexdigest(), len(data)
-    if blob not in blob_hashes:
-        # Many versions may share one blob; hashing it once proves it for all.
-        blob_hashes[blob] = hash_file(blob) if blob.is_file() else None
-    found = blob_hashes[blob]
-    if found is None:
-        return f"{blob.name} does not exist"
-    return found.sha256, found.size
+_ROW_COLUMNS = ["node_id", "file_type", "version", "txn_seq", "content", "sha256", "size"]
 
 
 def _check_rows(store: DeltaPersistence, report: FsckReport, floor: int) -> dict[Path, Seal | None]:
-    # Roughly the order rows sit in data files, so content row groups are read once.
-    order = [("part_id", "ascending"), ("txn_seq", "ascending"), ("node_id", "ascending")]
-    rows = store.all_rows().sort_by(order)
+    # Straight from the snapshot's data files, a batch at a time: every version's
+    # bytes hashed in one pass over each file, with no index lookups per row.
     blob_hashes: dict[Path, Seal | None] = {}
     versions: dict[str, list[int]] = {}
     latest_dirs: dict[str, int] = {}
+    with_rows: set[int] = set()
+    blobs = BlobStore(store.data_dir / LARGE_FILES_DIR)
 
     def problem(kind: str, node_id: str, version: int, detail: str, path: str = "") -> None:
         report.problems.append(FsckProblem(kind, node_id, version, detail, path))
 
-    for row in rows.to_pylist():
-        node_id, version = row["node_id"], row["version"]
+    def check(
+        node_id: str,
+        file_type: str,
+        version: int,
+        txn: int,
+        content: bytes | None,
+        sha256: str,
+        size: int,
+    ) -> None:
         versions.setdefault(node_id, []).append(version)
+        with_rows.add(txn)
         report.versions_checked += 1
-        blob = store.blob_path(node_id, version)
-        where = "" if blob is None else f"{DATA_DIR}/{LARGE_FILES_DIR}/{blob.name}"
-        result = _content_digest(store, node_id, version, blob_hashes)
-        if isinstance(result, str):
-            problem("missing blob", node_id, version, result, where)
-            continue
-        actual, size = result
-        report.bytes_checked += size
-        if actual != row["sha256"]:
+        if file_type == DIRECTORY and version > latest_dirs.get(node_id, 0):
+            latest_dirs[node_id] = version
+        where = ""
+        if size >= LARGE_FILE_THRESHOLD:
+            blob = blobs.path(sha256)
+            where = f"{DATA_DIR}/{LARGE_FILES_DIR}/{blob.name}"
+            if blob not in blob_hashes:
+                # Many versions may share one blob; hashing it once proves it for all.
+                blob_hashes[blob] = hash_file(blob) if blob.is_file() else None
+            found = blob_hashes[blob]
+            if found is None:
+                problem("missing blob", node_id, version, f"{blob.name} does not exist", where)
+                return
+            actual, length = found.sha256, found.size
+        elif content is None:
+            problem("missing blob", node_id, version, "no inline content", "")
+            return
+        else:
+            actual, length = hashlib.sha256(content).hexdigest(), len(content)
+        report.bytes_checked += length
+        if actual != sha256:
             problem(
                 "sha256 mismatch",
                 node_id,
                 version,
-                f"recorded {row['sha256']}, content hashes to {actual}",
+                f"recorded {sha256}, content hashes to {actual}",
                 where,
             )
-        if size != row["size"]:
+        if length != size:
             problem(
                 "size mismatch",
                 node_id,
                 version,
-                f"recorded {row['size']} bytes, content has {size}",
+                f"recorded {size} bytes, content has {length}",
                 where,
             )
-        if row["file_type"] == DIRECTORY and version > latest_dirs.get(node_id, 0):
-            latest_dirs[node_id] = version
+
+    for rel in sorted(store.snapshot_files()):
+        try:
+            parquet = pq.ParquetFile(store.data_dir / rel)
+            for batch in parquet.iter_batches(batch_size=1024, columns=_ROW_COLUMNS):
+                for row in zip(*(batch.column(n).to_pylist() for n in _ROW_COLUMNS), strict=True):
+                    check(*row)
+        except (OSError, pa.ArrowException) as e:
+            problem("unreadable data file", "-", 0, str(e), f"{DATA_DIR}/{rel}")
     report.blobs_checked = sum(1 for h in blob_hashes.values() if h is not None)
 
     for node_id, numbers in versions.items():
@@ -325,7 +337,6 @@ def _check_rows(store: DeltaPersistence, report: FsckReport, floor: int) -> dict
                 )
 
     # Every kept transaction writes rows and is one commit: its number shows in both, once.
-    with_rows = set(rows.column("txn_seq").to_pylist())
     for txn in sorted(set(range(floor, store.last_txn + 1)) - with_rows):
         problem("missing transaction", "-", txn, f"transaction {txn} has no rows in the oplog")
     seen: dict[int, int] = {}
