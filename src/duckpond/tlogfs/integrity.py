@@ -365,7 +365,7 @@ def content_root(store: DeltaPersistence) -> str:
         if node_type == DIRECTORY:
             hashes: list[str] = []
         elif node_type == FILE_SERIES:
-            hashes = [v.sha256 for v in store.versions(node_id)]
+            hashes = store.version_hashes(node_id)
         else:
             hashes = [store.latest(node_id).sha256]
         digest.update(json.dumps([path, node_type, hashes]).encode() + b"\n")
