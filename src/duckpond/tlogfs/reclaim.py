@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
+from .arrays import int64s, strings
 from .blobs import fsync_dir
 from .commits import HOOKS, WRITER
 from .layout import (
@@ -168,14 +169,14 @@ def superseded(store: DeltaPersistence, first: int) -> pa.Table:
             stack.extend(e.node_id for e in past.read_dir(node_id).values())
     past.close()
 
-    rows = store.all_rows()
+    rows = _rows(store)
     by_node: dict[str, list[tuple[int, int, str, str]]] = {}
     for node_id, version, txn, file_type, part in zip(
-        rows.column("node_id").to_pylist(),
-        rows.column("version").to_pylist(),
-        rows.column("txn_seq").to_pylist(),
-        rows.column("file_type").to_pylist(),
-        rows.column(PARTITION_COLUMN).to_pylist(),
+        rows["node_id"],
+        rows["version"],
+        rows["txn_seq"],
+        rows["file_type"],
+        rows[PARTITION_COLUMN],
         strict=True,
     ):
         by_node.setdefault(node_id, []).append((version, txn, file_type, part))
@@ -195,13 +196,10 @@ def superseded(store: DeltaPersistence, first: int) -> pa.Table:
             nodes.append(node_id)
             upto.append(drop[-1][0])
             counts.append(len(drop))
-    return pa.table(
-        {
-            PARTITION_COLUMN: pa.array(parts, pa.string()),
-            "node_id": pa.array(nodes, pa.string()),
-            "upto": pa.array(upto, pa.int64()),
-            "count": pa.array(counts, pa.int64()),
-        }
+    # arrays.py builds arrays without pa.array(list), which imports pandas when installed.
+    return pa.Table.from_arrays(
+        [strings(parts), strings(nodes), int64s(upto), int64s(counts)],
+        names=[PARTITION_COLUMN, "node_id", "upto", "count"],
     )
 
 
@@ -240,69 +238,77 @@ def _set_retention(store: DeltaPersistence, window: timedelta) -> None:
         store.table.alter.set_table_properties(wanted)
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+def _rows(store: DeltaPersistence) -> dict[str, list[Any]]:
+    """Every row's metadata, by column, straight from the newest snapshot's data files (a
+    year of a station is some 350,000 rows), with its partition."""
+    import pyarrow.parquet as pq
+
+    columns = ["node_id", "version", "txn_seq", "file_type", "sha256", "size"]
+    found: dict[str, list[Any]] = {name: [] for name in [*columns, PARTITION_COLUMN]}
+    for rel in sorted(store.snapshot_files()):
+        # ParquetFile.read, unlike pq.read_table, imports no pyarrow.dataset (nor pandas).
+        table = pq.ParquetFile(store.data_dir / rel).read(columns=columns)
+        for name in columns:
+            found[name] += table.column(name).to_pylist()
+        part = rel.split("/", 1)[0].removeprefix(f"{PARTITION_COLUMN}=")
+        found[PARTITION_COLUMN] += [part] * table.num_rows
+    return found
 
 
 def removable(store: DeltaPersistence, referenced_blobs: set[str]) -> list[Removed]:
-    """Files no kept transaction reads, as things stand now (relative to the pond)."""
+    """Files no kept transaction reads, as things stand now (paths relative to the pond)."""
     root = store.data_dir
-    pond = store.pond_dir
     found: list[Removed] = []
 
-    def add(kind: str, path: Path) -> None:
-        found.append(Removed(kind, path.relative_to(pond).as_posix(), _size(path)))
+    def listing(rel_dir: str) -> list[os.DirEntry[str]]:
+        try:
+            return sorted(os.scandir(root / rel_dir), key=lambda e: e.name)
+        except FileNotFoundError:
+            return []
+
+    def add(kind: str, rel_dir: str, entry: os.DirEntry[str]) -> None:
+        try:
+            size = entry.stat().st_size
+        except OSError:
+            size = 0
+        found.append(Removed(kind, f"{DATA_DIR}/{rel_dir}/{entry.name}", size))
 
     in_snapshot = store.snapshot_files()
-    for part in sorted(root.glob(f"{PARTITION_COLUMN}=*")):
-        for path in sorted(part.iterdir()):
-            if path.is_file() and f"{part.name}/{path.name}" not in in_snapshot:
-                add("data file", path)
-    log = root / DELTA_LOG_DIR
-    entries = sorted(
-        (int(m.group(1)), m.group(2), p)
-        for p in log.iterdir()
-        if (m := _LOG_FILE.fullmatch(p.name))
-    )
+    for part in listing("."):
+        if part.is_dir() and part.name.startswith(f"{PARTITION_COLUMN}="):
+            for entry in listing(part.name):
+                if entry.is_file() and f"{part.name}/{entry.name}" not in in_snapshot:
+                    add("data file", part.name, entry)
+    entries = []
+    for entry in listing(DELTA_LOG_DIR):
+        if m := _LOG_FILE.fullmatch(entry.name):
+            entries.append((int(m.group(1)), m.group(2), entry))
+        elif entry.name.startswith("_commit_"):
+            add("leftover", DELTA_LOG_DIR, entry)
     checkpoints = [v for v, kind, _ in entries if kind != "json"]
     if checkpoints:
         newest = max(checkpoints)
-        for version, kind, path in entries:
+        for version, kind, entry in sorted(entries, key=lambda e: (e[0], e[1])):
             if version < newest:
-                add("log entry" if kind == "json" else "checkpoint", path)
-    for path in sorted(log.iterdir()):
-        if path.name.startswith("_commit_"):
-            add("leftover", path)
-    blobs = root / LARGE_FILES_DIR
-    if blobs.is_dir():
-        for path in sorted(blobs.iterdir()):
-            if path.name.startswith(TEMP_PREFIX):
-                add("leftover", path)
-            elif path.name.removeprefix("sha256=") not in referenced_blobs:
-                add("blob", path)
+                add("log entry" if kind == "json" else "checkpoint", DELTA_LOG_DIR, entry)
+    for entry in listing(LARGE_FILES_DIR):
+        if entry.name.startswith(TEMP_PREFIX):
+            add("leftover", LARGE_FILES_DIR, entry)
+        elif entry.name.removeprefix("sha256=") not in referenced_blobs:
+            add("blob", LARGE_FILES_DIR, entry)
     return found
 
 
 def _referenced_blobs(store: DeltaPersistence, doomed: pa.Table | None = None) -> set[str]:
-    rows = store.all_rows()
+    rows = _rows(store)
     gone: dict[str, int] = {}
     if doomed is not None:
-        gone = dict(
-            zip(
-                doomed.column("node_id").to_pylist(), doomed.column("upto").to_pylist(), strict=True
-            )
-        )
+        nodes, upto = doomed.column("node_id").to_pylist(), doomed.column("upto").to_pylist()
+        gone = dict(zip(nodes, upto, strict=True))
     return {
         digest
         for node_id, version, digest, size in zip(
-            rows.column("node_id").to_pylist(),
-            rows.column("version").to_pylist(),
-            rows.column("sha256").to_pylist(),
-            rows.column("size").to_pylist(),
-            strict=True,
+            rows["node_id"], rows["version"], rows["sha256"], rows["size"], strict=True
         )
         if size >= LARGE_FILE_THRESHOLD and version > gone.get(node_id, 0)
     }
@@ -341,13 +347,13 @@ def run(
     if dry_run:
         report.removed = removable(store, _referenced_blobs(store, doomed))
         # Compaction and the checkpoint it ends with retire every log entry but the last.
-        last = f"{DATA_DIR}/{DELTA_LOG_DIR}/{store.table.version():020d}.json"
-        log_dir = store.data_dir / DELTA_LOG_DIR
+        newest = store.table.version()
         listed = {r.path for r in report.removed}
-        for path in sorted(log_dir.glob("*.json")):
-            rel = path.relative_to(store.pond_dir).as_posix()
-            if rel != last and rel not in listed and not path.name.startswith("_"):
-                report.removed.append(Removed("log entry", rel, _size(path)))
+        for entry in sorted(os.scandir(store.data_dir / DELTA_LOG_DIR), key=lambda e: e.name):
+            m = _LOG_FILE.fullmatch(entry.name)
+            rel = f"{DATA_DIR}/{DELTA_LOG_DIR}/{entry.name}"
+            if m and m.group(2) == "json" and int(m.group(1)) < newest and rel not in listed:
+                report.removed.append(Removed("log entry", rel, entry.stat().st_size))
         return report
 
     # 1. Nothing is removed before the metadata is archived and the floor recorded.

@@ -23,8 +23,10 @@ from typing import Any
 
 from ..errors import HistoryRemovedError
 from ..timeparse import iso
+from .history import DELTA_COMMIT_KEYS
 from .layout import META_DIR
 
+_KEEP = {"timestamp", "version"}
 RETENTION_FILE = "retention.json"
 ARCHIVE_FILE = "transactions.jsonl"
 
@@ -86,6 +88,8 @@ def archive_commits(table_root: Path, commits: Iterable[Mapping[str, Any]]) -> N
     by_txn = {int(c["txn_seq"]): dict(c) for c in archived_commits(table_root)}
     for commit in commits:
         if "txn_seq" in commit:
-            by_txn.setdefault(int(commit["txn_seq"]), dict(commit))
+            # Delta's own keys (operation parameters, metrics) say nothing pond log shows.
+            kept = {k: v for k, v in commit.items() if k not in DELTA_COMMIT_KEYS or k in _KEEP}
+            by_txn.setdefault(int(commit["txn_seq"]), kept)
     text = "".join(json.dumps(by_txn[t], default=str) + "\n" for t in sorted(by_txn))
     _write_atomic(table_root / META_DIR / ARCHIVE_FILE, text)

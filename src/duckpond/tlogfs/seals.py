@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from urllib.parse import unquote
 from .layout import DELTA_LOG_DIR, META_DIR
 
 SEALS_FILE = "seals"
+_SEAL_LINE = re.compile(r"([0-9a-f]{64}) ([0-9]+) (.+)")
 
 
 @dataclass(frozen=True)
@@ -121,14 +123,9 @@ class Seals:
             return seals, bad
         lines = text.split("\n")
         for line in lines[:-1]:
-            parts = line.split(" ", 2)
-            if (
-                len(parts) == 3
-                and len(parts[0]) == 64
-                and all(c in "0123456789abcdef" for c in parts[0])
-                and parts[1].isdigit()
-            ):
-                seals[parts[2]] = Seal(parts[0], int(parts[1]))
+            match = _SEAL_LINE.fullmatch(line)
+            if match:
+                seals[match.group(3)] = Seal(match.group(1), int(match.group(2)))
             else:
                 bad.append(line)
         return seals, bad
