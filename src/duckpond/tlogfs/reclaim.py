@@ -337,6 +337,9 @@ def run(
     if first is None:
         if not dry_run:
             before = store.table.version()
+            if store.table.metadata().configuration.get("delta.appendOnly") != "true":
+                # A run killed between lifting append-only and restoring it.
+                store.table.alter.set_table_properties({"delta.appendOnly": "true"})
             store.compact()
             store.seal_since(before)
             report.compacted = True
