@@ -139,13 +139,12 @@ def _span(keep: str | timedelta | None) -> timedelta | None:
 def _stored_by_directory(pond: Pond) -> dict[str, int]:
     """Bytes of every stored version, by the top-level directory its node is under now."""
     from ..tinyfs.persistence import DIRECTORY, ROOT_ID
+    from ..tlogfs.reclaim import snapshot_rows
 
     store = pond.persistence
-    rows = store.all_rows()
+    rows = snapshot_rows(store)
     sizes: dict[str, int] = {}
-    for node_id, size in zip(
-        rows.column("node_id").to_pylist(), rows.column("size").to_pylist(), strict=True
-    ):
+    for node_id, size in zip(rows["node_id"], rows["size"], strict=True):
         sizes[node_id] = sizes.get(node_id, 0) + size
     found: dict[str, int] = {"/": sizes.pop(ROOT_ID, 0)}
     for name, entry in sorted(store.read_dir(ROOT_ID).items()):

@@ -169,7 +169,7 @@ def superseded(store: DeltaPersistence, first: int) -> pa.Table:
             stack.extend(e.node_id for e in past.read_dir(node_id).values())
     past.close()
 
-    rows = _rows(store)
+    rows = snapshot_rows(store)
     by_node: dict[str, list[tuple[int, int, str, str]]] = {}
     for node_id, version, txn, file_type, part in zip(
         rows["node_id"],
@@ -238,7 +238,7 @@ def _set_retention(store: DeltaPersistence, window: timedelta) -> None:
         store.table.alter.set_table_properties(wanted)
 
 
-def _rows(store: DeltaPersistence) -> dict[str, list[Any]]:
+def snapshot_rows(store: DeltaPersistence) -> dict[str, list[Any]]:
     """Every row's metadata, by column, straight from the newest snapshot's data files (a
     year of a station is some 350,000 rows), with its partition."""
     import pyarrow.parquet as pq
@@ -300,7 +300,7 @@ def removable(store: DeltaPersistence, referenced_blobs: set[str]) -> list[Remov
 
 
 def _referenced_blobs(store: DeltaPersistence, doomed: pa.Table | None = None) -> set[str]:
-    rows = _rows(store)
+    rows = snapshot_rows(store)
     gone: dict[str, int] = {}
     if doomed is not None:
         nodes, upto = doomed.column("node_id").to_pylist(), doomed.column("upto").to_pylist()
