@@ -174,3 +174,23 @@ def test_the_cli_exits_1_naming_the_fault(base: Path, tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["ok"] is False and target in {p["path"] for p in report["problems"]}
     assert len(report["content_root"]) == 64
+
+
+def test_files_a_crash_left_unsealed_are_a_note_and_recover_seals_them(
+    base: Path, tmp_path: Path
+) -> None:
+    pond_dir = copy_of(base, tmp_path)
+    seals = pond_dir / "data" / "_pond" / "seals"
+    lines = seals.read_text().splitlines(keepends=True)
+    # As if the newest commit's process died after its commit, before its seals.
+    newest = max(line.split(" ", 2)[2] for line in lines if "_delta_log/" in line)
+    kept = [line for line in lines if not line.endswith(newest)]
+    seals.write_text("".join(kept) + lines[-1][:20])  # and a seal cut short
+    report = Pond.check(pond_dir)
+    assert report.ok and report.unsealed_files >= 1, report.summary()
+    assert "not sealed: run pond recover" in report.summary()
+    with Pond.open(pond_dir) as pond:
+        recovered = pond.recover()
+    assert newest.strip() in recovered.sealed_files
+    after = Pond.check(pond_dir)
+    assert after.ok and after.unsealed_files == 0, after.summary()

@@ -196,7 +196,11 @@ def _check_files(root: Path, report: FsckReport) -> tuple[_Files, dict[str, Seal
     files = _classify(root)
     seals, bad = Seals(root).read()
     for line in bad:
-        problem("bad seal", f"{META_DIR}/{SEALS_FILE}", f"not a seal record: {line[:80]!r}")
+        problem(
+            "bad seal",
+            f"{META_DIR}/{SEALS_FILE}",
+            f"not a seal record: {line[:80]!r} (pond recover drops it and seals again)",
+        )
     for rel in files.strays:
         problem("stray file", rel, "no part of a pond writes a file of this name here")
     on_disk = set(files.oplog)

@@ -103,6 +103,10 @@ def recover(
         if report.removed_blobs or report.removed_temp_files:
             fsync_dir(blobs_dir)
         root = pond / DATA_DIR
+        good, bad = store.seals.read()
+        if bad:
+            # Damaged records (a torn append): drop them; what they sealed is sealed again below.
+            store.seals.rewrite(good)
         files, seals = scan(root)
         to_seal, debris = loose_files(files, seals, store)
         for rel in debris:

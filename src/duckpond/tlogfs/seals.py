@@ -97,18 +97,26 @@ class Seals:
                     else hash_file(self.root / name)
                 )
                 lines.append(f"{seal.sha256} {seal.size} {name}\n")
-        if lines:
-            self.path.parent.mkdir(exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write("".join(lines))
+        self._append(lines)
+
+    def _append(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        self.path.parent.mkdir(exist_ok=True)
+        with open(self.path, "a+b") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size:
+                f.seek(max(0, size - 4096))
+                tail = f.read()
+                if not tail.endswith(b"\n"):
+                    # A crash cut the last seal short: drop it (its file is merely unsealed).
+                    cut = tail.rfind(b"\n")
+                    f.truncate(size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail)))
+            f.write("".join(lines).encode())
 
     def seal_files(self, names: Iterable[str]) -> None:
         """Seal files already on disk (``recover``, for what a crash left unsealed)."""
-        lines = [f"{(s := hash_file(self.root / n)).sha256} {s.size} {n}\n" for n in names]
-        if lines:
-            self.path.parent.mkdir(exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write("".join(lines))
+        self._append([f"{(s := hash_file(self.root / n)).sha256} {s.size} {n}\n" for n in names])
 
     def read(self) -> tuple[dict[str, Seal], list[str]]:
         """The seals by path, and the lines that are not seals (a damaged seal file).
