@@ -248,25 +248,26 @@ def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str
 
 
 def render(text: str, variables: Mapping[str, str], file: str) -> str:
-    """``{{ key }}`` replaced by ``variables[key]``; an undefined one is a ``DocumentError``."""
+    """``{{ key }}`` replaced by ``variables[key]``; ``DocumentError`` otherwise.
+
+    Substitution only (``templating.substitute``): reading a resource file never
+    runs code, whatever it holds.
+    """
     if not any(mark in text for mark in ("{{", "{%", "{#")):
         # Nothing to render: spare the Jinja2 import and compile (about 0.1 s).
         return text
-    import jinja2
+    from .templating import substitute
 
-    env = jinja2.Environment(
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
-    )
     try:
-        return env.from_string(text).render(**variables)
-    except jinja2.UndefinedError as exc:
-        m = re.search(r"'([^']+)' is undefined", str(exc))
-        name = m.group(1) if m else str(exc)
+        return substitute(text, variables, file)
+    except ConfigError as exc:
+        m = re.fullmatch(r"undefined variable '(.+)'", str(exc))
+        if m is None:
+            raise DocumentError(str(exc)) from None
+        name = m.group(1)
         raise DocumentError(
             f"{file}: undefined variable '{name}' (give it with -v {name}=VALUE)"
         ) from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise DocumentError(f"{file}: line {exc.lineno}: template error: {exc.message}") from None
 
 
 def parse_file(path: str, variables: Mapping[str, str]) -> list[tuple[int, Any]]:
