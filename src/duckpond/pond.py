@@ -518,6 +518,7 @@ class Pond:
             read_root=self.root,
             transaction=self.transaction,
             dry_run=dry_run,
+            pond_dir=self.path,
         )
 
     @guarded

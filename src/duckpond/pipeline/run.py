@@ -33,7 +33,7 @@ from ..errors import ConfigError, LockTimeoutError
 from ..tinyfs import FILE_SERIES, WD
 from ..tinyfs.ids import uuid7
 from ..tlogfs.lock import WriterLock, holder_info
-from .apply import stored_resources
+from .apply import check_outputs, stored_resources
 from .documents import Document, load_stored
 from .graph import dependencies, order
 from .kinds import RunContext, RunStats, TransactionFactory
@@ -251,6 +251,10 @@ def _run_one(
     assert doc.kind.run is not None
     try:
         ctx = RunContext(doc.name, uuid, doc.spec, read_root(), pond_dir)
+        # Stored before this check existed, or a symlink made since apply.
+        problem = check_outputs(ctx.root, doc, pond_dir)
+        if problem is not None:
+            raise ConfigError(f"{doc.name}: {problem}")
         step = doc.kind.run(ctx)
         with transaction() as tx:
             root = tx.root
