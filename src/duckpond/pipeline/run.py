@@ -23,7 +23,7 @@ import os
 import resource as _rusage
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from ..errors import ConfigError, LockTimeoutError
 from ..tinyfs import FILE_SERIES, WD
 from ..tinyfs.ids import uuid7
 from ..tlogfs.lock import WriterLock, holder_info
-from .apply import check_outputs, stored_resources
+from .apply import StoredResource, check_outputs, stored_resources
 from .documents import Document, load_stored
 from .graph import dependencies, order
 from .kinds import RunContext, RunStats, TransactionFactory
@@ -184,9 +184,15 @@ def error_text(exc: BaseException) -> str:
     return scrub(text)
 
 
-def resolve_order(root: WD, names: Sequence[str]) -> list[Document]:
-    """The stored resources with a run step, in dependency order (only ``names`` if given)."""
-    stored = stored_resources(root)
+def resolve_order(
+    root: WD, names: Sequence[str], stored: Mapping[str, StoredResource] | None = None
+) -> list[Document]:
+    """The stored resources with a run step, in dependency order (only ``names`` if given).
+
+    ``stored`` is ``stored_resources(root)`` when the caller has it already.
+    """
+    if stored is None:
+        stored = stored_resources(root)
     docs: dict[str, Document] = {}
     for name, res in stored.items():
         docs[name] = load_stored(json.dumps(res.document).encode(), name)
@@ -224,9 +230,10 @@ def run_resources(
     """
     with RunLock(pond_dir, lock_timeout if wait else 0.0):
         run_id = uuid7()
-        stored = stored_resources(read_root())
+        root = read_root()
+        stored = stored_resources(root)
         results: list[RunResult] = []
-        for doc in resolve_order(read_root(), names):
+        for doc in resolve_order(root, names, stored):
             uuid = stored[doc.name].uuid
             if progress is not None:
                 progress(doc.name, None)
