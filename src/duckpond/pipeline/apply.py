@@ -32,6 +32,7 @@ from . import graph
 from .documents import Document, DocumentError, load_stored
 from .kinds import TransactionFactory
 from .reserved import host_output_problem, output_problem
+from .secrets import secret_problems
 from .resolver import RESOURCES_DIR, DerivationRef
 
 __all__ = ["RESOURCES_DIR", "apply_documents", "remove_resource", "stored_resources"]
@@ -163,6 +164,8 @@ def check_documents(docs: Sequence[Document]) -> None:
             if problem is not None:
                 raise DocumentError(f"{doc.source.where()}: spec.path: {problem}")
         for where, problem in doc.kind.check(doc.spec):
+            raise DocumentError(f"{doc.source.where()}: {where}: {problem}")
+        for where, problem in secret_problems(doc.spec):
             raise DocumentError(f"{doc.source.where()}: {where}: {problem}")
 
 

@@ -184,6 +184,17 @@ def error_text(exc: BaseException) -> str:
     return scrub(text)
 
 
+def _scrubbed(value: Any) -> Any:
+    """``value`` (JSON-like) with every resolved secret masked in its strings."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(str(k)): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
 def resolve_order(
     root: WD, names: Sequence[str], stored: Mapping[str, StoredResource] | None = None
 ) -> list[Document]:
@@ -267,7 +278,9 @@ def _run_one(
             root = tx.root
             stats = step(root) if step is not None else RunStats()
             result.rows, result.bytes = stats.rows, stats.bytes
-            result.details, result.summary = stats.details, stats.summary
+            # What a kind reports (file names, server messages) may quote a secret too.
+            result.details = _scrubbed(stats.details)
+            result.summary = scrub(stats.summary)
             if stats.error is not None:
                 # Partly done: the good part is committed, the run still counts as failed.
                 result.outcome, result.error = "failed", scrub(stats.error)
