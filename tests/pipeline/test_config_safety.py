@@ -100,8 +100,11 @@ def test_substitution_refusals_name_the_construct(
 def test_substitution_still_substitutes(pond: PondRunner, tmp_path: Path) -> None:
     f = yaml_file(
         tmp_path / "r.yaml",
-        synthetic("{{ name }}", desc="\"{{ site|upper }} {{ missing|default('none') }} "
-                  "{# note #}{% raw %}{{ kept }}{% endraw %}\""),
+        synthetic(
+            "{{ name }}",
+            desc="\"{{ site|upper }} {{ missing|default('none') }} "
+            '{# note #}{% raw %}{{ kept }}{% endraw %}"',
+        ),
     )
     pond.ok("apply", "-v", "name=s", "-v", "site=noyo", "-f", str(f))
     stored = json.loads(pond.cat_bytes("/etc/resources/s"))
@@ -190,8 +193,13 @@ def test_include_in_a_host_or_pond_template_file_is_one_line(
     host_file.write_text("{% include 'x' %}")
     f = yaml_file(
         tmp_path / "h.yaml",
-        doc("Template", "h", spec_block(in_pattern="/sites/*.series", out_pattern="$0",
-                                        template_file=f"host://{host_file}")),
+        doc(
+            "Template",
+            "h",
+            spec_block(
+                in_pattern="/sites/*.series", out_pattern="$0", template_file=f"host://{host_file}"
+            ),
+        ),
     )
     assert "include is not supported" in pond.fails("apply", "-f", str(f))
     # A pond template file is read when pages are computed: the same refusal, one line.
@@ -200,8 +208,15 @@ def test_include_in_a_host_or_pond_template_file_is_one_line(
         p.write_bytes("/templates/page.md.j2", b"ok\n{% extends 'base' %}")
     f = yaml_file(
         tmp_path / "p.yaml",
-        doc("Template", "p", spec_block(in_pattern="/sites/*.series", out_pattern="$0",
-                                        template_file="/templates/page.md.j2")),
+        doc(
+            "Template",
+            "p",
+            spec_block(
+                in_pattern="/sites/*.series",
+                out_pattern="$0",
+                template_file="/templates/page.md.j2",
+            ),
+        ),
     )
     pond.ok("apply", "-f", str(f))
     error = pond.fails("cat", "/template/p/north")
@@ -357,7 +372,9 @@ def test_outputs_over_reserved_paths_are_refused(
 
 def test_the_root_is_no_output(pond: PondRunner, tmp_path: Path) -> None:
     f = yaml_file(tmp_path / "r.yaml", synthetic("x", path="/"))
-    assert pond.fails("apply", "-f", str(f)).endswith("spec.path: / is the whole pond, not an output path")
+    assert pond.fails("apply", "-f", str(f)).endswith(
+        "spec.path: / is the whole pond, not an output path"
+    )
 
 
 def test_a_symlink_into_etc_is_followed_at_apply_and_at_run(
@@ -373,7 +390,10 @@ def test_a_symlink_into_etc_is_followed_at_apply_and_at_run(
     # A collector applied to a plain folder that becomes a symlink later: its run refuses.
     (host / "in").mkdir()
     (host / "in" / "a.csv").write_text("timestamp,v\n2025-01-01T00:00:00Z,1\n")
-    f = yaml_file(tmp_path / "i.yaml", doc("Inbox", "drop", f"{{pattern: '{host}/in/*.csv', path: /data/drop}}"))
+    f = yaml_file(
+        tmp_path / "i.yaml",
+        doc("Inbox", "drop", f"{{pattern: '{host}/in/*.csv', path: /data/drop}}"),
+    )
     pond.ok("apply", "-f", str(f))
     pond.ok("rm", "-r", "/data")
     pond.ok("ln", "-s", "/etc", "/data")
@@ -401,11 +421,17 @@ def test_a_site_may_not_write_into_the_pond_directory(
         assert error.startswith(f"{f}: document 1 (web): spec.out: {out} {words}"), error
 
 
-def test_runs_keep_working_after_a_refused_reserved_output(pond: PondRunner, tmp_path: Path) -> None:
+def test_runs_keep_working_after_a_refused_reserved_output(
+    pond: PondRunner, tmp_path: Path
+) -> None:
     # The attack of the issue: a SqlDerived over the runs record.
     f = yaml_file(
         tmp_path / "r.yaml",
-        doc("SqlDerived", "evil", "{inputs: {s: /etc/runs.series}, query: SELECT 1, path: /etc/runs.series}"),
+        doc(
+            "SqlDerived",
+            "evil",
+            "{inputs: {s: /etc/runs.series}, query: SELECT 1, path: /etc/runs.series}",
+        ),
     )
     pond.fails("apply", "-f", str(f))
     pond.ok("run")
@@ -420,14 +446,19 @@ def test_short_secrets_are_refused_at_apply_and_at_run(
     pond: PondRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv("DP_SHORT", value)
-    f = yaml_file(tmp_path / "v.yaml", doc("Vault", "v", "{token: '${env:DP_SHORT}', path: /vault/v}"))
+    f = yaml_file(
+        tmp_path / "v.yaml", doc("Vault", "v", "{token: '${env:DP_SHORT}', path: /vault/v}")
+    )
     error = pond.fails("apply", "-f", str(f))
     assert error == (
         f"{f}: document 1 (v): spec.token: secret DP_SHORT: its value is shorter than 8 "
         "characters, too short to keep out of messages (masking it would give it away); "
         "use the full credential"
     )
-    g = yaml_file(tmp_path / "d.yaml", doc("Vault", "d", f"{{token: '${{env:DP_UNSET:-{value}}}', path: /v/d}}"))
+    g = yaml_file(
+        tmp_path / "d.yaml",
+        doc("Vault", "d", f"{{token: '${{env:DP_UNSET:-{value}}}', path: /v/d}}"),
+    )
     assert "secret DP_UNSET: its default is shorter than 8" in pond.fails("apply", "-f", str(g))
     # Applied where the variable was long, run where it is short: the run refuses it.
     monkeypatch.setenv("DP_SHORT", "long-enough-value")
@@ -446,7 +477,10 @@ def test_a_secret_is_masked_as_a_whole_token(
 ) -> None:
     secret = "s3cr3t-value-42"
     monkeypatch.setenv("DP_TOKEN", secret)
-    f = yaml_file(tmp_path / "v.yaml", doc("Vault", "bad", "{token: '${env:DP_TOKEN}', path: /v/b, fail: true}"))
+    f = yaml_file(
+        tmp_path / "v.yaml",
+        doc("Vault", "bad", "{token: '${env:DP_TOKEN}', path: /v/b, fail: true}"),
+    )
     pond.ok("apply", "-f", str(f))
     result = pond("--json", "run")
     [record] = pond.json("query", "SELECT error FROM runs")
@@ -463,7 +497,7 @@ def test_mask_and_scrub_never_garble_or_leak() -> None:
         f'"{secret}" ({secret}) e'
     )
     assert mask(text, [secret, "e"]) == (
-        "the client e refused: client_secret=***&grant=x, token ***, \"***\" (***) e"
+        'the client e refused: client_secret=***&grant=x, token ***, "***" (***) e'
     )
     assert mask("nothing here", [secret]) == "nothing here"
 
@@ -487,5 +521,5 @@ def test_the_python_api_refuses_the_same(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="is reserved"):
             p.apply([f])
         f = yaml_file(tmp_path / "r.yaml", synthetic("x", desc='"{{ cycler.__init__ }}"'))
-        with pytest.raises(ConfigError, match="only .* substitution is allowed"):
+        with pytest.raises(ConfigError, match=r"only .* substitution is allowed"):
             p.apply([f], {"x": "y"}, dry_run=True)

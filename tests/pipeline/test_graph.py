@@ -56,7 +56,9 @@ def pairwise(paths: dict[str, str | None], inputs: dict[str, list[str]]) -> dict
 
 
 NAMES = st.sampled_from(["a", "ab", "b", "x.series", ".h", "abc", "b1"])
-PATTERN_PARTS = st.sampled_from(["a", "ab", "b", "*", "a*", "*b", "?", "[ab]", "**", "*.series", ".h"])
+PATTERN_PARTS = st.sampled_from(
+    ["a", "ab", "b", "*", "a*", "*b", "?", "[ab]", "**", "*.series", ".h"]
+)
 
 
 @st.composite
@@ -69,14 +71,17 @@ def graphs(draw: st.DrawFn) -> tuple[dict[str, str | None], dict[str, list[str]]
         parts = draw(st.lists(NAMES, min_size=0, max_size=4))
         paths[name] = draw(st.sampled_from([None, "/" + "/".join(parts)]))
         inputs[name] = [
-            "/" + "/".join(p) for p in draw(st.lists(st.lists(PATTERN_PARTS, max_size=4), max_size=3))
+            "/" + "/".join(p)
+            for p in draw(st.lists(st.lists(PATTERN_PARTS, max_size=4), max_size=3))
         ]
     return paths, inputs
 
 
 @settings(max_examples=300, deadline=None)
 @given(graphs())
-def test_the_index_agrees_with_every_pair(graph: tuple[dict[str, str | None], dict[str, list[str]]]) -> None:
+def test_the_index_agrees_with_every_pair(
+    graph: tuple[dict[str, str | None], dict[str, list[str]]],
+) -> None:
     paths, inputs = graph
     assert dependencies(paths, inputs) == pairwise(paths, inputs)
 
@@ -107,7 +112,9 @@ def test_runs_are_ordered_through_derivations(pond: PondRunner, tmp_path: Path) 
     for i in range(30):
         docs.append(doc("Relay", f"first-{i}", f"{{inputs: [], path: /one/r{i}, log: '{log}'}}"))
         docs.append(doc("Tally", f"count-{i}", f"{{pattern: '/one/r{i}/*', path: /tally/t{i}}}"))
-        docs.append(doc("Relay", f"then-{i}", f"{{inputs: ['/tally/t{i}'], path: /two/r{i}, log: '{log}'}}"))
+        docs.append(
+            doc("Relay", f"then-{i}", f"{{inputs: ['/tally/t{i}'], path: /two/r{i}, log: '{log}'}}")
+        )
     # Written readers first: the order comes from the graph, not from the file.
     f = yaml_file(tmp_path / "chain.yaml", *reversed(docs))
     pond.ok("apply", "-f", str(f))

@@ -32,8 +32,8 @@ from . import graph
 from .documents import Document, DocumentError, load_stored
 from .kinds import TransactionFactory
 from .reserved import host_output_problem, output_problem
-from .secrets import secret_problems
 from .resolver import RESOURCES_DIR, DerivationRef
+from .secrets import secret_problems
 
 __all__ = ["RESOURCES_DIR", "apply_documents", "remove_resource", "stored_resources"]
 
@@ -169,9 +169,7 @@ def check_documents(docs: Sequence[Document]) -> None:
             raise DocumentError(f"{doc.source.where()}: {where}: {problem}")
 
 
-def check_outputs(
-    root: WD, doc: Document, pond_dir: str | os.PathLike[str] | None
-) -> str | None:
+def check_outputs(root: WD, doc: Document, pond_dir: str | os.PathLike[str] | None) -> str | None:
     """``field: problem`` when ``doc`` would write over the pond's own paths, else None."""
     if doc.path is not None:
         problem = output_problem(root, doc.path)

@@ -299,7 +299,7 @@ def _loader(text: str) -> Any:
 
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    class StrictLoader(base):  # type: ignore[misc,valid-type]
+    class StrictLoader(base):  # type: ignore[misc]
         def construct_document(self, node: yaml.Node) -> Any:
             _check_expansion(node)
             return super().construct_document(node)

@@ -79,7 +79,9 @@ def output_problem(root: WD | None, path: str) -> str | None:
     if not parts:
         return "/ is the whole pond, not an output path"
     if _is_reserved(parts):
-        return f"{shown} is reserved: {RESERVED} belongs to the pond itself (resources, runs record)"
+        return (
+            f"{shown} is reserved: {RESERVED} belongs to the pond itself (resources, runs record)"
+        )
     if root is None:
         return None
     try:

@@ -113,7 +113,9 @@ def _refuse_beyond_substitution(tree: nodes.Template, origin: str) -> None:
             return None if node.ctx == "load" else "an assignment"
         if isinstance(node, nodes.Filter):
             if node.name not in SUBSTITUTION_FILTERS:
-                return f"the filter {node.name!r} (allowed: {', '.join(sorted(SUBSTITUTION_FILTERS))})"
+                return (
+                    f"the filter {node.name!r} (allowed: {', '.join(sorted(SUBSTITUTION_FILTERS))})"
+                )
             extras = [*node.args, *(kw.value for kw in node.kwargs)]
             if node.dyn_args is not None or node.dyn_kwargs is not None:
                 return "a filter argument that is not a constant"
@@ -375,7 +377,7 @@ def _bounded_environment_class() -> type[jinja2.Environment]:
             result = super().call_binop(context, operator, left, right)
             return _check_value(result, f"'{operator}'")
 
-        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             # A call (a macro's above all) costs about ten loop iterations.
             _charge(10)
             for arg in (*args, *kwargs.values()):
@@ -389,7 +391,9 @@ def _bounded_environment_class() -> type[jinja2.Environment]:
                 elif name == "replace" and len(args) >= 2:
                     _check_replace(owner, args[0], args[1], "str.replace")
                 elif name == "join" and args:
-                    _check_value([owner, *args[0]] if isinstance(args[0], _CONTAINERS) else owner, "str.join")
+                    _check_value(
+                        [owner, *args[0]] if isinstance(args[0], _CONTAINERS) else owner, "str.join"
+                    )
             result = super().call(__context, __obj, *args, **kwargs)
             return _check_value(result, "a call")
 
@@ -407,7 +411,9 @@ def _bounded_environment_class() -> type[jinja2.Environment]:
 
         def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
             tree = super()._parse(source, name, filename)
-            for node in tree.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
+            for node in tree.find_all(
+                (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+            ):
                 word = {
                     nodes.Include: "include",
                     nodes.Extends: "extends",

@@ -237,7 +237,9 @@ class TemplateDir:
         context = self._shared()
         output = next(o for o in context["outputs"] if o["name"] == name)
         template = self._compiled(ctx)
-        text = render(template, {**context, "output": output, "path": ctx.path}, f"{ctx.path}: template")
+        text = render(
+            template, {**context, "output": output, "path": ctx.path}, f"{ctx.path}: template"
+        )
         return text.encode("utf-8")
 
     def _shared(self) -> dict[str, Any]:
