@@ -32,8 +32,8 @@ _REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\}", re.DOTALL)
 MASK = "***"
 MIN_LENGTH = 8
 """The shortest secret accepted: shorter ones cannot be masked without giving them away."""
-# What a token is made of, around a secret: anything but space, quotes and separators.
-_TOKEN = r"[^\s\"'`,;&?=()\[\]{}<>]*"
+# What ends a token around a secret (with whitespace): quotes and separators.
+_SEPARATORS = frozenset("\"'`,;&?=()[]{}<>")
 
 _resolved: set[str] = set()
 _resolved_guard = threading.Lock()
@@ -167,15 +167,46 @@ def secret_problems(model: Any, prefix: str = "spec") -> list[tuple[str, str]]:
     return found
 
 
+def _separates(ch: str) -> bool:
+    return ch.isspace() or ch in _SEPARATORS
+
+
 def mask(text: str, values: Iterable[str]) -> str:
     """``text`` with each token holding one of ``values`` replaced by ``***``.
 
-    Values shorter than ``MIN_LENGTH`` are left alone: masking them would
-    turn every matching letter into ``***``.
+    A token runs from the secret out to the nearest space, quote or separator
+    on each side.  Values shorter than ``MIN_LENGTH`` are left alone: masking
+    them would turn every matching letter into ``***``.  Linear in ``text``.
     """
-    for value in sorted({v for v in values if len(v) >= MIN_LENGTH}, key=len, reverse=True):
-        text = re.sub(_TOKEN + re.escape(value) + _TOKEN, MASK, text)
-    return text
+    spans: list[tuple[int, int]] = []
+    for value in {v for v in values if len(v) >= MIN_LENGTH}:
+        at = text.find(value)
+        while at != -1:
+            spans.append((at, at + len(value)))
+            at = text.find(value, at + 1)
+    if not spans:
+        return text
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            continue
+        while start > 0 and not _separates(text[start - 1]):
+            start -= 1
+        while end < len(text) and not _separates(text[end]):
+            end += 1
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    pieces: list[str] = []
+    done = 0
+    for start, end in merged:
+        pieces.append(text[done:start])
+        pieces.append(MASK)
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def scrub(text: str) -> str:
