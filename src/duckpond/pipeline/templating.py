@@ -81,8 +81,8 @@ _CONSTRUCTS = {
 }
 
 
-class TemplateLimitError(ConfigError):
-    """A template went over one of the render bounds (steps, time, value or output size)."""
+class _Limit(Exception):
+    """A render went over one of its bounds; ``render`` reports it as a ``ConfigError``."""
 
 
 # -- resource files: substitution only ---------------------------------------------------
@@ -177,11 +177,11 @@ class _Budget:
     def charge(self, steps: int = 1) -> None:
         self.steps += steps
         if self.steps > MAX_STEPS:
-            raise TemplateLimitError(
+            raise _Limit(
                 f"the template took more than {MAX_STEPS:,} steps (loop iterations, calls)"
             )
         if time.monotonic() > self.deadline:
-            raise TemplateLimitError(f"the template ran longer than {MAX_SECONDS:g} s")
+            raise _Limit(f"the template ran longer than {MAX_SECONDS:g} s")
 
 
 _budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
@@ -209,13 +209,13 @@ def _weigh(value: Any) -> int:
     """Characters and items ``value`` holds, counting shared parts each time they appear.
 
     ``[a, a, a]`` weighs three times ``a``: what ``str``, ``tojson`` or ``==``
-    would walk.  Walking stops (``TemplateLimitError``) past ``MAX_VALUE``, so
+    would walk.  Walking stops (``_Limit``) past ``MAX_VALUE``, so
     a structure built by nesting shared lists (``[b, b, b]`` where ``b`` is
     ``[a, a, a]``...) is refused before anything walks it in full.
     """
     if isinstance(value, str | bytes):
         if len(value) > MAX_VALUE:
-            raise TemplateLimitError(f"a value of more than {MAX_VALUE:,} characters")
+            raise _Limit(f"a value of more than {MAX_VALUE:,} characters")
         return len(value)
     if not isinstance(value, _CONTAINERS):
         return 1
@@ -240,7 +240,7 @@ def _weigh(value: Any) -> int:
         else:
             total += 1
         if total > MAX_VALUE:
-            raise TemplateLimitError(
+            raise _Limit(
                 f"a value of more than {MAX_VALUE:,} items (counting shared parts each time)"
             )
     if len(value) > 16:
@@ -252,14 +252,14 @@ def _weigh(value: Any) -> int:
 def _check_value(value: Any, what: str) -> Any:
     try:
         _weigh(value)
-    except TemplateLimitError:
-        raise TemplateLimitError(f"{what} made a value of more than {MAX_VALUE:,} items") from None
+    except _Limit:
+        raise _Limit(f"{what} made a value of more than {MAX_VALUE:,} items") from None
     return value
 
 
 def _check_width(number: Any, what: str) -> None:
     if isinstance(number, int) and not isinstance(number, bool) and abs(number) > MAX_WIDTH:
-        raise TemplateLimitError(f"{what}: a width of {number:,} is over {MAX_WIDTH:,}")
+        raise _Limit(f"{what}: a width of {number:,} is over {MAX_WIDTH:,}")
 
 
 _FORMAT_NUMBERS = re.compile(r"\d+")
@@ -270,7 +270,7 @@ def _check_format_string(fmt: str, args: Iterable[Any], what: str) -> None:
     for digits in _FORMAT_NUMBERS.findall(fmt):
         # Digits in a format string are widths, precisions or literal text; none needs this many.
         if len(digits) > len(str(MAX_WIDTH)):
-            raise TemplateLimitError(f"{what}: a format width of {digits} is over {MAX_WIDTH:,}")
+            raise _Limit(f"{what}: a format width of {digits} is over {MAX_WIDTH:,}")
     if "*" in fmt:
         for arg in args:
             _check_width(arg, what)
@@ -280,7 +280,7 @@ def _check_replace(text: Any, old: Any, new: Any, what: str) -> None:
     if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
         count = text.count(old) if old else len(text) + 1
         if len(text) + count * len(new) > MAX_VALUE:
-            raise TemplateLimitError(f"{what} would make a value of more than {MAX_VALUE:,} items")
+            raise _Limit(f"{what} would make a value of more than {MAX_VALUE:,} items")
 
 
 # str methods whose result grows with an integer argument.
@@ -319,7 +319,7 @@ def _wrap_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         weight = sum(_weigh(v) for v in (*values, *kwargs.values()))
         _charge(1 + min(weight, MAX_STEPS))
         if weight > MAX_VALUE:
-            raise TemplateLimitError(f"filter {name}: its input is over {MAX_VALUE:,} items")
+            raise _Limit(f"filter {name}: its input is over {MAX_VALUE:,} items")
         if name in _WIDTH_FILTERS:
             for extra in [*values[1:], *kwargs.values()]:
                 _check_width(extra, f"filter {name}")
@@ -363,12 +363,12 @@ def _bounded_environment_class() -> type[jinja2.Environment]:
             if operator == "*":
                 for seq, times in ((left, right), (right, left)):
                     if _size(seq) and isinstance(times, int) and _size(seq) * times > MAX_VALUE:
-                        raise TemplateLimitError(
+                        raise _Limit(
                             f"'*' would make a value of more than {MAX_VALUE:,} items"
                         )
             elif operator == "**":
                 if _power_bits(left, right) > MAX_VALUE:
-                    raise TemplateLimitError(
+                    raise _Limit(
                         f"'**' would make a number of more than {MAX_VALUE:,} bits"
                     )
             elif operator == "%" and isinstance(left, str):
@@ -510,16 +510,16 @@ def render(template: jinja2.Template, context: Mapping[str, Any], origin: str) -
         for piece in template.generate(dict(context)):
             written += len(piece)
             if written > MAX_OUTPUT:
-                raise TemplateLimitError(f"the template wrote more than {MAX_OUTPUT:,} characters")
+                raise _Limit(f"the template wrote more than {MAX_OUTPUT:,} characters")
             pieces.append(piece)
             _charge()
         return "".join(pieces)
-    except TemplateLimitError as exc:
-        raise TemplateLimitError(f"{origin}{_line_of(exc)}: {exc}") from None
+    except _Limit as exc:
+        raise ConfigError(f"{origin}{_line_of(exc)}: {exc}") from None
     except TemplateError as exc:
         raise ConfigError(f"{origin}{_line_of(exc)}: {' '.join(str(exc).split())}") from None
     except RecursionError:
-        raise TemplateLimitError(f"{origin}: the template recursed too deeply") from None
+        raise ConfigError(f"{origin}: the template recursed too deeply") from None
     except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
         # What an expression can raise on the data it was given (1/0, int('x'), {}['k']).
         message = " ".join(str(exc).split())
