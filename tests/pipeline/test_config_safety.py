@@ -523,3 +523,28 @@ def test_the_python_api_refuses_the_same(tmp_path: Path) -> None:
         f = yaml_file(tmp_path / "r.yaml", synthetic("x", desc='"{{ cycler.__init__ }}"'))
         with pytest.raises(ConfigError, match=r"only .* substitution is allowed"):
             p.apply([f], {"x": "y"}, dry_run=True)
+
+
+def test_a_one_letter_hydrovu_client_id_is_refused_not_masked_letter_by_letter(
+    pond: PondRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HV_ID", "e")
+    monkeypatch.setenv("HV_SECRET", "a-long-enough-secret")
+    f = tmp_path / "noyo.yaml"
+    f.write_text(
+        "apiVersion: duckpond/v1\nkind: HydroVu\nname: noyo\nspec:\n"
+        "  client_id: ${env:HV_ID}\n  client_secret: ${env:HV_SECRET}\n"
+        "  base_url: http://127.0.0.1:9/\n  since: 2024-01-01\n"
+        "  devices:\n    - {name: A, id: 101}\n"
+    )
+    error = pond.fails("apply", "-f", str(f))
+    assert error.startswith(f"{f}: document 1 (noyo): spec.client_id: secret HV_ID: its value")
+    assert "***" not in error
+
+
+def test_the_python_api_refuses_bad_yaml_too(tmp_path: Path) -> None:
+    with Pond.init(tmp_path / "pond", command=["test"]) as p:
+        f = tmp_path / "dup.yaml"
+        f.write_text("apiVersion: duckpond/v1\nkind: Synthetic\nname: a\nname: b\n")
+        with pytest.raises(ConfigError, match=r"document 1: line 4: duplicate key 'name'"):
+            p.apply([f], dry_run=True)
