@@ -363,14 +363,10 @@ def _bounded_environment_class() -> type[jinja2.Environment]:
             if operator == "*":
                 for seq, times in ((left, right), (right, left)):
                     if _size(seq) and isinstance(times, int) and _size(seq) * times > MAX_VALUE:
-                        raise _Limit(
-                            f"'*' would make a value of more than {MAX_VALUE:,} items"
-                        )
+                        raise _Limit(f"'*' would make a value of more than {MAX_VALUE:,} items")
             elif operator == "**":
                 if _power_bits(left, right) > MAX_VALUE:
-                    raise _Limit(
-                        f"'**' would make a number of more than {MAX_VALUE:,} bits"
-                    )
+                    raise _Limit(f"'**' would make a number of more than {MAX_VALUE:,} bits")
             elif operator == "%" and isinstance(left, str):
                 args = right if isinstance(right, tuple) else (right,)
                 _check_format_string(left, args, "'%' formatting")
