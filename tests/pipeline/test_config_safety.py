@@ -151,6 +151,10 @@ def template_doc(tmp_path: Path, template: str, name: str = "pages") -> Path:
         "{{ 'a'.ljust(1000000000) }}",
         "{{ '{:999999999}'.format(1) }}",
         "{{ ('a' * 1000000)|replace('', 'bbbbbbbbbb') }}",
+        "{% set big = 'x' * 1000000 %}{{ ('{0}' * 1000).format(big) }}",
+        "{% set big = 'x' * 1000000 %}{{ ('%(a)s' * 100) % {'a': big} }}",
+        "{% set big = 'x' * 1000000 %}{{ big.join(range(100)|map('string')|list) }}",
+        "{% set big = 'x' * 1000000 %}{{ (range(100)|map('string')|list)|join(big) }}",
     ],
 )
 def test_a_template_never_runs_code_and_is_bounded(

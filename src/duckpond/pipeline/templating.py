@@ -276,6 +276,23 @@ def _check_format_string(fmt: str, args: Iterable[Any], what: str) -> None:
             _check_width(arg, what)
 
 
+def _check_expansion(fmt: str, args: Iterable[Any], marker: str, what: str) -> None:
+    """Refuse a format string that would repeat a heavy argument past ``MAX_VALUE``."""
+    heaviest = max((_weigh(a) for a in args), default=0)
+    if len(fmt) + fmt.count(marker) * heaviest > MAX_VALUE:
+        raise _Limit(f"{what} would make a value of more than {MAX_VALUE:,} items")
+
+
+def _check_join(parts: Any, separator: Any, what: str) -> None:
+    """Refuse a join whose separator and parts would add up past ``MAX_VALUE``."""
+    if not isinstance(parts, _CONTAINERS):
+        return
+    items = list(parts)
+    total = sum(_weigh(p) for p in items) + _weigh(separator) * max(len(items) - 1, 0)
+    if total > MAX_VALUE:
+        raise _Limit(f"{what} would make a value of more than {MAX_VALUE:,} items")
+
+
 def _check_replace(text: Any, old: Any, new: Any, what: str) -> None:
     if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
         count = text.count(old) if old else len(text) + 1
@@ -324,12 +341,17 @@ def _wrap_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             for extra in [*values[1:], *kwargs.values()]:
                 _check_width(extra, f"filter {name}")
         if name == "format" and values and isinstance(values[0], str):
-            _check_format_string(values[0], [*values[1:], *kwargs.values()], "filter format")
+            given = [*values[1:], *kwargs.values()]
+            _check_format_string(values[0], given, "filter format")
+            _check_expansion(values[0], given, "%", "filter format")
         if name == "replace" and len(values) >= 3:
             _check_replace(values[0], values[1], values[2], "filter replace")
-        if name in ("join", "sum") and values and isinstance(values[0], _CONTAINERS):
-            # Joined or summed, the parts of a shared list add up: weigh them as they will be.
-            _check_value([*values[0], *values[1:], *kwargs.values()], f"filter {name}")
+        if name == "join" and values:
+            separator = values[1] if len(values) > 1 else kwargs.get("d", "")
+            _check_join(values[0], separator, "filter join")
+        if name == "sum" and values and isinstance(values[0], _CONTAINERS):
+            # Summed lists or strings add up: weigh the parts as they will be.
+            _check_value([*values[0], *values[1:], *kwargs.values()], "filter sum")
         return _check_value(func(*args, **kwargs), f"filter {name}")
 
     return bounded
@@ -362,14 +384,19 @@ def _bounded_environment_class() -> type[jinja2.Environment]:
             _charge()
             if operator == "*":
                 for seq, times in ((left, right), (right, left)):
-                    if _size(seq) and isinstance(times, int) and _size(seq) * times > MAX_VALUE:
+                    # Weighed in full: (big,) * 1000 repeats big a thousand times for str().
+                    if _size(seq) and isinstance(times, int) and _weigh(seq) * times > MAX_VALUE:
                         raise _Limit(f"'*' would make a value of more than {MAX_VALUE:,} items")
             elif operator == "**":
                 if _power_bits(left, right) > MAX_VALUE:
                     raise _Limit(f"'**' would make a number of more than {MAX_VALUE:,} bits")
             elif operator == "%" and isinstance(left, str):
-                args = right if isinstance(right, tuple) else (right,)
+                if isinstance(right, dict):
+                    args: tuple[Any, ...] = tuple(right.values())
+                else:
+                    args = right if isinstance(right, tuple) else (right,)
                 _check_format_string(left, args, "'%' formatting")
+                _check_expansion(left, args, "%", "'%' formatting")
             result = super().call_binop(context, operator, left, right)
             return _check_value(result, f"'{operator}'")
 
@@ -387,9 +414,7 @@ def _bounded_environment_class() -> type[jinja2.Environment]:
                 elif name == "replace" and len(args) >= 2:
                     _check_replace(owner, args[0], args[1], "str.replace")
                 elif name == "join" and args:
-                    _check_value(
-                        [owner, *args[0]] if isinstance(args[0], _CONTAINERS) else owner, "str.join"
-                    )
+                    _check_join(args[0], owner, "str.join")
             result = super().call(__context, __obj, *args, **kwargs)
             return _check_value(result, "a call")
 
@@ -401,6 +426,7 @@ def _bounded_environment_class() -> type[jinja2.Environment]:
 
             def checked(*args: Any, **kwargs: Any) -> str:
                 _check_format_string(fmt, [*args, *kwargs.values()], "str.format")
+                _check_expansion(fmt, [*args, *kwargs.values()], "{", "str.format")
                 return str(_check_value(wrapped(*args, **kwargs), "str.format"))
 
             return checked
