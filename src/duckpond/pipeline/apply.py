@@ -307,6 +307,8 @@ def plan(
         problem = check_outputs(root, doc, pond_dir)
         if problem is not None:
             raise DocumentError(f"{doc.source.where()}: {problem}")
+        for where, found in doc.kind.check_pond(doc.spec, root):
+            raise DocumentError(f"{doc.source.where()}: {where}: {found}")
     try:
         graph.order(_graph_of(root, docs))
     except graph.CycleError as exc:

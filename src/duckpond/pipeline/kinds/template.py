@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ...errors import ConfigError
-from ...tinyfs import DYNAMIC_DIR, KIND_DATA, FactoryContext, NodePath, Output
+from ...tinyfs import DYNAMIC_DIR, KIND_DATA, WD, FactoryContext, NodePath, Output
 from ..documents import PondPath, PondPattern, StrictModel
 from . import Kind, register_kind
 
@@ -159,6 +159,23 @@ def _host_template_problems(spec: TemplateSpec) -> list[tuple[str, str]]:
         return [("template_file", f"cannot read {host}: {exc.strerror or exc}")]
     try:
         _compile(text, str(host))
+    except ConfigError as exc:
+        return [("template_file", str(exc))]
+    return []
+
+
+def _pond_template_problems(spec: TemplateSpec, root: WD) -> list[tuple[str, str]]:
+    """A pond template file that exists at apply and does not compile (include...)."""
+    source = spec.template_file
+    if source is None or not source.startswith("/") or not root.exists(source):
+        return []
+    np = root.get(source)
+    if not np.is_file():
+        return [("template_file", f"{source} is not a file")]
+    try:
+        _compile(np.read_bytes().decode("utf-8"), source)
+    except UnicodeDecodeError:
+        return [("template_file", f"{source} is not UTF-8 text")]
     except ConfigError as exc:
         return [("template_file", str(exc))]
     return []
@@ -319,6 +336,7 @@ register_kind(
         TemplateSpec,
         inputs=template_inputs,
         check=_host_template_problems,
+        check_pond=_pond_template_problems,
         output=template_output,
         output_type=lambda spec: DYNAMIC_DIR,
     )
