@@ -524,10 +524,10 @@ def test_the_python_api_refuses_the_same(tmp_path: Path) -> None:
     with Pond.init(tmp_path / "pond", command=["test"]) as p:
         f = yaml_file(tmp_path / "r.yaml", synthetic("x", path="/etc/runs.series"))
         with pytest.raises(ConfigError, match="is reserved"):
-            p.apply([f])
+            p.pipeline.apply([f])
         f = yaml_file(tmp_path / "r.yaml", synthetic("x", desc='"{{ cycler.__init__ }}"'))
         with pytest.raises(ConfigError, match=r"only .* substitution is allowed"):
-            p.apply([f], {"x": "y"}, dry_run=True)
+            p.pipeline.apply([f], {"x": "y"}, dry_run=True)
 
 
 def test_a_one_letter_hydrovu_client_id_is_refused_not_masked_letter_by_letter(
@@ -552,4 +552,4 @@ def test_the_python_api_refuses_bad_yaml_too(tmp_path: Path) -> None:
         f = tmp_path / "dup.yaml"
         f.write_text("apiVersion: duckpond/v1\nkind: Synthetic\nname: a\nname: b\n")
         with pytest.raises(ConfigError, match=r"document 1: line 4: duplicate key 'name'"):
-            p.apply([f], dry_run=True)
+            p.pipeline.apply([f], dry_run=True)
