@@ -46,11 +46,13 @@ from ..errors import (
     ReadOnlyError,
     TransactionError,
 )
+from ..tinyfs.ids import uuid7
 from ..tinyfs.persistence import ROOT_ID, DirEntry, VersionInfo
 from . import commits, history
 from .blobs import BlobStore
 from .buffer import PendingDir, now_us
 from .history import TxnRecord
+from .identity import POND_ID_KEY
 from .index import RowIndex
 from .layout import DATA_DIR, LARGE_FILES_DIR
 from .location import check_location
@@ -125,13 +127,15 @@ class DeltaPersistence:
                 raise PondExistsError(f"a pond already exists at {pond}")
             (data / LARGE_FILES_DIR).mkdir(parents=True, exist_ok=True)
             root = PendingDir(ROOT_ID, 1, {}, now_us())
+            # The pond's identity lives in its first commit, which every copy has.
+            first = {**(metadata or {}), POND_ID_KEY: uuid7()}
             # The table and the root row are one Delta commit (version 0):
             # there is never a pond without its first transaction.
             commits.create_table(
                 data,
                 [root.row(1)],
                 {(ROOT_ID, 1): root.encoded()},
-                commits.commit_metadata(1, metadata, changes=1),
+                commits.commit_metadata(1, first, changes=1),
             )
         return cls.open(pond, lock_timeout=lock_timeout, maintenance_interval=maintenance_interval)
 
