@@ -42,6 +42,8 @@ from .tinyfs.persistence import RESOURCE as RESOURCE_TYPE
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .backup import PushReport, RestoreReport, VerifyReport
+    from .backup import Remote as BackupRemote
     from .ingest.options import CopyOptions
     from .ingest.partitioned import ExportResult
     from .pipeline.apply import ApplyResult
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from .pipeline.run import RunReport
     from .query.urls import PondURL
     from .tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
+    from .tlogfs.usage import DiskUsage
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 CACHE_DIR = "cache"
@@ -190,6 +193,61 @@ class Pond:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def backups(self) -> Backups:
+        """The backup verbs: ``pond.backups.push()``, ``.list()``, ``.verify(name)``."""
+        return Backups(self)
+
+    @property
+    def pond_id(self) -> str:
+        """This pond's identity: given at ``init``, kept by copies and restores."""
+        from .tlogfs.identity import pond_id
+
+        return pond_id(self.path)
+
+    @classmethod
+    @guarded
+    def restore(
+        cls,
+        url: str,
+        dest: str | os.PathLike[str],
+        *,
+        at_txn: int | None = None,
+        endpoint: str | None = None,
+        region: str | None = None,
+        allow_http: bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RestoreReport:
+        """Restore the backup at ``url`` (``s3://BUCKET/PREFIX``, ``file:///DIR``) to ``dest``.
+
+        Credentials come from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``; endpoint,
+        region and plain HTTP from the arguments, else the ``AWS_*`` variables.  Every
+        byte is checked before it is used; see ``duckpond.backup.restore`` for the errors.
+        Open the result with ``Pond.open(dest)``.
+        """
+        from .backup import Remote, StoreOptions
+        from .backup import restore as restore_backup
+
+        options = StoreOptions(endpoint=endpoint, region=region, allow_http=allow_http)
+        remote = Remote(url, options)
+        return restore_backup(url, dest, remote=remote, at_txn=at_txn, progress=progress)
+
+    @guarded
+    def status(self) -> PondStatus:
+        """What a person or a monitor looks at: id, newest transaction, disk use, runs, backups."""
+        from .tlogfs.usage import disk_usage
+
+        newest = self.log(limit=1)
+        return PondStatus(
+            path=str(self.path),
+            pond_id=self.pond_id,
+            last_txn=self.last_txn,
+            last_txn_time=newest[0].timestamp if newest else None,
+            usage=disk_usage(self.path),
+            resources=self.resources(),
+            backups=self.backups.list(),
+        )
 
     # -- transactions --------------------------------------------------------------
 
@@ -620,6 +678,162 @@ class Pond:
         )
 
 
+@dataclass(frozen=True)
+class BackupInfo:
+    """One Backup resource as this pond knows it (``pond backup list``).
+
+    ``last_pushed_txn`` is the newest pond transaction the remote holds as of the last
+    push (0: none); ``lag_txns`` the transactions since, ``lag_bytes`` at most the bytes
+    they would send; ``last_push_time`` the end of the last successful push (UTC),
+    ``last_outcome``/``last_error`` the last attempt's.  From ``$POND/backups/<name>.json``
+    and the local log only: no network.
+    """
+
+    name: str
+    url: str
+    last_pushed_txn: int
+    last_pushed_version: int
+    lag_txns: int
+    lag_bytes: int
+    last_push_time: str | None
+    last_outcome: str | None
+    last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "last_pushed_txn": self.last_pushed_txn,
+            "last_pushed_version": self.last_pushed_version,
+            "lag_txns": self.lag_txns,
+            "lag_bytes": self.lag_bytes,
+            "last_push_time": self.last_push_time,
+            "last_outcome": self.last_outcome,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class PondStatus:
+    """``pond status``: the pond's identity, newest transaction, disk use, runs and backups."""
+
+    path: str
+    pond_id: str
+    last_txn: int
+    last_txn_time: datetime | None
+    usage: DiskUsage
+    resources: builtins.list[ResourceInfo]
+    backups: builtins.list[BackupInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        from .timeparse import iso
+
+        return {
+            "path": self.path,
+            "pond_id": self.pond_id,
+            "last_txn": self.last_txn,
+            "last_txn_time": iso(self.last_txn_time) if self.last_txn_time else None,
+            "disk": self.usage.to_json(),
+            "resources": [r.to_json() for r in self.resources],
+            "backups": [b.to_json() for b in self.backups],
+        }
+
+
+class Backups:
+    """The backup facet of a pond (``pond.backups``): its Backup resources, pushed and checked.
+
+    A backup is a ``Backup`` resource (``pond apply``); see ``duckpond.backup`` for what a
+    push guarantees.  ``remote(name)`` gives the store itself, e.g. for
+    ``Remote.fetch_verified`` when repairing a local object.
+    """
+
+    def __init__(self, pond: Pond) -> None:
+        self._pond = pond
+
+    def _specs(self) -> dict[str, Any]:
+        import json
+
+        from .pipeline.apply import stored_resources
+        from .pipeline.documents import load_stored
+
+        out: dict[str, Any] = {}
+        for name, res in sorted(stored_resources(self._pond.root).items()):
+            if res.kind == "Backup":
+                out[name] = load_stored(json.dumps(res.document).encode(), name).spec
+        return out
+
+    def _spec(self, name: str) -> Any:
+        specs = self._specs()
+        if name not in specs:
+            known = ", ".join(specs) or "none"
+            raise ConfigError(f"no Backup resource named {name!r} (backups: {known})")
+        return specs[name]
+
+    def remote(self, name: str, *, create: bool = False) -> BackupRemote:
+        """The store of backup ``name``, its credentials resolved from the environment now."""
+        from .pipeline.kinds.backup import remote_of
+
+        return remote_of(self._spec(name), create=create)
+
+    @guarded
+    def list(self) -> builtins.list[BackupInfo]:
+        """Every Backup resource with its last push and lag (no network)."""
+        from .backup.local import pending
+        from .backup.state import load_state
+
+        out = []
+        for name, spec in self._specs().items():
+            state = load_state(self._pond.path, name, spec.url)
+            _, lag_bytes = pending(self._pond.path, state.last_version)
+            attempt = state.last_attempt
+            out.append(
+                BackupInfo(
+                    name,
+                    spec.url,
+                    state.last_txn,
+                    state.last_version,
+                    max(0, self._pond.last_txn - state.last_txn),
+                    lag_bytes,
+                    state.last_push_time,
+                    attempt.outcome if attempt else None,
+                    attempt.error if attempt else None,
+                )
+            )
+        return out
+
+    @guarded
+    def push(
+        self,
+        names: Sequence[str] = (),
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> builtins.list[PushReport]:
+        """Push to the named backups (all if none), in name order; stops at the first failure.
+
+        Raises what ``duckpond.backup.push`` raises (``RemoteError``, ``BackupConflictError``).
+        """
+        from .backup import push
+
+        chosen = builtins.list(names) or builtins.list(self._specs())
+        if not chosen:
+            raise ConfigError("this pond has no Backup resource: apply one first")
+        reports = []
+        for name in chosen:
+            spec = self._spec(name)
+            remote = self.remote(name, create=True)
+            reports.append(
+                push(self._pond.path, remote, name, concurrency=spec.concurrency, progress=progress)
+            )
+        return reports
+
+    @guarded
+    def verify(self, name: str, *, deep: bool = False) -> VerifyReport:
+        """Compare backup ``name`` with this pond; ``deep`` re-hashes every remote object."""
+        from .backup import verify
+
+        return verify(self._pond.path, self.remote(name), deep=deep)
+
+
 class Transaction:
     """The write verbs of one open pond transaction (``with pond.transaction() as tx``).
 
@@ -813,9 +1027,12 @@ def _static_prefix(pattern: str) -> str:
 __all__ = [
     "DIRECTORY",
     "FILE_DATA",
+    "BackupInfo",
+    "Backups",
     "CopyResult",
     "Entry",
     "Pond",
+    "PondStatus",
     "Transaction",
     "describe_host",
     "has_wildcard",

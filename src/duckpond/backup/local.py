@@ -122,3 +122,26 @@ def log_object(version: LocalVersion) -> RemoteObject:
     return RemoteObject(
         log_key(version.version), hashlib.sha256(version.log).hexdigest(), len(version.log)
     )
+
+
+def pending(pond_dir: Path, after_version: int) -> tuple[int, int]:
+    """Delta versions after ``after_version`` and the bytes they would send at most.
+
+    The bytes are the log entries, the data files they add and the blobs those name,
+    counted once each; blobs the remote already holds are not sent, so a push may send
+    less.  Costs a read of each pending version (what the push would read anyway).
+    """
+    log = LocalLog(pond_dir)
+    versions = [v for v in log.versions() if v > after_version]
+    total = 0
+    blobs: set[str] = set()
+    for v in versions:
+        version = log.read(v)
+        total += len(version.log)
+        for f in version.data_files:
+            total += f.size
+            for blob in log.blobs(f):
+                if blob.key not in blobs:
+                    blobs.add(blob.key)
+                    total += blob.size
+    return len(versions), total

@@ -119,6 +119,11 @@ class Kind:
     check: Callable[[Any], list[tuple[str, str]]] = _no_problems
     output: Callable[[Any, FactoryContext], Output] | None = None
     output_type: Callable[[Any], str] | None = None
+    last: bool = False
+    """Run after every resource that is not ``last`` (Backup: it sends what they wrote)."""
+    after_commit: Callable[[RunContext], None] | None = None
+    """Called once the run's record is committed (Backup pushes that transaction too);
+    a failure there is not the run's, and leaves what it did to the next run."""
 
     def default_path(self, name: str) -> str:
         """``/<kind in lower case>/<name>``: where outputs go when ``spec.path`` is not given."""
@@ -163,6 +168,7 @@ _BUILTIN = (
     "join",
     "pivot",
     "reduce",
+    "backup",
 )
 _loaded = False
 
