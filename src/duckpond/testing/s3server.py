@@ -27,6 +27,10 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from obstore.store import ObjectStore
 
 ACCESS_KEY = "duckpond-test-key"
 SECRET_KEY = "duckpond-test-secret-b7c1d4"  # a test server's own credential
@@ -101,6 +105,30 @@ class S3Server:
             "AWS_REGION": REGION,
             "AWS_ALLOW_HTTP": "true",
         }
+
+    def store(self, url: str) -> ObjectStore:
+        """An obstore store at an ``s3://`` URL of this server (for looking behind a test)."""
+        from ..tlogfs.objectstore import StoreOptions, open_store, parse_location
+
+        options = StoreOptions(
+            endpoint=self.endpoint,
+            region=REGION,
+            access_key_id=ACCESS_KEY,
+            secret_access_key=SECRET_KEY,
+            allow_http=True,
+        )
+        return open_store(parse_location(url), options)
+
+    def objects(self, url: str) -> dict[str, bytes]:
+        """Every object under an ``s3://`` URL of this server, by key relative to it."""
+        import obstore
+
+        store = self.store(url)
+        out: dict[str, bytes] = {}
+        for chunk in obstore.list(store):
+            for meta in chunk:
+                out[meta["path"]] = bytes(obstore.get(store, meta["path"]).bytes())
+        return out
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the server (again, on the same directory and ports once chosen)."""
