@@ -13,7 +13,6 @@ settings.load_profile("duckpond")
 
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 

@@ -96,9 +96,7 @@ def snapshot(pond_dir: Path, at_txn: int | None = None) -> dict[str, Any]:
         entry = pond.entry(np)
         item: dict[str, Any] = {"type": entry.type, "version": entry.version}
         if entry.type.startswith("file:") or entry.type == "symlink":
-            item["versions"] = [
-                (v.version, v.sha256, v.size) for v in pond.history(np.path)
-            ]
+            item["versions"] = [(v.version, v.sha256, v.size) for v in pond.history(np.path)]
         if entry.type in ("file:data", "file:table", "file:series"):
             item["bytes"] = hashlib.sha256(pond.read_bytes(np.path)).hexdigest()
         entries[np.path] = item
