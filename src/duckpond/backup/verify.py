@@ -123,7 +123,8 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
             record = PushRecord.decode(data, f"{remote.url}/{key}")
         except CorruptDataError as e:
             report.problems.append((key, str(e).rsplit(": ", 1)[-1] if ": " in str(e) else str(e)))
-            previous = data
+            # Already named: the next record's link to it says nothing more.
+            previous = None
             continue
         if previous is not None and record.previous != sha256_hex(previous):
             report.problems.append((key, "does not follow the record before it"))
