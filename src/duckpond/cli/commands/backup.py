@@ -69,6 +69,7 @@ def list_(settings: Settings) -> None:
 
     Example:
 
+        pond backup list
         pond --json backup list
     """
     infos = settings.open().backups.list()
@@ -173,6 +174,7 @@ def status(settings: Settings) -> None:
 
     Example:
 
+        pond status
         pond --json status
     """
     result = settings.open().status()
