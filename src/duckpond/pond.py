@@ -139,7 +139,13 @@ class Pond:
     def init(cls, path: str | os.PathLike[str], *, command: Sequence[str] | None = None) -> Pond:
         """Create a new pond at ``path`` (transaction 1); refuses an existing one."""
         from .tlogfs import DeltaPersistence
+        from .tlogfs.objectstore import is_store_url
 
+        if is_store_url(os.fspath(path)):
+            raise ConfigError(
+                f"a pond is created in a local directory, not at {os.fspath(path)!r}; "
+                "a store URL holds a backup (pond backup push), read in place"
+            )
         where = Path(path).expanduser().absolute()
         argv = list(command) if command is not None else _default_command()
         persistence = DeltaPersistence.create(where, metadata={"command": argv})
@@ -163,11 +169,24 @@ class Pond:
 
         if at_txn is not None and at is not None:
             raise ConfigError("give either a transaction or a time to travel to, not both")
+        from .tlogfs.objectstore import is_store_url
+
+        if is_store_url(os.fspath(path)):
+            # A pond kept in a store (a backup), read in place; read-only.
+            remote = DeltaPersistence.open_remote(
+                os.fspath(path), at_txn=at_txn, at=_time_or_none(at)
+            )
+            return cls(remote.pond_dir, remote, lock_timeout)
         where = Path(path).expanduser().absolute()
         persistence = DeltaPersistence.open(
             where, at_txn=at_txn, at=_time_or_none(at), lock_timeout=lock_timeout
         )
         return cls(where, persistence, lock_timeout)
+
+    def _read_only_error(self, what: str) -> ReadOnlyError:
+        if self.persistence.remote is not None:
+            return self.persistence._read_only_error()
+        return ReadOnlyError(f"this pond is opened at a past state and {what}")
 
     @property
     def persistence(self) -> DeltaPersistence:
@@ -202,9 +221,7 @@ class Pond:
     @property
     def pond_id(self) -> str:
         """This pond's identity: given at ``init``, kept by copies and restores."""
-        from .tlogfs.identity import pond_id
-
-        return pond_id(self.path)
+        return self.persistence.pond_id
 
     @classmethod
     @guarded
@@ -263,7 +280,7 @@ class Pond:
         is already open, ``LockTimeoutError`` if another writer holds the pond.
         """
         if self.read_only:
-            raise ReadOnlyError("this pond is opened at a past state and cannot be written")
+            raise self._read_only_error("cannot be written")
         p = self.persistence
         if p.in_transaction:
             raise TransactionError("a transaction is already open on this pond")
@@ -453,7 +470,7 @@ class Pond:
         from .tlogfs import recover
 
         if self.read_only:
-            raise ReadOnlyError("this pond is opened at a past state and cannot be recovered")
+            raise self._read_only_error("cannot be recovered")
         return recover(self.path, lock_timeout=self.lock_timeout)
 
     @guarded
@@ -602,7 +619,7 @@ class Pond:
         from .pipeline.run import run_resources
 
         if self.read_only:
-            raise ReadOnlyError("this pond is opened at a past state and cannot run resources")
+            raise self._read_only_error("cannot run resources")
 
         def fresh_root() -> WD:
             # Each resource reads what the ones before it (or other writers) committed.
@@ -814,6 +831,8 @@ class Backups:
         """
         from .backup import push
 
+        if self._pond.persistence.remote is not None:
+            raise self._pond.persistence._read_only_error()
         chosen = builtins.list(names) or builtins.list(self._specs())
         if not chosen:
             raise ConfigError("this pond has no Backup resource: apply one first")
