@@ -4,8 +4,9 @@ For each version after the remote's newest (in order, a batch at a time):
 
 1. the data files it adds and the blobs their rows name are sent, blobs only if the
    remote lacks them (content-addressed: sent once, whatever shares them), many at once;
-2. then, version by version, its push record (``pushes/<v>.json``) and last its Delta log
-   entry (``data/_delta_log/<v>.json``), both create-only (``If-None-Match: *``).
+2. then the batch's push records (``pushes/<v>.json``, all at once: they make nothing
+   visible), and last, version by version in order, each Delta log entry
+   (``data/_delta_log/<v>.json``), all create-only (``If-None-Match: *``).
 
 A Delta reader sees a version only once its log entry exists, and that entry is written
 only after everything it names: at every instant the remote is a valid table at some
@@ -205,12 +206,17 @@ def _push(
                 batch.append(version)
                 batch_bytes += sum(f.size for f in version.data_files)
             objects = _send_batch(log, remote, batch, sent, pool, report, progress)
+            records: list[bytes] = []
             for version in batch:
                 record = PushRecord(
                     local_id, version.version, version.txn_seq, previous, objects[version.version]
                 )
-                encoded = record.encode()
-                _write_once(remote, record_key(version.version), encoded)
+                records.append(record.encode())
+                previous = sha256_hex(records[-1])
+            # Records make nothing visible: all at once.  Log entries do: one by one, in order.
+            keys = [record_key(v.version) for v in batch]
+            list(pool.map(lambda kv: _write_once(remote, *kv), zip(keys, records, strict=True)))
+            for version, encoded in zip(batch, records, strict=True):
                 _write_once(remote, log_key(version.version), version.log)
                 previous = sha256_hex(encoded)
                 if version.txn_seq is not None:

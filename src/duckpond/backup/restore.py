@@ -140,14 +140,8 @@ def restore(
             return obj.size
 
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            # Data files and blobs first, then the log entries, oldest first: a restore
-            # killed midway leaves a staging directory that names nothing missing.
-            for size in pool.map(fetch, files):
-                done += size
-                if progress is not None:
-                    progress(done, total)
-            for record in records:
-                size = fetch(record.log)
+            # In any order: the staging directory is nobody's pond until it is renamed.
+            for size in pool.map(fetch, [*files, *(r.log for r in records)]):
                 done += size
                 if progress is not None:
                     progress(done, total)
