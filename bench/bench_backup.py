@@ -53,8 +53,7 @@ BUCKET = "bench"
 CONCURRENCY = 8
 POND = [PYTHON, "-m", "duckpond.cli"]
 
-UPLOAD = (
-    """\
+UPLOAD = """\
 import os, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -66,14 +65,11 @@ store = S3Store(bucket, prefix=prefix, endpoint=os.environ["AWS_ENDPOINT_URL"],
 files = [p for p in (root / "data").rglob("*") if p.is_file()]
 def put(p):
     obstore.put(store, str(p.relative_to(root)), p)
-with ThreadPoolExecutor(%d) as pool:
+with ThreadPoolExecutor(WORKERS) as pool:
     list(pool.map(put, files))
-"""
-    % CONCURRENCY
-)
+""".replace("WORKERS", str(CONCURRENCY))
 
-DOWNLOAD = (
-    """\
+DOWNLOAD = """\
 import os, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -89,11 +85,9 @@ def get(key):
     with open(out, "wb") as f:
         for chunk in obstore.get(store, key).stream(min_chunk_size=8 << 20):
             f.write(chunk)
-with ThreadPoolExecutor(%d) as pool:
+with ThreadPoolExecutor(WORKERS) as pool:
     list(pool.map(get, keys))
-"""
-    % CONCURRENCY
-)
+""".replace("WORKERS", str(CONCURRENCY))
 
 
 def backup_yaml(url: str, server: S3Server) -> str:
