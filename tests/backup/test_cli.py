@@ -182,3 +182,35 @@ def test_restore_command_and_its_checks(s3_server: S3Server, s3_url: str, tmp_pa
         pond_cli(None, "restore", s3_url, str(tmp_path / "q"), "--at-txn", "9")
     )
     assert "no transaction 9" in message
+
+
+def test_pond_run_pushes_after_every_other_resource_and_leaves_no_lag(
+    s3_server: S3Server,
+    s3_url: str,
+    secret_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("from the field\n")
+    pond_dir = make(tmp_path, s3_server, s3_url)
+    # Named to sort before the Backup ("offsite"), and no dependency between them.
+    doc = tmp_path / "inbox.yaml"
+    doc.write_text(
+        "apiVersion: duckpond/v1\nkind: Inbox\nname: aaa-drop\n"
+        f"spec: {{pattern: '{inbox}/*', path: /drop, settle: 0s}}\n"
+    )
+    assert pond_cli(pond_dir, "apply", "-f", str(doc)).exit_code == 0
+    result = pond_cli(pond_dir, "--json", "run")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [r["resource"] for r in report["results"]] == ["aaa-drop", "offsite"]
+    pond = Pond.open(pond_dir)
+    assert pond.backups.list()[0].lag_txns == 0
+    restored = tmp_path / "restored"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    Pond.restore(s3_url, restored, endpoint=s3_server.endpoint, allow_http=True)
+    assert Pond.open(restored).read_bytes("/drop/a.txt") == b"from the field\n"
+    assert snapshot(restored) == snapshot(pond_dir)

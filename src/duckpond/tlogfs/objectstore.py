@@ -247,6 +247,12 @@ def remote_error(exc: BaseException, location: Location, options: StoreOptions) 
     code = re.search(r"<Code>([A-Za-z]+)</Code>", text)
     if code is not None:
         reason = _CODES.get(code.group(1), code.group(1))
+    elif "169.254.169.254" in text:
+        # With no credentials given, the client asks the cloud instance's metadata service.
+        reason = (
+            "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(or the Backup's access_key_id and secret_access_key)"
+        )
     elif re.search(r"(?i)connection refused|error trying to connect|dns error|timed? ?out", text):
         reason = "the endpoint cannot be reached"
         found = re.search(r"https?://[^/\s]+", text)
