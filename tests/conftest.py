@@ -49,4 +49,3 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 def s3_url(s3_env: dict[str, str]) -> str:
     """A fresh, empty prefix on the session's server: ``s3://duckpond-tests/<uuid>``."""
     return f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
-

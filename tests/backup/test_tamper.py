@@ -116,3 +116,19 @@ def test_deep_verify_of_a_good_backup_checks_every_object(
     assert report.ok and report.status == "equal"
     objects = s3_server.objects(url)
     assert report.objects_checked == len([k for k in objects if not k.startswith("pushes/")])
+
+
+def test_fetch_verified_reads_one_object_checked_against_its_record(
+    s3_server: S3Server, pushed: tuple[Path, str]
+) -> None:
+    pond_dir, url = pushed
+    remote = Remote(url)
+    data_file = _keys(s3_server, url, "data/part_id=")[0]
+    assert remote.fetch_verified(data_file) == (pond_dir / data_file).read_bytes()
+    blob = _keys(s3_server, url, "data/_large_files/")[0]
+    assert remote.fetch_verified(blob) == (pond_dir / blob).read_bytes()
+    _flip(s3_server, url, data_file)
+    with pytest.raises(CorruptDataError, match="does not match"):
+        Remote(url).fetch_verified(data_file)
+    with pytest.raises(CorruptDataError, match="not named by any push record"):
+        remote.fetch_verified("data/nothing.parquet")
