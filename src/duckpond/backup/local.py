@@ -98,7 +98,9 @@ class LocalLog:
         """The blobs named by rows of one data file (sha256 and size columns only)."""
         import pyarrow.parquet as pq
 
-        table = pq.read_table(data_file.path, columns=["sha256", "size"])
+        # ParquetFile, not read_table: that imports pyarrow.dataset, and with it pandas
+        # (seconds on a busy machine), for nothing a push needs.
+        table = pq.ParquetFile(data_file.path).read(columns=["sha256", "size"])
         out: dict[str, LocalFile] = {}
         for sha, size in zip(
             table.column("sha256").to_pylist(), table.column("size").to_pylist(), strict=True
