@@ -120,7 +120,7 @@ def set_url(pond_dir: Path, work: Path, url: str, server: S3Server) -> None:
     doc = work / "backup.yaml"
     doc.write_text(backup_yaml(url, server))
     with Pond.open(pond_dir) as pond:
-        pond.apply([str(doc)])
+        pond.pipeline.apply([str(doc)])
 
 
 def env_for(server: S3Server, pond_dir: Path) -> dict[str, str]:

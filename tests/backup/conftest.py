@@ -43,7 +43,7 @@ def backup_doc(name: str, url: str, **extra: str) -> str:
 def apply_text(pond: Pond, tmp: Path, text: str) -> None:
     doc = tmp / f"doc-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
     doc.write_text(text)
-    pond.apply([str(doc)])
+    pond.pipeline.apply([str(doc)])
 
 
 def series(day: int, rows: int = 24) -> pa.Table:

@@ -68,7 +68,7 @@ def _pond_with_backup(tmp_path: Path, server: S3Server, url: str) -> Pond:
     pond.mkdir("/d")
     doc = tmp_path / "backup.yaml"
     doc.write_text(backup_doc("offsite", url, endpoint=server.endpoint, allow_http="true"))
-    pond.apply([str(doc)])
+    pond.pipeline.apply([str(doc)])
     return pond
 
 
@@ -140,7 +140,7 @@ def test_unreachable_endpoint_is_one_line_and_exit_1(tmp_path: Path) -> None:
     pond = Pond.init(tmp_path / "pond")
     doc = tmp_path / "backup.yaml"
     doc.write_text(backup_doc("offsite", "s3://nowhere/p", endpoint="http://127.0.0.1:9"))
-    pond.apply([str(doc)])
+    pond.pipeline.apply([str(doc)])
     env = {k: v for k, v in os.environ.items() if k != "POND"}
     env.update(AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s", POND=str(pond.path))
     before = snapshot(pond.path)
