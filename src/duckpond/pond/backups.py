@@ -71,8 +71,8 @@ class PondBackups(Facet):
     def _specs(self) -> dict[str, Any]:
         import json
 
-        from .pipeline.apply import stored_resources
-        from .pipeline.documents import load_stored
+        from ..pipeline.apply import stored_resources
+        from ..pipeline.documents import load_stored
 
         out: dict[str, Any] = {}
         for name, res in sorted(stored_resources(self.pond.root).items()):

@@ -30,7 +30,7 @@ from ..tinyfs.glob import has_wildcard
 from ..tinyfs.persistence import is_file_type
 from .backups import PondBackups
 from .pipeline import PondPipeline
-from .results import CopyResult, Entry
+from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from ..ingest.options import CopyOptions
     from ..ingest.partitioned import ExportResult
     from ..tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
-    from .results import PondStatus
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 CACHE_DIR = "cache"
