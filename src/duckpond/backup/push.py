@@ -35,6 +35,7 @@ from typing import Any
 
 from ..errors import BackupConflictError, CorruptDataError
 from ..tlogfs.identity import pond_id, pond_id_of
+from ..tlogfs.objectstore import scrub_secrets
 from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
 from .local import LocalFile, LocalLog, LocalVersion, file_sha256, log_object
 from .remote import Remote
@@ -147,7 +148,9 @@ def push(
         from ..errors import describe
 
         sent = report.bytes_sent if report else 0
-        state.last_attempt = LastAttempt(when, "failed", _scrub(describe(e), remote), 0, sent)
+        state.last_attempt = LastAttempt(
+            when, "failed", scrub_secrets(describe(e), remote.options), 0, sent
+        )
         state.last_attempt.elapsed_s = round(time.perf_counter() - started, 3)
         save_state(pond_dir, state)
         raise
@@ -158,12 +161,6 @@ def push(
     )
     save_state(pond_dir, state)
     return report
-
-
-def _scrub(text: str, remote: Remote) -> str:
-    for secret in remote.options.with_environment().secrets():
-        text = text.replace(secret, "***")
-    return text
 
 
 def _push(

@@ -13,7 +13,6 @@ delete), never half of one.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import time
@@ -181,5 +180,3 @@ def _check_opens(stage: Path, txn: int) -> None:
                 f"the restored log ends at transaction {p.last_txn}, its records at {txn}"
             )
         p.read_dir(ROOT_ID)
-    with contextlib.suppress(FileNotFoundError):
-        (stage / "write.lock").unlink()

@@ -266,6 +266,11 @@ def remote_error(exc: BaseException, location: Location, options: StoreOptions) 
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         reason = lines[0] if lines else type(exc).__name__
         reason = reason[:300]
+    return RemoteError(f"{location.url}: {' '.join(scrub_secrets(reason, options).split())}")
+
+
+def scrub_secrets(text: str, options: StoreOptions) -> str:
+    """``text`` with every credential of ``options`` (or of the environment) masked."""
     for secret in options.with_environment().secrets():
-        reason = reason.replace(secret, "***")
-    return RemoteError(f"{location.url}: {' '.join(reason.split())}")
+        text = text.replace(secret, "***")
+    return text
