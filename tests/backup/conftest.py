@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import textwrap
 from pathlib import Path
@@ -110,7 +109,3 @@ def snapshot(pond_dir: Path, at_txn: int | None = None) -> dict[str, Any]:
     }
     pond.close()
     return out
-
-
-def env_without_pond() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "POND"}
