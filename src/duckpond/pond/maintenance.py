@@ -79,6 +79,7 @@ class PondMaintenance(Facet):
         dry_run: bool = False,
         cache_only: bool = False,
         cache_max_bytes: int | None = None,
+        push_first: bool = False,
     ) -> MaintainReport:
         """Compact and checkpoint the oplog, prune the cache to its bound, and with a window
         (``keep``: a span such as ``"90d"``; or ``keep_txns``: the newest N transactions)
@@ -87,6 +88,11 @@ class PondMaintenance(Facet):
         Time travel inside the window stays exact; before it, opening the pond raises
         ``HistoryRemovedError``.  ``dry_run`` reports the same without changing anything;
         ``cache_only`` only prunes the cache.  Takes the write lock.
+
+        Never the only copy: with a window, a Backup resource that has not pushed the
+        pond's newest version makes it refuse (``ConfigError`` naming the backup), unless
+        ``push_first`` pushes the lagging backups first; the log entries and data files a
+        backup has not received yet are kept for its next push.
         Raises ``ConfigError`` for a bad window, ``ReadOnlyError`` on a past state.
         """
         from ..pipeline.cache import CACHE_MAX_BYTES
@@ -101,11 +107,39 @@ class PondMaintenance(Facet):
                 raise ConfigError("{cache_only} takes no window", options={"cache_only": ""})
             report = MaintainReport(dry_run=dry_run, last_txn=pond.last_txn)
         else:
-            report = pond.persistence.maintain(keep=span, keep_txns=keep_txns, dry_run=dry_run)
+            pushed = None
+            if span is not None or keep_txns is not None:
+                pushed = self._pushed(push_first and not dry_run, dry_run)
+            report = pond.persistence.maintain(
+                keep=span, keep_txns=keep_txns, dry_run=dry_run, pushed=pushed
+            )
         bound = CACHE_MAX_BYTES if cache_max_bytes is None else cache_max_bytes
         entries, size = pond.cache.prune(bound, dry_run=dry_run)
         report.cache_entries_removed, report.cache_bytes_removed = entries, size
         return report
+
+    def _pushed(self, push_first: bool, dry_run: bool) -> int | None:
+        """The oldest Delta version the pond's backups hold (None: no backup); refuses
+        (or pushes, with ``push_first``) when one lags behind the pond."""
+        pond = self.pond
+        backups = pond.backups.list()
+        if not backups:
+            return None
+        newest = pond.persistence.table.version()
+        lagging = [b for b in backups if b.last_pushed_version < newest]
+        if lagging and push_first:
+            pond.backups.push([b.name for b in lagging])
+            backups = pond.backups.list()
+            lagging = [b for b in backups if b.last_pushed_version < newest]
+        if lagging and not dry_run:
+            b = lagging[0]
+            raise ConfigError(
+                f"backup {b.name} lags: it holds transactions up to {b.last_pushed_txn}, "
+                f"the pond is at {pond.last_txn}; maintain would remove what only this "
+                f"pond holds: run pond backup push {b.name} first, or give {{push_first}}",
+                options={"push_first": ""},
+            )
+        return min(b.last_pushed_version for b in backups)
 
     @guarded
     def du(

@@ -514,6 +514,7 @@ class DeltaPersistence:
         keep: timedelta | None = None,
         keep_txns: int | None = None,
         dry_run: bool = False,
+        pushed: int | None = None,
     ) -> MaintainReport:
         """Compact and checkpoint; with a kept window, remove what no kept transaction reads.
 
@@ -529,7 +530,7 @@ class DeltaPersistence:
             raise TransactionError("maintain() inside a transaction")
         with self._lock:
             self.refresh()
-            return reclaim.run(self, keep=keep, keep_txns=keep_txns, dry_run=dry_run)
+            return reclaim.run(self, keep=keep, keep_txns=keep_txns, dry_run=dry_run, pushed=pushed)
 
     def compact(self) -> None:
         """Compact every partition and write a checkpoint (the caller holds the write lock)."""

@@ -55,6 +55,7 @@ from .layout import (
 )
 from .oplog import PARTITION_COLUMN
 from .retention import Retention, archive_commits, read_retention, write_retention
+from .seals import added_files, log_entry
 
 if TYPE_CHECKING:
     from .persistence import DeltaPersistence
@@ -255,10 +256,24 @@ def snapshot_rows(store: DeltaPersistence) -> dict[str, list[Any]]:
     return found
 
 
-def removable(store: DeltaPersistence, referenced_blobs: set[str]) -> list[Removed]:
-    """Files no kept transaction reads, as things stand now (paths relative to the pond)."""
+def removable(
+    store: DeltaPersistence, referenced_blobs: set[str], pushed: int | None = None
+) -> list[Removed]:
+    """Files no kept transaction reads, as things stand now (paths relative to the pond).
+
+    ``pushed``: the oldest newest Delta version among the backups; its log entry and
+    those after it stay, and the data files those add, since a backup's next push
+    compares the one and sends the others.
+    """
     root = store.data_dir
     found: list[Removed] = []
+    unpushed: set[str] = set()
+    if pushed is not None:
+        for version in range(pushed + 1, store.table.version() + 1):
+            try:
+                unpushed |= set(added_files((root / log_entry(version)).read_bytes()))
+            except FileNotFoundError:
+                continue
 
     def listing(rel_dir: str) -> list[os.DirEntry[str]]:
         try:
@@ -277,7 +292,8 @@ def removable(store: DeltaPersistence, referenced_blobs: set[str]) -> list[Remov
     for part in listing("."):
         if part.is_dir() and part.name.startswith(f"{PARTITION_COLUMN}="):
             for entry in listing(part.name):
-                if entry.is_file() and f"{part.name}/{entry.name}" not in in_snapshot:
+                rel = f"{part.name}/{entry.name}"
+                if entry.is_file() and rel not in in_snapshot and rel not in unpushed:
                     add("data file", part.name, entry)
     entries = []
     for entry in listing(DELTA_LOG_DIR):
@@ -289,7 +305,10 @@ def removable(store: DeltaPersistence, referenced_blobs: set[str]) -> list[Remov
     if checkpoints:
         newest = max(checkpoints)
         for version, kind, entry in sorted(entries, key=lambda e: (e[0], e[1])):
-            if version < newest:
+            # Version 0's entry stays: it carries the pond id (``identity``).
+            first = version == 0 and kind == "json"
+            # A backup's next push compares its newest entry with ours: that one stays too.
+            if version < newest and not first and (pushed is None or version < pushed):
                 add("log entry" if kind == "json" else "checkpoint", DELTA_LOG_DIR, entry)
     for entry in listing(LARGE_FILES_DIR):
         if entry.name.startswith(TEMP_PREFIX):
@@ -321,6 +340,7 @@ def run(
     keep_txns: int | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    pushed: int | None = None,
 ) -> MaintainReport:
     """Maintain the pond; the caller holds the write lock and has refreshed ``store``.
 
@@ -348,14 +368,17 @@ def run(
     doomed = superseded(store, first)
     report.versions_removed = sum(doomed.column("count").to_pylist())
     if dry_run:
-        report.removed = removable(store, _referenced_blobs(store, doomed))
+        report.removed = removable(store, _referenced_blobs(store, doomed), pushed)
         # Compaction and the checkpoint it ends with retire every log entry but the last.
         newest = store.table.version()
         listed = {r.path for r in report.removed}
         for entry in sorted(os.scandir(store.data_dir / DELTA_LOG_DIR), key=lambda e: e.name):
             m = _LOG_FILE.fullmatch(entry.name)
             rel = f"{DATA_DIR}/{DELTA_LOG_DIR}/{entry.name}"
-            if m and m.group(2) == "json" and int(m.group(1)) < newest and rel not in listed:
+            unsent = pushed is not None and int(m.group(1)) >= pushed if m else False
+            if m and m.group(2) == "json" and 0 < int(m.group(1)) < newest and rel not in listed:
+                if unsent:
+                    continue
                 report.removed.append(Removed("log entry", rel, entry.stat().st_size))
         return report
 
@@ -373,7 +396,7 @@ def run(
     store.seal_since(before)
     report.compacted = True
     # 4. Unseal, then remove.
-    report.removed = removable(store, _referenced_blobs(store))
+    report.removed = removable(store, _referenced_blobs(store), pushed)
     gone = {r.path.removeprefix(f"{DATA_DIR}/") for r in report.removed}
     seals, _bad = store.seals.read()
     if gone & seals.keys():

@@ -67,6 +67,7 @@ _keep_txns = click.option(
 @_keep_txns
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
 @click.option("--cache-only", is_flag=True, help="Only prune the cache to its size bound.")
+@click.option("--push-first", is_flag=True, help="Push every lagging backup first, then maintain.")
 @click.option(
     "--cache-max", "cache_max", type=int, metavar="BYTES", help="The cache's size bound (1 GiB)."
 )
@@ -78,6 +79,7 @@ def maintain(
     dry_run: bool,
     cache_only: bool,
     cache_max: int | None,
+    push_first: bool,
 ) -> None:
     """Compact the oplog, prune the cache; with a window, remove what it does not read.
 
@@ -97,6 +99,7 @@ def maintain(
         dry_run=dry_run,
         cache_only=cache_only,
         cache_max_bytes=cache_max,
+        push_first=push_first,
     )
     settings.output.report(report.to_json(), report.summary())
 
