@@ -6,24 +6,29 @@
     name: bdock-down
     spec:
       in_pattern: "/join/bdock"
-      resolutions: [1h, 6h, 1d]
+      resolutions: [1h, 6h, 1d, 1mo]
       aggregations: [{type: avg}, {type: min, columns: ["*.C"]}, {type: max}]
       allowed_lateness: 1d
+      timezone: America/Los_Angeles    # where days begin (default UTC; +05:30 works too)
+      week_start: monday               # the weekday 1w buckets begin on (the default)
 
 The output is one dynamic directory at ``spec.path``.  Each file ``in_pattern`` matches
 (a physical series or table, or a Join or Pivot output) gives the files
-``res=<R>.series``, one per resolution, with columns ``<column>.<agg>``; buckets are
-aligned to the epoch in UTC and labelled by their start (``pipeline.timeseries.reduce``).
+``res=<R>.series``, one per resolution, with columns ``<column>.<agg>``.  Buckets are
+counted in ``timezone`` as people count them: ``1d`` is a local day (23 or 25 hours across
+a DST change), ``1w`` a week from ``week_start``, ``1mo``/``3mo``/``1y`` calendar months,
+quarters and years; each is labelled by its local start, stored as a UTC instant
+(``pipeline.timeseries.calendar``).
 Where they go: ``out_pattern`` (``$0``, ``$1``... the match's captures) names a
 subdirectory per match; by default a pattern without wildcards puts them directly in
 the Reduce directory and one with wildcards in ``<$0>/<$1>/...`` (its captures as
-nested directories).  Resolutions must nest (each a whole multiple of the next finer):
-apply fails naming them otherwise.
+nested directories).  Resolutions must nest (each bucket whole buckets of the next finer; weeks do not
+nest in months): apply fails naming them otherwise.
 
 Incremental: the finest partials of each match are kept under
 ``$POND/cache/reduce-state/`` with the (node id, version) of every node read to make
 them.  When a later read finds that only series gained versions, only the finest buckets
-in those versions' event-time ranges (from the oplog) are recomputed from raw rows, and
+holding those versions' rows are recomputed from raw rows, and
 the coarser buckets holding them from the finer partials; anything else (a rewritten
 table, a new file matched, another spec) recomputes in full.  Late data (older than the
 newest bucket minus ``allowed_lateness``) is applied and counted; ``pond describe`` of
@@ -40,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from ...errors import ConfigError
 from ...tinyfs.persistence import DIRECTORY, DYNAMIC_DIR, FILE_SERIES
@@ -77,6 +82,26 @@ def _check_duration(value: str) -> str:
     return value
 
 
+def _check_zone(value: str) -> str:
+    from ...timeparse import zone
+
+    try:
+        zone(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _check_weekday(value: str) -> str:
+    from ..timeseries.calendar import parse_weekday
+
+    try:
+        parse_weekday(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 def _check_out_pattern(value: str | None) -> str | None:
     if value is None:
         return None
@@ -105,19 +130,31 @@ class ReduceSpec(StrictModel):
     resolutions: Annotated[list[str], AfterValidator(_check_resolutions)] = Field(min_length=1)
     aggregations: list[AggregationSpec] = Field(default_factory=_default_aggregations, min_length=1)
     allowed_lateness: Annotated[str, AfterValidator(_check_duration)] = "1d"
+    timezone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    week_start: Annotated[str, AfterValidator(_check_weekday)] = "monday"
     path: PondPath
+
+    @model_validator(mode="after")
+    def _nesting(self) -> ReduceSpec:
+        self.config()  # resolutions nest in this zone and week: one error names the pair
+        return self
 
     def config(self) -> ReduceConfig:
         from ..timeseries import Aggregation, ReduceConfig
 
-        return ReduceConfig.parse(
-            self.resolutions,
-            [
-                Aggregation(a.type, tuple(a.columns) if a.columns is not None else None)
-                for a in self.aggregations
-            ],
-            self.allowed_lateness,
-        )
+        try:
+            return ReduceConfig.parse(
+                self.resolutions,
+                [
+                    Aggregation(a.type, tuple(a.columns) if a.columns is not None else None)
+                    for a in self.aggregations
+                ],
+                self.allowed_lateness,
+                timezone=self.timezone,
+                week_start=self.week_start,
+            )
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------- layout
@@ -229,6 +266,7 @@ def reduce_table(
             "resolution": resolution.name,
             "aggregations": [a.model_dump(mode="json") for a in spec.aggregations],
             "allowed_lateness": spec.allowed_lateness,
+            "timezone": spec.timezone,
             **described,
         },
     )
@@ -245,7 +283,10 @@ def reduce_output(spec: ReduceSpec, ctx: FactoryContext) -> Output:
 def _config_key(config: ReduceConfig) -> str:
     return json.dumps(
         {
-            "resolutions": [[r.name, r.micros] for r in config.resolutions],
+            "resolutions": [
+                [r.name, r.buckets.count, r.buckets.unit, r.buckets.tz, r.buckets.week_start]
+                for r in config.resolutions
+            ],
             "aggregations": [[a.type, a.columns] for a in config.aggregations],
             "allowed_lateness": config.allowed_lateness,
         },

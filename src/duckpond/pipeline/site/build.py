@@ -49,14 +49,15 @@ def resolution_name(label: str) -> str:
 
 
 def parse_resolution(label: str) -> int:
-    """Milliseconds in a resolution: ``15m``, ``1h``, ``1d``, or ``res=1h.series``.
+    """Milliseconds in a resolution: ``15m``, ``1h``, ``1d``, ``1mo``, or ``res=1h.series``.
 
-    Units as Reduce writes them (``ms``, ``s``, ``m``/``min``, ``h``, ``d``, ``w``).
-    Raises ConfigError for anything else, or a resolution under a millisecond.
+    Units as Reduce writes them (``ms``, ``s``, ``m``/``min``, ``h``, ``d``, ``w``, and
+    ``mo`` and ``y`` by their mean length).  Raises ConfigError for anything else, or a
+    resolution under a millisecond.
     """
-    from duckpond.pipeline.timeseries import parse_duration
+    from duckpond.pipeline.timeseries.calendar import Buckets
 
-    micros = parse_duration(resolution_name(label))
+    micros = Buckets.parse(resolution_name(label)).nominal
     if micros < 1000:
         raise ConfigError(f"resolution {label!r} is under a millisecond")
     return micros // 1000
