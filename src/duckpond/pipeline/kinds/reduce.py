@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
 
 from ...errors import ConfigError
 from ...tinyfs.persistence import DIRECTORY, DYNAMIC_DIR, FILE_SERIES
@@ -134,27 +134,19 @@ class ReduceSpec(StrictModel):
     week_start: Annotated[str, AfterValidator(_check_weekday)] = "monday"
     path: PondPath
 
-    @model_validator(mode="after")
-    def _nesting(self) -> ReduceSpec:
-        self.config()  # resolutions nest in this zone and week: one error names the pair
-        return self
-
     def config(self) -> ReduceConfig:
         from ..timeseries import Aggregation, ReduceConfig
 
-        try:
-            return ReduceConfig.parse(
-                self.resolutions,
-                [
-                    Aggregation(a.type, tuple(a.columns) if a.columns is not None else None)
-                    for a in self.aggregations
-                ],
-                self.allowed_lateness,
-                timezone=self.timezone,
-                week_start=self.week_start,
-            )
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+        return ReduceConfig.parse(
+            self.resolutions,
+            [
+                Aggregation(a.type, tuple(a.columns) if a.columns is not None else None)
+                for a in self.aggregations
+            ],
+            self.allowed_lateness,
+            timezone=self.timezone,
+            week_start=self.week_start,
+        )
 
 
 # ---------------------------------------------------------------------------- layout
