@@ -462,7 +462,11 @@ def _build_into(
     traces = [t for t in traces if t.manifest["res"]]
     report.charts = len(traces)
     if not traces:
-        report.warnings.append("no series with <column>.avg/.min/.max columns matched")
+        # A site of no charts replaces a good one with an empty page: refuse it.
+        raise ConfigError(
+            "no charts to publish: no matched series has <column>.avg/.min/.max "
+            "columns with data (check the charts' patterns and columns)"
+        )
 
     assets = root / "assets"
     assets.mkdir()

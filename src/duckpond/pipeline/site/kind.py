@@ -107,9 +107,12 @@ def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]
 
     groups: list[ChartGroup] = []
     skipped: list[str] = []
-    for chart in spec.charts:
+    for index, chart in enumerate(spec.charts):
         by_dir: dict[str, dict[str, Any]] = {}
-        for match in root.glob(chart.pattern):
+        found = list(root.glob(chart.pattern))
+        if not found:
+            skipped.append(f"charts.{index}.pattern: {chart.pattern} matches nothing")
+        for match in found:
             np = match.node_path
             if np.is_dir():
                 for child in root.entries(np.path):
@@ -119,7 +122,7 @@ def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]
                 parent = np.path.rsplit("/", 1)[0] or "/"
                 by_dir.setdefault(parent, {})[np.name] = np
             else:
-                skipped.append(np.path)
+                skipped.append(f"{np.path}: not a Reduce output (no res=<R>.series)")
         series = []
         for directory, files in sorted(by_dir.items()):
             tables = {name: read_node(np) for name, np in files.items()}
@@ -167,7 +170,8 @@ def build_from_pond(root: WD, spec: SiteSpec, out: Path | None = None) -> BuildR
     options = SiteOptions(title=spec.title, base_url=spec.base_url, timezone=spec.timezone)
     # The Vega bundle is cached per user, not per pond: it depends on no pond's content.
     report = build_site(out if out is not None else Path(spec.out), options, groups, pages)
-    report.warnings.extend(f"{p}: not a Reduce output (no res=<R>.series)" for p in skipped)
+    report.warnings.extend(skipped)
+    report.warnings.extend(f"{p}: not listed: {why}" for p, why in root.unlisted.items())
     return report
 
 
