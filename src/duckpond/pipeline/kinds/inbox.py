@@ -62,7 +62,23 @@ class InboxSpec(StrictModel):
                     raise OptionError(
                         str(key), f"a CSV option goes under csv: (csv: {{{key}: ...}})"
                     )
+            csv = data.get("csv")
+            for key in csv if isinstance(csv, dict) else ():
+                if key not in options:
+                    raise OptionError(f"csv.{key}", _unknown_csv_key(str(key), options))
         return data
+
+
+# ``pond copy`` flags whose YAML key is not the flag with ``-`` as ``_``.
+_FLAG_KEYS = {"column_type": "column_types", "null_value": "null_values", "no_header": "header"}
+
+
+def _unknown_csv_key(key: str, options: set[str]) -> str:
+    import difflib
+
+    right = _FLAG_KEYS.get(key) or next(iter(difflib.get_close_matches(key, options, n=1)), None)
+    hint = f"; did you mean {right}?" if right else ""
+    return f"unknown field{hint} (CSV options: {', '.join(sorted(options))})"
 
 
 def _check(spec: InboxSpec) -> list[tuple[str, str]]:
