@@ -83,7 +83,7 @@ def test_a_rebuild_replaces_the_site_and_a_foreign_folder_is_refused(tmp_path: P
     (out / "stale.html").write_text("old")
     report = build_site(out, SiteOptions(title="Two"), small_groups())
     assert not (out / "stale.html").exists()
-    assert "<title>Two · Two</title>" in (out / "index.html").read_text()
+    assert "<title>Two</title>" in (out / "index.html").read_text()
     assert report.charts == 1 and report.pages == 3 and report.data_files > 0
 
     foreign = tmp_path / "home"

@@ -250,6 +250,7 @@ def reduce_table(
     from ._series import with_description
 
     partials, described = compute_partials(config, match_path, ctx)
+    _check_columns(config, partials, match_path, ctx)
     level = config.resolutions.index(resolution)
     return with_description(
         output_table(config, partials.tables[level]),
@@ -262,6 +263,34 @@ def reduce_table(
             **described,
         },
     )
+
+
+def _check_columns(
+    config: ReduceConfig, partials: Partials, match_path: str, ctx: FactoryContext
+) -> None:
+    """Every pattern in ``aggregations[].columns`` must reduce some column of a non-empty
+    input: ConfigError listing the input's columns (and the closest) otherwise."""
+    import difflib
+    import fnmatch
+
+    from ._series import rows
+
+    finest = partials.tables[0]
+    if finest.num_rows == 0:
+        return
+    reduced = {name.rsplit(".", 1)[0] for name in finest.schema.names if name != "timestamp"}
+    for index, agg in enumerate(config.aggregations):
+        for pattern in agg.columns or ():
+            if any(fnmatch.fnmatchcase(name, pattern) for name in reduced):
+                continue
+            piece = next(iter(rows(ctx.root, ctx.root.get(match_path))), None)
+            names = [n for n in piece.schema.names if n != "timestamp"] if piece else []
+            close = difflib.get_close_matches(pattern, names, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{ctx.path}: spec.aggregations.{index}.columns: {pattern!r} matches no "
+                f"numeric column of {match_path} (columns: {', '.join(names)}){hint}"
+            )
 
 
 def reduce_output(spec: ReduceSpec, ctx: FactoryContext) -> Output:

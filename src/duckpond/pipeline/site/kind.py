@@ -11,7 +11,12 @@
       timezone: America/Los_Angeles          # how pages show times (default UTC)
       pages: /etc/site/pages                 # Markdown files, in the pond or host:///dir
       charts:
-        - {pattern: "/reduce/*", title: Water, columns: ["Temp*"], group_by: series}
+        - pattern: "/reduce/*"
+          title: Water
+          columns: ["Temp*", "Rain*"]
+          group_by: series
+          label: "Station {name}"               # site names (default: the series' name)
+          labels: {Rain_mm: {label: Rain, unit: mm}}   # else Temperature.C: Temperature (C)
       out: /var/www/noyo                     # a host folder; pond run rebuilds it
 
 A chart pattern matches Reduce outputs: a directory holding ``res=<R>.series`` files
@@ -39,13 +44,27 @@ if TYPE_CHECKING:
 HOST_PREFIX = "host://"
 
 
+class LabelSpec(StrictModel):
+    """How one column is shown: ``label`` (chart title, y axis) and ``unit``."""
+
+    label: str | None = None
+    unit: str | None = None
+
+
 class ChartSpec(StrictModel):
-    """One ``charts:`` entry: what to chart and how to group it into sites."""
+    """One ``charts:`` entry: what to chart and how to group it into sites.
+
+    ``labels`` maps a column name (or pattern) to its ``label`` and ``unit``; without
+    one, ``Temperature.C`` reads as ``Temperature (C)``.  ``label`` names the site of
+    each matched series (``{name}``: the series' own name, without ``.series``).
+    """
 
     pattern: PondPattern
     title: str | None = None
     columns: list[str] = Field(default_factory=list)
     group_by: Literal["series", "scope"] = "series"
+    labels: dict[str, LabelSpec] = Field(default_factory=dict)
+    label: str | None = None
 
 
 class SiteSpec(StrictModel):
@@ -103,7 +122,7 @@ def _is_res(name: str) -> bool:
 def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]]:
     """Each chart entry's matched series, read as Arrow tables; and what was skipped."""
     from ...query.engine import read_node
-    from .build import ChartGroup, SeriesData
+    from .build import ChartGroup, ColumnLabel, SeriesData
 
     groups: list[ChartGroup] = []
     skipped: list[str] = []
@@ -129,7 +148,12 @@ def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]
             series.append(SeriesData(directory.rsplit("/", 1)[-1] or "/", directory, tables))
         groups.append(
             ChartGroup(
-                series=series, title=chart.title, columns=chart.columns, group_by=chart.group_by
+                series=series,
+                title=chart.title,
+                columns=chart.columns,
+                group_by=chart.group_by,
+                labels={k: ColumnLabel(v.label, v.unit) for k, v in chart.labels.items()},
+                site_label=chart.label,
             )
         )
     return groups, skipped
