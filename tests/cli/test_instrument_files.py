@@ -171,7 +171,9 @@ def test_an_option_naming_a_missing_column_lists_the_real_ones(
     pond: PondRunner, flags: tuple[str, ...], message: str
 ) -> None:
     extra = ("--timestamp-format", "%m/%d/%Y %H:%M") if "--time-column" in flags else ()
-    got = pond.fails("copy", "--format", "table", "--skip-rows", "1", *flags, *extra, str(TMY), "/t")
+    got = pond.fails(
+        "copy", "--format", "table", "--skip-rows", "1", *flags, *extra, str(TMY), "/t"
+    )
     assert message in got and "ETR (W/m^2)" in got
 
 

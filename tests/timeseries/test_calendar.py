@@ -65,7 +65,13 @@ def test_local_days_weeks_months_quarters_years_match_pandas(year: pa.Table) -> 
     weeks = ReduceConfig.parse(["1d", "1w"], ALL, timezone=NEW_YORK)
     out = {**outputs(reduce_full(months, year)), **outputs(reduce_full(weeks, year))}
     # (1h is left out: the hour clocks go back in is one bucket here, two in pandas.)
-    for name, rule in [("1d", "D"), ("1w", "W-MON"), ("1mo", "MS"), ("3mo", "QS-JAN"), ("1y", "YS")]:
+    for name, rule in [
+        ("1d", "D"),
+        ("1w", "W-MON"),
+        ("1mo", "MS"),
+        ("3mo", "QS-JAN"),
+        ("1y", "YS"),
+    ]:
         assert_same(out[f"res={name}.series"], pandas_local(year, rule, NEW_YORK))
 
 
@@ -79,7 +85,9 @@ def test_local_days_are_23_and_25_hours_across_dst(year: pa.Table) -> None:
     assert lengths["2024-11-03"] == 25
     assert lengths["2024-06-01"] == 24
     assert all(t.hour == 0 and t.minute == 0 for t in starts)
-    counts = dict(zip(starts.strftime("%Y-%m-%d"), daily.column("Depth.m.count").to_pylist()))
+    counts = dict(
+        zip(starts.strftime("%Y-%m-%d"), daily.column("Depth.m.count").to_pylist(), strict=True)
+    )
     assert counts["2024-03-10"] == 23 * 6
     assert counts["2024-11-03"] == 25 * 6
 

@@ -299,7 +299,11 @@ class _CsvReading:
             # rows of one date would all be stored at midnight: the times are elsewhere.
             self._check_one_row_per_date(name, column)
             return column.cast(pa.timestamp("s"))
-        if pa.types.is_integer(typ) and self.options.timestamp_format and self._is_time_column(name):
+        if (
+            pa.types.is_integer(typ)
+            and self.options.timestamp_format
+            and self._is_time_column(name)
+        ):
             # Compact dates (19580329) look like numbers to type inference.
             return self._parse_times(name, column.cast(pa.string()))
         if pa.types.is_string(typ):

@@ -66,7 +66,10 @@ def list_(
     unlisted: dict[str, str] = {}
     settings.output.entries(pond.list(pattern, all=all_, unlisted=unlisted), pond.entry, long=long)
     for path, reason in sorted(unlisted.items()):
-        click.echo(escape_controls(f"warning: {path}: not listed: {reason.removeprefix(path + ': ')}"), err=True)
+        click.echo(
+            escape_controls(f"warning: {path}: not listed: {reason.removeprefix(path + ': ')}"),
+            err=True,
+        )
 
 
 @click.command()

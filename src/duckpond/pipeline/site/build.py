@@ -592,9 +592,7 @@ def _build_into(
             {"title": p.title, "href": f"pages/{page_slugs[p.name]}.html"} for p in page_list
         ],
         "sites": [{"title": s, "href": f"sites/{site_slugs[s]}.html"} for s in sites],
-        "params": [
-            {"title": shown[p], "href": f"params/{param_slugs[p]}.html"} for p in params
-        ],
+        "params": [{"title": shown[p], "href": f"params/{param_slugs[p]}.html"} for p in params],
     }
     env = _template_env()
     common = {
