@@ -99,3 +99,55 @@ spec:
     assert result.exit_code == 1
     assert "columns: 'tmp' matches no column (columns: temp); did you mean 'temp'?" in result.stdout
     assert (out / "index.html").exists()
+
+
+def test_a_run_with_nothing_new_commits_nothing_and_keeps_the_site(
+    pond: PondRunner, host: Path
+) -> None:
+    inbox = host / "in"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("timestamp,temp\n2024-03-01T00:00Z,1.5\n2024-03-01T01:00Z,2\n")
+    out = host / "www"
+    apply(
+        pond,
+        host,
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: drop
+spec: {{pattern: "{inbox}/*.csv", format: series, settle: 0s}}
+---
+apiVersion: duckpond/v1
+kind: Reduce
+name: down
+spec: {{in_pattern: "/inbox/drop/*.csv", resolutions: [1h]}}
+---
+apiVersion: duckpond/v1
+kind: Site
+name: public
+spec: {{title: Waters, out: "{out}", charts: [{{pattern: "/reduce/down/*"}}]}}
+""",
+    )
+    first = pond.json("run")
+    assert first["ok"]
+    built = (out / "index.html").stat().st_mtime_ns
+    log = pond.json("log")
+    # The log names the resource whose run wrote each transaction.
+    assert log[0]["command"] == ["pond", "run", "drop"]
+
+    again = pond.json("run")
+    assert again["ok"]
+    assert pond.json("log") == log
+    assert [r["txn_seq"] for r in again["results"]] == [None, None]
+    site = next(r for r in again["results"] if r["resource"] == "public")
+    assert site["details"]["unchanged"] is True
+    assert (out / "index.html").stat().st_mtime_ns == built
+    runs = pond.json("query", "SELECT resource, txn_seq FROM runs ORDER BY start")
+    assert [r["resource"] for r in runs] == ["drop", "public", "drop", "public"]
+    assert runs[0]["txn_seq"] == log[0]["txn_seq"] and runs[2]["txn_seq"] is None
+
+    # New readings: the Inbox commits, and the site is rebuilt from them.
+    (inbox / "b.csv").write_text("timestamp,temp\n2024-03-01T02:00Z,3\n")
+    third = pond.json("run")
+    assert [r["txn_seq"] is not None for r in third["results"]] == [True, False]
+    assert (out / "index.html").stat().st_mtime_ns != built

@@ -164,6 +164,8 @@ class BuildReport:
     bytes: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # Not rebuilt: the site in ``out`` was built from the same inputs (``fingerprint``).
+    unchanged: bool = False
 
 
 def read_markdown_page(name: str, text: str) -> MarkdownPage:
@@ -506,10 +508,13 @@ def build_site(
     pages: Sequence[MarkdownPage] = (),
     *,
     cache_dir: Path | None = None,
+    fingerprint: str | None = None,
 ) -> BuildReport:
     """Build the whole site into ``out`` (a host folder), replacing an earlier build.
 
     Times in ``groups`` are UTC; ``options.timezone`` only changes how pages show them.
+    ``fingerprint`` (see ``fingerprint``) is kept in the site's marker file: a build
+    given the same one again leaves the site as it is (``BuildReport.unchanged``).
     Raises ConfigError (unknown time zone, bad resolution label), FormatError (a table
     without a timestamp column), FileExistsError (``out`` holds something that is not a
     site built here), OSError for the host folder.
@@ -519,11 +524,16 @@ def build_site(
     started = time.perf_counter()
     zone(options.timezone)  # fail on an unknown zone before writing anything
     out = Path(out)
+    if fingerprint is not None and built_from(out) == fingerprint:
+        return BuildReport(out=out, unchanged=True, seconds=time.perf_counter() - started)
     tmp = _prepare_out(out)
     report = BuildReport(out=out)
     try:
         _build_into(tmp, options, groups, pages, cache_dir, report)
-        (tmp / MARKER).write_text("built by pond site build\n", encoding="utf-8")
+        marker = "built by pond site build\n"
+        if fingerprint is not None:
+            marker += f"inputs {fingerprint}\n"
+        (tmp / MARKER).write_text(marker, encoding="utf-8")
         _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -679,6 +689,53 @@ def _build_into(
             title=page.title,
             body=_markdown(page.body),
         )
+
+
+def built_from(out: Path) -> str | None:
+    """The fingerprint of the inputs the site in ``out`` was built from, if it says."""
+    try:
+        text = (out / MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = re.search(r"^inputs ([0-9a-f]{64})$", text, flags=re.MULTILINE)
+    return found[1] if found else None
+
+
+def fingerprint(
+    options: SiteOptions, groups: Sequence[ChartGroup], pages: Sequence[MarkdownPage]
+) -> str:
+    """A hash of everything a build reads: the options, every table (as Arrow IPC), the
+    pages, and this code's templates and assets.  Equal fingerprints, equal sites."""
+    import pyarrow as pa
+
+    digest = hashlib.sha256()
+
+    def add(text: str) -> None:
+        digest.update(text.encode() + b"\0")
+
+    add(repr(options))
+    for group in groups:
+        add(repr((group.title, tuple(group.columns), group.group_by, group.site_label)))
+        add(repr(sorted((k, v.label, v.unit) for k, v in group.labels.items())))
+        for series in group.series:
+            add(f"{series.name}\0{series.path}")
+            for label, table in sorted(series.resolutions.items()):
+                add(label)
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, table.schema) as writer:
+                    writer.write_table(table)
+                digest.update(sink.getvalue())
+    for page in pages:
+        add(repr((page.name, page.title, page.order, page.body)))
+    templates = resources.files("duckpond.pipeline.site").joinpath("templates")
+    for entry in sorted(templates.iterdir(), key=lambda e: e.name):
+        if entry.is_file():
+            add(entry.name)
+            digest.update(entry.read_bytes())
+    for name, content in _static_files():
+        add(name)
+        digest.update(content)
+    return digest.hexdigest()
 
 
 def _local(ms: int, tz: str) -> str:

@@ -181,27 +181,44 @@ def _pages(root: WD, spec: SiteSpec) -> list[MarkdownPage]:
     return [read_markdown_page(name, text) for name, text in found]
 
 
-def build_from_pond(root: WD, spec: SiteSpec, out: Path | None = None) -> BuildReport:
+def build_from_pond(
+    root: WD, spec: SiteSpec, out: Path | None = None, *, if_changed: bool = False
+) -> BuildReport:
     """Build a Site resource's site from the pond at ``root`` into ``out`` (default spec.out).
 
-    Raises what :func:`duckpond.pipeline.site.build_site` raises, and OSError for a
-    missing pages folder.
+    With ``if_changed``, a site built from the same inputs (every table read, the pages,
+    the settings) is left as it is and the report says ``unchanged``.  Raises what
+    :func:`duckpond.pipeline.site.build_site` raises, and OSError for a missing pages
+    folder.
     """
-    from .build import SiteOptions, build_site
+    from .build import SiteOptions, build_site, fingerprint
 
     groups, skipped = _chart_groups(root, spec)
     pages = _pages(root, spec)
     options = SiteOptions(title=spec.title, base_url=spec.base_url, timezone=spec.timezone)
+    inputs = fingerprint(options, groups, pages) if if_changed else None
     # The Vega bundle is cached per user, not per pond: it depends on no pond's content.
-    report = build_site(out if out is not None else Path(spec.out), options, groups, pages)
+    report = build_site(
+        out if out is not None else Path(spec.out), options, groups, pages, fingerprint=inputs
+    )
     report.warnings.extend(skipped)
     report.warnings.extend(f"{p}: not listed: {why}" for p, why in root.unlisted.items())
     return report
 
 
 def run_site(ctx: RunContext) -> WriteStep:
-    """Build the site (no lock held); the step writes nothing but returns what was built."""
-    report = build_from_pond(ctx.root, ctx.spec)
+    """Build the site (no lock held) unless its inputs are as at the last build; the
+    step writes nothing but returns what was built."""
+    report = build_from_pond(ctx.root, ctx.spec, if_changed=True)
+    if report.unchanged:
+
+        def same(root: WD) -> RunStats:
+            return RunStats(
+                details={"out": str(report.out), "unchanged": True, "warnings": report.warnings},
+                summary=f"{report.out} is up to date: its inputs are as at the last build",
+            )
+
+        return same
 
     def step(root: WD) -> RunStats:
         return RunStats(
