@@ -162,7 +162,7 @@ def test_a_date_only_column_with_several_rows_per_date_is_refused(
     [
         (
             ("--timestamp-column", "Date (MM/DD/YYY)", "--time-column", "Time (HH:MM)"),
-            "timestamp_column: no column 'Date (MM/DD/YYY)'",
+            "--timestamp-column: no column 'Date (MM/DD/YYY)'",
         ),
         (("--column-type", "GHI (W/m2)=float64"), "did you mean 'GHI (W/m^2)'?"),
     ],

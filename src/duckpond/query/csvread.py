@@ -267,7 +267,13 @@ class _CsvReading:
             *(("column_types", n) for n, _ in self.options.column_types),
         ):
             if name is not None and name not in names:
-                raise FormatError(f"{self.where()}{missing_column(option, name, names)}")
+                # Written as the option's flag or YAML key by whoever shows the error;
+                # --column-type and column_types differ, so that one is named as typed.
+                said = option if option == "column_types" else "{" + option + "}"
+                raise FormatError(
+                    f"{self.where()}{missing_column(said, name, names)}",
+                    options={} if option == "column_types" else {option: ""},
+                )
         seen: dict[str, int] = {}
         for i, name in enumerate(names, 1):
             if not name.strip():
@@ -334,7 +340,8 @@ class _CsvReading:
         raise FormatError(
             f"{self.where()}column {name!r} holds dates only, and {count} rows are on "
             f"{day}: stored, they would all be at midnight; name the time-of-day column "
-            "with --time-column (and the pair's --timestamp-format)"
+            "with {time_column} (and the pair's {timestamp_format})",
+            options={"time_column": "", "timestamp_format": ""},
         )
 
     def _bad_text(self, name: str, column: pa.Array) -> None:
