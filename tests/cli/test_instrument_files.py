@@ -71,6 +71,10 @@ def test_tmy3_with_its_station_line_and_24_00_hours(pond: PondRunner, tmp_path: 
     for column in ("GHI (W/m^2)", "Dry-bulb (C)", "Pressure (mbar)", "Wspd (m/s)"):
         assert np.allclose(ours[column].to_numpy(float), theirs[column].to_numpy(float)), column
     assert list(ours["GHI source"]) == list(theirs["GHI source"])
+    # The station line is kept with the series.
+    [described] = pond.json("describe", "/tmy.series")
+    assert described["preamble"] == [TMY.read_text().splitlines()[0]]
+    assert described["preamble"][0].startswith('723170,"GREENSBORO PIEDMONT TRIAD INT"')
 
 
 def test_toa5_with_units_and_processing_lines(pond: PondRunner) -> None:
