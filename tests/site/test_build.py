@@ -138,7 +138,15 @@ def test_markdown_front_matter() -> None:
 
 
 @pytest.mark.parametrize(
-    ("label", "ms"), [("15m", 900_000), ("1h", 3_600_000), ("res=6h.series", 21_600_000)]
+    ("label", "ms"),
+    [
+        ("15m", 900_000),
+        ("1h", 3_600_000),
+        ("res=6h.series", 21_600_000),
+        # Calendar units by their mean length: for choosing a view's resolution only.
+        ("res=1mo.series", 2_629_746_000),
+        ("1y", 31_556_952_000),
+    ],
 )
 def test_resolution_labels(label: str, ms: int) -> None:
     assert parse_resolution(label) == ms
