@@ -27,5 +27,5 @@ def test_the_demo_runs_to_the_end_and_builds_the_site(tmp_path: Path) -> None:
     assert "stations: 34527 rows for 4 of 4 devices" in proc.stdout
     assert "loggers: 1 new, 0 changed" in proc.stdout
     index = (tmp_path / "site" / "index.html").read_text()
-    assert "SFTemps" in index and "Temperature.F" in index
+    assert "SFTemps" in index and "Temperature (F)" in index
     assert "Traceback" not in proc.stderr

@@ -53,6 +53,7 @@ def test_apply_creates_resource_node_and_output_directory(
                 "skip_rows": 0,
             },
             "settle": "1s",
+            "series": None,
         },
     }
     assert pond.paths("/inbox/drop") == ["/inbox/drop"]
