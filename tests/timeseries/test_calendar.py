@@ -196,3 +196,49 @@ def test_nesting_calendar_units_are_accepted() -> None:
 def test_bad_zone_or_weekday_is_named(kwargs: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ReduceConfig.parse(["1d"], **kwargs)
+
+
+@pytest.mark.parametrize(
+    "tz",
+    [
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "America/Sao_Paulo",
+        "Europe/London",
+        "Asia/Tehran",
+    ],
+)
+def test_the_fast_zone_arithmetic_agrees_with_arrow(tz: str) -> None:
+    from duckpond.pipeline.timeseries import calendar
+
+    rng = np.random.default_rng(7)
+    start = int(pd.Timestamp("1995-01-01", tz="UTC").value // 1000)
+    end = int(pd.Timestamp("2030-01-01", tz="UTC").value // 1000)
+    times = np.sort(rng.integers(start, end, 200_000))
+    # Every minute around each change too, where the fast path hands over to Arrow.
+    changes = pd.date_range("1995-01-01", "2030-01-01", freq="h", tz=tz)
+    offsets = np.array([t.utcoffset().total_seconds() for t in changes])
+    moments = changes[1:][offsets[1:] != offsets[:-1]].asi8 // 1000
+    near = (moments[:, None] + np.arange(-180, 180)[None, :] * 60_000_000).ravel()
+    times = np.concatenate([times, near])
+    buckets = Buckets.parse("1h", tz)
+    wall = buckets._to_wall(times)
+    assert np.array_equal(wall, calendar._arrow_wall(times, tz))
+    for unit in ("1h", "1d", "1mo"):
+        b = Buckets.parse(unit, tz)
+        floors = b._floor_wall(wall)
+        assert np.array_equal(b._to_utc(floors), calendar._arrow_utc(floors, tz)), unit
+
+
+def test_civil_month_arithmetic_agrees_with_numpy() -> None:
+    from duckpond.pipeline.timeseries import calendar
+
+    days = np.arange(-200_000, 200_000, 7, dtype=np.int64)  # 1422 to 2517
+    wall = days * calendar.DAY + 12_345
+    months = Buckets._months(wall)
+    expected = wall.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    assert np.array_equal(months, expected)
+    starts = calendar._month_starts(months)
+    assert np.array_equal(
+        starts, months.astype("datetime64[M]").astype("datetime64[us]").astype(np.int64)
+    )

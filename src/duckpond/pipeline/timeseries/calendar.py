@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import tzinfo
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
@@ -104,7 +105,11 @@ class Buckets:
 
     def floor(self, times: Times) -> Times:
         """The start of the bucket holding each instant (microseconds UTC)."""
-        return self._to_utc(self._floor_wall(self._to_wall(times)))
+        wall = self._floor_wall(self._to_wall(times))
+        if _fixed_micros(self.tz) is not None:
+            return self._to_utc(wall)
+        # Times come mostly in order: a bucket's start is looked up once per run of it.
+        return _per_run(wall, self._to_utc)
 
     def following(self, starts: Times) -> Times:
         """The start of the bucket after each bucket start (microseconds UTC)."""
@@ -125,7 +130,11 @@ class Buckets:
 
         if self.unit in ("mo", "y"):
             step = self.count * (12 if self.unit == "y" else 1)
-            return _month_starts((self._months(wall) // step) * step)
+
+            def months(days: Times) -> Times:
+                return _month_starts((self._months(days * DAY) // step) * step)
+
+            return _per_run(np.asarray(wall, dtype=np.int64) // DAY, months)
         if self.unit == "w":
             days = wall // DAY
             # The first week start on or before the epoch, then whole multiples of weeks.
@@ -138,44 +147,116 @@ class Buckets:
 
     @staticmethod
     def _months(wall: Times) -> Times:
+        """Months since 1970-01 of each wall time (integer civil-calendar arithmetic:
+        numpy's datetime64 month casts are some ten times slower)."""
         import numpy as np
 
-        return np.asarray(wall.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64))
+        z = np.asarray(wall, dtype=np.int64) // DAY + 719_468
+        era = z // 146_097
+        doe = z - era * 146_097
+        yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
+        doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+        mp = (5 * doy + 2) // 153
+        month = np.where(mp < 10, mp + 3, mp - 9)
+        year = yoe + era * 400 + (month <= 2)
+        return np.asarray((year - 1970) * 12 + month - 1, dtype=np.int64)
 
     def _to_wall(self, times: Times) -> Times:
         import numpy as np
 
+        times = np.asarray(times, dtype=np.int64)
         offset = _fixed_micros(self.tz)
         if offset is not None:
-            return np.asarray(times, dtype=np.int64) + offset
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        aware = pa.array(times, type=pa.int64()).cast(pa.timestamp("us", tz=self.tz))
-        wall = pc.local_timestamp(aware).cast(pa.int64())
-        return np.asarray(wall.to_numpy(zero_copy_only=False), dtype=np.int64)
+            return times + offset
+        if times.size == 0:
+            return times
+        # A zone's offset changes a few times a year: take it per UTC day, and ask Arrow
+        # only about the rows of a day it changes in.
+        days = times // DAY
+        first = int(days.min())
+        starts = np.arange(first, int(days.max()) + 2, dtype=np.int64) * DAY
+        at = _arrow_wall(starts, self.tz) - starts
+        index = days - first
+        wall = times + at[index]
+        changing = at[index] != at[index + 1]
+        if changing.any():
+            wall[changing] = _arrow_wall(times[changing], self.tz)
+        return wall
 
     def _to_utc(self, wall: Times) -> Times:
         import numpy as np
 
+        wall = np.asarray(wall, dtype=np.int64)
         offset = _fixed_micros(self.tz)
         if offset is not None:
-            return np.asarray(wall - offset, dtype=np.int64)
-        import pyarrow as pa
-        import pyarrow.compute as pc
+            return wall - offset
+        if wall.size == 0:
+            return wall
+        # A guess by the offset at the day's start, kept where it reads back as the same
+        # local time and is the first instant to; the rest (the hours of a DST change)
+        # go to Arrow.
+        days = wall // DAY
+        first = int(days.min())
+        starts = np.arange(first - 1, int(days.max()) + 2, dtype=np.int64) * DAY
+        at = _arrow_wall(starts, self.tz) - starts
+        guess = wall - at[days - first + 1]
+        back = self._to_wall(guess)
+        earlier = self._to_wall(guess - 3_600_000_000 * 3)
+        # Unsure where the local time does not come back, or a few hours before may name
+        # it too (a repeated hour): Arrow decides those.
+        unsure = (back != wall) | (earlier - (guess - 3_600_000_000 * 3) != back - guess)
+        if unsure.any():
+            guess[unsure] = _arrow_utc(wall[unsure], self.tz)
+        return guess
 
-        naive = pa.array(wall, type=pa.int64()).cast(pa.timestamp("us"))
-        # The first instant a local time names; one the clocks skip starts at the change.
-        utc = pc.assume_timezone(naive, self.tz, ambiguous="earliest", nonexistent="latest")
-        return np.asarray(utc.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+def _per_run(values: Times, fn: Callable[[Times], Times]) -> Times:
+    """``fn`` applied once per run of equal values, spread back over the runs."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.int64)
+    if values.size == 0:
+        return np.asarray(fn(values), dtype=np.int64)
+    firsts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    lengths = np.diff(np.append(firsts, values.size))
+    return np.repeat(np.asarray(fn(values[firsts]), dtype=np.int64), lengths)
+
+
+def _arrow_wall(times: Times, tz: str) -> Times:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    aware = pa.array(times, type=pa.int64()).cast(pa.timestamp("us", tz=tz))
+    wall = pc.local_timestamp(aware).cast(pa.int64())
+    return np.asarray(wall.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _arrow_utc(wall: Times, tz: str) -> Times:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    naive = pa.array(wall, type=pa.int64()).cast(pa.timestamp("us"))
+    # The first instant a local time names; one the clocks skip starts at the change.
+    utc = pc.assume_timezone(naive, tz, ambiguous="earliest", nonexistent="latest")
+    return np.asarray(utc.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _month_starts(months: Times) -> Times:
+    """The first microsecond of each month (months since 1970-01), civil arithmetic."""
     import numpy as np
 
-    return np.asarray(
-        months.astype("datetime64[M]").astype("datetime64[us]").astype(np.int64), dtype=np.int64
-    )
+    months = np.asarray(months, dtype=np.int64)
+    year = 1970 + months // 12
+    month = months % 12 + 1
+    year = year - (month <= 2)
+    era = year // 400
+    yoe = year - era * 400
+    mp = (month + 9) % 12
+    doy = (153 * mp + 2) // 5
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return np.asarray((era * 146_097 + doe - 719_468) * DAY, dtype=np.int64)
 
 
 def _fixed_micros(tz: str) -> int | None:
