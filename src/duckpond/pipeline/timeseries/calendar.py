@@ -20,9 +20,9 @@ that unit long.  Starts are stored as UTC instants; labels are the local starts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
