@@ -78,7 +78,7 @@ def test_push_list_verify_status_run_and_no_secret_anywhere(
     assert "offsite" in ok("run").stdout
     status = json.loads(ok("--json", "status").stdout)
     assert status["backups"][0]["lag_txns"] == 0
-    assert status["backups"][0]["last_pushed_txn"] == status["last_txn"] == 6
+    assert status["backups"][0]["last_pushed_txn"] == status["last_txn"] == 5
     assert status["pond_id"] == Pond.open(pond_dir).pond_id
     assert status["disk"]["log_bytes"] > 0 and status["resources"][0]["last_outcome"] == "ok"
     deep = json.loads(ok("--json", "backup", "verify", "offsite", "--deep").stdout)
