@@ -42,6 +42,7 @@ from .tinyfs.persistence import RESOURCE as RESOURCE_TYPE
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .ingest.mirror import Mirrors
     from .ingest.options import CopyOptions
     from .ingest.partitioned import ExportResult
     from .pipeline.apply import ApplyResult
@@ -181,6 +182,13 @@ class Pond:
     @property
     def last_txn(self) -> int:
         return self.persistence.last_txn
+
+    @property
+    def mirrors(self) -> Mirrors:
+        """The local mirror's verbs: ``pond.mirrors.write(DIR)``, ``pond.mirrors.sync(DIR)``."""
+        from .ingest.mirror import Mirrors
+
+        return Mirrors(self)
 
     def close(self) -> None:
         self.persistence.close()

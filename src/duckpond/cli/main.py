@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from . import pipeline_commands
 from .app import UserError, cli, register
-from .commands import copy, export, fs, history, maintenance, read
+from .commands import copy, export, fs, history, maintenance, mirror, read
 
-for module in (fs, copy, read, history, maintenance, pipeline_commands, export):
+for module in (fs, copy, read, history, maintenance, pipeline_commands, export, mirror):
     register(module)
 
 
