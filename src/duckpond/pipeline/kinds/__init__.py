@@ -163,6 +163,7 @@ _BUILTIN = (
     "join",
     "pivot",
     "reduce",
+    "mirror",
 )
 _loaded = False
 
