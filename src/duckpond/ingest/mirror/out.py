@@ -360,7 +360,9 @@ def _run(root: WD, base: Path, record: rec.Record) -> MirrorReport:
             files[rel] = want.entry.with_stat(os.lstat(host))
             report.adopted.append(path)
         else:
-            if current:
+            if want.how == "dir":
+                report.conflicts.append(Note(path, rel, "not a folder on the host: left as it is"))
+            elif current:
                 report.edited.append(Note(path, rel, "edited on the host: pond mirror --sync brings it in"))
             else:
                 why = (
