@@ -186,9 +186,7 @@ def test_a_conflict_keeps_both_versions(pond: Pond, tmp_path: Path) -> None:
     assert pond.mirrors.sync(out).sync.txn_seq is None
 
 
-def test_a_new_host_file_where_the_pond_made_one_is_a_conflict(
-    pond: Pond, tmp_path: Path
-) -> None:
+def test_a_new_host_file_where_the_pond_made_one_is_a_conflict(pond: Pond, tmp_path: Path) -> None:
     out = tmp_path / "m"
     pond.mirrors.write(out)
     (out / "raw/b.txt").write_bytes(b"host b")

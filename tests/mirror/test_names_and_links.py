@@ -92,9 +92,7 @@ def test_a_new_host_name_is_written_back_under_the_name_the_rule_gives(
     assert pond.mirrors.sync(out).sync.txn_seq is None
 
 
-def test_pond_symlinks_become_host_symlinks_inside_the_folder(
-    pond: Pond, tmp_path: Path
-) -> None:
+def test_pond_symlinks_become_host_symlinks_inside_the_folder(pond: Pond, tmp_path: Path) -> None:
     with pond.transaction() as tx:
         tx.mkdir("/raw", "/links")
         tx.write_file("/raw/a.txt", b"a")
@@ -115,9 +113,7 @@ def test_pond_symlinks_become_host_symlinks_inside_the_folder(
         assert os.path.realpath(link).startswith(real + "/")
 
 
-def test_sync_never_follows_a_host_symlink_out_of_the_folder(
-    pond: Pond, tmp_path: Path
-) -> None:
+def test_sync_never_follows_a_host_symlink_out_of_the_folder(pond: Pond, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_bytes(b"secret")

@@ -118,7 +118,9 @@ class Mirrors:
         with rec.MirrorLock(base, pond.lock_timeout):
             record = rec.load(base)
             if record is None:
-                raise ConfigError(f"{base} is not a mirror (no {rec.RECORD_FILE}): pond mirror DIR makes one")
+                raise ConfigError(
+                    f"{base} is not a mirror (no {rec.RECORD_FILE}): pond mirror DIR makes one"
+                )
             if record.pond != str(pond.path):
                 raise ConfigError(f"{base} mirrors the pond at {record.pond}, not this one")
             changes, kept = scan(base, record, delete=delete)

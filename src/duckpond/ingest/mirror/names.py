@@ -57,9 +57,7 @@ def escape(name: str) -> str:
 
 def _escape_case(name: str) -> str:
     """Rule 3: every character that ``casefold`` changes written as ``%XX`` too."""
-    return "".join(
-        _escape_char(char) if char.casefold() != char else char for char in escape(name)
-    )
+    return "".join(_escape_char(char) if char.casefold() != char else char for char in escape(name))
 
 
 def host_to_pond(name: str) -> str:
@@ -112,9 +110,7 @@ def host_names(entries: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list
             host = _escape_case(name) + ext
         holder = taken.get(host.casefold())
         if holder is not None:
-            refused.append(
-                Refused(name, f"its host name would be the same file as {holder!r}'s")
-            )
+            refused.append(Refused(name, f"its host name would be the same file as {holder!r}'s"))
             continue
         if len(host.encode("utf-8")) > MAX_NAME_BYTES:
             refused.append(Refused(name, f"its host name would be over {MAX_NAME_BYTES} bytes"))

@@ -33,7 +33,7 @@ from typing import Any
 from ...errors import ConfigError, InvalidPathError
 from ...tinyfs import DIRECTORY, FS, SYMLINK, WD, NodePath
 from ...tinyfs import paths as tpaths
-from ...tinyfs.dynamic import CacheKey, Cached, InputVersion, OutputCache, VersionOf
+from ...tinyfs.dynamic import Cached, CacheKey, InputVersion, OutputCache, VersionOf
 from ..export import EXPORT_FORMATS, export_node
 from . import record as rec
 from .names import escape, host_names
@@ -58,7 +58,9 @@ class Note:
         return {"path": self.path, "host": self.host, "reason": self.reason}
 
     def line(self) -> str:
-        where = f" ({self.host})" if self.host and self.host.strip("/") != self.path.strip("/") else ""
+        where = (
+            f" ({self.host})" if self.host and self.host.strip("/") != self.path.strip("/") else ""
+        )
         return f"{self.path}{where}: {self.reason}"
 
 
@@ -174,7 +176,9 @@ def _host_target(np: NodePath, root: WD, host_of: dict[str, str], rel: str) -> s
     host_parts: list[str] = []
     for i in range(len(parts)):
         pond = tpaths.join(parts[: i + 1])
-        host_parts.append(posixpath.basename(host_of[pond]) if pond in host_of else escape(parts[i]))
+        host_parts.append(
+            posixpath.basename(host_of[pond]) if pond in host_of else escape(parts[i])
+        )
     link_dir = posixpath.dirname(rel)
     return posixpath.relpath("/".join(host_parts) or ".", link_dir or ".")
 
@@ -282,7 +286,9 @@ def _stage(want: _Want, staging: Path, n: int, spy: _InputsSeen) -> None:
         os.symlink(entry.target, temp)
     else:
         export_node(want.np, temp, format=None if want.how == "raw" else want.how)
-        entry.host_sha256 = entry.sha256 if want.how == "raw" and entry.sha256 else rec.hash_file(temp)
+        entry.host_sha256 = (
+            entry.sha256 if want.how == "raw" and entry.sha256 else rec.hash_file(temp)
+        )
         mtime = want.mtime_ns if want.mtime_ns is not None else time.time_ns()
         os.utime(temp, ns=(mtime, mtime))
         if want.np.is_dynamic():
@@ -342,7 +348,9 @@ def _run(root: WD, base: Path, record: rec.Record) -> MirrorReport:
         old = files.get(rel)
         path = want.entry.path
         if not rec.real_dirs(base, rel, dirs):
-            report.conflicts.append(Note(path, rel, "a folder above it is not a folder on the host"))
+            report.conflicts.append(
+                Note(path, rel, "a folder above it is not a folder on the host")
+            )
             continue
         if old is not None:
             state, st = rec.host_state(host, old)
@@ -363,7 +371,9 @@ def _run(root: WD, base: Path, record: rec.Record) -> MirrorReport:
             if want.how == "dir":
                 report.conflicts.append(Note(path, rel, "not a folder on the host: left as it is"))
             elif current:
-                report.edited.append(Note(path, rel, "edited on the host: pond mirror --sync brings it in"))
+                report.edited.append(
+                    Note(path, rel, "edited on the host: pond mirror --sync brings it in")
+                )
             else:
                 why = (
                     "edited on the host and changed in the pond: the host file is kept"
@@ -386,7 +396,11 @@ def _run(root: WD, base: Path, record: rec.Record) -> MirrorReport:
             to_remove.append(rel)
         else:
             report.conflicts.append(
-                Note(old.path, rel, "removed from the pond, edited on the host: the host file is kept")
+                Note(
+                    old.path,
+                    rel,
+                    "removed from the pond, edited on the host: the host file is kept",
+                )
             )
 
     if to_write or to_make or to_remove:
@@ -450,7 +464,9 @@ def _apply(
             host.mkdir()
         except FileExistsError:
             if not stat.S_ISDIR(os.lstat(host).st_mode):
-                report.conflicts.append(Note(want.entry.path, want.rel, "a host file is in the way"))
+                report.conflicts.append(
+                    Note(want.entry.path, want.rel, "a host file is in the way")
+                )
                 dirs[want.rel] = False
                 continue
         dirs[want.rel] = True
@@ -460,9 +476,15 @@ def _apply(
         assert want.staged is not None
         old = files.get(want.rel)
         # Looked at again just before the rename: an edit made meanwhile is never lost.
-        state = rec.host_state(host, old)[0] if old is not None else ("edited" if os.path.lexists(host) else "missing")
+        state = (
+            rec.host_state(host, old)[0]
+            if old is not None
+            else ("edited" if os.path.lexists(host) else "missing")
+        )
         if state == "edited" or not rec.real_dirs(base, want.rel, dirs):
-            report.conflicts.append(Note(want.entry.path, want.rel, "changed on the host during the run: kept"))
+            report.conflicts.append(
+                Note(want.entry.path, want.rel, "changed on the host during the run: kept")
+            )
             continue
         host.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -93,11 +93,7 @@ class Entry:
 
     def to_json(self) -> dict[str, Any]:
         # By hand, not dataclasses.asdict: a record of 10,000 files is written in one go.
-        doc = {
-            k: v
-            for k, v in vars(self).items()
-            if k in _REQUIRED or (v != "" and v is not None)
-        }
+        doc = {k: v for k, v in vars(self).items() if k in _REQUIRED or (v != "" and v is not None)}
         if self.inputs is not None:
             doc["inputs"] = [list(pair) for pair in self.inputs]
         return doc

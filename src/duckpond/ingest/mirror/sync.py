@@ -34,7 +34,6 @@ from typing import Any, Literal
 
 from ...errors import PondError
 from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK, WD, NodePath
-from ...tinyfs import paths as tpaths
 from . import record as rec
 from .names import RESERVED_PREFIX, escape, host_to_pond
 from .out import Note
