@@ -221,7 +221,8 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
         else:
             kept.append(Note(path, rel, "not a file, folder or symlink"))
     dirs: dict[str, bool] = {}
-    for rel, entry in sorted(record.files.items()):
+    # Deepest first: a folder removed on the host goes after what was in it.
+    for rel, entry in sorted(record.files.items(), key=lambda kv: -kv[0].count("/")):
         if rel in seen:
             continue
         if not rec.real_dirs(base, rel, dirs):
