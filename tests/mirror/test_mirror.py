@@ -252,3 +252,31 @@ def test_a_damaged_record_is_refused_not_guessed(pond: Pond, tmp_path: Path) -> 
     (out / ".pond-mirror").write_text('{"format": "something else"}')
     with pytest.raises(FormatError):
         pond.mirrors.write(out)
+
+
+def test_sync_delete_removes_a_folder_after_its_files(pond: Pond, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "m"
+    pond.mirrors.write(out, ["/raw/**"])
+    shutil.rmtree(out / "raw")
+    result = pond.mirrors.sync(out, delete=True)
+    assert sorted(result.sync.deleted) == ["/raw", "/raw/cal.csv", "/raw/notes.txt"]
+    assert not pond.root.exists("/raw")
+    assert pond.root.exists("/data/sites.table")
+
+
+def test_a_run_after_new_versions_only_still_sees_host_edits_and_removals(
+    pond: Pond, tmp_path: Path
+) -> None:
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    (out / "raw/cal.csv").write_bytes(b"host edit")
+    (out / "data/temp.series.parquet").unlink()
+    pond.write_bytes("/raw/notes.txt", b"v2")  # a new version: nothing else moved
+    report = pond.mirrors.write(out)
+    assert sorted(report.written) == ["/data/temp.series", "/raw/notes.txt"]
+    assert [n.path for n in report.edited] == ["/raw/cal.csv"]
+    assert report.unchanged == 3  # /raw, /data, sites.table
+    assert (out / "raw/cal.csv").read_bytes() == b"host edit"
+    assert record(out)["txn"] == pond.last_txn

@@ -25,15 +25,16 @@ import shutil
 import stat
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError, InvalidPathError
-from ...tinyfs import DIRECTORY, FS, SYMLINK, WD, NodePath
+from ...tinyfs import DIRECTORY, FILE_DATA, FILE_SERIES, FILE_TABLE, FS, SYMLINK, WD, NodePath
 from ...tinyfs import paths as tpaths
 from ...tinyfs.dynamic import Cached, CacheKey, InputVersion, OutputCache, VersionOf
+from ...tinyfs.persistence import RESOURCE
 from ..export import EXPORT_FORMATS, export_node
 from . import record as rec
 from .names import escape, host_names
@@ -247,21 +248,72 @@ def plan_wants(
             entry = rec.Entry(path, np.node_id, info.version, SYMLINK, target=target)
             wants[rel] = _Want(rel, np, entry, "symlink")
             continue
-        how = tables if tabular[path] else "raw"
-        dynamic = np.is_dynamic()
-        entry = rec.Entry(
-            path,
-            np.node_id,
-            info.version,
-            np.node_type,
-            sha256="" if dynamic else info.sha256,
-            format=tables if tabular[path] else "",
-        )
-        # A stored version's time is its file's: a tool comparing times sees real changes.
-        # A computed output changes when its inputs do, so it takes the time it was made.
-        mtime = None if dynamic else (info.timestamp - _EPOCH) // _MICROSECOND * 1000
-        wants[rel] = _Want(rel, np, entry, how, mtime)
+        wants[rel] = _file_want(np, rel, tables if tabular[path] else "raw")
     return wants, refused
+
+
+def _file_want(np: NodePath, rel: str, how: str) -> _Want:
+    """What a file node (raw, or a table written as ``how``) should be at ``rel``."""
+    info = np.info()
+    dynamic = np.is_dynamic()
+    entry = rec.Entry(
+        np.path,
+        np.node_id,
+        info.version,
+        np.node_type,
+        sha256="" if dynamic else info.sha256,
+        format="" if how == "raw" else how,
+    )
+    # A stored version's time is its file's: a tool comparing times sees real changes.
+    # A computed output changes when its inputs do, so it takes the time it was made.
+    mtime = None if dynamic else (info.timestamp - _EPOCH) // _MICROSECOND * 1000
+    return _Want(rel, np, entry, how, mtime)
+
+
+_QUICK_TYPES = frozenset({FILE_DATA, FILE_TABLE, FILE_SERIES, RESOURCE})
+
+
+def quick_wants(view: WD, base: Path, record: rec.Record) -> dict[str, _Want] | None:
+    """The wants of a run that only needs to look at what changed, or None to plan in full.
+
+    When the pond, since the record's transaction, wrote only new versions of
+    stored files (no folder, symlink or computed node changed), every other
+    node is where and as the record says: only those files, and host files that
+    are no longer as the mirror wrote them, need a look.  The oplog says which
+    nodes changed (``changed_since``) without listing the pond.
+    """
+    changed_since = getattr(view.fs.persistence, "changed_since", None)
+    if changed_since is None or not record.files:
+        return None
+    if any(e.type not in _QUICK_TYPES and e.type != DIRECTORY for e in record.files.values()):
+        return None
+    changed: dict[str, set[str]] | None = changed_since(record.txn)
+    if changed is None:
+        return None
+    by_node = {e.node: rel for rel, e in record.files.items() if e.type != DIRECTORY}
+    looks: set[str] = set()
+    for node_id, types in changed.items():
+        if not types <= _QUICK_TYPES:
+            return None
+        if node_id in by_node:
+            looks.add(by_node[node_id])
+    for rel, entry in record.files.items():
+        if rel not in looks and rec.host_state(os.path.join(base, rel), entry)[0] != "clean":
+            looks.add(rel)
+    wants: dict[str, _Want] = {}
+    for rel in looks:
+        entry = record.files[rel]
+        try:
+            np = view.get(entry.path, follow=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if np.node_id != entry.node:
+            return None
+        if entry.type == DIRECTORY:
+            wants[rel] = _Want(rel, np, rec.Entry(entry.path, np.node_id, 0, DIRECTORY), "dir")
+        else:
+            wants[rel] = _file_want(np, rel, entry.format or "raw")
+    return wants
 
 
 def _reset_staging(base: Path) -> Path:
@@ -322,21 +374,40 @@ def mirror_out(
         raise ConfigError(f"tables are written as parquet or csv, not {tables!r}")
     base.mkdir(parents=True, exist_ok=True)
     with rec.MirrorLock(base, lock_timeout):
-        record = rec.load(base) or rec.Record(pond=pond)
+        loaded = rec.load(base)
+        record = loaded or rec.Record(pond=pond)
+        # What the record was made as: a run asking the same of a later state may be quick.
+        same = loaded is not None and (
+            loaded.pond == pond
+            and loaded.at_txn is None
+            and at_txn is None
+            and loaded.txn <= txn
+            and (not patterns or list(patterns) == loaded.patterns)
+            and (tables is None or tables == loaded.tables)
+            and not (base / rec.PENDING_FILE).exists()
+        )
+        previous = rec.Record(loaded.pond, loaded.txn) if same and loaded else None
         record.pond = pond
         if patterns:
             record.patterns = list(patterns)
         if tables is not None:
             record.tables = tables
         record.txn, record.at_txn = txn, at_txn
-        return _run(root, base, record)
+        if previous is not None:
+            previous.files = record.files
+        return _run(root, base, record, previous)
 
 
-def _run(root: WD, base: Path, record: rec.Record) -> MirrorReport:
+def _run(
+    root: WD, base: Path, record: rec.Record, previous: rec.Record | None = None
+) -> MirrorReport:
     spy = _InputsSeen(root.fs.cache)
     view = FS(root.fs.persistence, root.fs.resolver, spy).root()
     report = MirrorReport(str(base), record.txn, record.at_txn)
-    wants, report.refused = plan_wants(view, record.patterns, record.tables)
+    wants = quick_wants(view, base, previous) if previous is not None else None
+    quick = wants is not None
+    if wants is None:
+        wants, report.refused = plan_wants(view, record.patterns, record.tables)
     version_of = view.fs.version_of
     dirs: dict[str, bool] = {}
     files = record.files
@@ -385,7 +456,10 @@ def _run(root: WD, base: Path, record: rec.Record) -> MirrorReport:
                 dirs[rel] = False  # nothing goes below a folder that is not one
 
     to_remove: list[str] = []
-    for rel in sorted(set(files) - set(wants), key=lambda r: r.count("/"), reverse=True):
+    # A quick run looked only at what changed: everything else is as recorded.
+    report.unchanged += len(set(files) - set(wants)) if quick else 0
+    gone = set() if quick else set(files) - set(wants)
+    for rel in sorted(gone, key=lambda r: r.count("/"), reverse=True):
         old = files[rel]
         if not rec.real_dirs(base, rel, dirs):
             continue
@@ -408,12 +482,7 @@ def _run(root: WD, base: Path, record: rec.Record) -> MirrorReport:
         try:
             for n, want in enumerate(to_write):
                 _stage(want, staging, n, spy)
-            pending = replace(record, files=dict(files))
-            for want in to_write:
-                pending.files[want.rel] = want.entry
-            for rel in to_remove:
-                pending.files.pop(rel, None)
-            rec.save_pending(base, pending)
+            rec.save_pending(base, record, {w.rel: w.entry for w in to_write}, to_remove)
             _apply(base, record, report, to_make, to_write, to_remove, dirs)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

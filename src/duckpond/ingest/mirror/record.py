@@ -109,9 +109,12 @@ class Record:
     patterns: list[str] = field(default_factory=lambda: ["/**"])
     tables: str = "parquet"
     files: dict[str, Entry] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    """In a journal only: the host paths the run is about to remove."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {"removed": self.removed} if self.removed else {}
+        return doc | {
             "format": FORMAT,
             "pond": self.pond,
             "txn": self.txn,
@@ -140,22 +143,25 @@ def _parse(path: Path) -> Record | None:
             patterns=[str(p) for p in doc["patterns"]],
             tables=str(doc["tables"]),
             files=files,
+            removed=[str(r) for r in doc.get("removed", [])],
         )
     except (ValueError, TypeError, KeyError) as exc:
         # Untrusted input: anything but the document we write is refused, never guessed at.
         raise FormatError(f"{path} is not a mirror record this version can read: {exc}") from None
 
 
-def hash_file(path: Path) -> str:
+def hash_file(path: str | os.PathLike[str]) -> str:
     """The sha256 of a host file's bytes (read in 1 MiB blocks), hex."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def host_state(path: Path, entry: Entry) -> tuple[HostState, os.stat_result | None]:
+def host_state(
+    path: str | os.PathLike[str], entry: Entry
+) -> tuple[HostState, os.stat_result | None]:
     """Whether the host still holds what ``entry`` says was written there.
 
     The caller has checked that every directory above ``path`` is a real one
@@ -210,24 +216,28 @@ def real_dirs(base: Path, rel: str, known: dict[str, bool]) -> bool:
 
 
 def load(base: Path) -> Record | None:
-    """The mirror's record in ``base`` (None if there is none), with a crashed run's journal merged."""
+    """The mirror's record in ``base`` (None if there is none), with a crashed run's journal merged.
+
+    The journal holds only what the run was about to change (entries to write,
+    host paths to remove); every other entry is the record's.
+    """
     record = _parse(base / RECORD_FILE)
     pending = _parse(base / PENDING_FILE)
     if pending is None:
         return record
     if record is None:
         record = Record(pond=pending.pond, patterns=pending.patterns, tables=pending.tables)
-    merged: dict[str, Entry] = {}
     dirs: dict[str, bool] = {}
-    for rel in sorted(set(record.files) | set(pending.files)):
+    for rel in sorted(set(pending.files) | set(pending.removed)):
         old, new = record.files.get(rel), pending.files.get(rel)
+        host = os.path.join(base, rel)
         if not real_dirs(base, rel, dirs):
             chosen = old or new
         else:
             states = {}
             for which, entry in (("new", new), ("old", old)):
                 if entry is not None:
-                    states[which] = host_state(base / rel, entry)[0]
+                    states[which] = host_state(host, entry)[0]
             if states.get("new") == "clean":
                 chosen = new
             elif states.get("old") == "clean":
@@ -236,10 +246,19 @@ def load(base: Path) -> Record | None:
                 chosen = None  # the crashed run had removed it, as it meant to
             else:
                 chosen = old or new
-        if chosen is not None:
-            merged[rel] = chosen
-    record.files = merged
+        if chosen is None:
+            record.files.pop(rel, None)
+        else:
+            record.files[rel] = chosen
     return record
+
+
+def save_pending(base: Path, record: Record, files: dict[str, Entry], removed: list[str]) -> None:
+    """Journal what a run is about to change (``files`` to write, ``removed``), before it renames anything."""
+    journal = Record(
+        record.pond, record.txn, record.at_txn, record.patterns, record.tables, files, removed
+    )
+    _write_json(base / PENDING_FILE, journal.to_json())
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
@@ -251,11 +270,6 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(temp, path)
-
-
-def save_pending(base: Path, record: Record) -> None:
-    """Write the record a run is about to make true, before it renames anything."""
-    _write_json(base / PENDING_FILE, record.to_json())
 
 
 def save(base: Path, record: Record) -> None:
