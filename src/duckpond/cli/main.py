@@ -5,11 +5,10 @@ Adding a command module is one line below; see the package docstring.
 
 from __future__ import annotations
 
-from . import pipeline_commands
 from .app import UserError, cli, register
-from .commands import copy, export, fs, history, maintenance, mirror, read
+from .commands import copy, export, fs, history, maintenance, mirror, pipeline, read
 
-for module in (fs, copy, read, history, maintenance, pipeline_commands, export, mirror):
+for module in (fs, copy, read, history, maintenance, pipeline, export, mirror):
     register(module)
 
 
