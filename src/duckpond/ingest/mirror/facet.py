@@ -131,8 +131,18 @@ class Mirrors:
                     done = apply(tx.root, changes, report, stamp)
                 report.txn_seq = tx.txn_seq
                 settle(base, record, pond.root, done)
-                rec.save(base, record)
-            mirrored = self.write(base)
+            # The mirror run goes on from this record (saved once, at its end), and
+            # looks again only at the host paths the scan did not find as recorded.
+            suspects = {c.rel for c in changes} | {n.host for n in kept}
+            mirrored = mirror_out(
+                pond.root,
+                base,
+                pond=str(pond.path),
+                txn=pond.last_txn,
+                lock_timeout=pond.lock_timeout,
+                loaded=record,
+                suspects=suspects,
+            )
         # A read-only file's edit is said once, by the sync.
         said = {note.host for note in report.kept}
         mirrored.edited = [n for n in mirrored.edited if n.host not in said]

@@ -273,7 +273,9 @@ def _file_want(np: NodePath, rel: str, how: str) -> _Want:
 _QUICK_TYPES = frozenset({FILE_DATA, FILE_TABLE, FILE_SERIES, RESOURCE})
 
 
-def quick_wants(view: WD, base: Path, record: rec.Record) -> dict[str, _Want] | None:
+def quick_wants(
+    view: WD, base: Path, record: rec.Record, suspects: set[str] | None = None
+) -> dict[str, _Want] | None:
     """The wants of a run that only needs to look at what changed, or None to plan in full.
 
     When the pond, since the record's transaction, wrote only new versions of
@@ -297,9 +299,12 @@ def quick_wants(view: WD, base: Path, record: rec.Record) -> dict[str, _Want] | 
             return None
         if node_id in by_node:
             looks.add(by_node[node_id])
-    for rel, entry in record.files.items():
-        if rel not in looks and rec.host_state(os.path.join(base, rel), entry)[0] != "clean":
-            looks.add(rel)
+    if suspects is not None:
+        looks |= suspects & record.files.keys()
+    else:
+        for rel, entry in record.files.items():
+            if rel not in looks and rec.host_state(os.path.join(base, rel), entry)[0] != "clean":
+                looks.add(rel)
     wants: dict[str, _Want] = {}
     for rel in looks:
         entry = record.files[rel]
@@ -362,11 +367,15 @@ def mirror_out(
     tables: str | None = None,
     at_txn: int | None = None,
     lock_timeout: float = 30.0,
+    loaded: rec.Record | None = None,
+    suspects: set[str] | None = None,
 ) -> MirrorReport:
     """Bring the folder ``base`` up to date with the pond state ``root`` (at transaction ``txn``).
 
     ``patterns`` and ``tables`` default to the record's (``/**`` and parquet for a
-    new mirror).  Raises ``ConfigError`` for a bad
+    new mirror).  A caller that already holds the folder's lock and its record
+    (``--sync``) passes it as ``loaded``, with ``suspects``: the host paths that
+    may not be as the record says (None: look at every one).  Raises ``ConfigError`` for a bad
     ``tables``, ``FileNotFoundError`` for a literal pattern naming nothing,
     ``LockTimeoutError`` when another run holds the folder.
     """
@@ -374,7 +383,8 @@ def mirror_out(
         raise ConfigError(f"tables are written as parquet or csv, not {tables!r}")
     base.mkdir(parents=True, exist_ok=True)
     with rec.MirrorLock(base, lock_timeout):
-        loaded = rec.load(base)
+        if loaded is None:
+            loaded = rec.load(base)
         record = loaded or rec.Record(pond=pond)
         # What the record was made as: a run asking the same of a later state may be quick.
         same = loaded is not None and (
@@ -395,16 +405,20 @@ def mirror_out(
         record.txn, record.at_txn = txn, at_txn
         if previous is not None:
             previous.files = record.files
-        return _run(root, base, record, previous)
+        return _run(root, base, record, previous, suspects)
 
 
 def _run(
-    root: WD, base: Path, record: rec.Record, previous: rec.Record | None = None
+    root: WD,
+    base: Path,
+    record: rec.Record,
+    previous: rec.Record | None = None,
+    suspects: set[str] | None = None,
 ) -> MirrorReport:
     spy = _InputsSeen(root.fs.cache)
     view = FS(root.fs.persistence, root.fs.resolver, spy).root()
     report = MirrorReport(str(base), record.txn, record.at_txn)
-    wants = quick_wants(view, base, previous) if previous is not None else None
+    wants = quick_wants(view, base, previous, suspects) if previous is not None else None
     quick = wants is not None
     if wants is None:
         wants, report.refused = plan_wants(view, record.patterns, record.tables)
