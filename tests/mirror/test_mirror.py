@@ -280,3 +280,34 @@ def test_a_run_after_new_versions_only_still_sees_host_edits_and_removals(
     assert report.unchanged == 3  # /raw, /data, sites.table
     assert (out / "raw/cal.csv").read_bytes() == b"host edit"
     assert record(out)["txn"] == pond.last_txn
+
+
+def test_one_run_at_a_time_in_a_folder(pond: Pond, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from duckpond.errors import LockTimeoutError
+
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(out / '.pond-mirror.lock')!r}, os.O_RDWR)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            'os.write(fd, b\'{"pid": 1, "command": ["pond", "mirror"]}\')\n'
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        slow = Pond.open(pond.path, lock_timeout=0.2)
+        with pytest.raises(LockTimeoutError, match="another mirror run is under way"):
+            slow.mirrors.write(out)
+    finally:
+        holder.kill()
+        holder.wait()

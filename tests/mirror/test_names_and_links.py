@@ -159,3 +159,16 @@ def test_a_folder_replaced_by_a_symlink_is_never_written_through(
     result = pond.mirrors.sync(out, delete=True)
     assert result.sync.deleted == []
     assert pond.read_bytes("/raw/a.txt") == b"a2"
+
+
+def test_a_host_name_that_is_not_utf8_is_named_and_left(pond: Pond, tmp_path: Path) -> None:
+    pond.mkdir("/raw")
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    with open(os.path.join(os.fsencode(out / "raw"), b"bad\xffname"), "wb") as fh:
+        fh.write(b"data")
+    result = pond.mirrors.sync(out)
+    assert result.sync.txn_seq is None
+    [note] = result.sync.kept
+    assert "not UTF-8" in note.reason
+    assert pond.list("/raw/") == []
