@@ -142,6 +142,7 @@ class Mirrors:
                 lock_timeout=pond.lock_timeout,
                 loaded=record,
                 suspects=suspects,
+                record_changed=bool(changes),
             )
         # A read-only file's edit is said once, by the sync.
         said = {note.host for note in report.kept}

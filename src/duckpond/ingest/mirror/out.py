@@ -17,7 +17,6 @@ A host file the user changed is never overwritten or removed: it is reported
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import posixpath
@@ -82,6 +81,8 @@ class MirrorReport:
     """Host files in the way of a pond change: left as they are."""
     refused: list[Note] = field(default_factory=list)
     """Pond names with no safe host name (names.py)."""
+    touched: bool = False
+    """Whether the run changed the folder or what the record says of it."""
 
     def summary(self) -> str:
         state = f"txn {self.txn}" + (" (a past state)" if self.at_txn is not None else "")
@@ -274,7 +275,7 @@ _QUICK_TYPES = frozenset({FILE_DATA, FILE_TABLE, FILE_SERIES, RESOURCE})
 
 
 def quick_wants(
-    view: WD, base: Path, record: rec.Record, suspects: set[str] | None = None
+    view: WD, base: Path, record: rec.Record, since: int, suspects: set[str] | None = None
 ) -> dict[str, _Want] | None:
     """The wants of a run that only needs to look at what changed, or None to plan in full.
 
@@ -289,7 +290,7 @@ def quick_wants(
         return None
     if any(e.type not in _QUICK_TYPES and e.type != DIRECTORY for e in record.files.values()):
         return None
-    changed: dict[str, set[str]] | None = changed_since(record.txn)
+    changed: dict[str, set[str]] | None = changed_since(since)
     if changed is None:
         return None
     by_node = {e.node: rel for rel, e in record.files.items() if e.type != DIRECTORY}
@@ -321,18 +322,17 @@ def quick_wants(
     return wants
 
 
-def _reset_staging(base: Path) -> Path:
+def _clear_staging(base: Path) -> Path:
+    """Remove what a run killed while staging left (never following a symlink); its path."""
     staging = base / rec.STAGING_DIR
     try:
         st = os.lstat(staging)
     except FileNotFoundError:
-        pass
+        return staging
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(staging)
     else:
-        if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(staging)
-        else:
-            staging.unlink()
-    staging.mkdir()
+        staging.unlink()
     return staging
 
 
@@ -369,15 +369,17 @@ def mirror_out(
     lock_timeout: float = 30.0,
     loaded: rec.Record | None = None,
     suspects: set[str] | None = None,
+    record_changed: bool = False,
 ) -> MirrorReport:
     """Bring the folder ``base`` up to date with the pond state ``root`` (at transaction ``txn``).
 
     ``patterns`` and ``tables`` default to the record's (``/**`` and parquet for a
     new mirror).  A caller that already holds the folder's lock and its record
     (``--sync``) passes it as ``loaded``, with ``suspects``: the host paths that
-    may not be as the record says (None: look at every one).  Raises ``ConfigError`` for a bad
-    ``tables``, ``FileNotFoundError`` for a literal pattern naming nothing,
-    ``LockTimeoutError`` when another run holds the folder.
+    may not be as the record says (None: look at every one), and
+    ``record_changed`` when it changed the record itself.  Raises
+    ``ConfigError`` for a bad ``tables``, ``FileNotFoundError`` for a literal
+    pattern naming nothing, ``LockTimeoutError`` when another run holds the folder.
     """
     if tables is not None and tables not in TABLE_FORMATS:
         raise ConfigError(f"tables are written as parquet or csv, not {tables!r}")
@@ -386,39 +388,48 @@ def mirror_out(
         if loaded is None:
             loaded = rec.load(base)
         record = loaded or rec.Record(pond=pond)
-        # What the record was made as: a run asking the same of a later state may be quick.
-        same = loaded is not None and (
-            loaded.pond == pond
+        # A run asking what the record was made for, of a later state, may be quick.
+        since = (
+            loaded.txn
+            if loaded is not None
+            and loaded.pond == pond
             and loaded.at_txn is None
             and at_txn is None
             and loaded.txn <= txn
             and (not patterns or list(patterns) == loaded.patterns)
             and (tables is None or tables == loaded.tables)
             and not (base / rec.PENDING_FILE).exists()
+            else None
         )
-        previous = rec.Record(loaded.pond, loaded.txn) if same and loaded else None
+        header = (record.pond, record.txn, record.at_txn, record.patterns, record.tables)
         record.pond = pond
         if patterns:
             record.patterns = list(patterns)
         if tables is not None:
             record.tables = tables
         record.txn, record.at_txn = txn, at_txn
-        if previous is not None:
-            previous.files = record.files
-        return _run(root, base, record, previous, suspects)
+        report = _run(root, base, record, since, suspects)
+        if (
+            report.touched
+            or record_changed
+            or header != (pond, txn, at_txn, record.patterns, record.tables)
+        ):
+            rec.save(base, record)
+        return report
 
 
 def _run(
     root: WD,
     base: Path,
     record: rec.Record,
-    previous: rec.Record | None = None,
+    since: int | None = None,
     suspects: set[str] | None = None,
 ) -> MirrorReport:
+    """One run under the folder's lock; ``report.touched`` says whether the record changed."""
     spy = _InputsSeen(root.fs.cache)
     view = FS(root.fs.persistence, root.fs.resolver, spy).root()
     report = MirrorReport(str(base), record.txn, record.at_txn)
-    wants = quick_wants(view, base, previous, suspects) if previous is not None else None
+    wants = quick_wants(view, base, record, since, suspects) if since is not None else None
     quick = wants is not None
     if wants is None:
         wants, report.refused = plan_wants(view, record.patterns, record.tables)
@@ -444,14 +455,16 @@ def _run(
         current = old is not None and _is_current(old, want.entry, version_of)
         if state == "clean" and current:
             assert old is not None and st is not None
-            if want.how != "dir":
-                old.with_stat(st)
+            if want.how != "dir" and old.stat_key != rec.stat_key(st):
+                old.with_stat(st)  # touched or copied back, same bytes: look no more
+                report.touched = True
             report.unchanged += 1
         elif state in ("clean", "missing"):
             (to_make if want.how == "dir" else to_write).append(want)
         elif _same_as_host(host, want):
             files[rel] = want.entry.with_stat(os.lstat(host))
             report.adopted.append(path)
+            report.touched = True
         else:
             if want.how == "dir":
                 report.conflicts.append(Note(path, rel, "not a folder on the host: left as it is"))
@@ -480,6 +493,7 @@ def _run(
         state, _ = rec.host_state(base / rel, old)
         if state == "missing":
             del files[rel]
+            report.touched = True
         elif state == "clean":
             to_remove.append(rel)
         else:
@@ -491,19 +505,17 @@ def _run(
                 )
             )
 
+    staging = _clear_staging(base)
     if to_write or to_make or to_remove:
-        staging = _reset_staging(base)
+        report.touched = True
+        staging.mkdir()
         try:
             for n, want in enumerate(to_write):
                 _stage(want, staging, n, spy)
             rec.save_pending(base, record, {w.rel: w.entry for w in to_write}, to_remove)
             _apply(base, record, report, to_make, to_write, to_remove, dirs)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(base / rec.STAGING_DIR)
-    rec.save(base, record)
+            _clear_staging(base)
     return report
 
 

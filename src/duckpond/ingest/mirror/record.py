@@ -82,6 +82,10 @@ class Entry:
         """Only raw data comes back with ``--sync``: tables and series are derived or collected."""
         return self.type == FILE_DATA
 
+    @property
+    def stat_key(self) -> tuple[int, int, int, int]:
+        return (self.size, self.mtime_ns, self.ctime_ns, self.ino)
+
     def with_stat(self, st: os.stat_result) -> Entry:
         self.size, self.mtime_ns, self.ctime_ns, self.ino = (
             st.st_size,
@@ -159,6 +163,11 @@ def hash_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What must not move for a host file to count as unchanged without reading it."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 def host_state(
     path: str | os.PathLike[str], entry: Entry
 ) -> tuple[HostState, os.stat_result | None]:
@@ -178,12 +187,7 @@ def host_state(
         return ("clean" if same else "edited"), st
     if not stat.S_ISREG(st.st_mode):
         return "edited", st
-    if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == (
-        entry.size,
-        entry.mtime_ns,
-        entry.ctime_ns,
-        entry.ino,
-    ):
+    if stat_key(st) == entry.stat_key:
         return "clean", st
     # Touched, copied back, or a record made before a rename: the bytes decide.
     if st.st_size == entry.size and hash_file(path) == entry.host_sha256:
