@@ -263,6 +263,7 @@ def _file_want(np: NodePath, rel: str, how: str) -> _Want:
         info.version,
         np.node_type,
         sha256="" if dynamic else info.sha256,
+        size=info.size if how == "raw" and not dynamic else 0,
         format="" if how == "raw" else how,
     )
     # A stored version's time is its file's: a tool comparing times sees real changes.
@@ -343,17 +344,20 @@ def _stage(want: _Want, staging: Path, n: int, spy: _InputsSeen) -> None:
         os.symlink(entry.target, temp)
     else:
         export_node(want.np, temp, format=None if want.how == "raw" else want.how)
-        entry.host_sha256 = (
-            entry.sha256 if want.how == "raw" and entry.sha256 else rec.hash_file(temp)
-        )
+        if want.how == "raw" and entry.sha256:
+            entry.host_sha256 = entry.sha256  # the pond's hash of these very bytes
+        else:
+            entry.host_sha256 = rec.hash_file(temp)
+            entry.size = os.path.getsize(temp)
+        # The journal needs size and hash only; the full lstat is taken after the rename.
         mtime = want.mtime_ns if want.mtime_ns is not None else time.time_ns()
+        entry.mtime_ns = mtime
         os.utime(temp, ns=(mtime, mtime))
         if want.np.is_dynamic():
             node = want.np.node
             seen = spy.inputs.get(want.np.node_id)
             found = seen() if seen is not None else node.context().inputs.snapshot()  # type: ignore[attr-defined]
             entry.inputs = sorted([str(n), v] for n, v in found)
-    entry.with_stat(os.lstat(temp))
     want.staged = temp
 
 
@@ -440,7 +444,7 @@ def _run(
     to_make: list[_Want] = []
 
     for rel, want in sorted(wants.items()):
-        host = base / rel
+        host = os.path.join(base, rel)
         old = files.get(rel)
         path = want.entry.path
         if not rec.real_dirs(base, rel, dirs):
@@ -519,7 +523,7 @@ def _run(
     return report
 
 
-def _same_as_host(host: Path, want: _Want) -> bool:
+def _same_as_host(host: str, want: _Want) -> bool:
     """True when an unrecorded or edited host file already is what would be written."""
     try:
         st = os.lstat(host)
@@ -567,29 +571,33 @@ def _apply(
         dirs[want.rel] = True
         files[want.rel] = want.entry
     for want in to_write:
-        host = base / want.rel
+        target = os.path.join(base, want.rel)
         assert want.staged is not None
         old = files.get(want.rel)
         # Looked at again just before the rename: an edit made meanwhile is never lost.
         state = (
-            rec.host_state(host, old)[0]
+            rec.host_state(target, old)[0]
             if old is not None
-            else ("edited" if os.path.lexists(host) else "missing")
+            else ("edited" if os.path.lexists(target) else "missing")
         )
         if state == "edited" or not rec.real_dirs(base, want.rel, dirs):
             report.conflicts.append(
                 Note(want.entry.path, want.rel, "changed on the host during the run: kept")
             )
             continue
-        host.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.rename(want.staged, host)
+            os.rename(want.staged, target)
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 raise
-            report.conflicts.append(Note(want.entry.path, want.rel, "a host folder is in the way"))
+            why = (
+                "its host folder went away during the run"
+                if isinstance(exc, FileNotFoundError)
+                else "a host folder is in the way"
+            )
+            report.conflicts.append(Note(want.entry.path, want.rel, why))
             continue
-        files[want.rel] = want.entry.with_stat(os.lstat(host))
+        files[want.rel] = want.entry.with_stat(os.lstat(target))
         report.written.append(want.entry.path)
     for rel in to_remove:
         host = base / rel

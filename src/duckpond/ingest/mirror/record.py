@@ -46,7 +46,16 @@ LOCK_FILE = RESERVED_PREFIX + ".lock"
 STAGING_DIR = RESERVED_PREFIX + ".staging"
 FORMAT = "duckpond-mirror/1"
 
-_REQUIRED = frozenset({"path", "node", "version", "type"})
+_OPTIONAL = (
+    "sha256",
+    "host_sha256",
+    "size",
+    "mtime_ns",
+    "ctime_ns",
+    "ino",
+    "target",
+    "format",
+)
 
 HostState = Literal["clean", "edited", "missing"]
 
@@ -97,7 +106,16 @@ class Entry:
 
     def to_json(self) -> dict[str, Any]:
         # By hand, not dataclasses.asdict: a record of 10,000 files is written in one go.
-        doc = {k: v for k, v in vars(self).items() if k in _REQUIRED or (v != "" and v is not None)}
+        doc: dict[str, Any] = {
+            "path": self.path,
+            "node": self.node,
+            "version": self.version,
+            "type": self.type,
+        }
+        for key in _OPTIONAL:
+            value = getattr(self, key)
+            if value:
+                doc[key] = value
         if self.inputs is not None:
             doc["inputs"] = [list(pair) for pair in self.inputs]
         return doc
