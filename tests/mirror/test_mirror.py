@@ -311,3 +311,30 @@ def test_one_run_at_a_time_in_a_folder(pond: Pond, tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_reader_never_sees_half_a_file(pond: Pond, tmp_path: Path) -> None:
+    import threading
+
+    old, new = b"a" * 4_000_000, b"b" * 4_000_000
+    pond.write_bytes("/raw/big.bin", old)
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    seen: set[bytes] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            data = (out / "raw/big.bin").read_bytes()
+            seen.add(data[:1] + data[-1:] + str(len(data)).encode())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(3):
+            pond.write_bytes("/raw/big.bin", new if i % 2 == 0 else old)
+            pond.mirrors.write(out)
+    finally:
+        stop.set()
+        reader.join()
+    assert seen <= {b"aa4000000", b"bb4000000"}
