@@ -97,14 +97,19 @@ def bench_first(work: Path, pond_dir: Path, repeat: int) -> list[Figure]:
 def bench_second(work: Path, pond_dir: Path, repeat: int) -> list[Figure]:
     env = pond_env(pond_dir)
     out = work / "second"
-    subprocess.run([POND_BIN, "mirror", str(fresh(out))], env=env, check=True)
-    counter = iter(range(1_000_000))
+    subprocess.run(
+        [POND_BIN, "mirror", str(fresh(out))], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    counter = iter(range(1000, 1_000_000))
     change = work / "change.csv"
 
     def one_change_then_mirror() -> object:
         change.write_bytes(b"t,v\n0,%d\n" % next(counter))
         subprocess.run(
-            [POND_BIN, "copy", str(change), "/site000/reading-000.csv"], env=env, check=True
+            [POND_BIN, "copy", str(change), "/site000/reading-000.csv"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         return run_child([POND_BIN, "mirror", str(out)], env=env)
 
@@ -136,8 +141,10 @@ def bench_second(work: Path, pond_dir: Path, repeat: int) -> list[Figure]:
 def bench_sync(work: Path, pond_dir: Path, repeat: int) -> list[Figure]:
     env = pond_env(pond_dir)
     out = work / "sync"
-    subprocess.run([POND_BIN, "mirror", str(fresh(out))], env=env, check=True)
-    counter = iter(range(1_000_000))
+    subprocess.run(
+        [POND_BIN, "mirror", str(fresh(out))], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    counter = iter(range(1000, 1_000_000))
     one = work / "one.csv"
     one.write_bytes(b"t,v\n1,1\n")
 
