@@ -38,7 +38,7 @@ def pond(tmp_path: Path) -> Pond:
             """
         )
     )
-    p.apply([doc])
+    p.pipeline.apply([doc])
     return p
 
 
@@ -76,14 +76,14 @@ def test_a_mirror_resource_runs_from_pond_run(pond: Pond, tmp_path: Path) -> Non
             """
         )
     )
-    pond.apply([doc])
-    report = pond.run()
+    pond.pipeline.apply([doc])
+    report = pond.pipeline.run()
     [result] = report.results
     assert result.outcome == "ok", result.error
     assert sorted(result.details["written"]) == ["/raw/a.series", "/raw/b.series"]
     assert (out / "raw/a.series.csv").read_text().count("\n") == 4
     pond.write_series("/raw/b.series", series([12.0], 9))
-    [again] = pond.run().results
+    [again] = pond.pipeline.run().results
     assert again.details["written"] == ["/raw/b.series"]
     assert "1 written" in again.summary
 
@@ -96,4 +96,4 @@ def test_a_mirror_resource_needs_an_absolute_folder(pond: Pond, tmp_path: Path) 
         "apiVersion: duckpond/v1\nkind: Mirror\nname: bad\nspec:\n  dir: relative/share\n"
     )
     with pytest.raises(ConfigError, match="absolute"):
-        pond.apply([doc])
+        pond.pipeline.apply([doc])

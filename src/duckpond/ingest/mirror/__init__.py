@@ -7,12 +7,22 @@ One module per job:
 - ``record``: the ``.pond-mirror`` record and its journal, the folder's lock,
   and how a host file is known to be unchanged;
 - ``out``: a mirror run (incremental, staged, atomic renames);
-- ``sync``: host edits back in as one transaction, conflicts kept beside;
-- ``facet``: ``pond.mirrors``, the verbs ``duckpond.Pond`` offers.
+- ``sync``: host edits back in as one transaction, conflicts kept beside.
+
+``duckpond.pond.PondMirrors`` (``pond.mirrors``) is what users call.
 """
 
-from .facet import Mirrors, SyncResult
+from . import record, sync
 from .out import MirrorReport, Note, mirror_out
-from .sync import Conflict, SyncReport
+from .sync import Conflict, SyncReport, SyncResult
 
-__all__ = ["Conflict", "MirrorReport", "Mirrors", "Note", "SyncReport", "SyncResult", "mirror_out"]
+__all__ = [
+    "Conflict",
+    "MirrorReport",
+    "Note",
+    "SyncReport",
+    "SyncResult",
+    "mirror_out",
+    "record",
+    "sync",
+]

@@ -32,7 +32,8 @@ from typing import Any
 from ...errors import ConfigError, InvalidPathError
 from ...tinyfs import DIRECTORY, FILE_DATA, FILE_SERIES, FILE_TABLE, FS, SYMLINK, WD, NodePath
 from ...tinyfs import paths as tpaths
-from ...tinyfs.dynamic import Cached, CacheKey, InputVersion, OutputCache, VersionOf
+from ...tinyfs.context import InputVersion
+from ...tinyfs.dynamic import Cached, CacheKey, OutputCache, VersionOf
 from ...tinyfs.persistence import RESOURCE
 from ..export import EXPORT_FORMATS, export_node
 from . import record as rec

@@ -36,7 +36,7 @@ from ...errors import PondError
 from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK, WD, NodePath
 from . import record as rec
 from .names import RESERVED_PREFIX, escape, host_to_pond
-from .out import Note
+from .out import MirrorReport, Note
 from .select import selected_by
 
 ChangeKind = Literal["edit", "new-file", "new-dir", "link", "gone"]
@@ -109,6 +109,20 @@ class SyncReport:
             "conflicts": [c.to_json() for c in self.conflicts],
             "kept": [n.to_json() for n in self.kept],
         }
+
+
+@dataclass
+class SyncResult:
+    """``--sync``: the edits brought in, then the mirror run that followed."""
+
+    sync: SyncReport
+    mirror: MirrorReport
+
+    def lines(self) -> list[str]:
+        return [*self.sync.lines(), *self.mirror.lines()]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sync": self.sync.to_json(), "mirror": self.mirror.to_json()}
 
 
 def _walk(base: Path, rel: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:

@@ -1,71 +1,29 @@
-"""``pond.mirrors``: the mirror verbs of an open pond (a facet, as ``table.inspect`` is in pyiceberg)."""
+"""``pond.mirrors``: the pond as a folder of plain host files, and that folder's edits back.
+
+pond.mirrors.write("/srv/share")                      # write or refresh the mirror
+pond.mirrors.write("/srv/share", ["/hydrovu/**"], tables="csv")
+pond.mirrors.sync("/srv/share", delete=True)          # host edits in: one transaction
+
+The work is ``duckpond.ingest.mirror``'s (README, "A mirror for other tools";
+docs/architecture.md, "The local mirror").
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
-from ...errors import ConfigError, ReadOnlyError, guarded
-from ...tinyfs import WD
-from . import record as rec
-from .out import MirrorReport, mirror_out
-from .sync import SyncReport, apply, scan, settle
+from ..errors import ConfigError, ReadOnlyError, guarded
+from .facet import Facet
 
-
-class _Transaction(Protocol):
-    @property
-    def root(self) -> WD: ...
-
-    @property
-    def txn_seq(self) -> int | None: ...
+if TYPE_CHECKING:
+    from ..ingest.mirror import MirrorReport, SyncResult
 
 
-class MirroredPond(Protocol):
-    """What the facet needs of ``duckpond.Pond``."""
-
-    path: Path
-    lock_timeout: float
-
-    @property
-    def root(self) -> WD: ...
-
-    @property
-    def read_only(self) -> bool: ...
-
-    @property
-    def last_txn(self) -> int: ...
-
-    def transaction(self) -> AbstractContextManager[Any]: ...
-
-
-@dataclass
-class SyncResult:
-    """``--sync``: the edits brought in, then the mirror run that followed."""
-
-    sync: SyncReport
-    mirror: MirrorReport
-
-    def lines(self) -> list[str]:
-        return [*self.sync.lines(), *self.mirror.lines()]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"sync": self.sync.to_json(), "mirror": self.mirror.to_json()}
-
-
-class Mirrors:
-    """The pond as plain host files, and host edits back in (docs/architecture.md, "The local mirror").
-
-    ``pond.mirrors.write(DIR)`` writes or refreshes a mirror; ``pond.mirrors.sync(DIR)``
-    brings its host edits in as one transaction and refreshes it.
-    """
-
-    def __init__(self, pond: MirroredPond) -> None:
-        self._pond = pond
+class PondMirrors(Facet):
+    """Mirrors of a pond: ``write`` a folder of plain files, ``sync`` its edits back in."""
 
     @guarded
     def write(
@@ -86,7 +44,9 @@ class Mirrors:
         for a bad ``tables``, ``FileNotFoundError`` for a literal pattern naming
         nothing, ``LockTimeoutError`` when another run holds ``dir``.
         """
-        pond = self._pond
+        from ..ingest.mirror import mirror_out
+
+        pond = self.pond
         return mirror_out(
             pond.root,
             Path(dir).absolute(),
@@ -104,10 +64,16 @@ class Mirrors:
 
         See ``duckpond.ingest.mirror.sync`` for what comes in; ``delete`` also
         removes from the pond the raw files, folders and symlinks removed on the
-        host.  Raises ``ReadOnlyError`` on a past state, ``ConfigError`` when
-        ``dir`` is not a mirror of this pond.
+        host.  Host files are read before the pond's write lock is taken.
+        Raises ``ReadOnlyError`` on a past state, ``ConfigError`` when ``dir``
+        is not a mirror of this pond, ``LockTimeoutError`` when another run
+        holds ``dir``.
         """
-        pond = self._pond
+        from datetime import UTC, datetime
+
+        from ..ingest.mirror import SyncReport, SyncResult, mirror_out, record, sync
+
+        pond = self.pond
         if pond.read_only:
             raise ReadOnlyError(
                 "a mirror of a past state is read-only: open the pond as it is now to sync"
@@ -115,33 +81,32 @@ class Mirrors:
         base = Path(dir).absolute()
         if not base.is_dir():
             raise FileNotFoundError(2, "no such mirror folder", str(base))
-        with rec.MirrorLock(base, pond.lock_timeout):
-            record = rec.load(base)
-            if record is None:
+        with record.MirrorLock(base, pond.lock_timeout):
+            loaded = record.load(base)
+            if loaded is None:
                 raise ConfigError(
-                    f"{base} is not a mirror (no {rec.RECORD_FILE}): pond mirror DIR makes one"
+                    f"{base} is not a mirror (no {record.RECORD_FILE}): pond mirror DIR makes one"
                 )
-            if record.pond != str(pond.path):
-                raise ConfigError(f"{base} mirrors the pond at {record.pond}, not this one")
-            changes, kept = scan(base, record, delete=delete)
+            if loaded.pond != str(pond.path):
+                raise ConfigError(f"{base} mirrors the pond at {loaded.pond}, not this one")
+            changes, kept = sync.scan(base, loaded, delete=delete)
             report = SyncReport(str(base), kept=kept)
             if changes:
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
                 with pond.transaction() as tx:
-                    done = apply(tx.root, changes, report, stamp)
+                    done = sync.apply(tx.root, changes, report, stamp)
                 report.txn_seq = tx.txn_seq
-                settle(base, record, pond.root, done)
+                sync.settle(base, loaded, pond.root, done)
             # The mirror run goes on from this record (saved once, at its end), and
             # looks again only at the host paths the scan did not find as recorded.
-            suspects = {c.rel for c in changes} | {n.host for n in kept}
             mirrored = mirror_out(
                 pond.root,
                 base,
                 pond=str(pond.path),
                 txn=pond.last_txn,
                 lock_timeout=pond.lock_timeout,
-                loaded=record,
-                suspects=suspects,
+                loaded=loaded,
+                suspects={c.rel for c in changes} | {n.host for n in kept},
                 record_changed=bool(changes),
             )
         # A read-only file's edit is said once, by the sync.
