@@ -172,3 +172,16 @@ def test_a_host_name_that_is_not_utf8_is_named_and_left(pond: Pond, tmp_path: Pa
     [note] = result.sync.kept
     assert "not UTF-8" in note.reason
     assert pond.list("/raw/") == []
+
+
+def test_a_host_name_that_decodes_to_no_pond_name_is_refused(pond: Pond, tmp_path: Path) -> None:
+    pond.mkdir("/raw")
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    (out / "raw/a%2Fb").write_bytes(b"slash")
+    (out / "raw/%2E%2E").write_bytes(b"up")
+    result = pond.mirrors.sync(out)
+    assert result.sync.txn_seq is None
+    assert sorted(n.host for n in result.sync.kept) == ["raw/%2E%2E", "raw/a%2Fb"]
+    assert all("not a pond name" in n.reason for n in result.sync.kept)
+    assert pond.list("/**") == [pond.root.get("/raw")]

@@ -63,8 +63,10 @@ def _escape_case(name: str) -> str:
 def host_to_pond(name: str) -> str:
     """The pond name a host name stands for: every ``%XX`` decoded (rules 1 and 3).
 
-    Raises ``UnicodeDecodeError`` when the decoded bytes are not UTF-8.
+    Raises ``ValueError`` (``UnicodeError`` among them) when the host name is not
+    UTF-8, or decodes to something that is no single pond name (``%2F``, ``%2E%2E``).
     """
+    name.encode("utf-8")  # a name the host gave as undecodable bytes fails here
     if "%" not in name:
         return name
     raw = bytearray()
@@ -74,7 +76,10 @@ def host_to_pond(name: str) -> str:
         raw.append(int(m[1], 16))
         pos = m.end()
     raw += name[pos:].encode("utf-8")
-    return raw.decode("utf-8")
+    decoded = raw.decode("utf-8")
+    if decoded in (".", "..") or "/" in decoded or "\x00" in decoded:
+        raise ValueError(f"{name!r} stands for {decoded!r}, which is not a pond name")
+    return decoded
 
 
 @dataclass(frozen=True)

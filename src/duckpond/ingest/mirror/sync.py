@@ -190,10 +190,14 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
     for rel, item in _walk(base):
         seen.add(rel)
         try:
-            rel.encode("utf-8")
             path = pond_of(rel)
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            kept.append(Note(repr(rel)[1:-1], rel, "its host name is not UTF-8: rename it"))
+        except UnicodeError:
+            # Shown as Python writes it: the raw bytes could not be printed at all.
+            shown = repr(rel)[1:-1]
+            kept.append(Note(shown, shown, "its host name is not UTF-8: rename it"))
+            continue
+        except ValueError as exc:
+            kept.append(Note(repr(rel)[1:-1], rel, f"not brought in: {exc}"))
             continue
         entry = record.files.get(rel)
         host = base / rel
