@@ -338,3 +338,17 @@ def test_a_reader_never_sees_half_a_file(pond: Pond, tmp_path: Path) -> None:
         stop.set()
         reader.join()
     assert seen <= {b"aa4000000", b"bb4000000"}
+
+
+def test_a_conflict_undone_on_the_host_is_brought_up_to_date(pond: Pond, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    original = (out / "raw/notes.txt").read_bytes()
+    (out / "raw/notes.txt").write_bytes(b"host")
+    pond.write_bytes("/raw/notes.txt", b"pond v2")
+    assert [n.path for n in pond.mirrors.write(out).conflicts] == ["/raw/notes.txt"]
+    pond.write_bytes("/raw/cal.csv", b"other change")  # the next run may look only at this
+    (out / "raw/notes.txt").write_bytes(original)  # the user undoes the edit
+    report = pond.mirrors.write(out)
+    assert sorted(report.written) == ["/raw/cal.csv", "/raw/notes.txt"]
+    assert (out / "raw/notes.txt").read_bytes() == b"pond v2"

@@ -302,6 +302,8 @@ def quick_wants(
             return None
         if node_id in by_node:
             looks.add(by_node[node_id])
+    # A file kept in a conflict is behind the record's transaction: look at it each time.
+    looks |= {rel for rel, entry in record.files.items() if entry.stale}
     if suspects is not None:
         looks |= suspects & record.files.keys()
     else:
@@ -484,6 +486,8 @@ def _run(
                     else "a host file the mirror did not write is in the way: it is kept"
                 )
                 report.conflicts.append(Note(path, rel, why))
+                if old is not None and not old.stale:
+                    old.stale = report.touched = True
             if want.how == "dir":
                 dirs[rel] = False  # nothing goes below a folder that is not one
 
@@ -509,6 +513,8 @@ def _run(
                     "removed from the pond, edited on the host: the host file is kept",
                 )
             )
+            if not old.stale:
+                old.stale = report.touched = True
 
     staging = _clear_staging(base)
     if to_write or to_make or to_remove:

@@ -55,6 +55,7 @@ _OPTIONAL = (
     "ino",
     "target",
     "format",
+    "stale",
 )
 
 HostState = Literal["clean", "edited", "missing"]
@@ -85,6 +86,8 @@ class Entry:
     """How a table or series was written: ``parquet`` or ``csv`` ("" for the rest)."""
     inputs: list[list[Any]] | None = None
     """A computed output's inputs: ``[node id, version]`` pairs."""
+    stale: bool = False
+    """The pond moved on and the host file was kept (a conflict): every run looks at it."""
 
     @property
     def editable(self) -> bool:
