@@ -68,6 +68,11 @@ def test_odd_names_are_mapped_or_refused_with_a_reason(pond: Pond, tmp_path: Pat
     assert (out / "odd/readme").read_bytes() == b"lower"
     assert (out / "odd/%52%45%41%44%4D%45").read_bytes() == b"upper"
     assert [(n.path, "255 bytes" in n.reason) for n in report.refused] == [(f"/odd/{long}", True)]
+    # A later run that looks only at what changed still says so.
+    pond.write_bytes("/odd/50%.txt", b"percent 2")
+    again = pond.mirrors.write(out)
+    assert again.written == ["/odd/50%.txt"]
+    assert [n.path for n in again.refused] == [f"/odd/{long}"]
     # The mapped names come back as themselves: an edit syncs to the right node.
     (out / "odd/line%0Abreak.txt").write_bytes(b"edited")
     (out / "odd/%52%45%41%44%4D%45").write_bytes(b"UPPER")

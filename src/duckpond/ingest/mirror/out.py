@@ -440,6 +440,12 @@ def _run(
     quick = wants is not None
     if wants is None:
         wants, report.refused = plan_wants(view, record.patterns, record.tables)
+        refused = [n.to_json() for n in report.refused]
+        if refused != record.refused:
+            record.refused, report.touched = refused, True
+    else:
+        # Nothing that names a node changed: what the last full run refused still is.
+        report.refused = [Note(**n) for n in record.refused]
     version_of = view.fs.version_of
     dirs: dict[str, bool] = {}
     files = record.files

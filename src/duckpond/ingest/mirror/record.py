@@ -136,9 +136,13 @@ class Record:
     files: dict[str, Entry] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     """In a journal only: the host paths the run is about to remove."""
+    refused: list[dict[str, str]] = field(default_factory=list)
+    """The pond names the last full run found no host name for (``{path, host, reason}``)."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"removed": self.removed} if self.removed else {}
+        if self.refused:
+            doc["refused"] = self.refused
         return doc | {
             "format": FORMAT,
             "pond": self.pond,
@@ -169,6 +173,10 @@ def _parse(path: Path) -> Record | None:
             tables=str(doc["tables"]),
             files=files,
             removed=[str(r) for r in doc.get("removed", [])],
+            refused=[
+                {"path": str(n["path"]), "host": str(n["host"]), "reason": str(n["reason"])}
+                for n in doc.get("refused", [])
+            ],
         )
     except (ValueError, TypeError, KeyError) as exc:
         # Untrusted input: anything but the document we write is refused, never guessed at.
