@@ -155,8 +155,9 @@ class _PondPaths:
         return f"{above.rstrip('/')}/{host_to_pond(name)}"
 
 
-def _read(path: Path) -> tuple[bytes, str]:
-    data = path.read_bytes()
+def _read(path: str) -> tuple[bytes, str]:
+    with open(path, "rb") as fh:
+        data = fh.read()
     return data, hashlib.sha256(data).hexdigest()
 
 
@@ -200,7 +201,7 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
             kept.append(Note(repr(rel)[1:-1], rel, f"not brought in: {exc}"))
             continue
         entry = record.files.get(rel)
-        host = base / rel
+        host = os.path.join(base, rel)
         if entry is not None:
             state, _ = rec.host_state(host, entry)
             if state == "clean":
