@@ -352,3 +352,9 @@ def test_a_conflict_undone_on_the_host_is_brought_up_to_date(pond: Pond, tmp_pat
     report = pond.mirrors.write(out)
     assert sorted(report.written) == ["/raw/cal.csv", "/raw/notes.txt"]
     assert (out / "raw/notes.txt").read_bytes() == b"pond v2"
+
+
+def test_a_mirror_never_goes_in_or_around_the_pond(pond: Pond, tmp_path: Path) -> None:
+    for folder in (pond.path, pond.path / "data" / "m", tmp_path):
+        with pytest.raises(ConfigError, match="pond's own directory"):
+            pond.mirrors.write(folder)

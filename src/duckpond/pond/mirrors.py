@@ -47,9 +47,10 @@ class PondMirrors(Facet):
         from ..ingest.mirror import mirror_out
 
         pond = self.pond
+        base = self._folder(dir)
         return mirror_out(
             pond.root,
-            Path(dir).absolute(),
+            base,
             pond=str(pond.path),
             txn=pond.last_txn,
             patterns=list(patterns) or None,
@@ -78,7 +79,7 @@ class PondMirrors(Facet):
             raise ReadOnlyError(
                 "a mirror of a past state is read-only: open the pond as it is now to sync"
             )
-        base = Path(dir).absolute()
+        base = self._folder(dir)
         if not base.is_dir():
             raise FileNotFoundError(2, "no such mirror folder", str(base))
         with record.MirrorLock(base, pond.lock_timeout):
@@ -114,3 +115,17 @@ class PondMirrors(Facet):
         mirrored.edited = [n for n in mirrored.edited if n.host not in said]
         mirrored.conflicts = [n for n in mirrored.conflicts if n.host not in said]
         return SyncResult(report, mirrored)
+
+    def _folder(self, dir: str | os.PathLike[str]) -> Path:
+        """``dir`` made absolute; ``ConfigError`` if it is, holds or lies in the pond's directory.
+
+        A mirror there would write into the Delta table, and ``--sync`` would
+        read the pond's own files as host edits.
+        """
+        from ..pipeline.reserved import host_output_problem
+
+        base = Path(dir).absolute()
+        problem = host_output_problem(str(base), self.pond.path)
+        if problem is not None:
+            raise ConfigError(problem)
+        return base

@@ -69,4 +69,13 @@ def run_mirror(ctx: RunContext) -> WriteStep:
     return step
 
 
-MIRROR = register_kind(Kind("Mirror", "publisher", MirrorSpec, run=run_mirror, inputs=_inputs))
+MIRROR = register_kind(
+    Kind(
+        "Mirror",
+        "publisher",
+        MirrorSpec,
+        run=run_mirror,
+        inputs=_inputs,
+        host_outputs=lambda spec: [("dir", spec.dir)],
+    )
+)
