@@ -46,7 +46,9 @@ def test_user_errors(pond: PondRunner, tmp_path: Path) -> None:
     out = tmp_path / "m"
     assert "--delete goes with --sync" in pond.fails("mirror", str(out), "--delete")
     assert "--sync" in pond.fails("mirror", str(out), "--sync", "/x/*")
-    assert "not a mirror" in pond.fails("mirror", str(tmp_path), "--sync")
+    (tmp_path / "plain").mkdir()
+    assert "not a mirror" in pond.fails("mirror", str(tmp_path / "plain"), "--sync")
+    assert "pond's own directory" in pond.fails("mirror", str(tmp_path))
     assert "no such file" in pond.fails("mirror", str(out), "/missing").lower()
     pond.ok("mirror", str(out))
     assert "--sync" in pond.fails("mirror", str(out), "--sync", "--at-txn", "1")
