@@ -13,7 +13,7 @@ Each write verb of ``Pond`` (``mkdir``, ``write_series``, ``copy_in``...) is the
 same verb of a one-verb ``Transaction`` (docs/architecture.md, "Transactions").
 Modules: ``core.py`` (``Pond``), ``transaction.py``, ``results.py`` (``Entry``,
 ``CopyResult``, ``PondStatus``), ``facet.py`` and one module per facet (``pipeline.py``,
-``backups.py``, ``maintenance.py``), and
+``backups.py``, ``maintenance.py``, ``mirrors.py``), and
 ``host.py`` (what the CLI reads and prints without a pond).
 """
 
@@ -24,6 +24,7 @@ from .core import Pond, resolve_pond_dir
 from .facet import Facet
 from .host import describe_host, parse_url, preview_rows, read_host, write_rows
 from .maintenance import PondMaintenance, SpaceReport
+from .mirrors import PondMirrors
 from .pipeline import PondPipeline
 from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
@@ -38,6 +39,7 @@ __all__ = [
     "Pond",
     "PondBackups",
     "PondMaintenance",
+    "PondMirrors",
     "PondPipeline",
     "PondStatus",
     "SpaceReport",

@@ -30,6 +30,7 @@ from ..tinyfs.glob import has_wildcard
 from ..tinyfs.persistence import is_file_type
 from .backups import PondBackups
 from .maintenance import PondMaintenance
+from .mirrors import PondMirrors
 from .pipeline import PondPipeline
 from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
@@ -158,6 +159,11 @@ class Pond:
     def maintenance(self) -> PondMaintenance:
         """Keeping the pond small: ``maintain`` and ``du`` (a facet; ``fsck`` stays on ``Pond``)."""
         return PondMaintenance(self)
+
+    @property
+    def mirrors(self) -> PondMirrors:
+        """The local mirror's verbs: ``write`` a folder of plain files, ``sync`` its edits back."""
+        return PondMirrors(self)
 
     def close(self) -> None:
         self.persistence.close()

@@ -180,6 +180,7 @@ _BUILTIN = (
     "pivot",
     "reduce",
     "backup",
+    "mirror",
 )
 _loaded = False
 
