@@ -106,7 +106,8 @@ class Kind:
     ``inputs(spec)`` lists the pond patterns the resource reads (for ordering);
     ``check(spec)`` lists ``(field, problem)`` pairs found in the host
     environment at apply (a missing inbox directory); ``run`` is the run step
-    of collectors and publishers.  A derivation has ``output(spec, ctx)``,
+    of collectors and publishers; ``base_dir`` is where ``spec.path`` defaults to
+    ``<base_dir>/<name>``.  A derivation has ``output(spec, ctx)``,
     its computed output, and ``output_type(spec)``, the type of its node
     (``dynamic:file`` or ``dynamic:dir``).
     """
@@ -119,10 +120,12 @@ class Kind:
     check: Callable[[Any], list[tuple[str, str]]] = _no_problems
     output: Callable[[Any, FactoryContext], Output] | None = None
     output_type: Callable[[Any], str] | None = None
+    base_dir: str | None = None
 
     def default_path(self, name: str) -> str:
-        """``/<kind in lower case>/<name>``: where outputs go when ``spec.path`` is not given."""
-        return f"/{self.name.lower()}/{name}"
+        """``<base_dir>/<name>`` where outputs go when ``spec.path`` is not given;
+        ``base_dir`` defaults to ``/<kind in lower case>``."""
+        return f"{self.base_dir or '/' + self.name.lower()}/{name}"
 
 
 KINDS: dict[str, Kind] = {}
@@ -163,6 +166,7 @@ _BUILTIN = (
     "join",
     "pivot",
     "reduce",
+    "import_",
 )
 _loaded = False
 

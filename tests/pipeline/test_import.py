@@ -1,0 +1,276 @@
+"""``kind: Import``: another pond mounted read-only, kept here, brought up to date by ``pond run``.
+
+Every pond is real (a Delta table in ``tmp_path``); the source ponds collect with
+their own Inbox resources, and every imported series is compared with what the
+source's own ``pond cat`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from duckpond import Pond
+from duckpond.errors import ReadOnlyError
+
+from ..cli.conftest import PondRunner, assert_user_error, write
+
+T0 = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def csv_rows(start: datetime, count: int, base: float) -> str:
+    lines = ["timestamp,Temperature.C,Depth.m"]
+    for i in range(count):
+        when = (start + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines.append(f"{when},{base + i / 4},{1 + i / 100}")
+    return "\n".join(lines) + "\n"
+
+
+def yaml_doc(kind: str, name: str, spec: dict[str, Any]) -> str:
+    return json.dumps({"apiVersion": "duckpond/v1", "kind": kind, "name": name, "spec": spec})
+
+
+class Station:
+    """A field station's pond, collecting CSV files from its inbox with ``pond run``."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.inbox = root / f"{name}-inbox"
+        self.inbox.mkdir(parents=True)
+        self.pond = PondRunner(root / f"{name}-pond")
+        self.pond.ok("init")
+        spec = {
+            "pattern": f"{self.inbox}/*.csv",
+            "format": "series",
+            "path": "/data",
+            "settle": "0s",
+        }
+        doc = write(root / f"{name}-inbox.yaml", yaml_doc("Inbox", "inbox", spec))
+        self.pond.ok("apply", "-f", str(doc))
+
+    def collect(self, file: str, text: str) -> None:
+        write(self.inbox / file, text)
+        report = self.pond.json("run")
+        assert [r["outcome"] for r in report["results"]] == ["ok"], report
+
+    def cat(self, path: str) -> str:
+        return self.pond.ok("cat", path, "--format", "csv").stdout
+
+
+def importer(tmp_path: Path, *stations: Station, **spec: Any) -> PondRunner:
+    pond = PondRunner(tmp_path / "hub")
+    if not (tmp_path / "hub").exists():
+        pond.ok("init")
+    docs = [yaml_doc("Import", s.name, {"url": str(s.pond.dir), **spec}) for s in stations]
+    pond.ok("apply", "-f", str(write(tmp_path / "imports.yaml", "\n---\n".join(docs))))
+    return pond
+
+
+def run(pond: PondRunner) -> dict[str, Any]:
+    """``pond run``'s result per resource (the run may fail: exit 1 then)."""
+    result = pond("--json", "run")
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    return {r["resource"]: r for r in report["results"]}
+
+
+def test_an_import_keeps_up_with_a_pond_that_keeps_collecting(tmp_path: Path) -> None:
+    north = Station(tmp_path, "north")
+    hub = importer(tmp_path, north)
+    mount = "/imports/north"
+
+    # Round 1: one file, one version.
+    north.collect("sonde.csv", csv_rows(T0, 40, 10.0))
+    result = run(hub)["north"]
+    assert result["outcome"] == "ok", result
+    assert result["details"]["versions"] == 1
+    assert hub.ok("cat", f"{mount}/data/sonde.csv", "--format", "csv").stdout == north.cat(
+        "/data/sonde.csv"
+    )
+
+    # Round 2: the file grows (a second version overlapping the first) and a new one appears.
+    north.collect("sonde.csv", csv_rows(T0, 60, 10.5))
+    north.collect("logger.csv", csv_rows(T0 + timedelta(days=1), 30, 3.0))
+    result = run(hub)["north"]
+    assert result["outcome"] == "ok", result
+    assert result["details"]["versions"] == 2  # only what is new: sonde v2 and logger v1
+    for name in ("sonde", "logger"):
+        assert hub.ok("cat", f"{mount}/data/{name}.csv", "--format", "csv").stdout == north.cat(
+            f"/data/{name}.csv"
+        )
+    assert [v["version"] for v in hub.json("history", f"{mount}/data/sonde.csv")] == [1, 2]
+
+    # Round 3: one more version of one file.
+    north.collect("logger.csv", csv_rows(T0 + timedelta(days=1), 50, 3.25))
+    result = run(hub)["north"]
+    assert result["details"]["versions"] == 1
+    for name in ("sonde", "logger"):
+        assert hub.ok("cat", f"{mount}/data/{name}.csv", "--format", "csv").stdout == north.cat(
+            f"/data/{name}.csv"
+        )
+    # Same bytes, same hashes as in the source.
+    for name in ("sonde", "logger"):
+        here = [
+            (v["version"], v["sha256"]) for v in hub.json("history", f"{mount}/data/{name}.csv")
+        ]
+        there = [
+            (v["version"], v["sha256"]) for v in north.pond.json("history", f"/data/{name}.csv")
+        ]
+        assert here == there
+
+    # Nothing new: nothing imported; the other pond's resources never run here.
+    result = run(hub)
+    assert set(result) == {"north"} and result["north"]["details"].get("versions", 0) == 0
+    assert [r["name"] for r in hub.json("resources")] == ["north"]
+    assert not [p for p in hub.paths(f"{mount}/**") if p.startswith(f"{mount}/etc")]
+
+    # Offline: the source gone, the imported series still read, aggregate and travel in time.
+    shutil.rmtree(north.pond.dir)
+    sql = 'SELECT count(*) AS n, avg("Temperature.C") AS t FROM source'
+    [row] = hub.json("cat", f"{mount}/data/sonde.csv", "--sql", sql, "--format", "json")
+    assert row["n"] == 60
+    assert row["t"] == pytest.approx(sum(10.5 + i / 4 for i in range(60)) / 60)
+
+
+def test_imports_are_not_transitive(tmp_path: Path) -> None:
+    north = Station(tmp_path, "north")
+    north.collect("sonde.csv", csv_rows(T0, 10, 1.0))
+    # A regional pond imports north and collects its own.
+    region = Station(tmp_path, "region")
+    region.collect("own.csv", csv_rows(T0, 5, 2.0))
+    doc = write(tmp_path / "r.yaml", yaml_doc("Import", "north", {"url": str(north.pond.dir)}))
+    region.pond.ok("apply", "-f", str(doc))
+    assert region.pond.json("run")["results"][-1]["outcome"] == "ok"
+    assert "/imports/north/data/sonde.csv" in region.pond.paths("/**")
+
+    hub = importer(tmp_path, region)
+    assert run(hub)["region"]["outcome"] == "ok"
+    files = [p for p in hub.paths("/imports/**") if p.endswith(".csv")]
+    assert files == ["/imports/region/data/own.csv"]
+
+
+def test_writes_under_the_mount_are_refused(tmp_path: Path) -> None:
+    north = Station(tmp_path, "north")
+    north.collect("sonde.csv", csv_rows(T0, 10, 1.0))
+    hub = importer(tmp_path, north)
+    run(hub)
+    csv = write(tmp_path / "x.csv", csv_rows(T0, 3, 0.0))
+    for args in (
+        ("copy", str(csv), "/imports/north/data/"),
+        ("copy", "--format", "series", str(csv), "/imports/north/data/sonde.csv"),
+        ("mkdir", "/imports/north/mine"),
+        ("rm", "/imports/north/data/sonde.csv"),
+        ("rm", "-r", "/imports"),
+        ("mv", "/imports/north/data", "/elsewhere"),
+    ):
+        assert "read-only" in hub.fails(*args) or "remove that resource" in hub.fails(*args)
+    # A symlink into the mount does not get around it.
+    hub.ok("ln", "-s", "/imports/north/data", "/shortcut")
+    assert "read-only" in hub.fails("copy", str(csv), "/shortcut/")
+    with Pond.open(hub.dir) as p, pytest.raises(ReadOnlyError):
+        p.write_bytes("/imports/north/data/note.txt", b"x")
+    # Next to the mount is fine; removing the resource frees its directory.
+    hub.ok("mkdir", "/imports/notes")
+    hub.ok("rm", "/etc/resources/north")
+    hub.ok("rm", "-r", "/imports/north")
+
+
+def big_csv(start: datetime, count: int) -> str:
+    """A CSV whose series is stored as a blob (64 KiB and more)."""
+    return csv_rows(start, count, 5.0)
+
+
+def test_a_corrupt_or_diverged_source_is_refused_and_nothing_changes(tmp_path: Path) -> None:
+    north = Station(tmp_path, "north")
+    north.collect("sonde.csv", big_csv(T0, 6000))
+    hub = importer(tmp_path, north)
+    assert run(hub)["north"]["outcome"] == "ok"
+    mount_file = "/imports/north/data/sonde.csv"
+    before = hub.ok("cat", mount_file, "--format", "csv").stdout
+    history = hub.json("history", mount_file)
+
+    # A new version in the source whose blob is then damaged on disk.
+    north.collect("sonde.csv", big_csv(T0, 6500))
+    *_, latest = north.pond.json("history", "/data/sonde.csv")
+    assert latest["version"] == 2
+    blob = north.pond.dir / "data" / "_large_files" / f"sha256={latest['sha256']}"
+    assert blob.is_file()
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    result = run(hub)["north"]
+    assert result["outcome"] == "failed"
+    assert "sha256" in result["error"]
+    assert hub.json("history", mount_file) == history
+    assert hub.ok("cat", mount_file, "--format", "csv").stdout == before
+    assert assert_user_error(hub("run")) == "1 of 1 run(s) failed: north"
+
+    # Another pond at the same place: refused as diverged, nothing touched.
+    shutil.rmtree(north.pond.dir)
+    shutil.rmtree(north.inbox)
+    other = Station(tmp_path, "north")
+    other.collect("sonde.csv", csv_rows(T0, 10, 99.0))
+    result = run(hub)["north"]
+    assert result["outcome"] == "failed"
+    assert "another pond" in result["error"]
+    assert hub.json("history", mount_file) == history
+    assert hub.ok("cat", mount_file, "--format", "csv").stdout == before
+
+
+def test_a_site_charts_every_imported_station(tmp_path: Path) -> None:
+    north, south = Station(tmp_path, "north"), Station(tmp_path, "south")
+    north.collect("sonde.csv", csv_rows(T0, 96, 12.0))
+    south.collect("sonde.csv", csv_rows(T0, 96, 15.0))
+    hub = importer(tmp_path, north, south, patterns=["/data/*.csv"])
+    out = tmp_path / "www"
+    docs = [
+        yaml_doc(
+            "Reduce",
+            "down",
+            {
+                "in_pattern": "/imports/*/data/sonde.csv",
+                "out_pattern": "$0",
+                "resolutions": ["1h", "1d"],
+                "aggregations": [{"type": "avg"}, {"type": "min"}, {"type": "max"}],
+            },
+        ),
+        yaml_doc(
+            "Site",
+            "public",
+            {"title": "Stations", "out": str(out), "charts": [{"pattern": "/reduce/down/*"}]},
+        ),
+    ]
+    hub.ok("apply", "-f", str(write(tmp_path / "site.yaml", "\n---\n".join(docs))))
+    results = run(hub)
+    assert {k: v["outcome"] for k, v in results.items()} == {
+        "north": "ok",
+        "south": "ok",
+        "public": "ok",
+    }
+    pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("sites/*.html"))
+    assert pages == ["sites/north.html", "sites/south.html"]
+
+    # The chart's hourly averages are the source's own, computed in the source pond.
+    sql = (
+        "SELECT date_trunc('hour', timestamp) AS h, avg(\"Temperature.C\") AS t "
+        "FROM source GROUP BY 1 ORDER BY 1"
+    )
+    for station, base in ((north, 12.0), (south, 15.0)):
+        expected = station.pond.json("cat", "/data/sonde.csv", "--sql", sql, "--format", "json")
+        assert len(expected) == 24
+        chunks = sorted((out / "data").glob(f"{station.name}-temperature-c/1h/*.js"))
+        assert chunks, sorted(p.name for p in (out / "data").iterdir())
+        values: list[float] = []
+        for chunk in chunks:
+            # DuckPond.data("<chart>","1h",<chunk>,{payload});
+            text = chunk.read_text().strip()
+            assert text.startswith("DuckPond.data(") and text.endswith(");")
+            values += json.loads(text[len("DuckPond.data(") : -2].split(",", 3)[3])["a"]
+        assert values == pytest.approx([row["t"] for row in expected], rel=1e-5)
+        # Readings at :00, :15, :30 and :45 of the first hour: base + (0+1+2+3)/16.
+        assert values[0] == pytest.approx(base + 0.375, rel=1e-5)
