@@ -242,13 +242,13 @@ class _Rows:
     def stream(self) -> pa.RecordBatchReader:
         import pyarrow as pa
 
-        from ..query.convert import plain_schema
+        from ..query.canonical import plain_schema
 
         schema = plain_schema(self.reader.schema)
         return pa.RecordBatchReader.from_batches(schema, self._batches(schema))
 
     def _batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-        from ..query.convert import event_range
+        from ..query.canonical import event_range
 
         for batch in self.reader:
             if not batch.num_rows:
@@ -476,7 +476,7 @@ class _Job:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from ..query.convert import event_range, plain_schema, to_utc_micros_type
+        from ..query.canonical import event_range, plain_schema, to_utc_micros_type
 
         whole = self.read(self.np.path, None, None).read_all()
         whole = whole.cast(plain_schema(whole.schema))
@@ -543,7 +543,7 @@ def _first_difference(old: pa.Table, new: pa.Table) -> int | None:
 
 def _time_at(old: pa.Table, new: pa.Table, column: str, index: int) -> int | None:
     """The earliest event time (microseconds) at row ``index`` of either table."""
-    from ..query.convert import to_utc_micros_type
+    from ..query.canonical import to_utc_micros_type
 
     times = []
     for table in (old, new):

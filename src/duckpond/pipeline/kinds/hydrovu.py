@@ -153,7 +153,7 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
 
     def write(root: WD) -> RunStats:
         from ...ingest.store import check_series_append
-        from ...query.convert import table_to_parquet
+        from ...query.parquet import table_to_parquet
 
         stats = RunStats()
         devices: dict[str, Any] = {}

@@ -349,7 +349,7 @@ def _version_times(base: Any, info: Any) -> pa.Array | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ...query.convert import find_timestamp_column
+    from ...query.canonical import find_timestamp_column
 
     try:
         local = getattr(base, "local_path", None)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .app import Settings, UserError, pass_settings, time_travel
+from ..app import Settings, UserError, pass_settings, time_travel
 
 if TYPE_CHECKING:
-    from ..pipeline.run import RunReport, RunResult
+    from ...pipeline.run import RunReport, RunResult
 
 
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -86,7 +86,7 @@ def resources(settings: Settings, at_txn: int | None, at: str | None) -> None:
 
         pond resources
     """
-    from ..timeparse import iso
+    from ...timeparse import iso
 
     listed = settings.open(at_txn=at_txn, at=at).resources()
     out = settings.output
@@ -216,7 +216,7 @@ def hydrovu_locations(settings: Settings, resource: str) -> None:
 
         pond hydrovu locations noyo
     """
-    from ..pipeline.kinds.hydrovu import resource_locations
+    from ...pipeline.kinds.hydrovu import resource_locations
 
     listed = resource_locations(settings.open().root, resource)
     out = settings.output
@@ -273,7 +273,7 @@ def site_build(settings: Settings, name: str, out_dir: str | None) -> None:
     """
     from pathlib import Path
 
-    from ..pipeline.site.kind import build_from_pond, site_spec
+    from ...pipeline.site.kind import build_from_pond, site_spec
 
     pond = settings.open()
     spec = site_spec(pond.root, name)
