@@ -250,7 +250,7 @@ if __name__ == "__main__":
         frame = dask_deltatable.read_deltalake(sys.argv[1])
         hourly = frame.assign(hour=frame.timestamp.dt.floor("h")).groupby("hour")[
             "Temperature.C"
-        ].mean().compute().sort_index()
+        ].mean(split_out=1).compute().sort_index()
         rows = frame.compute().sort_values("timestamp")
         print(json.dumps({
             "rows": len(rows),
