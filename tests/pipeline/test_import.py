@@ -274,3 +274,26 @@ def test_a_site_charts_every_imported_station(tmp_path: Path) -> None:
         assert values == pytest.approx([row["t"] for row in expected], rel=1e-5)
         # Readings at :00, :15, :30 and :45 of the first hour: base + (0+1+2+3)/16.
         assert values[0] == pytest.approx(base + 0.375, rel=1e-5)
+
+
+def test_import_documents_are_checked(tmp_path: Path) -> None:
+    hub = PondRunner(tmp_path / "hub")
+    hub.ok("init")
+
+    def apply(spec: dict[str, Any]) -> str:
+        doc = write(tmp_path / "bad.yaml", yaml_doc("Import", "x", spec))
+        return hub.fails("apply", "-f", str(doc))
+
+    assert "spec.url" in apply({"url": "relative/pond"})
+    assert "spec.url" in apply({"url": "s3://bucket/pond"})
+    assert "spec.url" in apply({"url": str(tmp_path / "nowhere")})
+    assert "spec.patterns" in apply({"url": str(hub.dir), "patterns": []})
+    assert "spec.nope" in apply({"url": str(hub.dir), "nope": 1})
+
+    # The default path, and a pond importing itself.
+    doc = write(tmp_path / "self.yaml", yaml_doc("Import", "me", {"url": str(hub.dir)}))
+    hub.ok("apply", "-f", str(doc))
+    [info] = hub.json("resources")
+    assert info["path"] == "/imports/me"
+    result = run(hub)["me"]
+    assert result["outcome"] == "failed" and "cannot import itself" in result["error"]
