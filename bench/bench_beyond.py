@@ -75,7 +75,7 @@ def bench_import(work: Path, quick: bool) -> list[Figure]:
     doc = {"apiVersion": "duckpond/v1", "kind": "Import", "name": "station"}
     (work / "import.yaml").write_text(json.dumps({**doc, "spec": {"url": str(station)}}))
     with Pond.open(hub) as p:
-        p.apply([work / "import.yaml"])
+        p.pipeline.apply([work / "import.yaml"])
     first = pond_run(hub).seconds
 
     counter = iter(range(1, 1000))

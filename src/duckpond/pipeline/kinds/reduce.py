@@ -437,8 +437,7 @@ def compute_partials(
     ``unchanged``, the finest buckets recomputed, late rows and buckets) and the late
     totals since the state was last computed in full.
     """
-    from ...tinyfs.dynamic import InputRecorder
-    from ...tinyfs.fs import ReadOnlyFS
+    from ...tinyfs import InputRecorder, ReadOnlyFS
     from ..timeseries import Partials, reduce_full, reduce_update
     from ._series import base_persistence, input_record, rows
 
