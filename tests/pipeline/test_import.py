@@ -123,6 +123,18 @@ def test_an_import_keeps_up_with_a_pond_that_keeps_collecting(tmp_path: Path) ->
         ]
         assert here == there
 
+    # Links come along (an absolute target points into the mount); a removed file goes.
+    north.pond.ok("ln", "-s", "/data/sonde.csv", "/data/latest")
+    north.pond.ok("rm", "/data/logger.csv")
+    assert run(hub)["north"]["details"]["removed"] == 1
+    assert hub.ok("cat", f"{mount}/data/latest", "--format", "csv").stdout == north.cat(
+        "/data/sonde.csv"
+    )
+    assert hub.paths(f"{mount}/data/") == [f"{mount}/data/latest", f"{mount}/data/sonde.csv"]
+    north.pond.ok("rm", "/data/latest")
+    run(hub)
+    assert hub.paths(f"{mount}/data/") == [f"{mount}/data/sonde.csv"]
+
     # Nothing new: nothing imported; the other pond's resources never run here.
     result = run(hub)
     assert set(result) == {"north"} and result["north"]["details"].get("versions", 0) == 0

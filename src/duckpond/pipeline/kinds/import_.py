@@ -211,15 +211,18 @@ def _target(mount: str, rel: str) -> str:
     return mount + rel
 
 
-def _local_files(root: WD, mount: str) -> dict[str, NodePath]:
-    """Imported files under the mount, by their path relative to it."""
-    if not root.exists(mount):
-        return {}
-    found: dict[str, NodePath] = {}
-    for np in root.visit(mount):
-        if np.is_file() and np.node_type in _COPIED_TYPES:
-            found[np.path[len(mount) :]] = np
-    return found
+def _local_nodes(root: WD, mount: str) -> tuple[dict[str, NodePath], set[str]]:
+    """Files and symlinks under the mount, by their paths relative to it."""
+    files: dict[str, NodePath] = {}
+    links: set[str] = set()
+    if root.exists(mount):
+        for np in root.visit(mount):
+            rel = np.path[len(mount) :]
+            if np.is_file() and np.node_type in _COPIED_TYPES:
+                files[rel] = np
+            elif np.is_symlink():
+                links.add(rel)
+    return files, links
 
 
 def plan_import(root: WD, mount: str, source_root: WD, patterns: list[str]) -> _Plan:
@@ -229,7 +232,7 @@ def plan_import(root: WD, mount: str, source_root: WD, patterns: list[str]) -> _
     before, or its history no longer holds a version imported from it.
     """
     source = _read_source(source_root, patterns)
-    local = _local_files(root, mount)
+    local, local_links = _local_nodes(root, mount)
     plan = _Plan()
     for rel in sorted(source.dirs):
         target = _target(mount, rel)
@@ -278,6 +281,8 @@ def plan_import(root: WD, mount: str, source_root: WD, patterns: list[str]) -> _
         elif root.get(target, follow=False).is_symlink() and root.readlink(target) != wanted:
             plan.removals.append(target)
             plan.links[target] = wanted
+    for rel in sorted(local_links - set(source.links)):
+        plan.removals.append(_target(mount, rel))
     return plan
 
 
