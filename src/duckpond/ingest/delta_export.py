@@ -232,12 +232,10 @@ def _table_schema(table: Any) -> pa.Schema:
 
 @dataclass
 class _Rows:
-    """A stream of rows to write, counting them and their latest event time as it goes."""
+    """A stream of rows to write, in the plain types the pond stores, counted as they go."""
 
     reader: pa.RecordBatchReader
-    column: str | None
     rows: int = 0
-    high: int | None = None
 
     def stream(self) -> pa.RecordBatchReader:
         import pyarrow as pa
@@ -248,16 +246,10 @@ class _Rows:
         return pa.RecordBatchReader.from_batches(schema, self._batches(schema))
 
     def _batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-        from ..query.canonical import event_range
-
         for batch in self.reader:
             if not batch.num_rows:
                 continue
             self.rows += batch.num_rows
-            if self.column is not None:
-                span = event_range(batch, self.column)
-                if span is not None:
-                    self.high = span[1] if self.high is None else max(self.high, span[1])
             yield batch.cast(schema) if batch.schema != schema else batch
 
 
@@ -409,7 +401,7 @@ class _Job:
         from ..timeparse import from_micros
 
         low: datetime | None = from_micros(start) if start is not None else None
-        return _Rows(self.read(self.np.path, low, None), self.column)
+        return _Rows(self.read(self.np.path, low, None))
 
     def _overwrite(self, rows: _Rows, state: ExportState) -> TableExport:
         _write(
@@ -495,17 +487,17 @@ class _Job:
             or self.before is None
             or not _same_columns(whole.schema, _table_schema(self.table))
         ):
-            return self._overwrite(_Rows(whole.to_reader(), self.column), state)
+            return self._overwrite(_Rows(whole.to_reader()), state)
         old = _ordered(_table_rows(self.table).select(whole.column_names), self.column)
         first = _first_difference(old, whole)
         if first is None:
             return TableExport(self.np.path, self.uri, "unchanged")
         since = _time_at(old, whole, self.column, first) if self.column else None
         if since is None:
-            return self._overwrite(_Rows(whole.to_reader(), self.column), state)
+            return self._overwrite(_Rows(whole.to_reader()), state)
         times = to_utc_micros_type(whole.column(self.column))
         tail = whole.filter(pc.greater_equal(times, pa.scalar(since, pa.timestamp("us", "UTC"))))
-        return self._replace(_Rows(tail.to_reader(), self.column), state, since)
+        return self._replace(_Rows(tail.to_reader()), state, since)
 
 
 def _ordered(table: pa.Table, column: str | None) -> pa.Table:
