@@ -149,6 +149,19 @@ def test_an_import_keeps_up_with_a_pond_that_keeps_collecting(tmp_path: Path) ->
     assert row["t"] == pytest.approx(sum(10.5 + i / 4 for i in range(60)) / 60)
 
 
+def test_a_file_url_names_a_pond_or_its_backup(tmp_path: Path) -> None:
+    north = Station(tmp_path, "north")
+    north.collect("sonde.csv", csv_rows(T0, 12, 4.0))
+    hub = PondRunner(tmp_path / "hub")
+    hub.ok("init")
+    doc = yaml_doc("Import", "north", {"url": f"file://{north.pond.dir}"})
+    hub.ok("apply", "-f", str(write(tmp_path / "i.yaml", doc)))
+    assert run(hub)["north"]["outcome"] == "ok"
+    assert hub.ok("cat", "/imports/north/data/sonde.csv", "--format", "csv").stdout == north.cat(
+        "/data/sonde.csv"
+    )
+
+
 def test_imports_are_not_transitive(tmp_path: Path) -> None:
     north = Station(tmp_path, "north")
     north.collect("sonde.csv", csv_rows(T0, 10, 1.0))
@@ -298,6 +311,7 @@ def test_import_documents_are_checked(tmp_path: Path) -> None:
 
     assert "spec.url" in apply({"url": "relative/pond"})
     assert "spec.url" in apply({"url": "s3://bucket/pond"})
+    assert "spec.url" in apply({"url": "file://host/pond"})
     assert "spec.url" in apply({"url": str(tmp_path / "nowhere")})
     assert "spec.patterns" in apply({"url": str(hub.dir), "patterns": []})
     assert "spec.nope" in apply({"url": str(hub.dir), "nope": 1})

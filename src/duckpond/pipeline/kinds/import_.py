@@ -5,7 +5,7 @@ apiVersion: duckpond/v1
 kind: Import
 name: station-a
 spec:
-  url: /srv/ponds/station-a          # another pond's directory
+  url: /srv/ponds/station-a          # another pond's directory (or file:///dir of its backup)
   patterns: ["/hydrovu/**"]          # optional: what to bring (default: everything)
   # path: /imports/station-a         # the default
 ```
@@ -65,7 +65,8 @@ _SKIPPED_DIRS = ("/etc",)
 
 
 class ImportSpec(StrictModel):
-    """``url``: the other pond (a local directory); ``path``: where it appears here;
+    """``url``: the other pond (a local directory, or ``file:///dir`` of a pond or its
+    backup, which is laid out the same); ``path``: where it appears here;
     ``patterns``: pond globs of the other pond to bring (a matched directory brings
     everything below it)."""
 
@@ -76,8 +77,18 @@ class ImportSpec(StrictModel):
     @field_validator("url")
     @classmethod
     def _local_pond(cls, value: str) -> str:
-        if "://" in value:
-            raise ValueError(f"only a local pond directory can be imported for now: {value!r}")
+        # A file:// backup is laid out as a pond is on disk: the same directory reads.
+        if value.lower().startswith("file://"):
+            from urllib.parse import unquote, urlsplit
+
+            parts = urlsplit(value)
+            if parts.netloc not in ("", "localhost"):
+                raise ValueError(f"a file URL names no host; write file:///absolute/dir: {value!r}")
+            value = unquote(parts.path)
+        elif "://" in value:
+            raise ValueError(
+                f"only a local pond or a file:// backup can be imported for now: {value!r}"
+            )
         expanded = Path(value).expanduser()
         if not expanded.is_absolute():
             raise ValueError(f"the pond to import is an absolute directory: {value!r}")
