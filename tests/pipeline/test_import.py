@@ -199,6 +199,12 @@ def test_writes_under_the_mount_are_refused(tmp_path: Path) -> None:
     assert "read-only" in hub.fails("copy", str(csv), "/shortcut/")
     with Pond.open(hub.dir) as p, pytest.raises(ReadOnlyError):
         p.write_bytes("/imports/north/data/note.txt", b"x")
+    # No other resource puts its outputs there either.
+    inbox = yaml_doc(
+        "Inbox", "sneak", {"pattern": f"{tmp_path}/*.csv", "path": "/imports/north/more"}
+    )
+    message = hub.fails("apply", "-f", str(write(tmp_path / "sneak.yaml", inbox)))
+    assert "spec.path" in message and "imported by north" in message
     # Next to the mount is fine; removing the resource frees its directory.
     hub.ok("mkdir", "/imports/notes")
     hub.ok("rm", "/etc/resources/north")

@@ -323,6 +323,7 @@ def apply_documents(
         root = tx.root
         # Planned again under the lock: another writer may have applied meanwhile.
         items, directories = plan(root, docs)
+        _check_mounts(root, docs)
         before = stored_resources(root)
         nodes = plan_nodes(root, docs, items, before)
         for item in items:
@@ -342,6 +343,22 @@ def apply_documents(
         for node in nodes:
             _write_node(root, node, uuids[node.name], before.get(node.name))
     return ApplyResult(items, directories, tx.txn_seq, False, nodes)
+
+
+def _check_mounts(root: WD, docs: Sequence[Document]) -> None:
+    """Refuse a resource whose outputs would go inside another resource's Import mount."""
+    from .mounts import import_mounts
+
+    mounts = import_mounts(root)
+    for doc in docs:
+        if doc.path is None:
+            continue
+        for mount, owner in mounts:
+            if owner != doc.name and (doc.path == mount or doc.path.startswith(mount + "/")):
+                raise DocumentError(
+                    f"{doc.source.where()}: spec.path: {doc.path} is inside {mount}, "
+                    f"imported by {owner}; imported data is read-only"
+                )
 
 
 def _write_node(root: WD, node: NodeAction, uuid: str, old: StoredResource | None) -> None:
