@@ -329,3 +329,32 @@ def test_import_documents_are_checked(tmp_path: Path) -> None:
     assert info["path"] == "/imports/me"
     result = run(hub)["me"]
     assert result["outcome"] == "failed" and "cannot import itself" in result["error"]
+
+
+def test_raw_files_and_tables_come_byte_for_byte_with_their_history(tmp_path: Path) -> None:
+    source = PondRunner(tmp_path / "source")
+    source.ok("init")
+    source.ok("mkdir", "-p", "/notes", "/ref", "/.private")
+    source.ok("copy", str(write(tmp_path / "readme.txt", "calibrated\n")), "/notes/")
+    big = bytes(range(256)) * 400  # 100 KiB: a blob
+    source.ok("copy", str(write(tmp_path / "raw.bin", big)), "/notes/")
+    source.ok("copy", str(write(tmp_path / "secret.txt", "hidden")), "/.private/")
+    lookup = tmp_path / "lookup.csv"
+    source.ok("copy", "--format", "table", str(write(lookup, "code,name\n1,a\n")), "/ref/lookup")
+    source.ok(
+        "copy", "--format", "table", str(write(lookup, "code,name\n1,a\n2,b\n")), "/ref/lookup"
+    )
+    hub = PondRunner(tmp_path / "hub")
+    hub.ok("init")
+    doc = yaml_doc("Import", "src", {"url": str(source.dir)})
+    hub.ok("apply", "-f", str(write(tmp_path / "i.yaml", doc)))
+    assert run(hub)["src"]["outcome"] == "ok"
+    for path in ("/notes/readme.txt", "/notes/raw.bin", "/ref/lookup"):
+        assert hub.cat_bytes(f"/imports/src{path}") == source.cat_bytes(path)
+        there = [(v["version"], v["sha256"]) for v in source.json("history", path)]
+        assert [
+            (v["version"], v["sha256"]) for v in hub.json("history", f"/imports/src{path}")
+        ] == there
+    assert hub.cat_bytes("/imports/src/notes/raw.bin") == big
+    # Hidden names are left out, as a glob leaves them out.
+    assert not [p for p in hub.paths("/imports/**", "-a") if "private" in p]
