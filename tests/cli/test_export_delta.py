@@ -260,6 +260,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_dask_on_a_local_cluster_reads_the_export(pond: PondRunner, tmp_path: Path) -> None:
     with Pond.open(pond.dir) as p:
         p.mkdir("/data")
