@@ -197,6 +197,7 @@ def test_writes_under_the_mount_are_refused(tmp_path: Path) -> None:
     # A symlink into the mount does not get around it.
     hub.ok("ln", "-s", "/imports/north/data", "/shortcut")
     assert "read-only" in hub.fails("copy", str(csv), "/shortcut/")
+    hub.ok("rm", "/shortcut")  # the link itself is not in the mount
     with Pond.open(hub.dir) as p, pytest.raises(ReadOnlyError):
         p.write_bytes("/imports/north/data/note.txt", b"x")
     # No other resource puts its outputs there either.

@@ -95,15 +95,24 @@ class MountGuard:
                     )
 
     def check_remove(self, *paths: str) -> None:
-        """Refuse removing or moving ``paths`` when they are in a mount or hold one."""
+        """Refuse removing or moving ``paths`` when they are in a mount or hold one.
+
+        The last component is not followed: a symlink into a mount is removed freely.
+        """
         inside = self._load()
         if not inside:
             return
         for path in paths:
-            self.check_write(path)
+            parts = tpaths.normalize(path, "/")
+            if parts:
+                self.check_write(tpaths.join(parts[:-1]))
             if not self.root.exists(path):
                 continue
             np = self.root.get(path, follow=False)
+            if np.node_id in inside:
+                raise ReadOnlyError(
+                    f"{path}: {inside[np.node_id]}; imported data is read-only", path=path
+                )
             if np.node_id in self._above:
                 raise ReadOnlyError(
                     f"{path}: {self._above[np.node_id]}; remove that resource first", path=path
