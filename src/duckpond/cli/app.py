@@ -53,8 +53,10 @@ class PondGroup(click.Group):
         # The command line a transaction records: what this invocation parsed,
         # which is not sys.argv when the CLI runs inside another program.
         ctx.meta[ARGV_KEY] = list(args)
-        for arg in args:
-            _check_scheme(arg)
+        # `restore` takes store URLs and an endpoint, not pond URLs: it checks its own.
+        if "restore" not in args:
+            for arg in args:
+                _check_scheme(arg)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
