@@ -56,7 +56,7 @@ class Station:
     def collect(self, file: str, text: str) -> None:
         write(self.inbox / file, text)
         report = self.pond.json("run")
-        assert [r["outcome"] for r in report["results"]] == ["ok"], report
+        assert {r["outcome"] for r in report["results"]} == {"ok"}, report
 
     def cat(self, path: str) -> str:
         return self.pond.ok("cat", path, "--format", "csv").stdout
@@ -317,7 +317,8 @@ def test_import_documents_are_checked(tmp_path: Path) -> None:
         return hub.fails("apply", "-f", str(doc))
 
     assert "spec.url" in apply({"url": "relative/pond"})
-    assert "spec.url" in apply({"url": "s3://bucket/pond"})
+    assert "spec.url" in apply({"url": "s3://Not_A_Bucket/pond"})
+    assert "spec.url" in apply({"url": "ftp://host/pond"})
     assert "spec.url" in apply({"url": "file://host/pond"})
     assert "spec.url" in apply({"url": str(tmp_path / "nowhere")})
     assert "spec.patterns" in apply({"url": str(hub.dir), "patterns": []})
@@ -359,3 +360,26 @@ def test_raw_files_and_tables_come_byte_for_byte_with_their_history(tmp_path: Pa
     assert hub.cat_bytes("/imports/src/notes/raw.bin") == big
     # Hidden names are left out, as a glob leaves them out.
     assert not [p for p in hub.paths("/imports/**", "-a") if "private" in p]
+
+
+def test_an_import_from_a_backup_on_s3(tmp_path: Path, s3_url: str) -> None:
+    """The station pushes its backup to S3 (its own Backup resource); the hub imports that."""
+    north = Station(tmp_path, "north")
+    backup = yaml_doc("Backup", "offsite", {"url": s3_url})
+    north.pond.ok("apply", "-f", str(write(tmp_path / "backup.yaml", backup)))
+    north.collect("sonde.csv", csv_rows(T0, 20, 6.0))  # its run also pushes the backup
+    hub = PondRunner(tmp_path / "hub")
+    hub.ok("init")
+    doc = yaml_doc("Import", "north", {"url": s3_url})
+    hub.ok("apply", "-f", str(write(tmp_path / "i.yaml", doc)))
+    for rows in (20, 35):
+        if rows != 20:
+            north.collect("sonde.csv", csv_rows(T0, rows, 6.5))
+        result = run(hub)["north"]
+        assert result["outcome"] == "ok", result
+        assert result["details"]["versions"] == 1
+        assert hub.ok(
+            "cat", "/imports/north/data/sonde.csv", "--format", "csv"
+        ).stdout == north.cat("/data/sonde.csv")
+    # What the hub imported is its own: the S3 copy is not needed to read it.
+    assert not [p for p in hub.paths("/imports/north/**") if "/etc" in p]

@@ -5,7 +5,7 @@ apiVersion: duckpond/v1
 kind: Import
 name: station-a
 spec:
-  url: /srv/ponds/station-a          # another pond's directory (or file:///dir of its backup)
+  url: /srv/ponds/station-a          # another pond, or its backup: file:///dir, s3://bucket/p
   patterns: ["/hydrovu/**"]          # optional: what to bring (default: everything)
   # path: /imports/station-a         # the default
 ```
@@ -65,8 +65,8 @@ _SKIPPED_DIRS = ("/etc",)
 
 
 class ImportSpec(StrictModel):
-    """``url``: the other pond (a local directory, or ``file:///dir`` of a pond or its
-    backup, which is laid out the same); ``path``: where it appears here;
+    """``url``: the other pond (a local directory, ``file:///dir`` or ``s3://bucket/prefix``
+    of a pond or its backup, which is laid out the same); ``path``: where it appears here;
     ``patterns``: pond globs of the other pond to bring (a matched directory brings
     everything below it)."""
 
@@ -76,19 +76,21 @@ class ImportSpec(StrictModel):
 
     @field_validator("url")
     @classmethod
-    def _local_pond(cls, value: str) -> str:
-        # A file:// backup is laid out as a pond is on disk: the same directory reads.
-        if value.lower().startswith("file://"):
-            from urllib.parse import unquote, urlsplit
+    def _pond_location(cls, value: str) -> str:
+        from ...errors import ConfigError
+        from ...tlogfs.objectstore import parse_location
 
-            parts = urlsplit(value)
-            if parts.netloc not in ("", "localhost"):
-                raise ValueError(f"a file URL names no host; write file:///absolute/dir: {value!r}")
-            value = unquote(parts.path)
+        if value.lower().startswith(("s3://", "s3a://", "file://")):
+            try:
+                location = parse_location(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+            if location.path is None:
+                return value
+            # A file:// backup is laid out as a pond is on disk: the same directory reads.
+            value = str(location.path)
         elif "://" in value:
-            raise ValueError(
-                f"only a local pond or a file:// backup can be imported for now: {value!r}"
-            )
+            raise ValueError(f"a pond to import is a directory, file:///dir or s3://: {value!r}")
         expanded = Path(value).expanduser()
         if not expanded.is_absolute():
             raise ValueError(f"the pond to import is an absolute directory: {value!r}")
@@ -102,8 +104,13 @@ class ImportSpec(StrictModel):
         return value
 
 
+def _is_remote(url: str) -> bool:
+    return url.lower().startswith(("s3://", "s3a://"))
+
+
 def _check(spec: ImportSpec) -> list[tuple[str, str]]:
-    if not (Path(spec.url) / "data").is_dir():
+    # An S3 pond is looked at when the run opens it (no network at apply).
+    if not _is_remote(spec.url) and not (Path(spec.url) / "data").is_dir():
         return [("spec.url", f"no pond at {spec.url}")]
     return []
 
@@ -297,9 +304,9 @@ def plan_import(root: WD, mount: str, source_root: WD, patterns: list[str]) -> _
     return plan
 
 
-def _verified(persistence: DeltaPersistence, np: NodePath, info: VersionInfo) -> bytes:
+def _verified(persistence: DeltaPersistence, np: NodePath, info: VersionInfo, url: str) -> bytes:
     """The bytes of one source version, checked against the sha256 its oplog records."""
-    where = f"version {info.version} of {np.path} in the pond at {persistence.pond_dir}"
+    where = f"version {info.version} of {np.path} in the pond at {url}"
     try:
         data = persistence.read_bytes(np.node_id, info.version)
     except (CorruptDataError, OSError) as exc:
@@ -314,7 +321,7 @@ def _verified(persistence: DeltaPersistence, np: NodePath, info: VersionInfo) ->
 
 
 def apply_plan(
-    root: WD, plan: _Plan, persistence: DeltaPersistence, identity: str, name: str
+    root: WD, plan: _Plan, persistence: DeltaPersistence, identity: str, name: str, url: str
 ) -> RunStats:
     """Write ``plan`` through ``root`` (inside the run's transaction)."""
     stats = RunStats(details={"files": 0, "versions": 0, "removed": 0})
@@ -327,7 +334,7 @@ def apply_plan(
         if copy.replace and root.exists(copy.target):
             root.remove(copy.target, recursive=True)
         for info in copy.versions:
-            data = _verified(persistence, copy.source, info)
+            data = _verified(persistence, copy.source, info, url)
             attributes = {
                 **info.attributes,
                 IMPORT_ATTRIBUTE: {
@@ -372,11 +379,15 @@ def run_import(ctx: RunContext) -> WriteStep | None:
     from ...tlogfs import DeltaPersistence
 
     spec: ImportSpec = ctx.spec
-    where = Path(spec.url)
-    if where.resolve() == ctx.pond_dir.resolve():
-        raise ConfigError(f"a pond cannot import itself: {spec.url}")
-    # Opened, never begun: reading another pond takes none of its locks.
-    persistence = DeltaPersistence.open(where)
+    if _is_remote(spec.url):
+        # Read in place (a pond kept on S3, or its backup there); AWS_* give the access.
+        persistence = DeltaPersistence.open_remote(spec.url)
+    else:
+        where = Path(spec.url)
+        if where.resolve() == ctx.pond_dir.resolve():
+            raise ConfigError(f"a pond cannot import itself: {spec.url}")
+        # Opened, never begun: reading another pond takes none of its locks.
+        persistence = DeltaPersistence.open(where)
     source_root = FS(persistence).root()
     try:
         plan = plan_import(ctx.root, spec.path, source_root, spec.patterns)
@@ -390,7 +401,7 @@ def run_import(ctx: RunContext) -> WriteStep | None:
 
     def write(root: WD) -> RunStats:
         try:
-            return apply_plan(root, plan, persistence, identity, ctx.name)
+            return apply_plan(root, plan, persistence, identity, ctx.name, spec.url)
         finally:
             persistence.close()
 
