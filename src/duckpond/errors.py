@@ -19,6 +19,7 @@ other failure the user can cause is a ``PondError``::
      ├── FormatError            input that is not what it claims (CSV, Parquet, URL)
      ├── QueryError             SQL that cannot run
      ├── ConfigError            a bad option value (time, zone, format name)
+     │    └── HistoryRemovedError  time travel before what ``pond maintain --keep`` kept
      ├── RemoteError            an object store that cannot be used (unreachable, credentials
      │                          refused, no such bucket)
      └── BackupConflictError    a backup that holds another pond, or history this pond lacks
@@ -140,6 +141,15 @@ class QueryError(PondError):
 
 class ConfigError(PondError, ValueError):
     """An option or configuration value that is not valid."""
+
+
+class HistoryRemovedError(ConfigError):
+    """A read at a transaction whose content ``pond maintain --keep`` removed.
+
+    ``earliest`` is the earliest transaction still kept (``txn`` the one asked for).
+    """
+
+    earliest: int = 1
 
 
 class RemoteError(PondError):

@@ -1,7 +1,7 @@
 """``Pond``: an open pond and its verbs (the filesystem, copy, read, SQL, export).
 
 Areas of verbs beyond these live on facets (``facet.py``): ``pond.pipeline``
-(``pipeline.py``).  ``Transaction`` is in ``transaction.py``.
+(``pipeline.py``), ``pond.maintenance`` (``maintenance.py``).  ``Transaction`` is in ``transaction.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ..tinyfs import paths as tpaths
 from ..tinyfs.glob import has_wildcard
 from ..tinyfs.persistence import is_file_type
 from .backups import PondBackups
+from .maintenance import PondMaintenance
 from .pipeline import PondPipeline
 from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
@@ -153,6 +154,11 @@ class Pond:
         """The pipeline's verbs on this pond: ``apply``, ``resources``, ``run``, ``build_site``,
         ``hydrovu_locations`` (a facet: docs/architecture.md, "Facets")."""
         return PondPipeline(self)
+
+    @property
+    def maintenance(self) -> PondMaintenance:
+        """Keeping the pond small: ``maintain`` and ``du`` (a facet; ``fsck`` stays on ``Pond``)."""
+        return PondMaintenance(self)
 
     def close(self) -> None:
         self.persistence.close()
@@ -438,11 +444,23 @@ class Pond:
         return recover(self.path, lock_timeout=self.lock_timeout)
 
     @guarded
-    def fsck(self) -> FsckReport:
-        """Re-hash every stored version and check the oplog's invariants; never writes."""
+    def fsck(self, *, at_txn: int | None = None) -> FsckReport:
+        """Re-hash every oplog file, version and blob, check the oplog, compute the content root.
+
+        The report's ``content_root`` (64 hex digits) is a digest of the tree at
+        ``at_txn`` (default: the newest transaction; see ``duckpond.tlogfs.integrity``);
+        ``ok`` is False when a problem was found, each one named.  Never writes.
+        """
+        return Pond.check(self.path, at_txn=at_txn)
+
+    @staticmethod
+    @guarded
+    def check(path: str | os.PathLike[str], *, at_txn: int | None = None) -> FsckReport:
+        """``fsck`` of the pond at ``path`` without opening it first (it may be too damaged
+        to open: that is then a problem of the report, not an exception)."""
         from ..tlogfs import fsck
 
-        return fsck(self.path)
+        return fsck(Path(path).expanduser().absolute(), at_txn=at_txn)
 
     # -- tables, series, SQL ---------------------------------------------------------
 

@@ -9,8 +9,9 @@ reading a directory tells us which partition each child lives in, so
 resolving a path reads only the partitions along it.  A lookup that misses
 loads everything, which is what a cold start of the old design did anyway.
 
-Time travel is a filter: the oplog is append-only, so the state after
-transaction N is the rows with ``txn_seq <= N`` of the newest snapshot.
+Time travel is a filter: the oplog is append-only (but for the versions
+``pond maintain --keep`` deletes, which no kept transaction reads), so the
+state after transaction N is the rows with ``txn_seq <= N`` of the newest snapshot.
 """
 
 from __future__ import annotations
@@ -291,7 +292,14 @@ class RowIndex:
         key = (row.path, group)
         column = self._content.get(key)
         if column is None:
-            parquet = pq.ParquetFile(self._open(row.path))
+            try:
+                parquet = pq.ParquetFile(self._open(row.path))
+            except FileNotFoundError:
+                # Compaction replaced the file and pond maintain removed it since we looked.
+                raise PondCorruptError(
+                    f"oplog data file {row.path} is gone (the pond was maintained "
+                    "while this reader ran): open the pond again"
+                ) from None
             column = parquet.read_row_group(group, columns=["content"]).column(0)
             self._remember(key, column)
         else:
