@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from ..backup import RestoreReport
+    from ..ingest.delta_export import DeltaExportResult
     from ..ingest.options import CopyOptions
     from ..ingest.partitioned import ExportResult
     from ..tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
@@ -562,12 +563,14 @@ class Pond:
         patterns: str | Sequence[str],
         out_dir: str | os.PathLike[str],
         *,
-        partition: str = "month",
+        partition: str | None = None,
         format: str = "parquet",
         start: Any = None,
         end: Any = None,
-    ) -> ExportResult:
-        """Export tables and series as Hive-partitioned files plus ``manifest.json``.
+        storage_options: dict[str, str] | None = None,
+    ) -> ExportResult | DeltaExportResult:
+        """Export tables and series as Hive-partitioned files plus ``manifest.json``,
+        or (``format="delta"``) each as a standalone Delta table.
 
         Every table or series (stored or computed) that ``patterns`` match, or that
         lies below a matched directory, goes to ``out_dir/<its pond path>/``, split by
@@ -576,10 +579,24 @@ class Pond:
         ``format`` is ``parquet`` or ``csv``; ``start`` (inclusive) and ``end``
         (exclusive) limit the rows.  A re-export rewrites only the files whose content
         changed and removes those that the previous export wrote and this one does not
-        (see ``duckpond.ingest.partitioned``).  Raises ``FileNotFoundError`` when a
-        pattern matches no table or series, ``ConfigError`` for a bad option.
+        (see ``duckpond.ingest.partitioned``); ``partition`` None means ``month``.
+
+        ``format="delta"`` writes each output to the Delta table ``out_dir/<its pond
+        path>`` (``out_dir`` a directory, or an object store URL opened with
+        ``storage_options``), appending what is new since the last export and
+        committing nothing when nothing is (see ``duckpond.ingest.delta_export``); it
+        takes no ``partition``, ``start`` or ``end``.  Raises ``FileNotFoundError``
+        when a pattern matches no table or series, ``ConfigError`` for a bad option.
         """
         from ..ingest.partitioned import export_partitioned
+
+        delta = format == "delta"
+        if delta and (partition is not None or start is not None or end is not None):
+            raise ConfigError(
+                "a Delta export takes every row of each output: drop {partition}, "
+                "{start} and {end}",
+                options={"partition": "", "start": "", "end": ""},
+            )
 
         root = self.root
         chosen: dict[str, NodePath] = {}
@@ -603,11 +620,20 @@ class Pond:
         def read(path: str, low: datetime | None, high: datetime | None) -> pa.RecordBatchReader:
             return self.cat(path, start=low, end=high)
 
+        if delta:
+            from ..ingest.delta_export import export_delta
+
+            return export_delta(
+                list(chosen.values()),
+                os.fspath(out_dir),
+                read,
+                storage_options=storage_options,
+            )
         return export_partitioned(
             list(chosen.values()),
             Path(out_dir),
             read,
-            partition=partition,
+            partition=partition or "month",
             format=format,
             start=_time_or_none(start),
             end=_time_or_none(end),
