@@ -80,3 +80,27 @@ def test_write_commands_are_refused_saying_to_restore(
 def test_no_pond_at_the_url(s3_url: str) -> None:
     code, _, err = run(s3_url, "list")
     assert code == 1 and err.startswith("error: no pond at s3://"), err
+
+
+def test_commands_on_a_store_url_leave_no_scratch_directory(
+    source: Path, s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    push(source, Remote(s3_url, create=True), "offsite")
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+    for args in (
+        ("list", "-l"),
+        ("cat", "/synthetic/demo", "--format", "csv"),
+        ("cat", "/raw/notes.txt"),
+        ("mkdir", "/refused"),
+        ("cat", "/no/such/file"),
+    ):
+        run(s3_url, *args)
+        assert list(scratch_root.iterdir()) == [], args
+    Pond.open(s3_url).close()
+    with Pond.open(s3_url):
+        pass
+    assert list(scratch_root.iterdir()) == []

@@ -139,6 +139,11 @@ class Settings:
         when = parse_time(at) if at else None
         pond = Pond.open(self.pond_path(), at_txn=at_txn, at=when, lock_timeout=self.lock_timeout)
         pond.command = self.command
+        # Closed when the command ends, whatever way it ends: a pond read in place keeps
+        # a scratch directory that must not outlive the command.
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.call_on_close(pond.close)
         return pond
 
 

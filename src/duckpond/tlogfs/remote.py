@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,9 @@ class RemoteFiles:
         self.options = options
         self.store: ObjectStore = open_store(location, options)
         self.scratch = Path(tempfile.mkdtemp(prefix="duckpond-remote-"))
+        # Removed by ``close``, or when this object is collected, or at interpreter exit
+        # (whichever comes first), so a caller that forgets ``close`` leaves nothing behind.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.scratch, True)
         self._data: dict[str, bytes] = {}
         self._guard = threading.Lock()
 
@@ -102,7 +106,7 @@ class RemoteFiles:
             tmp.unlink(missing_ok=True)
 
     def close(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self._cleanup()
 
 
 class RemoteBlobStore(BlobStore):
