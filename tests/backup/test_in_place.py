@@ -104,3 +104,28 @@ def test_commands_on_a_store_url_leave_no_scratch_directory(
     with Pond.open(s3_url):
         pass
     assert list(scratch_root.iterdir()) == []
+
+
+@pytest.mark.parametrize("fault", ["missing bucket", "wrong secret", "dead endpoint"])
+def test_store_failures_read_in_place_are_one_clean_line(
+    source: Path, s3_url: str, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    push(source, Remote(s3_url, create=True), "offsite")
+    url = s3_url
+    if fault == "missing bucket":
+        url = "s3://no-such-bucket-here/p"
+    elif fault == "wrong secret":
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        # A credential that occurs inside the endpoint must not mask the endpoint.
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "127")
+    for args in (("list",), ("cat", "/raw/notes.txt"), ("log",)):
+        code, out, err = run(url, *args)
+        assert code == 1, (args, out)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, (args, err)
+        assert lines[0].startswith(f"error: {url}: "), (args, err)
+        if fault == "dead endpoint":
+            assert lines[0].endswith("the endpoint cannot be reached (http://127.0.0.1:9)")
+        assert "\x1b" not in err and "<?xml" not in err and "Kernel" not in err, (args, err)

@@ -237,13 +237,17 @@ _CODES = {
 }
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
 def remote_error(exc: BaseException, location: Location, options: StoreOptions) -> RemoteError:
     """A one-line ``RemoteError`` for a store failure, naming the URL and the reason.
 
     The reason is the S3 error code put in words when the answer has one, else the store's
     last line; every credential value is removed from it.
     """
-    text = str(exc)
+    # Clients colour their error chains with ANSI escapes; a message never carries them.
+    text = _ANSI.sub("", str(exc))
     code = re.search(r"<Code>([A-Za-z]+)</Code>", text)
     if code is not None:
         reason = _CODES.get(code.group(1), code.group(1))
@@ -254,10 +258,12 @@ def remote_error(exc: BaseException, location: Location, options: StoreOptions) 
             "(or the Backup's access_key_id and secret_access_key)"
         )
     elif re.search(r"(?i)connection refused|error trying to connect|dns error|timed? ?out", text):
-        reason = "the endpoint cannot be reached"
+        # The endpoint is named as is: it is an address, not a credential, and masking a
+        # short secret that happens to occur inside it would hide which server failed.
         found = re.search(r"https?://[^/\s]+", text)
-        if found:
-            reason += f" ({found.group(0)})"
+        # (Any user:password@ in it is dropped.)
+        where = f" ({re.sub(r'//[^@/]*@', '//', found.group(0))})" if found else ""
+        return RemoteError(f"{location.url}: the endpoint cannot be reached{where}")
     elif type(exc).__name__ == "PermissionDeniedError":
         reason = "access denied"
     elif type(exc).__name__ == "UnauthenticatedError":

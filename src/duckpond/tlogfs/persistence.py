@@ -218,7 +218,9 @@ class DeltaPersistence:
                     str(location.path / DATA_DIR) if location.path else location.child(DATA_DIR),
                     storage_options=delta_storage_options(location, options) or None,
                 )
-            except DeltaError as e:
+            except (DeltaError, OSError) as e:
+                # deltalake raises a store failure (a missing bucket, refused credentials,
+                # a dead endpoint) as a bare OSError carrying the client's coloured text.
                 if (
                     "no files in log segment" in str(e).lower()
                     or "not a delta table" in str(e).lower()
