@@ -129,3 +129,20 @@ def test_store_failures_read_in_place_are_one_clean_line(
         if fault == "dead endpoint":
             assert lines[0].endswith("the endpoint cannot be reached (http://127.0.0.1:9)")
         assert "\x1b" not in err and "<?xml" not in err and "Kernel" not in err, (args, err)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("status",), ("backup", "list"), ("backup", "verify", "offsite"), ("fsck",)],
+)
+def test_local_only_commands_name_the_url_not_a_scratch_directory(
+    source: Path, s3_url: str, args: tuple[str, ...]
+) -> None:
+    push(source, Remote(s3_url, create=True), "offsite")
+    code, _, err = run(s3_url, *args)
+    assert code == 1
+    what = " ".join(a for a in args if a != "offsite")
+    assert err.strip() == (
+        f"error: {s3_url} is read in place: {what} needs a local pond; restore it first "
+        f"(pond restore {s3_url} DIR)"
+    )

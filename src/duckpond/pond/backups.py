@@ -99,6 +99,7 @@ class PondBackups(Facet):
         from ..backup.local import pending
         from ..backup.state import load_state
 
+        self.pond._local_only("backup list")
         out = []
         for name, spec in self._specs().items():
             state = load_state(self.pond.path, name, spec.url)
@@ -151,4 +152,5 @@ class PondBackups(Facet):
         """Compare backup ``name`` with this pond; ``deep`` re-hashes every remote object."""
         from ..backup import verify
 
+        self.pond._local_only("backup verify")
         return verify(self.pond.path, self.remote(name), deep=deep)

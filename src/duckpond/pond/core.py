@@ -129,6 +129,19 @@ class Pond:
         )
         return cls(where, persistence, lock_timeout)
 
+    def _local_only(self, what: str) -> None:
+        """Refuse ``what`` on a pond read in place: it needs the pond's own directory
+        (its disk use, its backup records, its files to re-hash), which a store URL lacks.
+
+        Raises ``ConfigError`` naming the URL.
+        """
+        if self.persistence.remote is not None:
+            url = self.persistence.location
+            raise ConfigError(
+                f"{url} is read in place: {what} needs a local pond; restore it first "
+                f"(pond restore {url} DIR)"
+            )
+
     def _read_only_error(self, what: str) -> ReadOnlyError:
         if self.persistence.remote is not None:
             return self.persistence._read_only_error()
@@ -218,6 +231,7 @@ class Pond:
         """What a person or a monitor looks at: id, newest transaction, disk use, runs, backups."""
         from ..tlogfs.usage import disk_usage
 
+        self._local_only("status")
         newest = self.log(limit=1)
         return PondStatus(
             path=str(self.path),
@@ -457,6 +471,7 @@ class Pond:
         ``at_txn`` (default: the newest transaction; see ``duckpond.tlogfs.integrity``);
         ``ok`` is False when a problem was found, each one named.  Never writes.
         """
+        self._local_only("fsck")
         return Pond.check(self.path, at_txn=at_txn)
 
     @staticmethod
@@ -465,7 +480,14 @@ class Pond:
         """``fsck`` of the pond at ``path`` without opening it first (it may be too damaged
         to open: that is then a problem of the report, not an exception)."""
         from ..tlogfs import fsck
+        from ..tlogfs.objectstore import is_store_url
 
+        if is_store_url(os.fspath(path)):
+            url = os.fspath(path)
+            raise ConfigError(
+                f"{url} is read in place: fsck needs a local pond; restore it first "
+                f"(pond restore {url} DIR)"
+            )
         return fsck(Path(path).expanduser().absolute(), at_txn=at_txn)
 
     # -- tables, series, SQL ---------------------------------------------------------
