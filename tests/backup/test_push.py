@@ -105,3 +105,45 @@ def test_two_pushers_of_one_version_cannot_both_win(s3_url: str, tmp_path: Path)
     assert remote.put_new(log_key(0), b"first")
     assert not remote.put_new(log_key(0), b"second")
     assert remote.get(log_key(0)) == b"first"
+
+
+def _verify_cli(pond: Path) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from duckpond.cli import cli
+
+    result = CliRunner().invoke(cli, ["--pond", str(pond), "backup", "verify", "offsite"])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_verify_names_a_different_pond_and_where_a_copy_diverged(
+    s3_url: str, tmp_path: Path
+) -> None:
+    from .conftest import apply_text, backup_doc
+
+    first = Pond.init(tmp_path / "first")
+    for i in range(3):
+        first.write_bytes(f"/f{i}.txt", b"x")
+    push(first.path, Remote(s3_url, create=True), "offsite")
+    other = Pond.init(tmp_path / "other")
+    for pond in (first, other):
+        apply_text(pond, tmp_path, backup_doc("offsite", s3_url))
+    code, out, err = _verify_cli(other.path)
+    assert code == 1
+    assert out.strip() == (
+        f"offsite: different pond (remote holds pond {first.pond_id}, this is pond {other.pond_id})"
+    )
+    assert err.strip() == "error: backup offsite is not usable as it is: different pond"
+
+    push(first.path, Remote(s3_url), "offsite")  # the Backup resource, txn 5
+    restore(s3_url, tmp_path / "copy")
+    copy = Pond.open(tmp_path / "copy")
+    copy.write_bytes("/copy.txt", b"the copy's own")  # txn 6 here
+    for i in range(6):
+        first.write_bytes(f"/g{i}.txt", b"y")  # txns 6..11 there
+    push(first.path, Remote(s3_url), "offsite")
+    code, out, _ = _verify_cli(copy.path)
+    assert code == 1
+    assert out.strip() == "offsite: diverged at txn 6 (remote txn 11, local txn 6)"
+    report = verify(copy.path, Remote(s3_url))
+    assert (report.status, report.diverged_txn, report.remote_txn) == ("diverged", 6, 11)

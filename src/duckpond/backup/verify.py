@@ -2,8 +2,8 @@
 
 The shallow check compares the remote's newest Delta version with the local log:
 ``equal``, ``behind`` by K transactions, ``ahead`` (the local pond lost history) or
-``diverged`` (not one history: another pond's backup, or a copy that wrote its own
-transactions), or ``empty`` (nothing pushed yet).  ``deep`` also reads every push record
+``diverged`` at txn N (a copy that wrote its own transactions), ``different`` (the
+remote holds another pond), or ``empty`` (nothing pushed yet).  ``deep`` also reads every push record
 (checksums and chain) and re-reads and re-hashes every object they name, naming each
 missing or bad one.
 """
@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackupConflictError, CorruptDataError
+from ..errors import CorruptDataError
 from ..tlogfs.identity import pond_id
 from ..tlogfs.objectstore import remote_error
-from .layout import PushRecord, RemoteObject, record_key, sha256_hex
+from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
 from .local import LocalLog
-from .push import DEFAULT_CONCURRENCY, check_identity, compare_tip
+from .push import DEFAULT_CONCURRENCY, remote_pond_id
 from .remote import Remote
 
-STATUSES = ("equal", "behind", "ahead", "diverged", "empty")
+STATUSES = ("equal", "behind", "ahead", "diverged", "different", "empty")
 
 
 @dataclass
@@ -40,6 +40,7 @@ class VerifyReport:
     local_txn: int
     remote_txn: int
     detail: str = ""
+    diverged_txn: int | None = None
     objects_checked: int = 0
     bytes_checked: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
@@ -64,6 +65,7 @@ class VerifyReport:
             "remote_txn": self.remote_txn,
             "behind_by": self.behind_by,
             "detail": self.detail,
+            "diverged_txn": self.diverged_txn,
             "objects_checked": self.objects_checked,
             "bytes_checked": self.bytes_checked,
             "problems": [{"key": k, "problem": p} for k, p in self.problems],
@@ -75,6 +77,37 @@ def _txn_at(log: LocalLog, version: int) -> int:
         txn = log.read(v).txn_seq
         if txn is not None:
             return txn
+    return 0
+
+
+def _same(remote: Remote, log: LocalLog, version: int) -> bool:
+    return remote.get(log_key(version)) == log.read(version).log
+
+
+def _first_difference(remote: Remote, log: LocalLog, common: int) -> int | None:
+    """The first Delta version in 0..``common`` whose log entry differs between the two
+    ends, None if none does.  Histories that part never meet again (each entry names its
+    own transaction), so a bisection finds it in a few reads."""
+    if _same(remote, log, common):
+        return None
+    low, high = 0, common  # high differs; every version below low is the same
+    while low < high:
+        mid = (low + high) // 2
+        if _same(remote, log, mid):
+            low = mid + 1
+        else:
+            high = mid
+    return high
+
+
+def _remote_txn(remote: Remote, tip: int) -> int:
+    """The pond transaction of the remote's newest version, from its push record."""
+    for version in range(tip, -1, -1):
+        found = remote.record(version)
+        if found is not None and found[0].txn_seq is not None:
+            return found[0].txn_seq
+        if found is None:
+            break
     return 0
 
 
@@ -93,15 +126,21 @@ def verify(pond_dir: Path, remote: Remote, *, deep: bool = False) -> VerifyRepor
     if tip < 0:
         report.status = "empty"
         return report
-    try:
-        check_identity(remote, pond_id(pond_dir))
-        compare_tip(remote, log, tip, newest)
-    except BackupConflictError as e:
-        report.status = "ahead" if tip > newest else "diverged"
-        report.detail = str(e)
-    if report.status in ("equal", "diverged") and tip <= newest:
-        report.remote_txn = _txn_at(log, tip)
-        if report.status == "equal" and tip < newest:
+    report.remote_txn = _remote_txn(remote, tip)
+    theirs, ours = remote_pond_id(remote), pond_id(pond_dir)
+    if theirs is not None and theirs != ours:
+        report.status = "different"
+        report.detail = f"remote holds pond {theirs}, this is pond {ours}"
+    else:
+        common = min(tip, newest)
+        first = _first_difference(remote, log, common)
+        if first is not None:
+            report.status = "diverged"
+            report.diverged_txn = _txn_at(log, first)
+            report.detail = f"diverged at txn {report.diverged_txn}"
+        elif tip > newest:
+            report.status = "ahead"
+        elif tip < newest:
             report.status = "behind"
     if deep:
         _deep(remote, tip, report)

@@ -98,7 +98,7 @@ def list_(settings: Settings) -> None:
 @click.option("--deep", is_flag=True, help="Re-read and re-hash every remote object.")
 @pass_settings
 def verify(settings: Settings, name: str, deep: bool) -> None:
-    """Compare a backup with the pond: equal, behind, ahead or diverged.
+    """Compare a backup with the pond: equal, behind, ahead, diverged or a different pond.
 
     Exits 1 unless equal or behind.  --deep also checks every push record and every
     object's sha256, naming each missing or bad one.
@@ -108,12 +108,21 @@ def verify(settings: Settings, name: str, deep: bool) -> None:
         pond backup verify offsite --deep
     """
     report = settings.open().backups.verify(name, deep=deep)
-    lines = [f"{name}: {report.status}"]
-    if report.status == "behind":
-        lines[0] += f" by {report.behind_by} txn"
-    lines[0] += f" (remote txn {report.remote_txn}, local txn {report.local_txn})"
-    if report.detail:
-        lines.append(report.detail)
+    txns = f"remote txn {report.remote_txn}, local txn {report.local_txn}"
+    state = report.status
+    if report.status == "different":
+        state = "different pond"
+        lines = [f"{name}: {state} ({report.detail})"]
+    elif report.status == "diverged":
+        state = f"diverged at txn {report.diverged_txn}"
+        lines = [f"{name}: {state} ({txns})"]
+    else:
+        lines = [f"{name}: {report.status}"]
+        if report.status == "behind":
+            lines[0] += f" by {report.behind_by} txn"
+        lines[0] += f" ({txns})"
+        if report.detail:
+            lines.append(report.detail)
     if deep:
         lines.append(
             f"checked {report.objects_checked} object(s), {_size(report.bytes_checked)}: "
@@ -122,7 +131,7 @@ def verify(settings: Settings, name: str, deep: bool) -> None:
         lines.extend(f"bad: {key}: {problem}" for key, problem in report.problems)
     settings.output.data(report.to_json(), text="\n".join(lines))
     if not report.ok:
-        what = f"{len(report.problems)} bad object(s)" if report.problems else report.status
+        what = f"{len(report.problems)} bad object(s)" if report.problems else state
         raise UserError(f"backup {name} is not usable as it is: {what}")
 
 
