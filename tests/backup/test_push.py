@@ -147,3 +147,35 @@ def test_verify_names_a_different_pond_and_where_a_copy_diverged(
     assert out.strip() == "offsite: diverged at txn 6 (remote txn 11, local txn 6)"
     report = verify(copy.path, Remote(s3_url))
     assert (report.status, report.diverged_txn, report.remote_txn) == ("diverged", 6, 11)
+
+
+def test_one_broken_backup_does_not_stop_the_others(s3_url: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from duckpond.cli import cli
+
+    from .conftest import apply_text, backup_doc
+
+    stranger = Pond.init(tmp_path / "stranger")
+    taken = f"{s3_url}-taken"
+    push(stranger.path, Remote(taken, create=True), "x")
+    pond = Pond.init(tmp_path / "pond")
+    pond.write_bytes("/a.txt", b"one")
+    apply_text(pond, tmp_path, backup_doc("aaa-broken", taken))
+    apply_text(pond, tmp_path, backup_doc("offsite", s3_url))
+    result = CliRunner().invoke(cli, ["--pond", str(pond.path), "backup", "push"])
+    assert result.exit_code == 1
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith(f"aaa-broken: failed: {taken} holds the backup of pond")
+    assert lines[1].startswith(f"offsite: pushed through txn {pond.last_txn} to {s3_url}")
+    assert result.stderr.strip() == "error: 1 of 2 backup(s) failed: aaa-broken"
+    assert verify(pond.path, Remote(s3_url)).status == "equal"
+
+    pond.write_bytes("/b.txt", b"two")
+    reports = pond.backups.push()
+    assert [(r.name, r.ok) for r in reports] == [("aaa-broken", False), ("offsite", True)]
+    assert reports[0].error is not None and stranger.pond_id in reports[0].error
+    # A bare str is one name, not a sequence of one-letter names.
+    pond.write_bytes("/c.txt", b"three")
+    (only,) = pond.backups.push("offsite")
+    assert only.ok and only.last_txn == pond.last_txn

@@ -64,11 +64,17 @@ class PushReport:
     bytes_sent: int = 0
     objects_present: int = 0
     elapsed_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """False if this push failed (``error`` says why; nothing else is meaningful then)."""
+        return self.error is None
 
     @property
     def up_to_date(self) -> bool:
         """True if the remote already had everything."""
-        return self.from_version == self.to_version
+        return self.ok and self.from_version == self.to_version
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +89,8 @@ class PushReport:
             "objects_present": self.objects_present,
             "elapsed_s": round(self.elapsed_s, 3),
             "up_to_date": self.up_to_date,
+            "ok": self.ok,
+            "error": self.error,
         }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, guarded
+from ..errors import ConfigError, PondError, guarded
 from .facet import Facet
 
 if TYPE_CHECKING:
@@ -127,24 +127,40 @@ class PondBackups(Facet):
         *,
         progress: Callable[[int, int], None] | None = None,
     ) -> builtins.list[PushReport]:
-        """Push to the named backups (all if none), in name order; stops at the first failure.
+        """Push to the named backups (all if none), in name order, each whatever the others do.
 
-        Raises what ``duckpond.backup.push`` raises (``RemoteError``, ``BackupConflictError``).
+        ``names`` is a sequence of names; a bare ``str`` is one name.  Returns one
+        ``PushReport`` per backup; a failed push (``RemoteError``, ``BackupConflictError``,
+        an unreadable object) is a report whose ``error`` gives the one-line reason, as
+        ``pond run`` reports each resource.  Raises ``ConfigError`` for an unknown name or
+        a pond without Backup resources, ``ReadOnlyError`` on a pond read in place.
         """
-        from ..backup import push
+        from ..backup import PushReport, push
 
         if self.pond.persistence.remote is not None:
             raise self.pond.persistence._read_only_error()
-        chosen = builtins.list(names) or builtins.list(self._specs())
+        chosen = [names] if isinstance(names, str) else builtins.list(names)
+        chosen = chosen or builtins.list(self._specs())
         if not chosen:
             raise ConfigError("this pond has no Backup resource: apply one first")
+        specs = {name: self._spec(name) for name in chosen}
         reports = []
-        for name in chosen:
-            spec = self._spec(name)
-            remote = self.remote(name, create=True)
-            reports.append(
-                push(self.pond.path, remote, name, concurrency=spec.concurrency, progress=progress)
-            )
+        for name, spec in specs.items():
+            try:
+                remote = self.remote(name, create=True)
+                reports.append(
+                    push(
+                        self.pond.path,
+                        remote,
+                        name,
+                        concurrency=spec.concurrency,
+                        progress=progress,
+                    )
+                )
+            except (PondError, OSError) as e:
+                # One broken backup must not keep the others from their push.
+                failed = PushReport(name, spec.url, self.pond.pond_id, -1, -1, 0, error=str(e))
+                reports.append(failed)
         return reports
 
     @guarded

@@ -51,15 +51,23 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
     out = settings.output
     if out.json_mode:
         out.data([r.to_json() for r in reports])
+        if any(not r.ok for r in reports):
+            raise UserError("backup push failed: see each backup's error")
         return
+    failed = [r for r in reports if not r.ok]
     for r in reports:
-        if r.up_to_date:
+        if not r.ok:
+            out.message(f"{r.name}: failed: {r.error}")
+        elif r.up_to_date:
             out.message(f"{r.name}: up to date at txn {r.last_txn} ({r.url})")
         else:
             out.message(
                 f"{r.name}: pushed through txn {r.last_txn} to {r.url}: {r.objects_sent} "
                 f"object(s), {_size(r.bytes_sent)} in {r.elapsed_s:.2f} s"
             )
+    if failed:
+        names_failed = ", ".join(r.name for r in failed)
+        raise UserError(f"{len(failed)} of {len(reports)} backup(s) failed: {names_failed}")
 
 
 @backup.command(name="list")
