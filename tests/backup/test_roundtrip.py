@@ -79,3 +79,20 @@ def test_restored_pond_keeps_the_id_and_writes_on(source: Path, tmp_path: Path) 
     pond.write_bytes("/raw/after-restore.txt", b"still a pond")
     assert pond.read_bytes("/raw/after-restore.txt") == b"still a pond"
     assert pond.fsck().ok
+
+
+def test_a_restored_pond_knows_its_backup_holds_everything(s3_url: str, tmp_path: Path) -> None:
+    from .conftest import apply_text, backup_doc
+
+    pond = Pond.init(tmp_path / "pond")
+    apply_text(pond, tmp_path, backup_doc("offsite", s3_url))
+    apply_text(pond, tmp_path, backup_doc("elsewhere", f"{s3_url}-other"))
+    for i in range(5):
+        pond.write_bytes(f"/f{i}.txt", b"x")
+    pond.backups.push(["offsite"])
+    Pond.restore(s3_url, tmp_path / "copy")
+    copy = Pond.open(tmp_path / "copy")
+    lags = {b.name: (b.last_pushed_txn, b.lag_txns) for b in copy.status().backups}
+    assert lags == {"offsite": (copy.last_txn, 0), "elsewhere": (0, copy.last_txn)}
+    (report,) = copy.backups.push("offsite")
+    assert report.ok and report.up_to_date

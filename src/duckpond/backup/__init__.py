@@ -14,7 +14,7 @@ from ..tlogfs.objectstore import StoreOptions
 from .layout import PushRecord, RemoteObject
 from .push import PushReport, push
 from .remote import Remote
-from .restore import RestoreReport, restore
+from .restore import RestoreReport, record_restored, restore
 from .state import BackupState, load_state
 from .verify import VerifyReport, verify
 
@@ -29,6 +29,7 @@ __all__ = [
     "VerifyReport",
     "load_state",
     "push",
+    "record_restored",
     "restore",
     "verify",
 ]

@@ -180,3 +180,26 @@ def _check_opens(stage: Path, txn: int) -> None:
                 f"the restored log ends at transaction {p.last_txn}, its records at {txn}"
             )
         p.read_dir(ROOT_ID)
+
+
+def record_restored(
+    pond_dir: Path, backups: dict[str, str], remote: Remote, report: RestoreReport
+) -> None:
+    """Note in the restored pond that ``backups`` (name: URL of each Backup resource whose
+    URL is the one restored from) hold everything up to the restored version: a fact just checked
+    object by object, so ``pond status`` shows no lag and the next push starts from it.
+    The last push time stays unset: no push was made from here."""
+    from .state import BackupState, save_state
+
+    found = remote.record(report.version)
+    digest = sha256_hex(found[1]) if found is not None else None
+    for name, url in backups.items():
+        state = BackupState(
+            name,
+            url,
+            pond_id=report.pond_id,
+            last_version=report.version,
+            last_txn=report.txn_seq,
+            record_sha256=digest,
+        )
+        save_state(pond_dir, state)

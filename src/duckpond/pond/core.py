@@ -219,12 +219,23 @@ class Pond:
         byte is checked before it is used; see ``duckpond.backup.restore`` for the errors.
         Open the result with ``Pond.open(dest)``.
         """
-        from ..backup import Remote, StoreOptions
+        from ..backup import Remote, StoreOptions, record_restored
         from ..backup import restore as restore_backup
 
         options = StoreOptions(endpoint=endpoint, region=region, allow_http=allow_http)
         remote = Remote(url, options)
-        return restore_backup(url, dest, remote=remote, at_txn=at_txn, progress=progress)
+        report = restore_backup(url, dest, remote=remote, at_txn=at_txn, progress=progress)
+        # The backups kept at this very URL hold everything restored: say so, so the new
+        # pond shows no lag for them (``backup.restore.record_restored``).
+        with Pond.open(report.dest) as pond:
+            same = {
+                name: spec.url
+                for name, spec in pond.backups._specs().items()
+                if spec.url.rstrip("/") == url.rstrip("/")
+            }
+        if same:
+            record_restored(Path(report.dest), same, remote, report)
+        return report
 
     @guarded
     def status(self) -> PondStatus:
