@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackupConflictError, CorruptDataError
+from ..errors import BackupConflictError, CorruptDataError, PondCorruptError
 from ..tlogfs.identity import pond_id, pond_id_of
 from ..tlogfs.objectstore import scrub_secrets
 from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
@@ -121,6 +121,31 @@ def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> N
             f"{remote.url} and this pond diverged at Delta version {tip} (a copy of the pond "
             "wrote its own transactions); nothing was overwritten: push to another URL"
         )
+
+
+def local_up_to_date(pond_dir: Path, name: str, url: str) -> BackupState | None:
+    """The recorded state of backup ``name`` if it says ``url`` holds this pond's newest version.
+
+    From local files only, no network: ``$POND/backups/<name>.json`` (this URL, this pond's
+    id, last attempt ok) against the newest entry of ``$POND/data/_delta_log``.  None when
+    a push has something to do, or cannot tell (no record, another URL, a failed attempt).
+
+    What this cannot see is the remote changing under it (emptied, another pusher ahead):
+    only a push that has something to send looks, and a push's checks then refuse or
+    resend as they would have.  ``pond run`` relies on it (a run every few minutes should
+    not pay round trips to learn nothing); ``pond backup push`` by hand always looks.
+    """
+    state = load_state(pond_dir, name, url)
+    if state.last_version < 0 or state.last_attempt is None:
+        return None
+    if state.last_attempt.outcome != "ok":
+        return None
+    try:
+        if state.pond_id != pond_id(pond_dir) or state.last_version != LocalLog(pond_dir).newest():
+            return None
+    except (OSError, PondCorruptError):
+        return None
+    return state
 
 
 def push(

@@ -36,7 +36,7 @@ from ..tlogfs.lock import WriterLock, holder_info
 from .apply import StoredResource, check_outputs, stored_resources
 from .documents import Document, load_stored
 from .graph import dependencies, order
-from .kinds import RunContext, RunStats, TransactionFactory
+from .kinds import RunContext, RunStats, TransactionFactory, Unchanged
 from .secrets import scrub
 
 RUN_LOCK_FILE = "run.lock"
@@ -276,6 +276,13 @@ def _run_one(
         if problem is not None:
             raise ConfigError(f"{doc.name}: {problem}")
         step = doc.kind.run(ctx)
+        if isinstance(step, Unchanged):
+            # Nothing done: no transaction, no run record (a cron job every few minutes
+            # must not fill `pond log`); the result is still reported to the caller.
+            result.summary = scrub(step.summary)
+            result.elapsed_s = time.perf_counter() - started
+            result.peak_rss_bytes = peak_rss_bytes()
+            return result
         with transaction() as tx:
             root = tx.root
             stats = step(root) if step is not None else RunStats()

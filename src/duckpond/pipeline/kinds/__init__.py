@@ -22,7 +22,10 @@ A run has two phases so that slow work never holds the pond's write lock:
 ``run(ctx)`` does the slow part (reading host files, network) with a
 read-only view of the pond, and returns a ``WriteStep`` (or None when
 there is nothing to write) that the runner calls inside the resource's own
-transaction.
+transaction.  A publisher whose run found nothing to do at all returns
+``Unchanged``: the runner then commits nothing, not even a run record (PIPELINE.md:
+a run that changes nothing commits no pond transaction), and the kind keeps its own
+record outside the tree (Backup: ``$POND/backups/<name>.json``).
 """
 
 from __future__ import annotations
@@ -77,6 +80,16 @@ WriteStep = Callable[["WD"], RunStats]
 
 
 @dataclass(frozen=True)
+class Unchanged:
+    """A run that did nothing (a Backup with nothing new to push): no transaction at all.
+
+    ``summary`` is the one line the run reports (``pond run`` prints it).
+    """
+
+    summary: str = ""
+
+
+@dataclass(frozen=True)
 class RunContext:
     """What a kind's ``run`` may use: its identity, its spec, and the pond to read."""
 
@@ -122,7 +135,7 @@ class Kind:
     name: str
     role: Role
     spec_model: type[BaseModel]
-    run: Callable[[RunContext], WriteStep | None] | None = None
+    run: Callable[[RunContext], WriteStep | Unchanged | None] | None = None
     inputs: Callable[[Any], list[str]] = _no_inputs
     check: Callable[[Any], list[tuple[str, str]]] = _no_problems
     output: Callable[[Any, FactoryContext], Output] | None = None

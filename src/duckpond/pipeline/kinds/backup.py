@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 
 from ..documents import StrictModel
 from ..secrets import SecretField, SecretRef
-from . import Kind, RunContext, RunStats, WriteStep, register_kind
+from . import Kind, RunContext, RunStats, Unchanged, WriteStep, register_kind
 
 if TYPE_CHECKING:
     from ...backup import Remote
@@ -79,11 +79,19 @@ def remote_of(spec: BackupSpec, *, create: bool = False) -> Remote:
     return Remote(spec.url, options, create=create)
 
 
-def run_backup(ctx: RunContext) -> WriteStep | None:
-    """Push now (the slow part, no lock held); the step records what was sent."""
-    from ...backup import push
+def run_backup(ctx: RunContext) -> WriteStep | Unchanged | None:
+    """Push now (the slow part, no lock held); the step records what was sent.
+
+    When the pond's own record of the backup says the remote already holds the pond's
+    newest version, nothing is pushed, nothing committed and no request made
+    (``duckpond.backup.push.local_up_to_date`` says what that cannot see).
+    """
+    from ...backup.push import local_up_to_date, push
 
     spec: BackupSpec = ctx.spec
+    state = local_up_to_date(ctx.pond_dir, ctx.name, spec.url)
+    if state is not None:
+        return Unchanged(f"nothing new to push to {spec.url} (it holds txn {state.last_txn})")
     report = push(
         ctx.pond_dir, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency
     )
