@@ -103,13 +103,14 @@ class Remote:
         found = (version_of(k, LOG_PREFIX) for k in self.keys(LOG_PREFIX, offset))
         return sorted(v for v in found if v is not None)
 
-    def tip(self, hint: int = -1) -> int:
+    def tip(self, hint: int = -1, *, present: bool = False) -> int:
         """The newest version V such that 0..V are all present; -1 for an empty remote.
 
         ``hint``, a version known present (the last push's), makes this one short listing;
-        if it is no longer there, the whole log is listed.
+        if it is no longer there, the whole log is listed.  ``present``: the caller has
+        just seen ``hint``'s entry, so it is not asked for again.
         """
-        if hint >= 0 and self.size(log_key(hint)) is None:
+        if hint >= 0 and not present and self.size(log_key(hint)) is None:
             hint = -1
         versions = self.versions(hint)
         newest = hint
