@@ -28,12 +28,12 @@ def test_nothing_new_commits_nothing_and_asks_no_remote_but_something_new_is_pus
     pond.write_bytes("/a.txt", b"first")
     apply_text(pond, tmp_path, backup_doc("offsite", f"file://{remote}"))
     first = backup_run(pond)
-    assert first.txn_seq is not None and "pushed" in first.summary
+    assert "pushed" in first.summary and first.details["objects_sent"] > 0
     newest = pond.last_txn
 
     quiet = backup_run(pond)
-    assert quiet.txn_seq is None and "nothing new" in quiet.summary
-    assert pond.last_txn == newest  # no run record, no transaction
+    assert "nothing new" in quiet.summary and quiet.details == {}
+    assert quiet.txn_seq is None and pond.last_txn == newest
     assert pond.backups.list()[0].lag_txns == 0
 
     # The remote is not looked at when the local record says it holds everything.
@@ -44,7 +44,7 @@ def test_nothing_new_commits_nothing_and_asks_no_remote_but_something_new_is_pus
     # Something new: pushed, and the remote (emptied meanwhile) is whole again.
     pond.write_bytes("/b.txt", b"second")
     again = backup_run(pond)
-    assert again.txn_seq is not None and again.details["objects_sent"] > 0
+    assert "pushed" in again.summary and again.details["objects_sent"] > 0
     assert pond.backups.list()[0].lag_txns == 0
     restored = tmp_path / "restored"
     Pond.restore(f"file://{remote}", restored)
@@ -64,7 +64,7 @@ def test_a_missing_or_failed_local_record_makes_the_run_look_at_the_remote(
     # No record: the run cannot tell, so it pushes (finding the remote up to date).
     state_path(pond.path, "offsite").unlink()
     looked = backup_run(pond)
-    assert "nothing new" not in looked.summary and looked.txn_seq is not None
+    assert "pushed" in looked.summary and looked.details["objects_sent"] == 0
     assert state_path(pond.path, "offsite").exists()
     assert pond.backups.list()[0].lag_txns == 0
     assert "nothing new" in backup_run(pond).summary

@@ -68,6 +68,8 @@ def apply(
     for node in result.nodes:
         verb = f"would {node.action[:-1].removesuffix('e')}e" if dry_run else node.action
         out.message(f"{verb} {node.node_type}: {node.path} ({node.name})")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if dry_run:
         out.message("dry run: nothing written")
     elif result.changed:
@@ -142,6 +144,8 @@ def _summary(report: RunReport) -> None:
             click.echo(f"{r.name}: failed: {r.error}")
         elif r.summary:
             click.echo(f"{r.name}: {r.summary}")
+        for warning in r.details.get("warnings") or ():
+            click.echo(f"{r.name}: warning: {warning}")
 
 
 @click.command()

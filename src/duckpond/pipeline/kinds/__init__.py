@@ -23,9 +23,8 @@ A run has two phases so that slow work never holds the pond's write lock:
 read-only view of the pond, and returns a ``WriteStep`` (or None when
 there is nothing to write) that the runner calls inside the resource's own
 transaction.  A publisher whose run found nothing to do at all returns
-``Unchanged``: the runner then commits nothing, not even a run record (PIPELINE.md:
-a run that changes nothing commits no pond transaction), and the kind keeps its own
-record outside the tree (Backup: ``$POND/backups/<name>.json``).
+``Unchanged``: the runner then opens no transaction and calls no ``after_commit``
+hook; the run is recorded beside the oplog as every run is.
 """
 
 from __future__ import annotations
@@ -72,8 +71,9 @@ class WriteTransaction(Protocol):
         ...
 
 
-TransactionFactory = Callable[[], AbstractContextManager[WriteTransaction]]
-"""Opens one pond transaction: commits on a clean exit, leaves nothing on an exception."""
+TransactionFactory = Callable[..., AbstractContextManager[WriteTransaction]]
+"""Opens one pond transaction: commits on a clean exit, leaves nothing on an exception;
+given a command (a list of words), the log records it instead of the process's."""
 
 WriteStep = Callable[["WD"], RunStats]
 """The fast part of a run, called inside the resource's transaction with a writable root."""
@@ -81,7 +81,7 @@ WriteStep = Callable[["WD"], RunStats]
 
 @dataclass(frozen=True)
 class Unchanged:
-    """A run that did nothing (a Backup with nothing new to push): no transaction at all.
+    """A run that did nothing (a Backup with nothing new to push): no transaction, no hook.
 
     ``summary`` is the one line the run reports (``pond run`` prints it).
     """

@@ -14,9 +14,12 @@
       allow_http: false                    # optional; else AWS_ALLOW_HTTP
 
 ``pond run`` runs every Backup after every other resource (``Kind.last``); its run pushes
-with no lock held (``duckpond.backup.push``), and, once its run record is committed,
-pushes that transaction too (``Kind.after_commit``), so a ``pond run`` leaves the backup
-at the pond's newest transaction.  ``endpoint`` and ``region`` take a literal or an
+with no lock held (``duckpond.backup.push``) and commits nothing (its run is recorded
+beside the oplog), then pushes whatever another writer committed meanwhile
+(``Kind.after_commit``), so a ``pond run`` leaves the backup at the pond's newest
+transaction.  When the pond's record of the backup (``$POND/backups/<name>.json``) says
+the remote holds the newest version already, the run makes no request at all
+(``local_up_to_date`` says what that cannot see).  ``endpoint`` and ``region`` take a literal or an
 ``${env:...}`` reference; credentials only a reference, resolved when used, never stored.
 """
 
@@ -112,10 +115,12 @@ def run_backup(ctx: RunContext) -> WriteStep | Unchanged | None:
 
 
 def after_backup(ctx: RunContext) -> None:
-    """Push the run record's own transaction, so the backup ends at the newest one."""
-    from ...backup import push
+    """Push what was committed since the run's push (by another writer), if anything."""
+    from ...backup.push import local_up_to_date, push
 
     spec: BackupSpec = ctx.spec
+    if local_up_to_date(ctx.pond_dir, ctx.name, spec.url) is not None:
+        return
     push(ctx.pond_dir, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency)
 
 
