@@ -29,6 +29,8 @@ hook; the run is recorded beside the oplog as every run is.
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -173,7 +175,14 @@ def known_kinds() -> Mapping[str, Kind]:
 
 def get_kind(name: str) -> Kind:
     """The kind called ``name``; ``ConfigError`` listing the known kinds otherwise."""
-    _load_builtin()
+    if name not in KINDS and not _loaded:
+        # Its own module first (SqlDerived: sql_derived): a `pond run` of one Backup
+        # should not import the site builder and every other kind.
+        module = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        if module in _BUILTIN:
+            importlib.import_module(f".{module}", __name__)
+    if name not in KINDS:
+        _load_builtin()
     try:
         return KINDS[name]
     except KeyError:
@@ -200,8 +209,6 @@ def _load_builtin() -> None:
     global _loaded
     if _loaded:
         return
-    import importlib
-
     for module in _BUILTIN:
         importlib.import_module(f".{module}", __name__)
     _loaded = True
