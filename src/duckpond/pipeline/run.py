@@ -89,6 +89,7 @@ class RunResult:
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         from ..timeparse import iso
@@ -106,6 +107,7 @@ class RunResult:
             "txn_seq": self.txn_seq,
             "error": self.error,
             "details": self.details,
+            "warnings": self.warnings,
         }
 
 
@@ -257,6 +259,9 @@ def _run_one(
             stats = step(root) if step is not None else RunStats()
             result.rows, result.bytes = stats.rows, stats.bytes
             result.details, result.summary = stats.details, stats.summary
+            result.warnings = [scrub(w) for w in stats.warnings]
+            if result.warnings:
+                result.details = {**result.details, "warnings": result.warnings}
             if stats.error is not None:
                 # Partly done: the good part is committed, the run still counts as failed.
                 result.outcome, result.error = "failed", scrub(stats.error)

@@ -55,6 +55,8 @@ class RunStats:
     # A partial failure: what was written is committed, but the run is recorded as
     # failed with this one-line error (an Inbox with files it could not read).
     error: str | None = None
+    # Things the operator should know that did not fail the run (readings set aside).
+    warnings: list[str] = field(default_factory=list)
 
 
 class WriteTransaction(Protocol):
