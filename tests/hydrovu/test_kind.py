@@ -54,7 +54,9 @@ def versions(runner: PondRunner, path: str) -> int:
 
 
 def last_run(runner: PondRunner) -> dict[str, Any]:
-    rows = runner.json("query", "SELECT outcome, rows, details FROM runs ORDER BY start DESC")
+    rows = runner.json(
+        "query", "SELECT outcome, rows, error, details FROM runs ORDER BY start DESC"
+    )
     return dict(rows[0])
 
 
