@@ -443,6 +443,8 @@ class _CachedBytes:
 
     def read_bytes(self) -> bytes:
         return self.data
+
+
 # -- what a miss gives: the fresh output, stored as it is read ------------------------------
 
 
