@@ -14,21 +14,34 @@ others: every good file is imported and committed, and each bad one is
 named with its one-line error in the run's details (``failed_files``) and
 its summary.  The run's outcome is then ``failed`` (``pond run`` exits 1),
 so the problem is seen; a bad file is tried again on every later run until
-it is fixed or removed.
+it is fixed or removed.  A file that cannot be opened is such a bad file too:
+permission denied, vanished between listing and reading, a directory or a
+FIFO or device where a file was (nothing blocks on a FIFO: it is opened
+without waiting for a writer, and only regular files are read).
+
+Only what lies inside the inbox folder (the pattern's directory before its
+first wildcard, symlinks resolved) is read.  Whoever can drop a file in an
+inbox must not make the pond, and so its public site, carry any file the
+pond's user can read: a symlink pointing outside the folder, or a path that
+leaves it through a symlinked directory, is named and skipped, checked on the
+file actually opened; a pattern with a ``..`` component is refused at apply.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import glob
 import hashlib
+import os
+import stat
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from ...ingest.options import CopyOptions, OptionError
 from ...tinyfs import WD
@@ -50,6 +63,13 @@ class InboxSpec(StrictModel):
     csv: CopyOptions = CopyOptions()
     # How long a new or changed file must stay the same size and age to count as complete.
     settle: Duration = timedelta(seconds=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        if ".." in value.split("/"):
+            raise ValueError(f"an inbox pattern has no '..' component: {value!r}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -89,12 +109,64 @@ def _stat(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _hash(path: Path) -> str:
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _open_inside(path: Path, folder: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file inside ``folder`` (a resolved
+    directory); ``OSError`` saying why not otherwise.
+
+    The check is made on the file opened, not on its name: what the descriptor
+    points at (``/proc/self/fd``) must lie in ``folder``, so a symlink swapped in
+    after a check cannot lead outside.  ``O_NONBLOCK`` keeps a FIFO from
+    blocking the run until someone writes to it.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+            raise OSError(errno.EINVAL, f"{kind}, not a file", str(path))
+        try:
+            real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            real = path.resolve()
+        if not real.is_relative_to(folder):
+            raise OSError(
+                errno.EPERM,
+                f"leads outside the inbox folder {folder} (to {real}), not followed",
+                str(path),
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read(path: Path, folder: Path) -> bytes:
+    with _open_inside(path, folder) as fh:
+        return fh.read()
+
+
+def _hash(path: Path, folder: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with _open_inside(path, folder) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _unreadable(host: Path, exc: OSError) -> str:
+    """One line naming a file that cannot be opened and why."""
+    reason = exc.strerror or str(exc)
+    return f"{host}: cannot be read: {reason}"
 
 
 def _source_hash(attributes: Any, sha256: str) -> str:
@@ -133,9 +205,17 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     seen_names: dict[str, Path] = {}
     first: dict[Path, tuple[int, int]] = {}
     candidates: list[_Candidate] = []
+    folder = base.resolve()
     for text in sorted(glob.glob(spec.pattern, recursive=True)):
         host = Path(text)
-        if not host.is_file():
+        try:
+            mode = host.lstat().st_mode
+        except OSError as exc:
+            failed.append(_unreadable(host, exc))  # vanished since the listing
+            continue
+        if stat.S_ISDIR(mode):
+            continue  # a folder the pattern also matches: its files are matched on their own
+        if stat.S_ISLNK(mode) and host.is_dir() and host.resolve().is_relative_to(folder):
             continue
         if host.name in seen_names:
             raise FileExistsError(
@@ -144,10 +224,15 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                 f"({seen_names[host.name]} and {host})",
             )
         seen_names[host.name] = host
-        stat = _stat(host)
-        if stat is None:
+        try:
+            digest = _hash(host, folder)
+        except OSError as exc:
+            failed.append(_unreadable(host, exc))
             continue
-        digest = _hash(host)
+        found = _stat(host)
+        if found is None:
+            failed.append(f"{host}: cannot be read: vanished while being read")
+            continue
         if latest.get(host.name) == digest:
             counts["unchanged"] += 1
             continue
@@ -155,9 +240,9 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             counts["skipped"] += 1
             skipped.append(f"{host}: same content as {imported[digest]}")
             continue
-        first[host] = stat
+        first[host] = found
         status = "changed" if host.name in latest else "new"
-        candidates.append(_Candidate(host, host.name, digest, stat, status))
+        candidates.append(_Candidate(host, host.name, digest, found, status))
 
     if candidates and spec.settle.total_seconds() > 0:
         time.sleep(spec.settle.total_seconds())
@@ -175,21 +260,27 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         node_type = node_types.get(cand.name, FORMAT_TYPES[spec.format])
         attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
         event_range: tuple[int, int] | None = None
+        try:
+            content = _read(cand.host, folder)
+        except OSError as exc:
+            failed.append(_unreadable(cand.host, exc))
+            continue
+        if hashlib.sha256(content).hexdigest() != cand.sha256:
+            counts["skipped"] += 1
+            skipped.append(f"{cand.host}: still being written")
+            continue
+        data = content
         if node_type in ("file:table", "file:series"):
             try:
-                stored = to_parquet_from_host(cand.host, node_type, spec.csv)
+                stored = to_parquet_from_host(cand.host, node_type, spec.csv, content=content)
             except Exception as exc:
                 failed.append(f"{cand.host}: {error_text(exc)}")
                 continue
             data = stored.data
             attributes = {**stored.attributes, **attributes}
             event_range = stored.event_range
-        else:
-            data = cand.host.read_bytes()
         # Read, then looked at again: a file that moved meanwhile waits for the next run.
-        if _stat(cand.host) != cand.stat or (
-            node_type == "file:data" and hashlib.sha256(data).hexdigest() != cand.sha256
-        ):
+        if _stat(cand.host) != cand.stat:
             counts["skipped"] += 1
             skipped.append(f"{cand.host}: still being written")
             continue
