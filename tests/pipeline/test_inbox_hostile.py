@@ -106,9 +106,7 @@ def test_a_vanished_file_is_named_and_skipped(pond: PondRunner, inbox: Path) -> 
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_a_file_without_read_permission_is_named_and_skipped(
-    pond: PondRunner, inbox: Path
-) -> None:
+def test_a_file_without_read_permission_is_named_and_skipped(pond: PondRunner, inbox: Path) -> None:
     locked = inbox / "locked.csv"
     locked.write_text(CSV_A.replace("1.5", "7.5"))
     locked.chmod(0)
