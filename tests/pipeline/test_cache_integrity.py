@@ -265,3 +265,15 @@ def test_host_version_changes_with_content_not_with_reads(tmp_path: Path) -> Non
     f.write_text("a\n2\n")
     assert host_version(str(f)) != first
     assert host_version(str(tmp_path / "*.csv")) != host_version(str(tmp_path / "*.txt"))
+
+
+def test_a_damaged_vega_bundle_is_made_again(tmp_path: Path) -> None:
+    """The site's script bundle, kept per user: a truncated copy is never published."""
+    from duckpond.pipeline.site.build import vega_bundle
+
+    script, version = vega_bundle(tmp_path)
+    [kept] = tmp_path.glob("*.js")
+    assert vega_bundle(tmp_path) == (script, version)
+    kept.write_bytes(kept.read_bytes()[:1000])
+    assert vega_bundle(tmp_path) == (script, version)
+    assert kept.read_text(encoding="utf-8") == script
