@@ -8,7 +8,7 @@
 - inbox (p.inbox1, p.inbox2): ``pond run`` of an Inbox over 1,000 small CSV files
   stored as series (200 with --quick), first run and a second with nothing new
   (target: the second under 10% of the first); whole processes, and the same runs
-  in process (p.inbox1i, p.inbox2i: ``Pond.run``, without the process start-up).
+  in process (p.inbox1i, p.inbox2i: ``pond.pipeline.run``, without the process start-up).
 - sql (p.sql1, p.sql2): a SqlDerived hourly aggregate over a series of ``--rows`` rows
   (default 2M, 1M with --quick; the figures in docs/performance.md are for 10M), read
   with ``Pond.read_table`` in a fresh pond handle: first read with an empty cache
@@ -156,16 +156,16 @@ def bench_inbox(work: Path, files: int, repeat: int) -> list[Figure]:
     samples = interleaved({"first": first, "again": again}, repeat, warmup=0)  # type: ignore[dict-item]
     one, two = median(samples["first"]), median(samples["again"])
 
-    # The same in process (Pond.run), without the start-up every `pond` process pays.
+    # The same in process (pond.pipeline.run), without the start-up every `pond` process pays.
     def first_in() -> ChildRun:
         pond_dir = work / f"pond-inbox-{next(fresh)}"
         shutil.copytree(template, pond_dir)
         handle = Pond.open(pond_dir)
-        return timed_cpu(lambda: handle.run())
+        return timed_cpu(lambda: handle.pipeline.run())
 
     def again_in() -> ChildRun:
         handle = Pond.open(again_dir)
-        return timed_cpu(lambda: handle.run())
+        return timed_cpu(lambda: handle.pipeline.run())
 
     inner = interleaved({"first": first_in, "again": again_in}, repeat)
     one_in, two_in = median(inner["first"]), median(inner["again"])
@@ -192,7 +192,7 @@ def bench_inbox(work: Path, files: int, repeat: int) -> list[Figure]:
         ),
         Figure(
             "p.inbox1i",
-            f"`Pond.run`: the first run over {files} files, in process",
+            f"`pond.pipeline.run`: the first run over {files} files, in process",
             one_in,
             "s",
             samples=inner["first"],
@@ -200,7 +200,7 @@ def bench_inbox(work: Path, files: int, repeat: int) -> list[Figure]:
         ),
         Figure(
             "p.inbox2i",
-            "`Pond.run` again, nothing new, in process",
+            "`pond.pipeline.run` again, nothing new, in process",
             two_in,
             "s",
             baseline=one_in,
@@ -252,7 +252,7 @@ def bench_sql(work: Path, rows: int, repeat: int) -> list[Figure]:
         "apiVersion: duckpond/v1\nkind: SqlDerived\nname: hourly\n"
         f'spec:\n  inputs: {{s: /s.series}}\n  query: "{query}"\n'
     )
-    pond.apply([spec])
+    pond.pipeline.apply([spec])
     # The baseline reads the series' own stored version (its blob), as the pond does.
     node = pond.root.get("/s.series")
     blob = pond.persistence.local_path(node.node_id, node.info().version)

@@ -253,7 +253,7 @@ def bench_join(tmp: Path, rows: int, repeat: int) -> list[Figure]:
                 pond.write_series(f"/raw/s{index}.series", table.slice(offset, rows // 10))
         doc = tmp / "join.yaml"
         doc.write_text(JOIN_PIPELINE)
-        pond.apply([doc])
+        pond.pipeline.apply([doc])
     argv = [POND_BIN, "cat", "/reduce/down/res=1h.series", "--sql", COUNT]
     env = pond_env(pond_dir)
     first: list[float] = []

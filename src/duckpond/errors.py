@@ -144,6 +144,11 @@ def one_line(text: str) -> str:
     )
 
 
+def flatten(message: str) -> str:
+    """Collapse a library's multi-line message into one line for ``error: ...``."""
+    return " ".join(message.split())
+
+
 def render_options(message: str, options: Mapping[str, str], *, cli: bool) -> str:
     """``{name}`` in ``message`` as the library says it (``name='v'``) or the CLI (``--name v``)."""
     for name, value in options.items():
@@ -167,7 +172,7 @@ def describe(exc: BaseException, *, cli: bool = False) -> str:
         text = render_options(exc.args[0], exc.options, cli=cli)
     else:
         text = str(exc) or type(exc).__name__
-    return one_line(" ".join(text.split()))
+    return one_line(flatten(text))
 
 
 # -- the boundary ----------------------------------------------------------------------

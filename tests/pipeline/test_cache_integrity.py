@@ -79,7 +79,7 @@ def pond_dir(tmp_path: Path) -> Path:
     pond.write_series("/raw/b.series", series(t0 + timedelta(hours=5), 80, -2.5))
     docs = tmp_path / "d.yaml"
     docs.write_text(DOCS)
-    pond.apply([docs])
+    pond.pipeline.apply([docs])
     pond.close()
     return path
 
@@ -229,7 +229,7 @@ def test_a_sqlderived_over_host_files_is_keyed_by_what_they_hold(tmp_path: Path)
         f"  inputs: {{c: 'host+csv://{data}/*.csv'}}\n"
         "  query: SELECT sum(v) AS total, count(*) AS n FROM c\n  mode: table\n"
     )
-    pond.apply([docs])
+    pond.pipeline.apply([docs])
     pond.close()
 
     def read() -> tuple[int, int]:

@@ -268,7 +268,7 @@ def test_the_python_api(tmp_path: Path) -> None:
                 "template: '{% raw %}{{ output | tojson }}{% endraw %}'}",
             )
         )
-        p.apply([spec])
+        p.pipeline.apply([spec])
         record = json.loads(p.read_bytes("/template/one/s.json"))
     assert record["rows"] == 5 and record["path"] == "/s.series"
     assert [f["partition"] for f in record["files"]] == [

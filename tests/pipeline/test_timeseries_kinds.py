@@ -543,7 +543,7 @@ def test_any_arrival_order_and_split_reads_as_a_fresh_computation(
     seen: dict[str, pa.Table] = {}
     with Pond.init(where / "inc") as pond:
         pond.mkdir("/raw")
-        pond.apply([doc])
+        pond.pipeline.apply([doc])
     for version in versions:
         with Pond.open(where / "inc") as pond:
             pond.write_series("/raw/s.series", version)

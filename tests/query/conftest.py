@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from duckpond.query.convert import check_parquet
+from duckpond.query.parquet import check_parquet
 from duckpond.tinyfs import FILE_SERIES, FS, WD, MemoryPersistence, VersionInfo
 
 HOUR = 3_600_000_000

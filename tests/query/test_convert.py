@@ -1,4 +1,5 @@
-"""CSV and Parquet input for tables and series."""
+"""CSV and Parquet input for tables and series: query.csvread, query.parquet, query.canonical
+and the version facts of ingest.versions."""
 
 from __future__ import annotations
 
@@ -14,21 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from duckpond.errors import ConfigError, FormatError
-from duckpond.query import convert
-from duckpond.query.convert import (
-    CsvOptions,
-    _prefetched,
-    as_arrow,
-    check_parquet,
-    csv_to_parquet,
-    event_range,
-    find_timestamp_column,
-    parquet_columns,
-    parquet_file,
-    parquet_rows,
-    read_csv,
-    table_to_parquet,
-)
+from duckpond.ingest.versions import parquet_columns, parquet_rows
+from duckpond.query import csvread, parquet
+from duckpond.query.canonical import event_range, find_timestamp_column
+from duckpond.query.csvread import CsvOptions, _prefetched, csv_to_parquet, read_csv
+from duckpond.query.parquet import as_arrow, check_parquet, parquet_file, table_to_parquet
 
 from .conftest import UTC_US, parquet_bytes
 
@@ -140,8 +131,8 @@ def test_types_widen_when_a_later_block_disagrees(
     monkeypatch: pytest.MonkeyPatch, whole_read_bytes: int
 ) -> None:
     # Force many blocks, so the streaming reader fixes int64 long before it sees 1.5.
-    monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 12)
-    monkeypatch.setattr(convert, "WHOLE_READ_BYTES", whole_read_bytes)
+    monkeypatch.setattr(csvread, "CSV_BLOCK_SIZE", 1 << 12)
+    monkeypatch.setattr(csvread, "WHOLE_READ_BYTES", whole_read_bytes)
     csv = b"v,s\n" + b"1,x\n" * 5000 + b"1.5,y\n"
     out = csv_to_parquet(csv)
     table = read_back(out.data)
@@ -154,9 +145,9 @@ def test_types_widen_when_a_later_block_disagrees(
 def test_large_csv_streams_into_several_row_groups(
     monkeypatch: pytest.MonkeyPatch, whole_read_bytes: int
 ) -> None:
-    monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 14)
-    monkeypatch.setattr(convert, "WHOLE_READ_BYTES", whole_read_bytes)
-    monkeypatch.setattr(convert, "ROW_GROUP_ROWS", 5000)
+    monkeypatch.setattr(csvread, "CSV_BLOCK_SIZE", 1 << 14)
+    monkeypatch.setattr(csvread, "WHOLE_READ_BYTES", whole_read_bytes)
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 5000)
     lines = [
         f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,{i}" for i in range(20_000)
     ]
@@ -248,7 +239,7 @@ def test_type_widening_also_works_on_compressed_input(
 ) -> None:
     import gzip
 
-    monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 12)
+    monkeypatch.setattr(csvread, "CSV_BLOCK_SIZE", 1 << 12)
     path = tmp_path / "x.csv.gz"
     path.write_bytes(gzip.compress(b"v\n" + b"1\n" * 5000 + b"x\n"))
     table = read_back(csv_to_parquet(path).data)
@@ -336,9 +327,9 @@ def test_whole_and_streaming_reads_store_the_same(
     monkeypatch: pytest.MonkeyPatch, csv: bytes
 ) -> None:
     delimiter = ";" if b";" in csv.splitlines()[0] else ","
-    monkeypatch.setattr(convert, "CSV_BLOCK_SIZE", 1 << 12)
+    monkeypatch.setattr(csvread, "CSV_BLOCK_SIZE", 1 << 12)
     whole = csv_to_parquet(csv, delimiter=delimiter)
-    monkeypatch.setattr(convert, "WHOLE_READ_BYTES", 0)
+    monkeypatch.setattr(csvread, "WHOLE_READ_BYTES", 0)
     streamed = csv_to_parquet(csv, delimiter=delimiter)
     assert read_back(whole.data).equals(read_back(streamed.data))
     assert whole.attributes() == streamed.attributes()

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from duckpond.errors import ConfigError
 from duckpond.query import preview, render_preview, write
-from duckpond.query.convert import read_csv
+from duckpond.query.csvread import read_csv
 
 from .conftest import UTC_US
 

@@ -10,7 +10,7 @@ import pytest
 
 from duckpond.errors import ConfigError, FormatError
 from duckpond.query import FORMATS, PondURL, QuerySession, cat, is_url, parse_url, read_url
-from duckpond.query.convert import CsvOptions
+from duckpond.query.csvread import CsvOptions
 from duckpond.tinyfs import WD
 
 from .conftest import HOUR, add_version, hourly, parquet_bytes

@@ -75,7 +75,7 @@ from duckpond.tinyfs import (
     Output,
     Persistence,
 )
-from duckpond.tinyfs.fs import DynamicFileNode
+from duckpond.tinyfs.nodes import DynamicFileNode
 
 # -- dynamic factories used by the suite ------------------------------------------
 

@@ -10,7 +10,8 @@ Layout (no module imports ``main``; ``main`` imports the rest, so there is no cy
   log, history, describe, rows, copy results, reports, ``run_summary``), with a
   text and a JSON implementation; ``settings.output`` is the one for this run.
 - ``commands/<group>.py``: the commands, one module per group (``fs``, ``copy``,
-  ``read``, ``history``, ``maintenance``); ``pipeline_commands.py``: the pipeline's.
+  ``read``, ``history``, ``maintenance``, ``export``, ``pipeline``: apply, resources,
+  run, hydrovu, site).
 - ``main.py``: registers the command modules; ``main()`` is the script.
 
 A command parses its arguments, calls one ``duckpond.Pond`` method (or a function

@@ -5,11 +5,10 @@ Adding a command module is one line below; see the package docstring.
 
 from __future__ import annotations
 
-from . import pipeline_commands
 from .app import UserError, cli, register
-from .commands import copy, export, fs, history, maintenance, read
+from .commands import copy, export, fs, history, maintenance, pipeline, read
 
-for module in (fs, copy, read, history, maintenance, pipeline_commands, export):
+for module in (fs, copy, read, history, maintenance, pipeline, export):
     register(module)
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..tinyfs import FILE_SERIES, WD, NodePath, TableOutput, VersionInfo
 from ..tinyfs.persistence import DIRECTORY, DYNAMIC_FILE, RESOURCE
-from .store import TABULAR, version_schema
+from .store import TABULAR
+from .versions import parquet_columns, parquet_rows, version_schema
 
 DERIVATION_KEY = b"duckpond.describe"
 """The schema metadata key under which a computed table says what it was computed from."""
@@ -44,21 +45,21 @@ def describe_node(np: NodePath) -> dict[str, Any]:
         out["document"] = json.loads(np.read_bytes())
     if np.node_type == DIRECTORY or np.node_type not in TABULAR:
         return out
-    from ..query import convert
+    from ..query import canonical
 
     # A series is all its versions together; a table is its latest version alone.
     current = versions if np.node_type == FILE_SERIES else [latest]
-    stored = sum(convert.parquet_rows(np, v.version) for v in current)
+    stored = sum(parquet_rows(np, v.version) for v in current)
     out["stored_rows"] = stored
     out["rows"] = _read_rows(np) if _overlapping(current) else stored
     if np.node_type == FILE_SERIES:
-        out["columns"] = convert.parquet_columns(np)
+        out["columns"] = parquet_columns(np)
     else:
         recorded = latest.attributes.get("schema")
         out["columns"] = (
             recorded
             if isinstance(recorded, list)
-            else convert.schema_json(version_schema(np, latest.version))
+            else canonical.schema_json(version_schema(np, latest.version))
         )
     mins = [v.min_event_time for v in current if v.min_event_time is not None]
     maxs = [v.max_event_time for v in current if v.max_event_time is not None]
@@ -89,7 +90,7 @@ def _read_rows(np: NodePath) -> int:
 
 def _describe_dynamic(np: NodePath, out: dict[str, Any]) -> dict[str, Any]:
     """A dynamic file: its output's columns, rows and event range (computing it if need be)."""
-    from ..query import convert
+    from ..query import canonical
     from ..timeparse import from_micros, iso
 
     output = np.output()
@@ -97,12 +98,12 @@ def _describe_dynamic(np: NodePath, out: dict[str, Any]) -> dict[str, Any]:
         return out
     schema = output.schema()
     out["rows"] = sum(batch.num_rows for batch in output.batches())
-    out["columns"] = convert.schema_json(schema)
+    out["columns"] = canonical.schema_json(schema)
     span = output.event_range()
     if span is not None:
         out["min_event_time"] = iso(from_micros(span[0]))
         out["max_event_time"] = iso(from_micros(span[1]))
-    column = convert.find_timestamp_column(schema)
+    column = canonical.find_timestamp_column(schema)
     if column is not None:
         out["timestamp_column"] = column
     # What a derivation says it was computed from (its kind, inputs and their versions,
@@ -115,21 +116,21 @@ def _describe_dynamic(np: NodePath, out: dict[str, Any]) -> dict[str, Any]:
 
 def describe_url(root: WD | None, persistence: Any, url: str) -> dict[str, Any]:
     """``describe`` of a URL: what reading it yields (host URLs need no pond)."""
-    from ..query import convert, engine
+    from ..query import canonical, engine
     from ..query.urls import parse_url
     from ..timeparse import from_micros, iso
 
     parsed = parse_url(url)
     reader = engine.cat(root, url, persistence=persistence)
     schema = reader.schema
-    column = convert.find_timestamp_column(schema)
+    column = canonical.find_timestamp_column(schema)
     rows = 0
     low: int | None = None
     high: int | None = None
     for batch in reader:
         rows += batch.num_rows
         if column is not None and batch.num_rows:
-            span = convert.event_range(batch, column)
+            span = canonical.event_range(batch, column)
             if span is not None:
                 low = span[0] if low is None else min(low, span[0])
                 high = span[1] if high is None else max(high, span[1])

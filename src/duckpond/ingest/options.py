@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..query.convert import CsvOptions
+    from ..query.csvread import CsvOptions
 
 SourceFormat = Literal["csv", "parquet"]
 Compression = Literal["gzip", "zstd"]
-# How a local time in a fall-back hour is read (query.convert.to_utc_micros_type).
+# How a local time in a fall-back hour is read (query.canonical.to_utc_micros_type).
 DstPolicy = Literal["error", "earliest", "latest", "row-order"]
-# What a column may be read as (query.convert.COLUMN_TYPES).
+# What a column may be read as (query.csvread.COLUMN_TYPES).
 ColumnType = Literal["string", "int64", "float64", "bool", "timestamp", "date"]
 
 
@@ -90,7 +90,7 @@ class CopyOptions:
         if not isinstance(self.header, bool):
             raise OptionError("header", f"true or false, not {self.header!r}")
         if self.tz is not None:
-            from ..query.convert import check_zone
+            from ..query.canonical import check_zone
 
             try:
                 check_zone(self.tz)
@@ -122,7 +122,7 @@ class CopyOptions:
 
     def csv(self, delimiter: str | None = None) -> CsvOptions:
         """The CSV reading options these say (``delimiter`` when the options leave it open)."""
-        from ..query.convert import CsvOptions
+        from ..query.csvread import CsvOptions
 
         return CsvOptions(
             delimiter=self.delimiter or delimiter or ",",

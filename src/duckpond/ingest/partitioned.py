@@ -182,8 +182,8 @@ class _Source:
 
 
 def _source(np: NodePath) -> _Source:
-    from ..query.convert import find_timestamp_column
-    from .store import version_schema
+    from ..query.canonical import find_timestamp_column
+    from .versions import version_schema
 
     if np.is_dynamic():
         out = np.output()
@@ -214,7 +214,7 @@ def _source(np: NodePath) -> _Source:
 
 
 def _scan_span(read: Reader, path: str, column: str) -> list[tuple[int, int]]:
-    from ..query.convert import event_range
+    from ..query.canonical import event_range
 
     low: int | None = None
     high: int | None = None
@@ -282,7 +282,7 @@ def _watch(
     reader: pa.RecordBatchReader, column: str | None, seen: _Written
 ) -> Iterator[pa.RecordBatch]:
     """``reader``'s batches, noting the event-time span of ``column`` in ``seen``."""
-    from ..query.convert import event_range
+    from ..query.canonical import event_range
 
     for batch in reader:
         if column is not None and batch.num_rows:
@@ -321,7 +321,7 @@ def _write_rows(reader: pa.RecordBatchReader, column: str | None, fmt: str, temp
     import pyarrow as pa
 
     from ..query import output
-    from ..query.convert import plain_schema
+    from ..query.canonical import plain_schema
 
     seen = _Written(0, None, None, plain_schema(reader.schema))
     # Same rows, same bytes: row groups (and CSV quoting, decided per batch) follow fixed
@@ -367,7 +367,7 @@ class _Layout:
         period: Period | None,
     ) -> pa.Schema | None:
         """Count one partition; its schema (None if it has no rows)."""
-        from ..query.convert import plain_schema
+        from ..query.canonical import plain_schema
 
         rel = rel_dir / f"data.{self.fmt}"
         done = _Written(0, None, None, plain_schema(reader.schema))
@@ -612,7 +612,7 @@ def _export_one(
     exporter: _Layout, np: NodePath, read: Reader, partition: str, limits: Any
 ) -> dict[str, Any]:
     """Write one output's partitions; its manifest record."""
-    from ..query.convert import event_range, schema_json
+    from ..query.canonical import event_range, schema_json
     from ..query.sources import TimeRange, filter_table
 
     src = _source(np)
@@ -654,7 +654,7 @@ def _export_one(
             schema = schema or got
     if schema is None:
         # Nothing in range: the output is still described, with no files.
-        from ..query.convert import plain_schema
+        from ..query.canonical import plain_schema
 
         schema = plain_schema(read(np.path, None, None).schema)
     files = exporter.files[first:]

@@ -108,7 +108,7 @@ def to_parquet_from_host(
     ``content`` is the file's bytes when the caller has read them already (through
     a checked open file): ``host`` then only names the file and its format.
     """
-    from ..query import convert
+    from ..query import csvread, parquet
 
     fmt = source_format(host, options.source_format)
     series = node_type == FILE_SERIES
@@ -116,14 +116,14 @@ def to_parquet_from_host(
         delimiter = options.delimiter
         if delimiter is None and _data_suffix(host) == ".tsv":
             delimiter = "\t"
-        converted = convert.csv_to_parquet(
+        converted = csvread.csv_to_parquet(
             host if content is None else content,
             options=options.csv(delimiter),
             require_timestamp=series,
             compression=options.compression,
         )
     elif fmt == "parquet":
-        converted = convert.check_parquet(
+        converted = parquet.check_parquet(
             host.read_bytes() if content is None else content,
             timestamp_column=options.timestamp_column,
             require_timestamp=series,
@@ -151,7 +151,8 @@ def check_series_append(
     """
     import pyarrow as pa
 
-    from ..query.convert import one_line
+    from ..errors import flatten
+    from .versions import version_schema
 
     current = series.info().attributes.get("timestamp_column")
     if timestamp_column is not None and current and timestamp_column != current:
@@ -175,30 +176,22 @@ def check_series_append(
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise FormatError(
             f"{series.path}: the new version's columns do not match the series "
-            f"({one_line(str(exc))}); fix the input, or store it as a new series"
+            f"({flatten(str(exc))}); fix the input, or store it as a new series"
         ) from None
-
-
-def version_schema(np: NodePath, version: int) -> pa.Schema:
-    """The Arrow schema of one stored Parquet version, from its footer."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(pa.BufferReader(np.read_bytes(version))).schema_arrow
 
 
 def store_tabular(
     root: WD, path: str, data: Any, node_type: str, timestamp_column: str | None
 ) -> None:
     """Write a frame as a new table or series, or a version of the existing one."""
-    from ..query import convert
+    from ..query import parquet
 
     existing = root.get(path) if root.exists(path) else None
     if existing is not None and existing.node_type in TABULAR:
         # The node keeps its type, so a series is checked as a series whatever was asked.
         node_type = existing.node_type
-    converted = convert.table_to_parquet(
-        convert.as_arrow(data),
+    converted = parquet.table_to_parquet(
+        parquet.as_arrow(data),
         timestamp_column=timestamp_column,
         require_timestamp=node_type == FILE_SERIES,
     )

@@ -60,7 +60,8 @@ from ..tinyfs import CacheKey, FileOutput, TableOutput
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ..tinyfs.dynamic import Cached, InputVersion, VersionOf
+    from ..tinyfs.context import InputVersion
+    from ..tinyfs.dynamic import Cached, VersionOf
 
 TABLE_FILE = "data.parquet"
 META_FILE = "meta.json"

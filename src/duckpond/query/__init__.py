@@ -1,23 +1,11 @@
-"""SQL over the pond: conversion of host input, the engine adapter, URLs and output.
+"""SQL over the pond: host input in the canonical stored form, the engine adapter, URLs and output.
 
 Importing this package is cheap: pyarrow and datafusion are imported inside
 the functions that need them, so ``pond --help`` stays fast.
 """
 
-from .convert import (
-    Converted,
-    CsvOptions,
-    as_arrow,
-    check_parquet,
-    csv_to_parquet,
-    event_range,
-    find_timestamp_column,
-    parquet_columns,
-    parquet_file,
-    parquet_rows,
-    read_csv,
-    table_to_parquet,
-)
+from .canonical import event_range, find_timestamp_column
+from .csvread import CsvOptions, csv_to_parquet, read_csv
 from .engine import (
     ENGINES,
     Engine,
@@ -31,6 +19,7 @@ from .engine import (
     scan_node,
 )
 from .output import WRITERS, Preview, preview, render_preview, write
+from .parquet import Converted, as_arrow, check_parquet, parquet_file, table_to_parquet
 from .sources import Part, TimeRange
 from .system import SYSTEM_TABLES
 from .urls import FORMATS, PondURL, is_url, parse_url, read_url
@@ -56,9 +45,7 @@ __all__ = [
     "event_range",
     "find_timestamp_column",
     "is_url",
-    "parquet_columns",
     "parquet_file",
-    "parquet_rows",
     "parse_url",
     "preview",
     "query",

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import ConfigError, FormatError, QueryError
+from ..errors import ConfigError, FormatError, QueryError, flatten
 from ..tinyfs import FILE_SERIES, WD, NodePath, Persistence
-from .convert import CsvOptions, one_line, plain_batch, plain_schema
+from .canonical import plain_batch, plain_schema
+from .csvread import CsvOptions
 from .sources import Part, PondReader, TimeBound, TimeRange, scan_parts, unified_schema
 from .system import SYSTEM_TABLES
 from .urls import PondURL, ReadContext, is_url, parse_url, read_parts
@@ -55,7 +56,7 @@ def condense_error(
 ) -> QueryError:
     """An engine's error as one line; an unknown table also lists the known ones, and a
     refused statement is named by the query's first word."""
-    message = one_line(str(exc))
+    message = flatten(str(exc))
     message = re.sub(r"^(DataFusion error: )+", "", message)
     refused = re.search(r"(DDL|DML|Statement) not supported: (\w+)", message)
     if refused:

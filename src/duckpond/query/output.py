@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import ConfigError, one_line
-from .convert import plain_batch, plain_schema
+from .canonical import plain_batch, plain_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa

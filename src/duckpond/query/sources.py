@@ -26,11 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..errors import ConfigError, FormatError, SymlinkLoopError
+from ..errors import ConfigError, FormatError, SymlinkLoopError, flatten
 from ..tinyfs import WD, NodePath, Persistence, TableOutput, VersionInfo
 from ..tinyfs.glob import has_wildcard
 from ..tinyfs.persistence import FILE_TYPES
-from .convert import find_timestamp_column, is_parquet, one_line
+from .canonical import find_timestamp_column
+from .parquet import is_parquet
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -302,7 +303,7 @@ class PondReader:
         try:
             merged = pa.concat_tables(tables, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            message = one_line(str(exc))
+            message = flatten(str(exc))
             raise FormatError(
                 f"{np.path}: versions do not share compatible columns: {message}"
             ) from None
@@ -415,7 +416,7 @@ def read_parquet_bytes(data: bytes, label: str) -> pa.Table:
         # than read_table's dataset machinery, which matters for a series of many versions.
         return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FormatError(f"{label} is not readable Parquet: {one_line(str(exc))}") from None
+        raise FormatError(f"{label} is not readable Parquet: {flatten(str(exc))}") from None
 
 
 def check_parquet_file(path: Path) -> None:
@@ -459,7 +460,7 @@ def unified_schema(parts: Sequence[Part]) -> pa.Schema:
     try:
         return pa.unify_schemas([p.schema() for p in parts], promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        message = one_line(str(exc))
+        message = flatten(str(exc))
         raise FormatError(f"the parts do not share compatible columns: {message}") from None
 
 

@@ -15,17 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, FormatError
+from ..errors import ConfigError, FormatError, flatten
 from ..tinyfs import FILE_SERIES, FILE_TABLE, NodePath
-from .convert import (
-    CsvOptions,
-    canonical_batch,
-    compression_for,
-    find_timestamp_column,
-    is_parquet,
-    one_line,
-    read_csv,
-)
+from .canonical import canonical_batch, find_timestamp_column
+from .csvread import CsvOptions, compression_for, read_csv
+from .parquet import is_parquet
 from .sources import (
     Part,
     PondReader,
@@ -203,7 +197,7 @@ def _read_jsonl(url: PondURL, ctx: ReadContext) -> list[Part]:
         try:
             table = pjson.read_json(_stream(content, _compression_for(url, label)))
         except pa.ArrowInvalid as exc:
-            raise FormatError(f"{label} is not valid JSON lines: {one_line(str(exc))}") from None
+            raise FormatError(f"{label} is not valid JSON lines: {flatten(str(exc))}") from None
         batches = [canonical_batch(b, ctx.csv.tz) for b in table.to_batches()]
         if batches:
             table = pa.Table.from_batches(batches)

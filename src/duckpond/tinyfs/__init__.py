@@ -1,5 +1,6 @@
 """TinyFS: a storage-agnostic virtual filesystem over a ``Persistence``."""
 
+from .context import FactoryContext, InputRecorder
 from .dynamic import (
     ENTRY_KINDS,
     KIND_DATA,
@@ -9,9 +10,7 @@ from .dynamic import (
     CacheKey,
     DirOutput,
     Factory,
-    FactoryContext,
     FileOutput,
-    InputRecorder,
     MappingResolver,
     MemoryCache,
     Output,
@@ -19,20 +18,9 @@ from .dynamic import (
     Resolver,
     TableOutput,
 )
-from .fs import (
-    FS,
-    WD,
-    Directory,
-    DynamicDirNode,
-    DynamicFileNode,
-    File,
-    GlobMatch,
-    Node,
-    NodePath,
-    ReadOnlyFS,
-    Symlink,
-)
+from .fs import FS, ReadOnlyFS
 from .memory import MemoryPersistence
+from .nodes import Directory, DynamicDirNode, DynamicFileNode, File, Node, NodePath, Symlink
 from .persistence import (
     DIRECTORY,
     DYNAMIC_DIR,
@@ -46,6 +34,7 @@ from .persistence import (
     Persistence,
     VersionInfo,
 )
+from .wd import WD, GlobMatch
 
 __all__ = [
     "DIRECTORY",

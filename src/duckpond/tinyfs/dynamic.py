@@ -10,7 +10,7 @@ as its output.  On read, the ``Resolver`` the ``FS`` was given turns
 - a ``DirOutput``: a cheap listing (name -> kind) and each child's output on
   demand.
 
-The factory reads the pond through ``FactoryContext.root``, a read-only view
+The factory reads the pond through ``FactoryContext.root`` (``context.py``), a read-only view
 of the same state (time travel included) that records every input it reads
 as (node id, version).  An ``OutputCache`` keyed by the node, its config
 version, its path and those inputs lets a caller skip the computation; see
@@ -23,15 +23,14 @@ annotations.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError
+from .context import FactoryContext, InputVersion
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from .fs import WD
 
 # The kinds a dynamic directory lists its entries as.
 KIND_DIR = "dir"
@@ -39,9 +38,6 @@ KIND_TABLE = "table"
 KIND_SERIES = "series"
 KIND_DATA = "data"
 ENTRY_KINDS = (KIND_DIR, KIND_TABLE, KIND_SERIES, KIND_DATA)
-
-InputVersion = tuple[str, int]
-"""One input a computation read: (node id, version of that node it saw)."""
 
 
 @runtime_checkable
@@ -86,49 +82,6 @@ class DirOutput(Protocol):
 Output = FileOutput | TableOutput | DirOutput
 LeafOutput = FileOutput | TableOutput
 Listing = Mapping[str, str]
-
-
-class InputRecorder:
-    """The (node id, version) pairs one computation has read so far.
-
-    A child's recorder has its parent's as ``parent``: a child depends on
-    what the directory factory read as well as on its own reads.
-    """
-
-    def __init__(self, parent: InputRecorder | None = None) -> None:
-        self.parent = parent
-        self._seen: set[InputVersion] = set()
-
-    def record(self, node_id: str, version: int) -> None:
-        self._seen.add((node_id, version))
-
-    def snapshot(self) -> frozenset[InputVersion]:
-        """Everything read so far, through this recorder and its parents."""
-        own = frozenset(self._seen)
-        return own if self.parent is None else own | self.parent.snapshot()
-
-
-@dataclass(frozen=True)
-class FactoryContext:
-    """What a factory may use.
-
-    ``root`` is a read-only ``WD`` over the same pond state as the reader
-    (a write raises ``ReadOnlyError``) whose reads are recorded in
-    ``inputs``.  ``path`` is where the node is now (its absolute path at
-    read time, not at creation).  ``node_id`` is the node's id (for a child
-    of a dynamic directory, ``<dir id>/<name>...``); ``config_version`` is
-    the version of the stored configuration being computed.
-    """
-
-    root: WD
-    path: str
-    node_id: str
-    config_version: int
-    inputs: InputRecorder = field(default_factory=InputRecorder)
-
-    def record_input(self, node_id: str, version: int) -> None:
-        """Declare an input read some other way than through ``root``."""
-        self.inputs.record(node_id, version)
 
 
 Factory = Callable[[Mapping[str, Any], FactoryContext], Output]

@@ -110,7 +110,7 @@ def rows(
     """
     import pyarrow as pa
 
-    from ...query.convert import find_timestamp_column
+    from ...query.canonical import find_timestamp_column
     from ...query.sources import PondReader, TimeRange, scan_parts
 
     span = TimeRange(start, end)

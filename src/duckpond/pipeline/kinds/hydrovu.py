@@ -217,7 +217,7 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
 
     def write(root: WD) -> RunStats:
         from ...ingest.store import check_series_append
-        from ...query.convert import table_to_parquet
+        from ...query.parquet import table_to_parquet
 
         stats = RunStats()
         devices: dict[str, Any] = {}
@@ -289,7 +289,7 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
 def _write_if_changed(root: WD, target: str, table: Any) -> int:
     """Store ``table`` at ``target`` unless its latest version holds the same bytes;
     the bytes written (0 when unchanged: a run with nothing new commits nothing)."""
-    from ...query.convert import table_to_parquet
+    from ...query.parquet import table_to_parquet
 
     converted = table_to_parquet(table)
     digest = hashlib.sha256(converted.data).hexdigest()

@@ -382,7 +382,7 @@ def _version_times(base: Any, info: Any) -> pa.Array | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ...query.convert import find_timestamp_column
+    from ...query.canonical import find_timestamp_column
 
     try:
         local = getattr(base, "local_path", None)
@@ -472,8 +472,7 @@ def compute_partials(
     ``unchanged``, the finest buckets recomputed, late rows and buckets) and the late
     totals since the state was last computed in full.
     """
-    from ...tinyfs.dynamic import InputRecorder
-    from ...tinyfs.fs import ReadOnlyFS
+    from ...tinyfs import InputRecorder, ReadOnlyFS
     from ..timeseries import Partials, reduce_full, reduce_update
     from ._series import base_persistence, input_record, rows
 

@@ -179,7 +179,7 @@ class SqlTable:
 
     def schema(self) -> pa.Schema:
         if self._schema is None:
-            from ...query.convert import find_timestamp_column
+            from ...query.canonical import find_timestamp_column
 
             self._reader = self._open()
             self._schema = self._reader.schema

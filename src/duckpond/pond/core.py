@@ -1,15 +1,7 @@
-"""The pond API: everything the ``pond`` command does is a call away here.
+"""``Pond``: an open pond and its verbs (the filesystem, copy, read, SQL, export).
 
-pond = Pond.init("/srv/pond")
-with pond.transaction() as tx:            # one commit, or nothing on an exception
-    tx.mkdir("/raw")
-    tx.write_file("/raw/notes.txt", b"hello")
-    tx.write_series("/raw/site.series", frame)
-print(tx.txn_seq)                          # the transaction's number, after a clean exit
-Pond.open("/srv/pond", at_txn=1).list("/")   # the pond as of its first transaction
-
-Each write verb of ``Pond`` (``mkdir``, ``write_series``, ``copy_in``...) is the
-same verb of a one-verb ``Transaction`` (docs/architecture.md, "Transactions").
+Areas of verbs beyond these live on facets (``facet.py``): ``pond.pipeline``
+(``pipeline.py``).  ``Transaction`` is in ``transaction.py``.
 """
 
 from __future__ import annotations
@@ -19,12 +11,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from ..errors import (
     ConfigError,
     InvalidPathError,
     PondNotFoundError,
@@ -33,71 +24,24 @@ from .errors import (
     boundary,
     guarded,
 )
-from .tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, FS, WD, NodePath, VersionInfo
-from .tinyfs import paths as tpaths
-from .tinyfs.glob import has_wildcard
-from .tinyfs.persistence import DIRECTORY, is_dir_type, is_file_type
-from .tinyfs.persistence import RESOURCE as RESOURCE_TYPE
+from ..tinyfs import FS, WD, NodePath, VersionInfo
+from ..tinyfs import paths as tpaths
+from ..tinyfs.glob import has_wildcard
+from ..tinyfs.persistence import is_file_type
+from .pipeline import PondPipeline
+from .results import CopyResult, Entry
+from .transaction import Transaction
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from .ingest.options import CopyOptions
-    from .ingest.partitioned import ExportResult
-    from .pipeline.apply import ApplyResult
-    from .pipeline.resources import ResourceInfo
-    from .pipeline.run import RunReport
-    from .query.urls import PondURL
-    from .tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
+    from ..ingest.options import CopyOptions
+    from ..ingest.partitioned import ExportResult
+    from ..tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 CACHE_DIR = "cache"
 """Where dynamic node outputs are cached, under the pond directory (deleting it loses nothing)."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One listed node: what ``pond list -l`` shows and ``--json`` prints."""
-
-    path: str
-    type: str
-    size: int
-    version: int
-    node_id: str
-    timestamp: datetime
-    tabular: bool = False
-    """Reads as rows: a table, a series, or a dynamic file with a table output (``stat`` only)."""
-
-    @property
-    def is_dir(self) -> bool:
-        """A directory, stored or dynamic."""
-        return is_dir_type(self.type)
-
-    @property
-    def is_file(self) -> bool:
-        """A file of any kind, stored or dynamic."""
-        return is_file_type(self.type)
-
-    def to_json(self) -> dict[str, Any]:
-        from .timeparse import iso
-
-        return {
-            "path": self.path,
-            "type": self.type,
-            "size": self.size,
-            "version": self.version,
-            "node_id": self.node_id,
-            "timestamp": iso(self.timestamp),
-        }
-
-
-@dataclass(frozen=True)
-class CopyResult:
-    """What a copy did, path by path: ``written`` changed the pond, ``unchanged`` matched."""
-
-    written: list[str]
-    unchanged: list[str]
-    txn_seq: int | None
 
 
 def resolve_pond_dir(path: str | os.PathLike[str] | None) -> Path:
@@ -120,8 +64,8 @@ class Pond:
     ) -> None:
         # The pipeline computes derivations' dynamic nodes and caches them under cache/.
         # Both modules import nothing heavy: opening a pond stays cheap until a read needs them.
-        from .pipeline.cache import DiskCache
-        from .pipeline.resolver import PipelineResolver
+        from ..pipeline.cache import DiskCache
+        from ..pipeline.resolver import PipelineResolver
 
         self.path = path
         self.cache = DiskCache(path / CACHE_DIR)
@@ -135,7 +79,7 @@ class Pond:
     @guarded
     def init(cls, path: str | os.PathLike[str], *, command: Sequence[str] | None = None) -> Pond:
         """Create a new pond at ``path`` (transaction 1); refuses an existing one."""
-        from .tlogfs import DeltaPersistence
+        from ..tlogfs import DeltaPersistence
 
         where = Path(path).expanduser().absolute()
         argv = list(command) if command is not None else _default_command()
@@ -156,7 +100,7 @@ class Pond:
 
         ``at`` is an ISO 8601 string, a datetime or a pandas Timestamp (no zone means UTC).
         """
-        from .tlogfs import DeltaPersistence
+        from ..tlogfs import DeltaPersistence
 
         if at_txn is not None and at is not None:
             raise ConfigError("give either a transaction or a time to travel to, not both")
@@ -181,6 +125,12 @@ class Pond:
     @property
     def last_txn(self) -> int:
         return self.persistence.last_txn
+
+    @property
+    def pipeline(self) -> PondPipeline:
+        """The pipeline's verbs on this pond: ``apply``, ``resources``, ``run``, ``build_site``,
+        ``hydrovu_locations`` (a facet: docs/architecture.md, "Facets")."""
+        return PondPipeline(self)
 
     def close(self) -> None:
         self.persistence.close()
@@ -345,7 +295,7 @@ class Pond:
         ``format`` (parquet or csv; by default CSV for a ``.csv`` name, else Parquet), raw files
         as their bytes.  All or nothing: on any error no file is left half-written.
         """
-        from .ingest.export import StagedExport, export_format
+        from ..ingest.export import StagedExport, export_format
 
         out_dir = Path(host_dir)
         plan: builtins.list[tuple[NodePath, Path]] = []
@@ -395,7 +345,7 @@ class Pond:
     @guarded
     def recover(self) -> RecoverReport:
         """Clean up what a crash left (orphan blobs, temp files, a stale lock); waits for the lock."""
-        from .tlogfs import recover
+        from ..tlogfs import recover
 
         if self.read_only:
             raise ReadOnlyError("this pond is opened at a past state and cannot be recovered")
@@ -404,7 +354,7 @@ class Pond:
     @guarded
     def fsck(self) -> FsckReport:
         """Re-hash every stored version and check the oplog's invariants; never writes."""
-        from .tlogfs import fsck
+        from ..tlogfs import fsck
 
         return fsck(self.path)
 
@@ -413,8 +363,8 @@ class Pond:
     @guarded
     def describe(self, pattern: str) -> builtins.list[dict[str, Any]]:
         """What ``pond describe`` prints: a pattern's nodes, or what a URL reads as."""
-        from .ingest.describe import describe_node, describe_url
-        from .query.urls import is_url
+        from ..ingest.describe import describe_node, describe_url
+        from ..query.urls import is_url
 
         if is_url(pattern):
             return [describe_url(self.root, self.persistence, pattern)]
@@ -423,14 +373,14 @@ class Pond:
     @guarded
     def sql(self, query: str) -> pa.Table:
         """Run SQL over the system tables and pond files (double-quoted paths)."""
-        from .query.engine import run_query
+        from ..query.engine import run_query
 
         return run_query(self.root, self.persistence, query)
 
     @guarded
     def query(self, sql: str) -> pa.RecordBatchReader:
         """``pond query``: like ``sql()`` but streamed, for results too big to hold."""
-        from .query import engine
+        from ..query import engine
 
         return engine.query(self.root, sql, persistence=self.persistence)
 
@@ -453,7 +403,7 @@ class Pond:
         row instead, in stored order.  ``with_path`` adds a ``path`` column naming the
         file each row came from (useful over a glob).
         """
-        from .query import engine
+        from ..query import engine
 
         return engine.cat(
             self.root,
@@ -476,7 +426,7 @@ class Pond:
         pandas Timestamps; a time without a zone is UTC.  A series reads as ``cat``
         reads it (``all_versions``: every stored row, in stored order).
         """
-        from .query.engine import read_source
+        from ..query.engine import read_source
 
         return read_source(
             self.root,
@@ -496,74 +446,6 @@ class Pond:
     def write_table(self, path: str, data: Any) -> None:
         """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
         self._write(lambda tx: tx.write_table(path, data))
-
-    # -- pipeline (PIPELINE.md): resources, apply, run -------------------------------------
-
-    @guarded
-    def apply(
-        self,
-        files: Sequence[str | os.PathLike[str]],
-        variables: dict[str, str] | None = None,
-        *,
-        dry_run: bool = False,
-    ) -> ApplyResult:
-        """Validate every document of ``files``, then store them in one transaction.
-
-        Raises ``DocumentError`` (a ``ConfigError``) naming the file, document and field;
-        nothing is written then.  With ``dry_run`` nothing is written at all.
-        """
-        from .pipeline.apply import apply_documents
-        from .pipeline.documents import load_documents
-
-        docs = load_documents(files, variables)
-        return apply_documents(
-            docs,
-            read_root=self.root,
-            transaction=self.transaction,
-            dry_run=dry_run,
-        )
-
-    @guarded
-    def resources(self) -> builtins.list[ResourceInfo]:
-        """Every resource: kind, name, uuid, output path and its last run."""
-        from .pipeline.resources import list_resources
-
-        return list_resources(self.root, self.persistence)
-
-    @guarded
-    def run(
-        self,
-        names: Sequence[str] = (),
-        *,
-        wait: bool = True,
-        progress: Callable[[str, Any], None] | None = None,
-    ) -> RunReport:
-        """Run collectors and publishers (all, or ``names``) in dependency order.
-
-        Each resource's run is its own transaction; a failure is recorded and
-        the others still run.  Raises ``LockTimeoutError`` if another run holds
-        ``run.lock`` (at once when ``wait`` is False).
-        """
-        from .pipeline.run import run_resources
-
-        if self.read_only:
-            raise ReadOnlyError("this pond is opened at a past state and cannot run resources")
-
-        def fresh_root() -> WD:
-            # Each resource reads what the ones before it (or other writers) committed.
-            self.persistence.refresh()
-            return self.root
-
-        return run_resources(
-            pond_dir=self.path,
-            read_root=fresh_root,
-            transaction=self.transaction,
-            last_txn=lambda: self.last_txn,
-            names=names,
-            wait=wait,
-            lock_timeout=self.lock_timeout,
-            progress=progress,
-        )
 
     @guarded
     def export(
@@ -588,7 +470,7 @@ class Pond:
         (see ``duckpond.ingest.partitioned``).  Raises ``FileNotFoundError`` when a
         pattern matches no table or series, ``ConfigError`` for a bad option.
         """
-        from .ingest.partitioned import export_partitioned
+        from ..ingest.partitioned import export_partitioned
 
         root = self.root
         chosen: dict[str, NodePath] = {}
@@ -623,173 +505,10 @@ class Pond:
         )
 
 
-class Transaction:
-    """The write verbs of one open pond transaction (``with pond.transaction() as tx``).
-
-    Everything done through it is committed together when the ``with`` block
-    exits cleanly, or not at all.  ``root`` is the filesystem itself, for reads
-    and for lower-level writes; ``txn_seq`` is the transaction's number once it
-    has committed (None before, or if nothing was written).
-    """
-
-    def __init__(self, pond: Pond, root: WD) -> None:
-        self.pond = pond
-        self.root = root
-        self.txn_seq: int | None = None
-
-    @guarded
-    def mkdir(self, *paths: str, parents: bool = False, exist_ok: bool = False) -> None:
-        """Create directories; ``parents`` makes missing parents and accepts existing ones."""
-        for path in paths:
-            self.root.mkdir(path, parents=parents, exist_ok=exist_ok)
-
-    @guarded
-    def write_file(self, path: str, data: bytes) -> None:
-        """Raw bytes as a ``file:data`` (a new version if the file exists; it keeps its type)."""
-        self.root.write_file(path, data)
-
-    @guarded
-    def write_series(self, path: str, data: Any, *, timestamp_column: str | None = None) -> None:
-        """Append a version to the series at ``path`` (created if missing).
-
-        ``data`` is an Arrow table or batch, a pandas or polars frame, or anything with
-        ``__arrow_c_stream__``.  Raises ``FormatError`` without a timestamp column or when
-        the columns do not fit the series.
-        """
-        from .ingest.store import store_tabular
-
-        store_tabular(self.root, path, data, FILE_SERIES, timestamp_column)
-
-    @guarded
-    def write_table(self, path: str, data: Any) -> None:
-        """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
-        from .ingest.store import store_tabular
-
-        store_tabular(self.root, path, data, FILE_TABLE, None)
-
-    @guarded
-    def copy_in(
-        self,
-        sources: Sequence[str | os.PathLike[str]],
-        dest: str,
-        *,
-        format: str | None = None,
-        options: CopyOptions | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> CopyResult:
-        """Copy host files and directories in (see ``Pond.copy_in``); ``txn_seq`` is None here."""
-        from .ingest.options import CopyOptions
-        from .ingest.plan import plan_copy_in
-        from .ingest.store import store_file
-
-        if format not in (None, "data", "table", "series"):
-            raise ConfigError(f"unknown format {format!r} (choose data, table or series)")
-        chosen = options if options is not None else CopyOptions()
-        written: list[str] = []
-        unchanged: list[str] = []
-        hosts = [Path(s) for s in sources]
-        for host, pond_path, is_dir in plan_copy_in(self.root, hosts, dest, format):
-            if is_dir:
-                self.root.mkdir(pond_path, exist_ok=True)
-                continue
-            changed = store_file(self.root, host, pond_path, format, chosen)
-            (written if changed else unchanged).append(pond_path)
-            if progress is not None:
-                progress(host.stat().st_size)
-        return CopyResult(written, unchanged, None)
-
-    @guarded
-    def symlink(self, target: str, path: str) -> None:
-        """A symlink at ``path`` to ``target`` (which need not exist)."""
-        self.root.symlink(target, path)
-
-    @guarded
-    def rm(self, path: str, *, recursive: bool = False) -> None:
-        """Unlink ``path``; a non-empty directory needs ``recursive``.  History stays.
-
-        Removing a resource (``/etc/resources/NAME``) also removes its dynamic
-        node; what a collector wrote stays.
-        """
-        from .pipeline.resolver import RESOURCES_DIR
-
-        if tpaths.join(tpaths.normalize(path, "/")).startswith(RESOURCES_DIR + "/"):
-            np = self.root.get(path, follow=False)
-            if np.node_type == RESOURCE_TYPE:
-                from .pipeline.apply import remove_resource
-
-                remove_resource(self.root, np.name)
-                return
-        self.root.remove(path, recursive=recursive)
-
-    @guarded
-    def mv(self, src: str, dst: str) -> None:
-        """Move ``src`` to ``dst`` (or into it, if it is a directory), keeping the node id."""
-        self.root.rename(src, dst)
-
-    @guarded
-    def create_dynamic(
-        self, path: str, node_type: str, factory: str, config: dict[str, Any]
-    ) -> None:
-        """A dynamic file or directory at ``path``, computed on read by ``factory`` from ``config``."""
-        self.root.create_dynamic(path, node_type, factory, config)
-
-
 def _time_or_none(value: Any) -> datetime | None:
-    from .timeparse import as_time
+    from ..timeparse import as_time
 
     return None if value is None else as_time(value)
-
-
-# -- what the CLI needs beyond the verbs: reading the host, stat, printing rows ----------
-
-
-def parse_url(text: str) -> PondURL | None:
-    """``text`` as a ``[host+]format[+compression]:///path`` URL, or None for a plain path."""
-    if ":" not in text or text.startswith("/"):
-        # A plain path: no need to import the query package (about 15 ms).
-        return None
-    from .query.urls import is_url
-    from .query.urls import parse_url as parse
-
-    return parse(text) if is_url(text) else None
-
-
-def read_host(
-    target: str,
-    *,
-    sql: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> pa.RecordBatchReader:
-    """A ``host+...:///`` URL as rows, streamed, without a pond (as ``Pond.cat``)."""
-    from .query import engine
-
-    with boundary(path=target):
-        return engine.cat(None, target, sql=sql, start=start, end=end)
-
-
-def describe_host(url: str) -> dict[str, Any]:
-    """What ``Pond.describe`` says of a ``host+...:///`` URL, without a pond."""
-    from .ingest.describe import describe_url
-
-    with boundary(path=url):
-        return describe_url(None, None, url)
-
-
-def preview_rows(result: pa.Table | pa.RecordBatchReader, limit: int = 20) -> Any:
-    """A rich table of the first ``limit`` rows, captioned with the total row count."""
-    from .query.output import preview, render_preview
-
-    with boundary():
-        return render_preview(preview(result, limit=limit))
-
-
-def write_rows(result: pa.Table | pa.RecordBatchReader, fmt: str, out: BinaryIO) -> int:
-    """Write rows to ``out`` as ``csv``, ``json`` or ``parquet``; return the row count."""
-    from .query.output import write
-
-    with boundary():
-        return write(result, fmt, out)
 
 
 def _resolves(root: WD, path: str) -> bool:
@@ -820,21 +539,3 @@ def _static_prefix(pattern: str) -> str:
     else:
         static = static[:-1]
     return tpaths.join(static)
-
-
-__all__ = [
-    "DIRECTORY",
-    "FILE_DATA",
-    "CopyResult",
-    "Entry",
-    "Pond",
-    "Transaction",
-    "describe_host",
-    "has_wildcard",
-    "is_literal",
-    "parse_url",
-    "preview_rows",
-    "read_host",
-    "resolve_pond_dir",
-    "write_rows",
-]

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .app import Settings, UserError, pass_settings, time_travel
-from .output import cell, line
+from ..app import Settings, UserError, pass_settings, time_travel
+from ..output import cell, line
 
 if TYPE_CHECKING:
-    from ..pipeline.run import RunReport, RunResult
+    from ...pipeline.run import RunReport, RunResult
 
 
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -54,7 +54,7 @@ def apply(
 
         pond apply -f noyo.yaml -v site=noyo --dry-run
     """
-    result = settings.open().apply(files, _variables(pairs), dry_run=dry_run)
+    result = settings.open().pipeline.apply(files, _variables(pairs), dry_run=dry_run)
     out = settings.output
     if out.json_mode:
         out.data(result.to_json())
@@ -87,9 +87,9 @@ def resources(settings: Settings, at_txn: int | None, at: str | None) -> None:
 
         pond resources
     """
-    from ..timeparse import iso
+    from ...timeparse import iso
 
-    listed = settings.open(at_txn=at_txn, at=at).resources()
+    listed = settings.open(at_txn=at_txn, at=at).pipeline.resources()
     out = settings.output
     if out.json_mode:
         out.data([r.to_json() for r in listed])
@@ -181,7 +181,7 @@ def run(settings: Settings, names: tuple[str, ...], no_wait: bool) -> None:
 
         status.start()
     try:
-        report = pond.run(names, wait=not no_wait, progress=progress)
+        report = pond.pipeline.run(names, wait=not no_wait, progress=progress)
     finally:
         if status is not None:
             status.stop()
@@ -219,9 +219,7 @@ def hydrovu_locations(settings: Settings, resource: str) -> None:
 
         pond hydrovu locations noyo
     """
-    from ..pipeline.kinds.hydrovu import resource_locations
-
-    listed = resource_locations(settings.open().root, resource)
+    listed = settings.open().pipeline.hydrovu_locations(resource)
     out = settings.output
     if out.json_mode:
         out.data(listed)
@@ -274,14 +272,7 @@ def site_build(settings: Settings, name: str, out_dir: str | None) -> None:
 
         pond site build public --out /tmp/noyo-site
     """
-    from pathlib import Path
-
-    from ..pipeline.site.kind import build_from_pond, site_spec
-
-    pond = settings.open()
-    spec = site_spec(pond.root, name)
-    target = Path(out_dir).expanduser().absolute() if out_dir else None
-    report = build_from_pond(pond.root, spec, target)
+    report = settings.open().pipeline.build_site(name, out_dir or None)
     out = settings.output
     if out.json_mode:
         out.data(
