@@ -194,10 +194,19 @@ def host_version(pattern: str) -> int:
     return int.from_bytes(h.digest()[:8], "big") >> 1
 
 
-def _current_version(current: VersionOf, node_id: str) -> int | None:
-    if node_id.startswith(HOST_INPUT):
-        return host_version(node_id[len(HOST_INPUT) :])
-    return current(node_id)
+def _with_host_inputs(current: VersionOf) -> VersionOf:
+    """``current`` that also answers ``host:`` inputs, each fingerprinted once per lookup
+    (a key's several entries may all name the same host files)."""
+    seen: dict[str, int] = {}
+
+    def version(node_id: str) -> int | None:
+        if not node_id.startswith(HOST_INPUT):
+            return current(node_id)
+        if node_id not in seen:
+            seen[node_id] = host_version(node_id[len(HOST_INPUT) :])
+        return seen[node_id]
+
+    return version
 
 
 @dataclass
@@ -228,6 +237,7 @@ class DiskCache:
         except OSError:
             self.stats.misses += 1
             return None
+        current = _with_host_inputs(current)
         for name in names:
             if name.startswith(".") or name == "key.json":
                 continue
@@ -260,7 +270,7 @@ class DiskCache:
         except (ValueError, TypeError, KeyError):
             self._drop(entry)
             return None
-        if not all(_current_version(current, n) == v for n, v in sorted(inputs)):
+        if not all(current(n) == v for n, v in sorted(inputs)):
             return None
         value = self._value(entry, files)
         if value is None:
