@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from ..cli.conftest import POND_SCRIPT, child_env
 from .conftest import PondRunner, doc, yaml_file
 from .test_run import CSV_A, CSV_B, inbox_pond
 
@@ -126,3 +129,52 @@ def test_an_escape_sequence_in_a_file_name_never_reaches_the_terminal(
         for text in (result.stdout, result.stderr):
             assert "\x1b" not in text and "\x07" not in text and "\r" not in text
     assert "\\x1b[2J" in results[0].stdout
+
+
+def test_files_that_change_kind_while_the_run_waits_are_named(
+    pond: PondRunner, pond_dir: Path, host: Path, tmp_path: Path
+) -> None:
+    """Listed and hashed as files, then, during the settle wait: one removed, one replaced
+    by a directory, one by a symlink leading out.  A real ``pond run`` process."""
+    folder = host / "in"
+    folder.mkdir()
+    (folder / "good-a.csv").write_text(CSV_A)
+    for name in ("gone.csv", "dir.csv", "link.csv"):
+        (folder / name).write_text(CSV_B.replace("3.5", str(len(name))))
+    outside = host / "private.csv"
+    outside.write_text(SECRET)
+    f = yaml_file(
+        tmp_path / "inbox.yaml",
+        doc("Inbox", "drop", f"{{pattern: '{folder}/*.csv', format: series, settle: 6s}}"),
+    )
+    pond.ok("apply", "-f", str(f))
+    child = subprocess.Popen(
+        [str(POND_SCRIPT), "--pond", str(pond_dir), "--json", "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    try:
+        lock = pond_dir / "run.lock"
+        deadline = time.monotonic() + 30
+        while not (lock.exists() and lock.read_text().strip()):
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        time.sleep(3)  # listed and hashed by now; reading comes after the 6 s wait
+        (folder / "gone.csv").unlink()
+        (folder / "dir.csv").unlink()
+        (folder / "dir.csv").mkdir()
+        (folder / "link.csv").unlink()
+        (folder / "link.csv").symlink_to(outside)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 1
+    [result] = json.loads(out)["results"]
+    failed = sorted(result["details"]["failed_files"])
+    assert failed[0].startswith(f"{folder / 'dir.csv'}: cannot be read: a directory, not a file")
+    assert failed[1].startswith(f"{folder / 'gone.csv'}: cannot be read: No such file")
+    assert failed[2].startswith(f"{folder / 'link.csv'}: cannot be read: leads outside")
+    assert pond.paths("/inbox/drop/*") == ["/inbox/drop/good-a.csv"]

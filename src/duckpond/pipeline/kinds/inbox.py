@@ -249,23 +249,21 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     ready: list[tuple[_Candidate, bytes, dict[str, Any], tuple[int, int] | None, str]] = []
     in_batch: set[str] = set()
     for cand in candidates:
-        if _stat(cand.host) != cand.stat or cand.sha256 in in_batch:
+        if cand.sha256 in in_batch:
             counts["skipped"] += 1
-            skipped.append(
-                f"{cand.host}: still being written"
-                if cand.sha256 not in in_batch
-                else f"{cand.host}: same content as another new file"
-            )
+            skipped.append(f"{cand.host}: same content as another new file")
             continue
         node_type = node_types.get(cand.name, FORMAT_TYPES[spec.format])
         attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
         event_range: tuple[int, int] | None = None
         try:
+            # Gone, replaced by a directory or a FIFO, or by a link leading out while the
+            # run waited: named as a file that cannot be read, not as one being written.
             content = _read(cand.host, folder)
         except OSError as exc:
             failed.append(_unreadable(cand.host, exc))
             continue
-        if hashlib.sha256(content).hexdigest() != cand.sha256:
+        if _stat(cand.host) != cand.stat or hashlib.sha256(content).hexdigest() != cand.sha256:
             counts["skipped"] += 1
             skipped.append(f"{cand.host}: still being written")
             continue
