@@ -296,7 +296,7 @@ class _StateStore:
         """The kept state if it is whole and this match's; else None (a bad one is removed)."""
         import pyarrow as pa
 
-        from ..cache import read_verified, unseal
+        from ..cache import map_verified, unseal
 
         try:
             text = (self.directory / "state.json").read_text()
@@ -311,10 +311,11 @@ class _StateStore:
             tables = []
             for index in range(int(meta["levels"])):
                 name = f"{meta['generation']}-{index}.arrow"
-                data = read_verified(self.directory / name, meta["files"][name])
-                if data is None:
+                mapped = map_verified(self.directory / name, meta["files"][name])
+                if mapped is None:
                     raise ValueError(f"{name} fails its checksum")
-                tables.append(pa.ipc.open_file(pa.py_buffer(data)).read_all())
+                # Zero-copy: the tables keep the checked mapping alive.
+                tables.append(pa.ipc.open_file(pa.py_buffer(mapped)).read_all())
             return _State(
                 str(meta["config_key"]),
                 frozenset((str(n), int(v)) for n, v in meta["inputs"]),
