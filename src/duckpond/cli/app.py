@@ -36,10 +36,14 @@ class UserError(click.ClickException):
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line that names what was wrong, in the CLI's words (flag names, not parameters)."""
-    from ..errors import describe
+    """One line that names what was wrong, in the CLI's words (flag names, not parameters).
 
-    return describe(exc, cli=True)
+    Any secret resolved in this process is masked: the last guard before the terminal.
+    """
+    from ..errors import describe
+    from ..pipeline.secrets import scrub
+
+    return scrub(describe(exc, cli=True))
 
 
 class PondGroup(click.Group):

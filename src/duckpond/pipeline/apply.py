@@ -19,6 +19,7 @@ configuration version; changing its ``spec.path`` moves the node;
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,9 @@ from ..tinyfs.persistence import DYNAMIC_DIR, DYNAMIC_FILE, RESOURCE
 from . import graph
 from .documents import Document, DocumentError, load_stored
 from .kinds import TransactionFactory
+from .reserved import host_output_problem, output_problem
 from .resolver import RESOURCES_DIR, DerivationRef
+from .secrets import secret_problems
 
 __all__ = ["RESOURCES_DIR", "apply_documents", "remove_resource", "stored_resources"]
 
@@ -156,8 +159,27 @@ def check_documents(docs: Sequence[Document]) -> None:
                 f"(also {first.source.where()})"
             )
         seen[doc.name] = doc
+        if doc.path is not None:
+            problem = output_problem(None, doc.path)
+            if problem is not None:
+                raise DocumentError(f"{doc.source.where()}: spec.path: {problem}")
         for where, problem in doc.kind.check(doc.spec):
             raise DocumentError(f"{doc.source.where()}: {where}: {problem}")
+        for where, problem in secret_problems(doc.spec):
+            raise DocumentError(f"{doc.source.where()}: {where}: {problem}")
+
+
+def check_outputs(root: WD, doc: Document, pond_dir: str | os.PathLike[str] | None) -> str | None:
+    """``field: problem`` when ``doc`` would write over the pond's own paths, else None."""
+    if doc.path is not None:
+        problem = output_problem(root, doc.path)
+        if problem is not None:
+            return f"spec.path: {problem}"
+    for where, out in doc.kind.host_outputs(doc.spec):
+        problem = host_output_problem(out, pond_dir)
+        if problem is not None:
+            return f"spec.{where}: {problem}"
+    return None
 
 
 def _graph_of(root: WD, docs: Sequence[Document]) -> dict[str, set[str]]:
@@ -274,8 +296,19 @@ def _cycle_error(cycle: Sequence[str], docs: Sequence[Document]) -> DocumentErro
     return DocumentError(message)
 
 
-def plan(root: WD, docs: Sequence[Document]) -> tuple[list[ApplyItem], list[str]]:
-    """What applying ``docs`` to the pond at ``root`` changes: items and directories to create."""
+def plan(
+    root: WD, docs: Sequence[Document], pond_dir: str | os.PathLike[str] | None = None
+) -> tuple[list[ApplyItem], list[str]]:
+    """What applying ``docs`` to the pond at ``root`` changes: items and directories to create.
+
+    ``pond_dir`` is the pond's host directory, which no output may touch.
+    """
+    for doc in docs:
+        problem = check_outputs(root, doc, pond_dir)
+        if problem is not None:
+            raise DocumentError(f"{doc.source.where()}: {problem}")
+        for where, found in doc.kind.check_pond(doc.spec, root):
+            raise DocumentError(f"{doc.source.where()}: {where}: {found}")
     try:
         graph.order(_graph_of(root, docs))
     except graph.CycleError as exc:
@@ -312,17 +345,21 @@ def apply_documents(
     read_root: WD,
     transaction: TransactionFactory,
     dry_run: bool = False,
+    pond_dir: str | os.PathLike[str] | None = None,
 ) -> ApplyResult:
-    """Store ``docs`` (already validated) in one transaction, or say what would change."""
+    """Store ``docs`` (already validated) in one transaction, or say what would change.
+
+    ``pond_dir`` (the pond's host directory) is checked against host outputs.
+    """
     check_documents(docs)
     if dry_run:
-        items, directories = plan(read_root, docs)
+        items, directories = plan(read_root, docs, pond_dir)
         return ApplyResult(items, directories, None, True, plan_nodes(read_root, docs, items))
     by_name = {doc.name: doc for doc in docs}
     with transaction() as tx:
         root = tx.root
         # Planned again under the lock: another writer may have applied meanwhile.
-        items, directories = plan(root, docs)
+        items, directories = plan(root, docs, pond_dir)
         before = stored_resources(root)
         nodes = plan_nodes(root, docs, items, before)
         for item in items:

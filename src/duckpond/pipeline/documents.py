@@ -248,45 +248,170 @@ def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str
 
 
 def render(text: str, variables: Mapping[str, str], file: str) -> str:
-    """``{{ key }}`` replaced by ``variables[key]``; an undefined one is a ``DocumentError``."""
+    """``{{ key }}`` replaced by ``variables[key]``; ``DocumentError`` otherwise.
+
+    Substitution only (``templating.substitute``): reading a resource file never
+    runs code, whatever it holds.
+    """
     if not any(mark in text for mark in ("{{", "{%", "{#")):
         # Nothing to render: spare the Jinja2 import and compile (about 0.1 s).
         return text
-    import jinja2
+    from .templating import substitute
 
-    env = jinja2.Environment(
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
-    )
     try:
-        return env.from_string(text).render(**variables)
-    except jinja2.UndefinedError as exc:
-        m = re.search(r"'([^']+)' is undefined", str(exc))
-        name = m.group(1) if m else str(exc)
+        return substitute(text, variables, file)
+    except ConfigError as exc:
+        m = re.fullmatch(r"undefined variable '(.+)'", str(exc))
+        if m is None:
+            raise DocumentError(str(exc)) from None
+        name = m.group(1)
         raise DocumentError(
             f"{file}: undefined variable '{name}' (give it with -v {name}=VALUE)"
         ) from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise DocumentError(f"{file}: line {exc.lineno}: template error: {exc.message}") from None
+
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""The largest resource file ``pond apply`` reads."""
+MAX_NODES = 1_000_000
+"""Values one document may hold, counting each alias as a copy of what it names."""
+MAX_DEPTH = 64
+"""How deep mappings and lists may nest in one document."""
+
+
+class _YamlProblem(Exception):
+    """A document that loads as YAML but is not acceptable data (turned into a DocumentError)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _loader(text: str) -> Any:
+    """A safe YAML loader over ``text`` that refuses what a resource file has no use for.
+
+    Safe loading only (no Python tags); a duplicate key at any level, a key
+    that is not a string, aliases that expand past ``MAX_NODES`` values (the
+    "billion laughs"), an alias to itself and nesting deeper than ``MAX_DEPTH``
+    are ``_YamlProblem`` errors naming the line.  libyaml's loader when
+    PyYAML has it: the Python one took 0.5 s for 50 documents.
+    """
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):  # type: ignore[misc]
+        def construct_document(self, node: yaml.Node) -> Any:
+            _check_expansion(node)
+            return super().construct_document(node)
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if not isinstance(key, str):
+                    shown = repr(key) if len(repr(key)) <= 60 else f"{repr(key)[:57]}..."
+                    hint = " (quote it)" if isinstance(key_node, yaml.ScalarNode) else ""
+                    raise _YamlProblem(line, f"key {shown} is not a string{hint}")
+                if key in seen:
+                    shown = repr(key) if len(repr(key)) <= 60 else f"{repr(key)[:57]}..."
+                    raise _YamlProblem(line, f"duplicate key {shown} (first on line {seen[key]})")
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader(text)
+
+
+def _check_expansion(root: Any) -> None:
+    """``_YamlProblem`` for a document too deep, too large once aliases expand, or recursive."""
+    import yaml
+
+    weights: dict[int, int] = {}
+    # Iterative post-order walk: (node, depth, children done?).
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            children = _children(node)
+            total = 1 + sum(weights[id(c)] for c in children)
+            if total > MAX_NODES:
+                raise _YamlProblem(
+                    node.start_mark.line + 1,
+                    f"aliases expand to more than {MAX_NODES:,} values",
+                )
+            weights[key] = total
+            continue
+        if key in weights:
+            continue
+        if key in open_nodes:
+            raise _YamlProblem(node.start_mark.line + 1, "an alias refers to itself")
+        if depth > MAX_DEPTH:
+            raise _YamlProblem(
+                node.start_mark.line + 1, f"values nest deeper than {MAX_DEPTH} levels"
+            )
+        if isinstance(node, yaml.ScalarNode):
+            weights[key] = 1
+            continue
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        for child in _children(node):
+            stack.append((child, depth + 1, False))
+
+
+def _children(node: Any) -> list[Any]:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def parse_file(path: str, variables: Mapping[str, str]) -> list[tuple[int, Any]]:
-    """The raw documents of one file, rendered and parsed: ``(1-based index, value)``."""
+    """The raw documents of one file, rendered and parsed: ``(1-based index, value)``.
+
+    ``DocumentError`` naming the file (and the document and line where YAML
+    tells) for a file too large, not UTF-8, not valid YAML, or holding what
+    ``_loader`` refuses.
+    """
     import yaml
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise IsADirectoryError(21, "is a directory, not a resource file", path) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise DocumentError(f"{path}: a resource file is at most {MAX_FILE_BYTES >> 20} MiB")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise DocumentError(f"{path}: not a UTF-8 text file") from None
     rendered = render(text, variables, path)
-    # libyaml's safe loader when PyYAML has it: the Python one took 0.5 s for 50 documents.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = _loader(rendered)
+    docs: list[Any] = []
     try:
-        docs = list(yaml.load_all(rendered, Loader=loader))
+        while loader.check_data():
+            docs.append(loader.get_data())
+    except _YamlProblem as exc:
+        raise DocumentError(f"{path}: document {len(docs) + 1}: line {exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise DocumentError(f"{path}: {line}not valid YAML: {' '.join(problem.split())}") from None
+        raise DocumentError(
+            f"{path}: document {len(docs) + 1}: {line}not valid YAML: {' '.join(problem.split())}"
+        ) from None
+    except RecursionError:
+        raise DocumentError(f"{path}: document {len(docs) + 1}: nested too deeply") from None
+    finally:
+        loader.dispose()
     return [(i, doc) for i, doc in enumerate(docs, 1) if doc is not None]
 
 

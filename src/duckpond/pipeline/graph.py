@@ -7,7 +7,9 @@ reading a derivation that reads a collector comes after the collector.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 
 from ..errors import ConfigError
@@ -28,37 +30,105 @@ class CycleError(ConfigError):
 
 def pattern_reaches(pattern: str, path: str) -> bool:
     """True if ``pattern`` can match ``path`` itself or some path below it."""
-    segments = compile_pattern(tpaths.split(pattern))
-    components = tpaths.split(path)
+    return bool(OutputIndex({"": path}).writers_reached(pattern))
 
-    @cache
-    def walk(i: int, j: int) -> bool:
-        if j == len(components):
-            # Every component of the path is consumed: what remains can match below it.
-            return True
-        if i == len(segments):
-            return False
-        segment: Segment = segments[i]
-        if segment.is_recursive:
-            return walk(i + 1, j) or walk(i, j + 1)
-        if match_segment(segment, components[j], hidden=True) is None:
-            return False
-        return walk(i + 1, j + 1)
 
-    return walk(0, 0)
+@dataclass
+class _Dir:
+    """One component of the output-path index: the writers whose path ends here, and below."""
+
+    writers: list[str] = field(default_factory=list)
+    children: dict[str, _Dir] = field(default_factory=dict)
+    _names: list[str] | None = None
+
+    def sorted_names(self) -> list[str]:
+        if self._names is None:
+            self._names = sorted(self.children)
+        return self._names
+
+    def matching(self, segment: Segment) -> Iterator[_Dir]:
+        """The children one non-recursive segment can match, found by its literal prefix."""
+        if segment.is_literal:
+            child = self.children.get(segment.text)
+            if child is not None:
+                yield child
+            return
+        prefix = _literal_prefix(segment.text)
+        names = self.sorted_names()
+        start = bisect_left(names, prefix)
+        for name in names[start:]:
+            if not name.startswith(prefix):
+                break
+            if match_segment(segment, name, hidden=True) is not None:
+                yield self.children[name]
+
+
+def _literal_prefix(text: str) -> str:
+    for i, ch in enumerate(text):
+        if ch in "*?[":
+            return text[:i]
+    return text
+
+
+class OutputIndex:
+    """Resources' output paths as a tree of components, to find who a pattern reads from.
+
+    ``readers_of(pattern)`` visits only the branches the pattern can match
+    (a literal component is one lookup, a wildcard's literal prefix narrows
+    the children to try), so finding every resource's dependencies is near
+    linear in their number, not a comparison of every pair.
+    """
+
+    def __init__(self, paths: Mapping[str, str | None]) -> None:
+        self.root = _Dir()
+        for name, path in paths.items():
+            if path is None:
+                continue
+            node = self.root
+            for part in tpaths.split(path):
+                node = node.children.setdefault(part, _Dir())
+            node.writers.append(name)
+
+    def writers_reached(self, pattern: str) -> set[str]:
+        """The resources whose output path ``pattern`` can match, or some path below it."""
+        segments = _compiled(pattern)
+        found: set[str] = set()
+        seen: set[tuple[int, int]] = set()
+        stack: list[tuple[_Dir, int]] = [(self.root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if (id(node), i) in seen:
+                continue
+            seen.add((id(node), i))
+            # Every component of these writers' path is matched: what is left matches below it.
+            found.update(node.writers)
+            if i == len(segments):
+                continue
+            segment = segments[i]
+            if segment.is_recursive:
+                stack.append((node, i + 1))
+                stack.extend((child, i) for child in node.children.values())
+            else:
+                stack.extend((child, i + 1) for child in node.matching(segment))
+        return found
+
+
+@cache
+def _compiled(pattern: str) -> list[Segment]:
+    return compile_pattern(tpaths.split(pattern))
 
 
 def dependencies(
     paths: Mapping[str, str | None], inputs: Mapping[str, Sequence[str]]
 ) -> dict[str, set[str]]:
     """For each resource, the resources whose outputs it reads."""
+    index = OutputIndex(paths)
     deps: dict[str, set[str]] = {name: set() for name in paths}
     for reader, patterns in inputs.items():
-        for writer, path in paths.items():
-            if writer == reader or path is None:
-                continue
-            if any(pattern_reaches(p, path) for p in patterns):
-                deps.setdefault(reader, set()).add(writer)
+        found = deps.setdefault(reader, set())
+        for pattern in patterns:
+            found.update(index.writers_reached(pattern))
+        found.discard(reader)
     return deps
 
 

@@ -23,7 +23,7 @@ import os
 import resource as _rusage
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from ..errors import ConfigError, LockTimeoutError
 from ..tinyfs import FILE_SERIES, WD
 from ..tinyfs.ids import uuid7
 from ..tlogfs.lock import WriterLock, holder_info
-from .apply import stored_resources
+from .apply import StoredResource, check_outputs, stored_resources
 from .documents import Document, load_stored
 from .graph import dependencies, order
 from .kinds import RunContext, RunStats, TransactionFactory
@@ -186,9 +186,26 @@ def error_text(exc: BaseException) -> str:
     return scrub(text)
 
 
-def resolve_order(root: WD, names: Sequence[str]) -> list[Document]:
-    """The stored resources with a run step, in dependency order (only ``names`` if given)."""
-    stored = stored_resources(root)
+def _scrubbed(value: Any) -> Any:
+    """``value`` (JSON-like) with every resolved secret masked in its strings."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(str(k)): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
+def resolve_order(
+    root: WD, names: Sequence[str], stored: Mapping[str, StoredResource] | None = None
+) -> list[Document]:
+    """The stored resources with a run step, in dependency order (only ``names`` if given).
+
+    ``stored`` is ``stored_resources(root)`` when the caller has it already.
+    """
+    if stored is None:
+        stored = stored_resources(root)
     docs: dict[str, Document] = {}
     for name, res in stored.items():
         docs[name] = load_stored(json.dumps(res.document).encode(), name)
@@ -226,9 +243,10 @@ def run_resources(
     """
     with RunLock(pond_dir, lock_timeout if wait else 0.0):
         run_id = uuid7()
-        stored = stored_resources(read_root())
+        root = read_root()
+        stored = stored_resources(root)
         results: list[RunResult] = []
-        for doc in resolve_order(read_root(), names):
+        for doc in resolve_order(root, names, stored):
             uuid = stored[doc.name].uuid
             if progress is not None:
                 progress(doc.name, None)
@@ -253,12 +271,18 @@ def _run_one(
     assert doc.kind.run is not None
     try:
         ctx = RunContext(doc.name, uuid, doc.spec, read_root(), pond_dir)
+        # Stored before this check existed, or a symlink made since apply.
+        problem = check_outputs(ctx.root, doc, pond_dir)
+        if problem is not None:
+            raise ConfigError(f"{doc.name}: {problem}")
         step = doc.kind.run(ctx)
         with transaction() as tx:
             root = tx.root
             stats = step(root) if step is not None else RunStats()
             result.rows, result.bytes = stats.rows, stats.bytes
-            result.details, result.summary = stats.details, stats.summary
+            # What a kind reports (file names, server messages) may quote a secret too.
+            result.details = _scrubbed(stats.details)
+            result.summary = scrub(stats.summary)
             result.warnings = [scrub(w) for w in stats.warnings]
             if result.warnings:
                 result.details = {**result.details, "warnings": result.warnings}

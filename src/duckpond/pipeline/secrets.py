@@ -6,6 +6,13 @@ value is refused at apply.  ``SecretRef.resolve()`` gives a ``Secret``
 whose ``str``/``repr`` are masked, and every value resolved in this process
 is remembered so that ``scrub`` can remove it from error text before that
 text is printed or recorded in a run.
+
+A secret shorter than ``MIN_LENGTH`` characters is refused (at apply when
+its default or the environment shows it, else when a run resolves it):
+masking a value that short would garble ordinary words and give the value
+away by the pattern of the masks.  ``scrub`` masks a secret as a whole
+token: the run of characters around it up to a space, quote or separator
+becomes ``***``, so neither the secret nor its neighbours show.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -22,6 +30,10 @@ from ..errors import ConfigError
 
 _REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\}", re.DOTALL)
 MASK = "***"
+MIN_LENGTH = 8
+"""The shortest secret accepted: shorter ones cannot be masked without giving them away."""
+# What ends a token around a secret (with whitespace): quotes and separators.
+_SEPARATORS = frozenset("\"'`,;&?=()[]{}<>")
 
 _resolved: set[str] = set()
 _resolved_guard = threading.Lock()
@@ -82,7 +94,19 @@ class SecretRef:
                     f"secret {self.text} is not set: export the environment variable {self.env}"
                 )
             value = self.default
+        problem = short_problem(value, self)
+        if problem is not None:
+            raise ConfigError(problem)
         return Secret(value)
+
+    def check(self) -> str | None:
+        """At apply: why this reference cannot be used (a short default or value), or None."""
+        if self.default is not None:
+            problem = short_problem(self.default, self, "its default")
+            if problem is not None:
+                return problem
+        value = os.environ.get(self.env)
+        return None if value is None else short_problem(value, self)
 
     def __str__(self) -> str:
         return self.text
@@ -108,10 +132,85 @@ SecretField = Annotated[
 """The pydantic field type of a secret: validates a reference, stores it as written."""
 
 
+def short_problem(value: str, ref: SecretRef, what: str = "its value") -> str | None:
+    """The one-line refusal of a secret too short to mask, or None (never quotes it)."""
+    if len(value) >= MIN_LENGTH:
+        return None
+    return (
+        f"secret {ref.env}: {what} is shorter than {MIN_LENGTH} characters, too short to "
+        "keep out of messages (masking it would give it away); use the full credential"
+    )
+
+
+def secret_problems(model: Any, prefix: str = "spec") -> list[tuple[str, str]]:
+    """``(field, problem)`` for each secret field of a spec model that ``check`` refuses."""
+    from pydantic import BaseModel
+
+    found: list[tuple[str, str]] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, SecretRef):
+            problem = value.check()
+            if problem is not None:
+                found.append((where, problem))
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name), f"{where}.{name}")
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{where}.{i}")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{where}.{key}")
+
+    walk(model, prefix)
+    return found
+
+
+def _separates(ch: str) -> bool:
+    return ch.isspace() or ch in _SEPARATORS
+
+
+def mask(text: str, values: Iterable[str]) -> str:
+    """``text`` with each token holding one of ``values`` replaced by ``***``.
+
+    A token runs from the secret out to the nearest space, quote or separator
+    on each side.  Values shorter than ``MIN_LENGTH`` are left alone: masking
+    them would turn every matching letter into ``***``.  Linear in ``text``.
+    """
+    spans: list[tuple[int, int]] = []
+    for value in {v for v in values if len(v) >= MIN_LENGTH}:
+        at = text.find(value)
+        while at != -1:
+            spans.append((at, at + len(value)))
+            at = text.find(value, at + 1)
+    if not spans:
+        return text
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            continue
+        while start > 0 and not _separates(text[start - 1]):
+            start -= 1
+        while end < len(text) and not _separates(text[end]):
+            end += 1
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    pieces: list[str] = []
+    done = 0
+    for start, end in merged:
+        pieces.append(text[done:start])
+        pieces.append(MASK)
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def scrub(text: str) -> str:
-    """``text`` with every secret resolved in this process replaced by ``***``."""
+    """``text`` with every secret resolved in this process masked (see ``mask``)."""
     with _resolved_guard:
-        values = sorted(_resolved, key=len, reverse=True)
-    for value in values:
-        text = text.replace(value, MASK)
-    return text
+        values = list(_resolved)
+    return mask(text, values)

@@ -54,6 +54,7 @@ class PondPipeline(Facet):
             read_root=self.pond.root,
             transaction=self.pond.transaction,
             dry_run=dry_run,
+            pond_dir=self.pond.path,
         )
 
     @guarded

@@ -394,10 +394,10 @@ class HydroVuClient:
         self.transport.deadline = value
 
     def scrub(self, text: str) -> str:
-        """``text`` with the client secret and the current token replaced by ``***``."""
-        for secret in self.auth.secrets():
-            text = text.replace(secret, "***")
-        return text
+        """``text`` with the client secret and the current token masked as whole tokens."""
+        from ..secrets import mask
+
+        return mask(text, self.auth.secrets())
 
     def _get(self, path: str, params: dict[str, Any], page: str | None) -> httpx.Response:
         headers = {START_PAGE: page} if page else {}

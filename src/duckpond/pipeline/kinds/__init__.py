@@ -101,13 +101,21 @@ def _no_problems(spec: Any) -> list[tuple[str, str]]:
     return []
 
 
+def _no_pond_problems(spec: Any, root: WD) -> list[tuple[str, str]]:
+    return []
+
+
 @dataclass(frozen=True)
 class Kind:
     """A registered kind.
 
     ``inputs(spec)`` lists the pond patterns the resource reads (for ordering);
     ``check(spec)`` lists ``(field, problem)`` pairs found in the host
-    environment at apply (a missing inbox directory); ``run`` is the run step
+    environment at apply (a missing inbox directory); ``host_outputs(spec)``
+    lists ``(field, host folder)`` pairs the resource writes outside the pond
+    (checked against the pond's own directory); ``check_pond(spec, root)``
+    lists ``(field, problem)`` pairs found in the pond at apply (a template
+    file that does not compile); ``run`` is the run step
     of collectors and publishers.  A derivation has ``output(spec, ctx)``,
     its computed output, and ``output_type(spec)``, the type of its node
     (``dynamic:file`` or ``dynamic:dir``).
@@ -121,6 +129,8 @@ class Kind:
     check: Callable[[Any], list[tuple[str, str]]] = _no_problems
     output: Callable[[Any, FactoryContext], Output] | None = None
     output_type: Callable[[Any], str] | None = None
+    host_outputs: Callable[[Any], list[tuple[str, str]]] = _no_problems
+    check_pond: Callable[[Any, WD], list[tuple[str, str]]] = _no_pond_problems
 
     def default_path(self, name: str) -> str:
         """``/<kind in lower case>/<name>``: where outputs go when ``spec.path`` is not given."""

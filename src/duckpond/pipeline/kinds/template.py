@@ -42,8 +42,11 @@ right).  Each file is the template rendered with:
 - ``outputs``: every match's ``output``, in path order (for links between pages);
 - ``path``: the rendered file's pond path.
 
-Times are ISO 8601 in UTC.  Templates run in Jinja2's sandbox with undefined
-names an error; ``tojson`` gives JSON for script blocks.  A ``template_file`` in the
+Times are ISO 8601 in UTC.  Templates run in a bounded, immutable Jinja2 sandbox
+(``duckpond.pipeline.templating``): undefined names are an error, a render is
+limited in steps, time and value sizes, and ``include``, ``extends`` and
+``import`` are refused (a template is one file: shared parts go in it as
+macros); ``tojson`` gives JSON for script blocks.  A ``template_file`` in the
 pond is an input like the matched data; a host file (``host:///...``) is an input
 by its content (size, mtime and hash, checked at every lookup), so editing it
 recomputes the pages that use it.
@@ -61,7 +64,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ...errors import ConfigError
-from ...tinyfs import DYNAMIC_DIR, KIND_DATA, FactoryContext, NodePath, Output
+from ...tinyfs import DYNAMIC_DIR, KIND_DATA, WD, FactoryContext, NodePath, Output
 from ..documents import PondPath, PondPattern, StrictModel
 from . import Kind, register_kind
 
@@ -80,24 +83,11 @@ def _captures_in(pattern: str) -> int:
     return sum(segment.captures for segment in compile_pattern(tpaths.split(pattern)))
 
 
-def _environment() -> jinja2.Environment:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    # Text for other generators (Markdown, HTML, JS): nothing is escaped behind the user's back.
-    return SandboxedEnvironment(
-        undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False
-    )
-
-
 def _compile(text: str, origin: str) -> jinja2.Template:
-    """``text`` as a template; ``ConfigError`` naming ``origin`` and the line for bad syntax."""
-    from jinja2 import TemplateSyntaxError
+    """``text`` as a bounded, sandboxed template; ``ConfigError`` naming ``origin`` and the line."""
+    from ..templating import compile_template
 
-    try:
-        return _environment().from_string(text)
-    except TemplateSyntaxError as exc:
-        raise ConfigError(f"{origin}: line {exc.lineno}: {exc.message}") from None
+    return compile_template(text, origin)
 
 
 class TemplateSpec(StrictModel):
@@ -175,6 +165,23 @@ def _host_template_problems(spec: TemplateSpec) -> list[tuple[str, str]]:
     return []
 
 
+def _pond_template_problems(spec: TemplateSpec, root: WD) -> list[tuple[str, str]]:
+    """A pond template file that exists at apply and does not compile (include...)."""
+    source = spec.template_file
+    if source is None or not source.startswith("/") or not root.exists(source):
+        return []
+    np = root.get(source)
+    if not np.is_file():
+        return [("template_file", f"{source} is not a file")]
+    try:
+        _compile(np.read_bytes().decode("utf-8"), source)
+    except UnicodeDecodeError:
+        return [("template_file", f"{source} is not UTF-8 text")]
+    except ConfigError as exc:
+        return [("template_file", str(exc))]
+    return []
+
+
 def _name_of(pattern: str, captures: tuple[str, ...], origin: str) -> str:
     def one(m: re.Match[str]) -> str:
         index = int(m.group(1))
@@ -243,17 +250,14 @@ class TemplateDir:
         return _Page(self, name, ctx)
 
     def render(self, name: str, ctx: FactoryContext) -> bytes:
-        from jinja2 import TemplateError
+        from ..templating import render
 
         context = self._shared()
         output = next(o for o in context["outputs"] if o["name"] == name)
         template = self._compiled(ctx)
-        try:
-            text = template.render({**context, "output": output, "path": ctx.path})
-        except TemplateError as exc:
-            line = _template_line(exc)
-            where = f" line {line}" if line is not None else ""
-            raise ConfigError(f"{ctx.path}: template{where}: {exc}") from None
+        text = render(
+            template, {**context, "output": output, "path": ctx.path}, f"{ctx.path}: template"
+        )
         return text.encode("utf-8")
 
     def _shared(self) -> dict[str, Any]:
@@ -312,17 +316,6 @@ class TemplateDir:
         return self._template
 
 
-def _template_line(exc: Exception) -> int | None:
-    """The template line an error at render time comes from, when Jinja2 says."""
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
 @dataclass
 class _Page:
     """One rendered file of a ``TemplateDir``."""
@@ -347,6 +340,7 @@ register_kind(
         TemplateSpec,
         inputs=template_inputs,
         check=_host_template_problems,
+        check_pond=_pond_template_problems,
         output=template_output,
         output_type=lambda spec: DYNAMIC_DIR,
     )

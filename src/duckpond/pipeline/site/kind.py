@@ -212,4 +212,13 @@ def site_spec(root: WD, name: str) -> SiteSpec:
     return doc.spec
 
 
-SITE = register_kind(Kind("Site", "publisher", SiteSpec, run=run_site, inputs=_inputs))
+SITE = register_kind(
+    Kind(
+        "Site",
+        "publisher",
+        SiteSpec,
+        run=run_site,
+        inputs=_inputs,
+        host_outputs=lambda spec: [("out", spec.out)],
+    )
+)
