@@ -10,11 +10,16 @@ the loggers' CSV drop, a SqlDerived daily series, a Synthetic tide) is
 applied and run, run again (nothing new), given one more file and run again
 (one new file), and its results queried.
 
-Last, the stations of examples/stations.yaml: a HydroVu collector reads
+Then the stations of examples/stations.yaml: a HydroVu collector reads
 four devices from a stand-in for the HydroVu API on 127.0.0.1 (real San
 Francisco temperatures shipped by vega_datasets, and the example sites; see
 examples/hydrovu_standin.py for what is real), downsamples them and builds
 the public web site.
+
+Last, the backup: a Backup resource pointing at a real S3 server (SeaweedFS's
+``weed mini`` from the environment, on 127.0.0.1 with a temporary directory), pushed by
+``pond run``; the backup read in place, restored into a new folder, verified, and a
+series read from the restore.
 """
 
 from __future__ import annotations
@@ -118,6 +123,56 @@ def stations(csv_dir: Path) -> None:
     print(f"\nThe web site is built: open file://{site}/index.html in a browser")
 
 
+BACKUP_YAML = """\
+apiVersion: duckpond/v1
+kind: Backup
+name: offsite
+spec:
+  url: s3://demo-archive/pond
+  endpoint: ${env:S3_ENDPOINT}
+  access_key_id: ${env:S3_KEY}
+  secret_access_key: ${env:S3_SECRET}
+  allow_http: true
+"""
+
+
+def backup() -> None:
+    """Back the pond up to a real S3 server, read the backup in place, restore it, verify."""
+    from duckpond.testing.s3server import S3Server, weed_binary
+
+    if weed_binary() is None:
+        print("\n(the weed binary is not installed: the backup part is skipped)")
+        return
+    server = S3Server(WORK / "s3" / "weed", buckets=["demo-archive"])
+    server.start()
+    try:
+        creds = server.env()
+        env = {
+            "S3_ENDPOINT": server.endpoint,
+            "S3_KEY": creds["AWS_ACCESS_KEY_ID"],
+            "S3_SECRET": creds["AWS_SECRET_ACCESS_KEY"],
+        }
+        doc = WORK / "backup.yaml"
+        doc.write_text(BACKUP_YAML)
+        pond("apply", "-f", str(doc), env=env)
+        pond("run", "offsite", env=env)  # a run pushes; Backups run after everything else
+        pond("backup", "list", env=env)
+        pond("--pond", "s3://demo-archive/pond", "log", "--limit", "3", env=creds)
+        restored = WORK / "restored-pond"
+        pond("restore", "s3://demo-archive/pond", str(restored), env=creds)
+        pond("--pond", str(restored), "fsck", env=creds)
+        pond(
+            "--pond",
+            str(restored),
+            "query",
+            'SELECT count(*) AS readings FROM "/hydrovu/harbor-mouth.series"',
+        )
+        pond("backup", "verify", "offsite", "--deep", env=env)
+        pond("status", env=env)
+    finally:
+        server.stop()
+
+
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     csv_dir = WORK / "csv"
@@ -160,6 +215,7 @@ def main() -> None:
     pond("list", "--at-txn", "2")
     pipeline(files)
     stations(csv_dir)
+    backup()
     print(f"\nThe pond is in {WORK / 'pond'}; try: POND={WORK / 'pond'} .venv/bin/pond list")
 
 

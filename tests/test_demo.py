@@ -26,6 +26,9 @@ def test_the_demo_runs_to_the_end_and_builds_the_site(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "stations: 34527 rows for 4 of 4 devices" in proc.stdout
     assert "loggers: 1 new, 0 changed" in proc.stdout
+    # The backup part: pushed by a run, restored, verified equal.
+    assert "restored pond" in proc.stdout and "offsite: equal" in proc.stdout
+    assert (tmp_path / "restored-pond" / "data" / "_delta_log").is_dir()
     index = (tmp_path / "site" / "index.html").read_text()
     assert "SFTemps" in index and "Temperature.F" in index
     assert "Traceback" not in proc.stderr

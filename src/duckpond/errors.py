@@ -17,7 +17,10 @@ other failure the user can cause is a ``PondError``::
      ├── LockTimeoutError       another writer holds the pond
      ├── FormatError            input that is not what it claims (CSV, Parquet, URL)
      ├── QueryError             SQL that cannot run
-     └── ConfigError            a bad option value (time, zone, format name)
+     ├── ConfigError            a bad option value (time, zone, format name)
+     ├── RemoteError            an object store that cannot be used (unreachable, credentials
+     │                          refused, no such bucket)
+     └── BackupConflictError    a backup that holds another pond, or history this pond lacks
 
 Errors of the libraries underneath (pyarrow, deltalake, DataFusion) are turned into
 these by ``translate``, which ``boundary`` applies at every public ``Pond`` method:
@@ -132,6 +135,21 @@ class QueryError(PondError):
 
 class ConfigError(PondError, ValueError):
     """An option or configuration value that is not valid."""
+
+
+class RemoteError(PondError):
+    """An object store (S3, a ``file://`` directory) that could not be used as asked.
+
+    The message names the URL and the store's own reason in one line, never a credential.
+    """
+
+
+class BackupConflictError(PondError):
+    """A push or restore refused because the remote and the pond are not one history.
+
+    Another pond's backup (the message names both pond ids), a remote ahead of the
+    pond, or histories that diverged: nothing was overwritten.
+    """
 
 
 # -- messages --------------------------------------------------------------------------

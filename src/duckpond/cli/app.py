@@ -53,8 +53,10 @@ class PondGroup(click.Group):
         # The command line a transaction records: what this invocation parsed,
         # which is not sys.argv when the CLI runs inside another program.
         ctx.meta[ARGV_KEY] = list(args)
-        for arg in args:
-            _check_scheme(arg)
+        # `restore` takes store URLs and an endpoint, not pond URLs: it checks its own.
+        if "restore" not in args:
+            for arg in args:
+                _check_scheme(arg)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -89,7 +91,8 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\+[A-Za-z0-9]+)*:/")
 
 
 def _check_scheme(arg: str) -> None:
-    if not _SCHEME.match(arg):
+    if not _SCHEME.match(arg) or arg.lower().startswith(("s3://", "s3a://")):
+        # S3 URLs name stores (a pond read in place), which the store layer checks.
         return
     from ..query.urls import parse_url
 

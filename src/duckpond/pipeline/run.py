@@ -221,7 +221,9 @@ def resolve_order(
         {n: d.path for n, d in docs.items()}, {n: d.kind.inputs(d.spec) for n, d in docs.items()}
     )
     wanted = set(names) if names else set(docs)
-    return [docs[n] for n in order(deps) if n in wanted and docs[n].kind.run is not None]
+    chosen = [docs[n] for n in order(deps) if n in wanted and docs[n].kind.run is not None]
+    # Stable: dependency order within each group, the `last` kinds (Backup) after the rest.
+    return sorted(chosen, key=lambda d: d.kind.last)
 
 
 def run_resources(
@@ -294,6 +296,12 @@ def _run_one(
             result.elapsed_s = time.perf_counter() - started
             result.peak_rss_bytes = peak_rss_bytes()
             record_run(root, run_id, result)
+        if doc.kind.after_commit is not None:
+            try:
+                doc.kind.after_commit(ctx)
+            except Exception as exc:
+                # The run is done and recorded; what the hook did not do, the next run does.
+                result.summary += f" (then: {error_text(exc)})"
         return result
     except Exception as exc:
         failed = RunResult(doc.name, doc.kind.name, uuid, result.start, "failed")

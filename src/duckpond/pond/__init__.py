@@ -12,27 +12,32 @@ pond.pipeline.run()                        # an area of verbs: a facet of the po
 Each write verb of ``Pond`` (``mkdir``, ``write_series``, ``copy_in``...) is the
 same verb of a one-verb ``Transaction`` (docs/architecture.md, "Transactions").
 Modules: ``core.py`` (``Pond``), ``transaction.py``, ``results.py`` (``Entry``,
-``CopyResult``), ``facet.py`` and one module per facet (``pipeline.py``), and
+``CopyResult``, ``PondStatus``), ``facet.py`` and one module per facet (``pipeline.py``,
+``backups.py``), and
 ``host.py`` (what the CLI reads and prints without a pond).
 """
 
 from ..tinyfs import DIRECTORY, FILE_DATA
 from ..tinyfs.glob import has_wildcard
+from .backups import BackupInfo, PondBackups
 from .core import Pond, is_literal, resolve_pond_dir
 from .facet import Facet
 from .host import describe_host, parse_url, preview_rows, read_host, write_rows
 from .pipeline import PondPipeline
-from .results import CopyResult, Entry
+from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
 
 __all__ = [
     "DIRECTORY",
     "FILE_DATA",
+    "BackupInfo",
     "CopyResult",
     "Entry",
     "Facet",
     "Pond",
+    "PondBackups",
     "PondPipeline",
+    "PondStatus",
     "Transaction",
     "describe_host",
     "has_wildcard",

@@ -28,13 +28,15 @@ from ..tinyfs import FS, WD, NodePath, VersionInfo
 from ..tinyfs import paths as tpaths
 from ..tinyfs.glob import has_wildcard
 from ..tinyfs.persistence import is_file_type
+from .backups import PondBackups
 from .pipeline import PondPipeline
-from .results import CopyResult, Entry
+from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ..backup import RestoreReport
     from ..ingest.options import CopyOptions
     from ..ingest.partitioned import ExportResult
     from ..tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
@@ -80,7 +82,13 @@ class Pond:
     def init(cls, path: str | os.PathLike[str], *, command: Sequence[str] | None = None) -> Pond:
         """Create a new pond at ``path`` (transaction 1); refuses an existing one."""
         from ..tlogfs import DeltaPersistence
+        from ..tlogfs.objectstore import is_store_url
 
+        if is_store_url(os.fspath(path)):
+            raise ConfigError(
+                f"a pond is created in a local directory, not at {os.fspath(path)!r}; "
+                "a store URL holds a backup (pond backup push), read in place"
+            )
         where = Path(path).expanduser().absolute()
         argv = list(command) if command is not None else _default_command()
         persistence = DeltaPersistence.create(where, metadata={"command": argv})
@@ -104,11 +112,24 @@ class Pond:
 
         if at_txn is not None and at is not None:
             raise ConfigError("give either a transaction or a time to travel to, not both")
+        from ..tlogfs.objectstore import is_store_url
+
+        if is_store_url(os.fspath(path)):
+            # A pond kept in a store (a backup), read in place; read-only.
+            remote = DeltaPersistence.open_remote(
+                os.fspath(path), at_txn=at_txn, at=_time_or_none(at)
+            )
+            return cls(remote.pond_dir, remote, lock_timeout)
         where = Path(path).expanduser().absolute()
         persistence = DeltaPersistence.open(
             where, at_txn=at_txn, at=_time_or_none(at), lock_timeout=lock_timeout
         )
         return cls(where, persistence, lock_timeout)
+
+    def _read_only_error(self, what: str) -> ReadOnlyError:
+        if self.persistence.remote is not None:
+            return self.persistence._read_only_error()
+        return ReadOnlyError(f"this pond is opened at a past state and {what}")
 
     @property
     def persistence(self) -> DeltaPersistence:
@@ -141,6 +162,60 @@ class Pond:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def backups(self) -> PondBackups:
+        """The backup verbs: ``push``, ``list``, ``verify``, ``remote`` (a facet:
+        docs/architecture.md, "Facets"; ``duckpond.backup`` for what a push guarantees)."""
+        return PondBackups(self)
+
+    @property
+    def pond_id(self) -> str:
+        """This pond's identity: given at ``init``, kept by copies and restores."""
+        return self.persistence.pond_id
+
+    @classmethod
+    @guarded
+    def restore(
+        cls,
+        url: str,
+        dest: str | os.PathLike[str],
+        *,
+        at_txn: int | None = None,
+        endpoint: str | None = None,
+        region: str | None = None,
+        allow_http: bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RestoreReport:
+        """Restore the backup at ``url`` (``s3://BUCKET/PREFIX``, ``file:///DIR``) to ``dest``.
+
+        Credentials come from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``; endpoint,
+        region and plain HTTP from the arguments, else the ``AWS_*`` variables.  Every
+        byte is checked before it is used; see ``duckpond.backup.restore`` for the errors.
+        Open the result with ``Pond.open(dest)``.
+        """
+        from ..backup import Remote, StoreOptions
+        from ..backup import restore as restore_backup
+
+        options = StoreOptions(endpoint=endpoint, region=region, allow_http=allow_http)
+        remote = Remote(url, options)
+        return restore_backup(url, dest, remote=remote, at_txn=at_txn, progress=progress)
+
+    @guarded
+    def status(self) -> PondStatus:
+        """What a person or a monitor looks at: id, newest transaction, disk use, runs, backups."""
+        from ..tlogfs.usage import disk_usage
+
+        newest = self.log(limit=1)
+        return PondStatus(
+            path=str(self.path),
+            pond_id=self.pond_id,
+            last_txn=self.last_txn,
+            last_txn_time=newest[0].timestamp if newest else None,
+            usage=disk_usage(self.path),
+            resources=self.pipeline.resources(),
+            backups=self.backups.list(),
+        )
+
     # -- transactions --------------------------------------------------------------
 
     @contextmanager
@@ -155,7 +230,7 @@ class Pond:
         is already open, ``LockTimeoutError`` if another writer holds the pond.
         """
         if self.read_only:
-            raise ReadOnlyError("this pond is opened at a past state and cannot be written")
+            raise self._read_only_error("cannot be written")
         p = self.persistence
         if p.in_transaction:
             raise TransactionError("a transaction is already open on this pond")
@@ -348,7 +423,7 @@ class Pond:
         from ..tlogfs import recover
 
         if self.read_only:
-            raise ReadOnlyError("this pond is opened at a past state and cannot be recovered")
+            raise self._read_only_error("cannot be recovered")
         return recover(self.path, lock_timeout=self.lock_timeout)
 
     @guarded

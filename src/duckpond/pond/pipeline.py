@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ReadOnlyError, guarded
+from ..errors import guarded
 from .facet import Facet
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class PondPipeline(Facet):
         from ..pipeline.run import run_resources
 
         if self.pond.read_only:
-            raise ReadOnlyError("this pond is opened at a past state and cannot run resources")
+            raise self.pond._read_only_error("cannot run resources")
 
         def fresh_root() -> WD:
             # Each resource reads what the ones before it (or other writers) committed.

@@ -1,12 +1,18 @@
-"""What pond verbs return beside the library's own types: ``Entry`` and ``CopyResult``."""
+"""What pond verbs return beside the library's own types: ``Entry``, ``CopyResult``,
+``PondStatus``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..tinyfs.persistence import is_dir_type, is_file_type
+
+if TYPE_CHECKING:
+    from ..pipeline.resources import ResourceInfo
+    from ..tlogfs.usage import DiskUsage
+    from .backups import BackupInfo
 
 
 @dataclass(frozen=True)
@@ -52,3 +58,29 @@ class CopyResult:
     written: list[str]
     unchanged: list[str]
     txn_seq: int | None
+
+
+@dataclass(frozen=True)
+class PondStatus:
+    """``pond status``: the pond's identity, newest transaction, disk use, runs and backups."""
+
+    path: str
+    pond_id: str
+    last_txn: int
+    last_txn_time: datetime | None
+    usage: DiskUsage
+    resources: list[ResourceInfo]
+    backups: list[BackupInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        from ..timeparse import iso
+
+        return {
+            "path": self.path,
+            "pond_id": self.pond_id,
+            "last_txn": self.last_txn,
+            "last_txn_time": iso(self.last_txn_time) if self.last_txn_time else None,
+            "disk": self.usage.to_json(),
+            "resources": [r.to_json() for r in self.resources],
+            "backups": [b.to_json() for b in self.backups],
+        }

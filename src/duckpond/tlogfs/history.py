@@ -40,7 +40,7 @@ DELTA_COMMIT_KEYS = frozenset(
     }
 )
 # The keys the pond itself writes into every commit's info.
-POND_COMMIT_KEYS = frozenset({"txn_seq", "command", "user", "time", "versions"})
+POND_COMMIT_KEYS = frozenset({"txn_seq", "command", "user", "time", "versions", "pond_id"})
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

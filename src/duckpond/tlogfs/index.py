@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,8 +88,15 @@ def _column(table: pa.Table, name: str) -> list[Any]:
 class RowIndex:
     """Committed rows visible at ``limit`` (None: all), by node, loaded by partition."""
 
-    def __init__(self, table_root: Path, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        table_root: Path,
+        limit: int | None = None,
+        opener: Callable[[str], Any] | None = None,
+    ) -> None:
         self._root = table_root
+        # How a data file is opened: its path, or (a pond read in place) its fetched bytes.
+        self._open: Callable[[str], Any] = opener or (lambda path: path)
         self._limit = limit
         self._known: set[str] = set()
         self._unloaded: dict[str, list[_DataFile]] = {}
@@ -231,7 +238,7 @@ class RowIndex:
         """Index one data file's visible rows; return the nodes it touched."""
         full = str(self._root / f.path)
         try:
-            parquet = pq.ParquetFile(full)
+            parquet = pq.ParquetFile(self._open(full))
             table = parquet.read(columns=METADATA_COLUMNS)
         except (OSError, pa.ArrowInvalid) as e:
             raise PondCorruptError(f"cannot read oplog data file {full}: {e}") from e
@@ -284,7 +291,8 @@ class RowIndex:
         key = (row.path, group)
         column = self._content.get(key)
         if column is None:
-            column = pq.ParquetFile(row.path).read_row_group(group, columns=["content"]).column(0)
+            parquet = pq.ParquetFile(self._open(row.path))
+            column = parquet.read_row_group(group, columns=["content"]).column(0)
             self._remember(key, column)
         else:
             self._content.move_to_end(key)

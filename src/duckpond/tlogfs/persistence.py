@@ -46,18 +46,22 @@ from ..errors import (
     ReadOnlyError,
     TransactionError,
 )
+from ..tinyfs.ids import uuid7
 from ..tinyfs.persistence import ROOT_ID, DirEntry, VersionInfo
 from . import commits, history
 from .blobs import BlobStore
 from .buffer import PendingDir, now_us
 from .history import TxnRecord
+from .identity import FIRST_COMMIT, POND_ID_KEY, pond_id, pond_id_of
 from .index import RowIndex
 from .layout import DATA_DIR, LARGE_FILES_DIR
 from .location import check_location
 from .lock import DEFAULT_TIMEOUT, WriterLock
 from .maintenance import MAINTENANCE_INTERVAL, PARTITION_FILE_LIMIT, Maintenance, add_actions
+from .objectstore import StoreOptions, delta_storage_options, parse_location, remote_error
 from .oplog import SCHEMA
 from .reads import OplogView
+from .remote import RemoteBlobStore, RemoteFiles
 
 __all__ = ["MAINTENANCE_INTERVAL", "PARTITION_FILE_LIMIT", "DeltaPersistence", "TxnRecord"]
 
@@ -74,11 +78,14 @@ class DeltaPersistence:
         at: datetime | None = None,
         lock_timeout: float = DEFAULT_TIMEOUT,
         maintenance_interval: int = MAINTENANCE_INTERVAL,
+        remote: RemoteFiles | None = None,
     ) -> None:
         if at_txn is not None and at is not None:
             raise ConfigError("give a transaction or a time to read at, not both")
+        # A pond read in place from a store: pond_dir is its scratch space, data/ are keys.
+        self.remote = remote
         self.pond_dir = pond_dir
-        self._data_dir = pond_dir / DATA_DIR
+        self._data_dir = Path(DATA_DIR) if remote is not None else pond_dir / DATA_DIR
         self._dt = table
         self._lock = WriterLock(pond_dir, lock_timeout)
 
@@ -86,20 +93,25 @@ class DeltaPersistence:
             at_txn = history.txn_at(self._dt.history, at)
         # One listing of the data files: an index limited to at_txn still counts
         # every transaction in max_txn, which bounds at_txn.
-        index = RowIndex(self._data_dir, limit=at_txn)
+        index = RowIndex(
+            self._data_dir,
+            limit=at_txn,
+            opener=remote.open_data_file if remote is not None else None,
+        )
         index.sync(add_actions(self._dt))
         last = index.max_txn
         if last < 1:
             raise PondCorruptError(f"{self._data_dir} holds no pond transactions")
         if at_txn is not None and not 1 <= at_txn <= last:
             raise ConfigError(f"no transaction {at_txn}: this pond has transactions 1 to {last}")
-        self._view = OplogView(
-            index,
-            BlobStore(self._data_dir / LARGE_FILES_DIR),
-            at_txn if at_txn is not None else last,
+        blobs = (
+            RemoteBlobStore(remote)
+            if remote is not None
+            else BlobStore(self._data_dir / LARGE_FILES_DIR)
         )
+        self._view = OplogView(index, blobs, at_txn if at_txn is not None else last)
         self._maintenance = Maintenance(self._dt, self._data_dir, maintenance_interval, index.sync)
-        self._read_only = at_txn is not None
+        self._read_only = at_txn is not None or remote is not None
         self._in_txn = False
 
     # -- making and opening ponds ------------------------------------------------
@@ -125,13 +137,15 @@ class DeltaPersistence:
                 raise PondExistsError(f"a pond already exists at {pond}")
             (data / LARGE_FILES_DIR).mkdir(parents=True, exist_ok=True)
             root = PendingDir(ROOT_ID, 1, {}, now_us())
+            # The pond's identity lives in its first commit, which every copy has.
+            first = {**(metadata or {}), POND_ID_KEY: uuid7()}
             # The table and the root row are one Delta commit (version 0):
             # there is never a pond without its first transaction.
             commits.create_table(
                 data,
                 [root.row(1)],
                 {(ROOT_ID, 1): root.encoded()},
-                commits.commit_metadata(1, metadata, changes=1),
+                commits.commit_metadata(1, first, changes=1),
             )
         return cls.open(pond, lock_timeout=lock_timeout, maintenance_interval=maintenance_interval)
 
@@ -170,11 +184,72 @@ class DeltaPersistence:
             maintenance_interval=maintenance_interval,
         )
 
+    @classmethod
+    def open_remote(
+        cls,
+        url: str,
+        options: StoreOptions | None = None,
+        *,
+        at_txn: int | None = None,
+        at: datetime | None = None,
+    ) -> DeltaPersistence:
+        """Open, read-only, the pond kept at a store URL (``s3://bucket/prefix``, ``file:///dir``).
+
+        A backup is such a pond.  Raises ``ConfigError`` for a bad URL, ``RemoteError``
+        if the store cannot be used, ``PondNotFoundError`` if it holds no pond.
+        """
+        location = parse_location(url)
+        options = options or StoreOptions()
+        files = RemoteFiles(location, options)
+        try:
+            try:
+                table = DeltaTable(
+                    str(location.path / DATA_DIR) if location.path else location.child(DATA_DIR),
+                    storage_options=delta_storage_options(location, options) or None,
+                )
+            except DeltaError as e:
+                if (
+                    "no files in log segment" in str(e).lower()
+                    or "not a delta table" in str(e).lower()
+                ):
+                    raise PondNotFoundError(f"no pond at {location.url}") from None
+                raise remote_error(e, location, options) from None
+            return cls(files.scratch, table, at_txn=at_txn, at=at, remote=files)
+        except BaseException:
+            files.close()
+            raise
+
+    @property
+    def location(self) -> str:
+        """Where the pond is: its directory, or the URL of a pond read in place."""
+        return self.remote.location.url if self.remote is not None else str(self.pond_dir)
+
+    @property
+    def pond_id(self) -> str:
+        """The pond's identity (``identity.pond_id``), read from its first commit."""
+        if self.remote is None:
+            return pond_id(self.pond_dir)
+        return pond_id_of(self.remote.read(FIRST_COMMIT_KEY))
+
+    def _read_only_error(self) -> ReadOnlyError:
+        if self.remote is not None:
+            url = self.remote.location.url
+            return ReadOnlyError(
+                f"{url} is read in place and cannot be written: restore it first "
+                f"(pond restore {url} DIR)"
+            )
+        return ReadOnlyError(
+            f"this pond is open as of transaction {self.last_txn}, a past state; "
+            "it cannot be written"
+        )
+
     def close(self) -> None:
         """Roll back an open transaction and drop cached content."""
         if self._in_txn:
             self.rollback()
         self._view.clear_cache()
+        if self.remote is not None:
+            self.remote.close()
 
     def __enter__(self) -> DeltaPersistence:
         return self
@@ -295,10 +370,7 @@ class DeltaPersistence:
 
     def begin(self) -> None:
         if self._read_only:
-            raise ReadOnlyError(
-                f"this pond is open as of transaction {self.last_txn}, a past state; "
-                "it cannot be written"
-            )
+            raise self._read_only_error()
         if self._in_txn:
             raise TransactionError("a transaction is already open")
         self._lock.acquire()
@@ -375,12 +447,15 @@ class DeltaPersistence:
     def maintain(self) -> None:
         """Compact small data files and write a checkpoint now (never vacuums)."""
         if self._read_only:
-            raise ReadOnlyError("a past state cannot be maintained")
+            raise self._read_only_error()
         if self._in_txn:
             raise TransactionError("maintain() inside a transaction")
         with self._lock:
             self.refresh()
             self._maintenance.run()
+
+
+FIRST_COMMIT_KEY = f"{DATA_DIR}/{FIRST_COMMIT}"
 
 
 def _first_line(e: BaseException) -> str:

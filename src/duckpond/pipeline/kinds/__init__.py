@@ -131,6 +131,11 @@ class Kind:
     output_type: Callable[[Any], str] | None = None
     host_outputs: Callable[[Any], list[tuple[str, str]]] = _no_problems
     check_pond: Callable[[Any, WD], list[tuple[str, str]]] = _no_pond_problems
+    last: bool = False
+    """Run after every resource that is not ``last`` (Backup: it sends what they wrote)."""
+    after_commit: Callable[[RunContext], None] | None = None
+    """Called once the run's record is committed (Backup pushes that transaction too);
+    a failure there is not the run's, and leaves what it did to the next run."""
 
     def default_path(self, name: str) -> str:
         """``/<kind in lower case>/<name>``: where outputs go when ``spec.path`` is not given."""
@@ -175,6 +180,7 @@ _BUILTIN = (
     "join",
     "pivot",
     "reduce",
+    "backup",
 )
 _loaded = False
 

@@ -1,0 +1,34 @@
+"""Backups of a pond to S3-compatible storage or a ``file://`` directory, and restores.
+
+The remote is itself a pond laid out as on disk (``duckpond.backup.layout``): pushes are
+incremental and content-addressed (``push``), never leave the remote inconsistent, and
+refuse another pond's or a diverged history; ``restore`` rebuilds a whole pond from the URL
+alone, every byte checked; ``verify`` compares and re-hashes.  ``Remote`` is the store,
+with ``Remote.fetch_verified`` for repairing one local object from a backup.  The
+``Pond.backups`` facet (``duckpond.pond``) and ``pond backup ...`` sit on top.
+"""
+
+from __future__ import annotations
+
+from ..tlogfs.objectstore import StoreOptions
+from .layout import PushRecord, RemoteObject
+from .push import PushReport, push
+from .remote import Remote
+from .restore import RestoreReport, restore
+from .state import BackupState, load_state
+from .verify import VerifyReport, verify
+
+__all__ = [
+    "BackupState",
+    "PushRecord",
+    "PushReport",
+    "Remote",
+    "RemoteObject",
+    "RestoreReport",
+    "StoreOptions",
+    "VerifyReport",
+    "load_state",
+    "push",
+    "restore",
+    "verify",
+]

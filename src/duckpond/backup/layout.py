@@ -1,0 +1,132 @@
+"""The remote's layout: a pond's Delta table and blobs as they are on disk, plus push records.
+
+Under the backup's URL (``s3://bucket/prefix`` or ``file:///dir``)::
+
+    data/_delta_log/<version:020>.json    the Delta log entries, byte for byte
+    data/part_id=<id>/part-<uuid>.parquet the Delta table's data files, byte for byte
+    data/_large_files/sha256=<hex>        content-addressed blobs, sent once each
+    pushes/<version:020>.json             the push record of each Delta version
+
+``data/`` is therefore a Delta table that deltalake, DataFusion or Polars read in place,
+and a pond that ``pond --pond s3://...`` reads without restoring.  A push record names
+every object its version needs (the log entry, the data files it adds, the blobs their
+rows name) with sha256 and size, the pond id, the version's pond transaction, and the
+sha256 of the previous record (a chain); its own ``checksum`` covers the rest.  Restore
+and ``verify --deep`` check every byte against it.  Checkpoints and ``_last_checkpoint``
+are not sent: they are derived, and ``_last_checkpoint`` is rewritten in place, while
+nothing a push writes ever replaces an object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import CorruptDataError
+from ..tlogfs.layout import BLOB_PREFIX, DATA_DIR, LARGE_FILES_DIR
+
+LOG_PREFIX = f"{DATA_DIR}/_delta_log/"
+BLOBS_PREFIX = f"{DATA_DIR}/{LARGE_FILES_DIR}/"
+RECORDS_PREFIX = "pushes/"
+RECORD_FORMAT = "duckpond-push/1"
+
+
+def log_key(version: int) -> str:
+    return f"{LOG_PREFIX}{version:020d}.json"
+
+
+def record_key(version: int) -> str:
+    return f"{RECORDS_PREFIX}{version:020d}.json"
+
+
+def blob_key(sha256: str) -> str:
+    return f"{BLOBS_PREFIX}{BLOB_PREFIX}{sha256}"
+
+
+def data_key(add_path: str) -> str:
+    """The key of a data file named by a Delta ``add`` action (relative to the table)."""
+    return f"{DATA_DIR}/{add_path}"
+
+
+def version_of(key: str, prefix: str) -> int | None:
+    """The version in ``<prefix><20 digits>.json``; None for any other key (checkpoints...)."""
+    if not key.startswith(prefix) or not key.endswith(".json"):
+        return None
+    digits = key[len(prefix) : -len(".json")]
+    return int(digits) if len(digits) == 20 and digits.isdigit() else None
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """One object a version needs: its key under the backup URL, sha256 (hex) and size."""
+
+    key: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """The push record of one Delta version (see the module docstring)."""
+
+    pond_id: str
+    version: int
+    txn_seq: int | None
+    previous: str | None
+    objects: tuple[RemoteObject, ...]
+
+    @property
+    def log(self) -> RemoteObject:
+        """The version's Delta log entry (always the first object)."""
+        return self.objects[0]
+
+    def encode(self) -> bytes:
+        """Canonical JSON bytes: the same record always encodes to the same bytes."""
+        body: dict[str, Any] = {
+            "format": RECORD_FORMAT,
+            "pond_id": self.pond_id,
+            "version": self.version,
+            "txn_seq": self.txn_seq,
+            "previous": self.previous,
+            "objects": [[o.key, o.sha256, o.size] for o in self.objects],
+        }
+        body["checksum"] = _checksum(body)
+        return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+    @classmethod
+    def decode(cls, data: bytes, where: str) -> PushRecord:
+        """Parse and check a record; ``CorruptDataError`` naming ``where`` if it was altered."""
+        try:
+            body = json.loads(data)
+            checksum = body.pop("checksum")
+            if body.get("format") != RECORD_FORMAT:
+                raise ValueError(f"unknown format {body.get('format')!r}")
+            if checksum != _checksum(body):
+                raise CorruptDataError(f"push record {where} was altered (its checksum differs)")
+            objects = tuple(RemoteObject(str(k), str(s), int(n)) for k, s, n in body["objects"])
+            record = cls(
+                str(body["pond_id"]),
+                int(body["version"]),
+                None if body["txn_seq"] is None else int(body["txn_seq"]),
+                None if body["previous"] is None else str(body["previous"]),
+                objects,
+            )
+        except CorruptDataError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise CorruptDataError(f"push record {where} cannot be read: {e}") from None
+        if not objects:
+            raise CorruptDataError(f"push record {where} names no log entry")
+        return record
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

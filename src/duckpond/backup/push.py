@@ -1,0 +1,318 @@
+"""Push: send a pond's new Delta versions to its backup, so the remote is never inconsistent.
+
+For each version after the remote's newest (in order, a batch at a time):
+
+1. the data files it adds and the blobs their rows name are sent, blobs only if the
+   remote lacks them (content-addressed: sent once, whatever shares them), many at once;
+2. then the batch's push records (``pushes/<v>.json``, all at once: they make nothing
+   visible), and last, version by version in order, each Delta log entry
+   (``data/_delta_log/<v>.json``), all create-only (``If-None-Match: *``).
+
+A Delta reader sees a version only once its log entry exists, and that entry is written
+only after everything it names: at every instant the remote is a valid table at some
+committed version, whatever was killed.  The next push starts from the newest entry
+present; objects already there from an interrupted push are not sent again (blobs) or
+are sent again with the same bytes (data files, named by a UUID).  A record or log entry
+already present must equal ours byte for byte, else the remote holds another history and
+the push stops (``BackupConflictError``): two pushers cannot both win a version.
+
+Before anything is sent, the remote's pond id (from its first log entry, else its first
+record) must be this pond's, and the remote's newest log entry must equal our entry of
+that version (else the histories diverged, or the remote is ahead of a pond that lost
+history).  The local pond is only read; the push's own record
+(``duckpond.backup.state``) is the one thing written locally.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackupConflictError, CorruptDataError
+from ..tlogfs.identity import pond_id, pond_id_of
+from ..tlogfs.objectstore import scrub_secrets
+from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
+from .local import LocalFile, LocalLog, LocalVersion, file_sha256, log_object
+from .remote import Remote
+from .state import BackupState, LastAttempt, load_state, save_state
+
+DEFAULT_CONCURRENCY = 8
+# Versions made visible together: their files go up in parallel, then their log entries.
+BATCH_VERSIONS = 64
+BATCH_BYTES = 256 << 20
+
+Progress = Callable[[int, int], None]
+"""``progress(bytes_done, bytes_total)`` as a push or restore moves."""
+
+
+@dataclass
+class PushReport:
+    """What one push did.  Versions are Delta versions; ``txn`` pond transactions."""
+
+    name: str
+    url: str
+    pond_id: str
+    from_version: int
+    to_version: int
+    last_txn: int
+    objects_sent: int = 0
+    bytes_sent: int = 0
+    objects_present: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def up_to_date(self) -> bool:
+        """True if the remote already had everything."""
+        return self.from_version == self.to_version
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "pond_id": self.pond_id,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "last_txn": self.last_txn,
+            "objects_sent": self.objects_sent,
+            "bytes_sent": self.bytes_sent,
+            "objects_present": self.objects_present,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "up_to_date": self.up_to_date,
+        }
+
+
+def remote_pond_id(remote: Remote) -> str | None:
+    """The pond id the remote holds (its first log entry's, else its first record's); None if empty."""
+    first = remote.get(log_key(0))
+    if first is not None:
+        return pond_id_of(first)
+    found = remote.record(0)
+    return found[0].pond_id if found is not None else None
+
+
+def check_identity(remote: Remote, local_id: str) -> None:
+    """``BackupConflictError`` naming both ids if the remote holds another pond."""
+    theirs = remote_pond_id(remote)
+    if theirs is not None and theirs != local_id:
+        raise BackupConflictError(
+            f"{remote.url} holds the backup of pond {theirs}, not of this pond ({local_id}); "
+            "push it to another URL"
+        )
+
+
+def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> None:
+    """``BackupConflictError`` unless the remote's history is a prefix of the local one."""
+    if tip < 0:
+        return
+    if tip > local_newest:
+        raise BackupConflictError(
+            f"{remote.url} is ahead of this pond (Delta version {tip} there, {local_newest} "
+            "here): this pond lost history, or is an older copy; restore from the backup, "
+            "or push to another URL"
+        )
+    theirs = remote.get(log_key(tip))
+    if theirs is None or theirs != log.read(tip).log:
+        raise BackupConflictError(
+            f"{remote.url} and this pond diverged at Delta version {tip} (a copy of the pond "
+            "wrote its own transactions); nothing was overwritten: push to another URL"
+        )
+
+
+def push(
+    pond_dir: Path,
+    remote: Remote,
+    name: str,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Progress | None = None,
+) -> PushReport:
+    """Push the pond at ``pond_dir`` to ``remote`` as backup ``name``; see the module docstring.
+
+    Records the attempt in ``$POND/backups/<name>.json`` (also when it fails).  Raises
+    ``RemoteError`` (store unreachable, credentials refused, no bucket),
+    ``BackupConflictError`` (another pond's backup, diverged, remote ahead) and
+    ``CorruptDataError`` (a local blob that does not match its hash: not sent).
+    """
+    started = time.perf_counter()
+    when = datetime.now(UTC).isoformat()
+    state = load_state(pond_dir, name, remote.url)
+    report: PushReport | None = None
+    try:
+        report = _push(pond_dir, remote, name, state, concurrency, progress)
+    except Exception as e:
+        from ..errors import describe
+
+        sent = report.bytes_sent if report else 0
+        state.last_attempt = LastAttempt(
+            when, "failed", scrub_secrets(describe(e), remote.options), 0, sent
+        )
+        state.last_attempt.elapsed_s = round(time.perf_counter() - started, 3)
+        save_state(pond_dir, state)
+        raise
+    report.elapsed_s = time.perf_counter() - started
+    state.last_push_time = datetime.now(UTC).isoformat()
+    state.last_attempt = LastAttempt(
+        when, "ok", None, report.objects_sent, report.bytes_sent, round(report.elapsed_s, 3)
+    )
+    save_state(pond_dir, state)
+    return report
+
+
+def _push(
+    pond_dir: Path,
+    remote: Remote,
+    name: str,
+    state: BackupState,
+    concurrency: int,
+    progress: Progress | None,
+) -> PushReport:
+    log = LocalLog(pond_dir)
+    local_id = pond_id(pond_dir)
+    newest = log.newest()
+    remote.check()
+    check_identity(remote, local_id)
+    tip = remote.tip(state.last_version if state.pond_id == local_id else -1)
+    compare_tip(remote, log, tip, newest)
+    previous: str | None = None
+    last_txn = 0
+    if tip >= 0:
+        found = remote.record(tip)
+        if found is None:
+            raise CorruptDataError(f"{remote.url}/{record_key(tip)} is missing")
+        previous = sha256_hex(found[1])
+        last_txn = _txn_through(log, tip, found[0])
+    state.pond_id = local_id
+    state.last_version, state.last_txn, state.record_sha256 = tip, last_txn, previous
+    report = PushReport(name, remote.url, local_id, tip, tip, last_txn)
+    if tip == newest:
+        return report
+
+    sent: set[str] = set()
+    pending = list(range(tip + 1, newest + 1))
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        while pending:
+            batch: list[LocalVersion] = []
+            batch_bytes = 0
+            while pending and len(batch) < BATCH_VERSIONS and batch_bytes < BATCH_BYTES:
+                version = log.read(pending.pop(0))
+                batch.append(version)
+                batch_bytes += sum(f.size for f in version.data_files)
+            objects = _send_batch(log, remote, batch, sent, pool, report, progress)
+            records: list[bytes] = []
+            for version in batch:
+                record = PushRecord(
+                    local_id, version.version, version.txn_seq, previous, objects[version.version]
+                )
+                records.append(record.encode())
+                previous = sha256_hex(records[-1])
+            # Records make nothing visible: all at once.  Log entries do: one by one, in order.
+            keys = [record_key(v.version) for v in batch]
+            list(pool.map(lambda kv: _write_once(remote, *kv), zip(keys, records, strict=True)))
+            for version, encoded in zip(batch, records, strict=True):
+                _write_once(remote, log_key(version.version), version.log)
+                previous = sha256_hex(encoded)
+                if version.txn_seq is not None:
+                    last_txn = version.txn_seq
+                report.objects_sent += 2
+                report.bytes_sent += len(encoded) + len(version.log)
+                report.to_version, report.last_txn = version.version, last_txn
+                state.last_version, state.last_txn = version.version, last_txn
+                state.record_sha256 = previous
+            save_state(pond_dir, state)
+    return report
+
+
+def _txn_through(log: LocalLog, version: int, record: PushRecord) -> int:
+    """The newest pond transaction at or before Delta version ``version``."""
+    if record.txn_seq is not None:
+        return record.txn_seq
+    for v in range(version, -1, -1):
+        txn = log.read(v).txn_seq
+        if txn is not None:
+            return txn
+    return 0
+
+
+def _write_once(remote: Remote, key: str, data: bytes) -> None:
+    """Create ``key``; if it exists it must hold ``data`` already (an interrupted push's)."""
+    if remote.put_new(key, data):
+        return
+    if remote.get(key) != data:
+        raise BackupConflictError(
+            f"{remote.url}/{key} already holds something else: another pond copy pushed "
+            "there first (diverged), or a push of this pond is under way; nothing was overwritten"
+        )
+
+
+def _send_batch(
+    log: LocalLog,
+    remote: Remote,
+    batch: list[LocalVersion],
+    sent: set[str],
+    pool: ThreadPoolExecutor,
+    report: PushReport,
+    progress: Progress | None,
+) -> dict[int, tuple[RemoteObject, ...]]:
+    """Send every data file and blob the batch needs; return each version's record objects."""
+    # Blobs named by each data file (reading two columns of each new file).
+    data_files = [f for v in batch for f in v.data_files]
+    blob_lists = list(pool.map(log.blobs, data_files))
+    blobs_of = {f.key: blobs for f, blobs in zip(data_files, blob_lists, strict=True)}
+    hashes = dict(zip([f.key for f in data_files], pool.map(_hash, data_files), strict=True))
+
+    todo: dict[str, tuple[LocalFile, str | None]] = {}
+    for f in data_files:
+        if f.key not in sent:
+            todo[f.key] = (f, None)
+        for blob in blobs_of[f.key]:
+            if blob.key not in sent and blob.key not in todo:
+                todo[blob.key] = (blob, blob.key.rsplit("=", 1)[1])
+    total = sum(f.size for f, _ in todo.values())
+    done = 0
+
+    def send(item: tuple[LocalFile, str | None]) -> tuple[int, int]:
+        f, sha = item
+        # Content-addressed and present: never sent twice, never replaced (a bad copy
+        # there is for `verify --deep` to name, not for a push to paper over).
+        if sha is not None and remote.size(f.key) is not None:
+            return 0, f.size
+        remote.upload(f.key, f.path, f.size, sha)
+        return f.size, f.size
+
+    for bytes_sent, size in pool.map(send, todo.values()):
+        if bytes_sent:
+            report.objects_sent += 1
+            report.bytes_sent += bytes_sent
+        else:
+            report.objects_present += 1
+        done += size
+        if progress is not None:
+            progress(done, total)
+    sent.update(todo)
+
+    objects: dict[int, tuple[RemoteObject, ...]] = {}
+    for version in batch:
+        items = [log_object(version)]
+        seen: set[str] = set()
+        for f in version.data_files:
+            items.append(RemoteObject(f.key, hashes[f.key], f.size))
+            for blob in blobs_of[f.key]:
+                if blob.key not in seen:
+                    seen.add(blob.key)
+                    items.append(RemoteObject(blob.key, blob.key.rsplit("=", 1)[1], blob.size))
+        objects[version.version] = tuple(items)
+    return objects
+
+
+def _hash(f: LocalFile) -> str:
+    return file_sha256(f.path)
+
+
+def last_state(pond_dir: Path, name: str, url: str) -> BackupState:
+    """What this pond recorded of backup ``name`` at ``url`` (see ``duckpond.backup.state``)."""
+    return load_state(pond_dir, name, url)

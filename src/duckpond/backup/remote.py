@@ -1,0 +1,283 @@
+"""A backup's remote: the object store under its URL, with checked reads and careful writes.
+
+``Remote`` wraps one obstore store (``duckpond.tlogfs.objectstore``) with what pushes,
+restores and repairs need: the newest Delta version present, create-only writes of the
+objects that make a version visible, streamed uploads of blobs checked against their
+sha256 while they are read, and downloads checked before they are used
+(``fetch_verified``, ``download``).  Every store failure becomes a one-line
+``RemoteError`` naming the URL; a bad object a ``CorruptDataError`` naming its key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import CorruptDataError, RemoteError
+from ..tlogfs.objectstore import (
+    Location,
+    StoreOptions,
+    open_store,
+    parse_location,
+    remote_error,
+)
+from .layout import (
+    LOG_PREFIX,
+    RECORDS_PREFIX,
+    PushRecord,
+    RemoteObject,
+    log_key,
+    record_key,
+    version_of,
+)
+
+if TYPE_CHECKING:
+    from obstore.store import ObjectStore
+
+T = TypeVar("T")
+
+# Objects at least this big are streamed (multipart up, chunked down), never held whole.
+STREAM_BYTES = 16 << 20
+CHUNK_BYTES = 8 << 20
+
+
+class Remote:
+    """The store at ``url`` (``s3://bucket/prefix`` or ``file:///dir``).
+
+    ``create`` makes a missing ``file://`` directory (pushes do, readers do not).
+    Raises ``ConfigError`` for a URL that cannot name a store.
+    """
+
+    def __init__(
+        self, url: str, options: StoreOptions | None = None, *, create: bool = False
+    ) -> None:
+        self.location: Location = parse_location(url)
+        self.options = options or StoreOptions()
+        self.store: ObjectStore = open_store(self.location, self.options, create=create)
+        self._index: dict[str, RemoteObject] | None = None
+
+    @property
+    def url(self) -> str:
+        return self.location.url
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (CorruptDataError, RemoteError):
+            raise
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+
+    # -- reading ----------------------------------------------------------------
+
+    def check(self) -> None:
+        """Reach the store once (list one key): ``RemoteError`` if it cannot be used."""
+        import obstore
+
+        def first() -> None:
+            for _ in obstore.list(self.store, chunk_size=1):
+                break
+
+        self._call(first)
+
+    def keys(self, prefix: str, after: str | None = None) -> dict[str, int]:
+        """Every key under ``prefix`` (after ``after``, if given) with its size."""
+        import obstore
+
+        def collect() -> dict[str, int]:
+            out: dict[str, int] = {}
+            for chunk in obstore.list(self.store, prefix, offset=after, chunk_size=1000):
+                for meta in chunk:
+                    out[str(meta["path"])] = int(meta["size"])
+            return out
+
+        return self._call(collect)
+
+    def versions(self, after: int = -1) -> list[int]:
+        """The Delta versions whose log entry is present (after ``after``), oldest first."""
+        offset = log_key(after) if after >= 0 else None
+        found = (version_of(k, LOG_PREFIX) for k in self.keys(LOG_PREFIX, offset))
+        return sorted(v for v in found if v is not None)
+
+    def tip(self, hint: int = -1) -> int:
+        """The newest version V such that 0..V are all present; -1 for an empty remote.
+
+        ``hint``, a version known present (the last push's), makes this one short listing;
+        if it is no longer there, the whole log is listed.
+        """
+        if hint >= 0 and self.size(log_key(hint)) is None:
+            hint = -1
+        versions = self.versions(hint)
+        newest = hint
+        for v in versions:
+            if v != newest + 1:
+                break
+            newest = v
+        return newest
+
+    def size(self, key: str) -> int | None:
+        """The size of the object at ``key``; None if there is none."""
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        def head() -> int | None:
+            try:
+                return int(obstore.head(self.store, key)["size"])
+            except NotFoundError:
+                return None
+            except FileNotFoundError:
+                return None
+
+        return self._call(head)
+
+    def get(self, key: str) -> bytes | None:
+        """The bytes of a small object (a log entry, a record); None if there is none."""
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        def read() -> bytes | None:
+            try:
+                return bytes(obstore.get(self.store, key).bytes())
+            except (NotFoundError, FileNotFoundError):
+                return None
+
+        return self._call(read)
+
+    def record(self, version: int) -> tuple[PushRecord, bytes] | None:
+        """The push record of ``version`` and its bytes, checked; None if there is none."""
+        data = self.get(record_key(version))
+        if data is None:
+            return None
+        return PushRecord.decode(data, f"{self.url}/{record_key(version)}"), data
+
+    def fetch_verified(self, key: str, sha256: str | None = None) -> bytes:
+        """One object's bytes, checked against ``sha256`` (hex) before they are returned.
+
+        For a repair of the local pond (``fsck --repair``): ``key`` is the object's path
+        relative to the pond directory (``data/_large_files/sha256=<hex>``,
+        ``data/part_id=<id>/part-....parquet``), the same on the remote.  Without
+        ``sha256`` the hash is the one the push records give (read once per ``Remote``).
+        Raises ``CorruptDataError`` naming the object if it is missing, unrecorded or bad.
+        """
+        if sha256 is None:
+            found = self.recorded().get(key)
+            if found is None:
+                raise CorruptDataError(f"{self.url}/{key} is not named by any push record")
+            sha256 = found.sha256
+        data = self.get(key)
+        if data is None:
+            raise CorruptDataError(f"{self.url}/{key} is missing")
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise CorruptDataError(f"{self.url}/{key} does not match its recorded sha256")
+        return data
+
+    def recorded(self) -> dict[str, RemoteObject]:
+        """Every object named by the push records present, by key (records checked)."""
+        if self._index is None:
+            index: dict[str, RemoteObject] = {}
+            for key in sorted(self.keys(RECORDS_PREFIX)):
+                version = version_of(key, RECORDS_PREFIX)
+                if version is None:
+                    continue
+                found = self.record(version)
+                if found is not None:
+                    for obj in found[0].objects:
+                        index[obj.key] = obj
+            self._index = index
+        return self._index
+
+    def download(self, obj: RemoteObject, dest: Path) -> None:
+        """Write ``obj`` to ``dest`` (fsynced), checked against its sha256 and size first.
+
+        The bytes go to a temporary file beside ``dest`` and are renamed into place only
+        once they hash right, so ``dest`` never holds unchecked bytes.  Raises
+        ``CorruptDataError`` naming the object if it is missing or does not match.
+        """
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        where = f"{self.url}/{obj.key}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".tmp-{uuid.uuid4().hex}"
+
+        def fetch() -> tuple[str, int]:
+            digest = hashlib.sha256()
+            total = 0
+            try:
+                result = obstore.get(self.store, obj.key)
+            except (NotFoundError, FileNotFoundError):
+                raise CorruptDataError(f"{where} is missing") from None
+            with open(tmp, "xb") as f:
+                for chunk in result.stream(min_chunk_size=CHUNK_BYTES):
+                    view = memoryview(chunk)
+                    digest.update(view)
+                    f.write(view)
+                    total += len(view)
+                f.flush()
+                os.fsync(f.fileno())
+            return digest.hexdigest(), total
+
+        try:
+            sha, size = self._call(fetch)
+            if sha != obj.sha256 or size != obj.size:
+                raise CorruptDataError(f"{where} does not match its recorded sha256")
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    # -- writing ----------------------------------------------------------------
+
+    def put_new(self, key: str, data: bytes) -> bool:
+        """Write ``data`` at ``key`` only if no object is there (``If-None-Match: *``).
+
+        True if written; False if an object was already there (left as it was).
+        """
+        import obstore
+        from obstore.exceptions import AlreadyExistsError
+
+        def put() -> bool:
+            try:
+                obstore.put(self.store, key, data, mode="create")
+            except (AlreadyExistsError, FileExistsError):
+                return False
+            return True
+
+        return self._call(put)
+
+    def upload(self, key: str, path: Path, size: int, sha256: str | None = None) -> None:
+        """Send a local file to ``key``, streamed; with ``sha256``, checked as it is read.
+
+        A file whose bytes do not hash to ``sha256`` is not kept (the upload is abandoned
+        before it completes): a bad local blob never reaches the remote.
+        """
+        import obstore
+
+        if size < STREAM_BYTES:
+            data = path.read_bytes()
+            if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+                raise CorruptDataError(f"local file {path} does not match its sha256; not sent")
+            self._call(obstore.put, self.store, key, data, use_multipart=False)
+            return
+        self._call(
+            obstore.put,
+            self.store,
+            key,
+            _checked_chunks(path, sha256),
+            chunk_size=CHUNK_BYTES,
+            max_concurrency=4,
+        )
+
+
+def _checked_chunks(path: Path, sha256: str | None) -> Iterator[bytes]:
+    """A file's bytes in chunks; raises at the end if they do not hash to ``sha256``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+            yield chunk
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise CorruptDataError(f"local file {path} does not match its sha256; not sent")

@@ -1,0 +1,89 @@
+"""The pond's own record of its pushes: ``$POND/backups/<name>.json``, one file per backup.
+
+This is the only thing a push changes in the local pond.  It is a cache of facts the
+remote holds (the newest version pushed and its record's sha256, which make the next
+push's look at the remote one short listing) plus the last attempt's outcome for
+``pond backup list`` and ``pond status``; losing it costs one full listing of the
+remote's log, never data.  It is written whole to a temporary file and renamed into
+place.  It holds no credential: the URL only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = "backups"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+@dataclass
+class LastAttempt:
+    """One push attempt: when it started (ISO 8601 UTC), its outcome (ok or failed), what it sent."""
+
+    time: str
+    outcome: str
+    error: str | None = None
+    objects_sent: int = 0
+    bytes_sent: int = 0
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class BackupState:
+    """What this pond knows of one backup (``$POND/backups/<name>.json``).
+
+    ``last_version`` is the newest Delta version known on the remote (-1: none),
+    ``last_txn`` the newest pond transaction in it (0: none), ``record_sha256`` the sha256
+    of that version's push record, ``last_push_time`` the end of the last successful push.
+    """
+
+    name: str
+    url: str
+    pond_id: str = ""
+    last_version: int = -1
+    last_txn: int = 0
+    record_sha256: str | None = None
+    last_push_time: str | None = None
+    last_attempt: LastAttempt | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def state_path(pond_dir: Path, name: str) -> Path:
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"backup name {name!r} cannot name a file")
+    return pond_dir / STATE_DIR / f"{name}.json"
+
+
+def load_state(pond_dir: Path, name: str, url: str) -> BackupState:
+    """The recorded state of backup ``name``; a fresh one if none, or if it was for another URL."""
+    try:
+        raw = json.loads(state_path(pond_dir, name).read_text(encoding="utf-8"))
+        attempt = raw.pop("last_attempt", None)
+        state = BackupState(**raw)
+        state.last_attempt = LastAttempt(**attempt) if attempt else None
+    except (OSError, ValueError, TypeError):
+        return BackupState(name, url)
+    if state.url != url:
+        # Pointed somewhere else now: what we knew of the old remote says nothing of this one.
+        return BackupState(name, url, last_attempt=state.last_attempt)
+    return state
+
+
+def save_state(pond_dir: Path, state: BackupState) -> None:
+    path = state_path(pond_dir, state.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state.to_json(), f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,208 @@
+"""Backups: ``pond backup push|list|verify``, ``pond restore`` and ``pond status``.
+
+Credentials are never options: a Backup resource names them as ``${env:...}``, and
+``restore`` reads ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` like every S3 tool.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..app import Settings, UserError, pass_settings
+
+if TYPE_CHECKING:
+    from ...pond import PondStatus
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+@click.group()
+def backup() -> None:
+    """Push the pond to its backups (Backup resources), list them, verify them.
+
+    Example:
+
+        pond backup push offsite && pond backup verify offsite
+    """
+
+
+@backup.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@pass_settings
+def push(settings: Settings, names: tuple[str, ...]) -> None:
+    """Send what the backups lack (all Backup resources, or those named).
+
+    Only what the remote lacks is sent; the remote stays a complete pond at every
+    instant, and a push refuses another pond's backup or a diverged one.
+
+    Example:
+
+        pond backup push offsite
+    """
+    reports = settings.open().backups.push(names)
+    out = settings.output
+    if out.json_mode:
+        out.data([r.to_json() for r in reports])
+        return
+    for r in reports:
+        if r.up_to_date:
+            out.message(f"{r.name}: up to date at txn {r.last_txn} ({r.url})")
+        else:
+            out.message(
+                f"{r.name}: pushed through txn {r.last_txn} to {r.url}: {r.objects_sent} "
+                f"object(s), {_size(r.bytes_sent)} in {r.elapsed_s:.2f} s"
+            )
+
+
+@backup.command(name="list")
+@pass_settings
+def list_(settings: Settings) -> None:
+    """Each backup: URL, last pushed txn, lag, last push and its outcome (no network).
+
+    Example:
+
+        pond backup list
+        pond --json backup list
+    """
+    infos = settings.open().backups.list()
+    rows: list[dict[str, Any]] = [i.to_json() for i in infos]
+    if not settings.output.json_mode:
+        rows = [
+            {
+                "name": i.name,
+                "url": i.url,
+                "pushed txn": i.last_pushed_txn,
+                "lag": f"{i.lag_txns} txn, {_size(i.lag_bytes)}",
+                "last push": i.last_push_time or "never",
+                "outcome": i.last_outcome or "",
+                "error": i.last_error or "",
+            }
+            for i in infos
+        ]
+        if not rows:
+            settings.output.message("no Backup resources: apply one (kind: Backup)")
+            return
+    settings.output.run_summary(rows)
+
+
+@backup.command()
+@click.argument("name")
+@click.option("--deep", is_flag=True, help="Re-read and re-hash every remote object.")
+@pass_settings
+def verify(settings: Settings, name: str, deep: bool) -> None:
+    """Compare a backup with the pond: equal, behind, ahead or diverged.
+
+    Exits 1 unless equal or behind.  --deep also checks every push record and every
+    object's sha256, naming each missing or bad one.
+
+    Example:
+
+        pond backup verify offsite --deep
+    """
+    report = settings.open().backups.verify(name, deep=deep)
+    lines = [f"{name}: {report.status}"]
+    if report.status == "behind":
+        lines[0] += f" by {report.behind_by} txn"
+    lines[0] += f" (remote txn {report.remote_txn}, local txn {report.local_txn})"
+    if report.detail:
+        lines.append(report.detail)
+    if deep:
+        lines.append(
+            f"checked {report.objects_checked} object(s), {_size(report.bytes_checked)}: "
+            f"{len(report.problems)} problem(s)"
+        )
+        lines.extend(f"bad: {key}: {problem}" for key, problem in report.problems)
+    settings.output.data(report.to_json(), text="\n".join(lines))
+    if not report.ok:
+        what = f"{len(report.problems)} bad object(s)" if report.problems else report.status
+        raise UserError(f"backup {name} is not usable as it is: {what}")
+
+
+@click.command()
+@click.argument("url")
+@click.argument("dest", type=click.Path())
+@click.option("--at-txn", "at_txn", type=int, metavar="N", help="Restore the pond as of txn N.")
+@click.option("--endpoint", metavar="URL", help="The S3 endpoint (default: $AWS_ENDPOINT_URL).")
+@click.option("--region", metavar="NAME", help="The S3 region (default: $AWS_REGION).")
+@click.option(
+    "--allow-http", is_flag=True, default=None, help="Allow plain HTTP (default: $AWS_ALLOW_HTTP)."
+)
+@pass_settings
+def restore(
+    settings: Settings,
+    url: str,
+    dest: str,
+    at_txn: int | None,
+    endpoint: str | None,
+    region: str | None,
+    allow_http: bool | None,
+) -> None:
+    """Restore a whole pond from its backup URL into a new directory.
+
+    URL is s3://BUCKET/PREFIX or file:///DIR.  Credentials come from
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.  Every byte is checked against its
+    recorded hash before it is used; an existing pond at DEST is refused.
+
+    Example:
+
+        pond restore s3://noyo-archive/pond /srv/pond --endpoint https://s3.example.org
+    """
+    from ...pond import Pond
+
+    report = Pond.restore(
+        url, dest, at_txn=at_txn, endpoint=endpoint, region=region, allow_http=allow_http
+    )
+    settings.output.report(
+        report.to_json(),
+        f"restored pond {report.pond_id} at txn {report.txn_seq} into {report.dest}: "
+        f"{report.objects} object(s), {_size(report.bytes)}, every one checked",
+    )
+
+
+@click.command()
+@pass_settings
+def status(settings: Settings) -> None:
+    """The pond at a glance: id, newest txn, disk use, last runs, backup lag.
+
+    Example:
+
+        pond status
+        pond --json status
+    """
+    result = settings.open().status()
+    settings.output.data(result.to_json(), text=_status_text(result))
+
+
+def _status_text(s: PondStatus) -> str:
+    from ...timeparse import iso
+
+    u = s.usage
+    when = iso(s.last_txn_time) if s.last_txn_time else "?"
+    lines = [
+        f"pond      {s.path}",
+        f"pond id   {s.pond_id}",
+        f"newest    txn {s.last_txn} at {when}",
+        f"disk      {_size(u.total_bytes)}: log {_size(u.log_bytes)}, blobs "
+        f"{_size(u.blob_bytes)}, cache {_size(u.cache_bytes)}",
+    ]
+    for r in s.resources:
+        last = iso(r.last_run) if r.last_run else "never run"
+        lines.append(f"resource  {r.name} ({r.kind}): {r.last_outcome or '-'} {last}")
+    for b in s.backups:
+        lines.append(
+            f"backup    {b.name} {b.url}: txn {b.last_pushed_txn}, lag {b.lag_txns} txn "
+            f"({_size(b.lag_bytes)}), last push {b.last_push_time or 'never'}"
+            + (f", last attempt {b.last_outcome}" if b.last_outcome else "")
+        )
+    return "\n".join(lines)
+
+
+COMMANDS = [backup, restore, status]

@@ -1,0 +1,116 @@
+"""``Backup``: a publisher that pushes the pond to S3-compatible storage or a directory.
+
+::
+
+    apiVersion: duckpond/v1
+    kind: Backup
+    name: offsite
+    spec:
+      url: s3://noyo-archive/pond          # or file:///mnt/nas/pond-backup
+      endpoint: ${env:S3_ENDPOINT}         # optional; else AWS_ENDPOINT_URL / the AWS default
+      region: us-east-1                    # optional; else AWS_REGION
+      access_key_id: ${env:S3_KEY}         # optional secrets, ${env:...} only;
+      secret_access_key: ${env:S3_SECRET}  #   else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+      allow_http: false                    # optional; else AWS_ALLOW_HTTP
+
+``pond run`` runs every Backup after every other resource (``Kind.last``); its run pushes
+with no lock held (``duckpond.backup.push``), and, once its run record is committed,
+pushes that transaction too (``Kind.after_commit``), so a ``pond run`` leaves the backup
+at the pond's newest transaction.  ``endpoint`` and ``region`` take a literal or an
+``${env:...}`` reference; credentials only a reference, resolved when used, never stored.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator
+
+from ..documents import StrictModel
+from ..secrets import SecretField, SecretRef
+from . import Kind, RunContext, RunStats, WriteStep, register_kind
+
+if TYPE_CHECKING:
+    from ...backup import Remote
+    from ...tinyfs import WD
+
+
+class BackupSpec(StrictModel):
+    """``url`` (``s3://BUCKET/PREFIX`` or ``file:///DIR``); optional ``endpoint``, ``region``,
+    ``access_key_id``/``secret_access_key`` (``${env:...}``), ``allow_http``, ``concurrency``."""
+
+    url: str
+    endpoint: str | None = None
+    region: str | None = None
+    access_key_id: SecretField | None = None
+    secret_access_key: SecretField | None = None
+    allow_http: bool | None = None
+    concurrency: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from ...tlogfs.objectstore import parse_location
+
+        return parse_location(value).url
+
+
+def _value(text: str | None) -> str | None:
+    """A literal, or the value of an ``${env:...}`` reference."""
+    if text is None or not text.strip().startswith("${env:"):
+        return text
+    return SecretRef.parse(text).resolve().reveal()
+
+
+def remote_of(spec: BackupSpec, *, create: bool = False) -> Remote:
+    """The spec's store, its references resolved now (values are used, never kept)."""
+    from ...backup import Remote
+    from ...tlogfs.objectstore import StoreOptions
+
+    options = StoreOptions(
+        endpoint=_value(spec.endpoint),
+        region=_value(spec.region),
+        access_key_id=spec.access_key_id.resolve().reveal() if spec.access_key_id else None,
+        secret_access_key=(
+            spec.secret_access_key.resolve().reveal() if spec.secret_access_key else None
+        ),
+        allow_http=spec.allow_http,
+    )
+    return Remote(spec.url, options, create=create)
+
+
+def run_backup(ctx: RunContext) -> WriteStep | None:
+    """Push now (the slow part, no lock held); the step records what was sent."""
+    from ...backup import push
+
+    spec: BackupSpec = ctx.spec
+    report = push(
+        ctx.pond_dir, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency
+    )
+
+    def step(root: WD) -> RunStats:
+        return RunStats(
+            rows=0,
+            bytes=report.bytes_sent,
+            details={
+                "url": report.url,
+                "objects_sent": report.objects_sent,
+                "remote_txn": report.last_txn,
+            },
+            summary=f"pushed to {report.url} through txn {report.last_txn}",
+        )
+
+    return step
+
+
+def after_backup(ctx: RunContext) -> None:
+    """Push the run record's own transaction, so the backup ends at the newest one."""
+    from ...backup import push
+
+    spec: BackupSpec = ctx.spec
+    push(ctx.pond_dir, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency)
+
+
+BACKUP = register_kind(
+    Kind("Backup", "publisher", BackupSpec, run=run_backup, last=True, after_commit=after_backup)
+)

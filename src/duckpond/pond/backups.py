@@ -1,0 +1,154 @@
+"""``pond.backups``: a pond's Backup resources, pushed, listed and verified.
+
+pond.backups.push()                  # every Backup resource (or some, by name)
+pond.backups.list()                  # BackupInfo: url, last pushed txn, lag; no network
+pond.backups.verify("offsite", deep=True)
+pond.backups.remote("offsite").fetch_verified("data/_large_files/sha256=...")
+
+``Pond.restore(url, dest)`` rebuilds a pond from a backup (``duckpond.backup.restore``).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, guarded
+from .facet import Facet
+
+if TYPE_CHECKING:
+    from ..backup import PushReport, VerifyReport
+    from ..backup import Remote as BackupRemote
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """One Backup resource as this pond knows it (``pond backup list``).
+
+    ``last_pushed_txn`` is the newest pond transaction the remote holds as of the last
+    push (0: none); ``lag_txns`` the transactions since, ``lag_bytes`` at most the bytes
+    they would send; ``last_push_time`` the end of the last successful push (UTC),
+    ``last_outcome``/``last_error`` the last attempt's.  From ``$POND/backups/<name>.json``
+    and the local log only: no network.
+    """
+
+    name: str
+    url: str
+    last_pushed_txn: int
+    last_pushed_version: int
+    lag_txns: int
+    lag_bytes: int
+    last_push_time: str | None
+    last_outcome: str | None
+    last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "last_pushed_txn": self.last_pushed_txn,
+            "last_pushed_version": self.last_pushed_version,
+            "lag_txns": self.lag_txns,
+            "lag_bytes": self.lag_bytes,
+            "last_push_time": self.last_push_time,
+            "last_outcome": self.last_outcome,
+            "last_error": self.last_error,
+        }
+
+
+class PondBackups(Facet):
+    """The backup facet of a pond (``pond.backups``): its Backup resources, pushed and checked.
+
+    A backup is a ``Backup`` resource (``pond.pipeline.apply``); see ``duckpond.backup`` for
+    what a push guarantees.  ``list()`` says, without the network, how far each backup
+    lags (for a caller that must not lose what is not backed up yet: ``maintain``);
+    ``remote(name)`` gives the store itself, e.g. for ``Remote.fetch_verified`` when
+    repairing a local object from a backup.
+    """
+
+    def _specs(self) -> dict[str, Any]:
+        import json
+
+        from ..pipeline.apply import stored_resources
+        from ..pipeline.documents import load_stored
+
+        out: dict[str, Any] = {}
+        for name, res in sorted(stored_resources(self.pond.root).items()):
+            if res.kind == "Backup":
+                out[name] = load_stored(json.dumps(res.document).encode(), name).spec
+        return out
+
+    def _spec(self, name: str) -> Any:
+        specs = self._specs()
+        if name not in specs:
+            known = ", ".join(specs) or "none"
+            raise ConfigError(f"no Backup resource named {name!r} (backups: {known})")
+        return specs[name]
+
+    def remote(self, name: str, *, create: bool = False) -> BackupRemote:
+        """The store of backup ``name``, its credentials resolved from the environment now."""
+        from ..pipeline.kinds.backup import remote_of
+
+        return remote_of(self._spec(name), create=create)
+
+    @guarded
+    def list(self) -> builtins.list[BackupInfo]:
+        """Every Backup resource with its last push and lag (no network)."""
+        from ..backup.local import pending
+        from ..backup.state import load_state
+
+        out = []
+        for name, spec in self._specs().items():
+            state = load_state(self.pond.path, name, spec.url)
+            _, lag_bytes = pending(self.pond.path, state.last_version)
+            attempt = state.last_attempt
+            out.append(
+                BackupInfo(
+                    name,
+                    spec.url,
+                    state.last_txn,
+                    state.last_version,
+                    max(0, self.pond.last_txn - state.last_txn),
+                    lag_bytes,
+                    state.last_push_time,
+                    attempt.outcome if attempt else None,
+                    attempt.error if attempt else None,
+                )
+            )
+        return out
+
+    @guarded
+    def push(
+        self,
+        names: Sequence[str] = (),
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> builtins.list[PushReport]:
+        """Push to the named backups (all if none), in name order; stops at the first failure.
+
+        Raises what ``duckpond.backup.push`` raises (``RemoteError``, ``BackupConflictError``).
+        """
+        from ..backup import push
+
+        if self.pond.persistence.remote is not None:
+            raise self.pond.persistence._read_only_error()
+        chosen = builtins.list(names) or builtins.list(self._specs())
+        if not chosen:
+            raise ConfigError("this pond has no Backup resource: apply one first")
+        reports = []
+        for name in chosen:
+            spec = self._spec(name)
+            remote = self.remote(name, create=True)
+            reports.append(
+                push(self.pond.path, remote, name, concurrency=spec.concurrency, progress=progress)
+            )
+        return reports
+
+    @guarded
+    def verify(self, name: str, *, deep: bool = False) -> VerifyReport:
+        """Compare backup ``name`` with this pond; ``deep`` re-hashes every remote object."""
+        from ..backup import verify
+
+        return verify(self.pond.path, self.remote(name), deep=deep)

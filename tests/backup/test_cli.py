@@ -1,0 +1,216 @@
+"""The backup commands through the CLI against a real S3 server: output, errors, secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from duckpond import Pond
+from duckpond.cli import cli
+from duckpond.testing.s3server import ACCESS_KEY, SECRET_KEY, S3Server
+
+from .conftest import backup_doc, snapshot
+
+SECRET_REFS = {
+    "access_key_id": "${env:S3_KEY}",
+    "secret_access_key": "${env:S3_SECRET}",
+}
+
+
+def pond_cli(pond_dir: Path | None, *args: str) -> Result:
+    argv = (["--pond", str(pond_dir)] if pond_dir else []) + list(args)
+    return CliRunner().invoke(cli, argv, catch_exceptions=True)
+
+
+def one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def secret_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials only as S3_KEY/S3_SECRET (referenced by the Backup spec), not AWS_*."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("S3_KEY", ACCESS_KEY)
+    monkeypatch.setenv("S3_SECRET", SECRET_KEY)
+
+
+def make(tmp_path: Path, server: S3Server, url: str, **spec: str) -> Path:
+    pond = Pond.init(tmp_path / "pond")
+    pond.mkdir("/raw")
+    pond.write_bytes("/raw/a.txt", b"hello")
+    doc = tmp_path / "backup.yaml"
+    fields = {"endpoint": server.endpoint, "allow_http": "true", **SECRET_REFS, **spec}
+    doc.write_text(backup_doc("offsite", url, **fields))
+    assert pond_cli(pond.path, "apply", "-f", str(doc)).exit_code == 0
+    return pond.path
+
+
+def test_push_list_verify_status_run_and_no_secret_anywhere(
+    s3_server: S3Server, s3_url: str, secret_env: None, tmp_path: Path
+) -> None:
+    pond_dir = make(tmp_path, s3_server, s3_url)
+    outputs: list[str] = []
+
+    def ok(*args: str) -> Result:
+        result = pond_cli(pond_dir, *args)
+        outputs.extend([result.stdout, result.stderr])
+        assert result.exit_code == 0, (args, result.stdout, result.stderr, result.exception)
+        return result
+
+    pushed = json.loads(ok("--json", "backup", "push").stdout)
+    assert pushed[0]["last_txn"] == 4 and pushed[0]["objects_sent"] > 0
+    listed = json.loads(ok("--json", "backup", "list").stdout)
+    assert listed[0]["last_pushed_txn"] == 4 and listed[0]["lag_txns"] == 0
+    Pond.open(pond_dir).write_bytes("/raw/b.txt", b"more")
+    listed = json.loads(ok("--json", "backup", "list").stdout)
+    assert listed[0]["lag_txns"] == 1 and listed[0]["lag_bytes"] > 0
+    verified = json.loads(ok("--json", "backup", "verify", "offsite").stdout)
+    assert (verified["status"], verified["behind_by"]) == ("behind", 1)
+    # `pond run`: the Backup runs, then pushes its own run record: no lag left.
+    assert "offsite" in ok("run").stdout
+    status = json.loads(ok("--json", "status").stdout)
+    assert status["backups"][0]["lag_txns"] == 0
+    assert status["backups"][0]["last_pushed_txn"] == status["last_txn"] == 6
+    assert status["pond_id"] == Pond.open(pond_dir).pond_id
+    assert status["disk"]["log_bytes"] > 0 and status["resources"][0]["last_outcome"] == "ok"
+    deep = json.loads(ok("--json", "backup", "verify", "offsite", "--deep").stdout)
+    assert deep["ok"] and deep["status"] == "equal" and deep["objects_checked"] > 0
+    for args in (("status",), ("backup", "list"), ("log",), ("resources",)):
+        ok(*args)
+    outputs.append(ok("query", "SELECT * FROM runs").stdout)
+
+    # A wrong secret: the run fails, recorded without the value.
+    wrong = "wrong-secret-5f1e2d"
+    import os
+
+    os.environ["S3_SECRET"] = wrong
+    try:
+        result = pond_cli(pond_dir, "backup", "push")
+        assert "credentials were refused" in one_line_error(result)
+        outputs.extend([result.stdout, result.stderr])
+        outputs.append(pond_cli(pond_dir, "run").stdout)
+        outputs.append(pond_cli(pond_dir, "--json", "query", "SELECT * FROM runs").stdout)
+        outputs.append(pond_cli(pond_dir, "--json", "backup", "list").stdout)
+    finally:
+        os.environ["S3_SECRET"] = SECRET_KEY
+
+    for secret in (SECRET_KEY, wrong):
+        for text in outputs:
+            assert secret not in text
+        for path in pond_dir.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+        for key, data in s3_server.objects(s3_url).items():
+            assert secret.encode() not in data, key
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://no-such-bucket-here/p", "the bucket does not exist"),
+        ("s3:///p", "names no bucket"),
+        ("ftp://host/p", "unknown scheme 'ftp'"),
+    ],
+)
+def test_bad_remotes_are_one_line_errors_and_change_nothing(
+    s3_server: S3Server, s3_env: dict[str, str], tmp_path: Path, url: str, expected: str
+) -> None:
+    source = Pond.init(tmp_path / "src")
+    source.write_bytes("/a", b"a")
+    result = pond_cli(None, "restore", url, str(tmp_path / "dest"))
+    assert expected in one_line_error(result)
+    assert not (tmp_path / "dest").exists()
+    # The same URL in a Backup resource: refused at apply (a bad URL) or at push.
+    doc = tmp_path / "b.yaml"
+    doc.write_text(backup_doc("offsite", url, endpoint=s3_server.endpoint))
+    before = snapshot(source.path)
+    applied = pond_cli(source.path, "apply", "-f", str(doc))
+    if applied.exit_code == 0:
+        before = snapshot(source.path)
+        assert expected in one_line_error(pond_cli(source.path, "backup", "push"))
+    else:
+        assert expected in one_line_error(applied)
+    assert snapshot(source.path) == before
+
+
+def test_wrong_credentials_for_restore(
+    s3_server: S3Server, s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pond = Pond.init(tmp_path / "src")
+    assert pond_cli(pond.path, "restore", s3_url, str(tmp_path / "x")).exit_code == 1
+    from duckpond.backup import Remote, push
+
+    push(pond.path, Remote(s3_url, create=True), "b")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    message = one_line_error(pond_cli(None, "restore", s3_url, str(tmp_path / "dest")))
+    assert "credentials were refused" in message and "not-the-secret" not in message
+    assert not (tmp_path / "dest").exists()
+
+
+def test_restore_command_and_its_checks(s3_server: S3Server, s3_url: str, tmp_path: Path) -> None:
+    pond = Pond.init(tmp_path / "src")
+    pond.write_bytes("/a", b"one")
+    pond.write_bytes("/a", b"two")
+    from duckpond.backup import Remote, push
+
+    push(pond.path, Remote(s3_url, create=True), "b")
+    result = pond_cli(
+        None,
+        "--json",
+        "restore",
+        s3_url,
+        str(tmp_path / "r"),
+        "--at-txn",
+        "2",
+        "--endpoint",
+        s3_server.endpoint,
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["txn_seq"] == 2
+    assert Pond.open(tmp_path / "r").read_bytes("/a") == b"one"
+    message = one_line_error(pond_cli(None, "restore", s3_url, str(tmp_path / "r")))
+    assert "not empty" in message
+    message = one_line_error(
+        pond_cli(None, "restore", s3_url, str(tmp_path / "q"), "--at-txn", "9")
+    )
+    assert "no transaction 9" in message
+
+
+def test_pond_run_pushes_after_every_other_resource_and_leaves_no_lag(
+    s3_server: S3Server,
+    s3_url: str,
+    secret_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("from the field\n")
+    pond_dir = make(tmp_path, s3_server, s3_url)
+    # Named to sort before the Backup ("offsite"), and no dependency between them.
+    doc = tmp_path / "inbox.yaml"
+    doc.write_text(
+        "apiVersion: duckpond/v1\nkind: Inbox\nname: aaa-drop\n"
+        f"spec: {{pattern: '{inbox}/*', path: /drop, settle: 0s}}\n"
+    )
+    assert pond_cli(pond_dir, "apply", "-f", str(doc)).exit_code == 0
+    result = pond_cli(pond_dir, "--json", "run")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [r["resource"] for r in report["results"]] == ["aaa-drop", "offsite"]
+    pond = Pond.open(pond_dir)
+    assert pond.backups.list()[0].lag_txns == 0
+    restored = tmp_path / "restored"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    Pond.restore(s3_url, restored, endpoint=s3_server.endpoint, allow_http=True)
+    assert Pond.open(restored).read_bytes("/drop/a.txt") == b"from the field\n"
+    assert snapshot(restored) == snapshot(pond_dir)

@@ -1,0 +1,107 @@
+"""Pushes against a real S3 server: incremental and content-addressed, identity, conflicts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from duckpond import Pond
+from duckpond.backup import Remote, push, restore, verify
+from duckpond.backup.layout import log_key
+from duckpond.errors import BackupConflictError
+from duckpond.testing.s3server import S3Server
+
+from .conftest import rich_pond, snapshot
+
+
+def test_one_small_file_change_sends_that_file_plus_bounded_overhead(
+    s3_server: S3Server, s3_url: str, tmp_path: Path
+) -> None:
+    pond = rich_pond(tmp_path / "pond", tmp_path, transactions=40)
+    push(pond.path, Remote(s3_url, create=True), "offsite")
+    before = s3_server.objects(s3_url)
+    pond.write_bytes("/raw/notes.txt", b"one small change\n")
+    report = push(pond.path, Remote(s3_url), "offsite")
+    after = s3_server.objects(s3_url)
+    new = {k: v for k, v in after.items() if k not in before}
+    assert all(before[k] == after[k] for k in before), "a push replaced an existing object"
+    entry = [k for k in new if k.startswith("data/_delta_log/")]
+    assert len(entry) == 1
+    overhead = sum(len(v) for k, v in new.items() if k != entry[0])
+    assert overhead < 64 * 1024, (overhead, sorted(new))
+    assert report.bytes_sent == sum(len(v) for v in new.values())
+    # Nothing new: nothing sent.
+    again = push(pond.path, Remote(s3_url), "offsite")
+    assert again.up_to_date and again.bytes_sent == 0
+    assert s3_server.objects(s3_url).keys() == after.keys()
+
+
+def test_large_content_is_sent_once_however_many_files_share_it(
+    s3_server: S3Server, s3_url: str, tmp_path: Path
+) -> None:
+    pond = Pond.init(tmp_path / "pond")
+    blob = os.urandom(2_000_000)
+    pond.mkdir("/a", "/b")
+    pond.write_bytes("/a/one.bin", blob)
+    push(pond.path, Remote(s3_url, create=True), "offsite")
+    pond.write_bytes("/b/two.bin", blob)
+    pond.write_bytes("/a/one.bin", b"small now")
+    pond.write_bytes("/a/one.bin", blob)  # back to the shared content: a third version
+    report = push(pond.path, Remote(s3_url), "offsite")
+    assert report.bytes_sent < 64 * 1024
+    blobs = [k for k in s3_server.objects(s3_url) if k.startswith("data/_large_files/")]
+    assert len(blobs) == 1
+
+
+def test_another_pond_is_refused_naming_both_ids(s3_url: str, tmp_path: Path) -> None:
+    first = Pond.init(tmp_path / "first")
+    second = Pond.init(tmp_path / "second")
+    push(first.path, Remote(s3_url, create=True), "offsite")
+    with pytest.raises(BackupConflictError) as info:
+        push(second.path, Remote(s3_url), "offsite")
+    assert first.pond_id in str(info.value) and second.pond_id in str(info.value)
+    assert restore(s3_url, tmp_path / "r").pond_id == first.pond_id
+
+
+def test_a_restored_copy_that_diverged_cannot_push_over_the_original(
+    s3_server: S3Server, s3_url: str, tmp_path: Path
+) -> None:
+    original = Pond.init(tmp_path / "original")
+    original.write_bytes("/a.txt", b"one")
+    push(original.path, Remote(s3_url, create=True), "offsite")
+    restore(s3_url, tmp_path / "copy")
+    copy = Pond.open(tmp_path / "copy")
+    copy.write_bytes("/a.txt", b"the copy's own")
+    original.write_bytes("/a.txt", b"the original's")
+    push(original.path, Remote(s3_url), "offsite")
+    objects = s3_server.objects(s3_url)
+    with pytest.raises(BackupConflictError, match="diverged"):
+        push(copy.path, Remote(s3_url), "offsite")
+    assert s3_server.objects(s3_url) == objects, "a refused push changed the remote"
+    assert verify(copy.path, Remote(s3_url)).status == "diverged"
+    restore(s3_url, tmp_path / "again")
+    assert Pond.open(tmp_path / "again").read_bytes("/a.txt") == b"the original's"
+    assert snapshot(tmp_path / "again") == snapshot(tmp_path / "original")
+
+
+def test_a_pond_behind_its_backup_is_refused_as_ahead(s3_url: str, tmp_path: Path) -> None:
+    pond = Pond.init(tmp_path / "pond")
+    pond.write_bytes("/a.txt", b"one")
+    push(pond.path, Remote(s3_url, create=True), "offsite")
+    restore(s3_url, tmp_path / "old", at_txn=1)
+    with pytest.raises(BackupConflictError, match="ahead"):
+        push(tmp_path / "old", Remote(s3_url), "offsite")
+    assert verify(tmp_path / "old", Remote(s3_url)).status == "ahead"
+    pond.write_bytes("/b.txt", b"two")
+    report = verify(pond.path, Remote(s3_url))
+    assert (report.status, report.behind_by) == ("behind", 1)
+
+
+def test_two_pushers_of_one_version_cannot_both_win(s3_url: str, tmp_path: Path) -> None:
+    """Each log entry is written create-only: a second writer of a version is refused."""
+    remote = Remote(s3_url, create=True)
+    assert remote.put_new(log_key(0), b"first")
+    assert not remote.put_new(log_key(0), b"second")
+    assert remote.get(log_key(0)) == b"first"
