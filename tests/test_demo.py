@@ -30,5 +30,5 @@ def test_the_demo_runs_to_the_end_and_builds_the_site(tmp_path: Path) -> None:
     assert "restored pond" in proc.stdout and "offsite: equal" in proc.stdout
     assert (tmp_path / "restored-pond" / "data" / "_delta_log").is_dir()
     index = (tmp_path / "site" / "index.html").read_text()
-    assert "SFTemps" in index and "Temperature.F" in index
+    assert "SFTemps" in index and "Temperature (F)" in index
     assert "Traceback" not in proc.stderr

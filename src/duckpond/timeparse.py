@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
@@ -22,11 +23,31 @@ def parse_time(text: str, *, tz: str | None = None) -> datetime:
     return value
 
 
-def zone(name: str) -> ZoneInfo:
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{2}):?(\d{2})$")
+
+
+def fixed_offset(name: str) -> timezone | None:
+    """``+05:30``, ``-0800`` or ``UTC+02:00`` as a fixed zone; None for anything else."""
+    match = _OFFSET.match(name.strip())
+    if match is None or int(match.group(2)) > 23 or int(match.group(3)) > 59:
+        return None
+    delta = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
+    return timezone(-delta if match.group(1) == "-" else delta)
+
+
+def zone(name: str) -> tzinfo:
+    """The zone ``name`` names: an IANA name (``America/New_York``, ``UTC``) or a fixed
+    offset (``+05:30``); raises ``ConfigError`` naming it otherwise."""
+    fixed = fixed_offset(name) if isinstance(name, str) else None
+    if fixed is not None:
+        return fixed
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone: {name!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(
+            f"unknown time zone: {name!r} (an IANA name such as America/New_York, "
+            "or an offset such as +05:30)"
+        ) from None
 
 
 def to_micros(value: datetime) -> int:

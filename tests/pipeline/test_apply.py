@@ -49,8 +49,11 @@ def test_apply_creates_resource_node_and_output_directory(
                 "skip_rows_after_header": 0,
                 "null_values": [],
                 "dst": "error",
+                "time_column": None,
+                "skip_rows": 0,
             },
             "settle": "1s",
+            "series": None,
         },
     }
     assert pond.paths("/inbox/drop") == ["/inbox/drop"]

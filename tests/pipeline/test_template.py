@@ -249,11 +249,23 @@ def test_render_errors_and_name_clashes_are_one_line(
     )
     error = pond.error("cat", "/template/pages/north")
     assert "/template/pages/north" in error and "line 2" in error and "nope" in error
-    apply(
-        pond, tmp_path, name="clash", in_pattern="/sites/*.series", out_pattern="same", template="x"
+    # Two inputs named alike would break every listing of the pond: refused at apply.
+    clash = tmp_path / "clash.yaml"
+    clash.write_text(
+        doc(
+            "Template",
+            "clash",
+            spec_block(in_pattern="/sites/*.series", out_pattern="same", template="x"),
+        )
     )
-    error = pond.error("list", "/template/clash/")
+    error = pond.fails("apply", "-f", str(clash))
+    assert "document 1 (clash)" in error
     assert "/sites/north.series and /sites/south.series are both named 'same'" in error
+    assert pond.paths("/template/**") == [
+        "/template/pages",
+        "/template/pages/north",
+        "/template/pages/south",
+    ]
 
 
 def test_the_python_api(tmp_path: Path) -> None:

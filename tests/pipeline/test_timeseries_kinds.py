@@ -555,3 +555,60 @@ def test_any_arrival_order_and_split_reads_as_a_fresh_computation(
         for name in RESOLUTIONS:
             fresh = pond.read_table(f"/reduce/down/res={name}.series")
             assert fresh.equals(seen[name]), name
+
+
+def test_reduce_in_a_local_calendar_matches_pandas_across_dst(pond: PondRunner, host: Path) -> None:
+    # Ten-minute readings from 2024-03-01 to 2024-04-15: clocks go forward on 03-10.
+    raw = sonde(T0, 45 * 144, 10 * MINUTE, 31)
+    put(pond, host, "/raw/s.series", raw)
+    apply(
+        pond,
+        host,
+        REDUCE.format(pattern="/raw/s.series").replace(
+            "[1h, 6h, 1d]", "[1h, 1d, 1mo]\n  timezone: America/New_York"
+        ),
+    )
+    frame = raw.to_pandas().set_index("timestamp").astype("float64")
+    frame.index = pd.DatetimeIndex(frame.index).tz_convert("America/New_York")
+    for name, rule in (("1d", "D"), ("1mo", "MS")):
+        resampled = frame.resample(rule, label="left", closed="left")
+        expected = pd.DataFrame(
+            {
+                f"{column}.{agg}": getattr(resampled[column], how)()
+                for column in frame.columns
+                for agg, how in (
+                    ("avg", "mean"),
+                    ("min", "min"),
+                    ("max", "max"),
+                    ("count", "count"),
+                )
+            }
+            | {f"{column}.sum": resampled[column].sum() for column in frame.columns}
+        )
+        expected = expected[
+            [f"{c}.{a}" for c in frame.columns for a in ("avg", "min", "max", "count", "sum")]
+        ]
+        expected.index = expected.index.tz_convert("UTC")
+        assert_same(read_csv(pond, f"/reduce/down/res={name}.series"), expected)
+    daily = read_csv(pond, "/reduce/down/res=1d.series")
+    spring = daily.index.get_loc(pd.Timestamp("2024-03-10T05:00Z"))
+    assert daily.index[spring + 1] - daily.index[spring] == pd.Timedelta(hours=23)
+    assert describe(pond, "/reduce/down/res=1d.series")["derivation"]["timezone"] == (
+        "America/New_York"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("[1h, 6h, 1d]\n  timezone: Mars/Olympus", "spec.timezone: unknown time zone"),
+        ("[1d, 1w, 1mo]", "1mo is not a whole multiple of 1w"),
+        ("[1h, 6h, 1d]\n  week_start: someday", "spec.week_start: not a weekday"),
+    ],
+)
+def test_calendar_settings_are_checked_at_apply(
+    pond: PondRunner, host: Path, change: str, message: str
+) -> None:
+    doc = host / "bad.yaml"
+    doc.write_text(REDUCE.format(pattern="/raw/s.series").replace("[1h, 6h, 1d]", change))
+    assert message in pond.fails("apply", "-f", str(doc))

@@ -83,7 +83,7 @@ def test_a_rebuild_replaces_the_site_and_a_foreign_folder_is_refused(tmp_path: P
     (out / "stale.html").write_text("old")
     report = build_site(out, SiteOptions(title="Two"), small_groups())
     assert not (out / "stale.html").exists()
-    assert "<title>Two · Two</title>" in (out / "index.html").read_text()
+    assert "<title>Two</title>" in (out / "index.html").read_text()
     assert report.charts == 1 and report.pages == 3 and report.data_files > 0
 
     foreign = tmp_path / "home"
@@ -138,7 +138,15 @@ def test_markdown_front_matter() -> None:
 
 
 @pytest.mark.parametrize(
-    ("label", "ms"), [("15m", 900_000), ("1h", 3_600_000), ("res=6h.series", 21_600_000)]
+    ("label", "ms"),
+    [
+        ("15m", 900_000),
+        ("1h", 3_600_000),
+        ("res=6h.series", 21_600_000),
+        # Calendar units by their mean length: for choosing a view's resolution only.
+        ("res=1mo.series", 2_629_746_000),
+        ("1y", 31_556_952_000),
+    ],
 )
 def test_resolution_labels(label: str, ms: int) -> None:
     assert parse_resolution(label) == ms

@@ -45,7 +45,7 @@ def test_resolutions_sorted_finest_first_keep_their_names() -> None:
         (["1h", "6h", "1d", "10d", "7d"], "10d is not a whole multiple of 7d"),
         (["60m", "1h"], "resolutions 60m and 1h are the same length"),
         ([], "no resolutions"),
-        (["1h", "soon"], "not a duration: 'soon'"),
+        (["1h", "soon"], "not a resolution: 'soon'"),
     ],
 )
 def test_resolutions_must_nest(resolutions: list[str], message: str) -> None:

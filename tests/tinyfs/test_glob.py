@@ -151,7 +151,19 @@ def test_literal_segments_match_only_themselves(text: str) -> None:
     assert not matches(text, text + "a") and not matches(text, "a" + text)
 
 
-@pytest.mark.parametrize("pattern", ["[abc", "a[", "[!", "x]", "]", "a]*"])
+def test_brace_alternatives_match_any_one_as_a_shell_does() -> None:
+    segment = compile_segment("{BDock,Silver}*.series")
+    assert segment.captures == 1
+    assert match_segment(segment, "BDockAT500.series", hidden=False) == ("AT500",)
+    assert match_segment(segment, "SilverVulink.series", hidden=False) == ("Vulink",)
+    assert match_segment(segment, "Other.series", hidden=False) is None
+    assert matches("x.{csv,tsv}", "x.tsv") and not matches("x.{csv,tsv}", "x.{csv,tsv}")
+    assert has_wildcard("{a,b}")
+
+
+@pytest.mark.parametrize(
+    "pattern", ["[abc", "a[", "[!", "x]", "]", "a]*", "{a,b", "a}", "{a}", "{a,*}", "{a,[b]}"]
+)
 def test_malformed_patterns_raise(pattern: str) -> None:
     with pytest.raises(GlobError):
         compile_segment(pattern)

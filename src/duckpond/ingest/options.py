@@ -55,6 +55,10 @@ class CopyOptions:
       ``bool``, ``timestamp``, ``date``), e.g. ``{site: string}`` keeps ``01646500``.
     - ``timestamp_format``: a strptime format of the time column, e.g.
       ``%Y/%m/%d %H:%M:%S.%f`` (``%f``, fractions of a second, only at the end).
+    - ``time_column``: a column of times of day joined to ``timestamp_column``'s
+      dates (TMY's ``Date (MM/DD/YYYY)`` and ``Time (HH:MM)``; ``24:00`` is the next
+      day's midnight), the pair read by ``timestamp_format`` (date, space, time).
+    - ``skip_rows``: lines above the header (a logger's station metadata).
     - ``skip_rows_after_header``: rows under the header that are not data (units).
     - ``null_values``: cells meaning "missing" besides the empty cell (``NA``...);
       without them ``NA`` in a text column is text, and in a column of numbers an error.
@@ -80,6 +84,8 @@ class CopyOptions:
     skip_rows_after_header: int = 0
     null_values: tuple[str, ...] = ()
     dst: DstPolicy = "error"
+    time_column: str | None = None
+    skip_rows: int = 0
 
     def __post_init__(self) -> None:
         _one_of("source_format", self.source_format, get_args(SourceFormat))
@@ -113,9 +119,18 @@ class CopyOptions:
         if fmt is not None and ("%" not in fmt or "%f" in fmt[:-2] or fmt == "%f"):
             problem = f"a strptime format with %f only at the end, not {fmt!r}"
             raise OptionError("timestamp_format", problem)
-        skip = self.skip_rows_after_header
-        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
-            raise OptionError("skip_rows_after_header", f"a count of rows, not {skip!r}")
+        for name in ("skip_rows", "skip_rows_after_header"):
+            skip = getattr(self, name)
+            if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+                raise OptionError(name, f"a count of rows, not {skip!r}")
+        if self.time_column is not None and (
+            self.timestamp_column is None or self.timestamp_format is None
+        ):
+            problem = (
+                "the times of day are joined to timestamp_column's dates and read with "
+                "timestamp_format (e.g. '%m/%d/%Y %H:%M'): give both"
+            )
+            raise OptionError("time_column", problem)
         if any(not isinstance(v, str) or v == "" for v in self.null_values):
             raise OptionError("null_values", "each marker is non-empty text")
         _one_of("dst", self.dst, get_args(DstPolicy))
@@ -136,6 +151,8 @@ class CopyOptions:
             skip_rows_after_header=self.skip_rows_after_header,
             null_values=tuple(self.null_values),
             dst=self.dst,
+            time_column=self.time_column,
+            skip_rows=self.skip_rows,
         )
 
     @classmethod

@@ -135,7 +135,34 @@ def to_parquet_from_host(
             f"cannot store {fmt} as a table: use CSV or Parquet, or {{format}}",
             options={"format": "data"},
         )
-    return Stored(converted.data, converted.attributes(), converted.event_range, converted.schema)
+    attributes = converted.attributes()
+    if fmt == "csv" and options.skip_rows and options.compression is None:
+        preamble = _preamble(host, options.skip_rows, options.encoding)
+        if preamble:
+            attributes["preamble"] = preamble
+    return Stored(converted.data, attributes, converted.event_range, converted.schema)
+
+
+PREAMBLE_LINES = 32
+PREAMBLE_CHARS = 1024
+
+
+def _preamble(host: Path, lines: int, encoding: str | None) -> list[str]:
+    """The lines above a CSV's header (station metadata), kept with the node: at most
+    ``PREAMBLE_LINES`` of them, each cut to ``PREAMBLE_CHARS``; compressed files keep none."""
+    if host.name.lower().endswith((".gz", ".zst")):
+        return []
+    out: list[str] = []
+    try:
+        with host.open("r", encoding=encoding or "utf-8", errors="replace", newline="") as fh:
+            for _ in range(min(lines, PREAMBLE_LINES)):
+                line = fh.readline(PREAMBLE_CHARS * 4)
+                if not line:
+                    break
+                out.append(line.rstrip("\r\n")[:PREAMBLE_CHARS])
+    except (OSError, LookupError):
+        return []
+    return out
 
 
 def check_series_append(

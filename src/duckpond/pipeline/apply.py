@@ -128,6 +128,8 @@ class ApplyResult:
     txn_seq: int | None = None
     dry_run: bool = False
     nodes: list[NodeAction] = field(default_factory=list)
+    # Settings that do nothing yet (a pattern that matches nothing), one line each.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -145,6 +147,7 @@ class ApplyResult:
             "txn_seq": self.txn_seq,
             "dry_run": self.dry_run,
             "changed": self.changed,
+            "warnings": self.warnings,
         }
 
 
@@ -354,7 +357,9 @@ def apply_documents(
     check_documents(docs)
     if dry_run:
         items, directories = plan(read_root, docs, pond_dir)
-        return ApplyResult(items, directories, None, True, plan_nodes(read_root, docs, items))
+        nodes = plan_nodes(read_root, docs, items)
+        warnings = unmatched_inputs(read_root, docs)
+        return ApplyResult(items, directories, None, True, nodes, warnings)
     by_name = {doc.name: doc for doc in docs}
     with transaction() as tx:
         root = tx.root
@@ -378,7 +383,42 @@ def apply_documents(
         uuids = {item.name: item.uuid for item in items}
         for node in nodes:
             _write_node(root, node, uuids[node.name], before.get(node.name))
-    return ApplyResult(items, directories, tx.txn_seq, False, nodes)
+        for node in nodes:
+            _check_listing(root, by_name[node.name], node.path)
+        warnings = unmatched_inputs(root, docs)
+    return ApplyResult(items, directories, tx.txn_seq, False, nodes, warnings)
+
+
+def _check_listing(root: WD, doc: Document, path: str) -> None:
+    """Refuse a derivation whose output cannot even be listed (two inputs sent to one
+    output, say): stored, it would only fail every later walk of the pond."""
+    from ..errors import PondError
+
+    root.unlisted.clear()
+    try:
+        if root.get(path).is_dir():
+            for _ in root.visit(path):
+                pass
+    except PondError as exc:
+        root.unlisted[path] = str(exc)
+    for where, problem in root.unlisted.items():
+        raise DocumentError(f"{doc.source.where()}: {problem.removeprefix(where + ': ')}")
+
+
+def unmatched_inputs(root: WD, docs: Sequence[Document]) -> list[str]:
+    """One line for each input pattern of ``docs`` that matches nothing in the pond."""
+    from ..errors import PondError
+
+    found: list[str] = []
+    for doc in docs:
+        for pattern in doc.kind.inputs(doc.spec):
+            try:
+                if next(iter(root.glob(pattern)), None) is not None:
+                    continue
+            except PondError:
+                continue  # a pattern that cannot be read is an error elsewhere
+            found.append(f"{doc.source.where()}: {pattern} matches nothing in the pond (yet)")
+    return found
 
 
 def _write_node(root: WD, node: NodeAction, uuid: str, old: StoredResource | None) -> None:

@@ -221,27 +221,38 @@ _MESSAGES = {
 
 
 def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str:
-    """The first error of a pydantic error as ``field: message``, never quoting input values.
+    """Every error of a pydantic error as ``field: message``, joined by ``; ``, never
+    quoting input values; an unknown field near a missing one says "did you mean".
 
     Input values are left out because a secret field's input may be a literal secret.
+    A misspelled field is both an unknown field and a missing one: showing only the
+    first would hide the cause.
     """
+    import difflib
+
     errors = exc.errors(include_url=False, include_input=False)
-    first = errors[0]
-    message = _MESSAGES.get(first["type"]) or first["msg"]
-    loc = list(first["loc"])
-    if first["type"] == "value_error":
-        message = message.removeprefix("Value error, ")
-        cause = first.get("ctx", {}).get("error")
-        field = getattr(cause, "field", None)
-        if isinstance(field, str):
-            # A model checked as a whole (ingest's CopyOptions) names the field in its error.
-            loc.append(field)
-            message = str(getattr(cause, "problem", message))
-    elif first["type"] == "string_pattern_mismatch" and tuple(first["loc"]) == ("name",):
-        message = f"a name is lower-case letters, digits, '-' and '_', starting {NAME_PATTERN}"
-    message = message[:1].lower() + message[1:]
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{_field([*prefix, *loc])}: {message}{more}"
+    missing = [str(e["loc"][-1]) for e in errors if e["type"] == "missing" and e["loc"]]
+    parts: list[str] = []
+    for error in errors:
+        message = _MESSAGES.get(error["type"]) or error["msg"]
+        loc = list(error["loc"])
+        if error["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+            cause = error.get("ctx", {}).get("error")
+            field = getattr(cause, "field", None)
+            if isinstance(field, str):
+                # A model checked as a whole (ingest's CopyOptions) names the field in its error.
+                loc.append(field)
+                message = str(getattr(cause, "problem", message))
+        elif error["type"] == "string_pattern_mismatch" and tuple(error["loc"]) == ("name",):
+            message = f"a name is lower-case letters, digits, '-' and '_', starting {NAME_PATTERN}"
+        elif error["type"] in ("extra_forbidden", "unexpected_keyword_argument") and loc:
+            close = difflib.get_close_matches(str(loc[-1]), missing, n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+        message = message[:1].lower() + message[1:]
+        parts.append(f"{_field([*prefix, *loc])}: {message}")
+    return "; ".join(dict.fromkeys(parts))
 
 
 # -- loading -----------------------------------------------------------------------

@@ -4,12 +4,13 @@ Only one ``pond run`` at a time: it holds ``$POND/run.lock`` (the same
 flock-with-holder-record as the write lock) for its whole duration, so a
 second one waits (bounded) or, without waiting, fails naming the holder.
 Each resource's run does its slow part first, without the write lock, then
-writes in its own transaction together with its run record (a row appended
-to the series ``/etc/runs.series``, queryable as the system table
-``runs``).  A failed run writes nothing but its record, in a small
-transaction of its own; the next resource runs anyway.  A run may also fail
-in part (``RunStats.error``, e.g. an Inbox with a file it cannot read): what
-it wrote is committed with a record whose outcome is ``failed``.
+writes in its own transaction (its command in ``pond log`` is ``pond run
+<resource>``); a run that writes nothing commits nothing.  Every run is
+recorded beside the oplog (``tlogfs.runlog``), queryable as the system table
+``runs``.  A failed run writes nothing but its record; the next resource runs
+anyway.  A run may also fail in part (``RunStats.error``, e.g. an Inbox with a
+file it cannot read): what it wrote is committed with a record whose outcome
+is ``failed``.
 
 Peak memory is the process's peak resident set size (``getrusage``
 ``ru_maxrss``) when the resource's run ended: a high-water mark of the
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, LockTimeoutError
-from ..tinyfs import FILE_SERIES, WD
+from ..tinyfs import WD
 from ..tinyfs.ids import uuid7
 from ..tlogfs.lock import WriterLock, holder_info
 from .apply import StoredResource, check_outputs, stored_resources
@@ -40,7 +41,6 @@ from .kinds import RunContext, RunStats, TransactionFactory
 from .secrets import scrub
 
 RUN_LOCK_FILE = "run.lock"
-RUNS_SERIES = "/etc/runs.series"
 
 
 class RunLock(WriterLock):
@@ -137,14 +137,8 @@ def peak_rss_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def _record_table(run_id: str, result: RunResult) -> Any:
-    import io
-
-    import pyarrow.json as pa_json
-
-    from ..query.system import runs_schema
-
-    row = {
+def _record(run_id: str, result: RunResult) -> dict[str, Any]:
+    return {
         "start": result.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "run_id": run_id,
         "resource": result.name,
@@ -159,20 +153,14 @@ def _record_table(run_id: str, result: RunResult) -> Any:
         "error": result.error,
         "details": json.dumps(result.details, sort_keys=True),
     }
-    # Through Arrow's JSON reader: building arrays from Python values makes pyarrow
-    # import pandas (0.3 s or more), which a cron-driven run should not pay.
-    return pa_json.read_json(
-        io.BytesIO(json.dumps(row).encode()),
-        parse_options=pa_json.ParseOptions(explicit_schema=runs_schema()),
-    )
 
 
-def record_run(root: WD, run_id: str, result: RunResult) -> None:
-    """Append the run's record to ``/etc/runs.series`` (inside the caller's transaction)."""
-    from ..ingest.store import store_tabular
+def record_run(pond_dir: Path, run_id: str, result: RunResult) -> None:
+    """Append the run's record beside the oplog (``tlogfs.runlog``): a run that changed
+    nothing commits no pond transaction, and is still recorded."""
+    from ..tlogfs.runlog import append_record
 
-    root.mkdir("/etc", exist_ok=True)
-    store_tabular(root, RUNS_SERIES, _record_table(run_id, result), FILE_SERIES, "start")
+    append_record(pond_dir, _record(run_id, result))
 
 
 def error_text(exc: BaseException) -> str:
@@ -231,7 +219,6 @@ def run_resources(
     pond_dir: Path,
     read_root: Callable[[], WD],
     transaction: TransactionFactory,
-    last_txn: Callable[[], int],
     names: Sequence[str] = (),
     wait: bool = True,
     lock_timeout: float = 30.0,
@@ -252,7 +239,7 @@ def run_resources(
             uuid = stored[doc.name].uuid
             if progress is not None:
                 progress(doc.name, None)
-            result = _run_one(doc, uuid, run_id, pond_dir, read_root, transaction, last_txn)
+            result = _run_one(doc, uuid, run_id, pond_dir, read_root, transaction)
             results.append(result)
             if progress is not None:
                 progress(doc.name, result)
@@ -266,7 +253,6 @@ def _run_one(
     pond_dir: Path,
     read_root: Callable[[], WD],
     transaction: TransactionFactory,
-    last_txn: Callable[[], int],
 ) -> RunResult:
     result = RunResult(doc.name, doc.kind.name, uuid, datetime.now(UTC))
     started = time.perf_counter()
@@ -278,39 +264,41 @@ def _run_one(
         if problem is not None:
             raise ConfigError(f"{doc.name}: {problem}")
         step = doc.kind.run(ctx)
-        with transaction() as tx:
-            root = tx.root
-            stats = step(root) if step is not None else RunStats()
-            result.rows, result.bytes = stats.rows, stats.bytes
-            # What a kind reports (file names, server messages) may quote a secret too.
-            result.details = _scrubbed(stats.details)
-            result.summary = scrub(stats.summary)
-            result.warnings = [scrub(w) for w in stats.warnings]
-            if result.warnings:
-                result.details = {**result.details, "warnings": result.warnings}
-            if stats.error is not None:
-                # Partly done: the good part is committed, the run still counts as failed.
-                result.outcome, result.error = "failed", scrub(stats.error)
-            # Under the lock the next transaction number is ours.
-            result.txn_seq = last_txn() + 1
-            result.elapsed_s = time.perf_counter() - started
-            result.peak_rss_bytes = peak_rss_bytes()
-            record_run(root, run_id, result)
+        stats = RunStats()
+        if step is not None:
+            # The log names the resource whose run wrote the transaction.
+            with transaction(["pond", "run", doc.name]) as tx:
+                stats = step(tx.root)
+            result.txn_seq = tx.txn_seq  # None when the run wrote nothing
+        result.rows, result.bytes = stats.rows, stats.bytes
+        # What a kind reports (file names, server messages) may quote a secret too.
+        result.details = _scrubbed(stats.details)
+        result.summary = scrub(stats.summary)
+        result.warnings = [scrub(w) for w in stats.warnings]
+        if result.warnings:
+            # One list in the record: the kind's own (a Site's) and the run's warnings.
+            earlier = list(result.details.get("warnings") or [])
+            result.details = {**result.details, "warnings": earlier + result.warnings}
+        if stats.error is not None:
+            # Partly done: the good part is committed, the run still counts as failed.
+            result.outcome, result.error = "failed", scrub(stats.error)
+        result.elapsed_s = time.perf_counter() - started
+        result.peak_rss_bytes = peak_rss_bytes()
         if doc.kind.after_commit is not None:
             try:
                 doc.kind.after_commit(ctx)
             except Exception as exc:
-                # The run is done and recorded; what the hook did not do, the next run does.
+                # The run is done; what the hook did not do, the next run does.
                 result.summary += f" (then: {error_text(exc)})"
-        return result
     except Exception as exc:
-        failed = RunResult(doc.name, doc.kind.name, uuid, result.start, "failed")
-        failed.error = error_text(exc)
-        failed.elapsed_s = time.perf_counter() - started
-        failed.peak_rss_bytes = peak_rss_bytes()
-        try:
-            with transaction() as tx:
-                record_run(tx.root, run_id, failed)
-        except Exception as record_exc:
-            failed.error += f" (and its run record could not be written: {error_text(record_exc)})"
-        return failed
+        result = RunResult(doc.name, doc.kind.name, uuid, result.start, "failed")
+        result.error = error_text(exc)
+        result.elapsed_s = time.perf_counter() - started
+        result.peak_rss_bytes = peak_rss_bytes()
+    try:
+        record_run(pond_dir, run_id, result)
+    except OSError as exc:
+        result.error = (result.error + " " if result.error else "") + (
+            f"(and its run record could not be written: {error_text(exc)})"
+        )
+    return result

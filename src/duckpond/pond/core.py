@@ -304,14 +304,27 @@ class Pond:
     # -- listing -------------------------------------------------------------------
 
     @guarded
-    def list(self, pattern: str | None = None, *, all: bool = False) -> list[NodePath]:
-        """The nodes a ``pond list`` pattern names (docs/architecture.md, "The command line")."""
+    def list(
+        self,
+        pattern: str | None = None,
+        *,
+        all: bool = False,
+        unlisted: dict[str, str] | None = None,
+    ) -> list[NodePath]:
+        """The nodes a ``pond list`` pattern names (docs/architecture.md, "The command line").
+
+        A dynamic directory a glob cannot list (its configuration cannot be computed) is
+        listed itself, without entries; its path and the reason go into ``unlisted``.
+        """
         root = self.root
         pattern = pattern or "/**"
         if not pattern.startswith("/"):
             pattern = "/" + pattern
         if not is_literal(root, pattern):
-            return [m.node_path for m in root.glob(pattern, hidden=all)]
+            found = [m.node_path for m in root.glob(pattern, hidden=all)]
+            if unlisted is not None:
+                unlisted.update(root.unlisted)
+            return found
         if pattern == "/" or pattern.endswith("/"):
             return [np for np in root.entries(pattern) if all or not tpaths.is_hidden(np.name)]
         return [root.get(pattern, follow=False)]

@@ -92,7 +92,6 @@ class PondPipeline(Facet):
             pond_dir=self.pond.path,
             read_root=fresh_root,
             transaction=self.pond.transaction,
-            last_txn=lambda: self.pond.last_txn,
             names=names,
             wait=wait,
             lock_timeout=self.pond.lock_timeout,

@@ -29,7 +29,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 # Tried in order; the first that names a timestamp column wins.
-TIMESTAMP_CANDIDATES = ("timestamp", "Timestamp", "time", "ts", "datetime", "event_time")
+TIMESTAMP_CANDIDATES = (
+    "timestamp",
+    "Timestamp",
+    "time",
+    "ts",
+    "datetime",
+    "event_time",
+    "date",
+    "Date",
+)
 
 # What ``--dst`` may say about local times in a fall-back hour (see ``to_utc_micros_type``).
 DST_POLICIES = ("error", "earliest", "latest", "row-order")

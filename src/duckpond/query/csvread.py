@@ -59,6 +59,10 @@ class CsvOptions:
     - ``timestamp_format``: a strptime format for the time column (``%f`` at the end
       for fractions of a second), else ISO 8601 and ``EXTRA_TIMESTAMP_FORMATS``;
     - ``timestamp_column``: the time column when it is not one of the usual names;
+    - ``time_column``: a column of times of day (``13:00``, and ``24:00`` as the next
+      day's midnight) to join to ``timestamp_column``'s dates, parsed together by
+      ``timestamp_format`` (the date, a space, the time);
+    - ``skip_rows``: lines above the header (station metadata);
     - ``skip_rows_after_header``: rows under the header that are not data (units);
     - ``null_values``: cells that mean "missing" besides the empty cell.
     """
@@ -74,8 +78,18 @@ class CsvOptions:
     skip_rows_after_header: int = 0
     null_values: tuple[str, ...] = ()
     dst: str = "error"
+    time_column: str | None = None
+    skip_rows: int = 0
 
     def __post_init__(self) -> None:
+        if self.time_column is not None and (
+            self.timestamp_column is None or self.timestamp_format is None
+        ):
+            raise ConfigError(
+                "time_column: a time-of-day column is joined to the dates of "
+                "timestamp_column and read with timestamp_format (e.g. '%m/%d/%Y %H:%M'): "
+                "name both"
+            )
         if len(self.delimiter) != 1:
             raise ConfigError(f"a CSV delimiter is one character, not {self.delimiter!r}")
         if self.tz is not None:
@@ -120,6 +134,7 @@ def _csv_options(options: CsvOptions, quoted_rows: bool = True) -> tuple[Any, An
         autogenerate_column_names=not options.has_header,
         encoding=options.encoding or "utf8",
         skip_rows_after_names=options.skip_rows_after_header,
+        skip_rows=options.skip_rows,
     )
     # A quoted value may hold newlines: without this Arrow cuts blocks at any newline,
     # inside quotes too, and a large file of notes fails where a small one loads.
@@ -144,7 +159,15 @@ def _csv_options(options: CsvOptions, quoted_rows: bool = True) -> tuple[Any, An
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
         decimal_point=options.decimal,
-        column_types={name: types[typ] for name, typ in options.column_types},
+        column_types={
+            **{name: types[typ] for name, typ in options.column_types},
+            # Read as text, so that 24:00 and compact dates (19580329) reach the format.
+            **(
+                {options.timestamp_column: pa.string(), options.time_column: pa.string()}
+                if options.time_column is not None and options.timestamp_column is not None
+                else {}
+            ),
+        },
     )
     return read, parse, convert
 
@@ -205,6 +228,8 @@ class _CsvReading:
         if not self.checked_header:
             self.check_header(batch.schema.names)
             self.checked_header = True
+        if self.options.time_column is not None:
+            batch = self._join_date_and_time(batch)
         columns = []
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             columns.append(self._column(name, column))
@@ -212,7 +237,43 @@ class _CsvReading:
         prepared = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
         return canonical_batch(prepared, self.options.tz, self.options.dst, self.dst)
 
+    def _join_date_and_time(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The date column replaced by its dates and the time column's times parsed
+        together; the time column dropped.  ``24:00`` is the next day's ``00:00``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        date_name, time_name = self.options.timestamp_column, self.options.time_column
+        assert date_name is not None and time_name is not None
+        dates = pc.cast(batch.column(date_name), pa.string())
+        times = pc.utf8_trim_whitespace(pc.cast(batch.column(time_name), pa.string()))
+        # Hour-ending files (TMY, many loggers) write the last hour of a day as 24:00.
+        ending = pc.fill_null(pc.match_substring_regex(times, r"^24(:?00){1,2}$"), False)
+        times = pc.replace_substring_regex(times, pattern=r"^24", replacement="00")
+        joined = pc.binary_join_element_wise(dates, times, " ")
+        parsed = self._parse_times(f"{date_name}+{time_name}", joined)
+        day = pa.scalar(86_400_000_000, pa.int64())
+        micros = pc.if_else(ending, pc.add(parsed.cast(pa.int64()), day), parsed.cast(pa.int64()))
+        names = [n for n in batch.schema.names if n != time_name]
+        arrays = [
+            micros.cast(pa.timestamp("us")) if n == date_name else batch.column(n) for n in names
+        ]
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+
     def check_header(self, names: list[str]) -> None:
+        for option, name in (
+            ("timestamp_column", self.options.timestamp_column),
+            ("time_column", self.options.time_column),
+            *(("column_types", n) for n, _ in self.options.column_types),
+        ):
+            if name is not None and name not in names:
+                # Written as the option's flag or YAML key by whoever shows the error;
+                # --column-type and column_types differ, so that one is named as typed.
+                said = option if option == "column_types" else "{" + option + "}"
+                raise FormatError(
+                    f"{self.where()}{missing_column(said, name, names)}",
+                    options={} if option == "column_types" else {option: ""},
+                )
         seen: dict[str, int] = {}
         for i, name in enumerate(names, 1):
             if not name.strip():
@@ -240,8 +301,17 @@ class _CsvReading:
         if pa.types.is_binary(typ):
             self._bad_text(name, column)
         if pa.types.is_date32(typ) and self._is_time_column(name):
-            # A date-only time column: each day at midnight, local in ``tz``.
+            # A date-only time column: each day at midnight, local in ``tz``.  Several
+            # rows of one date would all be stored at midnight: the times are elsewhere.
+            self._check_one_row_per_date(name, column)
             return column.cast(pa.timestamp("s"))
+        if (
+            pa.types.is_integer(typ)
+            and self.options.timestamp_format
+            and self._is_time_column(name)
+        ):
+            # Compact dates (19580329) look like numbers to type inference.
+            return self._parse_times(name, column.cast(pa.string()))
         if pa.types.is_string(typ):
             if self.options.timestamp_format and self._is_time_column(name):
                 return self._parse_times(name, column)
@@ -251,6 +321,29 @@ class _CsvReading:
     def _row(self, index: int) -> int:
         return self.rows + index + 1
 
+    def _line(self, index: int) -> str:
+        """Where data row ``index`` of this batch is: its row and physical line numbers."""
+        row = self._row(index)
+        line = row + self.options.skip_rows + self.options.skip_rows_after_header
+        line += 1 if self.options.has_header else 0
+        return f"data row {row} (line {line})"
+
+    def _check_one_row_per_date(self, name: str, column: pa.Array) -> None:
+        import pyarrow.compute as pc
+
+        days = pc.drop_null(column)
+        if len(pc.unique(days)) == len(days):
+            return
+        counts = pc.value_counts(days)
+        repeated = pc.filter(counts, pc.greater(pc.struct_field(counts, "counts"), 1))[0]
+        day, count = repeated["values"].as_py(), repeated["counts"].as_py()
+        raise FormatError(
+            f"{self.where()}column {name!r} holds dates only, and {count} rows are on "
+            f"{day}: stored, they would all be at midnight; name the time-of-day column "
+            "with {time_column} (and the pair's {timestamp_format})",
+            options={"time_column": "", "timestamp_format": ""},
+        )
+
     def _bad_text(self, name: str, column: pa.Array) -> None:
         for i, value in enumerate(column.to_pylist()):
             if value is None:
@@ -259,7 +352,7 @@ class _CsvReading:
                 value.decode("utf-8")
             except UnicodeDecodeError:
                 raise FormatError(
-                    f"{self.where()}data row {self._row(i)}, column {name!r}: not UTF-8 text "
+                    f"{self.where()}{self._line(i)}, column {name!r}: not UTF-8 text "
                     f"({value[:20]!r}); name the file's encoding with --encoding "
                     "(e.g. latin-1)"
                 ) from None
@@ -284,7 +377,7 @@ class _CsvReading:
         first = pc.index(markers, True).as_py()
         value = column[first].as_py()
         raise FormatError(
-            f"{self.where()}data row {self._row(first)}, column {name!r}: {value!r} in a "
+            f"{self.where()}{self._line(first)}, column {name!r}: {value!r} in a "
             f"column of numbers; name it a missing value with --null-value {value} "
             f"(or keep the column as text with --column-type {name}=string)"
         )
@@ -310,7 +403,7 @@ class _CsvReading:
         if pc.any(bad).as_py():
             first = pc.index(bad, True).as_py()
             raise FormatError(
-                f"{self.where()}data row {self._row(first)}, column {name!r}: "
+                f"{self.where()}{self._line(first)}, column {name!r}: "
                 f"{column[first].as_py()!r} does not match --timestamp-format "
                 f"{self.options.timestamp_format!r}"
             )
@@ -318,6 +411,16 @@ class _CsvReading:
             micros = pc.add(parsed.cast(pa.int64()), fraction)
             parsed = micros.cast(pa.timestamp("us"))
         return parsed
+
+
+def missing_column(option: str, name: str, names: list[str]) -> str:
+    """``option`` names a column that is not there: the message, with the real columns
+    and the closest one."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{option}: no column {name!r} (columns: {', '.join(names)}){hint}"
 
 
 def iter_csv(
@@ -381,8 +484,10 @@ def _csv_error(
         located = _locate_value(opener, options, int(found[1]), found[2])
         if located is not None:
             row, column = located
+            line = row + options.skip_rows + options.skip_rows_after_header + 1
             return FormatError(
-                f"{where}data row {row}, column {column!r}: cannot read {found[2]!r} "
+                f"{where}data row {row} (line {line}), column {column!r}: "
+                f"cannot read {found[2]!r} "
                 f"({message.split(': ', 1)[1]})"
             )
     return FormatError(f"{where}not valid CSV: {message}")

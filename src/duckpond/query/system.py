@@ -230,7 +230,7 @@ def _utc_us() -> pa.DataType:
     return pa.timestamp("us", tz="UTC")
 
 
-# -- runs (pipeline): the records ``pond run`` appends to a series -------------------------
+# -- runs (pipeline): the records of ``pond run`` (tlogfs.runlog; older ponds: a series) ---
 
 RUNS_PATH = ("etc", "runs.series")
 
@@ -259,21 +259,43 @@ def runs_schema() -> pa.Schema:
 
 
 def runs_table(persistence: Persistence) -> pa.Table:
-    """Every recorded run, oldest first (empty before the first ``pond run``)."""
+    """Every recorded run, oldest first (empty before the first ``pond run``): the
+    records beside the oplog (``tlogfs.runlog``), after those older ponds kept in the
+    series ``/etc/runs.series``."""
+    import io
+    import json
+
     import pyarrow as pa
+    import pyarrow.json as pa_json
     import pyarrow.parquet as pq
 
-    node_id = ROOT_ID
-    for name in RUNS_PATH:
-        entry = persistence.read_dir(node_id).get(name)
-        if entry is None:
-            return runs_schema().empty_table()
-        node_id = entry.node_id
+    from ..tlogfs.runlog import read_records
+
     schema = runs_schema()
-    tables = [
-        pq.read_table(pa.BufferReader(persistence.read_bytes(node_id, info.version)))
-        for info in persistence.versions(node_id)
-    ]
+    tables: list[pa.Table] = []
+    node_id: str | None = ROOT_ID
+    for name in RUNS_PATH:
+        entry = persistence.read_dir(node_id).get(name) if node_id is not None else None
+        node_id = entry.node_id if entry is not None else None
+    if node_id is not None:
+        tables.extend(
+            pq.read_table(pa.BufferReader(persistence.read_bytes(node_id, info.version)))
+            for info in persistence.versions(node_id)
+        )
+    pond_dir = getattr(persistence, "pond_dir", None)
+    records = read_records(pond_dir) if pond_dir is not None else []
+    if records:
+        # Through Arrow's JSON reader: building arrays from Python values makes pyarrow
+        # import pandas (0.3 s or more), which a cron-driven run should not pay.
+        lines = "\n".join(json.dumps({k: r.get(k) for k in schema.names}) for r in records)
+        tables.append(
+            pa_json.read_json(
+                io.BytesIO(lines.encode()),
+                parse_options=pa_json.ParseOptions(explicit_schema=schema),
+            )
+        )
+    if not tables:
+        return schema.empty_table()
     return pa.concat_tables(
         [t.select([n for n in schema.names if n in t.column_names]).cast(schema) for t in tables]
     ).sort_by("start")

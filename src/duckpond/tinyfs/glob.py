@@ -1,8 +1,11 @@
-"""Glob patterns over the pond: ``*``, ``?``, ``[...]`` and ``**``.
+"""Glob patterns over the pond: ``*``, ``?``, ``[...]``, ``{a,b}`` and ``**``.
 
 A pattern is split into components.  ``**`` alone in a component matches
 zero or more directories; every ``*`` and ``**`` is a capture, numbered
 from ``$0`` left to right, which factories use to name their outputs.
+``{a,b,c}`` matches any one of its comma-separated alternatives, as in a
+shell, within one component; the alternatives are literal text and are
+not captures.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from functools import lru_cache
 
 from ..errors import GlobError
 
-WILDCARDS = frozenset("*?[")
+WILDCARDS = frozenset("*?[{")
 
 
 def has_wildcard(text: str) -> bool:
@@ -70,8 +73,23 @@ def _translate(component: str) -> tuple[str, int]:
             body = body.replace("\\", "\\\\")
             out.append(f"[{'^' if negate else ''}{body}]")
             i = j
-        elif ch == "]":
-            raise GlobError(f"unmatched ']' in glob pattern: {component}")
+        elif ch == "{":
+            j = component.find("}", i + 1)
+            if j < 0:
+                raise GlobError(
+                    f"unterminated '{{' in glob pattern: {component} "
+                    "(alternatives {a,b} stay within one path component)"
+                )
+            choices = component[i + 1 : j].split(",")
+            if len(choices) < 2 or any(WILDCARDS & set(c) for c in choices):
+                raise GlobError(
+                    f"bad alternatives in glob pattern: {component} "
+                    "(write {a,b}: two or more literal names separated by commas)"
+                )
+            out.append("(?:" + "|".join(re.escape(c) for c in choices) + ")")
+            i = j
+        elif ch in "]}":
+            raise GlobError(f"unmatched {ch!r} in glob pattern: {component}")
         else:
             out.append(re.escape(ch))
         i += 1
@@ -84,8 +102,9 @@ def compile_segment(component: str) -> Segment:
     if component == "**":
         return Segment(component, None, 1)
     if not has_wildcard(component):
-        if "]" in component:
-            raise GlobError(f"unmatched ']' in glob pattern: {component}")
+        for closing in "]}":
+            if closing in component:
+                raise GlobError(f"unmatched {closing!r} in glob pattern: {component}")
         return Segment(component, None, 0)
     body, captures = _translate(component)
     try:

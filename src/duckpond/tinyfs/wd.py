@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidPathError, ReadOnlyError, SymlinkLoopError
+from ..errors import InvalidPathError, PondError, ReadOnlyError, SymlinkLoopError
 from . import paths
 from .glob import compile_pattern, match_segment
 from .nodes import (
@@ -58,6 +58,9 @@ class WD:
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", at.path)
         self.fs = fs
         self.node_path = at
+        # Dynamic directories a walk (glob, visit) could not list, with the reason: a
+        # configuration that cannot be computed fails on its own node, not every walk.
+        self.unlisted: dict[str, str] = {}
 
     @property
     def path(self) -> str:
@@ -193,8 +196,19 @@ class WD:
         if isinstance(start.node, Directory):
             yield from self._descendants(start, hidden)
 
+    def _walked(self, np: NodePath) -> list[NodePath]:
+        """``np``'s children for a walk: a dynamic directory that cannot be listed has
+        none, and is recorded in ``unlisted``."""
+        if not isinstance(np.node, DynamicDirNode):
+            return self._children(np)
+        try:
+            return self._children(np)
+        except PondError as exc:
+            self.unlisted[np.path] = str(exc)
+            return []
+
     def _descendants(self, np: NodePath, hidden: bool) -> Iterator[NodePath]:
-        for child in self._children(np):
+        for child in self._walked(np):
             if not hidden and paths.is_hidden(child.name):
                 continue
             yield child
@@ -248,7 +262,7 @@ class WD:
                     NodePath(named, f"{base}/{segment.text}"), segments, index + 1, captures, hidden
                 )
             return
-        for child in self._children(np):
+        for child in self._walked(np):
             got = match_segment(segment, child.name, hidden=hidden)
             if got is not None:
                 yield from self._glob(child, segments, index + 1, (*captures, *got), hidden)

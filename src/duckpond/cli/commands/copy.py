@@ -88,6 +88,19 @@ def _column_type(text: str) -> tuple[str, str]:
 )
 @click.option("--timestamp-column", metavar="NAME", help="The event-time column of a series.")
 @click.option(
+    "--time-column",
+    metavar="NAME",
+    help="A column of times of day joined to --timestamp-column's dates (24:00 is the "
+    "next day's 00:00); --timestamp-format reads the pair, e.g. '%m/%d/%Y %H:%M'.",
+)
+@click.option(
+    "--skip-rows",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="CSV lines above the header (a logger's station metadata).",
+)
+@click.option(
     "--encoding", metavar="CODEC", help="CSV text encoding, e.g. latin-1 (default utf-8)."
 )
 @click.option("--decimal", metavar="C", help="CSV decimal mark: '.' (default) or ','.")
@@ -135,6 +148,8 @@ def copy(
     no_header: bool,
     tz: str | None,
     timestamp_column: str | None,
+    time_column: str | None,
+    skip_rows: int | None,
     encoding: str | None,
     decimal: str | None,
     column_types: tuple[str, ...],
@@ -152,6 +167,10 @@ def copy(
         pond copy --format series site-a.csv /data/a.series
 
         pond copy --format series --decimal , --delimiter ';' --tz +01:00 de.csv /de.series
+
+        pond copy --format series --skip-rows 1 --tz -05:00 \
+            --timestamp-column 'Date (MM/DD/YYYY)' --time-column 'Time (HH:MM)' \
+            --timestamp-format '%m/%d/%Y %H:%M' 723170TYA.CSV /weather/tmy.series
 
         pond copy '/raw/*' host:///tmp/out                 # out
     """
@@ -177,6 +196,8 @@ def copy(
         no_header=no_header,
         tz=tz,
         timestamp_column=timestamp_column,
+        time_column=time_column,
+        skip_rows=skip_rows,
         encoding=encoding,
         decimal=decimal,
         column_types=column_types,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..app import Settings, pass_settings, time_travel
+from ..output import escape_controls
 
 
 @click.command()
@@ -62,7 +63,13 @@ def list_(
         pond list -l '/raw/**'
     """
     pond = settings.open(at_txn=at_txn, at=at)
-    settings.output.entries(pond.list(pattern, all=all_), pond.entry, long=long)
+    unlisted: dict[str, str] = {}
+    settings.output.entries(pond.list(pattern, all=all_, unlisted=unlisted), pond.entry, long=long)
+    for path, reason in sorted(unlisted.items()):
+        click.echo(
+            escape_controls(f"warning: {path}: not listed: {reason.removeprefix(path + ': ')}"),
+            err=True,
+        )
 
 
 @click.command()

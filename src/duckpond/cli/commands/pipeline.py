@@ -69,6 +69,8 @@ def apply(
     for node in result.nodes:
         verb = f"would {node.action[:-1].removesuffix('e')}e" if dry_run else node.action
         out.message(f"{verb} {node.node_type}: {node.path} ({node.name})")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if dry_run:
         out.message("dry run: nothing written")
     elif result.changed:
@@ -143,7 +145,7 @@ def _summary(report: RunReport) -> None:
             line(f"{r.name}: failed: {r.error}")
         elif r.summary:
             line(f"{r.name}: {r.summary}")
-        for warning in r.warnings:
+        for warning in r.details.get("warnings") or ():
             line(f"warning: {r.name}: {warning}", err=True)
 
 

@@ -71,8 +71,9 @@ class WriteTransaction(Protocol):
         ...
 
 
-TransactionFactory = Callable[[], AbstractContextManager[WriteTransaction]]
-"""Opens one pond transaction: commits on a clean exit, leaves nothing on an exception."""
+TransactionFactory = Callable[..., AbstractContextManager[WriteTransaction]]
+"""Opens one pond transaction: commits on a clean exit, leaves nothing on an exception;
+given a command (a list of words), the log records it instead of the process's."""
 
 WriteStep = Callable[["WD"], RunStats]
 """The fast part of a run, called inside the resource's transaction with a writable root."""

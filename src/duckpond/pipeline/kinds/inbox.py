@@ -25,6 +25,12 @@ inbox must not make the pond, and so its public site, carry any file the
 pond's user can read: a symlink pointing outside the folder, or a path that
 leaves it through a symlinked directory, is named and skipped, checked on the
 file actually opened; a pattern with a ``..`` component is refused at apply.
+
+One station, one series: with ``series: "$0.series"`` (a name below ``path`` built
+from the pattern's captures, ``*`` each) every file goes to the series its name
+says, so each day's export of a logger appends to that logger's one series.  A
+file imported before that grows (rows appended under the same name) then appends
+only its rows after the last one imported from it.
 """
 
 from __future__ import annotations
@@ -63,6 +69,20 @@ class InboxSpec(StrictModel):
     csv: CopyOptions = CopyOptions()
     # How long a new or changed file must stay the same size and age to count as complete.
     settle: Duration = timedelta(seconds=1)
+    # The series (below ``path``) each file goes to, from the pattern's captures.
+    series: str | None = None
+
+    @model_validator(mode="after")
+    def _series_needs_series(self) -> InboxSpec:
+        if self.series is None:
+            return self
+        if self.format != "series":
+            raise OptionError("series", "files go to one series each with format: series")
+        if self.series.startswith("/") or any(p in ("", ".", "..") for p in self.series.split("/")):
+            raise OptionError("series", f"a relative name below path, not {self.series!r}")
+        if "**" in self.pattern:
+            raise OptionError("series", "takes captures of '*' in a pattern without '**'")
+        return self
 
     @field_validator("pattern")
     @classmethod
@@ -82,7 +102,54 @@ class InboxSpec(StrictModel):
                     raise OptionError(
                         str(key), f"a CSV option goes under csv: (csv: {{{key}: ...}})"
                     )
+            csv = data.get("csv")
+            for key in csv if isinstance(csv, dict) else ():
+                if key not in options:
+                    raise OptionError(f"csv.{key}", _unknown_csv_key(str(key), options))
         return data
+
+
+# ``pond copy`` flags whose YAML key is not the flag with ``-`` as ``_``.
+_FLAG_KEYS = {"column_type": "column_types", "null_value": "null_values", "no_header": "header"}
+
+
+def _unknown_csv_key(key: str, options: set[str]) -> str:
+    import difflib
+
+    right = _FLAG_KEYS.get(key) or next(iter(difflib.get_close_matches(key, options, n=1)), None)
+    hint = f"; did you mean {right}?" if right else ""
+    return f"unknown field{hint} (CSV options: {', '.join(sorted(options))})"
+
+
+def _captures(pattern: str, host: Path) -> tuple[str, ...]:
+    """What each ``*`` of ``pattern`` matched in ``host`` (component by component)."""
+    from ...tinyfs import paths as tpaths
+    from ...tinyfs.glob import compile_segment, match_segment
+
+    found: list[str] = []
+    for part, name in zip(tpaths.split(pattern), tpaths.split(str(host)), strict=False):
+        got = match_segment(compile_segment(part), name, hidden=True)
+        found.extend(got or ())
+    return tuple(found)
+
+
+def _after(data: bytes, attributes: dict[str, Any], last: int) -> Any:
+    """A converted series' Parquet with only the rows after ``last`` (microseconds UTC),
+    or None when there are none."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ...query.parquet import write_parquet
+
+    table = pq.read_table(pa.BufferReader(data))
+    column = str(attributes.get("timestamp_column") or "timestamp")
+    times = table.column(column).cast(pa.timestamp("us", "UTC")).cast(pa.int64())
+    import pyarrow.compute as pc
+
+    kept = table.filter(pc.greater(times, pa.scalar(last, pa.int64())))
+    if kept.num_rows == 0:
+        return None
+    return write_parquet(iter(kept.to_batches()), True, column, schema=kept.schema)
 
 
 def _check(spec: InboxSpec) -> list[tuple[str, str]]:
@@ -189,15 +256,27 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     latest: dict[str, str] = {}
     imported: dict[str, str] = {}
     node_types: dict[str, str] = {}
+    # Routed (spec.series): per host file, its latest content and last event time stored.
+    from_source: dict[str, str] = {}
+    last_time: dict[str, int] = {}
+    routed = spec.series is not None
     if root.exists(spec.path):
-        for np in root.entries(spec.path):
+        for np in root.visit(spec.path) if routed else root.entries(spec.path):
             if not np.is_file():
                 continue
-            node_types[np.name] = np.node_type
+            name = np.path[len(spec.path.rstrip("/")) + 1 :]
+            node_types[name] = np.node_type
             for info in np.node.versions():
                 digest = _source_hash(info.attributes, info.sha256)
                 imported.setdefault(digest, f"{np.path}")
-                latest[np.name] = digest
+                latest[name] = digest
+                source = str((info.attributes or {}).get("source") or "")
+                if routed and source:
+                    from_source[source] = digest
+                    if info.max_event_time is not None:
+                        last_time[source] = max(
+                            info.max_event_time, last_time.get(source, info.max_event_time)
+                        )
 
     counts = {"new": 0, "changed": 0, "unchanged": 0, "skipped": 0}
     skipped: list[str] = []
@@ -217,13 +296,20 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             continue  # a folder the pattern also matches: its files are matched on their own
         if stat.S_ISLNK(mode) and host.is_dir() and host.resolve().is_relative_to(folder):
             continue
-        if host.name in seen_names:
-            raise FileExistsError(
-                17,
-                f"two inbox files would both be {spec.path}/{host.name} "
-                f"({seen_names[host.name]} and {host})",
-            )
-        seen_names[host.name] = host
+        if routed:
+            from ._series import substitute
+
+            assert spec.series is not None
+            name = substitute(spec.series, _captures(spec.pattern, host), "spec.series")
+        else:
+            name = host.name
+            if name in seen_names:
+                raise FileExistsError(
+                    17,
+                    f"two inbox files would both be {spec.path}/{name} "
+                    f"({seen_names[name]} and {host})",
+                )
+        seen_names[name] = host
         try:
             digest = _hash(host, folder)
         except OSError as exc:
@@ -233,7 +319,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         if found is None:
             failed.append(f"{host}: cannot be read: vanished while being read")
             continue
-        if latest.get(host.name) == digest:
+        if (from_source.get(str(host)) if routed else latest.get(name)) == digest:
             counts["unchanged"] += 1
             continue
         if digest in imported:
@@ -241,8 +327,8 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             skipped.append(f"{host}: same content as {imported[digest]}")
             continue
         first[host] = found
-        status = "changed" if host.name in latest else "new"
-        candidates.append(_Candidate(host, host.name, digest, found, status))
+        grown = str(host) in from_source if routed else name in latest
+        candidates.append(_Candidate(host, name, digest, found, "changed" if grown else "new"))
 
     if candidates and spec.settle.total_seconds() > 0:
         time.sleep(spec.settle.total_seconds())
@@ -277,6 +363,15 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             data = stored.data
             attributes = {**stored.attributes, **attributes}
             event_range = stored.event_range
+            last = last_time.get(str(cand.host))
+            if routed and last is not None:
+                # A file that grew: only its rows after the last one imported from it.
+                newer = _after(data, attributes, last)
+                if newer is None:
+                    counts["unchanged"] += 1
+                    continue
+                data, event_range = newer.data, newer.event_range
+                attributes = {**attributes, **newer.attributes()}
         # Read, then looked at again: a file that moved meanwhile waits for the next run.
         if _stat(cand.host) != cand.stat:
             counts["skipped"] += 1
@@ -294,10 +389,12 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             root.mkdir(spec.path, parents=True)
         for cand, data, attributes, event_range, node_type in ready:
             target = f"{spec.path}/{cand.name}"
+            if "/" in cand.name:
+                root.mkdir(target.rsplit("/", 1)[0], parents=True)
             existing = root.get(target) if root.exists(target) else None
             if existing is not None:
                 info = existing.info()
-                if _source_hash(info.attributes, info.sha256) == cand.sha256:
+                if not routed and _source_hash(info.attributes, info.sha256) == cand.sha256:
                     stats.details["unchanged"] += 1
                     continue
                 if node_type == "file:series":

@@ -6,24 +6,29 @@
     name: bdock-down
     spec:
       in_pattern: "/join/bdock"
-      resolutions: [1h, 6h, 1d]
+      resolutions: [1h, 6h, 1d, 1mo]
       aggregations: [{type: avg}, {type: min, columns: ["*.C"]}, {type: max}]
       allowed_lateness: 1d
+      timezone: America/Los_Angeles    # where days begin (default UTC; +05:30 works too)
+      week_start: monday               # the weekday 1w buckets begin on (the default)
 
 The output is one dynamic directory at ``spec.path``.  Each file ``in_pattern`` matches
 (a physical series or table, or a Join or Pivot output) gives the files
-``res=<R>.series``, one per resolution, with columns ``<column>.<agg>``; buckets are
-aligned to the epoch in UTC and labelled by their start (``pipeline.timeseries.reduce``).
+``res=<R>.series``, one per resolution, with columns ``<column>.<agg>``.  Buckets are
+counted in ``timezone`` as people count them: ``1d`` is a local day (23 or 25 hours across
+a DST change), ``1w`` a week from ``week_start``, ``1mo``/``3mo``/``1y`` calendar months,
+quarters and years; each is labelled by its local start, stored as a UTC instant
+(``pipeline.timeseries.calendar``).
 Where they go: ``out_pattern`` (``$0``, ``$1``... the match's captures) names a
 subdirectory per match; by default a pattern without wildcards puts them directly in
 the Reduce directory and one with wildcards in ``<$0>/<$1>/...`` (its captures as
-nested directories).  Resolutions must nest (each a whole multiple of the next finer):
-apply fails naming them otherwise.
+nested directories).  Resolutions must nest (each bucket whole buckets of the next finer; weeks do not
+nest in months): apply fails naming them otherwise.
 
 Incremental: the finest partials of each match are kept under
 ``$POND/cache/reduce-state/`` with the (node id, version) of every node read to make
 them.  When a later read finds that only series gained versions, only the finest buckets
-in those versions' event-time ranges (from the oplog) are recomputed from raw rows, and
+holding those versions' rows are recomputed from raw rows, and
 the coarser buckets holding them from the finer partials; anything else (a rewritten
 table, a new file matched, another spec) recomputes in full.  Late data (older than the
 newest bucket minus ``allowed_lateness``) is applied and counted; ``pond describe`` of
@@ -78,6 +83,26 @@ def _check_duration(value: str) -> str:
     return value
 
 
+def _check_zone(value: str) -> str:
+    from ...timeparse import zone
+
+    try:
+        zone(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _check_weekday(value: str) -> str:
+    from ..timeseries.calendar import parse_weekday
+
+    try:
+        parse_weekday(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 def _check_out_pattern(value: str | None) -> str | None:
     if value is None:
         return None
@@ -106,6 +131,8 @@ class ReduceSpec(StrictModel):
     resolutions: Annotated[list[str], AfterValidator(_check_resolutions)] = Field(min_length=1)
     aggregations: list[AggregationSpec] = Field(default_factory=_default_aggregations, min_length=1)
     allowed_lateness: Annotated[str, AfterValidator(_check_duration)] = "1d"
+    timezone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    week_start: Annotated[str, AfterValidator(_check_weekday)] = "monday"
     path: PondPath
 
     def config(self) -> ReduceConfig:
@@ -118,6 +145,8 @@ class ReduceSpec(StrictModel):
                 for a in self.aggregations
             ],
             self.allowed_lateness,
+            timezone=self.timezone,
+            week_start=self.week_start,
         )
 
 
@@ -222,6 +251,7 @@ def reduce_table(
     from ._series import with_description
 
     partials, described = compute_partials(config, match_path, ctx)
+    _check_columns(config, partials, match_path, ctx)
     level = config.resolutions.index(resolution)
     return with_description(
         output_table(config, partials.tables[level]),
@@ -230,9 +260,38 @@ def reduce_table(
             "resolution": resolution.name,
             "aggregations": [a.model_dump(mode="json") for a in spec.aggregations],
             "allowed_lateness": spec.allowed_lateness,
+            "timezone": spec.timezone,
             **described,
         },
     )
+
+
+def _check_columns(
+    config: ReduceConfig, partials: Partials, match_path: str, ctx: FactoryContext
+) -> None:
+    """Every pattern in ``aggregations[].columns`` must reduce some column of a non-empty
+    input: ConfigError listing the input's columns (and the closest) otherwise."""
+    import difflib
+    import fnmatch
+
+    from ._series import rows
+
+    finest = partials.tables[0]
+    if finest.num_rows == 0:
+        return
+    reduced = {name.rsplit(".", 1)[0] for name in finest.schema.names if name != "timestamp"}
+    for index, agg in enumerate(config.aggregations):
+        for pattern in agg.columns or ():
+            if any(fnmatch.fnmatchcase(name, pattern) for name in reduced):
+                continue
+            piece = next(iter(rows(ctx.root, ctx.root.get(match_path))), None)
+            names = [n for n in piece.schema.names if n != "timestamp"] if piece else []
+            close = difflib.get_close_matches(pattern, names, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{ctx.path}: spec.aggregations.{index}.columns: {pattern!r} matches no "
+                f"numeric column of {match_path} (columns: {', '.join(names)}){hint}"
+            )
 
 
 def reduce_output(spec: ReduceSpec, ctx: FactoryContext) -> Output:
@@ -246,7 +305,10 @@ def reduce_output(spec: ReduceSpec, ctx: FactoryContext) -> Output:
 def _config_key(config: ReduceConfig) -> str:
     return json.dumps(
         {
-            "resolutions": [[r.name, r.micros] for r in config.resolutions],
+            "resolutions": [
+                [r.name, r.buckets.count, r.buckets.unit, r.buckets.tz, r.buckets.week_start]
+                for r in config.resolutions
+            ],
             "aggregations": [[a.type, a.columns] for a in config.aggregations],
             "allowed_lateness": config.allowed_lateness,
         },

@@ -36,7 +36,9 @@ MAX_POINTS = 2000
 CHUNK_POINTS = 2000
 """Buckets per data chunk file: a view of at most MAX_POINTS loads at most two chunks."""
 
-AGGREGATES = ("avg", "min", "max")
+AGGREGATES = ("avg", "min", "max", "sum", "count")
+"""The Reduce aggregations a chart draws: avg with its min-max band as a line, else sum
+(rain) as bars of totals, else count as bars of readings per bucket (data coverage)."""
 MARKER = ".duckpond-site"
 """A file in every built site: a non-empty output folder without it is never replaced."""
 
@@ -49,14 +51,15 @@ def resolution_name(label: str) -> str:
 
 
 def parse_resolution(label: str) -> int:
-    """Milliseconds in a resolution: ``15m``, ``1h``, ``1d``, or ``res=1h.series``.
+    """Milliseconds in a resolution: ``15m``, ``1h``, ``1d``, ``1mo``, or ``res=1h.series``.
 
-    Units as Reduce writes them (``ms``, ``s``, ``m``/``min``, ``h``, ``d``, ``w``).
-    Raises ConfigError for anything else, or a resolution under a millisecond.
+    Units as Reduce writes them (``ms``, ``s``, ``m``/``min``, ``h``, ``d``, ``w``, and
+    ``mo`` and ``y`` by their mean length).  Raises ConfigError for anything else, or a
+    resolution under a millisecond.
     """
-    from duckpond.pipeline.timeseries import parse_duration
+    from duckpond.pipeline.timeseries.calendar import Buckets
 
-    micros = parse_duration(resolution_name(label))
+    micros = Buckets.parse(resolution_name(label)).nominal
     if micros < 1000:
         raise ConfigError(f"resolution {label!r} is under a millisecond")
     return micros // 1000
@@ -77,18 +80,56 @@ class SeriesData:
 
 
 @dataclass(frozen=True)
+class ColumnLabel:
+    """How a column is shown: its ``label`` (chart title, axis) and ``unit``."""
+
+    label: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
 class ChartGroup:
     """One ``charts:`` entry of a Site: its matched series and how to chart them.
 
     ``columns``: fnmatch patterns of parameter names to chart (none: all).
     ``group_by``: ``series`` makes each matched series one site; ``scope`` takes the site
     from the first dot-separated part of each column (a Join's ``<scope>.<column>``).
+    ``labels``: a ``ColumnLabel`` per parameter name or fnmatch pattern; a parameter
+    without one is split as HydroVu names them (``Temperature.C``: label ``Temperature``,
+    unit ``C``) or as ``GHI (W/m^2)``.  ``site_label``: the site name, ``{name}`` standing
+    for the series' own (its directory's name without ``.series`` or ``.csv``).
     """
 
     series: Sequence[SeriesData]
     title: str | None = None
     columns: Sequence[str] = ()
     group_by: Literal["series", "scope"] = "series"
+    labels: Mapping[str, ColumnLabel] = field(default_factory=dict)
+    site_label: str | None = None
+
+
+def column_label(param: str, labels: Mapping[str, ColumnLabel] = {}) -> tuple[str, str | None]:
+    """A parameter's (label, unit): from ``labels`` (a name or pattern), else its name
+    (``Temperature.C`` -> ``("Temperature", "C")``, ``GHI (W/m^2)`` -> ``("GHI", "W/m^2")``)."""
+    given = labels.get(param) or next(
+        (v for k, v in labels.items() if fnmatch.fnmatchcase(param, k)), ColumnLabel()
+    )
+    found = re.fullmatch(r"(.+?)\s*\(([^()]+)\)", param)
+    if found:
+        label, unit = found[1], found[2]
+    elif "." in param.strip("."):
+        label, _, unit = param.rpartition(".")
+    else:
+        label, unit = param, None
+    return given.label or label, given.unit or unit
+
+
+def site_name(name: str) -> str:
+    """A series' name as a site: its directory's name without ``.series`` or ``.csv``."""
+    for suffix in (".series", ".csv", ".table"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 @dataclass(frozen=True)
@@ -123,6 +164,8 @@ class BuildReport:
     bytes: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # Not rebuilt: the site in ``out`` was built from the same inputs (``fingerprint``).
+    unchanged: bool = False
 
 
 def read_markdown_page(name: str, text: str) -> MarkdownPage:
@@ -177,11 +220,22 @@ class _Trace:
     group: str | None = None
     chart_id: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+    unit: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``line`` (avg, min-max band), ``sum`` or ``count`` (bars), by what exists."""
+        found = {agg for cols in self.columns.values() for agg in cols}
+        if "avg" in found or "min" in found or "max" in found:
+            return "line"
+        return "sum" if "sum" in found else "count"
 
 
 def _traces(groups: Sequence[ChartGroup]) -> list[_Trace]:
     traces: dict[tuple[str, str], _Trace] = {}
     for group in groups:
+        _check_columns(group)
         for series in group.series:
             for given, table in series.resolutions.items():
                 parse_resolution(given)
@@ -192,12 +246,15 @@ def _traces(groups: Sequence[ChartGroup]) -> list[_Trace]:
                     base, _, agg = column.rpartition(".")
                     if agg not in AGGREGATES or not base:
                         continue
+                    own = site_name(series.name)
+                    if group.site_label:
+                        own = group.site_label.replace("{name}", own)
                     if group.group_by == "scope":
                         site, _, param = base.partition(".")
                         if not param:
-                            site, param = series.name, base
+                            site, param = own, base
                     else:
-                        site, param = series.name, base
+                        site, param = own, base
                     if group.columns and not any(
                         fnmatch.fnmatchcase(param, pat) or fnmatch.fnmatchcase(base, pat)
                         for pat in group.columns
@@ -205,12 +262,38 @@ def _traces(groups: Sequence[ChartGroup]) -> list[_Trace]:
                         continue
                     trace = traces.get((site, param))
                     if trace is None:
+                        shown, unit = column_label(param, group.labels)
                         trace = traces[(site, param)] = _Trace(
-                            site, param, series.path, {}, {}, group.title
+                            site, param, series.path, {}, {}, group.title, label=shown, unit=unit
                         )
                     trace.columns.setdefault(label, {})[agg] = column
                     trace.tables[label] = table
     return sorted(traces.values(), key=lambda t: (t.site.lower(), t.param.lower()))
+
+
+def _check_columns(group: ChartGroup) -> None:
+    """Each of ``group.columns`` must name a column of the matched series: ConfigError
+    listing the real ones (and the closest) otherwise."""
+    import difflib
+
+    if not group.series:
+        return
+    names: list[str] = []
+    for series in group.series:
+        for table in series.resolutions.values():
+            for column in table.column_names:
+                base, _, agg = column.rpartition(".")
+                if agg in AGGREGATES and base and base not in names:
+                    names.append(base)
+    params = names + [b.partition(".")[2] for b in names if "." in b]
+    for pattern in group.columns:
+        if any(fnmatch.fnmatchcase(p, pattern) for p in params):
+            continue
+        close = difflib.get_close_matches(pattern, params, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"columns: {pattern!r} matches no column (columns: {', '.join(names)}){hint}"
+        )
 
 
 def _write_chunks(trace: _Trace, data_dir: Path, report: BuildReport) -> None:
@@ -236,10 +319,12 @@ def _write_chunks(trace: _Trace, data_dir: Path, report: BuildReport) -> None:
         if not ms_sorted:
             continue
         values: dict[str, list[float | None]] = {}
-        for agg in AGGREGATES:
-            if agg in cols:
+        # A line draws avg in "a"; bars draw the sum (or the count) there.
+        shown = {"line": "avg", "sum": "sum", "count": "count"}[trace.kind]
+        for agg in ("avg", "min", "max", "sum", "count"):
+            if agg in cols and (agg == shown or (trace.kind == "line" and agg in ("min", "max"))):
                 arr = pc.take(pc.filter(table.column(cols[agg]), keep), order)
-                values[agg] = _rounded(pc.cast(arr, pa.float64()))
+                values["avg" if agg == shown else agg] = _rounded(pc.cast(arr, pa.float64()))
         span = res_ms * CHUNK_POINTS
         chunks: list[int] = []
         i = 0
@@ -271,8 +356,9 @@ def _write_chunks(trace: _Trace, data_dir: Path, report: BuildReport) -> None:
             chunks.append(k)
             i = j
         report.points += n
-        start = ms_sorted[0] if start is None else min(start, ms_sorted[0])
-        end = ms_sorted[-1] if end is None else max(end, ms_sorted[-1])
+        if start is None:
+            # The finest resolution comes first: its buckets are nearest to the readings.
+            start, end = ms_sorted[0], ms_sorted[-1]
         res_list.append({"label": label, "ms": res_ms, "span": span, "chunks": chunks, "rows": n})
     trace.manifest = {
         "id": trace.chart_id,
@@ -282,6 +368,9 @@ def _write_chunks(trace: _Trace, data_dir: Path, report: BuildReport) -> None:
         "res": res_list,
         "start": start,
         "end": end,
+        "kind": trace.kind,
+        "label": trace.label,
+        "unit": trace.unit,
     }
 
 
@@ -429,10 +518,13 @@ def build_site(
     pages: Sequence[MarkdownPage] = (),
     *,
     cache_dir: Path | None = None,
+    fingerprint: str | None = None,
 ) -> BuildReport:
     """Build the whole site into ``out`` (a host folder), replacing an earlier build.
 
     Times in ``groups`` are UTC; ``options.timezone`` only changes how pages show them.
+    ``fingerprint`` (see ``fingerprint``) is kept in the site's marker file: a build
+    given the same one again leaves the site as it is (``BuildReport.unchanged``).
     Raises ConfigError (unknown time zone, bad resolution label), FormatError (a table
     without a timestamp column), FileExistsError (``out`` holds something that is not a
     site built here), OSError for the host folder.
@@ -442,11 +534,16 @@ def build_site(
     started = time.perf_counter()
     zone(options.timezone)  # fail on an unknown zone before writing anything
     out = Path(out)
+    if fingerprint is not None and built_from(out) == fingerprint:
+        return BuildReport(out=out, unchanged=True, seconds=time.perf_counter() - started)
     tmp = _prepare_out(out)
     report = BuildReport(out=out)
     try:
         _build_into(tmp, options, groups, pages, cache_dir, report)
-        (tmp / MARKER).write_text("built by pond site build\n", encoding="utf-8")
+        marker = "built by pond site build\n"
+        if fingerprint is not None:
+            marker += f"inputs {fingerprint}\n"
+        (tmp / MARKER).write_text(marker, encoding="utf-8")
         _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -471,7 +568,11 @@ def _build_into(
     traces = [t for t in traces if t.manifest["res"]]
     report.charts = len(traces)
     if not traces:
-        report.warnings.append("no series with <column>.avg/.min/.max columns matched")
+        # A site of no charts replaces a good one with an empty page: refuse it.
+        raise ConfigError(
+            "no charts to publish: no matched series has <column>.avg/.min/.max "
+            "columns with data (check the charts' patterns and columns)"
+        )
 
     assets = root / "assets"
     assets.mkdir()
@@ -490,6 +591,11 @@ def _build_into(
     for trace in traces:
         sites.setdefault(trace.site, []).append(trace)
         params.setdefault(trace.param, []).append(trace)
+    # A parameter as people read it: its label and unit (``Temperature (C)``).
+    shown = {
+        p: f"{ts[0].label} ({ts[0].unit})" if ts[0].unit else ts[0].label
+        for p, ts in params.items()
+    }
     for name in sites:
         _unique(site_slugs, name)
     for name in params:
@@ -506,7 +612,7 @@ def _build_into(
             {"title": p.title, "href": f"pages/{page_slugs[p.name]}.html"} for p in page_list
         ],
         "sites": [{"title": s, "href": f"sites/{site_slugs[s]}.html"} for s in sites],
-        "params": [{"title": p, "href": f"params/{param_slugs[p]}.html"} for p in params],
+        "params": [{"title": shown[p], "href": f"params/{param_slugs[p]}.html"} for p in params],
     }
     env = _template_env()
     common = {
@@ -539,7 +645,7 @@ def _build_into(
                 dict(
                     t.manifest,
                     title=(f"{t.group} · " if t.group else "")
-                    + (t.param if label == "param" else t.site),
+                    + (t.label if label == "param" else t.site),
                 )
                 for t in charts
             ],
@@ -555,7 +661,8 @@ def _build_into(
                 "name": s,
                 "href": f"sites/{site_slugs[s]}.html",
                 "params": [
-                    {"name": t.param, "href": f"params/{param_slugs[t.param]}.html"} for t in ts
+                    {"name": shown[t.param], "href": f"params/{param_slugs[t.param]}.html"}
+                    for t in ts
                 ],
                 "start": _local(min(t.manifest["start"] for t in ts), options.timezone),
                 "end": _local(max(t.manifest["end"] for t in ts), options.timezone),
@@ -563,7 +670,7 @@ def _build_into(
             for s, ts in sites.items()
         ],
         params=[
-            {"name": p, "href": f"params/{param_slugs[p]}.html", "count": len(ts)}
+            {"name": shown[p], "href": f"params/{param_slugs[p]}.html", "count": len(ts)}
             for p, ts in params.items()
         ],
     )
@@ -580,8 +687,8 @@ def _build_into(
         render(
             f"params/{param_slugs[name]}.html",
             "charts.html",
-            title=name,
-            subtitle=f"{name} at every site",
+            title=shown[name],
+            subtitle=f"{shown[name]} at every site",
             sources=sorted({t.source for t in charts}),
             config=chart_config(charts, "site"),
         )
@@ -592,6 +699,53 @@ def _build_into(
             title=page.title,
             body=_markdown(page.body),
         )
+
+
+def built_from(out: Path) -> str | None:
+    """The fingerprint of the inputs the site in ``out`` was built from, if it says."""
+    try:
+        text = (out / MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = re.search(r"^inputs ([0-9a-f]{64})$", text, flags=re.MULTILINE)
+    return found[1] if found else None
+
+
+def fingerprint(
+    options: SiteOptions, groups: Sequence[ChartGroup], pages: Sequence[MarkdownPage]
+) -> str:
+    """A hash of everything a build reads: the options, every table (as Arrow IPC), the
+    pages, and this code's templates and assets.  Equal fingerprints, equal sites."""
+    import pyarrow as pa
+
+    digest = hashlib.sha256()
+
+    def add(text: str) -> None:
+        digest.update(text.encode() + b"\0")
+
+    add(repr(options))
+    for group in groups:
+        add(repr((group.title, tuple(group.columns), group.group_by, group.site_label)))
+        add(repr(sorted((k, v.label, v.unit) for k, v in group.labels.items())))
+        for series in group.series:
+            add(f"{series.name}\0{series.path}")
+            for label, table in sorted(series.resolutions.items()):
+                add(label)
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, table.schema) as writer:
+                    writer.write_table(table)
+                digest.update(sink.getvalue())
+    for page in pages:
+        add(repr((page.name, page.title, page.order, page.body)))
+    templates = resources.files("duckpond.pipeline.site").joinpath("templates")
+    for entry in sorted(templates.iterdir(), key=lambda e: e.name):
+        if entry.is_file():
+            add(entry.name)
+            digest.update(entry.read_bytes())
+    for name, content in _static_files():
+        add(name)
+        digest.update(content)
+    return digest.hexdigest()
 
 
 def _local(ms: int, tz: str) -> str:

@@ -11,7 +11,12 @@
       timezone: America/Los_Angeles          # how pages show times (default UTC)
       pages: /etc/site/pages                 # Markdown files, in the pond or host:///dir
       charts:
-        - {pattern: "/reduce/*", title: Water, columns: ["Temp*"], group_by: series}
+        - pattern: "/reduce/*"
+          title: Water
+          columns: ["Temp*", "Rain*"]
+          group_by: series
+          label: "Station {name}"               # site names (default: the series' name)
+          labels: {Rain_mm: {label: Rain, unit: mm}}   # else Temperature.C: Temperature (C)
       out: /var/www/noyo                     # a host folder; pond run rebuilds it
 
 A chart pattern matches Reduce outputs: a directory holding ``res=<R>.series`` files
@@ -39,13 +44,27 @@ if TYPE_CHECKING:
 HOST_PREFIX = "host://"
 
 
+class LabelSpec(StrictModel):
+    """How one column is shown: ``label`` (chart title, y axis) and ``unit``."""
+
+    label: str | None = None
+    unit: str | None = None
+
+
 class ChartSpec(StrictModel):
-    """One ``charts:`` entry: what to chart and how to group it into sites."""
+    """One ``charts:`` entry: what to chart and how to group it into sites.
+
+    ``labels`` maps a column name (or pattern) to its ``label`` and ``unit``; without
+    one, ``Temperature.C`` reads as ``Temperature (C)``.  ``label`` names the site of
+    each matched series (``{name}``: the series' own name, without ``.series``).
+    """
 
     pattern: PondPattern
     title: str | None = None
     columns: list[str] = Field(default_factory=list)
     group_by: Literal["series", "scope"] = "series"
+    labels: dict[str, LabelSpec] = Field(default_factory=dict)
+    label: str | None = None
 
 
 class SiteSpec(StrictModel):
@@ -103,13 +122,16 @@ def _is_res(name: str) -> bool:
 def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]]:
     """Each chart entry's matched series, read as Arrow tables; and what was skipped."""
     from ...query.engine import read_node
-    from .build import ChartGroup, SeriesData
+    from .build import ChartGroup, ColumnLabel, SeriesData
 
     groups: list[ChartGroup] = []
     skipped: list[str] = []
-    for chart in spec.charts:
+    for index, chart in enumerate(spec.charts):
         by_dir: dict[str, dict[str, Any]] = {}
-        for match in root.glob(chart.pattern):
+        found = list(root.glob(chart.pattern))
+        if not found:
+            skipped.append(f"charts.{index}.pattern: {chart.pattern} matches nothing")
+        for match in found:
             np = match.node_path
             if np.is_dir():
                 for child in root.entries(np.path):
@@ -119,14 +141,19 @@ def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]
                 parent = np.path.rsplit("/", 1)[0] or "/"
                 by_dir.setdefault(parent, {})[np.name] = np
             else:
-                skipped.append(np.path)
+                skipped.append(f"{np.path}: not a Reduce output (no res=<R>.series)")
         series = []
         for directory, files in sorted(by_dir.items()):
             tables = {name: read_node(np) for name, np in files.items()}
             series.append(SeriesData(directory.rsplit("/", 1)[-1] or "/", directory, tables))
         groups.append(
             ChartGroup(
-                series=series, title=chart.title, columns=chart.columns, group_by=chart.group_by
+                series=series,
+                title=chart.title,
+                columns=chart.columns,
+                group_by=chart.group_by,
+                labels={k: ColumnLabel(v.label, v.unit) for k, v in chart.labels.items()},
+                site_label=chart.label,
             )
         )
     return groups, skipped
@@ -154,26 +181,44 @@ def _pages(root: WD, spec: SiteSpec) -> list[MarkdownPage]:
     return [read_markdown_page(name, text) for name, text in found]
 
 
-def build_from_pond(root: WD, spec: SiteSpec, out: Path | None = None) -> BuildReport:
+def build_from_pond(
+    root: WD, spec: SiteSpec, out: Path | None = None, *, if_changed: bool = False
+) -> BuildReport:
     """Build a Site resource's site from the pond at ``root`` into ``out`` (default spec.out).
 
-    Raises what :func:`duckpond.pipeline.site.build_site` raises, and OSError for a
-    missing pages folder.
+    With ``if_changed``, a site built from the same inputs (every table read, the pages,
+    the settings) is left as it is and the report says ``unchanged``.  Raises what
+    :func:`duckpond.pipeline.site.build_site` raises, and OSError for a missing pages
+    folder.
     """
-    from .build import SiteOptions, build_site
+    from .build import SiteOptions, build_site, fingerprint
 
     groups, skipped = _chart_groups(root, spec)
     pages = _pages(root, spec)
     options = SiteOptions(title=spec.title, base_url=spec.base_url, timezone=spec.timezone)
+    inputs = fingerprint(options, groups, pages) if if_changed else None
     # The Vega bundle is cached per user, not per pond: it depends on no pond's content.
-    report = build_site(out if out is not None else Path(spec.out), options, groups, pages)
-    report.warnings.extend(f"{p}: not a Reduce output (no res=<R>.series)" for p in skipped)
+    report = build_site(
+        out if out is not None else Path(spec.out), options, groups, pages, fingerprint=inputs
+    )
+    report.warnings.extend(skipped)
+    report.warnings.extend(f"{p}: not listed: {why}" for p, why in root.unlisted.items())
     return report
 
 
 def run_site(ctx: RunContext) -> WriteStep:
-    """Build the site (no lock held); the step writes nothing but returns what was built."""
-    report = build_from_pond(ctx.root, ctx.spec)
+    """Build the site (no lock held) unless its inputs are as at the last build; the
+    step writes nothing but returns what was built."""
+    report = build_from_pond(ctx.root, ctx.spec, if_changed=True)
+    if report.unchanged:
+
+        def same(root: WD) -> RunStats:
+            return RunStats(
+                details={"out": str(report.out), "unchanged": True, "warnings": report.warnings},
+                summary=f"{report.out} is up to date: its inputs are as at the last build",
+            )
+
+        return same
 
     def step(root: WD) -> RunStats:
         return RunStats(

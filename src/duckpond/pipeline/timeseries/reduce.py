@@ -6,7 +6,9 @@ aggregations need them.  The finest resolution's partials come from raw rows; ea
 resolution's come from the next finer partials (sums of sums and counts, never averages of
 averages).  Outputs (``res=<R>.series``) are read off the partials: ``<column>.<agg>``.
 
-Buckets are aligned to the epoch in UTC and labelled by their start (``[start, start+R)``).
+Buckets are counted in a time zone (UTC by default) as people count them: local days,
+weeks from Monday, calendar months and years (``calendar.Buckets``); each is labelled by
+its start (``[start, next start)``), stored as a UTC instant.
 NULL values are skipped as SQL does; NaN is a value (an average over a NaN is NaN), as in
 SQL.  Every row given is aggregated: removing duplicate readings is the input's business
 (Join keeps the latest row per time).
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from ...errors import ConfigError
 from ._arrow import TIME, Tabular, batches, micros, union, with_time
+from .calendar import Buckets, parse_weekday
 from .durations import parse_duration
 
 if TYPE_CHECKING:
@@ -53,10 +56,15 @@ DEFAULT_LATENESS = 86_400_000_000  # 1d in microseconds
 @dataclass(frozen=True)
 class Resolution:
     """One output resolution: its name as written (``1h``, the ``res=1h.series`` label)
-    and its length in microseconds."""
+    and its buckets (``calendar.Buckets``: unit, count, zone, first weekday)."""
 
     name: str
-    micros: int
+    buckets: Buckets
+
+    @property
+    def micros(self) -> int:
+        """The nominal length in microseconds (months and years by their mean length)."""
+        return self.buckets.nominal
 
     @property
     def output(self) -> str:
@@ -93,8 +101,15 @@ class ReduceConfig:
         resolutions: Sequence[str],
         aggregations: Sequence[Aggregation | str] = ("avg", "min", "max"),
         allowed_lateness: str = "1d",
+        *,
+        timezone: str = "UTC",
+        week_start: str = "monday",
     ) -> ReduceConfig:
-        """A config from the spec's texts; raises ``ConfigError`` naming what is wrong."""
+        """A config from the spec's texts; raises ``ConfigError`` naming what is wrong.
+
+        ``timezone`` (IANA name or ``+HH:MM``) is where buckets are counted;
+        ``week_start`` the weekday ``w`` buckets start on.
+        """
         aggs: list[Aggregation] = []
         for agg in aggregations:
             if isinstance(agg, str):
@@ -110,7 +125,11 @@ class ReduceConfig:
             aggs.append(agg)
         if not aggs:
             raise ConfigError("no aggregations given")
-        return cls(parse_resolutions(resolutions), tuple(aggs), parse_duration(allowed_lateness))
+        return cls(
+            parse_resolutions(resolutions, timezone, parse_weekday(week_start)),
+            tuple(aggs),
+            parse_duration(allowed_lateness),
+        )
 
     @property
     def finest(self) -> Resolution:
@@ -132,20 +151,24 @@ class ReduceConfig:
         return tuple(seen)
 
 
-def parse_resolutions(texts: Sequence[str]) -> tuple[Resolution, ...]:
-    """Resolutions sorted finest first; each must be a whole multiple of the next finer.
+def parse_resolutions(
+    texts: Sequence[str], timezone: str = "UTC", week_start: int = 0
+) -> tuple[Resolution, ...]:
+    """Resolutions sorted finest first; each bucket must be whole buckets of the next finer
+    (``1h`` in ``1d`` in ``1mo`` in ``3mo`` in ``1y``; ``1w`` in no month).
 
-    Raises ``ConfigError`` naming the offending pair (or the bad text).
+    Raises ``ConfigError`` naming the offending pair (or the bad text or zone).
     """
     if not texts:
         raise ConfigError("no resolutions given")
     found = sorted(
-        (Resolution(text, parse_duration(text)) for text in texts), key=lambda r: r.micros
+        (Resolution(text, Buckets.parse(text, timezone, week_start)) for text in texts),
+        key=lambda r: r.micros,
     )
     for finer, coarser in itertools.pairwise(found):
-        if coarser.micros == finer.micros:
+        if coarser.buckets == finer.buckets or coarser.micros == finer.micros:
             raise ConfigError(f"resolutions {finer.name} and {coarser.name} are the same length")
-        if coarser.micros % finer.micros:
+        if not finer.buckets.nests_in(coarser.buckets):
             raise ConfigError(
                 f"resolutions must nest: {coarser.name} is not a whole multiple of {finer.name}"
             )
@@ -203,11 +226,6 @@ class UpdateResult:
 # ---------------------------------------------------------------------------- computing
 
 
-def _floor(values: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
-    # numpy's floor division rounds towards minus infinity, so times before 1970 bucket right.
-    return (values // size) * size
-
-
 def _is_numeric(type_: pa.DataType) -> bool:
     import pyarrow as pa
 
@@ -226,8 +244,7 @@ def _raw_partials(config: ReduceConfig, piece: pa.Table | pa.RecordBatch) -> pa.
     """The finest partials of one piece of raw rows."""
     import pyarrow as pa
 
-    size = config.finest.micros
-    buckets = _floor(micros(piece), size)
+    buckets = config.finest.buckets.floor(micros(piece))
     # Columns go by position-based names, so no user name can clash with pyarrow's
     # ``<column>_<aggregation>`` result names.
     names = [TIME]
@@ -257,14 +274,14 @@ def _raw_partials(config: ReduceConfig, piece: pa.Table | pa.RecordBatch) -> pa.
     return pa.Table.from_arrays(columns, names=[TIME, *out_names])
 
 
-def _combine(parts: pa.Table, size: int | None) -> pa.Table:
-    """Partials with equal buckets combined (after re-bucketing to ``size`` if given),
+def _combine(parts: pa.Table, buckets: Buckets | None) -> pa.Table:
+    """Partials with equal buckets combined (after re-bucketing to ``buckets`` if given),
     sorted by bucket, counts of absent columns 0."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if size is not None:
-        parts = with_time(parts, _floor(micros(parts), size))
+    if buckets is not None:
+        parts = with_time(parts, buckets.floor(micros(parts)))
     names = [name for name in parts.schema.names if name != TIME]
     keys = [f"c{index}" for index in range(len(names))]
     aggs = [(key, _COMBINE[name.rsplit(".", 1)[1]]) for key, name in zip(keys, names, strict=True)]
@@ -311,8 +328,26 @@ def reduce_full(config: ReduceConfig, data: Tabular) -> Partials:
     """
     tables = [_finest_from_raw(config, data)]
     for resolution in config.resolutions[1:]:
-        tables.append(_combine(tables[-1], resolution.micros))
+        tables.append(_combine(tables[-1], resolution.buckets))
     return Partials(config, tuple(tables))
+
+
+def _touched(buckets: Buckets, changes: Sequence[Change]) -> Iterable[tuple[int, int]]:
+    """The ``[start, end)`` of every finest bucket a change's rows fall in."""
+    import numpy as np
+
+    for change in changes:
+        if change.times is not None and len(change.times):
+            import pyarrow as pa
+
+            starts = np.unique(buckets.floor(micros(pa.table({TIME: change.times}))))
+        else:
+            starts = buckets.floor(np.array([change.min_time, change.max_time], dtype=np.int64))
+            if starts[0] != starts[1]:
+                yield int(starts[0]), int(buckets.following(starts[1:])[0])
+                continue
+            starts = starts[:1]
+        yield from zip(starts.tolist(), buckets.following(starts).tolist(), strict=True)
 
 
 def _merge_intervals(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -330,10 +365,15 @@ def _inside(
 ) -> npt.NDArray[np.bool_]:
     import numpy as np
 
-    mask = np.zeros(len(times), dtype=bool)
-    for start, end in intervals:
-        mask |= (times >= start) & (times < end)
-    return mask
+    if not intervals:
+        return np.zeros(len(times), dtype=bool)
+    # The intervals are sorted and disjoint: each time's candidate is the last one
+    # starting at or before it.
+    starts = np.array([start for start, _ in intervals], dtype=np.int64)
+    ends = np.array([end for _, end in intervals], dtype=np.int64)
+    index = np.searchsorted(starts, times, side="right") - 1
+    found = index >= 0
+    return np.asarray(found & (times < ends[np.maximum(index, 0)]), dtype=np.bool_)
 
 
 def _replace_rows(old: pa.Table, intervals: list[tuple[int, int]], new: pa.Table) -> pa.Table:
@@ -361,8 +401,8 @@ def reduce_update(
 ) -> UpdateResult:
     """Partials after new input versions, recomputing only the buckets they touch.
 
-    For each change, the finest buckets overlapping ``[min_time, max_time]`` are recomputed
-    from every raw row in them (``read(start, end)`` is called once per merged interval of
+    For each change, the finest buckets holding its rows (``times``; without them, every
+    bucket overlapping ``[min_time, max_time]``) are recomputed from every raw row in them (``read(start, end)`` is called once per merged interval of
     buckets; rows it returns outside the interval are ignored), then only the coarser
     buckets containing them are rebuilt from the finer partials.  The result equals
     ``reduce_full`` over all rows.  Late data (older than the previous newest finest bucket
@@ -386,10 +426,7 @@ def reduce_update(
     if not changes:
         return UpdateResult(Partials(config, old), 0, 0, 0)
 
-    size = config.finest.micros
-    intervals = _merge_intervals(
-        ((c.min_time // size) * size, (c.max_time // size) * size + size) for c in changes
-    )
+    intervals = _merge_intervals(_touched(config.finest.buckets, changes))
     fresh: list[pa.Table] = []
     for start, end in intervals:
         rows = [_within(piece, start, end) for piece in batches(read(start, end))]
@@ -397,9 +434,15 @@ def reduce_update(
     finest = _replace_rows(old[0], intervals, union(fresh))
     tables = [finest]
     for level, resolution in enumerate(config.resolutions[1:], start=1):
-        coarse = resolution.micros
+        coarse = resolution.buckets
+        starts = np.array([start for start, _ in intervals], dtype=np.int64)
+        lasts = np.array([end - 1 for _, end in intervals], dtype=np.int64)
         intervals = _merge_intervals(
-            ((start // coarse) * coarse, -(-end // coarse) * coarse) for start, end in intervals
+            zip(
+                coarse.floor(starts).tolist(),
+                coarse.following(coarse.floor(lasts)).tolist(),
+                strict=True,
+            )
         )
         finer = tables[-1]
         touched = finer.filter(pa.array(_inside(micros(finer), intervals)))

@@ -15,6 +15,8 @@
   var HOUR = 3600000;
   var DAY = 24 * HOUR;
   var RANGES = { "1d": DAY, "1w": 7 * DAY, "1m": 30 * DAY, "1y": 365 * DAY };
+  var LINE = "#1f4e79";
+  var BAND = "#8fb8de";
 
   /* Called by every data file: DuckPond.data(chart, resolution, chunk, payload). */
   DP.data = function (id, res, k, payload) {
@@ -88,7 +90,16 @@
     return v === null || v === undefined ? "–" : String(v);
   }
 
-  function spec(yTitle, dom, width) {
+  /* The y axis title: the column's label and unit, "Rain (mm)". */
+  function axisTitle(m) {
+    var label = m.label || m.param;
+    if (m.kind === "count") return "readings per bucket";
+    return m.unit ? label + " (" + m.unit + ")" : label;
+  }
+
+  function spec(m, dom, width) {
+    var bars = m.kind === "sum" || m.kind === "count";
+    var yTitle = axisTitle(m);
     var zoomFactor = "pow(1.001, event.deltaY * pow(16, event.deltaMode))";
     var anchor = "invert('x', x())";
     return {
@@ -125,8 +136,8 @@
       data: [{ name: "pts", values: [] }, { name: "mark", values: [] }],
       scales: [
         { name: "x", type: "utc", domain: { signal: "xdom" }, range: "width" },
-        { name: "y", type: "linear", domain: { data: "pts", fields: ["lo", "hi", "a"] },
-          range: "height", nice: true, zero: false },
+        { name: "y", type: "linear", domain: { data: "pts", fields: bars ? ["a"] : ["lo", "hi", "a"] },
+          range: "height", nice: true, zero: bars },
       ],
       axes: [
         { orient: "bottom", scale: "x", grid: true, gridOpacity: 0.12, labelOverlap: true,
@@ -134,17 +145,26 @@
         { orient: "left", scale: "y", grid: true, gridOpacity: 0.12, title: yTitle,
           titleFontWeight: "normal" },
       ],
-      marks: [
+      marks: (bars ? [
+        // A total (or a count) belongs to its whole bucket: a bar from its start to its end.
+        { type: "rect", from: { data: "pts" }, clip: true, encode: { update: {
+          x: { scale: "x", field: "x" }, x2: { scale: "x", field: "x2", offset: -1 },
+          y: { scale: "y", field: "a" }, y2: { scale: "y", value: 0 },
+          fill: { value: m.kind === "sum" ? "#2f6fa7" : "#8a8f98" },
+          opacity: { signal: "datum.a === null ? 0 : 1" },
+        } } },
+      ] : [
         { type: "area", from: { data: "pts" }, clip: true, encode: { update: {
           x: { scale: "x", field: "x" }, y: { scale: "y", field: "lo" }, y2: { scale: "y", field: "hi" },
           defined: { signal: "datum.lo !== null && datum.hi !== null" },
-          fill: { value: "#4c78a8" }, fillOpacity: { value: 0.25 },
+          fill: { value: BAND }, fillOpacity: { value: 0.55 },
         } } },
         { type: "line", from: { data: "pts" }, clip: true, encode: { update: {
           x: { scale: "x", field: "x" }, y: { scale: "y", field: "a" },
           defined: { signal: "datum.a !== null" },
-          stroke: { value: "#1f4e79" }, strokeWidth: { value: 1.5 },
+          stroke: { value: LINE }, strokeWidth: { value: 1.5 },
         } } },
+      ]).concat([
         // Off the plot the rule would widen the view's bounds, and fit-x would shrink the plot.
         { type: "rule", clip: true, encode: { update: {
           x: { signal: "hx === null ? 0 : scale('x', hx)" }, y: { value: 0 }, y2: { signal: "height" },
@@ -153,10 +173,23 @@
         } } },
         { type: "symbol", from: { data: "mark" }, clip: true, encode: { update: {
           x: { scale: "x", field: "x" }, y: { scale: "y", field: "a" },
-          size: { value: 40 }, fill: { value: "#1f4e79" },
+          size: { value: 40 }, fill: { value: LINE },
         } } },
-      ],
+      ]),
     };
+  }
+
+  /* What the marks mean, at the resolution shown. */
+  function legendHtml(m, res) {
+    var per = " per " + res;
+    if (m.kind === "sum") {
+      return '<span class="key bar"></span> total' + per;
+    }
+    if (m.kind === "count") {
+      return '<span class="key bar count"></span> readings' + per + " (data coverage)";
+    }
+    return '<span class="key line"></span> average' + per +
+      ' <span class="key band"></span> minimum to maximum' + per;
   }
 
   function Chart(root, el, m, opts) {
@@ -186,7 +219,7 @@
     var m = this.m;
     var dom = [this.disp(m.start), this.disp(m.end)];
     var vis = this.el.querySelector(".vis");
-    this.view = new vega.View(vega.parse(spec(m.param, dom, vis.clientWidth || 600)), {
+    this.view = new vega.View(vega.parse(spec(m, dom, vis.clientWidth || 600)), {
       renderer: "canvas", container: vis, hover: false,
     });
     var resizing = null;
@@ -255,8 +288,11 @@
 
   Chart.prototype.chooseRes = function (spanMs) {
     var list = this.m.res;
-    // At most maxPoints, and no more than three per pixel: a phone gets a coarser series.
-    var limit = Math.min(this.maxPoints, 3 * Math.max(this.view.width(), 100));
+    // At most maxPoints, and no more than one per pixel: more paints a daily cycle as a
+    // solid block (a year of 6-hourly buckets), and a phone gets a coarser series.
+    var limit = Math.min(this.maxPoints, Math.max(this.view.width(), 100));
+    // A bar needs a few pixels to be seen at all.
+    if (this.m.kind !== "line") limit = Math.max(Math.floor(limit / 4), 25);
     for (var i = 0; i < list.length; i++) {
       if (spanMs / list[i].ms <= limit) return list[i];
     }
@@ -309,10 +345,11 @@
         if (t < r0 - res.ms || t > r1 + res.ms) continue;
         if (prev !== null && t - prev > gap) {
           // A missing bucket: a row without values breaks the line and the band.
-          rows.push({ t: prev + res.ms, x: this.disp(prev + res.ms), a: null, lo: null, hi: null });
+          rows.push({ t: prev + res.ms, x: this.disp(prev + res.ms), x2: this.disp(prev + res.ms),
+            a: null, lo: null, hi: null });
         }
         var row = {
-          t: t, x: this.disp(t),
+          t: t, x: this.disp(t), x2: this.disp(t + res.ms),
           a: d.a ? d.a[i] : null, lo: d.lo ? d.lo[i] : null, hi: d.hi ? d.hi[i] : null,
         };
         rows.push(row);
@@ -323,6 +360,8 @@
     this.rows = rows;
     this.visible = visible;
     this.res = res;
+    var legend = this.el.querySelector(".legend");
+    if (legend) legend.innerHTML = legendHtml(this.m, res.label);
     this.view.data("pts", rows);
   };
 
@@ -343,8 +382,13 @@
       out.textContent = "\u00a0";
     } else if (row.a === null && row.lo === null) {
       out.textContent = this.fmtTime(row.t) + ": no data";
+    } else if (this.m.kind !== "line") {
+      out.textContent = this.fmtTime(row.t) + "  " + (this.m.kind === "sum" ? "total " : "readings ") +
+        fmtNum(row.a) + (this.m.kind === "sum" && this.m.unit ? " " + this.m.unit : "") +
+        "  [" + this.res.label + "]";
     } else {
-      out.textContent = this.fmtTime(row.t) + "  " + this.m.param + " " + fmtNum(row.a) +
+      out.textContent = this.fmtTime(row.t) + "  " + (this.m.label || this.m.param) + " " +
+        fmtNum(row.a) + (this.m.unit ? " " + this.m.unit : "") +
         " (min " + fmtNum(row.lo) + ", max " + fmtNum(row.hi) + ")  [" + this.res.label + "]";
     }
     var marked = row !== null && row.a !== null ? [row] : [];
@@ -356,10 +400,13 @@
   /* The rows the view shows, as CSV: UTC time, local time, the three aggregates. */
   Chart.prototype.csv = function () {
     var p = this.m.param;
-    var lines = ["timestamp,local_time," + [p + ".avg", p + ".min", p + ".max"].map(csvField).join(",")];
+    var line = this.m.kind === "line";
+    var names = line ? [p + ".avg", p + ".min", p + ".max"] : [p + "." + this.m.kind];
+    var lines = ["timestamp,local_time," + names.map(csvField).join(",")];
     var fmt = this.fmtTime;
     this.visible.forEach(function (r) {
-      lines.push([new Date(r.t).toISOString(), fmt(r.t), cell(r.a), cell(r.lo), cell(r.hi)].join(","));
+      var values = line ? [cell(r.a), cell(r.lo), cell(r.hi)] : [cell(r.a)];
+      lines.push([new Date(r.t).toISOString(), fmt(r.t)].concat(values).join(","));
     });
     return lines.join("\n") + "\n";
   };

@@ -1,0 +1,228 @@
+"""Files as instruments write them (issue 20): read without preprocessing, checked
+against pandas reading the same file.
+
+- ``tmy3_723170_greensboro_jan.csv``: 300 hours of a real TMY3 file (pvlib's), its
+  station line above the header, date and time in two columns, hours ending at 24:00;
+- ``toa5_soiling_station_hourly.dat``: a Campbell TOA5 layout (environment line above
+  the header, units and processing lines below it);
+- ``co2_monthly_yyyymmdd.csv``: comment lines above the header and YYYYMMDD dates.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import PondRunner
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+TMY = DATA / "tmy3_723170_greensboro_jan.csv"
+TOA5 = DATA / "toa5_soiling_station_hourly.dat"
+CO2 = DATA / "co2_monthly_yyyymmdd.csv"
+TMY_FLAGS = (
+    "--skip-rows",
+    "1",
+    "--tz",
+    "-05:00",
+    "--timestamp-column",
+    "Date (MM/DD/YYYY)",
+    "--time-column",
+    "Time (HH:MM)",
+    "--timestamp-format",
+    "%m/%d/%Y %H:%M",
+)
+
+
+def frame(pond: PondRunner, path: str) -> pd.DataFrame:
+    out = pond.ok("cat", path, "--format", "csv").stdout
+    return pd.read_csv(io.StringIO(out))
+
+
+def rows(pond: PondRunner, path: str, sql: str) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = json.loads(
+        pond.ok("cat", path, "--sql", sql, "--format", "json").stdout
+    )
+    return result
+
+
+def test_tmy3_with_its_station_line_and_24_00_hours(pond: PondRunner, tmp_path: Path) -> None:
+    pond.ok("copy", "--format", "series", *TMY_FLAGS, str(TMY), "/tmy.series")
+    ours = frame(pond, "/tmy.series")
+    # pandas: the station line skipped, date and time joined, 24:00 moved to the next day.
+    theirs = pd.read_csv(TMY, skiprows=1)
+    hour = theirs.pop("Time (HH:MM)").str.slice(0, 2).astype(int)
+    day = pd.to_datetime(theirs.pop("Date (MM/DD/YYYY)"), format="%m/%d/%Y")
+    local = day + pd.to_timedelta(hour, unit="h")
+    expected_times = local.dt.tz_localize("-05:00").dt.tz_convert("UTC")
+    times = pd.to_datetime(ours["Date (MM/DD/YYYY)"], utc=True)
+    assert len(ours) == len(theirs) == 300
+    assert list(times) == list(expected_times)
+    assert times.is_monotonic_increasing and times.is_unique
+    # The hour ending at 24:00 on January 1st is 05:00 UTC on the 2nd.
+    assert pd.Timestamp("1988-01-02T05:00Z") in set(times)
+    assert "Time (HH:MM)" not in ours.columns
+    for column in ("GHI (W/m^2)", "Dry-bulb (C)", "Pressure (mbar)", "Wspd (m/s)"):
+        assert np.allclose(ours[column].to_numpy(float), theirs[column].to_numpy(float)), column
+    assert list(ours["GHI source"]) == list(theirs["GHI source"])
+    # The station line is kept with the series.
+    [described] = pond.json("describe", "/tmy.series")
+    assert described["preamble"] == [TMY.read_text().splitlines()[0]]
+    assert described["preamble"][0].startswith('723170,"GREENSBORO PIEDMONT TRIAD INT"')
+
+
+def test_toa5_with_units_and_processing_lines(pond: PondRunner) -> None:
+    pond.ok(
+        "copy",
+        "--format",
+        "series",
+        "--skip-rows",
+        "1",
+        "--skip-rows-after-header",
+        "2",
+        "--tz",
+        "-07:00",
+        f"host+csv://{TOA5}",
+        "/soiling.series",
+    )
+    ours = frame(pond, "/soiling.series")
+    theirs = pd.read_csv(TOA5, skiprows=[0, 2, 3], na_values=["NAN"])
+    assert len(ours) == len(theirs) == 72
+    expected = pd.to_datetime(theirs["TIMESTAMP"]).dt.tz_localize("-07:00").dt.tz_convert("UTC")
+    assert list(pd.to_datetime(ours["TIMESTAMP"], utc=True)) == list(expected)
+    for column in ("BattV_Min", "AirT_C_Avg", "RH", "Rain_mm_Tot", "GHI_Wm2_Avg", "Soil_Ratio"):
+        assert np.allclose(
+            ours[column].to_numpy(float), theirs[column].to_numpy(float), equal_nan=True
+        ), column
+    total = rows(pond, "/soiling.series", 'SELECT sum("Rain_mm_Tot") AS r FROM source')
+    assert total[0]["r"] == pytest.approx(theirs["Rain_mm_Tot"].sum())
+
+
+def test_compact_dates_with_comment_lines_above(pond: PondRunner) -> None:
+    pond.ok(
+        "copy",
+        "--format",
+        "series",
+        "--skip-rows",
+        "5",
+        "--timestamp-format",
+        "%Y%m%d",
+        str(CO2),
+        "/co2.series",
+    )
+    ours = frame(pond, "/co2.series")
+    theirs = pd.read_csv(CO2, comment="#")
+    assert list(pd.to_datetime(ours["date"], utc=True)) == list(
+        pd.to_datetime(theirs["date"].astype(str), format="%Y%m%d").dt.tz_localize("UTC")
+    )
+    assert np.allclose(ours["average"].to_numpy(float), theirs["average"].to_numpy(float))
+    described = pond.json("describe", "/co2.series")[0]
+    assert described["timestamp_column"] == "date"
+
+
+def test_an_error_names_the_physical_line(pond: PondRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.dat"
+    lines = TOA5.read_text().splitlines()
+    # Data row 3 is line 7: one line above the header, two under it.
+    lines[6] = lines[6].replace(",0.00,", ",n/a,", 1)
+    bad.write_text("\n".join(lines) + "\n")
+    message = pond.fails(
+        "copy",
+        "--format",
+        "series",
+        "--skip-rows",
+        "1",
+        "--skip-rows-after-header",
+        "2",
+        f"host+csv://{bad}",
+        "/s.series",
+    )
+    assert "data row 3 (line 7)" in message and "'Rain_mm_Tot'" in message
+
+
+def test_a_date_only_column_with_several_rows_per_date_is_refused(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    src = tmp_path / "daily.csv"
+    src.write_text("Date,Hour,GHI\n2024-01-01,1,0\n2024-01-01,2,0\n2024-01-02,1,0\n")
+    message = pond.fails("copy", "--format", "series", str(src), "/s.series")
+    assert "holds dates only" in message and "2 rows are on 2024-01-01" in message
+    assert "--time-column" in message
+    # One row per date is a daily series, as it should be.
+    one = tmp_path / "one.csv"
+    one.write_text("date,v\n2024-01-01,1\n2024-01-02,2\n")
+    pond.ok("copy", "--format", "series", str(one), "/d.series")
+    assert len(frame(pond, "/d.series")) == 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ("--timestamp-column", "Date (MM/DD/YYY)", "--time-column", "Time (HH:MM)"),
+            "--timestamp-column: no column 'Date (MM/DD/YYY)'",
+        ),
+        (("--column-type", "GHI (W/m2)=float64"), "did you mean 'GHI (W/m^2)'?"),
+    ],
+)
+def test_an_option_naming_a_missing_column_lists_the_real_ones(
+    pond: PondRunner, flags: tuple[str, ...], message: str
+) -> None:
+    extra = ("--timestamp-format", "%m/%d/%Y %H:%M") if "--time-column" in flags else ()
+    got = pond.fails(
+        "copy", "--format", "table", "--skip-rows", "1", *flags, *extra, str(TMY), "/t"
+    )
+    assert message in got and "ETR (W/m^2)" in got
+
+
+def test_the_inbox_reads_tmy3_with_the_same_options_in_yaml(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(TMY, inbox / "723170TYA.csv")
+    doc = tmp_path / "inbox.yaml"
+    doc.write_text(
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: weather
+spec:
+  pattern: {inbox}/*.csv
+  format: series
+  settle: 0s
+  csv:
+    skip_rows: 1
+    tz: "-05:00"
+    timestamp_column: "Date (MM/DD/YYYY)"
+    time_column: "Time (HH:MM)"
+    timestamp_format: "%m/%d/%Y %H:%M"
+"""
+    )
+    pond.ok("apply", "-f", str(doc))
+    pond.ok("run")
+    [found] = pond.paths("/inbox/weather/*")
+    times = pd.to_datetime(frame(pond, found)["Date (MM/DD/YYYY)"], utc=True)
+    assert len(times) == 300 and times.is_unique
+
+
+def test_a_near_miss_csv_key_in_yaml_names_the_right_one(pond: PondRunner, tmp_path: Path) -> None:
+    doc = tmp_path / "inbox.yaml"
+    doc.write_text(
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: weather
+spec:
+  pattern: {tmp_path}/*.csv
+  csv: {{column_type: {{site: string}}}}
+"""
+    )
+    message = pond.fails("apply", "-f", str(doc))
+    assert "csv.column_type" in message and "column_types" in message

@@ -1,0 +1,114 @@
+"""One station, one series (issue 20): an Inbox routes each file to the series its
+captures name, and a file that grows appends only its new rows."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from ..cli.conftest import PondRunner
+from .test_timeseries_kinds import apply
+
+
+def export(path: Path, start: str, hours: int, first: float) -> str:
+    """A logger's hourly export: ``hours`` rows from ``start``."""
+    times = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+    lines = ["timestamp,temp"] + [
+        f"{t.strftime('%Y-%m-%dT%H:%M:%SZ')},{first + i * 0.25}" for i, t in enumerate(times)
+    ]
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
+
+
+def read(pond: PondRunner, path: str) -> pd.DataFrame:
+    frame = pd.read_csv(io.StringIO(pond.ok("cat", path, "--format", "csv").stdout))
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame
+
+
+def test_each_station_gets_one_series_and_a_grown_file_appends_its_new_rows(
+    pond: PondRunner, host: Path
+) -> None:
+    inbox = host / "in"
+    export(inbox / "north" / "2024-06-10.csv", "2024-06-10", 24, 10.0)
+    export(inbox / "north" / "2024-06-11.csv", "2024-06-11", 6, 20.0)
+    export(inbox / "south" / "2024-06-10.csv", "2024-06-10", 24, 30.0)
+    apply(
+        pond,
+        host,
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: loggers
+spec:
+  pattern: "{inbox}/*/*.csv"
+  format: series
+  series: "$0.series"
+  settle: 0s
+---
+apiVersion: duckpond/v1
+kind: Reduce
+name: daily
+spec: {{in_pattern: "/inbox/loggers/*.series", resolutions: [1h, 1d]}}
+""",
+    )
+    first = pond.json("run")["results"][0]["details"]
+    assert (first["new"], first["changed"]) == (3, 0)
+    assert pond.paths("/inbox/loggers/*") == [
+        "/inbox/loggers/north.series",
+        "/inbox/loggers/south.series",
+    ]
+    assert len(pond.json("history", "/inbox/loggers/north.series")) == 2
+    assert len(read(pond, "/inbox/loggers/north.series")) == 30
+    pond.ok("cat", "/reduce/daily/north/res=1h.series", "--format", "csv")
+
+    # The logger appends six hours to today's file: one version of those rows alone.
+    grown = export(inbox / "north" / "2024-06-11.csv", "2024-06-11", 12, 20.0)
+    again = pond.json("run")["results"][0]["details"]
+    assert (again["new"], again["changed"], again["unchanged"]) == (0, 1, 2)
+    history = pond.json("history", "/inbox/loggers/north.series")
+    assert len(history) == 3
+    # Every stored row, of every version: the six old rows of today's file not again.
+    stored = pond.ok("cat", "/inbox/loggers/north.series", "--all-versions", "--format", "csv")
+    assert len(stored.stdout.strip().splitlines()) == 1 + 36
+    ours = read(pond, "/inbox/loggers/north.series")
+    theirs = pd.concat(
+        [
+            pd.read_csv(inbox / "north" / "2024-06-10.csv"),
+            pd.read_csv(io.StringIO(grown)),
+        ]
+    )
+    assert list(ours["temp"]) == list(theirs["temp"])
+    assert ours["timestamp"].is_unique and len(ours) == 36
+    # The Reduce over it: six new hours recomputed, none of them late.
+    pond.ok("cat", "/reduce/daily/north/res=1h.series", "--format", "csv")
+    update = pond.json("describe", "/reduce/daily/north/res=1h.series")[0]["derivation"]["update"]
+    assert update == {
+        "mode": "incremental",
+        "recomputed_buckets": 6,
+        "late_rows": 0,
+        "late_buckets": 0,
+    }
+    # Nothing new: nothing imported, nothing committed.
+    log = pond.json("log")
+    assert pond.json("run")["results"][0]["details"]["unchanged"] == 3
+    assert pond.json("log") == log
+
+
+def test_series_routing_needs_the_series_format(pond: PondRunner, host: Path) -> None:
+    doc = host / "bad.yaml"
+    doc.write_text(
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: loggers
+spec: {{pattern: "{host}/*/*.csv", series: "$0.series"}}
+"""
+    )
+    assert "spec.series: files go to one series each with format: series" in pond.fails(
+        "apply", "-f", str(doc)
+    )

@@ -1,0 +1,153 @@
+"""No silent no-ops (issue 20): a setting that does nothing says so, a wrong one is an
+error where it is, and no configuration breaks reading the rest of the pond."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..cli.conftest import PondRunner
+from ..timeseries.helpers import HOUR, T0, series
+from .test_timeseries_kinds import apply, put
+
+REDUCE = """
+apiVersion: duckpond/v1
+kind: Reduce
+name: down
+spec:
+  in_pattern: "{pattern}"
+  resolutions: [1h]
+"""
+
+
+def two_sites(pond: PondRunner, host: Path) -> None:
+    for site in ("north", "south"):
+        put(pond, host, f"/raw/{site}/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0]))
+
+
+def test_a_pattern_matching_nothing_is_a_warning_at_apply(pond: PondRunner, host: Path) -> None:
+    doc = host / "r.yaml"
+    doc.write_text(REDUCE.format(pattern="/raw/nowhere/*.series"))
+    result = pond.ok("apply", "-f", str(doc))
+    assert "warning: " in result.stderr
+    assert "/raw/nowhere/*.series matches nothing in the pond (yet)" in result.stderr
+    applied = pond.json("apply", "-f", str(doc))
+    assert applied["warnings"] == [
+        f"{doc}: document 1 (down): /raw/nowhere/*.series matches nothing in the pond (yet)"
+    ]
+
+
+def test_two_inputs_sent_to_one_output_are_refused_at_apply(pond: PondRunner, host: Path) -> None:
+    two_sites(pond, host)
+    doc = host / "r.yaml"
+    doc.write_text(REDUCE.format(pattern="/raw/*/s.series") + '  out_pattern: "all"\n')
+    message = pond.fails("apply", "-f", str(doc))
+    assert "document 1 (down)" in message and "would both be reduced into 'all'" in message
+    assert pond.paths("/reduce/**") == []
+
+
+def test_brace_alternatives_choose_inputs_as_a_shell_does(pond: PondRunner, host: Path) -> None:
+    two_sites(pond, host)
+    put(pond, host, "/raw/east/s.series", series([T0], temp=[5.0]))
+    assert pond.paths("/raw/{north,east}/*") == ["/raw/east/s.series", "/raw/north/s.series"]
+    assert "alternatives" in pond.fails("list", "/raw/{north/*")
+
+
+def test_a_reduce_column_that_does_not_exist_lists_the_real_ones(
+    pond: PondRunner, host: Path
+) -> None:
+    put(pond, host, "/raw/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0], cond=[3, 4]))
+    apply(
+        pond,
+        host,
+        REDUCE.format(pattern="/raw/s.series")
+        + "  aggregations: [{type: avg, columns: [tmep]}, {type: max}]\n",
+    )
+    message = pond.fails("cat", "/reduce/down/res=1h.series", "--format", "csv")
+    assert "spec.aggregations.0.columns: 'tmep' matches no numeric column" in message
+    assert "(columns: temp, cond); did you mean 'temp'?" in message
+    # The rest of the pond still lists and reads.
+    assert "/raw/s.series" in pond.paths("/**")
+
+
+def test_a_site_with_no_charts_fails_its_run_and_keeps_the_old_site(
+    pond: PondRunner, host: Path
+) -> None:
+    put(pond, host, "/raw/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0]))
+    out = host / "www"
+    site = f"""
+apiVersion: duckpond/v1
+kind: Site
+name: public
+spec:
+  title: Waters
+  out: {out}
+  charts: [{{pattern: "/reduce/down", columns: [{{columns}}]}}]
+"""
+    apply(
+        pond,
+        host,
+        REDUCE.format(pattern="/raw/s.series") + "---" + site.replace("{columns}", "temp"),
+    )
+    pond.ok("run", "public")
+    assert (out / "index.html").exists()
+    apply(
+        pond,
+        host,
+        REDUCE.format(pattern="/raw/s.series") + "---" + site.replace("{columns}", "tmp"),
+    )
+    result = pond("run", "public")
+    assert result.exit_code == 1
+    assert "columns: 'tmp' matches no column (columns: temp); did you mean 'temp'?" in result.stdout
+    assert (out / "index.html").exists()
+
+
+def test_a_run_with_nothing_new_commits_nothing_and_keeps_the_site(
+    pond: PondRunner, host: Path
+) -> None:
+    inbox = host / "in"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("timestamp,temp\n2024-03-01T00:00Z,1.5\n2024-03-01T01:00Z,2\n")
+    out = host / "www"
+    apply(
+        pond,
+        host,
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: drop
+spec: {{pattern: "{inbox}/*.csv", format: series, settle: 0s}}
+---
+apiVersion: duckpond/v1
+kind: Reduce
+name: down
+spec: {{in_pattern: "/inbox/drop/*.csv", resolutions: [1h]}}
+---
+apiVersion: duckpond/v1
+kind: Site
+name: public
+spec: {{title: Waters, out: "{out}", charts: [{{pattern: "/reduce/down/*"}}]}}
+""",
+    )
+    first = pond.json("run")
+    assert first["ok"]
+    built = (out / "index.html").stat().st_mtime_ns
+    log = pond.json("log")
+    # The log names the resource whose run wrote each transaction.
+    assert log[0]["command"] == ["pond", "run", "drop"]
+
+    again = pond.json("run")
+    assert again["ok"]
+    assert pond.json("log") == log
+    assert [r["txn_seq"] for r in again["results"]] == [None, None]
+    site = next(r for r in again["results"] if r["resource"] == "public")
+    assert site["details"]["unchanged"] is True
+    assert (out / "index.html").stat().st_mtime_ns == built
+    runs = pond.json("query", "SELECT resource, txn_seq FROM runs ORDER BY start")
+    assert [r["resource"] for r in runs] == ["drop", "public", "drop", "public"]
+    assert runs[0]["txn_seq"] == log[0]["txn_seq"] and runs[2]["txn_seq"] is None
+
+    # New readings: the Inbox commits, and the site is rebuilt from them.
+    (inbox / "b.csv").write_text("timestamp,temp\n2024-03-01T02:00Z,3\n")
+    third = pond.json("run")
+    assert [r["txn_seq"] is not None for r in third["results"]] == [True, False]
+    assert (out / "index.html").stat().st_mtime_ns != built
