@@ -202,8 +202,11 @@ class TextOutput(Output):
             command = r["command"]
             command = " ".join(command) if isinstance(command, list) else str(command)
             changes = "" if r.get("changes") is None else f"{r['changes']} changes"
+            # Its metadata is kept, its state is not (pond maintain --keep).
+            gone = "  (content removed)" if r.get("content_removed") else ""
             _line(
-                f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {changes:>11}  {command}"
+                f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {changes:>11}  "
+                f"{command}{gone}"
             )
 
     def history(self, versions: Sequence[VersionInfo]) -> None:
@@ -271,7 +274,9 @@ class TextOutput(Output):
         _line(f"copied {len(written)} file(s) to {dest}")
 
     def report(self, record: Mapping[str, Any], summary: str) -> None:
-        _line(summary)
+        # One line per finding; control characters inside each are still escaped.
+        for line in summary.split("\n"):
+            _line(line)
 
     def data(self, value: Any, *, text: str | None = None) -> None:
         # A multi-line rendering keeps its own line breaks; each line is escaped.

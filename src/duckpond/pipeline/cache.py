@@ -51,6 +51,7 @@ import hashlib
 import json
 import mmap
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,9 @@ BYTES_FILE = "data.bin"
 LISTING_FILE = "listing.json"
 MANIFEST_FILE = "manifest.json"
 ENTRIES_PER_KEY = 3
+STALE_STAGING_S = 3600
+CACHE_MAX_BYTES = 1 << 30
+"""The cache's size bound: ``pond maintain`` prunes it to this (``--cache-max`` overrides)."""
 """Entries kept per (node, config version, path): the newest, and a couple for the past."""
 
 HOST_INPUT = "host:"
@@ -399,6 +403,48 @@ class DiskCache:
         entries.sort(reverse=True)
         for _, entry in entries[ENTRIES_PER_KEY - 1 :]:
             self.discard(entry)
+
+    def prune(self, max_bytes: int, *, dry_run: bool = False) -> tuple[int, int]:
+        """Drop the least recently used entries until the cache holds at most ``max_bytes``.
+
+        Returns (entries, bytes) removed, or that would be with ``dry_run``.  Also
+        removes staging directories a crashed writer left.  Safe beside readers:
+        a reader holding an entry's open files keeps reading them, and a lookup of
+        a removed entry is a miss.
+        """
+        entries: list[tuple[int, int, Path]] = []
+        removed = [0, 0]
+        if not self.root.is_dir():
+            return 0, 0
+        for key_dir in self.root.iterdir():
+            if not key_dir.is_dir():
+                continue
+            for entry in key_dir.iterdir():
+                size = sum(f.stat().st_size for f in entry.iterdir()) if entry.is_dir() else 0
+                if entry.name.startswith("."):
+                    # A staging directory: a writer's in flight, an hour-old one a crash's.
+                    if time.time() - entry.stat().st_mtime < STALE_STAGING_S:
+                        continue
+                    removed[0] += 1
+                    removed[1] += size
+                    if not dry_run:
+                        self.discard(entry)
+                    continue
+                try:
+                    used = (entry / INPUTS_FILE).stat().st_mtime_ns
+                except OSError:
+                    used = 0
+                entries.append((used, size, entry))
+        total = sum(size for _, size, _ in entries)
+        for _, size, entry in sorted(entries, key=lambda e: e[0]):
+            if total <= max_bytes:
+                break
+            total -= size
+            removed[0] += 1
+            removed[1] += size
+            if not dry_run:
+                self.discard(entry)
+        return removed[0], removed[1]
 
     @staticmethod
     def discard(staging: Path) -> None:
