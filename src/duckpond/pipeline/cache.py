@@ -431,7 +431,7 @@ class DiskCache:
                         self.discard(entry)
                     continue
                 try:
-                    used = (entry / INPUTS_FILE).stat().st_mtime_ns
+                    used = (entry / MANIFEST_FILE).stat().st_mtime_ns
                 except OSError:
                     used = 0
                 entries.append((used, size, entry))
