@@ -8,7 +8,8 @@ other failure the user can cause is a ``PondError``::
      ├── PondNotFoundError      no pond at the given directory
      ├── PondExistsError        ``init`` on a directory that already holds one
      ├── PondCorruptError       the directory holds something that is not a readable pond
-     │    └── CorruptDataError  stored bytes missing, or not matching their sha256
+     │    ├── CorruptDataError  stored bytes missing, or not matching their sha256
+     │    └── DivergedError     an imported pond that is no longer the one imported from
      ├── InvalidPathError       a malformed path, or ``..`` above the root  (also ValueError)
      ├── GlobError              a malformed glob pattern                    (also ValueError)
      ├── SymlinkLoopError       symlinks that never reach a node            (also OSError)
@@ -18,6 +19,7 @@ other failure the user can cause is a ``PondError``::
      ├── FormatError            input that is not what it claims (CSV, Parquet, URL)
      ├── QueryError             SQL that cannot run
      ├── ConfigError            a bad option value (time, zone, format name)
+     │    └── HistoryRemovedError  time travel before what ``pond maintain --keep`` kept
      ├── RemoteError            an object store that cannot be used (unreachable, credentials
      │                          refused, no such bucket)
      └── BackupConflictError    a backup that holds another pond, or history this pond lacks
@@ -95,6 +97,10 @@ class CorruptDataError(PondCorruptError):
     """A version's stored bytes are missing or do not match their recorded sha256."""
 
 
+class DivergedError(PondCorruptError):
+    """A pond being imported is another pond, or rewrote history already imported from it."""
+
+
 class InvalidPathError(PondError, ValueError):
     """A path that is malformed or climbs above the root."""
 
@@ -135,6 +141,15 @@ class QueryError(PondError):
 
 class ConfigError(PondError, ValueError):
     """An option or configuration value that is not valid."""
+
+
+class HistoryRemovedError(ConfigError):
+    """A read at a transaction whose content ``pond maintain --keep`` removed.
+
+    ``earliest`` is the earliest transaction still kept (``txn`` the one asked for).
+    """
+
+    earliest: int = 1
 
 
 class RemoteError(PondError):

@@ -87,3 +87,20 @@ def as_time(value: object, *, tz: str | None = None) -> datetime:
         naive = from_micros(micros).replace(tzinfo=None)
         return naive.replace(tzinfo=zone(tz) if tz else UTC)
     raise ConfigError(f"not a time: {value!r} (give an ISO 8601 string or a datetime)")
+
+
+_SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def parse_span(text: str) -> timedelta:
+    """A span of time written as a number and a unit: ``90d``, ``12h``, ``2w``, ``1y``.
+
+    Units: ``s``, ``m`` (minutes), ``h``, ``d``, ``w``, ``y`` (365 days).
+    Raises ``ValueError`` for anything else.
+    """
+    value = text.strip().lower()
+    unit = value[-1:] if value else ""
+    number = value[:-1]
+    if unit not in _SPAN_UNITS or not number.isdigit():
+        raise ValueError(f"not a span of time: {text!r} (examples: 90d, 12h, 2w, 1y)")
+    return timedelta(seconds=int(number) * _SPAN_UNITS[unit])

@@ -496,4 +496,5 @@ def test_a_transaction_record_is_typed_and_prints_as_pond_log_json(
         "command": ["pond", "copy", "a", "/"],
         "user": record.user,
         "changes": 2,  # the file's version and its directory's
+        "content_removed": False,
     }

@@ -98,7 +98,7 @@ def test_fsck_detects_a_tampered_blob(pond_dir: Path, store: DeltaPersistence) -
     assert not report.ok
     [problem] = report.of_kind("sha256 mismatch")
     assert (problem.node_id, problem.version) == (f, 1)
-    assert f"sha256 mismatch: node {f} version 1" in report.summary()
+    assert f"(node {f} version 1): recorded" in report.summary()
     as_json = json.loads(json.dumps(report.to_json()))
     assert as_json["ok"] is False and as_json["problems"][0]["kind"] == "sha256 mismatch"
 

@@ -165,6 +165,20 @@ def _line(text: str = "") -> None:
     click.echo(escape_controls(text))
 
 
+def line(text: str = "", *, err: bool = False) -> None:
+    """Print one line for a person (stdout, or stderr with ``err``), control characters
+    escaped: every line that may hold a host path, a pond name or an error goes here."""
+    click.echo(escape_controls(text), err=err)
+
+
+def cell(value: object) -> str:
+    """``value`` as a rich table cell: control characters escaped and rich markup
+    (``[red]`` in a file name) taken literally."""
+    from rich.markup import escape
+
+    return escape(escape_controls("" if value is None else str(value)))
+
+
 class TextOutput(Output):
     """What a person reads."""
 
@@ -188,8 +202,11 @@ class TextOutput(Output):
             command = r["command"]
             command = " ".join(command) if isinstance(command, list) else str(command)
             changes = "" if r.get("changes") is None else f"{r['changes']} changes"
+            # Its metadata is kept, its state is not (pond maintain --keep).
+            gone = "  (content removed)" if r.get("content_removed") else ""
             _line(
-                f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {changes:>11}  {command}"
+                f"{r['txn_seq']:>6}  {r['timestamp']}  {r['user'] or ''}  {changes:>11}  "
+                f"{command}{gone}"
             )
 
     def history(self, versions: Sequence[VersionInfo]) -> None:
@@ -257,7 +274,9 @@ class TextOutput(Output):
         _line(f"copied {len(written)} file(s) to {dest}")
 
     def report(self, record: Mapping[str, Any], summary: str) -> None:
-        _line(summary)
+        # One line per finding; control characters inside each are still escaped.
+        for line in summary.split("\n"):
+            _line(line)
 
     def data(self, value: Any, *, text: str | None = None) -> None:
         # A multi-line rendering keeps its own line breaks; each line is escaped.
@@ -266,7 +285,6 @@ class TextOutput(Output):
 
     def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
         from rich.console import Console
-        from rich.markup import escape
         from rich.table import Table
 
         if not runs:
@@ -275,9 +293,9 @@ class TextOutput(Output):
         columns = list(dict.fromkeys(key for run in runs for key in run))
         table = Table()
         for name in columns:
-            table.add_column(escape(name))
+            table.add_column(cell(name))
         for run in runs:
-            table.add_row(*(escape("" if run.get(c) is None else str(run.get(c))) for c in columns))
+            table.add_row(*(cell(run.get(c)) for c in columns))
         Console(soft_wrap=True).print(table)
 
 
@@ -291,7 +309,7 @@ class JsonOutput(Output):
         click.echo(json.dumps(value, indent=2, default=str))
 
     def message(self, text: str) -> None:
-        click.echo(text, err=True)
+        line(text, err=True)
 
     def entries(self, nodes: Sequence[N], entry: Callable[[N], Entry], *, long: bool) -> None:
         self._dump([entry(np).to_json() for np in nodes])

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..tinyfs.ids import uuid7
     from .history import TxnRecord
+    from .integrity import FsckProblem, FsckReport, content_root, fsck
     from .layout import LARGE_FILE_THRESHOLD
     from .lock import WriterLock
     from .persistence import DeltaPersistence
-    from .recovery import FsckProblem, FsckReport, RecoverReport, fsck, recover
+    from .recovery import RecoverReport, recover
 
 __all__ = [
     "LARGE_FILE_THRESHOLD",
@@ -27,6 +28,7 @@ __all__ = [
     "RecoverReport",
     "TxnRecord",
     "WriterLock",
+    "content_root",
     "fsck",
     "recover",
     "uuid7",
@@ -34,13 +36,14 @@ __all__ = [
 
 _HOMES = {
     "DeltaPersistence": "persistence",
-    "FsckProblem": "recovery",
-    "FsckReport": "recovery",
+    "FsckProblem": "integrity",
+    "FsckReport": "integrity",
+    "content_root": "integrity",
     "LARGE_FILE_THRESHOLD": "layout",
     "RecoverReport": "recovery",
     "TxnRecord": "history",
     "WriterLock": "lock",
-    "fsck": "recovery",
+    "fsck": "integrity",
     "recover": "recovery",
 }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,17 +61,20 @@ class TxnRecord:
     delta_version: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     changes: int | None = None
+    content_removed: bool = False
+    """True when ``pond maintain --keep`` removed this transaction's state (before its floor)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as ``pond --json log`` prints it: ``{txn_seq, timestamp, command, user,
-        changes}`` (``changes``: node versions written; null for commits made before it was
-        recorded)."""
+        changes, content_removed}`` (``changes``: node versions written; null for commits made
+        before it was recorded; ``content_removed``: its state can no longer be read)."""
         return {
             "txn_seq": self.txn_seq,
             "timestamp": iso(self.timestamp),
             "command": list(self.command),
             "user": self.user,
             "changes": self.changes,
+            "content_removed": self.content_removed,
         }
 
     @classmethod
@@ -111,13 +114,14 @@ HistoryReader = Callable[[int | None], Sequence[Mapping[str, Any]]]
 
 
 def transactions(
-    history: HistoryReader, last_txn: int, limit: int | None = None
+    history: HistoryReader, last_txn: int, limit: int | None = None, floor: int = 1
 ) -> list[TxnRecord]:
     """The transactions up to ``last_txn``, newest first.
 
     With ``limit``, only the newest commits are read (more if maintenance
     commits or a past view hide some), so ``pond log -n 5`` costs the same on
-    a pond of any age.
+    a pond of any age.  Transactions before ``floor`` (the earliest whose state
+    ``pond maintain --keep`` kept) are marked ``content_removed``.
     """
     ask = None if limit is None else limit + 8
     while True:
@@ -128,6 +132,8 @@ def transactions(
             break
         ask *= 4
     visible.sort(key=lambda t: t.txn_seq, reverse=True)
+    if floor > 1:
+        visible = [replace(t, content_removed=t.txn_seq < floor) for t in visible]
     return visible if limit is None else visible[:limit]
 
 

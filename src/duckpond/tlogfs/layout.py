@@ -11,3 +11,9 @@ LARGE_FILE_THRESHOLD = 65536
 
 BLOB_PREFIX = "sha256="
 TEMP_PREFIX = ".tmp-"
+
+# The pond's own records beside the Delta table, in a directory Delta never
+# touches (its vacuum and log cleanup skip names starting with "_"):
+# file seals, archived commit metadata and the retention floor.
+META_DIR = "_pond"
+DELTA_LOG_DIR = "_delta_log"

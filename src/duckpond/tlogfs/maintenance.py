@@ -5,8 +5,8 @@ small files and writes a checkpoint, so commit and open costs stay flat.
 Between those runs, a partition that gathered more than
 ``PARTITION_FILE_LIMIT`` data files is compacted on its own.  Those commits
 carry no ``txn_seq`` and are not pond transactions.  Nothing here ever
-vacuums: old files are what time travel reads in other engines, and rows
-never leave the log.
+removes a file: the replaced ones go only when the user asks for it with a
+kept window (``pond maintain --keep``, ``reclaim``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,19 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from ..errors import one_line
 from .commits import HOOKS, WRITER
 from .oplog import PARTITION_COLUMN
 
 MAINTENANCE_INTERVAL = 100
-# Data files one partition may gather before it is compacted on its own.
+# Small data files one partition may gather before it is compacted on its own.
 PARTITION_FILE_LIMIT = 16
+# Compaction leaves files of this size alone.  Without a bound, every run
+# rewrote a growing partition whole (a year of a station's series: its whole
+# history every 16 commits), so the cost of a commit and the disk left to
+# `maintain --keep` grew with the pond's age; with it each byte is rewritten
+# a bounded number of times, and a partition reads as a few files of this size.
+COMPACT_TARGET_BYTES = 8 << 20
 
 
 def add_actions(table: DeltaTable) -> pa.Table:
@@ -68,10 +75,13 @@ class Maintenance:
             # and reading it opens each one: compact just the crowded partitions
             # between the full maintenance runs.
             parts = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist()
-            crowded = sorted(p for p in touched if parts.count(p) > PARTITION_FILE_LIMIT)
+            sizes = actions.column("size_bytes").to_pylist()
+            small = [p for p, size in zip(parts, sizes, strict=True) if size < COMPACT_TARGET_BYTES]
+            crowded = sorted(p for p in touched if small.count(p) > PARTITION_FILE_LIMIT)
             if crowded:
                 self._dt.optimize.compact(
                     partition_filters=[(PARTITION_COLUMN, "in", crowded)],
+                    target_size=COMPACT_TARGET_BYTES,
                     writer_properties=WRITER,
                     post_commithook_properties=HOOKS,
                 )
@@ -85,11 +95,16 @@ class Maintenance:
         """Compact every partition and write a checkpoint (the caller holds the write lock)."""
         # Compaction commits with dataChange=false and no txn_seq: readers of
         # the oplog see the same rows, and `pond log` does not list it.
-        self._dt.optimize.compact(writer_properties=WRITER, post_commithook_properties=HOOKS)
+        self._dt.optimize.compact(
+            target_size=COMPACT_TARGET_BYTES,
+            writer_properties=WRITER,
+            post_commithook_properties=HOOKS,
+        )
         self._dt.create_checkpoint()
         self._changed(add_actions(self._dt))
 
 
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    # A path in the message may hold control characters: a warning is a terminal line too.
+    return one_line(text.splitlines()[0]) if text else type(e).__name__

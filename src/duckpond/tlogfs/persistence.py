@@ -28,11 +28,13 @@ Not thread-safe: one instance belongs to one thread at a time.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -61,7 +63,10 @@ from .maintenance import MAINTENANCE_INTERVAL, PARTITION_FILE_LIMIT, Maintenance
 from .objectstore import StoreOptions, delta_storage_options, parse_location, remote_error
 from .oplog import SCHEMA
 from .reads import OplogView
+from .reclaim import MaintainReport
 from .remote import RemoteBlobStore, RemoteFiles
+from .retention import Retention, archived_commits, read_retention
+from .seals import Seals
 
 __all__ = ["MAINTENANCE_INTERVAL", "PARTITION_FILE_LIMIT", "DeltaPersistence", "TxnRecord"]
 
@@ -89,8 +94,13 @@ class DeltaPersistence:
         self._dt = table
         self._lock = WriterLock(pond_dir, lock_timeout)
 
+        self.seals = Seals(self._data_dir)
         if at is not None:
-            at_txn = history.txn_at(self._dt.history, at)
+            at_txn = history.txn_at(self._commits, at)
+        if at_txn is not None:
+            floor = read_retention(self._data_dir)
+            if floor is not None and at_txn < floor.earliest_txn:
+                raise floor.refuse(at_txn)
         # One listing of the data files: an index limited to at_txn still counts
         # every transaction in max_txn, which bounds at_txn.
         index = RowIndex(
@@ -147,6 +157,7 @@ class DeltaPersistence:
                 {(ROOT_ID, 1): root.encoded()},
                 commits.commit_metadata(1, first, changes=1),
             )
+            Seals(data).seal_versions(0, 0)
         return cls.open(pond, lock_timeout=lock_timeout, maintenance_interval=maintenance_interval)
 
     @classmethod
@@ -288,6 +299,11 @@ class DeltaPersistence:
     def versions(self, node_id: str) -> list[VersionInfo]:
         return self._view.versions(node_id)
 
+    def version_hashes(self, node_id: str) -> list[str]:
+        """The recorded sha256 of each committed, visible version of a node, oldest first
+        (the content root's input: cheaper than ``versions``, which decodes attributes)."""
+        return [row.sha256 for row in self._view.index.lookup(node_id) or []]
+
     def read_dir(self, dir_id: str) -> Mapping[str, DirEntry]:
         return self._view.read_dir(dir_id)
 
@@ -313,6 +329,14 @@ class DeltaPersistence:
         """Where a large version's blob should be, without checking it; None if inline."""
         return self._view.blob_path(node_id, version)
 
+    def changed_since(self, txn: int) -> dict[str, set[str]] | None:
+        """Node id -> entry types of the committed rows after ``txn`` in this state (None: unknown).
+
+        What a mirror run needs to skip the nodes nothing touched; it reads only the
+        data files that hold such rows.
+        """
+        return self._view.index.changed_since(txn)
+
     def all_rows(self) -> pa.Table:
         """Every committed, visible version's metadata (no content), for SQL system tables."""
         return self._view.index.table()
@@ -325,7 +349,24 @@ class DeltaPersistence:
         With ``limit``, only the newest commits are read, so ``pond log -n 5``
         costs the same on a pond of any age.
         """
-        return history.transactions(self._dt.history, self.last_txn, limit)
+        floor = self.retention()
+        return history.transactions(
+            self._commits, self.last_txn, limit, floor.earliest_txn if floor else 1
+        )
+
+    def retention(self) -> Retention | None:
+        """What ``maintain`` kept: the earliest transaction readable, or None if all are."""
+        return read_retention(self._data_dir)
+
+    def _commits(self, limit: int | None) -> list[Mapping[str, Any]]:
+        """Delta's commit infos, newest first, then those archived when the log was trimmed."""
+        found: list[Mapping[str, Any]] = list(self._dt.history(limit))
+        if limit is None or len(found) < limit:
+            have = {int(c["txn_seq"]) for c in found if "txn_seq" in c}
+            older = [c for c in archived_commits(self._data_dir) if int(c["txn_seq"]) not in have]
+            older.sort(key=lambda c: int(c["txn_seq"]), reverse=True)
+            found += older
+        return found if limit is None else found[:limit]
 
     # -- writes (into the buffer, reads.py) ---------------------------------------
 
@@ -409,6 +450,7 @@ class DeltaPersistence:
             self._end_txn()
             return None
         txn_seq = self.last_txn + 1
+        before = self._dt.version()
         try:
             rows, contents = buffer.commit_rows(txn_seq)
             commit_metadata = commits.commit_metadata(txn_seq, metadata, changes=len(rows))
@@ -428,9 +470,39 @@ class DeltaPersistence:
             actions = add_actions(self._dt)
             self._view.index.sync(actions)
             self._maintenance.after_commit({row.part_id for row in rows}, actions)
+            self.seal_since(before)
         finally:
             self._end_txn()
         return txn_seq
+
+    def seal_since(self, version: int) -> None:
+        """Seal the files of the Delta versions after ``version``; never raises.
+
+        Called after a commit (and the maintenance it triggered): a failure only
+        leaves files unsealed, which ``fsck`` notes and ``recover`` seals.
+        """
+        try:
+            self.seals.seal_versions(version + 1, self._dt.version())
+        except (OSError, ValueError) as e:
+            warnings.warn(f"could not seal the oplog's new files: {e}", stacklevel=2)
+
+    @property
+    def table(self) -> DeltaTable:
+        """The Delta table handle (for maintenance, which holds the write lock)."""
+        return self._dt
+
+    @property
+    def data_dir(self) -> Path:
+        return self._data_dir
+
+    def snapshot_files(self) -> set[str]:
+        """The data files of the newest snapshot, relative to ``data/``."""
+        paths = add_actions(self._dt).column("path").to_pylist()
+        return {unquote(str(p)) for p in paths}
+
+    def resync(self) -> None:
+        """Re-index after the table changed under our own handle (maintenance commits)."""
+        self._view.index.sync(add_actions(self._dt))
 
     def rollback(self) -> None:
         self._require_txn()
@@ -444,15 +516,37 @@ class DeltaPersistence:
 
     # -- maintenance (maintenance.py) ---------------------------------------------
 
-    def maintain(self) -> None:
-        """Compact small data files and write a checkpoint now (never vacuums)."""
+    def maintain(
+        self,
+        *,
+        keep: timedelta | None = None,
+        keep_txns: int | None = None,
+        dry_run: bool = False,
+        pushed: int | None = None,
+    ) -> MaintainReport:
+        """Compact and checkpoint; with a kept window, remove what no kept transaction reads.
+
+        The window is the transactions of the last ``keep`` or the newest
+        ``keep_txns`` (see ``reclaim``); without either, nothing is removed.
+        Takes the write lock.  Raises ``ConfigError`` for a bad window.
+        """
+        from . import reclaim
+
         if self._read_only:
             raise self._read_only_error()
         if self._in_txn:
             raise TransactionError("maintain() inside a transaction")
         with self._lock:
             self.refresh()
-            self._maintenance.run()
+            return reclaim.run(self, keep=keep, keep_txns=keep_txns, dry_run=dry_run, pushed=pushed)
+
+    def compact(self) -> None:
+        """Compact every partition and write a checkpoint (the caller holds the write lock)."""
+        self._maintenance.run()
+
+    def commits_info(self) -> list[Mapping[str, Any]]:
+        """Every pond commit's info, Delta's and archived, newest first (for archiving)."""
+        return self._commits(None)
 
 
 FIRST_COMMIT_KEY = f"{DATA_DIR}/{FIRST_COMMIT}"

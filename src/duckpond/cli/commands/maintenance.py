@@ -1,6 +1,8 @@
-"""Maintenance: recover (crash clean-up) and fsck (integrity proof)."""
+"""Maintenance: recover (crash clean-up), fsck (integrity proof), maintain and du (disk)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -21,18 +23,102 @@ def recover(settings: Settings) -> None:
 
 
 @click.command()
+@click.option(
+    "--at-txn", "at_txn", type=int, metavar="N", help="Give the content root of the tree at txn N."
+)
 @pass_settings
-def fsck(settings: Settings) -> None:
-    """Prove every stored version against its sha256.
+def fsck(settings: Settings, at_txn: int | None) -> None:
+    """Prove every oplog file, version and blob; end with the pond's content root.
+
+    The content root (64 hex digits) is equal for a pond, a byte copy, a
+    restore and a maintained pond, and changes with any content.  Exit 1 names
+    each problem found.
 
     Example:
 
         pond fsck
+        pond --json fsck --at-txn 12
     """
-    report = settings.open().fsck()
+    from ...pond import Pond
+
+    # Not settings.open(): a pond too damaged to open must still get its report.
+    report = Pond.check(settings.pond_path(), at_txn=at_txn)
     settings.output.report(report.to_json(), report.summary())
     if not report.ok:
         raise UserError(f"{len(report.problems)} problem(s) found")
 
 
-COMMANDS = [recover, fsck]
+def _window(keep: str | None, keep_txns: int | None) -> dict[str, Any]:
+    if keep is not None and keep_txns is not None:
+        raise UserError("give --keep or --keep-txns, not both")
+    return {"keep": keep, "keep_txns": keep_txns}
+
+
+_keep = click.option(
+    "--keep", metavar="SPAN", help="Keep the transactions of the last SPAN (90d, 12h, 2w, 1y)."
+)
+_keep_txns = click.option(
+    "--keep-txns", "keep_txns", type=int, metavar="N", help="Keep the newest N transactions."
+)
+
+
+@click.command()
+@_keep
+@_keep_txns
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+@click.option("--cache-only", is_flag=True, help="Only prune the cache to its size bound.")
+@click.option("--push-first", is_flag=True, help="Push every lagging backup first, then maintain.")
+@click.option(
+    "--cache-max", "cache_max", type=int, metavar="BYTES", help="The cache's size bound (1 GiB)."
+)
+@pass_settings
+def maintain(
+    settings: Settings,
+    keep: str | None,
+    keep_txns: int | None,
+    dry_run: bool,
+    cache_only: bool,
+    cache_max: int | None,
+    push_first: bool,
+) -> None:
+    """Compact the oplog, prune the cache; with a window, remove what it does not read.
+
+    Without --keep or --keep-txns nothing is removed.  With one, every file
+    that no transaction inside the window reads (old oplog data files,
+    superseded versions, blobs, checkpoints and log entries) is removed;
+    time travel inside the window stays exact, before it fails naming the
+    earliest kept transaction, and pond log still lists every transaction.
+
+    Example:
+
+        pond maintain --keep 90d --dry-run
+        pond maintain --keep-txns 5000
+    """
+    report = settings.open().maintenance.maintain(
+        **_window(keep, keep_txns),
+        dry_run=dry_run,
+        cache_only=cache_only,
+        cache_max_bytes=cache_max,
+        push_first=push_first,
+    )
+    settings.output.report(report.to_json(), report.summary())
+
+
+@click.command()
+@_keep
+@_keep_txns
+@pass_settings
+def du(settings: Settings, keep: str | None, keep_txns: int | None) -> None:
+    """Show the space taken by the log, blobs, cache and each top-level directory.
+
+    With --keep or --keep-txns, also what pond maintain would reclaim with it.
+
+    Example:
+
+        pond du --keep 30d
+    """
+    report = settings.open().maintenance.du(**_window(keep, keep_txns))
+    settings.output.report(report.to_json(), report.summary())
+
+
+COMMANDS = [recover, fsck, maintain, du]

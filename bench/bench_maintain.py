@@ -1,0 +1,277 @@
+"""Maintenance benchmarks: a station's year in a pond, before and after ``pond maintain``.
+
+    .venv/bin/python bench/bench_maintain.py [--quick] [--json FILE]
+    DAYS=30 KEEP_DAYS=7 .venv/bin/python bench/bench_maintain.py
+
+The pond: 10 series, one version of each every 15 minutes (a transaction writing one
+15-minute reading to each, 96 transactions a day), plus a ``Reduce`` of the series to
+1h, 6h and 1d and a ``Site`` charting it, built once at the end (so the cache holds
+its outputs).  ``DAYS`` (default 365: 35,040 transactions) scales the year down when
+building it would take too long; ``KEEP_DAYS`` (default 30) is the window.  Commit
+times are real (the pond is built in minutes), so the window is given as
+``--keep-txns KEEP_DAYS*96``, which is what ``--keep 30d`` keeps on a real station.
+
+Figures, whole processes unless said:
+
+- disk: the pond directory before and after ``pond maintain``, against the same
+  readings written as one zstd Parquet file per series by pyarrow (target: within
+  1.5x after maintenance); the cache is counted apart (disposable).
+- maintain: ``pond maintain --keep-txns N`` (target under 60 s).
+- fsck: ``pond fsck`` after maintenance against ``sha256sum`` of every file under
+  ``data/`` (target within 1.5x).
+- copy, list: ``pond copy`` of one small file and ``pond list`` on a byte copy of
+  the pond taken before maintenance and on the maintained pond, interleaved (target:
+  no slower after).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness import (
+    POND_BIN,
+    Figure,
+    Figures,
+    child_env,
+    header,
+    interleaved,
+    median,
+    parse_args,
+    run_child,
+    workdir,
+    write_json,
+)
+
+SERIES = 10
+STEP_US = 900 * 1_000_000
+T0_US = 1_672_531_200 * 1_000_000  # 2023-01-01T00:00Z
+PER_DAY = 96
+
+RESOURCES = """\
+apiVersion: duckpond/v1
+kind: Reduce
+name: down
+spec:
+  in_pattern: "/data/*.series"
+  resolutions: [1h, 6h, 1d]
+  aggregations: [{{type: avg}}, {{type: min}}, {{type: max}}]
+---
+apiVersion: duckpond/v1
+kind: Site
+name: web
+spec:
+  title: A station's year
+  charts:
+    - {{pattern: "/reduce/down/*", title: Series}}
+  out: "{out}"
+"""
+
+
+def reading(step: int, n: int) -> pa.Table:
+    t = pa.array([T0_US + step * STEP_US], pa.timestamp("us", "UTC"))
+    value = 10.0 + n + np.sin(step / 96 * 2 * np.pi) + (step * 7919 % 1000) / 10_000
+    return pa.table({"timestamp": t, "value": pa.array([value], pa.float64())})
+
+
+def build(pond_dir: Path, days: int, tmp: Path) -> tuple[int, float]:
+    """The simulated station; returns (transactions, seconds per transaction)."""
+    from duckpond import Pond
+
+    pond = Pond.init(pond_dir, command=["bench", "init"])
+    pond.mkdir("/data")
+    resources = tmp / "resources.yaml"
+    resources.write_text(RESOURCES.format(out=tmp / "www"))
+    pond.apply([str(resources)])
+    steps = days * PER_DAY
+    start = time.perf_counter()
+    for step in range(steps):
+        with pond.transaction(command=["bench", "collect", str(step)]) as tx:
+            for n in range(SERIES):
+                tx.write_series(f"/data/s{n:02d}.series", reading(step, n))
+        if step and step % 960 == 0:
+            rate = (time.perf_counter() - start) / step
+            print(f"  ... {step}/{steps} transactions, {rate * 1000:.0f} ms each", flush=True)
+    per_txn = (time.perf_counter() - start) / steps
+    last = pond.last_txn
+    pond.close()
+    return last, per_txn
+
+
+def export_parquet(pond_dir: Path, out: Path) -> int:
+    """The same readings as one zstd Parquet file per series, written by pyarrow."""
+    from duckpond import Pond
+
+    out.mkdir()
+    with Pond.open(pond_dir) as pond:
+        for n in range(SERIES):
+            table = pond.read_table(f"/data/s{n:02d}.series")
+            pq.write_table(table, out / f"s{n:02d}.parquet", compression="zstd")
+    return tree_bytes(out)
+
+
+def tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def pond_bytes(pond_dir: Path) -> tuple[int, int]:
+    """(bytes outside the cache, bytes of the cache)."""
+    cache = tree_bytes(pond_dir / "cache") if (pond_dir / "cache").exists() else 0
+    return tree_bytes(pond_dir) - cache, cache
+
+
+def main() -> None:
+    args = parse_args(__doc__ or "")
+    days = int(os.environ.get("DAYS", "2" if args.quick else "365"))
+    keep_days = int(os.environ.get("KEEP_DAYS", "1" if args.quick else "30"))
+    repeat = 3 if args.quick else 7
+    header(f"maintenance: {SERIES} series, {days} days of 15-minute versions")
+    figures = Figures()
+    with workdir("maintain") as tmp:
+        pond_dir = tmp / "pond"
+        t0 = time.perf_counter()
+        txns, per_txn = build(pond_dir, days, tmp)
+        print(
+            f"  built {txns} transactions in {time.perf_counter() - t0:.0f} s "
+            f"({per_txn * 1000:.0f} ms each)"
+        )
+        env = child_env(POND=str(pond_dir), XDG_CACHE_HOME=str(tmp / "xdg-cache"))
+
+        def pond(*argv: str, where: Path = pond_dir) -> float:
+            return run_child([POND_BIN, "--pond", str(where), *argv], env=env).seconds
+
+        site = pond("run")
+        print(f"  pond run (Reduce and Site): {site:.1f} s")
+        parquet = export_parquet(pond_dir, tmp / "export")
+        before, cache = pond_bytes(pond_dir)
+        figures.add(
+            [
+                Figure(
+                    "disk0",
+                    "pond before maintain (cache apart)",
+                    before / 1e6,
+                    "MB",
+                    parquet / 1e6,
+                    "as Parquet",
+                    note=f"cache {cache / 1e6:.1f} MB",
+                )
+            ]
+        )
+        untouched = tmp / "before"
+        shutil.copytree(pond_dir, untouched)
+
+        keep = keep_days * PER_DAY
+        took = pond("maintain", "--keep-txns", str(keep))
+        after, cache = pond_bytes(pond_dir)
+        figures.add(
+            [
+                Figure(
+                    "disk1",
+                    f"pond after maintain --keep-txns {keep}",
+                    after / 1e6,
+                    "MB",
+                    parquet / 1e6,
+                    "as Parquet",
+                    target="within 1.5x",
+                    met=after <= 1.5 * parquet,
+                    note=f"cache {cache / 1e6:.1f} MB",
+                )
+            ]
+        )
+        figures.add(
+            [
+                Figure(
+                    "maint",
+                    "pond maintain (whole process)",
+                    took,
+                    "s",
+                    target="under 60 s",
+                    met=took < 60,
+                )
+            ]
+        )
+
+        data_files = [str(p) for p in (pond_dir / "data").rglob("*") if p.is_file()]
+
+        def sha256sum() -> float:
+            start = time.perf_counter()
+            subprocess.run(["sha256sum", *data_files], stdout=subprocess.DEVNULL, check=True)
+            return time.perf_counter() - start
+
+        runs = interleaved({"fsck": lambda: pond("fsck"), "sha": sha256sum}, repeat)
+        fsck, sha = median(runs["fsck"]), median(runs["sha"])
+        figures.add(
+            [
+                Figure(
+                    "fsck",
+                    "pond fsck after maintain",
+                    fsck,
+                    "s",
+                    sha,
+                    "sha256sum of data/",
+                    target="within 1.5x",
+                    met=fsck <= 1.5 * sha,
+                )
+            ]
+        )
+
+        small = tmp / "small.txt"
+        small.write_text("a small file\n")
+        counter = iter(range(10**6))
+
+        def copy_into(where: Path) -> float:
+            return pond("copy", str(small), f"/data/note{next(counter)}.txt", where=where)
+
+        runs = interleaved(
+            {"after": lambda: copy_into(pond_dir), "before": lambda: copy_into(untouched)}, repeat
+        )
+        a, b = median(runs["after"]), median(runs["before"])
+        figures.add(
+            [
+                Figure(
+                    "copy1",
+                    "pond copy of one small file, after maintain",
+                    a,
+                    "s",
+                    b,
+                    "before",
+                    target="no slower",
+                    met=a <= b * 1.05,
+                )
+            ]
+        )
+        runs = interleaved(
+            {
+                "after": lambda: pond("list", where=pond_dir),
+                "before": lambda: pond("list", where=untouched),
+            },
+            repeat,
+        )
+        a, b = median(runs["after"]), median(runs["before"])
+        figures.add(
+            [
+                Figure(
+                    "list",
+                    "pond list, after maintain",
+                    a,
+                    "s",
+                    b,
+                    "before",
+                    target="no slower",
+                    met=a <= b * 1.05,
+                )
+            ]
+        )
+    write_json(args.json, figures)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""``pond.maintenance``: keeping a pond small (README, "Keeping a pond small").
+
+pond.maintenance.maintain(keep="90d")                   # compact, then remove what is not kept
+pond.maintenance.maintain(keep_txns=1000, dry_run=True)  # what would go, changing nothing
+pond.maintenance.du(keep="30d")                         # where the space goes; what 30d frees
+
+The removal itself is ``duckpond.tlogfs.reclaim`` (the order that makes it
+crash-safe is in its docstring); ``fsck`` and ``recover`` stay on ``Pond``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, ReadOnlyError, guarded
+from .facet import Facet
+
+if TYPE_CHECKING:
+    from ..tlogfs.reclaim import MaintainReport
+    from .core import Pond
+
+
+@dataclass
+class SpaceReport:
+    """``pond du``: bytes on disk by part, stored bytes by top-level directory, what
+    ``maintain`` with ``keep`` would reclaim.
+
+    ``usage`` is the disk use of the pond directory (``duckpond.tlogfs.usage``);
+    ``directories`` maps each top-level pond path to the bytes of every stored
+    version of every node under it (content bytes before compression, all history;
+    ``(removed)`` for nodes no longer in the tree); ``reclaimable`` is None
+    when no window was given.
+    """
+
+    usage: Any
+    directories: dict[str, int]
+    reclaimable: int | None = None
+    keep: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.usage.to_json(),
+            "directories": dict(self.directories),
+            "reclaimable_bytes": self.reclaimable,
+            "keep": self.keep,
+        }
+
+    def summary(self) -> str:
+        u = self.usage
+        lines = [
+            f"{'log':<24} {u.log_bytes:>14}  ({u.log_files} files: Delta log and data files)",
+            f"{'blobs':<24} {u.blob_bytes:>14}  ({u.blob_files} files)",
+            f"{'cache':<24} {u.cache_bytes:>14}  ({u.cache_files} files, disposable)",
+            f"{'other':<24} {u.other_bytes:>14}",
+            f"{'total':<24} {u.total_bytes:>14}",
+            "stored versions by directory (bytes before compression, all history):",
+        ]
+        lines += [f"  {path:<22} {size:>14}" for path, size in self.directories.items()]
+        if self.reclaimable is not None:
+            lines.append(f"pond maintain {self.keep} would reclaim about {self.reclaimable} bytes")
+        return "\n".join(lines)
+
+
+class PondMaintenance(Facet):
+    """The verbs that keep a pond's disk bounded: ``pond.maintenance``.
+
+    ``maintain`` compacts, prunes the cache and, given a window, removes what no
+    transaction inside it reads; ``du`` says where the space goes.
+    """
+
+    @guarded
+    def maintain(
+        self,
+        *,
+        keep: str | timedelta | None = None,
+        keep_txns: int | None = None,
+        dry_run: bool = False,
+        cache_only: bool = False,
+        cache_max_bytes: int | None = None,
+        push_first: bool = False,
+    ) -> MaintainReport:
+        """Compact and checkpoint the oplog, prune the cache to its bound, and with a window
+        (``keep``: a span such as ``"90d"``; or ``keep_txns``: the newest N transactions)
+        remove every file no transaction inside it reads (``duckpond.tlogfs.reclaim``).
+
+        Time travel inside the window stays exact; before it, opening the pond raises
+        ``HistoryRemovedError``.  ``dry_run`` reports the same without changing anything;
+        ``cache_only`` only prunes the cache.  Takes the write lock.
+
+        Never the only copy: with a window, a Backup resource that has not pushed the
+        pond's newest version makes it refuse (``ConfigError`` naming the backup), unless
+        ``push_first`` pushes the lagging backups first; the log entries and data files a
+        backup has not received yet are kept for its next push.
+        Raises ``ConfigError`` for a bad window, ``ReadOnlyError`` on a past state.
+        """
+        from ..pipeline.cache import CACHE_MAX_BYTES
+        from ..tlogfs.reclaim import MaintainReport
+
+        pond = self.pond
+        if pond.read_only:
+            raise ReadOnlyError("this pond is opened at a past state and cannot be maintained")
+        span = _span(keep)
+        if cache_only:
+            if span is not None or keep_txns is not None:
+                raise ConfigError("{cache_only} takes no window", options={"cache_only": ""})
+            report = MaintainReport(dry_run=dry_run, last_txn=pond.last_txn)
+        else:
+            pushed = None
+            if span is not None or keep_txns is not None:
+                pushed = self._pushed(push_first and not dry_run, dry_run)
+            report = pond.persistence.maintain(
+                keep=span, keep_txns=keep_txns, dry_run=dry_run, pushed=pushed
+            )
+        bound = CACHE_MAX_BYTES if cache_max_bytes is None else cache_max_bytes
+        entries, size = pond.cache.prune(bound, dry_run=dry_run)
+        report.cache_entries_removed, report.cache_bytes_removed = entries, size
+        return report
+
+    def _pushed(self, push_first: bool, dry_run: bool) -> int | None:
+        """The oldest Delta version the pond's backups hold (None: no backup); refuses
+        (or pushes, with ``push_first``) when one lags behind the pond."""
+        pond = self.pond
+        backups = pond.backups.list()
+        if not backups:
+            return None
+        newest = pond.persistence.table.version()
+        lagging = [b for b in backups if b.last_pushed_version < newest]
+        if lagging and push_first:
+            pond.backups.push([b.name for b in lagging])
+            backups = pond.backups.list()
+            lagging = [b for b in backups if b.last_pushed_version < newest]
+        if lagging and not dry_run:
+            b = lagging[0]
+            raise ConfigError(
+                f"backup {b.name} lags: it holds transactions up to {b.last_pushed_txn}, "
+                f"the pond is at {pond.last_txn}; maintain would remove what only this "
+                f"pond holds: run pond backup push {b.name} first, or give {{push_first}}",
+                options={"push_first": ""},
+            )
+        return min(b.last_pushed_version for b in backups)
+
+    @guarded
+    def du(
+        self, *, keep: str | timedelta | None = None, keep_txns: int | None = None
+    ) -> SpaceReport:
+        """Disk use by part, stored bytes by top-level directory, and with a window what
+        ``maintain`` would reclaim (a dry run: it waits for the write lock)."""
+        from ..tlogfs.usage import disk_usage
+
+        pond = self.pond
+        directories = _stored_by_directory(pond)
+        report = SpaceReport(disk_usage(pond.path), directories)
+        if keep is not None or keep_txns is not None:
+            dry = self.maintain(keep=keep, keep_txns=keep_txns, dry_run=True)
+            report.reclaimable = dry.bytes_reclaimed
+            report.keep = f"--keep {keep}" if keep is not None else f"--keep-txns {keep_txns}"
+        return report
+
+
+def _span(keep: str | timedelta | None) -> timedelta | None:
+    from ..timeparse import parse_span
+
+    if keep is None or isinstance(keep, timedelta):
+        return keep
+    try:
+        return parse_span(keep)
+    except ValueError as e:
+        raise ConfigError(f"{{keep}}: {e}", options={"keep": ""}) from None
+
+
+def _stored_by_directory(pond: Pond) -> dict[str, int]:
+    """Bytes of every stored version, by the top-level directory its node is under now."""
+    from ..tinyfs.persistence import DIRECTORY, ROOT_ID
+    from ..tlogfs.reclaim import snapshot_rows
+
+    store = pond.persistence
+    rows = snapshot_rows(store)
+    sizes: dict[str, int] = {}
+    for node_id, size in zip(rows["node_id"], rows["size"], strict=True):
+        sizes[node_id] = sizes.get(node_id, 0) + size
+    found: dict[str, int] = {"/": sizes.pop(ROOT_ID, 0)}
+    for name, entry in sorted(store.read_dir(ROOT_ID).items()):
+        total = 0
+        stack = [entry.node_id]
+        while stack:
+            node_id = stack.pop()
+            total += sizes.pop(node_id, 0)
+            if store.node_type(node_id) == DIRECTORY:
+                stack.extend(e.node_id for e in store.read_dir(node_id).values())
+        found[f"/{name}"] = total
+    if sizes:
+        found["(removed)"] = sum(sizes.values())
+    return found

@@ -1,0 +1,457 @@
+"""``fsck``: proof of every stored byte, ending in one content root.
+
+Three passes, none of which writes:
+
+1. Files.  Every file under ``data/`` is named by the layout (an oplog data
+   file, a log entry, a checkpoint, a blob, a record in ``_pond/``) or it is a
+   stray.  Every sealed file (``seals``) must exist and hash to its seal; a
+   blob must hash to its name.  So a flipped bit, a truncation or a deletion
+   anywhere in the Delta table is named by its path, even where Delta itself
+   would read on without noticing.
+2. Rows.  Every version's bytes (inline or blob) re-hashed against the row's
+   sha256 and size; versions of a node consecutive; the newest directory
+   versions naming only known nodes; each kept transaction present once.
+3. The content root: a sha256 over the tree at one transaction, path by path
+   (sorted), of the entry type and the content hashes that make up what the
+   path reads (the newest version's; every version's for a series).  It is
+   independent of node ids, Delta versions, file layout and compaction, so a
+   byte copy, a restore and a maintained pond have the root of their source,
+   and any change of content changes it.
+
+What a crash can leave (blobs no row names, temporary files, a data file of
+a commit that never landed, the newest files not yet sealed) is counted as a
+note, not a problem: ``pond recover`` clears it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import PondError, PondNotFoundError
+from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
+from .blobs import BlobStore
+from .layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR, META_DIR
+from .oplog import decode_entries
+from .persistence import DeltaPersistence
+from .retention import ARCHIVE_FILE, RETENTION_FILE
+from .seals import SEALS_FILE, Seal, Seals, hash_file
+
+_HEX64 = r"[0-9a-f]{64}"
+_LOG_ENTRY = re.compile(r"(\d{20})\.json")
+_CHECKPOINT = re.compile(r"(\d{20})\.checkpoint\.parquet")
+_DATA_FILE = re.compile(r"part-\d{5}-[0-9a-f-]{36}-c\d{3}(\.[a-z0-9]+)?\.parquet")
+_BLOB = re.compile(r"sha256=" + _HEX64)
+_META_FILES = {SEALS_FILE, RETENTION_FILE, ARCHIVE_FILE}
+
+
+@dataclass(frozen=True)
+class FsckProblem:
+    kind: str
+    """One of: corrupt file, missing file, stray file, bad seal, unreadable oplog,
+    missing log entry, sha256 mismatch, size mismatch, missing blob, version gap,
+    bad directory, dangling entry, missing transaction, duplicate transaction."""
+    node_id: str
+    version: int
+    detail: str
+    path: str = ""
+    """The file concerned, relative to the pond directory (file problems)."""
+
+
+@dataclass
+class FsckReport:
+    versions_checked: int = 0
+    bytes_checked: int = 0
+    blobs_checked: int = 0
+    files_checked: int = 0
+    """Sealed oplog files (data files, log entries, checkpoints) re-hashed."""
+    unreferenced_blobs: int = 0
+    """Left by a crash; harmless, and removed by ``recover``."""
+    unsealed_files: int = 0
+    """The newest oplog files, written by a commit that crashed before sealing them."""
+    debris_files: int = 0
+    """Temporary files and data files of commits that never landed (``recover`` removes them)."""
+    content_root: str | None = None
+    """64 hex digits over the tree at ``root_txn``; None if the tree could not be read."""
+    root_txn: int = 0
+    earliest_kept_txn: int = 1
+    problems: list[FsckProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def of_kind(self, kind: str) -> list[FsckProblem]:
+        return [p for p in self.problems if p.kind == kind]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "content_root": self.content_root,
+            "root_txn": self.root_txn,
+            "earliest_kept_txn": self.earliest_kept_txn,
+            "versions_checked": self.versions_checked,
+            "bytes_checked": self.bytes_checked,
+            "blobs_checked": self.blobs_checked,
+            "files_checked": self.files_checked,
+            "unreferenced_blobs": self.unreferenced_blobs,
+            "unsealed_files": self.unsealed_files,
+            "debris_files": self.debris_files,
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+    def summary(self) -> str:
+        lines = [
+            f"checked {self.versions_checked} version(s), {self.bytes_checked} bytes, "
+            f"{self.blobs_checked} blob(s), {self.files_checked} oplog file(s): "
+            + ("ok" if self.ok else f"{len(self.problems)} problem(s)")
+        ]
+        for p in self.problems:
+            node = "" if p.node_id == "-" else f"node {p.node_id} version {p.version}"
+            where = f"{p.path} ({node})" if p.path and node else (p.path or node)
+            lines.append(f"{p.kind}: {where}: {p.detail}")
+        if self.unreferenced_blobs or self.debris_files:
+            lines.append(
+                f"{self.unreferenced_blobs} unreferenced blob(s) and {self.debris_files} "
+                "leftover file(s) of interrupted writes: run pond recover"
+            )
+        if self.unsealed_files:
+            lines.append(f"{self.unsealed_files} new oplog file(s) not sealed: run pond recover")
+        if self.content_root is not None:
+            lines.append(f"content root at transaction {self.root_txn}: {self.content_root}")
+        return "\n".join(lines)
+
+
+def _require_pond(pond_dir: str | os.PathLike[str]) -> Path:
+    pond = Path(pond_dir)
+    if not (pond / DATA_DIR).is_dir():
+        raise PondNotFoundError(f"no pond at {pond}")
+    return pond
+
+
+# -- pass 1: files ------------------------------------------------------------------
+
+
+@dataclass
+class _Files:
+    """The files under ``data/`` by role, paths relative to ``data/``."""
+
+    oplog: list[str] = field(default_factory=list)
+    """Data files, log entries and checkpoints: what seals cover."""
+    blobs: dict[str, Path] = field(default_factory=dict)
+    debris: list[str] = field(default_factory=list)
+    strays: list[str] = field(default_factory=list)
+
+
+def _classify(root: Path) -> _Files:
+    found = _Files()
+    for dirpath, _dirs, names in os.walk(root):
+        where = Path(dirpath)
+        rel_dir = where.relative_to(root).as_posix()
+        top = rel_dir.split("/")[0]
+        for name in names:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if rel_dir == DELTA_LOG_DIR:
+                if _LOG_ENTRY.fullmatch(name) or _CHECKPOINT.fullmatch(name):
+                    found.oplog.append(rel)
+                elif name == "_last_checkpoint":
+                    pass
+                elif name.startswith("_commit_") or name.endswith(".tmp"):
+                    found.debris.append(rel)
+                else:
+                    found.strays.append(rel)
+            elif rel_dir == LARGE_FILES_DIR:
+                if _BLOB.fullmatch(name):
+                    found.blobs[name.removeprefix("sha256=")] = where / name
+                elif name.startswith(".tmp-"):
+                    found.debris.append(rel)
+                else:
+                    found.strays.append(rel)
+            elif rel_dir == META_DIR:
+                if name in _META_FILES:
+                    pass
+                elif name.startswith(".") and name.endswith(".tmp"):
+                    found.debris.append(rel)
+                else:
+                    found.strays.append(rel)
+            elif top.startswith("part_id=") and "/" not in rel_dir and _DATA_FILE.fullmatch(name):
+                found.oplog.append(rel)
+            else:
+                found.strays.append(rel)
+    return found
+
+
+def _check_files(root: Path, report: FsckReport) -> tuple[_Files, dict[str, Seal]]:
+    def problem(kind: str, rel: str, detail: str) -> None:
+        report.problems.append(FsckProblem(kind, "-", 0, detail, f"{DATA_DIR}/{rel}"))
+
+    files = _classify(root)
+    seals, bad = Seals(root).read()
+    for line in bad:
+        problem(
+            "bad seal",
+            f"{META_DIR}/{SEALS_FILE}",
+            f"not a seal record: {line[:80]!r} (pond recover drops it and seals again)",
+        )
+    for rel in files.strays:
+        problem("stray file", rel, "no part of a pond writes a file of this name here")
+    on_disk = set(files.oplog)
+    for rel, seal in sorted(seals.items()):
+        if rel not in on_disk:
+            problem("missing file", rel, f"sealed ({seal.size} bytes) but absent")
+            continue
+        try:
+            found = hash_file(root / rel)
+        except OSError as e:
+            problem("missing file", rel, f"cannot be read: {e.strerror}")
+            continue
+        report.files_checked += 1
+        if found != seal:
+            problem(
+                "corrupt file",
+                rel,
+                f"sealed as {seal.size} bytes with sha256 {seal.sha256[:16]}..., "
+                f"now {found.size} bytes with sha256 {found.sha256[:16]}...",
+            )
+    return files, seals
+
+
+def _check_log(root: Path, store: DeltaPersistence, report: FsckReport) -> None:
+    """Every log entry from the newest checkpoint to the table's version is present."""
+    log = root / DELTA_LOG_DIR
+    checkpoints = [int(m.group(1)) for p in log.iterdir() if (m := _CHECKPOINT.fullmatch(p.name))]
+    start = max((c for c in checkpoints if c <= store.table.version()), default=-1) + 1
+    for version in range(start, store.table.version() + 1):
+        rel = f"{DELTA_LOG_DIR}/{version:020d}.json"
+        if not (root / rel).is_file():
+            report.problems.append(
+                FsckProblem(
+                    "missing log entry",
+                    "-",
+                    version,
+                    "a Delta commit the table needs is absent",
+                    f"{DATA_DIR}/{rel}",
+                )
+            )
+
+
+# -- pass 2: rows -------------------------------------------------------------------
+
+
+_ROW_COLUMNS = ["node_id", "file_type", "version", "txn_seq", "content", "sha256", "size"]
+
+
+def _check_rows(store: DeltaPersistence, report: FsckReport, floor: int) -> dict[Path, Seal | None]:
+    # Straight from the snapshot's data files, a batch at a time: every version's
+    # bytes hashed in one pass over each file, with no index lookups per row.
+    blob_hashes: dict[Path, Seal | None] = {}
+    versions: dict[str, list[int]] = {}
+    latest_dirs: dict[str, int] = {}
+    with_rows: set[int] = set()
+    blobs = BlobStore(store.data_dir / LARGE_FILES_DIR)
+
+    def problem(kind: str, node_id: str, version: int, detail: str, path: str = "") -> None:
+        report.problems.append(FsckProblem(kind, node_id, version, detail, path))
+
+    def check(
+        node_id: str,
+        file_type: str,
+        version: int,
+        txn: int,
+        content: bytes | None,
+        sha256: str,
+        size: int,
+    ) -> None:
+        versions.setdefault(node_id, []).append(version)
+        with_rows.add(txn)
+        report.versions_checked += 1
+        if file_type == DIRECTORY and version > latest_dirs.get(node_id, 0):
+            latest_dirs[node_id] = version
+        where = ""
+        if size >= LARGE_FILE_THRESHOLD:
+            blob = blobs.path(sha256)
+            where = f"{DATA_DIR}/{LARGE_FILES_DIR}/{blob.name}"
+            if blob not in blob_hashes:
+                # Many versions may share one blob; hashing it once proves it for all.
+                blob_hashes[blob] = hash_file(blob) if blob.is_file() else None
+            found = blob_hashes[blob]
+            if found is None:
+                problem("missing blob", node_id, version, f"{blob.name} does not exist", where)
+                return
+            actual, length = found.sha256, found.size
+        elif content is None:
+            problem("missing blob", node_id, version, "no inline content", "")
+            return
+        else:
+            actual, length = hashlib.sha256(content).hexdigest(), len(content)
+        report.bytes_checked += length
+        if actual != sha256:
+            problem(
+                "sha256 mismatch",
+                node_id,
+                version,
+                f"recorded {sha256}, content hashes to {actual}",
+                where,
+            )
+        if length != size:
+            problem(
+                "size mismatch",
+                node_id,
+                version,
+                f"recorded {size} bytes, content has {length}",
+                where,
+            )
+
+    for rel in sorted(store.snapshot_files()):
+        try:
+            parquet = pq.ParquetFile(store.data_dir / rel)
+            for batch in parquet.iter_batches(batch_size=1024, columns=_ROW_COLUMNS):
+                for row in zip(*(batch.column(n).to_pylist() for n in _ROW_COLUMNS), strict=True):
+                    check(*row)
+        except (OSError, pa.ArrowException) as e:
+            problem("unreadable data file", "-", 0, str(e), f"{DATA_DIR}/{rel}")
+    report.blobs_checked = sum(1 for h in blob_hashes.values() if h is not None)
+
+    for node_id, numbers in versions.items():
+        numbers.sort()
+        # maintain --keep removes a node's oldest versions: the rest stay consecutive.
+        if numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+            problem("version gap", node_id, numbers[-1], f"versions {numbers}")
+    for dir_id, version in latest_dirs.items():
+        try:
+            entries = decode_entries(store.unchecked_bytes(dir_id, version))
+        except Exception as e:  # any failure to decode is the finding
+            problem("bad directory", dir_id, version, str(e))
+            continue
+        for entry in entries.values():
+            if entry.node_id not in versions:
+                problem(
+                    "dangling entry",
+                    dir_id,
+                    version,
+                    f"{entry.name!r} -> unknown node {entry.node_id}",
+                )
+
+    # Every kept transaction writes rows and is one commit: its number shows in both, once.
+    for txn in sorted(set(range(floor, store.last_txn + 1)) - with_rows):
+        problem("missing transaction", "-", txn, f"transaction {txn} has no rows in the oplog")
+    seen: dict[int, int] = {}
+    for t in store.transactions():
+        seen[t.txn_seq] = seen.get(t.txn_seq, 0) + 1
+    for txn, count in sorted(seen.items()):
+        if count > 1:
+            problem("duplicate transaction", "-", txn, f"{count} Delta commits claim txn {txn}")
+    return blob_hashes
+
+
+# -- pass 3: the content root -------------------------------------------------------
+
+
+def content_root(store: DeltaPersistence) -> str:
+    """The sha256 (64 hex digits) of the tree the store sees, as described in the module doc.
+
+    Each path contributes one JSON line ``[path, entry type, [content sha256...]]``;
+    directories contribute no hashes (their content is the paths below them).
+    Raises ``PondCorruptError`` (or ``OSError``) if a directory cannot be read.
+    """
+    digest = hashlib.sha256()
+
+    def add(path: str, node_id: str) -> None:
+        node_type = store.node_type(node_id)
+        if node_type == DIRECTORY:
+            hashes: list[str] = []
+        elif node_type == FILE_SERIES:
+            hashes = store.version_hashes(node_id)
+        else:
+            hashes = [store.latest(node_id).sha256]
+        digest.update(json.dumps([path, node_type, hashes]).encode() + b"\n")
+        if node_type == DIRECTORY:
+            for name, entry in sorted(store.read_dir(node_id).items()):
+                add(f"{path.rstrip('/')}/{name}", entry.node_id)
+
+    add("/", ROOT_ID)
+    return digest.hexdigest()
+
+
+def fsck(pond_dir: str | os.PathLike[str], *, at_txn: int | None = None) -> FsckReport:
+    """Re-hash every file, version and blob; check the oplog; compute the content root.
+
+    The root is of the tree at ``at_txn`` (default: the newest transaction).
+    Never writes.  Raises ``PondNotFoundError`` if there is no pond, and
+    ``ConfigError`` (``HistoryRemovedError``) for an ``at_txn`` that is not kept.
+    """
+    pond = _require_pond(pond_dir)
+    root = pond / DATA_DIR
+    report = FsckReport()
+    files, seals = _check_files(root, report)
+    try:
+        store = DeltaPersistence.open(pond)
+    except PondError as e:
+        report.problems.append(FsckProblem("unreadable oplog", "-", 0, str(e), DATA_DIR))
+        return report
+    floor = store.retention()
+    report.earliest_kept_txn = floor.earliest_txn if floor else 1
+    if at_txn is not None:
+        # Refused here, before any work, if the transaction is not kept.
+        past = DeltaPersistence.open(pond, at_txn=at_txn)
+    try:
+        _check_log(root, store, report)
+        blob_hashes = _check_rows(store, report, report.earliest_kept_txn)
+        view = past if at_txn is not None else store
+        report.root_txn = view.last_txn
+        report.content_root = content_root(view)
+    except (PondError, OSError) as e:
+        report.problems.append(FsckProblem("unreadable oplog", "-", 0, str(e), DATA_DIR))
+        return report
+
+    referenced = set(blob_hashes)
+    for digest, path in files.blobs.items():
+        if path in referenced:
+            continue
+        report.unreferenced_blobs += 1
+        # An unreferenced blob is still proved: a corrupt one is named.
+        if hash_file(path).sha256 != digest:
+            report.problems.append(
+                FsckProblem(
+                    "corrupt file",
+                    "-",
+                    0,
+                    "blob bytes do not hash to its name",
+                    f"{DATA_DIR}/{LARGE_FILES_DIR}/{path.name}",
+                )
+            )
+    to_seal, debris = loose_files(files, seals, store)
+    report.unsealed_files = len(to_seal)
+    report.debris_files = len(debris)
+    return report
+
+
+def loose_files(
+    files: _Files, seals: dict[str, Seal], store: DeltaPersistence
+) -> tuple[list[str], list[str]]:
+    """What a crash left, relative to ``data/``: unsealed files the table uses (to
+    seal), and leftovers of writes that never landed (to remove)."""
+    in_snapshot = store.snapshot_files()
+    to_seal: list[str] = []
+    debris = list(files.debris)
+    for rel in files.oplog:
+        if rel in seals:
+            continue
+        if rel in in_snapshot or rel.startswith(f"{DELTA_LOG_DIR}/"):
+            to_seal.append(rel)
+        else:
+            debris.append(rel)
+    return sorted(to_seal), sorted(debris)
+
+
+def scan(root: Path) -> tuple[_Files, dict[str, Seal]]:
+    """The files under a table root by role, and its seals (for ``recover``)."""
+    return _classify(root), Seals(root).read()[0]

@@ -1,0 +1,428 @@
+"""``maintain``: compaction and a checkpoint, and with a kept window, the disk back.
+
+The pond reads its newest Delta snapshot and filters rows by ``txn_seq``
+(``index``), so the state after a transaction K needs: each node's newest
+version written at or before K (every such version for a series, whose
+versions together are its content), every version written after K, the
+blobs those name, and the newest snapshot's files.  With a kept window
+starting at K, ``maintain`` removes the rest, in an order that a crash at
+any instant leaves a pond that opens, passes ``fsck`` and reads every kept
+transaction exactly; running it again finishes the job:
+
+1. the commit info of every transaction is archived, then the floor K is
+   recorded (``retention``): from then on a read before K is refused by
+   name, whatever happens next;
+2. the versions no kept transaction reads are deleted from the oplog (one
+   Delta commit; the table is append-only except for this commit), and the
+   table's own retention settings are set to the window;
+3. the oplog is compacted and checkpointed (as without a window) and the
+   new files sealed;
+4. the files no kept transaction reads (data files outside the newest
+   snapshot, log entries and checkpoints before the newest checkpoint,
+   blobs no row names, leftovers of interrupted writes) lose their seals,
+   then are removed.
+
+A reader in another process that opened the table before step 3 may find
+a data file gone: it fails with a clean error (``index``) and never reads
+wrong bytes, since every file is immutable and every version is verified.
+Delta time travel by other engines to versions before the newest
+checkpoint ends with step 4, as it does with Delta's own vacuum.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from ..errors import ConfigError
+from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
+from .arrays import int64s, strings
+from .blobs import fsync_dir
+from .commits import HOOKS, WRITER
+from .layout import (
+    DATA_DIR,
+    DELTA_LOG_DIR,
+    LARGE_FILE_THRESHOLD,
+    LARGE_FILES_DIR,
+    TEMP_PREFIX,
+)
+from .oplog import PARTITION_COLUMN
+from .retention import Retention, archive_commits, read_retention, write_retention
+from .seals import added_files, log_entry
+
+if TYPE_CHECKING:
+    from .persistence import DeltaPersistence
+
+_LOG_FILE = re.compile(r"(\d{20})\.(json|checkpoint\.parquet)")
+
+
+@dataclass(frozen=True)
+class Removed:
+    kind: str
+    """data file, log entry, checkpoint, blob, or leftover (of an interrupted write)."""
+    path: str
+    """Relative to the pond directory."""
+    bytes: int
+
+
+@dataclass
+class MaintainReport:
+    """What ``maintain`` did, or would do with ``dry_run``."""
+
+    dry_run: bool = False
+    last_txn: int = 0
+    earliest_kept_txn: int = 1
+    versions_removed: int = 0
+    """Node versions deleted from the oplog (read by no kept transaction)."""
+    compacted: bool = False
+    removed: list[Removed] = field(default_factory=list)
+    cache_entries_removed: int = 0
+    cache_bytes_removed: int = 0
+
+    @property
+    def bytes_reclaimed(self) -> int:
+        return sum(r.bytes for r in self.removed) + self.cache_bytes_removed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "last_txn": self.last_txn,
+            "earliest_kept_txn": self.earliest_kept_txn,
+            "versions_removed": self.versions_removed,
+            "compacted": self.compacted,
+            "removed": [asdict(r) for r in self.removed],
+            "cache_entries_removed": self.cache_entries_removed,
+            "cache_bytes_removed": self.cache_bytes_removed,
+            "bytes_reclaimed": self.bytes_reclaimed,
+        }
+
+    def summary(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        lines = [f"{verb} {r.kind} {r.path} ({r.bytes} bytes)" for r in self.removed]
+        kinds: dict[str, int] = {}
+        for r in self.removed:
+            kinds[r.kind] = kinds.get(r.kind, 0) + 1
+        counted = ", ".join(f"{n} {k}(s)" for k, n in sorted(kinds.items())) or "no files"
+        lines.append(
+            f"kept transactions {self.earliest_kept_txn} to {self.last_txn}; {verb} "
+            f"{self.versions_removed} version(s), {counted}, "
+            f"{self.cache_entries_removed} cache entr(ies); "
+            f"{self.bytes_reclaimed} bytes {'reclaimable' if self.dry_run else 'reclaimed'}"
+        )
+        if self.dry_run:
+            lines.append("(files that compaction would replace are not counted)")
+        return "\n".join(lines)
+
+
+def earliest_kept(
+    store: DeltaPersistence,
+    keep: timedelta | None,
+    keep_txns: int | None,
+    now: datetime,
+) -> int | None:
+    """The first transaction of the window (None: keep everything).
+
+    ``keep``: transactions committed within that span before ``now``;
+    ``keep_txns``: the newest N.  The newest transaction is always kept, and
+    a window never reaches back past an earlier ``maintain``'s floor.
+    """
+    if keep is not None and keep_txns is not None:
+        raise ConfigError(
+            "give {keep} or {keep_txns}, not both", options={"keep": "", "keep_txns": ""}
+        )
+    if keep is None and keep_txns is None:
+        return None
+    last = store.last_txn
+    if keep_txns is not None:
+        if keep_txns < 1:
+            raise ConfigError("{keep_txns} must be at least 1", options={"keep_txns": ""})
+        first = max(1, last - keep_txns + 1)
+    else:
+        assert keep is not None
+        if keep <= timedelta(0):
+            raise ConfigError("{keep} must be a positive span", options={"keep": ""})
+        since = now - keep
+        inside = [t.txn_seq for t in store.transactions() if t.timestamp >= since]
+        first = min(inside, default=last)
+    floor = read_retention(store.data_dir)
+    return max(first, floor.earliest_txn if floor else 1)
+
+
+def superseded(store: DeltaPersistence, first: int) -> pa.Table:
+    """Per node, the highest version no transaction from ``first`` on reads:
+    a table of (part_id, node_id, upto, count)."""
+    from .persistence import DeltaPersistence
+
+    past = DeltaPersistence.open(store.pond_dir, at_txn=first)
+    alive: set[str] = set()
+    stack = [ROOT_ID]
+    while stack:
+        node_id = stack.pop()
+        alive.add(node_id)
+        if past.node_type(node_id) == DIRECTORY:
+            stack.extend(e.node_id for e in past.read_dir(node_id).values())
+    past.close()
+
+    rows = snapshot_rows(store)
+    by_node: dict[str, list[tuple[int, int, str, str]]] = {}
+    for node_id, version, txn, file_type, part in zip(
+        rows["node_id"],
+        rows["version"],
+        rows["txn_seq"],
+        rows["file_type"],
+        rows[PARTITION_COLUMN],
+        strict=True,
+    ):
+        by_node.setdefault(node_id, []).append((version, txn, file_type, part))
+    parts, nodes, upto, counts = [], [], [], []
+    for node_id, versions in by_node.items():
+        versions.sort()
+        before = [v for v in versions if v[1] <= first]
+        later = len(before) < len(versions)
+        if node_id not in alive and not later:
+            drop = before  # removed before the window, never seen again
+        elif before and before[-1][2] != FILE_SERIES:
+            drop = before[:-1]  # superseded before the window
+        else:
+            drop = []  # a series' versions are all its content
+        if drop:
+            parts.append(drop[-1][3])
+            nodes.append(node_id)
+            upto.append(drop[-1][0])
+            counts.append(len(drop))
+    # arrays.py builds arrays without pa.array(list), which imports pandas when installed.
+    return pa.Table.from_arrays(
+        [strings(parts), strings(nodes), int64s(upto), int64s(counts)],
+        names=[PARTITION_COLUMN, "node_id", "upto", "count"],
+    )
+
+
+def _delete_versions(store: DeltaPersistence, doomed: pa.Table) -> None:
+    """Delete the superseded versions in one Delta commit (append-only lifted around it)."""
+    table = store.table
+    table.alter.set_table_properties({"delta.appendOnly": "false"})
+    (
+        table.merge(
+            doomed.select([PARTITION_COLUMN, "node_id", "upto"]),
+            predicate=(
+                f"t.{PARTITION_COLUMN} = s.{PARTITION_COLUMN} "
+                "AND t.node_id = s.node_id AND t.version <= s.upto"
+            ),
+            source_alias="s",
+            target_alias="t",
+            writer_properties=WRITER,
+            post_commithook_properties=HOOKS,
+        )
+        .when_matched_delete()
+        .execute()
+    )
+
+
+def _set_retention(store: DeltaPersistence, window: timedelta) -> None:
+    """Delta's own retention settings, kept equal to the window (cleanup stays off)."""
+    hours = max(1, math.ceil(window.total_seconds() / 3600))
+    wanted = {
+        "delta.appendOnly": "true",
+        "delta.enableExpiredLogCleanup": "false",
+        "delta.logRetentionDuration": f"interval {hours} hours",
+        "delta.deletedFileRetentionDuration": f"interval {hours} hours",
+    }
+    have = store.table.metadata().configuration
+    if any(have.get(k) != v for k, v in wanted.items()):
+        store.table.alter.set_table_properties(wanted)
+
+
+def snapshot_rows(store: DeltaPersistence) -> dict[str, list[Any]]:
+    """Every row's metadata, by column, straight from the newest snapshot's data files (a
+    year of a station is some 350,000 rows), with its partition."""
+    import pyarrow.parquet as pq
+
+    columns = ["node_id", "version", "txn_seq", "file_type", "sha256", "size"]
+    found: dict[str, list[Any]] = {name: [] for name in [*columns, PARTITION_COLUMN]}
+    for rel in sorted(store.snapshot_files()):
+        # ParquetFile.read, unlike pq.read_table, imports no pyarrow.dataset (nor pandas).
+        table = pq.ParquetFile(store.data_dir / rel).read(columns=columns)
+        for name in columns:
+            found[name] += table.column(name).to_pylist()
+        part = rel.split("/", 1)[0].removeprefix(f"{PARTITION_COLUMN}=")
+        found[PARTITION_COLUMN] += [part] * table.num_rows
+    return found
+
+
+def removable(
+    store: DeltaPersistence, referenced_blobs: set[str], pushed: int | None = None
+) -> list[Removed]:
+    """Files no kept transaction reads, as things stand now (paths relative to the pond).
+
+    ``pushed``: the oldest newest Delta version among the backups; its log entry and
+    those after it stay, and the data files those add, since a backup's next push
+    compares the one and sends the others.
+    """
+    root = store.data_dir
+    found: list[Removed] = []
+    unpushed: set[str] = set()
+    if pushed is not None:
+        for version in range(pushed + 1, store.table.version() + 1):
+            try:
+                unpushed |= set(added_files((root / log_entry(version)).read_bytes()))
+            except FileNotFoundError:
+                continue
+
+    def listing(rel_dir: str) -> list[os.DirEntry[str]]:
+        try:
+            return sorted(os.scandir(root / rel_dir), key=lambda e: e.name)
+        except FileNotFoundError:
+            return []
+
+    def add(kind: str, rel_dir: str, entry: os.DirEntry[str]) -> None:
+        try:
+            size = entry.stat().st_size
+        except OSError:
+            size = 0
+        found.append(Removed(kind, f"{DATA_DIR}/{rel_dir}/{entry.name}", size))
+
+    in_snapshot = store.snapshot_files()
+    for part in listing("."):
+        if part.is_dir() and part.name.startswith(f"{PARTITION_COLUMN}="):
+            for entry in listing(part.name):
+                rel = f"{part.name}/{entry.name}"
+                if entry.is_file() and rel not in in_snapshot and rel not in unpushed:
+                    add("data file", part.name, entry)
+    entries = []
+    for entry in listing(DELTA_LOG_DIR):
+        if m := _LOG_FILE.fullmatch(entry.name):
+            entries.append((int(m.group(1)), m.group(2), entry))
+        elif entry.name.startswith("_commit_"):
+            add("leftover", DELTA_LOG_DIR, entry)
+    checkpoints = [v for v, kind, _ in entries if kind != "json"]
+    if checkpoints:
+        newest = max(checkpoints)
+        for version, kind, entry in sorted(entries, key=lambda e: (e[0], e[1])):
+            # Version 0's entry stays: it carries the pond id (``identity``).
+            first = version == 0 and kind == "json"
+            # A backup's next push compares its newest entry with ours: that one stays too.
+            if version < newest and not first and (pushed is None or version < pushed):
+                add("log entry" if kind == "json" else "checkpoint", DELTA_LOG_DIR, entry)
+    for entry in listing(LARGE_FILES_DIR):
+        if entry.name.startswith(TEMP_PREFIX):
+            add("leftover", LARGE_FILES_DIR, entry)
+        elif entry.name.removeprefix("sha256=") not in referenced_blobs:
+            add("blob", LARGE_FILES_DIR, entry)
+    return found
+
+
+def _referenced_blobs(store: DeltaPersistence, doomed: pa.Table | None = None) -> set[str]:
+    rows = snapshot_rows(store)
+    gone: dict[str, int] = {}
+    if doomed is not None:
+        nodes, upto = doomed.column("node_id").to_pylist(), doomed.column("upto").to_pylist()
+        gone = dict(zip(nodes, upto, strict=True))
+    return {
+        digest
+        for node_id, version, digest, size in zip(
+            rows["node_id"], rows["version"], rows["sha256"], rows["size"], strict=True
+        )
+        if size >= LARGE_FILE_THRESHOLD and version > gone.get(node_id, 0)
+    }
+
+
+def run(
+    store: DeltaPersistence,
+    *,
+    keep: timedelta | None = None,
+    keep_txns: int | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    pushed: int | None = None,
+) -> MaintainReport:
+    """Maintain the pond; the caller holds the write lock and has refreshed ``store``.
+
+    Without ``keep`` or ``keep_txns`` it only compacts and checkpoints.
+    Raises ``ConfigError`` for a bad window.
+    """
+    now = now or datetime.now(UTC)
+    report = MaintainReport(dry_run=dry_run, last_txn=store.last_txn)
+    if not dry_run:
+        _seal_loose(store)
+    first = earliest_kept(store, keep, keep_txns, now)
+    floor = read_retention(store.data_dir)
+    report.earliest_kept_txn = first or (floor.earliest_txn if floor else 1)
+    if first is None:
+        if not dry_run:
+            before = store.table.version()
+            if store.table.metadata().configuration.get("delta.appendOnly") != "true":
+                # A run killed between lifting append-only and restoring it.
+                store.table.alter.set_table_properties({"delta.appendOnly": "true"})
+            store.compact()
+            store.seal_since(before)
+            report.compacted = True
+        return report
+
+    doomed = superseded(store, first)
+    report.versions_removed = sum(doomed.column("count").to_pylist())
+    if dry_run:
+        report.removed = removable(store, _referenced_blobs(store, doomed), pushed)
+        # Compaction and the checkpoint it ends with retire every log entry but the last.
+        newest = store.table.version()
+        listed = {r.path for r in report.removed}
+        for entry in sorted(os.scandir(store.data_dir / DELTA_LOG_DIR), key=lambda e: e.name):
+            m = _LOG_FILE.fullmatch(entry.name)
+            rel = f"{DATA_DIR}/{DELTA_LOG_DIR}/{entry.name}"
+            unsent = pushed is not None and int(m.group(1)) >= pushed if m else False
+            if m and m.group(2) == "json" and 0 < int(m.group(1)) < newest and rel not in listed:
+                if unsent:
+                    continue
+                report.removed.append(Removed("log entry", rel, entry.stat().st_size))
+        return report
+
+    # 1. Nothing is removed before the metadata is archived and the floor recorded.
+    archive_commits(store.data_dir, store.commits_info())
+    if floor is None or first > floor.earliest_txn:
+        write_retention(store.data_dir, Retention(first, now))
+    # 2. and 3. Delta commits: each lands whole or not at all.
+    before = store.table.version()
+    if doomed.num_rows:
+        _delete_versions(store, doomed)
+    window_start = next((t.timestamp for t in store.transactions() if t.txn_seq == first), now)
+    _set_retention(store, now - window_start)
+    store.compact()
+    store.seal_since(before)
+    report.compacted = True
+    # 4. Unseal, then remove.
+    report.removed = removable(store, _referenced_blobs(store), pushed)
+    gone = {r.path.removeprefix(f"{DATA_DIR}/") for r in report.removed}
+    seals, _bad = store.seals.read()
+    if gone & seals.keys():
+        store.seals.rewrite({k: v for k, v in seals.items() if k not in gone})
+    dirs: set[Path] = set()
+    for r in report.removed:
+        path = store.pond_dir / r.path
+        path.unlink(missing_ok=True)
+        dirs.add(path.parent)
+    for d in dirs:
+        fsync_dir(d)
+    _remove_empty_partitions(store.data_dir)
+    return report
+
+
+def _seal_loose(store: DeltaPersistence) -> None:
+    """Seal what a crash after a commit left unsealed (as ``recover`` does), so every
+    file the kept transactions read is proved by the next ``fsck``."""
+    from .integrity import loose_files, scan  # integrity imports persistence, which imports us
+
+    files, seals = scan(store.data_dir)
+    to_seal, _debris = loose_files(files, seals, store)
+    store.seals.seal_files(to_seal)
+
+
+def _remove_empty_partitions(root: Path) -> None:
+    for part in root.glob(f"{PARTITION_COLUMN}=*"):
+        if part.is_dir() and not any(part.iterdir()):
+            os.rmdir(part)

@@ -1,0 +1,53 @@
+"""maintain never destroys the only copy: a lagging Backup makes it refuse, --push-first
+pushes first, and the backup can still push, verify and restore after maintenance
+(against the real S3 server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from duckpond import Pond
+from duckpond.backup import restore
+from duckpond.errors import ConfigError
+
+from .conftest import apply_text, backup_doc, rich_pond
+
+
+def files(pond_dir: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(pond_dir)): p.stat().st_size
+        for p in (pond_dir / "data").rglob("*")
+        if p.is_file()
+    }
+
+
+def test_maintain_refuses_while_a_backup_lags_and_pushes_first_when_told(
+    tmp_path: Path, s3_url: str
+) -> None:
+    pond = rich_pond(tmp_path / "pond", tmp_path, transactions=30)
+    apply_text(pond, tmp_path, backup_doc("offsite", s3_url))
+    pond.backups.push(["offsite"])
+    pond.write_bytes("/late.txt", b"not pushed yet")
+
+    before = files(pond.path)
+    with pytest.raises(ConfigError, match="backup offsite lags") as caught:
+        pond.maintenance.maintain(keep_txns=5)
+    assert "pond backup push offsite" in str(caught.value)
+    assert files(pond.path) == before  # refused: nothing changed
+    dry = pond.maintenance.maintain(keep_txns=5, dry_run=True)  # a dry run says, refuses not
+    assert dry.dry_run and files(pond.path) == before
+
+    root = pond.fsck().content_root
+    report = pond.maintenance.maintain(keep_txns=5, push_first=True)
+    assert report.removed and report.earliest_kept_txn == pond.last_txn - 4
+    assert pond.fsck().ok and pond.fsck().content_root == root
+
+    # The backup goes on: what maintain wrote is pushed, and the remote is the pond.
+    pond.write_bytes("/after.txt", b"after maintenance")
+    pond.backups.push(["offsite"])
+    assert pond.backups.verify("offsite").ok
+    restored = restore(s3_url, tmp_path / "restored")
+    assert restored.txn_seq == pond.last_txn
+    assert Pond.check(tmp_path / "restored").content_root == pond.fsck().content_root
