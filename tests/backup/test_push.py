@@ -166,9 +166,10 @@ def test_one_broken_backup_does_not_stop_the_others(s3_url: str, tmp_path: Path)
     result = CliRunner().invoke(cli, ["--pond", str(pond.path), "backup", "push"])
     assert result.exit_code == 1
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith(f"aaa-broken: failed: {taken} holds the backup of pond")
+    assert lines[0] == "aaa-broken: failed"
     assert lines[1].startswith(f"offsite: pushed through txn {pond.last_txn} to {s3_url}")
-    assert result.stderr.strip() == "error: 1 of 2 backup(s) failed: aaa-broken"
+    assert result.stderr.startswith(f"error: aaa-broken: {taken} holds the backup of pond")
+    assert len(result.stderr.strip().splitlines()) == 1
     assert verify(pond.path, Remote(s3_url)).status == "equal"
 
     pond.write_bytes("/b.txt", b"two")

@@ -13,6 +13,7 @@ import click
 from ..app import Settings, UserError, pass_settings
 
 if TYPE_CHECKING:
+    from ...backup import PushReport
     from ...pond import PondStatus
 
 
@@ -34,6 +35,14 @@ def backup() -> None:
     """
 
 
+def _failures(reports: list[PushReport]) -> str:
+    """The one error line of a push: the reason alone for one backup, else each failed
+    backup's name and reason."""
+    if len(reports) == 1:
+        return reports[0].error or ""
+    return "; ".join(f"{r.name}: {r.error}" for r in reports if not r.ok)
+
+
 @backup.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @pass_settings
@@ -52,12 +61,12 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
     if out.json_mode:
         out.data([r.to_json() for r in reports])
         if any(not r.ok for r in reports):
-            raise UserError("backup push failed: see each backup's error")
+            raise UserError(_failures(reports))
         return
     failed = [r for r in reports if not r.ok]
     for r in reports:
         if not r.ok:
-            out.message(f"{r.name}: failed: {r.error}")
+            out.message(f"{r.name}: failed")
         elif r.up_to_date:
             out.message(f"{r.name}: up to date at txn {r.last_txn} ({r.url})")
         else:
@@ -66,8 +75,7 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
                 f"object(s), {_size(r.bytes_sent)} in {r.elapsed_s:.2f} s"
             )
     if failed:
-        names_failed = ", ".join(r.name for r in failed)
-        raise UserError(f"{len(failed)} of {len(reports)} backup(s) failed: {names_failed}")
+        raise UserError(_failures(reports))
 
 
 @backup.command(name="list")
