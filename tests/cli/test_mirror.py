@@ -87,3 +87,7 @@ def test_a_mirror_of_the_past_is_never_synced(pond: PondRunner, host: Path, tmp_
     assert pond.cat_bytes("/a") == b"two"
     assert json.loads((out / ".pond-mirror").read_text())["at_txn"] == 2
     assert (out / "a").read_text() == "edited in the past"
+    # Nor does a run of the past state promise a sync it would refuse.
+    again = pond.ok("mirror", str(out), "--at-txn", "2").stdout
+    assert "a mirror of a past state is read-only: the edit is left" in again
+    assert "--sync" not in again

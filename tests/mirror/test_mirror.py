@@ -202,6 +202,15 @@ def test_tables_are_read_only_in_a_mirror(pond: Pond, tmp_path: Path) -> None:
     out = tmp_path / "m"
     pond.mirrors.write(out)
     (out / "data/sites.table.parquet").write_bytes(b"not parquet any more")
+    (out / "data/temp.series.parquet").write_bytes(b"nor this")
+    # A plain run says the truth: these edits never come back, and how to undo them.
+    plain = pond.mirrors.write(out)
+    assert sorted(n.path for n in plain.edited) == ["/data/sites.table", "/data/temp.series"]
+    for note in plain.edited:
+        assert "read-only in a mirror: the edit is left" in note.reason
+        assert "--sync" not in note.reason and "delete the host file" in note.reason
+    (out / "data/temp.series.parquet").unlink()
+    assert pond.mirrors.write(out).written == ["/data/temp.series"]
     before = pond.last_txn
     result = pond.mirrors.sync(out)
     assert pond.last_txn == before
