@@ -38,7 +38,7 @@ from ...tinyfs.persistence import RESOURCE
 from ..export import EXPORT_FORMATS, export_node
 from . import record as rec
 from .names import escape, host_names
-from .select import select
+from .select import select, selected_by
 
 TABLE_FORMATS = EXPORT_FORMATS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -511,13 +511,13 @@ def _run(
         elif state == "clean":
             to_remove.append(rel)
         else:
-            report.conflicts.append(
-                Note(
-                    old.path,
-                    rel,
-                    "removed from the pond, edited on the host: the host file is kept",
-                )
+            # Not wanted any more: the pond dropped it, or new patterns left it out.
+            why = (
+                "outside the mirror's patterns, edited on the host: the host file is kept"
+                if old.type != DIRECTORY and not selected_by(old.path, record.patterns)
+                else "removed from the pond, edited on the host: the host file is kept"
             )
+            report.conflicts.append(Note(old.path, rel, why))
             if not old.stale:
                 old.stale = report.touched = True
 
