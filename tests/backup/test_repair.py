@@ -64,7 +64,7 @@ def test_fsck_repair_mends_what_the_backup_holds_and_names_the_rest(
     assert report["ok"] and not report["unrepaired"]
     after = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)
     assert after["ok"] and after["content_root"] == root
-    assert not list(data.rglob("*.repair-*")), "a temporary file was left"
+    assert not list(data.rglob("*repair-*")), "a temporary file was left"
 
     # A blob written after the push: the backup cannot mend it, and says so.
     pond = Pond.open(pond_dir)

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDataError
+from ..tlogfs.blobs import fsync_dir
 from ..tlogfs.integrity import FsckReport, fsck
+from ..tlogfs.layout import TEMP_PREFIX
 from .remote import Remote
 
 # The fsck problems a backup's copy of the named file can mend.
@@ -65,17 +67,15 @@ def _put_back(pond_dir: Path, rel: str, data: bytes) -> None:
     """Write ``data`` at ``pond_dir/rel`` atomically: temporary name, fsync, rename, fsync dir."""
     dest = pond_dir / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.repair-{uuid.uuid4().hex}.tmp"
+    # Named as the pond's other temporary files, so a crash's leftover is debris that
+    # ``recover`` clears, not a stray.
+    tmp = dest.parent / f"{TEMP_PREFIX}repair-{uuid.uuid4().hex}.tmp"
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, dest)
-    fd = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(dest.parent)
 
 
 def repair(pond_dir: Path, remote: Remote) -> RepairReport:
