@@ -8,7 +8,8 @@ other failure the user can cause is a ``PondError``::
      ├── PondNotFoundError      no pond at the given directory
      ├── PondExistsError        ``init`` on a directory that already holds one
      ├── PondCorruptError       the directory holds something that is not a readable pond
-     │    └── CorruptDataError  stored bytes missing, or not matching their sha256
+     │    ├── CorruptDataError  stored bytes missing, or not matching their sha256
+     │    └── DivergedError     an imported pond that is no longer the one imported from
      ├── InvalidPathError       a malformed path, or ``..`` above the root  (also ValueError)
      ├── GlobError              a malformed glob pattern                    (also ValueError)
      ├── SymlinkLoopError       symlinks that never reach a node            (also OSError)
@@ -94,6 +95,10 @@ class PondCorruptError(PondError):
 
 class CorruptDataError(PondCorruptError):
     """A version's stored bytes are missing or do not match their recorded sha256."""
+
+
+class DivergedError(PondCorruptError):
+    """A pond being imported is another pond, or rewrote history already imported from it."""
 
 
 class InvalidPathError(PondError, ValueError):

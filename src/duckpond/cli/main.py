@@ -6,9 +6,9 @@ Adding a command module is one line below; see the package docstring.
 from __future__ import annotations
 
 from .app import UserError, cli, register
-from .commands import backup, copy, export, fs, history, maintenance, pipeline, read
+from .commands import backup, copy, export, fs, history, maintenance, mirror, pipeline, read
 
-for module in (fs, copy, read, history, maintenance, pipeline, export, backup):
+for module in (fs, copy, read, history, maintenance, pipeline, export, backup, mirror):
     register(module)
 
 

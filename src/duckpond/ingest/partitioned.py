@@ -170,7 +170,7 @@ def periods_over(spans: Sequence[tuple[int, int]], partition: str) -> list[Perio
 
 
 @dataclass(frozen=True)
-class _Source:
+class ExportSource:
     """One output to export: its node, its time column and the spans its rows may cover.
 
     ``spans`` None means the ranges are unknown and the rows must be scanned once.
@@ -181,7 +181,7 @@ class _Source:
     spans: list[tuple[int, int]] | None
 
 
-def _source(np: NodePath) -> _Source:
+def export_source(np: NodePath) -> ExportSource:
     from ..query.canonical import find_timestamp_column
     from .versions import version_schema
 
@@ -192,7 +192,7 @@ def _source(np: NodePath) -> _Source:
         column = find_timestamp_column(out.schema())
         span = out.event_range()
         # A computed output may know its range only once read: then a scan finds it.
-        return _Source(np, column, [span] if span is not None else None)
+        return ExportSource(np, column, [span] if span is not None else None)
     versions = np.node.versions()
     # A series is all its versions; a table is its latest one.
     current = versions if np.node_type == FILE_SERIES else versions[-1:]
@@ -201,7 +201,7 @@ def _source(np: NodePath) -> _Source:
     if column is None:
         column = find_timestamp_column(version_schema(np, current[-1].version))
     if column is None:
-        return _Source(np, None, None)
+        return ExportSource(np, None, None)
     spans = [
         (v.min_event_time, v.max_event_time)
         for v in current
@@ -209,8 +209,8 @@ def _source(np: NodePath) -> _Source:
     ]
     if len(spans) < len(current) and any(v.size for v in current):
         # A version written before ranges were recorded: its rows say.
-        return _Source(np, column, None)
-    return _Source(np, column, spans)
+        return ExportSource(np, column, None)
+    return ExportSource(np, column, spans)
 
 
 def _scan_span(read: Reader, path: str, column: str) -> list[tuple[int, int]]:
@@ -361,7 +361,7 @@ class _Layout:
 
     def partition(
         self,
-        src: _Source,
+        src: ExportSource,
         reader: pa.RecordBatchReader,
         rel_dir: PurePosixPath,
         period: Period | None,
@@ -380,7 +380,7 @@ class _Layout:
 
     def _record(
         self,
-        src: _Source,
+        src: ExportSource,
         rel: PurePosixPath,
         period: Period | None,
         done: _Written,
@@ -416,7 +416,7 @@ class _Exporter(_Layout):
 
     def partition(
         self,
-        src: _Source,
+        src: ExportSource,
         reader: pa.RecordBatchReader,
         rel_dir: PurePosixPath,
         period: Period | None,
@@ -615,7 +615,7 @@ def _export_one(
     from ..query.canonical import event_range, schema_json
     from ..query.sources import TimeRange, filter_table
 
-    src = _source(np)
+    src = export_source(np)
     rel_dir = _relative_dir(np.path)
     first = len(exporter.files)
     schema: pa.Schema | None = None

@@ -365,6 +365,7 @@ def apply_documents(
         root = tx.root
         # Planned again under the lock: another writer may have applied meanwhile.
         items, directories = plan(root, docs, pond_dir)
+        _check_mounts(root, docs)
         before = stored_resources(root)
         nodes = plan_nodes(root, docs, items, before)
         for item in items:
@@ -419,6 +420,22 @@ def unmatched_inputs(root: WD, docs: Sequence[Document]) -> list[str]:
                 continue  # a pattern that cannot be read is an error elsewhere
             found.append(f"{doc.source.where()}: {pattern} matches nothing in the pond (yet)")
     return found
+
+
+def _check_mounts(root: WD, docs: Sequence[Document]) -> None:
+    """Refuse a resource whose outputs would go inside another resource's Import mount."""
+    from .mounts import import_mounts
+
+    mounts = import_mounts(root)
+    for doc in docs:
+        if doc.path is None:
+            continue
+        for mount, owner in mounts:
+            if owner != doc.name and (doc.path == mount or doc.path.startswith(mount + "/")):
+                raise DocumentError(
+                    f"{doc.source.where()}: spec.path: {doc.path} is inside {mount}, "
+                    f"imported by {owner}; imported data is read-only"
+                )
 
 
 def _write_node(root: WD, node: NodeAction, uuid: str, old: StoredResource | None) -> None:

@@ -89,6 +89,7 @@ class RunResult:
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         from ..timeparse import iso
@@ -106,6 +107,7 @@ class RunResult:
             "txn_seq": self.txn_seq,
             "error": self.error,
             "details": self.details,
+            "warnings": self.warnings,
         }
 
 
@@ -272,6 +274,11 @@ def _run_one(
         # What a kind reports (file names, server messages) may quote a secret too.
         result.details = _scrubbed(stats.details)
         result.summary = scrub(stats.summary)
+        result.warnings = [scrub(w) for w in stats.warnings]
+        if result.warnings:
+            # One list in the record: the kind's own (a Site's) and the run's warnings.
+            earlier = list(result.details.get("warnings") or [])
+            result.details = {**result.details, "warnings": earlier + result.warnings}
         if stats.error is not None:
             # Partly done: the good part is committed, the run still counts as failed.
             result.outcome, result.error = "failed", scrub(stats.error)

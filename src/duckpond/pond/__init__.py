@@ -13,17 +13,18 @@ Each write verb of ``Pond`` (``mkdir``, ``write_series``, ``copy_in``...) is the
 same verb of a one-verb ``Transaction`` (docs/architecture.md, "Transactions").
 Modules: ``core.py`` (``Pond``), ``transaction.py``, ``results.py`` (``Entry``,
 ``CopyResult``, ``PondStatus``), ``facet.py`` and one module per facet (``pipeline.py``,
-``backups.py``, ``maintenance.py``), and
+``backups.py``, ``maintenance.py``, ``mirrors.py``), and
 ``host.py`` (what the CLI reads and prints without a pond).
 """
 
 from ..tinyfs import DIRECTORY, FILE_DATA
 from ..tinyfs.glob import has_wildcard
 from .backups import BackupInfo, PondBackups
-from .core import Pond, resolve_pond_dir
+from .core import Pond, is_literal, resolve_pond_dir
 from .facet import Facet
 from .host import describe_host, parse_url, preview_rows, read_host, write_rows
 from .maintenance import PondMaintenance, SpaceReport
+from .mirrors import PondMirrors
 from .pipeline import PondPipeline
 from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
@@ -38,12 +39,14 @@ __all__ = [
     "Pond",
     "PondBackups",
     "PondMaintenance",
+    "PondMirrors",
     "PondPipeline",
     "PondStatus",
     "SpaceReport",
     "Transaction",
     "describe_host",
     "has_wildcard",
+    "is_literal",
     "parse_url",
     "preview_rows",
     "read_host",

@@ -30,6 +30,7 @@ from ..tinyfs.glob import has_wildcard
 from ..tinyfs.persistence import is_file_type
 from .backups import PondBackups
 from .maintenance import PondMaintenance
+from .mirrors import PondMirrors
 from .pipeline import PondPipeline
 from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from ..backup import RepairReport, RestoreReport
+    from ..ingest.delta_export import DeltaExportResult
     from ..ingest.options import CopyOptions
     from ..ingest.partitioned import ExportResult
     from ..tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
@@ -158,6 +160,11 @@ class Pond:
     def maintenance(self) -> PondMaintenance:
         """Keeping the pond small: ``maintain`` and ``du`` (a facet; ``fsck`` stays on ``Pond``)."""
         return PondMaintenance(self)
+
+    @property
+    def mirrors(self) -> PondMirrors:
+        """The local mirror's verbs: ``write`` a folder of plain files, ``sync`` its edits back."""
+        return PondMirrors(self)
 
     def close(self) -> None:
         self.persistence.close()
@@ -326,8 +333,7 @@ class Pond:
         pattern = pattern or "/**"
         if not pattern.startswith("/"):
             pattern = "/" + pattern
-        if has_wildcard(pattern) and not (pattern != "/" and root.exists(pattern.rstrip("/"))):
-            # A name such as 'export[1].csv' that exists is taken literally, not as a pattern.
+        if not is_literal(root, pattern):
             found = [m.node_path for m in root.glob(pattern, hidden=all)]
             if unlisted is not None:
                 unlisted.update(root.unlisted)
@@ -402,7 +408,11 @@ class Pond:
             matches = self.list(one)
             if not matches:
                 raise FileNotFoundError(2, "no pond path matches", one)
-            prefix = strip_prefix if strip_prefix is not None else _static_prefix(one)
+            literal = is_literal(root, one)
+            if strip_prefix is not None:
+                prefix = strip_prefix
+            else:
+                prefix = tpaths.join(tpaths.split(one)[:-1]) if literal else _static_prefix(one)
             prefix_parts = tpaths.normalize(prefix)
             for np in matches:
                 if tpaths.normalize(np.path)[: len(prefix_parts)] != prefix_parts:
@@ -411,7 +421,7 @@ class Pond:
                 # A matched symlink is copied as what it points to, under its own name;
                 # one that points nowhere is skipped when a glob matched it (a named one
                 # is an error).
-                if match.is_symlink() and has_wildcard(one) and not _resolves(root, match.path):
+                if match.is_symlink() and not literal and not _resolves(root, match.path):
                     continue
                 np = root.get(match.path) if match.is_symlink() else match
                 for node in root.visit(np.path) if np.is_dir() else iter([np]):
@@ -565,12 +575,14 @@ class Pond:
         patterns: str | Sequence[str],
         out_dir: str | os.PathLike[str],
         *,
-        partition: str = "month",
+        partition: str | None = None,
         format: str = "parquet",
         start: Any = None,
         end: Any = None,
-    ) -> ExportResult:
-        """Export tables and series as Hive-partitioned files plus ``manifest.json``.
+        storage_options: dict[str, str] | None = None,
+    ) -> ExportResult | DeltaExportResult:
+        """Export tables and series as Hive-partitioned files plus ``manifest.json``,
+        or (``format="delta"``) each as a standalone Delta table.
 
         Every table or series (stored or computed) that ``patterns`` match, or that
         lies below a matched directory, goes to ``out_dir/<its pond path>/``, split by
@@ -579,10 +591,24 @@ class Pond:
         ``format`` is ``parquet`` or ``csv``; ``start`` (inclusive) and ``end``
         (exclusive) limit the rows.  A re-export rewrites only the files whose content
         changed and removes those that the previous export wrote and this one does not
-        (see ``duckpond.ingest.partitioned``).  Raises ``FileNotFoundError`` when a
-        pattern matches no table or series, ``ConfigError`` for a bad option.
+        (see ``duckpond.ingest.partitioned``); ``partition`` None means ``month``.
+
+        ``format="delta"`` writes each output to the Delta table ``out_dir/<its pond
+        path>`` (``out_dir`` a directory, or an object store URL opened with
+        ``storage_options``), appending what is new since the last export and
+        committing nothing when nothing is (see ``duckpond.ingest.delta_export``); it
+        takes no ``partition``, ``start`` or ``end``.  Raises ``FileNotFoundError``
+        when a pattern matches no table or series, ``ConfigError`` for a bad option.
         """
         from ..ingest.partitioned import export_partitioned
+
+        delta = format == "delta"
+        if delta and (partition is not None or start is not None or end is not None):
+            raise ConfigError(
+                "a Delta export takes every row of each output: drop {partition}, "
+                "{start} and {end}",
+                options={"partition": "", "start": "", "end": ""},
+            )
 
         root = self.root
         chosen: dict[str, NodePath] = {}
@@ -599,18 +625,27 @@ class Pond:
                         chosen.setdefault(node.path, node)
                         found += 1
             if not found:
-                if not has_wildcard(pattern) and self.root.exists(pattern):
+                if is_literal(self.root, pattern) and self.root.exists(pattern):
                     raise InvalidPathError(f"not a table or series: {pattern}")
                 raise FileNotFoundError(2, "no table or series matches", pattern)
 
         def read(path: str, low: datetime | None, high: datetime | None) -> pa.RecordBatchReader:
             return self.cat(path, start=low, end=high)
 
+        if delta:
+            from ..ingest.delta_export import export_delta
+
+            return export_delta(
+                list(chosen.values()),
+                os.fspath(out_dir),
+                read,
+                storage_options=storage_options,
+            )
         return export_partitioned(
             list(chosen.values()),
             Path(out_dir),
             read,
-            partition=partition,
+            partition=partition or "month",
             format=format,
             start=_time_or_none(start),
             end=_time_or_none(end),
@@ -629,6 +664,15 @@ def _resolves(root: WD, path: str) -> bool:
     except (FileNotFoundError, NotADirectoryError, OSError):
         return False
     return True
+
+
+def is_literal(root: WD, pattern: str) -> bool:
+    """Whether ``pattern`` names one path rather than a glob: it has no wildcard, or a
+    node exists under exactly that name (``/export[1].csv``, ``/a[b]*c.csv``), which is
+    then read as any other path is, by every command."""
+    if not has_wildcard(pattern):
+        return True
+    return pattern != "/" and root.exists(pattern.rstrip("/"))
 
 
 def _static_prefix(pattern: str) -> str:

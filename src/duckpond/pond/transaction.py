@@ -28,19 +28,25 @@ class Transaction:
     """
 
     def __init__(self, pond: Pond, root: WD) -> None:
+        from ..pipeline.mounts import MountGuard
+
         self.pond = pond
         self.root = root
         self.txn_seq: int | None = None
+        # Imported trees are read-only to every verb here (pipeline/mounts.py).
+        self._mounts = MountGuard(root)
 
     @guarded
     def mkdir(self, *paths: str, parents: bool = False, exist_ok: bool = False) -> None:
         """Create directories; ``parents`` makes missing parents and accepts existing ones."""
+        self._mounts.check_write(*paths)
         for path in paths:
             self.root.mkdir(path, parents=parents, exist_ok=exist_ok)
 
     @guarded
     def write_file(self, path: str, data: bytes) -> None:
         """Raw bytes as a ``file:data`` (a new version if the file exists; it keeps its type)."""
+        self._mounts.check_write(path)
         self.root.write_file(path, data)
 
     @guarded
@@ -53,6 +59,7 @@ class Transaction:
         """
         from ..ingest.store import store_tabular
 
+        self._mounts.check_write(path)
         store_tabular(self.root, path, data, FILE_SERIES, timestamp_column)
 
     @guarded
@@ -60,6 +67,7 @@ class Transaction:
         """Write a ``file:table`` (a new version if it exists) from Arrow, pandas or polars."""
         from ..ingest.store import store_tabular
 
+        self._mounts.check_write(path)
         store_tabular(self.root, path, data, FILE_TABLE, None)
 
     @guarded
@@ -77,6 +85,7 @@ class Transaction:
         from ..ingest.plan import plan_copy_in
         from ..ingest.store import store_file
 
+        self._mounts.check_write(dest)
         if format not in (None, "data", "table", "series"):
             raise ConfigError(f"unknown format {format!r} (choose data, table or series)")
         chosen = options if options is not None else CopyOptions()
@@ -96,6 +105,7 @@ class Transaction:
     @guarded
     def symlink(self, target: str, path: str) -> None:
         """A symlink at ``path`` to ``target`` (which need not exist)."""
+        self._mounts.check_write(path)
         self.root.symlink(target, path)
 
     @guarded
@@ -114,11 +124,14 @@ class Transaction:
 
                 remove_resource(self.root, np.name)
                 return
+        self._mounts.check_remove(path)
         self.root.remove(path, recursive=recursive)
 
     @guarded
     def mv(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst`` (or into it, if it is a directory), keeping the node id."""
+        self._mounts.check_remove(src)
+        self._mounts.check_write(dst)
         self.root.rename(src, dst)
 
     @guarded
@@ -126,4 +139,5 @@ class Transaction:
         self, path: str, node_type: str, factory: str, config: dict[str, Any]
     ) -> None:
         """A dynamic file or directory at ``path``, computed on read by ``factory`` from ``config``."""
+        self._mounts.check_write(path)
         self.root.create_dynamic(path, node_type, factory, config)

@@ -107,6 +107,7 @@ class RowIndex:
         self._row_groups: dict[str, list[int]] = {}
         self._content: OrderedDict[tuple[str, int], pa.ChunkedArray] = OrderedDict()
         self._content_bytes = 0
+        self._files: dict[str, _DataFile] = {}
         self.max_txn = 0
 
     # -- the file listing ----------------------------------------------------
@@ -122,6 +123,7 @@ class RowIndex:
             self._reset()
         new = [f for path, f in files.items() if path not in self._known]
         self._known = set(files)
+        self._files = files
         new.sort(key=lambda f: f.min_txn or 0)
         touched: set[str] = set()
         unknown: set[str] = set()
@@ -167,6 +169,34 @@ class RowIndex:
         self._row_groups.clear()
         self.clear_cache()
         self.max_txn = 0
+
+    def changed_since(self, txn: int) -> dict[str, set[str]] | None:
+        """Node id -> the entry types of its rows committed after ``txn`` (and visible).
+
+        Reads only the data files whose statistics say they hold such rows, and
+        only three columns of them.  None when a file has no statistics.
+        """
+        changed: dict[str, set[str]] = {}
+        for f in self._files.values():
+            if f.max_txn is None:
+                return None
+            if f.max_txn <= txn or (
+                self._limit is not None and f.min_txn is not None and f.min_txn > self._limit
+            ):
+                continue
+            full = str(self._root / f.path)
+            try:
+                # ParquetFile, not read_table: that would import pyarrow.dataset (0.3 s).
+                table = pq.ParquetFile(full).read(columns=["node_id", "file_type", "txn_seq"])
+            except (OSError, pa.ArrowInvalid) as e:
+                raise PondCorruptError(f"cannot read oplog data file {full}: {e}") from e
+            for node_id, file_type, txn_seq in zip(
+                *(_column(table, name) for name in ("node_id", "file_type", "txn_seq")),
+                strict=True,
+            ):
+                if txn_seq > txn and (self._limit is None or txn_seq <= self._limit):
+                    changed.setdefault(node_id, set()).add(file_type)
+        return changed
 
     # -- rows ----------------------------------------------------------------
 

@@ -329,6 +329,14 @@ class DeltaPersistence:
         """Where a large version's blob should be, without checking it; None if inline."""
         return self._view.blob_path(node_id, version)
 
+    def changed_since(self, txn: int) -> dict[str, set[str]] | None:
+        """Node id -> entry types of the committed rows after ``txn`` in this state (None: unknown).
+
+        What a mirror run needs to skip the nodes nothing touched; it reads only the
+        data files that hold such rows.
+        """
+        return self._view.index.changed_since(txn)
+
     def all_rows(self) -> pa.Table:
         """Every committed, visible version's metadata (no content), for SQL system tables."""
         return self._view.index.table()

@@ -19,17 +19,17 @@ from ..app import Settings, pass_settings, time_travel
 @click.option(
     "--partition",
     type=click.Choice(["year", "month"]),
-    default="month",
-    show_default=True,
-    help="Split timed outputs by the year or month of their event time, in UTC.",
+    default=None,
+    help="Split timed outputs by the year or month of their event time, in UTC "
+    "(default: month; not with --format delta).",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["parquet", "csv"]),
+    type=click.Choice(["parquet", "csv", "delta"]),
     default="parquet",
     show_default=True,
-    help="The file format of each partition.",
+    help="The file format of each partition, or delta: one Delta table per output.",
 )
 @click.option("--start", metavar="TIME", help="First event time to export (inclusive).")
 @click.option("--end", metavar="TIME", help="End of the event times to export (exclusive).")
@@ -39,7 +39,7 @@ def export(
     settings: Settings,
     patterns: tuple[str, ...],
     out_dir: str,
-    partition: str,
+    partition: str | None,
     fmt: str,
     start: str | None,
     end: str | None,
@@ -57,6 +57,12 @@ def export(
     changed and removes the files of the previous export that are no longer
     produced; every file is written atomically.
 
+    With --format delta each output becomes a standard Delta table at
+    DIR/<its pond path>, readable by Polars, DataFusion, deltalake, Dask, Spark...:
+    its rows as `pond cat` gives them, its event-time column as the pond has it.
+    Exporting again appends what is new (or replaces the rows a new version
+    changed), one commit per table; a table with nothing new gets no commit.
+
     Examples:
 
         pond export '/hydrovu/**/*.series' --dir /srv/export
@@ -64,6 +70,8 @@ def export(
         pond export /data/a.series --dir out --partition year --format csv
 
         pond export '/data/*' --dir out --start 2025-01-01 --end 2025-07-01
+
+        pond export '/hydrovu/**/*.series' --format delta --dir /srv/lake
     """
     from ...timeparse import parse_time
 

@@ -55,6 +55,8 @@ class RunStats:
     # A partial failure: what was written is committed, but the run is recorded as
     # failed with this one-line error (an Inbox with files it could not read).
     error: str | None = None
+    # Things the operator should know that did not fail the run (readings set aside).
+    warnings: list[str] = field(default_factory=list)
 
 
 class WriteTransaction(Protocol):
@@ -115,7 +117,8 @@ class Kind:
     (checked against the pond's own directory); ``check_pond(spec, root)``
     lists ``(field, problem)`` pairs found in the pond at apply (a template
     file that does not compile); ``run`` is the run step
-    of collectors and publishers.  A derivation has ``output(spec, ctx)``,
+    of collectors and publishers; ``base_dir`` is where ``spec.path`` defaults to
+    ``<base_dir>/<name>``.  A derivation has ``output(spec, ctx)``,
     its computed output, and ``output_type(spec)``, the type of its node
     (``dynamic:file`` or ``dynamic:dir``).
     """
@@ -130,6 +133,7 @@ class Kind:
     output_type: Callable[[Any], str] | None = None
     host_outputs: Callable[[Any], list[tuple[str, str]]] = _no_problems
     check_pond: Callable[[Any, WD], list[tuple[str, str]]] = _no_pond_problems
+    base_dir: str | None = None
     last: bool = False
     """Run after every resource that is not ``last`` (Backup: it sends what they wrote)."""
     after_commit: Callable[[RunContext], None] | None = None
@@ -137,8 +141,9 @@ class Kind:
     a failure there is not the run's, and leaves what it did to the next run."""
 
     def default_path(self, name: str) -> str:
-        """``/<kind in lower case>/<name>``: where outputs go when ``spec.path`` is not given."""
-        return f"/{self.name.lower()}/{name}"
+        """``<base_dir>/<name>`` where outputs go when ``spec.path`` is not given;
+        ``base_dir`` defaults to ``/<kind in lower case>``."""
+        return f"{self.base_dir or '/' + self.name.lower()}/{name}"
 
 
 KINDS: dict[str, Kind] = {}
@@ -179,7 +184,9 @@ _BUILTIN = (
     "join",
     "pivot",
     "reduce",
+    "import_",
     "backup",
+    "mirror",
 )
 _loaded = False
 

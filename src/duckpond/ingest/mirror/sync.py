@@ -1,0 +1,403 @@
+"""Bringing host edits in a mirror back into the pond, as one transaction.
+
+``scan`` walks the mirror folder without following any symlink and compares
+it with the record: a raw file changed on the host, a new host file, folder
+or symlink, and (with ``--delete``) a host file removed.  ``apply`` writes
+them in the caller's open transaction:
+
+- a changed raw file whose pond node still has the version it was mirrored
+  from becomes a new version of it;
+- a new host file becomes a new node at the pond path its host name stands
+  for (names.py), if the mirror's patterns select that path;
+- when the pond changed too (the node has a newer version, was removed, or a
+  new node holds the name), the pond's version stays and the host's bytes are
+  stored beside it as ``NAME.conflict-<UTC time>``; nothing is lost;
+- tables, series, computed outputs and resources are read-only in a mirror:
+  an edit of one is reported and left as it is;
+- a host symlink is imported only if it points inside the mirror folder.
+
+``settle`` then brings the record in line with what the transaction wrote, so
+the mirror run that follows sees the imported files as its own.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import posixpath
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ...errors import PondError
+from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK, WD, NodePath
+from . import record as rec
+from .names import RESERVED_PREFIX, escape, host_to_pond
+from .out import MirrorReport, Note
+from .select import selected_by
+
+ChangeKind = Literal["edit", "new-file", "new-dir", "link", "gone"]
+
+
+@dataclass
+class Change:
+    """One difference between the host folder and the record."""
+
+    kind: ChangeKind
+    rel: str
+    path: str
+    """The pond path it concerns."""
+    entry: rec.Entry | None = None
+    data: bytes = b""
+    sha256: str = ""
+    target: str = ""
+    """For ``link``: the pond target, relative to the link's folder."""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A host edit that met a pond change: the pond's ``path`` stays, the host's is ``kept_as``."""
+
+    path: str
+    kept_as: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "kept_as": self.kept_as}
+
+
+@dataclass
+class SyncReport:
+    """What ``--sync`` brought in (pond paths), in transaction ``txn_seq`` (None: nothing)."""
+
+    dir: str
+    txn_seq: int | None = None
+    changed: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    kept: list[Note] = field(default_factory=list)
+    """Host changes left as they are, each with why."""
+
+    def summary(self) -> str:
+        counts = (
+            f"{len(self.changed)} changed, {len(self.created)} new, {len(self.deleted)} deleted"
+        )
+        if self.conflicts:
+            counts += f", {len(self.conflicts)} conflicts"
+        where = f"txn {self.txn_seq}" if self.txn_seq is not None else "nothing to commit"
+        return f"synced {self.dir} into the pond: {counts} ({where})"
+
+    def lines(self) -> list[str]:
+        out = [self.summary()]
+        out += [
+            f"conflict: {c.path}: the pond's version stays; the host's is stored as {c.kept_as}"
+            for c in self.conflicts
+        ]
+        out += [f"kept: {n.line()}" for n in self.kept]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dir": self.dir,
+            "txn_seq": self.txn_seq,
+            "changed": self.changed,
+            "created": self.created,
+            "deleted": self.deleted,
+            "conflicts": [c.to_json() for c in self.conflicts],
+            "kept": [n.to_json() for n in self.kept],
+        }
+
+
+@dataclass
+class SyncResult:
+    """``--sync``: the edits brought in, then the mirror run that followed."""
+
+    sync: SyncReport
+    mirror: MirrorReport
+
+    def lines(self) -> list[str]:
+        return [*self.sync.lines(), *self.mirror.lines()]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sync": self.sync.to_json(), "mirror": self.mirror.to_json()}
+
+
+def _walk(base: Path, rel: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every host entry below ``base/rel``, never through a symlink, the mirror's own files skipped."""
+    with os.scandir(base / rel if rel else base) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.startswith(RESERVED_PREFIX):
+            continue
+        child = f"{rel}/{entry.name}" if rel else entry.name
+        yield child, entry
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(base, child)
+
+
+class _PondPaths:
+    """Host path -> pond path: the record's where it knows, else the names rule."""
+
+    def __init__(self, record: rec.Record) -> None:
+        self.files = record.files
+
+    def __call__(self, rel: str) -> str:
+        if not rel:
+            return "/"
+        entry = self.files.get(rel)
+        if entry is not None:
+            return entry.path
+        parent, _, name = rel.rpartition("/")
+        above = self(parent)
+        return f"{above.rstrip('/')}/{host_to_pond(name)}"
+
+
+def _read(path: str) -> tuple[bytes, str]:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _link_target(base: Path, rel: str, pond_of: _PondPaths) -> str | None:
+    """A host symlink's target as a pond path relative to the link, or None if it leaves DIR."""
+    text = os.readlink(base / rel)
+    link_dir = posixpath.dirname(rel)
+    if text.startswith("/"):
+        real_base = os.path.realpath(base)
+        for prefix in {str(base), real_base}:
+            if text == prefix or text.startswith(prefix.rstrip("/") + "/"):
+                text_rel = posixpath.normpath(text[len(prefix) :].lstrip("/") or ".")
+                break
+        else:
+            return None
+    else:
+        text_rel = posixpath.normpath(posixpath.join(link_dir, text))
+    if text_rel == ".." or text_rel.startswith("../"):
+        return None
+    target = pond_of("" if text_rel == "." else text_rel)
+    parent = pond_of(link_dir)
+    return posixpath.relpath(target, parent)
+
+
+def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change], list[Note]]:
+    """The host changes to bring in, and those left as they are (with why)."""
+    changes: list[Change] = []
+    kept: list[Note] = []
+    pond_of = _PondPaths(record)
+    seen: set[str] = set()
+    for rel, item in _walk(base):
+        seen.add(rel)
+        try:
+            path = pond_of(rel)
+        except UnicodeError:
+            # Shown as Python writes it: the raw bytes could not be printed at all.
+            shown = repr(rel)[1:-1]
+            kept.append(Note(shown, shown, "its host name is not UTF-8: rename it"))
+            continue
+        except ValueError as exc:
+            kept.append(Note(repr(rel)[1:-1], rel, f"not brought in: {exc}"))
+            continue
+        entry = record.files.get(rel)
+        host = os.path.join(base, rel)
+        if entry is not None:
+            state, _ = rec.host_state(host, entry)
+            if state == "clean":
+                continue
+            is_file = item.is_file(follow_symlinks=False)
+            if entry.editable and is_file:
+                data, digest = _read(host)
+                changes.append(Change("edit", rel, path, entry, data, digest))
+            elif entry.type == SYMLINK and item.is_symlink():
+                target = _link_target(base, rel, pond_of)
+                if target is None:
+                    kept.append(Note(path, rel, "the host symlink points outside the mirror"))
+                else:
+                    changes.append(Change("link", rel, path, entry, target=target))
+            elif entry.type in (DIRECTORY, SYMLINK) or not is_file:
+                kept.append(Note(path, rel, "replaced by another kind of entry on the host"))
+            else:
+                kept.append(
+                    Note(path, rel, f"a {entry.type} is read-only in a mirror: the edit is left")
+                )
+            continue
+        if not selected_by(path, record.patterns):
+            kept.append(Note(path, rel, "outside the mirror's patterns: not brought in"))
+            continue
+        if item.is_symlink():
+            target = _link_target(base, rel, pond_of)
+            if target is None:
+                kept.append(Note(path, rel, "the host symlink points outside the mirror"))
+            else:
+                changes.append(Change("link", rel, path, target=target))
+        elif item.is_dir(follow_symlinks=False):
+            changes.append(Change("new-dir", rel, path))
+        elif item.is_file(follow_symlinks=False):
+            data, digest = _read(host)
+            changes.append(Change("new-file", rel, path, data=data, sha256=digest))
+        else:
+            kept.append(Note(path, rel, "not a file, folder or symlink"))
+    dirs: dict[str, bool] = {}
+    # Deepest first: a folder removed on the host goes after what was in it.
+    for rel, entry in sorted(record.files.items(), key=lambda kv: -kv[0].count("/")):
+        if rel in seen:
+            continue
+        if not rec.real_dirs(base, rel, dirs):
+            kept.append(Note(entry.path, rel, "a folder above it is not a folder on the host"))
+        elif not delete:
+            kept.append(Note(entry.path, rel, "removed on the host: kept in the pond (--delete)"))
+        elif entry.editable or entry.type in (DIRECTORY, SYMLINK):
+            changes.append(Change("gone", rel, entry.path, entry))
+        else:
+            kept.append(
+                Note(entry.path, rel, f"a {entry.type} is read-only in a mirror: not deleted")
+            )
+    return changes, kept
+
+
+def _existing(root: WD, path: str) -> NodePath | None:
+    if not root.exists(path):
+        return None
+    return root.get(path, follow=False)
+
+
+def _conflict_path(root: WD, path: str, stamp: str) -> str:
+    candidate = f"{path}.conflict-{stamp}"
+    n = 2
+    while root.exists(candidate):
+        candidate = f"{path}.conflict-{stamp}-{n}"
+        n += 1
+    return candidate
+
+
+def _parent(path: str) -> str:
+    return path.rsplit("/", 1)[0] or "/"
+
+
+def apply(root: WD, changes: list[Change], report: SyncReport, stamp: str) -> list[Change]:
+    """Write ``changes`` through ``root`` (inside one open transaction); the ones now settled.
+
+    ``stamp`` is the UTC time that names conflict copies (``20261207T013512Z``).
+    A change the pond cannot take (a name held by a folder, a dynamic folder)
+    is reported in ``report.kept`` and the others go on.
+    """
+    done: list[Change] = []
+    for change in changes:
+        try:
+            if _apply_one(root, change, report, stamp):
+                done.append(change)
+        except (PondError, OSError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            report.kept.append(Note(change.path, change.rel, f"not brought in: {why}"))
+    return done
+
+
+def _apply_one(root: WD, change: Change, report: SyncReport, stamp: str) -> bool:
+    np = _existing(root, change.path)
+    entry = change.entry
+    unchanged = (
+        np is not None
+        and entry is not None
+        and np.node_id == entry.node
+        and (entry.type == DIRECTORY or np.info().version == entry.version)
+    )
+    if change.kind in ("edit", "new-file"):
+        if np is not None and np.is_file() and np.info().sha256 == change.sha256:
+            return True  # the pond already holds these bytes
+        if change.kind == "edit" and unchanged:
+            root.write_file(change.path, change.data)
+            report.changed.append(change.path)
+            return True
+        if np is None and change.kind == "new-file":
+            root.mkdir(_parent(change.path), parents=True)
+            root.create_file(change.path, change.data)
+            report.created.append(change.path)
+            return True
+        root.mkdir(_parent(change.path), parents=True)
+        kept_as = _conflict_path(root, change.path, stamp)
+        root.create_file(kept_as, change.data)
+        report.conflicts.append(Conflict(change.path, kept_as))
+        return True
+    if change.kind == "new-dir":
+        if np is None:
+            root.mkdir(change.path, parents=True)
+            report.created.append(change.path)
+        elif not np.is_dir():
+            raise FileExistsError(errno.EEXIST, "a pond file already has this name")
+        return True
+    if change.kind == "link":
+        if np is not None and np.is_symlink() and root.readlink(change.path) == change.target:
+            return True
+        if np is not None and not (entry is not None and unchanged and np.is_symlink()):
+            raise FileExistsError(errno.EEXIST, "the pond changed this name too")
+        if np is not None:
+            root.remove(change.path)
+        root.mkdir(_parent(change.path), parents=True)
+        root.symlink(change.target, change.path)
+        (report.changed if np is not None else report.created).append(change.path)
+        return True
+    # gone: removed on the host, and --delete was given.
+    if np is None:
+        return True
+    if not unchanged:
+        report.kept.append(
+            Note(change.path, change.rel, "removed on the host but changed in the pond: kept")
+        )
+        return False
+    root.remove(change.path)
+    report.deleted.append(change.path)
+    return True
+
+
+def settle(base: Path, record: rec.Record, root: WD, done: list[Change]) -> None:
+    """Make the record describe the host files that ``done`` brought in, as of ``root``.
+
+    An imported file is recorded as the pond's new version of it, so the mirror
+    run that follows leaves it alone.  A host file whose edit became a conflict
+    copy is recorded as it is now but against its old version, so that run
+    replaces it with the pond's version (the host's bytes are in the copy).  A
+    new file whose host name is not the one the mirror would write (``50%``,
+    written ``50%25``) is renamed to it.
+    """
+    for change in done:
+        host = base / change.rel
+        if change.kind == "gone":
+            record.files.pop(change.rel, None)
+            continue
+        if change.kind not in ("edit", "new-file"):
+            continue  # folders and symlinks: the mirror run adopts or rewrites them
+        rel = change.rel
+        canonical = posixpath.join(posixpath.dirname(rel), escape(posixpath.basename(change.path)))
+        if canonical != rel and not os.path.lexists(base / canonical):
+            os.rename(host, base / canonical)
+            record.files.pop(rel, None)
+            rel, host = canonical, base / canonical
+        try:
+            st = os.lstat(host)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        np = _existing(root, change.path)
+        info = np.info() if np is not None and np.is_file() else None
+        if info is not None and info.sha256 == change.sha256:
+            record.files[rel] = rec.Entry(
+                change.path,
+                np.node_id,  # type: ignore[union-attr]
+                info.version,
+                np.node_type,  # type: ignore[union-attr]
+                sha256=info.sha256,
+                host_sha256=change.sha256,
+            ).with_stat(st)
+        else:
+            old = change.entry
+            record.files[rel] = rec.Entry(
+                change.path,
+                old.node if old is not None else "",
+                old.version if old is not None else 0,
+                FILE_DATA,
+                sha256=old.sha256 if old is not None else "",
+                host_sha256=change.sha256,
+            ).with_stat(st)

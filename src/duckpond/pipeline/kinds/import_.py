@@ -1,0 +1,420 @@
+"""``Import``: another pond's tree, mounted read-only and kept here.
+
+```yaml
+apiVersion: duckpond/v1
+kind: Import
+name: station-a
+spec:
+  url: /srv/ponds/station-a          # another pond, or its backup: file:///dir, s3://bucket/p
+  patterns: ["/hydrovu/**"]          # optional: what to bring (default: everything)
+  # path: /imports/station-a         # the default
+```
+
+Each ``pond run`` brings what the other pond committed since the last run: the
+versions of its files that are not here yet, copied as versions of ordinary
+nodes under ``path`` (``<path>/<their path there>``), with their bytes, types,
+attributes and event-time ranges.  The imported series are then this pond's
+own: queries, Reduce, Site and time travel work on them with the source gone.
+
+What is never brought: the other pond's ``/etc`` (its resources and run
+records: its resources never run here), its dynamic nodes (they compute over
+its paths; derive here from the imported series instead), and whatever it
+imported itself (imports are not transitive), found both by its Import
+resources' paths and by the ``import`` attribute its copies carry.
+
+Safety:
+
+- Every version is read back from the source and its sha256 checked against the
+  one the source's oplog records before it is written here.
+- The source is the same pond as before: each imported version records the
+  source's identity (its root directory's first version: time and hash, made by
+  its ``init``) and the (node id, version, sha256) it came from.  A source that is
+  another pond, or that no longer has a version already imported with the same
+  hash (its history was rewritten), is refused as diverged.
+- A refusal, a corrupt blob or any other failure raises inside the run's
+  transaction, which then commits nothing: what was imported before stays as it was.
+- Nothing else writes under ``path``: ``duckpond.pond.Transaction``'s verbs refuse
+  it (``pipeline.mounts``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, field_validator
+
+from ...errors import CorruptDataError, DivergedError
+from ...tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath, VersionInfo
+from ...tinyfs import paths as tpaths
+from ...tinyfs.glob import Segment, compile_pattern, match_segment
+from ...tinyfs.persistence import DIRECTORY, SYMLINK
+from ..documents import PondPath, PondPattern, StrictModel
+from . import Kind, RunContext, RunStats, WriteStep, register_kind
+
+if TYPE_CHECKING:
+    from ...tlogfs import DeltaPersistence
+
+IMPORTS_DIR = "/imports"
+IMPORT_ATTRIBUTE = "import"
+"""The attribute of every imported version: where it came from (``_origin``)."""
+_COPIED_TYPES = (FILE_DATA, FILE_TABLE, FILE_SERIES)
+_SKIPPED_DIRS = ("/etc",)
+
+
+class ImportSpec(StrictModel):
+    """``url``: the other pond (a local directory, ``file:///dir`` or ``s3://bucket/prefix``
+    of a pond or its backup, which is laid out the same); ``path``: where it appears here;
+    ``patterns``: pond globs of the other pond to bring (a matched directory brings
+    everything below it)."""
+
+    url: str
+    path: PondPath
+    patterns: list[PondPattern] = Field(default_factory=lambda: ["/**"])
+
+    @field_validator("url")
+    @classmethod
+    def _pond_location(cls, value: str) -> str:
+        from ...errors import ConfigError
+        from ...tlogfs.objectstore import parse_location
+
+        if value.lower().startswith(("s3://", "s3a://", "file://")):
+            try:
+                location = parse_location(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+            if location.path is None:
+                return value
+            # A file:// backup is laid out as a pond is on disk: the same directory reads.
+            value = str(location.path)
+        elif "://" in value:
+            raise ValueError(f"a pond to import is a directory, file:///dir or s3://: {value!r}")
+        expanded = Path(value).expanduser()
+        if not expanded.is_absolute():
+            raise ValueError(f"the pond to import is an absolute directory: {value!r}")
+        return str(expanded)
+
+    @field_validator("patterns")
+    @classmethod
+    def _some(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("give at least one pattern, or leave patterns out for everything")
+        return value
+
+
+def _is_remote(url: str) -> bool:
+    return url.lower().startswith(("s3://", "s3a://"))
+
+
+def _check(spec: ImportSpec) -> list[tuple[str, str]]:
+    # An S3 pond is looked at when the run opens it (no network at apply).
+    if not _is_remote(spec.url) and not (Path(spec.url) / "data").is_dir():
+        return [("spec.url", f"no pond at {spec.url}")]
+    return []
+
+
+# -- reading the source -------------------------------------------------------------------
+
+
+def source_identity(root: WD) -> str:
+    """A pond's identity: its root directory's first version (written by ``init``)."""
+    first = root.versions("/")[0]
+    return f"{int(first.timestamp.timestamp() * 1_000_000)}:{first.sha256}"
+
+
+def _matches(segments: list[Segment], parts: list[str]) -> bool:
+    """Whether a path (its components) matches a compiled pattern, as ``pond list`` would."""
+    if not segments:
+        return not parts
+    segment = segments[0]
+    if segment.is_recursive:
+        if len(segments) == 1:
+            # A trailing '**' matches every entry below its base, never the base itself.
+            return bool(parts)
+        return any(_matches(segments[1:], parts[i:]) for i in range(len(parts) + 1))
+    if not parts or match_segment(segment, parts[0], hidden=False) is None:
+        return False
+    return _matches(segments[1:], parts[1:])
+
+
+def _import_paths(root: WD) -> list[str]:
+    """The mounts of a pond's own Import resources (never brought along)."""
+    from ..mounts import import_mounts
+
+    return [path for path, _ in import_mounts(root)]
+
+
+@dataclass
+class _Source:
+    """What the other pond offers: its selected nodes by path relative to its root."""
+
+    identity: str
+    files: dict[str, NodePath] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+    links: dict[str, str] = field(default_factory=dict)
+
+
+def _read_source(root: WD, patterns: list[str]) -> _Source:
+    compiled = [compile_pattern(tpaths.normalize(p)) for p in patterns]
+    excluded = [*_SKIPPED_DIRS, *_import_paths(root)]
+    source = _Source(source_identity(root))
+
+    def selected(parts: list[str]) -> bool:
+        # A matched directory brings everything below it.
+        return any(
+            _matches(segments, parts[:n]) for segments in compiled for n in range(1, len(parts) + 1)
+        )
+
+    def walk(np: NodePath) -> None:
+        for child in root.entries(np.path):
+            if tpaths.is_hidden(child.name):
+                continue
+            path = child.path
+            if any(path == e or path.startswith(e + "/") for e in excluded):
+                continue
+            parts = tpaths.split(path)
+            if child.node_type == DIRECTORY:
+                if selected(parts):
+                    source.dirs.add(path)
+                walk(child)
+            elif child.node_type == SYMLINK:
+                if selected(parts):
+                    source.links[path] = child.node.target()  # type: ignore[attr-defined]
+            elif child.node_type in _COPIED_TYPES and selected(parts):
+                if any(IMPORT_ATTRIBUTE in v.attributes for v in child.node.versions()):
+                    continue  # the source's own import of a third pond
+                source.files[path] = child
+                # Its directories appear here even when only the file was matched.
+                for n in range(1, len(parts)):
+                    source.dirs.add(tpaths.join(parts[:n]))
+
+    walk(root.get("/"))
+    return source
+
+
+# -- what this pond holds ------------------------------------------------------------------
+
+
+def _origin(info: VersionInfo) -> dict[str, Any] | None:
+    value = info.attributes.get(IMPORT_ATTRIBUTE)
+    return value if isinstance(value, dict) else None
+
+
+@dataclass
+class _Copy:
+    """Versions of one source file to write at ``target``; ``replace`` removes the
+    local file first (the source has another node at that path now)."""
+
+    target: str
+    source: NodePath
+    versions: list[VersionInfo]
+    replace: bool = False
+
+
+@dataclass
+class _Plan:
+    dirs: list[str] = field(default_factory=list)
+    copies: list[_Copy] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+    removals: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.dirs or self.copies or self.links or self.removals)
+
+
+def _target(mount: str, rel: str) -> str:
+    return mount + rel
+
+
+def _local_nodes(root: WD, mount: str) -> tuple[dict[str, NodePath], set[str]]:
+    """Files and symlinks under the mount, by their paths relative to it."""
+    files: dict[str, NodePath] = {}
+    links: set[str] = set()
+    if root.exists(mount):
+        for np in root.visit(mount):
+            rel = np.path[len(mount) :]
+            if np.is_file() and np.node_type in _COPIED_TYPES:
+                files[rel] = np
+            elif np.is_symlink():
+                links.add(rel)
+    return files, links
+
+
+def plan_import(root: WD, mount: str, source_root: WD, patterns: list[str]) -> _Plan:
+    """What to write under ``mount`` so it holds what ``source_root`` offers.
+
+    Raises ``DivergedError`` when the source is another pond than the one imported
+    before, or its history no longer holds a version imported from it.
+    """
+    source = _read_source(source_root, patterns)
+    local, local_links = _local_nodes(root, mount)
+    plan = _Plan()
+    for rel in sorted(source.dirs):
+        target = _target(mount, rel)
+        if not root.exists(target):
+            plan.dirs.append(target)
+    for rel, np in sorted(local.items()):
+        origin = _origin(np.info())
+        if origin is None:
+            continue  # not brought by an import: never touched
+        if origin.get("pond") != source.identity:
+            raise DivergedError(
+                f"{np.path} was imported from another pond than the one at this url now; "
+                "refusing to mix them (import it under another path)",
+                path=np.path,
+            )
+        if rel not in source.files:
+            plan.removals.append(np.path)
+    for rel, src in sorted(source.files.items()):
+        target = _target(mount, rel)
+        versions = src.node.versions()
+        here = local.get(rel)
+        origin = _origin(here.info()) if here is not None else None
+        if here is None or origin is None:
+            plan.copies.append(_Copy(target, src, versions, replace=here is not None))
+            continue
+        if origin.get("node_id") != src.node_id or here.node_type != src.node_type:
+            plan.copies.append(_Copy(target, src, versions, replace=True))
+            continue
+        last = int(origin.get("version", 0))
+        known = {v.version: v for v in versions}
+        if last not in known or known[last].sha256 != origin.get("sha256"):
+            raise DivergedError(
+                f"{src.path} in the imported pond no longer has version {last} as it was "
+                "imported (its history was rewritten); refusing to import from it",
+                path=target,
+            )
+        new = [v for v in versions if v.version > last]
+        if new:
+            plan.copies.append(_Copy(target, src, new))
+    for rel, link_target in sorted(source.links.items()):
+        # An absolute target points into the other pond: here that is under the mount.
+        wanted = _target(mount, link_target) if link_target.startswith("/") else link_target
+        target = _target(mount, rel)
+        if not root.exists(target):
+            plan.links[target] = wanted
+        elif root.get(target, follow=False).is_symlink() and root.readlink(target) != wanted:
+            plan.removals.append(target)
+            plan.links[target] = wanted
+    for rel in sorted(local_links - set(source.links)):
+        plan.removals.append(_target(mount, rel))
+    return plan
+
+
+def _verified(persistence: DeltaPersistence, np: NodePath, info: VersionInfo, url: str) -> bytes:
+    """The bytes of one source version, checked against the sha256 its oplog records."""
+    where = f"version {info.version} of {np.path} in the pond at {url}"
+    try:
+        data = persistence.read_bytes(np.node_id, info.version)
+    except (CorruptDataError, OSError) as exc:
+        raise CorruptDataError(
+            f"{where} cannot be read intact, refusing to import it: {exc}", path=np.path
+        ) from exc
+    if hashlib.sha256(data).hexdigest() != info.sha256:
+        raise CorruptDataError(
+            f"{where} does not match its sha256, refusing to import it", path=np.path
+        )
+    return data
+
+
+def apply_plan(
+    root: WD, plan: _Plan, persistence: DeltaPersistence, identity: str, name: str, url: str
+) -> RunStats:
+    """Write ``plan`` through ``root`` (inside the run's transaction)."""
+    stats = RunStats(details={"files": 0, "versions": 0, "removed": 0})
+    for path in plan.removals:
+        root.remove(path, recursive=True)
+        stats.details["removed"] += 1
+    for path in plan.dirs:
+        root.mkdir(path, parents=True, exist_ok=True)
+    for copy in plan.copies:
+        if copy.replace and root.exists(copy.target):
+            root.remove(copy.target, recursive=True)
+        for info in copy.versions:
+            data = _verified(persistence, copy.source, info, url)
+            attributes = {
+                **info.attributes,
+                IMPORT_ATTRIBUTE: {
+                    "resource": name,
+                    "pond": identity,
+                    "node_id": copy.source.node_id,
+                    "version": info.version,
+                    "sha256": info.sha256,
+                    "txn_seq": info.txn_seq,
+                },
+            }
+            span = (
+                (info.min_event_time, info.max_event_time)
+                if info.min_event_time is not None and info.max_event_time is not None
+                else None
+            )
+            root.write_file(
+                copy.target,
+                data,
+                node_type=copy.source.node_type,
+                attributes=attributes,
+                event_range=span,
+            )
+            stats.bytes += len(data)
+            rows = info.attributes.get("rows")
+            stats.rows += int(rows) if isinstance(rows, int) else 0
+            stats.details["versions"] += 1
+        stats.details["files"] += 1
+    for path, target in plan.links.items():
+        root.symlink(target, path)
+    d = stats.details
+    stats.summary = (
+        f"{d['versions']} version(s) of {d['files']} file(s) imported, {d['removed']} removed"
+    )
+    return stats
+
+
+def run_import(ctx: RunContext) -> WriteStep | None:
+    """Compare the other pond with what is here (no lock held); return the step that copies."""
+    from ...errors import ConfigError
+    from ...tinyfs import FS
+    from ...tlogfs import DeltaPersistence
+
+    spec: ImportSpec = ctx.spec
+    if _is_remote(spec.url):
+        # Read in place (a pond kept on S3, or its backup there); AWS_* give the access.
+        persistence = DeltaPersistence.open_remote(spec.url)
+    else:
+        where = Path(spec.url)
+        if where.resolve() == ctx.pond_dir.resolve():
+            raise ConfigError(f"a pond cannot import itself: {spec.url}")
+        # Opened, never begun: reading another pond takes none of its locks.
+        persistence = DeltaPersistence.open(where)
+    source_root = FS(persistence).root()
+    try:
+        plan = plan_import(ctx.root, spec.path, source_root, spec.patterns)
+        identity = source_identity(source_root)
+    except BaseException:
+        persistence.close()
+        raise
+    if plan.empty:
+        persistence.close()
+        return None
+
+    def write(root: WD) -> RunStats:
+        try:
+            return apply_plan(root, plan, persistence, identity, ctx.name, spec.url)
+        finally:
+            persistence.close()
+
+    return write
+
+
+register_kind(
+    Kind(
+        "Import",
+        "collector",
+        ImportSpec,
+        run=run_import,
+        check=_check,
+        base_dir=IMPORTS_DIR,
+    )
+)
