@@ -14,6 +14,7 @@ from ..tlogfs.objectstore import StoreOptions
 from .layout import PushRecord, RemoteObject
 from .push import PushReport, push
 from .remote import Remote
+from .repair import RepairReport, repair
 from .restore import RestoreReport, restore
 from .state import BackupState, load_state
 from .verify import VerifyReport, verify
@@ -24,11 +25,13 @@ __all__ = [
     "PushReport",
     "Remote",
     "RemoteObject",
+    "RepairReport",
     "RestoreReport",
     "StoreOptions",
     "VerifyReport",
     "load_state",
     "push",
+    "repair",
     "restore",
     "verify",
 ]
