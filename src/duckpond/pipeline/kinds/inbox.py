@@ -3,7 +3,9 @@
 Each run imports every matching host file that is new (to
 ``<path>/<file name>``), adds a version for one whose content changed (by
 sha256 of its bytes), and skips unchanged ones.  Content this inbox has
-imported before (under any name, in any version) is never imported again.
+imported before (under any name, in any version) is never imported again;
+with ``series`` that holds per series: the same bytes routed to two series
+are imported into both.
 A file whose size or modification time moves while the run looks at it is
 still being written and is left for the next run.  Reading, hashing and
 converting happen before the write lock is taken.
@@ -181,8 +183,10 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         # Gone since apply: say so rather than report an empty inbox.
         raise FileNotFoundError(2, "the inbox directory does not exist", str(base))
     # What this inbox holds: the latest source hash per name, and every hash ever imported.
+    # Routed, content is known per destination: the same bytes sent to two series are
+    # two imports (two stations' identical exports), not one file seen twice.
     latest: dict[str, str] = {}
-    imported: dict[str, str] = {}
+    imported: dict[tuple[str, str], str] = {}
     node_types: dict[str, str] = {}
     # Routed (spec.series): per host file, its latest content and last event time stored.
     from_source: dict[str, str] = {}
@@ -196,7 +200,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             node_types[name] = np.node_type
             for info in np.node.versions():
                 digest = _source_hash(info.attributes, info.sha256)
-                imported.setdefault(digest, f"{np.path}")
+                imported.setdefault((name if routed else "", digest), f"{np.path}")
                 latest[name] = digest
                 source = str((info.attributes or {}).get("source") or "")
                 if routed and source:
@@ -237,9 +241,10 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         if (from_source.get(str(host)) if routed else latest.get(name)) == digest:
             counts["unchanged"] += 1
             continue
-        if digest in imported:
+        seen = imported.get((name if routed else "", digest))
+        if seen is not None:
             counts["skipped"] += 1
-            skipped.append(f"{host}: same content as {imported[digest]}")
+            skipped.append(f"{host}: same content as {seen}")
             continue
         first[host] = stat
         grown = str(host) in from_source if routed else name in latest
@@ -248,13 +253,14 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     if candidates and spec.settle.total_seconds() > 0:
         time.sleep(spec.settle.total_seconds())
     ready: list[tuple[_Candidate, bytes, dict[str, Any], tuple[int, int] | None, str]] = []
-    in_batch: set[str] = set()
+    in_batch: set[tuple[str, str]] = set()
     for cand in candidates:
-        if _stat(cand.host) != cand.stat or cand.sha256 in in_batch:
+        key = (cand.name if routed else "", cand.sha256)
+        if _stat(cand.host) != cand.stat or key in in_batch:
             counts["skipped"] += 1
             skipped.append(
                 f"{cand.host}: still being written"
-                if cand.sha256 not in in_batch
+                if key not in in_batch
                 else f"{cand.host}: same content as another new file"
             )
             continue
@@ -288,7 +294,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             counts["skipped"] += 1
             skipped.append(f"{cand.host}: still being written")
             continue
-        in_batch.add(cand.sha256)
+        in_batch.add(key)
         ready.append((cand, data, attributes, event_range, node_type))
 
     def write(root: WD) -> RunStats:
