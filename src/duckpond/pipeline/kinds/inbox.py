@@ -28,6 +28,7 @@ only its rows after the last one imported from it.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import glob
 import hashlib
 import time
@@ -36,7 +37,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, model_validator
+from pydantic_core import PydanticCustomError
 
 from ...ingest.options import CopyOptions, OptionError
 from ...tinyfs import WD
@@ -73,33 +75,59 @@ class InboxSpec(StrictModel):
             raise OptionError("series", "takes captures of '*' in a pattern without '**'")
         return self
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _csv_options_nested(cls, data: Any) -> Any:
-        # "unknown field" alone does not say where a CSV option belongs.
-        if isinstance(data, dict):
+    def _csv_options_nested(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # "unknown field" alone does not say where a CSV option belongs nor what was
+        # meant.  Every error is kept (one apply shows them all): only the unknown
+        # fields' messages are made to say so.
+        try:
+            return handler(data)
+        except ValidationError as exc:
             options = {f.name for f in dataclasses.fields(CopyOptions)}
-            for key in data:
-                if key in options and key not in cls.model_fields:
-                    raise OptionError(
-                        str(key), f"a CSV option goes under csv: (csv: {{{key}: ...}})"
+            unknown = ("extra_forbidden", "unexpected_keyword_argument")
+            line_errors: list[Any] = []
+            listed = False  # the CSV options are listed once, not after every unknown key
+            for error in exc.errors(include_url=False):
+                loc, key = error["loc"], str(error["loc"][-1]) if error["loc"] else ""
+                kind: Any = error["type"]
+                if error["type"] in unknown and len(loc) == 1 and key in options:
+                    kind = PydanticCustomError(
+                        "csv_option_misplaced",
+                        f"a CSV option goes under csv: (csv: {{{key}: ...}})",
                     )
-            csv = data.get("csv")
-            for key in csv if isinstance(csv, dict) else ():
-                if key not in options:
-                    raise OptionError(f"csv.{key}", _unknown_csv_key(str(key), options))
-        return data
+                elif error["type"] in unknown and len(loc) == 2 and loc[0] == "csv":
+                    kind = PydanticCustomError(
+                        "csv_option_unknown", _unknown_csv_key(key, options, listed)
+                    )
+                    listed = True
+                elif error["type"] in unknown and len(loc) == 1:
+                    close = difflib.get_close_matches(key, cls.model_fields, n=1)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    kind = PydanticCustomError("unknown_field", f"unknown field{hint}")
+                line_errors.append(
+                    {"type": kind, "loc": loc, "input": error["input"], "ctx": error.get("ctx")}
+                    if error.get("ctx")
+                    else {"type": kind, "loc": loc, "input": error["input"]}
+                )
+            raise ValidationError.from_exception_data(exc.title, line_errors) from None
 
 
 # ``pond copy`` flags whose YAML key is not the flag with ``-`` as ``_``.
 _FLAG_KEYS = {"column_type": "column_types", "null_value": "null_values", "no_header": "header"}
+# Names people give the zone option (``tz``).
+_ALIASES = {"time_zone": "tz", "timezone": "tz", "zone": "tz"}
 
 
-def _unknown_csv_key(key: str, options: set[str]) -> str:
-    import difflib
-
-    right = _FLAG_KEYS.get(key) or next(iter(difflib.get_close_matches(key, options, n=1)), None)
+def _unknown_csv_key(key: str, options: set[str], listed: bool = False) -> str:
+    right = (
+        _FLAG_KEYS.get(key)
+        or _ALIASES.get(key)
+        or next(iter(difflib.get_close_matches(key, options, n=1)), None)
+    )
     hint = f"; did you mean {right}?" if right else ""
+    if listed:
+        return f"unknown field{hint}"
     return f"unknown field{hint} (CSV options: {', '.join(sorted(options))})"
 
 
