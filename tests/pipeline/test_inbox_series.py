@@ -150,3 +150,33 @@ spec:
     last = pond.json("run")["results"][0]["details"]
     assert (last["new"], last["skipped"]) == (0, 1)
     assert len(pond.json("history", "/inbox/loggers/east.series")) == 1
+
+
+def test_an_inbox_file_with_rows_at_equal_times_is_a_warning_of_the_run(
+    pond: PondRunner, host: Path
+) -> None:
+    inbox = host / "in"
+    (inbox / "north").mkdir(parents=True)
+    twice = inbox / "north" / "202501.csv"
+    twice.write_text("Date,Time,v\n2025-01-01,00:00,1\n2025-01-01,00:00,2\n")
+    apply(
+        pond,
+        host,
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: loggers
+spec:
+  pattern: "{inbox}/*/*.csv"
+  format: series
+  series: "$0.series"
+  settle: 0s
+  csv: {{timestamp_column: Date, time_column: Time, timestamp_format: '%Y-%m-%d %H:%M'}}
+""",
+    )
+    result = pond.json("run")["results"][0]
+    warning = f"{twice}: 1 row(s) with the same time as an earlier row (all stored)"
+    assert result["details"]["warnings"] == [warning]
+    assert result["outcome"] == "ok"  # stored all the same: a warning, not a failure
+    rows = pond.ok("cat", "/inbox/loggers/north.series", "--format", "csv").stdout
+    assert len(rows.strip().splitlines()) == 1 + 2

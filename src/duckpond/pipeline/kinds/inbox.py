@@ -201,7 +201,7 @@ def _source_hash(attributes: Any, sha256: str) -> str:
 
 def run_inbox(ctx: RunContext) -> WriteStep | None:
     """Find, hash and convert what is new (no lock held); return the step that stores it."""
-    from ...ingest.store import FORMAT_TYPES, to_parquet_from_host
+    from ...ingest.store import FORMAT_TYPES, duplicate_times_warning, to_parquet_from_host
     from ..run import error_text
 
     spec: InboxSpec = ctx.spec
@@ -241,6 +241,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     counts = {"new": 0, "changed": 0, "unchanged": 0, "skipped": 0}
     skipped: list[str] = []
     failed: list[str] = []
+    warnings: list[str] = []
     seen_names: dict[str, Path] = {}
     first: dict[Path, tuple[int, int]] = {}
     candidates: list[_Candidate] = []
@@ -295,6 +296,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         node_type = node_types.get(cand.name, FORMAT_TYPES[spec.format])
         attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
         event_range: tuple[int, int] | None = None
+        duplicates = 0  # rows at a time seen before in this file
         if node_type in ("file:table", "file:series"):
             try:
                 stored = to_parquet_from_host(cand.host, node_type, spec.csv)
@@ -303,6 +305,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                 continue
             data = stored.data
             attributes = {**stored.attributes, **attributes}
+            duplicates = stored.duplicate_times
             event_range = stored.event_range
             last = last_time.get(str(cand.host))
             if routed and last is not None:
@@ -322,6 +325,8 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             counts["skipped"] += 1
             skipped.append(f"{cand.host}: still being written")
             continue
+        if duplicates:
+            warnings.append(duplicate_times_warning(cand.host, duplicates))
         in_batch.add(key)
         ready.append((cand, data, attributes, event_range, node_type))
 
@@ -329,7 +334,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         from ...ingest.store import check_series_append
 
         bad = list(failed)
-        stats = RunStats(details={**counts, "skipped_files": skipped})
+        stats = RunStats(details={**counts, "skipped_files": skipped, "warnings": warnings})
         if ready:
             root.mkdir(spec.path, parents=True)
         for cand, data, attributes, event_range, node_type in ready:
@@ -363,6 +368,8 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             f"{d['new']} new, {d['changed']} changed, {d['unchanged']} unchanged, "
             f"{d['skipped']} skipped"
         )
+        if warnings:
+            stats.summary += f", {len(warnings)} warning(s): {'; '.join(warnings)}"
         d["failed"], d["failed_files"] = len(bad), bad
         if bad:
             stats.summary += f", {len(bad)} failed"
