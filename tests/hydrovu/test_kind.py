@@ -54,7 +54,9 @@ def versions(runner: PondRunner, path: str) -> int:
 
 
 def last_run(runner: PondRunner) -> dict[str, Any]:
-    rows = runner.json("query", "SELECT outcome, rows, details FROM runs ORDER BY start DESC")
+    rows = runner.json(
+        "query", "SELECT outcome, rows, error, details FROM runs ORDER BY start DESC"
+    )
     return dict(rows[0])
 
 
@@ -90,8 +92,11 @@ def test_sentinels_and_a_failing_device_are_in_the_run_record(
     server = account
     server.inject(Fault("/locations/102/data", status=500, times=1000))
     pond.ok("apply", "-f", str(resource(tmp_path, server)))
-    pond.ok("run")
+    # A's readings are committed, but the run is a failure that names B and why (exit 1).
+    assert "1 of 1 run(s) failed: noyo" in pond.error("run")
     run = last_run(pond)
+    assert run["outcome"] == "failed"
+    assert run["error"].startswith("1 of 3 devices failed: B: ") and "HTTP 500" in run["error"]
     details = run["details"] if isinstance(run["details"], dict) else json.loads(run["details"])
     assert details["failed"] == ["B"]
     assert "HTTP 500" in details["devices"]["B"]["error"]

@@ -51,7 +51,7 @@ def test_second_read_is_a_lookup(two_tallies: PondRunner) -> None:
     assert pipeline_conftest.COMPUTED == ["/tally/ta"]
     entries = [p for p in (pond.dir / "cache").glob("*/*") if p.is_dir()]
     assert len(entries) == 1
-    inputs = json.loads((entries[0] / "inputs.json").read_text())
+    inputs = json.loads((entries[0] / "manifest.json").read_text())["body"]["inputs"]
     assert all(isinstance(n, str) and isinstance(v, int) for n, v in inputs)
     assert (entries[0] / "data.parquet").exists()
 
@@ -135,8 +135,9 @@ def test_time_travel_reads_and_caches_the_past_without_confusing_the_present(
     assert len([p for p in (pond.dir / "cache").glob("*/*") if p.is_dir()]) == 2
 
 
-def test_a_hit_is_what_the_cache_holds(pond: PondRunner, host: Path, tmp_path: Path) -> None:
-    """Black-box proof that a read is served by the cache: change the entry, read it back."""
+def test_an_edited_entry_is_not_served(pond: PondRunner, host: Path, tmp_path: Path) -> None:
+    """An entry rewritten as valid Parquet with other values fails its checksum: the
+    output is computed again, not taken from the edited file."""
     pond.ok(
         "copy",
         "--format",
@@ -157,7 +158,8 @@ def test_a_hit_is_what_the_cache_holds(pond: PondRunner, host: Path, tmp_path: P
     [entry] = (pond.dir / "cache").glob("*/*/data.parquet")
     table = pq.read_table(entry)
     pq.write_table(table.set_column(1, "w", pa.array([99])), entry)
-    assert [r["w"] for r in pond.json("cat", "/sqlderived/d")] == [99]
+    assert [r["w"] for r in pond.json("cat", "/sqlderived/d")] == [2]
+    assert pq.read_table(entry).column("w").to_pylist() == [2]  # stored again
     # A new version of the input misses that entry.
     pond.ok(
         "copy",
@@ -219,7 +221,7 @@ def test_secrets_reach_no_byte_of_the_pond_or_its_cache(
     assert outputs[-1].split() == ["n", "10"]
     outputs.append(pond.ok("describe", "/etc/resources/vault").output)
     outputs.append(pond.ok("query", "SELECT * FROM runs").output)
-    assert list((pond.dir / "cache").glob("*/*/inputs.json"))
+    assert list((pond.dir / "cache").glob("*/*/manifest.json"))
     needles = [secret.encode(), secret.encode("utf-16-le")]
     for path in pond.dir.rglob("*"):
         if path.is_file():

@@ -190,9 +190,9 @@ def test_the_cache_is_pruned_to_its_bound(base: Path, tmp_path: Path) -> None:
     for i in range(5):
         entry = cache / f"key{i}" / f"entry{i}"
         entry.mkdir(parents=True)
-        (entry / "inputs.json").write_text("[]")
+        (entry / "manifest.json").write_text("[]")
         (entry / "data.bin").write_bytes(b"x" * 1000)
-        os.utime(entry / "inputs.json", (1000 + i, 1000 + i))  # key0 used longest ago
+        os.utime(entry / "manifest.json", (1000 + i, 1000 + i))  # key0 used longest ago
     with Pond.open(pond_dir) as pond:
         report = pond.maintenance.maintain(cache_only=True, cache_max_bytes=2500)
     assert report.cache_entries_removed == 3

@@ -3,10 +3,11 @@
 For each version after the remote's newest (in order, a batch at a time):
 
 1. the data files it adds and the blobs their rows name are sent, blobs only if the
-   remote lacks them (content-addressed: sent once, whatever shares them), many at once;
-2. then the batch's push records (``pushes/<v>.json``, all at once: they make nothing
-   visible), and last, version by version in order, each Delta log entry
-   (``data/_delta_log/<v>.json``), all create-only (``If-None-Match: *``).
+   remote lacks them (content-addressed: sent once, whatever shares them), together
+   with the batch's push records (``pushes/<v>.json``, create-only), many at once: none
+   of these makes anything visible;
+2. then, version by version in order, each Delta log entry (``data/_delta_log/<v>.json``),
+   create-only (``If-None-Match: *``).
 
 A Delta reader sees a version only once its log entry exists, and that entry is written
 only after everything it names: at every instant the remote is a valid table at some
@@ -19,7 +20,9 @@ the push stops (``BackupConflictError``): two pushers cannot both win a version.
 Before anything is sent, the remote's pond id (from its first log entry, else its first
 record) must be this pond's, and the remote's newest log entry must equal our entry of
 that version (else the histories diverged, or the remote is ahead of a pond that lost
-history).  The local pond is only read; the push's own record
+history).  After a push of this pond, its record in ``$POND/backups/<name>.json`` makes
+that two requests (``_where_remote_stands``): a push after a small change costs four
+round trips in all.  The local pond is only read; the push's own record
 (``duckpond.backup.state``) is the one thing written locally.
 """
 
@@ -33,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackupConflictError, CorruptDataError
+from ..errors import BackupConflictError, CorruptDataError, PondCorruptError
 from ..tlogfs.identity import pond_id, pond_id_of
 from ..tlogfs.objectstore import scrub_secrets
 from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
@@ -123,6 +126,31 @@ def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> N
         )
 
 
+def local_up_to_date(pond_dir: Path, name: str, url: str) -> BackupState | None:
+    """The recorded state of backup ``name`` if it says ``url`` holds this pond's newest version.
+
+    From local files only, no network: ``$POND/backups/<name>.json`` (this URL, this pond's
+    id, last attempt ok) against the newest entry of ``$POND/data/_delta_log``.  None when
+    a push has something to do, or cannot tell (no record, another URL, a failed attempt).
+
+    What this cannot see is the remote changing under it (emptied, another pusher ahead):
+    only a push that has something to send looks, and a push's checks then refuse or
+    resend as they would have.  ``pond run`` relies on it (a run every few minutes should
+    not pay round trips to learn nothing); ``pond backup push`` by hand always looks.
+    """
+    state = load_state(pond_dir, name, url)
+    if state.last_version < 0 or state.last_attempt is None:
+        return None
+    if state.last_attempt.outcome != "ok":
+        return None
+    try:
+        if state.pond_id != pond_id(pond_dir) or state.last_version != LocalLog(pond_dir).newest():
+            return None
+    except (OSError, PondCorruptError):
+        return None
+    return state
+
+
 def push(
     pond_dir: Path,
     remote: Remote,
@@ -174,18 +202,7 @@ def _push(
     log = LocalLog(pond_dir)
     local_id = pond_id(pond_dir)
     newest = log.newest()
-    remote.check()
-    check_identity(remote, local_id)
-    tip = remote.tip(state.last_version if state.pond_id == local_id else -1)
-    compare_tip(remote, log, tip, newest)
-    previous: str | None = None
-    last_txn = 0
-    if tip >= 0:
-        found = remote.record(tip)
-        if found is None:
-            raise CorruptDataError(f"{remote.url}/{record_key(tip)} is missing")
-        previous = sha256_hex(found[1])
-        last_txn = _txn_through(log, tip, found[0])
+    tip, previous, last_txn = _where_remote_stands(remote, log, state, local_id, newest)
     state.pond_id = local_id
     state.last_version, state.last_txn, state.record_sha256 = tip, last_txn, previous
     report = PushReport(name, remote.url, local_id, tip, tip, last_txn)
@@ -202,7 +219,7 @@ def _push(
                 version = log.read(pending.pop(0))
                 batch.append(version)
                 batch_bytes += sum(f.size for f in version.data_files)
-            objects = _send_batch(log, remote, batch, sent, pool, report, progress)
+            todo, objects = _plan_batch(log, batch, sent, pool)
             records: list[bytes] = []
             for version in batch:
                 record = PushRecord(
@@ -210,9 +227,11 @@ def _push(
                 )
                 records.append(record.encode())
                 previous = sha256_hex(records[-1])
-            # Records make nothing visible: all at once.  Log entries do: one by one, in order.
+            # Data files, blobs and records make nothing visible: all at once.  Log
+            # entries do: one by one, in order, once everything they name is there.
             keys = [record_key(v.version) for v in batch]
-            list(pool.map(lambda kv: _write_once(remote, *kv), zip(keys, records, strict=True)))
+            _send(remote, todo, dict(zip(keys, records, strict=True)), pool, report, progress)
+            sent.update(todo)
             for version, encoded in zip(batch, records, strict=True):
                 _write_once(remote, log_key(version.version), version.log)
                 previous = sha256_hex(encoded)
@@ -225,6 +244,40 @@ def _push(
                 state.record_sha256 = previous
             save_state(pond_dir, state)
     return report
+
+
+def _where_remote_stands(
+    remote: Remote, log: LocalLog, state: BackupState, local_id: str, newest: int
+) -> tuple[int, str | None, int]:
+    """The remote's newest version, the sha256 of its push record, and its newest txn.
+
+    With a record of an earlier push of this pond (``state``), two requests: the log entry
+    it says is the remote's newest (still there, and byte for byte ours: so this pond's
+    backup, and not diverged there), and the listing of entries after it.  Otherwise, or
+    if that entry is gone or differs (the remote was emptied, or holds something else
+    now), the full look: reachable, whose pond, its whole log, the entry at its tip.
+    """
+    hint = state.last_version
+    if (
+        state.pond_id == local_id
+        and 0 <= hint <= newest
+        and state.record_sha256 is not None
+        and remote.get(log_key(hint)) == log.read(hint).log
+    ):
+        tip = remote.tip(hint, present=True)
+        if tip == hint:
+            return tip, state.record_sha256, state.last_txn
+    else:
+        remote.check()
+        check_identity(remote, local_id)
+        tip = remote.tip(hint if state.pond_id == local_id else -1)
+    compare_tip(remote, log, tip, newest)
+    if tip < 0:
+        return tip, None, 0
+    found = remote.record(tip)
+    if found is None:
+        raise CorruptDataError(f"{remote.url}/{record_key(tip)} is missing")
+    return tip, sha256_hex(found[1]), _txn_through(log, tip, found[0])
 
 
 def _txn_through(log: LocalLog, version: int, record: PushRecord) -> int:
@@ -249,16 +302,11 @@ def _write_once(remote: Remote, key: str, data: bytes) -> None:
         )
 
 
-def _send_batch(
-    log: LocalLog,
-    remote: Remote,
-    batch: list[LocalVersion],
-    sent: set[str],
-    pool: ThreadPoolExecutor,
-    report: PushReport,
-    progress: Progress | None,
-) -> dict[int, tuple[RemoteObject, ...]]:
-    """Send every data file and blob the batch needs; return each version's record objects."""
+def _plan_batch(
+    log: LocalLog, batch: list[LocalVersion], sent: set[str], pool: ThreadPoolExecutor
+) -> tuple[dict[str, tuple[LocalFile, str | None]], dict[int, tuple[RemoteObject, ...]]]:
+    """What the batch needs sent (key: file and its sha256 if content-addressed), and each
+    version's record objects; from local files only."""
     # Blobs named by each data file (reading two columns of each new file).
     data_files = [f for v in batch for f in v.data_files]
     blob_lists = list(pool.map(log.blobs, data_files))
@@ -272,28 +320,6 @@ def _send_batch(
         for blob in blobs_of[f.key]:
             if blob.key not in sent and blob.key not in todo:
                 todo[blob.key] = (blob, blob.key.rsplit("=", 1)[1])
-    total = sum(f.size for f, _ in todo.values())
-    done = 0
-
-    def send(item: tuple[LocalFile, str | None]) -> tuple[int, int]:
-        f, sha = item
-        # Content-addressed and present: never sent twice, never replaced (a bad copy
-        # there is for `verify --deep` to name, not for a push to paper over).
-        if sha is not None and remote.size(f.key) is not None:
-            return 0, f.size
-        remote.upload(f.key, f.path, f.size, sha)
-        return f.size, f.size
-
-    for bytes_sent, size in pool.map(send, todo.values()):
-        if bytes_sent:
-            report.objects_sent += 1
-            report.bytes_sent += bytes_sent
-        else:
-            report.objects_present += 1
-        done += size
-        if progress is not None:
-            progress(done, total)
-    sent.update(todo)
 
     objects: dict[int, tuple[RemoteObject, ...]] = {}
     for version in batch:
@@ -306,7 +332,42 @@ def _send_batch(
                     seen.add(blob.key)
                     items.append(RemoteObject(blob.key, blob.key.rsplit("=", 1)[1], blob.size))
         objects[version.version] = tuple(items)
-    return objects
+    return todo, objects
+
+
+def _send(
+    remote: Remote,
+    todo: dict[str, tuple[LocalFile, str | None]],
+    records: dict[str, bytes],
+    pool: ThreadPoolExecutor,
+    report: PushReport,
+    progress: Progress | None,
+) -> None:
+    """Send the files in ``todo`` and write the ``records`` (create-only), many at once."""
+    total = sum(f.size for f, _ in todo.values())
+    done = 0
+
+    def send(item: tuple[LocalFile, str | None]) -> tuple[int, int]:
+        f, sha = item
+        # Content-addressed and present: never sent twice, never replaced (a bad copy
+        # there is for `verify --deep` to name, not for a push to paper over).
+        if sha is not None and remote.size(f.key) is not None:
+            return 0, f.size
+        remote.upload(f.key, f.path, f.size, sha)
+        return f.size, f.size
+
+    written = [pool.submit(_write_once, remote, key, data) for key, data in records.items()]
+    for bytes_sent, size in pool.map(send, todo.values()):
+        if bytes_sent:
+            report.objects_sent += 1
+            report.bytes_sent += bytes_sent
+        else:
+            report.objects_present += 1
+        done += size
+        if progress is not None:
+            progress(done, total)
+    for future in written:
+        future.result()
 
 
 def _hash(f: LocalFile) -> str:

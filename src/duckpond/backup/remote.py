@@ -103,13 +103,14 @@ class Remote:
         found = (version_of(k, LOG_PREFIX) for k in self.keys(LOG_PREFIX, offset))
         return sorted(v for v in found if v is not None)
 
-    def tip(self, hint: int = -1) -> int:
+    def tip(self, hint: int = -1, *, present: bool = False) -> int:
         """The newest version V such that 0..V are all present; -1 for an empty remote.
 
         ``hint``, a version known present (the last push's), makes this one short listing;
-        if it is no longer there, the whole log is listed.
+        if it is no longer there, the whole log is listed.  ``present``: the caller has
+        just seen ``hint``'s entry, so it is not asked for again.
         """
-        if hint >= 0 and self.size(log_key(hint)) is None:
+        if hint >= 0 and not present and self.size(log_key(hint)) is None:
             hint = -1
         versions = self.versions(hint)
         newest = hint
@@ -228,6 +229,51 @@ class Remote:
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def fetch_into(self, obj: RemoteObject, dest: Path) -> None:
+        """Write ``obj`` to ``dest`` (a new file, fsynced), hashing it in the same pass.
+
+        For a restore's staging directory, which nobody reads until it is complete: the
+        bytes go straight to ``dest`` (no temporary file and rename per object), and a
+        ``CorruptDataError`` naming the object stops the restore, whose staging directory
+        is then removed.  ``dest``'s directory must exist.  The file is fsynced here, in the
+        worker that wrote it: the staging directory is renamed into place only after every
+        file's bytes are on disk (a directory's fsync keeps its entries, not their data).
+        """
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        where = f"{self.url}/{obj.key}"
+
+        def fetch() -> tuple[str, int]:
+            try:
+                result = obstore.get(self.store, obj.key)
+            except (NotFoundError, FileNotFoundError):
+                raise CorruptDataError(f"{where} is missing") from None
+            if int(result.meta["size"]) != obj.size:
+                # Before reading a byte: an object grown on the remote is never held whole.
+                raise CorruptDataError(f"{where} does not match its recorded size")
+            with open(dest, "xb") as f:
+                if obj.size < STREAM_BYTES:
+                    # One buffer from Rust: no per-chunk Python work for small objects.
+                    data = result.bytes()
+                    sha, total = hashlib.sha256(data).hexdigest(), len(data)
+                    f.write(data)
+                else:
+                    digest = hashlib.sha256()
+                    total = 0
+                    for chunk in result.stream(min_chunk_size=CHUNK_BYTES):
+                        digest.update(chunk)
+                        f.write(chunk)
+                        total += len(chunk)
+                    sha = digest.hexdigest()
+                if sha == obj.sha256 and total == obj.size:
+                    os.fsync(f.fileno())
+            return sha, total
+
+        sha, size = self._call(fetch)
+        if sha != obj.sha256 or size != obj.size:
+            raise CorruptDataError(f"{where} does not match its recorded sha256")
 
     # -- writing ----------------------------------------------------------------
 

@@ -4,10 +4,11 @@ The remote's push records are read first and checked (each its own checksum, eac
 naming the previous one's sha256, all the same pond id); they give the sha256 and size
 of every object.  The objects of versions 0..V (V: the newest present, or the one that
 committed transaction ``at_txn``) are downloaded into a staging directory beside the
-destination, each checked before it is renamed into place; a missing or bad object stops
-the restore with a ``CorruptDataError`` naming it, and the staging directory is removed.
-Only a complete, opened-and-read pond is renamed to the destination, so a restore
-killed midway leaves no pond at all (and a hidden ``.<name>.restore-*`` directory to
+destination, each hashed in the pass that writes it and fsynced; a missing or bad object
+stops the restore with a ``CorruptDataError`` naming it, and the staging directory is
+removed.  Only a complete pond (every file its Delta log adds present:
+``_check_complete``) is renamed to the destination, so a restore killed midway leaves
+no pond at all (and a hidden ``.<name>.restore-*`` directory to
 delete), never half of one.
 """
 
@@ -17,17 +18,18 @@ import os
 import shutil
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, CorruptDataError, PondExistsError, RemoteError
-from ..tinyfs.persistence import ROOT_ID
 from ..tlogfs.blobs import fsync_dir
 from ..tlogfs.layout import DATA_DIR, LARGE_FILES_DIR
 from ..tlogfs.location import check_location
 from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
+from .local import LocalLog
 from .push import DEFAULT_CONCURRENCY, Progress
 from .remote import Remote
 
@@ -58,30 +60,37 @@ class RestoreReport:
         }
 
 
-def read_records(remote: Remote, newest: int) -> list[PushRecord]:
-    """Records 0..``newest``, checked as a chain; ``CorruptDataError`` naming the first bad one."""
+def iter_records(remote: Remote, newest: int) -> Iterator[PushRecord]:
+    """Records 0..``newest`` in order, each checked as the chain reaches it.
+
+    Fetched many at once; ``CorruptDataError`` names the first bad or missing one.
+    """
     keys = [record_key(v) for v in range(newest + 1)]
     with ThreadPoolExecutor(max_workers=DEFAULT_CONCURRENCY) as pool:
-        raw = list(pool.map(remote.get, keys))
-    records: list[PushRecord] = []
-    previous: bytes | None = None
-    for version, (key, data) in enumerate(zip(keys, raw, strict=True)):
-        where = f"{remote.url}/{key}"
-        if data is None:
-            raise CorruptDataError(f"{where} is missing")
-        record = PushRecord.decode(data, where)
-        if record.version != version or record.log.key != log_key(version):
-            raise CorruptDataError(f"{where} is the record of another version")
-        expected = sha256_hex(previous) if previous is not None else None
-        if record.previous != expected:
-            raise CorruptDataError(
-                f"{where} does not follow the record before it (a record was altered)"
-            )
-        if records and record.pond_id != records[0].pond_id:
-            raise CorruptDataError(f"{where} names another pond ({record.pond_id})")
-        records.append(record)
-        previous = data
-    return records
+        first: PushRecord | None = None
+        previous: bytes | None = None
+        for version, (key, data) in enumerate(zip(keys, pool.map(remote.get, keys), strict=True)):
+            where = f"{remote.url}/{key}"
+            if data is None:
+                raise CorruptDataError(f"{where} is missing")
+            record = PushRecord.decode(data, where)
+            if record.version != version or record.log.key != log_key(version):
+                raise CorruptDataError(f"{where} is the record of another version")
+            expected = sha256_hex(previous) if previous is not None else None
+            if record.previous != expected:
+                raise CorruptDataError(
+                    f"{where} does not follow the record before it (a record was altered)"
+                )
+            if first is not None and record.pond_id != first.pond_id:
+                raise CorruptDataError(f"{where} names another pond ({record.pond_id})")
+            first = first or record
+            previous = data
+            yield record
+
+
+def read_records(remote: Remote, newest: int) -> list[PushRecord]:
+    """Records 0..``newest``, checked as a chain; ``CorruptDataError`` naming the first bad one."""
+    return list(iter_records(remote, newest))
 
 
 def restore(
@@ -107,54 +116,64 @@ def restore(
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise PondExistsError(f"{target} exists and is not empty: restore into a new directory")
     remote = remote or Remote(url)
-    remote.check()
-    newest = remote.tip()
+    newest = remote.tip()  # a store that cannot be used fails here (RemoteError)
     if newest < 0:
         raise RemoteError(f"{remote.url} holds no pond backup")
-    records = read_records(remote, newest)
-    last = _last_version(records, at_txn)
-    records = records[: last + 1]
-    txn = max((r.txn_seq for r in records if r.txn_seq is not None), default=0)
-
-    objects: dict[str, RemoteObject] = {}
-    for record in records:
-        for obj in record.objects:
-            known = objects.setdefault(obj.key, obj)
-            if known != obj:
-                raise CorruptDataError(f"push records disagree on {remote.url}/{obj.key}")
-    logs = {r.log.key for r in records}
-    files = [o for k, o in objects.items() if k not in logs]
+    if at_txn is not None:
+        # Which versions are wanted is known only once the records are read: read them
+        # first, so a transaction the backup does not hold is refused before any download.
+        records = read_records(remote, newest)
+        wanted: Iterable[PushRecord] = records[: _last_version(records, at_txn) + 1]
+    else:
+        # Everything: the records' objects are fetched while later records still arrive.
+        wanted = iter_records(remote, newest)
 
     stage = target.parent / f".{target.name}.restore-{uuid.uuid4().hex[:12]}"
-    report = RestoreReport(remote.url, str(target), records[0].pond_id, last, txn)
     target.parent.mkdir(parents=True, exist_ok=True)
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
     try:
         (stage / DATA_DIR / LARGE_FILES_DIR).mkdir(parents=True)
+        directories = {stage / DATA_DIR / LARGE_FILES_DIR}
+        objects: dict[str, RemoteObject] = {}
+        records = []
+        fetches: list[Future[None]] = []
+        for record in wanted:
+            records.append(record)
+            for obj in record.objects:
+                known = objects.setdefault(obj.key, obj)
+                if known is not obj:
+                    if known != obj:
+                        raise CorruptDataError(f"push records disagree on {remote.url}/{obj.key}")
+                    continue
+                # In any order: the staging directory is nobody's pond until it is renamed.
+                path = stage / obj.key
+                if path.parent not in directories:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    directories.add(path.parent)
+                fetches.append(pool.submit(remote.fetch_into, obj, path))
         total = sum(o.size for o in objects.values())
         done = 0
-
-        def fetch(obj: RemoteObject) -> int:
-            assert remote is not None
-            remote.download(obj, stage / obj.key)
-            return obj.size
-
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            # In any order: the staging directory is nobody's pond until it is renamed.
-            for size in pool.map(fetch, [*files, *(r.log for r in records)]):
-                done += size
-                if progress is not None:
-                    progress(done, total)
-        for directory in {(stage / o.key).parent for o in objects.values()}:
+        for fetch, obj in zip(fetches, objects.values(), strict=True):
+            fetch.result()
+            done += obj.size
+            if progress is not None:
+                progress(done, total)
+        for directory in directories:
             fsync_dir(directory)
+        txn = max((r.txn_seq for r in records if r.txn_seq is not None), default=0)
+        report = RestoreReport(remote.url, str(target), records[0].pond_id, len(records) - 1, txn)
         report.objects, report.bytes = len(objects), total
-        _check_opens(stage, txn)
+        _check_complete(stage, records, txn)
         if target.exists():
             target.rmdir()
         os.rename(stage, target)
         fsync_dir(target.parent)
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    finally:
+        pool.shutdown(wait=True)
     report.elapsed_s = time.perf_counter() - started
     return report
 
@@ -170,13 +189,32 @@ def _last_version(records: list[PushRecord], at_txn: int | None) -> int:
     raise ConfigError(f"the backup holds no transaction {at_txn} (it holds {held})")
 
 
-def _check_opens(stage: Path, txn: int) -> None:
-    """Open the staged pond and read its root: what is renamed into place is a pond."""
-    from ..tlogfs.persistence import DeltaPersistence
+def _check_complete(stage: Path, records: list[PushRecord], txn: int) -> None:
+    """What is renamed into place is a whole pond: every file its Delta log adds is there.
 
-    with DeltaPersistence.open(stage) as p:
-        if p.last_txn != txn:
-            raise CorruptDataError(
-                f"the restored log ends at transaction {p.last_txn}, its records at {txn}"
-            )
-        p.read_dir(ROOT_ID)
+    Each byte was checked against the push records; this checks the records against the
+    restored log itself (every ``add`` of versions 0..V present, at its size, and version
+    V at the records' transaction), reading the log's JSON only: opening the pond with
+    deltalake would cost its import (most of a small restore) to learn no more.
+    """
+    log = LocalLog(stage)
+    if log.newest() != records[-1].version:
+        raise CorruptDataError(f"the restored log ends at version {log.newest()}")
+    newest_txn = 0
+    for record in records:
+        version = log.read(record.version)
+        if version.txn_seq is not None:
+            newest_txn = version.txn_seq
+        for f in version.data_files:
+            try:
+                size = f.path.stat().st_size
+            except FileNotFoundError:
+                raise CorruptDataError(
+                    f"{f.key}, added by Delta version {record.version}, is named by no push record"
+                ) from None
+            if size != f.size:
+                raise CorruptDataError(f"{f.key} is not the size its Delta log entry says")
+    if newest_txn != txn:
+        raise CorruptDataError(
+            f"the restored log ends at transaction {newest_txn}, its records at {txn}"
+        )

@@ -165,6 +165,20 @@ def _line(text: str = "") -> None:
     click.echo(escape_controls(text))
 
 
+def line(text: str = "", *, err: bool = False) -> None:
+    """Print one line for a person (stdout, or stderr with ``err``), control characters
+    escaped: every line that may hold a host path, a pond name or an error goes here."""
+    click.echo(escape_controls(text), err=err)
+
+
+def cell(value: object) -> str:
+    """``value`` as a rich table cell: control characters escaped and rich markup
+    (``[red]`` in a file name) taken literally."""
+    from rich.markup import escape
+
+    return escape(escape_controls("" if value is None else str(value)))
+
+
 class TextOutput(Output):
     """What a person reads."""
 
@@ -273,7 +287,6 @@ class TextOutput(Output):
 
     def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
         from rich.console import Console
-        from rich.markup import escape
         from rich.table import Table
 
         if not runs:
@@ -282,9 +295,9 @@ class TextOutput(Output):
         columns = list(dict.fromkeys(key for run in runs for key in run))
         table = Table()
         for name in columns:
-            table.add_column(escape(name))
+            table.add_column(cell(name))
         for run in runs:
-            table.add_row(*(escape("" if run.get(c) is None else str(run.get(c))) for c in columns))
+            table.add_row(*(cell(run.get(c)) for c in columns))
         Console(soft_wrap=True).print(table)
 
 
@@ -298,7 +311,7 @@ class JsonOutput(Output):
         click.echo(json.dumps(value, indent=2, default=str))
 
     def message(self, text: str) -> None:
-        click.echo(text, err=True)
+        line(text, err=True)
 
     def entries(self, nodes: Sequence[N], entry: Callable[[N], Entry], *, long: bool) -> None:
         self._dump([entry(np).to_json() for np in nodes])

@@ -2,12 +2,14 @@
 
 A copy out is staged: every file is written to a hidden temporary name beside
 its destination, and only when all of them are written are they renamed into
-place, so a copy that fails half-way leaves the host as it was.
+place (``StagedExport.commit``, which puts back what it replaced if a rename
+fails), so a copy that fails half-way leaves the host as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
@@ -88,12 +90,61 @@ class StagedExport:
         _write_as(np, temp, export_format(np, host, format))
 
     def commit(self) -> list[Path]:
-        """Rename every staged file into place; the written host paths."""
-        for temp, host in self._staged:
-            os.replace(temp, host)
+        """Rename every staged file into place; the written host paths.
+
+        All or nothing here too: a destination that is a directory is refused
+        before any rename, a file a rename would replace is kept aside until every
+        rename has succeeded, and a rename that fails puts back what the earlier
+        ones replaced.  Should even that fail, the error names every host file
+        this copy changed, so none is left unnamed.
+        """
+        for _, host in self._staged:
+            if host.is_dir() and not host.is_symlink():
+                raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(host))
+        placed: list[tuple[Path, Path | None]] = []
+        try:
+            for temp, host in self._staged:
+                backup: Path | None = None
+                if host.exists() or host.is_symlink():
+                    backup = host.with_name(f".{host.name}.pond-old-{os.getpid()}")
+                    os.replace(host, backup)
+                try:
+                    os.replace(temp, host)
+                except OSError:
+                    if backup is not None:
+                        os.replace(backup, host)
+                    raise
+                placed.append((host, backup))
+        except OSError as exc:
+            left = self._put_back(placed)
+            if left:
+                raise OSError(
+                    exc.errno,
+                    f"{exc.strerror or exc}; the copy was stopped, and these files it had "
+                    f"written could not be put back: {', '.join(map(str, left))}",
+                    exc.filename,
+                ) from exc
+            raise
+        for _, backup in placed:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
         done = [host for _, host in self._staged]
         self._staged = []
         return done
+
+    @staticmethod
+    def _put_back(placed: list[tuple[Path, Path | None]]) -> list[Path]:
+        """Undo the renames done so far (newest first); the hosts that could not be."""
+        left = []
+        for host, backup in reversed(placed):
+            try:
+                if backup is not None:
+                    os.replace(backup, host)
+                else:
+                    host.unlink()
+            except OSError:
+                left.append(host)
+        return left
 
     def _discard(self) -> None:
         for temp, _ in self._staged:

@@ -117,8 +117,14 @@ def duplicate_times_warning(host: Path, count: int) -> str:
     return f"{host}: {count} row(s) with the same time as an earlier row (all stored)"
 
 
-def to_parquet_from_host(host: Path, node_type: str, options: CopyOptions) -> Stored:
-    """Parquet for a host CSV or Parquet file, read as ``options`` say."""
+def to_parquet_from_host(
+    host: Path, node_type: str, options: CopyOptions, *, content: bytes | None = None
+) -> Stored:
+    """Parquet for a host CSV or Parquet file, read as ``options`` say.
+
+    ``content`` is the file's bytes when the caller has read them already (through
+    a checked open file): ``host`` then only names the file and its format.
+    """
     from ..query import csvread, parquet
 
     fmt = source_format(host, options.source_format)
@@ -128,17 +134,18 @@ def to_parquet_from_host(host: Path, node_type: str, options: CopyOptions) -> St
         if delimiter is None and _data_suffix(host) == ".tsv":
             delimiter = "\t"
         converted = csvread.csv_to_parquet(
-            host,
+            host if content is None else content,
             options=options.csv(delimiter),
             require_timestamp=series,
             compression=options.compression,
         )
     elif fmt == "parquet":
-        converted = parquet.parquet_file(
-            host,
+        converted = parquet.check_parquet(
+            host.read_bytes() if content is None else content,
             timestamp_column=options.timestamp_column,
             require_timestamp=series,
             tz=options.tz,
+            name=str(host),
         )
     else:
         raise FormatError(

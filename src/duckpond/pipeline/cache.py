@@ -6,20 +6,36 @@ The ``OutputCache`` of docs/dynamic-nodes.md, on disk::
       <sha256 of [node_id, config_version, path]>/     one directory per CacheKey
         key.json                                       the key, for people reading the tree
         <sha256 of the sorted input list>/             one entry per input set
-          inputs.json                                  [[node_id, version], ...]
+          manifest.json                                its key, inputs and files' checksums
           data.parquet + meta.json                     a table output (meta: event range)
           data.bin                                     a file output's bytes
           listing.json                                 a dynamic directory's listing
 
+Nothing under ``cache/`` is trusted.  Each entry's ``manifest.json`` is sealed
+(``seal``: its body with a SHA-256 of that body) and names the ``CacheKey`` it
+was written for, its input list, and the size and SHA-256 of every other file
+in the entry.  ``lookup`` takes an entry only when the seal holds, the key is
+the one asked for, the entry's directory name is the hash of its inputs, and
+every file has its recorded size and checksum (computed over the same
+read-only mapping the reader then decodes); an entry failing any of these is dropped (counted
+in ``CacheStats.dropped``) and the output recomputed.  So a truncated or
+bit-flipped file, a file from another entry put in its place, or a whole
+entry moved under another key is never served: deleting or corrupting
+anything under ``cache/`` loses nothing but time.
+
 An entry is written under a temporary name beside it and renamed into place
 once complete (a table: when its stream has been read to the end), so a
-crash leaves no half entry.  ``lookup`` re-reads each entry's
-``inputs.json`` and takes the one whose every input still has its recorded
-version in the reader's state; a missing or unreadable entry is a miss, and
-a failure to write one only costs the next reader the computation.
-Deleting ``cache/`` loses nothing but time.  Each key keeps its
-``ENTRIES_PER_KEY`` most recently used entries (a hit touches ``inputs.json``),
-so new versions of the inputs do not pile up entries without end.
+crash leaves no half entry.  ``lookup`` takes the entry whose every input
+still has its recorded version in the reader's state; a failure to write one
+only costs the next reader the computation.  Each key keeps its
+``ENTRIES_PER_KEY`` most recently used entries (a hit touches
+``manifest.json``), so new versions of the inputs do not pile up entries
+without end.
+
+An input is a pond node's (id, version), or a host file read by a derivation
+(``host:<path or glob>``, see ``host_version``): its "version" is a
+fingerprint of what the host holds now, recomputed at each lookup, so an
+entry computed from a host file is taken only while that file is unchanged.
 
 Because an entry's name is its input set, a reader at ``--at-txn N`` stores
 (and finds) entries computed from the inputs as they were at N, which a
@@ -33,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import mmap
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -52,18 +69,27 @@ TABLE_FILE = "data.parquet"
 META_FILE = "meta.json"
 BYTES_FILE = "data.bin"
 LISTING_FILE = "listing.json"
-INPUTS_FILE = "inputs.json"
+MANIFEST_FILE = "manifest.json"
 ENTRIES_PER_KEY = 3
 STALE_STAGING_S = 3600
 CACHE_MAX_BYTES = 1 << 30
 """The cache's size bound: ``pond maintain`` prunes it to this (``--cache-max`` overrides)."""
 """Entries kept per (node, config version, path): the newest, and a couple for the past."""
 
+HOST_INPUT = "host:"
+"""The prefix of an input that is a host path or glob rather than a pond node id."""
+
+_CHUNK = 1 << 20
+
 
 def _touch(path: Path) -> None:
-    """Mark an entry used (its ``inputs.json`` mtime is its last use)."""
+    """Mark an entry used (its ``manifest.json`` mtime is its last use)."""
     with contextlib.suppress(OSError):
         os.utime(path)
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
 def _digest(value: Any) -> str:
@@ -80,13 +106,123 @@ def entry_name(inputs: frozenset[InputVersion]) -> str:
     return _digest(sorted([node_id, version] for node_id, version in inputs))
 
 
+# -- checksums shared by every kind of cache file --------------------------------------------
+
+
+def seal(body: Mapping[str, Any]) -> str:
+    """``body`` as JSON text carrying its own SHA-256 (``unseal`` checks it)."""
+    data = _canonical(body)
+    return json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "body": body})
+
+
+def unseal(text: str) -> dict[str, Any] | None:
+    """The body ``seal`` wrote, or None when the text is not exactly that (damaged, edited)."""
+    try:
+        outer = json.loads(text)
+        body = outer["body"]
+        if not isinstance(body, dict):
+            return None
+        if hashlib.sha256(_canonical(body)).hexdigest() != outer["sha256"]:
+            return None
+        return body
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def file_checksum(path: Path) -> list[Any]:
+    """``[size in bytes, SHA-256 hex]`` of a file; OSError if it cannot be read."""
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return [size, h.hexdigest()]
+
+
+def map_verified(path: Path, expected: Any) -> mmap.mmap | None:
+    """``path`` mapped read-only if its content has the ``expected`` ``[size, sha256]``;
+    None otherwise (missing, empty, different).
+
+    The caller reads the very mapping that was checked, so a file swapped in
+    afterwards does not reach it, and a table is decoded natively from memory
+    without a second read or a copy (cheaper than the unchecked Python-file read
+    it replaces).  Cache files are never rewritten in place (entries are renamed
+    into place and unlinked), which a mapping relies on.
+    """
+    try:
+        with path.open("rb") as f:
+            if os.fstat(f.fileno()).st_size != expected[0] or expected[0] == 0:
+                return None
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, TypeError, IndexError):
+        return None
+    if len(mapped) != expected[0] or hashlib.sha256(mapped).hexdigest() != expected[1]:
+        mapped.close()
+        return None
+    return mapped
+
+
+def read_verified(path: Path, expected: Any) -> bytes | None:
+    """A file's bytes if they have the ``expected`` ``[size, sha256]``, else None."""
+    try:
+        data = path.read_bytes()
+        if [len(data), hashlib.sha256(data).hexdigest()] != list(expected):
+            return None
+        return data
+    except (OSError, TypeError):
+        return None
+
+
+def host_version(pattern: str) -> int:
+    """A fingerprint of the host files ``pattern`` names now, as a positive int.
+
+    It covers each matched file's path, size, mtime (ns) and a SHA-256 of its
+    content, so an edit, a file added to a glob, or one removed changes it (the
+    hash catches an edit that keeps size and mtime).  A pattern matching nothing
+    has a fingerprint too: the derivation's error is then computed, not cached.
+    """
+    from ..query.sources import host_paths
+
+    h = hashlib.sha256(pattern.encode())
+    try:
+        paths = host_paths(pattern)
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            st = path.stat()
+            h.update(_canonical([str(path), st.st_size, st.st_mtime_ns]))
+            h.update(file_checksum(path)[1].encode())
+        except OSError:
+            h.update(_canonical([str(path), None]))
+    return int.from_bytes(h.digest()[:8], "big") >> 1
+
+
+def _with_host_inputs(current: VersionOf) -> VersionOf:
+    """``current`` that also answers ``host:`` inputs, each fingerprinted once per lookup
+    (a key's several entries may all name the same host files)."""
+    seen: dict[str, int] = {}
+
+    def version(node_id: str) -> int | None:
+        if not node_id.startswith(HOST_INPUT):
+            return current(node_id)
+        if node_id not in seen:
+            seen[node_id] = host_version(node_id[len(HOST_INPUT) :])
+        return seen[node_id]
+
+    return version
+
+
 @dataclass
 class CacheStats:
-    """What this process did with the cache: lookups that hit, entries stored."""
+    """What this process did with the cache: lookups that hit, entries stored, entries
+    dropped because they failed their checks."""
 
     hits: int = 0
     misses: int = 0
     stores: int = 0
+    dropped: int = 0
 
 
 @dataclass
@@ -106,42 +242,78 @@ class DiskCache:
         except OSError:
             self.stats.misses += 1
             return None
+        current = _with_host_inputs(current)
         for name in names:
             if name.startswith(".") or name == "key.json":
                 continue
-            value = self._load(key_dir / name, current)
+            value = self._load(key_dir / name, key, current)
             if value is not None:
                 self.stats.hits += 1
-                _touch(key_dir / name / INPUTS_FILE)
+                _touch(key_dir / name / MANIFEST_FILE)
                 return value
         self.stats.misses += 1
         return None
 
-    def _load(self, entry: Path, current: VersionOf) -> Cached | None:
+    def _load(self, entry: Path, key: CacheKey, current: VersionOf) -> Cached | None:
+        """The entry's value if it is sound and current; a damaged entry is dropped."""
         try:
-            inputs = json.loads((entry / INPUTS_FILE).read_text())
-            if not all(current(str(node_id)) == int(version) for node_id, version in inputs):
-                return None
-            if (entry / LISTING_FILE).exists():
-                listing = json.loads((entry / LISTING_FILE).read_text())
+            manifest = unseal((entry / MANIFEST_FILE).read_text())
+        except (OSError, UnicodeDecodeError):
+            manifest = None
+        try:
+            if manifest is None:
+                raise ValueError("manifest")
+            inputs = frozenset((str(n), int(v)) for n, v in manifest["inputs"])
+            written_for = manifest["key"]
+            files = manifest["files"]
+            if written_for != [key.node_id, key.config_version, key.path] or entry.name != (
+                entry_name(inputs)
+            ):
+                raise ValueError("key")
+            if not isinstance(files, dict):
+                raise ValueError("files")
+        except (ValueError, TypeError, KeyError):
+            self._drop(entry)
+            return None
+        if not all(current(n) == v for n, v in sorted(inputs)):
+            return None
+        value = self._value(entry, files)
+        if value is None:
+            self._drop(entry)
+        return value
+
+    def _value(self, entry: Path, files: Mapping[str, Any]) -> Cached | None:
+        """The entry's output from its checked files, or None if any fails its check."""
+        try:
+            if LISTING_FILE in files:
+                data = read_verified(entry / LISTING_FILE, files[LISTING_FILE])
+                listing = None if data is None else json.loads(data)
                 if not isinstance(listing, dict):
                     return None
                 return {str(k): str(v) for k, v in listing.items()}
-            if (entry / BYTES_FILE).exists():
-                return _CachedBytes(entry / BYTES_FILE)
-            meta = json.loads((entry / META_FILE).read_text())
-            span = meta.get("event_range")
-            table = _CachedTable(
-                entry / TABLE_FILE, None if span is None else (int(span[0]), int(span[1]))
-            )
+            if BYTES_FILE in files:
+                data = read_verified(entry / BYTES_FILE, files[BYTES_FILE])
+                return None if data is None else _CachedBytes(data)
+            meta_data = read_verified(entry / META_FILE, files.get(META_FILE))
+            if meta_data is None:
+                return None
+            span = json.loads(meta_data).get("event_range")
+            mapped = map_verified(entry / TABLE_FILE, files.get(TABLE_FILE))
+            if mapped is None:
+                return None
+            table = _CachedTable(mapped, None if span is None else (int(span[0]), int(span[1])))
             table.schema()  # an unreadable file is a miss, not an error later
             return table
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return None
         except Exception as exc:  # pyarrow's errors for a damaged Parquet file
             if type(exc).__module__.startswith("pyarrow"):
                 return None
             raise
+
+    def _drop(self, entry: Path) -> None:
+        self.stats.dropped += 1
+        self.discard(entry)
 
     # -- store -----------------------------------------------------------------------
 
@@ -156,8 +328,12 @@ class DiskCache:
         listing = dict(value)
         staging = self._staging(key)
         if staging is not None:
-            self._write_json(staging / LISTING_FILE, listing)
-            self._commit(key, staging, inputs())
+            try:
+                self._write_json(staging / LISTING_FILE, listing)
+            except OSError:
+                self.discard(staging)
+            else:
+                self._commit(key, staging, inputs())
         return listing
 
     def _staging(self, key: CacheKey) -> Path | None:
@@ -186,9 +362,16 @@ class DiskCache:
         path.write_text(json.dumps(value, separators=(",", ":")))
 
     def _commit(self, key: CacheKey, staging: Path, inputs: frozenset[InputVersion]) -> None:
-        """Rename a complete staging directory into place (or drop it if the entry exists)."""
+        """Seal a complete staging directory and rename it into place (or drop it if the
+        entry exists)."""
         try:
-            self._write_json(staging / INPUTS_FILE, sorted([n, v] for n, v in inputs))
+            files = {p.name: file_checksum(p) for p in sorted(staging.iterdir())}
+            manifest = {
+                "key": [key.node_id, key.config_version, key.path],
+                "inputs": sorted([n, v] for n, v in inputs),
+                "files": files,
+            }
+            (staging / MANIFEST_FILE).write_text(seal(manifest))
             target = staging.parent / entry_name(inputs)
             try:
                 os.rename(staging, target)
@@ -214,7 +397,7 @@ class DiskCache:
             if entry.name.startswith(".") or entry.name == keep or not entry.is_dir():
                 continue
             try:
-                entries.append(((entry / INPUTS_FILE).stat().st_mtime_ns, entry))
+                entries.append(((entry / MANIFEST_FILE).stat().st_mtime_ns, entry))
             except OSError:
                 entries.append((0, entry))
         entries.sort(reverse=True)
@@ -248,7 +431,7 @@ class DiskCache:
                         self.discard(entry)
                     continue
                 try:
-                    used = (entry / INPUTS_FILE).stat().st_mtime_ns
+                    used = (entry / MANIFEST_FILE).stat().st_mtime_ns
                 except OSError:
                     used = 0
                 entries.append((used, size, entry))
@@ -265,7 +448,7 @@ class DiskCache:
 
     @staticmethod
     def discard(staging: Path) -> None:
-        """Remove a staging directory (what a partial or failed write left)."""
+        """Remove an entry or staging directory (what a partial or failed write left)."""
         import shutil
 
         shutil.rmtree(staging, ignore_errors=True)
@@ -282,19 +465,20 @@ READ_BATCH_ROWS = 65_536
 class _CachedTable:
     """A cached table output: a Parquet file read back in batches.
 
-    The file is opened at lookup: another process evicting the entry
-    afterwards unlinks a file this reader still holds open.
+    The file is the one mapped and checked at lookup: another process evicting
+    the entry afterwards unlinks a file this reader still has mapped.
     """
 
-    path: Path
+    mapped: mmap.mmap
     range_: tuple[int, int] | None
     _file: Any = None
 
     def _parquet(self) -> Any:
         if self._file is None:
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            self._file = pq.ParquetFile(self.path.open("rb"))
+            self._file = pq.ParquetFile(pa.BufferReader(pa.py_buffer(self.mapped)))
         return self._file
 
     def schema(self) -> pa.Schema:
@@ -310,10 +494,10 @@ class _CachedTable:
 
 @dataclass(frozen=True)
 class _CachedBytes:
-    path: Path
+    data: bytes
 
     def read_bytes(self) -> bytes:
-        return self.path.read_bytes()
+        return self.data
 
 
 # -- what a miss gives: the fresh output, stored as it is read ------------------------------

@@ -37,7 +37,7 @@ from ..tlogfs.lock import WriterLock, holder_info
 from .apply import StoredResource, check_outputs, stored_resources
 from .documents import Document, load_stored
 from .graph import dependencies, order
-from .kinds import RunContext, RunStats, TransactionFactory
+from .kinds import RunContext, RunStats, TransactionFactory, Unchanged
 from .secrets import scrub
 
 RUN_LOCK_FILE = "run.lock"
@@ -89,6 +89,7 @@ class RunResult:
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         from ..timeparse import iso
@@ -106,6 +107,7 @@ class RunResult:
             "txn_seq": self.txn_seq,
             "error": self.error,
             "details": self.details,
+            "warnings": self.warnings,
         }
 
 
@@ -262,27 +264,39 @@ def _run_one(
         if problem is not None:
             raise ConfigError(f"{doc.name}: {problem}")
         step = doc.kind.run(ctx)
-        stats = RunStats()
-        if step is not None:
-            # The log names the resource whose run wrote the transaction.
-            with transaction(["pond", "run", doc.name]) as tx:
-                stats = step(tx.root)
-            result.txn_seq = tx.txn_seq  # None when the run wrote nothing
-        result.rows, result.bytes = stats.rows, stats.bytes
-        # What a kind reports (file names, server messages) may quote a secret too.
-        result.details = _scrubbed(stats.details)
-        result.summary = scrub(stats.summary)
-        if stats.error is not None:
-            # Partly done: the good part is committed, the run still counts as failed.
-            result.outcome, result.error = "failed", scrub(stats.error)
-        result.elapsed_s = time.perf_counter() - started
-        result.peak_rss_bytes = peak_rss_bytes()
-        if doc.kind.after_commit is not None:
-            try:
-                doc.kind.after_commit(ctx)
-            except Exception as exc:
-                # The run is done; what the hook did not do, the next run does.
-                result.summary += f" (then: {error_text(exc)})"
+        if isinstance(step, Unchanged):
+            # Nothing done (a Backup with nothing new): no transaction to open and no hook
+            # to call; the run is still recorded below, beside the oplog.
+            result.summary = scrub(step.summary)
+            result.elapsed_s = time.perf_counter() - started
+            result.peak_rss_bytes = peak_rss_bytes()
+        else:
+            stats = RunStats()
+            if step is not None:
+                # The log names the resource whose run wrote the transaction.
+                with transaction(["pond", "run", doc.name]) as tx:
+                    stats = step(tx.root)
+                result.txn_seq = tx.txn_seq  # None when the run wrote nothing
+            result.rows, result.bytes = stats.rows, stats.bytes
+            # What a kind reports (file names, server messages) may quote a secret too.
+            result.details = _scrubbed(stats.details)
+            result.summary = scrub(stats.summary)
+            result.warnings = [scrub(w) for w in stats.warnings]
+            if result.warnings:
+                # One list in the record: the kind's own (a Site's) and the run's warnings.
+                earlier = list(result.details.get("warnings") or [])
+                result.details = {**result.details, "warnings": earlier + result.warnings}
+            if stats.error is not None:
+                # Partly done: the good part is committed, the run still counts as failed.
+                result.outcome, result.error = "failed", scrub(stats.error)
+            result.elapsed_s = time.perf_counter() - started
+            result.peak_rss_bytes = peak_rss_bytes()
+            if doc.kind.after_commit is not None:
+                try:
+                    doc.kind.after_commit(ctx)
+                except Exception as exc:
+                    # The run is done; what the hook did not do, the next run does.
+                    result.summary += f" (then: {error_text(exc)})"
     except Exception as exc:
         result = RunResult(doc.name, doc.kind.name, uuid, result.start, "failed")
         result.error = error_text(exc)

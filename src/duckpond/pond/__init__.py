@@ -20,7 +20,7 @@ Modules: ``core.py`` (``Pond``), ``transaction.py``, ``results.py`` (``Entry``,
 from ..tinyfs import DIRECTORY, FILE_DATA
 from ..tinyfs.glob import has_wildcard
 from .backups import BackupInfo, PondBackups
-from .core import Pond, resolve_pond_dir
+from .core import Pond, is_literal, resolve_pond_dir
 from .facet import Facet
 from .host import describe_host, parse_url, preview_rows, read_host, write_rows
 from .maintenance import PondMaintenance, SpaceReport
@@ -46,6 +46,7 @@ __all__ = [
     "Transaction",
     "describe_host",
     "has_wildcard",
+    "is_literal",
     "parse_url",
     "preview_rows",
     "read_host",

@@ -333,8 +333,7 @@ class Pond:
         pattern = pattern or "/**"
         if not pattern.startswith("/"):
             pattern = "/" + pattern
-        if has_wildcard(pattern) and not (pattern != "/" and root.exists(pattern.rstrip("/"))):
-            # A name such as 'export[1].csv' that exists is taken literally, not as a pattern.
+        if not is_literal(root, pattern):
             found = [m.node_path for m in root.glob(pattern, hidden=all)]
             if unlisted is not None:
                 unlisted.update(root.unlisted)
@@ -409,7 +408,11 @@ class Pond:
             matches = self.list(one)
             if not matches:
                 raise FileNotFoundError(2, "no pond path matches", one)
-            prefix = strip_prefix if strip_prefix is not None else _static_prefix(one)
+            literal = is_literal(root, one)
+            if strip_prefix is not None:
+                prefix = strip_prefix
+            else:
+                prefix = tpaths.join(tpaths.split(one)[:-1]) if literal else _static_prefix(one)
             prefix_parts = tpaths.normalize(prefix)
             for np in matches:
                 if tpaths.normalize(np.path)[: len(prefix_parts)] != prefix_parts:
@@ -418,7 +421,7 @@ class Pond:
                 # A matched symlink is copied as what it points to, under its own name;
                 # one that points nowhere is skipped when a glob matched it (a named one
                 # is an error).
-                if match.is_symlink() and has_wildcard(one) and not _resolves(root, match.path):
+                if match.is_symlink() and not literal and not _resolves(root, match.path):
                     continue
                 np = root.get(match.path) if match.is_symlink() else match
                 for node in root.visit(np.path) if np.is_dir() else iter([np]):
@@ -613,7 +616,7 @@ class Pond:
                         chosen.setdefault(node.path, node)
                         found += 1
             if not found:
-                if not has_wildcard(pattern) and self.root.exists(pattern):
+                if is_literal(self.root, pattern) and self.root.exists(pattern):
                     raise InvalidPathError(f"not a table or series: {pattern}")
                 raise FileNotFoundError(2, "no table or series matches", pattern)
 
@@ -652,6 +655,15 @@ def _resolves(root: WD, path: str) -> bool:
     except (FileNotFoundError, NotADirectoryError, OSError):
         return False
     return True
+
+
+def is_literal(root: WD, pattern: str) -> bool:
+    """Whether ``pattern`` names one path rather than a glob: it has no wildcard, or a
+    node exists under exactly that name (``/export[1].csv``, ``/a[b]*c.csv``), which is
+    then read as any other path is, by every command."""
+    if not has_wildcard(pattern):
+        return True
+    return pattern != "/" and root.exists(pattern.rstrip("/"))
 
 
 def _static_prefix(pattern: str) -> str:

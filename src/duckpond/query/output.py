@@ -16,11 +16,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from .canonical import plain_batch, plain_schema
 
 if TYPE_CHECKING:
@@ -123,15 +124,25 @@ def _json_strings(values: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
     # Control characters need \u escapes that a substring replace cannot produce; they
-    # are rare enough in data that Python's encoder handles those columns.
-    if pc.any(pc.match_substring_regex(values, r"[\x00-\x1f]")).as_py():
+    # are rare enough in data that Python's encoder handles those columns.  C1 controls
+    # and DEL are valid raw in JSON but a terminal acts on them (0x9b starts a CSI
+    # sequence): escaped too.
+    if pc.any(pc.match_substring_regex(values, r"[\x00-\x1f\x7f-\x9f]")).as_py():
         return pa.array(
-            [None if v is None else json.dumps(v, ensure_ascii=False) for v in values.to_pylist()],
+            [None if v is None else _json_text(v) for v in values.to_pylist()],
             pa.string(),
         )
     escaped = pc.replace_substring(values, "\\", "\\\\")
     escaped = pc.replace_substring(escaped, '"', '\\"')
     return _quote(escaped)
+
+
+_C1 = re.compile(r"[\x7f-\x9f]")
+
+
+def _json_text(value: str) -> str:
+    """``value`` as a JSON string, C0 and C1 control characters and DEL as ``\\u`` escapes."""
+    return _C1.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(value, ensure_ascii=False))
 
 
 def _json_default(value: Any) -> Any:
@@ -308,11 +319,12 @@ def render_preview(view: Preview) -> RichTable:
     for f in view.head.schema:
         numeric = pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
         table.add_column(
-            f"{escape(f.name)}\n[dim]{escape(str(f.type))}[/dim]",
+            f"{escape(one_line(f.name))}\n[dim]{escape(str(f.type))}[/dim]",
             justify="right" if numeric else "left",
         )
     # By column, not to_pylist() of rows: duplicate column names would collapse in a dict.
     columns = [c.to_pylist() for c in view.head.columns]
     for row in zip(*columns, strict=True):
-        table.add_row(*(escape(_cell(v)) for v in row))
+        # A name or value holding an escape sequence must not drive the terminal.
+        table.add_row(*(escape(one_line(_cell(v))) for v in row))
     return table

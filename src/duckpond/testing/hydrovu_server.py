@@ -7,7 +7,11 @@ next-page cursors (``X-ISI-Next-Page`` / ``X-ISI-Start-Page``), about two
 days of readings per page, and a 404 when a location has nothing at or after
 ``startTime``.  Faults can be injected (a status such as 429 or 500 with
 headers, or a slow answer), tokens revoked, and a per-request latency added
-to stand for a real network.
+to stand for a real network.  ``paging`` makes the data paging misbehave as a
+broken server could: ``repeat-cursor`` (every next-page cursor is the one the
+request came with), ``stale-pages`` (a continued page is served again and
+again, each time with a fresh cursor), ``endless`` (after the real readings,
+page after page of one new reading each, stamped in 2100).
 
 Data sets are Python objects (``Location`` with ``Parameter`` readings);
 ``synthetic_location`` makes regular readings and ``sf_temps_location``
@@ -48,6 +52,8 @@ DEFAULT_PARAMETERS = {
     "17": "Dissolved Oxygen",
     "batt": "Battery",
 }
+# 2100-01-01T00:00:00Z: where ``paging="endless"`` pages go on after the real readings.
+ENDLESS_FROM = 4_102_444_800
 DEFAULT_UNITS = {"1": "C", "2": "F", "17": "uS/cm", "35": "m", "117": "mg/L", "pH": "pH", "V": "V"}
 
 __all__ = [
@@ -260,6 +266,7 @@ class HydroVuServer:
         self.locations_page_size = locations_page_size
         self.latency = latency
         self.now: int | None = None
+        self.paging: str = "normal"
         self.faults: list[Fault] = []
         self.served: list[Served] = []
         self.tokens_issued = 0
@@ -480,6 +487,8 @@ class HydroVuServer:
         if isinstance(position, tuple):
             return position
         times = self._all_times[loc.id]
+        if self.paging == "endless" and position is not None and position >= ENDLESS_FROM:
+            return self._endless(path, loc, query, position)
         if position is None:
             i = bisect.bisect_left(times, start)
             if i == len(times) or (end is not None and times[i] > end):
@@ -513,9 +522,33 @@ class HydroVuServer:
         }
         k = bisect.bisect_left(times, window_end)
         headers = {}
-        if k < len(times) and (end is None or times[k] <= end):
+        if self.paging == "repeat-cursor" and start_page is not None:
+            headers["X-ISI-Next-Page"] = start_page
+        elif self.paging == "stale-pages" and start_page is not None:
+            headers["X-ISI-Next-Page"] = self._cursor(path, query, position)
+        elif k < len(times) and (end is None or times[k] <= end):
             headers["X-ISI-Next-Page"] = self._cursor(path, query, times[k])
+        elif self.paging == "endless":
+            headers["X-ISI-Next-Page"] = self._cursor(path, query, ENDLESS_FROM)
         return 200, headers, body
+
+    def _endless(
+        self, path: str, loc: Location, query: dict[str, str], position: int
+    ) -> tuple[int, dict[str, str], Any]:
+        """One reading at ``position`` (in 2100), and a cursor to a minute later."""
+        first = loc.parameters[0]
+        body = {
+            "locationId": loc.id,
+            "parameters": [
+                {
+                    "parameterId": first.parameter_id,
+                    "unitId": first.unit_id,
+                    "customParameter": False,
+                    "readings": [{"timestamp": position, "value": 0.0}],
+                }
+            ],
+        }
+        return 200, {"X-ISI-Next-Page": self._cursor(path, query, position + 60)}, body
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from ..errors import one_line
 from .commits import HOOKS, WRITER
 from .oplog import PARTITION_COLUMN
 
@@ -105,4 +106,5 @@ class Maintenance:
 
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    # A path in the message may hold control characters: a warning is a terminal line too.
+    return one_line(text.splitlines()[0]) if text else type(e).__name__

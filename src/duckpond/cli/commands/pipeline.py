@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..app import Settings, UserError, pass_settings, time_travel
+from ..output import cell, line
 
 if TYPE_CHECKING:
     from ...pipeline.run import RunReport, RunResult
@@ -104,12 +105,12 @@ def resources(settings: Settings, at_txn: int | None, at: str | None) -> None:
     table = Table("kind", "name", "uuid", "path", "last run", "outcome")
     for r in listed:
         table.add_row(
-            r.kind,
-            r.name,
-            r.uuid,
-            r.path or "",
+            cell(r.kind),
+            cell(r.name),
+            cell(r.uuid),
+            cell(r.path or ""),
             iso(r.last_run) if r.last_run is not None else "never",
-            r.last_outcome or "",
+            cell(r.last_outcome or ""),
         )
     Console(soft_wrap=True).print(table)
 
@@ -131,8 +132,8 @@ def _summary(report: RunReport) -> None:
     table = Table("resource", "outcome", "rows", "bytes", "elapsed", "peak RSS")
     for r in report.results:
         table.add_row(
-            r.name,
-            r.outcome,
+            cell(r.name),
+            cell(r.outcome),
             str(r.rows),
             _size(r.bytes),
             f"{r.elapsed_s:.2f} s",
@@ -141,11 +142,11 @@ def _summary(report: RunReport) -> None:
     Console(soft_wrap=True).print(table)
     for r in report.results:
         if r.outcome != "ok":
-            click.echo(f"{r.name}: failed: {r.error}")
+            line(f"{r.name}: failed: {r.error}")
         elif r.summary:
-            click.echo(f"{r.name}: {r.summary}")
+            line(f"{r.name}: {r.summary}")
         for warning in r.details.get("warnings") or ():
-            click.echo(f"{r.name}: warning: {warning}")
+            line(f"warning: {r.name}: {warning}", err=True)
 
 
 @click.command()
@@ -178,7 +179,7 @@ def run(settings: Settings, names: tuple[str, ...], no_wait: bool) -> None:
 
         def progress(name: str, result: RunResult | None) -> None:
             if result is None:
-                status.update(f"running {name}")
+                status.update(cell(f"running {name}"))
 
         status.start()
     try:
@@ -235,11 +236,11 @@ def hydrovu_locations(settings: Settings, resource: str) -> None:
     for loc in listed:
         gps = loc["gps"]
         table.add_row(
-            str(loc["id"]),
-            loc["name"],
-            "" if gps.get("latitude") is None else repr(gps["latitude"]),
-            "" if gps.get("longitude") is None else repr(gps["longitude"]),
-            ", ".join(loc["parameters"]),
+            cell(loc["id"]),
+            cell(loc["name"]),
+            "" if gps.get("latitude") is None else cell(repr(gps["latitude"])),
+            "" if gps.get("longitude") is None else cell(repr(gps["longitude"])),
+            cell(", ".join(loc["parameters"])),
         )
     Console(soft_wrap=True).print(table)
 
@@ -291,7 +292,7 @@ def site_build(settings: Settings, name: str, out_dir: str | None) -> None:
         )
         return
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        line(f"warning: {warning}", err=True)
     out.message(
         f"built {report.pages} pages, {report.charts} charts ({report.points:,} points) "
         f"in {report.seconds:.1f} s: open {report.out / 'index.html'}"

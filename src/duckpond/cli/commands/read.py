@@ -59,7 +59,7 @@ def cat(
 
         pond cat '/data/*.series' --with-path --sql "SELECT path, count(*) FROM source GROUP BY path"
     """
-    from ...pond import has_wildcard, parse_url, read_host
+    from ...pond import is_literal, parse_url, read_host
     from ...timeparse import parse_time
 
     start_t = parse_time(start) if start else None
@@ -70,7 +70,7 @@ def cat(
         out.rows(read_host(path, sql=sql, start=start_t, end=end_t), fmt, output_file)
         return
     pond = settings.open(at_txn=at_txn, at=at)
-    if url is None and not has_wildcard(path):
+    if url is None and is_literal(pond.root, path):
         entry = pond.stat(path)
         if entry.is_dir:
             raise UserError(f"is a directory (use pond list): {entry.path}")

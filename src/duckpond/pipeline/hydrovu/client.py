@@ -37,6 +37,9 @@ from . import DEFAULT_BASE_URL
 NEXT_PAGE = "X-ISI-Next-Page"
 START_PAGE = "X-ISI-Start-Page"
 RATE_TIMEOUT = "X-ISI-Requests-Timeout"
+# A few locations per page: an account with more than this many pages of them is a server
+# whose paging does not end.
+MAX_LOCATION_PAGES = 10_000
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -45,6 +48,7 @@ __all__ = [
     "HydroVuAuthError",
     "HydroVuClient",
     "HydroVuError",
+    "HydroVuTimeLimit",
     "RetryPolicy",
     "RetryTransport",
     "list_locations",
@@ -57,6 +61,10 @@ class HydroVuError(PondError):
 
 class HydroVuAuthError(HydroVuError):
     """HydroVu refused the client credentials or a fresh token."""
+
+
+class HydroVuTimeLimit(HydroVuError):
+    """The run's time limit (``HydroVuClient.deadline``) passed before a request could end."""
 
 
 class SecretLike(Protocol):
@@ -128,6 +136,8 @@ class RetryTransport(httpx.BaseTransport):
         self._inner = inner if inner is not None else httpx.HTTPTransport()
         self.policy = policy or RetryPolicy()
         self.retries = 0
+        # Monotonic time after which no retry is started (the run's time limit).
+        self.deadline: float | None = None
         self._lock = threading.Lock()
         backoff = tenacity.wait_exponential(
             multiplier=self.policy.initial, max=self.policy.max_wait
@@ -144,8 +154,15 @@ class RetryTransport(httpx.BaseTransport):
                     delay = max(delay, asked + random.uniform(0, self.policy.jitter))
             return min(delay, self.policy.max_wait)
 
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= self.policy.attempts:
+                return True
+            # No retry that could only end after the run's time limit.
+            deadline = self.deadline
+            return deadline is not None and time.monotonic() + float(wait(state)) >= deadline
+
         self._retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.policy.attempts),
+            stop=stop,
             wait=wait,
             retry=tenacity.retry_if_exception_type(
                 (_RetryResponse, httpx.TimeoutException, httpx.ConnectError)
@@ -314,7 +331,12 @@ class HydroVuClient:
     (retries wrap it either way); ``http`` is the ``httpx.Client`` it sends with
     (auth, retries and timeouts included).  Use as a context manager, or call ``close()``.
     Errors: ``HydroVuAuthError`` for refused credentials, ``HydroVuError`` for
-    any other failure after retries.
+    any other failure after retries (among them a server whose paging does not
+    end: a repeated next-page cursor, or more pages than ``max_pages``).
+
+    ``deadline`` (on ``time.monotonic``'s clock, None for none) bounds the
+    whole run: each request's timeouts are cut to the time left, no retry starts
+    after it, and a request asked for after it raises ``HydroVuTimeLimit``.
     """
 
     def __init__(
@@ -337,6 +359,7 @@ class HydroVuClient:
             limits=httpx.Limits(max_connections=max_connections)
         )
         self.transport = RetryTransport(inner, retry)
+        self.timeouts = (connect_timeout, read_timeout)
         self.http = httpx.Client(
             base_url=base_url,
             auth=self.auth,
@@ -362,6 +385,14 @@ class HydroVuClient:
         """Retries made so far by this client (all threads)."""
         return self.transport.retries
 
+    @property
+    def deadline(self) -> float | None:
+        return self.transport.deadline
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        self.transport.deadline = value
+
     def scrub(self, text: str) -> str:
         """``text`` with the client secret and the current token masked as whole tokens."""
         from ..secrets import mask
@@ -370,24 +401,51 @@ class HydroVuClient:
 
     def _get(self, path: str, params: dict[str, Any], page: str | None) -> httpx.Response:
         headers = {START_PAGE: page} if page else {}
+        connect, read = self.timeouts
+        deadline = self.deadline
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HydroVuTimeLimit(f"HydroVu {path}: the run's time limit was reached")
+            connect, read = min(connect, left), min(read, left)
         try:
-            return self.http.get(path, params=params, headers=headers)
+            return self.http.get(
+                path, params=params, headers=headers, timeout=httpx.Timeout(read, connect=connect)
+            )
         except httpx.TimeoutException:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise HydroVuTimeLimit(
+                    f"HydroVu {path}: the run's time limit was reached"
+                ) from None
             raise HydroVuError(f"HydroVu {path}: timed out (after retries)") from None
         except httpx.TransportError as error:
             raise HydroVuError(f"HydroVu {path}: {type(error).__name__} (after retries)") from None
 
     def pages(
-        self, path: str, params: dict[str, Any] | None = None, *, missing_ok: bool = False
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        missing_ok: bool = False,
+        max_pages: int | None = None,
     ) -> Iterator[Any]:
         """The JSON body of each page of ``GET path``, following ``X-ISI-Next-Page``.
 
         With ``missing_ok`` a 404 ends the pages (HydroVu's "no data") instead
-        of raising.
+        of raising.  Paging is bounded: a next-page cursor seen before, or a page
+        beyond ``max_pages``, raises ``HydroVuError`` naming the cause (a server
+        that would otherwise be followed forever).
         """
         query = dict(params or {})
         page: str | None = None
+        cursors: set[str] = set()
+        count = 0
         while True:
+            count += 1
+            if max_pages is not None and count > max_pages:
+                raise HydroVuError(
+                    f"HydroVu {path}: more than {max_pages} pages, the most this run allows"
+                )
             response = self._get(path, query, page)
             if response.status_code == 404 and missing_ok:
                 return
@@ -401,6 +459,12 @@ class HydroVuClient:
             page = response.headers.get(NEXT_PAGE) or None
             if page is None:
                 return
+            if page in cursors:
+                raise HydroVuError(
+                    f"HydroVu {path}: page {count} repeats an earlier {NEXT_PAGE} cursor "
+                    "(the paging would never end)"
+                )
+            cursors.add(page)
 
     def friendly_names(self) -> FriendlyNames:
         """The parameter and unit dictionaries (``v1/sispec/friendlynames``)."""
@@ -415,25 +479,31 @@ class HydroVuClient:
     def locations(self) -> list[dict[str, Any]]:
         """Every location of the account: ``{id, name, description, gps: {latitude, longitude}}``."""
         out: list[dict[str, Any]] = []
-        for body in self.pages("v1/locations/list"):
+        for body in self.pages("v1/locations/list", max_pages=MAX_LOCATION_PAGES):
             if not isinstance(body, list):
                 raise HydroVuError("HydroVu v1/locations/list: unexpected answer")
             out.extend(body)
         return out
 
     def data_pages(
-        self, location_id: int | str, start: int, end: int | None = None
+        self,
+        location_id: int | str,
+        start: int,
+        end: int | None = None,
+        *,
+        max_pages: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Pages of readings of a location from ``start`` (Unix seconds, UTC, inclusive).
 
         Each page is ``{"locationId", "parameters": [{"parameterId", "unitId",
         "readings": [{"timestamp", "value"}]}]}``; no pages when the location
-        has no data at or after ``start``.
+        has no data at or after ``start``.  ``max_pages`` bounds them (``pages``).
         """
         params: dict[str, Any] = {"startTime": int(start)}
         if end is not None:
             params["endTime"] = int(end)
-        for body in self.pages(f"v1/locations/{location_id}/data", params, missing_ok=True):
+        path = f"v1/locations/{location_id}/data"
+        for body in self.pages(path, params, missing_ok=True, max_pages=max_pages):
             if not isinstance(body, dict):
                 raise HydroVuError(f"HydroVu location {location_id}: unexpected data page")
             yield body

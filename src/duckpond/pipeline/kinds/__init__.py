@@ -22,11 +22,15 @@ A run has two phases so that slow work never holds the pond's write lock:
 ``run(ctx)`` does the slow part (reading host files, network) with a
 read-only view of the pond, and returns a ``WriteStep`` (or None when
 there is nothing to write) that the runner calls inside the resource's own
-transaction.
+transaction.  A publisher whose run found nothing to do at all returns
+``Unchanged``: the runner then opens no transaction and calls no ``after_commit``
+hook; the run is recorded beside the oplog as every run is.
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -55,6 +59,8 @@ class RunStats:
     # A partial failure: what was written is committed, but the run is recorded as
     # failed with this one-line error (an Inbox with files it could not read).
     error: str | None = None
+    # Things the operator should know that did not fail the run (readings set aside).
+    warnings: list[str] = field(default_factory=list)
 
 
 class WriteTransaction(Protocol):
@@ -75,6 +81,16 @@ given a command (a list of words), the log records it instead of the process's."
 
 WriteStep = Callable[["WD"], RunStats]
 """The fast part of a run, called inside the resource's transaction with a writable root."""
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A run that did nothing (a Backup with nothing new to push): no transaction, no hook.
+
+    ``summary`` is the one line the run reports (``pond run`` prints it).
+    """
+
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +140,7 @@ class Kind:
     name: str
     role: Role
     spec_model: type[BaseModel]
-    run: Callable[[RunContext], WriteStep | None] | None = None
+    run: Callable[[RunContext], WriteStep | Unchanged | None] | None = None
     inputs: Callable[[Any], list[str]] = _no_inputs
     check: Callable[[Any], list[tuple[str, str]]] = _no_problems
     output: Callable[[Any, FactoryContext], Output] | None = None
@@ -164,7 +180,14 @@ def known_kinds() -> Mapping[str, Kind]:
 
 def get_kind(name: str) -> Kind:
     """The kind called ``name``; ``ConfigError`` listing the known kinds otherwise."""
-    _load_builtin()
+    if name not in KINDS and not _loaded:
+        # Its own module first (SqlDerived: sql_derived): a `pond run` of one Backup
+        # should not import the site builder and every other kind.
+        module = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        if module in _BUILTIN:
+            importlib.import_module(f".{module}", __name__)
+    if name not in KINDS:
+        _load_builtin()
     try:
         return KINDS[name]
     except KeyError:
@@ -193,8 +216,6 @@ def _load_builtin() -> None:
     global _loaded
     if _loaded:
         return
-    import importlib
-
     for module in _BUILTIN:
         importlib.import_module(f".{module}", __name__)
     _loaded = True

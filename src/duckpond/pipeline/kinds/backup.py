@@ -14,9 +14,12 @@
       allow_http: false                    # optional; else AWS_ALLOW_HTTP
 
 ``pond run`` runs every Backup after every other resource (``Kind.last``); its run pushes
-with no lock held (``duckpond.backup.push``), and, once its run record is committed,
-pushes that transaction too (``Kind.after_commit``), so a ``pond run`` leaves the backup
-at the pond's newest transaction.  ``endpoint`` and ``region`` take a literal or an
+with no lock held (``duckpond.backup.push``) and commits nothing (its run is recorded
+beside the oplog), then pushes whatever another writer committed meanwhile
+(``Kind.after_commit``), so a ``pond run`` leaves the backup at the pond's newest
+transaction.  When the pond's record of the backup (``$POND/backups/<name>.json``) says
+the remote holds the newest version already, the run makes no request at all
+(``local_up_to_date`` says what that cannot see).  ``endpoint`` and ``region`` take a literal or an
 ``${env:...}`` reference; credentials only a reference, resolved when used, never stored.
 """
 
@@ -28,7 +31,7 @@ from pydantic import Field, field_validator
 
 from ..documents import StrictModel
 from ..secrets import SecretField, SecretRef
-from . import Kind, RunContext, RunStats, WriteStep, register_kind
+from . import Kind, RunContext, RunStats, Unchanged, WriteStep, register_kind
 
 if TYPE_CHECKING:
     from ...backup import Remote
@@ -79,11 +82,19 @@ def remote_of(spec: BackupSpec, *, create: bool = False) -> Remote:
     return Remote(spec.url, options, create=create)
 
 
-def run_backup(ctx: RunContext) -> WriteStep | None:
-    """Push now (the slow part, no lock held); the step records what was sent."""
-    from ...backup import push
+def run_backup(ctx: RunContext) -> WriteStep | Unchanged | None:
+    """Push now (the slow part, no lock held); the step records what was sent.
+
+    When the pond's own record of the backup says the remote already holds the pond's
+    newest version, nothing is pushed, nothing committed and no request made
+    (``duckpond.backup.push.local_up_to_date`` says what that cannot see).
+    """
+    from ...backup.push import local_up_to_date, push
 
     spec: BackupSpec = ctx.spec
+    state = local_up_to_date(ctx.pond_dir, ctx.name, spec.url)
+    if state is not None:
+        return Unchanged(f"nothing new to push to {spec.url} (it holds txn {state.last_txn})")
     report = push(
         ctx.pond_dir, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency
     )
@@ -104,10 +115,12 @@ def run_backup(ctx: RunContext) -> WriteStep | None:
 
 
 def after_backup(ctx: RunContext) -> None:
-    """Push the run record's own transaction, so the backup ends at the newest one."""
-    from ...backup import push
+    """Push what was committed since the run's push (by another writer), if anything."""
+    from ...backup.push import local_up_to_date, push
 
     spec: BackupSpec = ctx.spec
+    if local_up_to_date(ctx.pond_dir, ctx.name, spec.url) is not None:
+        return
     push(ctx.pond_dir, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency)
 
 

@@ -7,17 +7,27 @@ transaction, appends one series version per device with new rows to
 ``<path>/<device name>.series`` and keeps the parameter and unit
 dictionaries and the location list as tables under ``<path>/meta/``
 (a new version only when they change).  A device that fails is named in
-the run record's details with its error; the others are still written.
-When every device fails, the run fails.
+the run record's details with its error; the others are still written and
+committed, and the run is recorded as failed naming each failed device and its
+cause (exit 1).  When every device fails, the run fails with nothing written.
+
+Every run finishes (``duckpond.pipeline.hydrovu.collect``): readings stamped
+later than now plus ``future_tolerance`` (default 1h) are quarantined to
+``<path>/quarantine/<device>.table`` (a new version only when they change),
+counted in the record and named in the run's warnings, and never move the
+resume point, which is the newest trustworthy stored time; paging that does not
+progress ends the device's fetch with an error naming why; ``time_limit``
+(default 5m) bounds the network part, after which the run commits what it has.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ...tinyfs import FILE_SERIES, FILE_TABLE, WD
 from ..documents import PondPath, StrictModel
@@ -27,6 +37,24 @@ from . import Kind, RunContext, RunStats, WriteStep, register_kind
 
 DEVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 META = "meta"
+QUARANTINE = "quarantine"
+
+
+def _check_duration(value: str) -> str:
+    from ...errors import ConfigError
+    from ..timeseries import parse_duration
+
+    try:
+        parse_duration(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _seconds(value: str) -> int:
+    from ..timeseries import parse_duration
+
+    return max(1, parse_duration(value) // 1_000_000)
 
 
 class HydroVuDevice(StrictModel):
@@ -41,7 +69,10 @@ class HydroVuDevice(StrictModel):
 class HydroVuSpec(StrictModel):
     """``client_id``/``client_secret``: ``${env:...}`` references; ``since``: the first
     import's start (a date or time, UTC unless it says otherwise); ``max_points_per_run``:
-    timestamps per device per run; ``concurrency``: devices fetched at once."""
+    timestamps per device per run; ``concurrency``: devices fetched at once;
+    ``future_tolerance``: how far past now a reading may be stamped before it is
+    quarantined; ``time_limit``: the longest a run may spend fetching (durations as
+    ``30s``, ``5m``, ``1h``)."""
 
     client_id: SecretField
     client_secret: SecretField
@@ -51,6 +82,8 @@ class HydroVuSpec(StrictModel):
     devices: list[HydroVuDevice] = Field(min_length=1)
     max_points_per_run: int = Field(default=200_000, ge=1)
     concurrency: int = Field(default=4, ge=1, le=16)
+    future_tolerance: Annotated[str, AfterValidator(_check_duration)] = "1h"
+    time_limit: Annotated[str, AfterValidator(_check_duration)] = "5m"
 
     @field_validator("since", mode="before")
     @classmethod
@@ -88,12 +121,33 @@ class HydroVuSpec(StrictModel):
         return self
 
 
-def _newest_event_us(root: WD, path: str) -> int | None:
+def _newest_event_us(root: WD, path: str, latest: int) -> int | None:
+    """The newest stored event time (us) at or before ``latest`` (Unix s): a version
+    whose range reaches past it (written before quarantine existed) is read for its
+    newest trustworthy time."""
     if not root.exists(path):
         return None
-    times = [v.max_event_time for v in root.get(path).node.versions()]
-    known = [t for t in times if t is not None]
-    return max(known) if known else None
+    node = root.get(path)
+    newest: int | None = None
+    for version in node.node.versions():
+        high = version.max_event_time
+        if high is None:
+            continue
+        if high > latest * 1_000_000:
+            high = _trustworthy_in(node, version.version, latest)
+        if high is not None and (newest is None or high > newest):
+            newest = high
+    return newest
+
+
+def _trustworthy_in(node: Any, version: int, latest: int) -> int | None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..hydrovu.collect import newest_trustworthy
+
+    table = pq.read_table(pa.BufferReader(node.read_bytes(version)), columns=["timestamp"])
+    return newest_trustworthy(table.column(0).combine_chunks(), latest)
 
 
 def client_for(ctx: RunContext) -> Any:
@@ -112,6 +166,7 @@ def client_for(ctx: RunContext) -> Any:
 def run_hydrovu(ctx: RunContext) -> WriteStep:
     """Fetch every active device's new readings (no lock held); return the step storing them."""
     from ..hydrovu.collect import (
+        TIME_LIMIT,
         DeviceRequest,
         collect,
         locations_table,
@@ -121,11 +176,16 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
 
     spec: HydroVuSpec = ctx.spec
     since = int(spec.since.timestamp())
+    now = int(time.time())
+    tolerance = _seconds(spec.future_tolerance)
     requests = [
         DeviceRequest(
             d.name,
             d.id,
-            resume_start(_newest_event_us(ctx.root, f"{spec.path}/{d.name}.series"), since),
+            resume_start(
+                _newest_event_us(ctx.root, f"{spec.path}/{d.name}.series", now + tolerance),
+                since,
+            ),
         )
         for d in spec.devices
         if d.active
@@ -136,6 +196,9 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
             requests,
             max_points_per_run=spec.max_points_per_run,
             concurrency=spec.concurrency,
+            now=now,
+            future_tolerance=tolerance,
+            time_limit=_seconds(spec.time_limit),
         )
     failed = fetched.failed
     if failed and len(failed) == len(fetched.devices):
@@ -148,8 +211,9 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
     meta = {
         "parameters.table": names_table(fetched.names.parameters),
         "units.table": names_table(fetched.names.units),
-        "locations.table": locations_table(fetched.locations),
     }
+    if fetched.locations is not None:
+        meta["locations.table"] = locations_table(fetched.locations)
 
     def write(root: WD) -> RunStats:
         from ...ingest.store import check_series_append
@@ -159,25 +223,27 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
         devices: dict[str, Any] = {}
         root.mkdir(f"{spec.path}/{META}", parents=True)
         for name, table in meta.items():
-            converted = table_to_parquet(table)
-            target = f"{spec.path}/{META}/{name}"
-            digest = hashlib.sha256(converted.data).hexdigest()
-            if root.exists(target) and root.get(target).info().sha256 == digest:
-                continue
-            root.write_file(
-                target, converted.data, node_type=FILE_TABLE, attributes=converted.attributes()
-            )
-            stats.bytes += len(converted.data)
+            stats.bytes += _write_if_changed(root, f"{spec.path}/{META}/{name}", table)
         for device in fetched.devices:
             devices[device.name] = {
                 "start": datetime.fromtimestamp(device.start, UTC).isoformat(),
                 "rows": device.rows,
                 "pages": device.pages,
                 "sentinels": device.sentinels,
+                "quarantined": device.quarantined,
                 "retries": device.retries,
                 "complete": device.complete,
+                "stopped": device.stopped,
                 "error": device.error,
             }
+            if device.quarantine is not None:
+                root.mkdir(f"{spec.path}/{QUARANTINE}", parents=True, exist_ok=True)
+                target = f"{spec.path}/{QUARANTINE}/{device.name}.table"
+                stats.bytes += _write_if_changed(root, target, device.quarantine)
+                stats.warnings.append(
+                    f"{device.name}: {device.quarantined} readings stamped after "
+                    f"now + {spec.future_tolerance} quarantined to {target}"
+                )
             if device.table is None:
                 continue
             converted = table_to_parquet(device.table, timestamp_column="timestamp")
@@ -197,6 +263,7 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
         stats.details = {
             "devices": devices,
             "sentinels": sum(d.sentinels for d in fetched.devices),
+            "quarantined": sum(d.quarantined for d in fetched.devices),
             "retries": sum(d.retries for d in fetched.devices),
             "failed": [d.name for d in failed],
         }
@@ -204,11 +271,32 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
         stats.summary = f"{stats.rows} rows for {written} of {len(fetched.devices)} devices"
         if behind:
             stats.summary += f", {len(behind)} to continue next run"
+        timed_out = [d.name for d in fetched.devices if d.stopped == TIME_LIMIT]
+        if timed_out:
+            stats.warnings.append(
+                f"time limit of {spec.time_limit} reached: stopped {', '.join(timed_out)} "
+                "early, kept what was fetched"
+            )
         if failed:
-            stats.summary += ", failed: " + "; ".join(f"{d.name}: {d.error}" for d in failed)
+            stats.error = f"{len(failed)} of {len(fetched.devices)} devices failed: " + "; ".join(
+                f"{d.name}: {d.error}" for d in failed
+            )
         return stats
 
     return write
+
+
+def _write_if_changed(root: WD, target: str, table: Any) -> int:
+    """Store ``table`` at ``target`` unless its latest version holds the same bytes;
+    the bytes written (0 when unchanged: a run with nothing new commits nothing)."""
+    from ...query.parquet import table_to_parquet
+
+    converted = table_to_parquet(table)
+    digest = hashlib.sha256(converted.data).hexdigest()
+    if root.exists(target) and root.get(target).info().sha256 == digest:
+        return 0
+    root.write_file(target, converted.data, node_type=FILE_TABLE, attributes=converted.attributes())
+    return len(converted.data)
 
 
 register_kind(Kind("HydroVu", "collector", HydroVuSpec, run=run_hydrovu))

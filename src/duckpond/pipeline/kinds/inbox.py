@@ -16,7 +16,17 @@ others: every good file is imported and committed, and each bad one is
 named with its one-line error in the run's details (``failed_files``) and
 its summary.  The run's outcome is then ``failed`` (``pond run`` exits 1),
 so the problem is seen; a bad file is tried again on every later run until
-it is fixed or removed.
+it is fixed or removed.  A file that cannot be opened is such a bad file too:
+permission denied, vanished between listing and reading, a directory or a
+FIFO or device where a file was (nothing blocks on a FIFO: it is opened
+without waiting for a writer, and only regular files are read).
+
+Only what lies inside the inbox folder (the pattern's directory before its
+first wildcard, symlinks resolved) is read.  Whoever can drop a file in an
+inbox must not make the pond, and so its public site, carry any file the
+pond's user can read: a symlink pointing outside the folder, or a path that
+leaves it through a symlinked directory, is named and skipped, checked on the
+file actually opened; a pattern with a ``..`` component is refused at apply.
 
 One station, one series: with ``series: "$0.series"`` (a name below ``path`` built
 from the pattern's captures, ``*`` each) every file goes to the series its name
@@ -29,15 +39,18 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import glob
 import hashlib
+import os
+import stat
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
-from pydantic import ValidationError, ValidatorFunctionWrapHandler, model_validator
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ...ingest.options import CopyOptions, OptionError
@@ -74,6 +87,13 @@ class InboxSpec(StrictModel):
         if "**" in self.pattern:
             raise OptionError("series", "takes captures of '*' in a pattern without '**'")
         return self
+
+    @field_validator("pattern")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        if ".." in value.split("/"):
+            raise ValueError(f"an inbox pattern has no '..' component: {value!r}")
+        return value
 
     @model_validator(mode="wrap")
     @classmethod
@@ -186,12 +206,64 @@ def _stat(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _hash(path: Path) -> str:
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _open_inside(path: Path, folder: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file inside ``folder`` (a resolved
+    directory); ``OSError`` saying why not otherwise.
+
+    The check is made on the file opened, not on its name: what the descriptor
+    points at (``/proc/self/fd``) must lie in ``folder``, so a symlink swapped in
+    after a check cannot lead outside.  ``O_NONBLOCK`` keeps a FIFO from
+    blocking the run until someone writes to it.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+            raise OSError(errno.EINVAL, f"{kind}, not a file", str(path))
+        try:
+            real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            real = path.resolve()
+        if not real.is_relative_to(folder):
+            raise OSError(
+                errno.EPERM,
+                f"leads outside the inbox folder {folder} (to {real}), not followed",
+                str(path),
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read(path: Path, folder: Path) -> bytes:
+    with _open_inside(path, folder) as fh:
+        return fh.read()
+
+
+def _hash(path: Path, folder: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with _open_inside(path, folder) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _unreadable(host: Path, exc: OSError) -> str:
+    """One line naming a file that cannot be opened and why."""
+    reason = exc.strerror or str(exc)
+    return f"{host}: cannot be read: {reason}"
 
 
 def _source_hash(attributes: Any, sha256: str) -> str:
@@ -245,9 +317,17 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     seen_names: dict[str, Path] = {}
     first: dict[Path, tuple[int, int]] = {}
     candidates: list[_Candidate] = []
+    folder = base.resolve()
     for text in sorted(glob.glob(spec.pattern, recursive=True)):
         host = Path(text)
-        if not host.is_file():
+        try:
+            mode = host.lstat().st_mode
+        except OSError as exc:
+            failed.append(_unreadable(host, exc))  # vanished since the listing
+            continue
+        if stat.S_ISDIR(mode):
+            continue  # a folder the pattern also matches: its files are matched on their own
+        if stat.S_ISLNK(mode) and host.is_dir() and host.resolve().is_relative_to(folder):
             continue
         if routed:
             from ._series import substitute
@@ -263,10 +343,15 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                     f"({seen_names[name]} and {host})",
                 )
         seen_names[name] = host
-        stat = _stat(host)
-        if stat is None:
+        try:
+            digest = _hash(host, folder)
+        except OSError as exc:
+            failed.append(_unreadable(host, exc))
             continue
-        digest = _hash(host)
+        found = _stat(host)
+        if found is None:
+            failed.append(f"{host}: cannot be read: vanished while being read")
+            continue
         if (from_source.get(str(host)) if routed else latest.get(name)) == digest:
             counts["unchanged"] += 1
             continue
@@ -275,9 +360,9 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             counts["skipped"] += 1
             skipped.append(f"{host}: same content as {seen}")
             continue
-        first[host] = stat
+        first[host] = found
         grown = str(host) in from_source if routed else name in latest
-        candidates.append(_Candidate(host, name, digest, stat, "changed" if grown else "new"))
+        candidates.append(_Candidate(host, name, digest, found, "changed" if grown else "new"))
 
     if candidates and spec.settle.total_seconds() > 0:
         time.sleep(spec.settle.total_seconds())
@@ -285,21 +370,29 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     in_batch: set[tuple[str, str]] = set()
     for cand in candidates:
         key = (cand.name if routed else "", cand.sha256)
-        if _stat(cand.host) != cand.stat or key in in_batch:
+        if key in in_batch:
             counts["skipped"] += 1
-            skipped.append(
-                f"{cand.host}: still being written"
-                if key not in in_batch
-                else f"{cand.host}: same content as another new file"
-            )
+            skipped.append(f"{cand.host}: same content as another new file")
             continue
         node_type = node_types.get(cand.name, FORMAT_TYPES[spec.format])
         attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
         event_range: tuple[int, int] | None = None
         duplicates = 0  # rows at a time seen before in this file
+        try:
+            # Gone, replaced by a directory or a FIFO, or by a link leading out while the
+            # run waited: named as a file that cannot be read, not as one being written.
+            content = _read(cand.host, folder)
+        except OSError as exc:
+            failed.append(_unreadable(cand.host, exc))
+            continue
+        if _stat(cand.host) != cand.stat or hashlib.sha256(content).hexdigest() != cand.sha256:
+            counts["skipped"] += 1
+            skipped.append(f"{cand.host}: still being written")
+            continue
+        data = content
         if node_type in ("file:table", "file:series"):
             try:
-                stored = to_parquet_from_host(cand.host, node_type, spec.csv)
+                stored = to_parquet_from_host(cand.host, node_type, spec.csv, content=content)
             except Exception as exc:
                 failed.append(f"{cand.host}: {error_text(exc)}")
                 continue
@@ -316,12 +409,8 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                     continue
                 data, event_range = newer.data, newer.event_range
                 attributes = {**attributes, **newer.attributes()}
-        else:
-            data = cand.host.read_bytes()
         # Read, then looked at again: a file that moved meanwhile waits for the next run.
-        if _stat(cand.host) != cand.stat or (
-            node_type == "file:data" and hashlib.sha256(data).hexdigest() != cand.sha256
-        ):
+        if _stat(cand.host) != cand.stat:
             counts["skipped"] += 1
             skipped.append(f"{cand.host}: still being written")
             continue
@@ -334,7 +423,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         from ...ingest.store import check_series_append
 
         bad = list(failed)
-        stats = RunStats(details={**counts, "skipped_files": skipped, "warnings": warnings})
+        stats = RunStats(details={**counts, "skipped_files": skipped}, warnings=list(warnings))
         if ready:
             root.mkdir(spec.path, parents=True)
         for cand, data, attributes, event_range, node_type in ready:
@@ -368,8 +457,6 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             f"{d['new']} new, {d['changed']} changed, {d['unchanged']} unchanged, "
             f"{d['skipped']} skipped"
         )
-        if warnings:
-            stats.summary += f", {len(warnings)} warning(s): {'; '.join(warnings)}"
         d["failed"], d["failed_files"] = len(bad), bad
         if bad:
             stats.summary += f", {len(bad)} failed"

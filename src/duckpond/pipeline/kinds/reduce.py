@@ -49,6 +49,7 @@ from pydantic import AfterValidator, Field
 
 from ...errors import ConfigError
 from ...tinyfs.persistence import DIRECTORY, DYNAMIC_DIR, FILE_SERIES
+from ..cache import HOST_INPUT
 from ..documents import PondPath, PondPattern, StrictModel
 from . import Kind, register_kind
 
@@ -331,10 +332,15 @@ class _StateStore:
     """One match's state in ``$POND/cache/reduce-state/<hash>/``: ``state.json`` (the
     config, the inputs, the counts, the generation) and one Arrow IPC file per resolution
     named by generation.  ``state.json`` is replaced last, by rename, so a reader sees a
-    whole state or the previous one; anything unreadable is no state."""
+    whole state or the previous one.  Nothing read back is trusted: ``state.json`` is
+    sealed (``cache.seal``) and names its owner (the Reduce node and the match) and the
+    size and SHA-256 of each Arrow file; a state failing any check (damaged, truncated,
+    another match's state or files put in its place) is removed and counts as no state,
+    so the partials are computed again in full."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, owner: str) -> None:
         self.directory = directory
+        self.owner = owner
 
     @classmethod
     def of(cls, ctx: FactoryContext, match_path: str) -> _StateStore | None:
@@ -344,19 +350,34 @@ class _StateStore:
         if pond_dir is None:
             return None
         top = ctx.node_id.split("/", 1)[0]
-        digest = hashlib.sha256(f"{top}\0{match_path}".encode()).hexdigest()[:32]
-        return cls(Path(pond_dir) / "cache" / STATE_DIR / digest)
+        owner = f"{top}\0{match_path}"
+        digest = hashlib.sha256(owner.encode()).hexdigest()[:32]
+        return cls(Path(pond_dir) / "cache" / STATE_DIR / digest, owner)
 
     def load(self) -> _State | None:
+        """The kept state if it is whole and this match's; else None (a bad one is removed)."""
         import pyarrow as pa
 
+        from ..cache import map_verified, unseal
+
         try:
-            meta = json.loads((self.directory / "state.json").read_text())
+            text = (self.directory / "state.json").read_text()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        try:
+            meta = unseal(text)
+            if meta is None or meta["owner"] != self.owner:
+                raise ValueError("not this match's state")
             tables = []
             for index in range(int(meta["levels"])):
-                path = self.directory / f"{meta['generation']}-{index}.arrow"
-                with pa.memory_map(str(path)) as source:
-                    tables.append(pa.ipc.open_file(source).read_all())
+                name = f"{meta['generation']}-{index}.arrow"
+                mapped = map_verified(self.directory / name, meta["files"][name])
+                if mapped is None:
+                    raise ValueError(f"{name} fails its checksum")
+                # Zero-copy: the tables keep the checked mapping alive.
+                tables.append(pa.ipc.open_file(pa.py_buffer(mapped)).read_all())
             return _State(
                 str(meta["config_key"]),
                 frozenset((str(n), int(v)) for n, v in meta["inputs"]),
@@ -366,7 +387,14 @@ class _StateStore:
                 dict(meta.get("last_update") or {}),
             )
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            self.clear()
             return None
+
+    def clear(self) -> None:
+        """Remove the kept state (a damaged one: the next read computes in full)."""
+        import shutil
+
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def save(self, state: _State) -> None:
         import os
@@ -374,9 +402,12 @@ class _StateStore:
 
         import pyarrow as pa
 
+        from ..cache import file_checksum, seal
+
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             generation = uuid.uuid4().hex
+            files = {}
             for index, table in enumerate(state.tables):
                 final = self.directory / f"{generation}-{index}.arrow"
                 temp = final.with_suffix(".tmp")
@@ -385,18 +416,21 @@ class _StateStore:
                     pa.ipc.new_file(sink, table.schema) as writer,
                 ):
                     writer.write_table(table)
+                files[final.name] = file_checksum(temp)
                 os.replace(temp, final)
             meta = {
+                "owner": self.owner,
                 "config_key": state.config_key,
                 "inputs": sorted([n, v] for n, v in state.inputs),
                 "levels": len(state.tables),
                 "generation": generation,
+                "files": files,
                 "late_rows_total": state.late_rows_total,
                 "late_buckets_total": state.late_buckets_total,
                 "last_update": state.last_update,
             }
             temp = self.directory / f"state.{generation}.tmp"
-            temp.write_text(json.dumps(meta))
+            temp.write_text(seal(meta))
             os.replace(temp, self.directory / "state.json")
             for old in self.directory.iterdir():
                 if old.suffix == ".arrow" and not old.name.startswith(generation):
@@ -437,6 +471,8 @@ def _changes(base: Any, inputs: frozenset[tuple[str, int]], stitched: bool) -> l
 
     changes: list[Change] = []
     for node_id, old in sorted(inputs):
+        if node_id.startswith(HOST_INPUT):
+            return None  # a host file read through a derivation: no versions to compare
         try:
             info = base.latest(node_id)
         except (FileNotFoundError, KeyError, NotADirectoryError):

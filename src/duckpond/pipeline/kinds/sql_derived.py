@@ -154,12 +154,28 @@ class SqlTable:
         from ...query.engine import QuerySession
 
         try:
+            self._record_host_inputs()
             session = QuerySession(self.ctx.root, persistence=self.ctx.root.fs.persistence)
             for name, target in self.inputs.items():
                 session.register(name, target)
             return session.stream(self.query)
         except Exception as exc:
             raise self._named(exc) from exc
+
+    def _record_host_inputs(self) -> None:
+        """Key the output by what each host input holds now (``cache.host_version``).
+
+        A host file is no pond node, so the pond's versions cannot see it change;
+        its fingerprint (paths, sizes, mtimes and content hashes), taken before the
+        query reads it, is checked again at each lookup.
+        """
+        from ...query.urls import parse_url
+        from ..cache import HOST_INPUT, host_version
+
+        for target in self.inputs.values():
+            url = parse_url(target)
+            if url.host:
+                self.ctx.record_input(f"{HOST_INPUT}{url.path}", host_version(url.path))
 
     def schema(self) -> pa.Schema:
         if self._schema is None:

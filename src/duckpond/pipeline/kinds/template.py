@@ -47,8 +47,9 @@ Times are ISO 8601 in UTC.  Templates run in a bounded, immutable Jinja2 sandbox
 limited in steps, time and value sizes, and ``include``, ``extends`` and
 ``import`` are refused (a template is one file: shared parts go in it as
 macros); ``tojson`` gives JSON for script blocks.  A ``template_file`` in the
-pond is an input like the matched data; a host file (``host:///...``) is read at
-each computation, so an output that uses one is never taken from the cache.
+pond is an input like the matched data; a host file (``host:///...``) is an input
+by its content (size, mtime and hash, checked at every lookup), so editing it
+recomputes the pages that use it.
 """
 
 from __future__ import annotations
@@ -295,9 +296,12 @@ class TemplateDir:
     def _compiled(self, ctx: FactoryContext) -> jinja2.Template:
         source = self.spec.template_file
         if source is not None and source.startswith(_HOST):
-            # A host file is no pond node: the cache cannot see it change, so the page is
-            # tied to an input that is never current, and computed on every read.
-            ctx.record_input(f"host:{source[len(_HOST) :]}", 0)
+            # A host file is no pond node: the page is keyed by what the file holds now
+            # (its size, mtime and content hash), checked again at every lookup.
+            from ..cache import HOST_INPUT, host_version
+
+            host_path = source[len(_HOST) :]
+            ctx.record_input(f"{HOST_INPUT}{host_path}", host_version(host_path))
         if self._template is None:
             if self.spec.template is not None:
                 self._template = _compile(self.spec.template, f"{self.ctx.path}: template")

@@ -397,7 +397,9 @@ def vega_bundle(cache_dir: Path | None = None) -> tuple[str, str]:
     Vega-Lite and vega-embed for 0.90 MB and leaves ``window.vega`` null): the snippet
     imports Vega's module by the specifier vl-convert resolves from the modules it
     carries, so nothing is downloaded. Making it takes seconds, so it is kept under
-    ``cache_dir`` (default ``$XDG_CACHE_HOME/duckpond`` or ``~/.cache/duckpond``).
+    ``cache_dir`` (default ``$XDG_CACHE_HOME/duckpond`` or ``~/.cache/duckpond``),
+    with its SHA-256 beside it (``<tag>.js.sha256``): a kept bundle that does not
+    match (truncated, edited) is made again, never published.
     """
     import vl_convert
 
@@ -407,18 +409,26 @@ def vega_bundle(cache_dir: Path | None = None) -> tuple[str, str]:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         cache_dir = Path(base) / "duckpond"
     cached = cache_dir / f"{tag}.js"
+    checksum = cache_dir / f"{tag}.js.sha256"
     try:
-        return cached.read_text(encoding="utf-8"), version
-    except OSError:
+        data = cached.read_bytes()
+        if hashlib.sha256(data).hexdigest() == checksum.read_text(encoding="ascii").strip():
+            return data.decode("utf-8"), version
+    except (OSError, UnicodeDecodeError):
         pass
     snippet = f'import * as vegaNs from "/npm/vega@{version}/+esm"; window.vega = vegaNs;'
     script = vl_convert.javascript_bundle(snippet=snippet)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(script)
-        os.replace(tmp, cached)
+        encoded = script.encode("utf-8")
+        for target, content in (
+            (checksum, hashlib.sha256(encoded).hexdigest().encode("ascii")),
+            (cached, encoded),
+        ):
+            fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+            os.replace(tmp, target)
     except OSError:
         pass  # an unwritable cache only costs time
     return script, version
