@@ -377,7 +377,7 @@ class Pond:
         """
         with self.transaction() as tx:
             result = tx.copy_in(sources, dest, format=format, options=options, progress=progress)
-        return CopyResult(result.written, result.unchanged, tx.txn_seq)
+        return CopyResult(result.written, result.unchanged, tx.txn_seq, result.warnings)
 
     @guarded
     def copy_out(
