@@ -137,7 +137,7 @@ def test_identical_bytes_write_nothing_and_say_so(pond: PondRunner, host: Path) 
     assert "copied" not in result.stdout
     assert pond.snapshot() == before
     out = pond.json("copy", str(src), "/a")
-    assert out == {"written": [], "unchanged": ["/a"], "txn_seq": None}
+    assert out == {"written": [], "unchanged": ["/a"], "txn_seq": None, "warnings": []}
     assert pond.snapshot() == before
 
 

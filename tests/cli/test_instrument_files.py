@@ -226,3 +226,34 @@ spec:
     )
     message = pond.fails("apply", "-f", str(doc))
     assert "csv.column_type" in message and "column_types" in message
+
+
+def test_rows_at_equal_times_are_stored_with_a_warning_naming_the_file(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    src = tmp_path / "twice.csv"
+    src.write_text("Date,Time,v\n2025-01-01,00:00,1\n2025-01-01,00:00,2\n2025-01-01,01:00,3\n")
+    flags = (
+        "--format",
+        "series",
+        "--timestamp-column",
+        "Date",
+        "--time-column",
+        "Time",
+        "--timestamp-format",
+        "%Y-%m-%d %H:%M",
+    )
+    out = pond.ok("copy", *flags, str(src), "/s.series").stdout
+    assert f"warning: {src}: 1 row(s) with the same time as an earlier row" in out
+    assert len(frame(pond, "/s.series")) == 3
+    # Out of order too (the sorted path), and in --json.
+    late = tmp_path / "late.csv"
+    late.write_text("Date,Time,v\n2025-01-01,02:00,1\n2025-01-01,01:00,2\n2025-01-01,02:00,3\n")
+    got = pond.json("copy", *flags, str(late), "/t.series")
+    assert got["warnings"] == [
+        f"{late}: 1 row(s) with the same time as an earlier row (all stored)"
+    ]
+    # Distinct times: no warning.
+    fine = tmp_path / "fine.csv"
+    fine.write_text("Date,Time,v\n2025-01-01,00:00,1\n2025-01-01,01:00,2\n")
+    assert "warning" not in pond.ok("copy", *flags, str(fine), "/u.series").stdout

@@ -202,6 +202,15 @@ def test_tables_are_read_only_in_a_mirror(pond: Pond, tmp_path: Path) -> None:
     out = tmp_path / "m"
     pond.mirrors.write(out)
     (out / "data/sites.table.parquet").write_bytes(b"not parquet any more")
+    (out / "data/temp.series.parquet").write_bytes(b"nor this")
+    # A plain run says the truth: these edits never come back, and how to undo them.
+    plain = pond.mirrors.write(out)
+    assert sorted(n.path for n in plain.edited) == ["/data/sites.table", "/data/temp.series"]
+    for note in plain.edited:
+        assert "read-only in a mirror: the edit is left" in note.reason
+        assert "--sync" not in note.reason and "delete the host file" in note.reason
+    (out / "data/temp.series.parquet").unlink()
+    assert pond.mirrors.write(out).written == ["/data/temp.series"]
     before = pond.last_txn
     result = pond.mirrors.sync(out)
     assert pond.last_txn == before
@@ -358,3 +367,27 @@ def test_a_mirror_never_goes_in_or_around_the_pond(pond: Pond, tmp_path: Path) -
     for folder in (pond.path, pond.path / "data" / "m", tmp_path):
         with pytest.raises(ConfigError, match="pond's own directory"):
             pond.mirrors.write(folder)
+
+
+def test_a_file_left_out_by_new_patterns_is_never_synced(pond: Pond, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    (out / "raw/notes.txt").write_bytes(b"edited before the patterns changed\n")
+    narrowed = pond.mirrors.write(out, ["/data/**"])
+    [note] = narrowed.conflicts
+    assert note.path == "/raw/notes.txt"
+    assert "outside the mirror's patterns" in note.reason and "removed" not in note.reason
+    # The unedited file outside the new patterns went; the edited one is the user's.
+    assert not (out / "raw/cal.csv").exists()
+    assert (out / "raw/notes.txt").read_bytes() == b"edited before the patterns changed\n"
+    before = pond.last_txn
+    for delete in (False, True):
+        result = pond.mirrors.sync(out, delete=delete)
+        assert pond.last_txn == before and not result.sync.changed
+        kept = {n.path: n.reason for n in result.sync.kept}
+        assert "outside the mirror's patterns" in kept["/raw/notes.txt"]
+    assert pond.read_bytes("/raw/notes.txt") == b"field notes\n"
+    # Removed on the host, it is still not the mirror's to delete from the pond.
+    (out / "raw/notes.txt").unlink()
+    pond.mirrors.sync(out, delete=True)
+    assert pond.read_bytes("/raw/notes.txt") == b"field notes\n"

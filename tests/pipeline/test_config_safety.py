@@ -114,6 +114,18 @@ def test_substitution_still_substitutes(pond: PondRunner, tmp_path: Path) -> Non
     assert json.loads(pond.cat_bytes("/etc/resources/s"))["desc"].startswith("{{ 7*7 }} ")
 
 
+@pytest.mark.parametrize("value", ['a"\nevil: 1\nb: "', "x\n---\nkind: Inbox", "a\rb", "a\x1bb"])
+def test_a_variable_cannot_change_the_files_structure(
+    pond: PondRunner, tmp_path: Path, value: str
+) -> None:
+    f = yaml_file(tmp_path / "r.yaml", synthetic("s", desc='"{{ site }}"'))
+    before = pond.ok("log").output
+    error = pond.fails("apply", "-v", f"site={value}", "-f", str(f))
+    assert "variable 'site'" in error and "line break or control character" in error
+    assert "\n" not in error.strip()
+    assert pond.ok("log").output == before
+
+
 # -- Template resources: a bounded sandbox, one file ------------------------------------
 
 

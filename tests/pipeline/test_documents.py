@@ -100,6 +100,29 @@ def test_spec_errors_name_the_field(tmp_path: Path, spec: str, field: str, words
     assert words in message
 
 
+def test_every_error_inside_csv_is_shown_with_its_siblings(tmp_path: Path) -> None:
+    """One apply names every cause: unknown CSV keys beside misspelled spec keys."""
+    spec = "{patern: '/tmp/*', fromat: series, csv: {skip-rows: 1, time_zone: UTC, delimter: ';'}}"
+    f = yaml_file(tmp_path / "c.yaml", inbox("x", spec))
+    message = load_error(f)
+    for part in (
+        "spec.pattern: field required",
+        "spec.patern: unknown field (did you mean pattern?)",
+        "spec.fromat: unknown field (did you mean format?)",
+        "spec.csv.skip-rows: unknown field; did you mean skip_rows?",
+        "spec.csv.time_zone: unknown field; did you mean tz?",
+        "spec.csv.delimter: unknown field; did you mean delimiter?",
+    ):
+        assert part in message, message
+    # A CSV option at the top of the spec says where it goes, beside the other errors.
+    f = yaml_file(
+        tmp_path / "d.yaml", inbox("x", "{pattern: '/tmp/*', delimiter: ';', csv: {tz: X/Y}}")
+    )
+    message = load_error(f)
+    assert "spec.delimiter: a CSV option goes under csv: (csv: {delimiter: ...})" in message
+    assert "spec.csv.tz: unknown time zone" in message
+
+
 def test_variables_are_rendered_and_undefined_ones_named(tmp_path: Path) -> None:
     f = yaml_file(tmp_path / "v.yaml", inbox("{{ site }}", f"{{pattern: '{tmp_path}/*'}}"))
     [d] = load_documents([f], {"site": "noyo"})

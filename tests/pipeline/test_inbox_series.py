@@ -112,3 +112,71 @@ spec: {{pattern: "{host}/*/*.csv", series: "$0.series"}}
     assert "spec.series: files go to one series each with format: series" in pond.fails(
         "apply", "-f", str(doc)
     )
+
+
+def test_identical_bytes_at_two_stations_are_two_imports(pond: PondRunner, host: Path) -> None:
+    """Deduplication by content is per series: two stations' identical exports are both kept."""
+    inbox = host / "in"
+    text = export(inbox / "north" / "202502.csv", "2025-02-01", 5, 1.0)
+    (inbox / "west").mkdir()
+    (inbox / "west" / "202502.csv").write_text(text)  # the same bytes, new in the same run
+    apply(
+        pond,
+        host,
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: loggers
+spec:
+  pattern: "{inbox}/*/*.csv"
+  format: series
+  series: "$0.series"
+  settle: 0s
+""",
+    )
+    first = pond.json("run")["results"][0]
+    assert (first["details"]["new"], first["details"]["skipped"]) == (2, 0)
+    assert first["outcome"] == "ok"
+    # A third station later copies north's file: imported into its own series too.
+    (inbox / "east").mkdir()
+    (inbox / "east" / "202502.csv").write_text(text)
+    again = pond.json("run")["results"][0]
+    assert (again["details"]["new"], again["details"]["skipped"]) == (1, 0)
+    assert again["details"]["unchanged"] == 2
+    for station in ("north", "west", "east"):
+        assert len(read(pond, f"/inbox/loggers/{station}.series")) == 5
+    # The same bytes twice for one series stay one import.
+    (inbox / "east" / "copy.csv").write_text(text)
+    last = pond.json("run")["results"][0]["details"]
+    assert (last["new"], last["skipped"]) == (0, 1)
+    assert len(pond.json("history", "/inbox/loggers/east.series")) == 1
+
+
+def test_an_inbox_file_with_rows_at_equal_times_is_a_warning_of_the_run(
+    pond: PondRunner, host: Path
+) -> None:
+    inbox = host / "in"
+    (inbox / "north").mkdir(parents=True)
+    twice = inbox / "north" / "202501.csv"
+    twice.write_text("Date,Time,v\n2025-01-01,00:00,1\n2025-01-01,00:00,2\n")
+    apply(
+        pond,
+        host,
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: loggers
+spec:
+  pattern: "{inbox}/*/*.csv"
+  format: series
+  series: "$0.series"
+  settle: 0s
+  csv: {{timestamp_column: Date, time_column: Time, timestamp_format: '%Y-%m-%d %H:%M'}}
+""",
+    )
+    result = pond.json("run")["results"][0]
+    warning = f"{twice}: 1 row(s) with the same time as an earlier row (all stored)"
+    assert result["details"]["warnings"] == [warning]
+    assert result["outcome"] == "ok"  # stored all the same: a warning, not a failure
+    rows = pond.ok("cat", "/inbox/loggers/north.series", "--format", "csv").stdout
+    assert len(rows.strip().splitlines()) == 1 + 2

@@ -14,6 +14,7 @@ from ..tlogfs.objectstore import StoreOptions
 from .layout import PushRecord, RemoteObject
 from .push import PushReport, push
 from .remote import Remote
+from .repair import RepairReport, repair
 from .restore import RestoreReport, record_restored, restore
 from .state import BackupState, load_state
 from .verify import VerifyReport, verify
@@ -24,12 +25,14 @@ __all__ = [
     "PushReport",
     "Remote",
     "RemoteObject",
+    "RepairReport",
     "RestoreReport",
     "StoreOptions",
     "VerifyReport",
     "load_state",
     "push",
     "record_restored",
+    "repair",
     "restore",
     "verify",
 ]

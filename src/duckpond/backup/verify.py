@@ -6,6 +6,11 @@ The shallow check compares the remote's newest Delta version with the local log:
 remote holds another pond), or ``empty`` (nothing pushed yet).  ``deep`` also reads every push record
 (checksums and chain) and re-reads and re-hashes every object they name, naming each
 missing or bad one.
+
+Both checks end with content roots (``tlogfs.integrity.content_root``): the remote's,
+computed by reading the remote pond in place at its newest transaction, and the local
+pond's at that same transaction.  Equal roots prove the backup holds exactly the content
+the pond held then; a differing root is a problem whatever the logs say.
 """
 
 from __future__ import annotations
@@ -44,6 +49,20 @@ class VerifyReport:
     objects_checked: int = 0
     bytes_checked: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
+    remote_root: str | None = None
+    """The content root of the remote pond read in place at ``remote_txn`` (64 hex)."""
+    local_root: str | None = None
+    """The local pond's content root at ``remote_txn``; None if it does not hold that
+    transaction (ahead, diverged, or its content removed by ``maintain``)."""
+    root_detail: str = ""
+    """Why a root could not be computed, or how they differ."""
+
+    @property
+    def roots_equal(self) -> bool | None:
+        """True/False when both roots are known, else None."""
+        if self.remote_root is None or self.local_root is None:
+            return None
+        return self.remote_root == self.local_root
 
     @property
     def behind_by(self) -> int:
@@ -52,7 +71,11 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         """Equal or behind, and no bad object: what ``pond backup verify`` exits 0 on."""
-        return self.status in ("equal", "behind") and not self.problems
+        return (
+            self.status in ("equal", "behind")
+            and not self.problems
+            and self.roots_equal is not False
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +92,10 @@ class VerifyReport:
             "objects_checked": self.objects_checked,
             "bytes_checked": self.bytes_checked,
             "problems": [{"key": k, "problem": p} for k, p in self.problems],
+            "remote_root": self.remote_root,
+            "local_root": self.local_root,
+            "roots_equal": self.roots_equal,
+            "root_detail": self.root_detail,
         }
 
 
@@ -144,7 +171,54 @@ def verify(pond_dir: Path, remote: Remote, *, deep: bool = False) -> VerifyRepor
             report.status = "behind"
     if deep:
         _deep(remote, tip, report)
+    _roots(pond_dir, remote, report)
     return report
+
+
+def _roots(pond_dir: Path, remote: Remote, report: VerifyReport) -> None:
+    """Fill the remote's content root (read in place) and the local one at the same txn.
+
+    A remote that cannot be read as a pond is a problem named in the report; a local
+    pond that no longer holds the transaction only leaves its root unknown.
+    """
+    from ..errors import PondError, RemoteError
+    from ..tlogfs.integrity import content_root
+    from ..tlogfs.persistence import DeltaPersistence
+
+    try:
+        store = DeltaPersistence.open_remote(remote.url, remote.options)
+    except RemoteError:
+        raise
+    except (PondError, OSError) as e:
+        report.problems.append(("data/_delta_log", f"cannot be read as a pond: {e}"))
+        return
+    try:
+        remote_txn = store.last_txn
+        report.remote_root = content_root(store)
+    except RemoteError:
+        raise
+    except (PondError, OSError) as e:
+        report.problems.append(("data", f"the remote tree cannot be read: {e}"))
+        return
+    finally:
+        store.close()
+    report.remote_txn = remote_txn
+    if report.status in ("ahead", "diverged") or remote_txn > report.local_txn:
+        report.root_detail = "the local pond does not hold the remote's newest transaction"
+        return
+    try:
+        local = DeltaPersistence.open(pond_dir, at_txn=remote_txn)
+    except PondError as e:
+        report.root_detail = f"no local root at txn {remote_txn}: {e}"
+        return
+    try:
+        report.local_root = content_root(local)
+    finally:
+        local.close()
+    if report.roots_equal is False:
+        report.root_detail = (
+            f"the remote's content at txn {remote_txn} differs from the local pond's"
+        )
 
 
 def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:

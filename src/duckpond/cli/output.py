@@ -269,6 +269,8 @@ class TextOutput(Output):
             _line(f"copied {len(result.written)} file(s), txn {result.txn_seq}")
         elif not result.unchanged:
             _line("nothing to copy")
+        for warning in result.warnings:
+            _line(f"warning: {warning}")
 
     def copied_out(self, written: Sequence[Path], dest: str) -> None:
         _line(f"copied {len(written)} file(s) to {dest}")
@@ -325,7 +327,12 @@ class JsonOutput(Output):
 
     def copied_in(self, result: CopyResult) -> None:
         self._dump(
-            {"written": result.written, "unchanged": result.unchanged, "txn_seq": result.txn_seq}
+            {
+                "written": result.written,
+                "unchanged": result.unchanged,
+                "txn_seq": result.txn_seq,
+                "warnings": result.warnings,
+            }
         )
 
     def copied_out(self, written: Sequence[Path], dest: str) -> None:

@@ -50,9 +50,17 @@ def source_format(host: Path, declared: str | None) -> str:
 
 
 def store_file(
-    root: WD, host: Path, pond_path: str, format: str | None, options: CopyOptions
+    root: WD,
+    host: Path,
+    pond_path: str,
+    format: str | None,
+    options: CopyOptions,
+    warnings: list[str] | None = None,
 ) -> bool:
     """Store one host file at ``pond_path``; False if the latest version already has these bytes.
+
+    What is stored but worth a look (rows of a series at equal times) is appended to
+    ``warnings``, one line per file.
 
     ``format`` (data, table or series; None means data) is what a new node becomes; an
     existing node keeps its type, and a ``format`` naming another type is a ``ConfigError``.
@@ -80,6 +88,8 @@ def store_file(
         data = stored.data
         attributes = stored.attributes
         event_range = stored.event_range
+        if stored.duplicate_times and warnings is not None:
+            warnings.append(duplicate_times_warning(host, stored.duplicate_times))
     else:
         data = host.read_bytes()
     if existing is not None and existing.info().sha256 == hashlib.sha256(data).hexdigest():
@@ -98,6 +108,13 @@ class Stored:
     attributes: dict[str, Any]
     event_range: tuple[int, int] | None
     schema: pa.Schema
+    # Rows of a series whose time equals an earlier row's (stored all the same).
+    duplicate_times: int = 0
+
+
+def duplicate_times_warning(host: Path, count: int) -> str:
+    """The one-line warning for ``count`` rows of ``host`` at a time seen before in it."""
+    return f"{host}: {count} row(s) with the same time as an earlier row (all stored)"
 
 
 def to_parquet_from_host(
@@ -140,7 +157,13 @@ def to_parquet_from_host(
         preamble = _preamble(host, options.skip_rows, options.encoding)
         if preamble:
             attributes["preamble"] = preamble
-    return Stored(converted.data, attributes, converted.event_range, converted.schema)
+    return Stored(
+        converted.data,
+        attributes,
+        converted.event_range,
+        converted.schema,
+        converted.duplicate_times,
+    )
 
 
 PREAMBLE_LINES = 32

@@ -140,6 +140,9 @@ def _refuse_beyond_substitution(tree: nodes.Template, origin: str) -> None:
     walk(tree)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def substitute(text: str, variables: Mapping[str, str], origin: str) -> str:
     """``text`` with each ``{{ key }}`` replaced by ``variables[key]``.
 
@@ -150,6 +153,14 @@ def substitute(text: str, variables: Mapping[str, str], origin: str) -> str:
     """
     from jinja2 import TemplateSyntaxError, UndefinedError
 
+    for key, value in variables.items():
+        # Values are spliced into the YAML text before it is parsed: a line break would let a
+        # value add keys or documents of its own instead of being one scalar.
+        if _CONTROL.search(value):
+            raise ConfigError(
+                f"variable '{key}': a value may not hold a line break or control character "
+                "(it would change the resource file's structure, not fill in one value)"
+            )
     env = _substitution_environment()
     try:
         tree = env.parse(text)

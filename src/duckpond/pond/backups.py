@@ -3,6 +3,8 @@
 pond.backups.push()                  # every Backup resource (or some, by name)
 pond.backups.list()                  # BackupInfo: url, last pushed txn, lag; no network
 pond.backups.verify("offsite", deep=True)
+pond.backups.repair("offsite")       # fsck, then fetch what is missing or bad
+Pond.repair(path, "offsite")         # the same for a pond too damaged to open
 pond.backups.remote("offsite").fetch_verified("data/_large_files/sha256=...")
 
 ``Pond.restore(url, dest)`` rebuilds a pond from a backup (``duckpond.backup.restore``).
@@ -19,7 +21,7 @@ from ..errors import ConfigError, PondError, guarded
 from .facet import Facet
 
 if TYPE_CHECKING:
-    from ..backup import PushReport, VerifyReport
+    from ..backup import PushReport, RepairReport, VerifyReport
     from ..backup import Remote as BackupRemote
 
 
@@ -170,3 +172,53 @@ class PondBackups(Facet):
 
         self.pond._local_only("backup verify")
         return verify(self.pond.path, self.remote(name), deep=deep)
+
+    @guarded
+    def repair(self, name: str) -> RepairReport:
+        """Put back from backup ``name`` every oplog file and blob ``fsck`` finds missing or
+        bad (each checked against the push records, written atomically), then fsck again.
+
+        The report's ``unrepaired`` names what is left; ``ok`` is the final fsck's.
+        Raises ``RemoteError`` if the store cannot be used.
+        """
+        from ..backup import repair
+
+        if self.pond.persistence.remote is not None:
+            raise self.pond.persistence._read_only_error()
+        return repair(self.pond.path, self.remote(name))
+
+
+def repair_pond(path: Any, name: str) -> RepairReport:
+    """``fsck --repair``: mend the pond at ``path`` from its backup ``name``.
+
+    The store comes from the Backup resource when the pond opens.  A pond too damaged
+    to open (a log entry lost, say) cannot read its resources: then the URL is the one
+    its last push to ``name`` recorded (``$POND/backups/<name>.json``) and the endpoint
+    and credentials come from the environment (``AWS_*``), as for ``pond restore``.
+    Raises ``ConfigError`` if neither names the backup, ``RemoteError`` if the store
+    cannot be used.
+    """
+    from pathlib import Path
+
+    from ..backup import Remote, repair
+    from ..backup.state import state_path
+    from ..errors import PondError
+    from .core import Pond
+
+    where = Path(path).expanduser().absolute()
+    try:
+        pond = Pond.open(where)
+    except PondError as e:
+        import json
+
+        try:
+            url = json.loads(state_path(where, name).read_text(encoding="utf-8"))["url"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ConfigError(
+                f"the pond cannot be opened ({e}) and has no record of a push to {name!r}"
+            ) from None
+        return repair(where, Remote(str(url)))
+    try:
+        return pond.backups.repair(name)
+    finally:
+        pond.close()

@@ -38,7 +38,7 @@ from .transaction import Transaction
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ..backup import RestoreReport
+    from ..backup import RepairReport, RestoreReport
     from ..ingest.delta_export import DeltaExportResult
     from ..ingest.options import CopyOptions
     from ..ingest.partitioned import ExportResult
@@ -402,7 +402,7 @@ class Pond:
         """
         with self.transaction() as tx:
             result = tx.copy_in(sources, dest, format=format, options=options, progress=progress)
-        return CopyResult(result.written, result.unchanged, tx.txn_seq)
+        return CopyResult(result.written, result.unchanged, tx.txn_seq, result.warnings)
 
     @guarded
     def copy_out(
@@ -503,6 +503,15 @@ class Pond:
                 f"(pond restore {url} DIR)"
             )
         return fsck(Path(path).expanduser().absolute(), at_txn=at_txn)
+
+    @staticmethod
+    def repair(path: str | os.PathLike[str], backup: str) -> RepairReport:
+        """``fsck --repair``: put back from Backup ``backup`` every missing or corrupt oplog
+        file and blob, then fsck again; works on a pond too damaged to open
+        (``pond.backups.repair_pond``).  The report names what is left unrepaired."""
+        from .backups import repair_pond
+
+        return repair_pond(path, backup)
 
     # -- tables, series, SQL ---------------------------------------------------------
 

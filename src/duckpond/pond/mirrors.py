@@ -66,7 +66,8 @@ class PondMirrors(Facet):
         See ``duckpond.ingest.mirror.sync`` for what comes in; ``delete`` also
         removes from the pond the raw files, folders and symlinks removed on the
         host.  Host files are read before the pond's write lock is taken.
-        Raises ``ReadOnlyError`` on a past state, ``ConfigError`` when ``dir``
+        Raises ``ReadOnlyError`` on a past state or when ``dir`` mirrors one
+        (its record's ``at_txn``), ``ConfigError`` when ``dir``
         is not a mirror of this pond, ``LockTimeoutError`` when another run
         holds ``dir``.
         """
@@ -90,6 +91,13 @@ class PondMirrors(Facet):
                 )
             if loaded.pond != str(pond.path):
                 raise ConfigError(f"{base} mirrors the pond at {loaded.pond}, not this one")
+            if loaded.at_txn is not None:
+                # Its files show a past state: bringing them in would undo later commits.
+                raise ReadOnlyError(
+                    f"{base} mirrors the pond as of txn {loaded.at_txn}, and a mirror of the past"
+                    f" is read-only: run pond mirror {base} (without --at-txn or --at) to make it"
+                    " a mirror of the pond as it is now, then edit and sync"
+                )
             changes, kept = sync.scan(base, loaded, delete=delete)
             report = SyncReport(str(base), kept=kept)
             if changes:

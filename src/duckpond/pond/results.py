@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,8 @@ class CopyResult:
     written: list[str]
     unchanged: list[str]
     txn_seq: int | None
+    # One line per file stored with something worth a look (series rows at equal times).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -91,16 +91,17 @@ class Transaction:
         chosen = options if options is not None else CopyOptions()
         written: list[str] = []
         unchanged: list[str] = []
+        warnings: list[str] = []
         hosts = [Path(s) for s in sources]
         for host, pond_path, is_dir in plan_copy_in(self.root, hosts, dest, format):
             if is_dir:
                 self.root.mkdir(pond_path, exist_ok=True)
                 continue
-            changed = store_file(self.root, host, pond_path, format, chosen)
+            changed = store_file(self.root, host, pond_path, format, chosen, warnings)
             (written if changed else unchanged).append(pond_path)
             if progress is not None:
                 progress(host.stat().st_size)
-        return CopyResult(written, unchanged, None)
+        return CopyResult(written, unchanged, None, warnings)
 
     @guarded
     def symlink(self, target: str, path: str) -> None:

@@ -53,6 +53,8 @@ class Converted:
     event_range: tuple[int, int] | None
     # A series version is stored sorted by event time; readers trust this attribute.
     sorted: bool = False
+    # Rows of a series whose time equals an earlier row's: kept, but worth a warning.
+    duplicate_times: int = 0
 
     def attributes(self) -> dict[str, Any]:
         """The node attributes this content is stored with."""
@@ -126,10 +128,13 @@ def write_parquet(
     assert schema is not None
     series = require_timestamp and column is not None
     data = sink.getvalue()
+    duplicates = order.equal
     if series and not order.in_order:
         assert column is not None
-        data = _sorted_parquet(data, column)
-    return Converted(data, schema, rows, column, span, sorted=series)
+        data, duplicates = _sorted_parquet(data, column)
+    return Converted(
+        data, schema, rows, column, span, sorted=series, duplicate_times=duplicates if series else 0
+    )
 
 
 class _Order:
@@ -137,6 +142,7 @@ class _Order:
 
     def __init__(self) -> None:
         self.in_order = True
+        self.equal = 0  # times equal to the one before (while in order)
         self._last: Any = None
 
     def see(self, times: pa.Array) -> None:
@@ -147,11 +153,14 @@ class _Order:
         if self._last is not None and pc.less(times[0], self._last).as_py():
             self.in_order = False
             return
+        if self._last is not None and pc.equal(times[0], self._last).as_py():
+            self.equal += 1
         if len(times) > 1:
-            steps = pc.greater_equal(times.slice(1), times.slice(0, len(times) - 1))
-            if not pc.all(steps).as_py():
+            after, before = times.slice(1), times.slice(0, len(times) - 1)
+            if not pc.all(pc.greater_equal(after, before)).as_py():
                 self.in_order = False
                 return
+            self.equal += pc.sum(pc.equal(after, before)).as_py() or 0
         self._last = times[len(times) - 1]
 
 
@@ -169,8 +178,9 @@ def _require_times(batch: pa.RecordBatch, column: str, offset: int, name: str | 
         )
 
 
-def _sorted_parquet(data: bytes, column: str) -> bytes:
-    """Parquet ``data`` rewritten sorted by ``column`` (stable: equal times keep their order)."""
+def _sorted_parquet(data: bytes, column: str) -> tuple[bytes, int]:
+    """Parquet ``data`` rewritten sorted by ``column`` (stable: equal times keep their order),
+    and how many rows have a time equal to an earlier row's."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -180,7 +190,8 @@ def _sorted_parquet(data: bytes, column: str) -> bytes:
     writer = _parquet_writer(sink, table.schema)
     writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
     writer.close()
-    return sink.getvalue()
+    duplicates = table.num_rows - pa.compute.count_distinct(table.column(column)).as_py()
+    return sink.getvalue(), duplicates
 
 
 def _parquet_writer(sink: BinaryIO, schema: pa.Schema) -> Any:

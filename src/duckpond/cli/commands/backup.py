@@ -114,9 +114,12 @@ def list_(settings: Settings) -> None:
 @click.option("--deep", is_flag=True, help="Re-read and re-hash every remote object.")
 @pass_settings
 def verify(settings: Settings, name: str, deep: bool) -> None:
-    """Compare a backup with the pond: equal, behind, ahead, diverged or a different pond.
+    """Compare a backup with the pond: equal, behind, ahead, diverged or a different pond,
+    and content roots.
 
-    Exits 1 unless equal or behind.  --deep also checks every push record and every
+    The remote is read in place at its newest transaction and its content root
+    compared with the local pond's root at that transaction.  Exits 1 unless equal
+    or behind with equal roots.  --deep also checks every push record and every
     object's sha256, naming each missing or bad one.
 
     Example:
@@ -145,9 +148,20 @@ def verify(settings: Settings, name: str, deep: bool) -> None:
             f"{len(report.problems)} problem(s)"
         )
         lines.extend(f"bad: {key}: {problem}" for key, problem in report.problems)
+    elif report.problems:
+        lines.extend(f"bad: {key}: {problem}" for key, problem in report.problems)
+    lines.append(f"remote content root at txn {report.remote_txn}: {report.remote_root or '?'}")
+    lines.append(f"local content root at txn {report.remote_txn}: {report.local_root or '?'}")
+    if report.root_detail:
+        lines.append(report.root_detail)
     settings.output.data(report.to_json(), text="\n".join(lines))
     if not report.ok:
-        what = f"{len(report.problems)} bad object(s)" if report.problems else state
+        if report.roots_equal is False:
+            what = f"content root {report.remote_root} differs from the local {report.local_root}"
+        elif report.problems:
+            what = f"{len(report.problems)} bad object(s)"
+        else:
+            what = state
         raise UserError(f"backup {name} is not usable as it is: {what}")
 
 

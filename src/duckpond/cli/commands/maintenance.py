@@ -26,8 +26,13 @@ def recover(settings: Settings) -> None:
 @click.option(
     "--at-txn", "at_txn", type=int, metavar="N", help="Give the content root of the tree at txn N."
 )
+@click.option(
+    "--repair",
+    metavar="NAME",
+    help="Fetch every missing or corrupt file from backup NAME, put it back, fsck again.",
+)
 @pass_settings
-def fsck(settings: Settings, at_txn: int | None) -> None:
+def fsck(settings: Settings, at_txn: int | None, repair: str | None) -> None:
     """Prove every oplog file, version and blob; end with the pond's content root.
 
     The content root (64 hex digits) is equal for a pond, a byte copy, a
@@ -38,8 +43,21 @@ def fsck(settings: Settings, at_txn: int | None) -> None:
 
         pond fsck
         pond --json fsck --at-txn 12
+        pond fsck --repair offsite
     """
     from ...pond import Pond
+
+    if repair is not None:
+        if at_txn is not None:
+            raise UserError("give --repair or --at-txn, not both")
+        mended = Pond.repair(settings.pond_path(), repair)
+        lines = [f"repaired from {repair}: {path}" for path in mended.repaired]
+        lines.append(mended.fsck.summary())
+        lines.extend(f"not repairable: {where}: {why}" for where, why in mended.unrepaired)
+        settings.output.report(mended.to_json(), "\n".join(lines))
+        if not mended.ok:
+            raise UserError(f"{len(mended.unrepaired)} problem(s) not repaired")
+        return
 
     # Not settings.open(): a pond too damaged to open must still get its report.
     report = Pond.check(settings.pond_path(), at_txn=at_txn)

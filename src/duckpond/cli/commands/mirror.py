@@ -50,7 +50,9 @@ def mirror(
     --sync brings your edits in DIR back as one transaction: a changed raw file
     becomes a new version, a new file a new node; when the pond changed the same
     file too, its version stays and yours is stored beside it as
-    NAME.conflict-<time>. Tables and series are read-only in a mirror.
+    NAME.conflict-<time>. Tables and series are read-only in a mirror, and so
+    is a mirror made with --at-txn or --at: run pond mirror DIR without them
+    first to make it a mirror of the pond as it is now.
 
     Examples:
 

@@ -38,7 +38,7 @@ from ...tinyfs.persistence import RESOURCE
 from ..export import EXPORT_FORMATS, export_node
 from . import record as rec
 from .names import escape, host_names
-from .select import select
+from .select import select, selected_by
 
 TABLE_FORMATS = EXPORT_FORMATS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,7 +77,7 @@ class MirrorReport:
     adopted: list[str] = field(default_factory=list)
     unchanged: int = 0
     edited: list[Note] = field(default_factory=list)
-    """Host edits of files the pond has not changed: ``--sync`` brings them in."""
+    """Host edits of files the pond has not changed: ``--sync`` brings in those of raw files."""
     conflicts: list[Note] = field(default_factory=list)
     """Host files in the way of a pond change: left as they are."""
     refused: list[Note] = field(default_factory=list)
@@ -482,9 +482,8 @@ def _run(
             if want.how == "dir":
                 report.conflicts.append(Note(path, rel, "not a folder on the host: left as it is"))
             elif current:
-                report.edited.append(
-                    Note(path, rel, "edited on the host: pond mirror --sync brings it in")
-                )
+                assert old is not None
+                report.edited.append(Note(path, rel, _edited_reason(old, record)))
             else:
                 why = (
                     "edited on the host and changed in the pond: the host file is kept"
@@ -512,13 +511,13 @@ def _run(
         elif state == "clean":
             to_remove.append(rel)
         else:
-            report.conflicts.append(
-                Note(
-                    old.path,
-                    rel,
-                    "removed from the pond, edited on the host: the host file is kept",
-                )
+            # Not wanted any more: the pond dropped it, or new patterns left it out.
+            why = (
+                "outside the mirror's patterns, edited on the host: the host file is kept"
+                if old.type != DIRECTORY and not selected_by(old.path, record.patterns)
+                else "removed from the pond, edited on the host: the host file is kept"
             )
+            report.conflicts.append(Note(old.path, rel, why))
             if not old.stale:
                 old.stale = report.touched = True
 
@@ -534,6 +533,17 @@ def _run(
         finally:
             _clear_staging(base)
     return report
+
+
+def _edited_reason(old: rec.Entry, record: rec.Record) -> str:
+    """What becomes of a host edit of a file the pond has not changed: only some come back."""
+    # Deleting the host file is how to get the pond's version: a run writes a missing file.
+    back = "delete the host file and run pond mirror again for the pond's version"
+    if record.at_txn is not None:
+        return f"edited on the host, but a mirror of a past state is read-only: the edit is left ({back})"
+    if not old.editable:
+        return f"edited on the host, but a {old.type} is read-only in a mirror: the edit is left ({back})"
+    return "edited on the host: pond mirror --sync brings it in"
 
 
 def _same_as_host(host: str, want: _Want) -> bool:

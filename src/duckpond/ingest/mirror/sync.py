@@ -182,6 +182,16 @@ def _link_target(base: Path, rel: str, pond_of: _PondPaths) -> str | None:
     return posixpath.relpath(target, parent)
 
 
+def _outside(entry: rec.Entry, record: rec.Record) -> bool:
+    """True for a recorded file the mirror's (changed) patterns no longer select.
+
+    Such an entry stays in the record only while its host file is edited; the
+    host file is the user's, never the pond's business.  A folder is held for
+    what is below it, so only the files and symlinks are asked.
+    """
+    return entry.type != DIRECTORY and not selected_by(entry.path, record.patterns)
+
+
 def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change], list[Note]]:
     """The host changes to bring in, and those left as they are (with why)."""
     changes: list[Change] = []
@@ -205,6 +215,9 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
         if entry is not None:
             state, _ = rec.host_state(host, entry)
             if state == "clean":
+                continue
+            if _outside(entry, record):
+                kept.append(Note(path, rel, "outside the mirror's patterns: not brought in"))
                 continue
             is_file = item.is_file(follow_symlinks=False)
             if entry.editable and is_file:
@@ -246,6 +259,8 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
             continue
         if not rec.real_dirs(base, rel, dirs):
             kept.append(Note(entry.path, rel, "a folder above it is not a folder on the host"))
+        elif _outside(entry, record):
+            kept.append(Note(entry.path, rel, "outside the mirror's patterns: not deleted"))
         elif not delete:
             kept.append(Note(entry.path, rel, "removed on the host: kept in the pond (--delete)"))
         elif entry.editable or entry.type in (DIRECTORY, SYMLINK):

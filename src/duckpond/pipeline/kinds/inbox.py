@@ -3,7 +3,9 @@
 Each run imports every matching host file that is new (to
 ``<path>/<file name>``), adds a version for one whose content changed (by
 sha256 of its bytes), and skips unchanged ones.  Content this inbox has
-imported before (under any name, in any version) is never imported again.
+imported before (under any name, in any version) is never imported again;
+with ``series`` that holds per series: the same bytes routed to two series
+are imported into both.
 A file whose size or modification time moves while the run looks at it is
 still being written and is left for the next run.  Reading, hashing and
 converting happen before the write lock is taken.
@@ -36,6 +38,7 @@ only its rows after the last one imported from it.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import errno
 import glob
 import hashlib
@@ -47,7 +50,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ...ingest.options import CopyOptions, OptionError
 from ...tinyfs import WD
@@ -91,33 +95,59 @@ class InboxSpec(StrictModel):
             raise ValueError(f"an inbox pattern has no '..' component: {value!r}")
         return value
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _csv_options_nested(cls, data: Any) -> Any:
-        # "unknown field" alone does not say where a CSV option belongs.
-        if isinstance(data, dict):
+    def _csv_options_nested(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # "unknown field" alone does not say where a CSV option belongs nor what was
+        # meant.  Every error is kept (one apply shows them all): only the unknown
+        # fields' messages are made to say so.
+        try:
+            return handler(data)
+        except ValidationError as exc:
             options = {f.name for f in dataclasses.fields(CopyOptions)}
-            for key in data:
-                if key in options and key not in cls.model_fields:
-                    raise OptionError(
-                        str(key), f"a CSV option goes under csv: (csv: {{{key}: ...}})"
+            unknown = ("extra_forbidden", "unexpected_keyword_argument")
+            line_errors: list[Any] = []
+            listed = False  # the CSV options are listed once, not after every unknown key
+            for error in exc.errors(include_url=False):
+                loc, key = error["loc"], str(error["loc"][-1]) if error["loc"] else ""
+                kind: Any = error["type"]
+                if error["type"] in unknown and len(loc) == 1 and key in options:
+                    kind = PydanticCustomError(
+                        "csv_option_misplaced",
+                        f"a CSV option goes under csv: (csv: {{{key}: ...}})",
                     )
-            csv = data.get("csv")
-            for key in csv if isinstance(csv, dict) else ():
-                if key not in options:
-                    raise OptionError(f"csv.{key}", _unknown_csv_key(str(key), options))
-        return data
+                elif error["type"] in unknown and len(loc) == 2 and loc[0] == "csv":
+                    kind = PydanticCustomError(
+                        "csv_option_unknown", _unknown_csv_key(key, options, listed)
+                    )
+                    listed = True
+                elif error["type"] in unknown and len(loc) == 1:
+                    close = difflib.get_close_matches(key, cls.model_fields, n=1)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    kind = PydanticCustomError("unknown_field", f"unknown field{hint}")
+                line_errors.append(
+                    {"type": kind, "loc": loc, "input": error["input"], "ctx": error.get("ctx")}
+                    if error.get("ctx")
+                    else {"type": kind, "loc": loc, "input": error["input"]}
+                )
+            raise ValidationError.from_exception_data(exc.title, line_errors) from None
 
 
 # ``pond copy`` flags whose YAML key is not the flag with ``-`` as ``_``.
 _FLAG_KEYS = {"column_type": "column_types", "null_value": "null_values", "no_header": "header"}
+# Names people give the zone option (``tz``).
+_ALIASES = {"time_zone": "tz", "timezone": "tz", "zone": "tz"}
 
 
-def _unknown_csv_key(key: str, options: set[str]) -> str:
-    import difflib
-
-    right = _FLAG_KEYS.get(key) or next(iter(difflib.get_close_matches(key, options, n=1)), None)
+def _unknown_csv_key(key: str, options: set[str], listed: bool = False) -> str:
+    right = (
+        _FLAG_KEYS.get(key)
+        or _ALIASES.get(key)
+        or next(iter(difflib.get_close_matches(key, options, n=1)), None)
+    )
     hint = f"; did you mean {right}?" if right else ""
+    if listed:
+        return f"unknown field{hint}"
     return f"unknown field{hint} (CSV options: {', '.join(sorted(options))})"
 
 
@@ -243,7 +273,7 @@ def _source_hash(attributes: Any, sha256: str) -> str:
 
 def run_inbox(ctx: RunContext) -> WriteStep | None:
     """Find, hash and convert what is new (no lock held); return the step that stores it."""
-    from ...ingest.store import FORMAT_TYPES, to_parquet_from_host
+    from ...ingest.store import FORMAT_TYPES, duplicate_times_warning, to_parquet_from_host
     from ..run import error_text
 
     spec: InboxSpec = ctx.spec
@@ -253,8 +283,10 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         # Gone since apply: say so rather than report an empty inbox.
         raise FileNotFoundError(2, "the inbox directory does not exist", str(base))
     # What this inbox holds: the latest source hash per name, and every hash ever imported.
+    # Routed, content is known per destination: the same bytes sent to two series are
+    # two imports (two stations' identical exports), not one file seen twice.
     latest: dict[str, str] = {}
-    imported: dict[str, str] = {}
+    imported: dict[tuple[str, str], str] = {}
     node_types: dict[str, str] = {}
     # Routed (spec.series): per host file, its latest content and last event time stored.
     from_source: dict[str, str] = {}
@@ -268,7 +300,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             node_types[name] = np.node_type
             for info in np.node.versions():
                 digest = _source_hash(info.attributes, info.sha256)
-                imported.setdefault(digest, f"{np.path}")
+                imported.setdefault((name if routed else "", digest), f"{np.path}")
                 latest[name] = digest
                 source = str((info.attributes or {}).get("source") or "")
                 if routed and source:
@@ -281,6 +313,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     counts = {"new": 0, "changed": 0, "unchanged": 0, "skipped": 0}
     skipped: list[str] = []
     failed: list[str] = []
+    warnings: list[str] = []
     seen_names: dict[str, Path] = {}
     first: dict[Path, tuple[int, int]] = {}
     candidates: list[_Candidate] = []
@@ -322,9 +355,10 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         if (from_source.get(str(host)) if routed else latest.get(name)) == digest:
             counts["unchanged"] += 1
             continue
-        if digest in imported:
+        seen = imported.get((name if routed else "", digest))
+        if seen is not None:
             counts["skipped"] += 1
-            skipped.append(f"{host}: same content as {imported[digest]}")
+            skipped.append(f"{host}: same content as {seen}")
             continue
         first[host] = found
         grown = str(host) in from_source if routed else name in latest
@@ -333,15 +367,17 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     if candidates and spec.settle.total_seconds() > 0:
         time.sleep(spec.settle.total_seconds())
     ready: list[tuple[_Candidate, bytes, dict[str, Any], tuple[int, int] | None, str]] = []
-    in_batch: set[str] = set()
+    in_batch: set[tuple[str, str]] = set()
     for cand in candidates:
-        if cand.sha256 in in_batch:
+        key = (cand.name if routed else "", cand.sha256)
+        if key in in_batch:
             counts["skipped"] += 1
             skipped.append(f"{cand.host}: same content as another new file")
             continue
         node_type = node_types.get(cand.name, FORMAT_TYPES[spec.format])
         attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
         event_range: tuple[int, int] | None = None
+        duplicates = 0  # rows at a time seen before in this file
         try:
             # Gone, replaced by a directory or a FIFO, or by a link leading out while the
             # run waited: named as a file that cannot be read, not as one being written.
@@ -362,6 +398,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                 continue
             data = stored.data
             attributes = {**stored.attributes, **attributes}
+            duplicates = stored.duplicate_times
             event_range = stored.event_range
             last = last_time.get(str(cand.host))
             if routed and last is not None:
@@ -377,14 +414,16 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             counts["skipped"] += 1
             skipped.append(f"{cand.host}: still being written")
             continue
-        in_batch.add(cand.sha256)
+        if duplicates:
+            warnings.append(duplicate_times_warning(cand.host, duplicates))
+        in_batch.add(key)
         ready.append((cand, data, attributes, event_range, node_type))
 
     def write(root: WD) -> RunStats:
         from ...ingest.store import check_series_append
 
         bad = list(failed)
-        stats = RunStats(details={**counts, "skipped_files": skipped})
+        stats = RunStats(details={**counts, "skipped_files": skipped}, warnings=list(warnings))
         if ready:
             root.mkdir(spec.path, parents=True)
         for cand, data, attributes, event_range, node_type in ready:

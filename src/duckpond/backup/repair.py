@@ -1,0 +1,115 @@
+"""Repair: put back, from a backup, every local oplog file and blob ``fsck`` finds missing or bad.
+
+Each object named by a file problem (a corrupt or missing data file, log entry,
+checkpoint or blob) is fetched with ``Remote.fetch_verified`` (checked against the
+push records' sha256), written beside its place under a temporary name, fsynced and
+renamed over it, so a crash leaves the old file or the repaired one, never half of
+one.  ``fsck`` then runs again (a repaired data file may let it read rows it could not
+read before, and so find more); rounds repeat while they mend something.  What no
+backup object can mend (a stray file, a row problem, an object never pushed) stays in
+the final report's problems, and ``unrepaired`` names each with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import CorruptDataError
+from ..tlogfs.blobs import fsync_dir
+from ..tlogfs.integrity import FsckReport, fsck
+from ..tlogfs.layout import TEMP_PREFIX
+from .remote import Remote
+
+# The fsck problems a backup's copy of the named file can mend.
+REPAIRABLE = frozenset(
+    {
+        "corrupt file",
+        "missing file",
+        "missing log entry",
+        "missing blob",
+        "sha256 mismatch",
+        "size mismatch",
+    }
+)
+MAX_ROUNDS = 4
+
+
+@dataclass
+class RepairReport:
+    """``repaired``: paths (relative to the pond directory) put back from the backup;
+    ``unrepaired``: ``(path or problem, why)`` for what is still wrong; ``fsck``: the
+    report of the final fsck run."""
+
+    url: str
+    repaired: list[str] = field(default_factory=list)
+    unrepaired: list[tuple[str, str]] = field(default_factory=list)
+    fsck: FsckReport = field(default_factory=FsckReport)
+
+    @property
+    def ok(self) -> bool:
+        return self.fsck.ok
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "ok": self.ok,
+            "repaired": self.repaired,
+            "unrepaired": [{"path": p, "why": w} for p, w in self.unrepaired],
+            "fsck": self.fsck.to_json(),
+        }
+
+
+def _put_back(pond_dir: Path, rel: str, data: bytes) -> None:
+    """Write ``data`` at ``pond_dir/rel`` atomically: temporary name, fsync, rename, fsync dir."""
+    dest = pond_dir / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Named as the pond's other temporary files, so a crash's leftover is debris that
+    # ``recover`` clears, not a stray.
+    tmp = dest.parent / f"{TEMP_PREFIX}repair-{uuid.uuid4().hex}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, dest)
+    fsync_dir(dest.parent)
+
+
+def repair(pond_dir: Path, remote: Remote) -> RepairReport:
+    """Mend the pond at ``pond_dir`` from the backup at ``remote`` (see the module docstring).
+
+    Raises ``RemoteError`` if the store cannot be used; every object the backup lacks or
+    holds bad is in ``unrepaired``.
+    """
+    report = RepairReport(remote.url)
+    failed: dict[str, str] = {}
+    current = fsck(pond_dir)
+    for _ in range(MAX_ROUNDS):
+        todo = sorted(
+            {
+                p.path
+                for p in current.problems
+                if p.kind in REPAIRABLE and p.path.startswith("data/") and p.path not in failed
+            }
+        )
+        if not todo:
+            break
+        for rel in todo:
+            try:
+                data = remote.fetch_verified(rel)
+            except CorruptDataError as e:
+                failed[rel] = str(e)
+                continue
+            _put_back(pond_dir, rel, data)
+            report.repaired.append(rel)
+        current = fsck(pond_dir)
+    report.fsck = current
+    for p in current.problems:
+        where = p.path or f"node {p.node_id} version {p.version}"
+        why = failed.get(p.path, f"{p.kind}: {p.detail}")
+        if (where, why) not in report.unrepaired:
+            report.unrepaired.append((where, why))
+    return report

@@ -1,0 +1,84 @@
+"""``pond fsck --repair NAME``: local faults mended from a real S3 backup; the rest named."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from duckpond import Pond
+from duckpond.testing.s3server import S3Server
+
+from .test_cli import make, pond_cli, secret_env
+
+__all__ = ["secret_env"]
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_fsck_repair_mends_what_the_backup_holds_and_names_the_rest(
+    s3_server: S3Server,
+    s3_url: str,
+    secret_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pond_dir = make(tmp_path, s3_server, s3_url)
+    pond = Pond.open(pond_dir)
+    pond.write_bytes("/raw/big.bin", os.urandom(400_000))
+    for i in range(6):
+        pond.write_bytes(f"/raw/n{i}.txt", f"note {i}".encode())
+    pond.close()
+    assert pond_cli(pond_dir, "backup", "push", "offsite").exit_code == 0
+    root = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)["content_root"]
+
+    data = pond_dir / "data"
+    data_files = sorted(data.glob("part_id=*/*.parquet"))
+    blobs = sorted((data / "_large_files").glob("sha256=*"))
+    entries = sorted((data / "_delta_log").glob("*.json"))
+    flipped, deleted, truncated = data_files[0], blobs[0], entries[-3]
+    _flip(flipped)
+    deleted.unlink()
+    truncated.write_bytes(truncated.read_bytes()[:20])
+    broken = pond_cli(pond_dir, "--json", "fsck")
+    assert broken.exit_code == 1
+    found = {p["path"] for p in json.loads(broken.stdout)["problems"]}
+    faults = {str(p.relative_to(pond_dir)) for p in (flipped, deleted, truncated)}
+    # The blob is named once the rows can be read again: repair goes round until then.
+    assert faults - {str(deleted.relative_to(pond_dir))} <= found, found
+
+    # The truncated log entry keeps the pond from opening, so its Backup resource cannot
+    # be read: the URL comes from the last push's record, the store settings from AWS_*.
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    result = pond_cli(pond_dir, "--json", "fsck", "--repair", "offsite")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    assert faults <= set(report["repaired"])
+    assert report["ok"] and not report["unrepaired"]
+    after = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)
+    assert after["ok"] and after["content_root"] == root
+    assert not list(data.rglob("*repair-*")), "a temporary file was left"
+
+    # A blob written after the push: the backup cannot mend it, and says so.
+    pond = Pond.open(pond_dir)
+    pond.write_bytes("/raw/new.bin", os.urandom(300_000))
+    pond.close()
+    fresh = set((data / "_large_files").glob("sha256=*")) - set(blobs)
+    (lost,) = fresh
+    lost.unlink()
+    result = pond_cli(pond_dir, "--json", "fsck", "--repair", "offsite")
+    assert result.exit_code == 1
+    assert "not repaired" in result.stderr
+    report = json.loads(result.stdout)
+    rel = str(lost.relative_to(pond_dir))
+    assert [u["path"] for u in report["unrepaired"]] == [rel]
+    assert "not named by any push record" in report["unrepaired"][0]["why"]
+    text = pond_cli(pond_dir, "fsck", "--repair", "offsite")
+    assert f"not repairable: {rel}" in text.stdout
