@@ -41,6 +41,24 @@ _PORT_FLAGS = ("master.port", "volume.port", "filer.port", "s3.port", "admin.por
 _GRPC_OFFSET = 10000
 
 
+def _die_with_parent() -> None:
+    """In the server's process before exec: be killed when the process that started it dies.
+
+    A test worker that is itself killed (a timeout, ``kill -9``, an interrupted run) never
+    reaches its fixture's teardown; without this its ``weed`` would outlive it.  Linux only
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere teardown is the only stop.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the line above took effect
+        os._exit(1)
+
+
 def weed_binary() -> Path | None:
     """The ``weed`` executable of this environment (beside the interpreter), else on PATH."""
     here = Path(sys.executable).parent / "weed"
@@ -174,6 +192,7 @@ class S3Server:
                 env=env,
                 cwd=self.directory,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
