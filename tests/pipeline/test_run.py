@@ -271,7 +271,7 @@ def test_two_concurrent_runs(pond: PondRunner, pond_dir: Path, host: Path, tmp_p
     (inbox / "a.csv").write_text(CSV_A)
     f = yaml_file(
         tmp_path / "slow.yaml",
-        doc("Inbox", "slow", f"{{pattern: '{inbox}/*.csv', settle: 8s}}"),
+        doc("Inbox", "slow", f"{{pattern: '{inbox}/*.csv', settle: 15s}}"),
     )
     pond.ok("apply", "-f", str(f))
     first = subprocess.Popen(
@@ -287,7 +287,7 @@ def test_two_concurrent_runs(pond: PondRunner, pond_dir: Path, host: Path, tmp_p
             assert time.monotonic() < deadline and first.poll() is None
             time.sleep(0.05)
         refused = run_pond("run", "--no-wait", pond_dir=pond_dir)
-        # It did not wait: the first run (sleeping 8 s to let its file settle) still runs.
+        # It did not wait: the first run (sleeping 15 s to let its file settle) still runs.
         assert first.poll() is None
         message = assert_process_user_error(refused)
         assert message.startswith(

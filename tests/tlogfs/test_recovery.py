@@ -35,6 +35,38 @@ def blobs(pond_dir: Path) -> Path:
     return pond_dir / "data" / "_large_files"
 
 
+def test_staged_uploads_left_by_a_kill_are_debris_not_strays(
+    pond_dir: Path, store: DeltaPersistence
+) -> None:
+    """object_store writes "<name>#<n>" and renames it; a kill -9 between leaves the staged
+    file.  fsck counts it as debris (not a stray), and recover removes it."""
+    commit_file(store, "kept", b"x" * 10)
+    data = pond_dir / "data"
+    part = next(p for p in data.iterdir() if p.name.startswith("part_id="))
+    parquet = next(part.glob("*.parquet"))
+    staged = [
+        part / f"{parquet.name}#1",
+        data / "_delta_log" / f"{99:020d}.json#3",
+    ]
+    for path in staged:
+        path.write_bytes(b"half")
+    # A name that only looks staged is still a stray.
+    odd = part / "notes.txt#1"
+    odd.write_bytes(b"?")
+    before = fsck(pond_dir)
+    assert before.debris_files == 2
+    assert [p.kind for p in before.problems] == ["stray file"], before.problems
+    assert before.problems[0].path.endswith("notes.txt#1")
+    odd.unlink()
+    report = recover(pond_dir, lock_timeout=1)
+    assert sorted(report.removed_temp_files) == sorted(
+        str(p.relative_to(data)) for p in staged
+    )
+    assert not any(p.exists() for p in staged)
+    after = fsck(pond_dir)
+    assert after.ok and after.debris_files == 0
+
+
 def test_recover_after_a_crash(
     pond_dir: Path, store: DeltaPersistence, run_python: RunPython
 ) -> None:

@@ -205,7 +205,7 @@ class S3Server:
         return False
 
     def _ready(self) -> bool:
-        """The S3 port answers and every bucket asked for exists."""
+        """The S3 port answers, every bucket asked for exists, and its first object can be read."""
         import obstore
         from obstore.exceptions import BaseError
         from obstore.store import S3Store
@@ -226,7 +226,11 @@ class S3Server:
                 retry_config={"max_retries": 0},
             )
             try:
-                obstore.list(store, chunk_size=1).collect()
+                # Listing is answered by the filer alone; reading an object also needs the
+                # volume server to have re-registered its volumes (a restarted server
+                # answers InternalError to reads until it has).
+                for meta in obstore.list(store, chunk_size=1).collect()[:1]:
+                    obstore.get(store, meta["path"]).bytes()
             except (BaseError, OSError):
                 return False
         return True

@@ -50,6 +50,9 @@ _LOG_ENTRY = re.compile(r"(\d{20})\.json")
 _CHECKPOINT = re.compile(r"(\d{20})\.checkpoint\.parquet")
 _DATA_FILE = re.compile(r"part-\d{5}-[0-9a-f-]{36}-c\d{3}(\.[a-z0-9]+)?\.parquet")
 _BLOB = re.compile(r"sha256=" + _HEX64)
+# object_store's local file system writes an object to "<name>#<n>" and renames it into
+# place (its staged upload); a kill -9 in between leaves the staged file behind.
+_STAGED = re.compile(r"(?P<name>.+)#\d+")
 _META_FILES = {SEALS_FILE, RETENTION_FILE, ARCHIVE_FILE}
 
 
@@ -159,6 +162,10 @@ def _classify(root: Path) -> _Files:
         top = rel_dir.split("/")[0]
         for name in names:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            staged = _STAGED.fullmatch(name)
+            if staged is not None and _is_staged_oplog(rel_dir, top, staged.group("name")):
+                found.debris.append(rel)
+                continue
             if rel_dir == DELTA_LOG_DIR:
                 if _LOG_ENTRY.fullmatch(name) or _CHECKPOINT.fullmatch(name):
                     found.oplog.append(rel)
@@ -187,6 +194,13 @@ def _classify(root: Path) -> _Files:
             else:
                 found.strays.append(rel)
     return found
+
+
+def _is_staged_oplog(rel_dir: str, top: str, name: str) -> bool:
+    """Whether ``name`` (a staged file's final name) is an oplog file of directory ``rel_dir``."""
+    if rel_dir == DELTA_LOG_DIR:
+        return bool(_LOG_ENTRY.fullmatch(name) or _CHECKPOINT.fullmatch(name))
+    return top.startswith("part_id=") and "/" not in rel_dir and bool(_DATA_FILE.fullmatch(name))
 
 
 def _check_files(root: Path, report: FsckReport) -> tuple[_Files, dict[str, Seal]]:

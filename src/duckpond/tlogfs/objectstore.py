@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 
 Scheme = Literal["s3", "file"]
 
-# A request that fails is retried (obstore's backoff) for at most this long: a field machine
-# on a flaky link should not give up at once, nor hang a cron job for minutes.
+# A request that fails (a transport error or a 5xx answer such as a restarting server's
+# InternalError) is retried with obstore's exponential backoff (0.1 s, doubling) for at most
+# this long: a field machine on a flaky link should not give up at once, nor hang a cron job
+# for minutes.  Eight retries reach the time limit before the count runs out.
 RETRY_TIMEOUT = timedelta(seconds=20)
-MAX_RETRIES = 4
+MAX_RETRIES = 8
 CONNECT_TIMEOUT = timedelta(seconds=5)
 REQUEST_TIMEOUT = timedelta(seconds=120)
 
