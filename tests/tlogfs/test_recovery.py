@@ -59,9 +59,7 @@ def test_staged_uploads_left_by_a_kill_are_debris_not_strays(
     assert before.problems[0].path.endswith("notes.txt#1")
     odd.unlink()
     report = recover(pond_dir, lock_timeout=1)
-    assert sorted(report.removed_temp_files) == sorted(
-        str(p.relative_to(data)) for p in staged
-    )
+    assert sorted(report.removed_temp_files) == sorted(str(p.relative_to(data)) for p in staged)
     assert not any(p.exists() for p in staged)
     after = fsck(pond_dir)
     assert after.ok and after.debris_files == 0
