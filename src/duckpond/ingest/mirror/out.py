@@ -67,14 +67,25 @@ class Note:
 
 @dataclass
 class MirrorReport:
-    """What one mirror run did.  Paths are pond paths; ``removed`` are host paths under DIR."""
+    """What one mirror run did.
+
+    Python lists hold pond paths (``/raw/a.csv``); ``hosts`` maps each of those
+    in ``written``, ``removed`` and ``adopted`` to its host path, relative to
+    ``dir`` and ``/``-separated (``raw/a.csv``; a table gains its extension,
+    names.py escapes others).  Each ``Note`` carries both (``path``, ``host``).
+    In ``to_json`` every list item is an object with the two apart:
+    ``{"path": pond path, "host": host path}`` (plus ``reason`` for notes);
+    ``path`` is "" for a host entry whose name stands for no pond name.
+    """
 
     dir: str
     txn: int
     at_txn: int | None = None
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    """Nodes the pond no longer has (or the patterns no longer select) whose host files went."""
     adopted: list[str] = field(default_factory=list)
+    """Host files found already holding what the mirror would write: recorded, not written."""
     unchanged: int = 0
     edited: list[Note] = field(default_factory=list)
     """Host edits of files the pond has not changed: ``--sync`` brings in those of raw files."""
@@ -82,6 +93,11 @@ class MirrorReport:
     """Host files in the way of a pond change: left as they are."""
     refused: list[Note] = field(default_factory=list)
     """Pond names with no safe host name (names.py)."""
+    new: list[Note] = field(default_factory=list)
+    """Host files, folders and symlinks the mirror did not write (a folder's contents not
+    listed): ``--sync`` brings in those its patterns select."""
+    hosts: dict[str, str] = field(default_factory=dict)
+    """Pond path -> host path of what was written, removed or adopted."""
     touched: bool = False
     """Whether the run changed the folder or what the record says of it."""
 
@@ -96,6 +112,7 @@ class MirrorReport:
             ("edited on the host", self.edited),
             ("conflicts", self.conflicts),
             ("refused", self.refused),
+            ("new on the host", self.new),
         ):
             if notes:
                 parts.append(f"{len(notes)} {label}")
@@ -107,21 +124,62 @@ class MirrorReport:
         out += [f"edited: {n.line()}" for n in self.edited]
         out += [f"conflict: {n.line()}" for n in self.conflicts]
         out += [f"refused: {n.line()}" for n in self.refused]
+        out += [f"new: {n.line()}" for n in self.new]
         return out
+
+    def items(self, paths: list[str]) -> list[dict[str, str]]:
+        """``paths`` (pond paths) as ``{"path", "host"}`` objects."""
+        return [{"path": p, "host": self.hosts.get(p, "")} for p in paths]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "dir": self.dir,
             "txn": self.txn,
             "at_txn": self.at_txn,
-            "written": self.written,
-            "removed": self.removed,
-            "adopted": self.adopted,
+            "written": self.items(self.written),
+            "removed": self.items(self.removed),
+            "adopted": self.items(self.adopted),
             "unchanged": self.unchanged,
             "edited": [n.to_json() for n in self.edited],
             "conflicts": [n.to_json() for n in self.conflicts],
             "refused": [n.to_json() for n in self.refused],
+            "new": [n.to_json() for n in self.new],
         }
+
+
+def new_on_host(
+    base: Path, record: rec.Record, found: Sequence[tuple[str, bool, bool]]
+) -> list[Note]:
+    """Notes for host entries the record does not hold: what ``--sync`` would do with each.
+
+    ``found`` holds ``(host path, is a folder, is a symlink)`` of each, topmost
+    first: an entry below a new folder is that folder's, not listed.
+    """
+    pond_of = rec.PondPaths(record)
+    notes: list[Note] = []
+    tops: list[str] = []
+    for rel, is_dir, is_link in found:
+        if any(rel.startswith(top + "/") for top in tops[-1:]):
+            continue
+        if is_dir:
+            tops.append(rel)
+        try:
+            path = pond_of(rel)
+        except ValueError as exc:
+            shown = repr(rel)[1:-1]
+            why = "its name is not UTF-8" if isinstance(exc, UnicodeError) else str(exc)
+            notes.append(Note("", shown, f"new on the host, not brought in by --sync: {why}"))
+            continue
+        what = "folder" if is_dir else "symlink" if is_link else "file"
+        if not selected_by(path, record.patterns):
+            why = f"a new host {what} outside the mirror's patterns: --sync leaves it"
+        elif is_link:
+            why = "a new host symlink: pond mirror --sync brings it in if it points inside DIR"
+        else:
+            held = " and what it holds" if is_dir else ""
+            why = f"a new host {what}: pond mirror --sync brings it{held} in"
+        notes.append(Note(path, rel, why))
+    return notes
 
 
 class _InputsSeen:
@@ -273,11 +331,47 @@ def _file_want(np: NodePath, rel: str, how: str) -> _Want:
     return _Want(rel, np, entry, how, mtime)
 
 
+@dataclass
+class Survey:
+    """One walk of a mirror folder against its record (``survey``)."""
+
+    states: dict[str, tuple[rec.HostState, os.stat_result | None]]
+    """Every recorded host path -> its state (``record.host_state``) and ``lstat``."""
+    new: list[tuple[str, bool, bool]]
+    """Host entries the record does not hold: (host path, is a folder, is a symlink), walk order."""
+
+
+def survey(base: Path, record: rec.Record) -> Survey:
+    """Walk ``base`` once (``record.walk``: never through a symlink) and compare it with ``record``.
+
+    One ``lstat`` per recorded entry found (from the walk), none per new one;
+    a recorded entry the walk did not reach (gone, or below a folder that is
+    no longer one) is ``missing``.
+    """
+    files = record.files
+    states: dict[str, tuple[rec.HostState, os.stat_result | None]] = {}
+    new: list[tuple[str, bool, bool]] = []
+    for rel, item in rec.walk(base):
+        entry = files.get(rel)
+        if entry is None:
+            new.append((rel, item.is_dir(follow_symlinks=False), item.is_symlink()))
+        else:
+            st = item.stat(follow_symlinks=False)
+            states[rel] = rec.host_state(item.path, entry, st)
+    for rel in files.keys() - states.keys():
+        states[rel] = ("missing", None)
+    return Survey(states, new)
+
+
 _QUICK_TYPES = frozenset({FILE_DATA, FILE_TABLE, FILE_SERIES, RESOURCE})
 
 
 def quick_wants(
-    view: WD, base: Path, record: rec.Record, since: int, suspects: set[str] | None = None
+    view: WD,
+    record: rec.Record,
+    since: int,
+    suspects: set[str] | None = None,
+    survey: Survey | None = None,
 ) -> dict[str, _Want] | None:
     """The wants of a run that only needs to look at what changed, or None to plan in full.
 
@@ -285,7 +379,8 @@ def quick_wants(
     stored files (no folder, symlink or computed node changed), every other
     node is where and as the record says: only those files, and host files that
     are no longer as the mirror wrote them, need a look.  The oplog says which
-    nodes changed (``changed_since``) without listing the pond.
+    nodes changed (``changed_since``) without listing the pond.  The host files
+    to look at are ``suspects`` when given, else those ``survey`` found not clean.
     """
     changed_since = getattr(view.fs.persistence, "changed_since", None)
     if changed_since is None or not record.files:
@@ -307,9 +402,8 @@ def quick_wants(
     if suspects is not None:
         looks |= suspects & record.files.keys()
     else:
-        for rel, entry in record.files.items():
-            if rel not in looks and rec.host_state(os.path.join(base, rel), entry)[0] != "clean":
-                looks.add(rel)
+        assert survey is not None
+        looks |= {rel for rel, (state, _) in survey.states.items() if state != "clean"}
     wants: dict[str, _Want] = {}
     for rel in looks:
         entry = record.files[rel]
@@ -436,7 +530,10 @@ def _run(
     spy = _InputsSeen(root.fs.cache)
     view = FS(root.fs.persistence, root.fs.resolver, spy).root()
     report = MirrorReport(str(base), record.txn, record.at_txn)
-    wants = quick_wants(view, base, record, since, suspects) if since is not None else None
+    # The walk that finds host edits for a quick run also finds new host entries;
+    # a run that looks only at suspects (--sync's, which walked already) skips both.
+    looked = survey(base, record) if suspects is None else None
+    wants = quick_wants(view, record, since, suspects, looked) if since is not None else None
     quick = wants is not None
     if wants is None:
         wants, report.refused = plan_wants(view, record.patterns, record.tables)
@@ -462,7 +559,7 @@ def _run(
             )
             continue
         if old is not None:
-            state, st = rec.host_state(host, old)
+            state, st = _state_of(looked, rel, host, old)
         else:
             state, st = ("missing", None) if not os.path.lexists(host) else ("edited", None)
         current = old is not None and _is_current(old, want.entry, version_of)
@@ -477,6 +574,7 @@ def _run(
         elif _same_as_host(host, want):
             files[rel] = want.entry.with_stat(os.lstat(host))
             report.adopted.append(path)
+            report.hosts[path] = rel
             report.touched = True
         else:
             if want.how == "dir":
@@ -504,7 +602,7 @@ def _run(
         old = files[rel]
         if not rec.real_dirs(base, rel, dirs):
             continue
-        state, _ = rec.host_state(base / rel, old)
+        state, _ = _state_of(looked, rel, os.path.join(base, rel), old)
         if state == "missing":
             del files[rel]
             report.touched = True
@@ -521,6 +619,9 @@ def _run(
             if not old.stale:
                 old.stale = report.touched = True
 
+    if looked is not None:
+        fresh = [found for found in looked.new if found[0] not in wants]
+        report.new = new_on_host(base, record, fresh)
     staging = _clear_staging(base)
     if to_write or to_make or to_remove:
         report.touched = True
@@ -533,6 +634,15 @@ def _run(
         finally:
             _clear_staging(base)
     return report
+
+
+def _state_of(
+    looked: Survey | None, rel: str, host: str, old: rec.Entry
+) -> tuple[rec.HostState, os.stat_result | None]:
+    """The host state of recorded ``rel``: the survey's when one was made, else looked up."""
+    if looked is not None:
+        return looked.states[rel]
+    return rec.host_state(host, old)
 
 
 def _edited_reason(old: rec.Entry, record: rec.Record) -> str:
@@ -622,6 +732,7 @@ def _apply(
             continue
         files[want.rel] = want.entry.with_stat(os.lstat(target))
         report.written.append(want.entry.path)
+        report.hosts[want.entry.path] = want.rel
     for rel in to_remove:
         host = base / rel
         entry = files.pop(rel)
@@ -630,7 +741,8 @@ def _apply(
                 host.rmdir()
             else:
                 host.unlink()
-            report.removed.append(rel)
+            report.removed.append(entry.path)
+            report.hosts[entry.path] = rel
         except FileNotFoundError:
             pass
         except OSError:

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +38,9 @@ from typing import Any, Literal
 
 from ...errors import FormatError, LockTimeoutError
 from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK
+from ...tlogfs.layout import DATA_DIR, DELTA_LOG_DIR
 from ...tlogfs.lock import WriterLock
-from .names import RESERVED_PREFIX
+from .names import RESERVED_PREFIX, host_to_pond
 
 RECORD_FILE = RESERVED_PREFIX
 PENDING_FILE = RESERVED_PREFIX + ".pending"
@@ -138,11 +140,15 @@ class Record:
     """In a journal only: the host paths the run is about to remove."""
     refused: list[dict[str, str]] = field(default_factory=list)
     """The pond names the last full run found no host name for (``{path, host, reason}``)."""
+    log: dict[str, int] | None = None
+    """The pond's newest Delta log entry when the run read it (``log_stamp``), or None."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"removed": self.removed} if self.removed else {}
         if self.refused:
             doc["refused"] = self.refused
+        if self.log is not None:
+            doc["log"] = self.log
         return doc | {
             "format": FORMAT,
             "pond": self.pond,
@@ -177,10 +183,55 @@ def _parse(path: Path) -> Record | None:
                 {"path": str(n["path"]), "host": str(n["host"]), "reason": str(n["reason"])}
                 for n in doc.get("refused", [])
             ],
+            log=_log_of(doc.get("log")),
         )
     except (ValueError, TypeError, KeyError) as exc:
         # Untrusted input: anything but the document we write is refused, never guessed at.
         raise FormatError(f"{path} is not a mirror record this version can read: {exc}") from None
+
+
+def _log_of(doc: Any) -> dict[str, int] | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, dict) or set(doc) != set(_LOG_KEYS):
+        raise ValueError("log is not a log stamp")
+    return {key: int(doc[key]) for key in _LOG_KEYS}
+
+
+_LOG_KEYS = ("version", "size", "mtime_ns", "ino")
+
+
+def log_stamp(pond_dir: str | os.PathLike[str], version: int) -> dict[str, int] | None:
+    """What identifies the pond's Delta log entry ``version``: the version and its file's lstat.
+
+    None when the entry's file is not there (a pond read in place, a log cleaned up).
+    The stamp of the newest entry says whether the pond moved: Delta writes
+    each commit as the next numbered file and never rewrites one, and a pond
+    made again at the same path gets a new file (new inode and time) even for
+    a version number seen before.
+    """
+    try:
+        st = os.lstat(_log_entry(pond_dir, version))
+    except OSError:
+        return None
+    return {"version": version, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+
+
+def log_unmoved(pond_dir: str | os.PathLike[str], stamp: dict[str, int]) -> bool:
+    """True when ``stamp`` is still the pond's newest log entry: no commit since it was taken.
+
+    Two ``lstat`` calls, no Delta library: what lets a mirror run with nothing
+    to do skip opening the pond.  Maintenance (compaction) commits a log entry
+    too, so it counts as a move; that only costs the full run.
+    """
+    version = stamp["version"]
+    if os.path.lexists(_log_entry(pond_dir, version + 1)):
+        return False
+    return log_stamp(pond_dir, version) == stamp
+
+
+def _log_entry(pond_dir: str | os.PathLike[str], version: int) -> str:
+    return os.path.join(pond_dir, DATA_DIR, DELTA_LOG_DIR, f"{version:020d}.json")
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:
@@ -198,17 +249,22 @@ def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
 
 
 def host_state(
-    path: str | os.PathLike[str], entry: Entry
+    path: str | os.PathLike[str], entry: Entry, st: os.stat_result | None = None
 ) -> tuple[HostState, os.stat_result | None]:
     """Whether the host still holds what ``entry`` says was written there.
 
     The caller has checked that every directory above ``path`` is a real one
-    (not a symlink), so ``lstat`` here never looks outside the mirror.
+    (not a symlink), so ``lstat`` here never looks outside the mirror.  ``st``
+    is the ``lstat`` of ``path`` when the caller has it (a walk's).  A regular
+    file whose size, mtime, ctime and inode all match is clean unread; when one
+    of them differs its bytes are hashed (ctime and inode catch an edit that
+    put the old mtime back, as ``cp -p`` or ``touch -r`` do).
     """
-    try:
-        st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return "missing", None
+    if st is None:
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return "missing", None
     if entry.type == DIRECTORY:
         return ("clean" if stat.S_ISDIR(st.st_mode) else "edited"), st
     if entry.type == SYMLINK:
@@ -222,6 +278,44 @@ def host_state(
     if st.st_size == entry.size and hash_file(path) == entry.host_sha256:
         return "clean", st
     return "edited", st
+
+
+def walk(base: Path, rel: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every host entry below ``base/rel`` as (host path, entry), in name order.
+
+    Never enters a symlink, and skips the mirror's own files (``.pond-mirror*``:
+    a pond name starting so is written ``%2E...``, so none is the user's).
+    """
+    with os.scandir(base / rel if rel else base) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.startswith(RESERVED_PREFIX):
+            continue
+        child = f"{rel}/{entry.name}" if rel else entry.name
+        yield child, entry
+        if entry.is_dir(follow_symlinks=False):
+            yield from walk(base, child)
+
+
+class PondPaths:
+    """Host path (relative to DIR) -> the pond path it stands for.
+
+    The record's answer where it knows the host path, else the parent's pond
+    path and the names rule (``host_to_pond``, which raises ``ValueError``).
+    """
+
+    def __init__(self, record: Record) -> None:
+        self.files = record.files
+
+    def __call__(self, rel: str) -> str:
+        if not rel:
+            return "/"
+        entry = self.files.get(rel)
+        if entry is not None:
+            return entry.path
+        parent, _, name = rel.rpartition("/")
+        above = self(parent)
+        return f"{above.rstrip('/')}/{host_to_pond(name)}"
 
 
 def real_dirs(base: Path, rel: str, known: dict[str, bool]) -> bool:

@@ -27,7 +27,6 @@ import hashlib
 import os
 import posixpath
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +34,7 @@ from typing import Any, Literal
 from ...errors import PondError
 from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK, WD, NodePath
 from . import record as rec
-from .names import RESERVED_PREFIX, escape, host_to_pond
+from .names import escape
 from .out import MirrorReport, Note
 from .select import selected_by
 
@@ -125,43 +124,13 @@ class SyncResult:
         return {"sync": self.sync.to_json(), "mirror": self.mirror.to_json()}
 
 
-def _walk(base: Path, rel: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """Every host entry below ``base/rel``, never through a symlink, the mirror's own files skipped."""
-    with os.scandir(base / rel if rel else base) as it:
-        entries = sorted(it, key=lambda e: e.name)
-    for entry in entries:
-        if entry.name.startswith(RESERVED_PREFIX):
-            continue
-        child = f"{rel}/{entry.name}" if rel else entry.name
-        yield child, entry
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(base, child)
-
-
-class _PondPaths:
-    """Host path -> pond path: the record's where it knows, else the names rule."""
-
-    def __init__(self, record: rec.Record) -> None:
-        self.files = record.files
-
-    def __call__(self, rel: str) -> str:
-        if not rel:
-            return "/"
-        entry = self.files.get(rel)
-        if entry is not None:
-            return entry.path
-        parent, _, name = rel.rpartition("/")
-        above = self(parent)
-        return f"{above.rstrip('/')}/{host_to_pond(name)}"
-
-
 def _read(path: str) -> tuple[bytes, str]:
     with open(path, "rb") as fh:
         data = fh.read()
     return data, hashlib.sha256(data).hexdigest()
 
 
-def _link_target(base: Path, rel: str, pond_of: _PondPaths) -> str | None:
+def _link_target(base: Path, rel: str, pond_of: rec.PondPaths) -> str | None:
     """A host symlink's target as a pond path relative to the link, or None if it leaves DIR."""
     text = os.readlink(base / rel)
     link_dir = posixpath.dirname(rel)
@@ -196,9 +165,9 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
     """The host changes to bring in, and those left as they are (with why)."""
     changes: list[Change] = []
     kept: list[Note] = []
-    pond_of = _PondPaths(record)
+    pond_of = rec.PondPaths(record)
     seen: set[str] = set()
-    for rel, item in _walk(base):
+    for rel, item in rec.walk(base):
         seen.add(rel)
         try:
             path = pond_of(rel)
