@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import click
 
+from typing import TYPE_CHECKING
+
 from ..app import Settings, UserError, pass_settings, time_travel
+
+if TYPE_CHECKING:
+    from ...ingest.mirror import MirrorReport, SyncResult
 
 
 @click.command()
-@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
+@click.argument("directory", metavar="DIR")
 @click.argument("patterns", nargs=-1, metavar="[PATTERN]...")
 @click.option(
     "--tables",
@@ -72,12 +77,26 @@ def mirror(
             )
     elif delete:
         raise UserError("--delete goes with --sync")
-    pond = settings.open(at_txn=at_txn, at=at)
-    result = (
-        pond.mirrors.sync(directory, delete=delete)
-        if sync
-        else pond.mirrors.write(directory, patterns, tables=tables)
-    )
+    result: MirrorReport | SyncResult
+    if sync:
+        result = settings.open().mirrors.sync(directory, delete=delete)
+    elif at_txn is not None or at is not None:
+        result = settings.open(at_txn=at_txn, at=at).mirrors.write(
+            directory, patterns, tables=tables
+        )
+    else:
+        from ...pond.mirrors import refresh_mirror
+
+        # Opens the pond only when the mirror has something to do (a second run
+        # with nothing new never imports the Delta and Arrow libraries).
+        result = refresh_mirror(
+            settings.pond_path(),
+            directory,
+            patterns,
+            tables=tables,
+            lock_timeout=settings.lock_timeout,
+            opener=settings.open,
+        )
     settings.output.data(result.to_json(), text="\n".join(result.lines()))
 
 

@@ -147,9 +147,7 @@ class MirrorReport:
         }
 
 
-def new_on_host(
-    base: Path, record: rec.Record, found: Sequence[tuple[str, bool, bool]]
-) -> list[Note]:
+def new_on_host(record: rec.Record, found: Sequence[tuple[str, bool, bool]]) -> list[Note]:
     """Notes for host entries the record does not hold: what ``--sync`` would do with each.
 
     ``found`` holds ``(host path, is a folder, is a symlink)`` of each, topmost
@@ -471,6 +469,7 @@ def mirror_out(
     loaded: rec.Record | None = None,
     suspects: set[str] | None = None,
     record_changed: bool = False,
+    log: dict[str, int] | None = None,
 ) -> MirrorReport:
     """Bring the folder ``base`` up to date with the pond state ``root`` (at transaction ``txn``).
 
@@ -478,7 +477,10 @@ def mirror_out(
     new mirror).  A caller that already holds the folder's lock and its record
     (``--sync``) passes it as ``loaded``, with ``suspects``: the host paths that
     may not be as the record says (None: look at every one), and
-    ``record_changed`` when it changed the record itself.  Raises
+    ``record_changed`` when it changed the record itself.  ``log`` is the
+    pond's log stamp as of ``txn`` (``record.log_stamp``), kept in the record so
+    that a later run can tell, without opening the pond, that nothing moved
+    (``idle.idle_report``); None for a past state or a pond with no local log.  Raises
     ``ConfigError`` for a bad ``tables``, ``FileNotFoundError`` for a literal
     pattern naming nothing, ``LockTimeoutError`` when another run holds the folder.
     """
@@ -502,8 +504,8 @@ def mirror_out(
             and not (base / rec.PENDING_FILE).exists()
             else None
         )
-        header = (record.pond, record.txn, record.at_txn, record.patterns, record.tables)
-        record.pond = pond
+        header = (record.pond, record.txn, record.at_txn, record.patterns, record.tables, record.log)
+        record.pond, record.log = pond, log
         if patterns:
             record.patterns = list(patterns)
         if tables is not None:
@@ -513,7 +515,7 @@ def mirror_out(
         if (
             report.touched
             or record_changed
-            or header != (pond, txn, at_txn, record.patterns, record.tables)
+            or header != (pond, txn, at_txn, record.patterns, record.tables, log)
         ):
             rec.save(base, record)
         return report
@@ -581,7 +583,7 @@ def _run(
                 report.conflicts.append(Note(path, rel, "not a folder on the host: left as it is"))
             elif current:
                 assert old is not None
-                report.edited.append(Note(path, rel, _edited_reason(old, record)))
+                report.edited.append(Note(path, rel, edited_reason(old, record)))
             else:
                 why = (
                     "edited on the host and changed in the pond: the host file is kept"
@@ -621,7 +623,7 @@ def _run(
 
     if looked is not None:
         fresh = [found for found in looked.new if found[0] not in wants]
-        report.new = new_on_host(base, record, fresh)
+        report.new = new_on_host(record, fresh)
     staging = _clear_staging(base)
     if to_write or to_make or to_remove:
         report.touched = True
@@ -645,7 +647,7 @@ def _state_of(
     return rec.host_state(host, old)
 
 
-def _edited_reason(old: rec.Entry, record: rec.Record) -> str:
+def edited_reason(old: rec.Entry, record: rec.Record) -> str:
     """What becomes of a host edit of a file the pond has not changed: only some come back."""
     # Deleting the host file is how to get the pond's version: a run writes a missing file.
     back = "delete the host file and run pond mirror again for the pond's version"

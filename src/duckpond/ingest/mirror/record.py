@@ -121,6 +121,9 @@ class Entry:
             value = getattr(self, key)
             if value:
                 doc[key] = value
+        if self.host_sha256 == self.sha256:
+            # A raw file's host bytes are the pond's: one hash says both (parse puts it back).
+            doc.pop("host_sha256", None)
         if self.inputs is not None:
             doc["inputs"] = [list(pair) for pair in self.inputs]
         return doc
@@ -170,7 +173,7 @@ def _parse(path: Path) -> Record | None:
         doc = json.loads(text)
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} document")
-        files = {str(rel): Entry(**fields) for rel, fields in doc["files"].items()}
+        files = {str(rel): _entry(fields) for rel, fields in doc["files"].items()}
         return Record(
             pond=str(doc["pond"]),
             txn=int(doc["txn"]),
@@ -188,6 +191,13 @@ def _parse(path: Path) -> Record | None:
     except (ValueError, TypeError, KeyError) as exc:
         # Untrusted input: anything but the document we write is refused, never guessed at.
         raise FormatError(f"{path} is not a mirror record this version can read: {exc}") from None
+
+
+def _entry(fields: dict[str, Any]) -> Entry:
+    entry = Entry(**fields)
+    if not entry.host_sha256:
+        entry.host_sha256 = entry.sha256
+    return entry
 
 
 def _log_of(doc: Any) -> dict[str, int] | None:
