@@ -123,6 +123,7 @@ class PondMirrors(Facet):
             at_txn=pond.last_txn if pond.read_only else None,
             lock_timeout=pond.lock_timeout,
             log=self._log(),
+            pond_id=self._pond_id(),
         )
 
     @guarded
@@ -184,6 +185,7 @@ class PondMirrors(Facet):
                 suspects={c.rel for c in changes} | {n.host for n in kept},
                 record_changed=bool(changes),
                 log=self._log(),
+                pond_id=self._pond_id(),
             )
         # A read-only file's edit is said once, by the sync.
         said = {note.host for note in report.kept}
@@ -199,6 +201,10 @@ class PondMirrors(Facet):
         if pond.read_only:
             return None
         return log_stamp(pond.path, pond.persistence.table.version())
+
+    def _pond_id(self) -> str:
+        """The pond's identity for the record ("" for a past state, which is never quick)."""
+        return "" if self.pond.read_only else self.pond.pond_id
 
     def _folder(self, dir: str | os.PathLike[str]) -> Path:
         return _mirror_folder(dir, self.pond.path)

@@ -23,7 +23,7 @@ import posixpath
 import shutil
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +59,8 @@ class Note:
         return {"path": self.path, "host": self.host, "reason": self.reason}
 
     def line(self) -> str:
+        if not self.path:
+            return f"(host) {self.host}: {self.reason}"
         where = (
             f" ({self.host})" if self.host and self.host.strip("/") != self.path.strip("/") else ""
         )
@@ -119,8 +121,11 @@ class MirrorReport:
         return f"mirrored {self.dir} at {state}: {', '.join(parts)}"
 
     def lines(self) -> list[str]:
-        """The summary, then one line per note."""
+        """The summary, what was written and removed (``listed``), then one line per note."""
         out = [self.summary()]
+        out += listed("written", self.written, self.hosts)
+        out += listed("removed", self.removed, self.hosts)
+        out += listed("adopted", self.adopted, self.hosts)
         out += [f"edited: {n.line()}" for n in self.edited]
         out += [f"conflict: {n.line()}" for n in self.conflicts]
         out += [f"refused: {n.line()}" for n in self.refused]
@@ -145,6 +150,22 @@ class MirrorReport:
             "refused": [n.to_json() for n in self.refused],
             "new": [n.to_json() for n in self.new],
         }
+
+
+LISTED = 10
+"""How many paths of one kind the text output names; ``--json`` names every one."""
+
+
+def listed(label: str, paths: Sequence[str], hosts: dict[str, str]) -> list[str]:
+    """``label: PATH`` lines (``PATH (host path)`` when the two differ), at most ``LISTED``."""
+    out = []
+    for path in paths[:LISTED]:
+        host = hosts.get(path, "")
+        where = f" ({host})" if host and host != path.lstrip("/") else ""
+        out.append(f"{label}: {path}{where}")
+    if len(paths) > LISTED:
+        out.append(f"{label}: ... and {len(paths) - LISTED} more (--json lists every one)")
+    return out
 
 
 def new_on_host(record: rec.Record, found: Sequence[tuple[str, bool, bool]]) -> list[Note]:
@@ -261,9 +282,14 @@ def _is_current(old: rec.Entry, new: rec.Entry, version_of: VersionOf) -> bool:
 
 
 def plan_wants(
-    root: WD, patterns: Sequence[str], tables: str
+    root: WD, patterns: Sequence[str], tables: str, held: Mapping[str, str] | None = None
 ) -> tuple[dict[str, _Want], list[Note]]:
-    """Host path -> what should be there, for every selected node; and the refused names."""
+    """Host path -> what should be there, for every selected node; and the refused names.
+
+    ``held`` maps pond paths to the host paths the mirror gave them so far: a
+    node keeps its host name against a newcomer that would take it (names.py).
+    """
+    held = held or {}
     chosen = select(root, patterns)
     children: dict[str, list[NodePath]] = {}
     for path, np in chosen.items():
@@ -282,8 +308,13 @@ def plan_wants(
         for np in nodes:
             tabular[np.path] = np.is_file() and np.is_tabular()
             names.append((np.name, f".{tables}" if tabular[np.path] else ""))
-        mapped, no_name = host_names(names)
         base = host_of[parent]
+        before = {
+            np.name: posixpath.basename(held[np.path])
+            for np in nodes
+            if np.path in held and posixpath.dirname(held[np.path]) == base
+        }
+        mapped, no_name = host_names(names, before)
         for np in nodes:
             if np.name in mapped:
                 host_of[np.path] = f"{base}/{mapped[np.name]}" if base else mapped[np.name]
@@ -470,6 +501,7 @@ def mirror_out(
     suspects: set[str] | None = None,
     record_changed: bool = False,
     log: dict[str, int] | None = None,
+    pond_id: str = "",
 ) -> MirrorReport:
     """Bring the folder ``base`` up to date with the pond state ``root`` (at transaction ``txn``).
 
@@ -480,7 +512,9 @@ def mirror_out(
     ``record_changed`` when it changed the record itself.  ``log`` is the
     pond's log stamp as of ``txn`` (``record.log_stamp``), kept in the record so
     that a later run can tell, without opening the pond, that nothing moved
-    (``idle.idle_report``); None for a past state or a pond with no local log.  Raises
+    (``idle.idle_report``); None for a past state or a pond with no local log.
+    ``pond_id`` is the pond's identity: a record made from another pond (one
+    made again at the same path) is never trusted to say what changed.  Raises
     ``ConfigError`` for a bad ``tables``, ``FileNotFoundError`` for a literal
     pattern naming nothing, ``LockTimeoutError`` when another run holds the folder.
     """
@@ -496,6 +530,7 @@ def mirror_out(
             loaded.txn
             if loaded is not None
             and loaded.pond == pond
+            and loaded.pond_id == pond_id != ""
             and loaded.at_txn is None
             and at_txn is None
             and loaded.txn <= txn
@@ -504,8 +539,16 @@ def mirror_out(
             and not (base / rec.PENDING_FILE).exists()
             else None
         )
-        header = (record.pond, record.txn, record.at_txn, record.patterns, record.tables, record.log)
-        record.pond, record.log = pond, log
+        header = (
+            record.pond,
+            record.txn,
+            record.at_txn,
+            record.patterns,
+            record.tables,
+            record.log,
+            record.pond_id,
+        )
+        record.pond, record.log, record.pond_id = pond, log, pond_id
         if patterns:
             record.patterns = list(patterns)
         if tables is not None:
@@ -515,7 +558,7 @@ def mirror_out(
         if (
             report.touched
             or record_changed
-            or header != (pond, txn, at_txn, record.patterns, record.tables, log)
+            or header != (pond, txn, at_txn, record.patterns, record.tables, log, pond_id)
         ):
             rec.save(base, record)
         return report
@@ -538,7 +581,8 @@ def _run(
     wants = quick_wants(view, record, since, suspects, looked) if since is not None else None
     quick = wants is not None
     if wants is None:
-        wants, report.refused = plan_wants(view, record.patterns, record.tables)
+        held = {entry.path: rel for rel, entry in record.files.items()}
+        wants, report.refused = plan_wants(view, record.patterns, record.tables, held)
         refused = [n.to_json() for n in report.refused]
         if refused != record.refused:
             record.refused, report.touched = refused, True

@@ -2,7 +2,8 @@
 
 The record is one JSON document in DIR::
 
-    {"format": "duckpond-mirror/1", "pond": "/srv/pond", "txn": 42, "at_txn": null,
+    {"format": "duckpond-mirror/1", "pond": "/srv/pond", "pond_id": "0193...", "txn": 42,
+     "at_txn": null, "log": {"version": 57, "size": 1552, "mtime_ns": ..., "ino": ...},
      "patterns": ["/**"], "tables": "parquet", "saved": "2026-12-07T01:35:12Z",
      "files": {"data/a.csv": {"path": "/data/a.csv", "node": "0193...", "version": 3,
                               "type": "file:data", "sha256": "...", "host_sha256": "...",
@@ -145,6 +146,8 @@ class Record:
     """The pond names the last full run found no host name for (``{path, host, reason}``)."""
     log: dict[str, int] | None = None
     """The pond's newest Delta log entry when the run read it (``log_stamp``), or None."""
+    pond_id: str = ""
+    """The identity of the pond mirrored (a pond made again at the same path has another)."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"removed": self.removed} if self.removed else {}
@@ -152,6 +155,8 @@ class Record:
             doc["refused"] = self.refused
         if self.log is not None:
             doc["log"] = self.log
+        if self.pond_id:
+            doc["pond_id"] = self.pond_id
         return doc | {
             "format": FORMAT,
             "pond": self.pond,
@@ -187,6 +192,7 @@ def _parse(path: Path) -> Record | None:
                 for n in doc.get("refused", [])
             ],
             log=_log_of(doc.get("log")),
+            pond_id=str(doc.get("pond_id", "")),
         )
     except (ValueError, TypeError, KeyError) as exc:
         # Untrusted input: anything but the document we write is refused, never guessed at.

@@ -35,7 +35,7 @@ from ...errors import PondError
 from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK, WD, NodePath
 from . import record as rec
 from .names import escape
-from .out import MirrorReport, Note
+from .out import MirrorReport, Note, listed
 from .select import selected_by
 
 ChangeKind = Literal["edit", "new-file", "new-dir", "link", "gone"]
@@ -58,53 +58,77 @@ class Change:
 
 @dataclass(frozen=True)
 class Conflict:
-    """A host edit that met a pond change: the pond's ``path`` stays, the host's is ``kept_as``."""
+    """A host edit that met a pond change: the pond's ``path`` stays, the host's is ``kept_as``.
+
+    ``host`` is the edited host path (relative to DIR); ``kept_as`` a pond path.
+    """
 
     path: str
     kept_as: str
+    host: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"path": self.path, "kept_as": self.kept_as}
+        return {"path": self.path, "host": self.host, "kept_as": self.kept_as}
 
 
 @dataclass
 class SyncReport:
-    """What ``--sync`` brought in (pond paths), in transaction ``txn_seq`` (None: nothing)."""
+    """What ``--sync`` brought in, in transaction ``txn_seq`` (None: nothing to commit).
+
+    As in ``MirrorReport``: Python lists hold pond paths, ``hosts`` maps each to
+    its host path (relative to DIR), and ``to_json`` gives every item as
+    ``{"path": pond path, "host": host path}``.
+    """
 
     dir: str
     txn_seq: int | None = None
     changed: list[str] = field(default_factory=list)
+    """Raw files edited on the host: each a new version."""
     created: list[str] = field(default_factory=list)
+    """New host files, folders and symlinks: each a new node."""
     deleted: list[str] = field(default_factory=list)
+    """Removed on the host and, with ``--delete``, from the pond."""
     conflicts: list[Conflict] = field(default_factory=list)
     kept: list[Note] = field(default_factory=list)
     """Host changes left as they are, each with why."""
+    hosts: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
+        brought = len(self.changed) + len(self.created) + len(self.deleted)
         counts = (
-            f"{len(self.changed)} changed, {len(self.created)} new, {len(self.deleted)} deleted"
+            f"{brought} brought in ({len(self.changed)} changed, {len(self.created)} new,"
+            f" {len(self.deleted)} deleted)"
         )
         if self.conflicts:
             counts += f", {len(self.conflicts)} conflicts"
+        if self.kept:
+            counts += f", {len(self.kept)} left on the host"
         where = f"txn {self.txn_seq}" if self.txn_seq is not None else "nothing to commit"
-        return f"synced {self.dir} into the pond: {counts} ({where})"
+        return f"synced {self.dir} into the pond ({where}): {counts}"
 
     def lines(self) -> list[str]:
+        """The summary, then each path brought in, each conflict and each change left."""
         out = [self.summary()]
+        out += listed("changed", self.changed, self.hosts)
+        out += listed("new", self.created, self.hosts)
+        out += listed("deleted", self.deleted, self.hosts)
         out += [
             f"conflict: {c.path}: the pond's version stays; the host's is stored as {c.kept_as}"
             for c in self.conflicts
         ]
-        out += [f"kept: {n.line()}" for n in self.kept]
+        out += [f"left: {n.line()}" for n in self.kept]
         return out
+
+    def items(self, paths: list[str]) -> list[dict[str, str]]:
+        return [{"path": p, "host": self.hosts.get(p, "")} for p in paths]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "dir": self.dir,
             "txn_seq": self.txn_seq,
-            "changed": self.changed,
-            "created": self.created,
-            "deleted": self.deleted,
+            "changed": self.items(self.changed),
+            "created": self.items(self.created),
+            "deleted": self.items(self.deleted),
             "conflicts": [c.to_json() for c in self.conflicts],
             "kept": [n.to_json() for n in self.kept],
         }
@@ -279,6 +303,7 @@ def apply(root: WD, changes: list[Change], report: SyncReport, stamp: str) -> li
 
 
 def _apply_one(root: WD, change: Change, report: SyncReport, stamp: str) -> bool:
+    report.hosts[change.path] = change.rel
     np = _existing(root, change.path)
     entry = change.entry
     unchanged = (
@@ -302,7 +327,7 @@ def _apply_one(root: WD, change: Change, report: SyncReport, stamp: str) -> bool
         root.mkdir(_parent(change.path), parents=True)
         kept_as = _conflict_path(root, change.path, stamp)
         root.create_file(kept_as, change.data)
-        report.conflicts.append(Conflict(change.path, kept_as))
+        report.conflicts.append(Conflict(change.path, kept_as, change.rel))
         return True
     if change.kind == "new-dir":
         if np is None:
