@@ -137,13 +137,17 @@ def test_a_plain_run_names_new_host_files_and_sync_names_what_it_brought(
     (out / "c").write_text("new")
     (out / "b").unlink()
     text = pond.ok("mirror", str(out)).stdout.splitlines()
-    assert text[0].endswith("1 written, 0 removed, 0 unchanged, 1 edited on the host, 1 new on the host")
+    assert text[0].endswith(
+        "1 written, 0 removed, 0 unchanged, 1 edited on the host, 1 new on the host"
+    )
     assert "written: /b" in text
     assert "edited: /a: edited on the host: pond mirror --sync brings it in" in text
     assert "new: /c: a new host file: pond mirror --sync brings it in" in text
     (out / "b").unlink()
     synced = pond.ok("mirror", str(out), "--sync").stdout.splitlines()
-    assert synced[0].endswith("(txn 4): 2 brought in (1 changed, 1 new, 0 deleted), 1 left on the host")
+    assert synced[0].endswith(
+        "(txn 4): 2 brought in (1 changed, 1 new, 0 deleted), 1 left on the host"
+    )
     assert "changed: /a" in synced and "new: /c" in synced
     assert "left: /b: removed on the host: kept in the pond (--delete)" in synced
     # The refresh that follows says what it wrote, as a plain run does.

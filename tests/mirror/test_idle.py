@@ -47,7 +47,9 @@ def test_nothing_moved_means_no_pond_is_opened(pond: Pond, tmp_path: Path) -> No
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     lines = run.stdout.splitlines()
-    assert lines[0].startswith(f"mirrored {out} at txn 2: 0 written, 0 removed, 5 unchanged, 1 refused")
+    assert lines[0].startswith(
+        f"mirrored {out} at txn 2: 0 written, 0 removed, 5 unchanged, 1 refused"
+    )
     assert lines[-1] == "[]"
     # One commit later the run opens the pond and writes what moved.
     pond.write_bytes("/raw/notes.txt", b"day 2\n")

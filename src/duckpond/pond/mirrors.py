@@ -83,7 +83,9 @@ def _mirror_folder(dir: str | os.PathLike[str], pond_dir: str | os.PathLike[str]
     if problem is not None:
         raise ConfigError(problem)
     if os.path.exists(base) and not os.path.isdir(base):
-        raise NotADirectoryError(errno.ENOTDIR, "a mirror is a folder, and this is not one", str(base))
+        raise NotADirectoryError(
+            errno.ENOTDIR, "a mirror is a folder, and this is not one", str(base)
+        )
     return base
 
 
