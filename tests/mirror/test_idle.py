@@ -118,3 +118,22 @@ def test_a_pond_made_again_at_the_same_path_is_no_idle_run(pond: Pond, tmp_path:
     report = refresh_mirror(again.path, out)
     assert "/raw/notes.txt" in report.written
     assert (out / "raw/notes.txt").read_bytes() == b"another pond\n"
+
+
+def test_a_folder_mirroring_another_pond_is_refused(pond: Pond, tmp_path: Path) -> None:
+    from duckpond.errors import ConfigError
+
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    other = Pond.init(tmp_path / "other", command=["test"])
+    other.write_bytes("/raw.txt", b"the other pond")
+    with pytest.raises(ConfigError, match="a mirror of another pond"):
+        other.mirrors.write(out)
+    with pytest.raises(ConfigError, match="a mirror of another pond"):
+        refresh_mirror(other.path, out)
+    assert (out / "raw/notes.txt").read_bytes() == b"field notes\n"
+    # A pond moved to another path is the same pond: its mirror follows it.
+    pond.close()
+    moved = tmp_path / "moved"
+    shutil.move(pond.path, moved)
+    assert refresh_mirror(moved, out).written == []

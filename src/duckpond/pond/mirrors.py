@@ -205,8 +205,8 @@ class PondMirrors(Facet):
         return log_stamp(pond.path, pond.persistence.table.version())
 
     def _pond_id(self) -> str:
-        """The pond's identity for the record ("" for a past state, which is never quick)."""
-        return "" if self.pond.read_only else self.pond.pond_id
+        """The pond's identity, which the record keeps (a past state has its pond's)."""
+        return self.pond.pond_id
 
     def _folder(self, dir: str | os.PathLike[str]) -> Path:
         return _mirror_folder(dir, self.pond.path)

@@ -515,7 +515,8 @@ def mirror_out(
     (``idle.idle_report``); None for a past state or a pond with no local log.
     ``pond_id`` is the pond's identity: a record made from another pond (one
     made again at the same path) is never trusted to say what changed.  Raises
-    ``ConfigError`` for a bad ``tables``, ``FileNotFoundError`` for a literal
+    ``ConfigError`` for a bad ``tables`` or a folder that mirrors another pond
+    (another path and identity), ``FileNotFoundError`` for a literal
     pattern naming nothing, ``LockTimeoutError`` when another run holds the folder.
     """
     if tables is not None and tables not in TABLE_FORMATS:
@@ -524,6 +525,12 @@ def mirror_out(
     with rec.MirrorLock(base, lock_timeout):
         if loaded is None:
             loaded = rec.load(base)
+        if loaded is not None and loaded.pond != pond and loaded.pond_id != pond_id:
+            # Most likely the wrong $POND: a run would replace that pond's files with ours.
+            raise ConfigError(
+                f"{base} is a mirror of another pond ({loaded.pond}): give another folder,"
+                f" or remove {base / rec.RECORD_FILE} to make it a mirror of {pond}"
+            )
         record = loaded or rec.Record(pond=pond)
         # A run asking what the record was made for, of a later state, may be quick.
         since = (
