@@ -153,3 +153,22 @@ def test_a_plain_run_names_new_host_files_and_sync_names_what_it_brought(
     # The refresh that follows says what it wrote, as a plain run does.
     assert "written: /b" in synced
     assert synced[synced.index("written: /b") - 1].startswith("mirrored ")
+
+
+def test_names_alike_but_for_case_from_the_host_are_mapped_and_said(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "m"
+    pond.ok("mirror", str(out))
+    (out / "A.txt").write_text("upper")
+    (out / "a.txt").write_text("lower")
+    text = pond.ok("mirror", str(out), "--sync").stdout.splitlines()
+    assert "new: /A.txt" in text and "new: /a.txt" in text
+    # A case-insensitive host could not hold both: the rule moves the upper-case one,
+    # and the output names both host paths.
+    assert "written: /A.txt (%41.txt)" in text and "removed: /A.txt (A.txt)" in text
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "%41.txt",
+        "a.txt",
+    ]
+    assert pond.cat_bytes("/A.txt") == b"upper" and (out / "%41.txt").read_text() == "upper"

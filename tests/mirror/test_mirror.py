@@ -73,7 +73,7 @@ def test_second_run_is_incremental_and_removes_what_the_pond_removed(
     report = pond.mirrors.write(out)
     assert report.written == ["/raw/notes.txt"]
     assert report.removed == ["/data/sites.table"]
-    assert report.hosts["/data/sites.table"] == "data/sites.table.parquet"
+    assert report.removed_hosts["/data/sites.table"] == "data/sites.table.parquet"
     assert report.unchanged == 4  # /raw, /data, cal.csv, temp.series
     assert (out / "raw/notes.txt").read_bytes() == b"field notes, day 2\n"
     assert not (out / "data/sites.table.parquet").exists()

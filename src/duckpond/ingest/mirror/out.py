@@ -71,8 +71,9 @@ class Note:
 class MirrorReport:
     """What one mirror run did.
 
-    Python lists hold pond paths (``/raw/a.csv``); ``hosts`` maps each of those
-    in ``written``, ``removed`` and ``adopted`` to its host path, relative to
+    Python lists hold pond paths (``/raw/a.csv``); ``hosts`` and
+    ``removed_hosts`` map each of those in ``written``, ``adopted`` and
+    ``removed`` to its host path, relative to
     ``dir`` and ``/``-separated (``raw/a.csv``; a table gains its extension,
     names.py escapes others).  Each ``Note`` carries both (``path``, ``host``).
     In ``to_json`` every list item is an object with the two apart:
@@ -99,7 +100,10 @@ class MirrorReport:
     """Host files, folders and symlinks the mirror did not write (a folder's contents not
     listed): ``--sync`` brings in those its patterns select."""
     hosts: dict[str, str] = field(default_factory=dict)
-    """Pond path -> host path of what was written, removed or adopted."""
+    """Pond path -> host path of what was written or adopted."""
+    removed_hosts: dict[str, str] = field(default_factory=dict)
+    """Pond path -> the host path removed (a node may be written at a new host
+    path and removed from its old one in one run)."""
     touched: bool = False
     """Whether the run changed the folder or what the record says of it."""
 
@@ -124,7 +128,7 @@ class MirrorReport:
         """The summary, what was written and removed (``listed``), then one line per note."""
         out = [self.summary()]
         out += listed("written", self.written, self.hosts)
-        out += listed("removed", self.removed, self.hosts)
+        out += listed("removed", self.removed, self.removed_hosts, always=True)
         out += listed("adopted", self.adopted, self.hosts)
         out += [f"edited: {n.line()}" for n in self.edited]
         out += [f"conflict: {n.line()}" for n in self.conflicts]
@@ -132,18 +136,18 @@ class MirrorReport:
         out += [f"new: {n.line()}" for n in self.new]
         return out
 
-    def items(self, paths: list[str]) -> list[dict[str, str]]:
+    def items(self, paths: list[str], hosts: dict[str, str]) -> list[dict[str, str]]:
         """``paths`` (pond paths) as ``{"path", "host"}`` objects."""
-        return [{"path": p, "host": self.hosts.get(p, "")} for p in paths]
+        return [{"path": p, "host": hosts.get(p, "")} for p in paths]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "dir": self.dir,
             "txn": self.txn,
             "at_txn": self.at_txn,
-            "written": self.items(self.written),
-            "removed": self.items(self.removed),
-            "adopted": self.items(self.adopted),
+            "written": self.items(self.written, self.hosts),
+            "removed": self.items(self.removed, self.removed_hosts),
+            "adopted": self.items(self.adopted, self.hosts),
             "unchanged": self.unchanged,
             "edited": [n.to_json() for n in self.edited],
             "conflicts": [n.to_json() for n in self.conflicts],
@@ -156,12 +160,16 @@ LISTED = 10
 """How many paths of one kind the text output names; ``--json`` names every one."""
 
 
-def listed(label: str, paths: Sequence[str], hosts: dict[str, str]) -> list[str]:
-    """``label: PATH`` lines (``PATH (host path)`` when the two differ), at most ``LISTED``."""
+def listed(
+    label: str, paths: Sequence[str], hosts: dict[str, str], *, always: bool = False
+) -> list[str]:
+    """``label: PATH`` lines, at most ``LISTED``: ``PATH (host path)`` when the two
+    differ or ``always`` (a removal is of a host file, which may not be where the
+    pond path would put it now)."""
     out = []
     for path in paths[:LISTED]:
         host = hosts.get(path, "")
-        where = f" ({host})" if host and host != path.lstrip("/") else ""
+        where = f" ({host})" if host and (always or host != path.lstrip("/")) else ""
         out.append(f"{label}: {path}{where}")
     if len(paths) > LISTED:
         out.append(f"{label}: ... and {len(paths) - LISTED} more (--json lists every one)")
@@ -795,7 +803,7 @@ def _apply(
             else:
                 host.unlink()
             report.removed.append(entry.path)
-            report.hosts[entry.path] = rel
+            report.removed_hosts[entry.path] = rel
         except FileNotFoundError:
             pass
         except OSError:
