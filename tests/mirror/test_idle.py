@@ -137,3 +137,19 @@ def test_a_folder_mirroring_another_pond_is_refused(pond: Pond, tmp_path: Path) 
     moved = tmp_path / "moved"
     shutil.move(pond.path, moved)
     assert refresh_mirror(moved, out).written == []
+
+
+def test_a_record_of_the_first_layout_is_read_and_rewritten(pond: Pond, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    header, files = (out / ".pond-mirror").read_text().splitlines()
+    doc = json.loads(header) | {"format": "duckpond-mirror/1", "files": json.loads(files)}
+    del doc["log"]  # the first layout had no log stamp: the next run is a full one
+    (out / ".pond-mirror").write_text(json.dumps(doc, indent=1))
+    assert idle(pond, out) is None
+    report = refresh_mirror(pond.path, out)
+    assert report.written == [] and report.unchanged == 5
+    assert (out / ".pond-mirror").read_text().startswith('{"log":')
+    assert idle(pond, out) is not None

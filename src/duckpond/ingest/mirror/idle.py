@@ -40,20 +40,17 @@ def idle_report(
     """
     if not (base / rec.RECORD_FILE).is_file() or (base / rec.PENDING_FILE).exists():
         return None
+    # The header first (one line): when the pond moved, the files are left unread
+    # for the full run to read once.
+    if not _may_be_idle(rec.header(base), pond, patterns, tables):
+        return None
     with rec.MirrorLock(base, lock_timeout):
         if (base / rec.PENDING_FILE).exists():
             return None
         record = rec.load(base)
-        if (
-            record is None
-            or record.log is None
-            or record.pond != pond
-            or record.at_txn is not None
-            or (patterns and list(patterns) != record.patterns)
-            or (tables is not None and tables != record.tables)
-            or not rec.log_unmoved(pond, record.log)
-            or any(entry.stale for entry in record.files.values())
-        ):
+        if record is None or not _may_be_idle(record, pond, patterns, tables):
+            return None
+        if any(entry.stale for entry in record.files.values()):
             return None
         looked = survey(base, record)
         report = MirrorReport(str(base), record.txn)
@@ -79,3 +76,18 @@ def idle_report(
         if report.touched:
             rec.save(base, record)
         return report
+
+
+def _may_be_idle(
+    record: rec.Record | None, pond: str, patterns: Sequence[str] | None, tables: str | None
+) -> bool:
+    """Whether ``record`` was made of ``pond`` as it is now, as the run asks for it."""
+    return (
+        record is not None
+        and record.log is not None
+        and record.pond == pond
+        and record.at_txn is None
+        and (not patterns or list(patterns) == record.patterns)
+        and (tables is None or tables == record.tables)
+        and rec.log_unmoved(pond, record.log)
+    )

@@ -1,15 +1,16 @@
 """The ``.pond-mirror`` record: what each file in a mirror was made from.
 
-The record is one JSON document in DIR::
+The record is two lines of JSON in DIR, a header and the files, so that a
+run can read the header alone (``header``)::
 
-    {"format": "duckpond-mirror/1", "pond": "/srv/pond", "pond_id": "0193...", "txn": 42,
+    {"format": "duckpond-mirror/2", "pond": "/srv/pond", "pond_id": "0193...", "txn": 42,
      "at_txn": null, "log": {"version": 57, "size": 1552, "mtime_ns": ..., "ino": ...},
-     "patterns": ["/**"], "tables": "parquet", "saved": "2026-12-07T01:35:12Z",
-     "files": {"data/a.csv": {"path": "/data/a.csv", "node": "0193...", "version": 3,
-                              "type": "file:data", "sha256": "...", "host_sha256": "...",
-                              "size": 120, "mtime_ns": ..., "ctime_ns": ..., "ino": ...}}}
+     "patterns": ["/**"], "tables": "parquet", "saved": "2026-12-07T01:35:12Z"}
+    {"data/a.csv": {"path": "/data/a.csv", "node": "0193...", "version": 3,
+                    "type": "file:data", "sha256": "...", "host_sha256": "...",
+                    "size": 120, "mtime_ns": ..., "ctime_ns": ..., "ino": ...}}
 
-``files`` is keyed by the host path relative to DIR (``/``-separated).  Each
+The files are keyed by the host path relative to DIR (``/``-separated).  Each
 entry holds the pond node and version the host file was written from, the
 hash of the bytes written (``host_sha256``; for a symlink its ``target``), and
 the file's ``lstat`` right after: a host file whose size, mtime, ctime and
@@ -47,7 +48,8 @@ RECORD_FILE = RESERVED_PREFIX
 PENDING_FILE = RESERVED_PREFIX + ".pending"
 LOCK_FILE = RESERVED_PREFIX + ".lock"
 STAGING_DIR = RESERVED_PREFIX + ".staging"
-FORMAT = "duckpond-mirror/1"
+FORMAT = "duckpond-mirror/2"
+_FORMAT_1 = "duckpond-mirror/1"
 
 _OPTIONAL = (
     "sha256",
@@ -149,7 +151,8 @@ class Record:
     pond_id: str = ""
     """The identity of the pond mirrored (a pond made again at the same path has another)."""
 
-    def to_json(self) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
+        """Everything but ``files``: the record's first line."""
         doc: dict[str, Any] = {"removed": self.removed} if self.removed else {}
         if self.refused:
             doc["refused"] = self.refused
@@ -165,38 +168,69 @@ class Record:
             "patterns": self.patterns,
             "tables": self.tables,
             "saved": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "files": {rel: e.to_json() for rel, e in sorted(self.files.items())},
         }
 
+    def encode(self) -> bytes:
+        """The record as written: the header on one line, then ``files`` on the next."""
+        files = {rel: e.to_json() for rel, e in sorted(self.files.items())}
+        # dumps, not dump: only dumps uses the C encoder, several times faster.
+        head = json.dumps(self.header(), separators=(",", ":"))
+        return f"{head}\n{json.dumps(files, separators=(',', ':'))}\n".encode()
 
-def _parse(path: Path) -> Record | None:
+
+def _parse(path: Path, *, header_only: bool = False) -> Record | None:
+    """The record at ``path`` (None if there is none); only its header (no ``files``) if asked.
+
+    Reads this format (header line, files line) and the one-document layout of
+    ``duckpond-mirror/1``.
+    """
     try:
-        text = path.read_bytes()
+        with path.open("rb") as fh:
+            first = fh.readline()
+            rest = b"" if header_only else fh.read()
     except FileNotFoundError:
         return None
     try:
-        doc = json.loads(text)
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        doc = json.loads(first)
+        if not isinstance(doc, dict) or doc.get("format") not in (FORMAT, _FORMAT_1):
             raise ValueError(f"not a {FORMAT} document")
-        files = {str(rel): _entry(fields) for rel, fields in doc["files"].items()}
-        return Record(
-            pond=str(doc["pond"]),
-            txn=int(doc["txn"]),
-            at_txn=None if doc.get("at_txn") is None else int(doc["at_txn"]),
-            patterns=[str(p) for p in doc["patterns"]],
-            tables=str(doc["tables"]),
-            files=files,
-            removed=[str(r) for r in doc.get("removed", [])],
-            refused=[
-                {"path": str(n["path"]), "host": str(n["host"]), "reason": str(n["reason"])}
-                for n in doc.get("refused", [])
-            ],
-            log=_log_of(doc.get("log")),
-            pond_id=str(doc.get("pond_id", "")),
-        )
+        if doc["format"] == _FORMAT_1:
+            if header_only:
+                return _record(doc, {})
+            doc = json.loads(first + rest)
+            return _record(doc, doc["files"])
+        return _record(doc, {} if header_only else json.loads(rest))
     except (ValueError, TypeError, KeyError) as exc:
         # Untrusted input: anything but the document we write is refused, never guessed at.
         raise FormatError(f"{path} is not a mirror record this version can read: {exc}") from None
+
+
+def _record(doc: dict[str, Any], files: Any) -> Record:
+    if not isinstance(files, dict):
+        raise ValueError("files is not an object")
+    return Record(
+        pond=str(doc["pond"]),
+        txn=int(doc["txn"]),
+        at_txn=None if doc.get("at_txn") is None else int(doc["at_txn"]),
+        patterns=[str(p) for p in doc["patterns"]],
+        tables=str(doc["tables"]),
+        files={str(rel): _entry(fields) for rel, fields in files.items()},
+        removed=[str(r) for r in doc.get("removed", [])],
+        refused=[
+            {"path": str(n["path"]), "host": str(n["host"]), "reason": str(n["reason"])}
+            for n in doc.get("refused", [])
+        ],
+        log=_log_of(doc.get("log")),
+        pond_id=str(doc.get("pond_id", "")),
+    )
+
+
+def header(base: Path) -> Record | None:
+    """The record in ``base`` without its ``files`` (None if there is none): one line read.
+
+    Enough to tell whether a run may be idle (``idle.py``) before reading the rest.
+    """
+    return _parse(base / RECORD_FILE, header_only=True)
 
 
 def _entry(fields: dict[str, Any]) -> Entry:
@@ -401,13 +435,12 @@ def save_pending(base: Path, record: Record, files: dict[str, Entry], removed: l
     journal = Record(
         record.pond, record.txn, record.at_txn, record.patterns, record.tables, files, removed
     )
-    _write_json(base / PENDING_FILE, journal.to_json())
+    _write(base / PENDING_FILE, journal)
 
 
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
+def _write(path: Path, record: Record) -> None:
     temp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    # dumps, not dump: only dumps uses the C encoder, several times faster.
-    data = json.dumps(doc, separators=(",", ":")).encode()
+    data = record.encode()
     with temp.open("wb") as fh:
         fh.write(data)
         fh.flush()
@@ -417,7 +450,7 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
 
 def save(base: Path, record: Record) -> None:
     """Replace the record (atomically) and drop the journal."""
-    _write_json(base / RECORD_FILE, record.to_json())
+    _write(base / RECORD_FILE, record)
     with contextlib.suppress(FileNotFoundError):
         (base / PENDING_FILE).unlink()
 
