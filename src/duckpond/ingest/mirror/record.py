@@ -191,15 +191,16 @@ def _parse(path: Path, *, header_only: bool = False) -> Record | None:
     except FileNotFoundError:
         return None
     try:
-        doc = json.loads(first)
-        if not isinstance(doc, dict) or doc.get("format") not in (FORMAT, _FORMAT_1):
+        try:
+            doc = json.loads(first)
+        except ValueError:
+            doc = None  # not one line: the first layout, perhaps indented
+        if isinstance(doc, dict) and doc.get("format") == FORMAT:
+            return _record(doc, {} if header_only else json.loads(rest))
+        doc = json.loads(path.read_bytes() if header_only else first + rest)
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT_1:
             raise ValueError(f"not a {FORMAT} document")
-        if doc["format"] == _FORMAT_1:
-            if header_only:
-                return _record(doc, {})
-            doc = json.loads(first + rest)
-            return _record(doc, doc["files"])
-        return _record(doc, {} if header_only else json.loads(rest))
+        return _record(doc, {} if header_only else doc["files"])
     except (ValueError, TypeError, KeyError) as exc:
         # Untrusted input: anything but the document we write is refused, never guessed at.
         raise FormatError(f"{path} is not a mirror record this version can read: {exc}") from None
