@@ -48,9 +48,12 @@ def mirror(
     computed, as one Parquet (or CSV) file each, named with that extension;
     symlinks as symlinks inside DIR; folders as folders. DIR/.pond-mirror
     records what each file was made from. Running it again rewrites only what
-    changed and removes what the pond removed; a file you changed in DIR is
-    never overwritten (it is reported). Names a host cannot hold safely are
-    written with %XX escapes (see README, "A mirror for other tools").
+    changed and removes what the pond removed (when the pond has not changed,
+    without opening it); a file you changed in DIR is never overwritten (it is
+    reported), and files you added are named. Names a host cannot hold safely
+    are written with %XX escapes (see README, "A mirror for other tools").
+    --json gives each item's pond path ("path") and host path under DIR
+    ("host") apart.
 
     --sync brings your edits in DIR back as one transaction: a changed raw file
     becomes a new version, a new file a new node; when the pond changed the same
