@@ -393,7 +393,10 @@ def survey(base: Path, record: rec.Record) -> Survey:
         if entry is None:
             new.append((rel, item.is_dir(follow_symlinks=False), item.is_symlink()))
         else:
-            st = item.stat(follow_symlinks=False)
+            try:
+                st = item.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed while we walked: missing, below
             states[rel] = rec.host_state(item.path, entry, st)
     for rel in files.keys() - states.keys():
         states[rel] = ("missing", None)
