@@ -41,11 +41,15 @@ def refresh_mirror(
     host file the record names is missing or changed in kind, the run has
     nothing to write: it walks ``dir`` (to report host edits and new host
     entries) and never opens the pond, so the Delta and Arrow libraries are not
-    even imported (``duckpond.ingest.mirror.idle``).  Otherwise it opens the
+    even imported (``duckpond.ingest.mirror.idle``).  When it only wrote new
+    versions of raw files the mirror holds, those are read from the newest
+    Delta log entries and their Parquet files, without deltalake
+    (``duckpond.ingest.mirror.tail``).  Otherwise it opens the
     pond with ``opener`` (default ``Pond.open(pond_dir, lock_timeout=...)``)
     and runs ``write``.  Raises what ``Pond.open`` and ``write`` raise.
     """
     from ..ingest.mirror.idle import idle_report
+    from ..ingest.mirror.tail import tail_report
 
     where = os.fspath(pond_dir)
     if "://" not in where:  # a pond read in place from a store has no local log
@@ -58,6 +62,16 @@ def refresh_mirror(
             tables=tables,
             lock_timeout=lock_timeout,
         )
+        if report is None:
+            # The pond moved: when it only wrote new versions of mirrored raw files,
+            # the log's newest entries say which, and the pond still need not be opened.
+            report = tail_report(
+                base,
+                absolute,
+                patterns=list(patterns) or None,
+                tables=tables,
+                lock_timeout=lock_timeout,
+            )
         if report is not None:
             return report
     if opener is not None:

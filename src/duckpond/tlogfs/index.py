@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,18 @@ class RowIndex:
         New files are indexed; if files disappeared (compaction rewrote them)
         the index starts over, since rows now live in other files.
         """
-        files = self._read_listing(add_actions)
+        self._sync_listing(self._read_listing(add_actions))
+
+    def sync_files(self, files: Iterable[tuple[str, str, int, int, str, str]]) -> None:
+        """Bring the index to a snapshot given as its data files, without the Delta library.
+
+        Each file is ``(path relative to the table root, part_id, min txn_seq,
+        max txn_seq, min node_id, max node_id)``, as its ``add`` action's
+        statistics give them (a mirror reading the Delta log's newest entries).
+        """
+        self._sync_listing({f[0]: _DataFile(*f) for f in files})
+
+    def _sync_listing(self, files: dict[str, _DataFile]) -> None:
         if self._known - files.keys():
             self._reset()
         new = [f for path, f in files.items() if path not in self._known]

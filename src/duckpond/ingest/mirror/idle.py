@@ -42,13 +42,13 @@ def idle_report(
         return None
     # The header first (one line): when the pond moved, the files are left unread
     # for the full run to read once.
-    if not _may_be_idle(rec.header(base), pond, patterns, tables):
+    if not may_follow(rec.header(base), pond, patterns, tables):
         return None
     with rec.MirrorLock(base, lock_timeout):
         if (base / rec.PENDING_FILE).exists():
             return None
         record = rec.load(base)
-        if record is None or not _may_be_idle(record, pond, patterns, tables):
+        if record is None or not may_follow(record, pond, patterns, tables):
             return None
         if any(entry.stale for entry in record.files.values()):
             return None
@@ -78,16 +78,27 @@ def idle_report(
         return report
 
 
-def _may_be_idle(
-    record: rec.Record | None, pond: str, patterns: Sequence[str] | None, tables: str | None
+def may_follow(
+    record: rec.Record | None,
+    pond: str,
+    patterns: Sequence[str] | None,
+    tables: str | None,
+    *,
+    moved: bool = False,
 ) -> bool:
-    """Whether ``record`` was made of ``pond`` as it is now, as the run asks for it."""
-    return (
+    """Whether ``record`` was made of ``pond`` as the run asks for it, and the pond since then
+    committed nothing (``moved`` False) or committed after the record's log entry, which
+    is still the one it names (``moved`` True: ``tail.py`` reads what came after)."""
+    if not (
         record is not None
         and record.log is not None
         and record.pond == pond
+        and record.pond_id != ""
         and record.at_txn is None
         and (not patterns or list(patterns) == record.patterns)
         and (tables is None or tables == record.tables)
-        and rec.log_unmoved(pond, record.log)
-    )
+    ):
+        return False
+    if moved:
+        return rec.log_stamp(pond, record.log["version"]) == record.log
+    return rec.log_unmoved(pond, record.log)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ...errors import ConfigError, InvalidPathError
 from ...tinyfs import DIRECTORY, FILE_DATA, FILE_SERIES, FILE_TABLE, FS, SYMLINK, WD, NodePath
@@ -460,7 +460,7 @@ def quick_wants(
     return wants
 
 
-def _clear_staging(base: Path) -> Path:
+def clear_staging(base: Path) -> Path:
     """Remove what a run killed while staging left (never following a symlink); its path."""
     staging = base / rec.STAGING_DIR
     try:
@@ -686,7 +686,7 @@ def _run(
     if looked is not None:
         fresh = [found for found in looked.new if found[0] not in wants]
         report.new = new_on_host(record, fresh)
-    staging = _clear_staging(base)
+    staging = clear_staging(base)
     if to_write or to_make or to_remove:
         report.touched = True
         staging.mkdir()
@@ -694,9 +694,9 @@ def _run(
             for n, want in enumerate(to_write):
                 _stage(want, staging, n, spy)
             rec.save_pending(base, record, {w.rel: w.entry for w in to_write}, to_remove)
-            _apply(base, record, report, to_make, to_write, to_remove, dirs)
+            place(base, record, report, to_make, to_write, to_remove, dirs)
         finally:
-            _clear_staging(base)
+            clear_staging(base)
     return report
 
 
@@ -739,15 +739,26 @@ def _same_as_host(host: str, want: _Want) -> bool:
     return True
 
 
-def _apply(
+class Staged(Protocol):
+    """A file staged for host path ``rel`` (``staged``), to become ``entry`` (``place``)."""
+
+    rel: str
+    entry: rec.Entry
+    staged: Path | None
+
+
+def place(
     base: Path,
     record: rec.Record,
     report: MirrorReport,
-    to_make: list[_Want],
-    to_write: list[_Want],
+    to_make: Sequence[_Want],
+    to_write: Sequence[Staged],
     to_remove: list[str],
     dirs: dict[str, bool],
 ) -> None:
+    """Make the folders ``to_make``, rename each staged file of ``to_write`` into place
+    (unless the host file changed meanwhile: a conflict), remove ``to_remove``;
+    ``record`` and ``report`` say what was done.  The journal is already saved."""
     files = record.files
     for want in sorted(to_make, key=lambda w: w.rel.count("/")):
         host = base / want.rel
