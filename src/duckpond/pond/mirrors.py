@@ -34,6 +34,7 @@ def refresh_mirror(
     tables: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     opener: Callable[[], Pond] | None = None,
+    before_arrow: Callable[[], None] | None = None,
 ) -> MirrorReport:
     """``Pond.open(pond_dir).mirrors.write(dir, patterns, tables=tables)``, without the open when idle.
 
@@ -44,7 +45,9 @@ def refresh_mirror(
     even imported (``duckpond.ingest.mirror.idle``).  When it only wrote new
     versions of raw files the mirror holds, those are read from the newest
     Delta log entries and their Parquet files, without deltalake
-    (``duckpond.ingest.mirror.tail``).  Otherwise it opens the
+    (``duckpond.ingest.mirror.tail``), and ``before_arrow`` is called, once
+    that path is sure, just before pyarrow is imported (the CLI hides numpy
+    there, ``cli/lean.py``).  Otherwise it opens the
     pond with ``opener`` (default ``Pond.open(pond_dir, lock_timeout=...)``)
     and runs ``write``.  Raises what ``Pond.open`` and ``write`` raise.
     """
@@ -71,6 +74,7 @@ def refresh_mirror(
                 patterns=list(patterns) or None,
                 tables=tables,
                 lock_timeout=lock_timeout,
+                before_arrow=before_arrow,
             )
         if report is not None:
             return report

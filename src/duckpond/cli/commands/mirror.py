@@ -89,6 +89,7 @@ def mirror(
         )
     else:
         from ...pond.mirrors import refresh_mirror
+        from ..lean import hide_numpy
 
         # Opens the pond only when the mirror has something to do (a second run
         # with nothing new never imports the Delta and Arrow libraries).
@@ -99,6 +100,9 @@ def mirror(
             tables=tables,
             lock_timeout=settings.lock_timeout,
             opener=settings.open,
+            # A run that reads only the log's newest rows computes nothing: numpy,
+            # most of pyarrow's import, is not needed (cli/lean.py).
+            before_arrow=hide_numpy,
         )
     settings.output.data(result.to_json(), text="\n".join(result.lines()))
 

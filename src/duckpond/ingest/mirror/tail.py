@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,13 +163,15 @@ def tail_report(
     patterns: Sequence[str] | None = None,
     tables: str | None = None,
     lock_timeout: float = 30.0,
+    before_arrow: Callable[[], None] | None = None,
 ) -> MirrorReport | None:
     """The report of a mirror run in ``base`` after the pond only wrote new raw file versions, or None.
 
     ``pond`` is the pond's absolute directory; ``patterns`` and ``tables`` are
     what the run was asked for (None: the record's).  None means the run must
     open the pond (``mirror_out``); the decision is taken before any host file
-    is written.  Raises ``LockTimeoutError`` when another run holds ``base``,
+    is written, and only then is ``before_arrow`` called (before pyarrow is
+    imported: nothing after it sends the run the full way).  Raises ``LockTimeoutError`` when another run holds ``base``,
     ``CorruptDataError`` when a new version's bytes do not match its hash.
     """
     if not (base / rec.RECORD_FILE).is_file() or (base / rec.PENDING_FILE).exists():
@@ -219,6 +221,8 @@ def tail_report(
         stamp = rec.log_stamp(pond, tail.version)
         if stamp is None:
             return None
+        if before_arrow is not None:
+            before_arrow()
         _write_changed(base, pond, record, tail, sorted(changed), looked.states, report)
         report.refused = [Note(**note) for note in record.refused]
         report.new = new_on_host(record, looked.new)
