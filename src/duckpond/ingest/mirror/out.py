@@ -778,23 +778,23 @@ def place(
                 continue
         dirs[want.rel] = True
         files[want.rel] = want.entry
-    for want in to_write:
-        target = os.path.join(base, want.rel)
-        assert want.staged is not None
-        old = files.get(want.rel)
+    for item in to_write:
+        target = os.path.join(base, item.rel)
+        assert item.staged is not None
+        old = files.get(item.rel)
         # Looked at again just before the rename: an edit made meanwhile is never lost.
         state = (
             rec.host_state(target, old)[0]
             if old is not None
             else ("edited" if os.path.lexists(target) else "missing")
         )
-        if state == "edited" or not rec.real_dirs(base, want.rel, dirs):
+        if state == "edited" or not rec.real_dirs(base, item.rel, dirs):
             report.conflicts.append(
-                Note(want.entry.path, want.rel, "changed on the host during the run: kept")
+                Note(item.entry.path, item.rel, "changed on the host during the run: kept")
             )
             continue
         try:
-            os.rename(want.staged, target)
+            os.rename(item.staged, target)
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 raise
@@ -803,11 +803,11 @@ def place(
                 if isinstance(exc, FileNotFoundError)
                 else "a host folder is in the way"
             )
-            report.conflicts.append(Note(want.entry.path, want.rel, why))
+            report.conflicts.append(Note(item.entry.path, item.rel, why))
             continue
-        files[want.rel] = want.entry.with_stat(os.lstat(target))
-        report.written.append(want.entry.path)
-        report.hosts[want.entry.path] = want.rel
+        files[item.rel] = item.entry.with_stat(os.lstat(target))
+        report.written.append(item.entry.path)
+        report.hosts[item.entry.path] = item.rel
     for rel in to_remove:
         host = base / rel
         entry = files.pop(rel)

@@ -116,7 +116,7 @@ def _action(action: Any, since_txn: int) -> int | Added | None:
     """A commit info's ``txn_seq``, an ``add`` of one raw file's rows, or None for anything else."""
     if not isinstance(action, dict) or len(action) != 1:
         return None
-    (kind, body), = action.items()
+    ((kind, body),) = action.items()
     if kind == "commitInfo":
         txn = body["txn_seq"]
         return txn if type(txn) is int and txn > since_txn else None
