@@ -187,7 +187,10 @@ class RowIndex:
             full = str(self._root / f.path)
             try:
                 # ParquetFile, not read_table: that would import pyarrow.dataset (0.3 s).
-                table = pq.ParquetFile(full).read(columns=["node_id", "file_type", "txn_seq"])
+                # Through the opener: a pond read in place from a store has no local files.
+                table = pq.ParquetFile(self._open(full)).read(
+                    columns=["node_id", "file_type", "txn_seq"]
+                )
             except (OSError, pa.ArrowInvalid) as e:
                 raise PondCorruptError(f"cannot read oplog data file {full}: {e}") from e
             for node_id, file_type, txn_seq in zip(

@@ -13,8 +13,18 @@ spec:
 Each ``pond run`` brings what the other pond committed since the last run: the
 versions of its files that are not here yet, copied as versions of ordinary
 nodes under ``path`` (``<path>/<their path there>``), with their bytes, types,
-attributes and event-time ranges.  The imported series are then this pond's
-own: queries, Reduce, Site and time travel work on them with the source gone.
+attributes and event-time ranges; files, links and directories removed there
+are removed here.  The imported series are then this pond's own: queries,
+Reduce, Site and time travel work on them with the source gone.
+
+What the last import reached is kept in ``<path>/.import.json`` (the source's
+identity, its transaction number and time, the patterns), written in the same
+transaction as the versions it brought.  The next run reads only the source's
+rows committed after that transaction (its log tail): when there are none it
+stops there, and otherwise only the files those rows touch (and the entries of
+the directories they touch) are compared with what is here.  Without that
+record, or when it does not fit (other patterns, a log tail that cannot be
+read), every selected file is compared, which is always correct.
 
 What is never brought: the other pond's ``/etc`` (its resources and run
 records: its resources never run here), its dynamic nodes (they compute over
@@ -31,6 +41,9 @@ Safety:
   its ``init``) and the (node id, version, sha256) it came from.  A source that is
   another pond, or that no longer has a version already imported with the same
   hash (its history was rewritten), is refused as diverged.
+- A source whose history went back before the transaction last imported (a pond
+  restored from an older backup), or whose record of that transaction changed,
+  is refused as diverged too.
 - A refusal, a corrupt blob or any other failure raises inside the run's
   transaction, which then commits nothing: what was imported before stays as it was.
 - Nothing else writes under ``path``: ``duckpond.pond.Transaction``'s verbs refuse
@@ -40,6 +53,7 @@ Safety:
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +72,12 @@ if TYPE_CHECKING:
     from ...tlogfs import DeltaPersistence
 
 IMPORTS_DIR = "/imports"
+STATE_NAME = ".import.json"
+"""Under the mount: what the last import reached (``_State``); hidden, so never listed."""
+_STATE_BYTES = 64 * 1024
+# Past this many source transactions since the last import, compare every file
+# rather than read each commit of the tail.
+_TAIL_TXNS = 1000
 IMPORT_ATTRIBUTE = "import"
 """The attribute of every imported version: where it came from (``_origin``)."""
 _COPIED_TYPES = (FILE_DATA, FILE_TABLE, FILE_SERIES)
@@ -148,15 +168,22 @@ def _import_paths(root: WD) -> list[str]:
 
 @dataclass
 class _Source:
-    """What the other pond offers: its selected nodes by path relative to its root."""
+    """What the other pond offers: its selected nodes by path relative to its root.
+
+    ``unchanged``: selected files the log tail does not touch (neither the file nor
+    the directory holding it), which an earlier import already dealt with.
+    """
 
     identity: str
     files: dict[str, NodePath] = field(default_factory=dict)
+    unchanged: set[str] = field(default_factory=set)
     dirs: set[str] = field(default_factory=set)
     links: dict[str, str] = field(default_factory=dict)
 
 
-def _read_source(root: WD, patterns: list[str]) -> _Source:
+def _read_source(root: WD, patterns: list[str], changed: set[str] | None = None) -> _Source:
+    """The selected nodes of the pond at ``root``; ``changed``: the node ids its log tail
+    touches (None: look at every file)."""
     compiled = [compile_pattern(tpaths.normalize(p)) for p in patterns]
     excluded = [*_SKIPPED_DIRS, *_import_paths(root)]
     source = _Source(source_identity(root))
@@ -168,6 +195,8 @@ def _read_source(root: WD, patterns: list[str]) -> _Source:
         )
 
     def walk(np: NodePath) -> None:
+        # A directory the tail touches may have new, renamed or replaced entries.
+        dir_changed = changed is None or np.node_id in changed
         for child in root.entries(np.path):
             if tpaths.is_hidden(child.name):
                 continue
@@ -183,9 +212,12 @@ def _read_source(root: WD, patterns: list[str]) -> _Source:
                 if selected(parts):
                     source.links[path] = child.node.target()  # type: ignore[attr-defined]
             elif child.node_type in _COPIED_TYPES and selected(parts):
-                if any(IMPORT_ATTRIBUTE in v.attributes for v in child.node.versions()):
+                if changed is not None and not dir_changed and child.node_id not in changed:
+                    source.unchanged.add(path)
+                elif any(IMPORT_ATTRIBUTE in v.attributes for v in child.node.versions()):
                     continue  # the source's own import of a third pond
-                source.files[path] = child
+                else:
+                    source.files[path] = child
                 # Its directories appear here even when only the file was matched.
                 for n in range(1, len(parts)):
                     source.dirs.add(tpaths.join(parts[:n]))
@@ -202,6 +234,46 @@ def _origin(info: VersionInfo) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+@dataclass(frozen=True)
+class _State:
+    """What the last import reached, kept at ``<mount>/.import.json``: the source's
+    identity, its newest transaction then and that transaction's time (UTC, ISO 8601),
+    and the patterns it was read with.  Read back as untrusted: anything malformed is
+    no state, and the next run compares every file."""
+
+    pond: str
+    txn: int
+    time: str
+    patterns: tuple[str, ...]
+
+    def encoded(self) -> bytes:
+        doc = {"pond": self.pond, "txn": self.txn, "time": self.time, "patterns": self.patterns}
+        return json.dumps(doc, sort_keys=True).encode()
+
+    @classmethod
+    def read(cls, root: WD, mount: str) -> _State | None:
+        where = tpaths.join([*tpaths.split(mount), STATE_NAME])
+        if not root.exists(where):
+            return None
+        np = root.get(where, follow=False)
+        if not np.is_file() or np.info().size > _STATE_BYTES:
+            return None
+        try:
+            doc = json.loads(np.read_bytes())
+            state = cls(
+                pond=doc["pond"],
+                txn=doc["txn"],
+                time=doc["time"],
+                patterns=tuple(doc["patterns"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+        fields = (state.pond, state.time, *state.patterns)
+        if not all(isinstance(v, str) for v in fields) or type(state.txn) is not int:
+            return None
+        return state
+
+
 @dataclass
 class _Copy:
     """Versions of one source file to write at ``target``; ``replace`` removes the
@@ -215,10 +287,13 @@ class _Copy:
 
 @dataclass
 class _Plan:
+    mount: str
     dirs: list[str] = field(default_factory=list)
     copies: list[_Copy] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
     removals: list[str] = field(default_factory=list)
+    state: _State | None = None
+    """Written when anything else is; a state alone changes nothing worth a commit."""
 
     @property
     def empty(self) -> bool:
@@ -229,36 +304,72 @@ def _target(mount: str, rel: str) -> str:
     return mount + rel
 
 
-def _local_nodes(root: WD, mount: str) -> tuple[dict[str, NodePath], set[str]]:
-    """Files and symlinks under the mount, by their paths relative to it."""
-    files: dict[str, NodePath] = {}
-    links: set[str] = set()
+@dataclass
+class _Local:
+    """What is under the mount here, by paths relative to it."""
+
+    files: dict[str, NodePath] = field(default_factory=dict)
+    links: set[str] = field(default_factory=set)
+    dirs: set[str] = field(default_factory=set)
+
+
+def _local_nodes(root: WD, mount: str) -> _Local:
+    local = _Local()
     if root.exists(mount):
         for np in root.visit(mount):
             rel = np.path[len(mount) :]
+            if rel in ("", "/" + STATE_NAME):
+                continue  # the mount itself, and the record of the last import
             if np.is_file() and np.node_type in _COPIED_TYPES:
-                files[rel] = np
+                local.files[rel] = np
             elif np.is_symlink():
-                links.add(rel)
-    return files, links
+                local.links.add(rel)
+            elif np.node_type == DIRECTORY:
+                local.dirs.add(rel)
+    return local
 
 
-def plan_import(root: WD, mount: str, source_root: WD, patterns: list[str]) -> _Plan:
+def _gone_dirs(local: _Local, source: _Source, kept: set[str]) -> list[str]:
+    """Directories here the source no longer has (the topmost of each removed subtree),
+    unless something not brought by an import (``kept``) lies below."""
+    gone = sorted(rel for rel in local.dirs if rel not in source.dirs)
+    blocked = {
+        tpaths.join(tpaths.split(rel)[:n]) for rel in kept for n in range(1, len(tpaths.split(rel)))
+    }
+    topmost: list[str] = []
+    for rel in gone:
+        if rel in blocked or any(rel.startswith(top + "/") for top in topmost):
+            continue
+        topmost.append(rel)
+    return topmost
+
+
+def plan_import(
+    root: WD,
+    mount: str,
+    source_root: WD,
+    patterns: list[str],
+    changed: set[str] | None = None,
+) -> _Plan:
     """What to write under ``mount`` so it holds what ``source_root`` offers.
 
+    ``changed``: the source node ids written since the last import (its log tail),
+    when that import's record says the rest is here already; None compares everything.
     Raises ``DivergedError`` when the source is another pond than the one imported
     before, or its history no longer holds a version imported from it.
     """
-    source = _read_source(source_root, patterns)
-    local, local_links = _local_nodes(root, mount)
-    plan = _Plan()
-    for rel in sorted(source.dirs):
-        target = _target(mount, rel)
-        if not root.exists(target):
-            plan.dirs.append(target)
-    for rel, np in sorted(local.items()):
+    source = _read_source(source_root, patterns, changed)
+    local = _local_nodes(root, mount)
+    plan = _Plan(mount)
+    # A directory of the source where a file is here comes once the file is removed.
+    plan.dirs = [_target(mount, rel) for rel in sorted(source.dirs - local.dirs)]
+    kept: set[str] = set()
+    for rel, np in sorted(local.files.items()):
+        if rel in source.unchanged:
+            continue  # the log tail does not touch it: as the last import left it
         origin = _origin(np.info())
         if origin is None:
+            kept.add(rel)
             continue  # not brought by an import: never touched
         if origin.get("pond") != source.identity:
             raise DivergedError(
@@ -271,7 +382,7 @@ def plan_import(root: WD, mount: str, source_root: WD, patterns: list[str]) -> _
     for rel, src in sorted(source.files.items()):
         target = _target(mount, rel)
         versions = src.node.versions()
-        here = local.get(rel)
+        here = local.files.get(rel)
         origin = _origin(here.info()) if here is not None else None
         if here is None or origin is None:
             plan.copies.append(_Copy(target, src, versions, replace=here is not None))
@@ -294,13 +405,14 @@ def plan_import(root: WD, mount: str, source_root: WD, patterns: list[str]) -> _
         # An absolute target points into the other pond: here that is under the mount.
         wanted = _target(mount, link_target) if link_target.startswith("/") else link_target
         target = _target(mount, rel)
-        if not root.exists(target):
+        if rel not in local.links:
             plan.links[target] = wanted
-        elif root.get(target, follow=False).is_symlink() and root.readlink(target) != wanted:
+        elif root.readlink(target) != wanted:
             plan.removals.append(target)
             plan.links[target] = wanted
-    for rel in sorted(local_links - set(source.links)):
+    for rel in sorted(local.links - set(source.links)):
         plan.removals.append(_target(mount, rel))
+    plan.removals += [_target(mount, rel) for rel in _gone_dirs(local, source, kept)]
     return plan
 
 
@@ -328,6 +440,9 @@ def apply_plan(
     for path in plan.removals:
         root.remove(path, recursive=True)
         stats.details["removed"] += 1
+    mount = tpaths.split(plan.mount)
+    if plan.state is not None:
+        root.mkdir(plan.mount, parents=True, exist_ok=True)
     for path in plan.dirs:
         root.mkdir(path, parents=True, exist_ok=True)
     for copy in plan.copies:
@@ -365,11 +480,49 @@ def apply_plan(
         stats.details["files"] += 1
     for path, target in plan.links.items():
         root.symlink(target, path)
+    if plan.state is not None:
+        root.write_file(tpaths.join([*mount, STATE_NAME]), plan.state.encoded())
     d = stats.details
     stats.summary = (
         f"{d['versions']} version(s) of {d['files']} file(s) imported, {d['removed']} removed"
     )
     return stats
+
+
+def _log_tail(
+    persistence: DeltaPersistence, state: _State, patterns: list[str], url: str
+) -> set[str] | None:
+    """The source node ids written after the transaction ``state`` records (empty: nothing
+    new), or None when only comparing every file will do.
+
+    Raises ``DivergedError`` when the source went back before that transaction or its
+    record of it changed: its history is not the one imported from.
+    """
+    last = persistence.last_txn
+    if last < state.txn:
+        raise DivergedError(
+            f"the pond at {url} is at transaction {last}, before transaction {state.txn} "
+            "already imported from it (restored from an older copy?); refusing to import from it"
+        )
+    if last - state.txn > _TAIL_TXNS:
+        return None  # a long tail: reading its commits costs more than comparing the files
+    record = next(
+        (t for t in persistence.transactions(last - state.txn + 1) if t.txn_seq == state.txn),
+        None,
+    )
+    if record is None:
+        return None  # its log was trimmed: the versions' hashes are checked instead
+    if record.timestamp.isoformat() != state.time:
+        raise DivergedError(
+            f"the pond at {url} has another transaction {state.txn} than the one imported "
+            "from it (its history was rewritten); refusing to import from it"
+        )
+    if tuple(patterns) != state.patterns:
+        return None
+    if last == state.txn:
+        return set()
+    changed = persistence.changed_since(state.txn)
+    return None if changed is None else set(changed)
 
 
 def run_import(ctx: RunContext) -> WriteStep | None:
@@ -390,8 +543,19 @@ def run_import(ctx: RunContext) -> WriteStep | None:
         persistence = DeltaPersistence.open(where)
     source_root = FS(persistence).root()
     try:
-        plan = plan_import(ctx.root, spec.path, source_root, spec.patterns)
         identity = source_identity(source_root)
+        state = _State.read(ctx.root, spec.path)
+        changed = None
+        if state is not None and state.pond == identity:
+            changed = _log_tail(persistence, state, spec.patterns, spec.url)
+        if changed is not None and not changed:
+            persistence.close()
+            return None
+        plan = plan_import(ctx.root, spec.path, source_root, spec.patterns, changed)
+        [newest] = persistence.transactions(1)
+        plan.state = _State(
+            identity, newest.txn_seq, newest.timestamp.isoformat(), tuple(spec.patterns)
+        )
     except BaseException:
         persistence.close()
         raise
