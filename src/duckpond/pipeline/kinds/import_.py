@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,12 +167,30 @@ def _import_paths(root: WD) -> list[str]:
     return [path for path, _ in import_mounts(root)]
 
 
+class _StaleTail(Exception):
+    """The log tail names a node where the last import's record cannot place it (a
+    directory moved, a file gone from its first directory): compare every file."""
+
+
+@dataclass
+class _Tail:
+    """What the source's log tail touches: ``changed`` node ids, and the directories
+    (source paths) whose entries to read again, each found by the last record's map."""
+
+    changed: set[str]
+    dirs: dict[str, str]
+    """Source path -> node id of each directory to read again."""
+    located: set[str]
+    """Changed files whose first directory the record knows: each must be seen again."""
+
+
 @dataclass
 class _Source:
     """What the other pond offers: its selected nodes by path relative to its root.
 
     ``unchanged``: selected files the log tail does not touch (neither the file nor
     the directory holding it), which an earlier import already dealt with.
+    ``dir_ids``: every directory read (selected or not), by node id.
     """
 
     identity: str
@@ -179,11 +198,18 @@ class _Source:
     unchanged: set[str] = field(default_factory=set)
     dirs: set[str] = field(default_factory=set)
     links: dict[str, str] = field(default_factory=dict)
+    dir_ids: dict[str, str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    present: set[str] = field(default_factory=set)
+    """Directories the tail leaves alone (not read again): they stay as they are here."""
 
 
-def _read_source(root: WD, patterns: list[str], changed: set[str] | None = None) -> _Source:
-    """The selected nodes of the pond at ``root``; ``changed``: the node ids its log tail
-    touches (None: look at every file)."""
+def _read_source(
+    root: WD, patterns: list[str], tail: _Tail | None = None, known: Mapping[str, str] = {}
+) -> _Source:
+    """The selected nodes of the pond at ``root``: every one, or (``tail``) those in the
+    directories the tail names, walking only into directories ``known`` (id -> path)
+    does not hold."""
     compiled = [compile_pattern(tpaths.normalize(p)) for p in patterns]
     excluded = [*_SKIPPED_DIRS, *_import_paths(root)]
     source = _Source(source_identity(root))
@@ -194,10 +220,12 @@ def _read_source(root: WD, patterns: list[str], changed: set[str] | None = None)
             _matches(segments, parts[:n]) for segments in compiled for n in range(1, len(parts) + 1)
         )
 
-    def walk(np: NodePath) -> None:
+    def walk(np: NodePath, whole: bool) -> None:
+        source.dir_ids[np.node_id] = np.path
         # A directory the tail touches may have new, renamed or replaced entries.
-        dir_changed = changed is None or np.node_id in changed
+        dir_changed = whole or np.node_id in tail.changed  # type: ignore[union-attr]
         for child in root.entries(np.path):
+            source.seen.add(child.node_id)
             if tpaths.is_hidden(child.name):
                 continue
             path = child.path
@@ -207,12 +235,18 @@ def _read_source(root: WD, patterns: list[str], changed: set[str] | None = None)
             if child.node_type == DIRECTORY:
                 if selected(parts):
                     source.dirs.add(path)
-                walk(child)
+                if whole or child.node_id not in known:
+                    walk(child, True)  # new since the last import: all of it is
+                elif known[child.node_id] != path:
+                    raise _StaleTail(path)
+                else:
+                    source.dir_ids[child.node_id] = path
+                    source.present.add(path)
             elif child.node_type == SYMLINK:
                 if selected(parts):
                     source.links[path] = child.node.target()  # type: ignore[attr-defined]
             elif child.node_type in _COPIED_TYPES and selected(parts):
-                if changed is not None and not dir_changed and child.node_id not in changed:
+                if not dir_changed and child.node_id not in tail.changed:  # type: ignore[union-attr]
                     source.unchanged.add(path)
                 elif any(IMPORT_ATTRIBUTE in v.attributes for v in child.node.versions()):
                     continue  # the source's own import of a third pond
@@ -222,7 +256,21 @@ def _read_source(root: WD, patterns: list[str], changed: set[str] | None = None)
                 for n in range(1, len(parts)):
                     source.dirs.add(tpaths.join(parts[:n]))
 
-    walk(root.get("/"))
+    if tail is None:
+        walk(root.get("/"), True)
+        return source
+    for path, node_id in sorted(tail.dirs.items()):
+        if any(path == e or path.startswith(e + "/") for e in excluded):
+            continue
+        try:
+            np = root.get(path, follow=False)
+        except OSError:
+            raise _StaleTail(path) from None
+        if np.node_id != node_id:
+            raise _StaleTail(path)
+        walk(np, False)
+    if tail.located - source.seen:
+        raise _StaleTail("a changed file is no longer in its first directory")
     return source
 
 
@@ -238,16 +286,24 @@ def _origin(info: VersionInfo) -> dict[str, Any] | None:
 class _State:
     """What the last import reached, kept at ``<mount>/.import.json``: the source's
     identity, its newest transaction then and that transaction's time (UTC, ISO 8601),
-    and the patterns it was read with.  Read back as untrusted: anything malformed is
-    no state, and the next run compares every file."""
+    the patterns it was read with, and where the source's directories were (node id ->
+    source path).  Read back as untrusted: anything malformed is no state, and the
+    next run compares every file."""
 
     pond: str
     txn: int
     time: str
     patterns: tuple[str, ...]
+    dirs: Mapping[str, str]
 
     def encoded(self) -> bytes:
-        doc = {"pond": self.pond, "txn": self.txn, "time": self.time, "patterns": self.patterns}
+        doc = {
+            "pond": self.pond,
+            "txn": self.txn,
+            "time": self.time,
+            "patterns": list(self.patterns),
+            "dirs": dict(self.dirs),
+        }
         return json.dumps(doc, sort_keys=True).encode()
 
     @classmethod
@@ -260,16 +316,11 @@ class _State:
             return None
         try:
             doc = json.loads(np.read_bytes())
-            state = cls(
-                pond=doc["pond"],
-                txn=doc["txn"],
-                time=doc["time"],
-                patterns=tuple(doc["patterns"]),
-            )
+            state = cls(doc["pond"], doc["txn"], doc["time"], tuple(doc["patterns"]), doc["dirs"])
         except (ValueError, KeyError, TypeError):
             return None
-        fields = (state.pond, state.time, *state.patterns)
-        if not all(isinstance(v, str) for v in fields) or type(state.txn) is not int:
+        texts = (state.pond, state.time, *state.patterns, *state.dirs, *state.dirs.values())
+        if not all(isinstance(v, str) for v in texts) or type(state.txn) is not int:
             return None
         return state
 
@@ -306,41 +357,48 @@ def _target(mount: str, rel: str) -> str:
 
 @dataclass
 class _Local:
-    """What is under the mount here, by paths relative to it."""
+    """What is under the mount here, by paths relative to it (the source's paths)."""
 
     files: dict[str, NodePath] = field(default_factory=dict)
     links: set[str] = field(default_factory=set)
     dirs: set[str] = field(default_factory=set)
 
+    def add(self, rel: str, np: NodePath) -> None:
+        if np.is_file() and np.node_type in _COPIED_TYPES:
+            self.files[rel] = np
+        elif np.is_symlink():
+            self.links.add(rel)
+        elif np.node_type == DIRECTORY:
+            self.dirs.add(rel)
 
-def _local_nodes(root: WD, mount: str) -> _Local:
+
+def _local_nodes(root: WD, mount: str, only: set[str] | None = None) -> _Local:
+    """Everything under the mount, or the entries of the directories ``only`` names."""
     local = _Local()
-    if root.exists(mount):
+    if only is not None:
+        for rel in only:
+            where = _target(mount, rel.rstrip("/"))
+            if root.exists(where) and root.get(where, follow=False).node_type == DIRECTORY:
+                for np in root.entries(where):
+                    local.add(np.path[len(mount) :], np)
+    elif root.exists(mount):
         for np in root.visit(mount):
-            rel = np.path[len(mount) :]
-            if rel in ("", "/" + STATE_NAME):
-                continue  # the mount itself, and the record of the last import
-            if np.is_file() and np.node_type in _COPIED_TYPES:
-                local.files[rel] = np
-            elif np.is_symlink():
-                local.links.add(rel)
-            elif np.node_type == DIRECTORY:
-                local.dirs.add(rel)
+            local.add(np.path[len(mount) :], np)
+    local.dirs.discard("")  # the mount itself
+    local.files.pop("/" + STATE_NAME, None)  # the record of the last import
     return local
 
 
-def _gone_dirs(local: _Local, source: _Source, kept: set[str]) -> list[str]:
+def _gone_dirs(root: WD, mount: str, local: _Local, source: _Source) -> list[str]:
     """Directories here the source no longer has (the topmost of each removed subtree),
-    unless something not brought by an import (``kept``) lies below."""
-    gone = sorted(rel for rel in local.dirs if rel not in source.dirs)
-    blocked = {
-        tpaths.join(tpaths.split(rel)[:n]) for rel in kept for n in range(1, len(tpaths.split(rel)))
-    }
+    unless something not brought by an import lies below."""
     topmost: list[str] = []
-    for rel in gone:
-        if rel in blocked or any(rel.startswith(top + "/") for top in topmost):
+    for rel in sorted(local.dirs - source.dirs - source.present):
+        if any(rel.startswith(top + "/") for top in topmost):
             continue
-        topmost.append(rel)
+        below = root.visit(_target(mount, rel))
+        if all(not np.is_file() or _origin(np.info()) is not None for np in below):
+            topmost.append(rel)
     return topmost
 
 
@@ -349,27 +407,32 @@ def plan_import(
     mount: str,
     source_root: WD,
     patterns: list[str],
-    changed: set[str] | None = None,
-) -> _Plan:
-    """What to write under ``mount`` so it holds what ``source_root`` offers.
+    tail: _Tail | None = None,
+    known: Mapping[str, str] = {},
+) -> tuple[_Plan, _Source]:
+    """What to write under ``mount`` so it holds what ``source_root`` offers, and what
+    was read of the source.
 
-    ``changed``: the source node ids written since the last import (its log tail),
-    when that import's record says the rest is here already; None compares everything.
+    ``tail``: what the source wrote since the last import, whose record (``known``: its
+    directories by id) says the rest is here already; None compares everything.
     Raises ``DivergedError`` when the source is another pond than the one imported
-    before, or its history no longer holds a version imported from it.
+    before, or its history no longer holds a version imported from it; ``_StaleTail``
+    when the tail cannot be placed.
     """
-    source = _read_source(source_root, patterns, changed)
-    local = _local_nodes(root, mount)
+    source = _read_source(source_root, patterns, tail, known)
+    local = _local_nodes(root, mount, None if tail is None else set(tail.dirs))
     plan = _Plan(mount)
     # A directory of the source where a file is here comes once the file is removed.
-    plan.dirs = [_target(mount, rel) for rel in sorted(source.dirs - local.dirs)]
-    kept: set[str] = set()
+    plan.dirs = [
+        _target(mount, rel)
+        for rel in sorted(source.dirs - local.dirs)
+        if rel in local.files or rel in local.links or not root.exists(_target(mount, rel))
+    ]
     for rel, np in sorted(local.files.items()):
         if rel in source.unchanged:
             continue  # the log tail does not touch it: as the last import left it
         origin = _origin(np.info())
         if origin is None:
-            kept.add(rel)
             continue  # not brought by an import: never touched
         if origin.get("pond") != source.identity:
             raise DivergedError(
@@ -391,8 +454,8 @@ def plan_import(
             plan.copies.append(_Copy(target, src, versions, replace=True))
             continue
         last = int(origin.get("version", 0))
-        known = {v.version: v for v in versions}
-        if last not in known or known[last].sha256 != origin.get("sha256"):
+        known_versions = {v.version: v for v in versions}
+        if last not in known_versions or known_versions[last].sha256 != origin.get("sha256"):
             raise DivergedError(
                 f"{src.path} in the imported pond no longer has version {last} as it was "
                 "imported (its history was rewritten); refusing to import from it",
@@ -412,8 +475,8 @@ def plan_import(
             plan.links[target] = wanted
     for rel in sorted(local.links - set(source.links)):
         plan.removals.append(_target(mount, rel))
-    plan.removals += [_target(mount, rel) for rel in _gone_dirs(local, source, kept)]
-    return plan
+    plan.removals += [_target(mount, rel) for rel in _gone_dirs(root, mount, local, source)]
+    return plan, source
 
 
 def _verified(persistence: DeltaPersistence, np: NodePath, info: VersionInfo, url: str) -> bytes:
@@ -491,9 +554,9 @@ def apply_plan(
 
 def _log_tail(
     persistence: DeltaPersistence, state: _State, patterns: list[str], url: str
-) -> set[str] | None:
-    """The source node ids written after the transaction ``state`` records (empty: nothing
-    new), or None when only comparing every file will do.
+) -> _Tail | None:
+    """What the source wrote after the transaction ``state`` records (no ``changed``:
+    nothing), or None when only comparing every file will do.
 
     Raises ``DivergedError`` when the source went back before that transaction or its
     record of it changed: its history is not the one imported from.
@@ -519,10 +582,57 @@ def _log_tail(
         )
     if tuple(patterns) != state.patterns:
         return None
-    if last == state.txn:
-        return set()
-    changed = persistence.changed_since(state.txn)
-    return None if changed is None else set(changed)
+    changes = persistence.changes_since(state.txn) if last > state.txn else []
+    if changes is None:
+        return None
+    tail = _Tail(set(), {}, set())
+    for node_id, part_id, entry_type in changes:
+        tail.changed.add(node_id)
+        # A directory's rows are in its own partition, a file's in its first directory's.
+        where = node_id if entry_type == DIRECTORY else part_id
+        path = state.dirs.get(where)
+        if path is None:
+            continue  # not a directory read before: new (its parent shows it) or left out
+        tail.dirs[path] = where
+        if entry_type != DIRECTORY:
+            tail.located.add(node_id)
+    return tail
+
+
+def _still_there(known: Mapping[str, str], tail: _Tail, source: _Source) -> dict[str, str]:
+    """The directories of the last record less those gone from a directory read again
+    (and everything below them)."""
+    read = set(tail.dirs)
+    gone = [
+        path
+        for node_id, path in known.items()
+        if path != "/"
+        and node_id not in source.seen
+        and tpaths.join(tpaths.split(path)[:-1]) in read
+    ]
+    return {
+        node_id: path
+        for node_id, path in known.items()
+        if not any(path == g or path.startswith(g + "/") for g in gone)
+    }
+
+
+def _plan(
+    ctx: RunContext, source_root: WD, state: _State | None, tail: _Tail | None
+) -> tuple[_Plan, dict[str, str]]:
+    """The plan, from the tail when it can be placed; and the source's directories then."""
+    spec: ImportSpec = ctx.spec
+    if tail is not None and state is not None:
+        try:
+            plan, source = plan_import(
+                ctx.root, spec.path, source_root, spec.patterns, tail, state.dirs
+            )
+        except _StaleTail:
+            pass
+        else:
+            return plan, {**_still_there(state.dirs, tail, source), **source.dir_ids}
+    plan, source = plan_import(ctx.root, spec.path, source_root, spec.patterns)
+    return plan, source.dir_ids
 
 
 def run_import(ctx: RunContext) -> WriteStep | None:
@@ -545,16 +655,16 @@ def run_import(ctx: RunContext) -> WriteStep | None:
     try:
         identity = source_identity(source_root)
         state = _State.read(ctx.root, spec.path)
-        changed = None
+        tail = None
         if state is not None and state.pond == identity:
-            changed = _log_tail(persistence, state, spec.patterns, spec.url)
-        if changed is not None and not changed:
+            tail = _log_tail(persistence, state, spec.patterns, spec.url)
+        if tail is not None and not tail.changed:
             persistence.close()
             return None
-        plan = plan_import(ctx.root, spec.path, source_root, spec.patterns, changed)
+        plan, dirs = _plan(ctx, source_root, state, tail)
         [newest] = persistence.transactions(1)
         plan.state = _State(
-            identity, newest.txn_seq, newest.timestamp.isoformat(), tuple(spec.patterns)
+            identity, newest.txn_seq, newest.timestamp.isoformat(), tuple(spec.patterns), dirs
         )
     except BaseException:
         persistence.close()
