@@ -52,9 +52,10 @@ Safety:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -204,21 +205,28 @@ class _Source:
     """Directories the tail leaves alone (not read again): they stay as they are here."""
 
 
-def _read_source(
-    root: WD, patterns: list[str], tail: _Tail | None = None, known: Mapping[str, str] = {}
-) -> _Source:
-    """The selected nodes of the pond at ``root``: every one, or (``tail``) those in the
-    directories the tail names, walking only into directories ``known`` (id -> path)
-    does not hold."""
+def _selector(patterns: list[str]) -> Callable[[list[str]], bool]:
+    """Whether a source path (its components) is selected by ``patterns``."""
     compiled = [compile_pattern(tpaths.normalize(p)) for p in patterns]
-    excluded = [*_SKIPPED_DIRS, *_import_paths(root)]
-    source = _Source(source_identity(root))
 
     def selected(parts: list[str]) -> bool:
         # A matched directory brings everything below it.
         return any(
             _matches(segments, parts[:n]) for segments in compiled for n in range(1, len(parts) + 1)
         )
+
+    return selected
+
+
+def _read_source(
+    root: WD, patterns: list[str], tail: _Tail | None = None, known: Mapping[str, str] = {}
+) -> _Source:
+    """The selected nodes of the pond at ``root``: every one, or (``tail``) those in the
+    directories the tail names, walking only into directories ``known`` (id -> path)
+    does not hold."""
+    selected = _selector(patterns)
+    excluded = [*_SKIPPED_DIRS, *_import_paths(root)]
+    source = _Source(source_identity(root))
 
     def walk(np: NodePath, whole: bool) -> None:
         source.dir_ids[np.node_id] = np.path
@@ -345,6 +353,8 @@ class _Plan:
     removals: list[str] = field(default_factory=list)
     state: _State | None = None
     """Written when anything else is; a state alone changes nothing worth a commit."""
+    compared: str = "all"
+    """What was compared with the source: ``all`` its files, or its log ``tail``."""
 
     @property
     def empty(self) -> bool:
@@ -421,7 +431,7 @@ def plan_import(
     """
     source = _read_source(source_root, patterns, tail, known)
     local = _local_nodes(root, mount, None if tail is None else set(tail.dirs))
-    plan = _Plan(mount)
+    plan = _Plan(mount, compared="all" if tail is None else "tail")
     # A directory of the source where a file is here comes once the file is removed.
     plan.dirs = [
         _target(mount, rel)
@@ -446,10 +456,17 @@ def plan_import(
         target = _target(mount, rel)
         versions = src.node.versions()
         here = local.files.get(rel)
-        origin = _origin(here.info()) if here is not None else None
-        if here is None or origin is None:
-            plan.copies.append(_Copy(target, src, versions, replace=here is not None))
+        if here is None:
+            plan.copies.append(_Copy(target, src, versions))
             continue
+        origin = _origin(here.info())
+        if origin is None:
+            raise FileExistsError(
+                errno.EEXIST,
+                "a file not brought by an import is where the imported pond has one; "
+                "refusing to replace it (move it away, or import under another path)",
+                target,
+            )
         if origin.get("node_id") != src.node_id or here.node_type != src.node_type:
             plan.copies.append(_Copy(target, src, versions, replace=True))
             continue
@@ -476,7 +493,36 @@ def plan_import(
     for rel in sorted(local.links - set(source.links)):
         plan.removals.append(_target(mount, rel))
     plan.removals += [_target(mount, rel) for rel in _gone_dirs(root, mount, local, source)]
+    if tail is not None:
+        plan.removals += _emptied_dirs(root, mount, set(tail.dirs), plan.removals, patterns)
     return plan, source
+
+
+def _emptied_dirs(
+    root: WD, mount: str, read: set[str], removals: list[str], patterns: list[str]
+) -> list[str]:
+    """Directories read again from the tail (and those above them) that only held what
+    goes now and that no pattern selects: a whole comparison would not bring them."""
+    selected = _selector(patterns)
+    going = set(removals)
+    candidates = {
+        tpaths.join(tpaths.split(rel)[:n])
+        for rel in read
+        for n in range(1, len(tpaths.split(rel)) + 1)
+    }
+    emptied: list[str] = []
+    # Deepest first, so that a directory emptied by its children's removal goes too.
+    for rel in sorted(candidates, key=lambda r: -len(tpaths.split(r))):
+        target = _target(mount, rel)
+        if selected(tpaths.split(rel)) or target in going or not root.exists(target):
+            continue
+        if root.get(target, follow=False).node_type != DIRECTORY:
+            continue
+        if all(np.path in going for np in root.entries(target)):
+            emptied.append(target)
+            going.add(target)
+    # Only the topmost of each: removing it removes what is below.
+    return [t for t in emptied if not any(t.startswith(o + "/") for o in emptied)]
 
 
 def _verified(persistence: DeltaPersistence, np: NodePath, info: VersionInfo, url: str) -> bytes:
@@ -499,7 +545,7 @@ def apply_plan(
     root: WD, plan: _Plan, persistence: DeltaPersistence, identity: str, name: str, url: str
 ) -> RunStats:
     """Write ``plan`` through ``root`` (inside the run's transaction)."""
-    stats = RunStats(details={"files": 0, "versions": 0, "removed": 0})
+    stats = RunStats(details={"files": 0, "versions": 0, "removed": 0, "compared": plan.compared})
     for path in plan.removals:
         root.remove(path, recursive=True)
         stats.details["removed"] += 1
