@@ -255,11 +255,12 @@ def _read_source(
                     source.links[path] = child.node.target()  # type: ignore[attr-defined]
             elif child.node_type in _COPIED_TYPES and selected(parts):
                 if not dir_changed and child.node_id not in tail.changed:  # type: ignore[union-attr]
+                    # Here already, in its directories, or left out before (a third pond's).
                     source.unchanged.add(path)
-                elif any(IMPORT_ATTRIBUTE in v.attributes for v in child.node.versions()):
+                    continue
+                if any(IMPORT_ATTRIBUTE in v.attributes for v in child.node.versions()):
                     continue  # the source's own import of a third pond
-                else:
-                    source.files[path] = child
+                source.files[path] = child
                 # Its directories appear here even when only the file was matched.
                 for n in range(1, len(parts)):
                     source.dirs.add(tpaths.join(parts[:n]))
