@@ -338,3 +338,26 @@ def test_a_damaged_record_means_comparing_everything(tmp_path: Path, damage: str
     result = run_import(hub)
     assert result.outcome == "ok" and result.details["compared"] == "all"
     assert tree(hub) == source_tree(source)
+
+
+def test_links_point_inside_the_mount_and_never_above_it(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    with Pond.init(source) as p:
+        p.mkdir("/data/deep", parents=True)
+        p.write_bytes("/data/deep/x.txt", b"theirs")
+        p.symlink("deep/x.txt", "/data/relative")
+        p.symlink("../deep/x.txt", "/data/deep/up")
+        p.symlink("../../secret.txt", "/data/escape")  # above their root
+    hub = tmp_path / "hub"
+    with Pond.init(hub) as p:
+        p.mkdir("/imports")
+        p.write_bytes("/imports/secret.txt", b"the hub's own")
+        p.pipeline.apply([import_doc(tmp_path, source)])
+    result = run_import(hub)
+    assert result.outcome == "ok", result.error
+    assert any("/data/escape" in w and "climbs above" in w for w in result.warnings)
+    with Pond.open(hub) as p:
+        assert p.root.readlink(f"{MOUNT}/data/relative") == f"{MOUNT}/data/deep/x.txt"
+        assert p.read_bytes(f"{MOUNT}/data/relative") == b"theirs"
+        assert p.read_bytes(f"{MOUNT}/data/deep/up") == b"theirs"
+        assert not p.root.exists(f"{MOUNT}/data/escape")

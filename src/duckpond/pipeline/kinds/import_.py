@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from ...errors import CorruptDataError, DivergedError
+from ...errors import CorruptDataError, DivergedError, InvalidPathError
 from ...tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath, VersionInfo
 from ...tinyfs import paths as tpaths
 from ...tinyfs.glob import Segment, compile_pattern, match_segment
@@ -354,6 +354,7 @@ class _Plan:
     removals: list[str] = field(default_factory=list)
     state: _State | None = None
     """Written when anything else is; a state alone changes nothing worth a commit."""
+    warnings: list[str] = field(default_factory=list)
     compared: str = "all"
     """What was compared with the source: ``all`` its files, or its log ``tail``."""
 
@@ -483,9 +484,14 @@ def plan_import(
         if new:
             plan.copies.append(_Copy(target, src, new))
     for rel, link_target in sorted(source.links.items()):
-        # An absolute target points into the other pond: here that is under the mount.
-        wanted = _target(mount, link_target) if link_target.startswith("/") else link_target
+        wanted = _link_target(mount, rel, link_target)
         target = _target(mount, rel)
+        if wanted is None:
+            plan.warnings.append(
+                f"{target}: not brought, its target {link_target!r} climbs above the "
+                "other pond's root"
+            )
+            continue
         if rel not in local.links:
             plan.links[target] = wanted
         elif root.readlink(target) != wanted:
@@ -497,6 +503,17 @@ def plan_import(
     if tail is not None:
         plan.removals += _emptied_dirs(root, mount, set(tail.dirs), plan.removals, patterns)
     return plan, source
+
+
+def _link_target(mount: str, rel: str, target: str) -> str | None:
+    """Where the source's link at ``rel`` points, as an absolute path under the mount
+    (a relative target resolved from the link's directory); None when it climbs above
+    the source's root, which here would reach this pond's own files."""
+    try:
+        parts = tpaths.normalize(target, tpaths.join(tpaths.split(rel)[:-1]))
+    except InvalidPathError:
+        return None
+    return _target(mount, tpaths.join(parts)) if parts else mount
 
 
 def _emptied_dirs(
@@ -592,6 +609,7 @@ def apply_plan(
         root.symlink(target, path)
     if plan.state is not None:
         root.write_file(tpaths.join([*mount, STATE_NAME]), plan.state.encoded())
+    stats.warnings += plan.warnings
     d = stats.details
     stats.summary = (
         f"{d['versions']} version(s) of {d['files']} file(s) imported, {d['removed']} removed"
