@@ -74,7 +74,7 @@ def build(pond_dir: Path, days: int, tmp: Path) -> tuple[int, float]:
     resources.write_text(
         REDUCE_AND_SITE.format(title="A station's year", charts="Series", out=tmp / "www")
     )
-    pond.apply([str(resources)])
+    pond.pipeline.apply([resources])
     steps = days * PER_DAY
     start = time.perf_counter()
     for step in range(steps):
