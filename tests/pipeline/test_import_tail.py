@@ -28,6 +28,15 @@ def series(start_hour: int, rows: int, value: float, **more: list[Any]) -> pa.Ta
     return pa.table({"timestamp": times, "v": [value + i for i in range(rows)], **more})
 
 
+def pond_with(path: Path, files: dict[str, bytes]) -> Path:
+    """A new pond holding ``files`` (raw bytes), their directories made."""
+    with Pond.init(path) as p, p.transaction() as tx:
+        for name, data in files.items():
+            tx.mkdir(name.rsplit("/", 1)[0] or "/", parents=True, exist_ok=True)
+            tx.write_file(name, data)
+    return path
+
+
 def import_doc(where: Path, url: Path, **spec: Any) -> Path:
     doc = {"apiVersion": "duckpond/v1", "kind": "Import", "name": "src"}
     path = where / "import.json"
@@ -160,12 +169,10 @@ class _Verbs:
 
 
 def test_directories_removed_at_the_source_go_here_too(tmp_path: Path) -> None:
-    source = tmp_path / "source"
-    with Pond.init(source) as p, p.transaction() as tx:
-        tx.mkdir("/data/keep", "/data/gone/deep", "/data/emptied", parents=True)
-        tx.write_file("/data/gone/deep/a.txt", b"a")
-        tx.write_file("/data/emptied/b.txt", b"b")
-        tx.write_file("/data/keep/c.txt", b"c")
+    source = pond_with(
+        tmp_path / "source",
+        {"/data/gone/deep/a.txt": b"a", "/data/emptied/b.txt": b"b", "/data/keep/c.txt": b"c"},
+    )
     hub = hub_with_import(tmp_path / "hub", source)
     run_import(hub)
     with Pond.open(source) as p:
@@ -182,12 +189,10 @@ def test_directories_removed_at_the_source_go_here_too(tmp_path: Path) -> None:
     ]
 
     # With patterns naming files, a directory holding none of them any more goes.
-    source2 = tmp_path / "source2"
-    with Pond.init(source2) as p, p.transaction() as tx:
-        tx.mkdir("/data/one", "/data/two", parents=True)
-        tx.write_file("/data/one/x.csv", b"x")
-        tx.write_file("/data/two/y.csv", b"y")
-        tx.write_file("/data/two/notes.md", b"kept there, never brought")
+    source2 = pond_with(
+        tmp_path / "source2",
+        {"/data/one/x.csv": b"x", "/data/two/y.csv": b"y", "/data/two/notes.md": b"never brought"},
+    )
     (tmp_path / "h2").mkdir()
     hub2 = hub_with_import(tmp_path / "h2" / "hub", source2, patterns=["/data/*/*.csv"])
     run_import(hub2)
@@ -262,10 +267,7 @@ def test_a_series_whose_schema_changed_comes_as_the_source_has_it(tmp_path: Path
 
 
 def test_a_local_file_where_the_source_has_one_is_never_replaced(tmp_path: Path) -> None:
-    source = tmp_path / "source"
-    with Pond.init(source) as p:
-        p.mkdir("/data")
-        p.write_bytes("/data/x.txt", b"theirs")
+    source = pond_with(tmp_path / "source", {"/data/x.txt": b"theirs"})
     hub = tmp_path / "hub"
     with Pond.init(hub) as p:
         # The hub wrote there before the Import resource existed.
@@ -290,10 +292,7 @@ def test_a_local_file_where_the_source_has_one_is_never_replaced(tmp_path: Path)
 
 
 def test_an_import_of_an_import_brings_only_the_importers_own(tmp_path: Path) -> None:
-    north = tmp_path / "north"
-    with Pond.init(north) as p:
-        p.mkdir("/data")
-        p.write_bytes("/data/n.txt", b"north")
+    north = pond_with(tmp_path / "north", {"/data/n.txt": b"north"})
     region = tmp_path / "region"
     (tmp_path / "r").mkdir()
     with Pond.init(region) as p:
@@ -318,10 +317,7 @@ def test_an_import_of_an_import_brings_only_the_importers_own(tmp_path: Path) ->
 
 @pytest.mark.parametrize("damage", ["not json", "wrong types"])
 def test_a_damaged_record_means_comparing_everything(tmp_path: Path, damage: str) -> None:
-    source = tmp_path / "source"
-    with Pond.init(source) as p:
-        p.mkdir("/data")
-        p.write_bytes("/data/a.txt", b"a")
+    source = pond_with(tmp_path / "source", {"/data/a.txt": b"a"})
     hub = hub_with_import(tmp_path / "hub", source)
     run_import(hub)
     record = f"{MOUNT}/.import.json"
