@@ -315,17 +315,17 @@ def test_an_import_of_an_import_brings_only_the_importers_own(tmp_path: Path) ->
     assert sorted(p for p in tree(hub) if p.endswith(".txt")) == ["/own/r.txt", "/own/r2.txt"]
 
 
-@pytest.mark.parametrize("damage", ["not json", "wrong types"])
+@pytest.mark.parametrize("damage", ["not json", "wrong types", "a list of directories"])
 def test_a_damaged_record_means_comparing_everything(tmp_path: Path, damage: str) -> None:
     source = pond_with(tmp_path / "source", {"/data/a.txt": b"a"})
     hub = hub_with_import(tmp_path / "hub", source)
     run_import(hub)
     record = f"{MOUNT}/.import.json"
-    text = (
-        b"{"
-        if damage == "not json"
-        else json.dumps({"pond": 1, "txn": "2", "time": None, "patterns": [], "dirs": {}}).encode()
-    )
+    docs = {
+        "wrong types": {"pond": 1, "txn": "2", "time": None, "patterns": [], "dirs": {}},
+        "a list of directories": {"pond": "p", "txn": 2, "time": "t", "patterns": [], "dirs": []},
+    }
+    text = b"{" if damage == "not json" else json.dumps(docs[damage]).encode()
     # Written as the import would (other writes are refused under the mount).
     with Pond.open(hub) as p, p.transaction() as tx:
         tx.root.write_file(record, text)

@@ -18,13 +18,20 @@ are removed here.  The imported series are then this pond's own: queries,
 Reduce, Site and time travel work on them with the source gone.
 
 What the last import reached is kept in ``<path>/.import.json`` (the source's
-identity, its transaction number and time, the patterns), written in the same
-transaction as the versions it brought.  The next run reads only the source's
-rows committed after that transaction (its log tail): when there are none it
-stops there, and otherwise only the files those rows touch (and the entries of
-the directories they touch) are compared with what is here.  Without that
-record, or when it does not fit (other patterns, a log tail that cannot be
-read), every selected file is compared, which is always correct.
+identity, its transaction number and time, the patterns, and where its
+directories were: node id -> path), written in the same transaction as the
+versions it brought.  The next run reads only the source's rows committed after
+that transaction (its log tail): when there are none it stops there, and
+otherwise it lists again only the directories those rows touch (a file's rows
+name its first directory) and compares only the files the rows touch, or all
+entries of a directory whose own entries changed.  Without that record, or when
+it does not fit (other patterns, a log tail that cannot be read or placed: a
+moved directory, a file no longer in its first directory), every selected file
+is compared, which is always correct.
+
+Links come as absolute paths under ``path`` (a relative target resolved from its
+directory there); one whose target climbs above the other pond's root would
+reach this pond's own files, and is left out with a warning.
 
 What is never brought: the other pond's ``/etc`` (its resources and run
 records: its resources never run here), its dynamic nodes (they compute over
@@ -325,13 +332,22 @@ class _State:
             return None
         try:
             doc = json.loads(np.read_bytes())
-            state = cls(doc["pond"], doc["txn"], doc["time"], tuple(doc["patterns"]), doc["dirs"])
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             return None
-        texts = (state.pond, state.time, *state.patterns, *state.dirs, *state.dirs.values())
-        if not all(isinstance(v, str) for v in texts) or type(state.txn) is not int:
+        if not isinstance(doc, dict):
             return None
-        return state
+        pond, txn, time = doc.get("pond"), doc.get("txn"), doc.get("time")
+        patterns, dirs = doc.get("patterns"), doc.get("dirs")
+        if not (
+            isinstance(pond, str)
+            and isinstance(time, str)
+            and type(txn) is int
+            and isinstance(patterns, list)
+            and isinstance(dirs, dict)
+            and all(isinstance(v, str) for v in (*patterns, *dirs, *dirs.values()))
+        ):
+            return None
+        return cls(pond, txn, time, tuple(patterns), dirs)
 
 
 @dataclass
