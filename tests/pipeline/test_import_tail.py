@@ -357,3 +357,20 @@ def test_links_point_inside_the_mount_and_never_above_it(tmp_path: Path) -> None
         assert p.read_bytes(f"{MOUNT}/data/relative") == b"theirs"
         assert p.read_bytes(f"{MOUNT}/data/deep/up") == b"theirs"
         assert not p.root.exists(f"{MOUNT}/data/escape")
+
+
+def test_an_import_loads_no_other_kind(tmp_path: Path) -> None:
+    """Finding the Import kind (its module is import_) imports no other kind's module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from duckpond.pipeline.kinds import get_kind\n"
+        "print(get_kind('Import').name)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('duckpond.pipeline.kinds.')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == ["Import", "['duckpond.pipeline.kinds.import_']"]
