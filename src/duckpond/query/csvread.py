@@ -267,12 +267,10 @@ class _CsvReading:
             *(("column_types", n) for n, _ in self.options.column_types),
         ):
             if name is not None and name not in names:
-                # Written as the option's flag or YAML key by whoever shows the error;
-                # --column-type and column_types differ, so that one is named as typed.
-                said = option if option == "column_types" else "{" + option + "}"
+                # Written as the option's flag or YAML key by whoever shows the error.
                 raise FormatError(
-                    f"{self.where()}{missing_column(said, name, names)}",
-                    options={} if option == "column_types" else {option: ""},
+                    f"{self.where()}{missing_column('{' + option + '}', name, names)}",
+                    options={option: ""},
                 )
         seen: dict[str, int] = {}
         for i, name in enumerate(names, 1):
@@ -353,8 +351,9 @@ class _CsvReading:
             except UnicodeDecodeError:
                 raise FormatError(
                     f"{self.where()}{self._line(i)}, column {name!r}: not UTF-8 text "
-                    f"({value[:20]!r}); name the file's encoding with --encoding "
-                    "(e.g. latin-1)"
+                    f"({value[:20]!r}); name the file's encoding with {{encoding}} "
+                    "(e.g. latin-1)",
+                    options={"encoding": ""},
                 ) from None
 
     def _check_markers(self, name: str, column: pa.Array) -> None:
@@ -378,8 +377,12 @@ class _CsvReading:
         value = column[first].as_py()
         raise FormatError(
             f"{self.where()}{self._line(first)}, column {name!r}: {value!r} in a "
-            f"column of numbers; name it a missing value with --null-value {value} "
-            f"(or keep the column as text with --column-type {name}=string)"
+            "column of numbers; name it a missing value with {null_values} "
+            "(or keep the column as text with {column_types})",
+            options={
+                "null_values": (value, f"[{value!r}]"),
+                "column_types": (f"{name}=string", f"{{{name!r}: string}}"),
+            },
         )
 
     def _parse_times(self, name: str, column: pa.Array) -> Any:
@@ -404,8 +407,8 @@ class _CsvReading:
             first = pc.index(bad, True).as_py()
             raise FormatError(
                 f"{self.where()}{self._line(first)}, column {name!r}: "
-                f"{column[first].as_py()!r} does not match --timestamp-format "
-                f"{self.options.timestamp_format!r}"
+                f"{column[first].as_py()!r} does not match {{timestamp_format}}",
+                options={"timestamp_format": repr(self.options.timestamp_format)},
             )
         if fraction is not None:
             micros = pc.add(parsed.cast(pa.int64()), fraction)
@@ -479,6 +482,12 @@ def _csv_error(
     and column."""
     where = f"{name}: " if name else ""
     message = flatten(str(exc))
+    if message.startswith("Could not skip initial"):
+        return FormatError(
+            f"{where}{{skip_rows}}: the file has no header after {options.skip_rows} "
+            "lines above it (it is shorter)",
+            options={"skip_rows": str(options.skip_rows)},
+        )
     found = re.search(r"In CSV column #(\d+): .*?invalid value '(.*)'", message)
     if found and opener is not None and options.has_header:
         located = _locate_value(opener, options, int(found[1]), found[2])
@@ -557,7 +566,8 @@ def _encoding_error(
             pass
     return FormatError(
         f"{where}{line}not {encoding} text (byte {exc.object[exc.start : exc.end]!r}); "
-        "name the file's encoding with --encoding (e.g. latin-1, cp1252)"
+        "name the file's encoding with {encoding} (e.g. latin-1, cp1252)",
+        options={"encoding": ""},
     )
 
 

@@ -50,7 +50,7 @@ from pydantic import AfterValidator, Field
 from ...errors import ConfigError
 from ...tinyfs.persistence import DIRECTORY, DYNAMIC_DIR, FILE_SERIES
 from ..cache import HOST_INPUT
-from ..documents import PondPath, PondPattern, StrictModel
+from ..documents import PondPath, PondPattern, StrictModel, checked_by
 from . import Kind, register_kind
 
 if TYPE_CHECKING:
@@ -61,46 +61,7 @@ if TYPE_CHECKING:
     from ._series import Match
 
 STATE_DIR = "reduce-state"
-
-
-def _check_resolutions(value: list[str]) -> list[str]:
-    from ..timeseries import parse_resolutions
-
-    try:
-        parse_resolutions(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
-
-def _check_duration(value: str) -> str:
-    from ..timeseries import parse_duration
-
-    try:
-        parse_duration(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
-
-def _check_zone(value: str) -> str:
-    from ...timeparse import zone
-
-    try:
-        zone(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
-
-def _check_weekday(value: str) -> str:
-    from ..timeseries.calendar import parse_weekday
-
-    try:
-        parse_weekday(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
+_TIMESERIES = "duckpond.pipeline.timeseries"
 
 
 def _check_out_pattern(value: str | None) -> str | None:
@@ -128,11 +89,13 @@ class ReduceSpec(StrictModel):
 
     in_pattern: PondPattern
     out_pattern: Annotated[str | None, AfterValidator(_check_out_pattern)] = None
-    resolutions: Annotated[list[str], AfterValidator(_check_resolutions)] = Field(min_length=1)
+    resolutions: Annotated[list[str], checked_by(_TIMESERIES, "parse_resolutions")] = Field(
+        min_length=1
+    )
     aggregations: list[AggregationSpec] = Field(default_factory=_default_aggregations, min_length=1)
-    allowed_lateness: Annotated[str, AfterValidator(_check_duration)] = "1d"
-    timezone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
-    week_start: Annotated[str, AfterValidator(_check_weekday)] = "monday"
+    allowed_lateness: Annotated[str, checked_by(_TIMESERIES, "parse_duration")] = "1d"
+    timezone: Annotated[str, checked_by("duckpond.timeparse", "zone")] = "UTC"
+    week_start: Annotated[str, checked_by(f"{_TIMESERIES}.calendar", "parse_weekday")] = "monday"
     path: PondPath
 
     def config(self) -> ReduceConfig:
