@@ -52,21 +52,63 @@ def test_brace_alternatives_choose_inputs_as_a_shell_does(pond: PondRunner, host
     assert "alternatives" in pond.fails("list", "/raw/{north/*")
 
 
-def test_a_reduce_column_that_does_not_exist_lists_the_real_ones(
+def test_a_reduce_column_that_does_not_exist_is_refused_at_apply(
     pond: PondRunner, host: Path
 ) -> None:
     put(pond, host, "/raw/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0], cond=[3, 4]))
+    doc = host / "r.yaml"
+    doc.write_text(
+        REDUCE.format(pattern="/raw/s.series")
+        + "  aggregations: [{type: avg, columns: [tmep]}, {type: max}]\n"
+    )
+    for dry in ((), ("--dry-run",)):
+        message = pond.fails("apply", *dry, "-f", str(doc))
+        assert "document 1 (down): spec.aggregations.0.columns: 'tmep' matches no numeric " in (
+            message
+        )
+        assert "column of /raw/s.series (columns: temp, cond); did you mean 'temp'?" in message
+    assert pond.paths("/reduce/**") == []
+
+
+def test_a_reduce_column_of_an_input_yet_to_come_is_checked_at_read(
+    pond: PondRunner, host: Path
+) -> None:
+    """Applied before its input exists, the same words come when the output is read, and
+    the rest of the pond still lists and reads."""
     apply(
         pond,
         host,
         REDUCE.format(pattern="/raw/s.series")
         + "  aggregations: [{type: avg, columns: [tmep]}, {type: max}]\n",
     )
+    put(pond, host, "/raw/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0], cond=[3, 4]))
     message = pond.fails("cat", "/reduce/down/res=1h.series", "--format", "csv")
     assert "spec.aggregations.0.columns: 'tmep' matches no numeric column" in message
     assert "(columns: temp, cond); did you mean 'temp'?" in message
-    # The rest of the pond still lists and reads.
     assert "/raw/s.series" in pond.paths("/**")
+
+
+def test_site_columns_naming_nothing_are_refused_at_apply(pond: PondRunner, host: Path) -> None:
+    """The Site is checked against the Reduce applied with it (whose input is stored)."""
+    put(pond, host, "/raw/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0]))
+    site = f"""---
+apiVersion: duckpond/v1
+kind: Site
+name: public
+spec:
+  title: Waters
+  out: {host / "www"}
+  charts: [{{pattern: "/reduce/down", columns: [temp]}}, {{pattern: "/reduce/*", columns: [Tmp]}}]
+"""
+    doc = host / "r.yaml"
+    doc.write_text(REDUCE.format(pattern="/raw/s.series") + site)
+    message = pond.fails("apply", "-f", str(doc))
+    assert message.endswith(
+        "document 2 (public): spec.charts.1.columns: 'Tmp' matches no column "
+        "(columns: temp); did you mean 'temp'?"
+    )
+    doc.write_text(REDUCE.format(pattern="/raw/s.series") + site.replace("Tmp", "te*"))
+    pond.ok("apply", "-f", str(doc))
 
 
 def test_a_site_with_no_charts_fails_its_run_and_keeps_the_old_site(
@@ -90,14 +132,19 @@ spec:
     )
     pond.ok("run", "public")
     assert (out / "index.html").exists()
-    apply(
-        pond,
-        host,
-        REDUCE.format(pattern="/raw/s.series") + "---" + site.replace("{columns}", "tmp"),
+    # Refused at apply now that the Reduce's input is stored...
+    doc = host / "again.yaml"
+    doc.write_text(
+        REDUCE.format(pattern="/raw/s.series") + "---" + site.replace("{columns}", "tmp")
     )
+    assert "'tmp' matches no column (columns: temp); did you mean 'temp'?" in pond.fails(
+        "apply", "-f", str(doc)
+    )
+    # ...and a site of no charts (its Reduce gone) fails its run.
+    apply(pond, host, site.replace("{columns}", "temp").replace("/reduce/down", "/reduce/gone"))
     result = pond("run", "public")
     assert result.exit_code == 1
-    assert "columns: 'tmp' matches no column (columns: temp); did you mean 'temp'?" in result.stdout
+    assert "no charts to publish" in result.stdout
     assert (out / "index.html").exists()
 
 

@@ -189,9 +189,19 @@ def read_table(root: WD, np: NodePath) -> pa.Table | None:
 class ComputedTable:
     """A ``TableOutput`` over a table computed on first use (then kept for this read)."""
 
-    def __init__(self, compute: Callable[[], pa.Table]) -> None:
+    def __init__(
+        self,
+        compute: Callable[[], pa.Table],
+        names: Callable[[], list[str] | None] | None = None,
+    ) -> None:
         self._compute = compute
+        self._names = names
         self._table: pa.Table | None = None
+
+    def column_names(self) -> list[str] | None:
+        """The columns the table will have, when known without computing it (else None):
+        what ``pond apply`` checks settings that name columns against."""
+        return self._names() if self._names is not None else None
 
     def table(self) -> pa.Table:
         if self._table is None:

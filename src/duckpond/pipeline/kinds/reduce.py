@@ -197,8 +197,10 @@ class ReduceDir:
 
         match_path = tree.match.path
         # Computed on first use, so listing the outputs computes none of them.
+        match = tree.match.node
         return ComputedTable(
-            lambda: reduce_table(self.spec, self.config, match_path, resolution, ctx)
+            lambda: reduce_table(self.spec, self.config, match_path, resolution, ctx),
+            lambda: _output_names(self.config, match),
         )
 
 
@@ -234,27 +236,88 @@ def _check_columns(
 ) -> None:
     """Every pattern in ``aggregations[].columns`` must reduce some column of a non-empty
     input: ConfigError listing the input's columns (and the closest) otherwise."""
-    import difflib
-    import fnmatch
-
     from ._series import rows
 
     finest = partials.tables[0]
     if finest.num_rows == 0:
         return
-    reduced = {name.rsplit(".", 1)[0] for name in finest.schema.names if name != "timestamp"}
+    reduced = [name.rsplit(".", 1)[0] for name in finest.schema.names if name != "timestamp"]
+    piece = next(iter(rows(ctx.root, ctx.root.get(match_path))), None)
+    names = [n for n in piece.schema.names if n != "timestamp"] if piece else []
+    for field_name, problem in unreduced_columns(config, reduced, names, match_path):
+        raise ConfigError(f"{ctx.path}: {field_name}: {problem}")
+
+
+def unreduced_columns(
+    config: ReduceConfig, numeric: list[str], names: list[str], match_path: str
+) -> list[tuple[str, str]]:
+    """``(field, problem)`` for each ``aggregations[].columns`` pattern matching none of
+    ``numeric`` (the input's numeric columns); ``names`` (all its columns but the time)
+    are listed, with the closest."""
+    import difflib
+    import fnmatch
+
+    found = []
     for index, agg in enumerate(config.aggregations):
         for pattern in agg.columns or ():
-            if any(fnmatch.fnmatchcase(name, pattern) for name in reduced):
+            if any(fnmatch.fnmatchcase(name, pattern) for name in numeric):
                 continue
-            piece = next(iter(rows(ctx.root, ctx.root.get(match_path))), None)
-            names = [n for n in piece.schema.names if n != "timestamp"] if piece else []
             close = difflib.get_close_matches(pattern, names, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"{ctx.path}: spec.aggregations.{index}.columns: {pattern!r} matches no "
-                f"numeric column of {match_path} (columns: {', '.join(names)}){hint}"
+            found.append(
+                (
+                    f"spec.aggregations.{index}.columns",
+                    f"{pattern!r} matches no numeric column of {match_path} "
+                    f"(columns: {', '.join(names)}){hint}",
+                )
             )
+    return found
+
+
+def stored_columns(np: NodePath) -> tuple[list[str], list[str]] | None:
+    """(numeric columns, every column but timestamps) of a stored table or series, from
+    its attributes or Parquet footers; None for a computed one (its columns are known
+    only by computing it) or one that cannot be read."""
+    from ...errors import PondError
+    from ...ingest.versions import parquet_columns
+
+    if np.is_dynamic():
+        return None
+    try:
+        columns = parquet_columns(np)
+    except (PondError, OSError, ValueError):
+        return None
+    numeric = [c["name"] for c in columns if c["type"].startswith(_NUMERIC_TYPES)]
+    names = [c["name"] for c in columns if not c["type"].startswith("timestamp")]
+    return numeric, names
+
+
+def _output_names(config: ReduceConfig, np: NodePath) -> list[str] | None:
+    """The columns of a ``res=<R>.series`` over ``np`` (``<column>.<aggregation>``), from
+    a stored input's columns without computing; None for a computed input."""
+    columns = stored_columns(np)
+    if columns is None:
+        return None
+    return [f"{c}.{agg}" for c in columns[0] for agg in config.outputs_for(c)]
+
+
+# Arrow's names of the types Reduce aggregates (integers and floats of every width).
+_NUMERIC_TYPES = ("int", "uint", "float", "double", "halffloat")
+
+
+def _pond_problems(spec: ReduceSpec, root: WD) -> list[tuple[str, str]]:
+    """At apply: ``aggregations[].columns`` naming no column of a stored input.  Computed
+    inputs are checked when the Reduce is read."""
+    from ._series import matches
+
+    config = spec.config()
+    for match in matches(root, spec.in_pattern):
+        columns = stored_columns(match.node)
+        if columns is not None:
+            problems = unreduced_columns(config, *columns, match.path)
+            if problems:
+                return problems
+    return []
 
 
 def reduce_output(spec: ReduceSpec, ctx: FactoryContext) -> Output:
@@ -582,5 +645,6 @@ register_kind(
         inputs=reduce_inputs,
         output=reduce_output,
         output_type=lambda spec: DYNAMIC_DIR,
+        check_pond=_pond_problems,
     )
 )

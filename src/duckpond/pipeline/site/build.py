@@ -274,26 +274,34 @@ def _traces(groups: Sequence[ChartGroup]) -> list[_Trace]:
 def _check_columns(group: ChartGroup) -> None:
     """Each of ``group.columns`` must name a column of the matched series: ConfigError
     listing the real ones (and the closest) otherwise."""
-    import difflib
-
     if not group.series:
         return
-    names: list[str] = []
-    for series in group.series:
-        for table in series.resolutions.values():
-            for column in table.column_names:
-                base, _, agg = column.rpartition(".")
-                if agg in AGGREGATES and base and base not in names:
-                    names.append(base)
-    params = names + [b.partition(".")[2] for b in names if "." in b]
-    for pattern in group.columns:
+    names = [c for s in group.series for t in s.resolutions.values() for c in t.column_names]
+    problem = unmatched_columns(group.columns, names)
+    if problem is not None:
+        raise ConfigError(f"columns: {problem}")
+
+
+def unmatched_columns(patterns: Sequence[str], names: Iterable[str]) -> str | None:
+    """The first of a chart's ``columns`` patterns that matches none of a Reduce output's
+    columns (``names``, ``<column>.<aggregation>``), said with the columns there are and
+    the closest; None when each matches.  A pattern may also match what follows a base
+    column's first ``.`` (``C`` of ``Temp.C``)."""
+    import difflib
+
+    bases: list[str] = []
+    for column in names:
+        base, _, agg = column.rpartition(".")
+        if agg in AGGREGATES and base and base not in bases:
+            bases.append(base)
+    params = bases + [b.partition(".")[2] for b in bases if "." in b]
+    for pattern in patterns:
         if any(fnmatch.fnmatchcase(p, pattern) for p in params):
             continue
         close = difflib.get_close_matches(pattern, params, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"columns: {pattern!r} matches no column (columns: {', '.join(names)}){hint}"
-        )
+        return f"{pattern!r} matches no column (columns: {', '.join(bases)}){hint}"
+    return None
 
 
 def _write_chunks(trace: _Trace, data_dir: Path, report: BuildReport) -> None:

@@ -38,7 +38,7 @@ from ..documents import PondPattern, StrictModel
 from ..kinds import Kind, RunContext, RunStats, WriteStep, register_kind
 
 if TYPE_CHECKING:
-    from ...tinyfs import WD
+    from ...tinyfs import WD, NodePath
     from .build import BuildReport, ChartGroup, MarkdownPage
 
 HOST_PREFIX = "host://"
@@ -159,6 +159,55 @@ def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]
     return groups, skipped
 
 
+def _pond_problems(spec: SiteSpec, root: WD) -> list[tuple[str, str]]:
+    """At apply: a chart's ``columns`` naming no column of the Reduce outputs its pattern
+    matches, where their columns are known without computing (their inputs are stored);
+    the others are checked when the site is built, with the same words."""
+    from ...errors import PondError
+    from .build import unmatched_columns
+
+    problems: list[tuple[str, str]] = []
+    for index, chart in enumerate(spec.charts):
+        if not chart.columns:
+            continue
+        names: list[str] = []
+        try:
+            for np in _res_files(root, chart.pattern):
+                known = _column_names(np)
+                if known is None:
+                    break  # one output's columns unknown: the build checks them all
+                names.extend(known)
+            else:
+                problem = unmatched_columns(chart.columns, names) if names else None
+                if problem is not None:
+                    problems.append((f"spec.charts.{index}.columns", problem))
+        except PondError:
+            continue  # an output that cannot be read is the build's to report
+    return problems
+
+
+def _res_files(root: WD, pattern: str) -> list[NodePath]:
+    """The ``res=<R>.series`` files a chart pattern reaches (as ``_chart_groups`` does)."""
+    found: list[NodePath] = []
+    for match in root.glob(pattern):
+        np = match.node_path
+        if np.is_dir():
+            found.extend(c for c in root.entries(np.path) if _is_res(c.name))
+        elif _is_res(np.name):
+            found.append(np)
+    return found
+
+
+def _column_names(np: NodePath) -> list[str] | None:
+    """A Reduce output's columns without computing it, or a stored series' columns."""
+    if np.is_dynamic():
+        names = getattr(np.output(), "column_names", None)
+        return names() if callable(names) else None
+    from ...ingest.versions import parquet_columns
+
+    return [c["name"] for c in parquet_columns(np)]
+
+
 def _pages(root: WD, spec: SiteSpec) -> list[MarkdownPage]:
     from .build import read_markdown_page
 
@@ -265,5 +314,6 @@ SITE = register_kind(
         run=run_site,
         inputs=_inputs,
         host_outputs=lambda spec: [("out", spec.out)],
+        check_pond=_pond_problems,
     )
 )
