@@ -389,7 +389,7 @@ class _CsvReading:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        fmt = self.options.timestamp_format
+        fmt = given = self.options.timestamp_format
         assert fmt is not None
         values = column
         fraction = None
@@ -408,7 +408,7 @@ class _CsvReading:
             raise FormatError(
                 f"{self.where()}{self._line(first)}, column {name!r}: "
                 f"{column[first].as_py()!r} does not match {{timestamp_format}}",
-                options={"timestamp_format": repr(self.options.timestamp_format)},
+                options={"timestamp_format": (repr(given), repr(given))},
             )
         if fraction is not None:
             micros = pc.add(parsed.cast(pa.int64()), fraction)
@@ -486,7 +486,7 @@ def _csv_error(
         return FormatError(
             f"{where}{{skip_rows}}: the file has no header after {options.skip_rows} "
             "lines above it (it is shorter)",
-            options={"skip_rows": str(options.skip_rows)},
+            options={"skip_rows": (str(options.skip_rows), str(options.skip_rows))},
         )
     found = re.search(r"In CSV column #(\d+): .*?invalid value '(.*)'", message)
     if found and opener is not None and options.has_header:
