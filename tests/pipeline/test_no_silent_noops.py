@@ -50,6 +50,14 @@ def test_brace_alternatives_choose_inputs_as_a_shell_does(pond: PondRunner, host
     put(pond, host, "/raw/east/s.series", series([T0], temp=[5.0]))
     assert pond.paths("/raw/{north,east}/*") == ["/raw/east/s.series", "/raw/north/s.series"]
     assert "alternatives" in pond.fails("list", "/raw/{north/*")
+    # The alternative matched is a capture ($0 here), as a * is: one output each.
+    apply(pond, host, REDUCE.format(pattern="/raw/{north,east}/s.series"))
+    assert pond.paths("/reduce/down/*") == ["/reduce/down/east", "/reduce/down/north"]
+    doc = host / "named.yaml"
+    doc.write_text(REDUCE.format(pattern="/raw/{site}/s.series"))
+    message = pond.fails("apply", "-f", str(doc))
+    assert "spec.in_pattern: {site} in glob pattern {site} names no capture" in message
+    assert "write * to capture any name" in message
 
 
 def test_a_reduce_column_that_does_not_exist_is_refused_at_apply(
@@ -198,3 +206,18 @@ spec: {{title: Waters, out: "{out}", charts: [{{pattern: "/reduce/down/*"}}]}}
     third = pond.json("run")
     assert [r["txn_seq"] is not None for r in third["results"]] == [True, False]
     assert (out / "index.html").stat().st_mtime_ns != built
+
+
+def test_a_week_start_without_weeks_is_refused(pond: PondRunner, host: Path) -> None:
+    doc = host / "w.yaml"
+    doc.write_text(REDUCE.format(pattern="/raw/*").replace("[1h]", "[1d, 7d]"))
+    pond.ok("apply", "-f", str(doc))  # 7d: seven-day buckets from 1970-01-01 (a Thursday)
+    doc.write_text(doc.read_text() + "  week_start: sunday\n")
+    message = pond.fails("apply", "-f", str(doc))
+    assert "spec.week_start: 'sunday' starts 1w buckets, and none is asked (7d buckets" in (message)
+    assert "write 1w for weeks from week_start" in message
+    doc.write_text(doc.read_text().replace("7d", "1w").replace("sunday", "sundy"))
+    assert "not a weekday: 'sundy'" in pond.fails("apply", "-f", str(doc))
+    assert "; did you mean sunday?" in pond.fails("apply", "-f", str(doc))
+    doc.write_text(doc.read_text().replace("sundy", "sun"))
+    pond.ok("apply", "-f", str(doc))

@@ -45,9 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from ...errors import ConfigError
+from ...ingest.options import OptionError
 from ...tinyfs.persistence import DIRECTORY, DYNAMIC_DIR, FILE_SERIES
 from ..cache import HOST_INPUT
 from ..documents import PondPath, PondPattern, StrictModel, checked_by
@@ -97,6 +98,28 @@ class ReduceSpec(StrictModel):
     timezone: Annotated[str, checked_by("duckpond.timeparse", "zone")] = "UTC"
     week_start: Annotated[str, checked_by(f"{_TIMESERIES}.calendar", "parse_weekday")] = "monday"
     path: PondPath
+
+    @model_validator(mode="after")
+    def _week_start_has_weeks(self) -> ReduceSpec:
+        # A weekday given for no week would silently do nothing: 7d buckets are counted
+        # from 1970-01-01, a Thursday, and only w buckets start on week_start.  (The
+        # default, Monday, is in every stored spec, so only another day is seen as asked.)
+        from ..timeseries.calendar import parse_weekday
+
+        if parse_weekday(self.week_start) != 0 and not any(
+            r.strip().lower().endswith("w") for r in self.resolutions
+        ):
+            sevens = [r for r in self.resolutions if r.strip().lower() in ("7d", "168h")]
+            why = (
+                f" ({sevens[0]} buckets are counted from 1970-01-01, a Thursday; "
+                "write 1w for weeks from week_start)"
+                if sevens
+                else ""
+            )
+            raise OptionError(
+                "week_start", f"{self.week_start!r} starts 1w buckets, and none is asked{why}"
+            )
+        return self
 
     def config(self) -> ReduceConfig:
         from ..timeseries import Aggregation, ReduceConfig
