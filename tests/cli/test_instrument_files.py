@@ -126,6 +126,33 @@ def test_compact_dates_with_comment_lines_above(pond: PondRunner) -> None:
     assert described["timestamp_column"] == "date"
 
 
+def test_compact_dates_under_another_name_are_found_by_the_format(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    """The format alone finds the one column it reads; none or several: say what to pass."""
+    renamed = tmp_path / "co2.csv"
+    renamed.write_text(CO2.read_text().replace("\ndate,", "\nmonth_start,"))
+    flags = ("copy", "--format", "series", "--skip-rows", "5", "--timestamp-format")
+    pond.ok(*flags, "%Y%m%d", str(renamed), "/co2.series")
+    ours = frame(pond, "/co2.series")
+    theirs = pd.read_csv(renamed, comment="#")
+    assert list(pd.to_datetime(ours["month_start"], utc=True)) == list(
+        pd.to_datetime(theirs["month_start"].astype(str), format="%Y%m%d").dt.tz_localize("UTC")
+    )
+    assert pond.json("describe", "/co2.series")[0]["timestamp_column"] == "month_start"
+    message = pond.fails(*flags, "%d/%m/%Y", str(renamed), "/none.series")
+    assert "--timestamp-format '%d/%m/%Y' reads no column's values (columns: month_start, " in (
+        message
+    )
+    assert message.endswith("name the time column with --timestamp-column")
+    twice = tmp_path / "twice.csv"
+    twice.write_text("start,end,v\n19580301,19580331,1.5\n")
+    message = pond.fails(*flags[:3], "--timestamp-format", "%Y%m%d", str(twice), "/t.series")
+    assert "reads columns 'start', 'end' alike: name the time column with --timestamp-column" in (
+        message
+    )
+
+
 def test_an_error_names_the_physical_line(pond: PondRunner, tmp_path: Path) -> None:
     bad = tmp_path / "bad.dat"
     lines = TOA5.read_text().splitlines()

@@ -217,6 +217,8 @@ class _CsvReading:
         self.rows = 0
         self.dst = DstState()
         self.checked_header = False
+        # The column ``timestamp_format`` reads when none is named nor has a usual name.
+        self.formatted: str | None = None
 
     def where(self) -> str:
         return f"{self.name}: " if self.name else ""
@@ -227,6 +229,7 @@ class _CsvReading:
 
         if not self.checked_header:
             self.check_header(batch.schema.names)
+            self.formatted = self._formatted_column(batch)
             self.checked_header = True
         if self.options.time_column is not None:
             batch = self._join_date_and_time(batch)
@@ -287,10 +290,45 @@ class _CsvReading:
             seen[name] = i
 
     def _is_time_column(self, name: str) -> bool:
-        explicit = self.options.timestamp_column
+        explicit = self.options.timestamp_column or self.formatted
         if explicit is not None:
             return name == explicit
-        return name.lower() in {c.lower() for c in TIMESTAMP_CANDIDATES}
+        return _usual_time_name(name)
+
+    def _formatted_column(self, batch: pa.RecordBatch) -> str | None:
+        """With a ``timestamp_format`` but no time column named, nor one of the usual
+        names: the one column whose every value in the first block the format reads
+        (``obs_date`` holding ``19580329``).  None, a FormatError saying what to pass when
+        no column or several fit."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        fmt = self.options.timestamp_format
+        names = batch.schema.names
+        if fmt is None or self.options.timestamp_column or any(map(_usual_time_name, names)):
+            return None
+        fitting = []
+        for name, column in zip(names, batch.columns, strict=True):
+            if not (pa.types.is_integer(column.type) or pa.types.is_string(column.type)):
+                continue
+            values = pc.drop_null(column.cast(pa.string()))
+            if len(values) == 0 or "%f" in fmt:
+                continue
+            parsed = pc.strptime(values, format=fmt, unit="us", error_is_null=True)
+            if parsed.null_count == 0:
+                fitting.append(name)
+        if len(fitting) == 1:
+            return fitting[0]
+        found = (
+            f"reads columns {', '.join(map(repr, fitting))} alike"
+            if fitting
+            else f"reads no column's values (columns: {', '.join(names)})"
+        )
+        raise FormatError(
+            f"{self.where()}{{timestamp_format}} {found}: name the time column with "
+            "{timestamp_column}",
+            options={"timestamp_format": (repr(fmt), repr(fmt)), "timestamp_column": ""},
+        )
 
     def _column(self, name: str, column: pa.Array) -> pa.Array:
         import pyarrow as pa
@@ -414,6 +452,11 @@ class _CsvReading:
             micros = pc.add(parsed.cast(pa.int64()), fraction)
             parsed = micros.cast(pa.timestamp("us"))
         return parsed
+
+
+def _usual_time_name(name: str) -> bool:
+    """Whether ``name`` is one of the names a time column is found by (any case)."""
+    return name.lower() in {c.lower() for c in TIMESTAMP_CANDIDATES}
 
 
 def missing_column(option: str, name: str, names: list[str]) -> str:
