@@ -144,12 +144,14 @@ class MarkdownPage:
 
 @dataclass(frozen=True)
 class SiteOptions:
-    """Site-wide settings: title, base URL (for canonical links), display time zone (IANA)."""
+    """Site-wide settings: title, base URL (for canonical links), display time zone (IANA),
+    and the other zones some charted buckets are counted in (the pages say so)."""
 
     title: str
     base_url: str = ""
     timezone: str = "UTC"
     max_points: int = MAX_POINTS
+    bucket_zones: tuple[str, ...] = ()
 
 
 @dataclass
@@ -627,6 +629,7 @@ def _build_into(
         "site_title": options.title,
         "nav": nav,
         "timezone": options.timezone,
+        "bucket_zones": options.bucket_zones,
         "vega": vega_name,
         "asset_tag": asset_tag,
     }

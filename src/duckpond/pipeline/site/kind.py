@@ -8,7 +8,8 @@
     spec:
       title: Noyo Harbor water
       base_url: https://example.org/noyo     # optional: canonical links only
-      timezone: America/Los_Angeles          # how pages show times (default UTC)
+      timezone: America/Los_Angeles          # how pages show times (default: the zone
+                                             # the charted Reduces count days in, else UTC)
       pages: /etc/site/pages                 # Markdown files, in the pond or host:///dir
       charts:
         - pattern: "/reduce/*"
@@ -69,14 +70,15 @@ class ChartSpec(StrictModel):
 
 class SiteSpec(StrictModel):
     """``title``; ``out`` (absolute host folder); ``charts``; optional ``pages``,
-    ``base_url`` and ``timezone`` (IANA name)."""
+    ``base_url`` and ``timezone`` (IANA name or fixed offset; None: the one zone the
+    charted Reduce outputs count their buckets in, else UTC)."""
 
     title: str
     out: str
     charts: list[ChartSpec] = Field(min_length=1)
     pages: str | None = None
     base_url: str = ""
-    timezone: str = "UTC"
+    timezone: str | None = None
 
     @field_validator("out")
     @classmethod
@@ -98,11 +100,12 @@ class SiteSpec(StrictModel):
 
     @field_validator("timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
+    def _known_zone(cls, value: str | None) -> str | None:
         from ...timeparse import zone
 
         try:
-            zone(value)
+            if value is not None:
+                zone(value)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return value
@@ -208,6 +211,26 @@ def _column_names(np: NodePath) -> list[str] | None:
     return [c["name"] for c in parquet_columns(np)]
 
 
+def bucket_zones(groups: list[ChartGroup]) -> list[str]:
+    """The zones the charted tables' buckets are counted in, as their Reduce recorded
+    (``timezone`` of its description), sorted; a table without one counts in UTC."""
+    import json
+
+    from ..kinds._series import DESCRIBE_KEY
+
+    found: set[str] = set()
+    for group in groups:
+        for series in group.series:
+            for table in series.resolutions.values():
+                described = (table.schema.metadata or {}).get(DESCRIBE_KEY)
+                try:
+                    zone = json.loads(described).get("timezone") if described else None
+                except (ValueError, AttributeError):
+                    zone = None
+                found.add(zone if isinstance(zone, str) and zone else "UTC")
+    return sorted(found)
+
+
 def _pages(root: WD, spec: SiteSpec) -> list[MarkdownPage]:
     from .build import read_markdown_page
 
@@ -244,7 +267,14 @@ def build_from_pond(
 
     groups, skipped = _chart_groups(root, spec)
     pages = _pages(root, spec)
-    options = SiteOptions(title=spec.title, base_url=spec.base_url, timezone=spec.timezone)
+    counted = bucket_zones(groups)
+    shown = spec.timezone or (counted[0] if len(counted) == 1 else "UTC")
+    options = SiteOptions(
+        title=spec.title,
+        base_url=spec.base_url,
+        timezone=shown,
+        bucket_zones=tuple(z for z in counted if z != shown),
+    )
     inputs = fingerprint(options, groups, pages) if if_changed else None
     # The Vega bundle is cached per user, not per pond: it depends on no pond's content.
     report = build_site(
