@@ -284,6 +284,29 @@ def _check_columns(group: ChartGroup) -> None:
         raise ConfigError(f"columns: {problem}")
 
 
+def title_of(*parts: str | None) -> str:
+    """``parts`` joined by `` · ``, leaving out one whose words another already says:
+    a chart "Rain" of the column "Rain" is "Rain", not "Rain · Rain"; "Rain" and
+    "Rain gauge" are "Rain gauge"."""
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"\w+", text.casefold()))
+
+    kept: list[str] = []
+    for part in parts:
+        if not part:
+            continue
+        for index, other in enumerate(kept):
+            if words(part) <= words(other):
+                break
+            if words(other) <= words(part):
+                kept[index] = part
+                break
+        else:
+            kept.append(part)
+    return " · ".join(kept)
+
+
 def unmatched_columns(patterns: Sequence[str], names: Iterable[str]) -> str | None:
     """The first of a chart's ``columns`` patterns that matches none of a Reduce output's
     columns (``names``, ``<column>.<aggregation>``), said with the columns there are and
@@ -637,6 +660,7 @@ def _build_into(
     def render(rel: str, template: str, **context: Any) -> None:
         depth = rel.count("/")
         text = env.get_template(template).render(
+            page_title=title_of(context.get("title"), options.title),
             root="../" * depth,
             current=rel,
             canonical=options.base_url.rstrip("/") + "/" + rel if options.base_url else "",
@@ -655,8 +679,7 @@ def _build_into(
             "charts": [
                 dict(
                     t.manifest,
-                    title=(f"{t.group} · " if t.group else "")
-                    + (t.label if label == "param" else t.site),
+                    title=title_of(t.group, t.label if label == "param" else t.site),
                 )
                 for t in charts
             ],
