@@ -221,3 +221,51 @@ def test_a_week_start_without_weeks_is_refused(pond: PondRunner, host: Path) -> 
     assert "; did you mean sunday?" in pond.fails("apply", "-f", str(doc))
     doc.write_text(doc.read_text().replace("sundy", "sun"))
     pond.ok("apply", "-f", str(doc))
+
+
+PIVOT = """
+apiVersion: duckpond/v1
+kind: Pivot
+name: side
+spec: {{pattern: "/raw/*/s.series", columns: [{columns}]}}
+"""
+
+
+def test_pivot_columns_naming_no_column_of_any_input_are_refused(
+    pond: PondRunner, host: Path
+) -> None:
+    """At apply where the inputs are stored; at read (same words) where they came later.
+    A column some sites lack is still all NULL there, as before."""
+    doc = host / "p.yaml"
+    doc.write_text(PIVOT.format(columns="tmep, temp"))
+    pond.ok("apply", "-f", str(doc))  # nothing to check against yet
+    two_sites(pond, host)
+    put(pond, host, "/raw/east/s.series", series([T0], cond=[5.0]))
+    said = "spec.columns: 'tmep' matches no column of any input (columns: cond, temp); did you mean"
+    assert said in pond.fails("cat", "/pivot/side", "--format", "csv")
+    assert said in pond.fails("apply", "-f", str(doc))
+    doc.write_text(PIVOT.format(columns="temp"))
+    pond.ok("apply", "-f", str(doc))
+    out = pond.ok("cat", "/pivot/side", "--format", "csv").stdout
+    assert out.splitlines()[0] == "timestamp,east.temp,north.temp,south.temp"
+
+
+def test_site_labels_for_no_column_are_refused(pond: PondRunner, host: Path) -> None:
+    put(pond, host, "/raw/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0]))
+    site = f"""---
+apiVersion: duckpond/v1
+kind: Site
+name: public
+spec:
+  title: Waters
+  out: {host / "www"}
+  charts: [{{pattern: "/reduce/down", labels: {{tmp: {{unit: C}}}}}}]
+"""
+    doc = host / "r.yaml"
+    doc.write_text(REDUCE.format(pattern="/raw/s.series") + site)
+    assert pond.fails("apply", "-f", str(doc)).endswith(
+        "spec.charts.0.labels: 'tmp' matches no column (columns: temp); did you mean 'temp'?"
+    )
+    doc.write_text(REDUCE.format(pattern="/raw/s.series") + site.replace("tmp:", "temp:"))
+    pond.ok("apply", "-f", str(doc))
+    pond.ok("run", "public")

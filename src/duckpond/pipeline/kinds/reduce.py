@@ -277,61 +277,32 @@ def unreduced_columns(
     """``(field, problem)`` for each ``aggregations[].columns`` pattern matching none of
     ``numeric`` (the input's numeric columns); ``names`` (all its columns but the time)
     are listed, with the closest."""
-    import difflib
-    import fnmatch
+    from ._series import unmatched
 
-    found = []
-    for index, agg in enumerate(config.aggregations):
-        for pattern in agg.columns or ():
-            if any(fnmatch.fnmatchcase(name, pattern) for name in numeric):
-                continue
-            close = difflib.get_close_matches(pattern, names, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            found.append(
-                (
-                    f"spec.aggregations.{index}.columns",
-                    f"{pattern!r} matches no numeric column of {match_path} "
-                    f"(columns: {', '.join(names)}){hint}",
-                )
-            )
-    return found
-
-
-def stored_columns(np: NodePath) -> tuple[list[str], list[str]] | None:
-    """(numeric columns, every column but timestamps) of a stored table or series, from
-    its attributes or Parquet footers; None for a computed one (its columns are known
-    only by computing it) or one that cannot be read."""
-    from ...errors import PondError
-    from ...ingest.versions import parquet_columns
-
-    if np.is_dynamic():
-        return None
-    try:
-        columns = parquet_columns(np)
-    except (PondError, OSError, ValueError):
-        return None
-    numeric = [c["name"] for c in columns if c["type"].startswith(_NUMERIC_TYPES)]
-    names = [c["name"] for c in columns if not c["type"].startswith("timestamp")]
-    return numeric, names
+    return [
+        (f"spec.aggregations.{index}.columns", problem)
+        for index, agg in enumerate(config.aggregations)
+        for problem in unmatched(
+            agg.columns or (), numeric, names, f"numeric column of {match_path}"
+        )
+    ]
 
 
 def _output_names(config: ReduceConfig, np: NodePath) -> list[str] | None:
     """The columns of a ``res=<R>.series`` over ``np`` (``<column>.<aggregation>``), from
     a stored input's columns without computing; None for a computed input."""
+    from ._series import stored_columns
+
     columns = stored_columns(np)
     if columns is None:
         return None
     return [f"{c}.{agg}" for c in columns[0] for agg in config.outputs_for(c)]
 
 
-# Arrow's names of the types Reduce aggregates (integers and floats of every width).
-_NUMERIC_TYPES = ("int", "uint", "float", "double", "halffloat")
-
-
 def _pond_problems(spec: ReduceSpec, root: WD) -> list[tuple[str, str]]:
     """At apply: ``aggregations[].columns`` naming no column of a stored input.  Computed
     inputs are checked when the Reduce is read."""
-    from ._series import matches
+    from ._series import matches, stored_columns
 
     config = spec.config()
     for match in matches(root, spec.in_pattern):

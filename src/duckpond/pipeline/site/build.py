@@ -274,14 +274,15 @@ def _traces(groups: Sequence[ChartGroup]) -> list[_Trace]:
 
 
 def _check_columns(group: ChartGroup) -> None:
-    """Each of ``group.columns`` must name a column of the matched series: ConfigError
-    listing the real ones (and the closest) otherwise."""
+    """Each of ``group.columns`` and of ``group.labels``' keys must name a column of the
+    matched series: ConfigError listing the real ones (and the closest) otherwise."""
     if not group.series:
         return
     names = [c for s in group.series for t in s.resolutions.values() for c in t.column_names]
-    problem = unmatched_columns(group.columns, names)
-    if problem is not None:
-        raise ConfigError(f"columns: {problem}")
+    for option, patterns in (("columns", group.columns), ("labels", list(group.labels))):
+        problem = unmatched_columns(patterns, names)
+        if problem is not None:
+            raise ConfigError(f"{option}: {problem}")
 
 
 def title_of(*parts: str | None) -> str:

@@ -163,15 +163,15 @@ def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]
 
 
 def _pond_problems(spec: SiteSpec, root: WD) -> list[tuple[str, str]]:
-    """At apply: a chart's ``columns`` naming no column of the Reduce outputs its pattern
-    matches, where their columns are known without computing (their inputs are stored);
+    """At apply: a chart's ``columns`` or ``labels`` naming no column of the Reduce
+    outputs its pattern matches, where their columns are known without computing (their inputs are stored);
     the others are checked when the site is built, with the same words."""
     from ...errors import PondError
     from .build import unmatched_columns
 
     problems: list[tuple[str, str]] = []
     for index, chart in enumerate(spec.charts):
-        if not chart.columns:
+        if not chart.columns and not chart.labels:
             continue
         names: list[str] = []
         try:
@@ -181,9 +181,10 @@ def _pond_problems(spec: SiteSpec, root: WD) -> list[tuple[str, str]]:
                     break  # one output's columns unknown: the build checks them all
                 names.extend(known)
             else:
-                problem = unmatched_columns(chart.columns, names) if names else None
-                if problem is not None:
-                    problems.append((f"spec.charts.{index}.columns", problem))
+                for option, patterns in (("columns", chart.columns), ("labels", chart.labels)):
+                    problem = unmatched_columns(list(patterns), names) if names else None
+                    if problem is not None:
+                        problems.append((f"spec.charts.{index}.{option}", problem))
         except PondError:
             continue  # an output that cannot be read is the build's to report
     return problems
