@@ -54,6 +54,15 @@ CASES = [
         "skip_rows: 9: the file has no header after 9 lines above it",
     ),
     (
+        # A format is no silent exception for ISO 8601 text: it reads every value.
+        ["--timestamp-format", "%d/%m/%Y"],
+        "data row 1 (line 2), column 'timestamp': '2025-01-01T00:00Z' does not match "
+        "--timestamp-format '%d/%m/%Y'",
+        "{timestamp_format: '%d/%m/%Y'}",
+        "data row 1 (line 2), column 'timestamp': '2025-01-01T00:00Z' does not match "
+        "timestamp_format: '%d/%m/%Y'",
+    ),
+    (
         ["--timestamp-column", "flow", "--timestamp-format", "%Y%m%d"],
         "data row 1 (line 2), column 'flow': '3' does not match --timestamp-format '%Y%m%d'",
         "{timestamp_column: flow, timestamp_format: '%Y%m%d'}",

@@ -160,16 +160,25 @@ def _csv_options(options: CsvOptions, quoted_rows: bool = True) -> tuple[Any, An
         quoted_strings_can_be_null=False,
         decimal_point=options.decimal,
         column_types={
+            # Read as text, so that the format reads every value (24:00, compact dates
+            # 19580329, and ISO 8601 text is no silent exception to the format given).
+            **{name: pa.string() for name in _formatted_names(options)},
             **{name: types[typ] for name, typ in options.column_types},
-            # Read as text, so that 24:00 and compact dates (19580329) reach the format.
-            **(
-                {options.timestamp_column: pa.string(), options.time_column: pa.string()}
-                if options.time_column is not None and options.timestamp_column is not None
-                else {}
-            ),
         },
     )
     return read, parse, convert
+
+
+def _formatted_names(options: CsvOptions) -> list[str]:
+    """The columns ``timestamp_format`` reads: the time column named (and the time of
+    day joined to it), else any of the usual names."""
+    if options.timestamp_format is None:
+        return []
+    if options.timestamp_column is None:
+        # The usual names are found in any case; these are the cases files write.
+        spelt = (f(c) for c in TIMESTAMP_CANDIDATES for f in (str, str.lower, str.upper, str.title))
+        return list(dict.fromkeys(spelt))
+    return [n for n in (options.timestamp_column, options.time_column) if n is not None]
 
 
 def compression_for(name: str) -> str | None:
