@@ -112,3 +112,16 @@ spec:
         message = result.stdout
     assert keyed in " ".join(message.split())
     assert "--" not in message
+
+
+def test_a_zone_no_time_is_read_in_is_refused_in_the_users_words(
+    pond: PondRunner, host: Path
+) -> None:
+    src = host / "z.csv"
+    src.write_text("timestamp,flow\n2025-01-01T00:00Z,3\n")
+    message = pond.fails("copy", "--format", "series", "--tz", "Europe/Paris", str(src), "/s")
+    assert "--tz Europe/Paris: every time in column 'timestamp' says its own zone" in message
+    naive = host / "n.csv"
+    naive.write_text("timestamp,flow\n2025-01-01 01:00,3\n")
+    pond.ok("copy", "--format", "series", "--tz", "Europe/Paris", str(naive), "/n.series")
+    assert "2025-01-01T00:00:00Z" in pond.ok("cat", "/n.series", "--format", "csv").stdout

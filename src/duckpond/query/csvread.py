@@ -245,9 +245,28 @@ class _CsvReading:
         columns = []
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             columns.append(self._column(name, column))
-        self.rows += batch.num_rows
         prepared = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+        if self.rows == 0:
+            self._check_zone_used(prepared)
+        self.rows += batch.num_rows
         return canonical_batch(prepared, self.options.tz, self.options.dst, self.dst)
+
+    def _check_zone_used(self, batch: pa.RecordBatch) -> None:
+        """A ``tz`` that no time of the file is read in would silently do nothing: refuse
+        it when every time column says its own zone (``...Z``, ``+02:00``)."""
+        import pyarrow as pa
+
+        tz = self.options.tz
+        if tz is None or tz == "UTC":
+            return
+        zoned = [f.name for f in batch.schema if pa.types.is_timestamp(f.type) and f.type.tz]
+        if zoned and len(zoned) == sum(pa.types.is_timestamp(f.type) for f in batch.schema):
+            raise FormatError(
+                f"{self.where()}{{tz}}: every time in column {zoned[0]!r} says its own "
+                f"zone (as 2024-06-01T12:00Z or +02:00 do), so none would be read in {tz}: "
+                "leave the option out",
+                options={"tz": (tz, repr(tz))},
+            )
 
     def _join_date_and_time(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The date column replaced by its dates and the time column's times parsed
