@@ -19,6 +19,16 @@ spec:
 """
 
 
+def site_doc(host: Path, charts: str) -> str:
+    """A second document: the Site ``public`` drawing ``charts`` (YAML flow items)."""
+    return f"""---
+apiVersion: duckpond/v1
+kind: Site
+name: public
+spec: {{title: Waters, out: "{host / "www"}", charts: [{charts}]}}
+"""
+
+
 def two_sites(pond: PondRunner, host: Path) -> None:
     for site in ("north", "south"):
         put(pond, host, f"/raw/{site}/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0]))
@@ -99,15 +109,9 @@ def test_a_reduce_column_of_an_input_yet_to_come_is_checked_at_read(
 def test_site_columns_naming_nothing_are_refused_at_apply(pond: PondRunner, host: Path) -> None:
     """The Site is checked against the Reduce applied with it (whose input is stored)."""
     put(pond, host, "/raw/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0]))
-    site = f"""---
-apiVersion: duckpond/v1
-kind: Site
-name: public
-spec:
-  title: Waters
-  out: {host / "www"}
-  charts: [{{pattern: "/reduce/down", columns: [temp]}}, {{pattern: "/reduce/*", columns: [Tmp]}}]
-"""
+    site = site_doc(
+        host, '{pattern: "/reduce/down", columns: [temp]}, {pattern: "/reduce/*", columns: [Tmp]}'
+    )
     doc = host / "r.yaml"
     doc.write_text(REDUCE.format(pattern="/raw/s.series") + site)
     message = pond.fails("apply", "-f", str(doc))
@@ -252,15 +256,7 @@ def test_pivot_columns_naming_no_column_of_any_input_are_refused(
 
 def test_site_labels_for_no_column_are_refused(pond: PondRunner, host: Path) -> None:
     put(pond, host, "/raw/s.series", series([T0, T0 + HOUR], temp=[1.0, 2.0]))
-    site = f"""---
-apiVersion: duckpond/v1
-kind: Site
-name: public
-spec:
-  title: Waters
-  out: {host / "www"}
-  charts: [{{pattern: "/reduce/down", labels: {{tmp: {{unit: C}}}}}}]
-"""
+    site = site_doc(host, '{pattern: "/reduce/down", labels: {tmp: {unit: C}}}')
     doc = host / "r.yaml"
     doc.write_text(REDUCE.format(pattern="/raw/s.series") + site)
     assert pond.fails("apply", "-f", str(doc)).endswith(
