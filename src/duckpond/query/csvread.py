@@ -335,7 +335,7 @@ class _CsvReading:
         names = batch.schema.names
         if fmt is None or self.options.timestamp_column or any(map(_usual_time_name, names)):
             return None
-        fitting = []
+        fitting: list[str] = []
         for name, column in zip(names, batch.columns, strict=True):
             if not (pa.types.is_integer(column.type) or pa.types.is_string(column.type)):
                 continue
