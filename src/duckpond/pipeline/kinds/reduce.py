@@ -265,6 +265,9 @@ def _check_columns(
     if finest.num_rows == 0:
         return
     reduced = [name.rsplit(".", 1)[0] for name in finest.schema.names if name != "timestamp"]
+    if not unreduced_columns(config, reduced, reduced, match_path):
+        return
+    # Only to say what is wrong: the input's columns, numeric or not, from its first rows.
     piece = next(iter(rows(ctx.root, ctx.root.get(match_path))), None)
     names = [n for n in piece.schema.names if n != "timestamp"] if piece else []
     for field_name, problem in unreduced_columns(config, reduced, names, match_path):

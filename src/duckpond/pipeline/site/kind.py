@@ -164,8 +164,8 @@ def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]
 
 def _pond_problems(spec: SiteSpec, root: WD) -> list[tuple[str, str]]:
     """At apply: a chart's ``columns`` or ``labels`` naming no column of the Reduce
-    outputs its pattern matches, where their columns are known without computing (their inputs are stored);
-    the others are checked when the site is built, with the same words."""
+    outputs its pattern matches, where their columns are known without computing (their
+    inputs are stored); the others are checked when the site is built, in the same words."""
     from ...errors import PondError
     from .build import unmatched_columns
 
