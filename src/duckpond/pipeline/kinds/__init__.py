@@ -130,7 +130,8 @@ class Kind:
     lists ``(field, host folder)`` pairs the resource writes outside the pond
     (checked against the pond's own directory); ``check_pond(spec, root)``
     lists ``(field, problem)`` pairs found in the pond at apply (a template
-    file that does not compile); ``run`` is the run step
+    file that does not compile, a column named that a stored input lacks), once
+    the applied derivations' nodes are in place; ``run`` is the run step
     of collectors and publishers; ``base_dir`` is where ``spec.path`` defaults to
     ``<base_dir>/<name>``.  A derivation has ``output(spec, ctx)``,
     its computed output, and ``output_type(spec)``, the type of its node
