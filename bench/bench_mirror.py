@@ -45,6 +45,7 @@ from harness import (
     pond_env,
     run_child,
     selected,
+    versus,
     workdir,
     write_json,
 )
@@ -222,20 +223,16 @@ def bench_second(work: Path, pond_dir: Path, repeat: int) -> list[Figure]:
         },
         repeat,
     )
-    second, listing = median(samples["second"]), median(samples["list"])
     return [
-        Figure(
+        versus(
             "m.second",
             "pond mirror DIR again, one file changed in the pond",
-            second,
-            "s",
-            baseline=listing,
-            baseline_label="pond list '/**'",
+            samples,
+            "second",
+            "list",
+            "pond list '/**'",
             target=f"< {SECOND_TARGET} s",
-            met=second < SECOND_TARGET,
-            samples=samples["second"],
-            cpu=cpu_of(samples, "second"),
-            baseline_cpu=cpu_of(samples, "list"),
+            met=lambda value, _: value < SECOND_TARGET,
         )
     ]
 
@@ -262,20 +259,16 @@ def bench_sync(work: Path, pond_dir: Path, repeat: int) -> list[Figure]:
         {"sync": edit_then_sync, "copy": copy_one},  # type: ignore[dict-item]
         repeat,
     )
-    sync, copy = median(samples["sync"]), median(samples["copy"])
     return [
-        Figure(
+        versus(
             "m.sync",
             "pond mirror DIR --sync, one file edited in a 10,000-file mirror",
-            sync,
-            "s",
-            baseline=copy,
-            baseline_label="pond copy of one file",
+            samples,
+            "sync",
+            "copy",
+            "pond copy of one file",
             target=f"< {SYNC_TARGET} s",
-            met=sync < SYNC_TARGET,
-            samples=samples["sync"],
-            cpu=cpu_of(samples, "sync"),
-            baseline_cpu=cpu_of(samples, "copy"),
+            met=lambda value, _: value < SYNC_TARGET,
         )
     ]
 

@@ -3,8 +3,8 @@
     .venv/bin/python bench/run_all.py [--quick] [--json FILE] [--markdown FILE]
 
 Each suite runs in its own process (bench_startup.py, bench_oplog.py, bench_series.py,
-bench_verify.py, bench_hydrovu.py, bench_site.py, bench_pipeline.py, bench_reduce.py,
-bench_graph.py, bench_beyond.py, bench_maintain.py, bench_mirror.py,
+bench_csv_format.py, bench_verify.py, bench_hydrovu.py, bench_site.py, bench_pipeline.py,
+bench_reduce.py, bench_graph.py, bench_beyond.py, bench_maintain.py, bench_mirror.py,
 bench_backup.py: a few minutes, against a real S3 server it starts), in
 temporary directories it removes afterwards.  ``--quick`` uses smaller data and fewer
 repeats; its figures are for a quick look, the full run's are the ones docs/performance.md
@@ -30,6 +30,7 @@ SUITES = (
     "bench_startup.py",
     "bench_oplog.py",
     "bench_series.py",
+    "bench_csv_format.py",
     "bench_verify.py",
     "bench_hydrovu.py",
     "bench_site.py",

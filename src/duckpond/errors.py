@@ -34,7 +34,9 @@ imports none of them.
 A message that refers to one of the caller's parameters writes it as ``{name}``
 and lists it in ``options`` (``name`` -> the value to suggest, or ""): ``str()``
 reads ``name`` (or ``name='value'``), and the CLI, which knows its flags,
-renders it as ``--name`` (or ``--name value``) through ``describe(exc, cli=True)``.
+renders it as ``--name`` (or ``--name value``) through ``describe(exc, cli=True)``:
+an error says the option as the user wrote it, a flag to a command's user and a key
+to a resource's.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+OptionValue = str | tuple[str, str]
+"""A value to suggest for an option: one text, or (as the CLI writes it, as a YAML
+resource or Python caller writes it), e.g. ``("a=string", "{a: string}")``."""
+
 
 class PondError(Exception):
     """Base of every DuckPond error a user can cause.
@@ -58,7 +64,7 @@ class PondError(Exception):
 
     path: str | None = None
     txn: int | None = None
-    options: Mapping[str, str] = {}
+    options: Mapping[str, OptionValue] = {}
     translated = False
     """True when this stands for a third-party exception (its ``__cause__``)."""
 
@@ -67,7 +73,7 @@ class PondError(Exception):
         *args: Any,
         path: str | None = None,
         txn: int | None = None,
-        options: Mapping[str, str] | None = None,
+        options: Mapping[str, OptionValue] | None = None,
     ) -> None:
         super().__init__(*args)
         if path is not None:
@@ -182,12 +188,21 @@ def flatten(message: str) -> str:
     return " ".join(message.split())
 
 
-def render_options(message: str, options: Mapping[str, str], *, cli: bool) -> str:
-    """``{name}`` in ``message`` as the library says it (``name='v'``) or the CLI (``--name v``)."""
+# The flags whose name is not ``--`` and the option's name with ``-`` for ``_``: a
+# repeatable flag is singular (``--column-type a=string --column-type b=int64``).
+CLI_FLAGS = {"column_types": "--column-type", "null_values": "--null-value"}
+
+
+def render_options(message: str, options: Mapping[str, OptionValue], *, cli: bool) -> str:
+    """``{name}`` in ``message`` as the library and YAML say it (``name='v'``, or
+    ``name: v`` for a pair) or as the CLI does (``--name v``, ``CLI_FLAGS``)."""
     for name, value in options.items():
         if cli:
-            flag = "--" + name.replace("_", "-")
-            said = f"{flag} {value}" if value else flag
+            flag = CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
+            shown = value[0] if isinstance(value, tuple) else value
+            said = f"{flag} {shown}" if shown else flag
+        elif isinstance(value, tuple):
+            said = f"{name}: {value[1]}"
         else:
             said = f"{name}={value!r}" if value else name
         message = message.replace("{" + name + "}", said)

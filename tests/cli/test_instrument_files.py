@@ -10,6 +10,7 @@ against pandas reading the same file.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import shutil
@@ -102,6 +103,48 @@ def test_toa5_with_units_and_processing_lines(pond: PondRunner) -> None:
         ), column
     total = rows(pond, "/soiling.series", 'SELECT sum("Rain_mm_Tot") AS r FROM source')
     assert total[0]["r"] == pytest.approx(theirs["Rain_mm_Tot"].sum())
+    # The lines skipped above and under the header are kept as the node's metadata.
+    lines = TOA5.read_text().splitlines()
+    described = pond.json("describe", "/soiling.series")[0]
+    assert described["preamble"] == lines[:1]
+    assert described["below_header"] == lines[2:4]
+    shown = pond.ok("describe", "/soiling.series").stdout
+    assert f"  above the header:\n    {lines[0]}\n  under it:\n    {lines[2]}\n" in shown
+
+
+def test_metadata_lines_are_kept_whichever_way_the_file_comes_in(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    """A compressed copy, and an Inbox routing files to a station's series, keep the
+    same lines as a plain ``pond copy``."""
+    lines = TOA5.read_text().splitlines()
+    packed = tmp_path / "soiling.dat.gz"
+    packed.write_bytes(gzip.compress(TOA5.read_bytes()))
+    flags = ("--skip-rows", "1", "--skip-rows-after-header", "2")
+    pond.ok("copy", "--format", "series", *flags, f"host+csv+gzip://{packed}", "/gz.series")
+    inbox = tmp_path / "inbox" / "stn1"
+    inbox.mkdir(parents=True)
+    shutil.copy(TOA5, inbox / "2024-06.dat")
+    doc = tmp_path / "inbox.yaml"
+    doc.write_text(
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: soiling
+spec:
+  pattern: {inbox.parent}/*/*.dat
+  format: series
+  series: "$0.series"
+  settle: 0s
+  csv: {{source_format: csv, skip_rows: 1, skip_rows_after_header: 2}}
+"""
+    )
+    pond.ok("apply", "-f", str(doc))
+    pond.ok("run")
+    for path in ("/gz.series", "/inbox/soiling/stn1.series"):
+        described = pond.json("describe", path)[0]
+        assert described["preamble"] == lines[:1], path
+        assert described["below_header"] == lines[2:4], path
 
 
 def test_compact_dates_with_comment_lines_above(pond: PondRunner) -> None:
@@ -124,6 +167,33 @@ def test_compact_dates_with_comment_lines_above(pond: PondRunner) -> None:
     assert np.allclose(ours["average"].to_numpy(float), theirs["average"].to_numpy(float))
     described = pond.json("describe", "/co2.series")[0]
     assert described["timestamp_column"] == "date"
+
+
+def test_compact_dates_under_another_name_are_found_by_the_format(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    """The format alone finds the one column it reads; none or several: say what to pass."""
+    renamed = tmp_path / "co2.csv"
+    renamed.write_text(CO2.read_text().replace("\ndate,", "\nmonth_start,"))
+    flags = ("copy", "--format", "series", "--skip-rows", "5", "--timestamp-format")
+    pond.ok(*flags, "%Y%m%d", str(renamed), "/co2.series")
+    ours = frame(pond, "/co2.series")
+    theirs = pd.read_csv(renamed, comment="#")
+    assert list(pd.to_datetime(ours["month_start"], utc=True)) == list(
+        pd.to_datetime(theirs["month_start"].astype(str), format="%Y%m%d").dt.tz_localize("UTC")
+    )
+    assert pond.json("describe", "/co2.series")[0]["timestamp_column"] == "month_start"
+    message = pond.fails(*flags, "%d/%m/%Y", str(renamed), "/none.series")
+    assert "--timestamp-format '%d/%m/%Y' reads no column's values (columns: month_start, " in (
+        message
+    )
+    assert message.endswith("name the time column with --timestamp-column")
+    twice = tmp_path / "twice.csv"
+    twice.write_text("start,end,v\n19580301,19580331,1.5\n")
+    message = pond.fails(*flags[:3], "--timestamp-format", "%Y%m%d", str(twice), "/t.series")
+    assert "reads columns 'start', 'end' alike: name the time column with --timestamp-column" in (
+        message
+    )
 
 
 def test_an_error_names_the_physical_line(pond: PondRunner, tmp_path: Path) -> None:

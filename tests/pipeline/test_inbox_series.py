@@ -30,13 +30,9 @@ def read(pond: PondRunner, path: str) -> pd.DataFrame:
     return frame
 
 
-def test_each_station_gets_one_series_and_a_grown_file_appends_its_new_rows(
-    pond: PondRunner, host: Path
-) -> None:
-    inbox = host / "in"
-    export(inbox / "north" / "2024-06-10.csv", "2024-06-10", 24, 10.0)
-    export(inbox / "north" / "2024-06-11.csv", "2024-06-11", 6, 20.0)
-    export(inbox / "south" / "2024-06-10.csv", "2024-06-10", 24, 30.0)
+def loggers(pond: PondRunner, host: Path, inbox: Path, extra: str = "") -> None:
+    """Apply the Inbox ``loggers``: each ``<inbox>/<station>/*.csv`` to that station's
+    series; ``extra`` is more YAML after the document (its spec lines or more documents)."""
     apply(
         pond,
         host,
@@ -49,13 +45,24 @@ spec:
   format: series
   series: "$0.series"
   settle: 0s
----
+{extra}""",
+    )
+
+
+def test_each_station_gets_one_series_and_a_grown_file_appends_its_new_rows(
+    pond: PondRunner, host: Path
+) -> None:
+    inbox = host / "in"
+    export(inbox / "north" / "2024-06-10.csv", "2024-06-10", 24, 10.0)
+    export(inbox / "north" / "2024-06-11.csv", "2024-06-11", 6, 20.0)
+    export(inbox / "south" / "2024-06-10.csv", "2024-06-10", 24, 30.0)
+    reduce = """---
 apiVersion: duckpond/v1
 kind: Reduce
 name: daily
-spec: {{in_pattern: "/inbox/loggers/*.series", resolutions: [1h, 1d]}}
-""",
-    )
+spec: {in_pattern: "/inbox/loggers/*.series", resolutions: [1h, 1d]}
+"""
+    loggers(pond, host, inbox, reduce)
     first = pond.json("run")["results"][0]["details"]
     assert (first["new"], first["changed"]) == (3, 0)
     assert pond.paths("/inbox/loggers/*") == [
@@ -120,20 +127,7 @@ def test_identical_bytes_at_two_stations_are_two_imports(pond: PondRunner, host:
     text = export(inbox / "north" / "202502.csv", "2025-02-01", 5, 1.0)
     (inbox / "west").mkdir()
     (inbox / "west" / "202502.csv").write_text(text)  # the same bytes, new in the same run
-    apply(
-        pond,
-        host,
-        f"""
-apiVersion: duckpond/v1
-kind: Inbox
-name: loggers
-spec:
-  pattern: "{inbox}/*/*.csv"
-  format: series
-  series: "$0.series"
-  settle: 0s
-""",
-    )
+    loggers(pond, host, inbox)
     first = pond.json("run")["results"][0]
     assert (first["details"]["new"], first["details"]["skipped"]) == (2, 0)
     assert first["outcome"] == "ok"
@@ -159,21 +153,8 @@ def test_an_inbox_file_with_rows_at_equal_times_is_a_warning_of_the_run(
     (inbox / "north").mkdir(parents=True)
     twice = inbox / "north" / "202501.csv"
     twice.write_text("Date,Time,v\n2025-01-01,00:00,1\n2025-01-01,00:00,2\n")
-    apply(
-        pond,
-        host,
-        f"""
-apiVersion: duckpond/v1
-kind: Inbox
-name: loggers
-spec:
-  pattern: "{inbox}/*/*.csv"
-  format: series
-  series: "$0.series"
-  settle: 0s
-  csv: {{timestamp_column: Date, time_column: Time, timestamp_format: '%Y-%m-%d %H:%M'}}
-""",
-    )
+    csv = "  csv: {timestamp_column: Date, time_column: Time, timestamp_format: '%Y-%m-%d %H:%M'}\n"
+    loggers(pond, host, inbox, csv)
     result = pond.json("run")["results"][0]
     warning = f"{twice}: 1 row(s) with the same time as an earlier row (all stored)"
     assert result["details"]["warnings"] == [warning]

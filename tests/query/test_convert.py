@@ -69,10 +69,14 @@ def test_tz_option_applies_to_naive_times_only() -> None:
         us("2024-01-15T20:00:00"),
         us("2024-01-15T20:00:00"),
     )
-    assert csv_to_parquet(zoned, tz="America/Los_Angeles", require_timestamp=True).event_range == (
-        us("2024-01-15T12:00:00"),
-        us("2024-01-15T12:00:00"),
-    )
+    # Where every time says its own zone the option would do nothing: refused, not ignored.
+    with pytest.raises(FormatError, match=r"tz='America/Los_Angeles'|tz: 'America/Los_Angeles'"):
+        csv_to_parquet(zoned, tz="America/Los_Angeles", require_timestamp=True)
+    # A zoned column beside a naive one keeps its own zone; the naive one is read in tz.
+    both = b"ts,logged\n2024-01-15 12:00:00,2024-01-15T12:00:00+00:00\n"
+    out = read_back(csv_to_parquet(both, tz="America/Los_Angeles").data)
+    assert out.column("ts").to_pylist() == [datetime(2024, 1, 15, 20, tzinfo=UTC)]
+    assert out.column("logged").to_pylist() == [datetime(2024, 1, 15, 12, tzinfo=UTC)]
 
 
 def test_offsets_are_converted_to_utc() -> None:

@@ -164,3 +164,24 @@ def test_the_site_folder_is_readable_by_a_web_server(tmp_path: Path) -> None:
         os.umask(old)
     mode = stat.S_IMODE(out.stat().st_mode)
     assert mode == 0o755, oct(mode)
+
+
+def chart_titles(page: Path) -> list[str]:
+    found = re.search(r'DuckPond\.init\("[^"]*", (.*)\);</script>', page.read_text())
+    assert found, page
+    return [chart["title"] for chart in json.loads(found.group(1))["charts"]]
+
+
+def test_titles_do_not_repeat_words(tmp_path: Path) -> None:
+    """A chart "Rain" of the column "Rain" at the site "Rain" reads "Rain" once."""
+    out = tmp_path / "www"
+    group = ChartGroup(series=[series("Rain", {"Rain": 1.0}, days=3)], title="Rain")
+    build_site(out, SiteOptions(title="Rain gauges"), [group])
+    for page in ("sites/rain.html", "params/rain.html"):
+        assert chart_titles(out / page) == ["Rain"], page
+        assert "<title>Rain gauges</title>" in (out / page).read_text(), page
+    other = ChartGroup(series=[series("North", {"Rain": 1.0}, days=3)], title="Rain gauge")
+    build_site(out, SiteOptions(title="Weather"), [other])
+    assert chart_titles(out / "params/rain.html") == ["Rain gauge · North"]
+    assert chart_titles(out / "sites/north.html") == ["Rain gauge"]
+    assert "<title>North · Weather</title>" in (out / "sites/north.html").read_text()

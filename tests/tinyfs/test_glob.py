@@ -153,12 +153,17 @@ def test_literal_segments_match_only_themselves(text: str) -> None:
 
 def test_brace_alternatives_match_any_one_as_a_shell_does() -> None:
     segment = compile_segment("{BDock,Silver}*.series")
-    assert segment.captures == 1
-    assert match_segment(segment, "BDockAT500.series", hidden=False) == ("AT500",)
-    assert match_segment(segment, "SilverVulink.series", hidden=False) == ("Vulink",)
+    assert segment.captures == 2  # the alternative matched is a capture, as * is
+    assert match_segment(segment, "BDockAT500.series", hidden=False) == ("BDock", "AT500")
+    assert match_segment(segment, "SilverVulink.series", hidden=False) == ("Silver", "Vulink")
     assert match_segment(segment, "Other.series", hidden=False) is None
     assert matches("x.{csv,tsv}", "x.tsv") and not matches("x.{csv,tsv}", "x.{csv,tsv}")
     assert has_wildcard("{a,b}")
+
+
+def test_a_name_in_braces_is_no_named_capture() -> None:
+    with pytest.raises(GlobError, match=r"\{site\} in glob pattern \{site\} names no capture"):
+        compile_segment("{site}")
 
 
 @pytest.mark.parametrize(

@@ -239,6 +239,12 @@ class TextOutput(Output):
             _line(f"  events:   {d['min_event_time']} .. {d['max_event_time']}")
         if d.get("timestamp_column"):
             _line(f"  time col: {d['timestamp_column']}")
+        for key, title in (("preamble", "above the header"), ("below_header", "under it")):
+            if d.get(key):
+                # The file's own lines: escaped like any name (_line), one per line.
+                _line(f"  {title}:")
+                for text in d[key]:
+                    _line(f"    {text}")
         if d.get("document"):
             import yaml
 

@@ -67,8 +67,9 @@ def describe_node(np: NodePath) -> dict[str, Any]:
     out["max_event_time"] = iso(from_micros(max(maxs))) if maxs else None
     if latest.attributes.get("timestamp_column"):
         out["timestamp_column"] = latest.attributes["timestamp_column"]
-    if latest.attributes.get("preamble"):
-        out["preamble"] = latest.attributes["preamble"]
+    for kept in ("preamble", "below_header"):
+        if latest.attributes.get(kept):
+            out[kept] = latest.attributes[kept]
     return out
 
 

@@ -27,12 +27,24 @@ ColumnType = Literal["string", "int64", "float64", "bool", "timestamp", "date"]
 
 
 class OptionError(ConfigError):
-    """A bad option value; ``field`` names the option, ``problem`` says what is wrong."""
+    """A bad option value; ``field`` names the option, ``problem`` says what is wrong.
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
+    The message says ``{field}`` and any option ``problem`` names as ``{name}``
+    (``errors.render_options``), so ``pond copy`` shows flags and a resource its keys.
+    """
+
+    def __init__(self, field: str, problem: str, *others: str) -> None:
+        super().__init__(f"{{{field}}}: {problem}", options=dict.fromkeys((field, *others), ""))
         self.field = field
-        self.problem = problem
+        self._problem = problem
+
+    @property
+    def problem(self) -> str:
+        """What is wrong, with options as a resource's keys (a resource's error names
+        ``field`` itself)."""
+        from ..errors import render_options
+
+        return render_options(self._problem, self.options, cli=False)
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,10 @@ class CopyOptions:
         if self.decimal == (self.delimiter or ","):
             raise OptionError("decimal", "the decimal mark cannot be the delimiter too")
         for name, typ in self.column_types.items():
-            _one_of(f"column_types.{name}", typ, get_args(ColumnType))
+            if typ not in get_args(ColumnType):
+                choices = ", ".join(get_args(ColumnType))
+                problem = f"column {name!r}: {typ!r} is not one of {choices}"
+                raise OptionError("column_types", problem)
         fmt = self.timestamp_format
         if fmt is not None and ("%" not in fmt or "%f" in fmt[:-2] or fmt == "%f"):
             problem = f"a strptime format with %f only at the end, not {fmt!r}"
@@ -127,10 +142,10 @@ class CopyOptions:
             self.timestamp_column is None or self.timestamp_format is None
         ):
             problem = (
-                "the times of day are joined to timestamp_column's dates and read with "
-                "timestamp_format (e.g. '%m/%d/%Y %H:%M'): give both"
+                "the times of day are joined to {timestamp_column}'s dates and read with "
+                "{timestamp_format} (e.g. '%m/%d/%Y %H:%M'): give both"
             )
-            raise OptionError("time_column", problem)
+            raise OptionError("time_column", problem, "timestamp_column", "timestamp_format")
         if any(not isinstance(v, str) or v == "" for v in self.null_values):
             raise OptionError("null_values", "each marker is non-empty text")
         _one_of("dst", self.dst, get_args(DstPolicy))

@@ -153,10 +153,12 @@ def to_parquet_from_host(
             options={"format": "data"},
         )
     attributes = converted.attributes()
-    if fmt == "csv" and options.skip_rows and options.compression is None:
-        preamble = _preamble(host, options.skip_rows, options.encoding)
-        if preamble:
-            attributes["preamble"] = preamble
+    if fmt == "csv" and (options.skip_rows or options.skip_rows_after_header):
+        above, below = _header_lines(host, content, options)
+        if above:
+            attributes["preamble"] = above
+        if below:
+            attributes["below_header"] = below
     return Stored(
         converted.data,
         attributes,
@@ -168,24 +170,36 @@ def to_parquet_from_host(
 
 PREAMBLE_LINES = 32
 PREAMBLE_CHARS = 1024
+# Decompressed bytes looked at for them: 34 lines of 1 KiB and more.
+_HEAD_BYTES = 64 * 1024
 
 
-def _preamble(host: Path, lines: int, encoding: str | None) -> list[str]:
-    """The lines above a CSV's header (station metadata), kept with the node: at most
-    ``PREAMBLE_LINES`` of them, each cut to ``PREAMBLE_CHARS``; compressed files keep none."""
-    if host.name.lower().endswith((".gz", ".zst")):
-        return []
-    out: list[str] = []
+def _header_lines(
+    host: Path, content: bytes | None, options: CopyOptions
+) -> tuple[list[str], list[str]]:
+    """The lines a CSV's reading skipped, kept with the node as its metadata: those
+    above the header (a logger's station line) and those under it (TOA5's units and
+    processing), at most ``PREAMBLE_LINES`` each, each cut to ``PREAMBLE_CHARS``.
+
+    Read from the bytes converted (``content``, else the file), decompressed as the
+    reading was, so every way in keeps the same lines."""
+    import pyarrow as pa
+
+    from ..query.csvread import compression_for
+
+    compression = options.compression or compression_for(host.name)
     try:
-        with host.open("r", encoding=encoding or "utf-8", errors="replace", newline="") as fh:
-            for _ in range(min(lines, PREAMBLE_LINES)):
-                line = fh.readline(PREAMBLE_CHARS * 4)
-                if not line:
-                    break
-                out.append(line.rstrip("\r\n")[:PREAMBLE_CHARS])
-    except (OSError, LookupError):
-        return []
-    return out
+        raw = pa.BufferReader(content) if content is not None else pa.OSFile(str(host))
+        with pa.CompressedInputStream(raw, compression) if compression else raw as stream:
+            head = stream.read(_HEAD_BYTES)
+        text = head.decode(options.encoding or "utf-8", errors="replace")
+    except (OSError, LookupError, pa.ArrowException):
+        return [], []
+    lines = [line[:PREAMBLE_CHARS] for line in text.splitlines()]
+    above = lines[: min(options.skip_rows, PREAMBLE_LINES)]
+    start = options.skip_rows + (1 if options.header else 0)
+    below = lines[start : start + min(options.skip_rows_after_header, PREAMBLE_LINES)]
+    return above, below
 
 
 def check_series_append(

@@ -310,8 +310,6 @@ def plan(
         problem = check_outputs(root, doc, pond_dir)
         if problem is not None:
             raise DocumentError(f"{doc.source.where()}: {problem}")
-        for where, found in doc.kind.check_pond(doc.spec, root):
-            raise DocumentError(f"{doc.source.where()}: {where}: {found}")
     try:
         graph.order(_graph_of(root, docs))
     except graph.CycleError as exc:
@@ -358,6 +356,7 @@ def apply_documents(
     if dry_run:
         items, directories = plan(read_root, docs, pond_dir)
         nodes = plan_nodes(read_root, docs, items)
+        _check_in_pond(read_root, docs)
         warnings = unmatched_inputs(read_root, docs)
         return ApplyResult(items, directories, None, True, nodes, warnings)
     by_name = {doc.name: doc for doc in docs}
@@ -386,8 +385,17 @@ def apply_documents(
             _write_node(root, node, uuids[node.name], before.get(node.name))
         for node in nodes:
             _check_listing(root, by_name[node.name], node.path)
+        _check_in_pond(root, docs)
         warnings = unmatched_inputs(root, docs)
     return ApplyResult(items, directories, tx.txn_seq, False, nodes, warnings)
+
+
+def _check_in_pond(root: WD, docs: Sequence[Document]) -> None:
+    """Each kind's checks against the pond (``Kind.check_pond``), made once the
+    derivations are in place, so that a Site sees the Reduce applied with it."""
+    for doc in docs:
+        for where, found in doc.kind.check_pond(doc.spec, root):
+            raise DocumentError(f"{doc.source.where()}: {where}: {found}")
 
 
 def _check_listing(root: WD, doc: Document, path: str) -> None:

@@ -485,6 +485,10 @@ class _CachedTable:
         schema: pa.Schema = self._parquet().schema_arrow
         return schema
 
+    def column_names(self) -> list[str]:
+        """The cached table's columns (its footer: cheap)."""
+        return list(self.schema().names)
+
     def batches(self) -> Iterator[pa.RecordBatch]:
         yield from self._parquet().iter_batches(batch_size=READ_BATCH_ROWS)
 
@@ -536,6 +540,11 @@ class _TeeTable:
 
     def schema(self) -> pa.Schema:
         return self.inner.schema()
+
+    def column_names(self) -> list[str] | None:
+        """The fresh output's columns where it knows them without computing."""
+        names = getattr(self.inner, "column_names", None)
+        return names() if callable(names) else None
 
     def event_range(self) -> tuple[int, int] | None:
         return self.inner.event_range()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -92,6 +93,23 @@ Duration = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\d+(s|m|h|d|w)$"}),
 ]
 """A duration written ``15m``, ``1h``, ``1d``, ``7d``; stored in its shortest form."""
+
+
+def checked_by(module: str, function: str) -> AfterValidator:
+    """A field validator keeping a text that ``module.function`` parses; its
+    ``ConfigError`` becomes the field's error (pydantic names the field).  The module is
+    imported on first use, so loading a resource does not import Arrow."""
+    import importlib
+
+    def check(value: str) -> str:
+        parse = getattr(importlib.import_module(module), function)
+        try:
+            parse(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    return AfterValidator(check)
 
 
 def _check_components(pattern: str) -> None:

@@ -160,16 +160,25 @@ def _csv_options(options: CsvOptions, quoted_rows: bool = True) -> tuple[Any, An
         quoted_strings_can_be_null=False,
         decimal_point=options.decimal,
         column_types={
+            # Read as text, so that the format reads every value (24:00, compact dates
+            # 19580329, and ISO 8601 text is no silent exception to the format given).
+            **{name: pa.string() for name in _formatted_names(options)},
             **{name: types[typ] for name, typ in options.column_types},
-            # Read as text, so that 24:00 and compact dates (19580329) reach the format.
-            **(
-                {options.timestamp_column: pa.string(), options.time_column: pa.string()}
-                if options.time_column is not None and options.timestamp_column is not None
-                else {}
-            ),
         },
     )
     return read, parse, convert
+
+
+def _formatted_names(options: CsvOptions) -> list[str]:
+    """The columns ``timestamp_format`` reads: the time column named (and the time of
+    day joined to it), else any of the usual names."""
+    if options.timestamp_format is None:
+        return []
+    if options.timestamp_column is None:
+        # The usual names are found in any case; these are the cases files write.
+        spelt = (f(c) for c in TIMESTAMP_CANDIDATES for f in (str, str.lower, str.upper, str.title))
+        return list(dict.fromkeys(spelt))
+    return [n for n in (options.timestamp_column, options.time_column) if n is not None]
 
 
 def compression_for(name: str) -> str | None:
@@ -217,6 +226,8 @@ class _CsvReading:
         self.rows = 0
         self.dst = DstState()
         self.checked_header = False
+        # The column ``timestamp_format`` reads when none is named nor has a usual name.
+        self.formatted: str | None = None
 
     def where(self) -> str:
         return f"{self.name}: " if self.name else ""
@@ -227,15 +238,35 @@ class _CsvReading:
 
         if not self.checked_header:
             self.check_header(batch.schema.names)
+            self.formatted = self._formatted_column(batch)
             self.checked_header = True
         if self.options.time_column is not None:
             batch = self._join_date_and_time(batch)
         columns = []
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             columns.append(self._column(name, column))
-        self.rows += batch.num_rows
         prepared = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+        if self.rows == 0:
+            self._check_zone_used(prepared)
+        self.rows += batch.num_rows
         return canonical_batch(prepared, self.options.tz, self.options.dst, self.dst)
+
+    def _check_zone_used(self, batch: pa.RecordBatch) -> None:
+        """A ``tz`` that no time of the file is read in would silently do nothing: refuse
+        it when every time column says its own zone (``...Z``, ``+02:00``)."""
+        import pyarrow as pa
+
+        tz = self.options.tz
+        if tz is None or tz == "UTC":
+            return
+        zoned = [f.name for f in batch.schema if pa.types.is_timestamp(f.type) and f.type.tz]
+        if zoned and len(zoned) == sum(pa.types.is_timestamp(f.type) for f in batch.schema):
+            raise FormatError(
+                f"{self.where()}{{tz}}: every time in column {zoned[0]!r} says its own "
+                f"zone (as 2024-06-01T12:00Z or +02:00 do), so none would be read in {tz}: "
+                "leave the option out",
+                options={"tz": (tz, repr(tz))},
+            )
 
     def _join_date_and_time(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The date column replaced by its dates and the time column's times parsed
@@ -267,12 +298,10 @@ class _CsvReading:
             *(("column_types", n) for n, _ in self.options.column_types),
         ):
             if name is not None and name not in names:
-                # Written as the option's flag or YAML key by whoever shows the error;
-                # --column-type and column_types differ, so that one is named as typed.
-                said = option if option == "column_types" else "{" + option + "}"
+                # Written as the option's flag or YAML key by whoever shows the error.
                 raise FormatError(
-                    f"{self.where()}{missing_column(said, name, names)}",
-                    options={} if option == "column_types" else {option: ""},
+                    f"{self.where()}{missing_column('{' + option + '}', name, names)}",
+                    options={option: ""},
                 )
         seen: dict[str, int] = {}
         for i, name in enumerate(names, 1):
@@ -289,10 +318,45 @@ class _CsvReading:
             seen[name] = i
 
     def _is_time_column(self, name: str) -> bool:
-        explicit = self.options.timestamp_column
+        explicit = self.options.timestamp_column or self.formatted
         if explicit is not None:
             return name == explicit
-        return name.lower() in {c.lower() for c in TIMESTAMP_CANDIDATES}
+        return _usual_time_name(name)
+
+    def _formatted_column(self, batch: pa.RecordBatch) -> str | None:
+        """With a ``timestamp_format`` but no time column named, nor one of the usual
+        names: the one column whose every value in the first block the format reads
+        (``obs_date`` holding ``19580329``).  None, a FormatError saying what to pass when
+        no column or several fit."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        fmt = self.options.timestamp_format
+        names = batch.schema.names
+        if fmt is None or self.options.timestamp_column or any(map(_usual_time_name, names)):
+            return None
+        fitting: list[str] = []
+        for name, column in zip(names, batch.columns, strict=True):
+            if not (pa.types.is_integer(column.type) or pa.types.is_string(column.type)):
+                continue
+            values = pc.drop_null(column.cast(pa.string()))
+            if len(values) == 0 or "%f" in fmt:
+                continue
+            parsed = pc.strptime(values, format=fmt, unit="us", error_is_null=True)
+            if parsed.null_count == 0:
+                fitting.append(name)
+        if len(fitting) == 1:
+            return fitting[0]
+        found = (
+            f"reads columns {', '.join(map(repr, fitting))} alike"
+            if fitting
+            else f"reads no column's values (columns: {', '.join(names)})"
+        )
+        raise FormatError(
+            f"{self.where()}{{timestamp_format}} {found}: name the time column with "
+            "{timestamp_column}",
+            options={"timestamp_format": (repr(fmt), repr(fmt)), "timestamp_column": ""},
+        )
 
     def _column(self, name: str, column: pa.Array) -> pa.Array:
         import pyarrow as pa
@@ -353,8 +417,9 @@ class _CsvReading:
             except UnicodeDecodeError:
                 raise FormatError(
                     f"{self.where()}{self._line(i)}, column {name!r}: not UTF-8 text "
-                    f"({value[:20]!r}); name the file's encoding with --encoding "
-                    "(e.g. latin-1)"
+                    f"({value[:20]!r}); name the file's encoding with {{encoding}} "
+                    "(e.g. latin-1)",
+                    options={"encoding": ""},
                 ) from None
 
     def _check_markers(self, name: str, column: pa.Array) -> None:
@@ -378,15 +443,19 @@ class _CsvReading:
         value = column[first].as_py()
         raise FormatError(
             f"{self.where()}{self._line(first)}, column {name!r}: {value!r} in a "
-            f"column of numbers; name it a missing value with --null-value {value} "
-            f"(or keep the column as text with --column-type {name}=string)"
+            "column of numbers; name it a missing value with {null_values} "
+            "(or keep the column as text with {column_types})",
+            options={
+                "null_values": (value, f"[{value!r}]"),
+                "column_types": (f"{name}=string", f"{{{name!r}: string}}"),
+            },
         )
 
     def _parse_times(self, name: str, column: pa.Array) -> Any:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        fmt = self.options.timestamp_format
+        fmt = given = self.options.timestamp_format
         assert fmt is not None
         values = column
         fraction = None
@@ -404,13 +473,18 @@ class _CsvReading:
             first = pc.index(bad, True).as_py()
             raise FormatError(
                 f"{self.where()}{self._line(first)}, column {name!r}: "
-                f"{column[first].as_py()!r} does not match --timestamp-format "
-                f"{self.options.timestamp_format!r}"
+                f"{column[first].as_py()!r} does not match {{timestamp_format}}",
+                options={"timestamp_format": (repr(given), repr(given))},
             )
         if fraction is not None:
             micros = pc.add(parsed.cast(pa.int64()), fraction)
             parsed = micros.cast(pa.timestamp("us"))
         return parsed
+
+
+def _usual_time_name(name: str) -> bool:
+    """Whether ``name`` is one of the names a time column is found by (any case)."""
+    return name.lower() in {c.lower() for c in TIMESTAMP_CANDIDATES}
 
 
 def missing_column(option: str, name: str, names: list[str]) -> str:
@@ -479,6 +553,12 @@ def _csv_error(
     and column."""
     where = f"{name}: " if name else ""
     message = flatten(str(exc))
+    if message.startswith("Could not skip initial"):
+        return FormatError(
+            f"{where}{{skip_rows}}: the file has no header after {options.skip_rows} "
+            "lines above it (it is shorter)",
+            options={"skip_rows": (str(options.skip_rows), str(options.skip_rows))},
+        )
     found = re.search(r"In CSV column #(\d+): .*?invalid value '(.*)'", message)
     if found and opener is not None and options.has_header:
         located = _locate_value(opener, options, int(found[1]), found[2])
@@ -557,7 +637,8 @@ def _encoding_error(
             pass
     return FormatError(
         f"{where}{line}not {encoding} text (byte {exc.object[exc.start : exc.end]!r}); "
-        "name the file's encoding with --encoding (e.g. latin-1, cp1252)"
+        "name the file's encoding with {encoding} (e.g. latin-1, cp1252)",
+        options={"encoding": ""},
     )
 
 

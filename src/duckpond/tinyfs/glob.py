@@ -4,8 +4,10 @@ A pattern is split into components.  ``**`` alone in a component matches
 zero or more directories; every ``*`` and ``**`` is a capture, numbered
 from ``$0`` left to right, which factories use to name their outputs.
 ``{a,b,c}`` matches any one of its comma-separated alternatives, as in a
-shell, within one component; the alternatives are literal text and are
-not captures.
+shell, within one component; the alternatives are literal text, and the one
+matched is a capture too (``/raw/{north,south}/*.series``: ``$0`` the station,
+``$1`` the file's stem).  ``{name}`` alone is no named capture: it is refused
+with a message saying so.
 """
 
 from __future__ import annotations
@@ -81,12 +83,19 @@ def _translate(component: str) -> tuple[str, int]:
                     "(alternatives {a,b} stay within one path component)"
                 )
             choices = component[i + 1 : j].split(",")
+            if len(choices) < 2 and not WILDCARDS & set(choices[0]):
+                raise GlobError(
+                    f"{{{choices[0]}}} in glob pattern {component} names no capture: "
+                    "captures are numbered, not named ($0, $1... for each * and {a,b} "
+                    "from the left); write * to capture any name, {a,b} to choose among names"
+                )
             if len(choices) < 2 or any(WILDCARDS & set(c) for c in choices):
                 raise GlobError(
                     f"bad alternatives in glob pattern: {component} "
                     "(write {a,b}: two or more literal names separated by commas)"
                 )
-            out.append("(?:" + "|".join(re.escape(c) for c in choices) + ")")
+            out.append("(" + "|".join(re.escape(c) for c in choices) + ")")
+            captures += 1
             i = j
         elif ch in "]}":
             raise GlobError(f"unmatched {ch!r} in glob pattern: {component}")

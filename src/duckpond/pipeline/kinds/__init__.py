@@ -130,7 +130,8 @@ class Kind:
     lists ``(field, host folder)`` pairs the resource writes outside the pond
     (checked against the pond's own directory); ``check_pond(spec, root)``
     lists ``(field, problem)`` pairs found in the pond at apply (a template
-    file that does not compile); ``run`` is the run step
+    file that does not compile, a column named that a stored input lacks), once
+    the applied derivations' nodes are in place; ``run`` is the run step
     of collectors and publishers; ``base_dir`` is where ``spec.path`` defaults to
     ``<base_dir>/<name>``.  A derivation has ``output(spec, ctx)``,
     its computed output, and ``output_type(spec)``, the type of its node
@@ -184,6 +185,8 @@ def get_kind(name: str) -> Kind:
         # Its own module first (SqlDerived: sql_derived): a `pond run` of one Backup
         # should not import the site builder and every other kind.
         module = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        if module not in _BUILTIN and f"{module}_" in _BUILTIN:
+            module += "_"  # named after a Python keyword: Import is import_
         if module in _BUILTIN:
             importlib.import_module(f".{module}", __name__)
     if name not in KINDS:

@@ -189,9 +189,19 @@ def read_table(root: WD, np: NodePath) -> pa.Table | None:
 class ComputedTable:
     """A ``TableOutput`` over a table computed on first use (then kept for this read)."""
 
-    def __init__(self, compute: Callable[[], pa.Table]) -> None:
+    def __init__(
+        self,
+        compute: Callable[[], pa.Table],
+        names: Callable[[], list[str] | None] | None = None,
+    ) -> None:
         self._compute = compute
+        self._names = names
         self._table: pa.Table | None = None
+
+    def column_names(self) -> list[str] | None:
+        """The columns the table will have, when known without computing it (else None):
+        what ``pond apply`` checks settings that name columns against."""
+        return self._names() if self._names is not None else None
 
     def table(self) -> pa.Table:
         if self._table is None:
@@ -253,3 +263,44 @@ def base_persistence(root: WD) -> Any:
     while getattr(p, "base", None) is not None:
         p = p.base
     return p
+
+
+def stored_columns(np: NodePath) -> tuple[list[str], list[str]] | None:
+    """(numeric columns, every column but timestamps) of a stored table or series, from
+    its attributes or Parquet footers; None for a computed one (its columns are known
+    only by computing it) or one that cannot be read."""
+    from ...errors import PondError
+    from ...ingest.versions import parquet_columns
+
+    if np.is_dynamic():
+        return None
+    try:
+        columns = parquet_columns(np)
+    except (PondError, OSError, ValueError):
+        return None
+    numeric = [c["name"] for c in columns if c["type"].startswith(_NUMERIC_TYPES)]
+    names = [c["name"] for c in columns if not c["type"].startswith("timestamp")]
+    return numeric, names
+
+
+# Arrow's names of the types Reduce aggregates (integers and floats of every width).
+_NUMERIC_TYPES = ("int", "uint", "float", "double", "halffloat")
+
+
+def unmatched(
+    patterns: Sequence[str], among: Sequence[str], names: Sequence[str], what: str
+) -> list[str]:
+    """For each of ``patterns`` (names or ``*`` globs) matching none of ``among``: the
+    problem, saying ``what`` it should match, listing ``names`` (the input's columns)
+    and the closest of them."""
+    import difflib
+    import fnmatch
+
+    found = []
+    for pattern in patterns:
+        if any(fnmatch.fnmatchcase(name, pattern) for name in among):
+            continue
+        close = difflib.get_close_matches(pattern, names, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        found.append(f"{pattern!r} matches no {what} (columns: {', '.join(names)}){hint}")
+    return found

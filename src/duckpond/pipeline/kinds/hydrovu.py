@@ -27,10 +27,10 @@ import time
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ...tinyfs import FILE_SERIES, FILE_TABLE, WD
-from ..documents import PondPath, StrictModel
+from ..documents import PondPath, StrictModel, checked_by
 from ..hydrovu import DEFAULT_BASE_URL
 from ..secrets import SecretField
 from . import Kind, RunContext, RunStats, WriteStep, register_kind
@@ -40,15 +40,8 @@ META = "meta"
 QUARANTINE = "quarantine"
 
 
-def _check_duration(value: str) -> str:
-    from ...errors import ConfigError
-    from ..timeseries import parse_duration
-
-    try:
-        parse_duration(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
+# A span written as Reduce's are (``15m``, ``1h``), kept as written.
+_Span = Annotated[str, checked_by("duckpond.pipeline.timeseries", "parse_duration")]
 
 
 def _seconds(value: str) -> int:
@@ -82,8 +75,8 @@ class HydroVuSpec(StrictModel):
     devices: list[HydroVuDevice] = Field(min_length=1)
     max_points_per_run: int = Field(default=200_000, ge=1)
     concurrency: int = Field(default=4, ge=1, le=16)
-    future_tolerance: Annotated[str, AfterValidator(_check_duration)] = "1h"
-    time_limit: Annotated[str, AfterValidator(_check_duration)] = "5m"
+    future_tolerance: _Span = "1h"
+    time_limit: _Span = "5m"
 
     @field_validator("since", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ series) at ``spec.path``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -29,7 +30,7 @@ from . import Kind, register_kind
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ...tinyfs import FactoryContext, TableOutput
+    from ...tinyfs import WD, FactoryContext, TableOutput
 
 
 class PivotSpec(StrictModel):
@@ -51,7 +52,7 @@ def site_of(path: str, captures: tuple[str, ...]) -> str:
 def compute_pivot(spec: PivotSpec, ctx: FactoryContext) -> pa.Table:
     """The pivoted table, its schema metadata naming the sites and input versions."""
     from ..timeseries import pivot
-    from ._series import input_record, matches, read_table, with_description
+    from ._series import input_record, matches, read_table, unmatched, with_description
 
     series: list[tuple[str, Any]] = []
     described: list[dict[str, Any]] = []
@@ -65,8 +66,40 @@ def compute_pivot(spec: PivotSpec, ctx: FactoryContext) -> pa.Table:
         seen[site] = match.path
         series.append((site, read_table(ctx.root, match.node)))
         described.append({**input_record(match.node), "site": site})
+    if series:
+        names = _names(t.schema.names for _, t in series)
+        for problem in unmatched(spec.columns or (), names, names, "column of any input"):
+            raise ConfigError(f"{ctx.path}: spec.columns: {problem}")
     table = pivot(series, spec.columns)
     return with_description(table, {"kind": "Pivot", "inputs": described})
+
+
+def _names(schemas: Iterable[Sequence[str]]) -> list[str]:
+    """Every column of the inputs but their time, each once, in order of appearance."""
+    from ..timeseries._arrow import TIME
+
+    return list(dict.fromkeys(n for names in schemas for n in names if n != TIME))
+
+
+def _pond_problems(spec: PivotSpec, root: WD) -> list[tuple[str, str]]:
+    """At apply: ``columns`` naming no column of any stored input (a computed input is
+    checked when the Pivot is read, in the same words)."""
+    from ._series import matches, stored_columns, unmatched
+
+    if not spec.columns:
+        return []
+    schemas = []
+    for match in matches(root, spec.pattern):
+        columns = stored_columns(match.node)
+        if columns is None:
+            return []
+        schemas.append(columns[1])
+    names = _names(schemas)
+    if not names:
+        return []
+    return [
+        ("spec.columns", p) for p in unmatched(spec.columns, names, names, "column of any input")
+    ]
 
 
 def pivot_output(spec: PivotSpec, ctx: FactoryContext) -> TableOutput:
@@ -84,5 +117,6 @@ register_kind(
         inputs=lambda spec: [spec.pattern],
         output=pivot_output,
         output_type=lambda spec: DYNAMIC_FILE,
+        check_pond=_pond_problems,
     )
 )

@@ -45,12 +45,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from ...errors import ConfigError
+from ...ingest.options import OptionError
 from ...tinyfs.persistence import DIRECTORY, DYNAMIC_DIR, FILE_SERIES
 from ..cache import HOST_INPUT
-from ..documents import PondPath, PondPattern, StrictModel
+from ..documents import PondPath, PondPattern, StrictModel, checked_by
 from . import Kind, register_kind
 
 if TYPE_CHECKING:
@@ -61,46 +62,7 @@ if TYPE_CHECKING:
     from ._series import Match
 
 STATE_DIR = "reduce-state"
-
-
-def _check_resolutions(value: list[str]) -> list[str]:
-    from ..timeseries import parse_resolutions
-
-    try:
-        parse_resolutions(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
-
-def _check_duration(value: str) -> str:
-    from ..timeseries import parse_duration
-
-    try:
-        parse_duration(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
-
-def _check_zone(value: str) -> str:
-    from ...timeparse import zone
-
-    try:
-        zone(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
-
-def _check_weekday(value: str) -> str:
-    from ..timeseries.calendar import parse_weekday
-
-    try:
-        parse_weekday(value)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return value
+_TIMESERIES = "duckpond.pipeline.timeseries"
 
 
 def _check_out_pattern(value: str | None) -> str | None:
@@ -128,12 +90,36 @@ class ReduceSpec(StrictModel):
 
     in_pattern: PondPattern
     out_pattern: Annotated[str | None, AfterValidator(_check_out_pattern)] = None
-    resolutions: Annotated[list[str], AfterValidator(_check_resolutions)] = Field(min_length=1)
+    resolutions: Annotated[list[str], checked_by(_TIMESERIES, "parse_resolutions")] = Field(
+        min_length=1
+    )
     aggregations: list[AggregationSpec] = Field(default_factory=_default_aggregations, min_length=1)
-    allowed_lateness: Annotated[str, AfterValidator(_check_duration)] = "1d"
-    timezone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
-    week_start: Annotated[str, AfterValidator(_check_weekday)] = "monday"
+    allowed_lateness: Annotated[str, checked_by(_TIMESERIES, "parse_duration")] = "1d"
+    timezone: Annotated[str, checked_by("duckpond.timeparse", "zone")] = "UTC"
+    week_start: Annotated[str, checked_by(f"{_TIMESERIES}.calendar", "parse_weekday")] = "monday"
     path: PondPath
+
+    @model_validator(mode="after")
+    def _week_start_has_weeks(self) -> ReduceSpec:
+        # A weekday given for no week would silently do nothing: 7d buckets are counted
+        # from 1970-01-01, a Thursday, and only w buckets start on week_start.  (The
+        # default, Monday, is in every stored spec, so only another day is seen as asked.)
+        from ..timeseries.calendar import parse_weekday
+
+        if parse_weekday(self.week_start) != 0 and not any(
+            r.strip().lower().endswith("w") for r in self.resolutions
+        ):
+            sevens = [r for r in self.resolutions if r.strip().lower() in ("7d", "168h")]
+            why = (
+                f" ({sevens[0]} buckets are counted from 1970-01-01, a Thursday; "
+                "write 1w for weeks from week_start)"
+                if sevens
+                else ""
+            )
+            raise OptionError(
+                "week_start", f"{self.week_start!r} starts 1w buckets, and none is asked{why}"
+            )
+        return self
 
     def config(self) -> ReduceConfig:
         from ..timeseries import Aggregation, ReduceConfig
@@ -234,8 +220,10 @@ class ReduceDir:
 
         match_path = tree.match.path
         # Computed on first use, so listing the outputs computes none of them.
+        match = tree.match.node
         return ComputedTable(
-            lambda: reduce_table(self.spec, self.config, match_path, resolution, ctx)
+            lambda: reduce_table(self.spec, self.config, match_path, resolution, ctx),
+            lambda: _output_names(self.config, match),
         )
 
 
@@ -271,27 +259,62 @@ def _check_columns(
 ) -> None:
     """Every pattern in ``aggregations[].columns`` must reduce some column of a non-empty
     input: ConfigError listing the input's columns (and the closest) otherwise."""
-    import difflib
-    import fnmatch
-
     from ._series import rows
 
     finest = partials.tables[0]
     if finest.num_rows == 0:
         return
-    reduced = {name.rsplit(".", 1)[0] for name in finest.schema.names if name != "timestamp"}
-    for index, agg in enumerate(config.aggregations):
-        for pattern in agg.columns or ():
-            if any(fnmatch.fnmatchcase(name, pattern) for name in reduced):
-                continue
-            piece = next(iter(rows(ctx.root, ctx.root.get(match_path))), None)
-            names = [n for n in piece.schema.names if n != "timestamp"] if piece else []
-            close = difflib.get_close_matches(pattern, names, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"{ctx.path}: spec.aggregations.{index}.columns: {pattern!r} matches no "
-                f"numeric column of {match_path} (columns: {', '.join(names)}){hint}"
-            )
+    reduced = [name.rsplit(".", 1)[0] for name in finest.schema.names if name != "timestamp"]
+    if not unreduced_columns(config, reduced, reduced, match_path):
+        return
+    # Only to say what is wrong: the input's columns, numeric or not, from its first rows.
+    piece = next(iter(rows(ctx.root, ctx.root.get(match_path))), None)
+    names = [n for n in piece.schema.names if n != "timestamp"] if piece else []
+    for field_name, problem in unreduced_columns(config, reduced, names, match_path):
+        raise ConfigError(f"{ctx.path}: {field_name}: {problem}")
+
+
+def unreduced_columns(
+    config: ReduceConfig, numeric: list[str], names: list[str], match_path: str
+) -> list[tuple[str, str]]:
+    """``(field, problem)`` for each ``aggregations[].columns`` pattern matching none of
+    ``numeric`` (the input's numeric columns); ``names`` (all its columns but the time)
+    are listed, with the closest."""
+    from ._series import unmatched
+
+    return [
+        (f"spec.aggregations.{index}.columns", problem)
+        for index, agg in enumerate(config.aggregations)
+        for problem in unmatched(
+            agg.columns or (), numeric, names, f"numeric column of {match_path}"
+        )
+    ]
+
+
+def _output_names(config: ReduceConfig, np: NodePath) -> list[str] | None:
+    """The columns of a ``res=<R>.series`` over ``np`` (``<column>.<aggregation>``), from
+    a stored input's columns without computing; None for a computed input."""
+    from ._series import stored_columns
+
+    columns = stored_columns(np)
+    if columns is None:
+        return None
+    return [f"{c}.{agg}" for c in columns[0] for agg in config.outputs_for(c)]
+
+
+def _pond_problems(spec: ReduceSpec, root: WD) -> list[tuple[str, str]]:
+    """At apply: ``aggregations[].columns`` naming no column of a stored input.  Computed
+    inputs are checked when the Reduce is read."""
+    from ._series import matches, stored_columns
+
+    config = spec.config()
+    for match in matches(root, spec.in_pattern):
+        columns = stored_columns(match.node)
+        if columns is not None:
+            problems = unreduced_columns(config, *columns, match.path)
+            if problems:
+                return problems
+    return []
 
 
 def reduce_output(spec: ReduceSpec, ctx: FactoryContext) -> Output:
@@ -619,5 +642,6 @@ register_kind(
         inputs=reduce_inputs,
         output=reduce_output,
         output_type=lambda spec: DYNAMIC_DIR,
+        check_pond=_pond_problems,
     )
 )

@@ -144,12 +144,14 @@ class MarkdownPage:
 
 @dataclass(frozen=True)
 class SiteOptions:
-    """Site-wide settings: title, base URL (for canonical links), display time zone (IANA)."""
+    """Site-wide settings: title, base URL (for canonical links), display time zone (IANA),
+    and the other zones some charted buckets are counted in (the pages say so)."""
 
     title: str
     base_url: str = ""
     timezone: str = "UTC"
     max_points: int = MAX_POINTS
+    bucket_zones: tuple[str, ...] = ()
 
 
 @dataclass
@@ -272,28 +274,60 @@ def _traces(groups: Sequence[ChartGroup]) -> list[_Trace]:
 
 
 def _check_columns(group: ChartGroup) -> None:
-    """Each of ``group.columns`` must name a column of the matched series: ConfigError
-    listing the real ones (and the closest) otherwise."""
-    import difflib
-
+    """Each of ``group.columns`` and of ``group.labels``' keys must name a column of the
+    matched series: ConfigError listing the real ones (and the closest) otherwise."""
     if not group.series:
         return
-    names: list[str] = []
-    for series in group.series:
-        for table in series.resolutions.values():
-            for column in table.column_names:
-                base, _, agg = column.rpartition(".")
-                if agg in AGGREGATES and base and base not in names:
-                    names.append(base)
-    params = names + [b.partition(".")[2] for b in names if "." in b]
-    for pattern in group.columns:
+    names = [c for s in group.series for t in s.resolutions.values() for c in t.column_names]
+    for option, patterns in (("columns", group.columns), ("labels", list(group.labels))):
+        problem = unmatched_columns(patterns, names)
+        if problem is not None:
+            raise ConfigError(f"{option}: {problem}")
+
+
+def title_of(*parts: str | None) -> str:
+    """``parts`` joined by `` · ``, leaving out one whose words another already says:
+    a chart "Rain" of the column "Rain" is "Rain", not "Rain · Rain"; "Rain" and
+    "Rain gauge" are "Rain gauge"."""
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"\w+", text.casefold()))
+
+    kept: list[str] = []
+    for part in parts:
+        if not part:
+            continue
+        for index, other in enumerate(kept):
+            if words(part) <= words(other):
+                break
+            if words(other) <= words(part):
+                kept[index] = part
+                break
+        else:
+            kept.append(part)
+    return " · ".join(kept)
+
+
+def unmatched_columns(patterns: Sequence[str], names: Iterable[str]) -> str | None:
+    """The first of a chart's ``columns`` patterns that matches none of a Reduce output's
+    columns (``names``, ``<column>.<aggregation>``), said with the columns there are and
+    the closest; None when each matches.  A pattern may also match what follows a base
+    column's first ``.`` (``C`` of ``Temp.C``)."""
+    import difflib
+
+    bases: list[str] = []
+    for column in names:
+        base, _, agg = column.rpartition(".")
+        if agg in AGGREGATES and base and base not in bases:
+            bases.append(base)
+    params = bases + [b.partition(".")[2] for b in bases if "." in b]
+    for pattern in patterns:
         if any(fnmatch.fnmatchcase(p, pattern) for p in params):
             continue
         close = difflib.get_close_matches(pattern, params, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"columns: {pattern!r} matches no column (columns: {', '.join(names)}){hint}"
-        )
+        return f"{pattern!r} matches no column (columns: {', '.join(bases)}){hint}"
+    return None
 
 
 def _write_chunks(trace: _Trace, data_dir: Path, report: BuildReport) -> None:
@@ -619,6 +653,7 @@ def _build_into(
         "site_title": options.title,
         "nav": nav,
         "timezone": options.timezone,
+        "bucket_zones": options.bucket_zones,
         "vega": vega_name,
         "asset_tag": asset_tag,
     }
@@ -626,6 +661,7 @@ def _build_into(
     def render(rel: str, template: str, **context: Any) -> None:
         depth = rel.count("/")
         text = env.get_template(template).render(
+            page_title=title_of(context.get("title"), options.title),
             root="../" * depth,
             current=rel,
             canonical=options.base_url.rstrip("/") + "/" + rel if options.base_url else "",
@@ -644,8 +680,7 @@ def _build_into(
             "charts": [
                 dict(
                     t.manifest,
-                    title=(f"{t.group} · " if t.group else "")
-                    + (t.label if label == "param" else t.site),
+                    title=title_of(t.group, t.label if label == "param" else t.site),
                 )
                 for t in charts
             ],

@@ -8,7 +8,8 @@
     spec:
       title: Noyo Harbor water
       base_url: https://example.org/noyo     # optional: canonical links only
-      timezone: America/Los_Angeles          # how pages show times (default UTC)
+      timezone: America/Los_Angeles          # how pages show times (default: the zone
+                                             # the charted Reduces count days in, else UTC)
       pages: /etc/site/pages                 # Markdown files, in the pond or host:///dir
       charts:
         - pattern: "/reduce/*"
@@ -38,7 +39,7 @@ from ..documents import PondPattern, StrictModel
 from ..kinds import Kind, RunContext, RunStats, WriteStep, register_kind
 
 if TYPE_CHECKING:
-    from ...tinyfs import WD
+    from ...tinyfs import WD, NodePath
     from .build import BuildReport, ChartGroup, MarkdownPage
 
 HOST_PREFIX = "host://"
@@ -69,14 +70,15 @@ class ChartSpec(StrictModel):
 
 class SiteSpec(StrictModel):
     """``title``; ``out`` (absolute host folder); ``charts``; optional ``pages``,
-    ``base_url`` and ``timezone`` (IANA name)."""
+    ``base_url`` and ``timezone`` (IANA name or fixed offset; None: the one zone the
+    charted Reduce outputs count their buckets in, else UTC)."""
 
     title: str
     out: str
     charts: list[ChartSpec] = Field(min_length=1)
     pages: str | None = None
     base_url: str = ""
-    timezone: str = "UTC"
+    timezone: str | None = None
 
     @field_validator("out")
     @classmethod
@@ -98,11 +100,12 @@ class SiteSpec(StrictModel):
 
     @field_validator("timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
+    def _known_zone(cls, value: str | None) -> str | None:
         from ...timeparse import zone
 
         try:
-            zone(value)
+            if value is not None:
+                zone(value)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return value
@@ -159,6 +162,76 @@ def _chart_groups(root: WD, spec: SiteSpec) -> tuple[list[ChartGroup], list[str]
     return groups, skipped
 
 
+def _pond_problems(spec: SiteSpec, root: WD) -> list[tuple[str, str]]:
+    """At apply: a chart's ``columns`` or ``labels`` naming no column of the Reduce
+    outputs its pattern matches, where their columns are known without computing (their
+    inputs are stored); the others are checked when the site is built, in the same words."""
+    from ...errors import PondError
+    from .build import unmatched_columns
+
+    problems: list[tuple[str, str]] = []
+    for index, chart in enumerate(spec.charts):
+        if not chart.columns and not chart.labels:
+            continue
+        names: list[str] = []
+        try:
+            for np in _res_files(root, chart.pattern):
+                known = _column_names(np)
+                if known is None:
+                    break  # one output's columns unknown: the build checks them all
+                names.extend(known)
+            else:
+                for option, patterns in (("columns", chart.columns), ("labels", chart.labels)):
+                    problem = unmatched_columns(list(patterns), names) if names else None
+                    if problem is not None:
+                        problems.append((f"spec.charts.{index}.{option}", problem))
+        except PondError:
+            continue  # an output that cannot be read is the build's to report
+    return problems
+
+
+def _res_files(root: WD, pattern: str) -> list[NodePath]:
+    """The ``res=<R>.series`` files a chart pattern reaches (as ``_chart_groups`` does)."""
+    found: list[NodePath] = []
+    for match in root.glob(pattern):
+        np = match.node_path
+        if np.is_dir():
+            found.extend(c for c in root.entries(np.path) if _is_res(c.name))
+        elif _is_res(np.name):
+            found.append(np)
+    return found
+
+
+def _column_names(np: NodePath) -> list[str] | None:
+    """A Reduce output's columns without computing it, or a stored series' columns."""
+    if np.is_dynamic():
+        names = getattr(np.output(), "column_names", None)
+        return names() if callable(names) else None
+    from ...ingest.versions import parquet_columns
+
+    return [c["name"] for c in parquet_columns(np)]
+
+
+def bucket_zones(groups: list[ChartGroup]) -> list[str]:
+    """The zones the charted tables' buckets are counted in, as their Reduce recorded
+    (``timezone`` of its description), sorted; a table without one counts in UTC."""
+    import json
+
+    from ..kinds._series import DESCRIBE_KEY
+
+    found: set[str] = set()
+    for group in groups:
+        for series in group.series:
+            for table in series.resolutions.values():
+                described = (table.schema.metadata or {}).get(DESCRIBE_KEY)
+                try:
+                    zone = json.loads(described).get("timezone") if described else None
+                except (ValueError, AttributeError):
+                    zone = None
+                found.add(zone if isinstance(zone, str) and zone else "UTC")
+    return sorted(found)
+
+
 def _pages(root: WD, spec: SiteSpec) -> list[MarkdownPage]:
     from .build import read_markdown_page
 
@@ -195,7 +268,14 @@ def build_from_pond(
 
     groups, skipped = _chart_groups(root, spec)
     pages = _pages(root, spec)
-    options = SiteOptions(title=spec.title, base_url=spec.base_url, timezone=spec.timezone)
+    counted = bucket_zones(groups)
+    shown = spec.timezone or (counted[0] if len(counted) == 1 else "UTC")
+    options = SiteOptions(
+        title=spec.title,
+        base_url=spec.base_url,
+        timezone=shown,
+        bucket_zones=tuple(z for z in counted if z != shown),
+    )
     inputs = fingerprint(options, groups, pages) if if_changed else None
     # The Vega bundle is cached per user, not per pond: it depends on no pond's content.
     report = build_site(
@@ -265,5 +345,6 @@ SITE = register_kind(
         run=run_site,
         inputs=_inputs,
         host_outputs=lambda spec: [("out", spec.out)],
+        check_pond=_pond_problems,
     )
 )

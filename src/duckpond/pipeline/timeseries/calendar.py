@@ -53,7 +53,11 @@ def parse_weekday(name: str) -> int:
     for index, day in enumerate(WEEKDAYS):
         if text == day or (len(text) >= 3 and day.startswith(text)):
             return index
-    raise ConfigError(f"not a weekday: {name!r} (one of {', '.join(WEEKDAYS)})")
+    import difflib
+
+    close = difflib.get_close_matches(text, WEEKDAYS, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise ConfigError(f"not a weekday: {name!r} (one of {', '.join(WEEKDAYS)}){hint}")
 
 
 def split_resolution(text: str) -> tuple[int, str]:
