@@ -14,12 +14,12 @@ a crashed run's journal, other patterns or table format.
 from __future__ import annotations
 
 import stat
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from ...tinyfs import DIRECTORY, SYMLINK
 from . import record as rec
-from .out import MirrorReport, Note, edited_reason, new_on_host, survey
+from .out import MirrorReport, Note, Survey, edited_reason, new_on_host, survey
 
 
 def idle_report(
@@ -54,28 +54,44 @@ def idle_report(
             return None
         looked = survey(base, record)
         report = MirrorReport(str(base), record.txn)
-        for rel, (state, st) in looked.states.items():
-            entry = record.files[rel]
-            if state == "clean":
-                assert st is not None
-                if entry.type not in (DIRECTORY, SYMLINK) and entry.stat_key != rec.stat_key(st):
-                    entry.with_stat(st)
-                    report.touched = True
-                report.unchanged += 1
-            elif (
-                state == "edited"
-                and st is not None
-                and stat.S_ISREG(st.st_mode)
-                and entry.type not in (DIRECTORY, SYMLINK)
-            ):
-                report.edited.append(Note(entry.path, rel, edited_reason(entry, record)))
-            else:
-                return None
+        if not as_recorded(record, looked, report):
+            return None
         report.refused = [Note(**note) for note in record.refused]
         report.new = new_on_host(record, looked.new)
         if report.touched:
             rec.save(base, record)
         return report
+
+
+def as_recorded(
+    record: rec.Record, looked: Survey, report: MirrorReport, skip: Collection[str] = ()
+) -> bool:
+    """Count in ``report`` the host files of ``record`` (but ``skip``) a run leaves as they are.
+
+    A clean file is unchanged (a new ``lstat`` recorded when only it moved), an
+    edited regular file is noted; False as soon as one needs writing or a folder
+    or symlink changed: the full run's work.
+    """
+    for rel, (state, st) in looked.states.items():
+        if rel in skip:
+            continue
+        entry = record.files[rel]
+        if state == "clean":
+            assert st is not None
+            if entry.type not in (DIRECTORY, SYMLINK) and entry.stat_key != rec.stat_key(st):
+                entry.with_stat(st)
+                report.touched = True
+            report.unchanged += 1
+        elif (
+            state == "edited"
+            and st is not None
+            and stat.S_ISREG(st.st_mode)
+            and entry.type not in (DIRECTORY, SYMLINK)
+        ):
+            report.edited.append(Note(entry.path, rel, edited_reason(entry, record)))
+        else:
+            return False
+    return True
 
 
 def may_follow(

@@ -37,8 +37,8 @@ from ...errors import CorruptDataError
 from ...tinyfs import DIRECTORY, FILE_DATA, FILE_SERIES, FILE_TABLE, SYMLINK
 from ...tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR
 from . import record as rec
-from .idle import may_follow
-from .out import MirrorReport, Note, clear_staging, edited_reason, new_on_host, place, survey
+from .idle import as_recorded, may_follow
+from .out import MirrorReport, Note, clear_staging, new_on_host, place, survey
 
 MAX_FILES = 64
 """More data files than this after the record's entry: the full run is as quick."""
@@ -196,28 +196,13 @@ def tail_report(
         raw = {e.node: rel for rel, e in files.items() if e.type == FILE_DATA and not e.format}
         if any(a.node not in raw for a in tail.added):
             return None
+        if len(raw) != sum(e.type == FILE_DATA and not e.format for e in files.values()):
+            return None  # a node at two host paths: the full run weighs each
         changed = {raw[a.node] for a in tail.added}
         looked = survey(base, record)
         report = MirrorReport(str(base), tail.txn)
-        for rel, (state, st) in looked.states.items():
-            if rel in changed:
-                continue
-            entry = files[rel]
-            if state == "clean":
-                assert st is not None
-                if entry.type not in (DIRECTORY, SYMLINK) and entry.stat_key != rec.stat_key(st):
-                    entry.with_stat(st)
-                    report.touched = True
-                report.unchanged += 1
-            elif (
-                state == "edited"
-                and st is not None
-                and stat.S_ISREG(st.st_mode)
-                and entry.type not in (DIRECTORY, SYMLINK)
-            ):
-                report.edited.append(Note(entry.path, rel, edited_reason(entry, record)))
-            else:
-                return None  # a file to write again or a folder changed: the full run's work
+        if not as_recorded(record, looked, report, skip=changed):
+            return None  # a file to write again or a folder changed: the full run's work
         stamp = rec.log_stamp(pond, tail.version)
         if stamp is None:
             return None
