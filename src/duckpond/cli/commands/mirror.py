@@ -49,7 +49,7 @@ def mirror(
     symlinks as symlinks inside DIR; folders as folders. DIR/.pond-mirror
     records what each file was made from. Running it again rewrites only what
     changed and removes what the pond removed (when the pond has not changed,
-    without opening it); a file you changed in DIR is never overwritten (it is
+    or only wrote new versions of raw files, without opening it); a file you changed in DIR is never overwritten (it is
     reported), and files you added are named. Names a host cannot hold safely
     are written with %XX escapes (see README, "A mirror for other tools").
     --json gives each item's pond path ("path") and host path under DIR
