@@ -18,7 +18,8 @@ from urllib.parse import unquote
 
 from ..errors import PondCorruptError
 from ..tlogfs.layout import DATA_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR
-from .layout import RemoteObject, blob_key, data_key, log_key
+from ..tlogfs.runlog import RUNS_FILE
+from .layout import RemoteObject, blob_key, checkpoint_key, data_key, log_key
 
 _HASH_CHUNK = 8 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -47,6 +48,8 @@ class LocalVersion:
     txn_seq: int | None
     timestamp_ms: int | None
     data_files: tuple[LocalFile, ...]
+    checkpoint: LocalFile | None = None
+    """The version's Delta checkpoint, if the pond has written one."""
 
 
 class LocalLog:
@@ -67,6 +70,27 @@ class LocalLog:
             int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()
         )
         return found
+
+    def checkpoints(self) -> list[int]:
+        """The versions the pond has a (single-file) Delta checkpoint of, oldest first."""
+        try:
+            names = os.listdir(self.log_dir)
+        except FileNotFoundError:
+            return []
+        suffix = ".checkpoint.parquet"
+        return sorted(
+            int(n[:20])
+            for n in names
+            if len(n) == 20 + len(suffix) and n.endswith(suffix) and n[:20].isdigit()
+        )
+
+    def checkpoint(self, version: int) -> LocalFile | None:
+        """Version ``version``'s checkpoint, if the pond has one."""
+        path = self.data_dir / checkpoint_key(version)[len(DATA_DIR) + 1 :]
+        try:
+            return LocalFile(checkpoint_key(version), path, path.stat().st_size)
+        except FileNotFoundError:
+            return None
 
     def newest(self) -> int:
         versions = self.versions()
@@ -104,7 +128,9 @@ class LocalLog:
                         self.blobs_from_stats(add.get("stats")),
                     )
                 )
-        return LocalVersion(version, raw, txn_seq, timestamp, tuple(files))
+        return LocalVersion(
+            version, raw, txn_seq, timestamp, tuple(files), self.checkpoint(version)
+        )
 
     def partitions_changed(self, after: int, parts: set[str]) -> bool:
         """True if a Delta version after ``after`` adds or removes a file in one of ``parts``
@@ -202,6 +228,23 @@ def log_object(version: LocalVersion) -> RemoteObject:
     return RemoteObject(
         log_key(version.version), hashlib.sha256(version.log).hexdigest(), len(version.log)
     )
+
+
+def runs_since(pond_dir: Path, start: int) -> bytes:
+    """The whole lines of ``$POND/runs.jsonl`` from byte ``start`` (what a push sends).
+
+    A line still being written (no newline yet) waits for the next push.  A file shorter
+    than ``start`` was deleted and begun again (it may be: it holds no pond data): its
+    whole lines are all new.
+    """
+    try:
+        with open(pond_dir / RUNS_FILE, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(start if size >= start else 0)
+            data = f.read()
+    except FileNotFoundError:
+        return b""
+    return data[: data.rfind(b"\n") + 1]
 
 
 def pending(pond_dir: Path, after_version: int) -> tuple[int, int]:

@@ -28,6 +28,7 @@ round trips in all.  The local pond is only read; the push's own record
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,8 +40,20 @@ from typing import Any
 from ..errors import BackupConflictError, CorruptDataError, PondCorruptError
 from ..tlogfs.identity import pond_id, pond_id_of
 from ..tlogfs.objectstore import scrub_secrets
-from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
-from .local import LocalFile, LocalLog, LocalVersion, file_sha256, log_object
+from .layout import (
+    LAST_CHECKPOINT_KEY,
+    LOG_PREFIX,
+    RECORDS_PREFIX,
+    RUNS_PREFIX,
+    PushRecord,
+    RemoteObject,
+    log_key,
+    record_key,
+    runs_key,
+    sha256_hex,
+    version_of,
+)
+from .local import LocalFile, LocalLog, LocalVersion, file_sha256, log_object, runs_since
 from .remote import Remote
 from .state import BackupState, LastAttempt, load_state, save_state
 
@@ -210,12 +223,20 @@ def _push(
     log = LocalLog(pond_dir)
     local_id = pond_id(pond_dir)
     newest = log.newest()
-    tip, previous, last_txn = _where_remote_stands(remote, log, state, local_id, newest)
+    tip, previous, last_txn, runs_end = _where_remote_stands(remote, log, state, local_id, newest)
     state.pond_id = local_id
     state.last_version, state.last_txn, state.record_sha256 = tip, last_txn, previous
+    state.runs_end = runs_end
     report = PushReport(name, remote.url, local_id, tip, tip, last_txn)
     if tip == newest:
         return report
+    if state.checkpoint > tip:
+        state.checkpoint = -1  # the remote was emptied or replaced since
+    late = _late_checkpoint(remote, log, state, tip)
+    sent_checkpoint = -1
+    # Records an interrupted push left beyond the tip are kept as they are (they may
+    # name run records since grown): one listing, and usually nothing found.
+    left = _records_after(remote, tip)
 
     sent: set[str] = set()
     pending = list(range(tip + 1, newest + 1))
@@ -229,19 +250,49 @@ def _push(
                 batch_bytes += sum(f.size for f in version.data_files)
             todo, objects = _plan_batch(log, batch, sent, pool)
             records: list[bytes] = []
+            runs = b""
             for version in batch:
-                record = PushRecord(
-                    local_id, version.version, version.txn_seq, previous, objects[version.version]
-                )
-                records.append(record.encode())
+                v = version.version
+                found = left.get(v)
+                if found is not None:
+                    record = _adopt(remote, found, v, previous, objects[v])
+                    runs_end = record.runs_end if record.runs_end is not None else runs_end
+                    records.append(found)
+                else:
+                    if v == newest and late is not None:
+                        # A checkpoint of a version already there, which the remote lacks
+                        # (written after its version was pushed): named here, sent now.
+                        objects[v] += (late[1],)
+                        sent_checkpoint = _send_checkpoint(remote, *late, report)
+                    if v == newest:
+                        # The run records added since the last push: the newest
+                        # version's record names them.
+                        runs = runs_since(pond_dir, runs_end)
+                        if runs:
+                            sha = sha256_hex(runs)
+                            chunk = RemoteObject(runs_key(runs_end, sha), sha, len(runs))
+                            objects[v] += (chunk,)
+                            # Before the record that names it: a record found on the
+                            # remote always has its run records there.
+                            _write_once(remote, chunk.key, runs)
+                            runs_end += len(runs)
+                    record = PushRecord(
+                        local_id, v, version.txn_seq, previous, objects[v], runs_end
+                    )
+                    records.append(record.encode())
                 previous = sha256_hex(records[-1])
             # Data files, blobs and records make nothing visible: all at once.  Log
-            # entries do: one by one, in order, once everything they name is there.
+            # entries do: one by one, in order, once everything they name is there; a
+            # version's checkpoint follows its log entry.
             keys = [record_key(v.version) for v in batch]
             _send(remote, todo, dict(zip(keys, records, strict=True)), pool, report, progress)
             sent.update(todo)
             for version, encoded in zip(batch, records, strict=True):
                 _write_once(remote, log_key(version.version), version.log)
+                cp = version.checkpoint
+                if cp is not None:
+                    planned = next(o for o in objects[version.version] if o.key == cp.key)
+                    sent_checkpoint = _send_checkpoint(remote, cp, planned, report)
                 previous = sha256_hex(encoded)
                 if version.txn_seq is not None:
                     last_txn = version.txn_seq
@@ -250,14 +301,110 @@ def _push(
                 report.to_version, report.last_txn = version.version, last_txn
                 state.last_version, state.last_txn = version.version, last_txn
                 state.record_sha256 = previous
+            if runs:
+                report.objects_sent += 1
+                report.bytes_sent += len(runs)
+            state.runs_end = runs_end
+            if sent_checkpoint > state.checkpoint:
+                _send_checkpoint_hint(remote, log, sent_checkpoint)
+                state.checkpoint = sent_checkpoint
             save_state(pond_dir, state)
     return report
 
 
+def _records_after(remote: Remote, tip: int) -> dict[int, bytes]:
+    """Push records present beyond version ``tip`` (left by an interrupted push), by version."""
+    after = record_key(tip) if tip >= 0 else None
+    found = {}
+    for key in remote.keys(RECORDS_PREFIX, after):
+        version = version_of(key, RECORDS_PREFIX)
+        data = remote.get(key) if version is not None and version > tip else None
+        if version is not None and data is not None:
+            found[version] = data
+    return found
+
+
+def _adopt(
+    remote: Remote,
+    data: bytes,
+    version: int,
+    previous: str | None,
+    objects: tuple[RemoteObject, ...],
+) -> PushRecord:
+    """An interrupted push's record of ``version``, kept if it is this version's record.
+
+    It may differ from ours only in the run records it names (``runs.jsonl`` grew since);
+    anything else (another log entry, other files, another chain) is another history:
+    ``BackupConflictError``, nothing overwritten.
+    """
+    where = f"{remote.url}/{record_key(version)}"
+    record = PushRecord.decode(data, where)
+
+    def pond_objects(items: tuple[RemoteObject, ...]) -> list[RemoteObject]:
+        return [o for o in items if not o.key.startswith(RUNS_PREFIX)]
+
+    if record.previous != previous or pond_objects(record.objects) != pond_objects(objects):
+        raise BackupConflictError(
+            f"{where} already holds something else: another pond copy pushed there first "
+            "(diverged), or a push of this pond is under way; nothing was overwritten"
+        )
+    return record
+
+
+def _late_checkpoint(
+    remote: Remote, log: LocalLog, state: BackupState, tip: int
+) -> tuple[LocalFile, RemoteObject] | None:
+    """The pond's newest checkpoint of a version the remote has, if the remote lacks it.
+
+    Known sent (``state.checkpoint``): no request; else one HEAD.
+    """
+    found = [c for c in log.checkpoints() if c <= tip]
+    if not found or found[-1] <= state.checkpoint:
+        return None
+    cp = log.checkpoint(found[-1])
+    if cp is None:
+        return None
+    if remote.size(cp.key) is not None:
+        state.checkpoint = found[-1]
+        return None
+    return cp, RemoteObject(cp.key, file_sha256(cp.path), cp.size)
+
+
+def _send_checkpoint(
+    remote: Remote, cp: LocalFile, planned: RemoteObject, report: PushReport
+) -> int:
+    """Send a checkpoint (create-only) whose version's log entry is on the remote, checked
+    against the hash its record gives; its version."""
+    data = cp.path.read_bytes()
+    if sha256_hex(data) != planned.sha256:
+        raise CorruptDataError(f"local file {cp.path} changed during the push")
+    _write_once(remote, cp.key, data)
+    report.objects_sent += 1
+    report.bytes_sent += len(data)
+    return int(cp.key[len(LOG_PREFIX) : len(LOG_PREFIX) + 20])
+
+
+def _send_checkpoint_hint(remote: Remote, log: LocalLog, version: int) -> None:
+    """Point the remote's ``_last_checkpoint`` at checkpoint ``version``, just sent.
+
+    The local hint's bytes, if it names that version (else none is written: a reader
+    lists the log).  The one object a push replaces: Delta's own hint, named by no
+    record, and only ever moved forward to a checkpoint that is there.
+    """
+    try:
+        hint = (log.log_dir / "_last_checkpoint").read_bytes()
+        if int(json.loads(hint)["version"]) != version:
+            return
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    remote.put_hint(LAST_CHECKPOINT_KEY, hint)
+
+
 def _where_remote_stands(
     remote: Remote, log: LocalLog, state: BackupState, local_id: str, newest: int
-) -> tuple[int, str | None, int]:
-    """The remote's newest version, the sha256 of its push record, and its newest txn.
+) -> tuple[int, str | None, int, int]:
+    """The remote's newest version, the sha256 of its push record, its newest txn, and the
+    bytes of run records it holds.
 
     With a record of an earlier push of this pond (``state``), two requests: the log entry
     it says is the remote's newest (still there, and byte for byte ours: so this pond's
@@ -274,18 +421,19 @@ def _where_remote_stands(
     ):
         tip = remote.tip(hint, present=True)
         if tip == hint:
-            return tip, state.record_sha256, state.last_txn
+            return tip, state.record_sha256, state.last_txn, state.runs_end
     else:
         remote.check()
         check_identity(remote, local_id)
         tip = remote.tip(hint if state.pond_id == local_id else -1)
     compare_tip(remote, log, tip, newest)
     if tip < 0:
-        return tip, None, 0
+        return tip, None, 0, 0
     found = remote.record(tip)
     if found is None:
         raise CorruptDataError(f"{remote.url}/{record_key(tip)} is missing")
-    return tip, sha256_hex(found[1]), _txn_through(log, tip, found[0])
+    runs_end = found[0].runs_end or 0
+    return tip, sha256_hex(found[1]), _txn_through(log, tip, found[0]), runs_end
 
 
 def _txn_through(log: LocalLog, version: int, record: PushRecord) -> int:
@@ -319,7 +467,9 @@ def _plan_batch(
     data_files = [f for v in batch for f in v.data_files]
     blob_lists = list(pool.map(log.blobs, data_files))
     blobs_of = {f.key: blobs for f, blobs in zip(data_files, blob_lists, strict=True)}
-    hashes = dict(zip([f.key for f in data_files], pool.map(_hash, data_files), strict=True))
+    checkpoints = [v.checkpoint for v in batch if v.checkpoint is not None]
+    hashed = data_files + checkpoints
+    hashes = dict(zip([f.key for f in hashed], pool.map(_hash, hashed), strict=True))
 
     todo: dict[str, tuple[LocalFile, str | None]] = {}
     for f in data_files:
@@ -339,6 +489,9 @@ def _plan_batch(
                 if blob.key not in seen:
                     seen.add(blob.key)
                     items.append(RemoteObject(blob.key, blob.key.rsplit("=", 1)[1], blob.size))
+        if version.checkpoint is not None:
+            cp = version.checkpoint
+            items.append(RemoteObject(cp.key, hashes[cp.key], cp.size))
         objects[version.version] = tuple(items)
     return todo, objects
 

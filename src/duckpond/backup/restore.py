@@ -14,6 +14,7 @@ delete), never half of one.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -26,9 +27,19 @@ from typing import Any
 
 from ..errors import ConfigError, CorruptDataError, PondExistsError, RemoteError
 from ..tlogfs.blobs import fsync_dir
-from ..tlogfs.layout import DATA_DIR, LARGE_FILES_DIR
+from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR
 from ..tlogfs.location import check_location
-from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
+from ..tlogfs.runlog import RUNS_FILE
+from .layout import (
+    RUNS_PREFIX,
+    PushRecord,
+    RemoteObject,
+    checkpoint_key,
+    log_key,
+    record_key,
+    runs_start,
+    sha256_hex,
+)
 from .local import LocalLog
 from .push import DEFAULT_CONCURRENCY, Progress
 from .remote import Remote
@@ -146,7 +157,7 @@ def restore(
                         raise CorruptDataError(f"push records disagree on {remote.url}/{obj.key}")
                     continue
                 # In any order: the staging directory is nobody's pond until it is renamed.
-                path = stage / obj.key
+                path = stage / _checked_key(obj.key, remote.url)
                 if path.parent not in directories:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     directories.add(path.parent)
@@ -163,7 +174,9 @@ def restore(
         txn = max((r.txn_seq for r in records if r.txn_seq is not None), default=0)
         report = RestoreReport(remote.url, str(target), records[0].pond_id, len(records) - 1, txn)
         report.objects, report.bytes = len(objects), total
+        _join_runs(stage, objects.values())
         _check_complete(stage, records, txn)
+        _write_checkpoint_hint(stage)
         if target.exists():
             target.rmdir()
         os.rename(stage, target)
@@ -176,6 +189,77 @@ def restore(
         pool.shutdown(wait=True)
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _checked_key(key: str, url: str) -> str:
+    """``key`` if it names a place in the layout (under ``data/`` or ``runs/``, no ``..``);
+    else ``CorruptDataError``: a record must not send a restore outside its directory."""
+    parts = key.split("/")
+    if (
+        parts[0] not in (DATA_DIR, RUNS_PREFIX.rstrip("/"))
+        or len(parts) < 2
+        or any(part in ("", ".", "..") for part in parts)
+        or "\\" in key
+    ):
+        raise CorruptDataError(f"{url}: a push record names {key!r}, outside a pond's layout")
+    return key
+
+
+def _join_runs(stage: Path, objects: Iterable[RemoteObject]) -> None:
+    """Join the run-record pieces (``runs/<start>-<sha256>.jsonl``, each checked) into
+    ``runs.jsonl``: each must start where the one before ended."""
+    pieces: list[tuple[int, RemoteObject]] = []
+    for obj in objects:
+        if obj.key.startswith(RUNS_PREFIX):
+            start = runs_start(obj.key)
+            if start is None:
+                raise CorruptDataError(f"{obj.key} does not name a piece of run records")
+            pieces.append((start, obj))
+    if not pieces:
+        return
+    pieces.sort(key=lambda piece: piece[0])
+    end = 0
+    with open(stage / RUNS_FILE, "xb") as out:
+        for start, obj in pieces:
+            if start != end:
+                raise CorruptDataError(
+                    f"{obj.key}: run records from byte {start}, but those before end at {end}"
+                )
+            path = stage / obj.key
+            out.write(path.read_bytes())
+            path.unlink()
+            end += obj.size
+        out.flush()
+        os.fsync(out.fileno())
+    (stage / RUNS_PREFIX).rmdir()
+    fsync_dir(stage)
+
+
+def _write_checkpoint_hint(stage: Path) -> None:
+    """Delta's ``_last_checkpoint`` for the newest checkpoint restored, if any.
+
+    Written here rather than fetched: the remote's may name a later checkpoint than the
+    restored version (an ``at_txn`` restore), and no record names it.  Without it Delta
+    still finds the checkpoint (it lists the log); the pond's maintenance reads it to
+    know when the next checkpoint is due.
+    """
+    log = stage / DATA_DIR / DELTA_LOG_DIR
+    found = sorted(
+        int(p.name[:20])
+        for p in log.iterdir()
+        if p.name.endswith(".checkpoint.parquet") and p.name[:20].isdigit()
+    )
+    if not found:
+        return
+    import pyarrow.parquet as pq
+
+    path = stage / checkpoint_key(found[-1])
+    rows = pq.read_metadata(path).num_rows
+    hint = {"version": found[-1], "size": rows, "sizeInBytes": path.stat().st_size}
+    with open(log / "_last_checkpoint", "x", encoding="utf-8") as f:
+        f.write(json.dumps(hint, separators=(",", ":")))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _last_version(records: list[PushRecord], at_txn: int | None) -> int:

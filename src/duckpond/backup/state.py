@@ -40,7 +40,9 @@ class BackupState:
 
     ``last_version`` is the newest Delta version known on the remote (-1: none),
     ``last_txn`` the newest pond transaction in it (0: none), ``record_sha256`` the sha256
-    of that version's push record, ``last_push_time`` the end of the last successful push.
+    of that version's push record, ``runs_end`` that record's count of run-record bytes
+    (``duckpond.backup.layout``), ``checkpoint`` the newest Delta checkpoint known sent
+    (-1: none), ``last_push_time`` the end of the last successful push.
     """
 
     name: str
@@ -49,6 +51,8 @@ class BackupState:
     last_version: int = -1
     last_txn: int = 0
     record_sha256: str | None = None
+    runs_end: int = 0
+    checkpoint: int = -1
     last_push_time: str | None = None
     last_attempt: LastAttempt | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -24,10 +24,10 @@ def _value(text: Any) -> str | None:
     """A literal, or the value of an ``${env:...}`` reference."""
     if text is None:
         return None
-    text = str(text)
-    if not text.strip().startswith("${env:"):
-        return text
-    return SecretRef.parse(text).resolve().reveal()
+    literal = str(text)
+    if not literal.strip().startswith("${env:"):
+        return literal
+    return SecretRef.parse(literal).resolve().reveal()
 
 
 def _secret(text: Any) -> str | None:

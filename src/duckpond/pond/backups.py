@@ -250,9 +250,7 @@ def _push_each(
         try:
             remote = backup_remote(fields, create=True)
             concurrency = int(fields.get("concurrency") or DEFAULT_CONCURRENCY)
-            reports.append(
-                push(pond_dir, remote, name, concurrency=concurrency, progress=progress)
-            )
+            reports.append(push(pond_dir, remote, name, concurrency=concurrency, progress=progress))
         except (PondError, OSError, ValueError) as e:
             # One broken backup must not keep the others from their push.
             failed = PushReport(name, str(fields["url"]), pond_id(pond_dir), -1, -1, 0)
