@@ -47,7 +47,9 @@ def test_push_after_a_small_change_opens_nothing_heavy_and_still_checks(
 ) -> None:
     pond = rich_pond(tmp_path / "pond", tmp_path, transactions=12)
     apply_text(
-        pond, tmp_path, backup_doc("offsite", s3_url, endpoint=s3_server.endpoint, allow_http="true")
+        pond,
+        tmp_path,
+        backup_doc("offsite", s3_url, endpoint=s3_server.endpoint, allow_http="true"),
     )
     # The first push opens the pond (no cache yet) and leaves the cache behind.
     first = push_pond(pond.path)

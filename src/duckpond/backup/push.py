@@ -32,7 +32,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,21 @@ class PushReport:
     objects_present: int = 0
     elapsed_s: float = 0.0
     error: str | None = None
+    damage: list[str] = field(default_factory=list)
+    """Objects the remote should hold (its push records name them) that this push found
+    missing or the wrong size, each ``"KEY: what"``; the push completes regardless."""
+
+    @property
+    def damage_line(self) -> str | None:
+        """One line saying the remote is damaged and what to do; None if it is not."""
+        if not self.damage:
+            return None
+        more = f" and {len(self.damage) - 1} more" if len(self.damage) > 1 else ""
+        return (
+            f"{self.url} is damaged: {self.damage[0]}{more}; its push records name "
+            f"what it should hold: check it with pond backup verify {self.name} --deep "
+            "(and mend this pond from it only after: pond fsck --repair)"
+        )
 
     @property
     def ok(self) -> bool:
@@ -107,6 +122,7 @@ class PushReport:
             "up_to_date": self.up_to_date,
             "ok": self.ok,
             "error": self.error,
+            "damage": self.damage,
         }
 
 
@@ -228,6 +244,8 @@ def _push(
     state.last_version, state.last_txn, state.record_sha256 = tip, last_txn, previous
     state.runs_end = runs_end
     report = PushReport(name, remote.url, local_id, tip, tip, last_txn)
+    if tip >= 0:
+        report.damage.extend(_look_at_tip(remote, tip))
     if tip == newest:
         return report
     if state.checkpoint > tip:
@@ -310,6 +328,27 @@ def _push(
                 state.checkpoint = sent_checkpoint
             save_state(pond_dir, state)
     return report
+
+
+def _look_at_tip(remote: Remote, tip: int) -> list[str]:
+    """What the remote's newest record names that is missing or the wrong size.
+
+    A bounded look (one record and a HEAD per object it names, at once) at what every
+    push builds on; an older object gone is for ``verify --deep`` to find.
+    """
+    found = remote.record(tip)
+    if found is None:
+        return [f"{record_key(tip)}: missing"]
+    objects = [o for o in found[0].objects if o.key != log_key(tip)]
+    with ThreadPoolExecutor(max_workers=DEFAULT_CONCURRENCY) as pool:
+        sizes = list(pool.map(remote.size, [o.key for o in objects]))
+    out = []
+    for obj, size in zip(objects, sizes, strict=True):
+        if size is None:
+            out.append(f"{obj.key}: missing")
+        elif size != obj.size:
+            out.append(f"{obj.key}: {size} bytes, its record says {obj.size}")
+    return out
 
 
 def _records_after(remote: Remote, tip: int) -> dict[int, bytes]:
@@ -511,9 +550,14 @@ def _send(
     def send(item: tuple[LocalFile, str | None]) -> tuple[int, int]:
         f, sha = item
         # Content-addressed and present: never sent twice, never replaced (a bad copy
-        # there is for `verify --deep` to name, not for a push to paper over).
-        if sha is not None and remote.size(f.key) is not None:
-            return 0, f.size
+        # there is for `verify --deep` to name, not for a push to paper over; one the
+        # wrong size is named now).
+        if sha is not None:
+            size = remote.size(f.key)
+            if size is not None:
+                if size != f.size:
+                    report.damage.append(f"{f.key}: {size} bytes, its content is {f.size}")
+                return 0, f.size
         remote.upload(f.key, f.path, f.size, sha)
         return f.size, f.size
 

@@ -92,6 +92,7 @@ def run_backup(ctx: RunContext) -> WriteStep | Unchanged | None:
                 "remote_txn": report.last_txn,
             },
             summary=f"pushed to {report.url} through txn {report.last_txn}",
+            warnings=[report.damage_line] if report.damage_line else [],
         )
 
     return step
