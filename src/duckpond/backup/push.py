@@ -29,9 +29,10 @@ round trips in all.  The local pond is only read; the push's own record
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -251,15 +252,16 @@ def _push(
     if state.checkpoint > tip:
         state.checkpoint = -1  # the remote was emptied or replaced since
     late = _late_checkpoint(remote, log, state, tip)
-    sent_checkpoint = -1
     # Records an interrupted push left beyond the tip are kept as they are (they may
     # name run records since grown): one listing, and usually nothing found.
     left = _records_after(remote, tip)
 
     sent: set[str] = set()
     pending = list(range(tip + 1, newest + 1))
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    committer = _Committer(pond_dir, remote, log, state, report, last_txn)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool, committer:
         while pending:
+            committer.check()
             batch: list[LocalVersion] = []
             batch_bytes = 0
             while pending and len(batch) < BATCH_VERSIONS and batch_bytes < BATCH_BYTES:
@@ -269,6 +271,7 @@ def _push(
             todo, objects = _plan_batch(log, batch, sent, pool)
             records: list[bytes] = []
             runs = b""
+            late_sent = -1
             for version in batch:
                 v = version.version
                 found = left.get(v)
@@ -281,7 +284,7 @@ def _push(
                         # A checkpoint of a version already there, which the remote lacks
                         # (written after its version was pushed): named here, sent now.
                         objects[v] += (late[1],)
-                        sent_checkpoint = _send_checkpoint(remote, *late, report)
+                        late_sent = _send_checkpoint(remote, *late, report, committer.lock)
                     if v == newest:
                         # The run records added since the last push: the newest
                         # version's record names them.
@@ -294,40 +297,111 @@ def _push(
                             # remote always has its run records there.
                             _write_once(remote, chunk.key, runs)
                             runs_end += len(runs)
+                            with committer.lock:
+                                report.objects_sent += 1
+                                report.bytes_sent += len(runs)
                     record = PushRecord(
                         local_id, v, version.txn_seq, previous, objects[v], runs_end
                     )
                     records.append(record.encode())
                 previous = sha256_hex(records[-1])
             # Data files, blobs and records make nothing visible: all at once.  Log
-            # entries do: one by one, in order, once everything they name is there; a
-            # version's checkpoint follows its log entry.
+            # entries do: one by one, in order, once everything they name is there (a
+            # version's checkpoint after its entry), by the committer's one thread while
+            # the next batch's files go up.
             keys = [record_key(v.version) for v in batch]
-            _send(remote, todo, dict(zip(keys, records, strict=True)), pool, report, progress)
+            records_by_key = dict(zip(keys, records, strict=True))
+            _send(remote, todo, records_by_key, pool, report, progress, committer.lock)
             sent.update(todo)
-            for version, encoded in zip(batch, records, strict=True):
-                _write_once(remote, log_key(version.version), version.log)
-                cp = version.checkpoint
-                if cp is not None:
-                    planned = next(o for o in objects[version.version] if o.key == cp.key)
-                    sent_checkpoint = _send_checkpoint(remote, cp, planned, report)
-                previous = sha256_hex(encoded)
-                if version.txn_seq is not None:
-                    last_txn = version.txn_seq
+            committer.submit(batch, records, objects, runs_end, late_sent)
+    return report
+
+
+class _Committer:
+    """Writes each batch's log entries, in order, on one thread of its own.
+
+    A batch is submitted once everything its entries name is on the remote; its entries
+    are then written one by one (create-only), each version's checkpoint after its
+    entry, and the pond's record of the push saved after each batch.  The next batch's
+    files go up meanwhile: they make nothing visible.  A failed batch fails every later
+    one (none of their entries is written) and the push: at the next ``check``, or on
+    leaving the ``with`` block, which waits for every batch submitted.
+    """
+
+    def __init__(
+        self,
+        pond_dir: Path,
+        remote: Remote,
+        log: LocalLog,
+        state: BackupState,
+        report: PushReport,
+        last_txn: int,
+    ) -> None:
+        self.pond_dir, self.remote, self.log = pond_dir, remote, log
+        self.state, self.report, self.last_txn = state, report, last_txn
+        self.lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1)
+        self._last: Future[None] | None = None
+
+    def check(self) -> None:
+        """Raise now what a batch already submitted failed with."""
+        if self._last is not None and self._last.done():
+            self._last.result()
+
+    def submit(
+        self,
+        batch: list[LocalVersion],
+        records: list[bytes],
+        objects: dict[int, tuple[RemoteObject, ...]],
+        runs_end: int,
+        late_checkpoint: int,
+    ) -> None:
+        before = self._last
+        self._last = self._thread.submit(
+            self._commit, before, batch, records, objects, runs_end, late_checkpoint
+        )
+
+    def __enter__(self) -> _Committer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        """Wait for the batches submitted; raise what one failed with (unless already
+        raising: the push's own error is the one to report)."""
+        self._thread.shutdown(wait=True)
+        if kind is None and self._last is not None:
+            self._last.result()
+
+    def _commit(
+        self,
+        before: Future[None] | None,
+        batch: list[LocalVersion],
+        records: list[bytes],
+        objects: dict[int, tuple[RemoteObject, ...]],
+        runs_end: int,
+        sent_checkpoint: int,
+    ) -> None:
+        if before is not None:
+            before.result()  # the batch before failed: write nothing after it
+        state, report = self.state, self.report
+        for version, encoded in zip(batch, records, strict=True):
+            _write_once(self.remote, log_key(version.version), version.log)
+            cp = version.checkpoint
+            if cp is not None:
+                planned = next(o for o in objects[version.version] if o.key == cp.key)
+                sent_checkpoint = _send_checkpoint(self.remote, cp, planned, report, self.lock)
+            if version.txn_seq is not None:
+                self.last_txn = version.txn_seq
+            with self.lock:
                 report.objects_sent += 2
                 report.bytes_sent += len(encoded) + len(version.log)
-                report.to_version, report.last_txn = version.version, last_txn
-                state.last_version, state.last_txn = version.version, last_txn
-                state.record_sha256 = previous
-            if runs:
-                report.objects_sent += 1
-                report.bytes_sent += len(runs)
-            state.runs_end = runs_end
-            if sent_checkpoint > state.checkpoint:
-                _send_checkpoint_hint(remote, log, sent_checkpoint)
-                state.checkpoint = sent_checkpoint
-            save_state(pond_dir, state)
-    return report
+                report.to_version, report.last_txn = version.version, self.last_txn
+            state.last_version, state.last_txn = version.version, self.last_txn
+            state.record_sha256 = sha256_hex(encoded)
+        state.runs_end = runs_end
+        if sent_checkpoint > state.checkpoint:
+            _send_checkpoint_hint(self.remote, self.log, sent_checkpoint)
+            state.checkpoint = sent_checkpoint
+        save_state(self.pond_dir, state)
 
 
 def _look_at_tip(remote: Remote, tip: int) -> list[str]:
@@ -410,7 +484,11 @@ def _late_checkpoint(
 
 
 def _send_checkpoint(
-    remote: Remote, cp: LocalFile, planned: RemoteObject, report: PushReport
+    remote: Remote,
+    cp: LocalFile,
+    planned: RemoteObject,
+    report: PushReport,
+    lock: threading.Lock,
 ) -> int:
     """Send a checkpoint (create-only) whose version's log entry is on the remote, checked
     against the hash its record gives; its version."""
@@ -418,8 +496,9 @@ def _send_checkpoint(
     if sha256_hex(data) != planned.sha256:
         raise CorruptDataError(f"local file {cp.path} changed during the push")
     _write_once(remote, cp.key, data)
-    report.objects_sent += 1
-    report.bytes_sent += len(data)
+    with lock:
+        report.objects_sent += 1
+        report.bytes_sent += len(data)
     return int(cp.key[len(LOG_PREFIX) : len(LOG_PREFIX) + 20])
 
 
@@ -542,8 +621,11 @@ def _send(
     pool: ThreadPoolExecutor,
     report: PushReport,
     progress: Progress | None,
+    lock: threading.Lock,
 ) -> None:
-    """Send the files in ``todo`` and write the ``records`` (create-only), many at once."""
+    """Send the files in ``todo`` and write the ``records`` (create-only), many at once.
+
+    ``lock`` guards ``report``, which the committer's thread updates too."""
     total = sum(f.size for f, _ in todo.values())
     done = 0
 
@@ -563,11 +645,12 @@ def _send(
 
     written = [pool.submit(_write_once, remote, key, data) for key, data in records.items()]
     for bytes_sent, size in pool.map(send, todo.values()):
-        if bytes_sent:
-            report.objects_sent += 1
-            report.bytes_sent += bytes_sent
-        else:
-            report.objects_present += 1
+        with lock:
+            if bytes_sent:
+                report.objects_sent += 1
+                report.bytes_sent += bytes_sent
+            else:
+                report.objects_present += 1
         done += size
         if progress is not None:
             progress(done, total)
