@@ -31,6 +31,7 @@ from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR
 from ..tlogfs.location import check_location
 from ..tlogfs.runlog import RUNS_FILE
 from .layout import (
+    LAST_CHECKPOINT_KEY,
     RUNS_PREFIX,
     PushRecord,
     RemoteObject,
@@ -176,7 +177,7 @@ def restore(
         report.objects, report.bytes = len(objects), total
         _join_runs(stage, objects.values())
         _check_complete(stage, records, txn)
-        _write_checkpoint_hint(stage)
+        _write_checkpoint_hint(stage, remote)
         if target.exists():
             target.rmdir()
         os.rename(stage, target)
@@ -235,13 +236,15 @@ def _join_runs(stage: Path, objects: Iterable[RemoteObject]) -> None:
     fsync_dir(stage)
 
 
-def _write_checkpoint_hint(stage: Path) -> None:
+def _write_checkpoint_hint(stage: Path, remote: Remote) -> None:
     """Delta's ``_last_checkpoint`` for the newest checkpoint restored, if any.
 
-    Written here rather than fetched: the remote's may name a later checkpoint than the
-    restored version (an ``at_txn`` restore), and no record names it.  Without it Delta
-    still finds the checkpoint (it lists the log); the pond's maintenance reads it to
-    know when the next checkpoint is due.
+    No record names the remote's hint (it may name a later checkpoint than an ``at_txn``
+    restore's), so it is taken only if it names the newest checkpoint restored, at that
+    file's size, and only its numbers are kept; else the count of actions is read from
+    the checkpoint itself (its Parquet footer: pyarrow's import, some tenths of a
+    second).  Without a hint Delta still finds the checkpoint (it lists the log); the
+    pond's maintenance reads it to know when the next checkpoint is due.
     """
     log = stage / DATA_DIR / DELTA_LOG_DIR
     found = sorted(
@@ -251,15 +254,36 @@ def _write_checkpoint_hint(stage: Path) -> None:
     )
     if not found:
         return
-    import pyarrow.parquet as pq
-
     path = stage / checkpoint_key(found[-1])
-    rows = pq.read_metadata(path).num_rows
-    hint = {"version": found[-1], "size": rows, "sizeInBytes": path.stat().st_size}
+    hint: dict[str, int] = {"version": found[-1], "sizeInBytes": path.stat().st_size}
+    theirs = _remote_hint(remote)
+    if (
+        theirs.get("version") == hint["version"]
+        and theirs.get("sizeInBytes", hint["sizeInBytes"]) == hint["sizeInBytes"]
+        and "size" in theirs
+    ):
+        hint.update(theirs)
+    else:
+        import pyarrow.parquet as pq
+
+        hint["size"] = pq.read_metadata(path).num_rows
     with open(log / "_last_checkpoint", "x", encoding="utf-8") as f:
         f.write(json.dumps(hint, separators=(",", ":")))
         f.flush()
         os.fsync(f.fileno())
+
+
+def _remote_hint(remote: Remote) -> dict[str, int]:
+    """The remote's ``_last_checkpoint``, its whole-number fields only; empty if unusable."""
+    data = remote.get(LAST_CHECKPOINT_KEY)
+    try:
+        found = json.loads(data) if data is not None else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    keys = ("version", "size", "sizeInBytes", "numOfAddFiles")
+    return {k: v for k, v in found.items() if k in keys and type(v) is int and v >= 0}
 
 
 def _last_version(records: list[PushRecord], at_txn: int | None) -> int:
