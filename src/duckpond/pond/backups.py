@@ -13,6 +13,7 @@ pond.backups.remote("offsite").fetch_verified("data/_large_files/sha256=...")
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,10 +105,9 @@ class PondBackups(Facet):
             watch.append(self.pond.root.get(path).node_id)
         version = self.pond.persistence.table.version()
         fields = {name: spec.model_dump(mode="json") for name, spec in specs.items()}
-        try:
+        # A cache: if it cannot be written, the next push opens the pond instead.
+        with contextlib.suppress(OSError):
             save_specs(self.pond.path, SpecCache(version, watch, fields))
-        except OSError:
-            pass  # a cache: the next push opens the pond instead
 
     def _spec(self, name: str) -> Any:
         specs = self._specs()
