@@ -311,19 +311,21 @@ def _push(
             # the next batch's files go up.
             keys = [record_key(v.version) for v in batch]
             records_by_key = dict(zip(keys, records, strict=True))
-            _send(remote, todo, records_by_key, pool, report, progress, committer.lock)
+            # The next batch is planned and its files started while these go up: no
+            # batch waits for the slowest upload of the one before.
+            sending = _send(remote, todo, records_by_key, pool, report, progress, committer.lock)
             sent.update(todo)
-            committer.submit(batch, records, objects, runs_end, late_sent)
+            committer.submit(batch, records, objects, runs_end, late_sent, sending)
     return report
 
 
 class _Committer:
     """Writes each batch's log entries, in order, on one thread of its own.
 
-    A batch is submitted once everything its entries name is on the remote; its entries
-    are then written one by one (create-only), each version's checkpoint after its
-    entry, and the pond's record of the push saved after each batch.  The next batch's
-    files go up meanwhile: they make nothing visible.  A failed batch fails every later
+    A batch is submitted with the futures of what its entries name; once all of it is on
+    the remote, its entries are written one by one (create-only), each version's
+    checkpoint after its entry, and the pond's record of the push saved after each
+    batch.  The next batches' files go up meanwhile: they make nothing visible.  A failed batch fails every later
     one (none of their entries is written) and the push: at the next ``check``, or on
     leaving the ``with`` block, which waits for every batch submitted.
     """
@@ -355,10 +357,12 @@ class _Committer:
         objects: dict[int, tuple[RemoteObject, ...]],
         runs_end: int,
         late_checkpoint: int,
+        sending: list[Future[None]],
     ) -> None:
+        """Write ``batch``'s log entries once what ``sending`` sends is there."""
         before = self._last
         self._last = self._thread.submit(
-            self._commit, before, batch, records, objects, runs_end, late_checkpoint
+            self._commit, before, batch, records, objects, runs_end, late_checkpoint, sending
         )
 
     def __enter__(self) -> _Committer:
@@ -379,9 +383,12 @@ class _Committer:
         objects: dict[int, tuple[RemoteObject, ...]],
         runs_end: int,
         sent_checkpoint: int,
+        sending: list[Future[None]],
     ) -> None:
         if before is not None:
             before.result()  # the batch before failed: write nothing after it
+        for future in sending:
+            future.result()  # a file or record not sent: no entry may name it
         state, report = self.state, self.report
         for version, encoded in zip(batch, records, strict=True):
             _write_once(self.remote, log_key(version.version), version.log)
@@ -622,40 +629,40 @@ def _send(
     report: PushReport,
     progress: Progress | None,
     lock: threading.Lock,
-) -> None:
-    """Send the files in ``todo`` and write the ``records`` (create-only), many at once.
+) -> list[Future[None]]:
+    """Start sending the files in ``todo`` and writing the ``records`` (create-only), many
+    at once; the futures say when all is there (the committer waits for them).
 
-    ``lock`` guards ``report``, which the committer's thread updates too."""
+    ``lock`` guards ``report`` and ``progress`` (called from the pool's threads, one at a
+    time), which the committer's thread updates too."""
     total = sum(f.size for f, _ in todo.values())
     done = 0
 
-    def send(item: tuple[LocalFile, str | None]) -> tuple[int, int]:
+    def send(item: tuple[LocalFile, str | None]) -> None:
+        nonlocal done
         f, sha = item
+        sent = 0
         # Content-addressed and present: never sent twice, never replaced (a bad copy
         # there is for `verify --deep` to name, not for a push to paper over; one the
         # wrong size is named now).
-        if sha is not None:
-            size = remote.size(f.key)
-            if size is not None:
-                if size != f.size:
-                    report.damage.append(f"{f.key}: {size} bytes, its content is {f.size}")
-                return 0, f.size
-        remote.upload(f.key, f.path, f.size, sha)
-        return f.size, f.size
-
-    written = [pool.submit(_write_once, remote, key, data) for key, data in records.items()]
-    for bytes_sent, size in pool.map(send, todo.values()):
+        size = remote.size(f.key) if sha is not None else None
+        if size is None:
+            remote.upload(f.key, f.path, f.size, sha)
+            sent = f.size
         with lock:
-            if bytes_sent:
+            if sent:
                 report.objects_sent += 1
-                report.bytes_sent += bytes_sent
+                report.bytes_sent += sent
             else:
                 report.objects_present += 1
-        done += size
-        if progress is not None:
-            progress(done, total)
-    for future in written:
-        future.result()
+                if size != f.size:
+                    report.damage.append(f"{f.key}: {size} bytes, its content is {f.size}")
+            done += f.size
+            if progress is not None:
+                progress(done, total)
+
+    written = [pool.submit(_write_once, remote, key, data) for key, data in records.items()]
+    return written + [pool.submit(send, item) for item in todo.values()]
 
 
 def _hash(f: LocalFile) -> str:
