@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ..ingest.options import CopyOptions
     from ..ingest.partitioned import ExportResult
     from ..tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
+    from ..tlogfs.objectstore import StoreOptions
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 CACHE_DIR = "cache"
@@ -67,6 +68,8 @@ class Pond:
     def __init__(
         self, path: Path, persistence: DeltaPersistence, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> None:
+        # ``path`` is the pond's directory; for a pond on S3, this machine's cache directory
+        # for it (``tlogfs.shared.cache_dir``), where computed outputs are kept.
         # The pipeline computes derivations' dynamic nodes and caches them under cache/.
         # Both modules import nothing heavy: opening a pond stays cheap until a read needs them.
         from ..pipeline.cache import DiskCache
@@ -82,18 +85,29 @@ class Pond:
 
     @classmethod
     @guarded
-    def init(cls, path: str | os.PathLike[str], *, command: Sequence[str] | None = None) -> Pond:
-        """Create a new pond at ``path`` (transaction 1); refuses an existing one."""
+    def init(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        command: Sequence[str] | None = None,
+        store: StoreOptions | None = None,
+    ) -> Pond:
+        """Create a new pond at ``path`` (transaction 1); refuses an existing one.
+
+        ``path`` is a directory, or ``s3://BUCKET/PREFIX`` for a pond kept on S3 and written
+        in place (``store``: endpoint, region, plain HTTP; else the ``AWS_*`` variables).
+        On S3 the server must honour create-only puts (``UnsafeStoreError`` otherwise).
+        """
         from ..tlogfs import DeltaPersistence
         from ..tlogfs.objectstore import is_store_url
 
-        if is_store_url(os.fspath(path)):
-            raise ConfigError(
-                f"a pond is created in a local directory, not at {os.fspath(path)!r}; "
-                "a store URL holds a backup (pond backup push), read in place"
-            )
-        where = Path(path).expanduser().absolute()
         argv = list(command) if command is not None else _default_command()
+        if is_store_url(os.fspath(path)):
+            remote = DeltaPersistence.create_remote(
+                os.fspath(path), store, metadata={"command": argv}
+            )
+            return cls._on_store(remote, DEFAULT_LOCK_TIMEOUT)
+        where = Path(path).expanduser().absolute()
         persistence = DeltaPersistence.create(where, metadata={"command": argv})
         return cls(where, persistence)
 
@@ -106,10 +120,13 @@ class Pond:
         at_txn: int | None = None,
         at: Any = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        store: StoreOptions | None = None,
     ) -> Pond:
         """Open a pond, as it is now or as it was right after txn ``at_txn`` (or at time ``at``).
 
         ``at`` is an ISO 8601 string, a datetime or a pandas Timestamp (no zone means UTC).
+        ``path`` may be a store URL: a backup, read in place, or a pond kept on S3 (made
+        by ``init`` there), which is written in place too; ``store`` says how to reach it.
         """
         from ..tlogfs import DeltaPersistence
 
@@ -120,14 +137,26 @@ class Pond:
         if is_store_url(os.fspath(path)):
             # A pond kept in a store (a backup), read in place; read-only.
             remote = DeltaPersistence.open_remote(
-                os.fspath(path), at_txn=at_txn, at=_time_or_none(at)
+                os.fspath(path), store, at_txn=at_txn, at=_time_or_none(at)
             )
-            return cls(remote.pond_dir, remote, lock_timeout)
+            return cls._on_store(remote, lock_timeout)
         where = Path(path).expanduser().absolute()
         persistence = DeltaPersistence.open(
             where, at_txn=at_txn, at=_time_or_none(at), lock_timeout=lock_timeout
         )
         return cls(where, persistence, lock_timeout)
+
+    @classmethod
+    def _on_store(cls, remote: DeltaPersistence, lock_timeout: float) -> Pond:
+        """A ``Pond`` over a pond in a store, caching in this machine's directory for it."""
+        files = remote.remote
+        assert files is not None
+        return cls(files.cache or remote.pond_dir, remote, lock_timeout)
+
+    @property
+    def location(self) -> str:
+        """Where the pond is: its directory, or its store URL."""
+        return self.persistence.location
 
     def _local_only(self, what: str) -> None:
         """Refuse ``what`` on a pond read in place: it needs the pond's own directory
@@ -275,6 +304,8 @@ class Pond:
         argv = list(command) if command is not None else (self.command or _default_command())
         # begin() takes the write lock and catches up with commits other processes made.
         p.begin()
+        # What was computed before may be stale in the state begin() caught up with.
+        self.fs.forget()
         tx = Transaction(self, self.fs.root())
         try:
             # After begin() the pond has caught up: the next number is this transaction's.
@@ -287,8 +318,36 @@ class Pond:
         tx.txn_seq = p.commit({"command": argv})
 
     def _write(self, fn: Callable[[Transaction], Any]) -> Any:
-        with self.transaction() as tx:
-            return fn(tx)
+        return self._apply(fn)[0]
+
+    def _apply(self, fn: Callable[[Transaction], Any]) -> tuple[Any, int | None]:
+        """Run ``fn`` in a transaction and commit it: its result and the ``txn_seq``.
+
+        On a pond kept on S3, a commit another writer beat (``CommitConflictError``)
+        landed nothing, so ``fn`` is run again on the new state, up to ``COMMIT_RETRIES``
+        times with a growing random pause; then ``BusyError``.  ``fn`` must therefore
+        read everything it decides on through the transaction.
+        """
+        import random
+        import time
+
+        from ..errors import BusyError, CommitConflictError
+        from ..tlogfs.shared import COMMIT_RETRIES
+
+        for attempt in range(COMMIT_RETRIES + 1):
+            try:
+                with self.transaction() as tx:
+                    result = fn(tx)
+                return result, tx.txn_seq
+            except CommitConflictError:
+                if attempt == COMMIT_RETRIES:
+                    break
+                # Spread the losers out so the same ones do not collide again.
+                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+        raise BusyError(
+            f"{self.location} is busy: other writers committed first "
+            f"{COMMIT_RETRIES + 1} times; nothing was written, run the command again"
+        )
 
     # -- filesystem verbs ----------------------------------------------------------------
 
@@ -400,9 +459,12 @@ class Pond:
         ``options`` say how CSV and Parquet are read; ``progress`` is called with each
         file's size in bytes.
         """
-        with self.transaction() as tx:
-            result = tx.copy_in(sources, dest, format=format, options=options, progress=progress)
-        return CopyResult(result.written, result.unchanged, tx.txn_seq, result.warnings)
+        result, txn_seq = self._apply(
+            lambda tx: tx.copy_in(
+                sources, dest, format=format, options=options, progress=progress
+            )
+        )
+        return CopyResult(result.written, result.unchanged, txn_seq, result.warnings)
 
     @guarded
     def copy_out(

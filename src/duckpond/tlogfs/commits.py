@@ -51,11 +51,18 @@ Contents = Mapping[tuple[str, int], bytes]
 
 
 def create_table(
-    data_dir: Path, rows: list[Row], contents: Contents, metadata: dict[str, Any]
+    data_dir: Path | str,
+    rows: list[Row],
+    contents: Contents,
+    metadata: dict[str, Any],
+    *,
+    storage_options: dict[str, str] | None = None,
 ) -> None:
-    """Create the oplog table; its first commit (Delta version 0) holds ``rows``."""
+    """Create the oplog table (a directory, or a store URL with its ``storage_options``);
+    its first commit (Delta version 0) holds ``rows``."""
     write_deltalake(
         data_dir,
+        storage_options=storage_options or None,
         record_batches(rows, contents),
         mode="error",
         partition_by=[PARTITION_COLUMN],

@@ -49,13 +49,19 @@ class Maintenance:
         data_dir: Path,
         interval: int,
         on_files_changed: Callable[[pa.Table], None],
+        *,
+        last_checkpoint: Callable[[], int] | None = None,
     ) -> None:
         self._dt = table
         self._data_dir = data_dir
         self.interval = interval
         self._changed = on_files_changed
+        # A table on a store reads its _last_checkpoint there (``RemoteFiles.last_checkpoint``).
+        self._read_last_checkpoint = last_checkpoint
 
     def _last_checkpoint(self) -> int:
+        if self._read_last_checkpoint is not None:
+            return self._read_last_checkpoint()
         try:
             text = (self._data_dir / "_delta_log" / "_last_checkpoint").read_text()
             return int(json.loads(text)["version"])

@@ -8,6 +8,11 @@ row index opens it (kept in memory: data files are small and never change), and 
 into a private temporary directory, where ``RemoteBlobStore`` checks it exactly as a local
 blob is checked before any byte is used.  Nothing is written to the store; the temporary
 directory is removed by ``close``.
+
+A pond made to be written in place on S3 (``shared.py``) is opened with ``shared`` set: its
+blobs are then uploaded by ``RemoteBlobStore.put`` before the commit that names them, and
+with a ``cache`` directory (this machine's, ``shared.cache_dir``) fetched blobs and data
+files are kept there between processes instead of in the scratch directory.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ class RemoteFiles:
         self.location = location
         self.options = options
         self.store: ObjectStore = open_store(location, options)
+        # Set when the pond was made to be written in place (``shared.SHARED_STORE_KEY``).
+        self.shared = False
+        # This machine's lasting cache for the pond (``shared.cache_dir``), once known.
+        self.cache: Path | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix="duckpond-remote-"))
         # Removed by ``close``, or when this object is collected, or at interpreter exit
         # (whichever comes first), so a caller that forgets ``close`` leaves nothing behind.
@@ -105,16 +114,39 @@ class RemoteFiles:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def last_checkpoint(self) -> int:
+        """The Delta version of the table's newest checkpoint (0 if none, or unreadable)."""
+        import json
+
+        try:
+            return int(json.loads(self.read(f"{DATA_DIR}/_delta_log/_last_checkpoint"))["version"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return 0
+
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        """Upload blob ``sha256`` (content-addressed: a second upload writes the same bytes).
+
+        The upload carries its sha256, which the server checks before keeping the object.
+        """
+        import obstore
+
+        key = f"{DATA_DIR}/{LARGE_FILES_DIR}/{BLOB_PREFIX}{sha256}"
+        try:
+            obstore.put(self.store, key, data)
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+
     def close(self) -> None:
         self._cleanup()
 
 
 class RemoteBlobStore(BlobStore):
-    """A read-only ``BlobStore`` whose blobs are fetched on first use into scratch space,
-    then checked (XXH3-128 or sha256) like any local blob before their bytes are used."""
+    """A ``BlobStore`` whose blobs are fetched on first use into scratch space (or the
+    machine's cache), then checked (XXH3-128 or sha256) like any local blob before their
+    bytes are used.  Read-only, but for a pond written in place (``RemoteFiles.shared``)."""
 
     def __init__(self, files: RemoteFiles) -> None:
-        super().__init__(files.scratch / "blobs")
+        super().__init__((files.cache or files.scratch) / "blobs")
         self.root.mkdir(parents=True, exist_ok=True)
         self._files = files
 
@@ -128,4 +160,16 @@ class RemoteBlobStore(BlobStore):
         return super().verified_path(sha256, xxh3)
 
     def put(self, sha256: str, data: bytes) -> bool:
-        raise PermissionError(f"{self._files.location.url} is read in place and cannot be written")
+        if not self._files.shared:
+            raise PermissionError(
+                f"{self._files.location.url} is read in place and cannot be written"
+            )
+        self._files.put_blob(sha256, data)
+        # Kept here too, so a read in the same transaction need not fetch it back.
+        super().put(sha256, data)
+        return True
+
+    def remove(self, sha256: str) -> None:
+        # Never removed from the store: another writer may have committed a row naming the
+        # same content since we uploaded it.  An unreferenced blob is harmless.
+        super().remove(sha256)
