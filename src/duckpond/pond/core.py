@@ -547,8 +547,27 @@ class Pond:
         ``at_txn`` (default: the newest transaction; see ``duckpond.tlogfs.integrity``);
         ``ok`` is False when a problem was found, each one named.  Never writes.
         """
+        if self.persistence.shared:
+            return self._fsck_store(at_txn)
         self._local_only("fsck")
         return Pond.check(self.path, at_txn=at_txn)
+
+    def _fsck_store(self, at_txn: int | None) -> FsckReport:
+        """``fsck`` of a pond on S3: every object of its table and blobs is fetched (fsck
+        reads every byte anyway) into a temporary directory and checked there."""
+        import tempfile
+
+        from ..tlogfs import fsck
+        from ..tlogfs.layout import DATA_DIR
+
+        files = self.persistence.remote
+        assert files is not None
+        with tempfile.TemporaryDirectory(prefix="duckpond-fsck-") as tmp:
+            files.download(f"{DATA_DIR}/", Path(tmp))
+            report = fsck(Path(tmp), at_txn=at_txn)
+        # A pond on S3 keeps no seals (the server checks each upload's checksum).
+        report.unsealed_files = 0
+        return report
 
     @staticmethod
     @guarded
@@ -560,6 +579,9 @@ class Pond:
 
         if is_store_url(os.fspath(path)):
             url = os.fspath(path)
+            with Pond.open(url) as pond:
+                if pond.persistence.shared:
+                    return pond._fsck_store(at_txn)
             raise ConfigError(
                 f"{url} is read in place: fsck needs a local pond; restore it first "
                 f"(pond restore {url} DIR)"

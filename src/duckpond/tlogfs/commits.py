@@ -62,8 +62,8 @@ def create_table(
     its first commit (Delta version 0) holds ``rows``."""
     write_deltalake(
         data_dir,
-        storage_options=storage_options or None,
         record_batches(rows, contents),
+        storage_options=storage_options or None,
         mode="error",
         partition_by=[PARTITION_COLUMN],
         configuration=TABLE_CONFIGURATION,

@@ -26,6 +26,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import RemoteError
 from .blobs import BlobError, BlobStore
 from .layout import BLOB_PREFIX, DATA_DIR, LARGE_FILES_DIR
 from .objectstore import Location, StoreOptions, open_store, remote_error
@@ -135,6 +136,30 @@ class RemoteFiles:
             obstore.put(self.store, key, data)
         except Exception as e:
             raise remote_error(e, self.location, self.options) from None
+
+    def download(self, prefix: str, dest: Path) -> int:
+        """Copy every object under ``prefix`` (``data/``) into ``dest``, keeping their keys'
+        layout; the number of bytes copied.  Keys that would leave ``dest`` are refused."""
+        import obstore
+
+        total = 0
+        root = dest.resolve()
+        try:
+            for chunk in obstore.list(self.store, prefix):
+                for meta in chunk:
+                    key = str(meta["path"])
+                    target = (dest / key).resolve()
+                    if root not in target.parents:
+                        raise RemoteError(f"{self.location.url}: object key {key!r} is not usable")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    data = bytes(obstore.get(self.store, key).bytes())
+                    target.write_bytes(data)
+                    total += len(data)
+        except RemoteError:
+            raise
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+        return total
 
     def close(self) -> None:
         self._cleanup()
