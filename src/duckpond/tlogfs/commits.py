@@ -44,6 +44,10 @@ HOOKS = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=F
 # Small row groups: reading one version's content decodes one row group.
 WRITER = WriterProperties(max_row_group_size=256, compression="ZSTD")
 
+# A commit (a transaction's, or compaction's) lands only on the snapshot it was computed
+# from: deltalake must not rebase it onto a newer version another writer made.
+NO_REBASE = CommitProperties(max_commit_retries=0)
+
 _RESERVED_METADATA = DELTA_COMMIT_KEYS | {"txn_seq", "time", "versions"}
 _BATCH_CONTENT_LIMIT = 1 << 30
 

@@ -134,6 +134,8 @@ class DeltaPersistence:
             maintenance_interval,
             index.sync,
             last_checkpoint=remote.last_checkpoint if remote is not None else None,
+            # Never compacted when shared: see maintenance.py for why.
+            compact=remote is None,
         )
         self._read_only = at_txn is not None or (remote is not None and not remote.shared)
         # A pond on S3 is proved safe to write (``shared.check_create_only``) once per open.
