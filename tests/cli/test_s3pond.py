@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -169,7 +170,7 @@ class _Forgetful(http.server.BaseHTTPRequestHandler):
     """A stand-in S3 server that keeps objects in memory and ignores ``If-None-Match``
     (what some older gateways do); no signature check, since only the probe talks to it."""
 
-    objects: dict[str, bytes] = {}
+    objects: ClassVar[dict[str, bytes]] = {}
 
     def log_message(self, format: str, *args: object) -> None:
         return None

@@ -460,9 +460,7 @@ class Pond:
         file's size in bytes.
         """
         result, txn_seq = self._apply(
-            lambda tx: tx.copy_in(
-                sources, dest, format=format, options=options, progress=progress
-            )
+            lambda tx: tx.copy_in(sources, dest, format=format, options=options, progress=progress)
         )
         return CopyResult(result.written, result.unchanged, txn_seq, result.warnings)
 

@@ -25,6 +25,7 @@ same content meanwhile); a lost race leaves only unreferenced objects, which are
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -84,11 +85,9 @@ def check_create_only(store: ObjectStore, location: Location, options: StoreOpti
             f"existing object replaced it); {why}"
         )
     finally:
-        try:
+        # An orphan probe object costs a few bytes; the answer above is what matters.
+        with contextlib.suppress(Exception):
             obstore.delete(store, key)
-        except Exception:
-            # An orphan probe object costs a few bytes; the answer above is what matters.
-            pass
 
 
 def cache_root(env: dict[str, str] | None = None) -> Path:
