@@ -17,6 +17,7 @@ files are kept there between processes instead of in the scratch directory.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -84,14 +85,57 @@ class RemoteFiles:
         with self._guard:
             data = self._data.get(path)
         if data is None:
+            data = self._cached_data_file(path)
+        if data is None:
             result = self._get(path)
             try:
                 data = bytes(result.bytes())
             except Exception as e:
                 raise remote_error(e, self.location, self.options) from None
+            self._keep_data_file(path, data)
             with self._guard:
                 self._data[path] = data
         return pa.BufferReader(data)
+
+    def _cache_entry(self, path: str) -> Path | None:
+        """Where this machine keeps data file ``path``: named by the hash of its key (Delta
+        names each data file once, with a fresh UUID, and never rewrites it)."""
+        if self.cache is None:
+            return None
+        return self.cache / "oplog" / hashlib.sha256(path.encode()).hexdigest()
+
+    def _cached_data_file(self, path: str) -> bytes | None:
+        """The kept copy of a data file, if its bytes still hash to what was recorded
+        when it was fetched; anything else (missing, cut short, changed) is dropped."""
+        entry = self._cache_entry(path)
+        if entry is None:
+            return None
+        try:
+            data = entry.read_bytes()
+            recorded = entry.with_suffix(".sha256").read_text()
+        except OSError:
+            return None
+        if hashlib.sha256(data).hexdigest() != recorded.strip():
+            entry.unlink(missing_ok=True)
+            return None
+        return data
+
+    def _keep_data_file(self, path: str, data: bytes) -> None:
+        """Keep a fetched data file for the next process; a failure only costs a fetch."""
+        entry = self._cache_entry(path)
+        if entry is None:
+            return
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            for target, body in (
+                (entry.with_suffix(".sha256"), hashlib.sha256(data).hexdigest().encode()),
+                (entry, data),
+            ):
+                tmp = entry.parent / f".tmp-{uuid.uuid4().hex}"
+                tmp.write_bytes(body)
+                os.replace(tmp, target)
+        except OSError:
+            return
 
     def fetch_blob(self, sha256: str, dest: Path) -> None:
         """Download blob ``sha256`` to ``dest`` (unchecked: the blob store checks it)."""
