@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
     ConfigError,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ..tlogfs.objectstore import StoreOptions
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+T = TypeVar("T")
 CACHE_DIR = "cache"
 """Where dynamic node outputs are cached, under the pond directory (deleting it loses nothing)."""
 
@@ -321,12 +322,23 @@ class Pond:
         return self._apply(fn)[0]
 
     def _apply(self, fn: Callable[[Transaction], Any]) -> tuple[Any, int | None]:
-        """Run ``fn`` in a transaction and commit it: its result and the ``txn_seq``.
+        """Run ``fn`` in a transaction and commit it: its result and the ``txn_seq``
+        (re-applied on a pond on S3 whose commit another writer beat: ``_retrying``)."""
 
-        On a pond kept on S3, a commit another writer beat (``CommitConflictError``)
-        landed nothing, so ``fn`` is run again on the new state, up to ``COMMIT_RETRIES``
-        times with a growing random pause; then ``BusyError``.  ``fn`` must therefore
-        read everything it decides on through the transaction.
+        def once() -> tuple[Any, int | None]:
+            with self.transaction() as tx:
+                result = fn(tx)
+            return result, tx.txn_seq
+
+        return self._retrying(once)
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """``attempt()``, run again while its commit loses the race on a pond on S3.
+
+        A commit another writer beat (``CommitConflictError``) landed nothing, so
+        ``attempt`` runs again on the new state, up to ``COMMIT_RETRIES`` times with a
+        growing random pause; then ``BusyError``.  ``attempt`` must therefore read what
+        it decides on afresh each time (through its transaction).
         """
         import random
         import time
@@ -334,16 +346,16 @@ class Pond:
         from ..errors import BusyError, CommitConflictError
         from ..tlogfs.shared import COMMIT_RETRIES
 
-        for attempt in range(COMMIT_RETRIES + 1):
+        for tried in range(COMMIT_RETRIES + 1):
             try:
-                with self.transaction() as tx:
-                    result = fn(tx)
-                return result, tx.txn_seq
+                return attempt()
             except CommitConflictError:
-                if attempt == COMMIT_RETRIES:
+                if tried == COMMIT_RETRIES:
                     break
                 # Spread the losers out so the same ones do not collide again.
-                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**tried)))
+                self.persistence.refresh()
+                self.fs.forget()
         raise BusyError(
             f"{self.location} is busy: other writers committed first "
             f"{COMMIT_RETRIES + 1} times; nothing was written, run the command again"
