@@ -34,6 +34,12 @@ from .conftest import POND_SCRIPT, assert_process_user_error, child_env, script
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ponds opened in this process cache under the test's directory, not the user's."""
+    monkeypatch.setenv("DUCKPOND_CACHE_DIR", str(tmp_path / "in-process-cache"))
+
+
 def pond_env(cache: Path, **extra: str) -> dict[str, str]:
     """A child's environment: the server's AWS_* variables (set by ``s3_env``), its own cache."""
     return child_env(DUCKPOND_CACHE_DIR=str(cache), **extra)
@@ -388,3 +394,46 @@ def test_kill_9_of_a_writer_at_random_instants_leaves_the_last_commit(
     # The pond still takes writes, and checks clean.
     ok(pond_cli(s3_url, cache, "mkdir", "/after"))
     fsck_ok(s3_url, cache)
+
+
+# -- local caches -----------------------------------------------------------------------
+
+
+def test_a_damaged_cached_oplog_file_is_dropped_and_fetched_again(
+    s3_url: str, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    ok(pond_cli(s3_url, cache, "init"))
+    ok(pond_cli(s3_url, cache, "mkdir", "-p", "/a/b", "/c"))
+    first = ok(pond_cli(s3_url, cache, "--json", "list"))
+    kept = [p for p in cache.rglob("oplog/*") if p.suffix != ".sha256"]
+    assert kept, "the data files read were not kept"
+    for path in kept:
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    assert ok(pond_cli(s3_url, cache, "--json", "list")) == first
+    # Each damaged copy was replaced by the fetched bytes, which check again.
+    import hashlib
+
+    for path in kept:
+        recorded = path.with_suffix(".sha256").read_text()
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded
+
+
+def test_each_pond_at_a_url_gets_its_own_cache(s3_url: str, s3_server: object) -> None:
+    """A prefix emptied and made into a new pond never sees the old pond's entries."""
+    import obstore
+
+    from duckpond.testing.s3server import S3Server
+
+    assert isinstance(s3_server, S3Server)
+    with Pond.init(s3_url) as pond:
+        pond.mkdir("/old")
+        first_cache, first_id = pond.path, pond.pond_id
+    store = s3_server.store(s3_url)
+    for chunk in obstore.list(store):
+        obstore.delete(store, [m["path"] for m in chunk])
+    with Pond.init(s3_url) as pond:
+        assert pond.pond_id != first_id and pond.path != first_cache
+        assert [e.path for e in pond.list("/*")] == []
