@@ -139,6 +139,8 @@ class PondBackups(Facet):
         """
         from ..backup import PushReport, push
 
+        if self.pond.persistence.shared:
+            self.pond._local_only("backup push")
         if self.pond.persistence.remote is not None:
             raise self.pond.persistence._read_only_error()
         chosen = [names] if isinstance(names, str) else builtins.list(names)

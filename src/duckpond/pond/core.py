@@ -165,6 +165,11 @@ class Pond:
 
         Raises ``ConfigError`` naming the URL.
         """
+        if self.persistence.shared:
+            raise ConfigError(
+                f"{self.location} is kept on S3: {what} needs a local pond's directory "
+                "and is not supported on S3 yet"
+            )
         if self.persistence.remote is not None:
             url = self.persistence.location
             raise ConfigError(
@@ -547,6 +552,11 @@ class Pond:
 
         if self.read_only:
             raise self._read_only_error("cannot be recovered")
+        if self.persistence.shared:
+            raise ConfigError(
+                f"{self.location} is kept on S3, where a crash leaves no lock and no half "
+                "commit, only unreferenced objects: there is nothing to recover"
+            )
         return recover(self.path, lock_timeout=self.lock_timeout)
 
     @guarded

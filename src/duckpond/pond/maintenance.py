@@ -159,6 +159,7 @@ class PondMaintenance(Facet):
         from ..tlogfs.usage import disk_usage
 
         pond = self.pond
+        pond._local_only("du")
         directories = _stored_by_directory(pond)
         report = SpaceReport(disk_usage(pond.path), directories)
         if keep is not None or keep_txns is not None:

@@ -96,6 +96,11 @@ class DeltaPersistence:
         self.remote = remote
         self.pond_dir = pond_dir
         self._data_dir = Path(DATA_DIR) if remote is not None else pond_dir / DATA_DIR
+        # Where the pond's own records (retention floor, archived commits) are read: a
+        # pond in a store has none (a backup carries none; maintain refuses on S3), so a
+        # directory of ours that holds none, never a relative path the working directory
+        # would resolve.
+        self._meta_root = pond_dir / DATA_DIR
         self._dt = table
         # A pond on S3 has no lock: Delta's create-only commit keeps writers apart.
         self._lock: WriterLock | _NoLock = (
@@ -106,7 +111,7 @@ class DeltaPersistence:
         if at is not None:
             at_txn = history.txn_at(self._commits, at)
         if at_txn is not None:
-            floor = read_retention(self._data_dir)
+            floor = read_retention(self._meta_root)
             if floor is not None and at_txn < floor.earliest_txn:
                 raise floor.refuse(at_txn)
         # One listing of the data files: an index limited to at_txn still counts
@@ -440,14 +445,14 @@ class DeltaPersistence:
 
     def retention(self) -> Retention | None:
         """What ``maintain`` kept: the earliest transaction readable, or None if all are."""
-        return read_retention(self._data_dir)
+        return read_retention(self._meta_root)
 
     def _commits(self, limit: int | None) -> list[Mapping[str, Any]]:
         """Delta's commit infos, newest first, then those archived when the log was trimmed."""
         found: list[Mapping[str, Any]] = list(self._dt.history(limit))
         if limit is None or len(found) < limit:
             have = {int(c["txn_seq"]) for c in found if "txn_seq" in c}
-            older = [c for c in archived_commits(self._data_dir) if int(c["txn_seq"]) not in have]
+            older = [c for c in archived_commits(self._meta_root) if int(c["txn_seq"]) not in have]
             older.sort(key=lambda c: int(c["txn_seq"]), reverse=True)
             found += older
         return found if limit is None else found[:limit]
