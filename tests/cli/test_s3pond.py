@@ -437,3 +437,28 @@ def test_each_pond_at_a_url_gets_its_own_cache(s3_url: str, s3_server: object) -
     with Pond.init(s3_url) as pond:
         assert pond.pond_id != first_id and pond.path != first_cache
         assert [e.path for e in pond.list("/*")] == []
+
+
+def test_what_a_pond_on_s3_does_not_do_is_refused_in_one_line(s3_url: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from duckpond.cli import cli
+
+    from .conftest import assert_user_error
+
+    with Pond.init(s3_url) as pond:
+        pond.mkdir("/a")
+    expected = {
+        ("recover",): "there is nothing to recover",
+        ("status",): "status needs a local pond's directory",
+        ("du",): "du needs a local pond's directory",
+        ("backup", "push"): "backup push needs a local pond's directory",
+        ("maintain",): "pond maintain only prunes this machine's cache there (--cache-only)",
+    }
+    for args, words in expected.items():
+        message = assert_user_error(CliRunner().invoke(cli, ["--pond", s3_url, *args]))
+        assert message.startswith(f"{s3_url} is kept on S3"), message
+        assert words in message, (args, message)
+    assert CliRunner().invoke(cli, ["--pond", s3_url, "maintain", "--cache-only"]).exit_code == 0
+    with Pond.open(s3_url) as pond:
+        assert pond.last_txn == 2
