@@ -137,6 +137,27 @@ def test_init_refuses_an_existing_pond_or_backup(s3_url: str, tmp_path: Path) ->
     assert gapless(s3_url, cache) == [1]
 
 
+def test_of_four_racing_inits_one_makes_the_pond(s3_url: str, tmp_path: Path) -> None:
+    """deltalake rebased a second create onto version 1 (two root rows numbered 1) until
+    it was told not to retry; now the later inits are refused."""
+    cache = tmp_path / "cache"
+    procs = [
+        subprocess.Popen(
+            [str(POND_SCRIPT), "--pond", s3_url, "init"],
+            env=pond_env(cache),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stderr.read().decode()) for p in procs if p.stderr]
+    assert sorted(code for code, _ in outcomes) == [0, 1, 1, 1], outcomes
+    for code, err in outcomes:
+        if code:
+            assert "already exists at" in err, err
+    assert gapless(s3_url, cache) == [1]
+
+
 def test_blobs_are_content_addressed_on_the_store(
     s3_url: str, s3_server: object, tmp_path: Path
 ) -> None:

@@ -72,7 +72,8 @@ def create_table(
         partition_by=[PARTITION_COLUMN],
         configuration=TABLE_CONFIGURATION,
         writer_properties=WRITER,
-        commit_properties=CommitProperties(custom_metadata=metadata),
+        # Of two creates racing on S3, the second must fail, not land as version 1.
+        commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
         post_commithook_properties=HOOKS,
     )
 

@@ -254,7 +254,7 @@ class DeltaPersistence:
             root = PendingDir(ROOT_ID, 1, {}, now_us())
             first = {**(metadata or {}), POND_ID_KEY: uuid7(), SHARED_STORE_KEY: "s3"}
             try:
-                # Delta creates version 0 with a create-only put: of two racing inits, one wins.
+                # Version 0 is a create-only put: of two racing inits, one wins.
                 commits.create_table(
                     location.child(DATA_DIR),
                     [root.row(1)],
@@ -263,7 +263,11 @@ class DeltaPersistence:
                     storage_options=delta_storage_options(location, options),
                 )
             except (DeltaError, OSError) as e:
-                if "already exists" in str(e).lower():
+                # Another init created version 0 first (deltalake was told not to rebase
+                # ours onto version 1, which it otherwise does).
+                if "already exists" in str(e).lower() or (
+                    isinstance(e, DeltaError) and _lost_race(e)
+                ):
                     raise PondExistsError(f"a pond already exists at {location.url}") from None
                 raise remote_error(e, location, options) from None
         finally:
