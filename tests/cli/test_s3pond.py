@@ -10,6 +10,7 @@ backup's URL.
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import os
@@ -169,8 +170,6 @@ def test_blobs_are_content_addressed_on_the_store(
     big.write_bytes(random.Random(7).randbytes(300_000))
     ok(pond_cli(s3_url, cache, "init"))
     ok(pond_cli(s3_url, cache, "copy", str(big), "/"))
-    import hashlib
-
     digest = hashlib.sha256(big.read_bytes()).hexdigest()
     objects = s3_server.objects(s3_url)
     assert objects[f"data/_large_files/sha256={digest}"] == big.read_bytes()
@@ -435,8 +434,6 @@ def test_a_damaged_cached_oplog_file_is_dropped_and_fetched_again(
         path.write_bytes(bytes(data))
     assert ok(pond_cli(s3_url, cache, "--json", "list")) == first
     # Each damaged copy was replaced by the fetched bytes, which check again.
-    import hashlib
-
     for path in kept:
         recorded = path.with_suffix(".sha256").read_text()
         assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded
