@@ -164,6 +164,8 @@ class PondBackups(Facet):
         ``pond run`` reports each resource.  Raises ``ConfigError`` for an unknown name or
         a pond without Backup resources, ``ReadOnlyError`` on a pond read in place.
         """
+        if self.pond.persistence.shared:
+            self.pond._local_only("backup push")
         if self.pond.persistence.remote is not None:
             raise self.pond.persistence._read_only_error()
         specs = {n: s.model_dump(mode="json") for n, s in self._specs().items()}
