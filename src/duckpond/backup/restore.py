@@ -27,9 +27,11 @@ from typing import Any
 
 from ..errors import ConfigError, CorruptDataError, PondExistsError, RemoteError
 from ..tlogfs.blobs import fsync_dir
+from ..tlogfs.integrity import scan
 from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR
 from ..tlogfs.location import check_location
 from ..tlogfs.runlog import RUNS_FILE
+from ..tlogfs.seals import Seal, Seals
 from .layout import (
     LAST_CHECKPOINT_KEY,
     RUNS_PREFIX,
@@ -178,6 +180,7 @@ def restore(
         _join_runs(stage, objects.values())
         _check_complete(stage, records, txn)
         _write_checkpoint_hint(stage, remote)
+        _seal_restored(stage, objects.values())
         if target.exists():
             target.rmdir()
         os.rename(stage, target)
@@ -190,6 +193,18 @@ def restore(
         pool.shutdown(wait=True)
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _seal_restored(stage: Path, objects: Iterable[RemoteObject]) -> None:
+    """Seal the restored oplog files (log entries, data files, checkpoints) with the hashes
+    their bytes were checked against, as the source pond sealed them when it wrote them:
+    without seals, ``pond fsck`` of the restore would take the files only older
+    transactions read (replaced by a compaction) for leftovers of interrupted writes."""
+    root = stage / DATA_DIR
+    files, _ = scan(root)
+    known = {o.key.removeprefix(f"{DATA_DIR}/"): o for o in objects}
+    seals = {rel: Seal(known[rel].sha256, known[rel].size) for rel in files.oplog if rel in known}
+    Seals(root).rewrite(seals)
 
 
 def _checked_key(key: str, url: str) -> str:
