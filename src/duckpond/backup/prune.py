@@ -184,12 +184,13 @@ def prune(
         m = _CHECKPOINT.fullmatch(key[len(LOG_PREFIX) :])
         if m and int(m.group(1)) < base.version and key not in kept:
             doomed[key] = size
+    # Entry 0 and record 0 stay: they name the pond (``push.remote_pond_id``).
     versions = (max(start, 1), base.version)
     report.removed = sorted(doomed.items())
     for r in before:
         if r.version >= versions[0]:
             report.removed.append((r.log.key, r.log.size))
-        report.removed.append((record_key(r.version), 0))
+            report.removed.append((record_key(r.version), 0))
     if dry_run:
         report.elapsed_s = time.perf_counter() - started
         return report
@@ -289,7 +290,7 @@ def _finish(remote: Remote, floor: Floor, report: PruneReport | None) -> Floor:
     remote.delete(list(floor.removing))
     # Log entries before records: a record is what names its entry for a later check.
     remote.delete([log_key(v) for v in range(max(lo, 1), hi)])
-    remote.delete([record_key(v) for v in range(lo, hi)])
+    remote.delete([record_key(v) for v in range(max(lo, 1), hi)])
     done = Floor(
         floor.pond_id,
         floor.earliest_txn,

@@ -108,7 +108,8 @@ class Remote:
         return sorted(v for v in found if v is not None)
 
     def tip(self, hint: int = -1, *, present: bool = False) -> int:
-        """The newest version V such that 0..V are all present; -1 for an empty remote.
+        """The newest version V such that 0..V are all present; -1 for an empty remote;
+        ``CorruptDataError`` if a later one is present too (a hole in the log).
 
         On a pruned remote (``floor``), F..V with F the floor's version.  ``hint``, a
         version known present (the last push's), makes this one short listing; if it is
@@ -126,7 +127,12 @@ class Remote:
         newest = hint
         for v in versions:
             if v != newest + 1:
-                break
+                # Pushes write entries in order, and prunes remove them only below a floor:
+                # a hole with entries after it is damage, not a shorter history.
+                raise CorruptDataError(
+                    f"{self.url}/{log_key(newest + 1)} is missing while later log entries "
+                    "are present (a pruned backup whose pushes/floor.json is gone?)"
+                )
             newest = v
         return newest
 
