@@ -154,7 +154,7 @@ def test_a_deleted_or_altered_floor_is_named(tmp_path: Path, base: Path) -> None
     floor = tmp_path / "remote" / FLOOR_KEY
     good = floor.read_bytes()
     floor.write_bytes(re.sub(rb'"earliest_txn":(\d+)', rb'"earliest_txn":1', good))
-    with pytest.raises(CorruptDataError, match="floor.json was altered"):
+    with pytest.raises(CorruptDataError, match=r"floor\.json was altered"):
         restore(url, tmp_path / "r")
     floor.unlink()  # the records before the window are gone: named, not guessed
     with pytest.raises(CorruptDataError, match=r"_delta_log/0+1\.json is missing while later"):
@@ -301,7 +301,7 @@ def test_kill_9_of_prune_at_random_instants(
     last = txns[0][0]
     first = last - KEEP + 1
     kept = [first, (first + last) // 2, last]
-    expected = roots(base, kept + [1])
+    expected = roots(base, [*kept, 1])
 
     def fresh(name: str) -> str:
         if where == "file":
