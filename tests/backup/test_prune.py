@@ -46,13 +46,20 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp / "pond"
 
 
+def root_of(pond_dir: Path, at_txn: int | None = None) -> str:
+    """The content root of a pond that passes fsck."""
+    check = Pond.check(pond_dir, at_txn=at_txn)
+    assert check.ok and check.content_root is not None, check.summary()
+    return check.content_root
+
+
 def roots(pond_dir: Path, txns: list[int]) -> dict[int, str]:
-    return {t: Pond.check(pond_dir, at_txn=t).content_root for t in txns}
+    return {t: root_of(pond_dir, t) for t in txns}
 
 
 def restored_root(url: str, dest: Path, at_txn: int | None = None) -> str:
     restore(url, dest, at_txn=at_txn)
-    root = Pond.check(dest).content_root
+    root = root_of(dest)
     shutil.rmtree(dest)
     return root
 
@@ -128,7 +135,7 @@ def test_prune_keeps_the_window_exact_refuses_before_it_and_takes_pushes(
     assert Remote(url).floor() is not None
     assert restored_root(url, tmp_path / "r") == pond.fsck().content_root
     assert restored_root(url, tmp_path / "r", again.earliest_kept_txn) == (
-        Pond.check(pond_dir, at_txn=again.earliest_kept_txn).content_root
+        root_of(pond_dir, again.earliest_kept_txn)
     )
     check = pond.backups.verify("offsite", deep=True)
     assert check.ok and not check.problems, check.problems
@@ -337,7 +344,7 @@ def test_kill_9_of_prune_at_random_instants(
         for txn in [earliest, *kept]:
             got = restored_root(target, tmp_path / "r", None if txn == last else txn)
             assert got == expected.get(txn, got), f"trial {trial} txn {txn}"
-            assert got == Pond.check(base, at_txn=txn).content_root
+            assert got == root_of(base, txn)
         report = verify(base, Remote(target), deep=True)
         assert not report.problems and report.status == "equal", (trial, report.problems)
         # The next prune finishes the job: the same objects as an uninterrupted one.
