@@ -90,7 +90,7 @@ def build(pond_dir: Path, days: int, tmp: Path) -> tuple[int, float]:
     pond.mkdir("/data")
     resources = tmp / "resources.yaml"
     resources.write_text(RESOURCES.format(out=tmp / "www"))
-    pond.apply([str(resources)])
+    pond.pipeline.apply([str(resources)])
     steps = days * PER_DAY
     start = time.perf_counter()
     for step in range(steps):
