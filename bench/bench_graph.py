@@ -30,6 +30,7 @@ from harness import (
     POND_BIN,
     Figure,
     Figures,
+    apply_samples,
     cpu_of,
     header,
     interleaved,
@@ -39,6 +40,7 @@ from harness import (
     run_child,
     selected,
     timed,
+    versus,
     workdir,
     write_json,
 )
@@ -144,21 +146,7 @@ def bench_graph(sizes: list[int], repeat: int) -> list[Figure]:
 def bench_apply(work: Path, count: int, repeat: int) -> list[Figure]:
     f = work / f"r{count}.yaml"
     f.write_text("---\n".join(documents(work, count)))
-    fresh = iter(range(10_000))
-
-    def first() -> object:
-        pond_dir = work / f"pond-apply-{next(fresh)}"
-        Pond.init(pond_dir, command=COMMAND).close()
-        return run_child([POND_BIN, "apply", "-f", str(f)], env=pond_env(pond_dir))
-
-    again_dir = work / "pond-reapply"
-    Pond.init(again_dir, command=COMMAND).close()
-    run_child([POND_BIN, "apply", "-f", str(f)], env=pond_env(again_dir))
-
-    def again() -> object:
-        return run_child([POND_BIN, "apply", "-f", str(f)], env=pond_env(again_dir))
-
-    samples = interleaved({"first": first, "again": again}, repeat, warmup=0)  # type: ignore[dict-item]
+    samples = apply_samples(work, f, repeat, command=COMMAND, warmup=0)
     out = []
     for key, name, label in (
         ("g.apply", "first", f"`pond apply` of {count:,} resources into a fresh pond"),
@@ -199,20 +187,16 @@ def bench_run(work: Path, count: int, repeat: int) -> list[Figure]:
         {"many": lambda: run("many"), "one": lambda: run("one")},  # type: ignore[dict-item]
         repeat,
     )
-    value, base = median(samples["many"]), median(samples["one"])
     return [
-        Figure(
+        versus(
             "g.run",
             f"`pond run` of one Inbox among {count:,} resources (whole process)",
-            value,
-            "s",
-            baseline=base,
-            baseline_label="the same run, pond of 1 resource",
+            samples,
+            "many",
+            "one",
+            "the same run, pond of 1 resource",
             target="< 1 s more",
-            met=value - base < 1.0,
-            samples=samples["many"],
-            cpu=cpu_of(samples, "many"),
-            baseline_cpu=cpu_of(samples, "one"),
+            met=lambda value, base: value - base < 1.0,
         )
     ]
 

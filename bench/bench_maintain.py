@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from harness import (
     POND_BIN,
+    REDUCE_AND_SITE,
     Figure,
     Figures,
     child_env,
@@ -56,25 +57,6 @@ STEP_US = 900 * 1_000_000
 T0_US = 1_672_531_200 * 1_000_000  # 2023-01-01T00:00Z
 PER_DAY = 96
 
-RESOURCES = """\
-apiVersion: duckpond/v1
-kind: Reduce
-name: down
-spec:
-  in_pattern: "/data/*.series"
-  resolutions: [1h, 6h, 1d]
-  aggregations: [{{type: avg}}, {{type: min}}, {{type: max}}]
----
-apiVersion: duckpond/v1
-kind: Site
-name: web
-spec:
-  title: A station's year
-  charts:
-    - {{pattern: "/reduce/down/*", title: Series}}
-  out: "{out}"
-"""
-
 
 def reading(step: int, n: int) -> pa.Table:
     t = pa.array([T0_US + step * STEP_US], pa.timestamp("us", "UTC"))
@@ -89,8 +71,10 @@ def build(pond_dir: Path, days: int, tmp: Path) -> tuple[int, float]:
     pond = Pond.init(pond_dir, command=["bench", "init"])
     pond.mkdir("/data")
     resources = tmp / "resources.yaml"
-    resources.write_text(RESOURCES.format(out=tmp / "www"))
-    pond.pipeline.apply([str(resources)])
+    resources.write_text(
+        REDUCE_AND_SITE.format(title="A station's year", charts="Series", out=tmp / "www")
+    )
+    pond.pipeline.apply([resources])
     steps = days * PER_DAY
     start = time.perf_counter()
     for step in range(steps):

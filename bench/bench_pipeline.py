@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from duckpond.pond import Pond
 from harness import (
@@ -33,9 +32,11 @@ from harness import (
     ChildRun,
     Figure,
     Figures,
+    apply_samples,
     cpu_of,
     header,
     interleaved,
+    make_series,
     median,
     parse_args,
     pond_env,
@@ -83,21 +84,7 @@ def resources_yaml(work: Path) -> Path:
 
 def bench_apply(work: Path, repeat: int) -> list[Figure]:
     f = resources_yaml(work)
-    fresh = iter(range(10_000))
-
-    def first() -> object:
-        pond_dir = work / f"pond-apply-{next(fresh)}"
-        Pond.init(pond_dir, command=COMMAND).close()
-        return run_child([POND_BIN, "apply", "-f", str(f)], env=pond_env(pond_dir))
-
-    again_dir = work / "pond-reapply"
-    Pond.init(again_dir, command=COMMAND).close()
-    run_child([POND_BIN, "apply", "-f", str(f)], env=pond_env(again_dir))
-
-    def again() -> object:
-        return run_child([POND_BIN, "apply", "-f", str(f)], env=pond_env(again_dir))
-
-    samples = interleaved({"first": first, "again": again}, repeat)  # type: ignore[dict-item]
+    samples = apply_samples(work, f, repeat, command=COMMAND)
     out = []
     for key, name, label in (
         ("p.apply", "first", "`pond apply` of 50 resources into a fresh pond (whole process)"),
@@ -212,23 +199,6 @@ def bench_inbox(work: Path, files: int, repeat: int) -> list[Figure]:
             baseline_cpu=cpu_of(inner, "first"),
         ),
     ]
-
-
-def make_series(path: Path, rows: int) -> None:
-    import numpy as np
-
-    rng = np.random.default_rng(1)
-    table = pa.table(
-        {
-            "timestamp": pa.array(
-                1_700_000_000_000_000 + np.arange(rows, dtype=np.int64) * 1_000_000,
-                pa.timestamp("us", tz="UTC"),
-            ),
-            "value": rng.normal(10, 2, rows),
-            "other": rng.normal(0, 1, rows),
-        }
-    )
-    pq.write_table(table, path, row_group_size=1024 * 1024)
 
 
 def timed_cpu(fn: Callable[[], object]) -> ChildRun:

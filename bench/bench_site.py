@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from harness import (
     POND_BIN,
     PYTHON,
+    REDUCE_AND_SITE,
     Figure,
     Figures,
     child_env,
@@ -141,26 +142,6 @@ def bench_build(tmp: Path, days: int, repeat: int) -> list[Figure]:
     ]
 
 
-POND_RESOURCES = """\
-apiVersion: duckpond/v1
-kind: Reduce
-name: down
-spec:
-  in_pattern: "/data/*.series"
-  resolutions: [1h, 6h, 1d]
-  aggregations: [{{type: avg}}, {{type: min}}, {{type: max}}]
----
-apiVersion: duckpond/v1
-kind: Site
-name: web
-spec:
-  title: Bench waters
-  charts:
-    - {{pattern: "/reduce/down/*", title: Sites}}
-  out: "{out}"
-"""
-
-
 def write_day(directory: Path, days: int, day: int, site: str) -> Path:
     """One day (``day``, 0-based from 2023-01-01) of one site's readings, as Parquet: the
     rows ``write_inputs`` would write for that day in a longer run."""
@@ -197,7 +178,7 @@ def bench_pond(tmp: Path, days: int, repeat: int) -> list[Figure]:
         rows += pq.ParquetFile(inputs / f"{site}.parquet").metadata.num_rows
         pond("copy", "--format", "series", str(inputs / f"{site}.parquet"), f"/data/{site}.series")
     resources = tmp / "resources.yaml"
-    resources.write_text(POND_RESOURCES.format(out=out))
+    resources.write_text(REDUCE_AND_SITE.format(title="Bench waters", charts="Sites", out=out))
     pond("apply", "-f", str(resources))
     build = ("site", "build", "web")
     pond(*build)  # warms the Vega bundle cache, as the build figure does

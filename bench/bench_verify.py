@@ -23,9 +23,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 import duckpond.tlogfs.blobs as blobs
 from duckpond.pond import Pond
 from harness import (
@@ -36,6 +33,7 @@ from harness import (
     cpu_of,
     header,
     interleaved,
+    make_series,
     median,
     parse_args,
     pond_env,
@@ -65,24 +63,6 @@ COMMAND = ["bench", "verify"]
 
 def pond_argv(verified: bool, *args: str) -> list[str]:
     return [PYTHON, "-c", POND_MAIN, "verified" if verified else "unverified", *args]
-
-
-def make_series(path: Path, rows: int) -> None:
-    """Random-ish floats that do not compress away, so the file is as big as its data."""
-    import numpy as np
-
-    rng = np.random.default_rng(1)
-    table = pa.table(
-        {
-            "timestamp": pa.array(
-                1_700_000_000_000_000 + np.arange(rows, dtype=np.int64) * 1_000_000,
-                pa.timestamp("us", tz="UTC"),
-            ),
-            "value": rng.normal(10, 2, rows),
-            "other": rng.normal(0, 1, rows),
-        }
-    )
-    pq.write_table(table, path, compression="none", row_group_size=256 * 1024)
 
 
 def whole_process_figure(
@@ -208,7 +188,7 @@ def bench_api(work: Path, size: int, repeat: int) -> list[Figure]:
 def bench_sql(work: Path, rows: int, repeat: int) -> list[Figure]:
     pond_dir = work / "pond-sql"
     src = work / "series.parquet"
-    make_series(src, rows)
+    make_series(src, rows, compression="none", row_group_size=256 * 1024)
     pond = Pond.init(pond_dir, command=COMMAND)
     pond.copy_in([src], "/s.series", format="series")
     pond.close()

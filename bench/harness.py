@@ -74,6 +74,36 @@ class Figure:
         return self.value / self.baseline
 
 
+def versus(
+    key: str,
+    label: str,
+    samples: dict[str, list[float]],
+    name: str,
+    base: str,
+    base_label: str,
+    *,
+    target: str = "",
+    met: Callable[[float, float], bool] | None = None,
+) -> Figure:
+    """The figure of ``samples[name]`` (seconds, median) against ``samples[base]``, with
+    both sides' CPU time when they were whole processes; ``met(value, baseline)`` judges
+    ``target``."""
+    value, baseline = median(samples[name]), median(samples[base])
+    return Figure(
+        key,
+        label,
+        value,
+        "s",
+        baseline=baseline,
+        baseline_label=base_label,
+        target=target,
+        met=None if met is None else met(value, baseline),
+        samples=samples[name],
+        cpu=cpu_of(samples, name),
+        baseline_cpu=cpu_of(samples, base),
+    )
+
+
 def fmt_value(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.1f} s"
@@ -277,3 +307,76 @@ class Figures(list[Figure]):
         for fig in new:
             print_figure(fig)
         self.extend(new)
+
+
+# -- set-ups more than one benchmark makes ---------------------------------------------
+
+
+def make_series(path: Path, rows: int, **write_options: Any) -> None:
+    """A Parquet series of ``rows`` one-second readings (``timestamp``, ``value``,
+    ``other``) from 2023-11-14 UTC: random-ish floats that do not compress away, so the
+    file is as big as its data.  ``write_options`` go to ``pq.write_table`` (default:
+    row groups of 1M rows)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    table = pa.table(
+        {
+            "timestamp": pa.array(
+                1_700_000_000_000_000 + np.arange(rows, dtype=np.int64) * 1_000_000,
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "value": rng.normal(10, 2, rows),
+            "other": rng.normal(0, 1, rows),
+        }
+    )
+    pq.write_table(table, path, **{"row_group_size": 1024 * 1024, **write_options})
+
+
+def apply_samples(
+    work: Path, resources: Path, repeat: int, *, command: list[str], warmup: int = 1
+) -> dict[str, list[float]]:
+    """``pond apply -f resources`` as whole processes, interleaved: ``first`` into a fresh
+    pond each time, ``again`` into one pond that already holds them (nothing changes)."""
+    from duckpond import Pond
+
+    apply = [POND_BIN, "apply", "-f", str(resources)]
+    fresh = iter(range(10_000))
+
+    def first() -> ChildRun:
+        pond_dir = work / f"pond-apply-{next(fresh)}"
+        Pond.init(pond_dir, command=command).close()
+        return run_child(apply, env=pond_env(pond_dir))
+
+    again_dir = work / "pond-reapply"
+    Pond.init(again_dir, command=command).close()
+    run_child(apply, env=pond_env(again_dir))
+
+    def again() -> ChildRun:
+        return run_child(apply, env=pond_env(again_dir))
+
+    return interleaved({"first": first, "again": again}, repeat, warmup=warmup)
+
+
+REDUCE_AND_SITE = """\
+apiVersion: duckpond/v1
+kind: Reduce
+name: down
+spec:
+  in_pattern: "/data/*.series"
+  resolutions: [1h, 6h, 1d]
+  aggregations: [{{type: avg}}, {{type: min}}, {{type: max}}]
+---
+apiVersion: duckpond/v1
+kind: Site
+name: web
+spec:
+  title: {title}
+  charts:
+    - {{pattern: "/reduce/down/*", title: {charts}}}
+  out: "{out}"
+"""
+"""Resources over ``/data/*.series``: a Reduce to three resolutions and a Site charting
+it (``str.format`` with ``title``, ``charts`` (the charts' title) and ``out``)."""

@@ -16,7 +16,7 @@ def test_mirror_sync_and_json(pond: PondRunner, host: Path, tmp_path: Path) -> N
     assert first.stdout.startswith(f"mirrored {out} at txn 2: 1 written")
     (out / "notes.txt").write_text("hello again\n")
     doc = pond.json("mirror", str(out), "--sync")
-    assert doc["sync"]["changed"] == ["/notes.txt"]
+    assert doc["sync"]["changed"] == [{"path": "/notes.txt", "host": "notes.txt"}]
     assert doc["sync"]["txn_seq"] == 3
     assert doc["mirror"]["written"] == []
     assert pond.cat_bytes("/notes.txt") == b"hello again\n"
@@ -63,7 +63,7 @@ def test_at_txn(pond: PondRunner, host: Path, tmp_path: Path) -> None:
     doc = pond.json("mirror", str(out), "--at-txn", "2")
     assert doc["at_txn"] == 2
     assert (out / "a").read_text() == "one"
-    assert json.loads((out / ".pond-mirror").read_text())["txn"] == 2
+    assert json.loads((out / ".pond-mirror").read_text().splitlines()[0])["txn"] == 2
 
 
 def test_help_has_an_example(pond: PondRunner) -> None:
@@ -78,16 +78,97 @@ def test_a_mirror_of_the_past_is_never_synced(pond: PondRunner, host: Path, tmp_
     pond.ok("copy", str(host / "a"), "/a")
     out = tmp_path / "m"
     pond.ok("mirror", str(out), "--at-txn", "2")
-    assert json.loads((out / ".pond-mirror").read_text())["at_txn"] == 2
+    assert json.loads((out / ".pond-mirror").read_text().splitlines()[0])["at_txn"] == 2
     (out / "a").write_text("edited in the past")
     message = pond.fails("mirror", str(out), "--sync")
     assert "read-only" in message and f"pond mirror {out}" in message
     assert "without --at-txn" in message
     # fails() saw the pond unchanged; the host is left as it was too.
     assert pond.cat_bytes("/a") == b"two"
-    assert json.loads((out / ".pond-mirror").read_text())["at_txn"] == 2
+    assert json.loads((out / ".pond-mirror").read_text().splitlines()[0])["at_txn"] == 2
     assert (out / "a").read_text() == "edited in the past"
     # Nor does a run of the past state promise a sync it would refuse.
     again = pond.ok("mirror", str(out), "--at-txn", "2").stdout
     assert "a mirror of a past state is read-only: the edit is left" in again
     assert "--sync" not in again
+
+
+def test_dir_that_is_a_file_is_a_user_error(pond: PondRunner, tmp_path: Path) -> None:
+    (tmp_path / "plain.txt").write_text("not a folder")
+    message = pond.fails("mirror", str(tmp_path / "plain.txt"))
+    assert "not" in message and "folder" in message and "plain.txt" in message
+    assert (tmp_path / "plain.txt").read_text() == "not a folder"
+
+
+def test_json_keeps_pond_and_host_paths_apart(pond: PondRunner, host: Path, tmp_path: Path) -> None:
+    write(host / "s.csv", "timestamp,t\n2026-01-01T00:00:00Z,1.5\n")
+    pond.ok("mkdir", "/site")
+    pond.ok("copy", "--format", "series", str(host / "s.csv"), "/site/temp")
+    write(host / "n", "50 percent")
+    pond.ok("copy", str(host / "n"), "/site/50%")
+    out = tmp_path / "m"
+    doc = pond.json("mirror", str(out))
+    assert sorted(doc["written"], key=lambda w: w["path"]) == [
+        {"path": "/site/50%", "host": "site/50%25"},
+        {"path": "/site/temp", "host": "site/temp.parquet"},
+    ]
+    pond.ok("rm", "/site/temp")
+    (out / "site" / "new.txt").write_text("mine")
+    doc = pond.json("mirror", str(out))
+    assert doc["removed"] == [{"path": "/site/temp", "host": "site/temp.parquet"}]
+    assert doc["new"] == [
+        {
+            "path": "/site/new.txt",
+            "host": "site/new.txt",
+            "reason": "a new host file: pond mirror --sync brings it in",
+        }
+    ]
+
+
+def test_a_plain_run_names_new_host_files_and_sync_names_what_it_brought(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    write(host / "a", "one")
+    pond.ok("copy", str(host / "a"), "/a")
+    pond.ok("copy", str(host / "a"), "/b")
+    out = tmp_path / "m"
+    pond.ok("mirror", str(out))
+    (out / "a").write_text("edited")
+    (out / "c").write_text("new")
+    (out / "b").unlink()
+    text = pond.ok("mirror", str(out)).stdout.splitlines()
+    assert text[0].endswith(
+        "1 written, 0 removed, 0 unchanged, 1 edited on the host, 1 new on the host"
+    )
+    assert "written: /b" in text
+    assert "edited: /a: edited on the host: pond mirror --sync brings it in" in text
+    assert "new: /c: a new host file: pond mirror --sync brings it in" in text
+    (out / "b").unlink()
+    synced = pond.ok("mirror", str(out), "--sync").stdout.splitlines()
+    assert synced[0].endswith(
+        "(txn 4): 2 brought in (1 changed, 1 new, 0 deleted), 1 left on the host"
+    )
+    assert "changed: /a" in synced and "new: /c" in synced
+    assert "left: /b: removed on the host: kept in the pond (--delete)" in synced
+    # The refresh that follows says what it wrote, as a plain run does.
+    assert "written: /b" in synced
+    assert synced[synced.index("written: /b") - 1].startswith("mirrored ")
+
+
+def test_names_alike_but_for_case_from_the_host_are_mapped_and_said(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "m"
+    pond.ok("mirror", str(out))
+    (out / "A.txt").write_text("upper")
+    (out / "a.txt").write_text("lower")
+    text = pond.ok("mirror", str(out), "--sync").stdout.splitlines()
+    assert "new: /A.txt" in text and "new: /a.txt" in text
+    # A case-insensitive host could not hold both: the rule moves the upper-case one,
+    # and the output names both host paths.
+    assert "written: /A.txt (%41.txt)" in text and "removed: /A.txt (A.txt)" in text
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "%41.txt",
+        "a.txt",
+    ]
+    assert pond.cat_bytes("/A.txt") == b"upper" and (out / "%41.txt").read_text() == "upper"

@@ -35,7 +35,9 @@ def pond(tmp_path: Path) -> Pond:
 
 
 def record(dir: Path) -> dict:
-    return json.loads((dir / ".pond-mirror").read_text())
+    """The record as one document: its header line and its files line."""
+    header, files = (dir / ".pond-mirror").read_text().splitlines()
+    return json.loads(header) | {"files": json.loads(files)}
 
 
 def test_first_mirror_writes_every_kind_of_node(pond: Pond, tmp_path: Path) -> None:
@@ -72,7 +74,8 @@ def test_second_run_is_incremental_and_removes_what_the_pond_removed(
     pond.remove("/data/sites.table")
     report = pond.mirrors.write(out)
     assert report.written == ["/raw/notes.txt"]
-    assert report.removed == ["data/sites.table.parquet"]
+    assert report.removed == ["/data/sites.table"]
+    assert report.removed_hosts["/data/sites.table"] == "data/sites.table.parquet"
     assert report.unchanged == 4  # /raw, /data, cal.csv, temp.series
     assert (out / "raw/notes.txt").read_bytes() == b"field notes, day 2\n"
     assert not (out / "data/sites.table.parquet").exists()

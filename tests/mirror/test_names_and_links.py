@@ -190,3 +190,47 @@ def test_a_host_name_that_decodes_to_no_pond_name_is_refused(pond: Pond, tmp_pat
     assert sorted(n.host for n in result.sync.kept) == ["raw/%2E%2E", "raw/a%2Fb"]
     assert all("not a pond name" in n.reason for n in result.sync.kept)
     assert pond.list("/**") == [pond.root.get("/raw")]
+
+
+def test_a_raw_file_and_a_series_never_take_each_others_host_file(
+    pond: Pond, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+
+    series = pa.table({"timestamp": pa.array([0], pa.timestamp("us", "UTC")), "t": [1.0]})
+    # The raw file first: the series that arrives later is refused, named with why.
+    with pond.transaction() as tx:
+        tx.write_file("/a.parquet", b"raw bytes")
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    pond.write_series("/a", series)
+    report = pond.mirrors.write(out)
+    assert report.written == []
+    [note] = report.refused
+    assert note.path == "/a" and "a.parquet is taken by 'a.parquet'" in note.reason
+    assert (out / "a.parquet").read_bytes() == b"raw bytes"
+    # A fresh mirror of the same pond chooses alike: a name as it is over one given
+    # an extension.
+    fresh = pond.mirrors.write(tmp_path / "fresh")
+    assert [n.path for n in fresh.refused] == ["/a"]
+    assert (tmp_path / "fresh/a.parquet").read_bytes() == b"raw bytes"
+
+
+def test_a_series_keeps_its_host_file_against_a_raw_file_named_like_it(
+    pond: Pond, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+
+    series = pa.table({"timestamp": pa.array([0], pa.timestamp("us", "UTC")), "t": [1.0]})
+    pond.write_series("/a", series)
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    written = (out / "a.parquet").read_bytes()
+    with pond.transaction() as tx:
+        tx.write_file("/a.parquet", b"raw bytes")
+    report = pond.mirrors.write(out)
+    assert report.written == [] and [n.path for n in report.refused] == ["/a.parquet"]
+    assert "taken by 'a'" in report.refused[0].reason
+    assert (out / "a.parquet").read_bytes() == written
+    # --sync brings nothing in from it: the host file is the series', read-only.
+    assert pond.mirrors.sync(out).sync.txn_seq is None

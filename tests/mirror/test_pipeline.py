@@ -80,11 +80,18 @@ def test_a_mirror_resource_runs_from_pond_run(pond: Pond, tmp_path: Path) -> Non
     report = pond.pipeline.run()
     [result] = report.results
     assert result.outcome == "ok", result.error
-    assert sorted(result.details["written"]) == ["/raw/a.series", "/raw/b.series"]
+    assert sorted(w["path"] for w in result.details["written"]) == [
+        "/raw/a.series",
+        "/raw/b.series",
+    ]
+    assert {w["host"] for w in result.details["written"]} == {
+        "raw/a.series.csv",
+        "raw/b.series.csv",
+    }
     assert (out / "raw/a.series.csv").read_text().count("\n") == 4
     pond.write_series("/raw/b.series", series([12.0], 9))
     [again] = pond.pipeline.run().results
-    assert again.details["written"] == ["/raw/b.series"]
+    assert again.details["written"] == [{"path": "/raw/b.series", "host": "raw/b.series.csv"}]
     assert "1 written" in again.summary
 
 

@@ -24,7 +24,7 @@ from .core import Pond, is_literal, resolve_pond_dir
 from .facet import Facet
 from .host import describe_host, parse_url, preview_rows, read_host, write_rows
 from .maintenance import PondMaintenance, SpaceReport
-from .mirrors import PondMirrors
+from .mirrors import PondMirrors, refresh_mirror
 from .pipeline import PondPipeline
 from .results import CopyResult, Entry, PondStatus
 from .transaction import Transaction
@@ -50,6 +50,7 @@ __all__ = [
     "parse_url",
     "preview_rows",
     "read_host",
+    "refresh_mirror",
     "resolve_pond_dir",
     "write_rows",
 ]

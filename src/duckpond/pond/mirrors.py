@@ -10,16 +10,83 @@ docs/architecture.md, "The local mirror").
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ReadOnlyError, guarded
+from ..tlogfs.lock import DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT
 from .facet import Facet
 
 if TYPE_CHECKING:
     from ..ingest.mirror import MirrorReport, SyncResult
+    from .core import Pond
+
+
+@guarded
+def refresh_mirror(
+    pond_dir: str | os.PathLike[str],
+    dir: str | os.PathLike[str],
+    patterns: Sequence[str] = (),
+    *,
+    tables: str | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    opener: Callable[[], Pond] | None = None,
+) -> MirrorReport:
+    """``Pond.open(pond_dir).mirrors.write(dir, patterns, tables=tables)``, without the open when idle.
+
+    When the pond has committed nothing since ``dir``'s record was made, and no
+    host file the record names is missing or changed in kind, the run has
+    nothing to write: it walks ``dir`` (to report host edits and new host
+    entries) and never opens the pond, so the Delta and Arrow libraries are not
+    even imported (``duckpond.ingest.mirror.idle``).  Otherwise it opens the
+    pond with ``opener`` (default ``Pond.open(pond_dir, lock_timeout=...)``)
+    and runs ``write``.  Raises what ``Pond.open`` and ``write`` raise.
+    """
+    from ..ingest.mirror.idle import idle_report
+
+    where = os.fspath(pond_dir)
+    if "://" not in where:  # a pond read in place from a store has no local log
+        absolute = str(Path(where).expanduser().absolute())
+        base = _mirror_folder(dir, absolute)
+        report = idle_report(
+            base,
+            absolute,
+            patterns=list(patterns) or None,
+            tables=tables,
+            lock_timeout=lock_timeout,
+        )
+        if report is not None:
+            return report
+    if opener is not None:
+        pond = opener()
+    else:
+        from .core import Pond
+
+        pond = Pond.open(pond_dir, lock_timeout=lock_timeout)
+    return pond.mirrors.write(dir, patterns, tables=tables)
+
+
+def _mirror_folder(dir: str | os.PathLike[str], pond_dir: str | os.PathLike[str]) -> Path:
+    """``dir`` made absolute; ``ConfigError`` if it is, holds or lies in the pond's directory,
+    ``NotADirectoryError`` if it is there and not a folder.
+
+    A mirror there would write into the Delta table, and ``--sync`` would
+    read the pond's own files as host edits.
+    """
+    from ..pipeline.reserved import host_output_problem
+
+    base = Path(dir).absolute()
+    problem = host_output_problem(str(base), Path(pond_dir))
+    if problem is not None:
+        raise ConfigError(problem)
+    if os.path.exists(base) and not os.path.isdir(base):
+        raise NotADirectoryError(
+            errno.ENOTDIR, "a mirror is a folder, and this is not one", str(base)
+        )
+    return base
 
 
 class PondMirrors(Facet):
@@ -57,6 +124,8 @@ class PondMirrors(Facet):
             tables=tables,
             at_txn=pond.last_txn if pond.read_only else None,
             lock_timeout=pond.lock_timeout,
+            log=self._log(),
+            pond_id=self._pond_id(),
         )
 
     @guarded
@@ -117,6 +186,8 @@ class PondMirrors(Facet):
                 loaded=loaded,
                 suspects={c.rel for c in changes} | {n.host for n in kept},
                 record_changed=bool(changes),
+                log=self._log(),
+                pond_id=self._pond_id(),
             )
         # A read-only file's edit is said once, by the sync.
         said = {note.host for note in report.kept}
@@ -124,16 +195,18 @@ class PondMirrors(Facet):
         mirrored.conflicts = [n for n in mirrored.conflicts if n.host not in said]
         return SyncResult(report, mirrored)
 
+    def _log(self) -> dict[str, int] | None:
+        """The stamp of the pond's newest log entry this view reads (None: a past or remote state)."""
+        from ..ingest.mirror.record import log_stamp
+
+        pond = self.pond
+        if pond.read_only:
+            return None
+        return log_stamp(pond.path, pond.persistence.table.version())
+
+    def _pond_id(self) -> str:
+        """The pond's identity, which the record keeps (a past state has its pond's)."""
+        return self.pond.pond_id
+
     def _folder(self, dir: str | os.PathLike[str]) -> Path:
-        """``dir`` made absolute; ``ConfigError`` if it is, holds or lies in the pond's directory.
-
-        A mirror there would write into the Delta table, and ``--sync`` would
-        read the pond's own files as host edits.
-        """
-        from ..pipeline.reserved import host_output_problem
-
-        base = Path(dir).absolute()
-        problem = host_output_problem(str(base), self.pond.path)
-        if problem is not None:
-            raise ConfigError(problem)
-        return base
+        return _mirror_folder(dir, self.pond.path)

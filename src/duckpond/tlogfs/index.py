@@ -176,7 +176,21 @@ class RowIndex:
         Reads only the data files whose statistics say they hold such rows, and
         only three columns of them.  None when a file has no statistics.
         """
+        changes = self.changes_since(txn)
+        if changes is None:
+            return None
         changed: dict[str, set[str]] = {}
+        for node_id, _, file_type in changes:
+            changed.setdefault(node_id, set()).add(file_type)
+        return changed
+
+    def changes_since(self, txn: int) -> list[tuple[str, str, str]] | None:
+        """``(node id, partition id, entry type)`` of each visible row committed after ``txn``.
+
+        The partition is where the node's rows live: a directory's own id, a file's
+        first parent's.  As cheap as ``changed_since``; None when a file has no statistics.
+        """
+        changes: list[tuple[str, str, str]] = []
         for f in self._files.values():
             if f.max_txn is None:
                 return None
@@ -187,7 +201,10 @@ class RowIndex:
             full = str(self._root / f.path)
             try:
                 # ParquetFile, not read_table: that would import pyarrow.dataset (0.3 s).
-                table = pq.ParquetFile(full).read(columns=["node_id", "file_type", "txn_seq"])
+                # Through the opener: a pond read in place from a store has no local files.
+                table = pq.ParquetFile(self._open(full)).read(
+                    columns=["node_id", "file_type", "txn_seq"]
+                )
             except (OSError, pa.ArrowInvalid) as e:
                 raise PondCorruptError(f"cannot read oplog data file {full}: {e}") from e
             for node_id, file_type, txn_seq in zip(
@@ -195,8 +212,8 @@ class RowIndex:
                 strict=True,
             ):
                 if txn_seq > txn and (self._limit is None or txn_seq <= self._limit):
-                    changed.setdefault(node_id, set()).add(file_type)
-        return changed
+                    changes.append((node_id, f.part_id, file_type))
+        return changes
 
     # -- rows ----------------------------------------------------------------
 

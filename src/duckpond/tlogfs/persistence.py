@@ -339,6 +339,14 @@ class DeltaPersistence:
         """
         return self._view.index.changed_since(txn)
 
+    def changes_since(self, txn: int) -> list[tuple[str, str, str]] | None:
+        """``(node id, partition id, entry type)`` of each committed row after ``txn`` in this
+        state (None: unknown); a file's partition is its first parent directory's id.
+
+        What an Import needs to find the few paths a source's log tail touches.
+        """
+        return self._view.index.changes_since(txn)
+
     def all_rows(self) -> pa.Table:
         """Every committed, visible version's metadata (no content), for SQL system tables."""
         return self._view.index.table()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..app import Settings, UserError, pass_settings, time_travel
 
+if TYPE_CHECKING:
+    from ...ingest.mirror import MirrorReport, SyncResult
+
 
 @click.command()
-@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
+@click.argument("directory", metavar="DIR")
 @click.argument("patterns", nargs=-1, metavar="[PATTERN]...")
 @click.option(
     "--tables",
@@ -43,9 +48,12 @@ def mirror(
     computed, as one Parquet (or CSV) file each, named with that extension;
     symlinks as symlinks inside DIR; folders as folders. DIR/.pond-mirror
     records what each file was made from. Running it again rewrites only what
-    changed and removes what the pond removed; a file you changed in DIR is
-    never overwritten (it is reported). Names a host cannot hold safely are
-    written with %XX escapes (see README, "A mirror for other tools").
+    changed and removes what the pond removed (when the pond has not changed,
+    without opening it); a file you changed in DIR is never overwritten (it is
+    reported), and files you added are named. Names a host cannot hold safely
+    are written with %XX escapes (see README, "A mirror for other tools").
+    --json gives each item's pond path ("path") and host path under DIR
+    ("host") apart.
 
     --sync brings your edits in DIR back as one transaction: a changed raw file
     becomes a new version, a new file a new node; when the pond changed the same
@@ -72,12 +80,26 @@ def mirror(
             )
     elif delete:
         raise UserError("--delete goes with --sync")
-    pond = settings.open(at_txn=at_txn, at=at)
-    result = (
-        pond.mirrors.sync(directory, delete=delete)
-        if sync
-        else pond.mirrors.write(directory, patterns, tables=tables)
-    )
+    result: MirrorReport | SyncResult
+    if sync:
+        result = settings.open().mirrors.sync(directory, delete=delete)
+    elif at_txn is not None or at is not None:
+        result = settings.open(at_txn=at_txn, at=at).mirrors.write(
+            directory, patterns, tables=tables
+        )
+    else:
+        from ...pond.mirrors import refresh_mirror
+
+        # Opens the pond only when the mirror has something to do (a second run
+        # with nothing new never imports the Delta and Arrow libraries).
+        result = refresh_mirror(
+            settings.pond_path(),
+            directory,
+            patterns,
+            tables=tables,
+            lock_timeout=settings.lock_timeout,
+            opener=settings.open,
+        )
     settings.output.data(result.to_json(), text="\n".join(result.lines()))
 
 

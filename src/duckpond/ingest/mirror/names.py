@@ -14,13 +14,16 @@ whole:
 2. A table or series gets the extension of the format it is written in
    (``temp.series`` -> ``temp.series.parquet``) unless its name already ends
    with it.
-3. In one directory, names equal after ``str.casefold`` are a collision: the
-   one already in lower case (equal to its casefold) keeps its name, else the
-   first in code-point order; each other one has every character that
-   changes under ``casefold`` written as ``%XX`` as well (``README`` beside
-   ``readme`` -> ``%52%45%41%44%4D%45``).
-4. A host name still over 255 bytes, or still colliding, is refused: the node
-   is not mirrored and the run names it.
+3. In one directory, names equal after ``str.casefold`` are a collision.  The
+   one that held the host name in this mirror already keeps it; else a name
+   written as it is (a raw ``a.parquet``) before one given an extension by
+   rule 2 (the series ``a``); else the one already in lower case (equal to its
+   casefold), else the first in code-point order.  Each other one has every
+   character that changes under ``casefold`` written as ``%XX`` as well
+   (``README`` beside ``readme`` -> ``%52%45%41%44%4D%45``).
+4. A host name still over 255 bytes, or still colliding (``a.parquet`` beside
+   a series ``a``: no escape tells them apart), is refused: the node is not
+   mirrored, and the run names it and the name that holds its host name.
 
 Reading a host name back (``host_to_pond``) undoes rule 1 and 3: every
 ``%XX`` of two hex digits is that byte; any other ``%`` is itself.  Rule 2 is
@@ -30,7 +33,7 @@ undone by the mirror's record, which knows what each file was made from.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 MAX_NAME_BYTES = 255
@@ -90,32 +93,49 @@ class Refused:
     reason: str
 
 
-def host_names(entries: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[Refused]]:
+def host_names(
+    entries: Iterable[tuple[str, str]], held: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[Refused]]:
     """Host names for the entries of one pond directory.
 
     ``entries`` are ``(pond name, extension)`` pairs, the extension ("" or
-    ``.parquet``/``.csv``) added by rule 2.  Returns pond name -> host name for
+    ``.parquet``/``.csv``) added by rule 2.  ``held`` maps a pond name to the
+    host name it had in the mirror so far.  Returns pond name -> host name for
     every entry that has one, and the refused ones (rule 4).
+
+    Who keeps a contested host name, in this order: an entry that held it
+    already (a mirror never hands one node's host file to another); then a
+    name written as it is over one given an extension (a raw ``a.parquet``
+    over the series ``a``), then rule 3's order.
     """
     wanted: dict[str, str] = {}
+    added: dict[str, bool] = {}
     for name, ext in entries:
         host = escape(name)
-        if ext and not host.lower().endswith(ext):
+        added[name] = bool(ext) and not host.lower().endswith(ext)
+        if added[name]:
             host += ext
         wanted[name] = host
+    held = held or {}
     taken: dict[str, str] = {}  # casefolded host name -> pond name holding it
     chosen: dict[str, str] = {}
     refused: list[Refused] = []
-    # A lower-case name keeps its plain form (nothing in it could be escaped), then
-    # code-point order decides; the order is fixed, so every run chooses alike.
-    for name in sorted(wanted, key=lambda n: (n.casefold() != n, n)):
+
+    def order(name: str) -> tuple[bool, bool, bool, str]:
+        # A lower-case name keeps its plain form (nothing in it could be escaped), then
+        # code-point order decides; the order is fixed, so every run chooses alike.
+        return (held.get(name) != wanted[name], added[name], name.casefold() != name, name)
+
+    for name in sorted(wanted, key=order):
         host = wanted[name]
         if host.casefold() in taken:
             ext = host[len(escape(name)) :]
             host = _escape_case(name) + ext
         holder = taken.get(host.casefold())
         if holder is not None:
-            refused.append(Refused(name, f"its host name would be the same file as {holder!r}'s"))
+            refused.append(
+                Refused(name, f"its host name {host} is taken by {holder!r}: rename one of them")
+            )
             continue
         if len(host.encode("utf-8")) > MAX_NAME_BYTES:
             refused.append(Refused(name, f"its host name would be over {MAX_NAME_BYTES} bytes"))

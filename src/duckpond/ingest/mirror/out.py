@@ -23,7 +23,7 @@ import posixpath
 import shutil
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +59,8 @@ class Note:
         return {"path": self.path, "host": self.host, "reason": self.reason}
 
     def line(self) -> str:
+        if not self.path:
+            return f"(host) {self.host}: {self.reason}"
         where = (
             f" ({self.host})" if self.host and self.host.strip("/") != self.path.strip("/") else ""
         )
@@ -67,14 +69,26 @@ class Note:
 
 @dataclass
 class MirrorReport:
-    """What one mirror run did.  Paths are pond paths; ``removed`` are host paths under DIR."""
+    """What one mirror run did.
+
+    Python lists hold pond paths (``/raw/a.csv``); ``hosts`` and
+    ``removed_hosts`` map each of those in ``written``, ``adopted`` and
+    ``removed`` to its host path, relative to
+    ``dir`` and ``/``-separated (``raw/a.csv``; a table gains its extension,
+    names.py escapes others).  Each ``Note`` carries both (``path``, ``host``).
+    In ``to_json`` every list item is an object with the two apart:
+    ``{"path": pond path, "host": host path}`` (plus ``reason`` for notes);
+    ``path`` is "" for a host entry whose name stands for no pond name.
+    """
 
     dir: str
     txn: int
     at_txn: int | None = None
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    """Nodes the pond no longer has (or the patterns no longer select) whose host files went."""
     adopted: list[str] = field(default_factory=list)
+    """Host files found already holding what the mirror would write: recorded, not written."""
     unchanged: int = 0
     edited: list[Note] = field(default_factory=list)
     """Host edits of files the pond has not changed: ``--sync`` brings in those of raw files."""
@@ -82,6 +96,14 @@ class MirrorReport:
     """Host files in the way of a pond change: left as they are."""
     refused: list[Note] = field(default_factory=list)
     """Pond names with no safe host name (names.py)."""
+    new: list[Note] = field(default_factory=list)
+    """Host files, folders and symlinks the mirror did not write (a folder's contents not
+    listed): ``--sync`` brings in those its patterns select."""
+    hosts: dict[str, str] = field(default_factory=dict)
+    """Pond path -> host path of what was written or adopted."""
+    removed_hosts: dict[str, str] = field(default_factory=dict)
+    """Pond path -> the host path removed (a node may be written at a new host
+    path and removed from its old one in one run)."""
     touched: bool = False
     """Whether the run changed the folder or what the record says of it."""
 
@@ -96,32 +118,95 @@ class MirrorReport:
             ("edited on the host", self.edited),
             ("conflicts", self.conflicts),
             ("refused", self.refused),
+            ("new on the host", self.new),
         ):
             if notes:
                 parts.append(f"{len(notes)} {label}")
         return f"mirrored {self.dir} at {state}: {', '.join(parts)}"
 
     def lines(self) -> list[str]:
-        """The summary, then one line per note."""
+        """The summary, what was written and removed (``listed``), then one line per note."""
         out = [self.summary()]
+        out += listed("written", self.written, self.hosts)
+        out += listed("removed", self.removed, self.removed_hosts, always=True)
+        out += listed("adopted", self.adopted, self.hosts)
         out += [f"edited: {n.line()}" for n in self.edited]
         out += [f"conflict: {n.line()}" for n in self.conflicts]
         out += [f"refused: {n.line()}" for n in self.refused]
+        out += [f"new: {n.line()}" for n in self.new]
         return out
+
+    def items(self, paths: list[str], hosts: dict[str, str]) -> list[dict[str, str]]:
+        """``paths`` (pond paths) as ``{"path", "host"}`` objects."""
+        return [{"path": p, "host": hosts.get(p, "")} for p in paths]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "dir": self.dir,
             "txn": self.txn,
             "at_txn": self.at_txn,
-            "written": self.written,
-            "removed": self.removed,
-            "adopted": self.adopted,
+            "written": self.items(self.written, self.hosts),
+            "removed": self.items(self.removed, self.removed_hosts),
+            "adopted": self.items(self.adopted, self.hosts),
             "unchanged": self.unchanged,
             "edited": [n.to_json() for n in self.edited],
             "conflicts": [n.to_json() for n in self.conflicts],
             "refused": [n.to_json() for n in self.refused],
+            "new": [n.to_json() for n in self.new],
         }
+
+
+LISTED = 10
+"""How many paths of one kind the text output names; ``--json`` names every one."""
+
+
+def listed(
+    label: str, paths: Sequence[str], hosts: dict[str, str], *, always: bool = False
+) -> list[str]:
+    """``label: PATH`` lines, at most ``LISTED``: ``PATH (host path)`` when the two
+    differ or ``always`` (a removal is of a host file, which may not be where the
+    pond path would put it now)."""
+    out = []
+    for path in paths[:LISTED]:
+        host = hosts.get(path, "")
+        where = f" ({host})" if host and (always or host != path.lstrip("/")) else ""
+        out.append(f"{label}: {path}{where}")
+    if len(paths) > LISTED:
+        out.append(f"{label}: ... and {len(paths) - LISTED} more (--json lists every one)")
+    return out
+
+
+def new_on_host(record: rec.Record, found: Sequence[tuple[str, bool, bool]]) -> list[Note]:
+    """Notes for host entries the record does not hold: what ``--sync`` would do with each.
+
+    ``found`` holds ``(host path, is a folder, is a symlink)`` of each, topmost
+    first: an entry below a new folder is that folder's, not listed.
+    """
+    pond_of = rec.PondPaths(record)
+    notes: list[Note] = []
+    tops: list[str] = []
+    for rel, is_dir, is_link in found:
+        if any(rel.startswith(top + "/") for top in tops[-1:]):
+            continue
+        if is_dir:
+            tops.append(rel)
+        try:
+            path = pond_of(rel)
+        except ValueError as exc:
+            shown = repr(rel)[1:-1]
+            why = "its name is not UTF-8" if isinstance(exc, UnicodeError) else str(exc)
+            notes.append(Note("", shown, f"new on the host, not brought in by --sync: {why}"))
+            continue
+        what = "folder" if is_dir else "symlink" if is_link else "file"
+        if not selected_by(path, record.patterns):
+            why = f"a new host {what} outside the mirror's patterns: --sync leaves it"
+        elif is_link:
+            why = "a new host symlink: pond mirror --sync brings it in if it points inside DIR"
+        else:
+            held = " and what it holds" if is_dir else ""
+            why = f"a new host {what}: pond mirror --sync brings it{held} in"
+        notes.append(Note(path, rel, why))
+    return notes
 
 
 class _InputsSeen:
@@ -205,9 +290,14 @@ def _is_current(old: rec.Entry, new: rec.Entry, version_of: VersionOf) -> bool:
 
 
 def plan_wants(
-    root: WD, patterns: Sequence[str], tables: str
+    root: WD, patterns: Sequence[str], tables: str, held: Mapping[str, str] | None = None
 ) -> tuple[dict[str, _Want], list[Note]]:
-    """Host path -> what should be there, for every selected node; and the refused names."""
+    """Host path -> what should be there, for every selected node; and the refused names.
+
+    ``held`` maps pond paths to the host paths the mirror gave them so far: a
+    node keeps its host name against a newcomer that would take it (names.py).
+    """
+    held = held or {}
     chosen = select(root, patterns)
     children: dict[str, list[NodePath]] = {}
     for path, np in chosen.items():
@@ -226,8 +316,13 @@ def plan_wants(
         for np in nodes:
             tabular[np.path] = np.is_file() and np.is_tabular()
             names.append((np.name, f".{tables}" if tabular[np.path] else ""))
-        mapped, no_name = host_names(names)
         base = host_of[parent]
+        before = {
+            np.name: posixpath.basename(held[np.path])
+            for np in nodes
+            if np.path in held and posixpath.dirname(held[np.path]) == base
+        }
+        mapped, no_name = host_names(names, before)
         for np in nodes:
             if np.name in mapped:
                 host_of[np.path] = f"{base}/{mapped[np.name]}" if base else mapped[np.name]
@@ -273,11 +368,50 @@ def _file_want(np: NodePath, rel: str, how: str) -> _Want:
     return _Want(rel, np, entry, how, mtime)
 
 
+@dataclass
+class Survey:
+    """One walk of a mirror folder against its record (``survey``)."""
+
+    states: dict[str, tuple[rec.HostState, os.stat_result | None]]
+    """Every recorded host path -> its state (``record.host_state``) and ``lstat``."""
+    new: list[tuple[str, bool, bool]]
+    """Host entries the record does not hold: (host path, is a folder, is a symlink), walk order."""
+
+
+def survey(base: Path, record: rec.Record) -> Survey:
+    """Walk ``base`` once (``record.walk``: never through a symlink) and compare it with ``record``.
+
+    One ``lstat`` per recorded entry found (from the walk), none per new one;
+    a recorded entry the walk did not reach (gone, or below a folder that is
+    no longer one) is ``missing``.
+    """
+    files = record.files
+    states: dict[str, tuple[rec.HostState, os.stat_result | None]] = {}
+    new: list[tuple[str, bool, bool]] = []
+    for rel, item in rec.walk(base):
+        entry = files.get(rel)
+        if entry is None:
+            new.append((rel, item.is_dir(follow_symlinks=False), item.is_symlink()))
+        else:
+            try:
+                st = item.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed while we walked: missing, below
+            states[rel] = rec.host_state(item.path, entry, st)
+    for rel in files.keys() - states.keys():
+        states[rel] = ("missing", None)
+    return Survey(states, new)
+
+
 _QUICK_TYPES = frozenset({FILE_DATA, FILE_TABLE, FILE_SERIES, RESOURCE})
 
 
 def quick_wants(
-    view: WD, base: Path, record: rec.Record, since: int, suspects: set[str] | None = None
+    view: WD,
+    record: rec.Record,
+    since: int,
+    suspects: set[str] | None = None,
+    survey: Survey | None = None,
 ) -> dict[str, _Want] | None:
     """The wants of a run that only needs to look at what changed, or None to plan in full.
 
@@ -285,7 +419,8 @@ def quick_wants(
     stored files (no folder, symlink or computed node changed), every other
     node is where and as the record says: only those files, and host files that
     are no longer as the mirror wrote them, need a look.  The oplog says which
-    nodes changed (``changed_since``) without listing the pond.
+    nodes changed (``changed_since``) without listing the pond.  The host files
+    to look at are ``suspects`` when given, else those ``survey`` found not clean.
     """
     changed_since = getattr(view.fs.persistence, "changed_since", None)
     if changed_since is None or not record.files:
@@ -307,9 +442,8 @@ def quick_wants(
     if suspects is not None:
         looks |= suspects & record.files.keys()
     else:
-        for rel, entry in record.files.items():
-            if rel not in looks and rec.host_state(os.path.join(base, rel), entry)[0] != "clean":
-                looks.add(rel)
+        assert survey is not None
+        looks |= {rel for rel, (state, _) in survey.states.items() if state != "clean"}
     wants: dict[str, _Want] = {}
     for rel in looks:
         entry = record.files[rel]
@@ -377,6 +511,8 @@ def mirror_out(
     loaded: rec.Record | None = None,
     suspects: set[str] | None = None,
     record_changed: bool = False,
+    log: dict[str, int] | None = None,
+    pond_id: str = "",
 ) -> MirrorReport:
     """Bring the folder ``base`` up to date with the pond state ``root`` (at transaction ``txn``).
 
@@ -384,8 +520,14 @@ def mirror_out(
     new mirror).  A caller that already holds the folder's lock and its record
     (``--sync``) passes it as ``loaded``, with ``suspects``: the host paths that
     may not be as the record says (None: look at every one), and
-    ``record_changed`` when it changed the record itself.  Raises
-    ``ConfigError`` for a bad ``tables``, ``FileNotFoundError`` for a literal
+    ``record_changed`` when it changed the record itself.  ``log`` is the
+    pond's log stamp as of ``txn`` (``record.log_stamp``), kept in the record so
+    that a later run can tell, without opening the pond, that nothing moved
+    (``idle.idle_report``); None for a past state or a pond with no local log.
+    ``pond_id`` is the pond's identity: a record made from another pond (one
+    made again at the same path) is never trusted to say what changed.  Raises
+    ``ConfigError`` for a bad ``tables`` or a folder that mirrors another pond
+    (another path and identity), ``FileNotFoundError`` for a literal
     pattern naming nothing, ``LockTimeoutError`` when another run holds the folder.
     """
     if tables is not None and tables not in TABLE_FORMATS:
@@ -394,12 +536,19 @@ def mirror_out(
     with rec.MirrorLock(base, lock_timeout):
         if loaded is None:
             loaded = rec.load(base)
+        if loaded is not None and loaded.pond != pond and loaded.pond_id != pond_id:
+            # Most likely the wrong $POND: a run would replace that pond's files with ours.
+            raise ConfigError(
+                f"{base} is a mirror of another pond ({loaded.pond}): give another folder,"
+                f" or remove {base / rec.RECORD_FILE} to make it a mirror of {pond}"
+            )
         record = loaded or rec.Record(pond=pond)
         # A run asking what the record was made for, of a later state, may be quick.
         since = (
             loaded.txn
             if loaded is not None
             and loaded.pond == pond
+            and loaded.pond_id == pond_id != ""
             and loaded.at_txn is None
             and at_txn is None
             and loaded.txn <= txn
@@ -408,8 +557,16 @@ def mirror_out(
             and not (base / rec.PENDING_FILE).exists()
             else None
         )
-        header = (record.pond, record.txn, record.at_txn, record.patterns, record.tables)
-        record.pond = pond
+        header = (
+            record.pond,
+            record.txn,
+            record.at_txn,
+            record.patterns,
+            record.tables,
+            record.log,
+            record.pond_id,
+        )
+        record.pond, record.log, record.pond_id = pond, log, pond_id
         if patterns:
             record.patterns = list(patterns)
         if tables is not None:
@@ -419,7 +576,7 @@ def mirror_out(
         if (
             report.touched
             or record_changed
-            or header != (pond, txn, at_txn, record.patterns, record.tables)
+            or header != (pond, txn, at_txn, record.patterns, record.tables, log, pond_id)
         ):
             rec.save(base, record)
         return report
@@ -436,10 +593,14 @@ def _run(
     spy = _InputsSeen(root.fs.cache)
     view = FS(root.fs.persistence, root.fs.resolver, spy).root()
     report = MirrorReport(str(base), record.txn, record.at_txn)
-    wants = quick_wants(view, base, record, since, suspects) if since is not None else None
+    # The walk that finds host edits for a quick run also finds new host entries;
+    # a run that looks only at suspects (--sync's, which walked already) skips both.
+    looked = survey(base, record) if suspects is None else None
+    wants = quick_wants(view, record, since, suspects, looked) if since is not None else None
     quick = wants is not None
     if wants is None:
-        wants, report.refused = plan_wants(view, record.patterns, record.tables)
+        held = {entry.path: rel for rel, entry in record.files.items()}
+        wants, report.refused = plan_wants(view, record.patterns, record.tables, held)
         refused = [n.to_json() for n in report.refused]
         if refused != record.refused:
             record.refused, report.touched = refused, True
@@ -462,7 +623,7 @@ def _run(
             )
             continue
         if old is not None:
-            state, st = rec.host_state(host, old)
+            state, st = _state_of(looked, rel, host, old)
         else:
             state, st = ("missing", None) if not os.path.lexists(host) else ("edited", None)
         current = old is not None and _is_current(old, want.entry, version_of)
@@ -477,13 +638,14 @@ def _run(
         elif _same_as_host(host, want):
             files[rel] = want.entry.with_stat(os.lstat(host))
             report.adopted.append(path)
+            report.hosts[path] = rel
             report.touched = True
         else:
             if want.how == "dir":
                 report.conflicts.append(Note(path, rel, "not a folder on the host: left as it is"))
             elif current:
                 assert old is not None
-                report.edited.append(Note(path, rel, _edited_reason(old, record)))
+                report.edited.append(Note(path, rel, edited_reason(old, record)))
             else:
                 why = (
                     "edited on the host and changed in the pond: the host file is kept"
@@ -504,7 +666,7 @@ def _run(
         old = files[rel]
         if not rec.real_dirs(base, rel, dirs):
             continue
-        state, _ = rec.host_state(base / rel, old)
+        state, _ = _state_of(looked, rel, os.path.join(base, rel), old)
         if state == "missing":
             del files[rel]
             report.touched = True
@@ -521,6 +683,9 @@ def _run(
             if not old.stale:
                 old.stale = report.touched = True
 
+    if looked is not None:
+        fresh = [found for found in looked.new if found[0] not in wants]
+        report.new = new_on_host(record, fresh)
     staging = _clear_staging(base)
     if to_write or to_make or to_remove:
         report.touched = True
@@ -535,7 +700,16 @@ def _run(
     return report
 
 
-def _edited_reason(old: rec.Entry, record: rec.Record) -> str:
+def _state_of(
+    looked: Survey | None, rel: str, host: str, old: rec.Entry
+) -> tuple[rec.HostState, os.stat_result | None]:
+    """The host state of recorded ``rel``: the survey's when one was made, else looked up."""
+    if looked is not None:
+        return looked.states[rel]
+    return rec.host_state(host, old)
+
+
+def edited_reason(old: rec.Entry, record: rec.Record) -> str:
     """What becomes of a host edit of a file the pond has not changed: only some come back."""
     # Deleting the host file is how to get the pond's version: a run writes a missing file.
     back = "delete the host file and run pond mirror again for the pond's version"
@@ -622,6 +796,7 @@ def _apply(
             continue
         files[want.rel] = want.entry.with_stat(os.lstat(target))
         report.written.append(want.entry.path)
+        report.hosts[want.entry.path] = want.rel
     for rel in to_remove:
         host = base / rel
         entry = files.pop(rel)
@@ -630,7 +805,8 @@ def _apply(
                 host.rmdir()
             else:
                 host.unlink()
-            report.removed.append(rel)
+            report.removed.append(entry.path)
+            report.removed_hosts[entry.path] = rel
         except FileNotFoundError:
             pass
         except OSError:

@@ -27,7 +27,6 @@ import hashlib
 import os
 import posixpath
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,8 +34,8 @@ from typing import Any, Literal
 from ...errors import PondError
 from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK, WD, NodePath
 from . import record as rec
-from .names import RESERVED_PREFIX, escape, host_to_pond
-from .out import MirrorReport, Note
+from .names import escape
+from .out import MirrorReport, Note, listed
 from .select import selected_by
 
 ChangeKind = Literal["edit", "new-file", "new-dir", "link", "gone"]
@@ -59,53 +58,77 @@ class Change:
 
 @dataclass(frozen=True)
 class Conflict:
-    """A host edit that met a pond change: the pond's ``path`` stays, the host's is ``kept_as``."""
+    """A host edit that met a pond change: the pond's ``path`` stays, the host's is ``kept_as``.
+
+    ``host`` is the edited host path (relative to DIR); ``kept_as`` a pond path.
+    """
 
     path: str
     kept_as: str
+    host: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"path": self.path, "kept_as": self.kept_as}
+        return {"path": self.path, "host": self.host, "kept_as": self.kept_as}
 
 
 @dataclass
 class SyncReport:
-    """What ``--sync`` brought in (pond paths), in transaction ``txn_seq`` (None: nothing)."""
+    """What ``--sync`` brought in, in transaction ``txn_seq`` (None: nothing to commit).
+
+    As in ``MirrorReport``: Python lists hold pond paths, ``hosts`` maps each to
+    its host path (relative to DIR), and ``to_json`` gives every item as
+    ``{"path": pond path, "host": host path}``.
+    """
 
     dir: str
     txn_seq: int | None = None
     changed: list[str] = field(default_factory=list)
+    """Raw files edited on the host: each a new version."""
     created: list[str] = field(default_factory=list)
+    """New host files, folders and symlinks: each a new node."""
     deleted: list[str] = field(default_factory=list)
+    """Removed on the host and, with ``--delete``, from the pond."""
     conflicts: list[Conflict] = field(default_factory=list)
     kept: list[Note] = field(default_factory=list)
     """Host changes left as they are, each with why."""
+    hosts: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
+        brought = len(self.changed) + len(self.created) + len(self.deleted)
         counts = (
-            f"{len(self.changed)} changed, {len(self.created)} new, {len(self.deleted)} deleted"
+            f"{brought} brought in ({len(self.changed)} changed, {len(self.created)} new,"
+            f" {len(self.deleted)} deleted)"
         )
         if self.conflicts:
             counts += f", {len(self.conflicts)} conflicts"
+        if self.kept:
+            counts += f", {len(self.kept)} left on the host"
         where = f"txn {self.txn_seq}" if self.txn_seq is not None else "nothing to commit"
-        return f"synced {self.dir} into the pond: {counts} ({where})"
+        return f"synced {self.dir} into the pond ({where}): {counts}"
 
     def lines(self) -> list[str]:
+        """The summary, then each path brought in, each conflict and each change left."""
         out = [self.summary()]
+        out += listed("changed", self.changed, self.hosts)
+        out += listed("new", self.created, self.hosts)
+        out += listed("deleted", self.deleted, self.hosts)
         out += [
             f"conflict: {c.path}: the pond's version stays; the host's is stored as {c.kept_as}"
             for c in self.conflicts
         ]
-        out += [f"kept: {n.line()}" for n in self.kept]
+        out += [f"left: {n.line()}" for n in self.kept]
         return out
+
+    def items(self, paths: list[str]) -> list[dict[str, str]]:
+        return [{"path": p, "host": self.hosts.get(p, "")} for p in paths]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "dir": self.dir,
             "txn_seq": self.txn_seq,
-            "changed": self.changed,
-            "created": self.created,
-            "deleted": self.deleted,
+            "changed": self.items(self.changed),
+            "created": self.items(self.created),
+            "deleted": self.items(self.deleted),
             "conflicts": [c.to_json() for c in self.conflicts],
             "kept": [n.to_json() for n in self.kept],
         }
@@ -125,43 +148,13 @@ class SyncResult:
         return {"sync": self.sync.to_json(), "mirror": self.mirror.to_json()}
 
 
-def _walk(base: Path, rel: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """Every host entry below ``base/rel``, never through a symlink, the mirror's own files skipped."""
-    with os.scandir(base / rel if rel else base) as it:
-        entries = sorted(it, key=lambda e: e.name)
-    for entry in entries:
-        if entry.name.startswith(RESERVED_PREFIX):
-            continue
-        child = f"{rel}/{entry.name}" if rel else entry.name
-        yield child, entry
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(base, child)
-
-
-class _PondPaths:
-    """Host path -> pond path: the record's where it knows, else the names rule."""
-
-    def __init__(self, record: rec.Record) -> None:
-        self.files = record.files
-
-    def __call__(self, rel: str) -> str:
-        if not rel:
-            return "/"
-        entry = self.files.get(rel)
-        if entry is not None:
-            return entry.path
-        parent, _, name = rel.rpartition("/")
-        above = self(parent)
-        return f"{above.rstrip('/')}/{host_to_pond(name)}"
-
-
 def _read(path: str) -> tuple[bytes, str]:
     with open(path, "rb") as fh:
         data = fh.read()
     return data, hashlib.sha256(data).hexdigest()
 
 
-def _link_target(base: Path, rel: str, pond_of: _PondPaths) -> str | None:
+def _link_target(base: Path, rel: str, pond_of: rec.PondPaths) -> str | None:
     """A host symlink's target as a pond path relative to the link, or None if it leaves DIR."""
     text = os.readlink(base / rel)
     link_dir = posixpath.dirname(rel)
@@ -196,9 +189,9 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
     """The host changes to bring in, and those left as they are (with why)."""
     changes: list[Change] = []
     kept: list[Note] = []
-    pond_of = _PondPaths(record)
+    pond_of = rec.PondPaths(record)
     seen: set[str] = set()
-    for rel, item in _walk(base):
+    for rel, item in rec.walk(base):
         seen.add(rel)
         try:
             path = pond_of(rel)
@@ -310,6 +303,7 @@ def apply(root: WD, changes: list[Change], report: SyncReport, stamp: str) -> li
 
 
 def _apply_one(root: WD, change: Change, report: SyncReport, stamp: str) -> bool:
+    report.hosts[change.path] = change.rel
     np = _existing(root, change.path)
     entry = change.entry
     unchanged = (
@@ -333,7 +327,7 @@ def _apply_one(root: WD, change: Change, report: SyncReport, stamp: str) -> bool
         root.mkdir(_parent(change.path), parents=True)
         kept_as = _conflict_path(root, change.path, stamp)
         root.create_file(kept_as, change.data)
-        report.conflicts.append(Conflict(change.path, kept_as))
+        report.conflicts.append(Conflict(change.path, kept_as, change.rel))
         return True
     if change.kind == "new-dir":
         if np is None:

@@ -184,6 +184,8 @@ def get_kind(name: str) -> Kind:
         # Its own module first (SqlDerived: sql_derived): a `pond run` of one Backup
         # should not import the site builder and every other kind.
         module = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        if module not in _BUILTIN and f"{module}_" in _BUILTIN:
+            module += "_"  # named after a Python keyword: Import is import_
         if module in _BUILTIN:
             importlib.import_module(f".{module}", __name__)
     if name not in KINDS:

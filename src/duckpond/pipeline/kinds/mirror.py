@@ -61,6 +61,7 @@ def run_mirror(ctx: RunContext) -> WriteStep:
         txn=txn,
         patterns=spec.patterns,
         tables=spec.tables,
+        pond_id=str(getattr(ctx.root.fs.persistence, "pond_id", "")),
     )
 
     def step(root: WD) -> RunStats:
