@@ -14,8 +14,8 @@ delete), never half of one.
 
 from __future__ import annotations
 
-import json
 import itertools
+import json
 import os
 import shutil
 import time
