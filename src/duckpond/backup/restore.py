@@ -29,7 +29,6 @@ from typing import Any
 
 from ..errors import ConfigError, CorruptDataError, PondExistsError, RemoteError
 from ..tlogfs.blobs import fsync_dir
-from ..tlogfs.integrity import scan
 from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR
 from ..tlogfs.location import check_location
 from ..tlogfs.retention import Retention, write_retention
@@ -230,6 +229,8 @@ def _seal_restored(stage: Path, objects: Iterable[RemoteObject]) -> None:
     their bytes were checked against, as the source pond sealed them when it wrote them:
     without seals, ``pond fsck`` of the restore would take the files only older
     transactions read (replaced by a compaction) for leftovers of interrupted writes."""
+    from ..tlogfs.integrity import scan  # (it imports pyarrow: not at module import)
+
     root = stage / DATA_DIR
     files, _ = scan(root)
     known = {o.key.removeprefix(f"{DATA_DIR}/"): o for o in objects}
