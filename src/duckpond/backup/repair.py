@@ -16,13 +16,18 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptDataError
 from ..tlogfs.blobs import fsync_dir
-from ..tlogfs.integrity import FsckReport, fsck
 from ..tlogfs.layout import TEMP_PREFIX
+from ..tlogfs.lock import DEFAULT_TIMEOUT, WriterLock
 from .remote import Remote
+
+if TYPE_CHECKING:
+    # fsck's module imports deltalake and pyarrow: imported when a repair runs, not when
+    # duckpond.backup is (a push needs neither).
+    from ..tlogfs.integrity import FsckReport
 
 # The fsck problems a backup's copy of the named file can mend.
 REPAIRABLE = frozenset(
@@ -47,7 +52,7 @@ class RepairReport:
     url: str
     repaired: list[str] = field(default_factory=list)
     unrepaired: list[tuple[str, str]] = field(default_factory=list)
-    fsck: FsckReport = field(default_factory=FsckReport)
+    fsck: FsckReport = field(default_factory=lambda: _integrity().FsckReport())
 
     @property
     def ok(self) -> bool:
@@ -78,12 +83,24 @@ def _put_back(pond_dir: Path, rel: str, data: bytes) -> None:
     fsync_dir(dest.parent)
 
 
-def repair(pond_dir: Path, remote: Remote) -> RepairReport:
+def repair(
+    pond_dir: Path, remote: Remote, *, lock_timeout: float = DEFAULT_TIMEOUT
+) -> RepairReport:
     """Mend the pond at ``pond_dir`` from the backup at ``remote`` (see the module docstring).
 
-    Raises ``RemoteError`` if the store cannot be used; every object the backup lacks or
-    holds bad is in ``unrepaired``.
+    Holds the pond's write lock throughout (waiting up to ``lock_timeout`` s), so no
+    writer commits or compacts while files are judged and put back: a file a writer
+    just added is never taken for a stray, nor one it replaced put back.  Raises
+    ``LockTimeoutError`` naming the holder if the lock stays taken, ``RemoteError`` if
+    the store cannot be used; every object the backup lacks or holds bad is in
+    ``unrepaired``.
     """
+    with WriterLock(pond_dir, timeout=lock_timeout):
+        return _repair(pond_dir, remote)
+
+
+def _repair(pond_dir: Path, remote: Remote) -> RepairReport:
+    fsck = _integrity().fsck
     report = RepairReport(remote.url)
     failed: dict[str, str] = {}
     current = fsck(pond_dir)
@@ -113,3 +130,9 @@ def repair(pond_dir: Path, remote: Remote) -> RepairReport:
         if (where, why) not in report.unrepaired:
             report.unrepaired.append((where, why))
     return report
+
+
+def _integrity() -> Any:
+    from ..tlogfs import integrity
+
+    return integrity

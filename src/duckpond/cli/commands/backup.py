@@ -1,4 +1,4 @@
-"""Backups: ``pond backup push|list|verify``, ``pond restore`` and ``pond status``.
+"""Backups: ``pond backup push|list|verify|prune``, ``pond restore`` and ``pond status``.
 
 Credentials are never options: a Backup resource names them as ``${env:...}``, and
 ``restore`` reads ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` like every S3 tool.
@@ -36,11 +36,12 @@ def backup() -> None:
 
 
 def _failures(reports: list[PushReport]) -> str:
-    """The one error line of a push: the reason alone for one backup, else each failed
-    backup's name and reason."""
+    """The one error line of a push: the reason alone for one backup (why it failed, or
+    the damage it found on the remote), else each such backup's name and reason."""
+    reasons = [(r.name, r.error or r.damage_line) for r in reports]
     if len(reports) == 1:
-        return reports[0].error or ""
-    return "; ".join(f"{r.name}: {r.error}" for r in reports if not r.ok)
+        return reasons[0][1] or ""
+    return "; ".join(f"{name}: {why}" for name, why in reasons if why)
 
 
 @backup.command()
@@ -50,20 +51,28 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
     """Send what the backups lack (all Backup resources, or those named).
 
     Only what the remote lacks is sent; the remote stays a complete pond at every
-    instant, and a push refuses another pond's backup or a diverged one.
+    instant, and a push refuses another pond's backup or a diverged one.  A remote
+    found damaged (an object its push records name missing, or the wrong size) is
+    named after the push, which then exits 1: run pond backup verify NAME --deep.
 
     Example:
 
         pond backup push offsite
     """
-    reports = settings.open().backups.push(names)
+    from ...pond import push_pond
+
+    # Not settings.open(): after a small change most of a push's cost would be opening
+    # the pond to read its Backup resources, which push_pond reads from their cache.
+    reports = push_pond(settings.pond_path(), names)
     out = settings.output
+    # A push that completed on a damaged remote also exits 1: the backup is not to be
+    # relied on until `verify --deep` says what is wrong.
+    failed = [r for r in reports if not r.ok or r.damage]
     if out.json_mode:
         out.data([r.to_json() for r in reports])
-        if any(not r.ok for r in reports):
+        if failed:
             raise UserError(_failures(reports))
         return
-    failed = [r for r in reports if not r.ok]
     for r in reports:
         if not r.ok:
             out.message(f"{r.name}: failed")
@@ -163,6 +172,41 @@ def verify(settings: Settings, name: str, deep: bool) -> None:
         else:
             what = state
         raise UserError(f"backup {name} is not usable as it is: {what}")
+
+
+@backup.command()
+@click.argument("name")
+@click.option("--keep", metavar="SPAN", help="Keep the transactions of the last SPAN (90d, 1y).")
+@click.option(
+    "--keep-txns", "keep_txns", type=int, metavar="N", help="Keep the remote's newest N txns."
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+@pass_settings
+def prune(
+    settings: Settings, name: str, keep: str | None, keep_txns: int | None, dry_run: bool
+) -> None:
+    """Remove from a backup what no restore inside the window reads.
+
+    A restore at any kept transaction stays exact; before the window it fails
+    naming the earliest kept one.  Nothing is removed before the remote records
+    the new window, so a prune killed at any instant leaves a usable backup, and
+    the next prune finishes the job.
+
+    Example:
+
+        pond backup prune offsite --keep 1y --dry-run
+    """
+    if keep is not None and keep_txns is not None:
+        raise UserError("give --keep or --keep-txns, not both")
+    if keep is None and keep_txns is None:
+        raise UserError("give --keep SPAN or --keep-txns N")
+    report = settings.open().backups.prune(name, keep=keep, keep_txns=keep_txns, dry_run=dry_run)
+    verb = "would remove" if report.dry_run else "removed"
+    text = (
+        f"{name}: kept transactions {report.earliest_kept_txn} to {report.last_txn}; "
+        f"{verb} {len(report.removed)} object(s), {_size(report.bytes_removed)}"
+    )
+    settings.output.data(report.to_json(), text=text)
 
 
 @click.command()
