@@ -62,6 +62,10 @@ class PondGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.BadParameter as exc:
+            # A bad option value (``--tables xls``) is a user error like any other:
+            # one line, exit 1, not click's usage block and exit 2.
+            raise UserError(exc.format_message()) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             # A closed pipe (``pond list | head``) is click's to end quietly.
             raise
