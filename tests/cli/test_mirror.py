@@ -179,6 +179,7 @@ def test_names_alike_but_for_case_from_the_host_are_mapped_and_said(
 
 def test_sync_never_touches_etc(pond: PondRunner, host: Path, tmp_path: Path) -> None:
     write(host / "a", "a")
+    pond.ok("mkdir", "-p", "/etc/resources")
     pond.ok("copy", str(host / "a"), "/etc/resources/keep")
     pond.ok("copy", str(host / "a"), "/etc/old")
     out = tmp_path / "m"
@@ -200,6 +201,7 @@ def test_a_new_name_the_mirror_would_rename_is_refused_not_renamed(
     pond: PondRunner, host: Path, tmp_path: Path
 ) -> None:
     write(host / "a", "a")
+    pond.ok("mkdir", "/odd2")
     pond.ok("copy", str(host / "a"), "/odd2/a")
     out = tmp_path / "m"
     pond.ok("mirror", str(out))
@@ -221,6 +223,7 @@ def test_every_output_line_escapes_control_characters(
     pond: PondRunner, host: Path, tmp_path: Path
 ) -> None:
     write(host / "a", "a")
+    pond.ok("mkdir", "/odd")
     pond.ok("copy", str(host / "a"), "/odd/a\nb")
     out = tmp_path / "m"
     written = pond.ok("mirror", str(out)).stdout
@@ -242,6 +245,7 @@ def test_a_pattern_matching_nothing_leaves_the_mirror(
     pond: PondRunner, host: Path, tmp_path: Path
 ) -> None:
     write(host / "a", "a")
+    pond.ok("mkdir", "/data")
     pond.ok("copy", str(host / "a"), "/data/a")
     out = tmp_path / "m"
     pond.ok("mirror", str(out))
