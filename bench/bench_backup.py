@@ -143,7 +143,7 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
     total = sum(p.stat().st_size for p in (pond_dir / "data").rglob("*") if p.is_file())
     mb = total / 1e6
     figures: list[Figure] = []
-    pushes, bares = [], []
+    pushes, bares, push_cpu, bare_cpu = [], [], [], []
     url = ""
     for r in range(repeat):
         bare = run_child([PYTHON, "-c", UPLOAD, str(pond_dir), BUCKET, f"bare-{r}"], env=env)
@@ -153,6 +153,8 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
         run, _ = pond_push(server, pond_dir)
         pushes.append(run.seconds)
         bares.append(bare.seconds)
+        push_cpu.append(run.cpu_seconds)
+        bare_cpu.append(bare.cpu_seconds)
     value, base = median(pushes), median(bares)
     figures.append(
         Figure(
@@ -165,6 +167,8 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
             target="<= 1.25x",
             met=value <= 1.25 * base,
             samples=pushes,
+            cpu=median(push_cpu),
+            baseline_cpu=median(bare_cpu),
         )
     )
     restic = shutil.which("restic")
@@ -184,23 +188,27 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
                 baseline_label="`restic backup` of the pond directory",
                 target="faster",
                 met=value < run.seconds,
+                cpu=median(push_cpu),
+                baseline_cpu=run.cpu_seconds,
             )
         )
     else:
         print("restic is not installed: the restic comparisons are skipped", flush=True)
 
     # Restore of the last full push, against a bare download of the same objects.
-    restores, downloads = [], []
+    restores, downloads, restore_cpu, download_cpu = [], [], [], []
     for r in range(repeat):
         dest = work / f"restored-{r}"
         run = run_child([*POND, "restore", url, str(dest)], env=env)
         restores.append(run.seconds)
+        restore_cpu.append(run.cpu_seconds)
         shutil.rmtree(dest)
         bare_dest = work / f"downloaded-{r}"
         bare = run_child(
             [PYTHON, "-c", DOWNLOAD, str(bare_dest), BUCKET, url.split("/", 3)[3]], env=env
         )
         downloads.append(bare.seconds)
+        download_cpu.append(bare.cpu_seconds)
         shutil.rmtree(bare_dest)
     value, base = median(restores), median(downloads)
     figures.append(
@@ -214,6 +222,8 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
             target="<= 1.25x",
             met=value <= 1.25 * base,
             samples=restores,
+            cpu=median(restore_cpu),
+            baseline_cpu=median(download_cpu),
         )
     )
     if restic:
@@ -232,16 +242,19 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
                 baseline_label="`restic restore latest`",
                 target="faster",
                 met=value < run.seconds,
+                cpu=median(restore_cpu),
+                baseline_cpu=run.cpu_seconds,
             )
         )
 
     # One small file changed, then a push: whole process, and the bytes it sent.
-    times, sent = [], []
+    times, sent, cpus = [], [], []
     for i in range(max(3, repeat)):
         with Pond.open(pond_dir) as pond:
             pond.write_bytes("/small/changed.txt", f"change {i}\n".encode())
         run, report = pond_push(server, pond_dir)
         times.append(run.seconds)
+        cpus.append(run.cpu_seconds)
         sent.append(int(report["bytes_sent"]))  # type: ignore[call-overload]
     value = median(times)
     figures.append(
@@ -254,6 +267,7 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
             met=value < 1.0,
             note=f"sent {median(sent) / 1024:.1f} KiB",
             samples=times,
+            cpu=median(cpus),
         )
     )
     return figures
@@ -266,10 +280,14 @@ def bench_run(work: Path, server: S3Server, repeat: int) -> list[Figure]:
             pond.write_bytes("/a.txt", b"a")
     set_url(with_backup, work, f"s3://{BUCKET}/run", server)
     run_child([*POND, "run"], env=env_for(server, with_backup))  # the first push
-    a, b = [], []
+    a, b, a_cpu, b_cpu = [], [], [], []
     for _ in range(repeat):
-        a.append(run_child([*POND, "run"], env=env_for(server, with_backup)).seconds)
-        b.append(run_child([*POND, "run"], env=env_for(server, without)).seconds)
+        with_run = run_child([*POND, "run"], env=env_for(server, with_backup))
+        without_run = run_child([*POND, "run"], env=env_for(server, without))
+        a.append(with_run.seconds)
+        b.append(without_run.seconds)
+        a_cpu.append(with_run.cpu_seconds)
+        b_cpu.append(without_run.cpu_seconds)
     value, base = median(a), median(b)
     return [
         Figure(
@@ -282,6 +300,8 @@ def bench_run(work: Path, server: S3Server, repeat: int) -> list[Figure]:
             target="< +0.3 s",
             met=value - base < 0.3,
             samples=a,
+            cpu=median(a_cpu),
+            baseline_cpu=median(b_cpu),
         )
     ]
 

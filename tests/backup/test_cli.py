@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from duckpond import Pond
+from duckpond.backup import Remote, StoreOptions
 from duckpond.cli import cli
 from duckpond.testing.s3server import ACCESS_KEY, SECRET_KEY, S3Server
 
@@ -255,3 +256,55 @@ def test_verify_compares_content_roots(
     tampered = json.loads(result.stdout)
     assert tampered["ok"] is False
     assert tampered["problems"] or tampered["roots_equal"] is False
+
+
+# -- a push that finds its remote damaged says so: one line, exit 1, the push still done
+
+
+def _remote(server: S3Server, url: str) -> Remote:
+    options = StoreOptions(
+        endpoint=server.endpoint,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        allow_http=True,
+    )
+    return Remote(url, options)
+
+
+def test_a_missing_or_resized_object_is_named_by_the_next_push(
+    s3_server: S3Server, s3_url: str, secret_env: None, tmp_path: Path
+) -> None:
+    pond_dir = make(tmp_path, s3_server, s3_url)
+    blob = os.urandom(200_000)
+    with Pond.open(pond_dir) as pond:
+        pond.write_bytes("/raw/big.bin", blob)
+    assert pond_cli(pond_dir, "backup", "push").exit_code == 0
+    remote = _remote(s3_server, s3_url)
+    found = remote.record(remote.tip())
+    assert found is not None
+    newest_data = next(o.key for o in found[0].objects if o.key.startswith("data/part_id="))
+    store = s3_server.store(s3_url)
+    store.delete(newest_data)
+    with Pond.open(pond_dir) as pond:
+        pond.write_bytes("/raw/a.txt", b"changed")
+    result = pond_cli(pond_dir, "backup", "push")
+    line = one_line_error(result)
+    assert newest_data in line and "missing" in line, line
+    assert "pond backup verify offsite --deep" in line, line
+    assert "pushed through txn" in result.stdout  # the push itself was done
+
+    # A content-addressed blob of the wrong size, found when a push looks for it.
+    blob_key = next(k for k in s3_server.objects(s3_url) if k.startswith("data/_large_files/"))
+    store.put(blob_key, b"short")
+    with Pond.open(pond_dir) as pond:
+        pond.write_bytes("/raw/again.bin", blob)  # the same content: the push asks for it
+    line = one_line_error(pond_cli(pond_dir, "--json", "backup", "push"))
+    assert blob_key in line and "5 bytes" in line, line
+    assert s3_server.objects(s3_url)[blob_key] == b"short"  # named, never replaced
+
+    # An undamaged remote: exit 0 (a fresh prefix, pushed whole).
+    doc = tmp_path / "fresh.yaml"
+    doc.write_text((tmp_path / "backup.yaml").read_text().replace(s3_url, s3_url + "-fresh"))
+    assert pond_cli(pond_dir, "apply", "-f", str(doc)).exit_code == 0
+    result = pond_cli(pond_dir, "backup", "push")
+    assert result.exit_code == 0, result.stderr

@@ -5,6 +5,10 @@ Under the backup's URL (``s3://bucket/prefix`` or ``file:///dir``)::
     data/_delta_log/<version:020>.json    the Delta log entries, byte for byte
     data/part_id=<id>/part-<uuid>.parquet the Delta table's data files, byte for byte
     data/_large_files/sha256=<hex>        content-addressed blobs, sent once each
+    data/_delta_log/<version:020>.checkpoint.parquet
+                                          Delta checkpoints the pond has, byte for byte
+    data/_delta_log/_last_checkpoint      Delta's hint naming the newest checkpoint
+    runs/<start:020>-<sha256>.jsonl       lines of $POND/runs.jsonl, from byte ``start``
     pushes/<version:020>.json             the push record of each Delta version
 
 ``data/`` is therefore a Delta table that deltalake, DataFusion or Polars read in place,
@@ -12,9 +16,19 @@ and a pond that ``pond --pond s3://...`` reads without restoring.  A push record
 every object its version needs (the log entry, the data files it adds, the blobs their
 rows name) with sha256 and size, the pond id, the version's pond transaction, and the
 sha256 of the previous record (a chain); its own ``checksum`` covers the rest.  Restore
-and ``verify --deep`` check every byte against it.  Checkpoints and ``_last_checkpoint``
-are not sent: they are derived, and ``_last_checkpoint`` is rewritten in place, while
-nothing a push writes ever replaces an object.
+and ``verify --deep`` check every byte against it.
+
+A version's checkpoint, when the pond has one as the version is pushed, is named by that
+version's record and sent right after its log entry (a reader then never replays the
+whole log, in place or once restored).  ``_last_checkpoint`` is Delta's hint, not data:
+it is the one object a push rewrites, only after the checkpoint it names is there, and
+no record names it (a reader that finds it stale or absent lists the log instead;
+restore writes its own).
+
+``$POND/runs.jsonl`` (the run records, beside the oplog) is append-only: each push
+sends the whole lines added since the last one as ``runs/<start>-<sha256>.jsonl``, named
+by the record of the push's newest version, whose ``runs_end`` says how many bytes of
+run records the remote holds through it.  Restore joins the pieces in order.
 """
 
 from __future__ import annotations
@@ -43,6 +57,26 @@ def record_key(version: int) -> str:
 
 def blob_key(sha256: str) -> str:
     return f"{BLOBS_PREFIX}{BLOB_PREFIX}{sha256}"
+
+
+RUNS_PREFIX = "runs/"
+LAST_CHECKPOINT_KEY = f"{LOG_PREFIX}_last_checkpoint"
+
+
+def checkpoint_key(version: int) -> str:
+    return f"{LOG_PREFIX}{version:020d}.checkpoint.parquet"
+
+
+def runs_key(start: int, sha256: str) -> str:
+    """Run records from byte ``start``: by offset and content (an interrupted push's piece
+    and the next push's, which may have grown, never share a name)."""
+    return f"{RUNS_PREFIX}{start:020d}-{sha256}.jsonl"
+
+
+def runs_start(key: str) -> int | None:
+    """The byte offset in ``runs/<start>-<sha256>.jsonl``; None for any other key."""
+    digits = key[len(RUNS_PREFIX) : len(RUNS_PREFIX) + 20] if key.startswith(RUNS_PREFIX) else ""
+    return int(digits) if len(digits) == 20 and digits.isdigit() else None
 
 
 def data_key(add_path: str) -> str:
@@ -76,6 +110,8 @@ class PushRecord:
     txn_seq: int | None
     previous: str | None
     objects: tuple[RemoteObject, ...]
+    runs_end: int | None = None
+    """Bytes of run records the remote holds through this version (None: older records)."""
 
     @property
     def log(self) -> RemoteObject:
@@ -92,6 +128,8 @@ class PushRecord:
             "previous": self.previous,
             "objects": [[o.key, o.sha256, o.size] for o in self.objects],
         }
+        if self.runs_end is not None:
+            body["runs_end"] = self.runs_end
         body["checksum"] = _checksum(body)
         return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
@@ -112,6 +150,7 @@ class PushRecord:
                 None if body["txn_seq"] is None else int(body["txn_seq"]),
                 None if body["previous"] is None else str(body["previous"]),
                 objects,
+                None if body.get("runs_end") is None else int(body["runs_end"]),
             )
         except CorruptDataError:
             raise

@@ -11,24 +11,32 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
 from ..errors import PondCorruptError
 from ..tlogfs.layout import DATA_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR
-from .layout import RemoteObject, blob_key, data_key, log_key
+from ..tlogfs.runlog import RUNS_FILE
+from .layout import RemoteObject, blob_key, checkpoint_key, data_key, log_key
 
 _HASH_CHUNK = 8 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
 class LocalFile:
-    """A file to send: its remote key, where it is on disk, and its size."""
+    """A file to send: its remote key, where it is on disk, and its size.
+
+    ``blobs``: for a data file, the blobs its rows name when its Delta statistics tell
+    them (``blobs_from_stats``); None when only reading the file can.
+    """
 
     key: str
     path: Path
     size: int
+    blobs: tuple[LocalFile, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class LocalVersion:
     txn_seq: int | None
     timestamp_ms: int | None
     data_files: tuple[LocalFile, ...]
+    checkpoint: LocalFile | None = None
+    """The version's Delta checkpoint, if the pond has written one."""
 
 
 class LocalLog:
@@ -60,6 +70,27 @@ class LocalLog:
             int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()
         )
         return found
+
+    def checkpoints(self) -> list[int]:
+        """The versions the pond has a (single-file) Delta checkpoint of, oldest first."""
+        try:
+            names = os.listdir(self.log_dir)
+        except FileNotFoundError:
+            return []
+        suffix = ".checkpoint.parquet"
+        return sorted(
+            int(n[:20])
+            for n in names
+            if len(n) == 20 + len(suffix) and n.endswith(suffix) and n[:20].isdigit()
+        )
+
+    def checkpoint(self, version: int) -> LocalFile | None:
+        """Version ``version``'s checkpoint, if the pond has one."""
+        path = self.data_dir / checkpoint_key(version)[len(DATA_DIR) + 1 :]
+        try:
+            return LocalFile(checkpoint_key(version), path, path.stat().st_size)
+        except FileNotFoundError:
+            return None
 
     def newest(self) -> int:
         versions = self.versions()
@@ -90,12 +121,77 @@ class LocalLog:
                 if relative.startswith("/") or ".." in relative.split("/"):
                     raise PondCorruptError(f"{path}: an add action names {relative!r}")
                 files.append(
-                    LocalFile(data_key(relative), self.data_dir / relative, int(add["size"]))
+                    LocalFile(
+                        data_key(relative),
+                        self.data_dir / relative,
+                        int(add["size"]),
+                        self.blobs_from_stats(add.get("stats")),
+                    )
                 )
-        return LocalVersion(version, raw, txn_seq, timestamp, tuple(files))
+        return LocalVersion(
+            version, raw, txn_seq, timestamp, tuple(files), self.checkpoint(version)
+        )
+
+    def partitions_changed(self, after: int, parts: set[str]) -> bool:
+        """True if a Delta version after ``after`` adds or removes a file in one of ``parts``
+        (``part_id`` values), or if one of those versions' entries cannot be read (then
+        nobody can say, and the caller must assume a change)."""
+        try:
+            newest = self.newest()
+        except PondCorruptError:
+            return True
+        if newest < after:
+            return True
+        for version in range(after + 1, newest + 1):
+            path = self.data_dir / log_key(version)[len(DATA_DIR) + 1 :]
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                return True
+            for line in raw.splitlines():
+                try:
+                    action = json.loads(line) if line.strip() else {}
+                except ValueError:
+                    return True
+                for kind in ("add", "remove"):
+                    found = action.get(kind)
+                    if isinstance(found, dict) and _partition(found) in parts:
+                        return True
+        return False
+
+    def blob(self, sha256: str, size: int) -> LocalFile:
+        path = self.data_dir / LARGE_FILES_DIR / f"sha256={sha256}"
+        return LocalFile(blob_key(sha256), path, size)
+
+    def blobs_from_stats(self, stats: object) -> tuple[LocalFile, ...] | None:
+        """The blobs a data file's rows name, from its ``add`` action's statistics alone.
+
+        Statistics tell it for the files most commits add: none if the largest ``size``
+        is under the blob threshold; the one row's blob if the file holds one row (its
+        min and max ``sha256``, untruncated, are the same).  None otherwise: the file must
+        be read (``blobs``).  A push after a small change then never imports pyarrow.
+        """
+        try:
+            found = json.loads(stats) if isinstance(stats, str) else None
+            if not isinstance(found, dict):
+                return None
+            low, high = found["minValues"], found["maxValues"]
+            rows, nulls = int(found["numRecords"]), found["nullCount"]
+            if int(nulls.get("size", 0)) == rows:
+                return ()  # no row has a size: none has a blob
+            if int(high["size"]) < LARGE_FILE_THRESHOLD:
+                return ()
+            sha, size = low["sha256"], int(low["size"])
+            if rows != 1 or sha != high["sha256"] or not _SHA256.fullmatch(str(sha)):
+                return None
+            return (self.blob(str(sha), size),)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
 
     def blobs(self, data_file: LocalFile) -> list[LocalFile]:
         """The blobs named by rows of one data file (sha256 and size columns only)."""
+        if data_file.blobs is not None:
+            return list(data_file.blobs)
         import pyarrow.parquet as pq
 
         # ParquetFile, not read_table: that imports pyarrow.dataset, and with it pandas
@@ -106,9 +202,17 @@ class LocalLog:
             table.column("sha256").to_pylist(), table.column("size").to_pylist(), strict=True
         ):
             if size is not None and size >= LARGE_FILE_THRESHOLD and sha not in out:
-                path = self.data_dir / LARGE_FILES_DIR / f"sha256={sha}"
-                out[sha] = LocalFile(blob_key(sha), path, int(size))
+                out[sha] = self.blob(sha, int(size))
         return list(out.values())
+
+
+def _partition(action: dict[str, object]) -> str | None:
+    """The ``part_id`` of an add or remove action: its partition value, else its path's."""
+    values = action.get("partitionValues")
+    if isinstance(values, dict) and isinstance(values.get("part_id"), str):
+        return str(values["part_id"])
+    first = unquote(str(action.get("path", ""))).split("/", 1)[0]
+    return first.removeprefix("part_id=") if first.startswith("part_id=") else None
 
 
 def file_sha256(path: Path) -> str:
@@ -124,6 +228,23 @@ def log_object(version: LocalVersion) -> RemoteObject:
     return RemoteObject(
         log_key(version.version), hashlib.sha256(version.log).hexdigest(), len(version.log)
     )
+
+
+def runs_since(pond_dir: Path, start: int) -> bytes:
+    """The whole lines of ``$POND/runs.jsonl`` from byte ``start`` (what a push sends).
+
+    A line still being written (no newline yet) waits for the next push.  A file shorter
+    than ``start`` was deleted and begun again (it may be: it holds no pond data): its
+    whole lines are all new.
+    """
+    try:
+        with open(pond_dir / RUNS_FILE, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(start if size >= start else 0)
+            data = f.read()
+    except FileNotFoundError:
+        return b""
+    return data[: data.rfind(b"\n") + 1]
 
 
 def pending(pond_dir: Path, after_version: int) -> tuple[int, int]:

@@ -28,10 +28,12 @@ round trips in all.  The local pond is only read; the push's own record
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,20 @@ from typing import Any
 from ..errors import BackupConflictError, CorruptDataError, PondCorruptError
 from ..tlogfs.identity import pond_id, pond_id_of
 from ..tlogfs.objectstore import scrub_secrets
-from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
-from .local import LocalFile, LocalLog, LocalVersion, file_sha256, log_object
+from .layout import (
+    LAST_CHECKPOINT_KEY,
+    LOG_PREFIX,
+    RECORDS_PREFIX,
+    RUNS_PREFIX,
+    PushRecord,
+    RemoteObject,
+    log_key,
+    record_key,
+    runs_key,
+    sha256_hex,
+    version_of,
+)
+from .local import LocalFile, LocalLog, LocalVersion, file_sha256, log_object, runs_since
 from .remote import Remote
 from .state import BackupState, LastAttempt, load_state, save_state
 
@@ -68,6 +82,21 @@ class PushReport:
     objects_present: int = 0
     elapsed_s: float = 0.0
     error: str | None = None
+    damage: list[str] = field(default_factory=list)
+    """Objects the remote should hold (its push records name them) that this push found
+    missing or the wrong size, each ``"KEY: what"``; the push completes regardless."""
+
+    @property
+    def damage_line(self) -> str | None:
+        """One line saying the remote is damaged and what to do; None if it is not."""
+        if not self.damage:
+            return None
+        more = f" and {len(self.damage) - 1} more" if len(self.damage) > 1 else ""
+        return (
+            f"{self.url} is damaged: {self.damage[0]}{more}; its push records name "
+            f"what it should hold: check it with pond backup verify {self.name} --deep "
+            "(and mend this pond from it only after: pond fsck --repair)"
+        )
 
     @property
     def ok(self) -> bool:
@@ -94,6 +123,7 @@ class PushReport:
             "up_to_date": self.up_to_date,
             "ok": self.ok,
             "error": self.error,
+            "damage": self.damage,
         }
 
 
@@ -210,17 +240,28 @@ def _push(
     log = LocalLog(pond_dir)
     local_id = pond_id(pond_dir)
     newest = log.newest()
-    tip, previous, last_txn = _where_remote_stands(remote, log, state, local_id, newest)
+    tip, previous, last_txn, runs_end = _where_remote_stands(remote, log, state, local_id, newest)
     state.pond_id = local_id
     state.last_version, state.last_txn, state.record_sha256 = tip, last_txn, previous
+    state.runs_end = runs_end
     report = PushReport(name, remote.url, local_id, tip, tip, last_txn)
+    if tip >= 0:
+        report.damage.extend(_look_at_tip(remote, tip))
     if tip == newest:
         return report
+    if state.checkpoint > tip:
+        state.checkpoint = -1  # the remote was emptied or replaced since
+    late = _late_checkpoint(remote, log, state, tip)
+    # Records an interrupted push left beyond the tip are kept as they are (they may
+    # name run records since grown): one listing, and usually nothing found.
+    left = _records_after(remote, tip)
 
     sent: set[str] = set()
     pending = list(range(tip + 1, newest + 1))
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    committer = _Committer(pond_dir, remote, log, state, report, last_txn)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool, committer:
         while pending:
+            committer.check()
             batch: list[LocalVersion] = []
             batch_bytes = 0
             while pending and len(batch) < BATCH_VERSIONS and batch_bytes < BATCH_BYTES:
@@ -229,35 +270,266 @@ def _push(
                 batch_bytes += sum(f.size for f in version.data_files)
             todo, objects = _plan_batch(log, batch, sent, pool)
             records: list[bytes] = []
+            runs = b""
+            late_sent = -1
             for version in batch:
-                record = PushRecord(
-                    local_id, version.version, version.txn_seq, previous, objects[version.version]
-                )
-                records.append(record.encode())
+                v = version.version
+                found = left.get(v)
+                if found is not None:
+                    record = _adopt(remote, found, v, previous, objects[v])
+                    runs_end = record.runs_end if record.runs_end is not None else runs_end
+                    records.append(found)
+                else:
+                    if v == newest and late is not None:
+                        # A checkpoint of a version already there, which the remote lacks
+                        # (written after its version was pushed): named here, sent now.
+                        objects[v] += (late[1],)
+                        late_sent = _send_checkpoint(remote, *late, report, committer.lock)
+                    if v == newest:
+                        # The run records added since the last push: the newest
+                        # version's record names them.
+                        runs = runs_since(pond_dir, runs_end)
+                        if runs:
+                            sha = sha256_hex(runs)
+                            chunk = RemoteObject(runs_key(runs_end, sha), sha, len(runs))
+                            objects[v] += (chunk,)
+                            # Before the record that names it: a record found on the
+                            # remote always has its run records there.
+                            _write_once(remote, chunk.key, runs)
+                            runs_end += len(runs)
+                            with committer.lock:
+                                report.objects_sent += 1
+                                report.bytes_sent += len(runs)
+                    record = PushRecord(
+                        local_id, v, version.txn_seq, previous, objects[v], runs_end
+                    )
+                    records.append(record.encode())
                 previous = sha256_hex(records[-1])
             # Data files, blobs and records make nothing visible: all at once.  Log
-            # entries do: one by one, in order, once everything they name is there.
+            # entries do: one by one, in order, once everything they name is there (a
+            # version's checkpoint after its entry), by the committer's one thread while
+            # the next batch's files go up.
             keys = [record_key(v.version) for v in batch]
-            _send(remote, todo, dict(zip(keys, records, strict=True)), pool, report, progress)
+            records_by_key = dict(zip(keys, records, strict=True))
+            # The next batch is planned and its files started while these go up: no
+            # batch waits for the slowest upload of the one before.
+            sending = _send(remote, todo, records_by_key, pool, report, progress, committer.lock)
             sent.update(todo)
-            for version, encoded in zip(batch, records, strict=True):
-                _write_once(remote, log_key(version.version), version.log)
-                previous = sha256_hex(encoded)
-                if version.txn_seq is not None:
-                    last_txn = version.txn_seq
+            committer.submit(batch, records, objects, runs_end, late_sent, sending)
+    return report
+
+
+class _Committer:
+    """Writes each batch's log entries, in order, on one thread of its own.
+
+    A batch is submitted with the futures of what its entries name; once all of it is on
+    the remote, its entries are written one by one (create-only), each version's
+    checkpoint after its entry, and the pond's record of the push saved after each
+    batch.  The next batches' files go up meanwhile: they make nothing visible.  A failed batch fails every later
+    one (none of their entries is written) and the push: at the next ``check``, or on
+    leaving the ``with`` block, which waits for every batch submitted.
+    """
+
+    def __init__(
+        self,
+        pond_dir: Path,
+        remote: Remote,
+        log: LocalLog,
+        state: BackupState,
+        report: PushReport,
+        last_txn: int,
+    ) -> None:
+        self.pond_dir, self.remote, self.log = pond_dir, remote, log
+        self.state, self.report, self.last_txn = state, report, last_txn
+        self.lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1)
+        self._last: Future[None] | None = None
+
+    def check(self) -> None:
+        """Raise now what a batch already submitted failed with."""
+        if self._last is not None and self._last.done():
+            self._last.result()
+
+    def submit(
+        self,
+        batch: list[LocalVersion],
+        records: list[bytes],
+        objects: dict[int, tuple[RemoteObject, ...]],
+        runs_end: int,
+        late_checkpoint: int,
+        sending: list[Future[None]],
+    ) -> None:
+        """Write ``batch``'s log entries once what ``sending`` sends is there."""
+        before = self._last
+        self._last = self._thread.submit(
+            self._commit, before, batch, records, objects, runs_end, late_checkpoint, sending
+        )
+
+    def __enter__(self) -> _Committer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        """Wait for the batches submitted; raise what one failed with (unless already
+        raising: the push's own error is the one to report)."""
+        self._thread.shutdown(wait=True)
+        if kind is None and self._last is not None:
+            self._last.result()
+
+    def _commit(
+        self,
+        before: Future[None] | None,
+        batch: list[LocalVersion],
+        records: list[bytes],
+        objects: dict[int, tuple[RemoteObject, ...]],
+        runs_end: int,
+        sent_checkpoint: int,
+        sending: list[Future[None]],
+    ) -> None:
+        if before is not None:
+            before.result()  # the batch before failed: write nothing after it
+        for future in sending:
+            future.result()  # a file or record not sent: no entry may name it
+        state, report = self.state, self.report
+        for version, encoded in zip(batch, records, strict=True):
+            _write_once(self.remote, log_key(version.version), version.log)
+            cp = version.checkpoint
+            if cp is not None:
+                planned = next(o for o in objects[version.version] if o.key == cp.key)
+                sent_checkpoint = _send_checkpoint(self.remote, cp, planned, report, self.lock)
+            if version.txn_seq is not None:
+                self.last_txn = version.txn_seq
+            with self.lock:
                 report.objects_sent += 2
                 report.bytes_sent += len(encoded) + len(version.log)
-                report.to_version, report.last_txn = version.version, last_txn
-                state.last_version, state.last_txn = version.version, last_txn
-                state.record_sha256 = previous
-            save_state(pond_dir, state)
-    return report
+                report.to_version, report.last_txn = version.version, self.last_txn
+            state.last_version, state.last_txn = version.version, self.last_txn
+            state.record_sha256 = sha256_hex(encoded)
+        state.runs_end = runs_end
+        if sent_checkpoint > state.checkpoint:
+            _send_checkpoint_hint(self.remote, self.log, sent_checkpoint)
+            state.checkpoint = sent_checkpoint
+        save_state(self.pond_dir, state)
+
+
+def _look_at_tip(remote: Remote, tip: int) -> list[str]:
+    """What the remote's newest record names that is missing or the wrong size.
+
+    A bounded look (one record and a HEAD per object it names, at once) at what every
+    push builds on; an older object gone is for ``verify --deep`` to find.
+    """
+    found = remote.record(tip)
+    if found is None:
+        return [f"{record_key(tip)}: missing"]
+    objects = [o for o in found[0].objects if o.key != log_key(tip)]
+    with ThreadPoolExecutor(max_workers=DEFAULT_CONCURRENCY) as pool:
+        sizes = list(pool.map(remote.size, [o.key for o in objects]))
+    out = []
+    for obj, size in zip(objects, sizes, strict=True):
+        if size is None:
+            out.append(f"{obj.key}: missing")
+        elif size != obj.size:
+            out.append(f"{obj.key}: {size} bytes, its record says {obj.size}")
+    return out
+
+
+def _records_after(remote: Remote, tip: int) -> dict[int, bytes]:
+    """Push records present beyond version ``tip`` (left by an interrupted push), by version."""
+    after = record_key(tip) if tip >= 0 else None
+    found = {}
+    for key in remote.keys(RECORDS_PREFIX, after):
+        version = version_of(key, RECORDS_PREFIX)
+        data = remote.get(key) if version is not None and version > tip else None
+        if version is not None and data is not None:
+            found[version] = data
+    return found
+
+
+def _adopt(
+    remote: Remote,
+    data: bytes,
+    version: int,
+    previous: str | None,
+    objects: tuple[RemoteObject, ...],
+) -> PushRecord:
+    """An interrupted push's record of ``version``, kept if it is this version's record.
+
+    It may differ from ours only in the run records it names (``runs.jsonl`` grew since);
+    anything else (another log entry, other files, another chain) is another history:
+    ``BackupConflictError``, nothing overwritten.
+    """
+    where = f"{remote.url}/{record_key(version)}"
+    record = PushRecord.decode(data, where)
+
+    def pond_objects(items: tuple[RemoteObject, ...]) -> list[RemoteObject]:
+        return [o for o in items if not o.key.startswith(RUNS_PREFIX)]
+
+    if record.previous != previous or pond_objects(record.objects) != pond_objects(objects):
+        raise BackupConflictError(
+            f"{where} already holds something else: another pond copy pushed there first "
+            "(diverged), or a push of this pond is under way; nothing was overwritten"
+        )
+    return record
+
+
+def _late_checkpoint(
+    remote: Remote, log: LocalLog, state: BackupState, tip: int
+) -> tuple[LocalFile, RemoteObject] | None:
+    """The pond's newest checkpoint of a version the remote has, if the remote lacks it.
+
+    Known sent (``state.checkpoint``): no request; else one HEAD.
+    """
+    found = [c for c in log.checkpoints() if c <= tip]
+    if not found or found[-1] <= state.checkpoint:
+        return None
+    cp = log.checkpoint(found[-1])
+    if cp is None:
+        return None
+    if remote.size(cp.key) is not None:
+        state.checkpoint = found[-1]
+        return None
+    return cp, RemoteObject(cp.key, file_sha256(cp.path), cp.size)
+
+
+def _send_checkpoint(
+    remote: Remote,
+    cp: LocalFile,
+    planned: RemoteObject,
+    report: PushReport,
+    lock: threading.Lock,
+) -> int:
+    """Send a checkpoint (create-only) whose version's log entry is on the remote, checked
+    against the hash its record gives; its version."""
+    data = cp.path.read_bytes()
+    if sha256_hex(data) != planned.sha256:
+        raise CorruptDataError(f"local file {cp.path} changed during the push")
+    _write_once(remote, cp.key, data)
+    with lock:
+        report.objects_sent += 1
+        report.bytes_sent += len(data)
+    return int(cp.key[len(LOG_PREFIX) : len(LOG_PREFIX) + 20])
+
+
+def _send_checkpoint_hint(remote: Remote, log: LocalLog, version: int) -> None:
+    """Point the remote's ``_last_checkpoint`` at checkpoint ``version``, just sent.
+
+    The local hint's bytes, if it names that version (else none is written: a reader
+    lists the log).  The one object a push replaces: Delta's own hint, named by no
+    record, and only ever moved forward to a checkpoint that is there.
+    """
+    try:
+        hint = (log.log_dir / "_last_checkpoint").read_bytes()
+        if int(json.loads(hint)["version"]) != version:
+            return
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    remote.put_hint(LAST_CHECKPOINT_KEY, hint)
 
 
 def _where_remote_stands(
     remote: Remote, log: LocalLog, state: BackupState, local_id: str, newest: int
-) -> tuple[int, str | None, int]:
-    """The remote's newest version, the sha256 of its push record, and its newest txn.
+) -> tuple[int, str | None, int, int]:
+    """The remote's newest version, the sha256 of its push record, its newest txn, and the
+    bytes of run records it holds.
 
     With a record of an earlier push of this pond (``state``), two requests: the log entry
     it says is the remote's newest (still there, and byte for byte ours: so this pond's
@@ -274,18 +546,19 @@ def _where_remote_stands(
     ):
         tip = remote.tip(hint, present=True)
         if tip == hint:
-            return tip, state.record_sha256, state.last_txn
+            return tip, state.record_sha256, state.last_txn, state.runs_end
     else:
         remote.check()
         check_identity(remote, local_id)
         tip = remote.tip(hint if state.pond_id == local_id else -1)
     compare_tip(remote, log, tip, newest)
     if tip < 0:
-        return tip, None, 0
+        return tip, None, 0, 0
     found = remote.record(tip)
     if found is None:
         raise CorruptDataError(f"{remote.url}/{record_key(tip)} is missing")
-    return tip, sha256_hex(found[1]), _txn_through(log, tip, found[0])
+    runs_end = found[0].runs_end or 0
+    return tip, sha256_hex(found[1]), _txn_through(log, tip, found[0]), runs_end
 
 
 def _txn_through(log: LocalLog, version: int, record: PushRecord) -> int:
@@ -319,7 +592,9 @@ def _plan_batch(
     data_files = [f for v in batch for f in v.data_files]
     blob_lists = list(pool.map(log.blobs, data_files))
     blobs_of = {f.key: blobs for f, blobs in zip(data_files, blob_lists, strict=True)}
-    hashes = dict(zip([f.key for f in data_files], pool.map(_hash, data_files), strict=True))
+    checkpoints = [v.checkpoint for v in batch if v.checkpoint is not None]
+    hashed = data_files + checkpoints
+    hashes = dict(zip([f.key for f in hashed], pool.map(_hash, hashed), strict=True))
 
     todo: dict[str, tuple[LocalFile, str | None]] = {}
     for f in data_files:
@@ -339,6 +614,9 @@ def _plan_batch(
                 if blob.key not in seen:
                     seen.add(blob.key)
                     items.append(RemoteObject(blob.key, blob.key.rsplit("=", 1)[1], blob.size))
+        if version.checkpoint is not None:
+            cp = version.checkpoint
+            items.append(RemoteObject(cp.key, hashes[cp.key], cp.size))
         objects[version.version] = tuple(items)
     return todo, objects
 
@@ -350,32 +628,41 @@ def _send(
     pool: ThreadPoolExecutor,
     report: PushReport,
     progress: Progress | None,
-) -> None:
-    """Send the files in ``todo`` and write the ``records`` (create-only), many at once."""
+    lock: threading.Lock,
+) -> list[Future[None]]:
+    """Start sending the files in ``todo`` and writing the ``records`` (create-only), many
+    at once; the futures say when all is there (the committer waits for them).
+
+    ``lock`` guards ``report`` and ``progress`` (called from the pool's threads, one at a
+    time), which the committer's thread updates too."""
     total = sum(f.size for f, _ in todo.values())
     done = 0
 
-    def send(item: tuple[LocalFile, str | None]) -> tuple[int, int]:
+    def send(item: tuple[LocalFile, str | None]) -> None:
+        nonlocal done
         f, sha = item
+        sent = 0
         # Content-addressed and present: never sent twice, never replaced (a bad copy
-        # there is for `verify --deep` to name, not for a push to paper over).
-        if sha is not None and remote.size(f.key) is not None:
-            return 0, f.size
-        remote.upload(f.key, f.path, f.size, sha)
-        return f.size, f.size
+        # there is for `verify --deep` to name, not for a push to paper over; one the
+        # wrong size is named now).
+        size = remote.size(f.key) if sha is not None else None
+        if size is None:
+            remote.upload(f.key, f.path, f.size, sha)
+            sent = f.size
+        with lock:
+            if sent:
+                report.objects_sent += 1
+                report.bytes_sent += sent
+            else:
+                report.objects_present += 1
+                if size != f.size:
+                    report.damage.append(f"{f.key}: {size} bytes, its content is {f.size}")
+            done += f.size
+            if progress is not None:
+                progress(done, total)
 
     written = [pool.submit(_write_once, remote, key, data) for key, data in records.items()]
-    for bytes_sent, size in pool.map(send, todo.values()):
-        if bytes_sent:
-            report.objects_sent += 1
-            report.bytes_sent += bytes_sent
-        else:
-            report.objects_present += 1
-        done += size
-        if progress is not None:
-            progress(done, total)
-    for future in written:
-        future.result()
+    return written + [pool.submit(send, item) for item in todo.values()]
 
 
 def _hash(f: LocalFile) -> str:

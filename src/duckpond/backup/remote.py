@@ -294,6 +294,13 @@ class Remote:
 
         return self._call(put)
 
+    def put_hint(self, key: str, data: bytes) -> None:
+        """Write ``data`` at ``key``, replacing what is there: for Delta's
+        ``_last_checkpoint`` only, a hint that no record names (``duckpond.backup.layout``)."""
+        import obstore
+
+        self._call(obstore.put, self.store, key, data, use_multipart=False)
+
     def upload(self, key: str, path: Path, size: int, sha256: str | None = None) -> None:
         """Send a local file to ``key``, streamed; with ``sha256``, checked as it is read.
 

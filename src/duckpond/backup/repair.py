@@ -16,13 +16,17 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptDataError
 from ..tlogfs.blobs import fsync_dir
-from ..tlogfs.integrity import FsckReport, fsck
 from ..tlogfs.layout import TEMP_PREFIX
 from .remote import Remote
+
+if TYPE_CHECKING:
+    # fsck's module imports deltalake and pyarrow: imported when a repair runs, not when
+    # duckpond.backup is (a push needs neither).
+    from ..tlogfs.integrity import FsckReport
 
 # The fsck problems a backup's copy of the named file can mend.
 REPAIRABLE = frozenset(
@@ -47,7 +51,7 @@ class RepairReport:
     url: str
     repaired: list[str] = field(default_factory=list)
     unrepaired: list[tuple[str, str]] = field(default_factory=list)
-    fsck: FsckReport = field(default_factory=FsckReport)
+    fsck: FsckReport = field(default_factory=lambda: _integrity().FsckReport())
 
     @property
     def ok(self) -> bool:
@@ -84,6 +88,7 @@ def repair(pond_dir: Path, remote: Remote) -> RepairReport:
     Raises ``RemoteError`` if the store cannot be used; every object the backup lacks or
     holds bad is in ``unrepaired``.
     """
+    fsck = _integrity().fsck
     report = RepairReport(remote.url)
     failed: dict[str, str] = {}
     current = fsck(pond_dir)
@@ -113,3 +118,9 @@ def repair(pond_dir: Path, remote: Remote) -> RepairReport:
         if (where, why) not in report.unrepaired:
             report.unrepaired.append((where, why))
     return report
+
+
+def _integrity() -> Any:
+    from ..tlogfs import integrity
+
+    return integrity

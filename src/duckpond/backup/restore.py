@@ -14,6 +14,7 @@ delete), never half of one.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -26,9 +27,20 @@ from typing import Any
 
 from ..errors import ConfigError, CorruptDataError, PondExistsError, RemoteError
 from ..tlogfs.blobs import fsync_dir
-from ..tlogfs.layout import DATA_DIR, LARGE_FILES_DIR
+from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR
 from ..tlogfs.location import check_location
-from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
+from ..tlogfs.runlog import RUNS_FILE
+from .layout import (
+    LAST_CHECKPOINT_KEY,
+    RUNS_PREFIX,
+    PushRecord,
+    RemoteObject,
+    checkpoint_key,
+    log_key,
+    record_key,
+    runs_start,
+    sha256_hex,
+)
 from .local import LocalLog
 from .push import DEFAULT_CONCURRENCY, Progress
 from .remote import Remote
@@ -146,7 +158,7 @@ def restore(
                         raise CorruptDataError(f"push records disagree on {remote.url}/{obj.key}")
                     continue
                 # In any order: the staging directory is nobody's pond until it is renamed.
-                path = stage / obj.key
+                path = stage / _checked_key(obj.key, remote.url)
                 if path.parent not in directories:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     directories.add(path.parent)
@@ -163,7 +175,9 @@ def restore(
         txn = max((r.txn_seq for r in records if r.txn_seq is not None), default=0)
         report = RestoreReport(remote.url, str(target), records[0].pond_id, len(records) - 1, txn)
         report.objects, report.bytes = len(objects), total
+        _join_runs(stage, objects.values())
         _check_complete(stage, records, txn)
+        _write_checkpoint_hint(stage, remote)
         if target.exists():
             target.rmdir()
         os.rename(stage, target)
@@ -176,6 +190,100 @@ def restore(
         pool.shutdown(wait=True)
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _checked_key(key: str, url: str) -> str:
+    """``key`` if it names a place in the layout (under ``data/`` or ``runs/``, no ``..``);
+    else ``CorruptDataError``: a record must not send a restore outside its directory."""
+    parts = key.split("/")
+    if (
+        parts[0] not in (DATA_DIR, RUNS_PREFIX.rstrip("/"))
+        or len(parts) < 2
+        or any(part in ("", ".", "..") for part in parts)
+        or "\\" in key
+    ):
+        raise CorruptDataError(f"{url}: a push record names {key!r}, outside a pond's layout")
+    return key
+
+
+def _join_runs(stage: Path, objects: Iterable[RemoteObject]) -> None:
+    """Join the run-record pieces (``runs/<start>-<sha256>.jsonl``, each checked) into
+    ``runs.jsonl``: each must start where the one before ended."""
+    pieces: list[tuple[int, RemoteObject]] = []
+    for obj in objects:
+        if obj.key.startswith(RUNS_PREFIX):
+            start = runs_start(obj.key)
+            if start is None:
+                raise CorruptDataError(f"{obj.key} does not name a piece of run records")
+            pieces.append((start, obj))
+    if not pieces:
+        return
+    pieces.sort(key=lambda piece: piece[0])
+    end = 0
+    with open(stage / RUNS_FILE, "xb") as out:
+        for start, obj in pieces:
+            if start != end:
+                raise CorruptDataError(
+                    f"{obj.key}: run records from byte {start}, but those before end at {end}"
+                )
+            path = stage / obj.key
+            out.write(path.read_bytes())
+            path.unlink()
+            end += obj.size
+        out.flush()
+        os.fsync(out.fileno())
+    (stage / RUNS_PREFIX).rmdir()
+    fsync_dir(stage)
+
+
+def _write_checkpoint_hint(stage: Path, remote: Remote) -> None:
+    """Delta's ``_last_checkpoint`` for the newest checkpoint restored, if any.
+
+    No record names the remote's hint (it may name a later checkpoint than an ``at_txn``
+    restore's), so it is taken only if it names the newest checkpoint restored, at that
+    file's size, and only its numbers are kept; else the count of actions is read from
+    the checkpoint itself (its Parquet footer: pyarrow's import, some tenths of a
+    second).  Without a hint Delta still finds the checkpoint (it lists the log); the
+    pond's maintenance reads it to know when the next checkpoint is due.
+    """
+    log = stage / DATA_DIR / DELTA_LOG_DIR
+    found = sorted(
+        int(p.name[:20])
+        for p in log.iterdir()
+        if p.name.endswith(".checkpoint.parquet") and p.name[:20].isdigit()
+    )
+    if not found:
+        return
+    path = stage / checkpoint_key(found[-1])
+    hint: dict[str, int] = {"version": found[-1], "sizeInBytes": path.stat().st_size}
+    theirs = _remote_hint(remote)
+    if (
+        theirs.get("version") == hint["version"]
+        and theirs.get("sizeInBytes", hint["sizeInBytes"]) == hint["sizeInBytes"]
+        and "size" in theirs
+    ):
+        hint.update(theirs)
+    else:
+        import pyarrow.parquet as pq
+
+        hint["size"] = pq.read_metadata(path).num_rows
+    with open(log / "_last_checkpoint", "x", encoding="utf-8") as f:
+        f.write(json.dumps(hint, separators=(",", ":")))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _remote_hint(remote: Remote) -> dict[str, int]:
+    """The remote's ``_last_checkpoint``, its whole-number fields only; empty if unusable."""
+    data = remote.get(LAST_CHECKPOINT_KEY)
+    try:
+        found = json.loads(data) if data is not None else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    keys = ("version", "size", "sizeInBytes", "numOfAddFiles")
+    return {k: v for k, v in found.items() if k in keys and type(v) is int and v >= 0}
 
 
 def _last_version(records: list[PushRecord], at_txn: int | None) -> int:

@@ -40,7 +40,9 @@ class BackupState:
 
     ``last_version`` is the newest Delta version known on the remote (-1: none),
     ``last_txn`` the newest pond transaction in it (0: none), ``record_sha256`` the sha256
-    of that version's push record, ``last_push_time`` the end of the last successful push.
+    of that version's push record, ``runs_end`` that record's count of run-record bytes
+    (``duckpond.backup.layout``), ``checkpoint`` the newest Delta checkpoint known sent
+    (-1: none), ``last_push_time`` the end of the last successful push.
     """
 
     name: str
@@ -49,6 +51,8 @@ class BackupState:
     last_version: int = -1
     last_txn: int = 0
     record_sha256: str | None = None
+    runs_end: int = 0
+    checkpoint: int = -1
     last_push_time: str | None = None
     last_attempt: LastAttempt | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -80,10 +84,75 @@ def load_state(pond_dir: Path, name: str, url: str) -> BackupState:
 
 def save_state(pond_dir: Path, state: BackupState) -> None:
     path = state_path(pond_dir, state.name)
+    _write_atomically(path, json.dumps(state.to_json(), indent=1, sort_keys=True))
+
+
+def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(state.to_json(), f, indent=1, sort_keys=True)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+SPECS_FILE = "_specs.json"  # "_": no backup's name starts so, none can collide with it
+SPECS_FORMAT = "duckpond-backup-specs/1"
+
+
+@dataclass
+class SpecCache:
+    """The pond's Backup resources as of one Delta version: ``$POND/backups/_specs.json``.
+
+    ``specs`` maps each Backup resource's name to its spec as stored in the pond (a JSON
+    mapping: secrets as their ``${env:...}`` references, never values).  ``watch`` are the
+    ``part_id`` partitions of ``/``, ``/etc`` and ``/etc/resources`` (those present):
+    every change to a resource document adds or removes a file in one of them, so while
+    no Delta version after ``version`` does, ``specs`` is what the pond holds.  Written
+    whenever a pond open at its newest state reads its Backup resources; read by a push
+    that would otherwise open the pond (its Delta table, pydantic) only to learn them.
+    Losing it costs that open, never data.
+    """
+
+    version: int
+    watch: list[str]
+    specs: dict[str, dict[str, Any]]
+
+    def current(self, pond_dir: Path) -> bool:
+        """True if no Delta version after ``version`` touched a watched partition."""
+        from .local import LocalLog
+
+        return not LocalLog(pond_dir).partitions_changed(self.version, set(self.watch))
+
+
+def load_specs(pond_dir: Path) -> SpecCache | None:
+    """The cache of Backup specs if it is there, well formed and still current; else None."""
+    try:
+        raw = json.loads((pond_dir / STATE_DIR / SPECS_FILE).read_text(encoding="utf-8"))
+        if raw.get("format") != SPECS_FORMAT:
+            return None
+        cache = SpecCache(int(raw["version"]), list(raw["watch"]), dict(raw["specs"]))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    if not all(isinstance(w, str) for w in cache.watch):
+        return None
+    for name, spec in cache.specs.items():
+        if not _NAME.fullmatch(name) or not isinstance(spec, dict):
+            return None
+        if not isinstance(spec.get("url"), str):
+            return None
+    return cache if cache.current(pond_dir) else None
+
+
+def save_specs(pond_dir: Path, cache: SpecCache) -> None:
+    """Record ``cache`` (only if it differs from what is there: a read is not a write)."""
+    body = {"format": SPECS_FORMAT, **asdict(cache)}
+    path = pond_dir / STATE_DIR / SPECS_FILE
+    text = json.dumps(body, indent=1, sort_keys=True)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except OSError:
+        pass
+    _write_atomically(path, text)

@@ -19,7 +19,7 @@ Modules: ``core.py`` (``Pond``), ``transaction.py``, ``results.py`` (``Entry``,
 
 from ..tinyfs import DIRECTORY, FILE_DATA
 from ..tinyfs.glob import has_wildcard
-from .backups import BackupInfo, PondBackups
+from .backups import BackupInfo, PondBackups, push_pond
 from .core import Pond, is_literal, resolve_pond_dir
 from .facet import Facet
 from .host import describe_host, parse_url, preview_rows, read_host, write_rows
@@ -49,6 +49,7 @@ __all__ = [
     "is_literal",
     "parse_url",
     "preview_rows",
+    "push_pond",
     "read_host",
     "refresh_mirror",
     "resolve_pond_dir",

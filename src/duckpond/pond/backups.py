@@ -13,14 +13,18 @@ pond.backups.remote("offsite").fetch_verified("data/_large_files/sha256=...")
 from __future__ import annotations
 
 import builtins
+import contextlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, PondError, guarded
+from ..errors import ConfigError, PondError, boundary, guarded
 from .facet import Facet
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..backup import PushReport, RepairReport, VerifyReport
     from ..backup import Remote as BackupRemote
 
@@ -80,7 +84,30 @@ class PondBackups(Facet):
         for name, res in sorted(stored_resources(self.pond.root).items()):
             if res.kind == "Backup":
                 out[name] = load_stored(json.dumps(res.document).encode(), name).spec
+        self._remember(out)
         return out
+
+    def _remember(self, specs: dict[str, Any]) -> None:
+        """Cache the specs for a push that need not open the pond (``push_pond``).
+
+        Only from a pond open at its newest state, in its own directory: its Delta
+        version is the one the specs were read at.
+        """
+        from ..backup.state import SpecCache, save_specs
+        from ..pipeline.resolver import RESOURCES_DIR
+
+        if self.pond.read_only or self.pond.persistence.remote is not None:
+            return
+        watch = []
+        for path in ("/", "/etc", RESOURCES_DIR):
+            if not self.pond.root.exists(path):
+                break
+            watch.append(self.pond.root.get(path).node_id)
+        version = self.pond.persistence.table.version()
+        fields = {name: spec.model_dump(mode="json") for name, spec in specs.items()}
+        # A cache: if it cannot be written, the next push opens the pond instead.
+        with contextlib.suppress(OSError):
+            save_specs(self.pond.path, SpecCache(version, watch, fields))
 
     def _spec(self, name: str) -> Any:
         specs = self._specs()
@@ -137,33 +164,10 @@ class PondBackups(Facet):
         ``pond run`` reports each resource.  Raises ``ConfigError`` for an unknown name or
         a pond without Backup resources, ``ReadOnlyError`` on a pond read in place.
         """
-        from ..backup import PushReport, push
-
         if self.pond.persistence.remote is not None:
             raise self.pond.persistence._read_only_error()
-        chosen = [names] if isinstance(names, str) else builtins.list(names)
-        chosen = chosen or builtins.list(self._specs())
-        if not chosen:
-            raise ConfigError("this pond has no Backup resource: apply one first")
-        specs = {name: self._spec(name) for name in chosen}
-        reports = []
-        for name, spec in specs.items():
-            try:
-                remote = self.remote(name, create=True)
-                reports.append(
-                    push(
-                        self.pond.path,
-                        remote,
-                        name,
-                        concurrency=spec.concurrency,
-                        progress=progress,
-                    )
-                )
-            except (PondError, OSError) as e:
-                # One broken backup must not keep the others from their push.
-                failed = PushReport(name, spec.url, self.pond.pond_id, -1, -1, 0, error=str(e))
-                reports.append(failed)
-        return reports
+        specs = {n: s.model_dump(mode="json") for n, s in self._specs().items()}
+        return _push_each(self.pond.path, specs, names, progress)
 
     @guarded
     def verify(self, name: str, *, deep: bool = False) -> VerifyReport:
@@ -186,6 +190,73 @@ class PondBackups(Facet):
         if self.pond.persistence.remote is not None:
             raise self.pond.persistence._read_only_error()
         return repair(self.pond.path, self.remote(name))
+
+
+def push_pond(
+    path: str | os.PathLike[str],
+    names: Sequence[str] = (),
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> builtins.list[PushReport]:
+    """``pond backup push``: ``pond.backups.push(names)`` of the pond at ``path``, opening it
+    only if need be.
+
+    The Backup resources' specs come from the pond's cache of them
+    (``duckpond.backup.state.SpecCache``) when no transaction since it was written touched
+    ``/etc/resources``: then the pond's Delta table is never opened (nor pydantic
+    imported), which is most of what a push after a small change costs.  The push itself
+    is the same either way: identity, divergence and hashes are checked as always.
+    Returns and raises as ``PondBackups.push``.
+    """
+    from pathlib import Path
+
+    from ..backup.state import load_specs
+    from ..tlogfs.objectstore import is_store_url
+    from .core import Pond
+
+    if not is_store_url(os.fspath(path)):
+        where = Path(path).expanduser().absolute()
+        cache = load_specs(where)
+        if cache is not None:
+            with boundary():
+                return _push_each(where, cache.specs, names, progress)
+    with Pond.open(path) as pond:
+        return pond.backups.push(names, progress=progress)
+
+
+def _push_each(
+    pond_dir: Path,
+    specs: dict[str, dict[str, Any]],
+    names: Sequence[str],
+    progress: Callable[[int, int], None] | None,
+) -> builtins.list[PushReport]:
+    """Push to each chosen backup (``specs``: name to spec fields as stored), in name order."""
+    from ..backup import PushReport, push
+    from ..backup.push import DEFAULT_CONCURRENCY
+    from ..pipeline.backupstore import backup_remote
+    from ..tlogfs.identity import pond_id
+
+    chosen = [names] if isinstance(names, str) else builtins.list(names)
+    chosen = chosen or sorted(specs)
+    if not chosen:
+        raise ConfigError("this pond has no Backup resource: apply one first")
+    for name in chosen:
+        if name not in specs:
+            known = ", ".join(sorted(specs)) or "none"
+            raise ConfigError(f"no Backup resource named {name!r} (backups: {known})")
+    reports = []
+    for name in chosen:
+        fields = specs[name]
+        try:
+            remote = backup_remote(fields, create=True)
+            concurrency = int(fields.get("concurrency") or DEFAULT_CONCURRENCY)
+            reports.append(push(pond_dir, remote, name, concurrency=concurrency, progress=progress))
+        except (PondError, OSError, ValueError) as e:
+            # One broken backup must not keep the others from their push.
+            failed = PushReport(name, str(fields["url"]), pond_id(pond_dir), -1, -1, 0)
+            failed.error = str(e)
+            reports.append(failed)
+    return reports
 
 
 def repair_pond(path: Any, name: str) -> RepairReport:

@@ -36,11 +36,12 @@ def backup() -> None:
 
 
 def _failures(reports: list[PushReport]) -> str:
-    """The one error line of a push: the reason alone for one backup, else each failed
-    backup's name and reason."""
+    """The one error line of a push: the reason alone for one backup (why it failed, or
+    the damage it found on the remote), else each such backup's name and reason."""
+    reasons = [(r.name, r.error or r.damage_line) for r in reports]
     if len(reports) == 1:
-        return reports[0].error or ""
-    return "; ".join(f"{r.name}: {r.error}" for r in reports if not r.ok)
+        return reasons[0][1] or ""
+    return "; ".join(f"{name}: {why}" for name, why in reasons if why)
 
 
 @backup.command()
@@ -50,20 +51,28 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
     """Send what the backups lack (all Backup resources, or those named).
 
     Only what the remote lacks is sent; the remote stays a complete pond at every
-    instant, and a push refuses another pond's backup or a diverged one.
+    instant, and a push refuses another pond's backup or a diverged one.  A remote
+    found damaged (an object its push records name missing, or the wrong size) is
+    named after the push, which then exits 1: run pond backup verify NAME --deep.
 
     Example:
 
         pond backup push offsite
     """
-    reports = settings.open().backups.push(names)
+    from ...pond import push_pond
+
+    # Not settings.open(): after a small change most of a push's cost would be opening
+    # the pond to read its Backup resources, which push_pond reads from their cache.
+    reports = push_pond(settings.pond_path(), names)
     out = settings.output
+    # A push that completed on a damaged remote also exits 1: the backup is not to be
+    # relied on until `verify --deep` says what is wrong.
+    failed = [r for r in reports if not r.ok or r.damage]
     if out.json_mode:
         out.data([r.to_json() for r in reports])
-        if any(not r.ok for r in reports):
+        if failed:
             raise UserError(_failures(reports))
         return
-    failed = [r for r in reports if not r.ok]
     for r in reports:
         if not r.ok:
             out.message(f"{r.name}: failed")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator
 
 from ..documents import StrictModel
-from ..secrets import SecretField, SecretRef
+from ..secrets import SecretField
 from . import Kind, RunContext, RunStats, Unchanged, WriteStep, register_kind
 
 if TYPE_CHECKING:
@@ -58,28 +58,11 @@ class BackupSpec(StrictModel):
         return parse_location(value).url
 
 
-def _value(text: str | None) -> str | None:
-    """A literal, or the value of an ``${env:...}`` reference."""
-    if text is None or not text.strip().startswith("${env:"):
-        return text
-    return SecretRef.parse(text).resolve().reveal()
-
-
 def remote_of(spec: BackupSpec, *, create: bool = False) -> Remote:
     """The spec's store, its references resolved now (values are used, never kept)."""
-    from ...backup import Remote
-    from ...tlogfs.objectstore import StoreOptions
+    from ..backupstore import backup_remote
 
-    options = StoreOptions(
-        endpoint=_value(spec.endpoint),
-        region=_value(spec.region),
-        access_key_id=spec.access_key_id.resolve().reveal() if spec.access_key_id else None,
-        secret_access_key=(
-            spec.secret_access_key.resolve().reveal() if spec.secret_access_key else None
-        ),
-        allow_http=spec.allow_http,
-    )
-    return Remote(spec.url, options, create=create)
+    return backup_remote(spec.model_dump(mode="json"), create=create)
 
 
 def run_backup(ctx: RunContext) -> WriteStep | Unchanged | None:
@@ -109,6 +92,7 @@ def run_backup(ctx: RunContext) -> WriteStep | Unchanged | None:
                 "remote_txn": report.last_txn,
             },
             summary=f"pushed to {report.url} through txn {report.last_txn}",
+            warnings=[report.damage_line] if report.damage_line else [],
         )
 
     return step
