@@ -205,7 +205,9 @@ def new_on_host(record: rec.Record, found: Sequence[tuple[str, bool, bool]]) -> 
         if not selected_by(path, record.patterns):
             why = f"a new host {what} outside the mirror's patterns: --sync leaves it"
         elif tpaths.is_reserved(tpaths.split(path)):
-            why = f"a new host {what} under {tpaths.RESERVED}, which the pond keeps: --sync leaves it"
+            why = (
+                f"a new host {what} under {tpaths.RESERVED}, which the pond keeps: --sync leaves it"
+            )
         elif is_link:
             why = "a new host symlink: pond mirror --sync brings it in if it points inside DIR"
         else:
