@@ -16,7 +16,8 @@ import click
 
 from .. import __version__
 from ..errors import PondError
-from .output import Output, escape_controls, make_output
+from ..printable import escape_controls
+from .output import Output, make_output
 
 if TYPE_CHECKING:
     from ..pond import Pond
