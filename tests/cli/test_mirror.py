@@ -207,6 +207,10 @@ def test_a_new_name_the_mirror_would_rename_is_refused_not_renamed(
     pond.ok("mirror", str(out))
     write(out / "odd2" / "new%zz", "u")
     write(out / "odd2" / "new%09tab", "t")
+    # A plain run says already that --sync will not bring it in, and why.
+    said = {n["host"]: n["reason"] for n in pond.json("mirror", str(out))["new"]}
+    assert "not brought in by --sync" in said["odd2/new%zz"]
+    assert "--sync brings it in" in said["odd2/new%09tab"]
     doc = pond.json("mirror", str(out), "--sync")
     assert doc["sync"]["created"] == [{"path": "/odd2/new\ttab", "host": "odd2/new%09tab"}]
     [left] = doc["sync"]["kept"]

@@ -38,7 +38,7 @@ from ...tinyfs.dynamic import Cached, CacheKey, OutputCache, VersionOf
 from ...tinyfs.persistence import RESOURCE
 from ..export import EXPORT_FORMATS, export_node
 from . import record as rec
-from .names import escape, host_names
+from .names import escape, host_names, not_canonical
 from .select import require_matches, select, selected_by
 
 TABLE_FORMATS = EXPORT_FORMATS
@@ -208,6 +208,8 @@ def new_on_host(record: rec.Record, found: Sequence[tuple[str, bool, bool]]) -> 
             why = (
                 f"a new host {what} under {tpaths.RESERVED}, which the pond keeps: --sync leaves it"
             )
+        elif (odd := not_canonical(rel, record.files)) is not None:
+            why = f"new on the host, not brought in by --sync: {odd}"
         elif is_link:
             why = "a new host symlink: pond mirror --sync brings it in if it points inside DIR"
         else:

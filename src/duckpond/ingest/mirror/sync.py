@@ -36,7 +36,7 @@ from ...printable import escape_controls
 from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK, WD, NodePath
 from ...tinyfs import paths as tpaths
 from . import record as rec
-from .names import escape, host_to_pond
+from .names import not_canonical
 from .out import MirrorReport, Note, listed
 from .select import selected_by
 
@@ -201,30 +201,6 @@ def reserved(path: str) -> bool:
     return tpaths.is_reserved(tpaths.split(path))
 
 
-def _not_canonical(rel: str, record: rec.Record) -> str | None:
-    """Why the new host entry ``rel`` is left, when a name in it is not the mirror's own
-    spelling of the pond name it stands for (None: every new name is).
-
-    ``new%zz`` stands for the pond name ``new%zz``, which the mirror writes
-    ``new%25zz``; ``%41`` stands for ``A``, written ``A``.  Bringing such a file
-    in would have the next run rename the user's file (or leave two host names
-    for one node), so it is refused by name and left untouched.  Folders the
-    record holds already are the mirror's own names and are not asked.
-    """
-    parts = rel.split("/")
-    for i, part in enumerate(parts):
-        if "/".join(parts[: i + 1]) in record.files:
-            continue
-        name = host_to_pond(part)
-        canonical = escape(name)
-        if canonical != part:
-            return (
-                f"its host name {part} stands for the pond name {name}, which a mirror writes"
-                f" {canonical}: rename it to {canonical} on the host to bring it in"
-            )
-    return None
-
-
 def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change], list[Note]]:
     """The host changes to bring in, and those left as they are (with why).
 
@@ -283,7 +259,7 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
         if reserved(path):
             kept.append(Note(path, rel, RESERVED_REASON))
             continue
-        odd = _not_canonical(rel, record)
+        odd = not_canonical(rel, record.files)
         if odd is not None:
             kept.append(Note(path, rel, odd))
             continue
