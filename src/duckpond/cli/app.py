@@ -64,6 +64,8 @@ class PondGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.BadParameter as exc:
+            if isinstance(exc, click.MissingParameter):
+                raise  # a command line missing a part: click's usage, exit 2
             # A bad option value (``--tables xls``) is a user error like any other:
             # one line, exit 1, not click's usage block and exit 2.
             raise UserError(exc.format_message()) from None
