@@ -244,3 +244,20 @@ def test_a_series_keeps_its_host_file_against_a_raw_file_named_like_it(
     assert (out / "a.parquet").read_bytes() == written
     # --sync brings nothing in from it: the host file is the series', read-only.
     assert pond.mirrors.sync(out).sync.txn_seq is None
+
+
+def test_sync_writes_nothing_through_a_pond_symlink(pond: Pond, tmp_path: Path) -> None:
+    pond.mkdir("/etc/resources", parents=True)
+    pond.symlink("/etc", "/lnk")
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    # The host symlink replaced by a real folder: its files must not land under /etc.
+    (out / "lnk").unlink()
+    (out / "lnk/resources").mkdir(parents=True)
+    (out / "lnk/resources/evil").write_bytes(b"x: [")
+    result = pond.mirrors.sync(out)
+    assert result.sync.txn_seq is None and result.sync.created == []
+    reasons = {n.host: n.reason for n in result.sync.kept}
+    assert "/lnk is a symlink in the pond" in reasons["lnk/resources/evil"]
+    assert [np.path for np in pond.list("/etc/resources/*")] == []
+    assert (out / "lnk/resources/evil").read_bytes() == b"x: ["

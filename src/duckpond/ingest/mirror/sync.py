@@ -335,8 +335,30 @@ def apply(root: WD, changes: list[Change], report: SyncReport, stamp: str) -> li
     return done
 
 
+def _symlink_above(root: WD, path: str) -> str | None:
+    """The first folder above ``path`` that is a symlink in the pond, or None.
+
+    A host folder put where the mirror wrote a pond symlink (``lnk -> etc``)
+    must not have its files written through that symlink: the pond would
+    follow it, under ``/etc`` or anywhere.
+    """
+    parts = tpaths.split(path)
+    for i in range(1, len(parts)):
+        above = tpaths.join(parts[:i])
+        if not root.exists(above):
+            return None
+        if root.get(above, follow=False).is_symlink():
+            return above
+    return None
+
+
 def _apply_one(root: WD, change: Change, report: SyncReport, stamp: str) -> bool:
     report.hosts[change.path] = change.rel
+    link = _symlink_above(root, change.path)
+    if link is not None:
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"{link} is a symlink in the pond, and --sync writes nothing through one"
+        )
     np = _existing(root, change.path)
     entry = change.entry
     unchanged = (
