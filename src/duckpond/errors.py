@@ -15,13 +15,16 @@ other failure the user can cause is a ``PondError``::
      ├── SymlinkLoopError       symlinks that never reach a node            (also OSError)
      ├── ReadOnlyError          writing to a dynamic node or a past state   (also PermissionError)
      ├── TransactionError       misuse of transactions (nested, writes outside one)
+     │    └── CommitConflictError  on an S3 pond, another writer committed first
      ├── LockTimeoutError       another writer holds the pond
+     │    └── BusyError         an S3 pond's writers kept winning every retry
      ├── FormatError            input that is not what it claims (CSV, Parquet, URL)
      ├── QueryError             SQL that cannot run
      ├── ConfigError            a bad option value (time, zone, format name)
      │    └── HistoryRemovedError  time travel before what ``pond maintain --keep`` kept
      ├── RemoteError            an object store that cannot be used (unreachable, credentials
-     │                          refused, no such bucket)
+     │    │                     refused, no such bucket)
+     │    └── UnsafeStoreError  an S3 server that ignores ``If-None-Match: *`` (cannot hold a pond)
      └── BackupConflictError    a backup that holds another pond, or history this pond lacks
 
 Errors of the libraries underneath (pyarrow, deltalake, DataFusion) are turned into
@@ -133,8 +136,18 @@ class TransactionError(PondError):
     """A transaction was misused."""
 
 
+class CommitConflictError(TransactionError):
+    """On a pond kept on S3, another writer's commit took the Delta version this one
+    needed: nothing of this transaction landed, and it may be re-applied on the new state."""
+
+
 class LockTimeoutError(PondError):
     """The pond's write lock is held by another process."""
+
+
+class BusyError(LockTimeoutError):
+    """A command on a pond kept on S3 lost the race to other writers on every retry;
+    nothing of it landed, and running it again is safe."""
 
 
 class FormatError(PondError):
@@ -162,6 +175,14 @@ class RemoteError(PondError):
     """An object store (S3, a ``file://`` directory) that could not be used as asked.
 
     The message names the URL and the store's own reason in one line, never a credential.
+    """
+
+
+class UnsafeStoreError(RemoteError):
+    """An S3 server that does not honour a create-only put (``If-None-Match: *``).
+
+    Delta's commit on S3 is such a put; where the server ignores it, two writers
+    both "create" log entry N and one commit is silently lost, so no pond is kept there.
     """
 
 

@@ -82,3 +82,45 @@ def test_fsck_repair_mends_what_the_backup_holds_and_names_the_rest(
     assert "not named by any push record" in report["unrepaired"][0]["why"]
     text = pond_cli(pond_dir, "fsck", "--repair", "offsite")
     assert f"not repairable: {rel}" in text.stdout
+
+
+def test_repair_takes_the_write_lock(tmp_path: Path) -> None:
+    """While another process holds the pond's write lock, repair waits, then gives up
+    naming the holder, having put nothing back; once the lock is free it mends."""
+    import subprocess
+    import sys
+
+    from duckpond.backup import Remote, push, repair
+    from duckpond.errors import LockTimeoutError
+
+    pond = Pond.init(tmp_path / "pond")
+    pond.write_bytes("/big.bin", os.urandom(300_000))
+    pond.close()
+    url = f"file://{tmp_path}/remote"
+    push(pond.path, Remote(url, create=True), "offsite")
+    blob = next((pond.path / "data" / "_large_files").glob("sha256=*"))
+    blob.unlink()
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from duckpond.tlogfs.lock import WriterLock\n"
+            "with WriterLock(sys.argv[1]):\n"
+            "    print('held', flush=True)\n"
+            "    sys.stdin.read()\n",
+            str(pond.path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        with pytest.raises(LockTimeoutError, match=f"pid {holder.pid}"):
+            repair(pond.path, Remote(url), lock_timeout=0.5)
+        assert not blob.exists()  # nothing put back while a writer held the pond
+    finally:
+        holder.communicate(b"", timeout=30)
+    report = repair(pond.path, Remote(url), lock_timeout=5)
+    assert report.ok and blob.exists() and report.repaired == [str(blob.relative_to(pond.path))]

@@ -96,3 +96,19 @@ def test_a_restored_pond_knows_its_backup_holds_everything(s3_url: str, tmp_path
     assert lags == {"offsite": (copy.last_txn, 0), "elsewhere": (0, copy.last_txn)}
     (report,) = copy.backups.push("offsite")
     assert report.ok and report.up_to_date
+
+
+def test_a_restore_is_sealed_like_its_source(tmp_path: Path) -> None:
+    """Files only older transactions read (replaced by a compaction) come back sealed with
+    their checked hashes: fsck of the restore finds nothing to recover."""
+    pond = Pond.init(tmp_path / "pond")
+    for i in range(12):
+        pond.write_bytes(f"/f{i}.txt", f"version {i}".encode())
+    pond.maintenance.maintain()  # compacts: the small files stay for time travel
+    url = f"file://{tmp_path / 'nas'}"
+    push(pond.path, Remote(url, create=True), "nas")
+    restore(url, tmp_path / "restored")
+    check = Pond.open(tmp_path / "restored").fsck()
+    assert check.ok, check.problems
+    assert check.unsealed_files == 0 and check.debris_files == 0, check.summary()
+    assert check.content_root == pond.fsck().content_root

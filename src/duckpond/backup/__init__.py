@@ -3,7 +3,7 @@
 The remote is itself a pond laid out as on disk (``duckpond.backup.layout``): pushes are
 incremental and content-addressed (``push``), never leave the remote inconsistent, and
 refuse another pond's or a diverged history; ``restore`` rebuilds a whole pond from the URL
-alone, every byte checked; ``verify`` compares and re-hashes.  ``Remote`` is the store,
+alone, every byte checked; ``verify`` compares and re-hashes; ``prune`` is a remote's own retention.  ``Remote`` is the store,
 with ``Remote.fetch_verified`` for repairing one local object from a backup.  The
 ``Pond.backups`` facet (``duckpond.pond``) and ``pond backup ...`` sit on top.
 """
@@ -11,7 +11,8 @@ with ``Remote.fetch_verified`` for repairing one local object from a backup.  Th
 from __future__ import annotations
 
 from ..tlogfs.objectstore import StoreOptions
-from .layout import PushRecord, RemoteObject
+from .layout import Floor, PushRecord, RemoteObject
+from .prune import PruneReport, prune
 from .push import PushReport, push
 from .remote import Remote
 from .repair import RepairReport, repair
@@ -21,6 +22,8 @@ from .verify import VerifyReport, verify
 
 __all__ = [
     "BackupState",
+    "Floor",
+    "PruneReport",
     "PushRecord",
     "PushReport",
     "Remote",
@@ -30,6 +33,7 @@ __all__ = [
     "StoreOptions",
     "VerifyReport",
     "load_state",
+    "prune",
     "push",
     "record_restored",
     "repair",

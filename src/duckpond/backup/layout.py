@@ -10,6 +10,15 @@ Under the backup's URL (``s3://bucket/prefix`` or ``file:///dir``)::
     data/_delta_log/_last_checkpoint      Delta's hint naming the newest checkpoint
     runs/<start:020>-<sha256>.jsonl       lines of $POND/runs.jsonl, from byte ``start``
     pushes/<version:020>.json             the push record of each Delta version
+    pushes/floor.json                     after ``pond backup prune``: the kept window
+
+``pushes/floor.json`` (``Floor``, written by ``duckpond.backup.prune``) says that the
+records and log entries before its ``version`` are gone or going: the remote then holds
+log entry 0 (the pond id), a Delta checkpoint at ``version`` (which lets deltalake read
+the table without the older entries), the data files live there and their blobs, with
+sha256 and size, and the records from ``version`` on, whose chain starts at the
+record whose sha256 the floor gives.  ``removing`` lists what the prune that wrote it
+still deletes (a prune killed midway is finished by the next).
 
 ``data/`` is therefore a Delta table that deltalake, DataFusion or Polars read in place,
 and a pond that ``pond --pond s3://...`` reads without restoring.  A push record names
@@ -45,6 +54,8 @@ LOG_PREFIX = f"{DATA_DIR}/_delta_log/"
 BLOBS_PREFIX = f"{DATA_DIR}/{LARGE_FILES_DIR}/"
 RECORDS_PREFIX = "pushes/"
 RECORD_FORMAT = "duckpond-push/1"
+FLOOR_KEY = f"{RECORDS_PREFIX}floor.json"
+FLOOR_FORMAT = "duckpond-floor/1"
 
 
 def log_key(version: int) -> str:
@@ -159,6 +170,77 @@ class PushRecord:
         if not objects:
             raise CorruptDataError(f"push record {where} names no log entry")
         return record
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The kept window of a pruned remote (``pushes/floor.json``; module docstring).
+
+    ``earliest_txn``: the earliest pond transaction a restore can reach; ``version``: the
+    Delta version that committed it; ``record_sha256``: the sha256 of that version's push
+    record (the chain's anchor); ``removed_at``: when the prune ran (ISO 8601 UTC);
+    ``objects``: what the snapshot at ``version`` needs beyond the kept records (log
+    entry 0, the checkpoint, live data files, their blobs), as groups, one per Delta
+    version that added them (a group's blobs are those its version's record named);
+    ``removing``: keys still to delete, and ``versions``: the range ``[lo, hi)`` whose
+    records and log entries are still to delete.
+    """
+
+    pond_id: str
+    earliest_txn: int
+    version: int
+    record_sha256: str
+    removed_at: str
+    objects: tuple[tuple[RemoteObject, ...], ...]
+    removing: tuple[str, ...] = ()
+    versions: tuple[int, int] = (0, 0)
+
+    def all_objects(self) -> list[RemoteObject]:
+        return [o for group in self.objects for o in group]
+
+    def encode(self) -> bytes:
+        body: dict[str, Any] = {
+            "format": FLOOR_FORMAT,
+            "pond_id": self.pond_id,
+            "earliest_txn": self.earliest_txn,
+            "version": self.version,
+            "record_sha256": self.record_sha256,
+            "removed_at": self.removed_at,
+            "objects": [[[o.key, o.sha256, o.size] for o in g] for g in self.objects],
+            "removing": list(self.removing),
+            "versions": list(self.versions),
+        }
+        body["checksum"] = _checksum(body)
+        return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+    @classmethod
+    def decode(cls, data: bytes, where: str) -> Floor:
+        """Parse and check a floor; ``CorruptDataError`` naming ``where`` if it was altered."""
+        try:
+            body = json.loads(data)
+            checksum = body.pop("checksum")
+            if body.get("format") != FLOOR_FORMAT:
+                raise ValueError(f"unknown format {body.get('format')!r}")
+            if checksum != _checksum(body):
+                raise CorruptDataError(f"{where} was altered (its checksum differs)")
+            lo, hi = (int(v) for v in body["versions"])
+            return cls(
+                str(body["pond_id"]),
+                int(body["earliest_txn"]),
+                int(body["version"]),
+                str(body["record_sha256"]),
+                str(body["removed_at"]),
+                tuple(
+                    tuple(RemoteObject(str(k), str(s), int(n)) for k, s, n in g)
+                    for g in body["objects"]
+                ),
+                tuple(str(k) for k in body["removing"]),
+                (lo, hi),
+            )
+        except CorruptDataError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise CorruptDataError(f"{where} cannot be read: {e}") from None
 
 
 def _checksum(body: dict[str, Any]) -> str:

@@ -522,7 +522,7 @@ def _send_checkpoint_hint(remote: Remote, log: LocalLog, version: int) -> None:
             return
     except (OSError, ValueError, KeyError, TypeError):
         return
-    remote.put_hint(LAST_CHECKPOINT_KEY, hint)
+    remote.put(LAST_CHECKPOINT_KEY, hint)
 
 
 def _where_remote_stands(

@@ -10,6 +10,7 @@ sha256 while they are read, and downloads checked before they are used
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -26,8 +27,10 @@ from ..tlogfs.objectstore import (
     remote_error,
 )
 from .layout import (
+    FLOOR_KEY,
     LOG_PREFIX,
     RECORDS_PREFIX,
+    Floor,
     PushRecord,
     RemoteObject,
     log_key,
@@ -43,6 +46,7 @@ T = TypeVar("T")
 # Objects at least this big are streamed (multipart up, chunked down), never held whole.
 STREAM_BYTES = 16 << 20
 CHUNK_BYTES = 8 << 20
+DELETE_BATCH = 1000
 
 
 class Remote:
@@ -104,19 +108,31 @@ class Remote:
         return sorted(v for v in found if v is not None)
 
     def tip(self, hint: int = -1, *, present: bool = False) -> int:
-        """The newest version V such that 0..V are all present; -1 for an empty remote.
+        """The newest version V such that 0..V are all present; -1 for an empty remote;
+        ``CorruptDataError`` if a later one is present too (a hole in the log).
 
-        ``hint``, a version known present (the last push's), makes this one short listing;
-        if it is no longer there, the whole log is listed.  ``present``: the caller has
-        just seen ``hint``'s entry, so it is not asked for again.
+        On a pruned remote (``floor``), F..V with F the floor's version.  ``hint``, a
+        version known present (the last push's), makes this one short listing; if it is
+        no longer there, the floor is read and the log listed from it.  ``present``: the
+        caller has just seen ``hint``'s entry, so it is not asked for again.
         """
         if hint >= 0 and not present and self.size(log_key(hint)) is None:
             hint = -1
+        if hint < 0:
+            floor = self.floor()
+            if floor is not None:
+                # Entries before the floor are gone, or going (a prune under way).
+                hint = floor.version - 1
         versions = self.versions(hint)
         newest = hint
         for v in versions:
             if v != newest + 1:
-                break
+                # Pushes write entries in order, and prunes remove them only below a floor:
+                # a hole with entries after it is damage, not a shorter history.
+                raise CorruptDataError(
+                    f"{self.url}/{log_key(newest + 1)} is missing while later log entries "
+                    "are present (a pruned backup whose pushes/floor.json is gone?)"
+                )
             newest = v
         return newest
 
@@ -155,6 +171,11 @@ class Remote:
             return None
         return PushRecord.decode(data, f"{self.url}/{record_key(version)}"), data
 
+    def floor(self) -> Floor | None:
+        """The kept window of a pruned remote (``pushes/floor.json``), checked; None if unpruned."""
+        data = self.get(FLOOR_KEY)
+        return None if data is None else Floor.decode(data, f"{self.url}/{FLOOR_KEY}")
+
     def fetch_verified(self, key: str, sha256: str | None = None) -> bytes:
         """One object's bytes, checked against ``sha256`` (hex) before they are returned.
 
@@ -177,9 +198,13 @@ class Remote:
         return data
 
     def recorded(self) -> dict[str, RemoteObject]:
-        """Every object named by the push records present, by key (records checked)."""
+        """Every object named by the push records present, and by a prune's floor, by key
+        (records checked)."""
         if self._index is None:
             index: dict[str, RemoteObject] = {}
+            floor = self.floor()
+            for obj in floor.all_objects() if floor is not None else []:
+                index[obj.key] = obj
             for key in sorted(self.keys(RECORDS_PREFIX)):
                 version = version_of(key, RECORDS_PREFIX)
                 if version is None:
@@ -294,12 +319,35 @@ class Remote:
 
         return self._call(put)
 
-    def put_hint(self, key: str, data: bytes) -> None:
-        """Write ``data`` at ``key``, replacing what is there: for Delta's
-        ``_last_checkpoint`` only, a hint that no record names (``duckpond.backup.layout``)."""
+    def put(self, key: str, data: bytes) -> None:
+        """Write ``data`` at ``key``, replacing what is there, in one atomic write (a reader
+        sees the old object or the new one).  Only for the two objects no push record
+        names (``duckpond.backup.layout``): Delta's ``_last_checkpoint`` hint and prune's
+        ``pushes/floor.json``; nothing else a push writes is ever replaced."""
         import obstore
 
         self._call(obstore.put, self.store, key, data, use_multipart=False)
+
+    def delete(self, keys: list[str]) -> None:
+        """Delete ``keys`` (many per request where the store allows); a key already gone
+        is no error, so a prune killed midway can run again."""
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        def one(key: str) -> None:
+            with contextlib.suppress(NotFoundError, FileNotFoundError):
+                obstore.delete(self.store, key)
+
+        def batch(chunk: list[str]) -> None:
+            try:
+                obstore.delete(self.store, chunk)
+            except (NotFoundError, FileNotFoundError):
+                for key in chunk:
+                    one(key)
+
+        for i in range(0, len(keys), DELETE_BATCH):
+            self._call(batch, keys[i : i + DELETE_BATCH])
+        self._index = None
 
     def upload(self, key: str, path: Path, size: int, sha256: str | None = None) -> None:
         """Send a local file to ``key``, streamed; with ``sha256``, checked as it is read.

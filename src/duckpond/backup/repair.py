@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CorruptDataError
 from ..tlogfs.blobs import fsync_dir
 from ..tlogfs.layout import TEMP_PREFIX
+from ..tlogfs.lock import DEFAULT_TIMEOUT, WriterLock
 from .remote import Remote
 
 if TYPE_CHECKING:
@@ -82,12 +83,23 @@ def _put_back(pond_dir: Path, rel: str, data: bytes) -> None:
     fsync_dir(dest.parent)
 
 
-def repair(pond_dir: Path, remote: Remote) -> RepairReport:
+def repair(
+    pond_dir: Path, remote: Remote, *, lock_timeout: float = DEFAULT_TIMEOUT
+) -> RepairReport:
     """Mend the pond at ``pond_dir`` from the backup at ``remote`` (see the module docstring).
 
-    Raises ``RemoteError`` if the store cannot be used; every object the backup lacks or
-    holds bad is in ``unrepaired``.
+    Holds the pond's write lock throughout (waiting up to ``lock_timeout`` s), so no
+    writer commits or compacts while files are judged and put back: a file a writer
+    just added is never taken for a stray, nor one it replaced put back.  Raises
+    ``LockTimeoutError`` naming the holder if the lock stays taken, ``RemoteError`` if
+    the store cannot be used; every object the backup lacks or holds bad is in
+    ``unrepaired``.
     """
+    with WriterLock(pond_dir, timeout=lock_timeout):
+        return _repair(pond_dir, remote)
+
+
+def _repair(pond_dir: Path, remote: Remote) -> RepairReport:
     fsck = _integrity().fsck
     report = RepairReport(remote.url)
     failed: dict[str, str] = {}

@@ -14,6 +14,7 @@ delete), never half of one.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,13 @@ from ..errors import ConfigError, CorruptDataError, PondExistsError, RemoteError
 from ..tlogfs.blobs import fsync_dir
 from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR
 from ..tlogfs.location import check_location
+from ..tlogfs.retention import Retention, write_retention
 from ..tlogfs.runlog import RUNS_FILE
+from ..tlogfs.seals import Seal, Seals
 from .layout import (
     LAST_CHECKPOINT_KEY,
     RUNS_PREFIX,
+    Floor,
     PushRecord,
     RemoteObject,
     checkpoint_key,
@@ -72,37 +77,47 @@ class RestoreReport:
         }
 
 
-def iter_records(remote: Remote, newest: int) -> Iterator[PushRecord]:
-    """Records 0..``newest`` in order, each checked as the chain reaches it.
+def iter_records(remote: Remote, newest: int, floor: Floor | None = None) -> Iterator[PushRecord]:
+    """Records 0..``newest`` in order (from ``floor.version`` on a pruned remote, the first
+    matching the floor's sha256), each checked as the chain reaches it.
 
     Fetched many at once; ``CorruptDataError`` names the first bad or missing one.
     """
-    keys = [record_key(v) for v in range(newest + 1)]
+    start = floor.version if floor is not None else 0
+    keys = [record_key(v) for v in range(start, newest + 1)]
     with ThreadPoolExecutor(max_workers=DEFAULT_CONCURRENCY) as pool:
         first: PushRecord | None = None
         previous: bytes | None = None
-        for version, (key, data) in enumerate(zip(keys, pool.map(remote.get, keys), strict=True)):
+        fetched = zip(keys, pool.map(remote.get, keys), strict=True)
+        for version, (key, data) in enumerate(fetched, start):
             where = f"{remote.url}/{key}"
             if data is None:
                 raise CorruptDataError(f"{where} is missing")
             record = PushRecord.decode(data, where)
             if record.version != version or record.log.key != log_key(version):
                 raise CorruptDataError(f"{where} is the record of another version")
-            expected = sha256_hex(previous) if previous is not None else None
-            if record.previous != expected:
+            if previous is not None:
+                linked = record.previous == sha256_hex(previous)
+            elif floor is not None:
+                linked = sha256_hex(data) == floor.record_sha256
+            else:
+                linked = record.previous is None
+            if not linked:
                 raise CorruptDataError(
                     f"{where} does not follow the record before it (a record was altered)"
                 )
-            if first is not None and record.pond_id != first.pond_id:
+            expected_id = first.pond_id if first else floor.pond_id if floor else None
+            if expected_id is not None and record.pond_id != expected_id:
                 raise CorruptDataError(f"{where} names another pond ({record.pond_id})")
             first = first or record
             previous = data
             yield record
 
 
-def read_records(remote: Remote, newest: int) -> list[PushRecord]:
-    """Records 0..``newest``, checked as a chain; ``CorruptDataError`` naming the first bad one."""
-    return list(iter_records(remote, newest))
+def read_records(remote: Remote, newest: int, floor: Floor | None = None) -> list[PushRecord]:
+    """Records 0..``newest`` (from the floor on), checked as a chain; ``CorruptDataError``
+    naming the first bad one."""
+    return list(iter_records(remote, newest, floor))
 
 
 def restore(
@@ -131,14 +146,23 @@ def restore(
     newest = remote.tip()  # a store that cannot be used fails here (RemoteError)
     if newest < 0:
         raise RemoteError(f"{remote.url} holds no pond backup")
+    floor = remote.floor()
     if at_txn is not None:
+        if floor is not None and at_txn < floor.earliest_txn:
+            raise ConfigError(
+                f"transaction {at_txn} is no longer kept in the backup: pond backup prune "
+                f"removed the transactions before {floor.earliest_txn} at "
+                f"{floor.removed_at}; the earliest kept is {floor.earliest_txn}"
+            )
         # Which versions are wanted is known only once the records are read: read them
         # first, so a transaction the backup does not hold is refused before any download.
-        records = read_records(remote, newest)
-        wanted: Iterable[PushRecord] = records[: _last_version(records, at_txn) + 1]
+        records = read_records(remote, newest, floor)
+        wanted: Iterable[PushRecord] = records[: _last_index(records, at_txn) + 1]
     else:
         # Everything: the records' objects are fetched while later records still arrive.
-        wanted = iter_records(remote, newest)
+        wanted = iter_records(remote, newest, floor)
+    # A pruned remote: the snapshot at the floor (a checkpoint, live files, blobs) first.
+    wanted = itertools.chain(_floor_records(floor), wanted)
 
     stage = target.parent / f".{target.name}.restore-{uuid.uuid4().hex[:12]}"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +174,8 @@ def restore(
         records = []
         fetches: list[Future[None]] = []
         for record in wanted:
-            records.append(record)
+            if record.version >= 0:
+                records.append(record)
             for obj in record.objects:
                 known = objects.setdefault(obj.key, obj)
                 if known is not obj:
@@ -173,11 +198,18 @@ def restore(
         for directory in directories:
             fsync_dir(directory)
         txn = max((r.txn_seq for r in records if r.txn_seq is not None), default=0)
-        report = RestoreReport(remote.url, str(target), records[0].pond_id, len(records) - 1, txn)
+        report = RestoreReport(
+            remote.url, str(target), records[0].pond_id, records[-1].version, txn
+        )
         report.objects, report.bytes = len(objects), total
         _join_runs(stage, objects.values())
         _check_complete(stage, records, txn)
         _write_checkpoint_hint(stage, remote)
+        _seal_restored(stage, objects.values())
+        if floor is not None:
+            # The restored pond refuses, by name, the transactions the backup no longer holds.
+            when = datetime.fromisoformat(floor.removed_at)
+            write_retention(stage / DATA_DIR, Retention(floor.earliest_txn, when))
         if target.exists():
             target.rmdir()
         os.rename(stage, target)
@@ -190,6 +222,20 @@ def restore(
         pool.shutdown(wait=True)
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _seal_restored(stage: Path, objects: Iterable[RemoteObject]) -> None:
+    """Seal the restored oplog files (log entries, data files, checkpoints) with the hashes
+    their bytes were checked against, as the source pond sealed them when it wrote them:
+    without seals, ``pond fsck`` of the restore would take the files only older
+    transactions read (replaced by a compaction) for leftovers of interrupted writes."""
+    from ..tlogfs.integrity import scan  # (it imports pyarrow: not at module import)
+
+    root = stage / DATA_DIR
+    files, _ = scan(root)
+    known = {o.key.removeprefix(f"{DATA_DIR}/"): o for o in objects}
+    seals = {rel: Seal(known[rel].sha256, known[rel].size) for rel in files.oplog if rel in known}
+    Seals(root).rewrite(seals)
 
 
 def _checked_key(key: str, url: str) -> str:
@@ -286,12 +332,19 @@ def _remote_hint(remote: Remote) -> dict[str, int]:
     return {k: v for k, v in found.items() if k in keys and type(v) is int and v >= 0}
 
 
-def _last_version(records: list[PushRecord], at_txn: int | None) -> int:
+def _floor_records(floor: Floor | None) -> list[PushRecord]:
+    """The floor's objects as records of no version (-1), for restore's download loop."""
+    if floor is None:
+        return []
+    return [PushRecord(floor.pond_id, -1, None, None, group) for group in floor.objects]
+
+
+def _last_index(records: list[PushRecord], at_txn: int | None) -> int:
     if at_txn is None:
         return len(records) - 1
-    for record in records:
+    for i, record in enumerate(records):
         if record.txn_seq == at_txn:
-            return record.version
+            return i
     txns = [r.txn_seq for r in records if r.txn_seq is not None]
     held = f"transactions {min(txns)} to {max(txns)}" if txns else "no transactions"
     raise ConfigError(f"the backup holds no transaction {at_txn} (it holds {held})")

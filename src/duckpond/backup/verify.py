@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import CorruptDataError
 from ..tlogfs.identity import pond_id
 from ..tlogfs.objectstore import remote_error
-from .layout import PushRecord, RemoteObject, log_key, record_key, sha256_hex
+from .layout import FLOOR_KEY, PushRecord, RemoteObject, log_key, record_key, sha256_hex
 from .local import LocalLog
 from .push import DEFAULT_CONCURRENCY, remote_pond_id
 from .remote import Remote
@@ -225,13 +225,26 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
     """Check every record (checksum, chain) and every object they name; collect problems."""
     previous: bytes | None = None
     objects: dict[str, RemoteObject] = {}
-    for version in range(tip + 1):
+    try:
+        floor = remote.floor()
+    except CorruptDataError as e:
+        report.problems.append((FLOOR_KEY, str(e).rsplit(": ", 1)[-1]))
+        floor = None
+    for obj in floor.all_objects() if floor is not None else []:
+        objects.setdefault(obj.key, obj)
+    for version in range(floor.version if floor is not None else 0, tip + 1):
         key = record_key(version)
         data = remote.get(key)
         if data is None:
             report.problems.append((key, "missing"))
             previous = None
             continue
+        if (
+            floor is not None
+            and version == floor.version
+            and sha256_hex(data) != floor.record_sha256
+        ):
+            report.problems.append((key, "is not the record the prune's floor names"))
         try:
             record = PushRecord.decode(data, f"{remote.url}/{key}")
         except CorruptDataError as e:

@@ -56,8 +56,10 @@ class PondGroup(click.Group):
         ctx.meta[ARGV_KEY] = list(args)
         # `restore` takes store URLs and an endpoint, not pond URLs: it checks its own.
         if "restore" not in args:
-            for arg in args:
-                _check_scheme(arg)
+            for before, arg in zip(["", *args], args, strict=False):
+                # An endpoint (init on S3) is an http(s) address, not a pond URL.
+                if before != "--endpoint" and not arg.startswith("--endpoint="):
+                    _check_scheme(arg)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:

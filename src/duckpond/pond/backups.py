@@ -4,6 +4,7 @@ pond.backups.push()                  # every Backup resource (or some, by name)
 pond.backups.list()                  # BackupInfo: url, last pushed txn, lag; no network
 pond.backups.verify("offsite", deep=True)
 pond.backups.repair("offsite")       # fsck, then fetch what is missing or bad
+pond.backups.prune("offsite", keep="1y")  # the remote's own retention
 Pond.repair(path, "offsite")         # the same for a pond too damaged to open
 pond.backups.remote("offsite").fetch_verified("data/_large_files/sha256=...")
 
@@ -17,6 +18,7 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, PondError, boundary, guarded
@@ -25,7 +27,7 @@ from .facet import Facet
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..backup import PushReport, RepairReport, VerifyReport
+    from ..backup import PruneReport, PushReport, RepairReport, VerifyReport
     from ..backup import Remote as BackupRemote
 
 
@@ -164,6 +166,8 @@ class PondBackups(Facet):
         ``pond run`` reports each resource.  Raises ``ConfigError`` for an unknown name or
         a pond without Backup resources, ``ReadOnlyError`` on a pond read in place.
         """
+        if self.pond.persistence.shared:
+            self.pond._local_only("backup push")
         if self.pond.persistence.remote is not None:
             raise self.pond.persistence._read_only_error()
         specs = {n: s.model_dump(mode="json") for n, s in self._specs().items()}
@@ -176,6 +180,38 @@ class PondBackups(Facet):
 
         self.pond._local_only("backup verify")
         return verify(self.pond.path, self.remote(name), deep=deep)
+
+    @guarded
+    def prune(
+        self,
+        name: str,
+        *,
+        keep: str | timedelta | None = None,
+        keep_txns: int | None = None,
+        dry_run: bool = False,
+    ) -> PruneReport:
+        """Remove from backup ``name`` what no restore inside the window reads.
+
+        The window is ``keep`` (a span such as ``"1y"``: transactions committed within it)
+        or ``keep_txns`` (the remote's newest N); see ``duckpond.backup.prune`` for the
+        guarantees (a kill at any instant leaves the remote restorable at every kept
+        transaction).  ``dry_run`` reports what would go, changing nothing.  Raises
+        ``ConfigError`` (unknown backup, bad window), ``RemoteError`` (store unusable, no
+        backup), ``CorruptDataError`` (a bad record: nothing removed).
+        """
+        from ..backup import prune
+        from .maintenance import _span
+
+        self.pond._local_only("backup prune")
+        txns = [(t.txn_seq, t.timestamp) for t in self.pond.persistence.transactions()]
+        return prune(
+            self.remote(name),
+            name,
+            txns,
+            keep=_span(keep),
+            keep_txns=keep_txns,
+            dry_run=dry_run,
+        )
 
     @guarded
     def repair(self, name: str) -> RepairReport:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
     ConfigError,
@@ -43,8 +43,10 @@ if TYPE_CHECKING:
     from ..ingest.options import CopyOptions
     from ..ingest.partitioned import ExportResult
     from ..tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
+    from ..tlogfs.objectstore import StoreOptions
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+T = TypeVar("T")
 CACHE_DIR = "cache"
 """Where dynamic node outputs are cached, under the pond directory (deleting it loses nothing)."""
 
@@ -67,6 +69,8 @@ class Pond:
     def __init__(
         self, path: Path, persistence: DeltaPersistence, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> None:
+        # ``path`` is the pond's directory; for a pond on S3, this machine's cache directory
+        # for it (``tlogfs.shared.cache_dir``), where computed outputs are kept.
         # The pipeline computes derivations' dynamic nodes and caches them under cache/.
         # Both modules import nothing heavy: opening a pond stays cheap until a read needs them.
         from ..pipeline.cache import DiskCache
@@ -82,18 +86,29 @@ class Pond:
 
     @classmethod
     @guarded
-    def init(cls, path: str | os.PathLike[str], *, command: Sequence[str] | None = None) -> Pond:
-        """Create a new pond at ``path`` (transaction 1); refuses an existing one."""
+    def init(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        command: Sequence[str] | None = None,
+        store: StoreOptions | None = None,
+    ) -> Pond:
+        """Create a new pond at ``path`` (transaction 1); refuses an existing one.
+
+        ``path`` is a directory, or ``s3://BUCKET/PREFIX`` for a pond kept on S3 and written
+        in place (``store``: endpoint, region, plain HTTP; else the ``AWS_*`` variables).
+        On S3 the server must honour create-only puts (``UnsafeStoreError`` otherwise).
+        """
         from ..tlogfs import DeltaPersistence
         from ..tlogfs.objectstore import is_store_url
 
-        if is_store_url(os.fspath(path)):
-            raise ConfigError(
-                f"a pond is created in a local directory, not at {os.fspath(path)!r}; "
-                "a store URL holds a backup (pond backup push), read in place"
-            )
-        where = Path(path).expanduser().absolute()
         argv = list(command) if command is not None else _default_command()
+        if is_store_url(os.fspath(path)):
+            remote = DeltaPersistence.create_remote(
+                os.fspath(path), store, metadata={"command": argv}
+            )
+            return cls._on_store(remote, DEFAULT_LOCK_TIMEOUT)
+        where = Path(path).expanduser().absolute()
         persistence = DeltaPersistence.create(where, metadata={"command": argv})
         return cls(where, persistence)
 
@@ -106,10 +121,13 @@ class Pond:
         at_txn: int | None = None,
         at: Any = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        store: StoreOptions | None = None,
     ) -> Pond:
         """Open a pond, as it is now or as it was right after txn ``at_txn`` (or at time ``at``).
 
         ``at`` is an ISO 8601 string, a datetime or a pandas Timestamp (no zone means UTC).
+        ``path`` may be a store URL: a backup, read in place, or a pond kept on S3 (made
+        by ``init`` there), which is written in place too; ``store`` says how to reach it.
         """
         from ..tlogfs import DeltaPersistence
 
@@ -120,14 +138,26 @@ class Pond:
         if is_store_url(os.fspath(path)):
             # A pond kept in a store (a backup), read in place; read-only.
             remote = DeltaPersistence.open_remote(
-                os.fspath(path), at_txn=at_txn, at=_time_or_none(at)
+                os.fspath(path), store, at_txn=at_txn, at=_time_or_none(at)
             )
-            return cls(remote.pond_dir, remote, lock_timeout)
+            return cls._on_store(remote, lock_timeout)
         where = Path(path).expanduser().absolute()
         persistence = DeltaPersistence.open(
             where, at_txn=at_txn, at=_time_or_none(at), lock_timeout=lock_timeout
         )
         return cls(where, persistence, lock_timeout)
+
+    @classmethod
+    def _on_store(cls, remote: DeltaPersistence, lock_timeout: float) -> Pond:
+        """A ``Pond`` over a pond in a store, caching in this machine's directory for it."""
+        files = remote.remote
+        assert files is not None
+        return cls(files.cache or remote.pond_dir, remote, lock_timeout)
+
+    @property
+    def location(self) -> str:
+        """Where the pond is: its directory, or its store URL."""
+        return self.persistence.location
 
     def _local_only(self, what: str) -> None:
         """Refuse ``what`` on a pond read in place: it needs the pond's own directory
@@ -135,6 +165,11 @@ class Pond:
 
         Raises ``ConfigError`` naming the URL.
         """
+        if self.persistence.shared:
+            raise ConfigError(
+                f"{self.location} is kept on S3: {what} needs a local pond's directory "
+                "and is not supported on S3 yet"
+            )
         if self.persistence.remote is not None:
             url = self.persistence.location
             raise ConfigError(
@@ -275,6 +310,8 @@ class Pond:
         argv = list(command) if command is not None else (self.command or _default_command())
         # begin() takes the write lock and catches up with commits other processes made.
         p.begin()
+        # What was computed before may be stale in the state begin() caught up with.
+        self.fs.forget()
         tx = Transaction(self, self.fs.root())
         try:
             # After begin() the pond has caught up: the next number is this transaction's.
@@ -287,8 +324,47 @@ class Pond:
         tx.txn_seq = p.commit({"command": argv})
 
     def _write(self, fn: Callable[[Transaction], Any]) -> Any:
-        with self.transaction() as tx:
-            return fn(tx)
+        return self._apply(fn)[0]
+
+    def _apply(self, fn: Callable[[Transaction], Any]) -> tuple[Any, int | None]:
+        """Run ``fn`` in a transaction and commit it: its result and the ``txn_seq``
+        (re-applied on a pond on S3 whose commit another writer beat: ``_retrying``)."""
+
+        def once() -> tuple[Any, int | None]:
+            with self.transaction() as tx:
+                result = fn(tx)
+            return result, tx.txn_seq
+
+        return self._retrying(once)
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """``attempt()``, run again while its commit loses the race on a pond on S3.
+
+        A commit another writer beat (``CommitConflictError``) landed nothing, so
+        ``attempt`` runs again on the new state, up to ``COMMIT_RETRIES`` times with a
+        growing random pause; then ``BusyError``.  ``attempt`` must therefore read what
+        it decides on afresh each time (through its transaction).
+        """
+        import random
+        import time
+
+        from ..errors import BusyError, CommitConflictError
+        from ..tlogfs.shared import COMMIT_RETRIES
+
+        for tried in range(COMMIT_RETRIES + 1):
+            try:
+                return attempt()
+            except CommitConflictError:
+                if tried == COMMIT_RETRIES:
+                    break
+                # Spread the losers out so the same ones do not collide again.
+                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**tried)))
+                self.persistence.refresh()
+                self.fs.forget()
+        raise BusyError(
+            f"{self.location} is busy: other writers committed first "
+            f"{COMMIT_RETRIES + 1} times; nothing was written, run the command again"
+        )
 
     # -- filesystem verbs ----------------------------------------------------------------
 
@@ -400,9 +476,10 @@ class Pond:
         ``options`` say how CSV and Parquet are read; ``progress`` is called with each
         file's size in bytes.
         """
-        with self.transaction() as tx:
-            result = tx.copy_in(sources, dest, format=format, options=options, progress=progress)
-        return CopyResult(result.written, result.unchanged, tx.txn_seq, result.warnings)
+        result, txn_seq = self._apply(
+            lambda tx: tx.copy_in(sources, dest, format=format, options=options, progress=progress)
+        )
+        return CopyResult(result.written, result.unchanged, txn_seq, result.warnings)
 
     @guarded
     def copy_out(
@@ -475,6 +552,11 @@ class Pond:
 
         if self.read_only:
             raise self._read_only_error("cannot be recovered")
+        if self.persistence.shared:
+            raise ConfigError(
+                f"{self.location} is kept on S3, where a crash leaves no lock and no half "
+                "commit, only unreferenced objects: there is nothing to recover"
+            )
         return recover(self.path, lock_timeout=self.lock_timeout)
 
     @guarded
@@ -485,8 +567,27 @@ class Pond:
         ``at_txn`` (default: the newest transaction; see ``duckpond.tlogfs.integrity``);
         ``ok`` is False when a problem was found, each one named.  Never writes.
         """
+        if self.persistence.shared:
+            return self._fsck_store(at_txn)
         self._local_only("fsck")
         return Pond.check(self.path, at_txn=at_txn)
+
+    def _fsck_store(self, at_txn: int | None) -> FsckReport:
+        """``fsck`` of a pond on S3: every object of its table and blobs is fetched (fsck
+        reads every byte anyway) into a temporary directory and checked there."""
+        import tempfile
+
+        from ..tlogfs import fsck
+        from ..tlogfs.layout import DATA_DIR
+
+        files = self.persistence.remote
+        assert files is not None
+        with tempfile.TemporaryDirectory(prefix="duckpond-fsck-") as tmp:
+            files.download(f"{DATA_DIR}/", Path(tmp))
+            report = fsck(Path(tmp), at_txn=at_txn)
+        # A pond on S3 keeps no seals (the server checks each upload's checksum).
+        report.unsealed_files = 0
+        return report
 
     @staticmethod
     @guarded
@@ -498,6 +599,9 @@ class Pond:
 
         if is_store_url(os.fspath(path)):
             url = os.fspath(path)
+            with Pond.open(url) as pond:
+                if pond.persistence.shared:
+                    return pond._fsck_store(at_txn)
             raise ConfigError(
                 f"{url} is read in place: fsck needs a local pond; restore it first "
                 f"(pond restore {url} DIR)"

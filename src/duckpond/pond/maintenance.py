@@ -102,6 +102,15 @@ class PondMaintenance(Facet):
         if pond.read_only:
             raise ReadOnlyError("this pond is opened at a past state and cannot be maintained")
         span = _span(keep)
+        if pond.persistence.shared and not cache_only:
+            # reclaim removes files under the write lock, which a pond on S3 has not: a
+            # writer on another machine may be reading them.  Compaction and checkpoints
+            # already run as writers commit.
+            raise ConfigError(
+                f"{pond.location} is kept on S3: pond maintain only prunes this machine's "
+                "cache there ({cache_only}); removing old history is not supported yet",
+                options={"cache_only": ""},
+            )
         if cache_only:
             if span is not None or keep_txns is not None:
                 raise ConfigError("{cache_only} takes no window", options={"cache_only": ""})
@@ -150,6 +159,7 @@ class PondMaintenance(Facet):
         from ..tlogfs.usage import disk_usage
 
         pond = self.pond
+        pond._local_only("du")
         directories = _stored_by_directory(pond)
         report = SpaceReport(disk_usage(pond.path), directories)
         if keep is not None or keep_txns is not None:

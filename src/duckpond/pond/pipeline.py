@@ -49,12 +49,15 @@ class PondPipeline(Facet):
         from ..pipeline.documents import load_documents
 
         docs = load_documents(files, variables)
-        return apply_documents(
-            docs,
-            read_root=self.pond.root,
-            transaction=self.pond.transaction,
-            dry_run=dry_run,
-            pond_dir=self.pond.path,
+        # On a pond on S3, a commit another writer beat is planned and applied again.
+        return self.pond._retrying(
+            lambda: apply_documents(
+                docs,
+                read_root=self.pond.root,
+                transaction=self.pond.transaction,
+                dry_run=dry_run,
+                pond_dir=self.pond.path,
+            )
         )
 
     @guarded

@@ -44,6 +44,10 @@ HOOKS = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=F
 # Small row groups: reading one version's content decodes one row group.
 WRITER = WriterProperties(max_row_group_size=256, compression="ZSTD")
 
+# A commit (a transaction's, or compaction's) lands only on the snapshot it was computed
+# from: deltalake must not rebase it onto a newer version another writer made.
+NO_REBASE = CommitProperties(max_commit_retries=0)
+
 _RESERVED_METADATA = DELTA_COMMIT_KEYS | {"txn_seq", "time", "versions"}
 _BATCH_CONTENT_LIMIT = 1 << 30
 
@@ -51,17 +55,25 @@ Contents = Mapping[tuple[str, int], bytes]
 
 
 def create_table(
-    data_dir: Path, rows: list[Row], contents: Contents, metadata: dict[str, Any]
+    data_dir: Path | str,
+    rows: list[Row],
+    contents: Contents,
+    metadata: dict[str, Any],
+    *,
+    storage_options: dict[str, str] | None = None,
 ) -> None:
-    """Create the oplog table; its first commit (Delta version 0) holds ``rows``."""
+    """Create the oplog table (a directory, or a store URL with its ``storage_options``);
+    its first commit (Delta version 0) holds ``rows``."""
     write_deltalake(
         data_dir,
         record_batches(rows, contents),
+        storage_options=storage_options or None,
         mode="error",
         partition_by=[PARTITION_COLUMN],
         configuration=TABLE_CONFIGURATION,
         writer_properties=WRITER,
-        commit_properties=CommitProperties(custom_metadata=metadata),
+        # Of two creates racing on S3, the second must fail, not land as version 1.
+        commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
         post_commithook_properties=HOOKS,
     )
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from ..errors import PondCorruptError
 from .layout import DATA_DIR
@@ -26,16 +27,24 @@ FIRST_COMMIT = f"{DELTA_LOG}/{0:020d}.json"
 _DERIVED = uuid.UUID("6f1d0c2e-4a8b-5c3d-9e7f-0a1b2c3d4e5f")
 
 
-def pond_id_of(first_commit: bytes) -> str:
-    """The pond id recorded in, or derived from, the bytes of Delta version 0's log entry."""
+def first_commit_info(first_commit: bytes) -> dict[str, Any]:
+    """The commit info of Delta version 0's log entry (its bytes), or {} if it has none."""
     for line in first_commit.splitlines():
         try:
             action = json.loads(line)
         except ValueError:
             continue
         info = action.get("commitInfo") if isinstance(action, dict) else None
-        if isinstance(info, dict) and isinstance(info.get(POND_ID_KEY), str):
-            return str(info[POND_ID_KEY])
+        if isinstance(info, dict):
+            return info
+    return {}
+
+
+def pond_id_of(first_commit: bytes) -> str:
+    """The pond id recorded in, or derived from, the bytes of Delta version 0's log entry."""
+    recorded = first_commit_info(first_commit).get(POND_ID_KEY)
+    if isinstance(recorded, str):
+        return recorded
     return str(uuid.uuid5(_DERIVED, hashlib.sha256(first_commit).hexdigest()))
 
 

@@ -8,8 +8,11 @@ Three passes, none of which writes:
    blob must hash to its name.  So a flipped bit, a truncation or a deletion
    anywhere in the Delta table is named by its path, even where Delta itself
    would read on without noticing.
-2. Rows.  Every version's bytes (inline or blob) re-hashed against the row's
-   sha256 and size; versions of a node consecutive; the newest directory
+2. Rows.  Every version's bytes proved against the row's sha256 and size: a
+   blob re-hashed (once, however many rows name it); inline content re-hashed
+   where its data file is not sealed, and otherwise proved by the file's hash
+   equal to its seal (taken of the file as written, whose rows' hashes were
+   computed from the content as it was written); versions of a node consecutive; the newest directory
    versions naming only known nodes; each kept transaction present once.
 3. The content root: a sha256 over the tree at one transaction, path by path
    (sorted), of the entry type and the content hashes that make up what the
@@ -38,12 +41,13 @@ import pyarrow.parquet as pq
 
 from ..errors import PondError, PondNotFoundError
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
+from .arrays import int64s, strings
 from .blobs import BlobStore
 from .layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR, META_DIR
 from .oplog import decode_entries
 from .persistence import DeltaPersistence
 from .retention import ARCHIVE_FILE, RETENTION_FILE
-from .seals import SEALS_FILE, Seal, Seals, hash_file
+from .seals import SEALS_FILE, Seal, Seals, hash_files
 
 _HEX64 = r"[0-9a-f]{64}"
 _LOG_ENTRY = re.compile(r"(\d{20})\.json")
@@ -203,7 +207,9 @@ def _is_staged_oplog(rel_dir: str, top: str, name: str) -> bool:
     return top.startswith("part_id=") and "/" not in rel_dir and bool(_DATA_FILE.fullmatch(name))
 
 
-def _check_files(root: Path, report: FsckReport) -> tuple[_Files, dict[str, Seal]]:
+def _check_files(root: Path, report: FsckReport) -> tuple[_Files, dict[str, Seal], set[str]]:
+    """Pass 1; also returns the sealed files that hash to their seal (relative to ``data/``)."""
+
     def problem(kind: str, rel: str, detail: str) -> None:
         report.problems.append(FsckProblem(kind, "-", 0, detail, f"{DATA_DIR}/{rel}"))
 
@@ -218,14 +224,15 @@ def _check_files(root: Path, report: FsckReport) -> tuple[_Files, dict[str, Seal
     for rel in files.strays:
         problem("stray file", rel, "no part of a pond writes a file of this name here")
     on_disk = set(files.oplog)
+    hashed = hash_files(root / rel for rel in sorted(seals) if rel in on_disk)
+    proved: set[str] = set()
     for rel, seal in sorted(seals.items()):
         if rel not in on_disk:
             problem("missing file", rel, f"sealed ({seal.size} bytes) but absent")
             continue
-        try:
-            found = hash_file(root / rel)
-        except OSError as e:
-            problem("missing file", rel, f"cannot be read: {e.strerror}")
+        found = hashed[root / rel]
+        if isinstance(found, OSError):
+            problem("missing file", rel, f"cannot be read: {found.strerror}")
             continue
         report.files_checked += 1
         if found != seal:
@@ -235,7 +242,9 @@ def _check_files(root: Path, report: FsckReport) -> tuple[_Files, dict[str, Seal
                 f"sealed as {seal.size} bytes with sha256 {seal.sha256[:16]}..., "
                 f"now {found.size} bytes with sha256 {found.sha256[:16]}...",
             )
-    return files, seals
+        else:
+            proved.add(rel)
+    return files, seals, proved
 
 
 def _check_log(root: Path, store: DeltaPersistence, report: FsckReport) -> None:
@@ -261,51 +270,48 @@ def _check_log(root: Path, store: DeltaPersistence, report: FsckReport) -> None:
 
 
 _ROW_COLUMNS = ["node_id", "file_type", "version", "txn_seq", "content", "sha256", "size"]
+# A sealed data file that hashes to its seal holds the bytes written: its inline contents
+# are proved by that hash, so only these columns are decoded from it.
+_SEALED_COLUMNS = ["node_id", "file_type", "version", "txn_seq", "sha256", "size"]
+_META_SCHEMA = pa.schema(
+    [
+        ("node_id", pa.string()),
+        ("file_type", pa.string()),
+        ("version", pa.int64()),
+        ("txn_seq", pa.int64()),
+        ("sha256", pa.string()),
+        ("size", pa.int64()),
+    ]
+)
 
 
-def _check_rows(store: DeltaPersistence, report: FsckReport, floor: int) -> dict[Path, Seal | None]:
-    # Straight from the snapshot's data files, a batch at a time: every version's
-    # bytes hashed in one pass over each file, with no index lookups per row.
-    blob_hashes: dict[Path, Seal | None] = {}
-    versions: dict[str, list[int]] = {}
-    latest_dirs: dict[str, int] = {}
-    with_rows: set[int] = set()
+def _check_rows(
+    store: DeltaPersistence,
+    report: FsckReport,
+    floor: int,
+    proved: set[str],
+    blob_hashes: dict[Path, Seal | None],
+) -> set[Path]:
+    """Pass 2; returns the blob files the rows name.
+
+    ``proved``: the data files pass 1 found equal to their seal (relative to ``data/``);
+    ``blob_hashes``: each blob file's hash (None if unreadable), filled here for a blob
+    the rows name that pass 1 did not see.  Rows are read straight from the snapshot's
+    data files; the checks over all rows (versions consecutive, transactions present)
+    run in Arrow, and Python sees only the rows that name blobs, the newest directory
+    versions, and the inline contents of files no seal proves.
+    """
+    import pyarrow.compute as pc
+
     blobs = BlobStore(store.data_dir / LARGE_FILES_DIR)
+    referenced: set[Path] = set()
 
     def problem(kind: str, node_id: str, version: int, detail: str, path: str = "") -> None:
         report.problems.append(FsckProblem(kind, node_id, version, detail, path))
 
-    def check(
-        node_id: str,
-        file_type: str,
-        version: int,
-        txn: int,
-        content: bytes | None,
-        sha256: str,
-        size: int,
+    def compare(
+        node_id: str, version: int, sha256: str, size: int, actual: str, length: int, where: str
     ) -> None:
-        versions.setdefault(node_id, []).append(version)
-        with_rows.add(txn)
-        report.versions_checked += 1
-        if file_type == DIRECTORY and version > latest_dirs.get(node_id, 0):
-            latest_dirs[node_id] = version
-        where = ""
-        if size >= LARGE_FILE_THRESHOLD:
-            blob = blobs.path(sha256)
-            where = f"{DATA_DIR}/{LARGE_FILES_DIR}/{blob.name}"
-            if blob not in blob_hashes:
-                # Many versions may share one blob; hashing it once proves it for all.
-                blob_hashes[blob] = hash_file(blob) if blob.is_file() else None
-            found = blob_hashes[blob]
-            if found is None:
-                problem("missing blob", node_id, version, f"{blob.name} does not exist", where)
-                return
-            actual, length = found.sha256, found.size
-        elif content is None:
-            problem("missing blob", node_id, version, "no inline content", "")
-            return
-        else:
-            actual, length = hashlib.sha256(content).hexdigest(), len(content)
         report.bytes_checked += length
         if actual != sha256:
             problem(
@@ -324,21 +330,89 @@ def _check_rows(store: DeltaPersistence, report: FsckReport, floor: int) -> dict
                 where,
             )
 
+    tables: list[pa.Table] = []
+    threshold = int64s([LARGE_FILE_THRESHOLD])[0]
     for rel in sorted(store.snapshot_files()):
         try:
             parquet = pq.ParquetFile(store.data_dir / rel)
-            for batch in parquet.iter_batches(batch_size=1024, columns=_ROW_COLUMNS):
-                for row in zip(*(batch.column(n).to_pylist() for n in _ROW_COLUMNS), strict=True):
-                    check(*row)
+            if rel in proved:
+                table = parquet.read(columns=_SEALED_COLUMNS)
+                tables.append(table)
+                # Its inline bytes count as checked: the file's hash proved them.
+                size = table.column("size")
+                inline_bytes = pc.sum(size.filter(pc.less(size, threshold))).as_py()
+                report.bytes_checked += inline_bytes or 0
+                continue
+            # No seal proves this file: every inline content is hashed again.
+            table = parquet.read(columns=_ROW_COLUMNS)
         except (OSError, pa.ArrowException) as e:
             problem("unreadable data file", "-", 0, str(e), f"{DATA_DIR}/{rel}")
-    report.blobs_checked = sum(1 for h in blob_hashes.values() if h is not None)
+            continue
+        # Row by row, in Python: these files are few (the newest, before recover seals
+        # them), and their string columns may be string_view, which Arrow's filter
+        # kernels do not all take.
+        for node_id, version, content, sha256, size in zip(
+            *(
+                table.column(n).to_pylist()
+                for n in ("node_id", "version", "content", "sha256", "size")
+            ),
+            strict=True,
+        ):
+            if size >= LARGE_FILE_THRESHOLD:
+                continue
+            if content is None:
+                problem("missing blob", node_id, version, "no inline content", "")
+                continue
+            actual = hashlib.sha256(content).hexdigest()
+            compare(node_id, version, sha256, size, actual, len(content), "")
+        tables.append(table.select(_SEALED_COLUMNS))
+    # One schema for all: writers differ in string layouts (string, string_view).
+    rows = pa.concat_tables([t.cast(_META_SCHEMA) for t in tables] or [_META_SCHEMA.empty_table()])
+    report.versions_checked = rows.num_rows
+    small = pc.less(rows.column("size"), threshold)
+    for node_id, version, sha256, size in zip(
+        *(
+            rows.filter(pc.invert(small)).column(n).to_pylist()
+            for n in ("node_id", "version", "sha256", "size")
+        ),
+        strict=True,
+    ):
+        blob = blobs.path(sha256)
+        where = f"{DATA_DIR}/{LARGE_FILES_DIR}/{blob.name}"
+        referenced.add(blob)
+        if blob not in blob_hashes:
+            found = hash_files([blob])[blob]
+            blob_hashes[blob] = None if isinstance(found, OSError) else found
+        seal = blob_hashes[blob]
+        if seal is None:
+            problem("missing blob", node_id, version, f"{blob.name} does not exist", where)
+            continue
+        compare(node_id, version, sha256, size, seal.sha256, seal.size, where)
+    report.blobs_checked = sum(1 for b in referenced if blob_hashes.get(b) is not None)
 
-    for node_id, numbers in versions.items():
-        numbers.sort()
-        # maintain --keep removes a node's oldest versions: the rest stay consecutive.
-        if numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-            problem("version gap", node_id, numbers[-1], f"versions {numbers}")
+    # maintain --keep removes a node's oldest versions: the rest stay consecutive.
+    # (Sorted and compared in Arrow, scalars built by arrays.py: a plain Python one,
+    # pa.scalar and Table.group_by make pyarrow import pandas, seconds on a busy machine.)
+    order = rows.take(pc.sort_indices(rows, [("node_id", "ascending"), ("version", "ascending")]))
+    nodes, numbers = order.column("node_id"), order.column("version")
+    if order.num_rows > 1:
+        same = pc.equal(nodes.slice(1), nodes.slice(0, order.num_rows - 1))
+        step = pc.subtract(numbers.slice(1), numbers.slice(0, order.num_rows - 1))
+        broken = pc.and_(same, pc.not_equal(step, int64s([1])[0]))
+        for node_id in pc.unique(nodes.slice(1).filter(broken)).to_pylist():
+            mine = rows.filter(pc.equal(rows.column("node_id"), strings([node_id])[0]))
+            listed: list[int] = sorted(mine.column("version").to_pylist())
+            problem("version gap", node_id, listed[-1], f"versions {listed}")
+    known = set(pc.unique(nodes).to_pylist())
+    latest_dirs: dict[str, int] = {}
+    dirs = rows.filter(pc.equal(rows.column("file_type"), strings([DIRECTORY])[0]))
+    for dir_id, version in zip(
+        dirs.column("node_id").to_pylist(), dirs.column("version").to_pylist(), strict=True
+    ):
+        if version > latest_dirs.get(dir_id, 0):
+            latest_dirs[dir_id] = version
+    with_rows = set(pc.unique(rows.column("txn_seq")).to_pylist())
+
     for dir_id, version in latest_dirs.items():
         try:
             entries = decode_entries(store.unchecked_bytes(dir_id, version))
@@ -346,7 +420,7 @@ def _check_rows(store: DeltaPersistence, report: FsckReport, floor: int) -> dict
             problem("bad directory", dir_id, version, str(e))
             continue
         for entry in entries.values():
-            if entry.node_id not in versions:
+            if entry.node_id not in known:
                 problem(
                     "dangling entry",
                     dir_id,
@@ -363,7 +437,7 @@ def _check_rows(store: DeltaPersistence, report: FsckReport, floor: int) -> dict
     for txn, count in sorted(seen.items()):
         if count > 1:
             problem("duplicate transaction", "-", txn, f"{count} Delta commits claim txn {txn}")
-    return blob_hashes
+    return referenced
 
 
 # -- pass 3: the content root -------------------------------------------------------
@@ -405,7 +479,13 @@ def fsck(pond_dir: str | os.PathLike[str], *, at_txn: int | None = None) -> Fsck
     pond = _require_pond(pond_dir)
     root = pond / DATA_DIR
     report = FsckReport()
-    files, seals = _check_files(root, report)
+    files, seals, proved = _check_files(root, report)
+    # Every blob on disk is hashed once, in threads, whether rows name it or not (an
+    # unreferenced one is proved too: a corrupt one is named).
+    blob_hashes: dict[Path, Seal | None] = {
+        path: None if isinstance(found, OSError) else found
+        for path, found in hash_files(files.blobs.values()).items()
+    }
     try:
         store = DeltaPersistence.open(pond)
     except PondError as e:
@@ -418,7 +498,7 @@ def fsck(pond_dir: str | os.PathLike[str], *, at_txn: int | None = None) -> Fsck
         past = DeltaPersistence.open(pond, at_txn=at_txn)
     try:
         _check_log(root, store, report)
-        blob_hashes = _check_rows(store, report, report.earliest_kept_txn)
+        named = _check_rows(store, report, report.earliest_kept_txn, proved, blob_hashes)
         view = past if at_txn is not None else store
         report.root_txn = view.last_txn
         report.content_root = content_root(view)
@@ -426,13 +506,12 @@ def fsck(pond_dir: str | os.PathLike[str], *, at_txn: int | None = None) -> Fsck
         report.problems.append(FsckProblem("unreadable oplog", "-", 0, str(e), DATA_DIR))
         return report
 
-    referenced = set(blob_hashes)
     for digest, path in files.blobs.items():
-        if path in referenced:
+        if path in named:
             continue
         report.unreferenced_blobs += 1
-        # An unreferenced blob is still proved: a corrupt one is named.
-        if hash_file(path).sha256 != digest:
+        found = blob_hashes.get(path)
+        if found is None or found.sha256 != digest:
             report.problems.append(
                 FsckProblem(
                     "corrupt file",

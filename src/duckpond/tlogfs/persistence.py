@@ -21,6 +21,9 @@ This module ties them to the transaction lifecycle.  Choices worth knowing:
 - A store opened at a past transaction or time is read-only, even when that
   happens to be the newest transaction: a view pinned to a past state must
   not move.
+- A pond kept on S3 (``create_remote``, ``open_remote``) has no lock: its commit is
+  Delta's create-only write of the next log entry, and one that loses the race raises
+  ``CommitConflictError`` with nothing landed (``shared.py`` says why that is safe).
 
 Not thread-safe: one instance belongs to one thread at a time.
 """
@@ -41,6 +44,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
 from ..errors import (
+    CommitConflictError,
     ConfigError,
     PondCorruptError,
     PondExistsError,
@@ -54,7 +58,7 @@ from . import commits, history
 from .blobs import BlobStore
 from .buffer import PendingDir, now_us
 from .history import TxnRecord
-from .identity import FIRST_COMMIT, POND_ID_KEY, pond_id, pond_id_of
+from .identity import FIRST_COMMIT, POND_ID_KEY, first_commit_info, pond_id, pond_id_of
 from .index import RowIndex
 from .layout import DATA_DIR, LARGE_FILES_DIR
 from .location import check_location
@@ -67,6 +71,7 @@ from .reclaim import MaintainReport
 from .remote import RemoteBlobStore, RemoteFiles
 from .retention import Retention, archived_commits, read_retention
 from .seals import Seals
+from .shared import SHARED_STORE_KEY, cache_dir, check_create_only
 
 __all__ = ["MAINTENANCE_INTERVAL", "PARTITION_FILE_LIMIT", "DeltaPersistence", "TxnRecord"]
 
@@ -91,14 +96,22 @@ class DeltaPersistence:
         self.remote = remote
         self.pond_dir = pond_dir
         self._data_dir = Path(DATA_DIR) if remote is not None else pond_dir / DATA_DIR
+        # Where the pond's own records (retention floor, archived commits) are read: a
+        # pond in a store has none (a backup carries none; maintain refuses on S3), so a
+        # directory of ours that holds none, never a relative path the working directory
+        # would resolve.
+        self._meta_root = pond_dir / DATA_DIR
         self._dt = table
-        self._lock = WriterLock(pond_dir, lock_timeout)
+        # A pond on S3 has no lock: Delta's create-only commit keeps writers apart.
+        self._lock: WriterLock | _NoLock = (
+            _NoLock() if remote is not None else WriterLock(pond_dir, lock_timeout)
+        )
 
         self.seals = Seals(self._data_dir)
         if at is not None:
             at_txn = history.txn_at(self._commits, at)
         if at_txn is not None:
-            floor = read_retention(self._data_dir)
+            floor = read_retention(self._meta_root)
             if floor is not None and at_txn < floor.earliest_txn:
                 raise floor.refuse(at_txn)
         # One listing of the data files: an index limited to at_txn still counts
@@ -120,8 +133,18 @@ class DeltaPersistence:
             else BlobStore(self._data_dir / LARGE_FILES_DIR)
         )
         self._view = OplogView(index, blobs, at_txn if at_txn is not None else last)
-        self._maintenance = Maintenance(self._dt, self._data_dir, maintenance_interval, index.sync)
-        self._read_only = at_txn is not None or remote is not None
+        self._maintenance = Maintenance(
+            self._dt,
+            self._data_dir,
+            maintenance_interval,
+            index.sync,
+            last_checkpoint=remote.last_checkpoint if remote is not None else None,
+            # Never compacted when shared: see maintenance.py for why.
+            compact=remote is None,
+        )
+        self._read_only = at_txn is not None or (remote is not None and not remote.shared)
+        # A pond on S3 is proved safe to write (``shared.check_create_only``) once per open.
+        self._store_checked = False
         self._in_txn = False
 
     # -- making and opening ponds ------------------------------------------------
@@ -196,6 +219,62 @@ class DeltaPersistence:
         )
 
     @classmethod
+    def create_remote(
+        cls,
+        url: str,
+        options: StoreOptions | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> DeltaPersistence:
+        """Create a pond kept on S3 at ``url`` (``s3://bucket/prefix``), to be written in place.
+
+        First proves the server honours a create-only put (``shared.check_create_only``:
+        ``UnsafeStoreError`` if not).  Raises ``ConfigError`` for a URL that is not S3,
+        ``PondExistsError`` if the prefix already holds a Delta log, ``RemoteError`` if the
+        store cannot be used.
+        """
+        import obstore
+
+        location = parse_location(url)
+        if location.scheme != "s3":
+            raise ConfigError(
+                f"a pond is kept in a local directory or on S3, not at {url!r}; "
+                "for a directory, give its path"
+            )
+        options = options or StoreOptions()
+        files = RemoteFiles(location, options)
+        try:
+            check_create_only(files.store, location, options)
+            try:
+                existing = obstore.list(files.store, f"{DATA_DIR}/", chunk_size=1).collect()
+            except Exception as e:
+                raise remote_error(e, location, options) from None
+            if existing:
+                raise PondExistsError(f"a pond (or a backup) already exists at {location.url}")
+            root = PendingDir(ROOT_ID, 1, {}, now_us())
+            first = {**(metadata or {}), POND_ID_KEY: uuid7(), SHARED_STORE_KEY: "s3"}
+            try:
+                # Version 0 is a create-only put: of two racing inits, one wins.
+                commits.create_table(
+                    location.child(DATA_DIR),
+                    [root.row(1)],
+                    {(ROOT_ID, 1): root.encoded()},
+                    commits.commit_metadata(1, first, changes=1),
+                    storage_options=delta_storage_options(location, options),
+                )
+            except (DeltaError, OSError) as e:
+                # Another init created version 0 first (deltalake was told not to rebase
+                # ours onto version 1, which it otherwise does).
+                if "already exists" in str(e).lower() or (
+                    isinstance(e, DeltaError) and _lost_race(e)
+                ):
+                    raise PondExistsError(f"a pond already exists at {location.url}") from None
+                raise remote_error(e, location, options) from None
+        finally:
+            files.close()
+        return cls.open_remote(url, options)
+
+    @classmethod
     def open_remote(
         cls,
         url: str,
@@ -204,10 +283,12 @@ class DeltaPersistence:
         at_txn: int | None = None,
         at: datetime | None = None,
     ) -> DeltaPersistence:
-        """Open, read-only, the pond kept at a store URL (``s3://bucket/prefix``, ``file:///dir``).
+        """Open the pond kept at a store URL (``s3://bucket/prefix``, ``file:///dir``).
 
-        A backup is such a pond.  Raises ``ConfigError`` for a bad URL, ``RemoteError``
-        if the store cannot be used, ``PondNotFoundError`` if it holds no pond.
+        A backup is such a pond, and is read-only; a pond made by ``create_remote`` may
+        be written too (but not at a past ``at_txn`` or ``at``).  Raises ``ConfigError``
+        for a bad URL, ``RemoteError`` if the store cannot be used, ``PondNotFoundError``
+        if it holds no pond.
         """
         location = parse_location(url)
         options = options or StoreOptions()
@@ -227,6 +308,11 @@ class DeltaPersistence:
                 ):
                     raise PondNotFoundError(f"no pond at {location.url}") from None
                 raise remote_error(e, location, options) from None
+            if location.scheme == "s3":
+                first = files.read(FIRST_COMMIT_KEY)
+                files.shared = first_commit_info(first).get(SHARED_STORE_KEY) == "s3"
+                if files.shared:
+                    files.cache = cache_dir(pond_id_of(first), location, options)
             return cls(files.scratch, table, at_txn=at_txn, at=at, remote=files)
         except BaseException:
             files.close()
@@ -244,8 +330,13 @@ class DeltaPersistence:
             return pond_id(self.pond_dir)
         return pond_id_of(self.remote.read(FIRST_COMMIT_KEY))
 
+    @property
+    def shared(self) -> bool:
+        """True for a pond kept on S3 and written in place (``shared.py``)."""
+        return self.remote is not None and self.remote.shared
+
     def _read_only_error(self) -> ReadOnlyError:
-        if self.remote is not None:
+        if self.remote is not None and not self.remote.shared:
             url = self.remote.location.url
             return ReadOnlyError(
                 f"{url} is read in place and cannot be written: restore it first "
@@ -366,14 +457,14 @@ class DeltaPersistence:
 
     def retention(self) -> Retention | None:
         """What ``maintain`` kept: the earliest transaction readable, or None if all are."""
-        return read_retention(self._data_dir)
+        return read_retention(self._meta_root)
 
     def _commits(self, limit: int | None) -> list[Mapping[str, Any]]:
         """Delta's commit infos, newest first, then those archived when the log was trimmed."""
         found: list[Mapping[str, Any]] = list(self._dt.history(limit))
         if limit is None or len(found) < limit:
             have = {int(c["txn_seq"]) for c in found if "txn_seq" in c}
-            older = [c for c in archived_commits(self._data_dir) if int(c["txn_seq"]) not in have]
+            older = [c for c in archived_commits(self._meta_root) if int(c["txn_seq"]) not in have]
             older.sort(key=lambda c: int(c["txn_seq"]), reverse=True)
             found += older
         return found if limit is None else found[:limit]
@@ -424,6 +515,9 @@ class DeltaPersistence:
             raise self._read_only_error()
         if self._in_txn:
             raise TransactionError("a transaction is already open")
+        if self.remote is not None and not self._store_checked:
+            check_create_only(self.remote.store, self.remote.location, self.remote.options)
+            self._store_checked = True
         self._lock.acquire()
         try:
             self.refresh()
@@ -443,11 +537,17 @@ class DeltaPersistence:
         before = self._dt.version()
         # Delta versions are consecutive files: if the next one is absent,
         # nothing changed, and we skip update_incremental (about 10 ms once
-        # a hundred commits separate us from the last checkpoint).
+        # a hundred commits separate us from the last checkpoint).  On S3 the
+        # listing update_incremental makes is that same one request.
         next_commit = self._data_dir / "_delta_log" / f"{before + 1:020d}.json"
-        if not next_commit.exists():
+        if self.remote is None and not next_commit.exists():
             return
-        self._dt.update_incremental()
+        try:
+            self._dt.update_incremental()
+        except (DeltaError, OSError) as e:
+            if self.remote is None:
+                raise
+            raise remote_error(e, self.remote.location, self.remote.options) from None
         if self._dt.version() != before:
             index = self._view.index
             index.sync(add_actions(self._dt))
@@ -469,9 +569,22 @@ class DeltaPersistence:
             # Blobs are kept: whether the commit landed is unknown; recover
             # removes any that no committed row names.
             self._end_txn()
+            if self.remote is not None and _lost_race(e):
+                # Another writer's commit took Delta version before+1: nothing of ours
+                # landed (deltalake was told not to rebase it), so it may be re-applied.
+                raise CommitConflictError(
+                    f"transaction {txn_seq} lost the commit race on {self.location}: "
+                    "another writer committed first"
+                ) from e
             raise TransactionError(
                 f"commit of transaction {txn_seq} failed: {_first_line(e)}"
             ) from e
+        except OSError as e:
+            self._end_txn()
+            if self.remote is None:
+                raise
+            # Whether it landed is unknown; the next open reads what the log says.
+            raise remote_error(e, self.remote.location, self.remote.options) from None
         except BaseException:
             self.rollback()
             raise
@@ -489,8 +602,11 @@ class DeltaPersistence:
         """Seal the files of the Delta versions after ``version``; never raises.
 
         Called after a commit (and the maintenance it triggered): a failure only
-        leaves files unsealed, which ``fsck`` notes and ``recover`` seals.
+        leaves files unsealed, which ``fsck`` notes and ``recover`` seals.  A pond on
+        S3 keeps no seals: the server checks each upload's checksum instead.
         """
+        if self.remote is not None:
+            return
         try:
             self.seals.seal_versions(version + 1, self._dt.version())
         except (OSError, ValueError) as e:
@@ -560,6 +676,32 @@ class DeltaPersistence:
 
 
 FIRST_COMMIT_KEY = f"{DATA_DIR}/{FIRST_COMMIT}"
+
+
+class _NoLock:
+    """The writer lock of a pond on S3: none (``shared.py``)."""
+
+    def acquire(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+    def __enter__(self) -> _NoLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _lost_race(e: DeltaError) -> bool:
+    """True if deltalake refused a commit because the table moved past its snapshot.
+
+    With ``max_commit_retries=0`` that is ``CommitFailedError`` ("Failed to commit
+    transaction: 0"): the newer version existed when it looked, or its create-only put
+    of the log entry found one there.
+    """
+    return type(e).__name__ == "CommitFailedError" and "Failed to commit transaction" in str(e)
 
 
 def _first_line(e: BaseException) -> str:

@@ -8,10 +8,16 @@ row index opens it (kept in memory: data files are small and never change), and 
 into a private temporary directory, where ``RemoteBlobStore`` checks it exactly as a local
 blob is checked before any byte is used.  Nothing is written to the store; the temporary
 directory is removed by ``close``.
+
+A pond made to be written in place on S3 (``shared.py``) is opened with ``shared`` set: its
+blobs are then uploaded by ``RemoteBlobStore.put`` before the commit that names them, and
+with a ``cache`` directory (this machine's, ``shared.cache_dir``) fetched blobs and data
+files are kept there between processes instead of in the scratch directory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -21,6 +27,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import RemoteError
 from .blobs import BlobError, BlobStore
 from .layout import BLOB_PREFIX, DATA_DIR, LARGE_FILES_DIR
 from .objectstore import Location, StoreOptions, open_store, remote_error
@@ -38,6 +45,10 @@ class RemoteFiles:
         self.location = location
         self.options = options
         self.store: ObjectStore = open_store(location, options)
+        # Set when the pond was made to be written in place (``shared.SHARED_STORE_KEY``).
+        self.shared = False
+        # This machine's lasting cache for the pond (``shared.cache_dir``), once known.
+        self.cache: Path | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix="duckpond-remote-"))
         # Removed by ``close``, or when this object is collected, or at interpreter exit
         # (whichever comes first), so a caller that forgets ``close`` leaves nothing behind.
@@ -74,14 +85,57 @@ class RemoteFiles:
         with self._guard:
             data = self._data.get(path)
         if data is None:
+            data = self._cached_data_file(path)
+        if data is None:
             result = self._get(path)
             try:
                 data = bytes(result.bytes())
             except Exception as e:
                 raise remote_error(e, self.location, self.options) from None
+            self._keep_data_file(path, data)
             with self._guard:
                 self._data[path] = data
         return pa.BufferReader(data)
+
+    def _cache_entry(self, path: str) -> Path | None:
+        """Where this machine keeps data file ``path``: named by the hash of its key (Delta
+        names each data file once, with a fresh UUID, and never rewrites it)."""
+        if self.cache is None:
+            return None
+        return self.cache / "oplog" / hashlib.sha256(path.encode()).hexdigest()
+
+    def _cached_data_file(self, path: str) -> bytes | None:
+        """The kept copy of a data file, if its bytes still hash to what was recorded
+        when it was fetched; anything else (missing, cut short, changed) is dropped."""
+        entry = self._cache_entry(path)
+        if entry is None:
+            return None
+        try:
+            data = entry.read_bytes()
+            recorded = entry.with_suffix(".sha256").read_text()
+        except OSError:
+            return None
+        if hashlib.sha256(data).hexdigest() != recorded.strip():
+            entry.unlink(missing_ok=True)
+            return None
+        return data
+
+    def _keep_data_file(self, path: str, data: bytes) -> None:
+        """Keep a fetched data file for the next process; a failure only costs a fetch."""
+        entry = self._cache_entry(path)
+        if entry is None:
+            return
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            for target, body in (
+                (entry.with_suffix(".sha256"), hashlib.sha256(data).hexdigest().encode()),
+                (entry, data),
+            ):
+                tmp = entry.parent / f".tmp-{uuid.uuid4().hex}"
+                tmp.write_bytes(body)
+                os.replace(tmp, target)
+        except OSError:
+            return
 
     def fetch_blob(self, sha256: str, dest: Path) -> None:
         """Download blob ``sha256`` to ``dest`` (unchecked: the blob store checks it)."""
@@ -105,16 +159,63 @@ class RemoteFiles:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def last_checkpoint(self) -> int:
+        """The Delta version of the table's newest checkpoint (0 if none, or unreadable)."""
+        import json
+
+        try:
+            return int(json.loads(self.read(f"{DATA_DIR}/_delta_log/_last_checkpoint"))["version"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return 0
+
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        """Upload blob ``sha256`` (content-addressed: a second upload writes the same bytes).
+
+        The upload carries its sha256, which the server checks before keeping the object.
+        """
+        import obstore
+
+        key = f"{DATA_DIR}/{LARGE_FILES_DIR}/{BLOB_PREFIX}{sha256}"
+        try:
+            obstore.put(self.store, key, data)
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+
+    def download(self, prefix: str, dest: Path) -> int:
+        """Copy every object under ``prefix`` (``data/``) into ``dest``, keeping their keys'
+        layout; the number of bytes copied.  Keys that would leave ``dest`` are refused."""
+        import obstore
+
+        total = 0
+        root = dest.resolve()
+        try:
+            for chunk in obstore.list(self.store, prefix):
+                for meta in chunk:
+                    key = str(meta["path"])
+                    target = (dest / key).resolve()
+                    if root not in target.parents:
+                        raise RemoteError(f"{self.location.url}: object key {key!r} is not usable")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    data = bytes(obstore.get(self.store, key).bytes())
+                    target.write_bytes(data)
+                    total += len(data)
+        except RemoteError:
+            raise
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+        return total
+
     def close(self) -> None:
         self._cleanup()
 
 
 class RemoteBlobStore(BlobStore):
-    """A read-only ``BlobStore`` whose blobs are fetched on first use into scratch space,
-    then checked (XXH3-128 or sha256) like any local blob before their bytes are used."""
+    """A ``BlobStore`` whose blobs are fetched on first use into scratch space (or the
+    machine's cache), then checked (XXH3-128 or sha256) like any local blob before their
+    bytes are used.  Read-only, but for a pond written in place (``RemoteFiles.shared``)."""
 
     def __init__(self, files: RemoteFiles) -> None:
-        super().__init__(files.scratch / "blobs")
+        super().__init__((files.cache or files.scratch) / "blobs")
         self.root.mkdir(parents=True, exist_ok=True)
         self._files = files
 
@@ -128,4 +229,16 @@ class RemoteBlobStore(BlobStore):
         return super().verified_path(sha256, xxh3)
 
     def put(self, sha256: str, data: bytes) -> bool:
-        raise PermissionError(f"{self._files.location.url} is read in place and cannot be written")
+        if not self._files.shared:
+            raise PermissionError(
+                f"{self._files.location.url} is read in place and cannot be written"
+            )
+        self._files.put_blob(sha256, data)
+        # Kept here too, so a read in the same transaction need not fetch it back.
+        super().put(sha256, data)
+        return True
+
+    def remove(self, sha256: str) -> None:
+        # Never removed from the store: another writer may have committed a row naming the
+        # same content since we uploaded it.  An unreferenced blob is harmless.
+        super().remove(sha256)

@@ -1,4 +1,4 @@
-"""Backups: ``pond backup push|list|verify``, ``pond restore`` and ``pond status``.
+"""Backups: ``pond backup push|list|verify|prune``, ``pond restore`` and ``pond status``.
 
 Credentials are never options: a Backup resource names them as ``${env:...}``, and
 ``restore`` reads ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` like every S3 tool.
@@ -172,6 +172,41 @@ def verify(settings: Settings, name: str, deep: bool) -> None:
         else:
             what = state
         raise UserError(f"backup {name} is not usable as it is: {what}")
+
+
+@backup.command()
+@click.argument("name")
+@click.option("--keep", metavar="SPAN", help="Keep the transactions of the last SPAN (90d, 1y).")
+@click.option(
+    "--keep-txns", "keep_txns", type=int, metavar="N", help="Keep the remote's newest N txns."
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+@pass_settings
+def prune(
+    settings: Settings, name: str, keep: str | None, keep_txns: int | None, dry_run: bool
+) -> None:
+    """Remove from a backup what no restore inside the window reads.
+
+    A restore at any kept transaction stays exact; before the window it fails
+    naming the earliest kept one.  Nothing is removed before the remote records
+    the new window, so a prune killed at any instant leaves a usable backup, and
+    the next prune finishes the job.
+
+    Example:
+
+        pond backup prune offsite --keep 1y --dry-run
+    """
+    if keep is not None and keep_txns is not None:
+        raise UserError("give --keep or --keep-txns, not both")
+    if keep is None and keep_txns is None:
+        raise UserError("give --keep SPAN or --keep-txns N")
+    report = settings.open().backups.prune(name, keep=keep, keep_txns=keep_txns, dry_run=dry_run)
+    verb = "would remove" if report.dry_run else "removed"
+    text = (
+        f"{name}: kept transactions {report.earliest_kept_txn} to {report.last_txn}; "
+        f"{verb} {len(report.removed)} object(s), {_size(report.bytes_removed)}"
+    )
+    settings.output.data(report.to_json(), text=text)
 
 
 @click.command()

@@ -9,18 +9,33 @@ from ..app import Settings, pass_settings, time_travel
 
 
 @click.command()
+@click.option("--endpoint", metavar="URL", help="The S3 endpoint (default: $AWS_ENDPOINT_URL).")
+@click.option("--region", metavar="NAME", help="The S3 region (default: $AWS_REGION).")
+@click.option(
+    "--allow-http", is_flag=True, default=None, help="Allow plain HTTP (default: $AWS_ALLOW_HTTP)."
+)
 @pass_settings
-def init(settings: Settings) -> None:
-    """Create a new, empty pond.
+def init(
+    settings: Settings, endpoint: str | None, region: str | None, allow_http: bool | None
+) -> None:
+    """Create a new, empty pond: in a directory, or on S3 (--pond s3://BUCKET/PREFIX).
+
+    A pond on S3 is written in place by any number of machines; the server must
+    honour create-only puts (If-None-Match), which init checks.  Credentials come
+    from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; later commands reach the
+    server through the AWS_* variables.
 
     Example:
 
         pond --pond ~/pond init
+        pond --pond s3://field-data/pond init --endpoint https://s3.example.org
     """
     from ...pond import Pond
+    from ...tlogfs.objectstore import StoreOptions
 
-    pond = Pond.init(settings.pond_path(), command=settings.command)
-    settings.output.message(f"initialised pond at {pond.path}")
+    store = StoreOptions(endpoint=endpoint, region=region, allow_http=allow_http)
+    pond = Pond.init(settings.pond_path(), command=settings.command, store=store)
+    settings.output.message(f"initialised pond at {pond.location}")
 
 
 @click.command()
