@@ -78,6 +78,39 @@ def test_tmy3_with_its_station_line_and_24_00_hours(pond: PondRunner, tmp_path: 
     assert described["preamble"][0].startswith('723170,"GREENSBORO PIEDMONT TRIAD INT"')
 
 
+@pytest.mark.parametrize("late", ["24:30", "24:00:01", "24:59"])
+def test_an_hour_past_24_00_is_refused_naming_its_line(
+    pond: PondRunner, tmp_path: Path, late: str
+) -> None:
+    # 24:30 read as 00:30 of the same day was stored a day early, silently.
+    src = tmp_path / "late.csv"
+    src.write_text(f"Date,Time,v\n2025-01-01,24:00,0\n2025-01-01,{late},1\n")
+    message = pond.fails(
+        "copy",
+        "--format",
+        "series",
+        "--timestamp-column",
+        "Date",
+        "--time-column",
+        "Time",
+        "--timestamp-format",
+        "%Y-%m-%d %H:%M" + (":%S" if late.count(":") == 2 else ""),
+        str(src),
+        "/late.series",
+    )
+    assert "data row 2 (line 3)" in message and repr(late) in message and "'Time'" in message
+
+
+def test_24_00_and_24_00_00_are_the_next_day(pond: PondRunner, tmp_path: Path) -> None:
+    src = tmp_path / "ending.csv"
+    src.write_text("Date,Time,v\n2025-01-01,23:00:00,1\n2025-01-01,24:00:00,2\n")
+    flags = ("--timestamp-column", "Date", "--time-column", "Time")
+    fmt = ("--timestamp-format", "%Y-%m-%d %H:%M:%S")
+    pond.ok("copy", "--format", "series", *flags, *fmt, str(src), "/e.series")
+    times = list(pd.to_datetime(frame(pond, "/e.series")["Date"], utc=True))
+    assert times == [pd.Timestamp("2025-01-01T23:00Z"), pd.Timestamp("2025-01-02T00:00Z")]
+
+
 def test_toa5_with_units_and_processing_lines(pond: PondRunner) -> None:
     pond.ok(
         "copy",
