@@ -89,6 +89,7 @@ def test_unknown_kind_lists_known_kinds(tmp_path: Path) -> None:
         ("{pattern: '/tmp/*', path: '/a/*'}", "spec.path", "no wildcards"),
         ("{pattern: '/tmp/*', format: csv}", "spec.format", "input should be"),
         ("{pattern: '/tmp/*', csv: {tz: Mars/Olympus}}", "spec.csv.tz", "unknown time zone"),
+        ("{pattern: '/tmp/*', csv: {tz: Pacific}}", "spec.csv.tz", "unknown time zone"),
         ("{pattern: '/tmp/*', csv: {delim: ';'}}", "spec.csv.delim", "unknown field"),
         ("{pattern: '/tmp/*', csv: {delimiter: ';;'}}", "spec.csv.delimiter", "one character"),
     ],

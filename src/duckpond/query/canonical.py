@@ -56,16 +56,13 @@ _FIXED_OFFSET = re.compile(r"^[+-](?:[01]\d|2[0-3]):[0-5]\d$")
 def check_zone(name: str) -> None:
     """``ConfigError`` unless ``name`` is a zone this machine knows or a fixed offset
     written ``+HH:MM`` / ``-HH:MM``."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from ..timeparse import named_zone
 
     if _FIXED_OFFSET.match(name):
         return
     if re.match(r"^[+-]\d", name):
         raise ConfigError(f"a fixed offset is written +HH:MM or -HH:MM, not {name!r}")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone: {name!r}") from None
+    named_zone(name)
 
 
 # -- timestamps -------------------------------------------------------------------
