@@ -211,7 +211,11 @@ def flatten(message: str) -> str:
 
 # The flags whose name is not ``--`` and the option's name with ``-`` for ``_``: a
 # repeatable flag is singular (``--column-type a=string --column-type b=int64``).
-CLI_FLAGS = {"column_types": "--column-type", "null_values": "--null-value"}
+CLI_FLAGS = {
+    "column_types": "--column-type",
+    "null_values": "--null-value",
+    "header": "--no-header",
+}
 
 
 def render_options(message: str, options: Mapping[str, OptionValue], *, cli: bool) -> str:

@@ -90,6 +90,9 @@ def test_unknown_kind_lists_known_kinds(tmp_path: Path) -> None:
         ("{pattern: '/tmp/*', format: csv}", "spec.format", "input should be"),
         ("{pattern: '/tmp/*', csv: {tz: Mars/Olympus}}", "spec.csv.tz", "unknown time zone"),
         ("{pattern: '/tmp/*', csv: {tz: Pacific}}", "spec.csv.tz", "unknown time zone"),
+        # CSV options on raw bytes would do nothing: refused, saying the way in.
+        ("{pattern: '/tmp/*', csv: {skip_rows: 1, tz: UTC}}", "spec.csv", "format: series"),
+        ("{pattern: '/tmp/*', format: data, csv: {null_values: [NA]}}", "spec.csv", "null_values"),
         ("{pattern: '/tmp/*', csv: {delim: ';'}}", "spec.csv.delim", "unknown field"),
         ("{pattern: '/tmp/*', csv: {delimiter: ';;'}}", "spec.csv.delimiter", "one character"),
     ],

@@ -79,6 +79,16 @@ def store_file(
             )
     if node_type == DYNAMIC_FILE:
         raise FormatError(f"{pond_path} is computed by a factory and cannot be written")
+    given = options.set_fields(reading_only=True)
+    if node_type not in TABULAR and given:
+        # Raw bytes are kept as they are: a CSV option would silently do nothing.
+        named = ", ".join("{" + name + "}" for name in given)
+        raise ConfigError(
+            f"{host.name}: {named} read CSV into a table or series, but {pond_path} would "
+            "be stored as raw bytes, where they do nothing: give {format} or table "
+            "(or leave them out)",
+            options={**dict.fromkeys(given, ""), "format": ("series", "series")},
+        )
     attributes: dict[str, Any] = {}
     event_range: tuple[int, int] | None = None
     if node_type in TABULAR:

@@ -77,6 +77,19 @@ class InboxSpec(StrictModel):
     series: str | None = None
 
     @model_validator(mode="after")
+    def _csv_needs_a_table(self) -> InboxSpec:
+        # With format: data the bytes are kept as they are: csv: keys would do nothing.
+        given = self.csv.set_fields()
+        if self.format == "data" and given:
+            raise OptionError(
+                "csv",
+                f"{', '.join(given)} read CSV into a table or series, but format: data "
+                "(the default) keeps each file's bytes as they are: set format: series "
+                "(or table), or remove csv:",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _series_needs_series(self) -> InboxSpec:
         if self.series is None:
             return self
