@@ -218,11 +218,21 @@ CLI_FLAGS = {
 }
 
 
+# Options said otherwise than as a flag or a key: (the CLI's words, a resource's words),
+# each with ``{}`` for the value.  A source's format is the URL's scheme on the command
+# line (``host+csv:///abs/file.dat``) and a key under ``csv:`` in an Inbox.
+OPTION_WORDS = {"source_format": ("{}", "csv: {{source_format: {}}}")}
+
+
 def render_options(message: str, options: Mapping[str, OptionValue], *, cli: bool) -> str:
     """``{name}`` in ``message`` as the library and YAML say it (``name='v'``, or
-    ``name: v`` for a pair) or as the CLI does (``--name v``, ``CLI_FLAGS``)."""
+    ``name: v`` for a pair) or as the CLI does (``--name v``, ``CLI_FLAGS``); the
+    options of ``OPTION_WORDS`` in their own words."""
     for name, value in options.items():
-        if cli:
+        if name in OPTION_WORDS:
+            shown = value if isinstance(value, str) else value[0 if cli else 1]
+            said = OPTION_WORDS[name][0 if cli else 1].format(shown)
+        elif cli:
             flag = CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
             shown = value[0] if isinstance(value, tuple) else value
             said = f"{flag} {shown}" if shown else flag

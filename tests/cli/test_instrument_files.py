@@ -315,6 +315,65 @@ spec:
     assert len(times) == 300 and times.is_unique
 
 
+def inbox_doc(path: Path, pattern: Path, csv: str = "") -> Path:
+    path.write_text(
+        "apiVersion: duckpond/v1\nkind: Inbox\nname: logger\nspec:\n"
+        f"  pattern: {pattern}\n  format: series\n  settle: 0s\n{csv}"
+    )
+    return path
+
+
+def test_a_dat_file_in_an_inbox_is_refused_with_the_yaml_key_that_reads_it(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(TOA5, inbox / "toa5.dat")
+    pond.ok("apply", "-f", str(inbox_doc(tmp_path / "a.yaml", inbox / "*.dat")))
+    result = pond("run")
+    assert result.exit_code == 1
+    said = result.stdout + result.stderr
+    # The way in, as the Inbox's YAML key; no Python syntax, no command-line URL.
+    assert "cannot tell the format of toa5.dat" in said, said
+    assert "csv: {source_format: csv}" in said and "format: data" in said, said
+    assert "format='data'" not in said and "host+csv" not in said, said
+    csv = "  csv: {source_format: csv, skip_rows: 1, skip_rows_after_header: 2}\n"
+    pond.ok("apply", "-f", str(inbox_doc(tmp_path / "a.yaml", inbox / "*.dat", csv)))
+    pond.ok("run")
+    [found] = pond.paths("/inbox/logger/*")
+    assert len(frame(pond, found)) == 72
+
+
+def test_the_cli_names_the_host_csv_url_for_a_dat_file(pond: PondRunner) -> None:
+    message = pond.fails("copy", "--format", "series", str(TOA5), "/s.series")
+    assert f"read it as CSV with host+csv://{TOA5}" in message, message
+    assert "--format data" in message, message
+
+
+def test_gzip_files_in_an_inbox_are_read_as_pond_copy_reads_them(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "tmy.csv.gz").write_bytes(gzip.compress(TMY.read_bytes()))
+    csv = "".join(
+        f"    {line}\n"
+        for line in (
+            "skip_rows: 1",
+            'tz: "-05:00"',
+            'timestamp_column: "Date (MM/DD/YYYY)"',
+            'time_column: "Time (HH:MM)"',
+            'timestamp_format: "%m/%d/%Y %H:%M"',
+        )
+    )
+    pond.ok("apply", "-f", str(inbox_doc(tmp_path / "g.yaml", inbox / "*.gz", "  csv:\n" + csv)))
+    pond.ok("run")
+    [found] = pond.paths("/inbox/logger/*")
+    pond.ok("copy", "--format", "series", *TMY_FLAGS, str(inbox / "tmy.csv.gz"), "/c.series")
+    assert frame(pond, found).equals(frame(pond, "/c.series"))
+    assert len(frame(pond, found)) == 300
+
+
 def test_a_near_miss_csv_key_in_yaml_names_the_right_one(pond: PondRunner, tmp_path: Path) -> None:
     doc = tmp_path / "inbox.yaml"
     doc.write_text(
