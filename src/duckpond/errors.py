@@ -19,6 +19,7 @@ other failure the user can cause is a ``PondError``::
      ├── LockTimeoutError       another writer holds the pond
      │    └── BusyError         an S3 pond's writers kept winning every retry
      ├── FormatError            input that is not what it claims (CSV, Parquet, URL)
+     │    └── DstError          a local time skipped or repeated by a DST change
      ├── QueryError             SQL that cannot run
      ├── ConfigError            a bad option value (time, zone, format name)
      │    └── HistoryRemovedError  time travel before what ``pond maintain --keep`` kept
@@ -152,6 +153,17 @@ class BusyError(LockTimeoutError):
 
 class FormatError(PondError):
     """Input whose content does not match its declared format."""
+
+
+class DstError(FormatError):
+    """A local time that a daylight-saving change skipped or repeated; ``index`` is its
+    row in the array converted, for the reader that knows the file's lines."""
+
+    def __init__(
+        self, message: str, index: int, options: Mapping[str, OptionValue] | None = None
+    ) -> None:
+        super().__init__(message, options=options)
+        self.index = index
 
 
 class QueryError(PondError):

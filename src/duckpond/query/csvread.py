@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
-from ..errors import ConfigError, FormatError, flatten
+from ..errors import ConfigError, DstError, FormatError, flatten
 from .canonical import DST_POLICIES, TIMESTAMP_CANDIDATES, DstState, canonical_batch, check_zone
 from .parquet import Converted, write_parquet
 
@@ -248,8 +248,15 @@ class _CsvReading:
         prepared = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
         if self.rows == 0:
             self._check_zone_used(prepared)
+        try:
+            canonical = canonical_batch(prepared, self.options.tz, self.options.dst, self.dst)
+        except DstError as exc:
+            # The time's file and physical line, which only the reading knows.
+            raise FormatError(
+                f"{self.where()}{self._line(exc.index)}: {exc.args[0]}", options=exc.options
+            ) from None
         self.rows += batch.num_rows
-        return canonical_batch(prepared, self.options.tz, self.options.dst, self.dst)
+        return canonical
 
     def _check_zone_used(self, batch: pa.RecordBatch) -> None:
         """A ``tz`` that no time of the file is read in would silently do nothing: refuse
