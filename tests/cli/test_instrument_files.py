@@ -419,3 +419,37 @@ def test_rows_at_equal_times_are_stored_with_a_warning_naming_the_file(
     fine = tmp_path / "fine.csv"
     fine.write_text("Date,Time,v\n2025-01-01,00:00,1\n2025-01-01,01:00,2\n")
     assert "warning" not in pond.ok("copy", *flags, str(fine), "/u.series").stdout
+
+
+def test_changed_csv_settings_and_a_grown_plain_file_are_said_at_run(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    src = inbox / "a.csv"
+    src.write_text("timestamp,v\n2025-01-01T00:00:00,1\n2025-01-01T01:00:00,2\n")
+    doc = tmp_path / "i.yaml"
+    pond.ok("apply", "-f", str(inbox_doc(doc, inbox / "*.csv", "  csv: {tz: UTC}\n")))
+    first = pond("--json", "run")
+    assert first.exit_code == 0 and "not read again" not in first.output
+    # New settings: the file already imported is not read again, and the run says so.
+    pond.ok("apply", "-f", str(inbox_doc(doc, inbox / "*.csv", "  csv: {tz: '+01:00'}\n")))
+    again = pond.json("run")
+    [result] = again["results"]
+    assert result["details"]["unchanged"] == 1
+    [said] = [w for w in result["warnings"] if "not read again" in w]
+    assert "1 file(s)" in said and "(a.csv)" in said, said
+    assert "pond rm /inbox/logger/NAME" in said, said
+    # Removed and run again, it is read with the settings now applied.
+    pond.ok("rm", "/inbox/logger/a.csv")
+    pond.ok("run")
+    times = list(pd.to_datetime(frame(pond, "/inbox/logger/a.csv")["timestamp"], utc=True))
+    assert times[0] == pd.Timestamp("2024-12-31T23:00Z")
+    assert not [w for w in pond.json("run")["results"][0]["warnings"] if "not read again" in w]
+    # Without series:, a file that grows is stored whole: said, with the way to append.
+    with src.open("a") as fh:
+        fh.write("2025-01-01T02:00:00,3\n")
+    [grown] = pond.json("run")["results"]
+    assert grown["details"]["changed"] == 1
+    [whole] = [w for w in grown["warnings"] if "stored whole" in w]
+    assert str(src) in whole and "series:" in whole, whole
