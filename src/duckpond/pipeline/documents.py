@@ -281,9 +281,7 @@ def _keys_at(model: Any, loc: Sequence[int | str]) -> list[str]:
     return [name for k in current for c in choices(k) for name in fields_of(c) or {}]
 
 
-def describe_validation(
-    exc: ValidationError, prefix: Sequence[str] = (), model: Any = None
-) -> str:
+def describe_validation(exc: ValidationError, prefix: Sequence[str] = (), model: Any = None) -> str:
     """Every error of a pydantic error as ``field: message``, joined by ``; ``, never
     quoting input values; an unknown field says "did you mean" the closest field of
     ``model`` (the model validated) at its place, or near a missing one.
