@@ -49,7 +49,7 @@ def test_user_errors(pond: PondRunner, tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     assert "not a mirror" in pond.fails("mirror", str(tmp_path / "plain"), "--sync")
     assert "pond's own directory" in pond.fails("mirror", str(tmp_path))
-    assert "no such file" in pond.fails("mirror", str(out), "/missing").lower()
+    assert "matches nothing" in pond.fails("mirror", str(out), "/missing")
     pond.ok("mirror", str(out))
     assert "--sync" in pond.fails("mirror", str(out), "--sync", "--at-txn", "1")
 
@@ -172,3 +172,101 @@ def test_names_alike_but_for_case_from_the_host_are_mapped_and_said(
         "a.txt",
     ]
     assert pond.cat_bytes("/A.txt") == b"upper" and (out / "%41.txt").read_text() == "upper"
+
+
+# -- faults a fresh-user trial found (issue 18) ---------------------------------------------
+
+
+def test_sync_never_touches_etc(pond: PondRunner, host: Path, tmp_path: Path) -> None:
+    write(host / "a", "a")
+    pond.ok("mkdir", "-p", "/etc/resources")
+    pond.ok("copy", str(host / "a"), "/etc/resources/keep")
+    pond.ok("copy", str(host / "a"), "/etc/old")
+    out = tmp_path / "m"
+    pond.ok("mirror", str(out), "/**", "/etc/**")
+    before = pond.paths()
+    write(out / "etc" / "resources" / "evil", "not: [yaml")
+    write(out / "ETC" / "x", "case trick")
+    (out / "etc" / "old").unlink()
+    doc = pond.json("mirror", str(out), "--sync", "--delete")
+    assert doc["sync"]["created"] == [] and doc["sync"]["deleted"] == []
+    left = {item["host"]: item["reason"] for item in doc["sync"]["kept"]}
+    assert {"etc/resources/evil", "ETC", "etc/old"} <= set(left)
+    assert all("/etc belongs to the pond itself" in left[h] for h in ("etc/resources/evil", "ETC"))
+    assert pond.paths() == before
+    assert (out / "etc" / "resources" / "evil").read_text() == "not: [yaml"
+
+
+def test_a_new_name_the_mirror_would_rename_is_refused_not_renamed(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    write(host / "a", "a")
+    pond.ok("mkdir", "/odd2")
+    pond.ok("copy", str(host / "a"), "/odd2/a")
+    out = tmp_path / "m"
+    pond.ok("mirror", str(out))
+    write(out / "odd2" / "new%zz", "u")
+    write(out / "odd2" / "new%09tab", "t")
+    # A plain run says already that --sync will not bring it in, and why.
+    said = {n["host"]: n["reason"] for n in pond.json("mirror", str(out))["new"]}
+    assert "not brought in by --sync" in said["odd2/new%zz"]
+    assert "--sync brings it in" in said["odd2/new%09tab"]
+    doc = pond.json("mirror", str(out), "--sync")
+    assert doc["sync"]["created"] == [{"path": "/odd2/new\ttab", "host": "odd2/new%09tab"}]
+    [left] = doc["sync"]["kept"]
+    assert left["host"] == "odd2/new%zz" and "rename it to new%25zz" in left["reason"]
+    assert doc["mirror"]["removed"] == [] and doc["mirror"]["written"] == []
+    assert (out / "odd2" / "new%zz").read_text() == "u"
+    assert not (out / "odd2" / "new%25zz").exists()
+    assert "/odd2/new%zz" not in pond.paths()
+    text = pond.ok("mirror", str(out), "--sync").stdout
+    assert "left: /odd2/new%zz" in text and "removed:" not in text
+
+
+def test_every_output_line_escapes_control_characters(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    write(host / "a", "a")
+    pond.ok("mkdir", "/odd")
+    pond.ok("copy", str(host / "a"), "/odd/a\nb")
+    out = tmp_path / "m"
+    written = pond.ok("mirror", str(out)).stdout
+    assert "written: /odd/a\\nb (odd/a%0Ab)" in written
+    (out / "odd" / "a%0Ab").write_text("edited")
+    synced = pond.ok("mirror", str(out), "--sync").stdout
+    assert "changed: /odd/a\\nb (odd/a%0Ab)" in synced
+    pond.ok("rm", "/odd/a\nb")
+    removed = pond.ok("mirror", str(out)).stdout
+    assert "removed: /odd/a\\nb (odd/a%0Ab)" in removed
+    for text in (written, synced, removed):
+        assert all(
+            line.startswith(("mirrored", "synced", "written", "changed", "removed"))
+            for line in text.splitlines()
+        ), text
+
+
+def test_a_pattern_matching_nothing_leaves_the_mirror(
+    pond: PondRunner, host: Path, tmp_path: Path
+) -> None:
+    write(host / "a", "a")
+    pond.ok("mkdir", "/data")
+    pond.ok("copy", str(host / "a"), "/data/a")
+    out = tmp_path / "m"
+    pond.ok("mirror", str(out))
+    message = pond.fails("mirror", str(out), "/nonexist/**")
+    assert "/nonexist/**" in message and "matches nothing" in message
+    assert (out / "data" / "a").read_text() == "a"
+    assert "/nope*" in pond.fails("mirror", str(tmp_path / "new"), "/nope*")
+    assert not (tmp_path / "new").exists()
+    # The mirror's own patterns are not asked again: the pond may empty them.
+    pond.ok("mirror", str(out), "/data/**")
+    pond.ok("rm", "/data/a")
+    assert pond.json("mirror", str(out), "/data/**")["removed"][0]["path"] == "/data/a"
+
+
+def test_a_bad_option_value_is_one_error_line(pond: PondRunner, tmp_path: Path) -> None:
+    result = pond("mirror", str(tmp_path / "m"), "--tables", "xls")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "xls" in result.stderr and not (tmp_path / "m").exists()
+    assert "lock-timeout" in pond.ok("mirror", "--help").stdout

@@ -84,17 +84,27 @@ def test_odd_names_are_mapped_or_refused_with_a_reason(pond: Pond, tmp_path: Pat
     assert pond.read_bytes("/odd/readme") == b"lower"
 
 
-def test_a_new_host_name_is_written_back_under_the_name_the_rule_gives(
+def test_a_new_host_name_the_rule_would_not_write_is_left_and_named(
     pond: Pond, tmp_path: Path
 ) -> None:
     pond.mkdir("/raw")
     out = tmp_path / "m"
     pond.mirrors.write(out)
     (out / "raw/100%.txt").write_bytes(b"all")
+    (out / "raw/%41b").mkdir()
+    (out / "raw/%41b/inside").write_bytes(b"x")
     result = pond.mirrors.sync(out)
-    assert result.sync.created == ["/raw/100%.txt"]
-    assert os.listdir(out / "raw") == ["100%25.txt"]
-    assert pond.mirrors.sync(out).sync.txn_seq is None
+    # Brought in, the next run would have renamed the user's file: it is left, said, untouched.
+    assert result.sync.created == [] and result.sync.txn_seq is None
+    reasons = {n.host: n.reason for n in result.sync.kept}
+    assert "rename it to 100%25.txt" in reasons["raw/100%.txt"]
+    assert "rename it to Ab" in reasons["raw/%41b"]
+    assert sorted(os.listdir(out / "raw")) == ["%41b", "100%.txt"]
+    assert [np.path for np in pond.list("/raw/*")] == []
+    # Renamed as said, it comes in as the pond name the old one stood for.
+    os.rename(out / "raw/100%.txt", out / "raw/100%25.txt")
+    assert pond.mirrors.sync(out).sync.created == ["/raw/100%.txt"]
+    assert "100%25.txt" in os.listdir(out / "raw")
 
 
 def test_pond_symlinks_become_host_symlinks_inside_the_folder(pond: Pond, tmp_path: Path) -> None:
@@ -234,3 +244,20 @@ def test_a_series_keeps_its_host_file_against_a_raw_file_named_like_it(
     assert (out / "a.parquet").read_bytes() == written
     # --sync brings nothing in from it: the host file is the series', read-only.
     assert pond.mirrors.sync(out).sync.txn_seq is None
+
+
+def test_sync_writes_nothing_through_a_pond_symlink(pond: Pond, tmp_path: Path) -> None:
+    pond.mkdir("/etc/resources", parents=True)
+    pond.symlink("/etc", "/lnk")
+    out = tmp_path / "m"
+    pond.mirrors.write(out)
+    # The host symlink replaced by a real folder: its files must not land under /etc.
+    (out / "lnk").unlink()
+    (out / "lnk/resources").mkdir(parents=True)
+    (out / "lnk/resources/evil").write_bytes(b"x: [")
+    result = pond.mirrors.sync(out)
+    assert result.sync.txn_seq is None and result.sync.created == []
+    reasons = {n.host: n.reason for n in result.sync.kept}
+    assert "/lnk is a symlink in the pond" in reasons["lnk/resources/evil"]
+    assert [np.path for np in pond.list("/etc/resources/*")] == []
+    assert (out / "lnk/resources/evil").read_bytes() == b"x: ["

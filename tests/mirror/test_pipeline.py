@@ -104,3 +104,39 @@ def test_a_mirror_resource_needs_an_absolute_folder(pond: Pond, tmp_path: Path) 
     )
     with pytest.raises(ConfigError, match="absolute"):
         pond.pipeline.apply([doc])
+
+
+def test_a_mirror_resource_whose_dir_is_a_file(pond: Pond, tmp_path: Path) -> None:
+    from duckpond.errors import ConfigError
+
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    doc = tmp_path / "bad.yaml"
+    doc.write_text(f"apiVersion: duckpond/v1\nkind: Mirror\nname: bad2\nspec:\n  dir: {afile}\n")
+    # Refused at apply, in the CLI's words.
+    with pytest.raises(ConfigError, match="a folder, and this is not one"):
+        pond.pipeline.apply([doc])
+    # A file that appears after apply: the run fails with the same words, the file untouched.
+    afile.unlink()
+    pond.pipeline.apply([doc])
+    afile.write_text("mine")
+    [result] = pond.pipeline.run().results
+    assert result.outcome != "ok"
+    assert "a folder, and this is not one" in str(result.error)
+    assert "File exists" not in str(result.error)
+    assert afile.read_text() == "mine"
+
+
+def test_a_mirror_resource_pattern_that_matches_nothing_fails_its_run(
+    pond: Pond, tmp_path: Path
+) -> None:
+    out = tmp_path / "share"
+    doc = tmp_path / "m.yaml"
+    doc.write_text(
+        "apiVersion: duckpond/v1\nkind: Mirror\nname: typo\nspec:\n"
+        f"  dir: {out}\n  patterns: ['/rwa/*']\n"
+    )
+    pond.pipeline.apply([doc])
+    [result] = pond.pipeline.run().results
+    assert result.outcome != "ok" and "/rwa/*" in str(result.error)
+    assert not out.exists()

@@ -16,7 +16,8 @@ import click
 
 from .. import __version__
 from ..errors import PondError
-from .output import Output, escape_controls, make_output
+from ..printable import escape_controls
+from .output import Output, make_output
 
 if TYPE_CHECKING:
     from ..pond import Pond
@@ -64,6 +65,12 @@ class PondGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.BadParameter as exc:
+            if isinstance(exc, click.MissingParameter):
+                raise  # a command line missing a part: click's usage, exit 2
+            # A bad option value (``--tables xls``) is a user error like any other:
+            # one line, exit 1, not click's usage block and exit 2.
+            raise UserError(exc.format_message()) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             # A closed pipe (``pond list | head``) is click's to end quietly.
             raise

@@ -11,7 +11,6 @@ print rows.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 import click
+
+from ..printable import escape_controls
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -148,16 +149,6 @@ class Output(ABC):
             return
         with open(output_file, "w", encoding="utf-8") as fh:
             Console(file=fh, soft_wrap=True, color_system=None).print(table)
-
-
-# C0 and C1 control characters and DEL: a name holding one (a newline, an escape
-# sequence) must not break a line of output or drive the terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with control characters written as Python escapes (``\\n``, ``\\x1b``)."""
-    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
 
 
 def _line(text: str = "") -> None:

@@ -25,7 +25,7 @@ from ..errors import InvalidPathError
 from ..tinyfs import WD
 from ..tinyfs import paths as tpaths
 
-RESERVED = "/etc"
+RESERVED = tpaths.RESERVED
 """The pond folder DuckPond keeps for itself (resources, runs record)."""
 
 _MAX_LINKS = 40
@@ -62,10 +62,6 @@ def _resolve(root: WD, parts: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(done)
 
 
-def _is_reserved(parts: tuple[str, ...]) -> bool:
-    return not parts or parts[0].casefold() == RESERVED.strip("/")
-
-
 def output_problem(root: WD | None, path: str) -> str | None:
     """Why ``path`` cannot be a resource's output, or None if it can.
 
@@ -78,7 +74,7 @@ def output_problem(root: WD | None, path: str) -> str | None:
     shown = tpaths.join(parts)
     if not parts:
         return "/ is the whole pond, not an output path"
-    if _is_reserved(parts):
+    if tpaths.is_reserved(parts):
         return (
             f"{shown} is reserved: {RESERVED} belongs to the pond itself (resources, runs record)"
         )
@@ -88,7 +84,7 @@ def output_problem(root: WD | None, path: str) -> str | None:
         resolved = _resolve(root, parts)
     except InvalidPathError as exc:
         return str(exc)
-    if _is_reserved(resolved):
+    if tpaths.is_reserved(resolved):
         return (
             f"{shown} leads to {tpaths.join(resolved)} through a symlink, and {RESERVED} "
             "belongs to the pond itself (resources, runs record)"
@@ -97,7 +93,14 @@ def output_problem(root: WD | None, path: str) -> str | None:
 
 
 def host_output_problem(out: str, pond_dir: str | os.PathLike[str] | None) -> str | None:
-    """Why the host folder ``out`` cannot receive a resource's output, or None if it can."""
+    """Why the host folder ``out`` cannot receive a resource's output, or None if it can.
+
+    A file (or a symlink to one) at ``out`` can never become the folder: it is
+    said at apply, in the words ``pond mirror`` uses, not as mkdir's "File exists".
+    """
+    where = os.path.expanduser(out)
+    if os.path.lexists(where) and not os.path.isdir(where):
+        return f"an output folder is a folder, and this is not one: {out}"
     if pond_dir is None:
         return None
     here = Path(os.path.realpath(os.path.expanduser(out)))

@@ -97,13 +97,13 @@ def _mirror_folder(dir: str | os.PathLike[str], pond_dir: str | os.PathLike[str]
     from ..pipeline.reserved import host_output_problem
 
     base = Path(dir).absolute()
-    problem = host_output_problem(str(base), Path(pond_dir))
-    if problem is not None:
-        raise ConfigError(problem)
     if os.path.exists(base) and not os.path.isdir(base):
         raise NotADirectoryError(
             errno.ENOTDIR, "a mirror is a folder, and this is not one", str(base)
         )
+    problem = host_output_problem(str(base), Path(pond_dir))
+    if problem is not None:
+        raise ConfigError(problem)
     return base
 
 
@@ -126,8 +126,10 @@ class PondMirrors(Facet):
         changed since the last run is written; a host file the user changed is
         never overwritten (``report.edited``/``conflicts``).  On a pond opened at a
         past transaction, the mirror shows that state.  Raises ``ConfigError``
-        for a bad ``tables``, ``FileNotFoundError`` for a literal pattern naming
-        nothing, ``LockTimeoutError`` when another run holds ``dir``.
+        for a bad ``tables``, ``FileNotFoundError`` for a pattern that matches
+        nothing (unless the mirror was made with it: then the pond emptied it),
+        ``NotADirectoryError`` when ``dir`` is a file, ``LockTimeoutError`` when
+        another run holds ``dir``.
         """
         from ..ingest.mirror import mirror_out
 

@@ -35,3 +35,19 @@ def join(parts: tuple[str, ...] | list[str]) -> str:
 
 def is_hidden(name: str) -> bool:
     return name.startswith(".")
+
+
+RESERVED = "/etc"
+"""The pond folder DuckPond keeps for itself: resources (``/etc/resources``), the
+runs record (``/etc/runs.series``) and what a later version keeps there.  No
+resource output and no mirror ``--sync`` may create, change or remove anything
+at or under it (``pipeline/reserved.py`` says how paths are spelled around it)."""
+
+
+def is_reserved(parts: tuple[str, ...] | list[str]) -> bool:
+    """True for the pond root (no parts) and for a path at or under ``RESERVED``.
+
+    Compared after ``casefold``: a pond's names are case-sensitive, but ``/ETC/x``
+    is a mistake or a trick, never a user's own folder.
+    """
+    return not parts or parts[0].casefold() == RESERVED.strip("/")

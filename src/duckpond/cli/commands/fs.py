@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ...printable import escape_controls
 from ..app import Settings, pass_settings, time_travel
-from ..output import escape_controls
 
 
 @click.command()

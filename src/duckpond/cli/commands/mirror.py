@@ -53,12 +53,14 @@ def mirror(
     reported), and files you added are named. Names a host cannot hold safely
     are written with %XX escapes (see README, "A mirror for other tools").
     --json gives each item's pond path ("path") and host path under DIR
-    ("host") apart.
+    ("host") apart. A PATTERN the mirror was not made with must match a node.
+    A second run into DIR waits for the first up to pond --lock-timeout.
 
     --sync brings your edits in DIR back as one transaction: a changed raw file
     becomes a new version, a new file a new node; when the pond changed the same
     file too, its version stays and yours is stored beside it as
-    NAME.conflict-<time>. Tables and series are read-only in a mirror, and so
+    NAME.conflict-<time>. Nothing under /etc (resources) comes in, nor a new
+    name the mirror would write otherwise (new%zz): each is named, left as it is. Tables and series are read-only in a mirror, and so
     is a mirror made with --at-txn or --at: run pond mirror DIR without them
     first to make it a mirror of the pond as it is now.
 

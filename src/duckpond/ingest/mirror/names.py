@@ -33,7 +33,7 @@ undone by the mirror's record, which knows what each file was made from.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 MAX_NAME_BYTES = 255
@@ -83,6 +83,31 @@ def host_to_pond(name: str) -> str:
     if decoded in (".", "..") or "/" in decoded or "\x00" in decoded:
         raise ValueError(f"{name!r} stands for {decoded!r}, which is not a pond name")
     return decoded
+
+
+def not_canonical(rel: str, known: Container[str]) -> str | None:
+    """Why the new host entry ``rel`` is left, when a name in it is not the mirror's own
+    spelling of the pond name it stands for (None: every new name is).
+
+    ``new%zz`` stands for the pond name ``new%zz``, which the mirror writes
+    ``new%25zz``; ``%41`` stands for ``A``, written ``A``.  Bringing such a file
+    in would have the next run rename the user's file (or leave two host names
+    for one node), so it is refused by name and left untouched.  Names in
+    ``known`` (host paths the record holds) are the mirror's own and are not asked.
+    Raises ``ValueError`` as ``host_to_pond`` does.
+    """
+    parts = rel.split("/")
+    for i, part in enumerate(parts):
+        if "/".join(parts[: i + 1]) in known:
+            continue
+        name = host_to_pond(part)
+        canonical = escape(name)
+        if canonical != part:
+            return (
+                f"its host name {part} stands for the pond name {name}, which a mirror writes"
+                f" {canonical}: rename it to {canonical} on the host to bring it in"
+            )
+    return None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ...errors import ConfigError, InvalidPathError
+from ...printable import escape_controls
 from ...tinyfs import DIRECTORY, FILE_DATA, FILE_SERIES, FILE_TABLE, FS, SYMLINK, WD, NodePath
 from ...tinyfs import paths as tpaths
 from ...tinyfs.context import InputVersion
@@ -37,8 +38,8 @@ from ...tinyfs.dynamic import Cached, CacheKey, OutputCache, VersionOf
 from ...tinyfs.persistence import RESOURCE
 from ..export import EXPORT_FORMATS, export_node
 from . import record as rec
-from .names import escape, host_names
-from .select import select, selected_by
+from .names import escape, host_names, not_canonical
+from .select import require_matches, select, selected_by
 
 TABLE_FORMATS = EXPORT_FORMATS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -125,7 +126,10 @@ class MirrorReport:
         return f"mirrored {self.dir} at {state}: {', '.join(parts)}"
 
     def lines(self) -> list[str]:
-        """The summary, what was written and removed (``listed``), then one line per note."""
+        """The summary, what was written and removed (``listed``), then one line per note.
+
+        Control characters in names are escaped (``printable``): each item is one line.
+        """
         out = [self.summary()]
         out += listed("written", self.written, self.hosts)
         out += listed("removed", self.removed, self.removed_hosts, always=True)
@@ -134,7 +138,7 @@ class MirrorReport:
         out += [f"conflict: {n.line()}" for n in self.conflicts]
         out += [f"refused: {n.line()}" for n in self.refused]
         out += [f"new: {n.line()}" for n in self.new]
-        return out
+        return [escape_controls(line) for line in out]
 
     def items(self, paths: list[str], hosts: dict[str, str]) -> list[dict[str, str]]:
         """``paths`` (pond paths) as ``{"path", "host"}`` objects."""
@@ -200,6 +204,12 @@ def new_on_host(record: rec.Record, found: Sequence[tuple[str, bool, bool]]) -> 
         what = "folder" if is_dir else "symlink" if is_link else "file"
         if not selected_by(path, record.patterns):
             why = f"a new host {what} outside the mirror's patterns: --sync leaves it"
+        elif tpaths.is_reserved(tpaths.split(path)):
+            why = (
+                f"a new host {what} under {tpaths.RESERVED}, which the pond keeps: --sync leaves it"
+            )
+        elif (odd := not_canonical(rel, record.files)) is not None:
+            why = f"new on the host, not brought in by --sync: {odd}"
         elif is_link:
             why = "a new host symlink: pond mirror --sync brings it in if it points inside DIR"
         else:
@@ -527,11 +537,21 @@ def mirror_out(
     ``pond_id`` is the pond's identity: a record made from another pond (one
     made again at the same path) is never trusted to say what changed.  Raises
     ``ConfigError`` for a bad ``tables`` or a folder that mirrors another pond
-    (another path and identity), ``FileNotFoundError`` for a literal
-    pattern naming nothing, ``LockTimeoutError`` when another run holds the folder.
+    (another path and identity), ``FileNotFoundError`` (before ``base`` is
+    touched) for a pattern the record was not made with that matches nothing
+    (``select.require_matches``), ``LockTimeoutError`` when another run holds the folder.
     """
     if tables is not None and tables not in TABLE_FORMATS:
         raise ConfigError(f"tables are written as parquet or csv, not {tables!r}")
+    if patterns:
+        known = loaded if loaded is not None else rec.load(base) if base.is_dir() else None
+        if known is None or list(patterns) != known.patterns:
+            require_matches(root, patterns)
+    if os.path.lexists(base) and not base.is_dir():
+        # The CLI's words, for a Mirror resource's run too (not mkdir's "File exists").
+        raise NotADirectoryError(
+            errno.ENOTDIR, "a mirror is a folder, and this is not one", str(base)
+        )
     base.mkdir(parents=True, exist_ok=True)
     with rec.MirrorLock(base, lock_timeout):
         if loaded is None:

@@ -8,6 +8,7 @@ same question for a path that is not in the pond yet (a new host file).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 
 from ...tinyfs import WD, NodePath
@@ -56,6 +57,30 @@ def select(root: WD, patterns: Sequence[str]) -> dict[str, NodePath]:
         if not through_link and parts:
             out[path] = chosen[path]
     return out
+
+
+def require_matches(root: WD, patterns: Sequence[str]) -> None:
+    """Raise ``FileNotFoundError`` naming the first pattern that selects no node at all.
+
+    A mirror holds what its patterns select and removes the rest from its
+    folder, so a mistyped pattern would empty it: a pattern the mirror is
+    given anew (``pond mirror DIR PATTERN``, a Mirror resource's first run or
+    changed spec) must match something.  The record's own patterns are not
+    asked again: a pond that removed what they matched empties the mirror, as
+    it should.
+    """
+    for pattern in patterns:
+        if has_wildcard(pattern):
+            found = any(True for _ in root.glob(pattern))
+        else:
+            found = root.exists(tpaths.join(tpaths.normalize(pattern)))
+        if not found:
+            raise FileNotFoundError(
+                errno.ENOENT,
+                "the pattern matches nothing in the pond, so the mirror would hold none of it:"
+                " its folder is left as it is",
+                pattern,
+            )
 
 
 def _match(segments: list[Segment], i: int, parts: Sequence[str], j: int) -> bool:

@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ...errors import PondError
+from ...printable import escape_controls
 from ...tinyfs import DIRECTORY, FILE_DATA, SYMLINK, WD, NodePath
+from ...tinyfs import paths as tpaths
 from . import record as rec
-from .names import escape
+from .names import not_canonical
 from .out import MirrorReport, Note, listed
 from .select import selected_by
 
@@ -107,7 +109,10 @@ class SyncReport:
         return f"synced {self.dir} into the pond ({where}): {counts}"
 
     def lines(self) -> list[str]:
-        """The summary, then each path brought in, each conflict and each change left."""
+        """The summary, then each path brought in, each conflict and each change left.
+
+        Control characters in names are escaped (``printable``): each item is one line.
+        """
         out = [self.summary()]
         out += listed("changed", self.changed, self.hosts)
         out += listed("new", self.created, self.hosts)
@@ -117,7 +122,7 @@ class SyncReport:
             for c in self.conflicts
         ]
         out += [f"left: {n.line()}" for n in self.kept]
-        return out
+        return [escape_controls(line) for line in out]
 
     def items(self, paths: list[str]) -> list[dict[str, str]]:
         return [{"path": p, "host": self.hosts.get(p, "")} for p in paths]
@@ -185,8 +190,24 @@ def _outside(entry: rec.Entry, record: rec.Record) -> bool:
     return entry.type != DIRECTORY and not selected_by(entry.path, record.patterns)
 
 
+RESERVED_REASON = (
+    f"{tpaths.RESERVED} belongs to the pond itself (resources, runs record):"
+    " --sync never creates, changes or removes anything there (pond apply does)"
+)
+
+
+def reserved(path: str) -> bool:
+    """True for a pond path ``--sync`` must leave alone: at or under ``/etc`` (any case)."""
+    return tpaths.is_reserved(tpaths.split(path))
+
+
 def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change], list[Note]]:
-    """The host changes to bring in, and those left as they are (with why)."""
+    """The host changes to bring in, and those left as they are (with why).
+
+    Nothing at or under ``/etc`` (``tinyfs.paths.RESERVED``) comes in, whatever
+    the mirror's patterns: a host file there, new, changed or removed, is left
+    with ``RESERVED_REASON``.
+    """
     changes: list[Change] = []
     kept: list[Note] = []
     pond_of = rec.PondPaths(record)
@@ -208,6 +229,9 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
         if entry is not None:
             state, _ = rec.host_state(host, entry)
             if state == "clean":
+                continue
+            if reserved(path):
+                kept.append(Note(path, rel, RESERVED_REASON))
                 continue
             if _outside(entry, record):
                 kept.append(Note(path, rel, "outside the mirror's patterns: not brought in"))
@@ -232,6 +256,13 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
         if not selected_by(path, record.patterns):
             kept.append(Note(path, rel, "outside the mirror's patterns: not brought in"))
             continue
+        if reserved(path):
+            kept.append(Note(path, rel, RESERVED_REASON))
+            continue
+        odd = not_canonical(rel, record.files)
+        if odd is not None:
+            kept.append(Note(path, rel, odd))
+            continue
         if item.is_symlink():
             target = _link_target(base, rel, pond_of)
             if target is None:
@@ -254,6 +285,8 @@ def scan(base: Path, record: rec.Record, *, delete: bool) -> tuple[list[Change],
             kept.append(Note(entry.path, rel, "a folder above it is not a folder on the host"))
         elif _outside(entry, record):
             kept.append(Note(entry.path, rel, "outside the mirror's patterns: not deleted"))
+        elif reserved(entry.path):
+            kept.append(Note(entry.path, rel, RESERVED_REASON))
         elif not delete:
             kept.append(Note(entry.path, rel, "removed on the host: kept in the pond (--delete)"))
         elif entry.editable or entry.type in (DIRECTORY, SYMLINK):
@@ -302,8 +335,30 @@ def apply(root: WD, changes: list[Change], report: SyncReport, stamp: str) -> li
     return done
 
 
+def _symlink_above(root: WD, path: str) -> str | None:
+    """The first folder above ``path`` that is a symlink in the pond, or None.
+
+    A host folder put where the mirror wrote a pond symlink (``lnk -> etc``)
+    must not have its files written through that symlink: the pond would
+    follow it, under ``/etc`` or anywhere.
+    """
+    parts = tpaths.split(path)
+    for i in range(1, len(parts)):
+        above = tpaths.join(parts[:i])
+        if not root.exists(above):
+            return None
+        if root.get(above, follow=False).is_symlink():
+            return above
+    return None
+
+
 def _apply_one(root: WD, change: Change, report: SyncReport, stamp: str) -> bool:
     report.hosts[change.path] = change.rel
+    link = _symlink_above(root, change.path)
+    if link is not None:
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"{link} is a symlink in the pond, and --sync writes nothing through one"
+        )
     np = _existing(root, change.path)
     entry = change.entry
     unchanged = (
@@ -367,8 +422,8 @@ def settle(base: Path, record: rec.Record, root: WD, done: list[Change]) -> None
     run that follows leaves it alone.  A host file whose edit became a conflict
     copy is recorded as it is now but against its old version, so that run
     replaces it with the pond's version (the host's bytes are in the copy).  A
-    new file whose host name is not the one the mirror would write (``50%``,
-    written ``50%25``) is renamed to it.
+    user's file is never renamed: a new host name the mirror would not write as
+    it is (``50%``, written ``50%25``) never came in (``scan``).
     """
     for change in done:
         host = base / change.rel
@@ -378,11 +433,6 @@ def settle(base: Path, record: rec.Record, root: WD, done: list[Change]) -> None
         if change.kind not in ("edit", "new-file"):
             continue  # folders and symlinks: the mirror run adopts or rewrites them
         rel = change.rel
-        canonical = posixpath.join(posixpath.dirname(rel), escape(posixpath.basename(change.path)))
-        if canonical != rel and not os.path.lexists(base / canonical):
-            os.rename(host, base / canonical)
-            record.files.pop(rel, None)
-            rel, host = canonical, base / canonical
         try:
             st = os.lstat(host)
         except FileNotFoundError:
