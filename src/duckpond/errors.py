@@ -19,6 +19,7 @@ other failure the user can cause is a ``PondError``::
      ├── LockTimeoutError       another writer holds the pond
      │    └── BusyError         an S3 pond's writers kept winning every retry
      ├── FormatError            input that is not what it claims (CSV, Parquet, URL)
+     │    └── DstError          a local time skipped or repeated by a DST change
      ├── QueryError             SQL that cannot run
      ├── ConfigError            a bad option value (time, zone, format name)
      │    └── HistoryRemovedError  time travel before what ``pond maintain --keep`` kept
@@ -154,6 +155,17 @@ class FormatError(PondError):
     """Input whose content does not match its declared format."""
 
 
+class DstError(FormatError):
+    """A local time that a daylight-saving change skipped or repeated; ``index`` is its
+    row in the array converted, for the reader that knows the file's lines."""
+
+    def __init__(
+        self, message: str, index: int, options: Mapping[str, OptionValue] | None = None
+    ) -> None:
+        super().__init__(message, options=options)
+        self.index = index
+
+
 class QueryError(PondError):
     """A SQL query that could not be planned or executed."""
 
@@ -211,14 +223,28 @@ def flatten(message: str) -> str:
 
 # The flags whose name is not ``--`` and the option's name with ``-`` for ``_``: a
 # repeatable flag is singular (``--column-type a=string --column-type b=int64``).
-CLI_FLAGS = {"column_types": "--column-type", "null_values": "--null-value"}
+CLI_FLAGS = {
+    "column_types": "--column-type",
+    "null_values": "--null-value",
+    "header": "--no-header",
+}
+
+
+# Options said otherwise than as a flag or a key: (the CLI's words, a resource's words),
+# each with ``{}`` for the value.  A source's format is the URL's scheme on the command
+# line (``host+csv:///abs/file.dat``) and a key under ``csv:`` in an Inbox.
+OPTION_WORDS = {"source_format": ("{}", "csv: {{source_format: {}}}")}
 
 
 def render_options(message: str, options: Mapping[str, OptionValue], *, cli: bool) -> str:
     """``{name}`` in ``message`` as the library and YAML say it (``name='v'``, or
-    ``name: v`` for a pair) or as the CLI does (``--name v``, ``CLI_FLAGS``)."""
+    ``name: v`` for a pair) or as the CLI does (``--name v``, ``CLI_FLAGS``); the
+    options of ``OPTION_WORDS`` in their own words."""
     for name, value in options.items():
-        if cli:
+        if name in OPTION_WORDS:
+            shown = value if isinstance(value, str) else value[0 if cli else 1]
+            said = OPTION_WORDS[name][0 if cli else 1].format(shown)
+        elif cli:
             flag = CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
             shown = value[0] if isinstance(value, tuple) else value
             said = f"{flag} {shown}" if shown else flag

@@ -41,9 +41,19 @@ def zone(name: str) -> tzinfo:
     fixed = fixed_offset(name) if isinstance(name, str) else None
     if fixed is not None:
         return fixed
+    return named_zone(name)
+
+
+def named_zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` names (``America/New_York``, ``UTC``), from this machine's
+    tz database; raises ``ConfigError`` ("unknown time zone") for any other name.
+
+    The one place a zone name is looked up: a name that is a folder of the database
+    (``Pacific``, ``Etc``) or unreadable there is unknown too, never an OS error
+    naming the database's path."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ConfigError(
             f"unknown time zone: {name!r} (an IANA name such as America/New_York, "
             "or an offset such as +05:30)"

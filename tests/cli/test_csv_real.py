@@ -284,6 +284,35 @@ def test_dst_fall_back_refused_by_default_with_the_way_out(pond: PondRunner, hos
         "copy", "--format", "series", "--tz", "America/Los_Angeles", str(src), "/s.series"
     )
     assert "--dst" in message and "row-order" in message
+    # The file and the physical line of the first repeated time, and the time.
+    assert message.startswith(f"{src}: data row 2 (line 3): 2025-11-02 01:00:00 happens twice")
+
+
+def test_a_time_in_the_spring_forward_gap_names_its_line_and_the_fixed_offset(
+    pond: PondRunner, host: Path
+) -> None:
+    lines = ["station", "timestamp,v", "2025-03-09 01:30:00,1", "2025-03-09 02:15:00,2"]
+    src = write(host / "gap.csv", "\n".join(lines) + "\n")
+    for dst in ("error", "row-order"):
+        message = pond.fails(
+            "copy",
+            "--format",
+            "series",
+            "--skip-rows",
+            "1",
+            "--tz",
+            "America/Los_Angeles",
+            "--dst",
+            dst,
+            str(src),
+            "/s.series",
+        )
+        assert message.startswith(f"{src}: data row 2 (line 4): 2025-03-09 02:15:00 does not exist")
+        assert "--tz -08:00" in message and "--dst" in message, message
+    # The way out it names reads the file: a logger on standard time all year.
+    series(pond, src, "--skip-rows", "1", "--tz", "-08:00")
+    got = rows(pond, "/s.series", "SELECT CAST(timestamp AS VARCHAR) AS t FROM source")
+    assert [r["t"][11:16] for r in got] == ["09:30", "10:15"]
 
 
 # -- the options model everywhere ----------------------------------------------------------

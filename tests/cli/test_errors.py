@@ -238,11 +238,32 @@ def test_bad_csv(filled: PondRunner, host: Path) -> None:
     assert "CSV" in filled.fails("copy", "--format", "table", str(unterminated), "/d/q")
 
 
-def test_bad_csv_times(filled: PondRunner, host: Path) -> None:
+@pytest.mark.parametrize("name", ["Mars/Olympus", "America", "Etc"])
+def test_bad_csv_times(filled: PondRunner, host: Path, name: str) -> None:
     src = write(host / "t.csv", "timestamp,v\n2025-01-01T00:00:00,1\n")
-    assert "zone" in filled.fails(
-        "copy", "--format", "series", "--tz", "Mars/Olympus", str(src), "/x"
-    )
+    message = filled.fails("copy", "--format", "series", "--tz", name, str(src), "/x")
+    # A tz database folder reads as a misspelled zone does, naming the flag, no path.
+    assert f"--tz: unknown time zone: {name!r}" in message, message
+    assert "tzdata" not in message and "directory" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--skip-rows", "1"], "--skip-rows"),
+        (["--null-value", "NA", "--timestamp-format", "%Y"], "--timestamp-format, --null-value"),
+        (["--format", "data", "--tz", "UTC", "--no-header"], "--no-header, --tz"),
+    ],
+)
+def test_csv_flags_on_raw_bytes_are_refused(
+    filled: PondRunner, host: Path, flags: list[str], said: str
+) -> None:
+    # Stored raw, the file's bytes are kept as they are: the flags did nothing, silently.
+    src = write(host / "tmy.csv", "station line\ntimestamp,v\n2025-01-01T00:00:00,1\n")
+    message = filled.fails("copy", *flags, str(src), "/d/")
+    assert message.startswith(f"tmy.csv: {said} read CSV"), message
+    assert "--format series" in message, message
+    filled.ok("copy", str(src), "/d/")  # without them the raw copy is fine
 
 
 def test_non_parquet_offered_as_parquet(filled: PondRunner, host: Path) -> None:

@@ -78,6 +78,39 @@ def test_tmy3_with_its_station_line_and_24_00_hours(pond: PondRunner, tmp_path: 
     assert described["preamble"][0].startswith('723170,"GREENSBORO PIEDMONT TRIAD INT"')
 
 
+@pytest.mark.parametrize("late", ["24:30", "24:00:01", "24:59"])
+def test_an_hour_past_24_00_is_refused_naming_its_line(
+    pond: PondRunner, tmp_path: Path, late: str
+) -> None:
+    # 24:30 read as 00:30 of the same day was stored a day early, silently.
+    src = tmp_path / "late.csv"
+    src.write_text(f"Date,Time,v\n2025-01-01,24:00,0\n2025-01-01,{late},1\n")
+    message = pond.fails(
+        "copy",
+        "--format",
+        "series",
+        "--timestamp-column",
+        "Date",
+        "--time-column",
+        "Time",
+        "--timestamp-format",
+        "%Y-%m-%d %H:%M" + (":%S" if late.count(":") == 2 else ""),
+        str(src),
+        "/late.series",
+    )
+    assert "data row 2 (line 3)" in message and repr(late) in message and "'Time'" in message
+
+
+def test_24_00_and_24_00_00_are_the_next_day(pond: PondRunner, tmp_path: Path) -> None:
+    src = tmp_path / "ending.csv"
+    src.write_text("Date,Time,v\n2025-01-01,23:00:00,1\n2025-01-01,24:00:00,2\n")
+    flags = ("--timestamp-column", "Date", "--time-column", "Time")
+    fmt = ("--timestamp-format", "%Y-%m-%d %H:%M:%S")
+    pond.ok("copy", "--format", "series", *flags, *fmt, str(src), "/e.series")
+    times = list(pd.to_datetime(frame(pond, "/e.series")["Date"], utc=True))
+    assert times == [pd.Timestamp("2025-01-01T23:00Z"), pd.Timestamp("2025-01-02T00:00Z")]
+
+
 def test_toa5_with_units_and_processing_lines(pond: PondRunner) -> None:
     pond.ok(
         "copy",
@@ -282,6 +315,65 @@ spec:
     assert len(times) == 300 and times.is_unique
 
 
+def inbox_doc(path: Path, pattern: Path, csv: str = "") -> Path:
+    path.write_text(
+        "apiVersion: duckpond/v1\nkind: Inbox\nname: logger\nspec:\n"
+        f"  pattern: {pattern}\n  format: series\n  settle: 0s\n{csv}"
+    )
+    return path
+
+
+def test_a_dat_file_in_an_inbox_is_refused_with_the_yaml_key_that_reads_it(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(TOA5, inbox / "toa5.dat")
+    pond.ok("apply", "-f", str(inbox_doc(tmp_path / "a.yaml", inbox / "*.dat")))
+    result = pond("run")
+    assert result.exit_code == 1
+    said = result.stdout + result.stderr
+    # The way in, as the Inbox's YAML key; no Python syntax, no command-line URL.
+    assert "cannot tell the format of toa5.dat" in said, said
+    assert "csv: {source_format: csv}" in said and "format: data" in said, said
+    assert "format='data'" not in said and "host+csv" not in said, said
+    csv = "  csv: {source_format: csv, skip_rows: 1, skip_rows_after_header: 2}\n"
+    pond.ok("apply", "-f", str(inbox_doc(tmp_path / "a.yaml", inbox / "*.dat", csv)))
+    pond.ok("run")
+    [found] = pond.paths("/inbox/logger/*")
+    assert len(frame(pond, found)) == 72
+
+
+def test_the_cli_names_the_host_csv_url_for_a_dat_file(pond: PondRunner) -> None:
+    message = pond.fails("copy", "--format", "series", str(TOA5), "/s.series")
+    assert f"read it as CSV with host+csv://{TOA5}" in message, message
+    assert "--format data" in message, message
+
+
+def test_gzip_files_in_an_inbox_are_read_as_pond_copy_reads_them(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "tmy.csv.gz").write_bytes(gzip.compress(TMY.read_bytes()))
+    csv = "".join(
+        f"    {line}\n"
+        for line in (
+            "skip_rows: 1",
+            'tz: "-05:00"',
+            'timestamp_column: "Date (MM/DD/YYYY)"',
+            'time_column: "Time (HH:MM)"',
+            'timestamp_format: "%m/%d/%Y %H:%M"',
+        )
+    )
+    pond.ok("apply", "-f", str(inbox_doc(tmp_path / "g.yaml", inbox / "*.gz", "  csv:\n" + csv)))
+    pond.ok("run")
+    [found] = pond.paths("/inbox/logger/*")
+    pond.ok("copy", "--format", "series", *TMY_FLAGS, str(inbox / "tmy.csv.gz"), "/c.series")
+    assert frame(pond, found).equals(frame(pond, "/c.series"))
+    assert len(frame(pond, found)) == 300
+
+
 def test_a_near_miss_csv_key_in_yaml_names_the_right_one(pond: PondRunner, tmp_path: Path) -> None:
     doc = tmp_path / "inbox.yaml"
     doc.write_text(
@@ -327,3 +419,37 @@ def test_rows_at_equal_times_are_stored_with_a_warning_naming_the_file(
     fine = tmp_path / "fine.csv"
     fine.write_text("Date,Time,v\n2025-01-01,00:00,1\n2025-01-01,01:00,2\n")
     assert "warning" not in pond.ok("copy", *flags, str(fine), "/u.series").stdout
+
+
+def test_changed_csv_settings_and_a_grown_plain_file_are_said_at_run(
+    pond: PondRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    src = inbox / "a.csv"
+    src.write_text("timestamp,v\n2025-01-01T00:00:00,1\n2025-01-01T01:00:00,2\n")
+    doc = tmp_path / "i.yaml"
+    pond.ok("apply", "-f", str(inbox_doc(doc, inbox / "*.csv", "  csv: {tz: UTC}\n")))
+    first = pond("--json", "run")
+    assert first.exit_code == 0 and "not read again" not in first.output
+    # New settings: the file already imported is not read again, and the run says so.
+    pond.ok("apply", "-f", str(inbox_doc(doc, inbox / "*.csv", "  csv: {tz: '+01:00'}\n")))
+    again = pond.json("run")
+    [result] = again["results"]
+    assert result["details"]["unchanged"] == 1
+    [said] = [w for w in result["warnings"] if "not read again" in w]
+    assert "1 file(s)" in said and "(a.csv)" in said, said
+    assert "pond rm /inbox/logger/NAME" in said, said
+    # Removed and run again, it is read with the settings now applied.
+    pond.ok("rm", "/inbox/logger/a.csv")
+    pond.ok("run")
+    times = list(pd.to_datetime(frame(pond, "/inbox/logger/a.csv")["timestamp"], utc=True))
+    assert times[0] == pd.Timestamp("2024-12-31T23:00Z")
+    assert not [w for w in pond.json("run")["results"][0]["warnings"] if "not read again" in w]
+    # Without series:, a file that grows is stored whole: said, with the way to append.
+    with src.open("a") as fh:
+        fh.write("2025-01-01T02:00:00,3\n")
+    [grown] = pond.json("run")["results"]
+    assert grown["details"]["changed"] == 1
+    [whole] = [w for w in grown["warnings"] if "stored whole" in w]
+    assert str(src) in whole and "series:" in whole, whole

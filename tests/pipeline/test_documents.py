@@ -89,6 +89,10 @@ def test_unknown_kind_lists_known_kinds(tmp_path: Path) -> None:
         ("{pattern: '/tmp/*', path: '/a/*'}", "spec.path", "no wildcards"),
         ("{pattern: '/tmp/*', format: csv}", "spec.format", "input should be"),
         ("{pattern: '/tmp/*', csv: {tz: Mars/Olympus}}", "spec.csv.tz", "unknown time zone"),
+        ("{pattern: '/tmp/*', csv: {tz: Pacific}}", "spec.csv.tz", "unknown time zone"),
+        # CSV options on raw bytes would do nothing: refused, saying the way in.
+        ("{pattern: '/tmp/*', csv: {skip_rows: 1, tz: UTC}}", "spec.csv", "format: series"),
+        ("{pattern: '/tmp/*', format: data, csv: {null_values: [NA]}}", "spec.csv", "null_values"),
         ("{pattern: '/tmp/*', csv: {delim: ';'}}", "spec.csv.delim", "unknown field"),
         ("{pattern: '/tmp/*', csv: {delimiter: ';;'}}", "spec.csv.delimiter", "one character"),
     ],
@@ -188,3 +192,37 @@ def test_order_and_cycles() -> None:
         CycleError, match=r"dependency cycle between resources: (a -> b -> a|b -> a -> b)"
     ):
         order({"a": {"b"}, "b": {"a"}})
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "said"),
+    [
+        # A misspelled optional key: nothing is missing, the place's own keys are asked.
+        (
+            "Reduce",
+            "{in_pattern: '/raw/*.series', resolutions: [1d], time_zone: UTC}",
+            "spec.time_zone: unknown field (did you mean timezone?)",
+        ),
+        (
+            "Site",
+            "{title: T, out: /tmp/www, charts: [{pattern: '/r/*'}, {pattern: '/s/*', colums: [a]}]}",
+            "spec.charts.1.colums: unknown field (did you mean columns?)",
+        ),
+        (
+            "Site",
+            "{title: T, out: /tmp/www, charts: [{pattern: '/r/*', labels: {a: {unti: C}}}]}",
+            "spec.charts.0.labels.a.unti: unknown field (did you mean unit?)",
+        ),
+    ],
+)
+def test_an_unknown_key_names_the_closest_key_of_its_place(
+    tmp_path: Path, kind: str, spec: str, said: str
+) -> None:
+    message = load_error(yaml_file(tmp_path / "k.yaml", doc(kind, "x", spec)))
+    assert said in message, message
+
+
+def test_an_unknown_key_far_from_any_gets_no_guess(tmp_path: Path) -> None:
+    spec = "{in_pattern: '/raw/*.series', resolutions: [1d], zzzz: 1}"
+    message = load_error(yaml_file(tmp_path / "k.yaml", doc("Reduce", "x", spec)))
+    assert "spec.zzzz: unknown field" in message and "did you mean" not in message, message

@@ -602,6 +602,7 @@ def test_reduce_in_a_local_calendar_matches_pandas_across_dst(pond: PondRunner, 
     ("change", "message"),
     [
         ("[1h, 6h, 1d]\n  timezone: Mars/Olympus", "spec.timezone: unknown time zone"),
+        ("[1h, 6h, 1d]\n  timezone: America", "spec.timezone: unknown time zone"),
         ("[1d, 1w, 1mo]", "1mo is not a whole multiple of 1w"),
         ("[1h, 6h, 1d]\n  week_start: someday", "spec.week_start: not a weekday"),
     ],

@@ -109,6 +109,8 @@ def test_site_errors_are_one_line(
     assert message == "no Site resource named 'nope' (sites: none)"
     bad = site_yaml(tmp_path / "bad.yaml", host / "www", timezone="Mars/Olympus")
     assert "spec.timezone" in pond.fails("apply", "-f", str(bad))
+    folder = site_yaml(tmp_path / "folder.yaml", host / "www", timezone="Pacific")
+    assert "spec.timezone: unknown time zone" in pond.fails("apply", "-f", str(folder))
     relative = site_yaml(tmp_path / "rel.yaml", Path("www"))
     assert "spec.out" in pond.fails("apply", "-f", str(relative))
 

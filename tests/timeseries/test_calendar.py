@@ -190,6 +190,9 @@ def test_nesting_calendar_units_are_accepted() -> None:
     ("kwargs", "message"),
     [
         ({"timezone": "Mars/Olympus"}, "unknown time zone: 'Mars/Olympus'"),
+        # A folder of the tz database is no zone (it was an OS error naming its path).
+        ({"timezone": "Pacific"}, "unknown time zone: 'Pacific'"),
+        ({"timezone": "Etc"}, "unknown time zone: 'Etc'"),
         ({"week_start": "someday"}, "not a weekday: 'someday'"),
     ],
 )

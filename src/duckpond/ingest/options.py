@@ -150,6 +150,18 @@ class CopyOptions:
             raise OptionError("null_values", "each marker is non-empty text")
         _one_of("dst", self.dst, get_args(DstPolicy))
 
+    def set_fields(self, *, reading_only: bool = False) -> list[str]:
+        """The names of the options given a value other than their default, in field
+        order; ``reading_only`` leaves out ``source_format`` and ``compression`` (what a
+        ``host+csv+gz://`` URL says, which raw bytes may carry too)."""
+        blank = CopyOptions()
+        skipped = ("source_format", "compression") if reading_only else ()
+        return [
+            f.name
+            for f in fields(self)
+            if f.name not in skipped and getattr(self, f.name) != getattr(blank, f.name)
+        ]
+
     def csv(self, delimiter: str | None = None) -> CsvOptions:
         """The CSV reading options these say (``delimiter`` when the options leave it open)."""
         from ..query.csvread import CsvOptions

@@ -42,10 +42,13 @@ def source_format(host: Path, declared: str | None) -> str:
         return "csv"
     if suffix in (".parquet", ".pq"):
         return "parquet"
+    # The way in that works, in the words of whoever reads the error: a host+csv URL
+    # to pond copy, the csv: key to an Inbox (a Campbell .dat, a logger's .txt).
+    url = f"host+csv://{host.absolute()}"
     raise FormatError(
-        f"cannot tell the format of {host.name}: name it .csv or .parquet, "
-        "or keep its raw bytes with {format}",
-        options={"format": "data"},
+        f"cannot tell the format of {host.name}: name it .csv or .parquet, or read it "
+        "as CSV with {source_format} (or keep its raw bytes with {format})",
+        options={"source_format": (url, "csv"), "format": ("data", "data")},
     )
 
 
@@ -79,6 +82,16 @@ def store_file(
             )
     if node_type == DYNAMIC_FILE:
         raise FormatError(f"{pond_path} is computed by a factory and cannot be written")
+    given = options.set_fields(reading_only=True)
+    if node_type not in TABULAR and given:
+        # Raw bytes are kept as they are: a CSV option would silently do nothing.
+        named = ", ".join("{" + name + "}" for name in given)
+        raise ConfigError(
+            f"{host.name}: {named} read CSV into a table or series, but {pond_path} would "
+            "be stored as raw bytes, where they do nothing: give {format} or table "
+            "(or leave them out)",
+            options={**dict.fromkeys(given, ""), "format": ("series", "series")},
+        )
     attributes: dict[str, Any] = {}
     event_range: tuple[int, int] | None = None
     if node_type in TABULAR:
@@ -128,6 +141,9 @@ def to_parquet_from_host(
     from ..query import csvread, parquet
 
     fmt = source_format(host, options.source_format)
+    # From the name when not given: bytes read already (an Inbox's) carry no name, and
+    # gzip read as text fails on its magic byte.
+    compression = options.compression or csvread.compression_for(host.name)
     series = node_type == FILE_SERIES
     if fmt == "csv":
         delimiter = options.delimiter
@@ -137,7 +153,7 @@ def to_parquet_from_host(
             host if content is None else content,
             options=options.csv(delimiter),
             require_timestamp=series,
-            compression=options.compression,
+            compression=compression,
         )
     elif fmt == "parquet":
         converted = parquet.check_parquet(

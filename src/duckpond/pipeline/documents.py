@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -238,9 +239,52 @@ _MESSAGES = {
 }
 
 
-def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str:
+def _keys_at(model: Any, loc: Sequence[int | str]) -> list[str]:
+    """The field names of the model (or dataclass) that ``loc`` reaches from ``model``
+    through fields, list items and mapping values; [] where it reaches none."""
+    import dataclasses
+    import typing
+
+    def fields_of(kind: Any) -> dict[str, Any] | None:
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return {name: f.annotation for name, f in kind.model_fields.items()}
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            try:
+                hints = typing.get_type_hints(kind)
+            except (NameError, TypeError):
+                hints = {}
+            return {f.name: hints.get(f.name) for f in dataclasses.fields(kind)}
+        return None
+
+    def choices(kind: Any) -> list[Any]:
+        # Optional, unions and Annotated: every type the value may be.
+        origin = typing.get_origin(kind)
+        if origin is typing.Annotated:
+            return choices(typing.get_args(kind)[0])
+        if origin is typing.Union or isinstance(kind, types.UnionType):
+            return [c for arg in typing.get_args(kind) for c in choices(arg)]
+        return [kind]
+
+    current = [model]
+    for part in loc:
+        following: list[Any] = []
+        for kind in (c for k in current for c in choices(k)):
+            known = fields_of(kind)
+            origin, args = typing.get_origin(kind), typing.get_args(kind)
+            if known is not None and isinstance(part, str) and part in known:
+                following.append(known[part])
+            elif origin in (list, tuple, set, frozenset) and isinstance(part, int) and args:
+                following.append(args[0])
+            elif origin is dict and isinstance(part, str) and len(args) == 2:
+                following.append(args[1])
+        current = following
+    return [name for k in current for c in choices(k) for name in fields_of(c) or {}]
+
+
+def describe_validation(exc: ValidationError, prefix: Sequence[str] = (), model: Any = None) -> str:
     """Every error of a pydantic error as ``field: message``, joined by ``; ``, never
-    quoting input values; an unknown field near a missing one says "did you mean".
+    quoting input values; an unknown field says "did you mean" the closest field of
+    ``model`` (the model validated) at its place, or near a missing one.
 
     Input values are left out because a secret field's input may be a literal secret.
     A misspelled field is both an unknown field and a missing one: showing only the
@@ -265,7 +309,12 @@ def describe_validation(exc: ValidationError, prefix: Sequence[str] = ()) -> str
         elif error["type"] == "string_pattern_mismatch" and tuple(error["loc"]) == ("name",):
             message = f"a name is lower-case letters, digits, '-' and '_', starting {NAME_PATTERN}"
         elif error["type"] in ("extra_forbidden", "unexpected_keyword_argument") and loc:
-            close = difflib.get_close_matches(str(loc[-1]), missing, n=1)
+            # A key missing beside it first (the misspelling of a required one), else
+            # the closest key that place takes (time_zone: timezone; colums: columns).
+            known = _keys_at(model, loc[:-1]) if model is not None else []
+            close = difflib.get_close_matches(str(loc[-1]), missing, n=1) or (
+                difflib.get_close_matches(str(loc[-1]), known, n=1)
+            )
             if close:
                 message += f" (did you mean {close[0]}?)"
         message = message[:1].lower() + message[1:]
@@ -453,7 +502,7 @@ def validate_document(raw: Any, source: Source) -> Document:
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:
-        raise DocumentError(f"{source.where()}: {describe_validation(exc)}") from None
+        raise DocumentError(f"{source.where()}: {describe_validation(exc, (), Envelope)}") from None
     try:
         kind = get_kind(envelope.kind)
     except ConfigError as exc:
@@ -464,7 +513,8 @@ def validate_document(raw: Any, source: Source) -> Document:
     try:
         spec = kind.spec_model.model_validate(spec_input)
     except ValidationError as exc:
-        raise DocumentError(f"{source.where()}: {describe_validation(exc, ('spec',))}") from None
+        said = describe_validation(exc, ("spec",), kind.spec_model)
+        raise DocumentError(f"{source.where()}: {said}") from None
     return Document(kind, envelope.name, envelope.desc, spec, source)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, FormatError, flatten
+from ..errors import ConfigError, DstError, FormatError, flatten
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,16 +56,13 @@ _FIXED_OFFSET = re.compile(r"^[+-](?:[01]\d|2[0-3]):[0-5]\d$")
 def check_zone(name: str) -> None:
     """``ConfigError`` unless ``name`` is a zone this machine knows or a fixed offset
     written ``+HH:MM`` / ``-HH:MM``."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from ..timeparse import named_zone
 
     if _FIXED_OFFSET.match(name):
         return
     if re.match(r"^[+-]\d", name):
         raise ConfigError(f"a fixed offset is written +HH:MM or -HH:MM, not {name!r}")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone: {name!r}") from None
+    named_zone(name)
 
 
 # -- timestamps -------------------------------------------------------------------
@@ -143,14 +140,67 @@ def to_utc_micros_type(
             else:
                 arr = pc.assume_timezone(arr, timezone=tz, ambiguous=ambiguous, nonexistent="raise")
         except pa.ArrowInvalid as exc:
-            hint = ""
-            if "ambiguous" in str(exc).lower():
-                hint = "; say how to read a repeated hour with --dst earliest|latest|row-order"
-            raise FormatError(
-                f"timestamps do not exist or repeat in {tz}: {flatten(str(exc))}{hint}"
+            raise _dst_error(arr, tz, dst) or FormatError(
+                f"timestamps do not exist or repeat in {tz}: {flatten(str(exc))}"
             ) from None
     # Nanoseconds are truncated to microseconds, as Delta does; safe=False allows it.
     return arr.cast(pa.timestamp("us", tz="UTC"), safe=False)
+
+
+def _dst_error(arr: pa.Array, tz: str, dst: str) -> DstError | None:
+    """The first local time of ``arr`` that ``tz``'s DST changes skip (or repeat, with
+    ``dst`` error), said with the way to read it; None if there is none."""
+    import pyarrow.compute as pc
+
+    def read(ambiguous: str, nonexistent: str) -> Any:
+        return pc.assume_timezone(arr, timezone=tz, ambiguous=ambiguous, nonexistent=nonexistent)
+
+    # Read both ways, a time differs only where the change made it skipped (or repeated).
+    skipped = pc.fill_null(
+        pc.not_equal(read("earliest", "earliest"), read("earliest", "latest")), False
+    )
+    repeated = pc.fill_null(
+        pc.not_equal(read("earliest", "earliest"), read("latest", "earliest")), False
+    )
+    first_skipped = pc.index(skipped, True).as_py()
+    first_repeated = pc.index(repeated, True).as_py() if dst == "error" else -1
+    if first_skipped < 0 and first_repeated < 0:
+        return None
+    if first_repeated < 0 or 0 <= first_skipped < first_repeated:
+        when = arr[first_skipped].as_py().isoformat(sep=" ")
+        offset = _standard_offset(tz)
+        return DstError(
+            f"{when} does not exist in {tz} (the clock skipped that hour when daylight "
+            "time began): a logger kept on standard time all year is read with its fixed "
+            "offset, {tz}; {dst} only chooses within an hour repeated when it ended",
+            first_skipped,
+            options={"tz": (offset, repr(offset)), "dst": ""},
+        )
+    when = arr[first_repeated].as_py().isoformat(sep=" ")
+    choices = "earliest|latest|row-order"
+    return DstError(
+        f"{when} happens twice in {tz} (the hour repeated when daylight time ended): "
+        "say which is meant with {dst}",
+        first_repeated,
+        options={"dst": (choices, choices)},
+    )
+
+
+def _standard_offset(tz: str) -> str:
+    """``tz``'s offset outside daylight time, as ``-08:00``: the smaller of January's
+    and July's (daylight time adds, in either hemisphere)."""
+    from datetime import datetime
+
+    from ..timeparse import named_zone
+
+    zone = named_zone(tz)
+    offsets = []
+    for month in (1, 7):
+        delta = datetime(2025, month, 1, tzinfo=zone).utcoffset()
+        offsets.append(int(delta.total_seconds()) // 60 if delta is not None else 0)
+    minutes = min(offsets)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _row_order(arr: pa.Array, tz: str, state: DstState) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
-from ..errors import ConfigError, FormatError, flatten
+from ..errors import ConfigError, DstError, FormatError, flatten
 from .canonical import DST_POLICIES, TIMESTAMP_CANDIDATES, DstState, canonical_batch, check_zone
 from .parquet import Converted, write_parquet
 
@@ -248,8 +248,15 @@ class _CsvReading:
         prepared = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
         if self.rows == 0:
             self._check_zone_used(prepared)
+        try:
+            canonical = canonical_batch(prepared, self.options.tz, self.options.dst, self.dst)
+        except DstError as exc:
+            # The time's file and physical line, which only the reading knows.
+            raise FormatError(
+                f"{self.where()}{self._line(exc.index)}: {exc.args[0]}", options=exc.options
+            ) from None
         self.rows += batch.num_rows
-        return canonical_batch(prepared, self.options.tz, self.options.dst, self.dst)
+        return canonical
 
     def _check_zone_used(self, batch: pa.RecordBatch) -> None:
         """A ``tz`` that no time of the file is read in would silently do nothing: refuse
@@ -279,7 +286,17 @@ class _CsvReading:
         dates = pc.cast(batch.column(date_name), pa.string())
         times = pc.utf8_trim_whitespace(pc.cast(batch.column(time_name), pa.string()))
         # Hour-ending files (TMY, many loggers) write the last hour of a day as 24:00.
+        # Only that exact instant is the next day's 00:00: 24:30 is no time of any day,
+        # and read as 00:30 it would be stored a day early, silently.
         ending = pc.fill_null(pc.match_substring_regex(times, r"^24(:?00){1,2}$"), False)
+        past = pc.and_(pc.match_substring_regex(times, r"^24"), pc.invert(ending))
+        if pc.any(past).as_py():
+            first = pc.index(past, True).as_py()
+            raise FormatError(
+                f"{self.where()}{self._line(first)}, column {time_name!r}: "
+                f"{times[first].as_py()!r} is past the end of the day; only 24:00 "
+                "(the next day's 00:00) is read as an hour-ending time"
+            )
         times = pc.replace_substring_regex(times, pattern=r"^24", replacement="00")
         joined = pc.binary_join_element_wise(dates, times, " ")
         parsed = self._parse_times(f"{date_name}+{time_name}", joined)

@@ -77,6 +77,19 @@ class InboxSpec(StrictModel):
     series: str | None = None
 
     @model_validator(mode="after")
+    def _csv_needs_a_table(self) -> InboxSpec:
+        # With format: data the bytes are kept as they are: csv: keys would do nothing.
+        given = self.csv.set_fields()
+        if self.format == "data" and given:
+            raise OptionError(
+                "csv",
+                f"{', '.join(given)} read CSV into a table or series, but format: data "
+                "(the default) keeps each file's bytes as they are: set format: series "
+                "(or table), or remove csv:",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _series_needs_series(self) -> InboxSpec:
         if self.series is None:
             return self
@@ -266,6 +279,23 @@ def _unreadable(host: Path, exc: OSError) -> str:
     return f"{host}: cannot be read: {reason}"
 
 
+def _csv_settings(options: CopyOptions) -> str:
+    """A short digest of the ``csv:`` settings a file is read with, kept with each
+    version an Inbox stores, so that a later run can tell files read otherwise."""
+    from ..documents import canonical_json
+
+    return hashlib.sha256(canonical_json(dataclasses.asdict(options))).hexdigest()[:16]
+
+
+def _not_reread_warning(names: list[str], path: str) -> str:
+    """The files stored under other ``csv:`` settings, which a run does not read again."""
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (
+        f"{len(names)} file(s) were imported with other csv: settings and are not read "
+        f"again ({shown}); to re-read one, remove it (pond rm {path}/NAME) and run again"
+    )
+
+
 def _source_hash(attributes: Any, sha256: str) -> str:
     value = attributes.get("source_sha256") if attributes else None
     return str(value) if value else sha256
@@ -291,6 +321,11 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     # Routed (spec.series): per host file, its latest content and last event time stored.
     from_source: dict[str, str] = {}
     last_time: dict[str, int] = {}
+    # The csv: settings each file's latest version was read with (absent before they
+    # were recorded), by name or, routed, by host file.
+    read_with: dict[str, str] = {}
+    tabular = spec.format in ("table", "series")
+    settings = _csv_settings(spec.csv)
     routed = spec.series is not None
     if root.exists(spec.path):
         for np in root.visit(spec.path) if routed else root.entries(spec.path):
@@ -303,6 +338,9 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                 imported.setdefault((name if routed else "", digest), f"{np.path}")
                 latest[name] = digest
                 source = str((info.attributes or {}).get("source") or "")
+                recorded = (info.attributes or {}).get("inbox_csv")
+                if isinstance(recorded, str):
+                    read_with[source if routed else name] = recorded
                 if routed and source:
                     from_source[source] = digest
                     if info.max_event_time is not None:
@@ -314,6 +352,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     skipped: list[str] = []
     failed: list[str] = []
     warnings: list[str] = []
+    not_reread: list[str] = []
     seen_names: dict[str, Path] = {}
     first: dict[Path, tuple[int, int]] = {}
     candidates: list[_Candidate] = []
@@ -354,6 +393,9 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             continue
         if (from_source.get(str(host)) if routed else latest.get(name)) == digest:
             counts["unchanged"] += 1
+            recorded = read_with.get(str(host) if routed else name)
+            if tabular and recorded is not None and recorded != settings:
+                not_reread.append(name)
             continue
         seen = imported.get((name if routed else "", digest))
         if seen is not None:
@@ -362,8 +404,17 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             continue
         first[host] = found
         grown = str(host) in from_source if routed else name in latest
+        if grown and not routed and spec.format == "series":
+            # Stored whole as a new version: a Reduce over it sees the old rows again.
+            warnings.append(
+                f"{host}: changed, so stored whole as a new version of {spec.path}/{name} "
+                "(its earlier rows too); with series: a file that grows appends only "
+                "its new rows"
+            )
         candidates.append(_Candidate(host, name, digest, found, "changed" if grown else "new"))
 
+    if not_reread:
+        warnings.append(_not_reread_warning(not_reread, spec.path))
     if candidates and spec.settle.total_seconds() > 0:
         time.sleep(spec.settle.total_seconds())
     ready: list[tuple[_Candidate, bytes, dict[str, Any], tuple[int, int] | None, str]] = []
@@ -376,6 +427,8 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             continue
         node_type = node_types.get(cand.name, FORMAT_TYPES[spec.format])
         attributes: dict[str, Any] = {"source": str(cand.host), "source_sha256": cand.sha256}
+        if tabular:
+            attributes["inbox_csv"] = settings
         event_range: tuple[int, int] | None = None
         duplicates = 0  # rows at a time seen before in this file
         try:
