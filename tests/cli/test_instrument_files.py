@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from duckpond import Pond
+
 from .conftest import PondRunner
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -446,10 +448,19 @@ def test_changed_csv_settings_and_a_grown_plain_file_are_said_at_run(
     times = list(pd.to_datetime(frame(pond, "/inbox/logger/a.csv")["timestamp"], utc=True))
     assert times[0] == pd.Timestamp("2024-12-31T23:00Z")
     assert not [w for w in pond.json("run")["results"][0]["warnings"] if "not read again" in w]
-    # Without series:, a file that grows is stored whole: said, with the way to append.
+    # Without series:, a file that grows appends only its new rows (late data is late).
     with src.open("a") as fh:
         fh.write("2025-01-01T02:00:00,3\n")
     [grown] = pond.json("run")["results"]
     assert grown["details"]["changed"] == 1
-    [whole] = [w for w in grown["warnings"] if "stored whole" in w]
-    assert str(src) in whole and "series:" in whole, whole
+    assert not [w for w in grown["warnings"] if "stored whole" in w], grown["warnings"]
+    with Pond.open(pond.dir) as p:
+        versions = p.history("/inbox/logger/a.csv")
+    assert versions[-1].attributes["rows"] == 1, versions[-1].attributes
+    assert list(frame(pond, "/inbox/logger/a.csv")["v"]) == [1, 2, 3]
+    # A file changed before its end is stored whole: said, and its rows win.
+    src.write_text("timestamp,v\n2025-01-01T00:00:00,10\n2025-01-01T01:00:00,2\n")
+    [changed] = pond.json("run")["results"]
+    [whole] = [w for w in changed["warnings"] if "stored whole" in w]
+    assert str(src) in whole and "changed before its end" in whole, whole
+    assert list(frame(pond, "/inbox/logger/a.csv")["v"]) == [10, 2, 3]

@@ -161,3 +161,46 @@ def test_an_inbox_file_with_rows_at_equal_times_is_a_warning_of_the_run(
     assert result["outcome"] == "ok"  # stored all the same: a warning, not a failure
     rows = pond.ok("cat", "/inbox/loggers/north.series", "--format", "csv").stdout
     assert len(rows.strip().splitlines()) == 1 + 2
+
+
+def test_a_grown_file_without_series_appends_its_new_rows_too(pond: PondRunner, host: Path) -> None:
+    """Late data means late for a plain Inbox: a file that only grew stores its new rows
+    alone, so a Reduce over it recomputes the touched buckets and counts nothing late."""
+    inbox = host / "plain"
+    export(inbox / "station7.csv", "2024-06-10", 48, 5.0)
+    apply(
+        pond,
+        host,
+        f"""
+apiVersion: duckpond/v1
+kind: Inbox
+name: plain
+spec: {{pattern: "{inbox}/*.csv", format: series, path: /inbox/plain, settle: 0s}}
+---
+apiVersion: duckpond/v1
+kind: Reduce
+name: hourly
+spec: {{in_pattern: "/inbox/plain/*.csv", resolutions: [1h]}}
+""",
+    )
+    assert pond.json("run")["results"][0]["details"]["new"] == 1
+    out = pond.paths("/reduce/hourly/**/*.series")
+    assert len(out) == 1
+    pond.ok("cat", out[0], "--format", "csv")
+    grown = export(inbox / "station7.csv", "2024-06-10", 54, 5.0)
+    result = pond.json("run")["results"][0]
+    assert result["details"]["changed"] == 1
+    assert not [w for w in result["warnings"] if "stored whole" in w], result["warnings"]
+    stored = pond.ok("cat", "/inbox/plain/station7.csv", "--all-versions", "--format", "csv")
+    assert len(stored.stdout.strip().splitlines()) == 1 + 54  # the 48 old rows not again
+    assert list(read(pond, "/inbox/plain/station7.csv")["temp"]) == list(
+        pd.read_csv(io.StringIO(grown))["temp"]
+    )
+    pond.ok("cat", out[0], "--format", "csv")
+    update = pond.json("describe", out[0])[0]["derivation"]["update"]
+    assert update == {
+        "mode": "incremental",
+        "recomputed_buckets": 6,
+        "late_rows": 0,
+        "late_buckets": 0,
+    }

@@ -32,7 +32,11 @@ One station, one series: with ``series: "$0.series"`` (a name below ``path`` bui
 from the pattern's captures, ``*`` each) every file goes to the series its name
 says, so each day's export of a logger appends to that logger's one series.  A
 file imported before that grows (rows appended under the same name) then appends
-only its rows after the last one imported from it.
+only its rows after the last one imported from it.  Without ``series:`` the same holds
+for a file whose earlier bytes are unchanged (each version records the size and hash
+of the file it was read from): only the rows after the series' last time are stored,
+so a Reduce over it finds no late rows.  A file changed anywhere else is stored whole
+as a new version (its rows override the earlier ones at equal times), with a warning.
 """
 
 from __future__ import annotations
@@ -195,6 +199,15 @@ def _after(data: bytes, attributes: dict[str, Any], last: int) -> Any:
     return write_parquet(iter(kept.to_batches()), True, column, schema=kept.schema)
 
 
+def _appended(content: bytes, before: tuple[int, str] | None) -> bool:
+    """Whether ``content`` is the file read before (``before``: its size and sha256) with
+    bytes added at its end only."""
+    if before is None:
+        return False
+    size, digest = before
+    return 0 < size <= len(content) and hashlib.sha256(content[:size]).hexdigest() == digest
+
+
 def _check(spec: InboxSpec) -> list[tuple[str, str]]:
     base = host_glob_base(spec.pattern)
     if not base.is_dir():
@@ -324,6 +337,10 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
     # The csv: settings each file's latest version was read with (absent before they
     # were recorded), by name or, routed, by host file.
     read_with: dict[str, str] = {}
+    # Not routed: per name, the size and hash of the file its latest version was read
+    # from (absent before sizes were recorded), and the series' last event time.
+    prefix: dict[str, tuple[int, str]] = {}
+    name_last: dict[str, int] = {}
     tabular = spec.format in ("table", "series")
     settings = _csv_settings(spec.csv)
     routed = spec.series is not None
@@ -341,6 +358,16 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                 recorded = (info.attributes or {}).get("inbox_csv")
                 if isinstance(recorded, str):
                     read_with[source if routed else name] = recorded
+                size = (info.attributes or {}).get("source_size")
+                if not routed:
+                    if isinstance(size, int):
+                        prefix[name] = (size, digest)
+                    else:
+                        prefix.pop(name, None)
+                    if info.max_event_time is not None:
+                        name_last[name] = max(
+                            info.max_event_time, name_last.get(name, info.max_event_time)
+                        )
                 if routed and source:
                     from_source[source] = digest
                     if info.max_event_time is not None:
@@ -404,13 +431,6 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             continue
         first[host] = found
         grown = str(host) in from_source if routed else name in latest
-        if grown and not routed and spec.format == "series":
-            # Stored whole as a new version: a Reduce over it sees the old rows again.
-            warnings.append(
-                f"{host}: changed, so stored whole as a new version of {spec.path}/{name} "
-                "(its earlier rows too); with series: a file that grows appends only "
-                "its new rows"
-            )
         candidates.append(_Candidate(host, name, digest, found, "changed" if grown else "new"))
 
     if not_reread:
@@ -443,6 +463,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             skipped.append(f"{cand.host}: still being written")
             continue
         data = content
+        attributes["source_size"] = len(content)
         if node_type in ("file:table", "file:series"):
             try:
                 stored = to_parquet_from_host(cand.host, node_type, spec.csv, content=content)
@@ -453,8 +474,19 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
             attributes = {**stored.attributes, **attributes}
             duplicates = stored.duplicate_times
             event_range = stored.event_range
-            last = last_time.get(str(cand.host))
-            if routed and last is not None:
+            last = last_time.get(str(cand.host)) if routed else None
+            if not routed and node_type == "file:series" and cand.status == "changed":
+                if _appended(content, prefix.get(cand.name)):
+                    last = name_last.get(cand.name)
+                else:
+                    # Changed before its end: stored whole, and a Reduce over it sees
+                    # the earlier rows again (as corrections at their times).
+                    warnings.append(
+                        f"{cand.host}: changed before its end, so stored whole as a new "
+                        f"version of {spec.path}/{cand.name} (its earlier rows too); a "
+                        "file that only grows appends only its new rows"
+                    )
+            if last is not None:
                 # A file that grew: only its rows after the last one imported from it.
                 newer = _after(data, attributes, last)
                 if newer is None:
