@@ -141,19 +141,13 @@ class PushRecord:
         }
         if self.runs_end is not None:
             body["runs_end"] = self.runs_end
-        body["checksum"] = _checksum(body)
-        return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        return _sealed(body)
 
     @classmethod
     def decode(cls, data: bytes, where: str) -> PushRecord:
         """Parse and check a record; ``CorruptDataError`` naming ``where`` if it was altered."""
         try:
-            body = json.loads(data)
-            checksum = body.pop("checksum")
-            if body.get("format") != RECORD_FORMAT:
-                raise ValueError(f"unknown format {body.get('format')!r}")
-            if checksum != _checksum(body):
-                raise CorruptDataError(f"push record {where} was altered (its checksum differs)")
+            body = _unsealed(data, RECORD_FORMAT, f"push record {where}")
             objects = tuple(RemoteObject(str(k), str(s), int(n)) for k, s, n in body["objects"])
             record = cls(
                 str(body["pond_id"]),
@@ -210,19 +204,13 @@ class Floor:
             "removing": list(self.removing),
             "versions": list(self.versions),
         }
-        body["checksum"] = _checksum(body)
-        return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        return _sealed(body)
 
     @classmethod
     def decode(cls, data: bytes, where: str) -> Floor:
         """Parse and check a floor; ``CorruptDataError`` naming ``where`` if it was altered."""
         try:
-            body = json.loads(data)
-            checksum = body.pop("checksum")
-            if body.get("format") != FLOOR_FORMAT:
-                raise ValueError(f"unknown format {body.get('format')!r}")
-            if checksum != _checksum(body):
-                raise CorruptDataError(f"{where} was altered (its checksum differs)")
+            body = _unsealed(data, FLOOR_FORMAT, where)
             lo, hi = (int(v) for v in body["versions"])
             return cls(
                 str(body["pond_id"]),
@@ -241,6 +229,28 @@ class Floor:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise CorruptDataError(f"{where} cannot be read: {e}") from None
+
+
+def _sealed(body: dict[str, Any]) -> bytes:
+    """``body`` as one JSON line with its checksum added (a record's or a floor's bytes)."""
+    body["checksum"] = _checksum(body)
+    return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def _unsealed(data: bytes, form: str, what: str) -> dict[str, Any]:
+    """The body of ``_sealed`` bytes of format ``form``, checksum checked and removed.
+
+    Raises ``CorruptDataError`` naming ``what`` if it was altered; ``ValueError``,
+    ``KeyError`` or ``AttributeError`` if it is not such a body at all (the callers name
+    ``what`` as unreadable).
+    """
+    body = json.loads(data)
+    checksum = body.pop("checksum")
+    if body.get("format") != form:
+        raise ValueError(f"unknown format {body.get('format')!r}")
+    if checksum != _checksum(body):
+        raise CorruptDataError(f"{what} was altered (its checksum differs)")
+    return dict(body)
 
 
 def _checksum(body: dict[str, Any]) -> str:
