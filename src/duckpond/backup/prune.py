@@ -40,6 +40,7 @@ from .layout import (
     BLOBS_PREFIX,
     FLOOR_KEY,
     LOG_PREFIX,
+    RUNS_PREFIX,
     Floor,
     PushRecord,
     RemoteObject,
@@ -168,11 +169,13 @@ def prune(
             f"{remote.url}/{unknown[0]} is in the snapshot at Delta version {base.version} "
             "but no record or floor names it; nothing was removed"
         )
+    runs = _run_pieces(floor, before)
     log0 = _log_zero(floor, records)
     checkpoint_key = f"{LOG_PREFIX}{base.version:020d}.checkpoint.parquet"
     kept = {log0.key, checkpoint_key, FLOOR_KEY}
     kept |= {o.key for g in groups for o in g}
     kept |= {o.key for r in kept_records for o in r.objects}
+    kept |= {o.key for o in runs}
 
     # What goes: only what a floor or record named (never an unknown key), plus the
     # checkpoints earlier prunes wrote.
@@ -205,7 +208,7 @@ def prune(
         base.version,
         sha256_hex(found[1]),
         now.isoformat(),
-        ((log0, checkpoint), *groups),
+        ((log0, checkpoint), *groups, *((runs,) if runs else ())),
         tuple(sorted(doomed)),
         versions,
     )
@@ -269,6 +272,18 @@ def _groups(
             blobs = [o for o in objects if _is_blob(o.key)]
             groups.append((*files, *blobs))
     return groups
+
+
+def _run_pieces(floor: Floor | None, before: list[PushRecord]) -> tuple[RemoteObject, ...]:
+    """Every run-record piece named before the window, in key order: kept, and named by
+    the new floor as a group of their own.  Run records are the pond's whole history of
+    runs (``pond maintain`` keeps them all too), and a restore joins the pieces from byte
+    0 (``restore._join_runs``): none may go with the transactions."""
+    found: dict[str, RemoteObject] = {}
+    for obj in [*(floor.all_objects() if floor else []), *(o for r in before for o in r.objects)]:
+        if obj.key.startswith(RUNS_PREFIX):
+            found[obj.key] = obj
+    return tuple(found[key] for key in sorted(found))
 
 
 def _is_blob(key: str) -> bool:
