@@ -138,6 +138,17 @@ def test_init_refuses_an_existing_pond_or_backup(s3_url: str, tmp_path: Path) ->
     assert gapless(s3_url, cache) == [1]
 
 
+def test_init_into_a_missing_bucket_is_refused_and_creates_nothing(
+    s3_url: str, tmp_path: Path
+) -> None:
+    """SeaweedFS creates a bucket on its first write; init must name the typo instead."""
+    missing = "s3://no-such-bucket-here/pond"
+    message = assert_process_user_error(pond_cli(missing, tmp_path / "cache", "init"))
+    assert message == f"{missing}: the bucket does not exist", message
+    again = assert_process_user_error(pond_cli(missing, tmp_path / "cache", "list"))
+    assert "the bucket does not exist" in again, again
+
+
 def test_of_four_racing_inits_one_makes_the_pond(s3_url: str, tmp_path: Path) -> None:
     """deltalake rebased a second create onto version 1 (two root rows numbered 1) until
     it was told not to retry; now the later inits are refused."""

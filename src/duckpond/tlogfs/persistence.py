@@ -244,13 +244,15 @@ class DeltaPersistence:
         options = options or StoreOptions()
         files = RemoteFiles(location, options)
         try:
-            check_create_only(files.store, location, options)
+            # Listed before anything is written: a bucket that does not exist is named as
+            # such, never created by the probe's put (some servers create it on a write).
             try:
                 existing = obstore.list(files.store, f"{DATA_DIR}/", chunk_size=1).collect()
             except Exception as e:
                 raise remote_error(e, location, options) from None
             if existing:
                 raise PondExistsError(f"a pond (or a backup) already exists at {location.url}")
+            check_create_only(files.store, location, options)
             root = PendingDir(ROOT_ID, 1, {}, now_us())
             first = {**(metadata or {}), POND_ID_KEY: uuid7(), SHARED_STORE_KEY: "s3"}
             try:
