@@ -220,6 +220,21 @@ class _Forgetful(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def do_GET(self) -> None:
+        """A listing (``?list-type=2``): the keys under the bucket, none of them the
+        prefix asked for (init lists it to see that the prefix holds no pond)."""
+        body = (
+            b'<?xml version="1.0" encoding="UTF-8"?>'
+            b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            b"<Name>old-gateway</Name><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>"
+            b"<IsTruncated>false</IsTruncated></ListBucketResult>"
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_DELETE(self) -> None:
         self.objects.pop(self.path, None)
         self.send_response(204)

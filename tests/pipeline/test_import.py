@@ -226,8 +226,9 @@ def test_a_corrupt_or_diverged_source_is_refused_and_nothing_changes(tmp_path: P
     before = hub.ok("cat", mount_file, "--format", "csv").stdout
     history = hub.json("history", mount_file)
 
-    # A new version in the source whose blob is then damaged on disk.
-    north.collect("sonde.csv", big_csv(T0, 6500))
+    # A new version in the source whose blob is then damaged on disk (the file changed
+    # from its first row, so the Inbox stores it whole: an append would be a few rows).
+    north.collect("sonde.csv", csv_rows(T0, 6500, 6.0))
     *_, latest = north.pond.json("history", "/data/sonde.csv")
     assert latest["version"] == 2
     blob = north.pond.dir / "data" / "_large_files" / f"sha256={latest['sha256']}"
