@@ -3,6 +3,9 @@ byte of the restore equal to the source, at the newest transaction and at older 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +115,51 @@ def test_a_restore_is_sealed_like_its_source(tmp_path: Path) -> None:
     assert check.ok, check.problems
     assert check.unsealed_files == 0 and check.debris_files == 0, check.summary()
     assert check.content_root == pond.fsck().content_root
+
+
+RESTORE_AND_REPORT = """\
+import json, sys
+from duckpond import Pond
+report = Pond.restore(sys.argv[1], sys.argv[2])
+heavy = sorted(m for m in ("pyarrow", "deltalake", "datafusion", "pydantic", "pandas")
+               if m in sys.modules)
+print(json.dumps({"txn": report.txn_seq, "heavy": heavy}))
+"""
+
+
+def test_a_restore_opens_nothing_heavy_and_its_note_is_checked(tmp_path: Path) -> None:
+    """A restore is the transfer and its checks: no Delta table opened, no resource
+    document read (pyarrow, deltalake and pydantic cost tenths of a second each).  The
+    note it leaves (``_restored.json``) is what a Backup at the same URL starts from; a
+    damaged note is ignored, and the push then looks at the remote in full."""
+
+    from duckpond.backup.state import RESTORED_FILE, STATE_DIR, load_state
+
+    from .conftest import apply_text, backup_doc
+
+    url = f"file://{tmp_path / 'nas'}"
+    pond = Pond.init(tmp_path / "pond")
+    apply_text(pond, tmp_path, backup_doc("nas", url))
+    for i in range(4):
+        pond.write_bytes(f"/f{i}.txt", b"x" * (i + 1) * 50_000)
+    (pushed,) = pond.backups.push(["nas"])
+    assert pushed.ok
+    done = subprocess.run(
+        [sys.executable, "-c", RESTORE_AND_REPORT, url, str(tmp_path / "copy")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert result == {"txn": pond.last_txn, "heavy": []}
+    copy = Pond.open(tmp_path / "copy")
+    assert copy.fsck().ok
+    state = load_state(copy.path, "nas", url + "/")
+    assert (state.last_txn, state.last_version) == (pond.last_txn, pushed.to_version)
+    assert load_state(copy.path, "other", f"{url}-other").last_version == -1
+    note = copy.path / STATE_DIR / RESTORED_FILE
+    note.write_text('{"format": "duckpond-restored/1", "url": 3}')
+    assert load_state(copy.path, "nas", url).last_version == -1
+    copy.write_bytes("/after.txt", b"new")
+    (report,) = copy.backups.push(["nas"])
+    assert report.ok and report.last_txn == copy.last_txn

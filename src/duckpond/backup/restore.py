@@ -228,14 +228,29 @@ def _seal_restored(stage: Path, objects: Iterable[RemoteObject]) -> None:
     """Seal the restored oplog files (log entries, data files, checkpoints) with the hashes
     their bytes were checked against, as the source pond sealed them when it wrote them:
     without seals, ``pond fsck`` of the restore would take the files only older
-    transactions read (replaced by a compaction) for leftovers of interrupted writes."""
-    from ..tlogfs.integrity import scan  # (it imports pyarrow: not at module import)
+    transactions read (replaced by a compaction) for leftovers of interrupted writes.
 
-    root = stage / DATA_DIR
-    files, _ = scan(root)
-    known = {o.key.removeprefix(f"{DATA_DIR}/"): o for o in objects}
-    seals = {rel: Seal(known[rel].sha256, known[rel].size) for rel in files.oplog if rel in known}
-    Seals(root).rewrite(seals)
+    Which objects are oplog files is told by their keys alone (no walk of the staging
+    directory, and no pyarrow: ``tlogfs.integrity`` would import it, some tenths of a
+    second of a restore's run); anything else a record names is left unsealed, for
+    ``pond fsck`` to judge."""
+    prefix = f"{DATA_DIR}/"
+    seals = {
+        rel: Seal(o.sha256, o.size)
+        for o in objects
+        if (rel := o.key.removeprefix(prefix)) != o.key and _is_oplog_file(rel)
+    }
+    Seals(stage / DATA_DIR).rewrite(seals)
+
+
+def _is_oplog_file(rel: str) -> bool:
+    """Whether ``rel`` (relative to ``data/``) names a Delta log entry, a checkpoint or a
+    data file of a partition: the files a pond seals."""
+    log = f"{DELTA_LOG_DIR}/"
+    if rel.startswith(log):
+        name = rel.removeprefix(log)
+        return name[:20].isdigit() and name[20:] in (".json", ".checkpoint.parquet")
+    return rel.startswith("part_id=") and rel.count("/") == 1 and rel.endswith(".parquet")
 
 
 def _checked_key(key: str, url: str) -> str:
@@ -381,24 +396,22 @@ def _check_complete(stage: Path, records: list[PushRecord], txn: int) -> None:
         )
 
 
-def record_restored(
-    pond_dir: Path, backups: dict[str, str], remote: Remote, report: RestoreReport
-) -> None:
-    """Note in the restored pond that ``backups`` (name: URL of each Backup resource whose
-    URL is the one restored from) hold everything up to the restored version: a fact just checked
-    object by object, so ``pond status`` shows no lag and the next push starts from it.
-    The last push time stays unset: no push was made from here."""
-    from .state import BackupState, save_state
+def record_restored(pond_dir: Path, remote: Remote, report: RestoreReport) -> None:
+    """Note in the restored pond that ``remote`` holds everything up to the restored
+    version (a fact just checked object by object): ``$POND/backups/_restored.json``.
+
+    A Backup resource of the pond whose URL is the one restored from then shows no lag
+    in ``pond status`` and ``backup list``, and its next push starts from that version
+    (``state.load_state`` reads the note for a backup with no record of its own).  The
+    last push time stays unset: no push was made from here.  Written without opening the
+    pond (no Delta table, no resource documents read): a restore's whole cost is the
+    transfer and its checks.
+    """
+    from .state import RestoredFrom, save_restored
 
     found = remote.record(report.version)
     digest = sha256_hex(found[1]) if found is not None else None
-    for name, url in backups.items():
-        state = BackupState(
-            name,
-            url,
-            pond_id=report.pond_id,
-            last_version=report.version,
-            last_txn=report.txn_seq,
-            record_sha256=digest,
-        )
-        save_state(pond_dir, state)
+    save_restored(
+        pond_dir,
+        RestoredFrom(remote.url, report.pond_id, report.version, report.txn_seq, digest),
+    )

@@ -68,12 +68,28 @@ def state_path(pond_dir: Path, name: str) -> Path:
 
 
 def load_state(pond_dir: Path, name: str, url: str) -> BackupState:
-    """The recorded state of backup ``name``; a fresh one if none, or if it was for another URL."""
+    """The recorded state of backup ``name``; a fresh one if none, or if it was for another URL.
+
+    With no record of its own, a backup at the URL the pond was restored from starts
+    from what the restore checked (``RestoredFrom``).
+    """
     try:
         raw = json.loads(state_path(pond_dir, name).read_text(encoding="utf-8"))
         attempt = raw.pop("last_attempt", None)
         state = BackupState(**raw)
         state.last_attempt = LastAttempt(**attempt) if attempt else None
+    except FileNotFoundError:
+        restored = load_restored(pond_dir)
+        if restored is not None and restored.url.rstrip("/") == url.rstrip("/"):
+            return BackupState(
+                name,
+                url,
+                pond_id=restored.pond_id,
+                last_version=restored.version,
+                last_txn=restored.txn_seq,
+                record_sha256=restored.record_sha256,
+            )
+        return BackupState(name, url)
     except (OSError, ValueError, TypeError):
         return BackupState(name, url)
     if state.url != url:
@@ -95,6 +111,54 @@ def _write_atomically(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+RESTORED_FILE = "_restored.json"
+RESTORED_FORMAT = "duckpond-restored/1"
+
+
+@dataclass(frozen=True)
+class RestoredFrom:
+    """Where a restored pond came from: ``$POND/backups/_restored.json``, written by
+    ``pond restore`` once every object was checked.
+
+    ``url`` is the backup restored (no credential), ``version`` and ``txn_seq`` the Delta
+    version and pond transaction restored, ``record_sha256`` the sha256 of that version's
+    push record there.  Like a backup's own record, a cache of facts the remote holds:
+    a push still checks the remote before it builds on it.
+    """
+
+    url: str
+    pond_id: str
+    version: int
+    txn_seq: int
+    record_sha256: str | None
+
+
+def save_restored(pond_dir: Path, restored: RestoredFrom) -> None:
+    body = {"format": RESTORED_FORMAT, **asdict(restored)}
+    _write_atomically(pond_dir / STATE_DIR / RESTORED_FILE, json.dumps(body, indent=1))
+
+
+def load_restored(pond_dir: Path) -> RestoredFrom | None:
+    """The restore note if it is there and well formed; else None."""
+    try:
+        raw = json.loads((pond_dir / STATE_DIR / RESTORED_FILE).read_text(encoding="utf-8"))
+        if raw.pop("format") != RESTORED_FORMAT:
+            return None
+        found = RestoredFrom(**raw)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    digest = found.record_sha256
+    if (
+        not isinstance(found.url, str)
+        or not isinstance(found.pond_id, str)
+        or type(found.version) is not int
+        or type(found.txn_seq) is not int
+        or not (digest is None or isinstance(digest, str))
+    ):
+        return None
+    return found
 
 
 SPECS_FILE = "_specs.json"  # "_": no backup's name starts so, none can collide with it

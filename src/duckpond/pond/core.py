@@ -260,16 +260,9 @@ class Pond:
         options = StoreOptions(endpoint=endpoint, region=region, allow_http=allow_http)
         remote = Remote(url, options)
         report = restore_backup(url, dest, remote=remote, at_txn=at_txn, progress=progress)
-        # The backups kept at this very URL hold everything restored: say so, so the new
-        # pond shows no lag for them (``backup.restore.record_restored``).
-        with Pond.open(report.dest) as pond:
-            same = {
-                name: spec.url
-                for name, spec in pond.backups._specs().items()
-                if spec.url.rstrip("/") == url.rstrip("/")
-            }
-        if same:
-            record_restored(Path(report.dest), same, remote, report)
+        # The pond's Backups at this very URL hold everything restored: noted, so they show
+        # no lag and push from there (``backup.restore.record_restored``).
+        record_restored(Path(report.dest), remote, report)
         return report
 
     @guarded
