@@ -31,8 +31,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,9 @@ DEFAULT_CONCURRENCY = 8
 # Versions made visible together: their files go up in parallel, then their log entries.
 BATCH_VERSIONS = 64
 BATCH_BYTES = 256 << 20
+# Batches whose files are going up at once, and the threads that plan the next ones.
+AHEAD = 2
+PLANNERS = 2
 
 Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)`` as a push or restore moves."""
@@ -259,16 +263,28 @@ def _push(
     sent: set[str] = set()
     pending = list(range(tip + 1, newest + 1))
     committer = _Committer(pond_dir, remote, log, state, report, last_txn)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool, committer:
+    # Planning (hashing a batch's data files, reading which blobs they name) has a pool of
+    # its own: queued behind the uploads, it would hold the next batch back until every
+    # upload before it ended, leaving workers idle at each batch's slowest upload.  At
+    # most AHEAD batches are sent at once: the pool always has the next batch's files
+    # queued, yet a failed push stops within a few batches.
+    in_flight: deque[list[Future[None]]] = deque()
+    with (
+        ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool,
+        ThreadPoolExecutor(max_workers=PLANNERS) as planner,
+        committer,
+    ):
         while pending:
             committer.check()
+            while len(in_flight) >= AHEAD:
+                wait(in_flight.popleft())
             batch: list[LocalVersion] = []
             batch_bytes = 0
             while pending and len(batch) < BATCH_VERSIONS and batch_bytes < BATCH_BYTES:
                 version = log.read(pending.pop(0))
                 batch.append(version)
                 batch_bytes += sum(f.size for f in version.data_files)
-            todo, objects = _plan_batch(log, batch, sent, pool)
+            todo, objects = _plan_batch(log, batch, sent, planner)
             records: list[bytes] = []
             runs = b""
             late_sent = -1
@@ -315,6 +331,7 @@ def _push(
             # batch waits for the slowest upload of the one before.
             sending = _send(remote, todo, records_by_key, pool, report, progress, committer.lock)
             sent.update(todo)
+            in_flight.append(sending)
             committer.submit(batch, records, objects, runs_end, late_sent, sending)
     return report
 
