@@ -146,11 +146,16 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
     pushes, bares, push_cpu, bare_cpu = [], [], [], []
     url = ""
     for r in range(repeat):
-        bare = run_child([PYTHON, "-c", UPLOAD, str(pond_dir), BUCKET, f"bare-{r}"], env=env)
+        # Interleaved, the order alternating: whichever goes second meets a server still
+        # writing out what the first sent.
         url = f"s3://{BUCKET}/pond-{r}"
         set_url(pond_dir, work, url, server)
         shutil.rmtree(pond_dir / "backups", ignore_errors=True)
-        run, _ = pond_push(server, pond_dir)
+        if r % 2:
+            run, _ = pond_push(server, pond_dir)
+        bare = run_child([PYTHON, "-c", UPLOAD, str(pond_dir), BUCKET, f"bare-{r}"], env=env)
+        if not r % 2:
+            run, _ = pond_push(server, pond_dir)
         pushes.append(run.seconds)
         bares.append(bare.seconds)
         push_cpu.append(run.cpu_seconds)
@@ -199,17 +204,22 @@ def bench_push_restore(work: Path, server: S3Server, size_mb: int, repeat: int) 
     restores, downloads, restore_cpu, download_cpu = [], [], [], []
     for r in range(repeat):
         dest = work / f"restored-{r}"
-        run = run_child([*POND, "restore", url, str(dest)], env=env)
+        bare_dest = work / f"downloaded-{r}"
+        # Interleaved, the order alternating, as for the push.
+        for pond_turn in (r % 2 == 0, r % 2 == 1):
+            if pond_turn:
+                run = run_child([*POND, "restore", url, str(dest)], env=env)
+                shutil.rmtree(dest)
+            else:
+                bare = run_child(
+                    [PYTHON, "-c", DOWNLOAD, str(bare_dest), BUCKET, url.split("/", 3)[3]],
+                    env=env,
+                )
+                shutil.rmtree(bare_dest)
         restores.append(run.seconds)
         restore_cpu.append(run.cpu_seconds)
-        shutil.rmtree(dest)
-        bare_dest = work / f"downloaded-{r}"
-        bare = run_child(
-            [PYTHON, "-c", DOWNLOAD, str(bare_dest), BUCKET, url.split("/", 3)[3]], env=env
-        )
         downloads.append(bare.seconds)
         download_cpu.append(bare.cpu_seconds)
-        shutil.rmtree(bare_dest)
     value, base = median(restores), median(downloads)
     figures.append(
         Figure(
@@ -355,7 +365,7 @@ def main() -> None:
     args = parser.parse_args()
     size_mb = args.size_mb or (60 if args.quick else 500)
     blob_mb = args.blob_mb or (200 if args.quick else 2048)
-    repeat = 1 if args.quick else 3
+    repeat = 1 if args.quick else 4
     only = set(args.only.split(",")) if args.only else None
 
     def chosen(name: str) -> bool:
