@@ -80,10 +80,15 @@ def test_a_changed_backup_resource_is_seen_whatever_the_cache_says(
     assert push_pond(pond.path)[0].ok
     cached = load_specs(pond.path)
     assert cached is not None and cached.specs["offsite"]["url"] == s3_url
-    # Another URL: the cache is stale (its resource's partition changed) and not used.
+    # Another URL: the apply caches the specs anew; a change the cache did not see (its
+    # resource's partition changed since) makes it stale, and it is not used.
     moved = s3_url + "-moved"
     apply_text(pond, tmp_path, backup_doc("offsite", moved, **extra))
+    cached = load_specs(pond.path)
+    assert cached is not None and cached.specs["offsite"]["url"] == moved
+    pond.write_bytes("/etc/resources/.touched", b"")
     assert load_specs(pond.path) is None
+    pond.remove("/etc/resources/.touched")
     (report,) = push_pond(pond.path)
     assert report.ok and report.url == moved
     assert s3_server.objects(moved)
@@ -124,3 +129,21 @@ def test_blobs_from_delta_stats_are_those_the_data_files_name(tmp_path: Path) ->
                 told += 1
                 assert sorted(b.key for b in f.blobs) == from_file, f.key
     assert told > 0 and read > 0, (told, read)
+
+
+def test_the_first_push_after_an_apply_opens_nothing_heavy(
+    s3_server: S3Server, s3_url: str, tmp_path: Path
+) -> None:
+    """`pond apply` of a Backup leaves the specs cache: no push has to open the pond
+    (pyarrow may still read data files whose Delta statistics do not name their blobs)."""
+    pond = rich_pond(tmp_path / "pond", tmp_path, transactions=6)
+    apply_text(
+        pond,
+        tmp_path,
+        backup_doc("offsite", s3_url, endpoint=s3_server.endpoint, allow_http="true"),
+    )
+    assert load_specs(pond.path) is not None
+    result = _push_in_child(pond.path)
+    assert not {"deltalake", "datafusion", "pydantic", "pandas"} & set(result["heavy"]), result  # type: ignore[arg-type]
+    (report,) = result["reports"]  # type: ignore[misc]
+    assert report["ok"] and report["from_version"] == -1 and report["last_txn"] == pond.last_txn

@@ -8,12 +8,13 @@ pond.pipeline.build_site("public", out="/tmp/site")    # one Site resource, now
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import guarded
+from ..errors import PondError, guarded
 from .facet import Facet
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class PondPipeline(Facet):
 
         docs = load_documents(files, variables)
         # On a pond on S3, a commit another writer beat is planned and applied again.
-        return self.pond._retrying(
+        result = self.pond._retrying(
             lambda: apply_documents(
                 docs,
                 read_root=self.pond.root,
@@ -59,6 +60,12 @@ class PondPipeline(Facet):
                 pond_dir=self.pond.path,
             )
         )
+        if result.txn_seq is not None and any(doc.kind.name == "Backup" for doc in docs):
+            # The Backup specs as now stored, cached for a push that need not open the
+            # pond (``pond.push_pond``): the first push after an apply is as light as the rest.
+            with contextlib.suppress(PondError):
+                self.pond.backups._specs()
+        return result
 
     @guarded
     def resources(self) -> list[ResourceInfo]:
