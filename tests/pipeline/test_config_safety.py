@@ -477,7 +477,8 @@ def test_short_secrets_are_refused_at_apply_and_at_run(
         tmp_path / "d.yaml",
         doc("Vault", "d", f"{{token: '${{env:DP_UNSET:-{value}}}', path: /v/d}}"),
     )
-    assert "secret DP_UNSET: its default is shorter than 8" in pond.fails("apply", "-f", str(g))
+    # A default, short or long, is refused: it would be stored in the pond as written.
+    assert "would be stored in the pond as written" in pond.fails("apply", "-f", str(g))
     # Applied where the variable was long, run where it is short: the run refuses it.
     monkeypatch.setenv("DP_SHORT", "long-enough-value")
     pond.ok("apply", "-f", str(f))
@@ -566,3 +567,29 @@ def test_the_python_api_refuses_bad_yaml_too(tmp_path: Path) -> None:
         f.write_text("apiVersion: duckpond/v1\nkind: Synthetic\nname: a\nname: b\n")
         with pytest.raises(ConfigError, match=r"document 1: line 4: duplicate key 'name'"):
             p.pipeline.apply([f], dry_run=True)
+
+
+def test_a_secret_default_is_refused_at_apply_and_never_stored(
+    pond: PondRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``${env:NAME:-value}`` would keep the value in the pond (and push it to backups):
+    refused like a literal, naming the field, never quoting the value."""
+    value = "S3cr3t-Ñandú-9f7q2z"
+    f = yaml_file(
+        tmp_path / "b.yaml",
+        doc(
+            "Backup",
+            "offsite",
+            f"{{url: 'file://{tmp_path}/nas', access_key_id: '${{env:DP_KEY}}', "
+            f"secret_access_key: '${{env:DP_UNSET_SECRET:-{value}}}'}}",
+        ),
+    )
+    monkeypatch.setenv("DP_KEY", "an-access-key-id")
+    before = pond.json("log")
+    error = pond.fails("apply", "-f", str(f))
+    assert "spec.secret_access_key: secret DP_UNSET_SECRET: a default" in error
+    assert value not in error
+    assert pond.json("log") == before
+    for path in pond.dir.rglob("*"):
+        if path.is_file():
+            assert value.encode() not in path.read_bytes(), path

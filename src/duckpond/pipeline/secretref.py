@@ -1,6 +1,7 @@
 """Secret references and resolved secrets, without pydantic (``secrets`` adds the field type).
 
-``SecretRef`` is ``${env:NAME}`` or ``${env:NAME:-default}`` as written; ``resolve()``
+``SecretRef`` is ``${env:NAME}`` as written (``${env:NAME:-default}`` is read where an
+older pond stored one, and refused at apply); ``resolve()``
 gives a masked ``Secret`` and remembers its value so that ``scrub`` can remove it from
 error text.  Kept free of pydantic so that a command reading a stored reference (a backup
 push's cached spec) need not import it; ``duckpond.pipeline.secrets`` says the rules.
@@ -69,7 +70,7 @@ class SecretRef:
         m = _REF.fullmatch(text.strip())
         if m is None:
             raise ValueError(
-                "a secret field takes a reference, ${env:NAME} or ${env:NAME:-default}, "
+                "a secret field takes a reference to the environment, ${env:NAME}, "
                 "not a literal value"
             )
         return cls(text.strip(), m.group(1), m.group(2))
@@ -89,11 +90,18 @@ class SecretRef:
         return Secret(value)
 
     def check(self) -> str | None:
-        """At apply: why this reference cannot be used (a short default or value), or None."""
+        """At apply: why this reference cannot be used (a default, a short value), or None.
+
+        A default is refused: it is stored in the pond as written, and pushed to its
+        backups, so a default that is the credential itself would be kept in both
+        (never quoted here).
+        """
         if self.default is not None:
-            problem = short_problem(self.default, self, "its default")
-            if problem is not None:
-                return problem
+            return (
+                f"secret {self.env}: a default (${{env:{self.env}:-...}}) would be stored "
+                "in the pond as written, and in its backups: set the variable "
+                f"{self.env} in the environment instead"
+            )
         value = os.environ.get(self.env)
         return None if value is None else short_problem(value, self)
 

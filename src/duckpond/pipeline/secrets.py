@@ -1,6 +1,7 @@
 """Secret fields: references to the environment, resolved only when a run uses them.
 
-A secret field holds ``${env:NAME}`` or ``${env:NAME:-default}``.  The
+A secret field holds ``${env:NAME}`` (a default, ``${env:NAME:-default}``, is refused at
+apply: it would be stored in the pond as written; one an older pond stored is read).  The
 reference is what is validated, stored in the pond and shown; a literal
 value is refused at apply.  ``SecretRef.resolve()`` gives a ``Secret``
 whose ``str``/``repr`` are masked, and every value resolved in this process
@@ -8,7 +9,7 @@ is remembered so that ``scrub`` can remove it from error text before that
 text is printed or recorded in a run.
 
 A secret shorter than ``MIN_LENGTH`` characters is refused (at apply when
-its default or the environment shows it, else when a run resolves it):
+the environment shows it, else when a run resolves it):
 masking a value that short would garble ordinary words and give the value
 away by the pattern of the masks.  ``scrub`` masks a secret as a whole
 token: the run of characters around it up to a space, quote or separator
@@ -41,8 +42,7 @@ def _validate(value: Any) -> SecretRef:
         return value
     if not isinstance(value, str):
         raise ValueError(
-            "a secret field takes a reference, ${env:NAME} or ${env:NAME:-default}, "
-            "not a literal value"
+            "a secret field takes a reference to the environment, ${env:NAME}, not a literal value"
         )
     return SecretRef.parse(value)
 
@@ -51,7 +51,7 @@ SecretField = Annotated[
     SecretRef,
     BeforeValidator(_validate),
     PlainSerializer(lambda ref: ref.text, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*(:-.*)?\}$"}),
+    WithJsonSchema({"type": "string", "pattern": r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$"}),
 ]
 """The pydantic field type of a secret: validates a reference, stores it as written."""
 
