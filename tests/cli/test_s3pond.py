@@ -506,3 +506,24 @@ def test_what_a_pond_on_s3_does_not_do_is_refused_in_one_line(s3_url: str, tmp_p
     assert CliRunner().invoke(cli, ["--pond", s3_url, "maintain", "--cache-only"]).exit_code == 0
     with Pond.open(s3_url) as pond:
         assert pond.last_txn == 2
+
+
+def test_a_pond_url_of_another_scheme_is_named_as_a_pond_location(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--pond ftp://...` is a pond location, not a copy URL: the refusal says what a pond
+    location may be (a fresh-user trial got the copy URLs' format words)."""
+    from click.testing import CliRunner
+
+    from duckpond.cli import cli
+
+    from .conftest import assert_user_error
+
+    for args, env in (
+        (["--pond", "ftp://h/x", "list"], {}),
+        (["--pond=gs://h/x", "list"], {}),
+        (["list"], {"POND": "ftp://h/x"}),
+    ):
+        message = assert_user_error(CliRunner().invoke(cli, args, env=env))
+        assert message.startswith("unknown scheme"), message
+        assert "use s3://BUCKET/PREFIX or file:///DIR" in message, message

@@ -57,8 +57,11 @@ class PondGroup(click.Group):
         # `restore` takes store URLs and an endpoint, not pond URLs: it checks its own.
         if "restore" not in args:
             for before, arg in zip(["", *args], args, strict=False):
-                # An endpoint (init on S3) is an http(s) address, not a pond URL.
-                if before != "--endpoint" and not arg.startswith("--endpoint="):
+                # An endpoint (init on S3) is an http(s) address, and --pond names a pond
+                # (a directory or a store, checked where it is opened), not a copy URL.
+                if before not in ("--endpoint", "--pond") and not arg.startswith(
+                    ("--endpoint=", "--pond=")
+                ):
                     _check_scheme(arg)
         return super().parse_args(ctx, args)
 
