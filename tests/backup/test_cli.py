@@ -308,3 +308,24 @@ def test_a_missing_or_resized_object_is_named_by_the_next_push(
     assert pond_cli(pond_dir, "apply", "-f", str(doc)).exit_code == 0
     result = pond_cli(pond_dir, "backup", "push")
     assert result.exit_code == 0, result.stderr
+
+
+def test_an_unset_endpoint_variable_is_named_as_the_endpoints(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint or region written ${env:...} is not a secret: an unset variable is
+    named as the field's, and its value is not masked in messages."""
+    monkeypatch.delenv("DP_TEST_ENDPOINT", raising=False)
+    source = Pond.init(tmp_path / "src")
+    doc = tmp_path / "b.yaml"
+    doc.write_text(backup_doc("offsite", s3_url, endpoint="${env:DP_TEST_ENDPOINT}"))
+    assert pond_cli(source.path, "apply", "-f", str(doc)).exit_code == 0
+    before = snapshot(source.path)
+    error = one_line_error(pond_cli(source.path, "backup", "push"))
+    assert "endpoint ${env:DP_TEST_ENDPOINT} is not set" in error, error
+    assert "secret" not in error, error
+    assert snapshot(source.path) == before
+    # Set to an address nothing listens at: the address is named, not masked.
+    monkeypatch.setenv("DP_TEST_ENDPOINT", "http://127.0.0.1:9")
+    error = one_line_error(pond_cli(source.path, "backup", "push"))
+    assert "***" not in error, error

@@ -11,23 +11,35 @@ which must not pay pydantic's import for a small push.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigError
 from .secretref import SecretRef
 
 if TYPE_CHECKING:
     from ..backup import Remote
 
 
-def _value(text: Any) -> str | None:
-    """A literal, or the value of an ``${env:...}`` reference."""
+def _value(text: Any, field: str) -> str | None:
+    """A literal, or the value of an ``${env:...}`` reference (else its default).
+
+    Not a secret (an endpoint, a region): its value is not masked in messages, and an
+    unset variable is named as the field's, not as a secret's.  Raises ``ConfigError``.
+    """
     if text is None:
         return None
     literal = str(text)
     if not literal.strip().startswith("${env:"):
         return literal
-    return SecretRef.parse(literal).resolve().reveal()
+    ref = SecretRef.parse(literal)
+    value = os.environ.get(ref.env, ref.default)
+    if value is None:
+        raise ConfigError(
+            f"{field} {ref.text} is not set: export the environment variable {ref.env}"
+        )
+    return value
 
 
 def _secret(text: Any) -> str | None:
@@ -45,8 +57,8 @@ def backup_remote(fields: Mapping[str, Any], *, create: bool = False) -> Remote:
 
     allow_http = fields.get("allow_http")
     options = StoreOptions(
-        endpoint=_value(fields.get("endpoint")),
-        region=_value(fields.get("region")),
+        endpoint=_value(fields.get("endpoint"), "endpoint"),
+        region=_value(fields.get("region"), "region"),
         access_key_id=_secret(fields.get("access_key_id")),
         secret_access_key=_secret(fields.get("secret_access_key")),
         allow_http=None if allow_http is None else bool(allow_http),
