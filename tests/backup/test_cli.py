@@ -329,3 +329,20 @@ def test_an_unset_endpoint_variable_is_named_as_the_endpoints(
     monkeypatch.setenv("DP_TEST_ENDPOINT", "http://127.0.0.1:9")
     error = one_line_error(pond_cli(source.path, "backup", "push"))
     assert "***" not in error, error
+
+
+def test_json_after_the_command_is_the_global_json(tmp_path: Path) -> None:
+    """`pond backup list --json` and `pond status --json`, as issue and docs write them,
+    print what `pond --json ...` prints; a `--json` after `--` is an argument."""
+    pond = Pond.init(tmp_path / "pond")
+    pond.write_bytes("/a.txt", b"a")
+    doc = tmp_path / "b.yaml"
+    doc.write_text(backup_doc("nas", f"file://{tmp_path / 'nas'}"))
+    assert pond_cli(pond.path, "apply", "-f", str(doc)).exit_code == 0
+    for command in (["backup", "list"], ["status"], ["list", "/"]):
+        after = pond_cli(pond.path, *command, "--json")
+        before = pond_cli(pond.path, "--json", *command)
+        assert after.exit_code == 0, after.stderr
+        assert json.loads(after.stdout) == json.loads(before.stdout)
+    as_argument = pond_cli(pond.path, "list", "--", "--json")
+    assert as_argument.exit_code == 1 and "--json" in as_argument.stderr

@@ -54,6 +54,11 @@ class PondGroup(click.Group):
         # The command line a transaction records: what this invocation parsed,
         # which is not sys.argv when the CLI runs inside another program.
         ctx.meta[ARGV_KEY] = list(args)
+        # `--json` is the group's option; after the command (`pond backup list --json`, as
+        # the docs of each command write it) it means the same (not after a `--`).
+        end = args.index("--") if "--" in args else len(args)
+        if "--json" in args[1:end]:
+            args = ["--json", *(a for i, a in enumerate(args) if a != "--json" or i >= end)]
         # `restore` takes store URLs and an endpoint, not pond URLs: it checks its own.
         if "restore" not in args:
             for before, arg in zip(["", *args], args, strict=False):
