@@ -27,7 +27,8 @@ class SpaceReport:
     """``pond du``: bytes on disk by part, stored bytes by top-level directory, what
     ``maintain`` with ``keep`` would reclaim.
 
-    ``usage`` is the disk use of the pond directory (``duckpond.tlogfs.usage``);
+    ``usage`` is the disk use of the pond directory, or of a pond kept on S3 its objects
+    and this machine's cache (``duckpond.tlogfs.usage``);
     ``directories`` maps each top-level pond path to the bytes of every stored
     version of every node under it (content bytes before compression, all history;
     ``(removed)`` for nodes no longer in the tree); ``reclaimable`` is None
@@ -156,12 +157,10 @@ class PondMaintenance(Facet):
     ) -> SpaceReport:
         """Disk use by part, stored bytes by top-level directory, and with a window what
         ``maintain`` would reclaim (a dry run: it waits for the write lock)."""
-        from ..tlogfs.usage import disk_usage
-
         pond = self.pond
         pond._local_only("du")
         directories = _stored_by_directory(pond)
-        report = SpaceReport(disk_usage(pond.path), directories)
+        report = SpaceReport(pond.disk_usage(), directories)
         if keep is not None or keep_txns is not None:
             dry = self.maintain(keep=keep, keep_txns=keep_txns, dry_run=True)
             report.reclaimable = dry.bytes_reclaimed

@@ -623,6 +623,13 @@ class DeltaPersistence:
     def data_dir(self) -> Path:
         return self._data_dir
 
+    def data_file(self, rel: str) -> Any:
+        """Data file ``rel`` (relative to ``data/``) as ``pyarrow.parquet.ParquetFile`` takes
+        it: its path, or for a pond in a store its bytes fetched (or from this machine's
+        cache), as the row index reads them."""
+        full = str(self._data_dir / rel)
+        return self.remote.open_data_file(full) if self.remote is not None else full
+
     def snapshot_files(self) -> set[str]:
         """The data files of the newest snapshot, relative to ``data/``."""
         paths = add_actions(self._dt).column("path").to_pylist()

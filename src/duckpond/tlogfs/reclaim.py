@@ -248,7 +248,7 @@ def snapshot_rows(store: DeltaPersistence) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {name: [] for name in [*columns, PARTITION_COLUMN]}
     for rel in sorted(store.snapshot_files()):
         # ParquetFile.read, unlike pq.read_table, imports no pyarrow.dataset (nor pandas).
-        table = pq.ParquetFile(store.data_dir / rel).read(columns=columns)
+        table = pq.ParquetFile(store.data_file(rel)).read(columns=columns)
         for name in columns:
             found[name] += table.column(name).to_pylist()
         part = rel.split("/", 1)[0].removeprefix(f"{PARTITION_COLUMN}=")

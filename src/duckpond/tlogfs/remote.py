@@ -181,6 +181,20 @@ class RemoteFiles:
         except Exception as e:
             raise remote_error(e, self.location, self.options) from None
 
+    def listing(self, prefix: str | None = None) -> list[tuple[str, int]]:
+        """Every object under ``prefix`` (all of the pond's by default): key and size in
+        bytes, in one listing of the store."""
+        import obstore
+
+        try:
+            return [
+                (str(meta["path"]), int(meta["size"]))
+                for chunk in obstore.list(self.store, prefix, chunk_size=1000)
+                for meta in chunk
+            ]
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+
     def download(self, prefix: str, dest: Path) -> int:
         """Copy every object under ``prefix`` (``data/``) into ``dest``, keeping their keys'
         layout; the number of bytes copied.  Keys that would leave ``dest`` are refused."""
