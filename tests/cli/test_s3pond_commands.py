@@ -177,3 +177,26 @@ def test_two_machines_pushing_one_pond_on_s3_keep_one_sound_record(
     listed = run(s3_url, "backup", "list")[0]
     assert listed["last_pushed_txn"] == last and listed["lag_txns"] == 0
     assert run(s3_url, "backup", "verify", "offsite")["status"] == "equal"
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["create-only", "if-match"])
+def test_the_push_record_on_the_store_is_written_by_compare_and_swap(
+    s3_url: str, existing: bool
+) -> None:
+    """Another machine's write between our read and our put makes our put fail and be
+    made again over theirs: never a blind overwrite."""
+    with Pond.init(s3_url) as pond:
+        files = pond.backups.files()
+        if existing:
+            files.write_state("offsite", lambda current: b"first")
+        seen: list[bytes | None] = []
+
+        def update(current: bytes | None) -> bytes:
+            seen.append(current)
+            if len(seen) == 1:  # the other machine writes now
+                files.write_state("offsite", lambda _: b"theirs")
+            return b"ours over " + (current or b"nothing")
+
+        files.write_state("offsite", update)
+        assert seen == [b"first" if existing else None, b"theirs"]
+        assert files.read_state("offsite") == b"ours over theirs"
