@@ -492,10 +492,11 @@ def test_what_a_pond_on_s3_does_not_do_is_refused_in_one_line(s3_url: str, tmp_p
 
     with Pond.init(s3_url) as pond:
         pond.mkdir("/a")
-    # status, du and backup push/list/verify/prune work there (test_s3pond_commands.py).
+    # status, du, maintain and backup push/list/verify/prune work there
+    # (test_s3pond_commands.py); recover has nothing to do.
     expected = {
         ("recover",): "there is nothing to recover",
-        ("maintain",): "pond maintain only prunes this machine's cache there (--cache-only)",
+        ("fsck", "--repair", "offsite"): "there are no local files to repair",
     }
     for args, words in expected.items():
         message = assert_user_error(CliRunner().invoke(cli, ["--pond", s3_url, *args]))

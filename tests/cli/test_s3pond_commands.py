@@ -200,3 +200,225 @@ def test_the_push_record_on_the_store_is_written_by_compare_and_swap(
         files.write_state("offsite", update)
         assert seen == [b"first" if existing else None, b"theirs"]
         assert files.read_state("offsite") == b"ours over theirs"
+
+
+# -- maintain ----------------------------------------------------------------------------
+
+
+def crowd(pond: Pond, tmp: Path, commits: int) -> None:
+    """Many small commits into one directory (a partition with a data file each), and a
+    file rewritten in each (versions a window supersedes)."""
+    note = tmp / "note.txt"
+    pond.mkdir("/raw")
+    for i in range(commits):
+        note.write_text(f"version {i}\n")
+        pond.copy_in([str(note)], "/raw/note.txt")
+        pond.mkdir(f"/raw/d{i}")
+
+
+def data_files(s3_server: Any, url: str) -> list[str]:
+    import obstore
+
+    store = s3_server.store(url)
+    return [
+        str(m["path"])
+        for chunk in obstore.list(store, "data/")
+        for m in chunk
+        if str(m["path"]).endswith(".parquet") and "/part_id=" in f"/{m['path']}"
+    ]
+
+
+def test_maintain_on_s3_compacts_removes_as_a_local_pond_does_and_keeps_the_content(
+    s3_url: str, s3_server: Any, tmp_path: Path
+) -> None:
+    local_dir = tmp_path / "local"
+    with Pond.init(local_dir) as local:
+        crowd(local, tmp_path, 12)
+    with Pond.init(s3_url) as shared:
+        crowd(shared, tmp_path, 12)
+        last = shared.last_txn
+    root = run(s3_url, "fsck")["content_root"]
+    kept_root = run(s3_url, "fsck", "--at-txn", str(last - 3))["content_root"]
+    files_before = len(data_files(s3_server, s3_url))
+
+    # Without a window: compaction (fewer data files), nothing committed removed.
+    plain = run(s3_url, "maintain")
+    assert plain["compacted"] and plain["removed"] == []
+    assert run(s3_url, "fsck")["content_root"] == root
+    assert len(data_files(s3_server, s3_url)) > files_before  # replaced files stay
+
+    # With a window: what it would remove, then removes, as the local pond's maintain.
+    dry = {p: run(p, "maintain", "--keep-txns", "4", "--dry-run") for p in (s3_url, str(local_dir))}
+    assert dry[s3_url]["versions_removed"] == dry[str(local_dir)]["versions_removed"] > 0
+    done = {p: run(p, "maintain", "--keep-txns", "4") for p in (s3_url, str(local_dir))}
+    for key in ("earliest_kept_txn", "versions_removed", "last_txn"):
+        assert done[s3_url][key] == done[str(local_dir)][key], key
+    assert done[s3_url]["earliest_kept_txn"] == last - 3
+    # Log entries go; data files written within the grace period (a day) stay...
+    assert {r["kind"] for r in done[s3_url]["removed"]} == {"log entry", "checkpoint"}
+    assert {r["kind"] for r in done[str(local_dir)]["removed"]} >= {"data file", "log entry"}
+    # ... until they are older than it.
+    again = run(s3_url, "maintain", "--keep-txns", "4", "--grace", "0s")
+    assert "data file" in {r["kind"] for r in again["removed"]}
+    assert len(data_files(s3_server, s3_url)) < files_before
+
+    report = run(s3_url, "fsck")
+    assert report["problems"] == [] and report["content_root"] == root
+    assert run(s3_url, "fsck", "--at-txn", str(last - 3))["content_root"] == kept_root
+    # Before the window: refused by name, from another machine's cache too; pond log
+    # still lists every transaction (archived on the store).
+    result = CliRunner().invoke(cli, ["--pond", s3_url, "list", "--at-txn", "2"])
+    assert result.exit_code == 1 and "no longer kept" in result.output, result.output
+    assert [t["txn_seq"] for t in run(s3_url, "log")] == list(range(last, 0, -1))
+    assert run(s3_url, "du", "--keep-txns", "4")["reclaimable_bytes"] is not None
+
+
+def test_a_later_maintain_removes_orphans_once_past_the_grace_period(
+    s3_url: str, s3_server: Any, tmp_path: Path
+) -> None:
+    """What a writer uploads before its commit (a data file, a blob) and never commits, as
+    a kill -9 leaves it: kept while young (its commit may be on its way), then removed."""
+    import hashlib
+    import time
+
+    import obstore
+
+    with Pond.init(s3_url) as pond:
+        fill(pond, tmp_path)
+        part = data_files(s3_server, s3_url)[0].split("/")[1]
+    root = run(s3_url, "fsck")["content_root"]
+    store = s3_server.store(s3_url)
+    blob = b"never committed " * 5000
+    orphans = [
+        f"data/{part}/part-00000-orphan-c000.zstd.parquet",
+        f"data/_large_files/sha256={hashlib.sha256(blob).hexdigest()}",
+    ]
+    for key in orphans:
+        obstore.put(store, key, blob)
+
+    young = run(s3_url, "maintain")
+    assert young["removed"] == []
+    for key in orphans:
+        assert obstore.head(store, key)["size"] == len(blob)
+    time.sleep(1.5)
+    dry = run(s3_url, "maintain", "--grace", "1s", "--dry-run")
+    assert sorted(r["path"] for r in dry["removed"]) == sorted(orphans)
+    gone = run(s3_url, "maintain", "--grace", "1s")
+    assert sorted(r["path"] for r in gone["removed"]) == sorted(orphans)
+    listed = {str(m["path"]) for chunk in obstore.list(store) for m in chunk}
+    assert not listed & set(orphans)
+    report = run(s3_url, "fsck")
+    assert report["problems"] == [] and report["content_root"] == root
+
+
+def test_kill_9_of_a_writer_leaves_orphans_a_later_maintain_removes(
+    s3_url: str, s3_server: Any, tmp_path: Path
+) -> None:
+    import os
+    import random
+    import signal
+    import time
+
+    import obstore
+
+    Pond.init(s3_url).close()
+    sources = tmp_path / "big"
+    sources.mkdir()
+    for i in range(6):
+        (sources / f"f{i}.bin").write_bytes(os.urandom(400_000))
+    rng = random.Random(19)
+    for trial in range(3):
+        writer = subprocess.Popen(
+            [str(POND_SCRIPT), "--pond", s3_url, "copy", str(sources), f"/t{trial}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=child_env(DUCKPOND_CACHE_DIR=str(tmp_path / "writer")),
+        )
+        time.sleep(rng.uniform(0.8, 2.0))
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    root = run(s3_url, "fsck")["content_root"]
+    time.sleep(1.1)
+    run(s3_url, "maintain", "--grace", "1s")
+    store = s3_server.store(s3_url)
+    with Pond.open(s3_url) as pond:
+        named = {v.sha256 for e in pond.list("/**") for v in pond.history(e.path)}
+    blobs = [
+        str(m["path"]).rsplit("=", 1)[1]
+        for chunk in obstore.list(store, "data/_large_files/")
+        for m in chunk
+    ]
+    assert set(blobs) <= named, "a blob no version names is left"
+    report = run(s3_url, "fsck")
+    assert report["problems"] == [] and report["content_root"] == root
+
+
+RACING_WRITER = """
+import sys
+import time
+from duckpond import Pond
+from duckpond.errors import BusyError
+
+url, out, commands = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(out, "a") as log:
+    for j in range(commands):
+        data = (f"{j}:" * (20_000 if j % 4 == 0 else 1)).encode()  # every 4th a blob
+        try:
+            with Pond.open(url) as pond:
+                pond.write_bytes(f"/raw/f{j}.txt", data)
+        except BusyError:
+            continue
+        log.write(f"{j}\\n")
+        log.flush()
+        time.sleep(0.3)  # a busy station's pace, not a tight loop
+"""
+
+
+@pytest.mark.slow
+def test_maintain_racing_a_writer_on_another_machine_loses_none_of_its_commits(
+    s3_url: str, tmp_path: Path
+) -> None:
+    import time
+
+    from .conftest import script
+
+    with Pond.init(s3_url) as pond:
+        crowd(pond, tmp_path, 6)
+    code = script(tmp_path, "writer.py", RACING_WRITER)
+    acks = tmp_path / "acks"
+    writer = subprocess.Popen(
+        [str(Path(POND_SCRIPT).with_name("python")), str(code), s3_url, str(acks), "40"],
+        env=child_env(DUCKPOND_CACHE_DIR=str(tmp_path / "writer-cache")),
+        stderr=subprocess.PIPE,
+    )
+    outcomes: list[str] = []
+    windows = [[], ["--keep-txns", "8"]]
+    while writer.poll() is None:
+        args = ["--pond", s3_url, "--json", "maintain", *windows[len(outcomes) % 2]]
+        result = CliRunner().invoke(cli, args)
+        if result.exit_code == 0:
+            outcomes.append("compacted" if json.loads(result.output)["compacted"] else "ok")
+        else:
+            assert "is busy" in result.output and result.output.count("\n") == 1, result.output
+            outcomes.append("busy")
+        time.sleep(0.2)
+    _, err = writer.communicate(timeout=60)
+    assert writer.returncode == 0, err.decode()
+    assert outcomes.count("compacted") >= 2, outcomes
+
+    acked = [int(line) for line in acks.read_text().split()]
+    assert len(acked) >= 30, acked
+    with Pond.open(s3_url) as pond:
+        for j in acked:
+            data = (f"{j}:" * (20_000 if j % 4 == 0 else 1)).encode()
+            assert pond.read_bytes(f"/raw/f{j}.txt") == data, j
+        names = {e.path for e in pond.list("/raw/f*")}
+        assert names == {f"/raw/f{j}.txt" for j in acked}
+        last = pond.last_txn
+    assert [t["txn_seq"] for t in run(s3_url, "log")] == list(range(last, 0, -1))
+    report = run(s3_url, "fsck")
+    assert report["problems"] == [], report
+    # Maintain changes no content: the roots of the kept transactions stay as they are.
+    roots = {t: run(s3_url, "fsck", "--at-txn", str(t))["content_root"] for t in (last, last - 2)}
+    run(s3_url, "maintain", "--keep-txns", "8")
+    assert {t: run(s3_url, "fsck", "--at-txn", str(t))["content_root"] for t in roots} == roots

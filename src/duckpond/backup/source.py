@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BusyError
 from ..tlogfs.identity import pond_id_of
 from ..tlogfs.layout import DATA_DIR
 from ..tlogfs.runlog import RUNS_FILE
@@ -41,8 +40,6 @@ if TYPE_CHECKING:
     from ..tlogfs.remote import RemoteFiles
 
 CHUNK_BYTES = 8 << 20
-STATE_RETRIES = 16
-"""How often a record write that lost a compare-and-swap race is merged and tried again."""
 
 
 class PondFiles:
@@ -235,46 +232,15 @@ class StoreFiles(PondFiles):
             yield bytes(chunk)
 
     def read_state(self, name: str) -> bytes | None:
-        return self._state(name)[0]
-
-    def _state(self, name: str) -> tuple[bytes | None, str | None]:
-        import obstore
-
         from .state import state_key
 
-        key = state_key(name)
-        try:
-            result = self._call(lambda: obstore.get(self.files.store, key))
-        except FileNotFoundError:
-            return None, None
-        data = self._call(lambda: bytes(result.bytes()))
-        return data, result.meta.get("e_tag")
+        return self.files.get_tagged(state_key(name))[0]
 
     def write_state(self, name: str, update: Callable[[bytes | None], bytes]) -> None:
-        """Compare-and-swap: put only over the record read (its ETag), or create-only when
-        there was none; a lost race reads the winner's and updates that instead."""
-        import obstore
-        from obstore.exceptions import AlreadyExistsError, PreconditionError
-
-        from ..tlogfs.objectstore import remote_error
+        """Compare-and-swap (``RemoteFiles.swap``): a lost race updates the winner's."""
         from .state import state_key
 
-        key = state_key(name)
-        for _ in range(STATE_RETRIES):
-            current, etag = self._state(name)
-            body = update(current)
-            mode: Any = "create" if etag is None else {"e_tag": etag}
-            try:
-                obstore.put(self.files.store, key, body, mode=mode)
-                return
-            except (AlreadyExistsError, PreconditionError, FileNotFoundError):
-                continue
-            except Exception as e:
-                raise remote_error(e, self.location, self.options) from None
-        raise BusyError(
-            f"{self.where}/{key}: other machines kept replacing this push record; "
-            "run the command again"
-        )
+        self.files.swap(state_key(name), update)
 
     def open_at(self, txn: int) -> DeltaPersistence:
         from ..tlogfs.persistence import DeltaPersistence

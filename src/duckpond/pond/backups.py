@@ -335,8 +335,12 @@ def repair_pond(path: Any, name: str) -> RepairReport:
     from ..backup import Remote, repair
     from ..backup.state import state_path
     from ..errors import PondError
+    from ..tlogfs.objectstore import is_store_url
     from .core import Pond
 
+    if is_store_url(os.fspath(path)):
+        with Pond.open(path) as pond:
+            return pond.backups.repair(name)
     where = Path(path).expanduser().absolute()
     try:
         pond = Pond.open(where)
