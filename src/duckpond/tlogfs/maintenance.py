@@ -8,7 +8,7 @@ carry no ``txn_seq`` and are not pond transactions.  Like a transaction's, they
 land only on the snapshot they were computed from (``NO_REBASE``).
 
 A table several writers share without a lock (a pond on S3, ``compact=False``) is
-never compacted, only checkpointed: deltalake 1.6's ``optimize`` rebases its commit
+never compacted as writers commit, only checkpointed, and never through ``optimize``: deltalake 1.6's ``optimize`` rebases its commit
 onto a newer version whatever ``max_commit_retries`` says (seen: read at version 101,
 committed as 106), and two writers compacting one partition at once both landed,
 each adding the same rows again, so the partition read every row twice or more.  Nothing here ever
@@ -43,6 +43,7 @@ from deltalake import DeltaTable
 from ..errors import one_line
 from .commits import HOOKS, NO_REBASE, WRITER
 from .oplog import PARTITION_COLUMN
+from .shared import COMMIT_RETRIES
 
 MAINTENANCE_INTERVAL = 100
 # Small data files one partition may gather before it is compacted on its own.
@@ -250,7 +251,7 @@ class Maintenance:
             land(self._dt, lambda: self._append_only("true"))
 
 
-def land(table: DeltaTable, commit: Callable[[], None], retries: int = 8) -> None:
+def land(table: DeltaTable, commit: Callable[[], None], retries: int = COMMIT_RETRIES) -> None:
     """Run ``commit`` (one ``NO_REBASE`` commit computed from ``table``'s snapshot) until it
     lands: when another writer's commit took the next version first (``CommitFailedError``:
     nothing of ours landed), ``table`` catches up and ``commit`` computes it again, after a

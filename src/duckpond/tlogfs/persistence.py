@@ -674,13 +674,11 @@ class DeltaPersistence:
 
         On a pond kept on S3 there is no lock: each of maintain's commits lands only on
         the version it was computed from, and one that another writer beat is computed
-        again on the new state (up to ``COMMIT_RETRIES`` times, then ``BusyError``); an
-        object no commit names is removed only once older than ``grace``
-        (``reclaim.DEFAULT_GRACE`` if None).
+        again on the new state (``maintenance.land``), up to ``COMMIT_RETRIES`` times,
+        then ``BusyError`` (what landed before stays: each commit is whole, and a run
+        again finishes the job).  An object no commit names is removed only once older
+        than ``grace`` (``reclaim.DEFAULT_GRACE`` if None).
         """
-        import random
-        import time
-
         from ..errors import BusyError
         from . import reclaim
 
@@ -688,26 +686,23 @@ class DeltaPersistence:
             raise self._read_only_error()
         if self._in_txn:
             raise TransactionError("maintain() inside a transaction")
-        for tried in range(COMMIT_RETRIES + 1):
-            with self._lock:
-                self.refresh()
-                try:
-                    return reclaim.run(
-                        self,
-                        keep=keep,
-                        keep_txns=keep_txns,
-                        dry_run=dry_run,
-                        pushed=pushed,
-                        grace=grace,
-                    )
-                except DeltaError as e:
-                    if not (self.shared and _lost_race(e)):
-                        raise
-            # Another writer committed first: nothing of this attempt's commit landed.
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**tried)))
+        with self._lock:
+            self.refresh()
+            try:
+                return reclaim.run(
+                    self,
+                    keep=keep,
+                    keep_txns=keep_txns,
+                    dry_run=dry_run,
+                    pushed=pushed,
+                    grace=grace,
+                )
+            except DeltaError as e:
+                if not (self.shared and _lost_race(e)):
+                    raise
         raise BusyError(
             f"{self.location} is busy: other writers committed first "
-            f"{COMMIT_RETRIES + 1} times; maintain changed nothing more, run it again"
+            f"{COMMIT_RETRIES + 1} times in a row; run pond maintain again"
         )
 
     def compact(self) -> None:

@@ -397,8 +397,11 @@ def run(
             before = store.table.version()
             if store.table.metadata().configuration.get("delta.appendOnly") != "true":
                 # A run killed between lifting append-only and restoring it.
-                store.table.alter.set_table_properties(
-                    {"delta.appendOnly": "true"}, commit_properties=NO_REBASE
+                land(
+                    store.table,
+                    lambda: store.table.alter.set_table_properties(
+                        {"delta.appendOnly": "true"}, commit_properties=NO_REBASE
+                    ),
                 )
             store.compact()
             store.seal_since(before)
