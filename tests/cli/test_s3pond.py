@@ -305,6 +305,9 @@ def test_opening_for_writing_checks_the_server_again(
     monkeypatch.setattr("duckpond.tlogfs.persistence.check_create_only", forgetful)
     with Pond.open(s3_url) as pond, pytest.raises(UnsafeStoreError, match="If-None-Match"):
         pond.mkdir("/b")
+    # maintain commits too (compaction, removing versions): the same check first.
+    with Pond.open(s3_url) as pond, pytest.raises(UnsafeStoreError, match="If-None-Match"):
+        pond.maintenance.maintain()
     with Pond.open(s3_url) as pond:
         assert [e.path for e in pond.list("/*")] == ["/a"]
         assert pond.last_txn == 2

@@ -686,6 +686,10 @@ class DeltaPersistence:
             raise self._read_only_error()
         if self._in_txn:
             raise TransactionError("maintain() inside a transaction")
+        if self.remote is not None and not dry_run and not self._store_checked:
+            # Its commits are create-only puts too: the same proof as a transaction's.
+            check_create_only(self.remote.store, self.remote.location, self.remote.options)
+            self._store_checked = True
         with self._lock:
             self.refresh()
             try:
