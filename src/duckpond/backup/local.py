@@ -221,19 +221,30 @@ def log_object(version: LocalVersion) -> RemoteObject:
     )
 
 
-def pending(where: Path | PondFiles, after_version: int) -> tuple[int, int]:
+def pending(
+    where: Path | PondFiles, after_version: int, seen: dict[int, LocalVersion] | None = None
+) -> tuple[int, int]:
     """Delta versions after ``after_version`` and the bytes they would send at most.
 
     The bytes are the log entries, the data files they add and the blobs those name,
     counted once each; blobs the remote already holds are not sent, so a push may send
-    less.  Costs a read of each pending version (what the push would read anyway).
+    less.  Costs a read of each pending version (what the push would read anyway), made
+    several at once (a pond on S3 fetches each), and none for a version in ``seen`` (the
+    versions read so far, by version: several backups' lags share their reads).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     log = LocalLog(where)
     versions = [v for v in log.versions() if v > after_version]
+    seen = {} if seen is None else seen
+    missing = [v for v in versions if v not in seen]
+    if missing:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            seen.update(zip(missing, pool.map(log.read, missing), strict=True))
     total = 0
     blobs: set[str] = set()
     for v in versions:
-        version = log.read(v)
+        version = seen[v]
         total += len(version.log)
         for f in version.data_files:
             total += f.size

@@ -145,9 +145,10 @@ class PondBackups(Facet):
         self.pond._local_only("backup list")
         files = self.files()
         out = []
+        seen: dict[int, Any] = {}
         for name, spec in self._specs().items():
             state = load_state(files, name, spec.url)
-            _, lag_bytes = pending(files, state.last_version)
+            _, lag_bytes = pending(files, state.last_version, seen)
             attempt = state.last_attempt
             out.append(
                 BackupInfo(
