@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -387,7 +388,7 @@ def test_maintain_racing_a_writer_on_another_machine_loses_none_of_its_commits(
     code = script(tmp_path, "writer.py", RACING_WRITER)
     acks = tmp_path / "acks"
     writer = subprocess.Popen(
-        [str(Path(POND_SCRIPT).with_name("python")), str(code), s3_url, str(acks), "40"],
+        [sys.executable, str(code), s3_url, str(acks), "30"],
         env=child_env(DUCKPOND_CACHE_DIR=str(tmp_path / "writer-cache")),
         stderr=subprocess.PIPE,
     )
@@ -407,7 +408,7 @@ def test_maintain_racing_a_writer_on_another_machine_loses_none_of_its_commits(
     assert outcomes.count("compacted") >= 2, outcomes
 
     acked = [int(line) for line in acks.read_text().split()]
-    assert len(acked) >= 30, acked
+    assert len(acked) >= 22, acked
     with Pond.open(s3_url) as pond:
         for j in acked:
             data = (f"{j}:" * (20_000 if j % 4 == 0 else 1)).encode()
