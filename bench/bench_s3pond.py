@@ -13,6 +13,11 @@ Every figure is a whole process against a real S3 server (SeaweedFS ``weed mini`
   with ``date_trunc('hour', ...)``) of one series of ``--rows`` rows (one a second) on
   S3, first with an empty local cache (cold) and then again (warm), each against the same
   command on a local pond holding the same data (targets: warm within 1.5x of local).
+- cmds (s.status, s.push, s.maintain): ``pond status``, a full ``pond backup push`` to
+  another prefix of the same server, and ``pond maintain`` (compaction of a crowded
+  directory), each of a pond on S3 holding ``--commits`` small transactions and one
+  series, against the same command on a local pond holding the same (no target: the
+  ratio is what a pond on S3 costs).
 
 Load average and CPU time are printed with each figure: on a shared machine, compare CPU.
 """
@@ -64,6 +69,26 @@ values = pc.multiply(pc.cast(pa.array(range(rows)), pa.float64()), 0.001)
 with (Pond.init(where) if sys.argv[3] == "init" else Pond.open(where)) as pond:
     pond.mkdir("/data", parents=True)
     pond.write_series("/data/big.series", pa.table({"timestamp": times, "v": values}))
+"""
+
+MAKE_COMMITS = """\
+import sys
+from duckpond import Pond
+where, commits, backups = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+with Pond.open(where) as pond:
+    pond.mkdir("/raw", parents=True)
+    for i in range(commits):
+        pond.write_bytes(f"/raw/f{i}.txt", f"reading {i}\\n".encode())
+    for doc in backups:
+        pond.pipeline.apply([doc])
+"""
+
+BACKUP = """\
+apiVersion: duckpond/v1
+kind: Backup
+name: {name}
+spec:
+  url: {url}
 """
 
 HOURLY = (
@@ -178,11 +203,58 @@ def bench_read(work: Path, server: S3Server, rows: int, repeat: int) -> list[Fig
     return figures
 
 
+def bench_cmds(work: Path, server: S3Server, commits: int, repeat: int) -> list[Figure]:
+    local = work / "cmds-local"
+    url = server.url(BUCKET, "cmds-pond")
+    env = s3_env(server, work / "cache-cmds")
+    docs = []
+    for r in range(repeat):
+        for side in ("s3", "local"):
+            doc = work / f"backup-{side}-{r}.yaml"
+            doc.write_text(BACKUP.format(name=f"b{r}", url=server.url(BUCKET, f"to-{side}-{r}")))
+            docs.append(doc)
+    for where, side in ((url, "s3"), (str(local), "local")):
+        run_child([PYTHON, "-c", MAKE_SERIES, where, "100000", "init"], env=env)
+        mine = [str(d) for d in docs if f"-{side}-" in d.name]
+        run_child([PYTHON, "-c", MAKE_COMMITS, where, str(commits), *mine], env=env)
+    figures: list[Figure] = []
+    for key, what, args, once in (
+        ("s.status", "`pond status`", ["status"], False),
+        ("s.push", f"full `pond backup push` ({commits} small txns and a blob)", None, False),
+        ("s.maintain", f"`pond maintain` compacting {commits} small commits", ["maintain"], True),
+    ):
+        ours, theirs, our_cpu, their_cpu = [], [], [], []
+        for r in range(1 if once else repeat):
+            cmd = args if args is not None else ["backup", "push", f"b{r}"]
+            first = run_child([*POND, "--pond", url, *cmd], env=env)
+            here = run_child([*POND, "--pond", str(local), *cmd], env=env)
+            ours.append(first.seconds)
+            theirs.append(here.seconds)
+            our_cpu.append(first.cpu_seconds)
+            their_cpu.append(here.cpu_seconds)
+        figures.append(
+            Figure(
+                key,
+                f"{what} of a pond on S3",
+                median(ours),
+                "s",
+                baseline=median(theirs),
+                baseline_label="the same on a local pond",
+                samples=ours,
+                cpu=median(our_cpu),
+                baseline_cpu=median(their_cpu),
+                note=load(),
+            )
+        )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--only", metavar="KEYS", help="comma-separated: copy, read")
+    parser.add_argument("--only", metavar="KEYS", help="comma-separated: copy, read, cmds")
+    parser.add_argument("--commits", type=int, default=None, help="cmds: small txns (500)")
     parser.add_argument("--rows", type=int, default=None, help="the series' rows (10,000,000)")
     args = parser.parse_args()
     rows = args.rows or (1_000_000 if args.quick else 10_000_000)
@@ -199,6 +271,9 @@ def main() -> None:
             figures.add(bench_copy(work, server, 5 if args.quick else 11))
         if chosen("read"):
             figures.add(bench_read(work, server, rows, repeat))
+        if chosen("cmds"):
+            commits = args.commits or (100 if args.quick else 500)
+            figures.add(bench_cmds(work, server, commits, repeat))
     write_json(args.json, figures)
 
 

@@ -1,5 +1,8 @@
 """The local side of a push: a pond's Delta log read version by version.
 
+"Local" is the pond being pushed: its directory, or the store a pond kept on S3 lives
+in (``source.PondFiles`` reads either by key).
+
 Each Delta version of ``$POND/data`` is one ``_delta_log/<version>.json`` entry (a pond
 transaction, or a maintenance commit with no ``txn_seq``).  What a version needs on the
 remote is that entry, the data files its ``add`` actions name, and the blobs that rows of
@@ -10,31 +13,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
 from ..errors import PondCorruptError
-from ..tlogfs.layout import DATA_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR
-from ..tlogfs.runlog import RUNS_FILE
-from .layout import RemoteObject, blob_key, checkpoint_key, data_key, log_key
+from ..tlogfs.layout import LARGE_FILE_THRESHOLD
+from .layout import LOG_PREFIX, RemoteObject, blob_key, checkpoint_key, data_key, log_key
+from .source import PondFiles, pond_files
 
-_HASH_CHUNK = 8 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
 class LocalFile:
-    """A file to send: its remote key, where it is on disk, and its size.
+    """A file to send: its key (the same in the pond and on the remote) and its size.
 
     ``blobs``: for a data file, the blobs its rows name when its Delta statistics tell
     them (``blobs_from_stats``); None when only reading the file can.
     """
 
     key: str
-    path: Path
     size: int
     blobs: tuple[LocalFile, ...] | None = None
 
@@ -53,19 +53,18 @@ class LocalVersion:
 
 
 class LocalLog:
-    """The Delta log of the pond at ``pond_dir`` (read-only; never takes the write lock)."""
+    """The Delta log of the pond at ``where``: a directory or ``PondFiles`` (read-only;
+    never takes the write lock)."""
 
-    def __init__(self, pond_dir: Path) -> None:
-        self.pond_dir = pond_dir
-        self.data_dir = pond_dir / DATA_DIR
-        self.log_dir = self.data_dir / "_delta_log"
+    def __init__(self, where: Path | PondFiles) -> None:
+        self.files = pond_files(where)
 
     def versions(self) -> list[int]:
         """The committed Delta versions, oldest first (0, 1, 2...)."""
         try:
-            names = os.listdir(self.log_dir)
+            names = self.files.names(LOG_PREFIX)
         except FileNotFoundError:
-            raise PondCorruptError(f"{self.pond_dir} has no Delta log") from None
+            raise PondCorruptError(f"{self.files.where} has no Delta log") from None
         found = sorted(
             int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()
         )
@@ -74,7 +73,7 @@ class LocalLog:
     def checkpoints(self) -> list[int]:
         """The versions the pond has a (single-file) Delta checkpoint of, oldest first."""
         try:
-            names = os.listdir(self.log_dir)
+            names = self.files.names(LOG_PREFIX)
         except FileNotFoundError:
             return []
         suffix = ".checkpoint.parquet"
@@ -86,22 +85,19 @@ class LocalLog:
 
     def checkpoint(self, version: int) -> LocalFile | None:
         """Version ``version``'s checkpoint, if the pond has one."""
-        path = self.data_dir / checkpoint_key(version)[len(DATA_DIR) + 1 :]
-        try:
-            return LocalFile(checkpoint_key(version), path, path.stat().st_size)
-        except FileNotFoundError:
-            return None
+        size = self.files.size(checkpoint_key(version))
+        return None if size is None else LocalFile(checkpoint_key(version), size)
 
     def newest(self) -> int:
         versions = self.versions()
         if not versions:
-            raise PondCorruptError(f"{self.pond_dir} has an empty Delta log")
+            raise PondCorruptError(f"{self.files.where} has an empty Delta log")
         return versions[-1]
 
     def read(self, version: int) -> LocalVersion:
         """Version ``version``'s log entry and the data files it adds."""
-        path = self.data_dir / log_key(version)[len(DATA_DIR) + 1 :]
-        raw = path.read_bytes()
+        where = f"{self.files.where}/{log_key(version)}"
+        raw = self.files.read(log_key(version))
         txn_seq: int | None = None
         timestamp: int | None = None
         files: list[LocalFile] = []
@@ -119,11 +115,10 @@ class LocalLog:
             if isinstance(add, dict):
                 relative = unquote(str(add["path"]))
                 if relative.startswith("/") or ".." in relative.split("/"):
-                    raise PondCorruptError(f"{path}: an add action names {relative!r}")
+                    raise PondCorruptError(f"{where}: an add action names {relative!r}")
                 files.append(
                     LocalFile(
                         data_key(relative),
-                        self.data_dir / relative,
                         int(add["size"]),
                         self.blobs_from_stats(add.get("stats")),
                     )
@@ -143,9 +138,8 @@ class LocalLog:
         if newest < after:
             return True
         for version in range(after + 1, newest + 1):
-            path = self.data_dir / log_key(version)[len(DATA_DIR) + 1 :]
             try:
-                raw = path.read_bytes()
+                raw = self.files.read(log_key(version))
             except OSError:
                 return True
             for line in raw.splitlines():
@@ -160,8 +154,14 @@ class LocalLog:
         return False
 
     def blob(self, sha256: str, size: int) -> LocalFile:
-        path = self.data_dir / LARGE_FILES_DIR / f"sha256={sha256}"
-        return LocalFile(blob_key(sha256), path, size)
+        return LocalFile(blob_key(sha256), size)
+
+    def sha256(self, f: LocalFile) -> str:
+        """The sha256 of a file's bytes, read in chunks (hashlib releases the GIL on each)."""
+        digest = hashlib.sha256()
+        for chunk in self.files.chunks(f.key):
+            digest.update(chunk)
+        return digest.hexdigest()
 
     def blobs_from_stats(self, stats: object) -> tuple[LocalFile, ...] | None:
         """The blobs a data file's rows name, from its ``add`` action's statistics alone.
@@ -196,7 +196,7 @@ class LocalLog:
 
         # ParquetFile, not read_table: that imports pyarrow.dataset, and with it pandas
         # (seconds on a busy machine), for nothing a push needs.
-        table = pq.ParquetFile(data_file.path).read(columns=["sha256", "size"])
+        table = pq.ParquetFile(self.files.parquet(data_file.key)).read(columns=["sha256", "size"])
         out: dict[str, LocalFile] = {}
         for sha, size in zip(
             table.column("sha256").to_pylist(), table.column("size").to_pylist(), strict=True
@@ -215,51 +215,36 @@ def _partition(action: dict[str, object]) -> str | None:
     return first.removeprefix("part_id=") if first.startswith("part_id=") else None
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in chunks (hashlib releases the GIL on each)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def log_object(version: LocalVersion) -> RemoteObject:
     return RemoteObject(
         log_key(version.version), hashlib.sha256(version.log).hexdigest(), len(version.log)
     )
 
 
-def runs_since(pond_dir: Path, start: int) -> bytes:
-    """The whole lines of ``$POND/runs.jsonl`` from byte ``start`` (what a push sends).
-
-    A line still being written (no newline yet) waits for the next push.  A file shorter
-    than ``start`` was deleted and begun again (it may be: it holds no pond data): its
-    whole lines are all new.
-    """
-    try:
-        with open(pond_dir / RUNS_FILE, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            f.seek(start if size >= start else 0)
-            data = f.read()
-    except FileNotFoundError:
-        return b""
-    return data[: data.rfind(b"\n") + 1]
-
-
-def pending(pond_dir: Path, after_version: int) -> tuple[int, int]:
+def pending(
+    where: Path | PondFiles, after_version: int, seen: dict[int, LocalVersion] | None = None
+) -> tuple[int, int]:
     """Delta versions after ``after_version`` and the bytes they would send at most.
 
     The bytes are the log entries, the data files they add and the blobs those name,
     counted once each; blobs the remote already holds are not sent, so a push may send
-    less.  Costs a read of each pending version (what the push would read anyway).
+    less.  Costs a read of each pending version (what the push would read anyway), made
+    several at once (a pond on S3 fetches each), and none for a version in ``seen`` (the
+    versions read so far, by version: several backups' lags share their reads).
     """
-    log = LocalLog(pond_dir)
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = LocalLog(where)
     versions = [v for v in log.versions() if v > after_version]
+    seen = {} if seen is None else seen
+    missing = [v for v in versions if v not in seen]
+    if missing:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            seen.update(zip(missing, pool.map(log.read, missing), strict=True))
     total = 0
     blobs: set[str] = set()
     for v in versions:
-        version = log.read(v)
+        version = seen[v]
         total += len(version.log)
         for f in version.data_files:
             total += f.size

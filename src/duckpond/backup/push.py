@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackupConflictError, CorruptDataError, PondCorruptError
-from ..tlogfs.identity import pond_id, pond_id_of
+from ..tlogfs.identity import pond_id_of
 from ..tlogfs.objectstore import scrub_secrets
 from .layout import (
     LAST_CHECKPOINT_KEY,
@@ -55,8 +55,9 @@ from .layout import (
     sha256_hex,
     version_of,
 )
-from .local import LocalFile, LocalLog, LocalVersion, file_sha256, log_object, runs_since
+from .local import LocalFile, LocalLog, LocalVersion, log_object
 from .remote import Remote
+from .source import PondFiles, pond_files
 from .state import BackupState, LastAttempt, load_state, save_state
 
 DEFAULT_CONCURRENCY = 8
@@ -168,7 +169,7 @@ def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> N
         )
 
 
-def local_up_to_date(pond_dir: Path, name: str, url: str) -> BackupState | None:
+def local_up_to_date(where: Path | PondFiles, name: str, url: str) -> BackupState | None:
     """The recorded state of backup ``name`` if it says ``url`` holds this pond's newest version.
 
     From local files only, no network: ``$POND/backups/<name>.json`` (this URL, this pond's
@@ -180,13 +181,14 @@ def local_up_to_date(pond_dir: Path, name: str, url: str) -> BackupState | None:
     resend as they would have.  ``pond run`` relies on it (a run every few minutes should
     not pay round trips to learn nothing); ``pond backup push`` by hand always looks.
     """
-    state = load_state(pond_dir, name, url)
+    files = pond_files(where)
+    state = load_state(files, name, url)
     if state.last_version < 0 or state.last_attempt is None:
         return None
     if state.last_attempt.outcome != "ok":
         return None
     try:
-        if state.pond_id != pond_id(pond_dir) or state.last_version != LocalLog(pond_dir).newest():
+        if state.pond_id != files.pond_id() or state.last_version != LocalLog(files).newest():
             return None
     except (OSError, PondCorruptError):
         return None
@@ -194,26 +196,29 @@ def local_up_to_date(pond_dir: Path, name: str, url: str) -> BackupState | None:
 
 
 def push(
-    pond_dir: Path,
+    where: Path | PondFiles,
     remote: Remote,
     name: str,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
 ) -> PushReport:
-    """Push the pond at ``pond_dir`` to ``remote`` as backup ``name``; see the module docstring.
+    """Push the pond at ``where`` (its directory, or ``source.PondFiles``: a pond on S3) to
+    ``remote`` as backup ``name``; see the module docstring.
 
-    Records the attempt in ``$POND/backups/<name>.json`` (also when it fails).  Raises
+    Records the attempt in ``$POND/backups/<name>.json``, or beside a pond on S3
+    (``duckpond.backup.source``), also when it fails.  Raises
     ``RemoteError`` (store unreachable, credentials refused, no bucket),
     ``BackupConflictError`` (another pond's backup, diverged, remote ahead) and
     ``CorruptDataError`` (a local blob that does not match its hash: not sent).
     """
     started = time.perf_counter()
     when = datetime.now(UTC).isoformat()
-    state = load_state(pond_dir, name, remote.url)
+    files = pond_files(where)
+    state = load_state(files, name, remote.url)
     report: PushReport | None = None
     try:
-        report = _push(pond_dir, remote, name, state, concurrency, progress)
+        report = _push(files, remote, name, state, concurrency, progress)
     except Exception as e:
         from ..errors import describe
 
@@ -222,27 +227,27 @@ def push(
             when, "failed", scrub_secrets(describe(e), remote.options), 0, sent
         )
         state.last_attempt.elapsed_s = round(time.perf_counter() - started, 3)
-        save_state(pond_dir, state)
+        save_state(files, state)
         raise
     report.elapsed_s = time.perf_counter() - started
     state.last_push_time = datetime.now(UTC).isoformat()
     state.last_attempt = LastAttempt(
         when, "ok", None, report.objects_sent, report.bytes_sent, round(report.elapsed_s, 3)
     )
-    save_state(pond_dir, state)
+    save_state(files, state)
     return report
 
 
 def _push(
-    pond_dir: Path,
+    files: PondFiles,
     remote: Remote,
     name: str,
     state: BackupState,
     concurrency: int,
     progress: Progress | None,
 ) -> PushReport:
-    log = LocalLog(pond_dir)
-    local_id = pond_id(pond_dir)
+    log = LocalLog(files)
+    local_id = files.pond_id()
     newest = log.newest()
     tip, previous, last_txn, runs_end = _where_remote_stands(remote, log, state, local_id, newest)
     state.pond_id = local_id
@@ -262,7 +267,7 @@ def _push(
 
     sent: set[str] = set()
     pending = list(range(tip + 1, newest + 1))
-    committer = _Committer(pond_dir, remote, log, state, report, last_txn)
+    committer = _Committer(files, remote, log, state, report, last_txn)
     # Planning (hashing a batch's data files, reading which blobs they name) has a pool of
     # its own: queued behind the uploads, it would hold the next batch back until every
     # upload before it ended, leaving workers idle at each batch's slowest upload.  At
@@ -300,11 +305,11 @@ def _push(
                         # A checkpoint of a version already there, which the remote lacks
                         # (written after its version was pushed): named here, sent now.
                         objects[v] += (late[1],)
-                        late_sent = _send_checkpoint(remote, *late, report, committer.lock)
+                        late_sent = _send_checkpoint(remote, log, *late, report, committer.lock)
                     if v == newest:
                         # The run records added since the last push: the newest
                         # version's record names them.
-                        runs = runs_since(pond_dir, runs_end)
+                        runs = files.runs_since(runs_end)
                         if runs:
                             sha = sha256_hex(runs)
                             chunk = RemoteObject(runs_key(runs_end, sha), sha, len(runs))
@@ -329,7 +334,9 @@ def _push(
             records_by_key = dict(zip(keys, records, strict=True))
             # The next batch is planned and its files started while these go up: no
             # batch waits for the slowest upload of the one before.
-            sending = _send(remote, todo, records_by_key, pool, report, progress, committer.lock)
+            sending = _send(
+                remote, log, todo, records_by_key, pool, report, progress, committer.lock
+            )
             sent.update(todo)
             in_flight.append(sending)
             committer.submit(batch, records, objects, runs_end, late_sent, sending)
@@ -349,14 +356,14 @@ class _Committer:
 
     def __init__(
         self,
-        pond_dir: Path,
+        files: PondFiles,
         remote: Remote,
         log: LocalLog,
         state: BackupState,
         report: PushReport,
         last_txn: int,
     ) -> None:
-        self.pond_dir, self.remote, self.log = pond_dir, remote, log
+        self.files, self.remote, self.log = files, remote, log
         self.state, self.report, self.last_txn = state, report, last_txn
         self.lock = threading.Lock()
         self._thread = ThreadPoolExecutor(max_workers=1)
@@ -412,7 +419,9 @@ class _Committer:
             cp = version.checkpoint
             if cp is not None:
                 planned = next(o for o in objects[version.version] if o.key == cp.key)
-                sent_checkpoint = _send_checkpoint(self.remote, cp, planned, report, self.lock)
+                sent_checkpoint = _send_checkpoint(
+                    self.remote, self.log, cp, planned, report, self.lock
+                )
             if version.txn_seq is not None:
                 self.last_txn = version.txn_seq
             with self.lock:
@@ -425,7 +434,7 @@ class _Committer:
         if sent_checkpoint > state.checkpoint:
             _send_checkpoint_hint(self.remote, self.log, sent_checkpoint)
             state.checkpoint = sent_checkpoint
-        save_state(self.pond_dir, state)
+        save_state(self.files, state)
 
 
 def _look_at_tip(remote: Remote, tip: int) -> list[str]:
@@ -504,11 +513,12 @@ def _late_checkpoint(
     if remote.size(cp.key) is not None:
         state.checkpoint = found[-1]
         return None
-    return cp, RemoteObject(cp.key, file_sha256(cp.path), cp.size)
+    return cp, RemoteObject(cp.key, log.sha256(cp), cp.size)
 
 
 def _send_checkpoint(
     remote: Remote,
+    log: LocalLog,
     cp: LocalFile,
     planned: RemoteObject,
     report: PushReport,
@@ -516,9 +526,9 @@ def _send_checkpoint(
 ) -> int:
     """Send a checkpoint (create-only) whose version's log entry is on the remote, checked
     against the hash its record gives; its version."""
-    data = cp.path.read_bytes()
+    data = log.files.read(cp.key)
     if sha256_hex(data) != planned.sha256:
-        raise CorruptDataError(f"local file {cp.path} changed during the push")
+        raise CorruptDataError(f"{log.files.where}/{cp.key} changed during the push")
     _write_once(remote, cp.key, data)
     with lock:
         report.objects_sent += 1
@@ -534,7 +544,7 @@ def _send_checkpoint_hint(remote: Remote, log: LocalLog, version: int) -> None:
     record, and only ever moved forward to a checkpoint that is there.
     """
     try:
-        hint = (log.log_dir / "_last_checkpoint").read_bytes()
+        hint = log.files.read(LAST_CHECKPOINT_KEY)
         if int(json.loads(hint)["version"]) != version:
             return
     except (OSError, ValueError, KeyError, TypeError):
@@ -611,7 +621,7 @@ def _plan_batch(
     blobs_of = {f.key: blobs for f, blobs in zip(data_files, blob_lists, strict=True)}
     checkpoints = [v.checkpoint for v in batch if v.checkpoint is not None]
     hashed = data_files + checkpoints
-    hashes = dict(zip([f.key for f in hashed], pool.map(_hash, hashed), strict=True))
+    hashes = dict(zip([f.key for f in hashed], pool.map(log.sha256, hashed), strict=True))
 
     todo: dict[str, tuple[LocalFile, str | None]] = {}
     for f in data_files:
@@ -640,6 +650,7 @@ def _plan_batch(
 
 def _send(
     remote: Remote,
+    log: LocalLog,
     todo: dict[str, tuple[LocalFile, str | None]],
     records: dict[str, bytes],
     pool: ThreadPoolExecutor,
@@ -664,7 +675,7 @@ def _send(
         # wrong size is named now).
         size = remote.size(f.key) if sha is not None else None
         if size is None:
-            remote.upload(f.key, f.path, f.size, sha)
+            remote.upload(f.key, log.files, f.size, sha)
             sent = f.size
         with lock:
             if sent:
@@ -682,10 +693,6 @@ def _send(
     return written + [pool.submit(send, item) for item in todo.values()]
 
 
-def _hash(f: LocalFile) -> str:
-    return file_sha256(f.path)
-
-
-def last_state(pond_dir: Path, name: str, url: str) -> BackupState:
+def last_state(where: Path | PondFiles, name: str, url: str) -> BackupState:
     """What this pond recorded of backup ``name`` at ``url`` (see ``duckpond.backup.state``)."""
-    return load_state(pond_dir, name, url)
+    return load_state(where, name, url)

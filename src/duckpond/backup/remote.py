@@ -41,6 +41,8 @@ from .layout import (
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
 
+    from .source import PondFiles
+
 T = TypeVar("T")
 
 # Objects at least this big are streamed (multipart up, chunked down), never held whole.
@@ -349,36 +351,36 @@ class Remote:
             self._call(batch, keys[i : i + DELETE_BATCH])
         self._index = None
 
-    def upload(self, key: str, path: Path, size: int, sha256: str | None = None) -> None:
-        """Send a local file to ``key``, streamed; with ``sha256``, checked as it is read.
+    def upload(self, key: str, source: PondFiles, size: int, sha256: str | None = None) -> None:
+        """Send the pond's file ``key`` (from ``source``: its directory or its store) to
+        ``key``, streamed; with ``sha256``, checked as it is read.
 
         A file whose bytes do not hash to ``sha256`` is not kept (the upload is abandoned
-        before it completes): a bad local blob never reaches the remote.
+        before it completes): a bad blob never reaches the remote.
         """
         import obstore
 
         if size < STREAM_BYTES:
-            data = path.read_bytes()
+            data = source.read(key)
             if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-                raise CorruptDataError(f"local file {path} does not match its sha256; not sent")
+                raise CorruptDataError(f"{source.where}/{key} does not match its sha256; not sent")
             self._call(obstore.put, self.store, key, data, use_multipart=False)
             return
         self._call(
             obstore.put,
             self.store,
             key,
-            _checked_chunks(path, sha256),
+            _checked_chunks(source, key, sha256),
             chunk_size=CHUNK_BYTES,
             max_concurrency=4,
         )
 
 
-def _checked_chunks(path: Path, sha256: str | None) -> Iterator[bytes]:
+def _checked_chunks(source: PondFiles, key: str, sha256: str | None) -> Iterator[bytes]:
     """A file's bytes in chunks; raises at the end if they do not hash to ``sha256``."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            digest.update(chunk)
-            yield chunk
+    for chunk in source.chunks(key):
+        digest.update(chunk)
+        yield chunk
     if sha256 is not None and digest.hexdigest() != sha256:
-        raise CorruptDataError(f"local file {path} does not match its sha256; not sent")
+        raise CorruptDataError(f"{source.where}/{key} does not match its sha256; not sent")

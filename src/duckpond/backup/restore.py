@@ -382,12 +382,11 @@ def _check_complete(stage: Path, records: list[PushRecord], txn: int) -> None:
         if version.txn_seq is not None:
             newest_txn = version.txn_seq
         for f in version.data_files:
-            try:
-                size = f.path.stat().st_size
-            except FileNotFoundError:
+            size = log.files.size(f.key)
+            if size is None:
                 raise CorruptDataError(
                     f"{f.key}, added by Delta version {record.version}, is named by no push record"
-                ) from None
+                )
             if size != f.size:
                 raise CorruptDataError(f"{f.key} is not the size its Delta log entry says")
     if newest_txn != txn:

@@ -1,5 +1,8 @@
 """The pond's own record of its pushes: ``$POND/backups/<name>.json``, one file per backup.
 
+(A pond kept on S3 keeps it on its store, ``backups/<name>.json`` beside ``data/``,
+written by compare-and-swap: ``duckpond.backup.source``.)
+
 This is the only thing a push changes in the local pond.  It is a cache of facts the
 remote holds (the newest version pushed and its record's sha256, which make the next
 push's look at the remote one short listing) plus the last attempt's outcome for
@@ -16,7 +19,10 @@ import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .source import PondFiles
 
 STATE_DIR = "backups"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -61,25 +67,50 @@ class BackupState:
         return asdict(self)
 
 
-def state_path(pond_dir: Path, name: str) -> Path:
+def state_key(name: str) -> str:
+    """Backup ``name``'s record, relative to the pond (a directory's or a store's)."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"backup name {name!r} cannot name a file")
-    return pond_dir / STATE_DIR / f"{name}.json"
+    return f"{STATE_DIR}/{name}.json"
 
 
-def load_state(pond_dir: Path, name: str, url: str) -> BackupState:
-    """The recorded state of backup ``name``; a fresh one if none, or if it was for another URL.
+def state_path(pond_dir: Path, name: str) -> Path:
+    return pond_dir / state_key(name)
 
-    With no record of its own, a backup at the URL the pond was restored from starts
-    from what the restore checked (``RestoredFrom``).
-    """
+
+def _decode(data: bytes | None, name: str, url: str) -> BackupState:
+    """The state in ``data``; a fresh one if none, unreadable, or for another URL."""
     try:
-        raw = json.loads(state_path(pond_dir, name).read_text(encoding="utf-8"))
+        if data is None:
+            raise ValueError("none")
+        raw = json.loads(data)
         attempt = raw.pop("last_attempt", None)
         state = BackupState(**raw)
         state.last_attempt = LastAttempt(**attempt) if attempt else None
-    except FileNotFoundError:
-        restored = load_restored(pond_dir)
+    except (ValueError, TypeError, AttributeError):
+        return BackupState(name, url)
+    if state.url != url:
+        # Pointed somewhere else now: what we knew of the old remote says nothing of this one.
+        return BackupState(name, url, last_attempt=state.last_attempt)
+    return state
+
+
+def load_state(where: Path | PondFiles, name: str, url: str) -> BackupState:
+    """The recorded state of backup ``name`` of the pond at ``where`` (its directory, or its
+    files: ``source.PondFiles``); a fresh one if none, or if it was for another URL.
+
+    With no record of its own, a backup at the URL a local pond was restored from starts
+    from what the restore checked (``RestoredFrom``).
+    """
+    from .source import DirFiles, pond_files
+
+    files = pond_files(where)
+    try:
+        data = files.read_state(name)
+    except OSError:
+        data = None
+    if data is None and isinstance(files, DirFiles):
+        restored = load_restored(files.pond_dir)
         if restored is not None and restored.url.rstrip("/") == url.rstrip("/"):
             return BackupState(
                 name,
@@ -89,25 +120,46 @@ def load_state(pond_dir: Path, name: str, url: str) -> BackupState:
                 last_txn=restored.txn_seq,
                 record_sha256=restored.record_sha256,
             )
-        return BackupState(name, url)
-    except (OSError, ValueError, TypeError):
-        return BackupState(name, url)
-    if state.url != url:
-        # Pointed somewhere else now: what we knew of the old remote says nothing of this one.
-        return BackupState(name, url, last_attempt=state.last_attempt)
-    return state
+    return _decode(data, name, url)
 
 
-def save_state(pond_dir: Path, state: BackupState) -> None:
-    path = state_path(pond_dir, state.name)
-    _write_atomically(path, json.dumps(state.to_json(), indent=1, sort_keys=True))
+def merge(ours: BackupState, theirs: BackupState) -> BackupState:
+    """One record from two pushers' (two machines pushing one pond on S3): the remote's
+    facts from whichever has seen it further (they only grow), the later push time and
+    the later attempt."""
+    if theirs.url != ours.url or theirs.pond_id not in ("", ours.pond_id):
+        return ours
+    facts = theirs if theirs.last_version > ours.last_version else ours
+    out = BackupState(**{**facts.to_json(), "last_attempt": None})
+    times = [t for t in (ours.last_push_time, theirs.last_push_time) if t]
+    out.last_push_time = max(times) if times else None
+    attempts = [a for a in (ours.last_attempt, theirs.last_attempt) if a is not None]
+    out.last_attempt = max(attempts, key=lambda a: a.time) if attempts else None
+    return out
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def save_state(where: Path | PondFiles, state: BackupState) -> None:
+    """Record ``state``: written whole, atomically; on a store merged with a record another
+    machine wrote meanwhile (``merge``)."""
+    from .source import DirFiles, pond_files
+
+    files = pond_files(where)
+
+    def update(current: bytes | None) -> bytes:
+        chosen = state
+        if current is not None and not isinstance(files, DirFiles):
+            chosen = merge(state, _decode(current, state.name, state.url))
+        return json.dumps(chosen.to_json(), indent=1, sort_keys=True).encode()
+
+    files.write_state(state.name, update)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsynced, renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -137,7 +189,7 @@ class RestoredFrom:
 
 def save_restored(pond_dir: Path, restored: RestoredFrom) -> None:
     body = {"format": RESTORED_FORMAT, **asdict(restored)}
-    _write_atomically(pond_dir / STATE_DIR / RESTORED_FILE, json.dumps(body, indent=1))
+    write_atomically(pond_dir / STATE_DIR / RESTORED_FILE, json.dumps(body, indent=1).encode())
 
 
 def load_restored(pond_dir: Path) -> RestoredFrom | None:
@@ -219,4 +271,4 @@ def save_specs(pond_dir: Path, cache: SpecCache) -> None:
             return
     except OSError:
         pass
-    _write_atomically(path, text)
+    write_atomically(path, text.encode())

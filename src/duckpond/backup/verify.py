@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDataError
-from ..tlogfs.identity import pond_id
 from ..tlogfs.objectstore import remote_error
 from .layout import FLOOR_KEY, PushRecord, RemoteObject, log_key, record_key, sha256_hex
 from .local import LocalLog
 from .push import DEFAULT_CONCURRENCY, remote_pond_id
 from .remote import Remote
+from .source import PondFiles
 
 STATUSES = ("equal", "behind", "ahead", "diverged", "different", "empty")
 
@@ -138,13 +138,14 @@ def _remote_txn(remote: Remote, tip: int) -> int:
     return 0
 
 
-def verify(pond_dir: Path, remote: Remote, *, deep: bool = False) -> VerifyReport:
-    """Compare the backup at ``remote`` with the pond at ``pond_dir`` (see the module docstring).
+def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> VerifyReport:
+    """Compare the backup at ``remote`` with the pond at ``where`` (its directory, or a pond
+    on S3's ``source.PondFiles``; see the module docstring).
 
     Raises ``RemoteError`` if the store cannot be used; every finding about the backup
     itself is in the report.
     """
-    log = LocalLog(pond_dir)
+    log = LocalLog(where)
     newest = log.newest()
     local_txn = _txn_at(log, newest)
     remote.check()
@@ -154,7 +155,7 @@ def verify(pond_dir: Path, remote: Remote, *, deep: bool = False) -> VerifyRepor
         report.status = "empty"
         return report
     report.remote_txn = _remote_txn(remote, tip)
-    theirs, ours = remote_pond_id(remote), pond_id(pond_dir)
+    theirs, ours = remote_pond_id(remote), log.files.pond_id()
     if theirs is not None and theirs != ours:
         report.status = "different"
         report.detail = f"remote holds pond {theirs}, this is pond {ours}"
@@ -171,11 +172,11 @@ def verify(pond_dir: Path, remote: Remote, *, deep: bool = False) -> VerifyRepor
             report.status = "behind"
     if deep:
         _deep(remote, tip, report)
-    _roots(pond_dir, remote, report)
+    _roots(log.files, remote, report)
     return report
 
 
-def _roots(pond_dir: Path, remote: Remote, report: VerifyReport) -> None:
+def _roots(files: PondFiles, remote: Remote, report: VerifyReport) -> None:
     """Fill the remote's content root (read in place) and the local one at the same txn.
 
     A remote that cannot be read as a pond is a problem named in the report; a local
@@ -207,7 +208,7 @@ def _roots(pond_dir: Path, remote: Remote, report: VerifyReport) -> None:
         report.root_detail = "the local pond does not hold the remote's newest transaction"
         return
     try:
-        local = DeltaPersistence.open(pond_dir, at_txn=remote_txn)
+        local = files.open_at(remote_txn)
     except PondError as e:
         report.root_detail = f"no local root at txn {remote_txn}: {e}"
         return

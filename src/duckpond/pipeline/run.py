@@ -223,12 +223,15 @@ def run_resources(
     wait: bool = True,
     lock_timeout: float = 30.0,
     progress: Callable[[str, RunResult | None], None] | None = None,
+    pond_files: Any = None,
 ) -> RunReport:
     """Run the named resources (all with a run step if none) and record each run.
 
     ``progress(name, None)`` is called when a resource starts and
     ``progress(name, result)`` when it ends.  Raises ``LockTimeoutError`` if
     another run holds the run lock, ``ConfigError`` for an unknown name.
+    ``pond_files``: a pond kept on S3's files, for its Backups to push from
+    (``RunContext.pond_files``).
     """
     with RunLock(pond_dir, lock_timeout if wait else 0.0):
         run_id = uuid7()
@@ -239,7 +242,7 @@ def run_resources(
             uuid = stored[doc.name].uuid
             if progress is not None:
                 progress(doc.name, None)
-            result = _run_one(doc, uuid, run_id, pond_dir, read_root, transaction)
+            result = _run_one(doc, uuid, run_id, pond_dir, read_root, transaction, pond_files)
             results.append(result)
             if progress is not None:
                 progress(doc.name, result)
@@ -253,12 +256,13 @@ def _run_one(
     pond_dir: Path,
     read_root: Callable[[], WD],
     transaction: TransactionFactory,
+    pond_files: Any = None,
 ) -> RunResult:
     result = RunResult(doc.name, doc.kind.name, uuid, datetime.now(UTC))
     started = time.perf_counter()
     assert doc.kind.run is not None
     try:
-        ctx = RunContext(doc.name, uuid, doc.spec, read_root(), pond_dir)
+        ctx = RunContext(doc.name, uuid, doc.spec, read_root(), pond_dir, pond_files)
         # Stored before this check existed, or a symlink made since apply.
         problem = check_outputs(ctx.root, doc, pond_dir)
         if problem is not None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from ..backup import PruneReport, PushReport, RepairReport, VerifyReport
     from ..backup import Remote as BackupRemote
+    from ..backup.source import PondFiles
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,16 @@ class PondBackups(Facet):
             raise ConfigError(f"no Backup resource named {name!r} (backups: {known})")
         return specs[name]
 
+    def files(self) -> PondFiles:
+        """What a push reads the pond from: its directory, or for a pond kept on S3 its
+        store (``duckpond.backup.source``, which also says where the push records live)."""
+        from ..backup.source import DirFiles, StoreFiles
+
+        files = self.pond.persistence.remote
+        if files is not None and self.pond.persistence.shared:
+            return StoreFiles(files)
+        return DirFiles(self.pond.path)
+
     def remote(self, name: str, *, create: bool = False) -> BackupRemote:
         """The store of backup ``name``, its credentials resolved from the environment now."""
         from ..pipeline.kinds.backup import remote_of
@@ -126,15 +137,18 @@ class PondBackups(Facet):
 
     @guarded
     def list(self) -> builtins.list[BackupInfo]:
-        """Every Backup resource with its last push and lag (no network)."""
+        """Every Backup resource with its last push and lag (no network; for a pond kept on
+        S3, its records and the log entries since are read from its store)."""
         from ..backup.local import pending
         from ..backup.state import load_state
 
         self.pond._local_only("backup list")
+        files = self.files()
         out = []
+        seen: dict[int, Any] = {}
         for name, spec in self._specs().items():
-            state = load_state(self.pond.path, name, spec.url)
-            _, lag_bytes = pending(self.pond.path, state.last_version)
+            state = load_state(files, name, spec.url)
+            _, lag_bytes = pending(files, state.last_version, seen)
             attempt = state.last_attempt
             out.append(
                 BackupInfo(
@@ -166,12 +180,10 @@ class PondBackups(Facet):
         ``pond run`` reports each resource.  Raises ``ConfigError`` for an unknown name or
         a pond without Backup resources, ``ReadOnlyError`` on a pond read in place.
         """
-        if self.pond.persistence.shared:
-            self.pond._local_only("backup push")
-        if self.pond.persistence.remote is not None:
+        if self.pond.persistence.remote is not None and not self.pond.persistence.shared:
             raise self.pond.persistence._read_only_error()
         specs = {n: s.model_dump(mode="json") for n, s in self._specs().items()}
-        return _push_each(self.pond.path, specs, names, progress)
+        return _push_each(self.files(), specs, names, progress)
 
     @guarded
     def verify(self, name: str, *, deep: bool = False) -> VerifyReport:
@@ -179,7 +191,7 @@ class PondBackups(Facet):
         from ..backup import verify
 
         self.pond._local_only("backup verify")
-        return verify(self.pond.path, self.remote(name), deep=deep)
+        return verify(self.files(), self.remote(name), deep=deep)
 
     @guarded
     def prune(
@@ -223,6 +235,11 @@ class PondBackups(Facet):
         """
         from ..backup import repair
 
+        if self.pond.persistence.shared:
+            raise ConfigError(
+                f"{self.pond.location} is kept on S3: there are no local files to repair "
+                "(pond fsck checks its objects; restore a backup to a new URL or directory)"
+            )
         if self.pond.persistence.remote is not None:
             raise self.pond.persistence._read_only_error()
         return repair(self.pond.path, self.remote(name))
@@ -261,7 +278,7 @@ def push_pond(
 
 
 def _push_each(
-    pond_dir: Path,
+    where: Path | PondFiles,
     specs: dict[str, dict[str, Any]],
     names: Sequence[str],
     progress: Callable[[int, int], None] | None,
@@ -270,7 +287,6 @@ def _push_each(
     from ..backup import PushReport, push
     from ..backup.push import DEFAULT_CONCURRENCY
     from ..pipeline.backupstore import backup_remote
-    from ..tlogfs.identity import pond_id
 
     chosen = [names] if isinstance(names, str) else builtins.list(names)
     chosen = chosen or sorted(specs)
@@ -286,13 +302,23 @@ def _push_each(
         try:
             remote = backup_remote(fields, create=True)
             concurrency = int(fields.get("concurrency") or DEFAULT_CONCURRENCY)
-            reports.append(push(pond_dir, remote, name, concurrency=concurrency, progress=progress))
+            reports.append(push(where, remote, name, concurrency=concurrency, progress=progress))
         except (PondError, OSError, ValueError) as e:
             # One broken backup must not keep the others from their push.
-            failed = PushReport(name, str(fields["url"]), pond_id(pond_dir), -1, -1, 0)
+            failed = PushReport(name, str(fields["url"]), _pond_id(where), -1, -1, 0)
             failed.error = str(e)
             reports.append(failed)
     return reports
+
+
+def _pond_id(where: Path | PondFiles) -> str:
+    """The pond id for a failed push's report ("" if even that cannot be read)."""
+    from ..backup.source import pond_files
+
+    try:
+        return pond_files(where).pond_id()
+    except (PondError, OSError):
+        return ""
 
 
 def repair_pond(path: Any, name: str) -> RepairReport:
@@ -310,8 +336,12 @@ def repair_pond(path: Any, name: str) -> RepairReport:
     from ..backup import Remote, repair
     from ..backup.state import state_path
     from ..errors import PondError
+    from ..tlogfs.objectstore import is_store_url
     from .core import Pond
 
+    if is_store_url(os.fspath(path)):
+        with Pond.open(path) as pond:
+            return pond.backups.repair(name)
     where = Path(path).expanduser().absolute()
     try:
         pond = Pond.open(where)

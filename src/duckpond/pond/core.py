@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ..ingest.partitioned import ExportResult
     from ..tlogfs import DeltaPersistence, FsckReport, RecoverReport, TxnRecord
     from ..tlogfs.objectstore import StoreOptions
+    from ..tlogfs.usage import DiskUsage
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 T = TypeVar("T")
@@ -160,17 +161,13 @@ class Pond:
         return self.persistence.location
 
     def _local_only(self, what: str) -> None:
-        """Refuse ``what`` on a pond read in place: it needs the pond's own directory
-        (its disk use, its backup records, its files to re-hash), which a store URL lacks.
+        """Refuse ``what`` on a pond read in place (a backup): it needs a pond of its own
+        (its records, its files to compare), which a backup's URL is not.  A pond kept on
+        S3 is a pond of its own and passes.
 
         Raises ``ConfigError`` naming the URL.
         """
-        if self.persistence.shared:
-            raise ConfigError(
-                f"{self.location} is kept on S3: {what} needs a local pond's directory "
-                "and is not supported on S3 yet"
-            )
-        if self.persistence.remote is not None:
+        if self.persistence.remote is not None and not self.persistence.shared:
             url = self.persistence.location
             raise ConfigError(
                 f"{url} is read in place: {what} needs a local pond; restore it first "
@@ -267,20 +264,33 @@ class Pond:
 
     @guarded
     def status(self) -> PondStatus:
-        """What a person or a monitor looks at: id, newest transaction, disk use, runs, backups."""
-        from ..tlogfs.usage import disk_usage
+        """What a person or a monitor looks at: id, newest transaction, disk use, runs, backups.
 
+        ``path`` is the pond's directory or, for a pond kept on S3, its URL; the disk use
+        of a pond on S3 is its objects (one listing of the prefix) and this machine's
+        cache directory for it (``usage.cache_path``).
+        """
         self._local_only("status")
         newest = self.log(limit=1)
         return PondStatus(
-            path=str(self.path),
+            path=self.location,
             pond_id=self.pond_id,
             last_txn=self.last_txn,
             last_txn_time=newest[0].timestamp if newest else None,
-            usage=disk_usage(self.path),
+            usage=self.disk_usage(),
             resources=self.pipeline.resources(),
             backups=self.backups.list(),
         )
+
+    def disk_usage(self) -> DiskUsage:
+        """The pond's use by part (``duckpond.tlogfs.usage``): a walk of its directory, or
+        for a pond kept on S3 one listing of its prefix plus this machine's cache."""
+        from ..tlogfs.usage import disk_usage, store_usage
+
+        files = self.persistence.remote
+        if files is not None and self.persistence.shared:
+            return store_usage(files.listing(), self.path)
+        return disk_usage(self.path)
 
     # -- transactions --------------------------------------------------------------
 

@@ -27,7 +27,8 @@ class SpaceReport:
     """``pond du``: bytes on disk by part, stored bytes by top-level directory, what
     ``maintain`` with ``keep`` would reclaim.
 
-    ``usage`` is the disk use of the pond directory (``duckpond.tlogfs.usage``);
+    ``usage`` is the disk use of the pond directory, or of a pond kept on S3 its objects
+    and this machine's cache (``duckpond.tlogfs.usage``);
     ``directories`` maps each top-level pond path to the bytes of every stored
     version of every node under it (content bytes before compression, all history;
     ``(removed)`` for nodes no longer in the tree); ``reclaimable`` is None
@@ -80,6 +81,7 @@ class PondMaintenance(Facet):
         cache_only: bool = False,
         cache_max_bytes: int | None = None,
         push_first: bool = False,
+        grace: str | timedelta | None = None,
     ) -> MaintainReport:
         """Compact and checkpoint the oplog, prune the cache to its bound, and with a window
         (``keep``: a span such as ``"90d"``; or ``keep_txns``: the newest N transactions)
@@ -93,6 +95,13 @@ class PondMaintenance(Facet):
         pond's newest version makes it refuse (``ConfigError`` naming the backup), unless
         ``push_first`` pushes the lagging backups first; the log entries and data files a
         backup has not received yet are kept for its next push.
+
+        On a pond kept on S3 (no lock there) it runs beside writers on other machines:
+        its commits land only on the version they were computed from (else computed
+        again: ``DeltaPersistence.maintain``), compaction included, and an object no
+        commit names is removed only once older than ``grace`` (a span; default
+        ``tlogfs.reclaim.DEFAULT_GRACE``, a day), which spares another writer's uploads
+        whose commit is still to come and removes a killed writer's orphans.
         Raises ``ConfigError`` for a bad window, ``ReadOnlyError`` on a past state.
         """
         from ..pipeline.cache import CACHE_MAX_BYTES
@@ -102,14 +111,12 @@ class PondMaintenance(Facet):
         if pond.read_only:
             raise ReadOnlyError("this pond is opened at a past state and cannot be maintained")
         span = _span(keep)
-        if pond.persistence.shared and not cache_only:
-            # reclaim removes files under the write lock, which a pond on S3 has not: a
-            # writer on another machine may be reading them.  Compaction and checkpoints
-            # already run as writers commit.
+        grace_span = _span(grace, "grace")
+        if grace_span is not None and not pond.persistence.shared:
             raise ConfigError(
-                f"{pond.location} is kept on S3: pond maintain only prunes this machine's "
-                "cache there ({cache_only}); removing old history is not supported yet",
-                options={"cache_only": ""},
+                "{grace} is for a pond kept on S3 (a local pond's writer holds its lock; "
+                "pond recover removes what a crash left)",
+                options={"grace": ""},
             )
         if cache_only:
             if span is not None or keep_txns is not None:
@@ -120,7 +127,7 @@ class PondMaintenance(Facet):
             if span is not None or keep_txns is not None:
                 pushed = self._pushed(push_first and not dry_run, dry_run)
             report = pond.persistence.maintain(
-                keep=span, keep_txns=keep_txns, dry_run=dry_run, pushed=pushed
+                keep=span, keep_txns=keep_txns, dry_run=dry_run, pushed=pushed, grace=grace_span
             )
         bound = CACHE_MAX_BYTES if cache_max_bytes is None else cache_max_bytes
         entries, size = pond.cache.prune(bound, dry_run=dry_run)
@@ -156,12 +163,10 @@ class PondMaintenance(Facet):
     ) -> SpaceReport:
         """Disk use by part, stored bytes by top-level directory, and with a window what
         ``maintain`` would reclaim (a dry run: it waits for the write lock)."""
-        from ..tlogfs.usage import disk_usage
-
         pond = self.pond
         pond._local_only("du")
         directories = _stored_by_directory(pond)
-        report = SpaceReport(disk_usage(pond.path), directories)
+        report = SpaceReport(pond.disk_usage(), directories)
         if keep is not None or keep_txns is not None:
             dry = self.maintain(keep=keep, keep_txns=keep_txns, dry_run=True)
             report.reclaimable = dry.bytes_reclaimed
@@ -169,7 +174,7 @@ class PondMaintenance(Facet):
         return report
 
 
-def _span(keep: str | timedelta | None) -> timedelta | None:
+def _span(keep: str | timedelta | None, option: str = "keep") -> timedelta | None:
     from ..timeparse import parse_span
 
     if keep is None or isinstance(keep, timedelta):
@@ -177,7 +182,7 @@ def _span(keep: str | timedelta | None) -> timedelta | None:
     try:
         return parse_span(keep)
     except ValueError as e:
-        raise ConfigError(f"{{keep}}: {e}", options={"keep": ""}) from None
+        raise ConfigError(f"{{{option}}}: {e}", options={option: ""}) from None
 
 
 def _stored_by_directory(pond: Pond) -> dict[str, int]:

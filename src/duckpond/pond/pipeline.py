@@ -106,6 +106,7 @@ class PondPipeline(Facet):
             wait=wait,
             lock_timeout=self.pond.lock_timeout,
             progress=progress,
+            pond_files=self.pond.backups.files() if self.pond.persistence.shared else None,
         )
 
     @guarded

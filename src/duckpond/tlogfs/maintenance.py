@@ -8,12 +8,24 @@ carry no ``txn_seq`` and are not pond transactions.  Like a transaction's, they
 land only on the snapshot they were computed from (``NO_REBASE``).
 
 A table several writers share without a lock (a pond on S3, ``compact=False``) is
-never compacted, only checkpointed: deltalake 1.6's ``optimize`` rebases its commit
+never compacted as writers commit, only checkpointed, and never through ``optimize``: deltalake 1.6's ``optimize`` rebases its commit
 onto a newer version whatever ``max_commit_retries`` says (seen: read at version 101,
 committed as 106), and two writers compacting one partition at once both landed,
 each adding the same rows again, so the partition read every row twice or more.  Nothing here ever
 removes a file: the replaced ones go only when the user asks for it with a
 kept window (``pond maintain --keep``, ``reclaim``).
+
+Such a table is compacted only by ``pond maintain`` (``run(in_place=True)``), and not
+through ``optimize``: the rows of each crowded partition's small files (every row from
+the oldest transaction they hold on, in that partition) are written back as one
+predicate overwrite (``part_id = P AND txn_seq >= T``) committed with ``NO_REBASE``,
+which deltalake does honour for writes, merges and table property changes (checked:
+each was refused once another commit had taken the next version, where ``optimize``
+landed two versions on).  The commit lands on the version whose rows it rewrote, or not
+at all (``CommitFailedError``: the caller computes it again on the new state); a writer
+whose commit it beat re-applies its command on top of it.  The table is append-only, so
+that commit is wrapped in lifting the property and setting it again, each also
+``NO_REBASE``; a run killed in between leaves it lifted until the next ``maintain``.
 """
 
 from __future__ import annotations
@@ -22,6 +34,8 @@ import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -29,6 +43,7 @@ from deltalake import DeltaTable
 from ..errors import one_line
 from .commits import HOOKS, NO_REBASE, WRITER
 from .oplog import PARTITION_COLUMN
+from .shared import COMMIT_RETRIES
 
 MAINTENANCE_INTERVAL = 100
 # Small data files one partition may gather before it is compacted on its own.
@@ -59,6 +74,7 @@ class Maintenance:
         *,
         last_checkpoint: Callable[[], int] | None = None,
         compact: bool = True,
+        open_file: Callable[[str], Any] | None = None,
     ) -> None:
         self._dt = table
         self._data_dir = data_dir
@@ -67,6 +83,8 @@ class Maintenance:
         # A table on a store reads its _last_checkpoint there (``RemoteFiles.last_checkpoint``).
         self._read_last_checkpoint = last_checkpoint
         self._compact = compact
+        # How a data file (relative to the table) is opened for reading its rows.
+        self._open: Callable[[str], Any] = open_file or (lambda rel: data_dir / rel)
 
     def _last_checkpoint(self) -> int:
         if self._read_last_checkpoint is not None:
@@ -113,9 +131,15 @@ class Maintenance:
                 return
             warnings.warn(f"oplog maintenance failed: {_first_line(e)}", stacklevel=3)
 
-    def run(self) -> None:
-        """Compact every partition and write a checkpoint (the caller holds the write lock)."""
+    def run(self, *, in_place: bool = False) -> None:
+        """Compact every partition and write a checkpoint (the caller holds the write lock).
+
+        A table shared without a lock is only checkpointed, unless ``in_place``: then its
+        crowded partitions are compacted as the module docstring says (``maintain``).
+        """
         if not self._compact:
+            if in_place:
+                self._compact_in_place()
             # A checkpoint is no commit: writing one beside other writers is safe.
             self._dt.create_checkpoint()
             return
@@ -129,6 +153,127 @@ class Maintenance:
         )
         self._dt.create_checkpoint()
         self._changed(add_actions(self._dt))
+
+    def _plan(
+        self, only: set[str] | None = None, skip: frozenset[str] = frozenset()
+    ) -> list[list[tuple[str, int, list[str]]]]:
+        """Groups of (partition, oldest txn_seq to rewrite from, data files holding such
+        rows) for the crowded partitions of the handle's snapshot (of ``only``, if given;
+        not of ``skip``), each group about ``COMPACT_TARGET_BYTES`` of files."""
+        actions = add_actions(self._dt)
+        files: dict[str, list[tuple[str, int, int | None, int | None]]] = {}
+        for path, size, part, low, high in zip(
+            actions.column("path").to_pylist(),
+            actions.column("size_bytes").to_pylist(),
+            actions.column(f"partition.{PARTITION_COLUMN}").to_pylist(),
+            actions.column("min.txn_seq").to_pylist(),
+            actions.column("max.txn_seq").to_pylist(),
+            strict=True,
+        ):
+            if (only is None or part in only) and part not in skip:
+                files.setdefault(part, []).append((unquote(path), size, low, high))
+        groups: list[list[tuple[str, int, list[str]]]] = [[]]
+        group_bytes = 0
+        for part, found in sorted(files.items()):
+            small = [f for f in found if f[1] < COMPACT_TARGET_BYTES]
+            if len(small) < 2 or any(f[2] is None or f[3] is None for f in found):
+                continue  # nothing to gain, or no statistics to bound the rewrite by
+            since = min(int(f[2]) for f in small)  # type: ignore[arg-type]
+            sources = [f[0] for f in found if int(f[3]) >= since]  # type: ignore[arg-type]
+            groups[-1].append((part, since, sources))
+            group_bytes += sum(f[1] for f in found if f[0] in sources)
+            if group_bytes >= COMPACT_TARGET_BYTES:
+                groups.append([])
+                group_bytes = 0
+        return [g for g in groups if g]
+
+    def _rewrite(self, group: list[tuple[str, int, list[str]]]) -> None:
+        """One ``NO_REBASE`` predicate overwrite of a group's rows, as they are now."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+        from deltalake import write_deltalake
+
+        from .oplog import SCHEMA
+
+        tables = []
+        for part, since, sources in group:
+            for rel in sources:
+                rows = pq.ParquetFile(self._open(rel)).read()
+                part_ids = pa.array([part] * rows.num_rows, pa.string())
+                # Writers differ in string layouts (string, string_view), which Arrow's
+                # filter kernels do not all take: one schema first.
+                rows = rows.append_column(PARTITION_COLUMN, part_ids)
+                rows = rows.select(SCHEMA.names).cast(SCHEMA)
+                tables.append(rows.filter(pc.greater_equal(rows.column("txn_seq"), since)))
+        predicate = " OR ".join(
+            f"({PARTITION_COLUMN} = '{_quoted(part)}' AND txn_seq >= {since})"
+            for part, since, _ in group
+        )
+        write_deltalake(
+            self._dt,
+            pa.concat_tables(tables),
+            mode="overwrite",
+            predicate=predicate,
+            writer_properties=WRITER,
+            commit_properties=NO_REBASE,
+            post_commithook_properties=HOOKS,
+        )
+
+    def _append_only(self, value: str) -> None:
+        self._dt.alter.set_table_properties(
+            {"delta.appendOnly": value}, commit_properties=NO_REBASE
+        )
+
+    def _compact_in_place(self) -> None:
+        """Rewrite each crowded partition's small files' rows as one file, a group of
+        partitions per ``NO_REBASE`` commit (``land``: each computed again on the new
+        state when another writer's commit came first); ``CommitFailedError`` when one
+        keeps losing.  Each partition is compacted at most once per run, so writers
+        that keep adding to it cannot keep the run going."""
+        done: set[str] = set()
+        lifted = False
+        while True:
+            groups = self._plan(skip=frozenset(done))
+            if not groups:
+                break
+            parts = {part for part, _, _ in groups[0]}
+            if not lifted:
+                land(self._dt, lambda: self._append_only("false"))
+                lifted = True
+
+            def rewrite(parts: set[str] = parts) -> None:
+                for group in self._plan(only=parts):
+                    self._rewrite(group)
+
+            land(self._dt, rewrite)
+            done |= parts
+        if lifted:
+            land(self._dt, lambda: self._append_only("true"))
+
+
+def land(table: DeltaTable, commit: Callable[[], None], retries: int = COMMIT_RETRIES) -> None:
+    """Run ``commit`` (one ``NO_REBASE`` commit computed from ``table``'s snapshot) until it
+    lands: when another writer's commit took the next version first (``CommitFailedError``:
+    nothing of ours landed), ``table`` catches up and ``commit`` computes it again, after a
+    short random pause, up to ``retries`` times; then the last ``CommitFailedError``.
+    ``commit`` must therefore read what it decides on from ``table`` each time."""
+    import random
+    import time
+
+    for tried in range(retries + 1):
+        try:
+            commit()
+            return
+        except Exception as e:
+            if type(e).__name__ != "CommitFailedError" or tried == retries:
+                raise
+        time.sleep(random.uniform(0, min(0.5, 0.02 * 2**tried)))
+        table.update_incremental()
+
+
+def _quoted(text: str) -> str:
+    """``text`` inside a SQL string literal."""
+    return text.replace("'", "''")
 
 
 def _first_line(e: BaseException) -> str:

@@ -71,7 +71,8 @@ from .reclaim import MaintainReport
 from .remote import RemoteBlobStore, RemoteFiles
 from .retention import Retention, archived_commits, read_retention
 from .seals import Seals
-from .shared import SHARED_STORE_KEY, cache_dir, check_create_only
+from .shared import COMMIT_RETRIES, SHARED_STORE_KEY, cache_dir, check_create_only
+from .tablefiles import DirTableFiles, StoreTableFiles, TableFiles
 
 __all__ = ["MAINTENANCE_INTERVAL", "PARTITION_FILE_LIMIT", "DeltaPersistence", "TxnRecord"]
 
@@ -96,11 +97,15 @@ class DeltaPersistence:
         self.remote = remote
         self.pond_dir = pond_dir
         self._data_dir = Path(DATA_DIR) if remote is not None else pond_dir / DATA_DIR
-        # Where the pond's own records (retention floor, archived commits) are read: a
-        # pond in a store has none (a backup carries none; maintain refuses on S3), so a
-        # directory of ours that holds none, never a relative path the working directory
-        # would resolve.
-        self._meta_root = pond_dir / DATA_DIR
+        # Where the pond's own records (retention floor, archived commits) are kept: the
+        # table's directory, or for a pond kept on S3 its store; a backup read in place
+        # carries none, so a directory of ours that holds none, never a relative path the
+        # working directory would resolve.
+        self.table_files: TableFiles = (
+            StoreTableFiles(remote)
+            if remote is not None and remote.shared
+            else DirTableFiles(pond_dir / DATA_DIR)
+        )
         self._dt = table
         # A pond on S3 has no lock: Delta's create-only commit keeps writers apart.
         self._lock: WriterLock | _NoLock = (
@@ -111,7 +116,7 @@ class DeltaPersistence:
         if at is not None:
             at_txn = history.txn_at(self._commits, at)
         if at_txn is not None:
-            floor = read_retention(self._meta_root)
+            floor = read_retention(self.table_files)
             if floor is not None and at_txn < floor.earliest_txn:
                 raise floor.refuse(at_txn)
         # One listing of the data files: an index limited to at_txn still counts
@@ -139,8 +144,9 @@ class DeltaPersistence:
             maintenance_interval,
             index.sync,
             last_checkpoint=remote.last_checkpoint if remote is not None else None,
-            # Never compacted when shared: see maintenance.py for why.
+            # Never compacted through optimize when shared: see maintenance.py for why.
             compact=remote is None,
+            open_file=self.data_file,
         )
         self._read_only = at_txn is not None or (remote is not None and not remote.shared)
         # A pond on S3 is proved safe to write (``shared.check_create_only``) once per open.
@@ -459,14 +465,14 @@ class DeltaPersistence:
 
     def retention(self) -> Retention | None:
         """What ``maintain`` kept: the earliest transaction readable, or None if all are."""
-        return read_retention(self._meta_root)
+        return read_retention(self.table_files)
 
     def _commits(self, limit: int | None) -> list[Mapping[str, Any]]:
         """Delta's commit infos, newest first, then those archived when the log was trimmed."""
         found: list[Mapping[str, Any]] = list(self._dt.history(limit))
         if limit is None or len(found) < limit:
             have = {int(c["txn_seq"]) for c in found if "txn_seq" in c}
-            older = [c for c in archived_commits(self._meta_root) if int(c["txn_seq"]) not in have]
+            older = [c for c in archived_commits(self.table_files) if int(c["txn_seq"]) not in have]
             older.sort(key=lambda c: int(c["txn_seq"]), reverse=True)
             found += older
         return found if limit is None else found[:limit]
@@ -623,6 +629,13 @@ class DeltaPersistence:
     def data_dir(self) -> Path:
         return self._data_dir
 
+    def data_file(self, rel: str) -> Any:
+        """Data file ``rel`` (relative to ``data/``) as ``pyarrow.parquet.ParquetFile`` takes
+        it: its path, or for a pond in a store its bytes fetched (or from this machine's
+        cache), as the row index reads them."""
+        full = str(self._data_dir / rel)
+        return self.remote.open_data_file(full) if self.remote is not None else full
+
     def snapshot_files(self) -> set[str]:
         """The data files of the newest snapshot, relative to ``data/``."""
         paths = add_actions(self._dt).column("path").to_pylist()
@@ -651,26 +664,65 @@ class DeltaPersistence:
         keep_txns: int | None = None,
         dry_run: bool = False,
         pushed: int | None = None,
+        grace: timedelta | None = None,
     ) -> MaintainReport:
         """Compact and checkpoint; with a kept window, remove what no kept transaction reads.
 
         The window is the transactions of the last ``keep`` or the newest
         ``keep_txns`` (see ``reclaim``); without either, nothing is removed.
         Takes the write lock.  Raises ``ConfigError`` for a bad window.
+
+        On a pond kept on S3 there is no lock: each of maintain's commits lands only on
+        the version it was computed from, and one that another writer beat is computed
+        again on the new state (``maintenance.land``), up to ``COMMIT_RETRIES`` times,
+        then ``BusyError`` (what landed before stays: each commit is whole, and a run
+        again finishes the job).  An object no commit names is removed only once older
+        than ``grace`` (``reclaim.DEFAULT_GRACE`` if None).
         """
+        from ..errors import BusyError
         from . import reclaim
 
         if self._read_only:
             raise self._read_only_error()
         if self._in_txn:
             raise TransactionError("maintain() inside a transaction")
+        if self.remote is not None and not dry_run and not self._store_checked:
+            # Its commits are create-only puts too: the same proof as a transaction's.
+            check_create_only(self.remote.store, self.remote.location, self.remote.options)
+            self._store_checked = True
         with self._lock:
             self.refresh()
-            return reclaim.run(self, keep=keep, keep_txns=keep_txns, dry_run=dry_run, pushed=pushed)
+            try:
+                return reclaim.run(
+                    self,
+                    keep=keep,
+                    keep_txns=keep_txns,
+                    dry_run=dry_run,
+                    pushed=pushed,
+                    grace=grace,
+                )
+            except DeltaError as e:
+                if not (self.shared and _lost_race(e)):
+                    raise
+        raise BusyError(
+            f"{self.location} is busy: other writers committed first "
+            f"{COMMIT_RETRIES + 1} times in a row; run pond maintain again"
+        )
 
     def compact(self) -> None:
-        """Compact every partition and write a checkpoint (the caller holds the write lock)."""
-        self._maintenance.run()
+        """Compact every partition and write a checkpoint (the caller holds the write lock;
+        on S3, each compaction lands only on the version it read: ``Maintenance``)."""
+        self._maintenance.run(in_place=self.shared)
+        if self.shared:
+            self.resync()
+
+    def reopen(self, at_txn: int) -> DeltaPersistence:
+        """The same pond opened anew, read-only, as of transaction ``at_txn``."""
+        if self.remote is not None:
+            return DeltaPersistence.open_remote(
+                self.remote.location.url, self.remote.options, at_txn=at_txn
+            )
+        return DeltaPersistence.open(self.pond_dir, at_txn=at_txn)
 
     def commits_info(self) -> list[Mapping[str, Any]]:
         """Every pond commit's info, Delta's and archived, newest first (for archiving)."""

@@ -44,8 +44,7 @@ import pyarrow as pa
 from ..errors import ConfigError
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
 from .arrays import int64s, strings
-from .blobs import fsync_dir
-from .commits import HOOKS, WRITER
+from .commits import HOOKS, NO_REBASE, WRITER
 from .layout import (
     DATA_DIR,
     DELTA_LOG_DIR,
@@ -53,9 +52,11 @@ from .layout import (
     LARGE_FILES_DIR,
     TEMP_PREFIX,
 )
+from .maintenance import land
 from .oplog import PARTITION_COLUMN
 from .retention import Retention, archive_commits, read_retention, write_retention
 from .seals import added_files, log_entry
+from .tablefiles import TableFile
 
 if TYPE_CHECKING:
     from .persistence import DeltaPersistence
@@ -151,16 +152,14 @@ def earliest_kept(
         since = now - keep
         inside = [t.txn_seq for t in store.transactions() if t.timestamp >= since]
         first = min(inside, default=last)
-    floor = read_retention(store.data_dir)
+    floor = read_retention(store.table_files)
     return max(first, floor.earliest_txn if floor else 1)
 
 
 def superseded(store: DeltaPersistence, first: int) -> pa.Table:
     """Per node, the highest version no transaction from ``first`` on reads:
     a table of (part_id, node_id, upto, count)."""
-    from .persistence import DeltaPersistence
-
-    past = DeltaPersistence.open(store.pond_dir, at_txn=first)
+    past = store.reopen(first)
     alive: set[str] = set()
     stack = [ROOT_ID]
     while stack:
@@ -207,7 +206,18 @@ def superseded(store: DeltaPersistence, first: int) -> pa.Table:
 def _delete_versions(store: DeltaPersistence, doomed: pa.Table) -> None:
     """Delete the superseded versions in one Delta commit (append-only lifted around it)."""
     table = store.table
-    table.alter.set_table_properties({"delta.appendOnly": "false"})
+    land(
+        table,
+        lambda: table.alter.set_table_properties(
+            {"delta.appendOnly": "false"}, commit_properties=NO_REBASE
+        ),
+    )
+    # The same rows go whatever another writer committed meanwhile (it only adds
+    # versions above those): a lost race is made again on the new state.
+    land(table, lambda: _merge_delete(table, doomed))
+
+
+def _merge_delete(table: Any, doomed: pa.Table) -> None:
     (
         table.merge(
             doomed.select([PARTITION_COLUMN, "node_id", "upto"]),
@@ -218,6 +228,7 @@ def _delete_versions(store: DeltaPersistence, doomed: pa.Table) -> None:
             source_alias="s",
             target_alias="t",
             writer_properties=WRITER,
+            commit_properties=NO_REBASE,
             post_commithook_properties=HOOKS,
         )
         .when_matched_delete()
@@ -236,7 +247,10 @@ def _set_retention(store: DeltaPersistence, window: timedelta) -> None:
     }
     have = store.table.metadata().configuration
     if any(have.get(k) != v for k, v in wanted.items()):
-        store.table.alter.set_table_properties(wanted)
+        land(
+            store.table,
+            lambda: store.table.alter.set_table_properties(wanted, commit_properties=NO_REBASE),
+        )
 
 
 def snapshot_rows(store: DeltaPersistence) -> dict[str, list[Any]]:
@@ -248,7 +262,7 @@ def snapshot_rows(store: DeltaPersistence) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {name: [] for name in [*columns, PARTITION_COLUMN]}
     for rel in sorted(store.snapshot_files()):
         # ParquetFile.read, unlike pq.read_table, imports no pyarrow.dataset (nor pandas).
-        table = pq.ParquetFile(store.data_dir / rel).read(columns=columns)
+        table = pq.ParquetFile(store.data_file(rel)).read(columns=columns)
         for name in columns:
             found[name] += table.column(name).to_pylist()
         part = rel.split("/", 1)[0].removeprefix(f"{PARTITION_COLUMN}=")
@@ -257,64 +271,69 @@ def snapshot_rows(store: DeltaPersistence) -> dict[str, list[Any]]:
 
 
 def removable(
-    store: DeltaPersistence, referenced_blobs: set[str], pushed: int | None = None
+    store: DeltaPersistence,
+    referenced_blobs: set[str],
+    pushed: int | None = None,
+    *,
+    grace: timedelta | None = None,
+    now: datetime | None = None,
+    log_upto: int | None = None,
 ) -> list[Removed]:
-    """Files no kept transaction reads, as things stand now (paths relative to the pond).
+    """Files no kept transaction reads, as things stand now (paths relative to the pond),
+    from one listing of the table's files (``store.table_files``).
 
     ``pushed``: the oldest newest Delta version among the backups; its log entry and
     those after it stay, and the data files those add, since a backup's next push
-    compares the one and sends the others.
+    compares the one and sends the others.  ``grace``: a data file, blob or leftover
+    that no commit names is listed only once it was last modified more than ``grace``
+    before ``now`` (on S3, where a writer on another machine uploads what its commit
+    will name before that commit lands).  ``log_upto``: no log entry or checkpoint of a
+    later version is listed (on S3, those of commits made since the archive was written).
     """
-    root = store.data_dir
+    files = store.table_files
     found: list[Removed] = []
     unpushed: set[str] = set()
     if pushed is not None:
         for version in range(pushed + 1, store.table.version() + 1):
-            try:
-                unpushed |= set(added_files((root / log_entry(version)).read_bytes()))
-            except FileNotFoundError:
-                continue
+            entry = files.read(log_entry(version))
+            if entry is not None:
+                unpushed |= set(added_files(entry))
+    now = now or datetime.now(UTC)
+    settled = now - grace if grace is not None else None
 
-    def listing(rel_dir: str) -> list[os.DirEntry[str]]:
-        try:
-            return sorted(os.scandir(root / rel_dir), key=lambda e: e.name)
-        except FileNotFoundError:
-            return []
-
-    def add(kind: str, rel_dir: str, entry: os.DirEntry[str]) -> None:
-        try:
-            size = entry.stat().st_size
-        except OSError:
-            size = 0
-        found.append(Removed(kind, f"{DATA_DIR}/{rel_dir}/{entry.name}", size))
+    def add(kind: str, f: TableFile, *, fresh_stays: bool = True) -> None:
+        if fresh_stays and settled is not None and f.modified > settled:
+            return
+        found.append(Removed(kind, f"{DATA_DIR}/{f.rel}", f.size))
 
     in_snapshot = store.snapshot_files()
-    for part in listing("."):
-        if part.is_dir() and part.name.startswith(f"{PARTITION_COLUMN}="):
-            for entry in listing(part.name):
-                rel = f"{part.name}/{entry.name}"
-                if entry.is_file() and rel not in in_snapshot and rel not in unpushed:
-                    add("data file", part.name, entry)
     entries = []
-    for entry in listing(DELTA_LOG_DIR):
-        if m := _LOG_FILE.fullmatch(entry.name):
-            entries.append((int(m.group(1)), m.group(2), entry))
-        elif entry.name.startswith("_commit_"):
-            add("leftover", DELTA_LOG_DIR, entry)
+    for f in sorted(files.listing(), key=lambda f: f.rel):
+        top, _, name = f.rel.partition("/")
+        if top.startswith(f"{PARTITION_COLUMN}="):
+            if "/" not in name and f.rel not in in_snapshot and f.rel not in unpushed:
+                add("data file", f)
+        elif top == DELTA_LOG_DIR and "/" not in name:
+            if m := _LOG_FILE.fullmatch(name):
+                entries.append((int(m.group(1)), m.group(2), f))
+            elif name.startswith("_commit_"):
+                add("leftover", f)
+        elif top == LARGE_FILES_DIR and "/" not in name:
+            if name.startswith(TEMP_PREFIX):
+                add("leftover", f)
+            elif name.removeprefix("sha256=") not in referenced_blobs:
+                add("blob", f)
     checkpoints = [v for v, kind, _ in entries if kind != "json"]
     if checkpoints:
         newest = max(checkpoints)
-        for version, kind, entry in sorted(entries, key=lambda e: (e[0], e[1])):
+        for version, kind, f in sorted(entries, key=lambda e: (e[0], e[1])):
             # Version 0's entry stays: it carries the pond id (``identity``).
             first = version == 0 and kind == "json"
             # A backup's next push compares its newest entry with ours: that one stays too.
-            if version < newest and not first and (pushed is None or version < pushed):
-                add("log entry" if kind == "json" else "checkpoint", DELTA_LOG_DIR, entry)
-    for entry in listing(LARGE_FILES_DIR):
-        if entry.name.startswith(TEMP_PREFIX):
-            add("leftover", LARGE_FILES_DIR, entry)
-        elif entry.name.removeprefix("sha256=") not in referenced_blobs:
-            add("blob", LARGE_FILES_DIR, entry)
+            archived = log_upto is None or version <= log_upto
+            if version < newest and not first and archived and (pushed is None or version < pushed):
+                # Committed history, which no writer is still to name: no grace.
+                add("log entry" if kind == "json" else "checkpoint", f, fresh_stays=False)
     return found
 
 
@@ -333,6 +352,15 @@ def _referenced_blobs(store: DeltaPersistence, doomed: pa.Table | None = None) -
     }
 
 
+DEFAULT_GRACE = timedelta(hours=24)
+"""On a pond kept on S3, how old an object no commit names must be before ``maintain``
+removes it: Delta's vacuum judges untracked files by their age too (its default is a
+week, to spare long-running writers and readers); a pond's transaction uploads its
+data files and blobs seconds to minutes before its commit lands, so a day spares any
+writer still at work on another machine, and an orphan of a writer killed with
+``kill -9`` goes at the first ``maintain`` a day later."""
+
+
 def run(
     store: DeltaPersistence,
     *,
@@ -341,75 +369,134 @@ def run(
     dry_run: bool = False,
     now: datetime | None = None,
     pushed: int | None = None,
+    grace: timedelta | None = None,
 ) -> MaintainReport:
     """Maintain the pond; the caller holds the write lock and has refreshed ``store``.
 
-    Without ``keep`` or ``keep_txns`` it only compacts and checkpoints.
-    Raises ``ConfigError`` for a bad window.
+    Without ``keep`` or ``keep_txns`` it only compacts and checkpoints, and on a pond
+    kept on S3 removes the orphans older than ``grace`` (``DEFAULT_GRACE`` if None;
+    only there: a local pond's writer holds the lock, and ``recover`` removes what a
+    crash left).  Raises ``ConfigError`` for a bad window, ``DeltaError`` if a commit
+    of its own lost the race to another writer (on S3: nothing of it landed).
     """
     now = now or datetime.now(UTC)
+    files = store.table_files
+    shared = files.shared
+    if shared and grace is None:
+        grace = DEFAULT_GRACE
     report = MaintainReport(dry_run=dry_run, last_txn=store.last_txn)
-    if not dry_run:
+    if not dry_run and not shared:
         _seal_loose(store)
     first = earliest_kept(store, keep, keep_txns, now)
-    floor = read_retention(store.data_dir)
+    floor = read_retention(files)
     report.earliest_kept_txn = first or (floor.earliest_txn if floor else 1)
     if first is None:
+        if shared:
+            report.removed = _orphans(store, grace, now)
         if not dry_run:
             before = store.table.version()
             if store.table.metadata().configuration.get("delta.appendOnly") != "true":
                 # A run killed between lifting append-only and restoring it.
-                store.table.alter.set_table_properties({"delta.appendOnly": "true"})
+                land(
+                    store.table,
+                    lambda: store.table.alter.set_table_properties(
+                        {"delta.appendOnly": "true"}, commit_properties=NO_REBASE
+                    ),
+                )
             store.compact()
             store.seal_since(before)
             report.compacted = True
+            if shared:
+                _remove(store, report.removed)
         return report
 
     doomed = superseded(store, first)
     report.versions_removed = sum(doomed.column("count").to_pylist())
     if dry_run:
-        report.removed = removable(store, _referenced_blobs(store, doomed), pushed)
+        report.removed = removable(
+            store, _referenced_blobs(store, doomed), pushed, grace=grace, now=now
+        )
         # Compaction and the checkpoint it ends with retire every log entry but the last.
         newest = store.table.version()
         listed = {r.path for r in report.removed}
-        for entry in sorted(os.scandir(store.data_dir / DELTA_LOG_DIR), key=lambda e: e.name):
-            m = _LOG_FILE.fullmatch(entry.name)
-            rel = f"{DATA_DIR}/{DELTA_LOG_DIR}/{entry.name}"
+        for f in sorted(files.listing(DELTA_LOG_DIR), key=lambda f: f.rel):
+            m = _LOG_FILE.fullmatch(f.rel.rsplit("/", 1)[-1])
+            rel = f"{DATA_DIR}/{f.rel}"
             unsent = pushed is not None and int(m.group(1)) >= pushed if m else False
             if m and m.group(2) == "json" and 0 < int(m.group(1)) < newest and rel not in listed:
                 if unsent:
                     continue
-                report.removed.append(Removed("log entry", rel, entry.stat().st_size))
+                report.removed.append(Removed("log entry", rel, f.size))
         return report
 
     # 1. Nothing is removed before the metadata is archived and the floor recorded.
-    archive_commits(store.data_dir, store.commits_info())
+    archive_commits(files, store.commits_info())
     if floor is None or first > floor.earliest_txn:
-        write_retention(store.data_dir, Retention(first, now))
+        write_retention(files, Retention(first, now))
     # 2. and 3. Delta commits: each lands whole or not at all.
     before = store.table.version()
     if doomed.num_rows:
         _delete_versions(store, doomed)
+        if shared:
+            store.resync()
     window_start = next((t.timestamp for t in store.transactions() if t.txn_seq == first), now)
     _set_retention(store, now - window_start)
     store.compact()
     store.seal_since(before)
     report.compacted = True
     # 4. Unseal, then remove.
-    report.removed = removable(store, _referenced_blobs(store), pushed)
-    gone = {r.path.removeprefix(f"{DATA_DIR}/") for r in report.removed}
-    seals, _bad = store.seals.read()
-    if gone & seals.keys():
-        store.seals.rewrite({k: v for k, v in seals.items() if k not in gone})
-    dirs: set[Path] = set()
-    for r in report.removed:
-        path = store.pond_dir / r.path
-        path.unlink(missing_ok=True)
-        dirs.add(path.parent)
-    for d in dirs:
-        fsync_dir(d)
-    _remove_empty_partitions(store.data_dir)
+    log_upto = None
+    if shared:
+        # Writers on other machines committed meanwhile: their commit infos are archived
+        # before any of their log entries can go (a writer's checkpoint may be newer).
+        archive_commits(files, store.commits_info())
+        log_upto = store.table.version()
+    report.removed = removable(
+        store, _referenced_blobs(store), pushed, grace=grace, now=now, log_upto=log_upto
+    )
+    _remove(store, report.removed)
     return report
+
+
+def _orphans(store: DeltaPersistence, grace: timedelta | None, now: datetime) -> list[Removed]:
+    """What a writer uploaded and never committed (killed, or beaten and gone): data files
+    no log entry present adds, blobs no row names, leftovers; each older than ``grace``.
+
+    Without a window nothing committed goes (no time travel ends), so a data file that a
+    compaction replaced stays: hence every log entry present is read for what it adds.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = store.table_files
+    entries = [
+        f.rel
+        for f in files.listing(DELTA_LOG_DIR)
+        if (m := _LOG_FILE.fullmatch(f.rel.rsplit("/", 1)[-1])) and m.group(2) == "json"
+    ]
+    added: set[str] = set()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for data in pool.map(files.read, entries):
+            if data is not None:
+                added |= set(added_files(data))
+    candidates = removable(store, _referenced_blobs(store), None, grace=grace, now=now)
+    return [
+        r
+        for r in candidates
+        if r.kind in ("blob", "leftover")
+        or (r.kind == "data file" and r.path.removeprefix(f"{DATA_DIR}/") not in added)
+    ]
+
+
+def _remove(store: DeltaPersistence, removed: list[Removed]) -> None:
+    """Remove the files listed (a local pond's seals of them first, then empty partitions)."""
+    gone = {r.path.removeprefix(f"{DATA_DIR}/") for r in removed}
+    if not store.table_files.shared:
+        seals, _bad = store.seals.read()
+        if gone & seals.keys():
+            store.seals.rewrite({k: v for k, v in seals.items() if k not in gone})
+    store.table_files.delete(sorted(gone))
+    if not store.table_files.shared:
+        _remove_empty_partitions(store.data_dir)
 
 
 def _seal_loose(store: DeltaPersistence) -> None:

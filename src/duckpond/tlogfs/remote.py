@@ -24,10 +24,11 @@ import tempfile
 import threading
 import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RemoteError
+from ..errors import BusyError, RemoteError
 from .blobs import BlobError, BlobStore
 from .layout import BLOB_PREFIX, DATA_DIR, LARGE_FILES_DIR
 from .objectstore import Location, StoreOptions, open_store, remote_error
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from obstore.store import ObjectStore
 
 _CHUNK = 8 << 20
+SWAP_RETRIES = 16
+"""How often a compare-and-swap put that lost the race is made again (``swap``)."""
 
 
 class RemoteFiles:
@@ -178,6 +181,57 @@ class RemoteFiles:
         key = f"{DATA_DIR}/{LARGE_FILES_DIR}/{BLOB_PREFIX}{sha256}"
         try:
             obstore.put(self.store, key, data)
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+
+    def get_tagged(self, key: str) -> tuple[bytes | None, str | None]:
+        """A small object's bytes and ETag; (None, None) if there is none."""
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        try:
+            result = obstore.get(self.store, key)
+            return bytes(result.bytes()), result.meta.get("e_tag")
+        except (NotFoundError, FileNotFoundError):
+            return None, None
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+
+    def swap(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
+        """Replace the small object ``key`` by ``update(its bytes now, or None)`` with a
+        compare-and-swap put: over the ETag read (``If-Match``), or create-only where there
+        was none.  Another writer's put in between makes ours fail; it is then made again
+        from theirs (up to ``SWAP_RETRIES`` times, then ``BusyError``), so no write is
+        ever lost to a blind overwrite."""
+        import obstore
+        from obstore.exceptions import AlreadyExistsError, PreconditionError
+
+        for _ in range(SWAP_RETRIES):
+            current, etag = self.get_tagged(key)
+            data = update(current)
+            mode: obstore.PutMode = "create" if etag is None else {"e_tag": etag}
+            try:
+                obstore.put(self.store, key, data, mode=mode)
+                return
+            except (AlreadyExistsError, PreconditionError):
+                continue
+            except Exception as e:
+                raise remote_error(e, self.location, self.options) from None
+        raise BusyError(
+            f"{self.location.url}/{key}: other writers kept replacing it; run the command again"
+        )
+
+    def listing(self, prefix: str | None = None) -> list[tuple[str, int]]:
+        """Every object under ``prefix`` (all of the pond's by default): key and size in
+        bytes, in one listing of the store."""
+        import obstore
+
+        try:
+            return [
+                (str(meta["path"]), int(meta["size"]))
+                for chunk in obstore.list(self.store, prefix, chunk_size=1000)
+                for meta in chunk
+            ]
         except Exception as e:
             raise remote_error(e, self.location, self.options) from None
 

@@ -9,12 +9,15 @@ Two small files in ``data/_pond/``, which maintenance never removes:
 - ``transactions.jsonl``: every transaction's commit info (one JSON object
   a line, as Delta's history gives it), written before any log entry is
   removed, so ``pond log`` lists every transaction ever made.
+
+A pond kept on S3 keeps both on its store, at the same keys under ``data/``, each
+replaced by a compare-and-swap put that merges with what another machine wrote
+(``tablefiles``); every open of such a pond reads the floor there.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +28,7 @@ from ..errors import HistoryRemovedError
 from ..timeparse import iso
 from .history import DELTA_COMMIT_KEYS
 from .layout import META_DIR
+from .tablefiles import DirTableFiles, TableFiles
 
 _KEEP = {"timestamp", "version"}
 RETENTION_FILE = "retention.json"
@@ -50,46 +54,59 @@ class Retention:
         return error
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _files(where: Path | TableFiles) -> TableFiles:
+    return DirTableFiles(where) if isinstance(where, Path) else where
 
 
-def read_retention(table_root: Path) -> Retention | None:
-    """The floor ``maintain`` recorded, or None if it never removed history."""
-    try:
-        record = json.loads((table_root / META_DIR / RETENTION_FILE).read_text())
-        return Retention(int(record["earliest_txn"]), datetime.fromisoformat(record["removed_at"]))
-    except FileNotFoundError:
+def read_retention(where: Path | TableFiles) -> Retention | None:
+    """The floor ``maintain`` recorded, or None if it never removed history.
+
+    ``where``: the table's directory (``$POND/data``) or its ``TableFiles``.
+    """
+    data = _files(where).read(f"{META_DIR}/{RETENTION_FILE}")
+    if data is None:
         return None
+    record = json.loads(data)
+    return Retention(int(record["earliest_txn"]), datetime.fromisoformat(record["removed_at"]))
 
 
-def write_retention(table_root: Path, retention: Retention) -> None:
-    record = {"earliest_txn": retention.earliest_txn, "removed_at": iso(retention.removed_at)}
-    _write_atomic(table_root / META_DIR / RETENTION_FILE, json.dumps(record) + "\n")
+def write_retention(where: Path | TableFiles, retention: Retention) -> None:
+    """Record the floor; a higher one already there stays (two machines' ``maintain``)."""
+
+    def update(current: bytes | None) -> bytes:
+        if (
+            current is not None
+            and int(json.loads(current)["earliest_txn"]) > retention.earliest_txn
+        ):
+            return current
+        body = {"earliest_txn": retention.earliest_txn, "removed_at": iso(retention.removed_at)}
+        return (json.dumps(body) + "\n").encode()
+
+    _files(where).update(f"{META_DIR}/{RETENTION_FILE}", update)
 
 
-def archived_commits(table_root: Path) -> list[dict[str, Any]]:
-    """The archived commit infos, oldest first (empty before the first ``maintain --keep``)."""
-    try:
-        text = (table_root / META_DIR / ARCHIVE_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
+def _parse_archive(data: bytes | None) -> list[dict[str, Any]]:
+    text = data.decode("utf-8") if data is not None else ""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def archive_commits(table_root: Path, commits: Iterable[Mapping[str, Any]]) -> None:
+def archived_commits(where: Path | TableFiles) -> list[dict[str, Any]]:
+    """The archived commit infos, oldest first (empty before the first ``maintain --keep``)."""
+    return _parse_archive(_files(where).read(f"{META_DIR}/{ARCHIVE_FILE}"))
+
+
+def archive_commits(where: Path | TableFiles, commits: Iterable[Mapping[str, Any]]) -> None:
     """Add pond commits (those with a ``txn_seq``) to the archive, one per transaction."""
-    by_txn = {int(c["txn_seq"]): dict(c) for c in archived_commits(table_root)}
-    for commit in commits:
-        if "txn_seq" in commit:
-            # Delta's own keys (operation parameters, metrics) say nothing pond log shows.
-            kept = {k: v for k, v in commit.items() if k not in DELTA_COMMIT_KEYS or k in _KEEP}
-            by_txn.setdefault(int(commit["txn_seq"]), kept)
-    text = "".join(json.dumps(by_txn[t], default=str) + "\n" for t in sorted(by_txn))
-    _write_atomic(table_root / META_DIR / ARCHIVE_FILE, text)
+    fresh = list(commits)
+
+    def update(current: bytes | None) -> bytes:
+        by_txn = {int(c["txn_seq"]): dict(c) for c in _parse_archive(current)}
+        for commit in fresh:
+            if "txn_seq" in commit:
+                # Delta's own keys (operation parameters, metrics) say nothing pond log shows.
+                kept = {k: v for k, v in commit.items() if k not in DELTA_COMMIT_KEYS or k in _KEEP}
+                by_txn.setdefault(int(commit["txn_seq"]), kept)
+        text = "".join(json.dumps(by_txn[t], default=str) + "\n" for t in sorted(by_txn))
+        return text.encode("utf-8")
+
+    _files(where).update(f"{META_DIR}/{ARCHIVE_FILE}", update)

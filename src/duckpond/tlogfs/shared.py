@@ -20,7 +20,10 @@ first commit is a local pond's, lacks it and stays read-only.
 
 Large content goes to ``data/_large_files/sha256=<hex>`` before the commit that names it.
 A blob is never deleted by a writer (another writer may have committed a row naming the
-same content meanwhile); a lost race leaves only unreferenced objects, which are harmless.
+same content meanwhile); a lost race leaves only unreferenced objects, which are harmless,
+and which ``pond maintain`` removes once they are older than its grace period (a day by
+default, ``reclaim.DEFAULT_GRACE``: an object that young may be another writer's upload
+whose commit is on its way).
 """
 
 from __future__ import annotations

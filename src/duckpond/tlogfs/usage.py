@@ -10,13 +10,21 @@ Parts (docs/architecture.md, "On-disk format"):
 
 Sizes are bytes as ``stat`` reports them (``st_size``, apparent size, not blocks), from
 one walk of the directory; files that vanish during the walk are skipped.
+
+A pond kept on S3 (``store_usage``) has the same parts: ``log``, ``blobs`` and ``other``
+(its backup records, a probe left by a killed process) are the objects of one listing of
+its prefix, sizes as the store reports them; ``cache`` is this machine's directory for
+the pond (``shared.cache_dir``: computed outputs, fetched data files and blobs), walked
+as above.  ``cache_path`` names the directory the cache bytes were counted in.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .layout import DATA_DIR, LARGE_FILES_DIR
 
@@ -34,12 +42,13 @@ class DiskUsage:
     cache_bytes: int = 0
     cache_files: int = 0
     other_bytes: int = 0
+    cache_path: str | None = None
 
     @property
     def total_bytes(self) -> int:
         return self.log_bytes + self.blob_bytes + self.cache_bytes + self.other_bytes
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "total_bytes": self.total_bytes}
 
 
@@ -89,4 +98,33 @@ def disk_usage(pond_dir: Path) -> DiskUsage:
         cache_bytes=cache_bytes,
         cache_files=cache_files,
         other_bytes=other,
+        cache_path=str(pond_dir / CACHE_DIR),
+    )
+
+
+def store_usage(objects: Iterable[tuple[str, int]], cache: Path) -> DiskUsage:
+    """The use of a pond kept in a store, by part: ``objects`` is one listing of its
+    prefix (each key relative to it, with its size in bytes), ``cache`` this machine's
+    cache directory for it (walked whole)."""
+    log = blobs = other = log_files = blob_files = 0
+    blob_dir = f"{DATA_DIR}/{LARGE_FILES_DIR}/"
+    for key, size in objects:
+        if key.startswith(blob_dir):
+            blobs += size
+            blob_files += 1
+        elif key.startswith(f"{DATA_DIR}/"):
+            log += size
+            log_files += 1
+        else:
+            other += size
+    cache_bytes, cache_files = _walk(cache)
+    return DiskUsage(
+        log_bytes=log,
+        log_files=log_files,
+        blob_bytes=blobs,
+        blob_files=blob_files,
+        cache_bytes=cache_bytes,
+        cache_files=cache_files,
+        other_bytes=other,
+        cache_path=str(cache),
     )

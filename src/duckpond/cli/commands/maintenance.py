@@ -89,6 +89,11 @@ _keep_txns = click.option(
 @click.option(
     "--cache-max", "cache_max", type=int, metavar="BYTES", help="The cache's size bound (1 GiB)."
 )
+@click.option(
+    "--grace",
+    metavar="SPAN",
+    help="A pond on S3: remove objects no commit names only once older than SPAN (24h).",
+)
 @pass_settings
 def maintain(
     settings: Settings,
@@ -98,6 +103,7 @@ def maintain(
     cache_only: bool,
     cache_max: int | None,
     push_first: bool,
+    grace: str | None,
 ) -> None:
     """Compact the oplog, prune the cache; with a window, remove what it does not read.
 
@@ -106,6 +112,11 @@ def maintain(
     superseded versions, blobs, checkpoints and log entries) is removed;
     time travel inside the window stays exact, before it fails naming the
     earliest kept transaction, and pond log still lists every transaction.
+
+    On a pond kept on S3 it is safe beside writers on other machines: each of its
+    commits lands only on the version it read, and an object no commit names (an
+    upload whose commit is still to come, or an orphan of a killed writer) is
+    removed only once older than --grace.
 
     Example:
 
@@ -118,6 +129,7 @@ def maintain(
         cache_only=cache_only,
         cache_max_bytes=cache_max,
         push_first=push_first,
+        grace=grace,
     )
     settings.output.report(report.to_json(), report.summary())
 

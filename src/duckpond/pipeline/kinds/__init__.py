@@ -102,6 +102,9 @@ class RunContext:
     spec: Any
     root: WD
     pond_dir: Path
+    pond_files: Any = None
+    """For a pond kept on S3, its files as a push reads them
+    (``duckpond.backup.source.PondFiles``); None for a pond in ``pond_dir``."""
 
     def secret(self, ref: SecretRef) -> Secret:
         """Resolve a secret field now; the value is masked when printed."""

@@ -75,12 +75,11 @@ def run_backup(ctx: RunContext) -> WriteStep | Unchanged | None:
     from ...backup.push import local_up_to_date, push
 
     spec: BackupSpec = ctx.spec
-    state = local_up_to_date(ctx.pond_dir, ctx.name, spec.url)
+    where = ctx.pond_files or ctx.pond_dir
+    state = local_up_to_date(where, ctx.name, spec.url)
     if state is not None:
         return Unchanged(f"nothing new to push to {spec.url} (it holds txn {state.last_txn})")
-    report = push(
-        ctx.pond_dir, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency
-    )
+    report = push(where, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency)
 
     def step(root: WD) -> RunStats:
         return RunStats(
@@ -103,9 +102,10 @@ def after_backup(ctx: RunContext) -> None:
     from ...backup.push import local_up_to_date, push
 
     spec: BackupSpec = ctx.spec
-    if local_up_to_date(ctx.pond_dir, ctx.name, spec.url) is not None:
+    where = ctx.pond_files or ctx.pond_dir
+    if local_up_to_date(where, ctx.name, spec.url) is not None:
         return
-    push(ctx.pond_dir, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency)
+    push(where, remote_of(spec, create=True), ctx.name, concurrency=spec.concurrency)
 
 
 BACKUP = register_kind(

@@ -1,0 +1,172 @@
+"""The files of a pond's table (``data/``), wherever it is kept: what ``maintain`` lists,
+reads, records and removes.
+
+``maintain`` (``reclaim``) and the retention floor (``retention``) see a pond's table
+through ``TableFiles``, with two implementations:
+
+- ``DirTableFiles``: ``$POND/data`` on disk; records are written to a temporary file,
+  fsynced and renamed into place (the writer holds the pond's write lock);
+- ``StoreTableFiles``: ``data/`` of a pond kept on S3, through obstore.  No lock is held
+  there, so a record (the retention floor, the archived commits) is replaced by a
+  compare-and-swap put (``If-Match`` the ETag read, create-only when there was none):
+  two machines' ``maintain`` never overwrite each other's record; the one that lost
+  the race reads the other's and merges into it.
+
+Each listed file carries its last-modified time (UTC): on S3, an object no commit names
+may be a writer's upload whose commit is still to come, and is removed only once it is
+older than a grace period (``reclaim``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .layout import DATA_DIR
+
+if TYPE_CHECKING:
+    from .remote import RemoteFiles
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """One file of the table: ``rel`` (relative to ``data/``), bytes, last modified (UTC)."""
+
+    rel: str
+    size: int
+    modified: datetime
+
+
+class TableFiles:
+    """A pond table's files (see the module docstring)."""
+
+    where: str
+    shared: bool = False
+    """True when other machines may write the table at the same time (a pond on S3)."""
+
+    def listing(self, rel_dir: str = "") -> list[TableFile]:
+        """Every file under ``rel_dir`` (relative to ``data/``; "" for all), recursively."""
+        raise NotImplementedError
+
+    def read(self, rel: str) -> bytes | None:
+        """A file's bytes; None if there is none."""
+        raise NotImplementedError
+
+    def update(self, rel: str, fn: Callable[[bytes | None], bytes]) -> None:
+        """Replace file ``rel`` by ``fn(its bytes now, or None)``, whole and at once."""
+        raise NotImplementedError
+
+    def delete(self, rels: list[str]) -> None:
+        """Remove files (one already gone is no error)."""
+        raise NotImplementedError
+
+
+class DirTableFiles(TableFiles):
+    """``$POND/data`` on disk."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.where = str(data_dir)
+
+    def listing(self, rel_dir: str = "") -> list[TableFile]:
+        found: list[TableFile] = []
+        top = self.data_dir / rel_dir if rel_dir else self.data_dir
+        for base, _dirs, names in os.walk(top):
+            for name in names:
+                path = Path(base) / name
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    continue
+                rel = path.relative_to(self.data_dir).as_posix()
+                found.append(TableFile(rel, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)))
+        return found
+
+    def read(self, rel: str) -> bytes | None:
+        try:
+            return (self.data_dir / rel).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def update(self, rel: str, fn: Callable[[bytes | None], bytes]) -> None:
+        path = self.data_dir / rel
+        data = fn(self.read(rel))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def delete(self, rels: list[str]) -> None:
+        from .blobs import fsync_dir
+
+        dirs: set[Path] = set()
+        for rel in rels:
+            path = self.data_dir / rel
+            path.unlink(missing_ok=True)
+            dirs.add(path.parent)
+        for d in dirs:
+            fsync_dir(d)
+
+
+class StoreTableFiles(TableFiles):
+    """``data/`` of a pond kept on S3, through the open pond's ``RemoteFiles``."""
+
+    shared = True
+
+    def __init__(self, files: RemoteFiles) -> None:
+        self.files = files
+        self.where = files.location.child(DATA_DIR)
+
+    def _error(self, e: Exception) -> Exception:
+        from .objectstore import remote_error
+
+        return remote_error(e, self.files.location, self.files.options)
+
+    def listing(self, rel_dir: str = "") -> list[TableFile]:
+        import obstore
+
+        prefix = f"{DATA_DIR}/{rel_dir}".rstrip("/") + "/"
+        try:
+            return [
+                TableFile(
+                    str(meta["path"])[len(DATA_DIR) + 1 :],
+                    int(meta["size"]),
+                    meta["last_modified"].astimezone(UTC),
+                )
+                for chunk in obstore.list(self.files.store, prefix, chunk_size=1000)
+                for meta in chunk
+            ]
+        except Exception as e:
+            raise self._error(e) from None
+
+    def read(self, rel: str) -> bytes | None:
+        return self.files.get_tagged(f"{DATA_DIR}/{rel}")[0]
+
+    def update(self, rel: str, fn: Callable[[bytes | None], bytes]) -> None:
+        self.files.swap(f"{DATA_DIR}/{rel}", fn)
+
+    def delete(self, rels: list[str]) -> None:
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        keys = [f"{DATA_DIR}/{rel}" for rel in rels]
+        try:
+            for i in range(0, len(keys), 1000):
+                chunk = keys[i : i + 1000]
+                try:
+                    obstore.delete(self.files.store, chunk)
+                except (NotFoundError, FileNotFoundError):
+                    for key in chunk:
+                        try:
+                            obstore.delete(self.files.store, key)
+                        except (NotFoundError, FileNotFoundError):
+                            continue
+        except Exception as e:
+            raise self._error(e) from None
