@@ -86,12 +86,41 @@ def test_a_restored_copy_that_diverged_cannot_push_over_the_original(
     assert snapshot(tmp_path / "again") == snapshot(tmp_path / "original")
 
 
+def test_push_and_verify_name_the_same_transaction_where_a_copy_diverged(
+    s3_url: str, tmp_path: Path
+) -> None:
+    """A copy restored at txn N wrote txn N+1 while the original pushed N+1 and N+2: the
+    remote holds more than the copy, yet it is not "ahead": both push and verify say
+    "diverged at txn N+1" (a fresh-user trial got "ahead" from push and "diverged" from
+    verify, and Delta version numbers nobody sees elsewhere)."""
+    original = Pond.init(tmp_path / "original")
+    original.write_bytes("/a.txt", b"one")
+    push(original.path, Remote(s3_url, create=True), "offsite")
+    restore(s3_url, tmp_path / "copy")
+    copy = Pond.open(tmp_path / "copy")
+    parted = copy.last_txn + 1
+    copy.write_bytes("/a.txt", b"the copy's own")
+    original.write_bytes("/a.txt", b"the original's")
+    original.write_bytes("/b.txt", b"and more")
+    push(original.path, Remote(s3_url), "offsite")
+    with pytest.raises(BackupConflictError) as info:
+        push(copy.path, Remote(s3_url), "offsite")
+    assert f"diverged at txn {parted} " in str(info.value), info.value
+    assert "Delta version" not in str(info.value)
+    report = verify(copy.path, Remote(s3_url))
+    assert (report.status, report.diverged_txn) == ("diverged", parted)
+    for _ in range(2):
+        copy.write_bytes("/c.txt", b"the copy goes on")
+    with pytest.raises(BackupConflictError, match=f"diverged at txn {parted} "):
+        push(copy.path, Remote(s3_url), "offsite")
+
+
 def test_a_pond_behind_its_backup_is_refused_as_ahead(s3_url: str, tmp_path: Path) -> None:
     pond = Pond.init(tmp_path / "pond")
     pond.write_bytes("/a.txt", b"one")
     push(pond.path, Remote(s3_url, create=True), "offsite")
     restore(s3_url, tmp_path / "old", at_txn=1)
-    with pytest.raises(BackupConflictError, match="ahead"):
+    with pytest.raises(BackupConflictError, match="ahead of this pond .* after txn 1,"):
         push(tmp_path / "old", Remote(s3_url), "offsite")
     assert verify(tmp_path / "old", Remote(s3_url)).status == "ahead"
     pond.write_bytes("/b.txt", b"two")

@@ -152,21 +152,57 @@ def check_identity(remote: Remote, local_id: str) -> None:
 
 
 def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> None:
-    """``BackupConflictError`` unless the remote's history is a prefix of the local one."""
+    """``BackupConflictError`` unless the remote's history is a prefix of the local one.
+
+    Worded as ``pond backup verify`` words it: histories that part are "diverged at txn
+    N" (the first transaction the two ends do not share), a remote holding more than
+    this pond and nothing else is "ahead".  One read when the remote's newest entry is
+    ours; a bisection of a few reads otherwise.
+    """
     if tip < 0:
         return
-    if tip > local_newest:
+    if tip <= local_newest and remote.get(log_key(tip)) == log.read(tip).log:
+        return
+    first = first_difference(remote, log, min(tip, local_newest))
+    if first is not None:
         raise BackupConflictError(
-            f"{remote.url} is ahead of this pond (Delta version {tip} there, {local_newest} "
-            "here): this pond lost history, or is an older copy; restore from the backup, "
-            "or push to another URL"
+            f"{remote.url} and this pond diverged at txn {txn_at(log, first)} (a copy of the "
+            "pond wrote its own transactions); nothing was overwritten: push to another URL"
         )
-    theirs = remote.get(log_key(tip))
-    if theirs is None or theirs != log.read(tip).log:
-        raise BackupConflictError(
-            f"{remote.url} and this pond diverged at Delta version {tip} (a copy of the pond "
-            "wrote its own transactions); nothing was overwritten: push to another URL"
-        )
+    raise BackupConflictError(
+        f"{remote.url} is ahead of this pond (it holds transactions after txn "
+        f"{txn_at(log, local_newest)}, this pond's newest): this pond lost history, or is "
+        "an older copy; restore from the backup, or push to another URL"
+    )
+
+
+def txn_at(log: LocalLog, version: int) -> int:
+    """The newest pond transaction at or before Delta version ``version`` (0: none)."""
+    for v in range(version, -1, -1):
+        txn = log.read(v).txn_seq
+        if txn is not None:
+            return txn
+    return 0
+
+
+def first_difference(remote: Remote, log: LocalLog, common: int) -> int | None:
+    """The first Delta version in 0..``common`` whose log entry differs between the two
+    ends, None if none does.  Histories that part never meet again (each entry names its
+    own transaction), so a bisection finds it in a few reads."""
+
+    def same(version: int) -> bool:
+        return remote.get(log_key(version)) == log.read(version).log
+
+    if same(common):
+        return None
+    low, high = 0, common  # high differs; every version below low is the same
+    while low < high:
+        mid = (low + high) // 2
+        if same(mid):
+            low = mid + 1
+        else:
+            high = mid
+    return high
 
 
 def local_up_to_date(where: Path | PondFiles, name: str, url: str) -> BackupState | None:

@@ -23,9 +23,9 @@ from typing import Any
 
 from ..errors import CorruptDataError
 from ..tlogfs.objectstore import remote_error
-from .layout import FLOOR_KEY, PushRecord, RemoteObject, log_key, record_key, sha256_hex
+from .layout import FLOOR_KEY, PushRecord, RemoteObject, record_key, sha256_hex
 from .local import LocalLog
-from .push import DEFAULT_CONCURRENCY, remote_pond_id
+from .push import DEFAULT_CONCURRENCY, first_difference, remote_pond_id, txn_at
 from .remote import Remote
 from .source import PondFiles
 
@@ -99,34 +99,6 @@ class VerifyReport:
         }
 
 
-def _txn_at(log: LocalLog, version: int) -> int:
-    for v in range(version, -1, -1):
-        txn = log.read(v).txn_seq
-        if txn is not None:
-            return txn
-    return 0
-
-
-def _same(remote: Remote, log: LocalLog, version: int) -> bool:
-    return remote.get(log_key(version)) == log.read(version).log
-
-
-def _first_difference(remote: Remote, log: LocalLog, common: int) -> int | None:
-    """The first Delta version in 0..``common`` whose log entry differs between the two
-    ends, None if none does.  Histories that part never meet again (each entry names its
-    own transaction), so a bisection finds it in a few reads."""
-    if _same(remote, log, common):
-        return None
-    low, high = 0, common  # high differs; every version below low is the same
-    while low < high:
-        mid = (low + high) // 2
-        if _same(remote, log, mid):
-            low = mid + 1
-        else:
-            high = mid
-    return high
-
-
 def _remote_txn(remote: Remote, tip: int) -> int:
     """The pond transaction of the remote's newest version, from its push record."""
     for version in range(tip, -1, -1):
@@ -147,7 +119,7 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
     """
     log = LocalLog(where)
     newest = log.newest()
-    local_txn = _txn_at(log, newest)
+    local_txn = txn_at(log, newest)
     remote.check()
     tip = remote.tip()
     report = VerifyReport(remote.url, "equal", newest, tip, local_txn, 0)
@@ -161,10 +133,10 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
         report.detail = f"remote holds pond {theirs}, this is pond {ours}"
     else:
         common = min(tip, newest)
-        first = _first_difference(remote, log, common)
+        first = first_difference(remote, log, common)
         if first is not None:
             report.status = "diverged"
-            report.diverged_txn = _txn_at(log, first)
+            report.diverged_txn = txn_at(log, first)
             report.detail = f"diverged at txn {report.diverged_txn}"
         elif tip > newest:
             report.status = "ahead"
