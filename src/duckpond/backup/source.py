@@ -10,8 +10,9 @@ side, with two implementations:
 - ``StoreFiles``: a pond kept on S3 (``duckpond.tlogfs.shared``), read through obstore:
   log entries and checkpoints fetched, data files through this machine's cache of them
   (``tlogfs.remote.RemoteFiles``: checked against the hash recorded when fetched),
-  blobs streamed in chunks (never held whole) and, like a local blob, checked against
-  their sha256 as they are sent.
+  a blob from a local file (the machine's cached copy, or a scratch copy streamed down
+  first) read in chunks, never held whole, and, like a local blob, checked against its
+  sha256 as it is sent.
 
 Each also keeps the pond's record of its pushes (``duckpond.backup.state``): a pond
 directory in ``$POND/backups/<name>.json``; a pond on S3, which has no directory of its
