@@ -4,7 +4,8 @@ The remote is itself a pond laid out as on disk (``duckpond.backup.layout``): pu
 incremental and content-addressed (``push``), never leave the remote inconsistent, and
 refuse another pond's or a diverged history; ``restore`` rebuilds a whole pond from the URL
 alone, every byte checked; ``verify`` compares and re-hashes; ``prune`` is a remote's own retention.  ``Remote`` is the store,
-with ``Remote.fetch_verified`` for repairing one local object from a backup.  The
+with ``Remote.fetch_verified`` for repairing one local object from a backup.  A push reads the
+pond through ``source.PondFiles``: its directory, or the store of a pond kept on S3.  The
 ``Pond.backups`` facet (``duckpond.pond``) and ``pond backup ...`` sit on top.
 """
 

@@ -366,21 +366,24 @@ class Remote:
                 raise CorruptDataError(f"{source.where}/{key} does not match its sha256; not sent")
             self._call(obstore.put, self.store, key, data, use_multipart=False)
             return
+        # Opened here, not inside the upload: a source that fetches (a pond on S3) does so
+        # before obstore's upload starts driving the chunks.
+        chunks = source.chunks(key)
         self._call(
             obstore.put,
             self.store,
             key,
-            _checked_chunks(source, key, sha256),
+            _checked_chunks(chunks, f"{source.where}/{key}", sha256),
             chunk_size=CHUNK_BYTES,
             max_concurrency=4,
         )
 
 
-def _checked_chunks(source: PondFiles, key: str, sha256: str | None) -> Iterator[bytes]:
-    """A file's bytes in chunks; raises at the end if they do not hash to ``sha256``."""
+def _checked_chunks(chunks: Iterator[bytes], where: str, sha256: str | None) -> Iterator[bytes]:
+    """``chunks`` passed on; raises at the end if they do not hash to ``sha256``."""
     digest = hashlib.sha256()
-    for chunk in source.chunks(key):
+    for chunk in chunks:
         digest.update(chunk)
         yield chunk
     if sha256 is not None and digest.hexdigest() != sha256:
-        raise CorruptDataError(f"{source.where}/{key} does not match its sha256; not sent")
+        raise CorruptDataError(f"{where} does not match its sha256; not sent")

@@ -10,8 +10,9 @@ side, with two implementations:
 - ``StoreFiles``: a pond kept on S3 (``duckpond.tlogfs.shared``), read through obstore:
   log entries and checkpoints fetched, data files through this machine's cache of them
   (``tlogfs.remote.RemoteFiles``: checked against the hash recorded when fetched),
-  blobs streamed in chunks (never held whole) and, like a local blob, checked against
-  their sha256 as they are sent.
+  a blob from a local file (the machine's cached copy, or a scratch copy streamed down
+  first) read in chunks, never held whole, and, like a local blob, checked against its
+  sha256 as it is sent.
 
 Each also keeps the pond's record of its pushes (``duckpond.backup.state``): a pond
 directory in ``$POND/backups/<name>.json``; a pond on S3, which has no directory of its
@@ -28,7 +29,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..tlogfs.identity import pond_id_of
 from ..tlogfs.layout import DATA_DIR
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from ..tlogfs.persistence import DeltaPersistence
     from ..tlogfs.remote import RemoteFiles
 
+T = TypeVar("T")
 CHUNK_BYTES = 8 << 20
 
 
@@ -120,9 +122,7 @@ class DirFiles(PondFiles):
         return self.pond_dir / key
 
     def chunks(self, key: str) -> Iterator[bytes]:
-        with open(self.pond_dir / key, "rb") as f:
-            while chunk := f.read(CHUNK_BYTES):
-                yield chunk
+        return _file_chunks(self.pond_dir / key, remove=False)
 
     def runs_since(self, start: int) -> bytes:
         """The whole lines of ``$POND/runs.jsonl`` from byte ``start``.
@@ -170,7 +170,7 @@ class StoreFiles(PondFiles):
         self.options: StoreOptions = files.options
         self.where = files.location.url
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
+    def _call(self, fn: Callable[[], T], key: str = "") -> T:
         from obstore.exceptions import NotFoundError
 
         from ..errors import PondError
@@ -179,7 +179,7 @@ class StoreFiles(PondFiles):
         try:
             return fn()
         except (NotFoundError, FileNotFoundError):
-            raise FileNotFoundError(2, "not in the pond", self.where) from None
+            raise FileNotFoundError(2, "not in the pond", f"{self.where}/{key}") from None
         except PondError:
             raise
         except Exception as e:
@@ -192,26 +192,21 @@ class StoreFiles(PondFiles):
             found = obstore.list_with_delimiter(self.files.store, prefix)
             return [str(m["path"]).rsplit("/", 1)[-1] for m in found["objects"]]
 
-        return self._call(listed)  # type: ignore[no-any-return]
+        return self._call(listed, prefix)
 
     def read(self, key: str) -> bytes:
         if key.startswith(f"{DATA_DIR}/part_id="):
             # Data files never change once written: this machine's copy serves (checked).
-            cached = self.files._cached_data_file(key)
-            if cached is not None:
-                return cached
+            return self._call(lambda: self.files.data_file_bytes(key), key)
         import obstore
 
-        data: bytes = self._call(lambda: bytes(obstore.get(self.files.store, key).bytes()))
-        if key.startswith(f"{DATA_DIR}/part_id="):
-            self.files._keep_data_file(key, data)
-        return data
+        return self._call(lambda: bytes(obstore.get(self.files.store, key).bytes()), key)
 
     def size(self, key: str) -> int | None:
         import obstore
 
         try:
-            return int(self._call(lambda: obstore.head(self.files.store, key)["size"]))
+            return int(self._call(lambda: obstore.head(self.files.store, key)["size"], key))
         except FileNotFoundError:
             return None
 
@@ -221,15 +216,30 @@ class StoreFiles(PondFiles):
         return pa.BufferReader(self.read(key))
 
     def chunks(self, key: str) -> Iterator[bytes]:
-        import obstore
+        """A blob read in chunks from a local file: this machine's cached copy of it, or
+        else a scratch copy streamed down now, before the chunks are asked for (obstore
+        cannot feed one store's upload from another's download inside it), and removed
+        once read.  The sender hashes the chunks (``Remote.upload``).  Anything else is
+        small: read whole."""
+        import uuid
 
-        result = self._call(lambda: obstore.get(self.files.store, key))
-        stream = result.stream(min_chunk_size=CHUNK_BYTES)
-        while True:
-            chunk = self._call(lambda: next(stream, None))
-            if chunk is None:
-                return
-            yield bytes(chunk)
+        from ..errors import CorruptDataError
+        from ..tlogfs.blobs import BlobError
+        from ..tlogfs.remote import RemoteBlobStore
+        from .layout import BLOBS_PREFIX
+
+        if not key.startswith(f"{BLOBS_PREFIX}sha256="):
+            return iter([self.read(key)])
+        sha256 = key.rsplit("=", 1)[1]
+        path = RemoteBlobStore(self.files).path(sha256)
+        if path.exists():
+            return _file_chunks(path, remove=False)
+        path = self.files.scratch / f"push-{uuid.uuid4().hex}"
+        try:
+            self.files.fetch_blob(sha256, path)
+        except BlobError:
+            raise CorruptDataError(f"{self.where}/{key} is missing") from None
+        return _file_chunks(path, remove=True)
 
     def read_state(self, name: str) -> bytes | None:
         from .state import state_key
@@ -246,6 +256,18 @@ class StoreFiles(PondFiles):
         from ..tlogfs.persistence import DeltaPersistence
 
         return DeltaPersistence.open_remote(self.where, self.options, at_txn=txn)
+
+
+def _file_chunks(path: Path, *, remove: bool) -> Iterator[bytes]:
+    """A file's bytes in chunks of ``CHUNK_BYTES``; with ``remove``, the file is removed
+    once read (or abandoned)."""
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK_BYTES):
+                yield chunk
+    finally:
+        if remove:
+            path.unlink(missing_ok=True)
 
 
 def pond_files(where: Path | PondFiles) -> PondFiles:

@@ -88,7 +88,15 @@ class RemoteFiles:
         with self._guard:
             data = self._data.get(path)
         if data is None:
-            data = self._cached_data_file(path)
+            data = self.data_file_bytes(path)
+            with self._guard:
+                self._data[path] = data
+        return pa.BufferReader(data)
+
+    def data_file_bytes(self, path: str) -> bytes:
+        """A data file's bytes (``data/<relative path>``): this machine's copy if it still
+        checks, else fetched and kept there; not held in memory (a push of many files)."""
+        data = self._cached_data_file(path)
         if data is None:
             result = self._get(path)
             try:
@@ -96,9 +104,7 @@ class RemoteFiles:
             except Exception as e:
                 raise remote_error(e, self.location, self.options) from None
             self._keep_data_file(path, data)
-            with self._guard:
-                self._data[path] = data
-        return pa.BufferReader(data)
+        return data
 
     def _cache_entry(self, path: str) -> Path | None:
         """Where this machine keeps data file ``path``: named by the hash of its key (Delta
