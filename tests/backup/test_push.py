@@ -120,7 +120,7 @@ def test_a_pond_behind_its_backup_is_refused_as_ahead(s3_url: str, tmp_path: Pat
     pond.write_bytes("/a.txt", b"one")
     push(pond.path, Remote(s3_url, create=True), "offsite")
     restore(s3_url, tmp_path / "old", at_txn=1)
-    with pytest.raises(BackupConflictError, match="ahead of this pond .* after txn 1,"):
+    with pytest.raises(BackupConflictError, match=r"ahead of this pond .* after txn 1,"):
         push(tmp_path / "old", Remote(s3_url), "offsite")
     assert verify(tmp_path / "old", Remote(s3_url)).status == "ahead"
     pond.write_bytes("/b.txt", b"two")

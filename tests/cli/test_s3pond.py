@@ -529,3 +529,69 @@ def test_a_pond_url_of_another_scheme_is_named_as_a_pond_location(
         message = assert_user_error(CliRunner().invoke(cli, args, env=env))
         assert message.startswith("unknown scheme"), message
         assert "use s3://BUCKET/PREFIX or file:///DIR" in message, message
+
+
+# -- pond run re-applies a resource's run whose commit lost the race ----------------------
+
+
+def _racing(pond: Pond, url: str, times: int) -> list[int]:
+    """Make ``pond``'s next ``times`` transactions lose their commit: just before each
+    commits, another writer (its own Pond, as another machine) commits first."""
+    from contextlib import contextmanager
+
+    real = pond.transaction
+    beaten: list[int] = []
+
+    @contextmanager
+    def racing(command: list[str] | None = None) -> Iterator[object]:
+        with real(command) as tx:
+            yield tx
+            if len(beaten) < times:
+                with Pond.open(url) as other:
+                    other.write_bytes(f"/other/{len(beaten)}.txt", b"first")
+                beaten.append(other.last_txn)
+
+    pond.transaction = racing  # type: ignore[method-assign]
+    return beaten
+
+
+def test_a_run_whose_commit_lost_the_race_runs_again_on_the_new_state(
+    s3_url: str, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("timestamp,v\n2025-01-01T00:00:00Z,1\n")
+    doc = tmp_path / "in.yaml"
+    doc.write_text(
+        "apiVersion: duckpond/v1\nkind: Inbox\nname: field\n"
+        f"spec: {{pattern: '{inbox}/*.csv', path: /inbox}}\n"
+    )
+    with Pond.init(s3_url) as pond:
+        pond.mkdir("/other")
+        pond.pipeline.apply([str(doc)])
+    with Pond.open(s3_url) as pond:
+        beaten = _racing(pond, s3_url, 1)
+        (result,) = pond.pipeline.run(["field"]).results
+    assert (result.outcome, result.error) == ("ok", None), result
+    assert result.details.get("commits_lost") == 1
+    assert len(beaten) == 1 and result.txn_seq == beaten[0] + 1
+    with Pond.open(s3_url) as pond:
+        assert pond.read_bytes("/inbox/a.csv").startswith(b"timestamp,v")
+        assert len(pond.history("/inbox/a.csv")) == 1
+        assert pond.read_bytes("/other/0.txt") == b"first"
+    assert gapless(s3_url, tmp_path / "cache") == list(range(1, result.txn_seq + 1))
+
+    # Beaten every time: a clean busy error, recorded as the run's failure; nothing of it
+    # was written, and the next run (unbeaten) brings the file once.
+    (inbox / "b.csv").write_text("timestamp,v\n2025-01-02T00:00:00Z,2\n")
+    from duckpond.tlogfs.shared import COMMIT_RETRIES
+
+    with Pond.open(s3_url) as pond:
+        _racing(pond, s3_url, COMMIT_RETRIES + 1)
+        (result,) = pond.pipeline.run(["field"]).results
+        assert result.outcome == "failed" and "busy" in (result.error or ""), result
+    with Pond.open(s3_url) as pond:
+        assert [e.path for e in pond.list("/inbox/*")] == ["/inbox/a.csv"]
+        (result,) = pond.pipeline.run(["field"]).results
+        assert result.outcome == "ok" and pond.read_bytes("/inbox/b.csv").endswith(b",2\n")
+    fsck_ok(s3_url, tmp_path / "cache")

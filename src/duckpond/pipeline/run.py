@@ -40,6 +40,9 @@ from .graph import dependencies, order
 from .kinds import RunContext, RunStats, TransactionFactory, Unchanged
 from .secrets import scrub
 
+Retrying = Callable[[Callable[[], Any]], Any]
+"""``retrying(attempt)``: ``attempt()``, run again while its commit loses a race."""
+
 RUN_LOCK_FILE = "run.lock"
 
 
@@ -224,6 +227,7 @@ def run_resources(
     lock_timeout: float = 30.0,
     progress: Callable[[str, RunResult | None], None] | None = None,
     pond_files: Any = None,
+    retrying: Retrying | None = None,
 ) -> RunReport:
     """Run the named resources (all with a run step if none) and record each run.
 
@@ -231,7 +235,10 @@ def run_resources(
     ``progress(name, result)`` when it ends.  Raises ``LockTimeoutError`` if
     another run holds the run lock, ``ConfigError`` for an unknown name.
     ``pond_files``: a pond kept on S3's files, for its Backups to push from
-    (``RunContext.pond_files``).
+    (``RunContext.pond_files``).  ``retrying(attempt)`` runs a resource's run again while
+    its commit loses the race to another writer of a pond on S3 (``Pond._retrying``:
+    bounded, then ``BusyError``, which the run records as failed); the number of lost
+    races is the run's ``details["commits_lost"]``.
     """
     with RunLock(pond_dir, lock_timeout if wait else 0.0):
         run_id = uuid7()
@@ -242,7 +249,9 @@ def run_resources(
             uuid = stored[doc.name].uuid
             if progress is not None:
                 progress(doc.name, None)
-            result = _run_one(doc, uuid, run_id, pond_dir, read_root, transaction, pond_files)
+            result = _run_one(
+                doc, uuid, run_id, pond_dir, read_root, transaction, pond_files, retrying
+            )
             results.append(result)
             if progress is not None:
                 progress(doc.name, result)
@@ -257,17 +266,38 @@ def _run_one(
     read_root: Callable[[], WD],
     transaction: TransactionFactory,
     pond_files: Any = None,
+    retrying: Retrying | None = None,
 ) -> RunResult:
     result = RunResult(doc.name, doc.kind.name, uuid, datetime.now(UTC))
     started = time.perf_counter()
-    assert doc.kind.run is not None
-    try:
+    run = doc.kind.run
+    assert run is not None
+    lost = 0
+
+    def attempt() -> tuple[RunContext, Any, RunStats, int | None]:
+        # From the pond as it is now: on a pond on S3 whose commit another writer beat,
+        # this runs again on the new state (``retrying``), so the run decides afresh.
+        nonlocal lost
+        lost += 1
         ctx = RunContext(doc.name, uuid, doc.spec, read_root(), pond_dir, pond_files)
         # Stored before this check existed, or a symlink made since apply.
         problem = check_outputs(ctx.root, doc, pond_dir)
         if problem is not None:
             raise ConfigError(f"{doc.name}: {problem}")
-        step = doc.kind.run(ctx)
+        step = run(ctx)
+        stats = RunStats()
+        txn = None
+        if step is not None and not isinstance(step, Unchanged):
+            # The log names the resource whose run wrote the transaction.
+            with transaction(["pond", "run", doc.name]) as tx:
+                stats = step(tx.root)
+            txn = tx.txn_seq  # None when the run wrote nothing
+        return ctx, step, stats, txn
+
+    try:
+        ctx, step, stats, txn = retrying(attempt) if retrying is not None else attempt()
+        if lost > 1:
+            result.details = {"commits_lost": lost - 1}
         if isinstance(step, Unchanged):
             # Nothing done (a Backup with nothing new): no transaction to open and no hook
             # to call; the run is still recorded below, beside the oplog.
@@ -275,15 +305,10 @@ def _run_one(
             result.elapsed_s = time.perf_counter() - started
             result.peak_rss_bytes = peak_rss_bytes()
         else:
-            stats = RunStats()
-            if step is not None:
-                # The log names the resource whose run wrote the transaction.
-                with transaction(["pond", "run", doc.name]) as tx:
-                    stats = step(tx.root)
-                result.txn_seq = tx.txn_seq  # None when the run wrote nothing
+            result.txn_seq = txn
             result.rows, result.bytes = stats.rows, stats.bytes
             # What a kind reports (file names, server messages) may quote a secret too.
-            result.details = _scrubbed(stats.details)
+            result.details = {**result.details, **_scrubbed(stats.details)}
             result.summary = scrub(stats.summary)
             result.warnings = [scrub(w) for w in stats.warnings]
             if result.warnings:

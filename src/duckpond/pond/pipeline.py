@@ -107,6 +107,7 @@ class PondPipeline(Facet):
             lock_timeout=self.pond.lock_timeout,
             progress=progress,
             pond_files=self.pond.backups.files() if self.pond.persistence.shared else None,
+            retrying=self.pond._retrying,
         )
 
     @guarded
