@@ -197,7 +197,13 @@ def test_write_commands_on_a_backup_url_stay_refused(s3_url: str, tmp_path: Path
         pond.mkdir("/raw")
     push(local, Remote(s3_url, create=True), "offsite")
     cache = tmp_path / "cache"
-    for args in (("mkdir", "/new"), ("copy", str(tmp_path), "/raw/"), ("rm", "/raw")):
+    for args in (
+        ("mkdir", "/new"),
+        ("copy", str(tmp_path), "/raw/"),
+        ("rm", "/raw"),
+        ("maintain",),
+        ("maintain", "--keep-txns", "1"),
+    ):
         message = assert_process_user_error(pond_cli(s3_url, cache, *args))
         assert message.startswith(f"{s3_url} is read in place and cannot be written"), message
     assert gapless(s3_url, cache) == [1, 2]

@@ -109,7 +109,7 @@ class PondMaintenance(Facet):
 
         pond = self.pond
         if pond.read_only:
-            raise ReadOnlyError("this pond is opened at a past state and cannot be maintained")
+            raise pond._read_only_error("cannot be maintained")
         span = _span(keep)
         grace_span = _span(grace, "grace")
         if grace_span is not None and not pond.persistence.shared:
