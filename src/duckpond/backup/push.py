@@ -99,8 +99,8 @@ class PushReport:
         more = f" and {len(self.damage) - 1} more" if len(self.damage) > 1 else ""
         return (
             f"{self.url} is damaged: {self.damage[0]}{more}; its push records name "
-            f"what it should hold: check it with pond backup verify {self.name} --deep "
-            "(and mend this pond from it only after: pond fsck --repair)"
+            f"what it should hold: put back what this pond still holds with pond backup "
+            f"mend {self.name}, and check it with pond backup verify {self.name} --deep"
         )
 
     @property

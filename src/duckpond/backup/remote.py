@@ -166,6 +166,27 @@ class Remote:
 
         return self._call(read)
 
+    def digest(self, key: str) -> tuple[str, int] | None:
+        """The sha256 (hex) and size of the object at ``key``, read streamed (never held
+        whole); None if there is none."""
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        def read() -> tuple[str, int] | None:
+            try:
+                result = obstore.get(self.store, key)
+            except (NotFoundError, FileNotFoundError):
+                return None
+            digest = hashlib.sha256()
+            size = 0
+            for chunk in result.stream(min_chunk_size=CHUNK_BYTES):
+                view = memoryview(chunk)
+                digest.update(view)
+                size += len(view)
+            return digest.hexdigest(), size
+
+        return self._call(read)
+
     def record(self, version: int) -> tuple[PushRecord, bytes] | None:
         """The push record of ``version`` and its bytes, checked; None if there is none."""
         data = self.get(record_key(version))

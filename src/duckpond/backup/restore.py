@@ -162,7 +162,7 @@ def restore(
         # Everything: the records' objects are fetched while later records still arrive.
         wanted = iter_records(remote, newest, floor)
     # A pruned remote: the snapshot at the floor (a checkpoint, live files, blobs) first.
-    wanted = itertools.chain(_floor_records(floor), wanted)
+    wanted = itertools.chain(floor_records(floor), wanted)
 
     stage = target.parent / f".{target.name}.restore-{uuid.uuid4().hex[:12]}"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -347,7 +347,7 @@ def _remote_hint(remote: Remote) -> dict[str, int]:
     return {k: v for k, v in found.items() if k in keys and type(v) is int and v >= 0}
 
 
-def _floor_records(floor: Floor | None) -> list[PushRecord]:
+def floor_records(floor: Floor | None) -> list[PushRecord]:
     """The floor's objects as records of no version (-1), for restore's download loop."""
     if floor is None:
         return []

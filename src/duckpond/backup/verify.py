@@ -15,14 +15,12 @@ the pond held then; a differing root is a problem whatever the logs say.
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDataError
-from ..tlogfs.objectstore import remote_error
 from .layout import FLOOR_KEY, PushRecord, RemoteObject, record_key, sha256_hex
 from .local import LocalLog
 from .push import DEFAULT_CONCURRENCY, first_difference, remote_pond_id, txn_at
@@ -233,22 +231,10 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
             objects.setdefault(obj.key, obj)
 
     def check(obj: RemoteObject) -> tuple[RemoteObject, str | None]:
-        import obstore
-        from obstore.exceptions import NotFoundError
-
-        try:
-            result = obstore.get(remote.store, obj.key)
-            digest = hashlib.sha256()
-            size = 0
-            for chunk in result.stream(min_chunk_size=8 << 20):
-                view = memoryview(chunk)
-                digest.update(view)
-                size += len(view)
-        except (NotFoundError, FileNotFoundError):
+        found = remote.digest(obj.key)
+        if found is None:
             return obj, "missing"
-        except Exception as e:
-            raise remote_error(e, remote.location, remote.options) from None
-        if size != obj.size or digest.hexdigest() != obj.sha256:
+        if found != (obj.sha256, obj.size):
             return obj, "does not match its recorded sha256"
         return obj, None
 

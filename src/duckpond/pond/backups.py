@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from ..backup import PruneReport, PushReport, RepairReport, VerifyReport
     from ..backup import Remote as BackupRemote
+    from ..backup.mend import MendReport
     from ..backup.source import PondFiles
 
 
@@ -192,6 +193,18 @@ class PondBackups(Facet):
 
         self.pond._local_only("backup verify")
         return verify(self.files(), self.remote(name), deep=deep)
+
+    @guarded
+    def mend(self, name: str, *, deep: bool = False) -> MendReport:
+        """Put back on backup ``name`` what its push records name and it lacks, from this
+        pond (``duckpond.backup.mend``); ``deep`` also re-hashes every remote object and
+        replaces those whose bytes are not the recorded ones.  Raises as ``verify``, and
+        ``CorruptDataError`` if the backup's records themselves are damaged."""
+        from ..backup.mend import mend
+
+        if self.pond.persistence.remote is not None and not self.pond.persistence.shared:
+            raise self.pond.persistence._read_only_error()
+        return mend(self.files(), self.remote(name), name, deep=deep)
 
     @guarded
     def prune(

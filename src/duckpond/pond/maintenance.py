@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, ReadOnlyError, guarded
+from ..errors import ConfigError, guarded
 from .facet import Facet
 
 if TYPE_CHECKING:

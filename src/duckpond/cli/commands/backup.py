@@ -53,7 +53,8 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
     Only what the remote lacks is sent; the remote stays a complete pond at every
     instant, and a push refuses another pond's backup or a diverged one.  A remote
     found damaged (an object its push records name missing, or the wrong size) is
-    named after the push, which then exits 1: run pond backup verify NAME --deep.
+    named after the push, which then exits 1: run pond backup verify NAME --deep, and
+    pond backup mend NAME to put back what this pond still holds.
 
     Example:
 
@@ -116,6 +117,40 @@ def list_(settings: Settings) -> None:
             settings.output.message("no Backup resources: apply one (kind: Backup)")
             return
     settings.output.run_summary(rows)
+
+
+@backup.command()
+@click.argument("name")
+@click.option(
+    "--deep", is_flag=True, help="Also re-hash every remote object and replace the bad ones."
+)
+@pass_settings
+def mend(settings: Settings, name: str, deep: bool) -> None:
+    """Put back on a backup what its push records name and it lacks, from the pond.
+
+    An object lost on the remote (deleted, or cut short) is sent again from this pond's
+    file of the same key, if it holds the same bytes (checked against the record's
+    sha256); with --deep every object is re-read and one whose bytes are wrong replaced
+    too.  What the pond no longer holds is named, and the exit code is 1.  Nothing else is
+    written: no record, no log entry.
+
+    Example:
+
+        pond backup mend offsite
+    """
+    report = settings.open().backups.mend(name, deep=deep)
+    lines = [
+        f"{name}: checked {report.checked} object(s), sent {len(report.resent)} again"
+        f" ({report.url})"
+    ]
+    lines += [f"sent again: {key}" for key in report.resent]
+    lines += [f"not mended: {problem}" for problem in report.unmendable]
+    settings.output.data(report.to_json(), text="\n".join(lines))
+    if not report.ok:
+        raise UserError(
+            f"backup {name}: {len(report.unmendable)} object(s) could not be put back from "
+            f"this pond: {report.unmendable[0]}"
+        )
 
 
 @backup.command()

@@ -1,0 +1,129 @@
+"""pond backup mend: what a backup lost is put back from the pond, checked, and named
+where the pond cannot (a fresh-user trial found pushes saying ok over a lost object)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from duckpond import Pond
+from duckpond.backup import Remote, push, restore, verify
+from duckpond.cli import cli
+
+from .conftest import apply_text, backup_doc, snapshot
+
+
+def _backed_up(tmp_path: Path) -> tuple[Pond, str, Path]:
+    nas = tmp_path / "nas"
+    url = f"file://{nas}"
+    pond = Pond.init(tmp_path / "pond")
+    apply_text(pond, tmp_path, backup_doc("nas", url))
+    pond.mkdir("/raw", "/big")
+    for i in range(6):
+        pond.write_bytes(f"/raw/f{i}.txt", f"reading {i}\n".encode())
+        pond.write_bytes(f"/big/b{i}.bin", os.urandom(70_000 + i))
+    (report,) = pond.backups.push(["nas"])
+    assert report.ok
+    return pond, url, nas
+
+
+def _mend(pond: Pond, *args: str) -> tuple[int, dict[str, object], str]:
+    result = CliRunner().invoke(cli, ["--pond", str(pond.path), "--json", "backup", "mend", *args])
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def test_lost_and_cut_objects_are_put_back_and_the_backup_restores(tmp_path: Path) -> None:
+    pond, url, nas = _backed_up(tmp_path)
+    files = sorted(p for p in nas.rglob("*.parquet") if "part_id=" in str(p))
+    blobs = sorted((nas / "data" / "_large_files").iterdir())
+    lost, cut = files[0], blobs[0]
+    lost.unlink()
+    cut.write_bytes(cut.read_bytes()[:100])
+    # A push goes on (it looks only at what its newest record names); verify sees it.
+    pond.write_bytes("/raw/more.txt", b"more")
+    (report,) = pond.backups.push(["nas"])
+    assert report.ok
+    assert not verify(pond.path, Remote(url), deep=True).ok
+
+    code, out, err = _mend(pond, "nas")
+    assert code == 0, err
+    assert sorted(out["resent"]) == sorted(  # type: ignore[arg-type]
+        str(p.relative_to(nas)) for p in (lost, cut)
+    )
+    assert out["unmendable"] == [] and out["checked"] > 20  # type: ignore[operator]
+    deep = verify(pond.path, Remote(url), deep=True)
+    assert deep.ok and deep.problems == [], deep.problems
+    restore(url, tmp_path / "restored")
+    assert snapshot(tmp_path / "restored") == snapshot(pond.path)
+    # Nothing left to mend: nothing sent, nothing written.
+    before = {p: p.stat().st_mtime_ns for p in nas.rglob("*") if p.is_file()}
+    code, out, _ = _mend(pond, "nas")
+    assert code == 0 and out["resent"] == []
+    assert {p: p.stat().st_mtime_ns for p in nas.rglob("*") if p.is_file()} == before
+
+
+def test_deep_finds_a_flipped_bit_and_what_the_pond_lacks_is_named(tmp_path: Path) -> None:
+    pond, url, nas = _backed_up(tmp_path)
+    blobs = sorted((nas / "data" / "_large_files").iterdir())
+    flipped = bytearray(blobs[1].read_bytes())
+    flipped[500] ^= 0x01
+    blobs[1].write_bytes(bytes(flipped))
+    code, out, _ = _mend(pond, "nas")
+    assert code == 0 and out["resent"] == []  # same size: only a re-read sees it
+    code, out, _ = _mend(pond, "nas", "--deep")
+    assert code == 0 and out["resent"] == [str(blobs[1].relative_to(nas))]
+    assert verify(pond.path, Remote(url), deep=True).problems == []
+
+    # A lost object the pond no longer holds either: named, exit 1, the rest mended.
+    blobs[2].unlink()
+    (pond.path / blobs[2].relative_to(nas)).unlink()
+    blobs[3].unlink()
+    code, out, err = _mend(pond, "nas")
+    assert code == 1
+    assert out["resent"] == [str(blobs[3].relative_to(nas))]
+    assert out["unmendable"] == [f"{blobs[2].relative_to(nas)}: this pond no longer holds it"]
+    assert err.startswith("error: backup nas: 1 object(s) could not be put back"), err
+
+
+def test_a_bad_local_copy_is_never_sent(tmp_path: Path) -> None:
+    pond, url, nas = _backed_up(tmp_path)
+    blob = sorted((nas / "data" / "_large_files").iterdir())[0]
+    blob.unlink()
+    local = pond.path / blob.relative_to(nas)
+    data = bytearray(local.read_bytes())
+    data[0] ^= 0xFF
+    local.write_bytes(bytes(data))
+    code, out, _ = _mend(pond, "nas")
+    assert code == 1 and out["resent"] == []
+    assert out["unmendable"] == [
+        f"{blob.relative_to(nas)}: this pond's copy is not the one the backup recorded"
+    ]
+    assert not blob.exists()
+    # A push of another pond's backup is refused as ever; mend refuses it too.
+    other = Pond.init(tmp_path / "other")
+    push(other.path, Remote(f"file://{tmp_path / 'nas2'}", create=True), "x")
+    apply_text(other, tmp_path, backup_doc("nas", url))
+    result = CliRunner().invoke(cli, ["--pond", str(other.path), "backup", "mend", "nas"])
+    assert result.exit_code == 1 and "holds the backup of pond" in result.stderr
+
+
+def test_mend_on_the_s3_server(s3_server: object, s3_url: str, tmp_path: Path) -> None:
+    from duckpond.testing.s3server import S3Server
+
+    assert isinstance(s3_server, S3Server)
+    pond = Pond.init(tmp_path / "pond")
+    apply_text(pond, tmp_path, backup_doc("offsite", s3_url))
+    pond.mkdir("/big")
+    for i in range(4):
+        pond.write_bytes(f"/big/b{i}.bin", os.urandom(80_000 + i))
+    assert pond.backups.push(["offsite"])[0].ok
+    keys = sorted(s3_server.objects(s3_url))
+    gone = [next(k for k in keys if "_large_files/" in k), next(k for k in keys if "part_id=" in k)]
+    for key in gone:
+        s3_server.store(s3_url).delete(key)
+    report = pond.backups.mend("offsite")
+    assert report.ok and sorted(report.resent) == sorted(gone)
+    assert verify(pond.path, Remote(s3_url), deep=True).problems == []
