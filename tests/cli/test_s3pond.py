@@ -601,3 +601,20 @@ def test_a_run_whose_commit_lost_the_race_runs_again_on_the_new_state(
         (result,) = pond.pipeline.run(["field"]).results
         assert result.outcome == "ok" and pond.read_bytes("/inbox/b.csv").endswith(b",2\n")
     fsck_ok(s3_url, tmp_path / "cache")
+
+
+def test_a_backup_of_a_pond_on_s3_is_read_only_too(s3_url: str, tmp_path: Path) -> None:
+    """Its first commit is the S3 pond's (made to be written in place); its push records
+    say it is a backup, and every write is refused (a fresh-user trial wrote to one, and
+    the next push found the backup diverged)."""
+    backup_url = f"{s3_url}-backup"
+    with Pond.init(s3_url) as pond:
+        pond.mkdir("/raw")
+        pond.write_bytes("/raw/a.txt", b"a")
+        push(pond.backups.files(), Remote(backup_url, create=True), "offsite")
+    cache = tmp_path / "cache"
+    for args in (("mkdir", "/new"), ("copy", str(tmp_path), "/raw/"), ("maintain",)):
+        message = assert_process_user_error(pond_cli(backup_url, cache, *args))
+        assert message.startswith(f"{backup_url} is read in place and cannot be written"), message
+    assert ok(pond_cli(backup_url, cache, "cat", "/raw/a.txt")) == "a"
+    assert gapless(backup_url, cache) == gapless(s3_url, cache)

@@ -48,11 +48,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CorruptDataError
-from ..tlogfs.layout import BLOB_PREFIX, DATA_DIR, LARGE_FILES_DIR
+from ..tlogfs.layout import BACKUP_RECORDS_PREFIX, BLOB_PREFIX, DATA_DIR, LARGE_FILES_DIR
 
 LOG_PREFIX = f"{DATA_DIR}/_delta_log/"
 BLOBS_PREFIX = f"{DATA_DIR}/{LARGE_FILES_DIR}/"
-RECORDS_PREFIX = "pushes/"
+RECORDS_PREFIX = BACKUP_RECORDS_PREFIX
 RECORD_FORMAT = "duckpond-push/1"
 FLOOR_KEY = f"{RECORDS_PREFIX}floor.json"
 FLOOR_FORMAT = "duckpond-floor/1"

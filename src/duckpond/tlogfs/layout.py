@@ -17,3 +17,9 @@ TEMP_PREFIX = ".tmp-"
 # file seals, archived commit metadata and the retention floor.
 META_DIR = "_pond"
 DELTA_LOG_DIR = "_delta_log"
+
+
+BACKUP_RECORDS_PREFIX = "pushes/"
+"""Where a backup keeps its push records (``duckpond.backup.layout``), beside ``data/``: a
+store prefix holding any is a backup, read-only, even where its first commit says the
+pond it came from was kept on S3 and written in place."""

@@ -60,7 +60,7 @@ from .buffer import PendingDir, now_us
 from .history import TxnRecord
 from .identity import FIRST_COMMIT, POND_ID_KEY, first_commit_info, pond_id, pond_id_of
 from .index import RowIndex
-from .layout import DATA_DIR, LARGE_FILES_DIR
+from .layout import BACKUP_RECORDS_PREFIX, DATA_DIR, LARGE_FILES_DIR
 from .location import check_location
 from .lock import DEFAULT_TIMEOUT, WriterLock
 from .maintenance import MAINTENANCE_INTERVAL, PARTITION_FILE_LIMIT, Maintenance, add_actions
@@ -318,7 +318,11 @@ class DeltaPersistence:
                 raise remote_error(e, location, options) from None
             if location.scheme == "s3":
                 first = files.read(FIRST_COMMIT_KEY)
-                files.shared = first_commit_info(first).get(SHARED_STORE_KEY) == "s3"
+                # A backup of a pond kept on S3 has that pond's first commit: its push
+                # records say it is a backup, read-only (a write would fork its history).
+                files.shared = first_commit_info(first).get(
+                    SHARED_STORE_KEY
+                ) == "s3" and not files.holds_any(BACKUP_RECORDS_PREFIX)
                 if files.shared:
                     files.cache = cache_dir(pond_id_of(first), location, options)
             return cls(files.scratch, table, at_txn=at_txn, at=at, remote=files)

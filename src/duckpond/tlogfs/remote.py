@@ -227,6 +227,15 @@ class RemoteFiles:
             f"{self.location.url}/{key}: other writers kept replacing it; run the command again"
         )
 
+    def holds_any(self, prefix: str) -> bool:
+        """Whether any object's key starts with ``prefix`` (a listing of one key)."""
+        import obstore
+
+        try:
+            return any(chunk for chunk in obstore.list(self.store, prefix, chunk_size=1))
+        except Exception as e:
+            raise remote_error(e, self.location, self.options) from None
+
     def listing(self, prefix: str | None = None) -> list[tuple[str, int]]:
         """Every object under ``prefix`` (all of the pond's by default): key and size in
         bytes, in one listing of the store."""
