@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackupConflictError, CorruptDataError, PondCorruptError
+from ..errors import BackupConflictError, ConfigError, CorruptDataError, PondCorruptError
 from ..tlogfs.identity import pond_id_of
 from ..tlogfs.objectstore import scrub_secrets
 from .layout import (
@@ -176,6 +176,16 @@ def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> N
     )
 
 
+def _earliest_kept(log: LocalLog) -> int:
+    """The first pond transaction whose log entry the pond still holds after version 0."""
+    for v in log.versions():
+        if v > 0:
+            txn = log.read(v).txn_seq
+            if txn is not None:
+                return txn
+    return 0
+
+
 def txn_at(log: LocalLog, version: int) -> int:
     """The newest pond transaction at or before Delta version ``version`` (0: none)."""
     for v in range(version, -1, -1):
@@ -303,6 +313,15 @@ def _push(
 
     sent: set[str] = set()
     pending = list(range(tip + 1, newest + 1))
+    # maintain keeps entry 0 and removes 1..F-1: the first two pending entries tell.
+    if any(files.size(log_key(v)) is None for v in pending[:2]):
+        # A push sends every transaction from the remote's newest on; maintain removed
+        # those before its window, and seeding a remote from a checkpoint is not built.
+        raise ConfigError(
+            f"{remote.url} lacks transactions this pond no longer holds (pond maintain "
+            f"removed those before txn {_earliest_kept(log)}): a backup cannot start "
+            "from a maintained pond yet; apply Backups before maintain --keep removes history"
+        )
     committer = _Committer(files, remote, log, state, report, last_txn)
     # Planning (hashing a batch's data files, reading which blobs they name) has a pool of
     # its own: queued behind the uploads, it would hold the next batch back until every
