@@ -600,6 +600,12 @@ def test_a_run_whose_commit_lost_the_race_runs_again_on_the_new_state(
         assert [e.path for e in pond.list("/inbox/*")] == ["/inbox/a.csv"]
         (result,) = pond.pipeline.run(["field"]).results
         assert result.outcome == "ok" and pond.read_bytes("/inbox/b.csv").endswith(b",2\n")
+    # This machine's run records (kept in its cache for the pond) are what it shows.
+    with Pond.open(s3_url) as pond:
+        outcomes = pond.sql("SELECT outcome FROM runs ORDER BY start").column(0).to_pylist()
+        assert outcomes == ["ok", "failed", "ok"]
+        (info,) = pond.pipeline.resources()
+        assert info.last_run is not None
     fsck_ok(s3_url, tmp_path / "cache")
 
 

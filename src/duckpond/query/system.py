@@ -282,8 +282,8 @@ def runs_table(persistence: Persistence) -> pa.Table:
             pq.read_table(pa.BufferReader(persistence.read_bytes(node_id, info.version)))
             for info in persistence.versions(node_id)
         )
-    pond_dir = getattr(persistence, "pond_dir", None)
-    records = read_records(pond_dir) if pond_dir is not None else []
+    runs_dir = getattr(persistence, "runs_dir", None)
+    records = read_records(runs_dir) if runs_dir is not None else []
     if records:
         # Through Arrow's JSON reader: building arrays from Python values makes pyarrow
         # import pandas (0.3 s or more), which a cron-driven run should not pay.

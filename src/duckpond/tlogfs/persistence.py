@@ -331,6 +331,14 @@ class DeltaPersistence:
             raise
 
     @property
+    def runs_dir(self) -> Path:
+        """Where this pond's run records are (``runlog``): its directory; for a pond kept
+        on S3, this machine's cache directory for it (each machine keeps its own runs)."""
+        if self.remote is not None and self.remote.shared and self.remote.cache is not None:
+            return Path(self.remote.cache)
+        return self.pond_dir
+
+    @property
     def location(self) -> str:
         """Where the pond is: its directory, or the URL of a pond read in place."""
         return self.remote.location.url if self.remote is not None else str(self.pond_dir)
