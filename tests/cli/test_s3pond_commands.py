@@ -298,6 +298,10 @@ def test_a_later_maintain_removes_orphans_once_past_the_grace_period(
     ]
     for key in orphans:
         obstore.put(store, key, blob)
+    # fsck names them, and says what removes them on S3 (recover has nothing to do there).
+    text = CliRunner().invoke(cli, ["--pond", s3_url, "fsck"]).output
+    assert "pond maintain removes them once older than its --grace" in text, text
+    assert "pond recover" not in text and "duckpond-fsck-" not in text, text
 
     young = run(s3_url, "maintain")
     assert young["removed"] == []

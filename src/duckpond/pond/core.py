@@ -7,6 +7,7 @@ Areas of verbs beyond these live on facets (``facet.py``): ``pond.pipeline``
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -590,6 +591,16 @@ class Pond:
             report = fsck(Path(tmp), at_txn=at_txn)
         # A pond on S3 keeps no seals (the server checks each upload's checksum).
         report.unsealed_files = 0
+        # Objects no commit names are removed by maintain once past its grace period
+        # (recover has nothing to do on S3); problems name the store, not the copy.
+        report.leftovers_advice = "pond maintain removes them once older than its --grace"
+        where = f"{self.location}/{DATA_DIR}"
+        report.problems = [
+            dataclasses.replace(
+                p, detail=p.detail.replace(tmp, where), path=p.path.replace(tmp, where)
+            )
+            for p in report.problems
+        ]
         return report
 
     @staticmethod

@@ -91,6 +91,8 @@ class FsckReport:
     root_txn: int = 0
     earliest_kept_txn: int = 1
     problems: list[FsckProblem] = field(default_factory=list)
+    leftovers_advice: str = "run pond recover"
+    """What the summary says to do about leftovers (a pond on S3: maintain's grace)."""
 
     @property
     def ok(self) -> bool:
@@ -128,7 +130,7 @@ class FsckReport:
         if self.unreferenced_blobs or self.debris_files:
             lines.append(
                 f"{self.unreferenced_blobs} unreferenced blob(s) and {self.debris_files} "
-                "leftover file(s) of interrupted writes: run pond recover"
+                f"leftover file(s) of interrupted writes: {self.leftovers_advice}"
             )
         if self.unsealed_files:
             lines.append(f"{self.unsealed_files} new oplog file(s) not sealed: run pond recover")
