@@ -38,9 +38,7 @@ def consolidate(
     """
     import pyarrow as pa
 
-    if not versions or any(
-        v.min_event_time is None or v.max_event_time is None for v in versions
-    ):
+    if not versions or any(v.min_event_time is None or v.max_event_time is None for v in versions):
         return None
     tables: list[pa.Table] = []
     schema: pa.Schema | None = None
@@ -62,4 +60,3 @@ def consolidate(
     converted = write_parquet(iter(merged.to_batches()), True, column, schema=schema, name=label)
     assert converted.event_range is not None
     return Consolidated(converted.data, converted.event_range, converted.attributes())
-

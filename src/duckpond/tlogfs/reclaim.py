@@ -41,10 +41,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -251,11 +251,7 @@ def consolidate(
     for c in candidates:
         infos = {v.version: v for v in store.versions(c.node_id)}
         label = store.path_of(c.node_id) or f"node {c.node_id}"
-        merged = consolidator(
-            label,
-            [infos[v] for v in c.versions],
-            lambda version, node_id=c.node_id: store.read_bytes(node_id, version),
-        )
+        merged = consolidator(label, [infos[v] for v in c.versions], _reader(store, c.node_id))
         if merged is None:
             continue
         if len(merged.content) >= LARGE_FILE_THRESHOLD:
@@ -264,6 +260,13 @@ def consolidate(
     if done:
         blobs.sync()
     return done
+
+
+def _reader(store: DeltaPersistence, node_id: str) -> Callable[[int], bytes]:
+    def read(version: int) -> bytes:
+        return store.read_bytes(node_id, version)
+
+    return read
 
 
 def _rewrite_versions(
