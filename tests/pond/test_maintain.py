@@ -117,6 +117,8 @@ def test_maintain_keeps_the_window_exact_and_refuses_before_it(base: Path, tmp_p
     assert [t.txn_seq for t in log] == list(range(last, 0, -1))
     assert [t.txn_seq for t in log if t.content_removed] == list(range(first - 1, 0, -1))
     assert log[-1].command == ["test", "init"]
+    archive = sorted(p.name for p in (pond_dir / "data" / "_pond").iterdir())
+    assert "transactions.parquet" in archive and "transactions.jsonl" not in archive
 
     result = CliRunner().invoke(cli, ["--pond", str(pond_dir), "list", "--at-txn", "3"])
     assert result.exit_code == 1

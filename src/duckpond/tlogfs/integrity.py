@@ -48,7 +48,7 @@ from .blobs import BlobStore
 from .layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR, META_DIR
 from .oplog import decode_entries
 from .persistence import DeltaPersistence
-from .retention import ARCHIVE_FILE, RETENTION_FILE
+from .retention import ARCHIVE_FILE, LEGACY_ARCHIVE_FILE, RETENTION_FILE
 from .seals import SEALS_FILE, Seal, Seals, hash_files
 
 _HEX64 = r"[0-9a-f]{64}"
@@ -59,7 +59,7 @@ _BLOB = re.compile(r"sha256=" + _HEX64)
 # object_store's local file system writes an object to "<name>#<n>" and renames it into
 # place (its staged upload); a kill -9 in between leaves the staged file behind.
 _STAGED = re.compile(r"(?P<name>.+)#\d+")
-_META_FILES = {SEALS_FILE, RETENTION_FILE, ARCHIVE_FILE}
+_META_FILES = {SEALS_FILE, RETENTION_FILE, ARCHIVE_FILE, LEGACY_ARCHIVE_FILE}
 
 
 @dataclass(frozen=True)
