@@ -103,9 +103,11 @@ def maintain(
 
     Without --keep or --keep-txns nothing is removed.  With one, every file
     that no transaction inside the window reads (old oplog data files,
-    superseded versions, blobs, checkpoints and log entries) is removed;
-    time travel inside the window stays exact, before it fails naming the
-    earliest kept transaction, and pond log still lists every transaction.
+    superseded versions, blobs, checkpoints and log entries) is removed, and
+    each series' versions before the window (but its newest) become one
+    version holding the rows they read as; time travel inside the window
+    stays exact, before it fails naming the earliest kept transaction, and
+    pond log still lists every transaction.
 
     Example:
 
