@@ -102,7 +102,13 @@ def test_maintain_keeps_the_window_exact_and_refuses_before_it(base: Path, tmp_p
     assert config["delta.enableExpiredLogCleanup"] == "false"
     assert config["delta.appendOnly"] == "true"
     assert config["delta.logRetentionDuration"].startswith("interval ")
-    assert config["delta.deletedFileRetentionDuration"] == config["delta.logRetentionDuration"]
+    # Removed files are maintain's to delete: no tombstones swell the checkpoint.
+    assert config["delta.deletedFileRetentionDuration"] == "interval 0 seconds"
+    [checkpoint] = (pond_dir / "data" / "_delta_log").glob("*.checkpoint.parquet")
+    import pyarrow.parquet as pq
+
+    removes = pq.ParquetFile(checkpoint).read(columns=["remove"]).column("remove")
+    assert removes.null_count == len(removes)
 
     with pytest.raises(HistoryRemovedError) as caught:
         Pond.open(pond_dir, at_txn=first - 1)
