@@ -14,8 +14,10 @@ from click.testing import CliRunner
 
 from duckpond import Pond
 from duckpond.cli.main import cli
-from duckpond.tlogfs import DeltaPersistence, content_root
+from duckpond.tlogfs import content_root
 from duckpond.tlogfs.consolidation import CHAIN_START, CONSOLIDATED, series_chain
+
+from .test_maintain import pond_argv, roots
 
 HOUR = 3_600_000_000
 START = 1_735_689_600_000_000  # 2025-01-01 UTC, microseconds
@@ -100,14 +102,6 @@ def readings(pond_dir: Path, txns: range) -> dict[int, dict[str, object]]:
             assert out.exit_code == 0, out.output
             seen[f"csv {path}"] = hashlib.sha256(out.output.encode()).hexdigest()
         found[txn] = seen
-    return found
-
-
-def roots(pond_dir: Path, txns: range) -> dict[int, str]:
-    found = {}
-    for txn in txns:
-        with DeltaPersistence.open(pond_dir, at_txn=txn) as past:
-            found[txn] = content_root(past)
     return found
 
 
@@ -252,18 +246,7 @@ def big_pond(path: Path) -> Pond:
 
 
 def maintain_process(pond_dir: Path) -> list[str]:
-    import sys
-
-    return [
-        sys.executable,
-        "-m",
-        "duckpond",
-        "--pond",
-        str(pond_dir),
-        "maintain",
-        "--keep-txns",
-        "3",
-    ]
+    return pond_argv(pond_dir, "maintain", "--keep-txns", "3")
 
 
 def test_kill_9_during_a_consolidating_maintain(tmp_path: Path) -> None:

@@ -65,9 +65,14 @@ def files(pond_dir: Path) -> dict[str, int]:
     }
 
 
+def pond_argv(pond_dir: Path, *args: str) -> list[str]:
+    """The command line of a ``pond`` process on ``pond_dir``."""
+    return [sys.executable, "-m", "duckpond", "--pond", str(pond_dir), *args]
+
+
 def pond_cli(pond_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "duckpond", "--pond", str(pond_dir), *args],
+        pond_argv(pond_dir, *args),
         capture_output=True,
         text=True,
         timeout=120,
@@ -231,16 +236,7 @@ def test_kill_9_at_any_instant_of_maintain(base: Path, tmp_path: Path) -> None:
     for i in range(6):
         pond_dir = copy_of(base, tmp_path, f"crash{i}")
         child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "duckpond",
-                "--pond",
-                str(pond_dir),
-                "maintain",
-                "--keep-txns",
-                str(KEEP),
-            ],
+            pond_argv(pond_dir, "maintain", "--keep-txns", str(KEEP)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -281,16 +277,7 @@ def test_a_reader_during_maintain_gets_its_answer_or_a_clean_error(
         "    print('error:', e)\n"
     )
     maintainer = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "duckpond",
-            "--pond",
-            str(pond_dir),
-            "maintain",
-            "--keep-txns",
-            str(KEEP),
-        ],
+        pond_argv(pond_dir, "maintain", "--keep-txns", str(KEEP)),
     )
     answers = []
     while maintainer.poll() is None or len(answers) < 3:

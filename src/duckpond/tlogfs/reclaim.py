@@ -269,6 +269,10 @@ def _reader(store: DeltaPersistence, node_id: str) -> Callable[[int], bytes]:
     return read
 
 
+# What a consolidated version changes in the row of the last version it replaces.
+_REPLACED_COLUMNS = ("content", "sha256", "size", "min_event_time", "max_event_time", "attributes")
+
+
 def _rewrite_versions(
     store: DeltaPersistence,
     doomed: pa.Table,
@@ -292,18 +296,7 @@ def _rewrite_versions(
             int64s([None] * n + rows["max_event_time"]),
             strings([None] * n + rows["attributes"]),
         ],
-        names=[
-            PARTITION_COLUMN,
-            "node_id",
-            "upto",
-            "keep",
-            "content",
-            "sha256",
-            "size",
-            "min_event_time",
-            "max_event_time",
-            "attributes",
-        ],
+        names=[PARTITION_COLUMN, "node_id", "upto", "keep", *_REPLACED_COLUMNS],
     )
     table = store.table
     table.alter.set_table_properties({"delta.appendOnly": "false"})
@@ -320,17 +313,7 @@ def _rewrite_versions(
             post_commithook_properties=HOOKS,
         )
         .when_matched_update(
-            {
-                name: f"s.{name}"
-                for name in (
-                    "content",
-                    "sha256",
-                    "size",
-                    "min_event_time",
-                    "max_event_time",
-                    "attributes",
-                )
-            },
+            {name: f"s.{name}" for name in _REPLACED_COLUMNS},
             predicate="t.version = s.keep",
         )
         .when_matched_delete()
@@ -343,19 +326,7 @@ def _consolidated_rows(
 ) -> dict[str, list[Any]]:
     """The merge source's columns for the consolidated versions."""
     found: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "part_id",
-            "node_id",
-            "upto",
-            "keep",
-            "content",
-            "sha256",
-            "size",
-            "min_event_time",
-            "max_event_time",
-            "attributes",
-        )
+        name: [] for name in ("part_id", "node_id", "upto", "keep", *_REPLACED_COLUMNS)
     }
     for c, version in merged:
         rows = {r.version: r for r in store.stored_rows(c.node_id)}
