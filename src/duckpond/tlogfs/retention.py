@@ -26,11 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from ..errors import HistoryRemovedError, PondCorruptError
 from ..timeparse import iso
-from .arrays import int64s, strings
 from .blobs import fsync_dir
 from .history import DELTA_COMMIT_KEYS
 from .layout import META_DIR
@@ -42,7 +39,6 @@ LEGACY_ARCHIVE_FILE = "transactions.jsonl"
 # A column whose values are not all integers or all strings holds JSON text; one whose
 # values are all ISO 8601 times (that print back the same) holds timestamps.
 _JSON_FIELD = {b"json": b"1"}
-_MICROS = pa.timestamp("us", tz="UTC")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ISO_FIELD = {b"iso": b"1"}
 
@@ -95,6 +91,7 @@ def archived_commits(table_root: Path) -> list[dict[str, Any]]:
 
     Raises ``PondCorruptError`` if the archive cannot be read.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     meta = table_root / META_DIR
@@ -153,7 +150,14 @@ def archive_commits(table_root: Path, commits: Iterable[Mapping[str, Any]]) -> N
 
 def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     """One row a commit info, one column a key (see the module doc), zstd."""
+    # Imported here: the records above are read on paths (a backup push) that import
+    # no pyarrow.
+    import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from .arrays import int64s, strings
+
+    micros = pa.timestamp("us", tz="UTC")
 
     keys = sorted({k for row in rows for k in row})
     arrays, fields = [], []
@@ -166,8 +170,8 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
             fields.append(pa.field(key, pa.int64()))
             numbers.append(key)
         elif all(isinstance(v, str) for v in present) and (times := _iso_times(values)):
-            arrays.append(int64s(times, _MICROS))
-            fields.append(pa.field(key, _MICROS, metadata=_ISO_FIELD))
+            arrays.append(int64s(times, micros))
+            fields.append(pa.field(key, micros, metadata=_ISO_FIELD))
             numbers.append(key)
         elif all(isinstance(v, str) for v in present):
             arrays.append(strings(values))
