@@ -171,24 +171,23 @@ def main() -> None:
         untouched = tmp / "before"
         shutil.copytree(pond_dir, untouched)
 
+        def disk_after(key: str, label: str, note: str) -> Figure:
+            after, cache = pond_bytes(pond_dir)
+            return Figure(
+                key,
+                label,
+                after / 1e6,
+                "MB",
+                parquet / 1e6,
+                "as Parquet",
+                target="within 1.5x",
+                met=after <= 1.5 * parquet,
+                note=f"{note}cache {cache / 1e6:.1f} MB",
+            )
+
         keep = keep_days * PER_DAY
         took = pond("maintain", "--keep-txns", str(keep))
-        after, cache = pond_bytes(pond_dir)
-        figures.add(
-            [
-                Figure(
-                    "disk1",
-                    f"pond after maintain --keep-txns {keep}",
-                    after / 1e6,
-                    "MB",
-                    parquet / 1e6,
-                    "as Parquet",
-                    target="within 1.5x",
-                    met=after <= 1.5 * parquet,
-                    note=f"cache {cache / 1e6:.1f} MB",
-                )
-            ]
-        )
+        figures.add([disk_after("disk1", f"pond after maintain --keep-txns {keep}", "")])
         figures.add(
             [
                 Figure(
@@ -231,22 +230,8 @@ def main() -> None:
             # that --keep 30d keeps of a year (30/365), for the disk ratio the year would see.
             keep2 = keep2_days * PER_DAY
             took2 = pond("maintain", "--keep-txns", str(keep2))
-            after2, _ = pond_bytes(pond_dir)
-            figures.add(
-                [
-                    Figure(
-                        "disk2",
-                        f"then maintain --keep-txns {keep2}",
-                        after2 / 1e6,
-                        "MB",
-                        parquet / 1e6,
-                        "as Parquet",
-                        target="within 1.5x",
-                        met=after2 <= 1.5 * parquet,
-                        note=f"maintain took {took2:.1f} s",
-                    )
-                ]
-            )
+            label = f"then maintain --keep-txns {keep2}"
+            figures.add([disk_after("disk2", label, f"maintain took {took2:.1f} s; ")])
 
         small = tmp / "small.txt"
         small.write_text("a small file\n")
