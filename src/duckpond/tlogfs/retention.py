@@ -10,8 +10,9 @@ Two small files in ``data/_pond/``, which maintenance never removes:
   history gives it, without Delta's own operation keys), written before any
   log entry is removed, so ``pond log`` lists every transaction ever made.
   One row a transaction, one column a key (int64 where every value is an
-  integer, else text), zstd-compressed: about 20 bytes a transaction where
-  one JSON line took 190.  Ponds maintained before it have
+  integer, a UTC timestamp where every value is an ISO time that prints back
+  the same, else text; numbers and times delta-encoded), zstd-compressed:
+  about 7 bytes a transaction where one JSON line took 190.  Ponds maintained before it have
   ``transactions.jsonl`` (one JSON object a line): it is still read, and the
   next archive folds it into the Parquet file and removes it.
 """
