@@ -497,12 +497,11 @@ def run(
     report.earliest_kept_txn = first or (floor.earliest_txn if floor else 1)
     if first is None:
         if not dry_run:
-            before = store.table.version()
             if store.table.metadata().configuration.get("delta.appendOnly") != "true":
                 # A run killed between lifting append-only and restoring it.
                 store.table.alter.set_table_properties({"delta.appendOnly": "true"})
             store.compact()
-            store.seal_since(before)
+            _seal_loose(store)  # as below: a checkpoint may land at an existing version
             report.compacted = True
         return report
 
@@ -545,13 +544,16 @@ def run(
     merged = consolidate(store, candidates, consolidator) if consolidator else []
     report.series_consolidated = len(merged)
     report.versions_removed += sum(len(c.versions) - 1 for c, _ in merged)
-    before = store.table.version()
     if doomed.num_rows or merged:
         _rewrite_versions(store, doomed, merged)
     window_start = next((t.timestamp for t in store.transactions() if t.txn_seq == first), now)
     _set_retention(store, now - window_start)
     store.compact()
-    store.seal_since(before)
+    # Every file the commits above wrote, and a checkpoint written at a version that was
+    # already there (a run killed after its last commit, before its checkpoint, leaves
+    # the next run only the checkpoint to write): sealing "the versions since" would
+    # miss that one.
+    _seal_loose(store)
     report.compacted = True
     # 4. Unseal, then remove.
     report.removed = removable(store, _referenced_blobs(store), pushed)
