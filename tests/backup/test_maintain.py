@@ -42,6 +42,7 @@ def test_maintain_refuses_while_a_backup_lags_and_pushes_first_when_told(
     root = pond.fsck().content_root
     report = pond.maintenance.maintain(keep_txns=5, push_first=True)
     assert report.removed and report.earliest_kept_txn == pond.last_txn - 4
+    assert report.series_consolidated == 1  # /data/temps.series: its versions before the window
     assert pond.fsck().ok and pond.fsck().content_root == root
 
     # The backup goes on: what maintain wrote is pushed, and the remote is the pond.
@@ -51,3 +52,13 @@ def test_maintain_refuses_while_a_backup_lags_and_pushes_first_when_told(
     restored = restore(s3_url, tmp_path / "restored")
     assert restored.txn_seq == pond.last_txn
     assert Pond.check(tmp_path / "restored").content_root == pond.fsck().content_root
+
+    # The remote's own window moves past the consolidation, and a restore still matches.
+    pond.backups.prune("offsite", keep_txns=2)
+    assert pond.backups.verify("offsite").ok
+    again = restore(s3_url, tmp_path / "after-prune")
+    assert again.txn_seq == pond.last_txn
+    assert Pond.check(tmp_path / "after-prune").content_root == pond.fsck().content_root
+    assert Pond.open(tmp_path / "after-prune").read_table("/data/temps.series") == pond.read_table(
+        "/data/temps.series"
+    )

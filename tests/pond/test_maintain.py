@@ -48,6 +48,15 @@ def roots(pond_dir: Path, txns: range) -> dict[int, str]:
     return found
 
 
+def series_reads(pond_dir: Path, txns: tuple[int, ...]) -> dict[int, list[dict[str, object]]]:
+    """The series' rows as each transaction reads them (consolidation must not change them)."""
+    found = {}
+    for txn in txns:
+        with Pond.open(pond_dir, at_txn=txn) as pond:
+            found[txn] = pond.read_table("/data/a.series").to_pylist()
+    return found
+
+
 def files(pond_dir: Path) -> dict[str, int]:
     return {
         str(p.relative_to(pond_dir)): p.stat().st_size
@@ -56,9 +65,14 @@ def files(pond_dir: Path) -> dict[str, int]:
     }
 
 
+def pond_argv(pond_dir: Path, *args: str) -> list[str]:
+    """The command line of a ``pond`` process on ``pond_dir``."""
+    return [sys.executable, "-m", "duckpond", "--pond", str(pond_dir), *args]
+
+
 def pond_cli(pond_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "duckpond", "--pond", str(pond_dir), *args],
+        pond_argv(pond_dir, *args),
         capture_output=True,
         text=True,
         timeout=120,
@@ -93,7 +107,13 @@ def test_maintain_keeps_the_window_exact_and_refuses_before_it(base: Path, tmp_p
     assert config["delta.enableExpiredLogCleanup"] == "false"
     assert config["delta.appendOnly"] == "true"
     assert config["delta.logRetentionDuration"].startswith("interval ")
-    assert config["delta.deletedFileRetentionDuration"] == config["delta.logRetentionDuration"]
+    # Removed files are maintain's to delete: no tombstones swell the checkpoint.
+    assert config["delta.deletedFileRetentionDuration"] == "interval 0 seconds"
+    [checkpoint] = (pond_dir / "data" / "_delta_log").glob("*.checkpoint.parquet")
+    import pyarrow.parquet as pq
+
+    removes = pq.ParquetFile(checkpoint).read(columns=["remove"]).column("remove")
+    assert removes.null_count == len(removes)
 
     with pytest.raises(HistoryRemovedError) as caught:
         Pond.open(pond_dir, at_txn=first - 1)
@@ -108,6 +128,8 @@ def test_maintain_keeps_the_window_exact_and_refuses_before_it(base: Path, tmp_p
     assert [t.txn_seq for t in log] == list(range(last, 0, -1))
     assert [t.txn_seq for t in log if t.content_removed] == list(range(first - 1, 0, -1))
     assert log[-1].command == ["test", "init"]
+    archive = sorted(p.name for p in (pond_dir / "data" / "_pond").iterdir())
+    assert "transactions.parquet" in archive and "transactions.jsonl" not in archive
 
     result = CliRunner().invoke(cli, ["--pond", str(pond_dir), "list", "--at-txn", "3"])
     assert result.exit_code == 1
@@ -209,20 +231,12 @@ def test_kill_9_at_any_instant_of_maintain(base: Path, tmp_path: Path) -> None:
         last = pond.last_txn
     first = last - KEEP + 1
     expected = roots(base, range(first, last + 1))
+    series = series_reads(base, (first, last))
     rng = random.Random(17)
     for i in range(6):
         pond_dir = copy_of(base, tmp_path, f"crash{i}")
         child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "duckpond",
-                "--pond",
-                str(pond_dir),
-                "maintain",
-                "--keep-txns",
-                str(KEEP),
-            ],
+            pond_argv(pond_dir, "maintain", "--keep-txns", str(KEEP)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -232,11 +246,15 @@ def test_kill_9_at_any_instant_of_maintain(base: Path, tmp_path: Path) -> None:
         check = Pond.check(pond_dir)
         assert check.ok, f"kill after try {i}: {check.summary()}"
         assert roots(pond_dir, range(first, last + 1)) == expected
+        assert series_reads(pond_dir, (first, last)) == series
         finish = pond_cli(pond_dir, "maintain", "--keep-txns", str(KEEP))
         assert finish.returncode == 0, finish.stderr
         check = Pond.check(pond_dir)
         assert check.ok and check.unsealed_files == 0 and check.debris_files == 0, check.summary()
         assert roots(pond_dir, range(first, last + 1)) == expected
+        assert series_reads(pond_dir, (first, last)) == series
+        with Pond.open(pond_dir) as pond:  # its versions before the window are one
+            assert "consolidated" in pond.history("/data/a.series")[0].attributes
         shutil.rmtree(pond_dir)
 
 
@@ -259,16 +277,7 @@ def test_a_reader_during_maintain_gets_its_answer_or_a_clean_error(
         "    print('error:', e)\n"
     )
     maintainer = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "duckpond",
-            "--pond",
-            str(pond_dir),
-            "maintain",
-            "--keep-txns",
-            str(KEEP),
-        ],
+        pond_argv(pond_dir, "maintain", "--keep-txns", str(KEEP)),
     )
     answers = []
     while maintainer.poll() is None or len(answers) < 3:

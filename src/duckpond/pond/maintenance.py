@@ -126,8 +126,15 @@ class PondMaintenance(Facet):
             pushed = None
             if span is not None or keep_txns is not None:
                 pushed = self._pushed(push_first and not dry_run, dry_run)
+            from ..query.consolidate import consolidate
+
             report = pond.persistence.maintain(
-                keep=span, keep_txns=keep_txns, dry_run=dry_run, pushed=pushed, grace=grace_span
+                keep=span,
+                keep_txns=keep_txns,
+                dry_run=dry_run,
+                pushed=pushed,
+                grace=grace_span,
+                consolidator=consolidate,
             )
         bound = CACHE_MAX_BYTES if cache_max_bytes is None else cache_max_bytes
         entries, size = pond.cache.prune(bound, dry_run=dry_run)

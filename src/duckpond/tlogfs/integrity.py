@@ -16,10 +16,12 @@ Three passes, none of which writes:
    versions naming only known nodes; each kept transaction present once.
 3. The content root: a sha256 over the tree at one transaction, path by path
    (sorted), of the entry type and the content hashes that make up what the
-   path reads (the newest version's; every version's for a series).  It is
-   independent of node ids, Delta versions, file layout and compaction, so a
-   byte copy, a restore and a maintained pond have the root of their source,
-   and any change of content changes it.
+   path reads (the newest version's; for a series, the chain digest folded
+   over every version's hash, which a consolidated version carries on for the
+   versions it replaced: ``consolidation``).  It is independent of node ids,
+   Delta versions, file layout, compaction and consolidation, so a byte copy,
+   a restore and a maintained pond have the root of their source, and any
+   change of content changes it.
 
 What a crash can leave (blobs no row names, temporary files, a data file of
 a commit that never landed, the newest files not yet sealed) is counted as a
@@ -39,14 +41,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import PondError, PondNotFoundError
+from ..errors import PondCorruptError, PondError, PondNotFoundError
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
 from .arrays import int64s, strings
 from .blobs import BlobStore
 from .layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR, META_DIR
 from .oplog import decode_entries
 from .persistence import DeltaPersistence
-from .retention import ARCHIVE_FILE, RETENTION_FILE
+from .retention import ARCHIVE_FILE, LEGACY_ARCHIVE_FILE, RETENTION_FILE
 from .seals import SEALS_FILE, Seal, Seals, hash_files
 
 _HEX64 = r"[0-9a-f]{64}"
@@ -57,7 +59,7 @@ _BLOB = re.compile(r"sha256=" + _HEX64)
 # object_store's local file system writes an object to "<name>#<n>" and renames it into
 # place (its staged upload); a kill -9 in between leaves the staged file behind.
 _STAGED = re.compile(r"(?P<name>.+)#\d+")
-_META_FILES = {SEALS_FILE, RETENTION_FILE, ARCHIVE_FILE}
+_META_FILES = {SEALS_FILE, RETENTION_FILE, ARCHIVE_FILE, LEGACY_ARCHIVE_FILE}
 
 
 @dataclass(frozen=True)
@@ -448,18 +450,24 @@ def _check_rows(
 def content_root(store: DeltaPersistence) -> str:
     """The sha256 (64 hex digits) of the tree the store sees, as described in the module doc.
 
-    Each path contributes one JSON line ``[path, entry type, [content sha256...]]``;
-    directories contribute no hashes (their content is the paths below them).
+    Each path contributes one JSON line ``[path, entry type, hashes]``: for a series
+    its chain digest over every version's sha256 (64 hex, ``consolidation``), so
+    ``maintain`` consolidating versions leaves it equal; for a directory ``[]`` (its
+    content is the paths below it); for anything else ``[newest version's sha256]``.
     Raises ``PondCorruptError`` (or ``OSError``) if a directory cannot be read.
     """
     digest = hashlib.sha256()
 
     def add(path: str, node_id: str) -> None:
         node_type = store.node_type(node_id)
+        hashes: list[str] | str
         if node_type == DIRECTORY:
-            hashes: list[str] = []
+            hashes = []
         elif node_type == FILE_SERIES:
-            hashes = store.version_hashes(node_id)
+            try:
+                hashes = store.series_chain(node_id)
+            except ValueError as e:
+                raise PondCorruptError(f"{path}: {e}") from None
         else:
             hashes = [store.latest(node_id).sha256]
         digest.update(json.dumps([path, node_type, hashes]).encode() + b"\n")

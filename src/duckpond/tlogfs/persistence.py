@@ -57,9 +57,10 @@ from ..tinyfs.persistence import ROOT_ID, DirEntry, VersionInfo
 from . import commits, history
 from .blobs import BlobStore
 from .buffer import PendingDir, now_us
+from .consolidation import series_chain
 from .history import TxnRecord
 from .identity import FIRST_COMMIT, POND_ID_KEY, first_commit_info, pond_id, pond_id_of
-from .index import RowIndex
+from .index import Row, RowIndex
 from .layout import BACKUP_RECORDS_PREFIX, DATA_DIR, LARGE_FILES_DIR
 from .location import check_location
 from .lock import DEFAULT_TIMEOUT, WriterLock
@@ -67,7 +68,7 @@ from .maintenance import MAINTENANCE_INTERVAL, PARTITION_FILE_LIMIT, Maintenance
 from .objectstore import StoreOptions, delta_storage_options, parse_location, remote_error
 from .oplog import SCHEMA
 from .reads import OplogView
-from .reclaim import MaintainReport
+from .reclaim import Consolidator, MaintainReport
 from .remote import RemoteBlobStore, RemoteFiles
 from .retention import Retention, archived_commits, read_retention
 from .seals import Seals
@@ -412,10 +413,22 @@ class DeltaPersistence:
     def versions(self, node_id: str) -> list[VersionInfo]:
         return self._view.versions(node_id)
 
-    def version_hashes(self, node_id: str) -> list[str]:
-        """The recorded sha256 of each committed, visible version of a node, oldest first
-        (the content root's input: cheaper than ``versions``, which decodes attributes)."""
-        return [row.sha256 for row in self._view.index.lookup(node_id) or []]
+    def stored_rows(self, node_id: str) -> list[Row]:
+        """A node's committed, visible rows (metadata, no content), oldest first."""
+        return list(self._view.index.lookup(node_id) or [])
+
+    def path_of(self, node_id: str) -> str | None:
+        """The node's path in this state, found by walking from the root (slow: for messages)."""
+        return self._view.path_of(node_id)
+
+    def series_chain(self, node_id: str) -> str:
+        """The chain digest (64 hex) of a node's committed, visible versions
+        (``consolidation.series_chain``: the content root's input for a series).
+
+        Raises ``ValueError`` if a consolidated version's record is malformed.
+        """
+        rows = self._view.index.lookup(node_id) or []
+        return series_chain((row.sha256, row.attributes) for row in rows).hex()
 
     def read_dir(self, dir_id: str) -> Mapping[str, DirEntry]:
         return self._view.read_dir(dir_id)
@@ -677,11 +690,14 @@ class DeltaPersistence:
         dry_run: bool = False,
         pushed: int | None = None,
         grace: timedelta | None = None,
+        consolidator: Consolidator | None = None,
     ) -> MaintainReport:
         """Compact and checkpoint; with a kept window, remove what no kept transaction reads.
 
         The window is the transactions of the last ``keep`` or the newest
-        ``keep_txns`` (see ``reclaim``); without either, nothing is removed.
+        ``keep_txns`` (see ``reclaim``); without either, nothing is removed.  With a
+        ``consolidator`` (``reclaim.Consolidator``), each series' versions before the
+        window (but its newest) are replaced by the one version it gives.
         Takes the write lock.  Raises ``ConfigError`` for a bad window.
 
         On a pond kept on S3 there is no lock: each of maintain's commits lands only on
@@ -712,6 +728,7 @@ class DeltaPersistence:
                     dry_run=dry_run,
                     pushed=pushed,
                     grace=grace,
+                    consolidator=consolidator,
                 )
             except DeltaError as e:
                 if not (self.shared and _lost_race(e)):

@@ -2,9 +2,10 @@
 
 The pond reads its newest Delta snapshot and filters rows by ``txn_seq``
 (``index``), so the state after a transaction K needs: each node's newest
-version written at or before K (every such version for a series, whose
-versions together are its content), every version written after K, the
-blobs those name, and the newest snapshot's files.  With a kept window
+version written at or before K (for a series, whose versions together are its
+content, the rows they hold together: one consolidated version can stand for
+those written before K), every version written after K, the blobs those name,
+and the newest snapshot's files.  With a kept window
 starting at K, ``maintain`` removes the rest, in an order that a crash at
 any instant leaves a pond that opens, passes ``fsck`` and reads every kept
 transaction exactly; running it again finishes the job:
@@ -12,9 +13,13 @@ transaction exactly; running it again finishes the job:
 1. the commit info of every transaction is archived, then the floor K is
    recorded (``retention``): from then on a read before K is refused by
    name, whatever happens next;
-2. the versions no kept transaction reads are deleted from the oplog (one
-   Delta commit; the table is append-only except for this commit), and the
-   table's own retention settings are set to the window;
+2. the versions no kept transaction reads are deleted from the oplog, and each
+   series' versions written before the window (but its newest) are replaced by
+   one consolidated version (``consolidation``): its content (a blob written and
+   fsynced first, if large) the rows a read of them gives, its number and
+   transaction the last one's, its attributes the chain digest of the versions
+   it replaced; all in one Delta commit (the table is append-only except for
+   this commit), then the table's own retention settings are set to the window;
 3. the oplog is compacted and checkpointed (as without a window) and the
    new files sealed;
 4. the files no kept transaction reads (data files outside the newest
@@ -31,9 +36,12 @@ checkpoint ends with step 4, as it does with Delta's own vacuum.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,8 +51,10 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
-from .arrays import int64s, strings
+from .arrays import binaries, int64s, strings
+from .blobs import FAST_CHECKSUM, BlobStore, fast_checksum
 from .commits import HOOKS, NO_REBASE, WRITER
+from .consolidation import CONSOLIDATED, Consolidated, first_replaced, series_chain
 from .layout import (
     DATA_DIR,
     DELTA_LOG_DIR,
@@ -59,7 +69,13 @@ from .seals import added_files, log_entry
 from .tablefiles import TableFile
 
 if TYPE_CHECKING:
+    from ..tinyfs.persistence import VersionInfo
     from .persistence import DeltaPersistence
+
+Consolidator = Callable[[str, "list[VersionInfo]", Callable[[int], bytes]], Consolidated | None]
+"""Given a series' path (for messages), its versions to replace (oldest first) and a
+reader of a version's verified bytes, the one version that reads the same, or None
+to leave them (the pond layer's ``query.consolidate``: tlogfs does not read Parquet rows)."""
 
 _LOG_FILE = re.compile(r"(\d{20})\.(json|checkpoint\.parquet)")
 
@@ -81,7 +97,10 @@ class MaintainReport:
     last_txn: int = 0
     earliest_kept_txn: int = 1
     versions_removed: int = 0
-    """Node versions deleted from the oplog (read by no kept transaction)."""
+    """Node versions deleted from the oplog (read by no kept transaction, or replaced by a
+    consolidated version)."""
+    series_consolidated: int = 0
+    """Series whose versions before the window were replaced by one version."""
     compacted: bool = False
     removed: list[Removed] = field(default_factory=list)
     cache_entries_removed: int = 0
@@ -97,6 +116,7 @@ class MaintainReport:
             "last_txn": self.last_txn,
             "earliest_kept_txn": self.earliest_kept_txn,
             "versions_removed": self.versions_removed,
+            "series_consolidated": self.series_consolidated,
             "compacted": self.compacted,
             "removed": [asdict(r) for r in self.removed],
             "cache_entries_removed": self.cache_entries_removed,
@@ -113,7 +133,8 @@ class MaintainReport:
         counted = ", ".join(f"{n} {k}(s)" for k, n in sorted(kinds.items())) or "no files"
         lines.append(
             f"kept transactions {self.earliest_kept_txn} to {self.last_txn}; {verb} "
-            f"{self.versions_removed} version(s), {counted}, "
+            f"{self.versions_removed} version(s) ({self.series_consolidated} series "
+            f"consolidated), {counted}, "
             f"{self.cache_entries_removed} cache entr(ies); "
             f"{self.bytes_reclaimed} bytes {'reclaimable' if self.dry_run else 'reclaimed'}"
         )
@@ -156,9 +177,19 @@ def earliest_kept(
     return max(first, floor.earliest_txn if floor else 1)
 
 
-def superseded(store: DeltaPersistence, first: int) -> pa.Table:
-    """Per node, the highest version no transaction from ``first`` on reads:
-    a table of (part_id, node_id, upto, count)."""
+@dataclass(frozen=True)
+class Candidate:
+    """A series whose versions ``versions`` (oldest first, all written before the window,
+    never its newest) one consolidated version may replace."""
+
+    part_id: str
+    node_id: str
+    versions: list[int]
+
+
+def superseded(store: DeltaPersistence, first: int) -> tuple[pa.Table, list[Candidate]]:
+    """Per node, the highest version no transaction from ``first`` on reads (a table of
+    part_id, node_id, upto, count); and the series to consolidate."""
     past = store.reopen(first)
     alive: set[str] = set()
     stack = [ROOT_ID]
@@ -181,6 +212,7 @@ def superseded(store: DeltaPersistence, first: int) -> pa.Table:
     ):
         by_node.setdefault(node_id, []).append((version, txn, file_type, part))
     parts, nodes, upto, counts = [], [], [], []
+    candidates: list[Candidate] = []
     for node_id, versions in by_node.items():
         versions.sort()
         before = [v for v in versions if v[1] <= first]
@@ -190,21 +222,82 @@ def superseded(store: DeltaPersistence, first: int) -> pa.Table:
         elif before and before[-1][2] != FILE_SERIES:
             drop = before[:-1]  # superseded before the window
         else:
-            drop = []  # a series' versions are all its content
+            drop = []  # a series' versions are all its content: consolidated instead
+            # Written before the window (its first transaction's own stay as they are),
+            # and never the newest: what reads "the latest version" sees stays the same.
+            older = [v for v in versions[:-1] if v[1] < first]
+            if len(older) > 1 and versions[-1][2] == FILE_SERIES:
+                candidates.append(Candidate(older[0][3], node_id, [v[0] for v in older]))
         if drop:
             parts.append(drop[-1][3])
             nodes.append(node_id)
             upto.append(drop[-1][0])
             counts.append(len(drop))
     # arrays.py builds arrays without pa.array(list), which imports pandas when installed.
-    return pa.Table.from_arrays(
+    doomed = pa.Table.from_arrays(
         [strings(parts), strings(nodes), int64s(upto), int64s(counts)],
         names=[PARTITION_COLUMN, "node_id", "upto", "count"],
     )
+    return doomed, candidates
 
 
-def _delete_versions(store: DeltaPersistence, doomed: pa.Table) -> None:
-    """Delete the superseded versions in one Delta commit (append-only lifted around it)."""
+def consolidate(
+    store: DeltaPersistence, candidates: list[Candidate], consolidator: Consolidator
+) -> list[tuple[Candidate, Consolidated]]:
+    """Each candidate's consolidated version, where the consolidator gives one; large
+    contents are written to blobs (fsynced) here, before the commit that names them."""
+    blobs = BlobStore(store.data_dir / LARGE_FILES_DIR)
+    done: list[tuple[Candidate, Consolidated]] = []
+    for c in candidates:
+        infos = {v.version: v for v in store.versions(c.node_id)}
+        label = store.path_of(c.node_id) or f"node {c.node_id}"
+        merged = consolidator(label, [infos[v] for v in c.versions], _reader(store, c.node_id))
+        if merged is None:
+            continue
+        if len(merged.content) >= LARGE_FILE_THRESHOLD:
+            blobs.put(hashlib.sha256(merged.content).hexdigest(), merged.content)
+        done.append((c, merged))
+    if done:
+        blobs.sync()
+    return done
+
+
+def _reader(store: DeltaPersistence, node_id: str) -> Callable[[int], bytes]:
+    def read(version: int) -> bytes:
+        return store.read_bytes(node_id, version)
+
+    return read
+
+
+# What a consolidated version changes in the row of the last version it replaces.
+_REPLACED_COLUMNS = ("content", "sha256", "size", "min_event_time", "max_event_time", "attributes")
+
+
+def _rewrite_versions(
+    store: DeltaPersistence,
+    doomed: pa.Table,
+    merged: list[tuple[Candidate, Consolidated]],
+) -> None:
+    """Delete the superseded versions and put each consolidated version in place of the
+    last one it replaces (deleting the others), in one Delta commit (append-only lifted
+    around it)."""
+    rows = _consolidated_rows(store, merged)
+    n = doomed.num_rows
+    source = pa.Table.from_arrays(
+        [
+            strings(doomed.column(PARTITION_COLUMN).to_pylist() + rows["part_id"]),
+            strings(doomed.column("node_id").to_pylist() + rows["node_id"]),
+            int64s(doomed.column("upto").to_pylist() + rows["upto"]),
+            int64s([None] * n + rows["keep"]),
+            binaries([None] * n + rows["content"]),
+            strings([None] * n + rows["sha256"]),
+            int64s([None] * n + rows["size"]),
+            int64s([None] * n + rows["min_event_time"]),
+            int64s([None] * n + rows["max_event_time"]),
+            strings([None] * n + rows["attributes"]),
+        ],
+        names=[PARTITION_COLUMN, "node_id", "upto", "keep", *_REPLACED_COLUMNS],
+    )
     table = store.table
     land(
         table,
@@ -214,16 +307,16 @@ def _delete_versions(store: DeltaPersistence, doomed: pa.Table) -> None:
     )
     # The same rows go whatever another writer committed meanwhile (it only adds
     # versions above those): a lost race is made again on the new state.
-    land(table, lambda: _merge_delete(table, doomed))
+    land(table, lambda: _merge_delete(table, source))
 
 
-def _merge_delete(table: Any, doomed: pa.Table) -> None:
+def _merge_delete(table: Any, source: pa.Table) -> None:
     (
         table.merge(
-            doomed.select([PARTITION_COLUMN, "node_id", "upto"]),
+            source,
             predicate=(
-                f"t.{PARTITION_COLUMN} = s.{PARTITION_COLUMN} "
-                "AND t.node_id = s.node_id AND t.version <= s.upto"
+                f"t.{PARTITION_COLUMN} = s.{PARTITION_COLUMN} AND t.node_id = s.node_id "
+                "AND (t.version <= s.upto OR t.version = s.keep)"
             ),
             source_alias="s",
             target_alias="t",
@@ -231,19 +324,66 @@ def _merge_delete(table: Any, doomed: pa.Table) -> None:
             commit_properties=NO_REBASE,
             post_commithook_properties=HOOKS,
         )
+        .when_matched_update(
+            {name: f"s.{name}" for name in _REPLACED_COLUMNS},
+            predicate="t.version = s.keep",
+        )
         .when_matched_delete()
         .execute()
     )
 
 
+def _consolidated_rows(
+    store: DeltaPersistence, merged: list[tuple[Candidate, Consolidated]]
+) -> dict[str, list[Any]]:
+    """The merge source's columns for the consolidated versions."""
+    found: dict[str, list[Any]] = {
+        name: [] for name in ("part_id", "node_id", "upto", "keep", *_REPLACED_COLUMNS)
+    }
+    for c, version in merged:
+        rows = {r.version: r for r in store.stored_rows(c.node_id)}
+        replaced = [rows[v] for v in c.versions]
+        chain = series_chain((r.sha256, r.attributes) for r in replaced)
+        attributes = dict(version.attributes)
+        attributes[CONSOLIDATED] = {
+            "versions": [first_replaced(replaced[0].attributes, c.versions[0]), c.versions[-1]],
+            "chain": chain.hex(),
+        }
+        content = version.content
+        large = len(content) >= LARGE_FILE_THRESHOLD
+        if large:
+            attributes[FAST_CHECKSUM] = fast_checksum(content)
+        found["part_id"].append(c.part_id)
+        found["node_id"].append(c.node_id)
+        found["upto"].append(c.versions[-2])
+        found["keep"].append(c.versions[-1])
+        found["content"].append(None if large else content)
+        found["sha256"].append(hashlib.sha256(content).hexdigest())
+        found["size"].append(len(content))
+        found["min_event_time"].append(version.event_range[0])
+        found["max_event_time"].append(version.event_range[1])
+        found["attributes"].append(json.dumps(attributes, sort_keys=True))
+    return found
+
+
+# The files a commit removes (compaction's inputs, a merge's rewritten files) are the
+# pond's to delete, and maintain does (keeping what a backup has yet to receive); Delta
+# keeps a "remove" tombstone for each in every checkpoint for this long, which would
+# make a checkpoint grow with every compaction of the window (383 KB of a 1.9 MB pond
+# maintained after a simulated month, 20 KB without).  A VACUUM by another engine would
+# delete them at once: the pond never reads them, and never runs one.
+DELETED_FILE_RETENTION = "interval 0 seconds"
+
+
 def _set_retention(store: DeltaPersistence, window: timedelta) -> None:
-    """Delta's own retention settings, kept equal to the window (cleanup stays off)."""
+    """Delta's own retention settings: log entries kept for the window (cleanup stays
+    off), tombstones not kept (``DELETED_FILE_RETENTION``)."""
     hours = max(1, math.ceil(window.total_seconds() / 3600))
     wanted = {
         "delta.appendOnly": "true",
         "delta.enableExpiredLogCleanup": "false",
         "delta.logRetentionDuration": f"interval {hours} hours",
-        "delta.deletedFileRetentionDuration": f"interval {hours} hours",
+        "delta.deletedFileRetentionDuration": DELETED_FILE_RETENTION,
     }
     have = store.table.metadata().configuration
     if any(have.get(k) != v for k, v in wanted.items()):
@@ -370,14 +510,18 @@ def run(
     now: datetime | None = None,
     pushed: int | None = None,
     grace: timedelta | None = None,
+    consolidator: Consolidator | None = None,
 ) -> MaintainReport:
     """Maintain the pond; the caller holds the write lock and has refreshed ``store``.
 
     Without ``keep`` or ``keep_txns`` it only compacts and checkpoints, and on a pond
     kept on S3 removes the orphans older than ``grace`` (``DEFAULT_GRACE`` if None;
     only there: a local pond's writer holds the lock, and ``recover`` removes what a
-    crash left).  Raises ``ConfigError`` for a bad window, ``DeltaError`` if a commit
-    of its own lost the race to another writer (on S3: nothing of it landed).
+    crash left).  Without a ``consolidator`` a series keeps every version (and on a
+    pond kept on S3 it keeps them anyway: its consolidated blobs would have to go to
+    the store, which is not built).  Raises ``ConfigError`` for a bad window,
+    ``DeltaError`` if a commit of its own lost the race to another writer (on S3:
+    nothing of it landed).
     """
     now = now or datetime.now(UTC)
     files = store.table_files
@@ -394,7 +538,6 @@ def run(
         if shared:
             report.removed = _orphans(store, grace, now)
         if not dry_run:
-            before = store.table.version()
             if store.table.metadata().configuration.get("delta.appendOnly") != "true":
                 # A run killed between lifting append-only and restoring it.
                 land(
@@ -404,17 +547,34 @@ def run(
                     ),
                 )
             store.compact()
-            store.seal_since(before)
+            if not shared:
+                _seal_loose(store)  # as below: a checkpoint may land at an existing version
             report.compacted = True
             if shared:
                 _remove(store, report.removed)
         return report
 
-    doomed = superseded(store, first)
+    doomed, candidates = superseded(store, first)
+    if shared or consolidator is None:
+        candidates = []
     report.versions_removed = sum(doomed.column("count").to_pylist())
     if dry_run:
+        # Each candidate counted as consolidated: its versions' blobs go, what replaces
+        # them is not counted.
+        report.series_consolidated = len(candidates)
+        report.versions_removed += sum(len(c.versions) - 1 for c in candidates)
+        replaced = pa.Table.from_arrays(
+            [
+                strings([c.part_id for c in candidates]),
+                strings([c.node_id for c in candidates]),
+                int64s([c.versions[-1] for c in candidates]),
+                int64s([len(c.versions) for c in candidates]),
+            ],
+            names=doomed.column_names,
+        )
+        both = pa.concat_tables([doomed, replaced])
         report.removed = removable(
-            store, _referenced_blobs(store, doomed), pushed, grace=grace, now=now
+            store, _referenced_blobs(store, both), pushed, grace=grace, now=now
         )
         # Compaction and the checkpoint it ends with retire every log entry but the last.
         newest = store.table.version()
@@ -433,16 +593,23 @@ def run(
     archive_commits(files, store.commits_info())
     if floor is None or first > floor.earliest_txn:
         write_retention(files, Retention(first, now))
-    # 2. and 3. Delta commits: each lands whole or not at all.
-    before = store.table.version()
-    if doomed.num_rows:
-        _delete_versions(store, doomed)
+    # 2. and 3. Delta commits: each lands whole or not at all (blobs before them).
+    merged = consolidate(store, candidates, consolidator) if consolidator else []
+    report.series_consolidated = len(merged)
+    report.versions_removed += sum(len(c.versions) - 1 for c, _ in merged)
+    if doomed.num_rows or merged:
+        _rewrite_versions(store, doomed, merged)
         if shared:
             store.resync()
     window_start = next((t.timestamp for t in store.transactions() if t.txn_seq == first), now)
     _set_retention(store, now - window_start)
     store.compact()
-    store.seal_since(before)
+    # Every file the commits above wrote, and a checkpoint written at a version that was
+    # already there (a run killed after its last commit, before its checkpoint, leaves
+    # the next run only the checkpoint to write): sealing "the versions since" would
+    # miss that one.  (A pond on S3 keeps no seals.)
+    if not shared:
+        _seal_loose(store)
     report.compacted = True
     # 4. Unseal, then remove.
     log_upto = None

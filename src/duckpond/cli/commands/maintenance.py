@@ -109,9 +109,11 @@ def maintain(
 
     Without --keep or --keep-txns nothing is removed.  With one, every file
     that no transaction inside the window reads (old oplog data files,
-    superseded versions, blobs, checkpoints and log entries) is removed;
-    time travel inside the window stays exact, before it fails naming the
-    earliest kept transaction, and pond log still lists every transaction.
+    superseded versions, blobs, checkpoints and log entries) is removed, and
+    each series' versions before the window (but its newest) become one
+    version holding the rows they read as; time travel inside the window
+    stays exact, before it fails naming the earliest kept transaction, and
+    pond log still lists every transaction.
 
     On a pond kept on S3 it is safe beside writers on other machines: each of its
     commits lands only on the version it read, and an object no commit names (an
