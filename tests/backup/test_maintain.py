@@ -62,3 +62,22 @@ def test_maintain_refuses_while_a_backup_lags_and_pushes_first_when_told(
     assert Pond.open(tmp_path / "after-prune").read_table("/data/temps.series") == pond.read_table(
         "/data/temps.series"
     )
+
+
+def test_push_first_that_fails_says_why_and_removes_nothing(tmp_path: Path) -> None:
+    """--push-first over a backup that cannot take the push (here: another pond's) names
+    the push's failure, not "give --push-first" (a fresh-user trial got that)."""
+    from duckpond.backup import Remote, push
+
+    nas = f"file://{tmp_path / 'nas'}"
+    other = Pond.init(tmp_path / "other")
+    push(other.path, Remote(nas, create=True), "x")
+    pond = rich_pond(tmp_path / "pond", tmp_path, transactions=12)
+    apply_text(pond, tmp_path, backup_doc("nas", nas))
+    before = files(pond.path)
+    with pytest.raises(ConfigError) as caught:
+        pond.maintenance.maintain(keep_txns=3, push_first=True)
+    message = str(caught.value)
+    assert message.startswith("backup nas lags and the push before maintain failed:"), message
+    assert "holds the backup of pond" in message and "or give" not in message
+    assert files(pond.path) == before

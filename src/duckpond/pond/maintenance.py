@@ -151,7 +151,14 @@ class PondMaintenance(Facet):
         newest = pond.persistence.table.version()
         lagging = [b for b in backups if b.last_pushed_version < newest]
         if lagging and push_first:
-            pond.backups.push([b.name for b in lagging])
+            reports = pond.backups.push([b.name for b in lagging])
+            failed = next((r for r in reports if not r.ok), None)
+            if failed is not None and not dry_run:
+                # The push was asked for and failed: say why, not "give --push-first".
+                raise ConfigError(
+                    f"backup {failed.name} lags and the push before maintain failed: "
+                    f"{failed.error}; nothing was removed"
+                )
             backups = pond.backups.list()
             lagging = [b for b in backups if b.last_pushed_version < newest]
         if lagging and not dry_run:
