@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import ConfigError, CorruptDataError, PondExistsError, RemoteError
 from ..tlogfs.blobs import fsync_dir
-from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR
+from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR, is_oplog_file
 from ..tlogfs.location import check_location
 from ..tlogfs.retention import Retention, write_retention
 from ..tlogfs.runlog import RUNS_FILE
@@ -238,19 +238,9 @@ def _seal_restored(stage: Path, objects: Iterable[RemoteObject]) -> None:
     seals = {
         rel: Seal(o.sha256, o.size)
         for o in objects
-        if (rel := o.key.removeprefix(prefix)) != o.key and _is_oplog_file(rel)
+        if (rel := o.key.removeprefix(prefix)) != o.key and is_oplog_file(rel)
     }
     Seals(stage / DATA_DIR).rewrite(seals)
-
-
-def _is_oplog_file(rel: str) -> bool:
-    """Whether ``rel`` (relative to ``data/``) names a Delta log entry, a checkpoint or a
-    data file of a partition: the files a pond seals."""
-    log = f"{DELTA_LOG_DIR}/"
-    if rel.startswith(log):
-        name = rel.removeprefix(log)
-        return name[:20].isdigit() and name[20:] in (".json", ".checkpoint.parquet")
-    return rel.startswith("part_id=") and rel.count("/") == 1 and rel.endswith(".parquet")
 
 
 def _checked_key(key: str, url: str) -> str:

@@ -272,13 +272,13 @@ def _run_one(
     started = time.perf_counter()
     run = doc.kind.run
     assert run is not None
-    lost = 0
+    attempts = 0
 
     def attempt() -> tuple[RunContext, Any, RunStats, int | None]:
         # From the pond as it is now: on a pond on S3 whose commit another writer beat,
         # this runs again on the new state (``retrying``), so the run decides afresh.
-        nonlocal lost
-        lost += 1
+        nonlocal attempts
+        attempts += 1
         ctx = RunContext(doc.name, uuid, doc.spec, read_root(), pond_dir, pond_files)
         # Stored before this check existed, or a symlink made since apply.
         problem = check_outputs(ctx.root, doc, pond_dir)
@@ -296,8 +296,9 @@ def _run_one(
 
     try:
         ctx, step, stats, txn = retrying(attempt) if retrying is not None else attempt()
-        if lost > 1:
-            result.details = {"commits_lost": lost - 1}
+        if attempts > 1:
+            # Each attempt before the last lost its commit to another writer.
+            result.details = {"commits_lost": attempts - 1}
         if isinstance(step, Unchanged):
             # Nothing done (a Backup with nothing new): no transaction to open and no hook
             # to call; the run is still recorded below, beside the oplog.

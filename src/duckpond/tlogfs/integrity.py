@@ -45,16 +45,25 @@ from ..errors import PondCorruptError, PondError, PondNotFoundError
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
 from .arrays import int64s, strings
 from .blobs import BlobStore
-from .layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILE_THRESHOLD, LARGE_FILES_DIR, META_DIR
+from .layout import (
+    CHECKPOINT_NAME,
+    DATA_DIR,
+    DATA_FILE_NAME,
+    DELTA_LOG_DIR,
+    LARGE_FILE_THRESHOLD,
+    LARGE_FILES_DIR,
+    LOG_ENTRY_NAME,
+    META_DIR,
+)
 from .oplog import decode_entries
 from .persistence import DeltaPersistence
 from .retention import ARCHIVE_FILE, LEGACY_ARCHIVE_FILE, RETENTION_FILE
 from .seals import SEALS_FILE, Seal, Seals, hash_files
 
 _HEX64 = r"[0-9a-f]{64}"
-_LOG_ENTRY = re.compile(r"(\d{20})\.json")
-_CHECKPOINT = re.compile(r"(\d{20})\.checkpoint\.parquet")
-_DATA_FILE = re.compile(r"part-\d{5}-[0-9a-f-]{36}-c\d{3}(\.[a-z0-9]+)?\.parquet")
+_LOG_ENTRY = LOG_ENTRY_NAME
+_CHECKPOINT = CHECKPOINT_NAME
+_DATA_FILE = DATA_FILE_NAME
 _BLOB = re.compile(r"sha256=" + _HEX64)
 # object_store's local file system writes an object to "<name>#<n>" and renames it into
 # place (its staged upload); a kill -9 in between leaves the staged file behind.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 DATA_DIR = "data"
 LARGE_FILES_DIR = "_large_files"
 LOCK_FILE = "write.lock"
@@ -23,3 +25,22 @@ BACKUP_RECORDS_PREFIX = "pushes/"
 """Where a backup keeps its push records (``duckpond.backup.layout``), beside ``data/``: a
 store prefix holding any is a backup, read-only, even where its first commit says the
 pond it came from was kept on S3 and written in place."""
+
+
+# The names of the oplog files a pond seals (``seals``): Delta log entries and
+# checkpoints in ``_delta_log/``, and the data files of each ``part_id=`` partition.
+LOG_ENTRY_NAME = re.compile(r"(\d{20})\.json")
+CHECKPOINT_NAME = re.compile(r"(\d{20})\.checkpoint\.parquet")
+DATA_FILE_NAME = re.compile(r"part-\d{5}-[0-9a-f-]{36}-c\d{3}(\.[a-z0-9]+)?\.parquet")
+
+
+def is_oplog_file(rel: str) -> bool:
+    """Whether ``rel`` (relative to ``data/``) names a file a pond seals."""
+    directory, _, name = rel.rpartition("/")
+    if directory == DELTA_LOG_DIR:
+        return bool(LOG_ENTRY_NAME.fullmatch(name) or CHECKPOINT_NAME.fullmatch(name))
+    return (
+        directory.startswith("part_id=")
+        and "/" not in directory
+        and bool(DATA_FILE_NAME.fullmatch(name))
+    )
