@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from duckpond import Pond
 from duckpond.backup import Remote, push, restore, verify
 from duckpond.backup.layout import log_key
+from duckpond.backup.local import LocalLog
 from duckpond.errors import BackupConflictError
 from duckpond.testing.s3server import S3Server
+from duckpond.tlogfs.layout import BLOB_PREFIX
 
 from .conftest import rich_pond, snapshot
 
@@ -225,3 +232,65 @@ def test_a_new_backup_of_a_maintained_pond_is_refused_in_one_line(tmp_path: Path
     with pytest.raises(ConfigError, match=r"lacks transactions this pond no longer holds"):
         push(pond.path, Remote(f"file://{nas}", create=True), "nas")
     assert not any(p.is_file() for p in nas.rglob("*"))
+
+
+class _HeldRemote(Remote):
+    """A remote whose upload of one key waits until the test lets it go; counts HEADs."""
+
+    def __init__(self, url: str, held: str) -> None:
+        super().__init__(url, create=True)
+        self.held, self.release, self.heads = held, threading.Event(), 0
+
+    def upload(self, key: str, *args: Any, **kwargs: Any) -> None:
+        if key == self.held:
+            assert self.release.wait(60), "the test never let the upload go"
+        super().upload(key, *args, **kwargs)
+
+    def size(self, key: str) -> int | None:
+        self.heads += 1
+        return super().size(key)
+
+
+def test_a_log_entry_goes_up_once_what_it_names_is_there_not_its_whole_batch(
+    s3_server: S3Server, s3_url: str, tmp_path: Path
+) -> None:
+    pond = Pond.init(tmp_path / "pond")
+    pond.mkdir("/small", "/big")
+    for i in range(6):
+        pond.write_bytes(f"/small/f{i}.txt", f"reading {i}\n".encode())
+    early = LocalLog(pond.path).newest()
+    blob = os.urandom(300_000)
+    pond.write_bytes("/big/b.bin", blob)  # the batch's last version names this blob
+    blob_key = f"data/_large_files/{BLOB_PREFIX}{hashlib.sha256(blob).hexdigest()}"
+    remote = _HeldRemote(s3_url, blob_key)
+    pushing = ThreadPoolExecutor(max_workers=1).submit(push, pond.path, remote, "offsite")
+    try:
+        # Every entry before the blob's version goes up while the blob is held back.
+        deadline = time.monotonic() + 30
+        while log_key(early) not in s3_server.objects(s3_url):
+            assert time.monotonic() < deadline, "entries waited for the whole batch"
+            time.sleep(0.05)
+        assert log_key(early + 1) not in s3_server.objects(s3_url)
+    finally:
+        remote.release.set()
+    report = pushing.result(timeout=60)
+    assert report.ok and report.to_version == LocalLog(pond.path).newest()
+    # A first push lists the remote's blobs once instead of asking for each.
+    assert remote.heads == 0
+    restored = restore(s3_url, tmp_path / "restored")
+    assert restored.txn_seq == pond.last_txn
+
+
+def test_a_first_push_does_not_resend_a_blob_an_interrupted_one_left(
+    s3_server: S3Server, s3_url: str, tmp_path: Path
+) -> None:
+    pond = Pond.init(tmp_path / "pond")
+    blob = os.urandom(400_000)
+    pond.write_bytes("/b.bin", blob)
+    blob_key = f"data/_large_files/{BLOB_PREFIX}{hashlib.sha256(blob).hexdigest()}"
+    remote = Remote(s3_url, create=True)
+    remote.put(blob_key, blob)  # as if a push were killed after sending it
+    report = push(pond.path, remote, "offsite")
+    assert report.ok and report.objects_present == 1
+    assert report.bytes_sent < len(blob)
+    assert s3_server.objects(s3_url)[blob_key] == blob

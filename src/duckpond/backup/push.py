@@ -7,7 +7,9 @@ For each version after the remote's newest (in order, a batch at a time):
    with the batch's push records (``pushes/<v>.json``, create-only), many at once: none
    of these makes anything visible;
 2. then, version by version in order, each Delta log entry (``data/_delta_log/<v>.json``),
-   create-only (``If-None-Match: *``).
+   create-only (``If-None-Match: *``), as soon as what its version names is there: the
+   entries, one at a time, are a push's critical path, so they do not wait for the
+   uploads of the batch's later versions.
 
 A Delta reader sees a version only once its log entry exists, and that entry is written
 only after everything it names: at every instant the remote is a valid table at some
@@ -43,6 +45,7 @@ from ..errors import BackupConflictError, ConfigError, CorruptDataError, PondCor
 from ..tlogfs.identity import pond_id_of
 from ..tlogfs.objectstore import scrub_secrets
 from .layout import (
+    BLOBS_PREFIX,
     LAST_CHECKPOINT_KEY,
     LOG_PREFIX,
     RECORDS_PREFIX,
@@ -322,6 +325,10 @@ def _push(
             f"removed those before txn {_earliest_kept(log)}): a backup cannot start "
             "from a maintained pond yet; apply Backups before maintain --keep removes history"
         )
+    # A first push asks about its blobs in one listing (empty, or what an interrupted
+    # first push left) rather than a HEAD each: on a server busy taking blobs, a HEAD
+    # holds a worker some tens of ms.  Later pushes ask about their few new blobs.
+    listed = remote.keys(BLOBS_PREFIX) if tip < 0 else None
     committer = _Committer(files, remote, log, state, report, last_txn)
     # Planning (hashing a batch's data files, reading which blobs they name) has a pool of
     # its own: queued behind the uploads, it would hold the next batch back until every
@@ -390,10 +397,10 @@ def _push(
             # The next batch is planned and its files started while these go up: no
             # batch waits for the slowest upload of the one before.
             sending = _send(
-                remote, log, todo, records_by_key, pool, report, progress, committer.lock
+                remote, log, todo, records_by_key, pool, report, progress, committer.lock, listed
             )
             sent.update(todo)
-            in_flight.append(sending)
+            in_flight.append(list(sending.values()))
             committer.submit(batch, records, objects, runs_end, late_sent, sending)
     return report
 
@@ -436,9 +443,10 @@ class _Committer:
         objects: dict[int, tuple[RemoteObject, ...]],
         runs_end: int,
         late_checkpoint: int,
-        sending: list[Future[None]],
+        sending: dict[str, Future[None]],
     ) -> None:
-        """Write ``batch``'s log entries once what ``sending`` sends is there."""
+        """Write ``batch``'s log entries, each once what ``sending`` sends of what its
+        version names (and its record) is there."""
         before = self._last
         self._last = self._thread.submit(
             self._commit, before, batch, records, objects, runs_end, late_checkpoint, sending
@@ -462,14 +470,21 @@ class _Committer:
         objects: dict[int, tuple[RemoteObject, ...]],
         runs_end: int,
         sent_checkpoint: int,
-        sending: list[Future[None]],
+        sending: dict[str, Future[None]],
     ) -> None:
         if before is not None:
             before.result()  # the batch before failed: write nothing after it
-        for future in sending:
-            future.result()  # a file or record not sent: no entry may name it
         state, report = self.state, self.report
         for version, encoded in zip(batch, records, strict=True):
+            # Each entry as soon as what it names is there (not once the whole batch is):
+            # the entries, one at a time, are a push's critical path, and the uploads of
+            # the batch's later versions go on meanwhile.  What an earlier batch sent was
+            # waited for by that batch's commit, which came first.
+            named = [record_key(version.version), *(o.key for o in objects[version.version])]
+            for key in named:
+                future = sending.get(key)
+                if future is not None:
+                    future.result()  # a file or record not sent: no entry may name it
             _write_once(self.remote, log_key(version.version), version.log)
             cp = version.checkpoint
             if cp is not None:
@@ -485,6 +500,8 @@ class _Committer:
                 report.to_version, report.last_txn = version.version, self.last_txn
             state.last_version, state.last_txn = version.version, self.last_txn
             state.record_sha256 = sha256_hex(encoded)
+        for future in sending.values():
+            future.result()
         state.runs_end = runs_end
         if sent_checkpoint > state.checkpoint:
             _send_checkpoint_hint(self.remote, self.log, sent_checkpoint)
@@ -712,9 +729,12 @@ def _send(
     report: PushReport,
     progress: Progress | None,
     lock: threading.Lock,
-) -> list[Future[None]]:
+    listed: dict[str, int] | None = None,
+) -> dict[str, Future[None]]:
     """Start sending the files in ``todo`` and writing the ``records`` (create-only), many
-    at once; the futures say when all is there (the committer waits for them).
+    at once; the future of each key says when it is there (the committer waits for them).
+    ``listed``: the remote's blobs and their sizes, when a listing taken at the start of
+    the push gave them (a first push): a blob is then looked up there, not asked for.
 
     ``lock`` guards ``report`` and ``progress`` (called from the pool's threads, one at a
     time), which the committer's thread updates too."""
@@ -728,7 +748,12 @@ def _send(
         # Content-addressed and present: never sent twice, never replaced (a bad copy
         # there is for `verify --deep` to name, not for a push to paper over; one the
         # wrong size is named now).
-        size = remote.size(f.key) if sha is not None else None
+        if sha is None:
+            size = None
+        elif listed is not None:
+            size = listed.get(f.key)
+        else:
+            size = remote.size(f.key)
         if size is None:
             remote.upload(f.key, log.files, f.size, sha)
             sent = f.size
@@ -744,8 +769,10 @@ def _send(
             if progress is not None:
                 progress(done, total)
 
-    written = [pool.submit(_write_once, remote, key, data) for key, data in records.items()]
-    return written + [pool.submit(send, item) for item in todo.values()]
+    futures = {key: pool.submit(_write_once, remote, key, data) for key, data in records.items()}
+    for key, item in todo.items():
+        futures[key] = pool.submit(send, item)
+    return futures
 
 
 def last_state(where: Path | PondFiles, name: str, url: str) -> BackupState:
