@@ -10,7 +10,7 @@ import pytest
 
 from duckpond import Pond
 from duckpond.backup import restore
-from duckpond.errors import ConfigError
+from duckpond.errors import ConfigError, HistoryRemovedError
 
 from .conftest import apply_text, backup_doc, rich_pond
 
@@ -81,3 +81,44 @@ def test_push_first_that_fails_says_why_and_removes_nothing(tmp_path: Path) -> N
     assert message.startswith("backup nas lags and the push before maintain failed:"), message
     assert "holds the backup of pond" in message and "or give" not in message
     assert files(pond.path) == before
+
+
+def test_a_restore_of_a_maintained_ponds_backup_keeps_its_retention(tmp_path: Path) -> None:
+    """The backup held the history maintain removed locally; a restore at the newest
+    transaction reads as the source does (fsck clean, the same refusal before the window,
+    the same log), and one before the maintenance still has the old history."""
+    url = (tmp_path / "bk").as_uri()
+    pond = Pond.init(tmp_path / "pond")
+    apply_text(pond, tmp_path, backup_doc("offsite", url))
+    for i in range(30):
+        pond.write_bytes(f"/f{i % 3}.txt", f"reading {i}\n".encode())
+    old_txn = pond.last_txn - 20
+    with Pond.open(pond.path, at_txn=old_txn) as then:
+        old_bytes = then.read_bytes("/f0.txt")
+    pond.backups.push(["offsite"])
+    pond.maintenance.maintain(keep_txns=5)
+    pond.write_bytes("/after.txt", b"after maintenance")
+    pond.backups.push(["offsite"])
+
+    restore(url, tmp_path / "restored")
+    copy = Pond.open(tmp_path / "restored")
+    check = Pond.check(tmp_path / "restored")
+    assert check.ok, check.problems[:3]
+    assert check.content_root == pond.fsck().content_root
+    with pytest.raises(HistoryRemovedError) as refused:
+        Pond.open(tmp_path / "restored", at_txn=old_txn)
+    assert refused.value.earliest == pond.last_txn - 5  # the window and the later write
+    assert [(r.txn_seq, r.content_removed) for r in copy.log()] == [
+        (r.txn_seq, r.content_removed) for r in pond.log()
+    ]
+    # Before the maintenance the backup holds every transaction as it was.
+    earlier = restore(url, tmp_path / "earlier", at_txn=old_txn + 10)
+    assert earlier.txn_seq == old_txn + 10
+    with Pond.open(tmp_path / "earlier", at_txn=old_txn) as then:
+        assert then.read_bytes("/f0.txt") == old_bytes
+    assert Pond.check(tmp_path / "earlier").ok
+    # A prune of the remote keeps the retention the snapshot was made under.
+    pond.backups.prune("offsite", keep_txns=2)
+    restore(url, tmp_path / "pruned")
+    pruned = Pond.check(tmp_path / "pruned")
+    assert pruned.ok and pruned.content_root == pond.fsck().content_root

@@ -9,6 +9,7 @@ Under the backup's URL (``s3://bucket/prefix`` or ``file:///dir``)::
                                           Delta checkpoints the pond has, byte for byte
     data/_delta_log/_last_checkpoint      Delta's hint naming the newest checkpoint
     runs/<start:020>-<sha256>.jsonl       lines of $POND/runs.jsonl, from byte ``start``
+    meta/<sha256>-<name>                  the pond's retention floor and commit archive
     pushes/<version:020>.json             the push record of each Delta version
     pushes/floor.json                     after ``pond backup prune``: the kept window
 
@@ -38,6 +39,16 @@ restore writes its own).
 sends the whole lines added since the last one as ``runs/<start>-<sha256>.jsonl``, named
 by the record of the push's newest version, whose ``runs_end`` says how many bytes of
 run records the remote holds through it.  Restore joins the pieces in order.
+
+``$POND/data/_pond/retention.json`` and ``transactions.parquet`` (what ``pond maintain
+--keep`` kept, and the commit metadata of the transactions it removed; see
+``tlogfs.retention``) live beside the Delta table, not in it.  When either changed since
+the last push, the push sends it as ``meta/<sha256>-<name>`` (by content: never
+replaced) and names it in the record of the first version it pushes that no pond
+transaction made (the maintenance commit that went with the change), else of its first
+version.  A restore puts back the newest of each that the records it restores name, so a
+restored pond refuses, by name, the transactions its source no longer held, and ``pond
+log`` lists the archived ones.
 """
 
 from __future__ import annotations
@@ -71,6 +82,23 @@ def blob_key(sha256: str) -> str:
 
 
 RUNS_PREFIX = "runs/"
+META_PREFIX = "meta/"
+META_FILES = ("retention.json", "transactions.parquet")
+"""The files of ``$POND/data/_pond`` a backup carries (``tlogfs.retention``'s names)."""
+
+
+def meta_key(name: str, sha256: str) -> str:
+    return f"{META_PREFIX}{sha256}-{name}"
+
+
+def meta_name(key: str) -> str | None:
+    """The file name in ``meta/<sha256>-<name>``, if it is one of ``META_FILES``."""
+    if not key.startswith(META_PREFIX) or len(key) <= len(META_PREFIX) + 65:
+        return None
+    name = key[len(META_PREFIX) + 65 :]
+    return name if name in META_FILES and key[len(META_PREFIX) + 64] == "-" else None
+
+
 LAST_CHECKPOINT_KEY = f"{LOG_PREFIX}_last_checkpoint"
 
 

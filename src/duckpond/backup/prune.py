@@ -46,6 +46,7 @@ from .layout import (
     RemoteObject,
     data_key,
     log_key,
+    meta_name,
     record_key,
     sha256_hex,
 )
@@ -170,12 +171,14 @@ def prune(
             "but no record or floor names it; nothing was removed"
         )
     runs = _run_pieces(floor, before)
+    metas = _newest_meta(floor, before)
     log0 = _log_zero(floor, records)
     checkpoint_key = f"{LOG_PREFIX}{base.version:020d}.checkpoint.parquet"
     kept = {log0.key, checkpoint_key, FLOOR_KEY}
     kept |= {o.key for g in groups for o in g}
     kept |= {o.key for r in kept_records for o in r.objects}
     kept |= {o.key for o in runs}
+    kept |= {o.key for o in metas}
 
     # What goes: only what a floor or record named (never an unknown key), plus the
     # checkpoints earlier prunes wrote.
@@ -208,7 +211,7 @@ def prune(
         base.version,
         sha256_hex(found[1]),
         now.isoformat(),
-        ((log0, checkpoint), *groups, *((runs,) if runs else ())),
+        ((log0, checkpoint), *groups, *((runs,) if runs else ()), *((metas,) if metas else ())),
         tuple(sorted(doomed)),
         versions,
     )
@@ -284,6 +287,18 @@ def _run_pieces(floor: Floor | None, before: list[PushRecord]) -> tuple[RemoteOb
         if obj.key.startswith(RUNS_PREFIX):
             found[obj.key] = obj
     return tuple(found[key] for key in sorted(found))
+
+
+def _newest_meta(floor: Floor | None, before: list[PushRecord]) -> tuple[RemoteObject, ...]:
+    """The newest retention file of each name (``layout.META_FILES``) named before the
+    window: kept, as a floor group of their own (a restore at the window's start needs
+    the floor and archive its snapshot was made under; a later record's, if any, wins)."""
+    newest: dict[str, RemoteObject] = {}
+    for obj in [*(floor.all_objects() if floor else []), *(o for r in before for o in r.objects)]:
+        name = meta_name(obj.key)
+        if name is not None:
+            newest[name] = obj
+    return tuple(newest[name] for name in sorted(newest))
 
 
 def _is_blob(key: str) -> bool:

@@ -43,16 +43,20 @@ from typing import Any
 
 from ..errors import BackupConflictError, ConfigError, CorruptDataError, PondCorruptError
 from ..tlogfs.identity import pond_id_of
+from ..tlogfs.layout import DATA_DIR, META_DIR
 from ..tlogfs.objectstore import scrub_secrets
 from .layout import (
     BLOBS_PREFIX,
     LAST_CHECKPOINT_KEY,
     LOG_PREFIX,
+    META_FILES,
+    META_PREFIX,
     RECORDS_PREFIX,
     RUNS_PREFIX,
     PushRecord,
     RemoteObject,
     log_key,
+    meta_key,
     record_key,
     runs_key,
     sha256_hex,
@@ -329,6 +333,8 @@ def _push(
     # first push left) rather than a HEAD each: on a server busy taking blobs, a HEAD
     # holds a worker some tens of ms.  Later pushes ask about their few new blobs.
     listed = remote.keys(BLOBS_PREFIX) if tip < 0 else None
+    meta = _meta_changed(files, state)
+    meta_version = _meta_version(log, pending) if meta else -1
     committer = _Committer(files, remote, log, state, report, last_txn)
     # Planning (hashing a batch's data files, reading which blobs they name) has a pool of
     # its own: queued behind the uploads, it would hold the next batch back until every
@@ -368,6 +374,13 @@ def _push(
                         # (written after its version was pushed): named here, sent now.
                         objects[v] += (late[1],)
                         late_sent = _send_checkpoint(remote, log, *late, report, committer.lock)
+                    if v == meta_version:
+                        for obj, data in meta:
+                            _write_once(remote, obj.key, data)  # before the record naming it
+                            objects[v] += (obj,)
+                            with committer.lock:
+                                report.objects_sent += 1
+                                report.bytes_sent += len(data)
                     if v == newest:
                         # The run records added since the last push: the newest
                         # version's record names them.
@@ -402,7 +415,33 @@ def _push(
             sent.update(todo)
             in_flight.append(list(sending.values()))
             committer.submit(batch, records, objects, runs_end, late_sent, sending)
+    state.meta.update({obj.key[len(META_PREFIX) + 65 :]: obj.sha256 for obj, _ in meta})
     return report
+
+
+def _meta_changed(files: PondFiles, state: BackupState) -> list[tuple[RemoteObject, bytes]]:
+    """The pond's retention files (``layout.META_FILES``) that differ from those last named
+    on the remote, as objects to send with their bytes (a few hundred KB at most)."""
+    out = []
+    for name in META_FILES:
+        key = f"{DATA_DIR}/{META_DIR}/{name}"
+        if files.size(key) is None:
+            continue
+        data = files.read(key)
+        sha = sha256_hex(data)
+        if state.meta.get(name) != sha:
+            out.append((RemoteObject(meta_key(name, sha), sha, len(data)), data))
+    return out
+
+
+def _meta_version(log: LocalLog, pending: list[int]) -> int:
+    """The version whose record names changed retention files: the first pending one that
+    no pond transaction made (the maintenance commit that came with the change), else the
+    first.  A restore at a version before it gets the history it had, without a floor."""
+    for v in pending:
+        if log.read(v).txn_seq is None:
+            return v
+    return pending[0]
 
 
 class _Committer:
@@ -559,7 +598,7 @@ def _adopt(
     record = PushRecord.decode(data, where)
 
     def pond_objects(items: tuple[RemoteObject, ...]) -> list[RemoteObject]:
-        return [o for o in items if not o.key.startswith(RUNS_PREFIX)]
+        return [o for o in items if not o.key.startswith((RUNS_PREFIX, META_PREFIX))]
 
     if record.previous != previous or pond_objects(record.objects) != pond_objects(objects):
         raise BackupConflictError(

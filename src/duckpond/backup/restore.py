@@ -29,19 +29,21 @@ from typing import Any
 
 from ..errors import ConfigError, CorruptDataError, PondExistsError, RemoteError
 from ..tlogfs.blobs import fsync_dir
-from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR, is_oplog_file
+from ..tlogfs.layout import DATA_DIR, DELTA_LOG_DIR, LARGE_FILES_DIR, META_DIR, is_oplog_file
 from ..tlogfs.location import check_location
 from ..tlogfs.retention import Retention, write_retention
 from ..tlogfs.runlog import RUNS_FILE
 from ..tlogfs.seals import Seal, Seals
 from .layout import (
     LAST_CHECKPOINT_KEY,
+    META_PREFIX,
     RUNS_PREFIX,
     Floor,
     PushRecord,
     RemoteObject,
     checkpoint_key,
     log_key,
+    meta_name,
     record_key,
     runs_start,
     sha256_hex,
@@ -203,6 +205,7 @@ def restore(
         )
         report.objects, report.bytes = len(objects), total
         _join_runs(stage, objects.values())
+        _place_meta(stage, objects.values())
         _check_complete(stage, records, txn)
         _write_checkpoint_hint(stage, remote)
         _seal_restored(stage, objects.values())
@@ -248,7 +251,7 @@ def _checked_key(key: str, url: str) -> str:
     else ``CorruptDataError``: a record must not send a restore outside its directory."""
     parts = key.split("/")
     if (
-        parts[0] not in (DATA_DIR, RUNS_PREFIX.rstrip("/"))
+        parts[0] not in (DATA_DIR, RUNS_PREFIX.rstrip("/"), META_PREFIX.rstrip("/"))
         or len(parts) < 2
         or any(part in ("", ".", "..") for part in parts)
         or "\\" in key
@@ -285,6 +288,26 @@ def _join_runs(stage: Path, objects: Iterable[RemoteObject]) -> None:
         os.fsync(out.fileno())
     (stage / RUNS_PREFIX).rmdir()
     fsync_dir(stage)
+
+
+def _place_meta(stage: Path, objects: Iterable[RemoteObject]) -> None:
+    """Put the newest retention files the restored records name (``layout.META_FILES``;
+    in record order, so the last named wins) in the restored ``data/_pond``."""
+    newest: dict[str, RemoteObject] = {}
+    for obj in objects:
+        name = meta_name(obj.key)
+        if name is not None:
+            newest[name] = obj
+        elif obj.key.startswith(META_PREFIX):
+            raise CorruptDataError(f"{obj.key} does not name a file of a pond's retention")
+    if not newest:
+        return
+    meta = stage / DATA_DIR / META_DIR
+    meta.mkdir(parents=True, exist_ok=True)
+    for name, obj in newest.items():
+        os.replace(stage / obj.key, meta / name)
+    shutil.rmtree(stage / META_PREFIX)
+    fsync_dir(meta)
 
 
 def _write_checkpoint_hint(stage: Path, remote: Remote) -> None:

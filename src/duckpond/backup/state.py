@@ -48,7 +48,8 @@ class BackupState:
     ``last_txn`` the newest pond transaction in it (0: none), ``record_sha256`` the sha256
     of that version's push record, ``runs_end`` that record's count of run-record bytes
     (``duckpond.backup.layout``), ``checkpoint`` the newest Delta checkpoint known sent
-    (-1: none), ``last_push_time`` the end of the last successful push.
+    (-1: none), ``last_push_time`` the end of the last successful push, ``meta`` the
+    sha256 of the retention files last sent.
     """
 
     name: str
@@ -62,6 +63,9 @@ class BackupState:
     last_push_time: str | None = None
     last_attempt: LastAttempt | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    """The sha256 of each ``$POND/data/_pond`` file last named on the remote
+    (``layout.META_FILES``)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
