@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from duckpond import Pond
-from duckpond.backup import restore
-from duckpond.errors import ConfigError, HistoryRemovedError
+from duckpond.backup import Remote, push, restore, verify
+from duckpond.errors import BackupConflictError, ConfigError, HistoryRemovedError
 
 from .conftest import apply_text, backup_doc, rich_pond
 
@@ -122,3 +122,45 @@ def test_a_restore_of_a_maintained_ponds_backup_keeps_its_retention(tmp_path: Pa
     restore(url, tmp_path / "pruned")
     pruned = Pond.check(tmp_path / "pruned")
     assert pruned.ok and pruned.content_root == pond.fsck().content_root
+
+
+def test_verify_and_push_when_maintain_removed_the_entry_the_remote_ends_at(
+    tmp_path: Path,
+) -> None:
+    """The remote's newest entry is one this pond no longer holds (maintain removed it
+    after the push): compared by the archived commit, equal; a copy's transaction
+    there is still told apart (diverged)."""
+    url = (tmp_path / "bk").as_uri()
+    pond = Pond.init(tmp_path / "pond")
+    apply_text(pond, tmp_path, backup_doc("offsite", url))
+    for i in range(20):
+        pond.write_bytes(f"/f{i % 3}.txt", f"reading {i}\n".encode())
+    pond.maintenance.maintain()  # compaction only: the push ends at its commit
+    pond.backups.push(["offsite"])
+    pond.maintenance.maintain(keep_txns=5)  # removes the entries the remote ends at
+    report = pond.backups.verify("offsite")
+    assert report.ok and report.status in ("equal", "behind"), report.to_json()
+    (pushed,) = pond.backups.push(["offsite"])
+    assert pushed.ok
+    assert pond.backups.verify("offsite").status == "equal"
+    restore(url, tmp_path / "restored")
+    assert Pond.check(tmp_path / "restored").content_root == pond.fsck().content_root
+
+
+def test_a_copys_transaction_is_told_apart_where_maintain_removed_ours(tmp_path: Path) -> None:
+    url = (tmp_path / "bk").as_uri()
+    pond = Pond.init(tmp_path / "pond")  # no Backup resource: maintain does not wait for it
+    for i in range(12):
+        pond.write_bytes(f"/f{i % 3}.txt", f"reading {i}\n".encode())
+    push(pond.path, Remote(url, create=True), "offsite")
+    restore(url, tmp_path / "copy")
+    copy = Pond.open(tmp_path / "copy")
+    copy.write_bytes("/mine.txt", b"the copy's own transaction")
+    push(copy.path, Remote(url), "offsite")  # the remote now ends at the copy's txn
+    pond.write_bytes("/ours.txt", b"the original's transaction of the same number")
+    pond.maintenance.maintain(keep_txns=1)  # our entry of that number is gone
+    pond.write_bytes("/later.txt", b"later")
+    report = verify(pond.path, Remote(url))
+    assert report.status == "diverged", report.to_json()
+    with pytest.raises(BackupConflictError, match="diverged"):
+        push(pond.path, Remote(url), "offsite")

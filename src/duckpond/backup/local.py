@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from ..errors import PondCorruptError
@@ -58,6 +59,7 @@ class LocalLog:
 
     def __init__(self, where: Path | PondFiles) -> None:
         self.files = pond_files(where)
+        self._archived: dict[int, dict[str, Any]] | None = None
 
     def versions(self) -> list[int]:
         """The committed Delta versions, oldest first (0, 1, 2...)."""
@@ -126,6 +128,44 @@ class LocalLog:
         return LocalVersion(
             version, raw, txn_seq, timestamp, tuple(files), self.checkpoint(version)
         )
+
+    def txn_through(self, version: int) -> int:
+        """The newest pond transaction at or before Delta version ``version`` (0: none).
+
+        Log entries ``pond maintain`` removed are told by its archive of their commit
+        metadata (``tlogfs.retention``), which gives each transaction's Delta version.
+        """
+        for v in range(version, -1, -1):
+            if self.files.size(log_key(v)) is None:
+                return self._archived_txn_through(v)
+            txn = self.read(v).txn_seq
+            if txn is not None:
+                return txn
+        return 0
+
+    def _archived_txn_through(self, version: int) -> int:
+        found = [
+            txn
+            for txn, commit in self.archived().items()
+            if isinstance(commit.get("version"), int) and commit["version"] <= version
+        ]
+        return max(found, default=0)
+
+    def archived(self) -> dict[int, dict[str, Any]]:
+        """The commit metadata ``pond maintain`` archived before removing log entries, by
+        pond transaction (``tlogfs.retention``; empty if it never removed any).  Read once."""
+        if self._archived is None:
+            from ..tlogfs.layout import DATA_DIR, META_DIR
+            from ..tlogfs.retention import ARCHIVE_FILE, LEGACY_ARCHIVE_FILE, _parse_archive
+
+            def read(name: str) -> bytes | None:
+                key = f"{DATA_DIR}/{META_DIR}/{name}"
+                return self.files.read(key) if self.files.size(key) is not None else None
+
+            self._archived = _parse_archive(
+                read(ARCHIVE_FILE), read(LEGACY_ARCHIVE_FILE), f"{self.files.where}/{ARCHIVE_FILE}"
+            )
+        return self._archived
 
     def partitions_changed(self, after: int, parts: set[str]) -> bool:
         """True if a Delta version after ``after`` adds or removes a file in one of ``parts``

@@ -168,7 +168,7 @@ def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> N
     """
     if tip < 0:
         return
-    if tip <= local_newest and remote.get(log_key(tip)) == log.read(tip).log:
+    if tip <= local_newest and _same_entry(remote, log, tip):
         return
     first = first_difference(remote, log, min(tip, local_newest))
     if first is not None:
@@ -195,11 +195,7 @@ def _earliest_kept(log: LocalLog) -> int:
 
 def txn_at(log: LocalLog, version: int) -> int:
     """The newest pond transaction at or before Delta version ``version`` (0: none)."""
-    for v in range(version, -1, -1):
-        txn = log.read(v).txn_seq
-        if txn is not None:
-            return txn
-    return 0
+    return log.txn_through(version)
 
 
 def first_difference(remote: Remote, log: LocalLog, common: int) -> int | None:
@@ -208,7 +204,7 @@ def first_difference(remote: Remote, log: LocalLog, common: int) -> int | None:
     own transaction), so a bisection finds it in a few reads."""
 
     def same(version: int) -> bool:
-        return remote.get(log_key(version)) == log.read(version).log
+        return _same_entry(remote, log, version)
 
     if same(common):
         return None
@@ -220,6 +216,39 @@ def first_difference(remote: Remote, log: LocalLog, common: int) -> int | None:
         else:
             high = mid
     return high
+
+
+def _same_entry(remote: Remote, log: LocalLog, version: int) -> bool:
+    """True if the remote's log entry of ``version`` is this pond's.
+
+    Byte for byte where the pond still holds the entry; where ``pond maintain`` removed
+    it, by the commit the pond archived for that version (its transaction and commit
+    time, ``tlogfs.retention``): a copy that wrote its own transaction there committed it
+    at another instant.  A removed maintenance commit (no transaction) cannot be told
+    apart, and counts as the same.
+    """
+    theirs = remote.get(log_key(version))
+    if log.files.size(log_key(version)) is not None:
+        return theirs == log.read(version).log
+    if theirs is None:
+        return False
+    commit: dict[str, Any] = {}
+    for line in theirs.splitlines():
+        try:
+            action = json.loads(line) if line.strip() else {}
+        except ValueError:
+            return False
+        if isinstance(action, dict) and isinstance(action.get("commitInfo"), dict):
+            commit = action["commitInfo"]
+    txn = commit.get("txn_seq")
+    if txn is None:
+        return True
+    archived = log.archived().get(int(txn))
+    return (
+        archived is not None
+        and archived.get("version") == version
+        and archived.get("timestamp") == commit.get("timestamp")
+    )
 
 
 def local_up_to_date(where: Path | PondFiles, name: str, url: str) -> BackupState | None:
@@ -680,7 +709,7 @@ def _where_remote_stands(
         state.pond_id == local_id
         and 0 <= hint <= newest
         and state.record_sha256 is not None
-        and remote.get(log_key(hint)) == log.read(hint).log
+        and _same_entry(remote, log, hint)
     ):
         tip = remote.tip(hint, present=True)
         if tip == hint:
@@ -703,11 +732,7 @@ def _txn_through(log: LocalLog, version: int, record: PushRecord) -> int:
     """The newest pond transaction at or before Delta version ``version``."""
     if record.txn_seq is not None:
         return record.txn_seq
-    for v in range(version, -1, -1):
-        txn = log.read(v).txn_seq
-        if txn is not None:
-            return txn
-    return 0
+    return log.txn_through(version)
 
 
 def _write_once(remote: Remote, key: str, data: bytes) -> None:
