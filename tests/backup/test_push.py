@@ -218,20 +218,18 @@ def test_one_broken_backup_does_not_stop_the_others(s3_url: str, tmp_path: Path)
     assert only.ok and only.last_txn == pond.last_txn
 
 
-def test_a_new_backup_of_a_maintained_pond_is_refused_in_one_line(tmp_path: Path) -> None:
-    """History removed by maintain --keep cannot be pushed: a new backup is refused
-    naming why, not with a missing file's errno (a fresh-user trial got the errno)."""
-    from duckpond.errors import ConfigError
-
+def test_a_new_backup_of_a_maintained_pond_starts_from_its_snapshot(tmp_path: Path) -> None:
+    """History removed by maintain --keep is not needed: a first push sends the snapshot
+    the pond starts from (tests/backup/test_seed.py has the rest)."""
     pond = Pond.init(tmp_path / "pond")
     pond.mkdir("/raw")
     for i in range(12):
         pond.write_bytes(f"/raw/f{i % 3}.txt", f"v{i}".encode())
     pond.maintenance.maintain(keep_txns=3)
     nas = tmp_path / "nas"
-    with pytest.raises(ConfigError, match=r"lacks transactions this pond no longer holds"):
-        push(pond.path, Remote(f"file://{nas}", create=True), "nas")
-    assert not any(p.is_file() for p in nas.rglob("*"))
+    assert push(pond.path, Remote(f"file://{nas}", create=True), "nas").ok
+    restore(f"file://{nas}", tmp_path / "restored")
+    assert Pond.check(tmp_path / "restored").content_root == pond.fsck().content_root
 
 
 class _HeldRemote(Remote):

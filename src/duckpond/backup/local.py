@@ -246,6 +246,67 @@ class LocalLog:
         return list(out.values())
 
 
+@dataclass(frozen=True)
+class Seed:
+    """What a first push of a pond ``pond maintain --keep`` shortened sends before its log:
+    the snapshot at Delta version ``version`` (the first after 0 the pond still holds).
+
+    ``checkpoint``: the pond's checkpoint of that version; ``files``: the data files live
+    there that the version's own entry did not add (that entry's record names those),
+    each with the blobs its rows name; ``earliest_txn`` and ``removed_at`` (ISO 8601 UTC):
+    the pond's retention floor (``tlogfs.retention``).
+    """
+
+    version: int
+    checkpoint: LocalFile
+    files: tuple[tuple[LocalFile, tuple[LocalFile, ...]], ...]
+    earliest_txn: int
+    removed_at: str
+
+
+def seed_of(log: LocalLog) -> Seed | None:
+    """The snapshot a first push of a maintained pond starts from; None if the pond holds
+    every log entry from 0 (a push sends them all).  ``PondCorruptError`` if entries are
+    missing but the pond has no checkpoint or retention record to start from."""
+    from ..tlogfs.layout import DATA_DIR, META_DIR
+    from ..tlogfs.retention import RETENTION_FILE
+
+    versions = log.versions()
+    if versions == list(range(len(versions))):
+        return None
+    first = next(v for v in versions if v > 0) if len(versions) > 1 else None
+    cp = log.checkpoint(first) if first is not None else None
+    key = f"{DATA_DIR}/{META_DIR}/{RETENTION_FILE}"
+    if first is None or cp is None or log.files.size(key) is None:
+        raise PondCorruptError(
+            f"{log.files.where}: log entries 1 to {(first or 1) - 1} are missing, with no "
+            "checkpoint and retention record of pond maintain to start a backup from"
+        )
+    retention = json.loads(log.files.read(key))
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(log.files.parquet(cp.key)).read(columns=["add"])
+    own = {f.key for f in log.read(first).data_files}
+    files = []
+    for add in table.column("add").to_pylist():
+        if not add:
+            continue
+        f = LocalFile(
+            data_key(unquote(str(add["path"]))),
+            int(add["size"]),
+            log.blobs_from_stats(add.get("stats")),
+        )
+        if f.key not in own:
+            files.append((f, tuple(log.blobs(f))))
+    return Seed(
+        first,
+        cp,
+        tuple(files),
+        int(retention["earliest_txn"]),
+        str(retention["removed_at"]),
+    )
+
+
 def _partition(action: dict[str, object]) -> str | None:
     """The ``part_id`` of an add or remove action: its partition value, else its path's."""
     values = action.get("partitionValues")
@@ -276,13 +337,24 @@ def pending(
 
     log = LocalLog(where)
     versions = [v for v in log.versions() if v > after_version]
+    total = 0
+    blobs: set[str] = set()
+    seed = seed_of(log) if after_version < 0 else None
+    if seed is not None:
+        # A first push of a maintained pond: the snapshot it starts from, then the log.
+        versions = [v for v in versions if v >= seed.version]
+        total += len(log.read(0).log) + seed.checkpoint.size
+        for f, named in seed.files:
+            total += f.size
+            for blob in named:
+                if blob.key not in blobs:
+                    blobs.add(blob.key)
+                    total += blob.size
     seen = {} if seen is None else seen
     missing = [v for v in versions if v not in seen]
     if missing:
         with ThreadPoolExecutor(max_workers=8) as pool:
             seen.update(zip(missing, pool.map(log.read, missing), strict=True))
-    total = 0
-    blobs: set[str] = set()
     for v in versions:
         version = seen[v]
         total += len(version.log)

@@ -25,6 +25,7 @@ less).  ``restore`` refuses a transaction before K with one line naming K.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -46,6 +47,7 @@ from .layout import (
     RemoteObject,
     data_key,
     log_key,
+    meta_key,
     meta_name,
     record_key,
     sha256_hex,
@@ -202,6 +204,7 @@ def prune(
         return report
 
     checkpoint = _checkpoint(remote, base.version, checkpoint_key)
+    metas = _archive_removed(remote, metas, [r for r in before if r.version >= versions[0]])
     found = remote.record(base.version)
     if found is None:
         raise CorruptDataError(f"{remote.url}/{record_key(base.version)} is missing")
@@ -299,6 +302,40 @@ def _newest_meta(floor: Floor | None, before: list[PushRecord]) -> tuple[RemoteO
         if name is not None:
             newest[name] = obj
     return tuple(newest[name] for name in sorted(newest))
+
+
+def _archive_removed(
+    remote: Remote, metas: tuple[RemoteObject, ...], removed: list[PushRecord]
+) -> tuple[RemoteObject, ...]:
+    """``metas`` with the commit archive (``transactions.parquet``) grown by the commit
+    metadata of the transactions whose log entries this prune removes, sent as a new
+    ``meta/`` object (by content), so a restore's ``pond log`` still lists them, as
+    ``pond maintain`` keeps them locally (``tlogfs.retention``)."""
+    wanted = [r for r in removed if r.txn_seq is not None]
+    if not wanted:
+        return metas
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..tlogfs.retention import ARCHIVE_FILE, merged_archive
+
+    def commit_of(record: PushRecord) -> dict[str, Any]:
+        data = remote.fetch_verified(record.log.key, record.log.sha256)
+        for line in data.splitlines():
+            action = json.loads(line) if line.strip() else {}
+            if isinstance(action.get("commitInfo"), dict):
+                return {**action["commitInfo"], "version": record.version}
+        return {}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        commits = list(pool.map(commit_of, wanted))
+    old = next((o for o in metas if meta_name(o.key) == ARCHIVE_FILE), None)
+    current = remote.fetch_verified(old.key, old.sha256) if old is not None else None
+    data = merged_archive(current, commits)
+    sha = sha256_hex(data)
+    archive = RemoteObject(meta_key(ARCHIVE_FILE, sha), sha, len(data))
+    if not remote.put_new(archive.key, data) and remote.get(archive.key) != data:
+        raise CorruptDataError(f"{remote.url}/{archive.key} holds other bytes than its name says")
+    return tuple(sorted([*(o for o in metas if o is not old), archive], key=lambda o: o.key))
 
 
 def _is_blob(key: str) -> bool:

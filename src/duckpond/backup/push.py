@@ -47,12 +47,14 @@ from ..tlogfs.layout import DATA_DIR, META_DIR
 from ..tlogfs.objectstore import scrub_secrets
 from .layout import (
     BLOBS_PREFIX,
+    FLOOR_KEY,
     LAST_CHECKPOINT_KEY,
     LOG_PREFIX,
     META_FILES,
     META_PREFIX,
     RECORDS_PREFIX,
     RUNS_PREFIX,
+    Floor,
     PushRecord,
     RemoteObject,
     log_key,
@@ -62,7 +64,7 @@ from .layout import (
     sha256_hex,
     version_of,
 )
-from .local import LocalFile, LocalLog, LocalVersion, log_object
+from .local import LocalFile, LocalLog, LocalVersion, Seed, log_object, seed_of
 from .remote import Remote
 from .source import PondFiles, pond_files
 from .state import BackupState, LastAttempt, load_state, save_state
@@ -184,7 +186,14 @@ def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> N
 
 
 def _earliest_kept(log: LocalLog) -> int:
-    """The first pond transaction whose log entry the pond still holds after version 0."""
+    """The earliest pond transaction the pond still reads (its retention floor), else the
+    first whose log entry it still holds after version 0."""
+    key = f"{DATA_DIR}/{META_DIR}/retention.json"
+    if log.files.size(key) is not None:
+        try:
+            return int(json.loads(log.files.read(key))["earliest_txn"])
+        except (ValueError, KeyError, TypeError):
+            pass
     for v in log.versions():
         if v > 0:
             txn = log.read(v).txn_seq
@@ -349,15 +358,20 @@ def _push(
 
     sent: set[str] = set()
     pending = list(range(tip + 1, newest + 1))
+    seed: Seed | None = None
     # maintain keeps entry 0 and removes 1..F-1: the first two pending entries tell.
     if any(files.size(log_key(v)) is None for v in pending[:2]):
-        # A push sends every transaction from the remote's newest on; maintain removed
-        # those before its window, and seeding a remote from a checkpoint is not built.
-        raise ConfigError(
-            f"{remote.url} lacks transactions this pond no longer holds (pond maintain "
-            f"removed those before txn {_earliest_kept(log)}): a backup cannot start "
-            "from a maintained pond yet; apply Backups before maintain --keep removes history"
-        )
+        seed = seed_of(log) if tip < 0 else None
+        if seed is None:
+            # A push sends every transaction from the remote's newest on; maintain
+            # removed some of those.  Only an empty remote can start from a snapshot.
+            raise ConfigError(
+                f"{remote.url} ends at txn {last_txn}, and this pond no longer holds the "
+                f"transactions after it (pond maintain removed those before txn "
+                f"{_earliest_kept(log)}): push to a new URL, which starts from the pond's "
+                "snapshot"
+            )
+        pending = [v for v in log.versions() if v >= seed.version]
     # A first push asks about its blobs in one listing (empty, or what an interrupted
     # first push left) rather than a HEAD each: on a server busy taking blobs, a HEAD
     # holds a worker some tens of ms.  Later pushes ask about their few new blobs.
@@ -365,6 +379,10 @@ def _push(
     meta = _meta_changed(files, state)
     meta_version = _meta_version(log, pending) if meta else -1
     committer = _Committer(files, remote, log, state, report, last_txn)
+    if seed is not None:
+        previous, committer.seed = _send_seed(
+            remote, log, local_id, seed, listed, concurrency, report, progress, committer.lock
+        )
     # Planning (hashing a batch's data files, reading which blobs they name) has a pool of
     # its own: queued behind the uploads, it would hold the next batch back until every
     # upload before it ended, leaving workers idle at each batch's slowest upload.  At
@@ -448,6 +466,73 @@ def _push(
     return report
 
 
+def _send_seed(
+    remote: Remote,
+    log: LocalLog,
+    pond_id: str,
+    seed: Seed,
+    listed: dict[str, int] | None,
+    concurrency: int,
+    report: PushReport,
+    progress: Progress | None,
+    lock: threading.Lock,
+) -> tuple[str, Callable[[bytes], None]]:
+    """Send what a first push of a maintained pond starts from, before its log: the
+    snapshot at ``seed.version`` (checkpoint, live data files, their blobs) and the record
+    of version 0; returns that record's sha256 (the chain goes on from it) and the step
+    the committer takes before the seed version's entry: the floor (``layout.Floor``, as
+    ``pond backup prune`` leaves one), then log entry 0.
+
+    Nothing here makes a version visible: a remote with a floor whose version has no
+    entry yet holds no backup (``Remote.tip``), so a push killed midway leaves an empty
+    remote, and the next push starts again, finding what is there.
+    """
+    zero = log.read(0)
+    files = [seed.checkpoint, *(f for f, _ in seed.files)]
+    todo: dict[str, tuple[LocalFile, str | None]] = {f.key: (f, None) for f in files}
+    for _, named in seed.files:
+        for blob in named:
+            todo.setdefault(blob.key, (blob, blob.key.rsplit("=", 1)[1]))
+    with ThreadPoolExecutor(max_workers=PLANNERS) as planner:
+        hashes = dict(zip([f.key for f in files], planner.map(log.sha256, files), strict=True))
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        sending = _send(remote, log, todo, {}, pool, report, progress, lock, listed)
+        for future in sending.values():
+            future.result()
+
+    def obj(f: LocalFile) -> RemoteObject:
+        return RemoteObject(f.key, hashes[f.key], f.size)
+
+    groups = tuple(
+        (obj(f), *(RemoteObject(b.key, b.key.rsplit("=", 1)[1], b.size) for b in named))
+        for f, named in seed.files
+    )
+    log0 = log_object(zero)
+    record0 = PushRecord(pond_id, 0, zero.txn_seq, None, (log0,)).encode()
+    _write_once(remote, record_key(0), record0)
+
+    def floor_then_zero(seed_record: bytes) -> None:
+        floor = Floor(
+            pond_id,
+            seed.earliest_txn,
+            seed.version,
+            sha256_hex(seed_record),
+            seed.removed_at,
+            ((log0, obj(seed.checkpoint)), *groups),
+        )
+        data = floor.encode()
+        # A floor left by an interrupted first push is in force nowhere (its version has
+        # no entry): it is replaced if it differs (the run records named may have grown).
+        if not remote.put_new(FLOOR_KEY, data) and remote.get(FLOOR_KEY) != data:
+            remote.put(FLOOR_KEY, data)
+        _write_once(remote, log_key(0), zero.log)
+        with lock:
+            report.objects_sent += 3
+            report.bytes_sent += len(data) + len(zero.log) + len(record0)
+
+    return sha256_hex(record0), floor_then_zero
+
+
 def _meta_changed(files: PondFiles, state: BackupState) -> list[tuple[RemoteObject, bytes]]:
     """The pond's retention files (``layout.META_FILES``) that differ from those last named
     on the remote, as objects to send with their bytes (a few hundred KB at most)."""
@@ -498,6 +583,10 @@ class _Committer:
         self.lock = threading.Lock()
         self._thread = ThreadPoolExecutor(max_workers=1)
         self._last: Future[None] | None = None
+        self.seed: Callable[[bytes], None] | None = None
+        """For a first push from a maintained pond's snapshot: writes the floor and log
+        entry 0, given the bytes of the seed version's record, before that version's
+        entry (``_send_seed``)."""
 
     def check(self) -> None:
         """Raise now what a batch already submitted failed with."""
@@ -553,6 +642,9 @@ class _Committer:
                 future = sending.get(key)
                 if future is not None:
                     future.result()  # a file or record not sent: no entry may name it
+            if self.seed is not None:
+                self.seed(encoded)
+                self.seed = None
             _write_once(self.remote, log_key(version.version), version.log)
             cp = version.checkpoint
             if cp is not None:

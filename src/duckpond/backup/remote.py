@@ -113,19 +113,25 @@ class Remote:
         """The newest version V such that 0..V are all present; -1 for an empty remote;
         ``CorruptDataError`` if a later one is present too (a hole in the log).
 
-        On a pruned remote (``floor``), F..V with F the floor's version.  ``hint``, a
+        On a pruned remote (``floor``), F..V with F the floor's version; -1 while F has no
+        entry (a first push from a maintained pond's snapshot under way).  ``hint``, a
         version known present (the last push's), makes this one short listing; if it is
         no longer there, the floor is read and the log listed from it.  ``present``: the
         caller has just seen ``hint``'s entry, so it is not asked for again.
         """
         if hint >= 0 and not present and self.size(log_key(hint)) is None:
             hint = -1
+        floor_version = -1
         if hint < 0:
             floor = self.floor()
             if floor is not None:
                 # Entries before the floor are gone, or going (a prune under way).
-                hint = floor.version - 1
+                hint = floor_version = floor.version - 1
         versions = self.versions(hint)
+        if floor_version >= 0 and not versions:
+            # A floor whose version has no entry: a first push from a maintained pond's
+            # snapshot under way (``push._send_seed``); nothing is visible yet.
+            return -1
         newest = hint
         for v in versions:
             if v != newest + 1:

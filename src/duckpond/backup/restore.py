@@ -207,6 +207,10 @@ def restore(
         _join_runs(stage, objects.values())
         _place_meta(stage, objects.values())
         _check_complete(stage, records, txn)
+        if txn == 0 and floor is not None:
+            # Only maintenance commits since the floor (a first push from a maintained
+            # pond's snapshot): the newest transaction is the newest archived.
+            report.txn_seq = LocalLog(stage).txn_through(records[-1].version)
         _write_checkpoint_hint(stage, remote)
         _seal_restored(stage, objects.values())
         if floor is not None:
@@ -291,21 +295,46 @@ def _join_runs(stage: Path, objects: Iterable[RemoteObject]) -> None:
 
 
 def _place_meta(stage: Path, objects: Iterable[RemoteObject]) -> None:
-    """Put the newest retention files the restored records name (``layout.META_FILES``;
-    in record order, so the last named wins) in the restored ``data/_pond``."""
-    newest: dict[str, RemoteObject] = {}
+    """Put the retention files the restored records and floor name (``layout.META_FILES``)
+    in the restored ``data/_pond``: the retention floor that is highest, and one commit
+    archive holding every transaction any of the archives holds (a pond's ``maintain``
+    and the backup's own ``prune`` each archive what they removed)."""
+    from ..tlogfs.retention import ARCHIVE_FILE, RETENTION_FILE
+
+    found: dict[str, list[Path]] = {}
     for obj in objects:
         name = meta_name(obj.key)
         if name is not None:
-            newest[name] = obj
+            found.setdefault(name, []).append(stage / obj.key)
         elif obj.key.startswith(META_PREFIX):
             raise CorruptDataError(f"{obj.key} does not name a file of a pond's retention")
-    if not newest:
+    if not found:
         return
     meta = stage / DATA_DIR / META_DIR
     meta.mkdir(parents=True, exist_ok=True)
-    for name, obj in newest.items():
-        os.replace(stage / obj.key, meta / name)
+    floors = found.get(RETENTION_FILE, [])
+    if floors:
+
+        def earliest(path: Path) -> int:
+            try:
+                return int(json.loads(path.read_bytes())["earliest_txn"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise CorruptDataError(f"{path.name}: not a retention record ({e})") from None
+
+        os.replace(max(floors, key=earliest), meta / RETENTION_FILE)
+    archives = found.get(ARCHIVE_FILE, [])
+    if len(archives) == 1:
+        os.replace(archives[0], meta / ARCHIVE_FILE)
+    elif archives:
+        from ..tlogfs.retention import _parquet_bytes, _parse_archive
+
+        by_txn: dict[int, dict[str, Any]] = {}
+        for path in archives:
+            by_txn.update(_parse_archive(path.read_bytes(), None, path.name))
+        with open(meta / ARCHIVE_FILE, "xb") as f:
+            f.write(_parquet_bytes([by_txn[t] for t in sorted(by_txn)]))
+            f.flush()
+            os.fsync(f.fileno())
     shutil.rmtree(stage / META_PREFIX)
     fsync_dir(meta)
 

@@ -155,17 +155,27 @@ def archive_commits(where: Path | TableFiles, commits: Iterable[Mapping[str, Any
     legacy = files.read(f"{META_DIR}/{LEGACY_ARCHIVE_FILE}")
 
     def update(current: bytes | None) -> bytes:
-        by_txn = _parse_archive(current, legacy, f"{META_DIR}/{ARCHIVE_FILE}")
-        for commit in fresh:
-            if "txn_seq" in commit:
-                # Delta's own keys (operation parameters, metrics) say nothing pond log shows.
-                kept = {k: v for k, v in commit.items() if k not in DELTA_COMMIT_KEYS or k in _KEEP}
-                by_txn.setdefault(int(commit["txn_seq"]), kept)
-        return _parquet_bytes([by_txn[t] for t in sorted(by_txn)])
+        return merged_archive(current, fresh, legacy)
 
     files.update(f"{META_DIR}/{ARCHIVE_FILE}", update)
     if legacy is not None:
         files.delete([f"{META_DIR}/{LEGACY_ARCHIVE_FILE}"])
+
+
+def merged_archive(
+    current: bytes | None, commits: Iterable[Mapping[str, Any]], legacy: bytes | None = None
+) -> bytes:
+    """The bytes of an archive (``transactions.parquet``) holding what ``current`` (an
+    archive's bytes; None: none yet) and ``legacy`` (JSON lines) hold, and ``commits``
+    (Delta commit infos with ``version``; those with a ``txn_seq``, one per transaction,
+    the first kept).  ``PondCorruptError`` if ``current`` cannot be read."""
+    by_txn = _parse_archive(current, legacy, f"{META_DIR}/{ARCHIVE_FILE}")
+    for commit in commits:
+        if "txn_seq" in commit:
+            # Delta's own keys (operation parameters, metrics) say nothing pond log shows.
+            kept = {k: v for k, v in commit.items() if k not in DELTA_COMMIT_KEYS or k in _KEEP}
+            by_txn.setdefault(int(commit["txn_seq"]), kept)
+    return _parquet_bytes([by_txn[t] for t in sorted(by_txn)])
 
 
 def _parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
