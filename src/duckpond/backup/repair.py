@@ -38,6 +38,7 @@ REPAIRABLE = frozenset(
         "missing blob",
         "sha256 mismatch",
         "size mismatch",
+        "unreadable data file",
     }
 )
 MAX_ROUNDS = 4
