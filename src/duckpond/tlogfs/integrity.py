@@ -376,7 +376,10 @@ def _check_rows(
             # No seal proves this file: every inline content is hashed again.
             table = parquet.read(columns=_ROW_COLUMNS)
         except (OSError, pa.ArrowException) as e:
-            problem("unreadable data file", "-", 0, str(e), f"{DATA_DIR}/{rel}")
+            where = f"{DATA_DIR}/{rel}"
+            # A file pass 1 named (missing, or not its sealed bytes) is named once.
+            if not any(p.path == where for p in report.problems):
+                problem("unreadable data file", "-", 0, str(e), where)
             continue
         # Row by row, in Python: these files are few (the newest, before recover seals
         # them), and their string columns may be string_view, which Arrow's filter
