@@ -124,3 +124,72 @@ def test_repair_takes_the_write_lock(tmp_path: Path) -> None:
         holder.communicate(b"", timeout=30)
     report = repair(pond.path, Remote(url), lock_timeout=5)
     assert report.ok and blob.exists() and report.repaired == [str(blob.relative_to(pond.path))]
+
+
+def _file_backup_pond(tmp_path: Path) -> Path:
+    """A pond with a checkpoint amid its log, a Backup resource at a file:// URL, pushed."""
+    from .conftest import backup_doc
+
+    pond = Pond.init(tmp_path / "pond")
+    pond.mkdir("/raw")
+    for i in range(4):
+        pond.write_bytes(f"/raw/n{i}.txt", f"note {i}".encode())
+    pond.close()
+    assert pond_cli(pond.path, "maintain").exit_code == 0  # compacts and checkpoints
+    doc = tmp_path / "backup.yaml"
+    doc.write_text(backup_doc("offsite", f"file://{tmp_path}/remote"))
+    assert pond_cli(pond.path, "apply", "-f", str(doc)).exit_code == 0
+    pond = Pond.open(pond.path)
+    pond.write_bytes("/raw/late.txt", b"late")
+    pond.close()
+    pushed = pond_cli(pond.path, "backup", "push", "offsite")
+    assert pushed.exit_code == 0, pushed.output
+    return pond.path
+
+
+@pytest.mark.parametrize("specs_cache", [True, False], ids=["specs-cache", "push-record"])
+def test_repair_mends_cut_log_entries_and_the_data_files_of_root_and_resources(
+    tmp_path: Path, specs_cache: bool
+) -> None:
+    """A log entry cut part-way (one the checkpoint covers, and the newest) and data files
+    of the root and /etc/resources partitions deleted: fsck names each and exits 1;
+    --repair, which cannot read the Backup resource from the pond, gets the backup from
+    the pond's records (the specs cache, or else the URL its last push recorded), puts
+    everything back, and the pond is whole with its content root."""
+    from duckpond.tinyfs.persistence import ROOT_ID
+
+    pond_dir = _file_backup_pond(tmp_path)
+    with Pond.open(pond_dir) as pond:
+        resources = pond.root.get("/etc/resources").node_id
+    root = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)["content_root"]
+    if not specs_cache:
+        (pond_dir / "backups" / "_specs.json").unlink()
+
+    data = pond_dir / "data"
+    log = data / "_delta_log"
+    (checkpoint,) = log.glob("*.checkpoint.parquet")
+    covered = int(checkpoint.name.split(".")[0])
+    entries = sorted(log.glob("*.json"))
+    cut = [entries[covered - 1], entries[-1]]
+    for entry in cut:
+        with open(entry, "r+b") as f:
+            f.truncate(100)
+    deleted = [
+        sorted((data / f"part_id={part}").glob("*.parquet"))[0] for part in (ROOT_ID, resources)
+    ]
+    for f in deleted:
+        f.unlink()
+    faults = {str(p.relative_to(pond_dir)) for p in cut + deleted}
+
+    broken = pond_cli(pond_dir, "fsck")
+    assert broken.exit_code == 1
+    for fault in faults:
+        assert fault in broken.stdout, broken.stdout
+    assert "Invalid JSON" not in broken.stderr
+
+    result = pond_cli(pond_dir, "--json", "fsck", "--repair", "offsite")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    assert faults <= set(report["repaired"]) and not report["unrepaired"]
+    after = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)
+    assert after["ok"] and after["content_root"] == root

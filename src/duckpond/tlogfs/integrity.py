@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import PondCorruptError, PondError, PondNotFoundError, boundary
+from ..printable import counted
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
 from .arrays import int64s, strings
 from .blobs import BlobStore
@@ -148,8 +149,8 @@ class FsckReport:
             if more > 0:
                 shown += f" and {more} more"
             lines.append(
-                f"{_count(self.unreferenced_blobs, 'unreferenced blob')} and "
-                f"{_count(self.debris_files, 'leftover file')} of interrupted writes "
+                f"{counted(self.unreferenced_blobs, 'unreferenced blob')} and "
+                f"{counted(self.debris_files, 'leftover file')} of interrupted writes "
                 f"({shown}): {self.leftovers_advice}"
             )
         if self.unsealed_files:
@@ -161,10 +162,6 @@ class FsckReport:
 
 _LEFTOVERS_SHOWN = 3
 """How many leftover files the summary names (``--json`` lists them all)."""
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _require_pond(pond_dir: str | os.PathLike[str]) -> Path:
@@ -366,7 +363,7 @@ def _check_rows(
         try:
             parquet = pq.ParquetFile(store.data_dir / rel)
             if rel in proved:
-                table = parquet.read(columns=_SEALED_COLUMNS)
+                table = _read_columns(parquet, _SEALED_COLUMNS)
                 tables.append(table)
                 # Its inline bytes count as checked: the file's hash proved them.
                 size = table.column("size")
@@ -374,7 +371,7 @@ def _check_rows(
                 report.bytes_checked += inline_bytes or 0
                 continue
             # No seal proves this file: every inline content is hashed again.
-            table = parquet.read(columns=_ROW_COLUMNS)
+            table = _read_columns(parquet, _ROW_COLUMNS)
         except (OSError, pa.ArrowException) as e:
             where = f"{DATA_DIR}/{rel}"
             # A file pass 1 named (missing, or not its sealed bytes) is named once.
@@ -466,6 +463,24 @@ def _check_rows(
     for txn in sorted(set(range(floor, store.last_txn + 1)) - with_rows):
         problem("missing transaction", "-", txn, f"transaction {txn} has no rows in the oplog")
     return referenced
+
+
+def _read_columns(parquet: pq.ParquetFile, columns: list[str]) -> pa.Table:
+    """``columns`` of an oplog data file, as the oplog's types (``_META_SCHEMA``'s for
+    those it names); raises ``pa.ArrowInvalid`` if the file lacks one or holds another
+    type (a damaged footer can rename a column, and Parquet skips a missing one)."""
+    table = parquet.read(columns=columns)
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise pa.ArrowInvalid(f"no column {', '.join(missing)} in the file's schema")
+    return table.select(columns).cast(
+        pa.schema(
+            [
+                _META_SCHEMA.field(c) if c in _META_SCHEMA.names else table.schema.field(c)
+                for c in columns
+            ]
+        )
+    )
 
 
 def _check_commits(store: DeltaPersistence, report: FsckReport) -> None:
