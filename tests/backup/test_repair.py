@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -127,7 +128,8 @@ def test_repair_takes_the_write_lock(tmp_path: Path) -> None:
 
 
 def _file_backup_pond(tmp_path: Path) -> Path:
-    """A pond with a checkpoint amid its log, a Backup resource at a file:// URL, pushed."""
+    """A pond with a checkpoint amid its log and one at its newest version, a Backup
+    resource at a file:// URL, pushed."""
     from .conftest import backup_doc
 
     pond = Pond.init(tmp_path / "pond")
@@ -142,50 +144,75 @@ def _file_backup_pond(tmp_path: Path) -> Path:
     pond = Pond.open(pond.path)
     pond.write_bytes("/raw/late.txt", b"late")
     pond.close()
+    # A checkpoint at the newest version too: the newest entry is then read only by the
+    # commits' history, as after any `pond maintain`.
+    assert pond_cli(pond.path, "maintain").exit_code == 0
     pushed = pond_cli(pond.path, "backup", "push", "offsite")
     assert pushed.exit_code == 0, pushed.output
     return pond.path
 
 
-@pytest.mark.parametrize("specs_cache", [True, False], ids=["specs-cache", "push-record"])
-def test_repair_mends_cut_log_entries_and_the_data_files_of_root_and_resources(
-    tmp_path: Path, specs_cache: bool
-) -> None:
-    """A log entry cut part-way (one the checkpoint covers, and the newest) and data files
-    of the root and /etc/resources partitions deleted: fsck names each and exits 1;
-    --repair, which cannot read the Backup resource from the pond, gets the backup from
-    the pond's records (the specs cache, or else the URL its last push recorded), puts
-    everything back, and the pond is whole with its content root."""
+def _cut_covered_entry(pond_dir: Path) -> list[Path]:
+    """Cut part-way a log entry the checkpoint covers: only the commits' history reads it."""
+    log = pond_dir / "data" / "_delta_log"
+    first = min(int(c.name.split(".")[0]) for c in log.glob("*.checkpoint.parquet"))
+    entry = sorted(log.glob("*.json"))[first - 1]
+    with open(entry, "r+b") as f:
+        f.truncate(100)
+    return [entry]
+
+
+def _cut_newest_entry(pond_dir: Path) -> list[Path]:
+    """Cut part-way the newest log entry (a checkpoint at its version covers it)."""
+    entry = sorted((pond_dir / "data" / "_delta_log").glob("*.json"))[-1]
+    with open(entry, "r+b") as f:
+        f.truncate(100)
+    return [entry]
+
+
+def _delete_root_and_resources_files(pond_dir: Path) -> list[Path]:
+    """A data file of ``/`` and one of ``/etc/resources``: the pond opens, but cannot read
+    its Backup resource."""
     from duckpond.tinyfs.persistence import ROOT_ID
 
-    pond_dir = _file_backup_pond(tmp_path)
     with Pond.open(pond_dir) as pond:
         resources = pond.root.get("/etc/resources").node_id
+    data = pond_dir / "data"
+    lost = [sorted((data / f"part_id={p}").glob("*.parquet"))[0] for p in (ROOT_ID, resources)]
+    for f in lost:
+        f.unlink()
+    return lost
+
+
+@pytest.mark.parametrize(
+    ("fault", "specs_cache"),
+    [
+        (_cut_covered_entry, True),
+        (_cut_newest_entry, True),
+        (_delete_root_and_resources_files, True),
+        (_delete_root_and_resources_files, False),
+    ],
+    ids=["covered-entry", "newest-entry", "root-and-resources", "root-and-resources-no-cache"],
+)
+def test_repair_mends_cut_log_entries_and_the_data_files_of_root_and_resources(
+    tmp_path: Path, fault: Callable[[Path], list[Path]], specs_cache: bool
+) -> None:
+    """A log entry cut part-way, or data files of the root and /etc/resources partitions
+    deleted: fsck names each (not the parser's error) and exits 1; --repair, though the
+    pond may not read its Backup resource, gets the backup from the pond's records (the
+    specs cache, or else the URL its last push recorded), puts everything back, and the
+    pond is whole with its content root."""
+    pond_dir = _file_backup_pond(tmp_path)
     root = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)["content_root"]
     if not specs_cache:
         (pond_dir / "backups" / "_specs.json").unlink()
-
-    data = pond_dir / "data"
-    log = data / "_delta_log"
-    (checkpoint,) = log.glob("*.checkpoint.parquet")
-    covered = int(checkpoint.name.split(".")[0])
-    entries = sorted(log.glob("*.json"))
-    cut = [entries[covered - 1], entries[-1]]
-    for entry in cut:
-        with open(entry, "r+b") as f:
-            f.truncate(100)
-    deleted = [
-        sorted((data / f"part_id={part}").glob("*.parquet"))[0] for part in (ROOT_ID, resources)
-    ]
-    for f in deleted:
-        f.unlink()
-    faults = {str(p.relative_to(pond_dir)) for p in cut + deleted}
+    faults = {str(p.relative_to(pond_dir)) for p in fault(pond_dir)}
 
     broken = pond_cli(pond_dir, "fsck")
     assert broken.exit_code == 1
-    for fault in faults:
-        assert fault in broken.stdout, broken.stdout
-    assert "Invalid JSON" not in broken.stderr
+    assert broken.stderr.startswith("error: ") and "problem(s) found" in broken.stderr
+    for name in faults:
+        assert name in broken.stdout, broken.stdout
 
     result = pond_cli(pond_dir, "--json", "fsck", "--repair", "offsite")
     assert result.exit_code == 0, (result.stdout, result.stderr)
