@@ -154,7 +154,9 @@ class FsckReport:
                 f"({shown}): {self.leftovers_advice}"
             )
         if self.unsealed_files:
-            lines.append(f"{self.unsealed_files} new oplog file(s) not sealed: run pond recover")
+            lines.append(
+                f"{counted(self.unsealed_files, 'new oplog file')} not sealed: run pond recover"
+            )
         if self.content_root is not None:
             lines.append(f"content root at transaction {self.root_txn}: {self.content_root}")
         return "\n".join(lines)
