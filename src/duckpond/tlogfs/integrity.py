@@ -7,7 +7,8 @@ Three passes, none of which writes:
    stray.  Every sealed file (``seals``) must exist and hash to its seal; a
    blob must hash to its name.  So a flipped bit, a truncation or a deletion
    anywhere in the Delta table is named by its path, even where Delta itself
-   would read on without noticing.
+   would read on without noticing.  A log entry or checkpoint no seal covers yet
+   must parse.
 2. Rows.  Every version's bytes proved against the row's sha256 and size: a
    blob re-hashed (once, however many rows name it); inline content re-hashed
    where its data file is not sealed, and otherwise proved by the file's hash
@@ -76,8 +77,9 @@ _META_FILES = {SEALS_FILE, RETENTION_FILE, ARCHIVE_FILE, LEGACY_ARCHIVE_FILE}
 class FsckProblem:
     kind: str
     """One of: corrupt file, missing file, stray file, bad seal, unreadable oplog,
-    missing log entry, sha256 mismatch, size mismatch, missing blob, version gap,
-    bad directory, dangling entry, missing transaction, duplicate transaction."""
+    missing log entry, unreadable data file, sha256 mismatch, size mismatch, missing
+    blob, version gap, bad directory, dangling entry, missing transaction, duplicate
+    transaction."""
     node_id: str
     version: int
     detail: str
