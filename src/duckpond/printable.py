@@ -3,7 +3,8 @@
 A shared leaf like ``errors``: every layer may build a line of output that
 names a pond path or a host file (the CLI prints it, a library report returns
 it), and a name holding a newline or an escape sequence must neither split
-that line nor drive the terminal.
+that line nor drive the terminal; and a count reads as English (``1 file``,
+``2 files``).
 """
 
 from __future__ import annotations
@@ -17,3 +18,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def escape_controls(text: str) -> str:
     """``text`` with control characters written as Python escapes (``\\n``, ``\\x1b``)."""
     return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun``, the noun plural unless ``n`` is 1: ``1 file``, ``3 files``.
+
+    ``plural`` for a noun that does not take an ``s`` (``counted(2, "entry", "entries")``).
+    """
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"

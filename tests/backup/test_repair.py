@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,98 @@ def test_repair_takes_the_write_lock(tmp_path: Path) -> None:
         holder.communicate(b"", timeout=30)
     report = repair(pond.path, Remote(url), lock_timeout=5)
     assert report.ok and blob.exists() and report.repaired == [str(blob.relative_to(pond.path))]
+
+
+def _file_backup_pond(tmp_path: Path) -> Path:
+    """A pond with a checkpoint amid its log and one at its newest version, a Backup
+    resource at a file:// URL, pushed."""
+    from .conftest import backup_doc
+
+    pond = Pond.init(tmp_path / "pond")
+    pond.mkdir("/raw")
+    for i in range(4):
+        pond.write_bytes(f"/raw/n{i}.txt", f"note {i}".encode())
+    pond.close()
+    assert pond_cli(pond.path, "maintain").exit_code == 0  # compacts and checkpoints
+    doc = tmp_path / "backup.yaml"
+    doc.write_text(backup_doc("offsite", f"file://{tmp_path}/remote"))
+    assert pond_cli(pond.path, "apply", "-f", str(doc)).exit_code == 0
+    pond = Pond.open(pond.path)
+    pond.write_bytes("/raw/late.txt", b"late")
+    pond.close()
+    # A checkpoint at the newest version too: the newest entry is then read only by the
+    # commits' history, as after any `pond maintain`.
+    assert pond_cli(pond.path, "maintain").exit_code == 0
+    pushed = pond_cli(pond.path, "backup", "push", "offsite")
+    assert pushed.exit_code == 0, pushed.output
+    return pond.path
+
+
+def _cut_covered_entry(pond_dir: Path) -> list[Path]:
+    """Cut part-way a log entry the checkpoint covers: only the commits' history reads it."""
+    log = pond_dir / "data" / "_delta_log"
+    first = min(int(c.name.split(".")[0]) for c in log.glob("*.checkpoint.parquet"))
+    entry = sorted(log.glob("*.json"))[first - 1]
+    with open(entry, "r+b") as f:
+        f.truncate(100)
+    return [entry]
+
+
+def _cut_newest_entry(pond_dir: Path) -> list[Path]:
+    """Cut part-way the newest log entry (a checkpoint at its version covers it)."""
+    entry = sorted((pond_dir / "data" / "_delta_log").glob("*.json"))[-1]
+    with open(entry, "r+b") as f:
+        f.truncate(100)
+    return [entry]
+
+
+def _delete_root_and_resources_files(pond_dir: Path) -> list[Path]:
+    """A data file of ``/`` and one of ``/etc/resources``: the pond opens, but cannot read
+    its Backup resource."""
+    from duckpond.tinyfs.persistence import ROOT_ID
+
+    with Pond.open(pond_dir) as pond:
+        resources = pond.root.get("/etc/resources").node_id
+    data = pond_dir / "data"
+    lost = [sorted((data / f"part_id={p}").glob("*.parquet"))[0] for p in (ROOT_ID, resources)]
+    for f in lost:
+        f.unlink()
+    return lost
+
+
+@pytest.mark.parametrize(
+    ("fault", "specs_cache"),
+    [
+        (_cut_covered_entry, True),
+        (_cut_newest_entry, True),
+        (_delete_root_and_resources_files, True),
+        (_delete_root_and_resources_files, False),
+    ],
+    ids=["covered-entry", "newest-entry", "root-and-resources", "root-and-resources-no-cache"],
+)
+def test_repair_mends_cut_log_entries_and_the_data_files_of_root_and_resources(
+    tmp_path: Path, fault: Callable[[Path], list[Path]], specs_cache: bool
+) -> None:
+    """A log entry cut part-way, or data files of the root and /etc/resources partitions
+    deleted: fsck names each (not the parser's error) and exits 1; --repair, though the
+    pond may not read its Backup resource, gets the backup from the pond's records (the
+    specs cache, or else the URL its last push recorded), puts everything back, and the
+    pond is whole with its content root."""
+    pond_dir = _file_backup_pond(tmp_path)
+    root = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)["content_root"]
+    if not specs_cache:
+        (pond_dir / "backups" / "_specs.json").unlink()
+    faults = {str(p.relative_to(pond_dir)) for p in fault(pond_dir)}
+
+    broken = pond_cli(pond_dir, "fsck")
+    assert broken.exit_code == 1
+    assert broken.stderr.startswith("error: ") and "problem(s) found" in broken.stderr
+    for name in faults:
+        assert name in broken.stdout, broken.stdout
+
+    result = pond_cli(pond_dir, "--json", "fsck", "--repair", "offsite")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    assert faults <= set(report["repaired"]) and not report["unrepaired"]
+    after = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)
+    assert after["ok"] and after["content_root"] == root

@@ -111,11 +111,42 @@ def delete_data_file(pond_dir: Path, rng: random.Random) -> str:
     return str(target.relative_to(pond_dir))
 
 
-def truncate_log_entry(pond_dir: Path, rng: random.Random) -> str:
-    target = rng.choice(_files(pond_dir, "_delta_log/*", ".json"))
+def _cut(target: Path, rng: random.Random) -> str:
+    """Cut ``target`` short part-way: at least one byte kept, at least one lost."""
     data = target.read_bytes()
-    target.write_bytes(data[: rng.randrange(len(data))])
+    target.write_bytes(data[: rng.randrange(1, len(data))])
+    return str(target.relative_to(pond_dir_of(target)))
+
+
+def pond_dir_of(path: Path) -> Path:
+    return next(p.parent for p in path.parents if p.name == "data")
+
+
+def truncate_log_entry(pond_dir: Path, rng: random.Random) -> str:
+    return _cut(rng.choice(_files(pond_dir, "_delta_log/*", ".json")), rng)
+
+
+def truncate_log_entry_before_checkpoint(pond_dir: Path, rng: random.Random) -> str:
+    """An entry the snapshot does not read (the checkpoint covers it), only the commits'
+    history does: a fault once reported as the parser's error, naming no file."""
+    (checkpoint,) = _files(pond_dir, "_delta_log/*", ".checkpoint.parquet")
+    covered = int(checkpoint.name.split(".")[0])
+    entries = _files(pond_dir, "_delta_log/*", ".json")
+    return _cut(rng.choice([e for e in entries if int(e.name.split(".")[0]) < covered]), rng)
+
+
+def empty_log_entry(pond_dir: Path, rng: random.Random) -> str:
+    target = rng.choice(_files(pond_dir, "_delta_log/*", ".json"))
+    target.write_bytes(b"")
     return str(target.relative_to(pond_dir))
+
+
+def truncate_checkpoint(pond_dir: Path, rng: random.Random) -> str:
+    return _cut(rng.choice(_files(pond_dir, "_delta_log/*", ".checkpoint.parquet")), rng)
+
+
+def truncate_data_file(pond_dir: Path, rng: random.Random) -> str:
+    return _cut(rng.choice(_snapshot_data_files(pond_dir)), rng)
 
 
 def delete_log_entry(pond_dir: Path, rng: random.Random) -> str:
@@ -138,22 +169,39 @@ FAULTS: list[Fault] = [
     flip_checkpoint,
     delete_data_file,
     truncate_log_entry,
+    truncate_log_entry_before_checkpoint,
+    empty_log_entry,
+    truncate_checkpoint,
+    truncate_data_file,
     delete_log_entry,
     stray_file,
 ]
 
 
-def test_every_injected_fault_is_named(base: Path, tmp_path: Path) -> None:
-    """35 faults at random places, each in a fresh byte copy: fsck names every one."""
+def test_every_injected_fault_is_named_and_repaired(base: Path, tmp_path: Path) -> None:
+    """40 faults at random places, each in a fresh byte copy: fsck names every one (and
+    does not stop at it), and repair from a file:// backup of the pond mends every one
+    the backup holds (all but a stray), back to the pond's content root."""
+    from duckpond.backup import Remote, push, repair
+
+    url = f"file://{tmp_path}/remote"
+    push(base, Remote(url, create=True), "offsite")
+    root = Pond.check(base).content_root
     rng = random.Random(20261207)
     found: dict[str, int] = {}
-    for i in range(35):
+    for i in range(40):
         fault = FAULTS[i % len(FAULTS)] if i < len(FAULTS) else rng.choice(FAULTS)
         pond_dir = copy_of(base, tmp_path, f"copy{i}")
         target = fault(pond_dir, rng)
         report = Pond.check(pond_dir)
         named = [p for p in report.problems if p.path == target]
         assert not report.ok and named, f"{fault.__name__} on {target}: {report.summary()}"
+        mended = repair(pond_dir, Remote(url))
+        if fault is stray_file:
+            assert [where for where, _ in mended.unrepaired] == [target]
+        else:
+            assert mended.ok and target in mended.repaired, (fault.__name__, mended.to_json())
+            assert mended.fsck.content_root == root
         found[fault.__name__] = found.get(fault.__name__, 0) + 1
         shutil.rmtree(pond_dir)
     assert set(found) == {f.__name__ for f in FAULTS}
@@ -194,3 +242,43 @@ def test_files_a_crash_left_unsealed_are_a_note_and_recover_seals_them(
     assert newest.strip() in recovered.sealed_files
     after = Pond.check(pond_dir)
     assert after.ok and after.unsealed_files == 0, after.summary()
+
+
+def test_an_unsealed_log_entry_cut_short_is_named_and_the_summary_names_leftovers(
+    base: Path, tmp_path: Path
+) -> None:
+    """A log entry no seal covers yet (its commit's process died before sealing) is named
+    when its bytes do not parse; leftovers are named in the summary; no line of the
+    summary has an empty subject."""
+    pond_dir = copy_of(base, tmp_path)
+    seals = pond_dir / "data" / "_pond" / "seals"
+    lines = seals.read_text().splitlines(keepends=True)
+    newest = max(line.split(" ", 2)[2].strip() for line in lines if "_delta_log/" in line)
+    seals.write_text("".join(line for line in lines if line.split(" ", 2)[2].strip() != newest))
+    entry = pond_dir / "data" / newest
+    entry.write_bytes(entry.read_bytes()[:100])
+
+    report = Pond.check(pond_dir)
+    rel = str(entry.relative_to(pond_dir))
+    (named,) = [p for p in report.problems if p.path == rel]
+    assert named.kind == "corrupt file" and "do not parse" in named.detail, report.summary()
+
+    # A data file of one transaction gone: its transaction is a problem without a path.
+    pond_dir = copy_of(base, tmp_path, "copy2")
+    (pond_dir / "data" / "_delta_log" / "_commit_0123abcd.json.tmp").write_bytes(b"{}")
+    with Pond.open(pond_dir) as pond:
+        pond.write_bytes("/raw/one.txt", b"one")
+        last = pond.last_txn
+        (lone,) = [f for f in pond.persistence.snapshot_files() if f not in _names(base)]
+    (pond_dir / "data" / lone).unlink()
+    report = Pond.check(pond_dir)
+    text = report.summary()
+    assert f"missing transaction: transaction {last} has no rows" in text, text
+    assert ": :" not in text
+    assert "1 leftover file of interrupted writes (data/_delta_log/_commit_0123abcd" in text
+    assert report.to_json()["leftovers"] == ["data/_delta_log/_commit_0123abcd.json.tmp"]
+
+
+def _names(pond_dir: Path) -> set[str]:
+    with Pond.open(pond_dir) as pond:
+        return set(pond.persistence.snapshot_files())

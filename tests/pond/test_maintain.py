@@ -206,6 +206,17 @@ def test_du_names_the_parts_and_what_maintain_would_reclaim(base: Path, tmp_path
     assert '"blob_bytes"' in result.output and '"/raw"' in result.output
 
 
+def test_du_counts_in_english(tmp_path: Path) -> None:
+    pond = Pond.init(tmp_path / "pond")
+    pond.write_bytes("/big.bin", os.urandom(300_000))  # the one blob
+    pond.close()
+    result = CliRunner().invoke(cli, ["--pond", str(pond.path), "du"])
+    assert result.exit_code == 0, result.output
+    (blobs,) = [line for line in result.output.splitlines() if line.startswith("blobs ")]
+    assert blobs.endswith("(1 file)"), blobs
+    assert "(0 files, disposable)" in result.output and "(1 files" not in result.output
+
+
 def test_the_cache_is_pruned_to_its_bound(base: Path, tmp_path: Path) -> None:
     pond_dir = copy_of(base, tmp_path)
     cache = pond_dir / "cache"

@@ -38,6 +38,7 @@ REPAIRABLE = frozenset(
         "missing blob",
         "sha256 mismatch",
         "size mismatch",
+        "unreadable data file",
     }
 )
 MAX_ROUNDS = 4
@@ -130,6 +131,41 @@ def _repair(pond_dir: Path, remote: Remote) -> RepairReport:
         if (where, why) not in report.unrepaired:
             report.unrepaired.append((where, why))
     return report
+
+
+def recorded_spec(pond_dir: Path, name: str) -> dict[str, Any] | None:
+    """Backup ``name``'s spec fields as the pond recorded them outside its oplog, or None.
+
+    For a pond whose oplog cannot be read (a data file of ``/etc/resources`` lost, a
+    log entry cut short): the specs cache (``backups/_specs.json``, ``state.SpecCache``:
+    URL, endpoint, and secrets as ``${env:...}`` references, never values) if it names
+    ``name`` with the URL the last push to it recorded (``backups/<name>.json``), or if
+    there is no such record; otherwise that recorded URL alone, whose store settings
+    then come from the environment (``AWS_*``).  Nothing here is trusted for content:
+    every object fetched is checked against the backup's push records, and put back
+    only where ``fsck`` names a local file missing or bad.
+    """
+    import json
+
+    from .state import SPECS_FILE, SPECS_FORMAT, STATE_DIR, state_path
+
+    spec: dict[str, Any] | None = None
+    try:
+        raw = json.loads((pond_dir / STATE_DIR / SPECS_FILE).read_text(encoding="utf-8"))
+        found = raw["specs"][name] if raw.get("format") == SPECS_FORMAT else None
+        if isinstance(found, dict) and isinstance(found.get("url"), str):
+            spec = found
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
+    pushed_to: str | None = None
+    try:
+        url = json.loads(state_path(pond_dir, name).read_text(encoding="utf-8"))["url"]
+        pushed_to = url if isinstance(url, str) else None
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    if spec is not None and pushed_to in (None, spec["url"]):
+        return spec
+    return None if pushed_to is None else {"url": pushed_to}
 
 
 def _integrity() -> Any:

@@ -337,18 +337,22 @@ def _pond_id(where: Path | PondFiles) -> str:
 def repair_pond(path: Any, name: str) -> RepairReport:
     """``fsck --repair``: mend the pond at ``path`` from its backup ``name``.
 
-    The store comes from the Backup resource when the pond opens.  A pond too damaged
-    to open (a log entry lost, say) cannot read its resources: then the URL is the one
-    its last push to ``name`` recorded (``$POND/backups/<name>.json``) and the endpoint
-    and credentials come from the environment (``AWS_*``), as for ``pond restore``.
-    Raises ``ConfigError`` if neither names the backup, ``RemoteError`` if the store
-    cannot be used.
+    A local pond is mended first without reading it: the backup's settings come from
+    what the pond recorded outside its oplog (``backup.repair.recorded_spec``: the specs
+    cache, or the URL of the last push with store settings from ``AWS_*``), and every
+    file ``fsck`` names missing or bad is fetched by its key.  So a pond too damaged to
+    read its own Backup resource (a data file of ``/`` or ``/etc/resources`` lost, a log
+    entry cut short) is mended all the same.  Only if something is left, or nothing was
+    recorded, is the pond opened for its Backup resource, and mended from that store
+    if it is another.  Raises ``ConfigError`` if neither names the backup,
+    ``RemoteError`` if the store cannot be used.
     """
     from pathlib import Path
 
-    from ..backup import Remote, repair
-    from ..backup.state import state_path
+    from ..backup import repair
+    from ..backup.repair import recorded_spec
     from ..errors import PondError
+    from ..pipeline.backupstore import backup_remote
     from ..tlogfs.objectstore import is_store_url
     from .core import Pond
 
@@ -356,19 +360,25 @@ def repair_pond(path: Any, name: str) -> RepairReport:
         with Pond.open(path) as pond:
             return pond.backups.repair(name)
     where = Path(path).expanduser().absolute()
+    fields = recorded_spec(where, name)
+    first: RepairReport | None = None
+    if fields is not None:
+        with boundary():
+            first = repair(where, backup_remote(fields))
+        if first.ok:
+            return first
     try:
-        pond = Pond.open(where)
-    except PondError as e:
-        import json
-
-        try:
-            url = json.loads(state_path(where, name).read_text(encoding="utf-8"))["url"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise ConfigError(
-                f"the pond cannot be opened ({e}) and has no record of a push to {name!r}"
-            ) from None
-        return repair(where, Remote(str(url)))
-    try:
-        return pond.backups.repair(name)
-    finally:
-        pond.close()
+        with Pond.open(where) as pond:
+            remote = pond.backups.remote(name)
+    except (PondError, OSError) as e:
+        if first is not None:
+            return first
+        raise ConfigError(
+            f"the pond cannot be read ({e}) and has no record of a push to {name!r}"
+        ) from None
+    if first is not None and remote.url == first.url:
+        return first
+    report = repair(where, remote)
+    if first is not None:
+        report.repaired = first.repaired + report.repaired
+    return report

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, guarded
+from ..printable import counted
 from .facet import Facet
 
 if TYPE_CHECKING:
@@ -51,9 +52,9 @@ class SpaceReport:
     def summary(self) -> str:
         u = self.usage
         lines = [
-            f"{'log':<24} {u.log_bytes:>14}  ({u.log_files} files: Delta log and data files)",
-            f"{'blobs':<24} {u.blob_bytes:>14}  ({u.blob_files} files)",
-            f"{'cache':<24} {u.cache_bytes:>14}  ({u.cache_files} files, disposable)",
+            f"{'log':<24} {u.log_bytes:>14}  ({counted(u.log_files, 'file')}: Delta log and data files)",
+            f"{'blobs':<24} {u.blob_bytes:>14}  ({counted(u.blob_files, 'file')})",
+            f"{'cache':<24} {u.cache_bytes:>14}  ({counted(u.cache_files, 'file')}, disposable)",
             f"{'other':<24} {u.other_bytes:>14}",
             f"{'total':<24} {u.total_bytes:>14}",
             "stored versions by directory (bytes before compression, all history):",

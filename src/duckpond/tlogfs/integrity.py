@@ -7,7 +7,8 @@ Three passes, none of which writes:
    stray.  Every sealed file (``seals``) must exist and hash to its seal; a
    blob must hash to its name.  So a flipped bit, a truncation or a deletion
    anywhere in the Delta table is named by its path, even where Delta itself
-   would read on without noticing.
+   would read on without noticing.  A log entry or checkpoint no seal covers yet
+   must parse.
 2. Rows.  Every version's bytes proved against the row's sha256 and size: a
    blob re-hashed (once, however many rows name it); inline content re-hashed
    where its data file is not sealed, and otherwise proved by the file's hash
@@ -41,7 +42,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import PondCorruptError, PondError, PondNotFoundError
+from ..errors import PondCorruptError, PondError, PondNotFoundError, boundary
+from ..printable import counted
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
 from .arrays import int64s, strings
 from .blobs import BlobStore
@@ -75,8 +77,9 @@ _META_FILES = {SEALS_FILE, RETENTION_FILE, ARCHIVE_FILE, LEGACY_ARCHIVE_FILE}
 class FsckProblem:
     kind: str
     """One of: corrupt file, missing file, stray file, bad seal, unreadable oplog,
-    missing log entry, sha256 mismatch, size mismatch, missing blob, version gap,
-    bad directory, dangling entry, missing transaction, duplicate transaction."""
+    missing log entry, unreadable data file, sha256 mismatch, size mismatch, missing
+    blob, version gap, bad directory, dangling entry, missing transaction, duplicate
+    transaction."""
     node_id: str
     version: int
     detail: str
@@ -97,6 +100,8 @@ class FsckReport:
     """The newest oplog files, written by a commit that crashed before sealing them."""
     debris_files: int = 0
     """Temporary files and data files of commits that never landed (``recover`` removes them)."""
+    leftovers: list[str] = field(default_factory=list)
+    """The unreferenced blobs and debris files counted above, relative to the pond directory."""
     content_root: str | None = None
     """64 hex digits over the tree at ``root_txn``; None if the tree could not be read."""
     root_txn: int = 0
@@ -125,6 +130,7 @@ class FsckReport:
             "unreferenced_blobs": self.unreferenced_blobs,
             "unsealed_files": self.unsealed_files,
             "debris_files": self.debris_files,
+            "leftovers": list(self.leftovers),
             "problems": [asdict(p) for p in self.problems],
         }
 
@@ -137,17 +143,29 @@ class FsckReport:
         for p in self.problems:
             node = "" if p.node_id == "-" else f"node {p.node_id} version {p.version}"
             where = f"{p.path} ({node})" if p.path and node else (p.path or node)
-            lines.append(f"{p.kind}: {where}: {p.detail}")
+            # A problem of the whole oplog (a transaction missing) has no file or node.
+            lines.append(f"{p.kind}: {where}: {p.detail}" if where else f"{p.kind}: {p.detail}")
         if self.unreferenced_blobs or self.debris_files:
+            shown = ", ".join(self.leftovers[:_LEFTOVERS_SHOWN])
+            more = len(self.leftovers) - _LEFTOVERS_SHOWN
+            if more > 0:
+                shown += f" and {more} more"
             lines.append(
-                f"{self.unreferenced_blobs} unreferenced blob(s) and {self.debris_files} "
-                f"leftover file(s) of interrupted writes: {self.leftovers_advice}"
+                f"{counted(self.unreferenced_blobs, 'unreferenced blob')} and "
+                f"{counted(self.debris_files, 'leftover file')} of interrupted writes "
+                f"({shown}): {self.leftovers_advice}"
             )
         if self.unsealed_files:
-            lines.append(f"{self.unsealed_files} new oplog file(s) not sealed: run pond recover")
+            lines.append(
+                f"{counted(self.unsealed_files, 'new oplog file')} not sealed: run pond recover"
+            )
         if self.content_root is not None:
             lines.append(f"content root at transaction {self.root_txn}: {self.content_root}")
         return "\n".join(lines)
+
+
+_LEFTOVERS_SHOWN = 3
+"""How many leftover files the summary names (``--json`` lists them all)."""
 
 
 def _require_pond(pond_dir: str | os.PathLike[str]) -> Path:
@@ -349,7 +367,7 @@ def _check_rows(
         try:
             parquet = pq.ParquetFile(store.data_dir / rel)
             if rel in proved:
-                table = parquet.read(columns=_SEALED_COLUMNS)
+                table = _read_columns(parquet, _SEALED_COLUMNS)
                 tables.append(table)
                 # Its inline bytes count as checked: the file's hash proved them.
                 size = table.column("size")
@@ -357,9 +375,12 @@ def _check_rows(
                 report.bytes_checked += inline_bytes or 0
                 continue
             # No seal proves this file: every inline content is hashed again.
-            table = parquet.read(columns=_ROW_COLUMNS)
+            table = _read_columns(parquet, _ROW_COLUMNS)
         except (OSError, pa.ArrowException) as e:
-            problem("unreadable data file", "-", 0, str(e), f"{DATA_DIR}/{rel}")
+            where = f"{DATA_DIR}/{rel}"
+            # A file pass 1 named (missing, or not its sealed bytes) is named once.
+            if not any(p.path == where for p in report.problems):
+                problem("unreadable data file", "-", 0, str(e), where)
             continue
         # Row by row, in Python: these files are few (the newest, before recover seals
         # them), and their string columns may be string_view, which Arrow's filter
@@ -441,16 +462,43 @@ def _check_rows(
                     f"{entry.name!r} -> unknown node {entry.node_id}",
                 )
 
-    # Every kept transaction writes rows and is one commit: its number shows in both, once.
+    # Every kept transaction writes rows: its number shows in them (``_check_commits``
+    # checks it is one commit).
     for txn in sorted(set(range(floor, store.last_txn + 1)) - with_rows):
         problem("missing transaction", "-", txn, f"transaction {txn} has no rows in the oplog")
+    return referenced
+
+
+def _read_columns(parquet: pq.ParquetFile, columns: list[str]) -> pa.Table:
+    """``columns`` of an oplog data file, as the oplog's types (``_META_SCHEMA``'s for
+    those it names); raises ``pa.ArrowInvalid`` if the file lacks one or holds another
+    type (a damaged footer can rename a column, and Parquet skips a missing one)."""
+    table = parquet.read(columns=columns)
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise pa.ArrowInvalid(f"no column {', '.join(missing)} in the file's schema")
+    return table.select(columns).cast(
+        pa.schema(
+            [
+                _META_SCHEMA.field(c) if c in _META_SCHEMA.names else table.schema.field(c)
+                for c in columns
+            ]
+        )
+    )
+
+
+def _check_commits(store: DeltaPersistence, report: FsckReport) -> None:
+    """Every transaction is one Delta commit (read from the commits' metadata)."""
     seen: dict[int, int] = {}
     for t in store.transactions():
         seen[t.txn_seq] = seen.get(t.txn_seq, 0) + 1
     for txn, count in sorted(seen.items()):
         if count > 1:
-            problem("duplicate transaction", "-", txn, f"{count} Delta commits claim txn {txn}")
-    return referenced
+            report.problems.append(
+                FsckProblem(
+                    "duplicate transaction", "-", txn, f"{count} Delta commits claim txn {txn}"
+                )
+            )
 
 
 # -- pass 3: the content root -------------------------------------------------------
@@ -492,43 +540,70 @@ def fsck(pond_dir: str | os.PathLike[str], *, at_txn: int | None = None) -> Fsck
     """Re-hash every file, version and blob; check the oplog; compute the content root.
 
     The root is of the tree at ``at_txn`` (default: the newest transaction).
-    Never writes.  Raises ``PondNotFoundError`` if there is no pond, and
-    ``ConfigError`` (``HistoryRemovedError``) for an ``at_txn`` that is not kept.
+    Never writes.  A damaged pond is a report, not an exception: every oplog file
+    whose bytes differ from its seal or cannot be parsed is named by its path, and a
+    step that cannot read the table (its rows, its commits' history, its tree) is an
+    ``unreadable oplog`` problem saying which, after which the other steps still run.
+    Raises ``PondNotFoundError`` if there is no pond, and ``ConfigError``
+    (``HistoryRemovedError``) for an ``at_txn`` that is not kept.
     """
     pond = _require_pond(pond_dir)
     root = pond / DATA_DIR
     report = FsckReport()
     files, seals, proved = _check_files(root, report)
+    # An oplog file no seal proves (the newest, not sealed yet) must at least parse.
+    _check_parses(root, [rel for rel in files.oplog if rel not in seals], report)
     # Every blob on disk is hashed once, in threads, whether rows name it or not (an
     # unreferenced one is proved too: a corrupt one is named).
     blob_hashes: dict[Path, Seal | None] = {
         path: None if isinstance(found, OSError) else found
         for path, found in hash_files(files.blobs.values()).items()
     }
+
+    def unreadable(what: str, e: BaseException) -> None:
+        report.problems.append(FsckProblem("unreadable oplog", "-", 0, f"{what}: {e}", DATA_DIR))
+
     try:
-        store = DeltaPersistence.open(pond)
-    except PondError as e:
-        report.problems.append(FsckProblem("unreadable oplog", "-", 0, str(e), DATA_DIR))
+        with boundary():
+            store = DeltaPersistence.open(pond)
+    except (PondError, OSError) as e:
+        unreadable("the table cannot be opened", e)
         return report
     floor = store.retention()
     report.earliest_kept_txn = floor.earliest_txn if floor else 1
     if at_txn is not None:
         # Refused here, before any work, if the transaction is not kept.
         past = DeltaPersistence.open(pond, at_txn=at_txn)
+    named: set[Path] | None = None
+    # Each step on its own: one that cannot read (a log entry cut short that only the
+    # commits' history reads, say) must not hide what the others find.
     try:
-        _check_log(root, store, report)
-        named = _check_rows(store, report, report.earliest_kept_txn, proved, blob_hashes)
-        view = past if at_txn is not None else store
-        report.root_txn = view.last_txn
-        report.content_root = content_root(view)
+        with boundary():
+            _check_log(root, store, report)
+            named = _check_rows(store, report, report.earliest_kept_txn, proved, blob_hashes)
     except (PondError, OSError) as e:
-        report.problems.append(FsckProblem("unreadable oplog", "-", 0, str(e), DATA_DIR))
+        unreadable("the rows cannot be read", e)
+    try:
+        with boundary():
+            _check_commits(store, report)
+    except (PondError, OSError) as e:
+        unreadable("the commits' history cannot be read", e)
+    try:
+        with boundary():
+            view = past if at_txn is not None else store
+            report.root_txn = view.last_txn
+            report.content_root = content_root(view)
+    except (PondError, OSError) as e:
+        unreadable("the tree cannot be read", e)
+    if named is None:
+        # Without the rows no blob can be told unreferenced, nor a data file debris.
         return report
 
     for digest, path in files.blobs.items():
         if path in named:
             continue
         report.unreferenced_blobs += 1
+        report.leftovers.append(f"{DATA_DIR}/{LARGE_FILES_DIR}/{path.name}")
         found = blob_hashes.get(path)
         if found is None or found.sha256 != digest:
             report.problems.append(
@@ -543,7 +618,41 @@ def fsck(pond_dir: str | os.PathLike[str], *, at_txn: int | None = None) -> Fsck
     to_seal, debris = loose_files(files, seals, store)
     report.unsealed_files = len(to_seal)
     report.debris_files = len(debris)
+    report.leftovers = sorted(report.leftovers + [f"{DATA_DIR}/{rel}" for rel in debris])
     return report
+
+
+def _check_parses(root: Path, rels: list[str], report: FsckReport) -> None:
+    """Name as corrupt each log entry and checkpoint among ``rels`` (oplog files no seal
+    covers, relative to ``data/``) whose bytes do not parse: each line of an entry must
+    be a JSON object, a checkpoint's Parquet footer must read.  (Both are written whole
+    or not at all, so a crash cannot leave one that fails; a data file the table uses
+    is parsed by the rows pass, and one it does not use is a crash's leftover.)"""
+    for rel in sorted(rels):
+        if not rel.startswith(f"{DELTA_LOG_DIR}/"):
+            continue
+        path = root / rel
+        try:
+            if rel.endswith(".json"):
+                lines = path.read_bytes().splitlines()
+                if not lines:
+                    raise ValueError("it is empty")
+                for number, line in enumerate(lines, 1):
+                    try:
+                        action = json.loads(line)
+                    except ValueError as e:
+                        raise ValueError(f"line {number} is not JSON ({e})") from None
+                    if not isinstance(action, dict):
+                        raise ValueError(f"line {number} is not a JSON object")
+            else:
+                pq.ParquetFile(path).metadata  # noqa: B018 (reading the footer is the check)
+        except OSError as e:
+            detail = f"cannot be read: {e.strerror or e}"
+        except (ValueError, pa.ArrowException) as e:
+            detail = f"not sealed, and its bytes do not parse: {e}"
+        else:
+            continue
+        report.problems.append(FsckProblem("corrupt file", "-", 0, detail, f"{DATA_DIR}/{rel}"))
 
 
 def loose_files(
