@@ -51,6 +51,13 @@ def test_a_backup_added_after_maintain_starts_from_the_snapshot(
     with Pond.open(s3_url) as in_place:  # read in place: a Delta table from its checkpoint
         assert in_place.last_txn == pond.last_txn
         assert in_place.read_bytes("/raw/big-c.bin") == pond.read_bytes("/raw/big-c.bin")
+        # The retention the backup carries holds in place too.
+        assert [(r.txn_seq, r.content_removed) for r in in_place.log()] == [
+            (r.txn_seq, r.content_removed) for r in pond.log()
+        ]
+    with pytest.raises(HistoryRemovedError) as in_place_refused:
+        Pond.open(s3_url, at_txn=earliest - 1)
+    assert in_place_refused.value.earliest == earliest
 
     # Later pushes go on from there; a prune of the seeded remote keeps it restorable.
     pond.write_bytes("/raw/after.txt", b"after the first push")

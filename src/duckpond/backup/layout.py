@@ -59,7 +59,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CorruptDataError
-from ..tlogfs.layout import BACKUP_RECORDS_PREFIX, BLOB_PREFIX, DATA_DIR, LARGE_FILES_DIR
+from ..tlogfs.layout import (
+    BACKUP_META_PREFIX,
+    BACKUP_RECORDS_PREFIX,
+    BLOB_PREFIX,
+    DATA_DIR,
+    LARGE_FILES_DIR,
+)
 
 LOG_PREFIX = f"{DATA_DIR}/_delta_log/"
 BLOBS_PREFIX = f"{DATA_DIR}/{LARGE_FILES_DIR}/"
@@ -82,7 +88,7 @@ def blob_key(sha256: str) -> str:
 
 
 RUNS_PREFIX = "runs/"
-META_PREFIX = "meta/"
+META_PREFIX = BACKUP_META_PREFIX
 META_FILES = ("retention.json", "transactions.parquet")
 """The files of ``$POND/data/_pond`` a backup carries (``tlogfs.retention``'s names)."""
 

@@ -22,6 +22,9 @@ DELTA_LOG_DIR = "_delta_log"
 
 
 BACKUP_RECORDS_PREFIX = "pushes/"
+BACKUP_META_PREFIX = "meta/"
+"""Where a backup keeps copies of ``data/_pond``'s retention files, by content
+(``backup.layout``: ``meta/<sha256>-<name>``)."""
 """Where a backup keeps its push records (``duckpond.backup.layout``), beside ``data/``: a
 store prefix holding any is a backup, read-only, even where its first commit says the
 pond it came from was kept on S3 and written in place."""

@@ -73,7 +73,7 @@ from .remote import RemoteBlobStore, RemoteFiles
 from .retention import Retention, archived_commits, read_retention
 from .seals import Seals
 from .shared import COMMIT_RETRIES, SHARED_STORE_KEY, cache_dir, check_create_only
-from .tablefiles import DirTableFiles, StoreTableFiles, TableFiles
+from .tablefiles import BackupTableFiles, DirTableFiles, StoreTableFiles, TableFiles
 
 __all__ = ["MAINTENANCE_INTERVAL", "PARTITION_FILE_LIMIT", "DeltaPersistence", "TxnRecord"]
 
@@ -103,9 +103,11 @@ class DeltaPersistence:
         # carries none, so a directory of ours that holds none, never a relative path the
         # working directory would resolve.
         self.table_files: TableFiles = (
-            StoreTableFiles(remote)
-            if remote is not None and remote.shared
-            else DirTableFiles(pond_dir / DATA_DIR)
+            DirTableFiles(pond_dir / DATA_DIR)
+            if remote is None
+            else StoreTableFiles(remote)
+            if remote.shared
+            else BackupTableFiles(remote)
         )
         self._dt = table
         # A pond on S3 has no lock: Delta's create-only commit keeps writers apart.

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .layout import DATA_DIR
+from .layout import BACKUP_META_PREFIX, BACKUP_RECORDS_PREFIX, DATA_DIR, META_DIR
 
 if TYPE_CHECKING:
     from .remote import RemoteFiles
@@ -170,3 +170,89 @@ class StoreTableFiles(TableFiles):
                             continue
         except Exception as e:
             raise self._error(e) from None
+
+
+class BackupTableFiles(TableFiles):
+    """The retention files of a backup read in place (``pond --pond s3://backup ...``).
+
+    A backup keeps ``data/_pond``'s files as ``meta/<sha256>-<name>`` objects (what each
+    push saw, ``backup.layout``), and a pruned backup's ``pushes/floor.json`` names the
+    earliest transaction it holds.  Read here: the highest retention floor of them, and
+    one commit archive holding every archived transaction, so a read before what the
+    backup holds is refused by name and ``pond log`` lists every transaction, as in a
+    restore.  Each object is checked against the sha256 in its name.  Read-only.
+    """
+
+    def __init__(self, files: RemoteFiles) -> None:
+        self.files = files
+        self.where = files.location.url
+
+    def _metas(self, name: str) -> list[bytes]:
+        import hashlib
+
+        import obstore
+
+        from ..errors import PondCorruptError
+
+        out = []
+        try:
+            listed = [
+                str(m["path"])
+                for chunk in obstore.list(self.files.store, BACKUP_META_PREFIX, chunk_size=1000)
+                for m in chunk
+            ]
+        except Exception as e:
+            from .objectstore import remote_error
+
+            raise remote_error(e, self.files.location, self.files.options) from None
+        for key in sorted(k for k in listed if k.endswith(f"-{name}")):
+            sha = key[len(BACKUP_META_PREFIX) :].split("-", 1)[0]
+            data = bytes(self.files._get(key).bytes())
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise PondCorruptError(f"{self.where}/{key} does not match its sha256")
+            out.append(data)
+        return out
+
+    def _floor(self) -> bytes | None:
+        import json
+
+        from .retention import RETENTION_FILE
+
+        floors: list[dict[str, object]] = [json.loads(d) for d in self._metas(RETENTION_FILE)]
+        try:
+            pruned = json.loads(
+                bytes(self.files._get(f"{BACKUP_RECORDS_PREFIX}floor.json").bytes())
+            )
+            floors.append(
+                {"earliest_txn": pruned["earliest_txn"], "removed_at": pruned["removed_at"]}
+            )
+        except FileNotFoundError:
+            pass
+        if not floors:
+            return None
+        best = max(floors, key=lambda f: int(str(f["earliest_txn"])))
+        return json.dumps(best).encode()
+
+    def read(self, rel: str) -> bytes | None:
+        from .retention import ARCHIVE_FILE, RETENTION_FILE, _parquet_bytes, _parse_archive
+
+        if rel == f"{META_DIR}/{RETENTION_FILE}":
+            return self._floor()
+        if rel == f"{META_DIR}/{ARCHIVE_FILE}":
+            archives = self._metas(ARCHIVE_FILE)
+            if len(archives) <= 1:
+                return archives[0] if archives else None
+            by_txn: dict[int, dict[str, object]] = {}
+            for data in archives:
+                by_txn.update(_parse_archive(data, None, self.where))
+            return _parquet_bytes([by_txn[t] for t in sorted(by_txn)])
+        return None
+
+    def listing(self, rel_dir: str = "") -> list[TableFile]:
+        return []
+
+    def update(self, rel: str, fn: Callable[[bytes | None], bytes]) -> None:
+        raise PermissionError(f"{self.where} is a backup read in place: it is not written")
+
+    def delete(self, rels: list[str]) -> None:
+        raise PermissionError(f"{self.where} is a backup read in place: it is not written")
