@@ -96,8 +96,10 @@ class LocalLog:
             raise PondCorruptError(f"{self.files.where} has an empty Delta log")
         return versions[-1]
 
-    def read(self, version: int) -> LocalVersion:
-        """Version ``version``'s log entry and the data files it adds."""
+    def read(self, version: int, *, blobs: bool = True) -> LocalVersion:
+        """Version ``version``'s log entry and the data files it adds; with ``blobs``
+        False, the files' ``blobs`` are left unknown (their statistics not parsed: a
+        restore's check of what it wrote needs only keys and sizes)."""
         where = f"{self.files.where}/{log_key(version)}"
         raw = self.files.read(log_key(version))
         txn_seq: int | None = None
@@ -122,7 +124,7 @@ class LocalLog:
                     LocalFile(
                         data_key(relative),
                         int(add["size"]),
-                        self.blobs_from_stats(add.get("stats")),
+                        self.blobs_from_stats(add.get("stats")) if blobs else None,
                     )
                 )
         return LocalVersion(

@@ -420,7 +420,7 @@ def _check_complete(stage: Path, records: list[PushRecord], txn: int) -> None:
         raise CorruptDataError(f"the restored log ends at version {log.newest()}")
     newest_txn = 0
     for record in records:
-        version = log.read(record.version)
+        version = log.read(record.version, blobs=False)
         if version.txn_seq is not None:
             newest_txn = version.txn_seq
         for f in version.data_files:
