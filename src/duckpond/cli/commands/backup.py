@@ -44,6 +44,22 @@ def _failures(reports: list[PushReport]) -> str:
     return "; ".join(f"{name}: {why}" for name, why in reasons if why)
 
 
+def push_lines(reports: list[PushReport]) -> list[str]:
+    """What ``pond backup push`` prints of its pushes: one line a backup."""
+    lines = []
+    for r in reports:
+        if not r.ok:
+            lines.append(f"{r.name}: failed")
+        elif r.up_to_date:
+            lines.append(f"{r.name}: up to date at txn {r.last_txn} ({r.url})")
+        else:
+            lines.append(
+                f"{r.name}: pushed through txn {r.last_txn} to {r.url}: {r.objects_sent} "
+                f"object(s), {_size(r.bytes_sent)} in {r.elapsed_s:.2f} s"
+            )
+    return lines
+
+
 @backup.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @pass_settings
@@ -74,16 +90,8 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
         if failed:
             raise UserError(_failures(reports))
         return
-    for r in reports:
-        if not r.ok:
-            out.message(f"{r.name}: failed")
-        elif r.up_to_date:
-            out.message(f"{r.name}: up to date at txn {r.last_txn} ({r.url})")
-        else:
-            out.message(
-                f"{r.name}: pushed through txn {r.last_txn} to {r.url}: {r.objects_sent} "
-                f"object(s), {_size(r.bytes_sent)} in {r.elapsed_s:.2f} s"
-            )
+    for line in push_lines(reports):
+        out.message(line)
     if failed:
         raise UserError(_failures(reports))
 
@@ -211,7 +219,11 @@ def verify(settings: Settings, name: str, deep: bool) -> None:
 
 @backup.command()
 @click.argument("name")
-@click.option("--keep", metavar="SPAN", help="Keep the transactions of the last SPAN (90d, 1y).")
+@click.option(
+    "--keep",
+    metavar="SPAN",
+    help="Keep the transactions of the last SPAN: 90d, 6mo, 1y (mo: 30 days; min: minutes).",
+)
 @click.option(
     "--keep-txns", "keep_txns", type=int, metavar="N", help="Keep the remote's newest N txns."
 )
