@@ -604,7 +604,7 @@ def run(
     # 1. Nothing is removed before the metadata is archived and the floor recorded.
     archive_commits(files, store.commits_info())
     if floor is None or first > floor.earliest_txn:
-        write_retention(files, Retention(first, now))
+        write_retention(files, Retention(first, now, "pond maintain"))
     # 2. and 3. Delta commits: each lands whole or not at all (blobs before them).
     merged = consolidate(store, candidates, consolidator) if consolidator else []
     report.series_consolidated = len(merged)

@@ -15,6 +15,7 @@ from ..app import Settings, UserError, pass_settings
 if TYPE_CHECKING:
     from ...backup import PushReport
     from ...pond import PondStatus
+    from ...pond.backups import BackupInfo
 
 
 def _size(n: int) -> str:
@@ -96,6 +97,14 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
         raise UserError(_failures(reports))
 
 
+def _lag(b: BackupInfo) -> str:
+    """A backup's lag: transactions and bytes, and maintain's commits not pushed yet."""
+    text = f"{b.lag_txns} txn, {_size(b.lag_bytes)}"
+    if not b.lag_txns and b.lag_versions:
+        text += f" (+{b.lag_versions} maintain commit(s))"
+    return text
+
+
 @backup.command(name="list")
 @pass_settings
 def list_(settings: Settings) -> None:
@@ -114,7 +123,7 @@ def list_(settings: Settings) -> None:
                 "name": i.name,
                 "url": i.url,
                 "pushed txn": i.last_pushed_txn,
-                "lag": f"{i.lag_txns} txn, {_size(i.lag_bytes)}",
+                "lag": _lag(i),
                 "last push": i.last_push_time or "never",
                 "outcome": i.last_outcome or "",
                 "error": i.last_error or "",
@@ -328,8 +337,8 @@ def _status_text(s: PondStatus) -> str:
         lines.append(f"resource  {r.name} ({r.kind}): {r.last_outcome or '-'} {last}")
     for b in s.backups:
         lines.append(
-            f"backup    {b.name} {b.url}: txn {b.last_pushed_txn}, lag {b.lag_txns} txn "
-            f"({_size(b.lag_bytes)}), last push {b.last_push_time or 'never'}"
+            f"backup    {b.name} {b.url}: txn {b.last_pushed_txn}, lag {_lag(b)}, "
+            f"last push {b.last_push_time or 'never'}"
             + (f", last attempt {b.last_outcome}" if b.last_outcome else "")
         )
     return "\n".join(lines)
