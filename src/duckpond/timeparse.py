@@ -127,7 +127,5 @@ def parse_span(text: str) -> timedelta:
             f"{found.group(1)}mo for months"
         )
     if found is None or found.group(2) not in _SPAN_UNITS:
-        raise ValueError(
-            f"not a span of time: {text!r} (examples: 90d, 6mo, 1y, 12h, 30min)"
-        )
+        raise ValueError(f"not a span of time: {text!r} (examples: 90d, 6mo, 1y, 12h, 30min)")
     return timedelta(seconds=int(found.group(1)) * _SPAN_UNITS[found.group(2)])

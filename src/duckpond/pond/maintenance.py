@@ -137,7 +137,9 @@ class PondMaintenance(Facet):
                 raise ConfigError("{cache_only} takes no window", options={"cache_only": ""})
             report = MaintainReport(dry_run=dry_run, last_txn=pond.last_txn)
         else:
-            pushed, pushes, refusal = None, [], None
+            pushed: int | None = None
+            pushes: list[Any] = []
+            refusal: ConfigError | None = None
             if span is not None or keep_txns is not None:
                 pushed, pushes, refusal = self._pushed(push_first and not dry_run)
                 if refusal is not None and not dry_run:
@@ -200,8 +202,7 @@ class PondMaintenance(Facet):
             held = "it holds nothing yet (never pushed)"
         elif b.last_pushed_txn < pond.last_txn:
             held = (
-                f"it holds transactions up to {b.last_pushed_txn}, the pond is at "
-                f"{pond.last_txn}"
+                f"it holds transactions up to {b.last_pushed_txn}, the pond is at {pond.last_txn}"
             )
         else:
             # Every transaction is there: what it lacks is a maintenance's own commits.
