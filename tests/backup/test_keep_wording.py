@@ -218,7 +218,14 @@ def test_history_removed_is_worded_by_what_removed_it(tmp_path: Path) -> None:
     # A pond maintain removed from says so.
     pond = Pond.open(tmp_path / "pond")
     pond.maintenance.maintain(keep_txns=3, push_first=True)
+    pond.backups.push(["nas"])  # maintain's commits and its retention record
     pond.close()
     with pytest.raises(HistoryRemovedError) as caught:
         Pond.open(tmp_path / "pond", at_txn=2)
+    assert "pond maintain removed the content of transactions before" in str(caught.value)
+    # and so does a restore of its backup, which carries the pond's record.
+    again = CliRunner().invoke(cli, ["restore", nas, str(tmp_path / "again")])
+    assert again.exit_code == 0, (again.stdout, again.stderr)
+    with pytest.raises(HistoryRemovedError) as caught:
+        Pond.open(tmp_path / "again", at_txn=2)
     assert "pond maintain removed the content of transactions before" in str(caught.value)

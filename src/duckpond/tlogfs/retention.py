@@ -103,12 +103,14 @@ def read_retention(where: Path | TableFiles) -> Retention | None:
 
 
 def write_retention(where: Path | TableFiles, retention: Retention) -> None:
-    """Record the floor; a higher one already there stays (two machines' ``maintain``)."""
+    """Record the floor; a higher one already there stays (two machines' ``maintain``),
+    and so does an equal one (a restore's floor over the record it put back, which may
+    say what removed the history)."""
 
     def update(current: bytes | None) -> bytes:
         if (
             current is not None
-            and int(json.loads(current)["earliest_txn"]) > retention.earliest_txn
+            and int(json.loads(current)["earliest_txn"]) >= retention.earliest_txn
         ):
             return current
         body: dict[str, Any] = {
