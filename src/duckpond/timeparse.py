@@ -99,18 +99,33 @@ def as_time(value: object, *, tz: str | None = None) -> datetime:
     raise ConfigError(f"not a time: {value!r} (give an ISO 8601 string or a datetime)")
 
 
-_SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+_SPAN_UNITS = {
+    "s": 1,
+    "min": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+    "mo": 30 * 86400,
+    "y": 365 * 86400,
+}
+_SPAN = re.compile(r"([0-9]+)([a-z]+)")
 
 
 def parse_span(text: str) -> timedelta:
-    """A span of time written as a number and a unit: ``90d``, ``12h``, ``2w``, ``1y``.
+    """A span of time written as a number and a unit: ``90d``, ``12h``, ``6mo``, ``1y``.
 
-    Units: ``s``, ``m`` (minutes), ``h``, ``d``, ``w``, ``y`` (365 days).
-    Raises ``ValueError`` for anything else.
+    Units: ``s``, ``min`` (minutes), ``h``, ``d``, ``w``, ``mo`` (a month of 30 days) and
+    ``y`` (365 days); case does not matter.  A bare ``m`` is refused: a retention of
+    ``1m`` read as one minute would remove nearly all history where a month was meant
+    (pipeline intervals, which are not spans of history, keep ``10m`` for minutes).
+    Raises ``ValueError`` naming the text for anything else.
     """
-    value = text.strip().lower()
-    unit = value[-1:] if value else ""
-    number = value[:-1]
-    if unit not in _SPAN_UNITS or not number.isdigit():
-        raise ValueError(f"not a span of time: {text!r} (examples: 90d, 12h, 2w, 1y)")
-    return timedelta(seconds=int(number) * _SPAN_UNITS[unit])
+    found = _SPAN.fullmatch(text.strip().lower())
+    if found is not None and found.group(2) == "m":
+        raise ValueError(
+            f"{text.strip()!r} is ambiguous: write {found.group(1)}min for minutes or "
+            f"{found.group(1)}mo for months"
+        )
+    if found is None or found.group(2) not in _SPAN_UNITS:
+        raise ValueError(f"not a span of time: {text!r} (examples: 90d, 6mo, 1y, 12h, 30min)")
+    return timedelta(seconds=int(found.group(1)) * _SPAN_UNITS[found.group(2)])

@@ -1,7 +1,8 @@
 """Verify: how a backup stands against the local pond, and (deep) whether every byte is right.
 
 The shallow check compares the remote's newest Delta version with the local log:
-``equal``, ``behind`` by K transactions, ``ahead`` (the local pond lost history) or
+``equal`` (every transaction there: a remote that lacks only ``maintain``'s own commits
+is equal, its ``detail`` saying so), ``behind`` by K transactions, ``ahead`` (the local pond lost history) or
 ``diverged`` at txn N (a copy that wrote its own transactions), ``different`` (the
 remote holds another pond), or ``empty`` (nothing pushed yet).  ``deep`` also reads every push record
 (checksums and chain) and re-reads and re-hashes every object they name, naming each
@@ -138,6 +139,14 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
             report.detail = f"diverged at txn {report.diverged_txn}"
         elif tip > newest:
             report.status = "ahead"
+        elif tip < newest and report.remote_txn >= local_txn:
+            # Every transaction is there; the versions after it are maintain's own
+            # commits (the same content re-laid out): equal, and said what differs.
+            report.detail = (
+                f"the remote lacks {newest - tip} maintenance commit(s) of this pond "
+                f"(Delta versions {tip + 1} to {newest}, no new transaction): the next "
+                "push sends them"
+            )
         elif tip < newest:
             report.status = "behind"
     if deep:

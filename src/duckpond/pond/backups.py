@@ -18,10 +18,10 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, PondError, boundary, guarded
+from ..errors import ConfigError, PondError, boundary, describe, guarded
 from .facet import Facet
 
 if TYPE_CHECKING:
@@ -39,9 +39,12 @@ class BackupInfo:
 
     ``last_pushed_txn`` is the newest pond transaction the remote holds as of the last
     push (0: none); ``lag_txns`` the transactions since, ``lag_bytes`` at most the bytes
-    they would send; ``last_push_time`` the end of the last successful push (UTC),
-    ``last_outcome``/``last_error`` the last attempt's.  From ``$POND/backups/<name>.json``
-    and the local log only: no network.
+    they would send (0 when no transaction lags); ``last_push_time`` the end of the last
+    successful push (UTC), ``last_outcome``/``last_error`` the last attempt's.
+    ``lag_versions`` counts the Delta versions the remote lacks: with no transaction
+    lagging, those are ``pond maintain``'s own commits (the same content, compacted or
+    consolidated), which the next push sends and which hold back the next ``maintain``.
+    From ``$POND/backups/<name>.json`` and the local log only: no network.
     """
 
     name: str
@@ -53,6 +56,7 @@ class BackupInfo:
     last_push_time: str | None
     last_outcome: str | None
     last_error: str | None
+    lag_versions: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,7 @@ class BackupInfo:
             "last_pushed_version": self.last_pushed_version,
             "lag_txns": self.lag_txns,
             "lag_bytes": self.lag_bytes,
+            "lag_versions": self.lag_versions,
             "last_push_time": self.last_push_time,
             "last_outcome": self.last_outcome,
             "last_error": self.last_error,
@@ -140,16 +145,20 @@ class PondBackups(Facet):
     def list(self) -> builtins.list[BackupInfo]:
         """Every Backup resource with its last push and lag (no network; for a pond kept on
         S3, its records and the log entries since are read from its store)."""
-        from ..backup.local import pending
+        from ..backup.local import LocalLog, pending
         from ..backup.state import load_state
 
         self.pond._local_only("backup list")
         files = self.files()
         out = []
         seen: dict[int, Any] = {}
+        versions = LocalLog(files).versions()
         for name, spec in self._specs().items():
             state = load_state(files, name, spec.url)
-            _, lag_bytes = pending(files, state.last_version, seen)
+            lag_txns = max(0, self.pond.last_txn - state.last_txn)
+            # With every transaction pushed, what is left are maintain's own commits:
+            # no content the remote lacks (their files name blobs it holds), so no lag.
+            lag_bytes = pending(files, state.last_version, seen)[1] if lag_txns else 0
             attempt = state.last_attempt
             out.append(
                 BackupInfo(
@@ -157,11 +166,12 @@ class PondBackups(Facet):
                     spec.url,
                     state.last_txn,
                     state.last_version,
-                    max(0, self.pond.last_txn - state.last_txn),
+                    lag_txns,
                     lag_bytes,
                     state.last_push_time,
                     attempt.outcome if attempt else None,
                     attempt.error if attempt else None,
+                    sum(1 for v in versions if v > state.last_version),
                 )
             )
         return out
@@ -228,12 +238,13 @@ class PondBackups(Facet):
         from .maintenance import _span
 
         self.pond._local_only("backup prune")
+        span = _span(keep)  # a bad span is refused before the store is looked at
         txns = [(t.txn_seq, t.timestamp) for t in self.pond.persistence.transactions()]
         return prune(
             self.remote(name),
             name,
             txns,
-            keep=_span(keep),
+            keep=span,
             keep_txns=keep_txns,
             dry_run=dry_run,
         )
@@ -312,6 +323,8 @@ def _push_each(
     reports = []
     for name in chosen:
         fields = specs[name]
+        started = datetime.now(UTC)
+        remote = None
         try:
             remote = backup_remote(fields, create=True)
             concurrency = int(fields.get("concurrency") or DEFAULT_CONCURRENCY)
@@ -321,7 +334,24 @@ def _push_each(
             failed = PushReport(name, str(fields["url"]), _pond_id(where), -1, -1, 0)
             failed.error = str(e)
             reports.append(failed)
+            if remote is None:
+                # The store could not even be opened (push records its own failures).
+                _record_failure(where, name, str(fields["url"]), started, describe(e))
     return reports
+
+
+def _record_failure(
+    where: Path | PondFiles, name: str, url: str, started: datetime, error: str
+) -> None:
+    """Record a push that failed before it began as its last attempt (``backup list``)."""
+    from ..backup.state import LastAttempt, load_state, save_state
+
+    elapsed = round((datetime.now(UTC) - started).total_seconds(), 3)
+    # A record that cannot be written costs the list its outcome, not the push's error.
+    with contextlib.suppress(PondError, OSError, ValueError):
+        state = load_state(where, name, url)
+        state.last_attempt = LastAttempt(started.isoformat(), "failed", error, 0, 0, elapsed)
+        save_state(where, state)
 
 
 def _pond_id(where: Path | PondFiles) -> str:

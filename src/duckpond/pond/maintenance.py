@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, guarded
+from ..errors import ConfigError, PondError, describe, guarded
 from ..printable import counted
 from .facet import Facet
 
@@ -40,16 +40,23 @@ class SpaceReport:
     directories: dict[str, int]
     reclaimable: int | None = None
     keep: str | None = None
+    refusal: PondError | None = None
+    """Why ``maintain`` with ``keep`` would be refused now (a Backup that lags; its files
+    are kept for the backup's next push, so ``reclaimable`` counts none of them)."""
+    reclaimable_after_push: int | None = None
+    """With a ``refusal``: what it would reclaim once every backup is pushed."""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, cli: bool = False) -> dict[str, Any]:
         return {
             **self.usage.to_json(),
             "directories": dict(self.directories),
             "reclaimable_bytes": self.reclaimable,
             "keep": self.keep,
+            "refused": None if self.refusal is None else describe(self.refusal, cli=cli),
+            "reclaimable_bytes_after_push": self.reclaimable_after_push,
         }
 
-    def summary(self) -> str:
+    def summary(self, *, cli: bool = False) -> str:
         u = self.usage
         lines = [
             f"{'log':<24} {u.log_bytes:>14}  ({counted(u.log_files, 'file')}: Delta log and data files)",
@@ -62,6 +69,12 @@ class SpaceReport:
         lines += [f"  {path:<22} {size:>14}" for path, size in self.directories.items()]
         if self.reclaimable is not None:
             lines.append(f"pond maintain {self.keep} would reclaim about {self.reclaimable} bytes")
+        if self.refusal is not None:
+            lines[-1] += f" now, and would be refused: {describe(self.refusal, cli=cli)}"
+            lines.append(
+                f"once every backup is pushed, it would reclaim about "
+                f"{self.reclaimable_after_push} bytes"
+            )
         return "\n".join(lines)
 
 
@@ -124,53 +137,85 @@ class PondMaintenance(Facet):
                 raise ConfigError("{cache_only} takes no window", options={"cache_only": ""})
             report = MaintainReport(dry_run=dry_run, last_txn=pond.last_txn)
         else:
-            pushed = None
+            pushed: int | None = None
+            pushes: list[Any] = []
+            refusal: ConfigError | None = None
             if span is not None or keep_txns is not None:
-                pushed = self._pushed(push_first and not dry_run, dry_run)
-            from ..query.consolidate import consolidate
-
-            report = pond.persistence.maintain(
-                keep=span,
-                keep_txns=keep_txns,
-                dry_run=dry_run,
-                pushed=pushed,
-                grace=grace_span,
-                consolidator=consolidate,
-            )
+                pushed, pushes, refusal = self._pushed(push_first and not dry_run)
+                if refusal is not None and not dry_run:
+                    raise refusal
+            report = self._reclaim(span, keep_txns, dry_run, pushed, grace_span)
+            report.pushes, report.refusal = pushes, refusal
         bound = CACHE_MAX_BYTES if cache_max_bytes is None else cache_max_bytes
         entries, size = pond.cache.prune(bound, dry_run=dry_run)
         report.cache_entries_removed, report.cache_bytes_removed = entries, size
         return report
 
-    def _pushed(self, push_first: bool, dry_run: bool) -> int | None:
-        """The oldest Delta version the pond's backups hold (None: no backup); refuses
-        (or pushes, with ``push_first``) when one lags behind the pond."""
+    def _reclaim(
+        self,
+        span: timedelta | None,
+        keep_txns: int | None,
+        dry_run: bool,
+        pushed: int | None,
+        grace: timedelta | None,
+    ) -> MaintainReport:
+        from ..query.consolidate import consolidate
+
+        return self.pond.persistence.maintain(
+            keep=span,
+            keep_txns=keep_txns,
+            dry_run=dry_run,
+            pushed=pushed,
+            grace=grace,
+            consolidator=consolidate,
+        )
+
+    def _pushed(self, push_first: bool) -> tuple[int | None, list[Any], ConfigError | None]:
+        """The oldest Delta version the pond's backups hold (None: no backup), the pushes
+        made (with ``push_first``, of each lagging backup), and the error a removal must
+        raise while one still lags (None: none does): the same for a dry run, which
+        reports it instead."""
         pond = self.pond
         backups = pond.backups.list()
         if not backups:
-            return None
+            return None, [], None
         newest = pond.persistence.table.version()
         lagging = [b for b in backups if b.last_pushed_version < newest]
+        pushes: list[Any] = []
         if lagging and push_first:
-            reports = pond.backups.push([b.name for b in lagging])
-            failed = next((r for r in reports if not r.ok), None)
-            if failed is not None and not dry_run:
+            pushes = pond.backups.push([b.name for b in lagging])
+            failed = next((r for r in pushes if not r.ok), None)
+            if failed is not None:
                 # The push was asked for and failed: say why, not "give --push-first".
-                raise ConfigError(
+                refusal = ConfigError(
                     f"backup {failed.name} lags and the push before maintain failed: "
                     f"{failed.error}; nothing was removed"
                 )
+                return None, pushes, refusal
             backups = pond.backups.list()
             lagging = [b for b in backups if b.last_pushed_version < newest]
-        if lagging and not dry_run:
-            b = lagging[0]
-            raise ConfigError(
-                f"backup {b.name} lags: it holds transactions up to {b.last_pushed_txn}, "
-                f"the pond is at {pond.last_txn}; maintain would remove what only this "
-                f"pond holds: run pond backup push {b.name} first, or give {{push_first}}",
-                options={"push_first": ""},
+        pushed = min(b.last_pushed_version for b in backups)
+        if not lagging:
+            return pushed, pushes, None
+        b = lagging[0]
+        if b.last_pushed_version < 0:
+            held = "it holds nothing yet (never pushed)"
+        elif b.last_pushed_txn < pond.last_txn:
+            held = (
+                f"it holds transactions up to {b.last_pushed_txn}, the pond is at {pond.last_txn}"
             )
-        return min(b.last_pushed_version for b in backups)
+        else:
+            # Every transaction is there: what it lacks is a maintenance's own commits.
+            held = (
+                f"it holds every transaction but not the last maintenance's commits "
+                f"(Delta versions {b.last_pushed_version + 1} to {newest})"
+            )
+        refusal = ConfigError(
+            f"backup {b.name} lags: {held}; maintain would remove what only this pond "
+            f"holds: run pond backup push {b.name} first, or give {{push_first}}",
+            options={"push_first": ""},
+        )
+        return pushed, pushes, refusal
 
     @guarded
     def du(
@@ -186,6 +231,11 @@ class PondMaintenance(Facet):
             dry = self.maintain(keep=keep, keep_txns=keep_txns, dry_run=True)
             report.reclaimable = dry.bytes_reclaimed
             report.keep = f"--keep {keep}" if keep is not None else f"--keep-txns {keep_txns}"
+            if dry.refusal is not None:
+                # What a lagging backup holds back, once it has everything.
+                report.refusal = dry.refusal
+                after = self._reclaim(_span(keep), keep_txns, True, None, None)
+                report.reclaimable_after_push = after.bytes_reclaimed + dry.cache_bytes_removed
         return report
 
 

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PondError, describe
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
 from .arrays import binaries, int64s, strings
 from .blobs import FAST_CHECKSUM, BlobStore, fast_checksum
@@ -105,12 +105,18 @@ class MaintainReport:
     removed: list[Removed] = field(default_factory=list)
     cache_entries_removed: int = 0
     cache_bytes_removed: int = 0
+    refusal: PondError | None = None
+    """A dry run only: the error the real run would raise (a Backup that lags), None if
+    it would run."""
+    pushes: list[Any] = field(default_factory=list)
+    """The pushes ``push_first`` made before maintaining (``duckpond.backup.PushReport``,
+    each with ``to_json``), in name order."""
 
     @property
     def bytes_reclaimed(self) -> int:
         return sum(r.bytes for r in self.removed) + self.cache_bytes_removed
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, cli: bool = False) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
             "last_txn": self.last_txn,
@@ -122,9 +128,13 @@ class MaintainReport:
             "cache_entries_removed": self.cache_entries_removed,
             "cache_bytes_removed": self.cache_bytes_removed,
             "bytes_reclaimed": self.bytes_reclaimed,
+            "refused": None if self.refusal is None else describe(self.refusal, cli=cli),
+            "pushes": [p.to_json() for p in self.pushes],
         }
 
-    def summary(self) -> str:
+    def summary(self, *, cli: bool = False) -> str:
+        """The files removed, one a line, then the totals; a dry run the real run would
+        refuse says so last, with its reason (``cli``: options as the CLI's flags)."""
         verb = "would remove" if self.dry_run else "removed"
         lines = [f"{verb} {r.kind} {r.path} ({r.bytes} bytes)" for r in self.removed]
         kinds: dict[str, int] = {}
@@ -140,6 +150,8 @@ class MaintainReport:
         )
         if self.dry_run:
             lines.append("(files that compaction would replace are not counted)")
+        if self.refusal is not None:
+            lines.append(f"a real run would be refused: {describe(self.refusal, cli=cli)}")
         return "\n".join(lines)
 
 
@@ -592,7 +604,7 @@ def run(
     # 1. Nothing is removed before the metadata is archived and the floor recorded.
     archive_commits(files, store.commits_info())
     if floor is None or first > floor.earliest_txn:
-        write_retention(files, Retention(first, now))
+        write_retention(files, Retention(first, now, "pond maintain"))
     # 2. and 3. Delta commits: each lands whole or not at all (blobs before them).
     merged = consolidate(store, candidates, consolidator) if consolidator else []
     report.series_consolidated = len(merged)

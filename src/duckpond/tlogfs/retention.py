@@ -2,10 +2,13 @@
 
 Two small files in ``data/_pond/``, which maintenance never removes:
 
-- ``retention.json``: ``{"earliest_txn": K, "removed_at": ISO time}``.  The
-  state after any transaction from K on reads exactly as it did; an older
-  one is refused (``HistoryRemovedError``) naming K and when the older
-  content went.  It is written, atomically, before anything is removed.
+- ``retention.json``: ``{"earliest_txn": K, "removed_at": ISO time,
+  "removed_by": "pond maintain"}``.  The state after any transaction from K on
+  reads exactly as it did; an older one is refused (``HistoryRemovedError``)
+  naming K, when the older content went and what removed it (``pond maintain``
+  here; a record without ``removed_by``, as a restore from a pruned backup
+  writes, is worded for either).  It is written, atomically, before anything
+  is removed.
 - ``transactions.parquet``: every transaction's commit info (as Delta's
   history gives it, without Delta's own operation keys), written before any
   log entry is removed, so ``pond log`` lists every transaction ever made.
@@ -49,16 +52,28 @@ _ISO_FIELD = {b"iso": b"1"}
 
 @dataclass(frozen=True)
 class Retention:
-    """The earliest transaction whose state is kept, and when older content was removed (UTC)."""
+    """The earliest transaction whose state is kept, when older content was removed (UTC),
+    and by what (``"pond maintain"``; None: not recorded, e.g. a restore of a backup
+    that ``pond backup prune`` pruned)."""
 
     earliest_txn: int
     removed_at: datetime
+    removed_by: str | None = None
 
     def refuse(self, txn: int) -> HistoryRemovedError:
         """The error for a read at ``txn`` (before ``earliest_txn``)."""
+        when = iso(self.removed_at)
+        if self.removed_by is not None:
+            what = f"{self.removed_by} removed the content of transactions before "
+            what += f"{self.earliest_txn} at {when}"
+        else:
+            what = (
+                f"the content of transactions before {self.earliest_txn} was removed at "
+                f"{when} (by pond maintain, or by pond backup prune from the backup this "
+                "pond was restored from)"
+            )
         error = HistoryRemovedError(
-            f"transaction {txn} is no longer kept: pond maintain removed the content of "
-            f"transactions before {self.earliest_txn} at {iso(self.removed_at)}; "
+            f"transaction {txn} is no longer kept: {what}; "
             f"the earliest kept is {self.earliest_txn}",
             txn=txn,
         )
@@ -79,19 +94,31 @@ def read_retention(where: Path | TableFiles) -> Retention | None:
     if data is None:
         return None
     record = json.loads(data)
-    return Retention(int(record["earliest_txn"]), datetime.fromisoformat(record["removed_at"]))
+    by = record.get("removed_by")
+    return Retention(
+        int(record["earliest_txn"]),
+        datetime.fromisoformat(record["removed_at"]),
+        by if isinstance(by, str) else None,
+    )
 
 
 def write_retention(where: Path | TableFiles, retention: Retention) -> None:
-    """Record the floor; a higher one already there stays (two machines' ``maintain``)."""
+    """Record the floor; a higher one already there stays (two machines' ``maintain``),
+    and so does an equal one (a restore's floor over the record it put back, which may
+    say what removed the history)."""
 
     def update(current: bytes | None) -> bytes:
         if (
             current is not None
-            and int(json.loads(current)["earliest_txn"]) > retention.earliest_txn
+            and int(json.loads(current)["earliest_txn"]) >= retention.earliest_txn
         ):
             return current
-        body = {"earliest_txn": retention.earliest_txn, "removed_at": iso(retention.removed_at)}
+        body: dict[str, Any] = {
+            "earliest_txn": retention.earliest_txn,
+            "removed_at": iso(retention.removed_at),
+        }
+        if retention.removed_by is not None:
+            body["removed_by"] = retention.removed_by
         return (json.dumps(body) + "\n").encode()
 
     _files(where).update(f"{META_DIR}/{RETENTION_FILE}", update)

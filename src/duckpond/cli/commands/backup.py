@@ -15,6 +15,7 @@ from ..app import Settings, UserError, pass_settings
 if TYPE_CHECKING:
     from ...backup import PushReport
     from ...pond import PondStatus
+    from ...pond.backups import BackupInfo
 
 
 def _size(n: int) -> str:
@@ -42,6 +43,22 @@ def _failures(reports: list[PushReport]) -> str:
     if len(reports) == 1:
         return reasons[0][1] or ""
     return "; ".join(f"{name}: {why}" for name, why in reasons if why)
+
+
+def push_lines(reports: list[PushReport]) -> list[str]:
+    """What ``pond backup push`` prints of its pushes: one line a backup."""
+    lines = []
+    for r in reports:
+        if not r.ok:
+            lines.append(f"{r.name}: failed")
+        elif r.up_to_date:
+            lines.append(f"{r.name}: up to date at txn {r.last_txn} ({r.url})")
+        else:
+            lines.append(
+                f"{r.name}: pushed through txn {r.last_txn} to {r.url}: {r.objects_sent} "
+                f"object(s), {_size(r.bytes_sent)} in {r.elapsed_s:.2f} s"
+            )
+    return lines
 
 
 @backup.command()
@@ -74,18 +91,18 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
         if failed:
             raise UserError(_failures(reports))
         return
-    for r in reports:
-        if not r.ok:
-            out.message(f"{r.name}: failed")
-        elif r.up_to_date:
-            out.message(f"{r.name}: up to date at txn {r.last_txn} ({r.url})")
-        else:
-            out.message(
-                f"{r.name}: pushed through txn {r.last_txn} to {r.url}: {r.objects_sent} "
-                f"object(s), {_size(r.bytes_sent)} in {r.elapsed_s:.2f} s"
-            )
+    for line in push_lines(reports):
+        out.message(line)
     if failed:
         raise UserError(_failures(reports))
+
+
+def _lag(b: BackupInfo) -> str:
+    """A backup's lag: transactions and bytes, and maintain's commits not pushed yet."""
+    text = f"{b.lag_txns} txn, {_size(b.lag_bytes)}"
+    if not b.lag_txns and b.lag_versions:
+        text += f" (+{b.lag_versions} maintain commit(s))"
+    return text
 
 
 @backup.command(name="list")
@@ -106,7 +123,7 @@ def list_(settings: Settings) -> None:
                 "name": i.name,
                 "url": i.url,
                 "pushed txn": i.last_pushed_txn,
-                "lag": f"{i.lag_txns} txn, {_size(i.lag_bytes)}",
+                "lag": _lag(i),
                 "last push": i.last_push_time or "never",
                 "outcome": i.last_outcome or "",
                 "error": i.last_error or "",
@@ -211,7 +228,11 @@ def verify(settings: Settings, name: str, deep: bool) -> None:
 
 @backup.command()
 @click.argument("name")
-@click.option("--keep", metavar="SPAN", help="Keep the transactions of the last SPAN (90d, 1y).")
+@click.option(
+    "--keep",
+    metavar="SPAN",
+    help="Keep the transactions of the last SPAN: 90d, 6mo, 1y (mo: 30 days; min: minutes).",
+)
 @click.option(
     "--keep-txns", "keep_txns", type=int, metavar="N", help="Keep the remote's newest N txns."
 )
@@ -316,8 +337,8 @@ def _status_text(s: PondStatus) -> str:
         lines.append(f"resource  {r.name} ({r.kind}): {r.last_outcome or '-'} {last}")
     for b in s.backups:
         lines.append(
-            f"backup    {b.name} {b.url}: txn {b.last_pushed_txn}, lag {b.lag_txns} txn "
-            f"({_size(b.lag_bytes)}), last push {b.last_push_time or 'never'}"
+            f"backup    {b.name} {b.url}: txn {b.last_pushed_txn}, lag {_lag(b)}, "
+            f"last push {b.last_push_time or 'never'}"
             + (f", last attempt {b.last_outcome}" if b.last_outcome else "")
         )
     return "\n".join(lines)

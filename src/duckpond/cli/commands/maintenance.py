@@ -73,7 +73,9 @@ def _window(keep: str | None, keep_txns: int | None) -> dict[str, Any]:
 
 
 _keep = click.option(
-    "--keep", metavar="SPAN", help="Keep the transactions of the last SPAN (90d, 12h, 2w, 1y)."
+    "--keep",
+    metavar="SPAN",
+    help="Keep the transactions of the last SPAN: 90d, 6mo, 1y (mo: 30 days; min: minutes).",
 )
 _keep_txns = click.option(
     "--keep-txns", "keep_txns", type=int, metavar="N", help="Keep the newest N transactions."
@@ -92,7 +94,7 @@ _keep_txns = click.option(
 @click.option(
     "--grace",
     metavar="SPAN",
-    help="A pond on S3: remove objects no commit names only once older than SPAN (24h).",
+    help="A pond on S3: remove objects no commit names only once older than SPAN (24h, 30min).",
 )
 @pass_settings
 def maintain(
@@ -123,6 +125,7 @@ def maintain(
     Example:
 
         pond maintain --keep 90d --dry-run
+        pond maintain --keep 6mo
         pond maintain --keep-txns 5000
     """
     report = settings.open().maintenance.maintain(
@@ -133,7 +136,11 @@ def maintain(
         push_first=push_first,
         grace=grace,
     )
-    settings.output.report(report.to_json(), report.summary())
+    from .backup import push_lines
+
+    # What --push-first pushed, as pond backup push prints it, then the maintenance.
+    text = "\n".join([*push_lines(report.pushes), report.summary(cli=True)])
+    settings.output.report(report.to_json(cli=True), text)
 
 
 @click.command()
@@ -147,10 +154,10 @@ def du(settings: Settings, keep: str | None, keep_txns: int | None) -> None:
 
     Example:
 
-        pond du --keep 30d
+        pond du --keep 6mo
     """
     report = settings.open().maintenance.du(**_window(keep, keep_txns))
-    settings.output.report(report.to_json(), report.summary())
+    settings.output.report(report.to_json(cli=True), report.summary(cli=True))
 
 
 COMMANDS = [recover, fsck, maintain, du]
