@@ -216,7 +216,11 @@ def restore(
         if floor is not None:
             # The restored pond refuses, by name, the transactions the backup no longer holds.
             when = datetime.fromisoformat(floor.removed_at)
-            write_retention(stage / DATA_DIR, Retention(floor.earliest_txn, when))
+            # A floor equal to the pond's own (a first push from a maintained pond's
+            # snapshot) keeps the pond's record, which says what removed the history.
+            write_retention(
+                stage / DATA_DIR, Retention(floor.earliest_txn, when, "pond backup prune")
+            )
         if target.exists():
             target.rmdir()
         os.rename(stage, target)

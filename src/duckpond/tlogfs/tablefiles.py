@@ -224,12 +224,18 @@ class BackupTableFiles(TableFiles):
                 bytes(self.files._get(f"{BACKUP_RECORDS_PREFIX}floor.json").bytes())
             )
             floors.append(
-                {"earliest_txn": pruned["earliest_txn"], "removed_at": pruned["removed_at"]}
+                {
+                    "earliest_txn": pruned["earliest_txn"],
+                    "removed_at": pruned["removed_at"],
+                    "removed_by": "pond backup prune",
+                }
             )
         except FileNotFoundError:
             pass
         if not floors:
             return None
+        # The highest floor; of equal ones the first, the pond's own record (it says what
+        # removed the history).
         best = max(floors, key=lambda f: int(str(f["earliest_txn"])))
         return json.dumps(best).encode()
 
