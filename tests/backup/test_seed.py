@@ -12,7 +12,7 @@ import pytest
 from duckpond import Pond
 from duckpond.backup import Remote, push, restore, verify
 from duckpond.backup.layout import FLOOR_KEY
-from duckpond.errors import ConfigError, HistoryRemovedError, RemoteError
+from duckpond.errors import BackupConflictError, ConfigError, HistoryRemovedError, RemoteError
 
 from .conftest import apply_text, backup_doc, rich_pond, snapshot
 
@@ -55,6 +55,10 @@ def test_a_backup_added_after_maintain_starts_from_the_snapshot(
         assert [(r.txn_seq, r.content_removed) for r in in_place.log()] == [
             (r.txn_seq, r.content_removed) for r in pond.log()
         ]
+    with pytest.raises(ConfigError, match="inside the snapshot the backup starts from"):
+        restore(s3_url, tmp_path / "too-early", at_txn=earliest)
+    with pytest.raises(ConfigError, match=f"the earliest kept is {earliest}"):
+        restore(s3_url, tmp_path / "before", at_txn=earliest - 1)
     with pytest.raises(HistoryRemovedError) as in_place_refused:
         Pond.open(s3_url, at_txn=earliest - 1)
     assert in_place_refused.value.earliest == earliest
@@ -135,3 +139,45 @@ def test_a_first_push_from_a_snapshot_cut_anywhere_leaves_nothing_or_everything(
         assert verify(pond.path, Remote(url)).status == "equal"
         assert (tmp_path / f"cut-{n}" / FLOOR_KEY).exists()
         assert_restores_as(pond, url, tmp_path / f"cut-{n}-whole")
+
+
+def test_a_second_backup_added_after_maintain_kept_entries_for_the_first(
+    tmp_path: Path,
+) -> None:
+    """maintain keeps the log entries a Backup had not received (its own commits): the
+    pond's log then starts before its first checkpoint, and a Backup added later starts
+    from that checkpoint's snapshot; status, list and maintain keep working."""
+    pond = Pond.init(tmp_path / "pond")
+    apply_text(pond, tmp_path, backup_doc("x", (tmp_path / "x").as_uri()))
+    for i in range(6):
+        pond.write_bytes(f"/f{i % 2}.txt", f"reading {i}\n".encode())
+    pond.backups.push(["x"])
+    for i in range(3):
+        pond.write_bytes(f"/g{i}.txt", f"more {i}\n".encode())
+    pond.backups.push(["x"])
+    pond.maintenance.maintain(keep_txns=3)
+    url = (tmp_path / "y").as_uri()
+    apply_text(pond, tmp_path, backup_doc("y", url))
+    assert {b.name for b in pond.backups.list()} == {"x", "y"}
+    pond.status()
+    (report,) = pond.backups.push(["y"])
+    assert report.ok, report.error
+    assert_restores_as(pond, url, tmp_path / "restored")
+    pond.maintenance.maintain(keep_txns=3, push_first=True)
+
+
+def test_where_a_copy_pushed_first_the_original_is_told_the_txn_they_part_at(
+    tmp_path: Path,
+) -> None:
+    pond = maintained_pond(tmp_path)
+    url = (tmp_path / "bk").as_uri()
+    push(pond.path, Remote(url, create=True), "offsite")  # seeded: entries from a floor
+    restore(url, tmp_path / "copy")
+    copy = Pond.open(tmp_path / "copy")
+    copy.write_bytes("/raw/copy.txt", b"the copy's")
+    push(copy.path, Remote(url), "offsite")
+    pond.write_bytes("/raw/ours.txt", b"the original's")
+    with pytest.raises(BackupConflictError) as caught:
+        push(pond.path, Remote(url), "offsite")
+    assert f"diverged at txn {pond.last_txn}" in str(caught.value)
+    assert verify(pond.path, Remote(url)).diverged_txn == pond.last_txn

@@ -276,13 +276,16 @@ def seed_of(log: LocalLog) -> Seed | None:
     versions = log.versions()
     if versions == list(range(len(versions))):
         return None
-    first = next(v for v in versions if v > 0) if len(versions) > 1 else None
+    kept = next(v for v in versions if v > 0) if len(versions) > 1 else None
+    # The snapshot of the first checkpoint from there on: entries maintain kept before it
+    # (those a lagging backup had not received) are in it.
+    first = next((c for c in log.checkpoints() if kept is not None and c >= kept), None)
     cp = log.checkpoint(first) if first is not None else None
     key = f"{DATA_DIR}/{META_DIR}/{RETENTION_FILE}"
     if first is None or cp is None or log.files.size(key) is None:
         raise PondCorruptError(
-            f"{log.files.where}: log entries 1 to {(first or 1) - 1} are missing, with no "
-            "checkpoint and retention record of pond maintain to start a backup from"
+            f"{log.files.where}: log entries 1 to {(kept or 1) - 1} are missing, with no "
+            "checkpoint after them and retention record of pond maintain to start a backup from"
         )
     retention = json.loads(log.files.read(key))
     import pyarrow.parquet as pq
@@ -341,7 +344,10 @@ def pending(
     versions = [v for v in log.versions() if v > after_version]
     total = 0
     blobs: set[str] = set()
-    seed = seed_of(log) if after_version < 0 else None
+    try:
+        seed = seed_of(log) if after_version < 0 else None
+    except PondCorruptError:
+        seed = None  # the push says why; a lag is still counted from what is there
     if seed is not None:
         # A first push of a maintained pond: the snapshot it starts from, then the log.
         versions = [v for v in versions if v >= seed.version]

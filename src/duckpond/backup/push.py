@@ -213,7 +213,7 @@ def first_difference(remote: Remote, log: LocalLog, common: int) -> int | None:
     own transaction), so a bisection finds it in a few reads."""
 
     def same(version: int) -> bool:
-        return _same_entry(remote, log, version)
+        return _same_entry(remote, log, version, missing=True)
 
     if same(common):
         return None
@@ -227,7 +227,7 @@ def first_difference(remote: Remote, log: LocalLog, common: int) -> int | None:
     return high
 
 
-def _same_entry(remote: Remote, log: LocalLog, version: int) -> bool:
+def _same_entry(remote: Remote, log: LocalLog, version: int, *, missing: bool = False) -> bool:
     """True if the remote's log entry of ``version`` is this pond's.
 
     Byte for byte where the pond still holds the entry; where ``pond maintain`` removed
@@ -237,10 +237,13 @@ def _same_entry(remote: Remote, log: LocalLog, version: int) -> bool:
     apart, and counts as the same.
     """
     theirs = remote.get(log_key(version))
+    if theirs is None:
+        # ``missing``: what a version the remote lacks counts as (the bisection of
+        # first_difference: a version before a pruned or seeded backup's floor tells
+        # nothing apart, a later one both hold decides).
+        return missing
     if log.files.size(log_key(version)) is not None:
         return theirs == log.read(version).log
-    if theirs is None:
-        return False
     commit: dict[str, Any] = {}
     for line in theirs.splitlines():
         try:

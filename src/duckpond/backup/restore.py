@@ -152,14 +152,15 @@ def restore(
     if at_txn is not None:
         if floor is not None and at_txn < floor.earliest_txn:
             raise ConfigError(
-                f"transaction {at_txn} is no longer kept in the backup: pond backup prune "
-                f"removed the transactions before {floor.earliest_txn} at "
-                f"{floor.removed_at}; the earliest kept is {floor.earliest_txn}"
+                f"transaction {at_txn} is no longer kept in the backup: the transactions "
+                f"before {floor.earliest_txn} were removed (by pond maintain before the "
+                f"push, or pond backup prune) at {floor.removed_at}; the earliest kept is "
+                f"{floor.earliest_txn}"
             )
         # Which versions are wanted is known only once the records are read: read them
         # first, so a transaction the backup does not hold is refused before any download.
         records = read_records(remote, newest, floor)
-        wanted: Iterable[PushRecord] = records[: _last_index(records, at_txn) + 1]
+        wanted: Iterable[PushRecord] = records[: _last_index(records, at_txn, floor) + 1]
     else:
         # Everything: the records' objects are fetched while later records still arrive.
         wanted = iter_records(remote, newest, floor)
@@ -400,13 +401,20 @@ def floor_records(floor: Floor | None) -> list[PushRecord]:
     return [PushRecord(floor.pond_id, -1, None, None, group) for group in floor.objects]
 
 
-def _last_index(records: list[PushRecord], at_txn: int | None) -> int:
+def _last_index(records: list[PushRecord], at_txn: int | None, floor: Floor | None = None) -> int:
     if at_txn is None:
         return len(records) - 1
     for i, record in enumerate(records):
         if record.txn_seq == at_txn:
             return i
     txns = [r.txn_seq for r in records if r.txn_seq is not None]
+    if floor is not None and at_txn >= floor.earliest_txn and (not txns or at_txn < min(txns)):
+        first = f"txn {min(txns)}" if txns else "its newest transaction"
+        raise ConfigError(
+            f"transaction {at_txn} is inside the snapshot the backup starts from (its "
+            f"first restore point is {first}): restore it whole, then read with "
+            f"--at-txn {at_txn}"
+        )
     held = f"transactions {min(txns)} to {max(txns)}" if txns else "no transactions"
     raise ConfigError(f"the backup holds no transaction {at_txn} (it holds {held})")
 
