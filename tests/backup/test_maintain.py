@@ -164,3 +164,24 @@ def test_a_copys_transaction_is_told_apart_where_maintain_removed_ours(tmp_path:
     assert report.status == "diverged", report.to_json()
     with pytest.raises(BackupConflictError, match="diverged"):
         push(pond.path, Remote(url), "offsite")
+
+
+def test_files_maintain_keeps_for_a_backups_next_push_are_not_leftovers(tmp_path: Path) -> None:
+    """maintain --push-first: its compaction's files, added by commits the backup has not
+    received and replaced by its last, stay for the next push; fsck must not call them
+    leftovers (recover would delete what that push sends)."""
+    url = (tmp_path / "bk").as_uri()
+    pond = Pond.init(tmp_path / "pond")
+    apply_text(pond, tmp_path, backup_doc("offsite", url))
+    for i in range(40):
+        pond.write_bytes(f"/f{i % 3}.txt", f"reading {i}\n".encode())
+    pond.backups.push(["offsite"])
+    for i in range(5):
+        pond.write_bytes(f"/g{i % 3}.txt", f"more {i}\n".encode())
+    pond.maintenance.maintain(keep_txns=10, push_first=True)
+    check = pond.fsck()
+    assert check.ok and not check.leftovers and not check.unsealed_files, check.to_json()
+    (report,) = pond.backups.push(["offsite"])
+    assert report.ok, report.error
+    restore(url, tmp_path / "restored")
+    assert Pond.check(tmp_path / "restored").content_root == pond.fsck().content_root

@@ -663,14 +663,44 @@ def loose_files(
     in_snapshot = store.snapshot_files()
     to_seal: list[str] = []
     debris = list(files.debris)
+    logged: set[str] | None = None
     for rel in files.oplog:
         if rel in seals:
             continue
         if rel in in_snapshot or rel.startswith(f"{DELTA_LOG_DIR}/"):
             to_seal.append(rel)
+            continue
+        if logged is None:
+            logged = _logged_files(Path(store.data_dir))
+        if rel in logged:
+            # Added by a log entry the pond still holds, though no longer live (maintain
+            # kept it for a backup's next push): the table's, not a crash's.
+            to_seal.append(rel)
         else:
             debris.append(rel)
     return sorted(to_seal), sorted(debris)
+
+
+def _logged_files(root: Path) -> set[str]:
+    """Every data file (relative to ``data/``) an ``add`` of a log entry present names."""
+    from urllib.parse import unquote
+
+    found: set[str] = set()
+    log = root / DELTA_LOG_DIR
+    for path in log.glob("*.json"):
+        try:
+            lines = path.read_bytes().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                action = json.loads(line) if line.strip() else {}
+            except ValueError:
+                continue
+            add = action.get("add") if isinstance(action, dict) else None
+            if isinstance(add, dict) and isinstance(add.get("path"), str):
+                found.add(unquote(add["path"]))
+    return found
 
 
 def scan(root: Path) -> tuple[_Files, dict[str, Seal]]:
