@@ -213,7 +213,7 @@ def test_history_removed_is_worded_by_what_removed_it(tmp_path: Path) -> None:
         Pond.open(tmp_path / "restored", at_txn=2)
     message = str(caught.value)
     assert "pond maintain removed" not in message, message
-    assert "by pond backup prune from the backup this pond was restored from" in message
+    assert "pond backup prune removed the content of transactions before" in message
 
     # A pond maintain removed from says so.
     pond = Pond.open(tmp_path / "pond")
