@@ -108,6 +108,10 @@ class RowIndex:
         self._content: OrderedDict[tuple[str, int], pa.ChunkedArray] = OrderedDict()
         self._content_bytes = 0
         self._files: dict[str, _DataFile] = {}
+        # Per loaded data file (full path): how many rows of each node it holds.
+        self._file_nodes: dict[str, dict[str, int]] = {}
+        # Nodes whose row lists got a row out of version order since the last sort.
+        self._unsorted: set[str] = set()
         self.max_txn = 0
 
     # -- the file listing ----------------------------------------------------
@@ -115,8 +119,10 @@ class RowIndex:
     def sync(self, add_actions: pa.Table) -> None:
         """Bring the index to a snapshot given by its add actions (``get_add_actions(flatten=True)``).
 
-        New files are indexed; if files disappeared (compaction rewrote them)
-        the index starts over, since rows now live in other files.
+        New files are indexed; the rows of files that disappeared (compaction rewrote
+        them, or ``pond maintain`` removed them) are dropped, and those of their
+        replacements read from the new files alone, so a compaction costs what it
+        rewrote, not what the partition holds (see ``_sync_listing``).
         """
         self._sync_listing(self._read_listing(add_actions))
 
@@ -130,8 +136,9 @@ class RowIndex:
         self._sync_listing({f[0]: _DataFile(*f) for f in files})
 
     def _sync_listing(self, files: dict[str, _DataFile]) -> None:
-        if self._known - files.keys():
-            self._reset()
+        gone = self._known - files.keys()
+        if gone:
+            self._forget(gone)
         new = [f for path, f in files.items() if path not in self._known]
         self._known = set(files)
         self._files = files
@@ -172,14 +179,41 @@ class RowIndex:
         self._content.clear()
         self._content_bytes = 0
 
-    def _reset(self) -> None:
-        self._known.clear()
-        self._unloaded.clear()
-        self._loaded.clear()
-        self._rows.clear()
-        self._row_groups.clear()
-        self.clear_cache()
-        self.max_txn = 0
+    def _forget(self, gone: set[str]) -> None:
+        """Drop what the index knows of the data files ``gone`` (relative paths): their
+        rows, row groups and cached content.  A file of a partition not loaded yet is
+        only struck from the listing.
+
+        Each file's rows per node were counted when it was loaded; a compaction
+        rewrites a partition's newest files, whose rows are the tail of each node's
+        list, so they are cut off the end in O(rows dropped); otherwise the node's
+        list is filtered whole.
+        """
+        for part_id, unloaded in list(self._unloaded.items()):
+            kept = [f for f in unloaded if f.path not in gone]
+            if len(kept) != len(unloaded):
+                self._unloaded[part_id] = kept
+        full_gone = {str(self._root / path) for path in gone}
+        dropped: dict[str, int] = {}
+        for full in full_gone:
+            for node_id, count in self._file_nodes.pop(full, {}).items():
+                dropped[node_id] = dropped.get(node_id, 0) + count
+            self._row_groups.pop(full, None)
+        for node_id, count in dropped.items():
+            rows = self._rows.get(node_id)
+            if rows is None:
+                continue
+            tail = rows[-count:] if count <= len(rows) else None
+            if tail is not None and all(r.path in full_gone for r in tail):
+                del rows[-count:]
+            else:
+                rows[:] = [r for r in rows if r.path not in full_gone]
+            if not rows:
+                del self._rows[node_id]
+        for key in [k for k in self._content if k[0] in full_gone]:
+            self._content_bytes -= self._content.pop(key).nbytes
+        self._known -= gone
+        self._files = {p: f for p, f in self._files.items() if p not in gone}
 
     def changed_since(self, txn: int) -> dict[str, set[str]] | None:
         """Node id -> the entry types of its rows committed after ``txn`` (and visible).
@@ -308,6 +342,7 @@ class RowIndex:
         self._row_groups[full] = offsets[:-1]
         cols = [_column(table, name) for name in METADATA_COLUMNS]
         touched: set[str] = set()
+        counts: dict[str, int] = {}
         for position, values in enumerate(zip(*cols, strict=True)):
             node_id, file_type, version, txn_seq, ts, sha, size, lo, hi, attrs = values
             self.max_txn = max(self.max_txn, txn_seq)
@@ -328,16 +363,21 @@ class RowIndex:
                 full,
                 position,
             )
-            self._rows.setdefault(node_id, []).append(row)
+            rows = self._rows.setdefault(node_id, [])
+            if rows and rows[-1].version >= version:
+                self._unsorted.add(node_id)
+            rows.append(row)
             touched.add(node_id)
+            counts[node_id] = counts.get(node_id, 0) + 1
+        self._file_nodes[full] = counts
         return touched
 
     def _sort(self, node_ids: set[str]) -> None:
-        # Files arrive in txn order, so this is usually a cheap check of sorted lists.
-        for node_id in node_ids:
-            rows = self._rows[node_id]
-            if len(rows) > 1:
-                rows.sort(key=lambda r: r.version)
+        """Put the rows of ``node_ids`` in version order.  Files mostly arrive in txn
+        order, so only lists that got a row out of order (``_load_file``) are sorted."""
+        for node_id in node_ids & self._unsorted:
+            self._rows[node_id].sort(key=lambda r: r.version)
+        self._unsorted -= node_ids
 
     # -- content -------------------------------------------------------------
 
