@@ -144,7 +144,7 @@ def test_a_compaction_keeps_the_writers_reads_right_without_reloading(
 
     # A commit's file is about 4 KB: compaction packs two or three into one, and
     # leaves the first commit's larger file alone.
-    monkeypatch.setattr(maintenance, "COMPACT_TARGET_BYTES", 12_000)
+    monkeypatch.setattr(maintenance, "PARTITION_COMPACT_BYTES", 12_000)
     store = DeltaPersistence.create(tmp_path / "p", maintenance_interval=1000)
     index = store._view.index
     loaded: list[str] = []

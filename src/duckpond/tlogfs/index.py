@@ -20,6 +20,8 @@ import bisect
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +112,8 @@ class RowIndex:
         self._files: dict[str, _DataFile] = {}
         # Per loaded data file (full path): how many rows of each node it holds.
         self._file_nodes: dict[str, dict[str, int]] = {}
-        # Nodes whose row lists got a row out of version order since the last sort.
-        self._unsorted: set[str] = set()
+        # Rows read by _load_file and not yet merged into _rows (by _merge_loaded).
+        self._pending: dict[str, list[Row]] = {}
         self.max_txn = 0
 
     # -- the file listing ----------------------------------------------------
@@ -143,7 +145,6 @@ class RowIndex:
         self._known = set(files)
         self._files = files
         new.sort(key=lambda f: f.min_txn or 0)
-        touched: set[str] = set()
         unknown: set[str] = set()
         for f in new:
             if f.max_txn is None:
@@ -154,10 +155,10 @@ class RowIndex:
             if self._limit is not None and f.min_txn is not None and f.min_txn > self._limit:
                 continue
             if f.part_id in self._loaded:
-                touched |= self._load_file(f)
+                self._load_file(f)
             else:
                 self._unloaded.setdefault(f.part_id, []).append(f)
-        self._sort(touched)
+        self._merge_loaded()
         for part_id in unknown:
             self.load_partition(part_id)
 
@@ -293,10 +294,9 @@ class RowIndex:
     def load_partition(self, part_id: str) -> None:
         files = self._unloaded.pop(part_id, [])
         self._loaded.add(part_id)
-        touched: set[str] = set()
         for f in files:
-            touched |= self._load_file(f)
-        self._sort(touched)
+            self._load_file(f)
+        self._merge_loaded()
 
     def load_all(self) -> None:
         for part_id in list(self._unloaded):
@@ -363,21 +363,32 @@ class RowIndex:
                 full,
                 position,
             )
-            rows = self._rows.setdefault(node_id, [])
-            if rows and rows[-1].version >= version:
-                self._unsorted.add(node_id)
-            rows.append(row)
+            self._pending.setdefault(node_id, []).append(row)
             touched.add(node_id)
             counts[node_id] = counts.get(node_id, 0) + 1
         self._file_nodes[full] = counts
         return touched
 
-    def _sort(self, node_ids: set[str]) -> None:
-        """Put the rows of ``node_ids`` in version order.  Files mostly arrive in txn
-        order, so only lists that got a row out of order (``_load_file``) are sorted."""
-        for node_id in node_ids & self._unsorted:
-            self._rows[node_id].sort(key=lambda r: r.version)
-        self._unsorted -= node_ids
+    def _merge_loaded(self) -> None:
+        """Merge the rows ``_load_file`` read into each node's list, in version order.
+
+        Rows read mostly come after a node's rows known already (a commit's, or a
+        compaction's of the newest files, whose rows were cut off the end): they are
+        sorted among themselves and appended, and only a list they would interleave
+        with is sorted whole."""
+        version = attrgetter("version")
+        for node_id, new in self._pending.items():
+            if any(a.version > b.version for a, b in pairwise(new)):
+                new.sort(key=version)
+            rows = self._rows.get(node_id)
+            if rows is None:
+                self._rows[node_id] = new
+                continue
+            interleaved = rows[-1].version > new[0].version
+            rows.extend(new)
+            if interleaved:
+                rows.sort(key=version)
+        self._pending.clear()
 
     # -- content -------------------------------------------------------------
 
