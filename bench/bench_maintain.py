@@ -9,7 +9,8 @@ The pond: 10 series, one version of each every 15 minutes (a transaction writing
 its outputs).  ``DAYS`` (default 365: 35,040 transactions) scales the year down when
 building it would take too long; ``KEEP_DAYS`` (default 30) is the window, and
 ``KEEP2_DAYS`` (default none) a second, shorter one measured after it (``disk2``: a
-scaled-down pond keeping the share of its history that 30 days is of a year).  Commit
+scaled-down pond keeping the share of its history that 30 days is of a year);
+``KEEP_POND=DIR`` copies the pond as the first maintain left it to DIR.  Commit
 times are real (the pond is built in minutes), so the window is given as
 ``--keep-txns KEEP_DAYS*96``, which is what ``--keep 30d`` keeps on a real station.
 
@@ -178,6 +179,9 @@ def main() -> None:
         keep = keep_days * PER_DAY
         took = pond("maintain", "--keep-txns", str(keep))
         figures.add([disk_after("disk1", f"pond after maintain --keep-txns {keep}", "")])
+        if os.environ.get("KEEP_POND"):
+            # For a look at where the bytes are (pond du) once the bench is done.
+            shutil.copytree(pond_dir, Path(os.environ["KEEP_POND"]))
         figures.add(
             [
                 Figure(
