@@ -9,7 +9,8 @@ The pond: 10 series, one version of each every 15 minutes (a transaction writing
 its outputs).  ``DAYS`` (default 365: 35,040 transactions) scales the year down when
 building it would take too long; ``KEEP_DAYS`` (default 30) is the window, and
 ``KEEP2_DAYS`` (default none) a second, shorter one measured after it (``disk2``: a
-scaled-down pond keeping the share of its history that 30 days is of a year).  Commit
+scaled-down pond keeping the share of its history that 30 days is of a year);
+``KEEP_POND=DIR`` copies the pond as the first maintain left it to DIR.  Commit
 times are real (the pond is built in minutes), so the window is given as
 ``--keep-txns KEEP_DAYS*96``, which is what ``--keep 30d`` keeps on a real station.
 
@@ -69,8 +70,6 @@ def reading(step: int, n: int) -> pa.Table:
 def build(pond_dir: Path, days: int, tmp: Path) -> tuple[int, float]:
     """The simulated station; returns (transactions, seconds per transaction)."""
     from duckpond import Pond
-    from duckpond.query.parquet import table_to_parquet
-    from duckpond.tinyfs.persistence import FILE_SERIES
 
     pond = Pond.init(pond_dir, command=["bench", "init"])
     pond.mkdir("/data")
@@ -80,28 +79,20 @@ def build(pond_dir: Path, days: int, tmp: Path) -> tuple[int, float]:
     )
     pond.pipeline.apply([resources])
     steps = days * PER_DAY
-    start = time.perf_counter()
+    start = lap = time.perf_counter()
     for step in range(steps):
         with pond.transaction(command=["bench", "collect", str(step)]) as tx:
             for n in range(SERIES):
-                path = f"/data/s{n:02d}.series"
-                if step == 0:
-                    tx.write_series(path, reading(step, n))
-                    continue
-                # The bytes and attributes write_series stores, without its append check,
-                # which reads every version's recorded schema (O(versions) an append, so
-                # a simulated year would be quadratic); every reading here has one schema.
-                converted = table_to_parquet(reading(step, n), require_timestamp=True)
-                tx.root.write_file(
-                    path,
-                    converted.data,
-                    node_type=FILE_SERIES,
-                    attributes=converted.attributes(),
-                    event_range=converted.event_range,
-                )
+                tx.write_series(f"/data/s{n:02d}.series", reading(step, n))
         if step and step % 960 == 0:
-            rate = (time.perf_counter() - start) / step
-            print(f"  ... {step}/{steps} transactions, {rate * 1000:.0f} ms each", flush=True)
+            now = time.perf_counter()
+            rate, recent = (now - start) / step, (now - lap) / 960
+            lap = now
+            print(
+                f"  ... {step}/{steps} transactions, {rate * 1000:.0f} ms each "
+                f"({recent * 1000:.0f} ms each of the last 960; load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
     per_txn = (time.perf_counter() - start) / steps
     last = pond.last_txn
     pond.close()
@@ -188,6 +179,9 @@ def main() -> None:
         keep = keep_days * PER_DAY
         took = pond("maintain", "--keep-txns", str(keep))
         figures.add([disk_after("disk1", f"pond after maintain --keep-txns {keep}", "")])
+        if os.environ.get("KEEP_POND"):
+            # For a look at where the bytes are (pond du) once the bench is done.
+            shutil.copytree(pond_dir, Path(os.environ["KEEP_POND"]))
         figures.add(
             [
                 Figure(

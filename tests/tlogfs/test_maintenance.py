@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pyarrow as pa
@@ -130,3 +131,58 @@ def test_a_busy_directory_is_compacted_between_full_maintenance(tmp_path: Path) 
     past = DeltaPersistence.open(tmp_path / "p", at_txn=6)
     assert sorted(past.read_dir(ROOT_ID)) == [f"f{i}" for i in range(5)]
     assert [t.txn_seq for t in reopened.transactions(1)] == [PARTITION_FILE_LIMIT * 2 + 6]
+
+
+def test_a_compaction_keeps_the_writers_reads_right_without_reloading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer that compacted a crowded partition reads every version of every node
+    exactly as before, and indexes only the files the compaction wrote: no file it
+    had read is read again (before, its whole index started over)."""
+    from duckpond.tlogfs import maintenance
+    from duckpond.tlogfs.persistence import PARTITION_FILE_LIMIT
+
+    # A commit's file is about 4 KB: compaction packs two or three into one, and
+    # leaves the first commit's larger file alone.
+    monkeypatch.setattr(maintenance, "PARTITION_COMPACT_BYTES", 12_000)
+    store = DeltaPersistence.create(tmp_path / "p", maintenance_interval=1000)
+    index = store._view.index
+    loaded: list[str] = []
+    load_file = index._load_file
+
+    def counting(f: object) -> set[str]:
+        loaded.append(f.path)  # type: ignore[attr-defined]
+        return load_file(f)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index, "_load_file", counting)
+    store.begin()
+    d = add_dir(store, "d")
+    nodes = [add_file(store, f"s{n}", f"s{n} v1".encode(), parent=d) for n in range(3)]
+    store.commit()
+    expected = {node: [f"s{n} v1".encode()] for n, node in enumerate(nodes)}
+    commits = PARTITION_FILE_LIMIT * 5
+    for i in range(commits):
+        store.begin()
+        for n, node in enumerate(nodes):
+            size = 5000 if i == 0 else 60 + i % 7 * 20
+            data = random.Random(i * 3 + n).randbytes(size)
+            store.write_version(node, data)
+            expected[node].append(data)
+        if i % 10 == 0:
+            add_file(store, f"f{i}", b"x")  # the root's partition, untouched by compaction
+        store.commit()
+        for node, contents in expected.items():
+            versions = store.versions(node)
+            assert [v.version for v in versions] == list(range(1, len(contents) + 1))
+            assert [store.read_bytes(node, v.version) for v in versions] == contents
+    history = DeltaTable(tmp_path / "p" / "data").history()
+    assert sum(c["operation"] == "OPTIMIZE" for c in history) >= 3
+    assert len(loaded) == len(set(loaded)), "a data file was indexed twice"
+    # The large file was left alone by every compaction, beside their files.
+    first = {p for p in loaded[:3] if "part_id=" + d in p}
+    assert first and first <= set(store.snapshot_files())
+    # A fresh reader agrees with the writer.
+    reopened = DeltaPersistence.open(tmp_path / "p")
+    for node, contents in expected.items():
+        assert [reopened.read_bytes(node, v) for v in range(1, len(contents) + 1)] == contents
+    assert fsck(tmp_path / "p").ok

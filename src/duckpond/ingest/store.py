@@ -8,12 +8,13 @@ anything else is kept as raw bytes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, FormatError
-from ..tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath
+from ..tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath, VersionInfo
 from ..tinyfs.persistence import DYNAMIC_FILE
 
 if TYPE_CHECKING:
@@ -96,10 +97,16 @@ def store_file(
     event_range: tuple[int, int] | None = None
     if node_type in TABULAR:
         stored = to_parquet_from_host(host, node_type, options)
-        if existing is not None and node_type == FILE_SERIES:
-            check_series_append(existing, stored.schema, stored.attributes["timestamp_column"])
         data = stored.data
         attributes = stored.attributes
+        if node_type == FILE_SERIES:
+            timestamp_column = stored.attributes["timestamp_column"]
+            seen = (
+                SchemasSeen.of_new_series()
+                if existing is None
+                else check_series_append(existing, stored.schema, timestamp_column)
+            )
+            attributes = seen.for_next(attributes)
         event_range = stored.event_range
         if stored.duplicate_times and warnings is not None:
             warnings.append(duplicate_times_warning(host, stored.duplicate_times))
@@ -218,9 +225,94 @@ def _header_lines(
     return above, below
 
 
+SCHEMAS_SEEN = "schemas_seen"
+"""The attribute, on a series version written through ``check_series_append``'s answer,
+that lets the next append be checked without reading every version: ``{"since": the
+oldest version it covers, "through": its own version, "seen": [[version, columns], ...]
+(each distinct recorded schema, with the first version that has it, in order),
+"unrecorded": [versions without a recorded schema]}``."""
+
+# Distinct schemas and unrecorded versions a summary carries at most: a series whose
+# versions keep changing columns stops carrying one and is checked version by version.
+_SEEN_LIMIT = 64
+
+
+@dataclass(frozen=True)
+class SchemasSeen:
+    """The recorded schemas of a series' versions ``since`` to ``through`` (see
+    ``SCHEMAS_SEEN``), which ``check_series_append`` answers with."""
+
+    since: int
+    through: int
+    seen: tuple[tuple[int, list[Any]], ...]
+    unrecorded: tuple[int, ...]
+
+    @classmethod
+    def of_new_series(cls) -> SchemasSeen:
+        """What a series created now starts from (its first version is 1)."""
+        return cls(1, 0, (), ())
+
+    def for_next(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """``attributes`` of the version written next (number ``through + 1``) with
+        ``SCHEMAS_SEEN`` added, or left out when the series has too many schemas."""
+        version = self.through + 1
+        columns = attributes.get("schema")
+        seen, unrecorded = list(self.seen), list(self.unrecorded)
+        if not isinstance(columns, list):
+            unrecorded.append(version)
+        elif all(known != columns for _, known in seen):
+            seen.append((version, columns))
+        out = {k: v for k, v in attributes.items() if k != SCHEMAS_SEEN}
+        if len(seen) + len(unrecorded) <= _SEEN_LIMIT:
+            out[SCHEMAS_SEEN] = {
+                "since": self.since,
+                "through": version,
+                "seen": [[v, c] for v, c in seen],
+                "unrecorded": unrecorded,
+            }
+        return out
+
+
+def _recorded_seen(series: NodePath, latest: VersionInfo) -> SchemasSeen | None:
+    """The newest version's summary if it covers every version stored now, else None.
+
+    It does when it names the newest version as its own (a writer that copied another
+    version's attributes, or wrote none, breaks the chain) and starts at the oldest
+    (``pond maintain`` consolidating the older versions moves that).
+    """
+    record = latest.attributes.get(SCHEMAS_SEEN)
+    if not isinstance(record, dict):
+        return None
+    since, through = record.get("since"), record.get("through")
+    seen, unrecorded = record.get("seen"), record.get("unrecorded")
+    if not (
+        isinstance(since, int)
+        and through == latest.version
+        and isinstance(seen, list)
+        and isinstance(unrecorded, list)
+        and all(isinstance(v, int) for v in unrecorded)
+        and all(
+            isinstance(e, list) and len(e) == 2 and isinstance(e[0], int) and isinstance(e[1], list)
+            for e in seen
+        )
+    ):
+        return None
+    if series.node.oldest().version != since:
+        return None
+    return SchemasSeen(since, through, tuple((e[0], e[1]) for e in seen), tuple(unrecorded))
+
+
+def _differs(columns: Any, new_types: Mapping[str, str]) -> bool:
+    """Whether a version with recorded ``columns`` must be read to tell if it unifies:
+    no recorded schema, or a column of the new version's name with another type."""
+    return not isinstance(columns, list) or any(
+        new_types.get(str(c["name"]), str(c["type"])) != str(c["type"]) for c in columns
+    )
+
+
 def check_series_append(
     series: NodePath, schema: pa.Schema, timestamp_column: str | None = None
-) -> None:
+) -> SchemasSeen:
     """Refuse a version whose columns cannot be read together with the series' versions,
     or whose time column is not the series' (its rows would have no time there).
 
@@ -228,36 +320,58 @@ def check_series_append(
     Arrow can); a version that cannot unify would make the whole series unreadable.
     The recorded schemas answer without reading content when the types agree, which is
     the common case; only versions that differ are read for their Parquet footers.
+
+    The distinct recorded schemas come from the newest version's ``SCHEMAS_SEEN`` when it
+    covers the series (O(1) in the number of versions; one footer read per distinct
+    schema that differs), else from every version's attributes; either way the answer,
+    and the error, are the same.  Returns what the version written next records
+    (``SchemasSeen.for_next``).  Raises ``FormatError`` (one line) to refuse.
     """
     import pyarrow as pa
 
     from ..errors import flatten
     from .versions import version_schema
 
-    current = series.info().attributes.get("timestamp_column")
+    latest = series.info()
+    current = latest.attributes.get("timestamp_column")
     if timestamp_column is not None and current and timestamp_column != current:
         raise FormatError(
             f"{series.path}: the new version's time column is {timestamp_column!r}, "
             f"the series' is {current!r}; rename the column to {current!r}"
         )
     new_types = {f.name: str(f.type) for f in schema}
+    summary = _recorded_seen(series, latest)
     differing: list[int] = []
-    for info in series.node.versions():
-        columns = info.attributes.get("schema")
-        if not isinstance(columns, list) or any(
-            new_types.get(str(c["name"]), str(c["type"])) != str(c["type"]) for c in columns
-        ):
-            differing.append(info.version)
-    if not differing:
-        return
-    schemas = [version_schema(series, version) for version in differing]
-    try:
-        pa.unify_schemas([*schemas, schema], promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise FormatError(
-            f"{series.path}: the new version's columns do not match the series "
-            f"({flatten(str(exc))}); fix the input, or store it as a new series"
-        ) from None
+    if summary is not None:
+        # One version per distinct schema: versions with equal recorded schemas have
+        # equal footers' types, and unifying a schema twice changes nothing.
+        differing = sorted(
+            [v for v, columns in summary.seen if _differs(columns, new_types)]
+            + list(summary.unrecorded)
+        )
+    else:
+        versions = series.node.versions()
+        seen: list[tuple[int, list[Any]]] = []
+        unrecorded: list[int] = []
+        for info in versions:
+            columns = info.attributes.get("schema")
+            if _differs(columns, new_types):
+                differing.append(info.version)
+            if not isinstance(columns, list):
+                unrecorded.append(info.version)
+            elif all(known != columns for _, known in seen):
+                seen.append((info.version, columns))
+        summary = SchemasSeen(versions[0].version, latest.version, tuple(seen), tuple(unrecorded))
+    if differing:
+        schemas = [version_schema(series, version) for version in differing]
+        try:
+            pa.unify_schemas([*schemas, schema], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise FormatError(
+                f"{series.path}: the new version's columns do not match the series "
+                f"({flatten(str(exc))}); fix the input, or store it as a new series"
+            ) from None
+    return summary
 
 
 def store_tabular(
@@ -275,12 +389,18 @@ def store_tabular(
         timestamp_column=timestamp_column,
         require_timestamp=node_type == FILE_SERIES,
     )
-    if existing is not None and node_type == FILE_SERIES:
-        check_series_append(existing, converted.schema, converted.timestamp_column)
+    attributes = converted.attributes()
+    if node_type == FILE_SERIES:
+        seen = (
+            SchemasSeen.of_new_series()
+            if existing is None
+            else check_series_append(existing, converted.schema, converted.timestamp_column)
+        )
+        attributes = seen.for_next(attributes)
     root.write_file(
         path,
         converted.data,
         node_type=node_type,
-        attributes=converted.attributes(),
+        attributes=attributes,
         event_range=converted.event_range,
     )

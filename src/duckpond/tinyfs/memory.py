@@ -62,6 +62,9 @@ class MemoryPersistence:
     def versions(self, node_id: str) -> list[VersionInfo]:
         return list(self._versions(node_id))
 
+    def oldest(self, node_id: str) -> VersionInfo:
+        return self._versions(node_id)[0]
+
     def read_dir(self, dir_id: str) -> Mapping[str, DirEntry]:
         try:
             return dict(self._state.dirs[dir_id])

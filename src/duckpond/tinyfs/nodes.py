@@ -62,6 +62,10 @@ class Node:
     def versions(self) -> list[VersionInfo]:
         return self.fs.persistence.versions(self.node_id)
 
+    def oldest(self) -> VersionInfo:
+        """The oldest version still stored (see ``Persistence.oldest``)."""
+        return self.fs.persistence.oldest(self.node_id)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Node) and other.node_id == self.node_id
 
@@ -159,6 +163,9 @@ class DynamicNode(Node):
         if self.parent is not None:
             return [self.info()]
         return [self._as_dynamic(v) for v in self.fs.persistence.versions(self.top_id)]
+
+    def oldest(self) -> VersionInfo:
+        return self.versions()[0]
 
     def path(self) -> str:
         """Where the node is now: the path the read reached it by."""

@@ -96,6 +96,11 @@ class Persistence(Protocol):
         """Every version of a node, oldest first."""
         ...
 
+    def oldest(self, node_id: str) -> VersionInfo:
+        """The oldest version of a node still stored: version 1, unless ``pond maintain``
+        replaced a series' older versions by a consolidated one (O(1), unlike ``versions``)."""
+        ...
+
     def read_dir(self, dir_id: str) -> Mapping[str, DirEntry]:
         """The current entries of a directory, by name."""
         ...

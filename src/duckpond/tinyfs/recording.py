@@ -48,6 +48,10 @@ class RecordingPersistence:
         self._record(node_id)
         return self.base.versions(node_id)
 
+    def oldest(self, node_id: str) -> VersionInfo:
+        self._record(node_id)
+        return self.base.oldest(node_id)
+
     def read_dir(self, dir_id: str) -> Mapping[str, DirEntry]:
         entries = self.base.read_dir(dir_id)
         self._record(dir_id)

@@ -20,6 +20,8 @@ import bisect
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,10 @@ class RowIndex:
         self._content: OrderedDict[tuple[str, int], pa.ChunkedArray] = OrderedDict()
         self._content_bytes = 0
         self._files: dict[str, _DataFile] = {}
+        # Per loaded data file (full path): how many rows of each node it holds.
+        self._file_nodes: dict[str, dict[str, int]] = {}
+        # Rows read by _load_file and not yet merged into _rows (by _merge_loaded).
+        self._pending: dict[str, list[Row]] = {}
         self.max_txn = 0
 
     # -- the file listing ----------------------------------------------------
@@ -115,8 +121,10 @@ class RowIndex:
     def sync(self, add_actions: pa.Table) -> None:
         """Bring the index to a snapshot given by its add actions (``get_add_actions(flatten=True)``).
 
-        New files are indexed; if files disappeared (compaction rewrote them)
-        the index starts over, since rows now live in other files.
+        New files are indexed; the rows of files that disappeared (compaction rewrote
+        them, or ``pond maintain`` removed them) are dropped, and those of their
+        replacements read from the new files alone, so a compaction costs what it
+        rewrote, not what the partition holds (see ``_sync_listing``).
         """
         self._sync_listing(self._read_listing(add_actions))
 
@@ -130,13 +138,13 @@ class RowIndex:
         self._sync_listing({f[0]: _DataFile(*f) for f in files})
 
     def _sync_listing(self, files: dict[str, _DataFile]) -> None:
-        if self._known - files.keys():
-            self._reset()
+        gone = self._known - files.keys()
+        if gone:
+            self._forget(gone)
         new = [f for path, f in files.items() if path not in self._known]
         self._known = set(files)
         self._files = files
         new.sort(key=lambda f: f.min_txn or 0)
-        touched: set[str] = set()
         unknown: set[str] = set()
         for f in new:
             if f.max_txn is None:
@@ -147,10 +155,10 @@ class RowIndex:
             if self._limit is not None and f.min_txn is not None and f.min_txn > self._limit:
                 continue
             if f.part_id in self._loaded:
-                touched |= self._load_file(f)
+                self._load_file(f)
             else:
                 self._unloaded.setdefault(f.part_id, []).append(f)
-        self._sort(touched)
+        self._merge_loaded()
         for part_id in unknown:
             self.load_partition(part_id)
 
@@ -172,14 +180,41 @@ class RowIndex:
         self._content.clear()
         self._content_bytes = 0
 
-    def _reset(self) -> None:
-        self._known.clear()
-        self._unloaded.clear()
-        self._loaded.clear()
-        self._rows.clear()
-        self._row_groups.clear()
-        self.clear_cache()
-        self.max_txn = 0
+    def _forget(self, gone: set[str]) -> None:
+        """Drop what the index knows of the data files ``gone`` (relative paths): their
+        rows, row groups and cached content.  A file of a partition not loaded yet is
+        only struck from the listing.
+
+        Each file's rows per node were counted when it was loaded; a compaction
+        rewrites a partition's newest files, whose rows are the tail of each node's
+        list, so they are cut off the end in O(rows dropped); otherwise the node's
+        list is filtered whole.
+        """
+        for part_id, unloaded in list(self._unloaded.items()):
+            kept = [f for f in unloaded if f.path not in gone]
+            if len(kept) != len(unloaded):
+                self._unloaded[part_id] = kept
+        full_gone = {str(self._root / path) for path in gone}
+        dropped: dict[str, int] = {}
+        for full in full_gone:
+            for node_id, count in self._file_nodes.pop(full, {}).items():
+                dropped[node_id] = dropped.get(node_id, 0) + count
+            self._row_groups.pop(full, None)
+        for node_id, count in dropped.items():
+            rows = self._rows.get(node_id)
+            if rows is None:
+                continue
+            tail = rows[-count:] if count <= len(rows) else None
+            if tail is not None and all(r.path in full_gone for r in tail):
+                del rows[-count:]
+            else:
+                rows[:] = [r for r in rows if r.path not in full_gone]
+            if not rows:
+                del self._rows[node_id]
+        for key in [k for k in self._content if k[0] in full_gone]:
+            self._content_bytes -= self._content.pop(key).nbytes
+        self._known -= gone
+        self._files = {p: f for p, f in self._files.items() if p not in gone}
 
     def changed_since(self, txn: int) -> dict[str, set[str]] | None:
         """Node id -> the entry types of its rows committed after ``txn`` (and visible).
@@ -259,10 +294,9 @@ class RowIndex:
     def load_partition(self, part_id: str) -> None:
         files = self._unloaded.pop(part_id, [])
         self._loaded.add(part_id)
-        touched: set[str] = set()
         for f in files:
-            touched |= self._load_file(f)
-        self._sort(touched)
+            self._load_file(f)
+        self._merge_loaded()
 
     def load_all(self) -> None:
         for part_id in list(self._unloaded):
@@ -308,6 +342,7 @@ class RowIndex:
         self._row_groups[full] = offsets[:-1]
         cols = [_column(table, name) for name in METADATA_COLUMNS]
         touched: set[str] = set()
+        counts: dict[str, int] = {}
         for position, values in enumerate(zip(*cols, strict=True)):
             node_id, file_type, version, txn_seq, ts, sha, size, lo, hi, attrs = values
             self.max_txn = max(self.max_txn, txn_seq)
@@ -328,16 +363,32 @@ class RowIndex:
                 full,
                 position,
             )
-            self._rows.setdefault(node_id, []).append(row)
+            self._pending.setdefault(node_id, []).append(row)
             touched.add(node_id)
+            counts[node_id] = counts.get(node_id, 0) + 1
+        self._file_nodes[full] = counts
         return touched
 
-    def _sort(self, node_ids: set[str]) -> None:
-        # Files arrive in txn order, so this is usually a cheap check of sorted lists.
-        for node_id in node_ids:
-            rows = self._rows[node_id]
-            if len(rows) > 1:
-                rows.sort(key=lambda r: r.version)
+    def _merge_loaded(self) -> None:
+        """Merge the rows ``_load_file`` read into each node's list, in version order.
+
+        Rows read mostly come after a node's rows known already (a commit's, or a
+        compaction's of the newest files, whose rows were cut off the end): they are
+        sorted among themselves and appended, and only a list they would interleave
+        with is sorted whole."""
+        version = attrgetter("version")
+        for node_id, new in self._pending.items():
+            if any(a.version > b.version for a, b in pairwise(new)):
+                new.sort(key=version)
+            rows = self._rows.get(node_id)
+            if rows is None:
+                self._rows[node_id] = new
+                continue
+            interleaved = rows[-1].version > new[0].version
+            rows.extend(new)
+            if interleaved:
+                rows.sort(key=version)
+        self._pending.clear()
 
     # -- content -------------------------------------------------------------
 

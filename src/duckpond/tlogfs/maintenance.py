@@ -1,9 +1,11 @@
 """Maintenance of the oplog table: compaction and checkpoints, so costs stay flat.
 
 Every ``interval`` Delta versions past the last checkpoint, a commit compacts
-small files and writes a checkpoint, so commit and open costs stay flat.
-Between those runs, a partition that gathered more than
-``PARTITION_FILE_LIMIT`` data files is compacted on its own.  Those commits
+small files (into files of ``COMPACT_TARGET_BYTES``) and writes a checkpoint, so
+commit and open costs stay flat.  Between those runs, a partition that gathered
+more than ``PARTITION_FILE_LIMIT`` data files under ``PARTITION_COMPACT_BYTES`` is
+compacted on its own, into files of that smaller size: two tiers, so neither
+rewrites more than its target however old the pond.  Those commits
 carry no ``txn_seq`` and are not pond transactions.  Like a transaction's, they
 land only on the snapshot they were computed from (``NO_REBASE``).
 
@@ -54,6 +56,12 @@ PARTITION_FILE_LIMIT = 16
 # `maintain --keep` grew with the pond's age; with it each byte is rewritten
 # a bounded number of times, and a partition reads as a few files of this size.
 COMPACT_TARGET_BYTES = 8 << 20
+# The compaction of a crowded partition between those runs packs its files under this
+# size only, into files of about this size: it runs every PARTITION_FILE_LIMIT commits
+# to a busy directory, so what it rewrites (and the writer's index reads again) must
+# not grow with the pond's age either.  The full runs pack those into files of
+# COMPACT_TARGET_BYTES, every ``interval`` Delta versions.
+PARTITION_COMPACT_BYTES = 1 << 20
 
 
 def add_actions(table: DeltaTable) -> pa.Table:
@@ -111,12 +119,14 @@ class Maintenance:
             # between the full maintenance runs.
             parts = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist()
             sizes = actions.column("size_bytes").to_pylist()
-            small = [p for p, size in zip(parts, sizes, strict=True) if size < COMPACT_TARGET_BYTES]
+            small = [
+                p for p, size in zip(parts, sizes, strict=True) if size < PARTITION_COMPACT_BYTES
+            ]
             crowded = sorted(p for p in touched if small.count(p) > PARTITION_FILE_LIMIT)
             if crowded:
                 self._dt.optimize.compact(
                     partition_filters=[(PARTITION_COLUMN, "in", crowded)],
-                    target_size=COMPACT_TARGET_BYTES,
+                    target_size=PARTITION_COMPACT_BYTES,
                     writer_properties=WRITER,
                     commit_properties=NO_REBASE,
                     post_commithook_properties=HOOKS,

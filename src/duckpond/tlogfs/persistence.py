@@ -415,6 +415,9 @@ class DeltaPersistence:
     def versions(self, node_id: str) -> list[VersionInfo]:
         return self._view.versions(node_id)
 
+    def oldest(self, node_id: str) -> VersionInfo:
+        return self._view.oldest(node_id)
+
     def stored_rows(self, node_id: str) -> list[Row]:
         """A node's committed, visible rows (metadata, no content), oldest first."""
         return list(self._view.index.lookup(node_id) or [])

@@ -113,6 +113,15 @@ class OplogView:
             raise FileNotFoundError(f"no such node: {node_id}")
         return [_info(r) for r in rows]
 
+    def oldest(self, node_id: str) -> VersionInfo:
+        committed = self._committed(node_id)
+        if committed:
+            return _info(committed[0])
+        pending = self.buffer.rows.get(node_id)
+        if pending:
+            return _info(pending[0])
+        return self.versions(node_id)[0]
+
     def read_dir(self, dir_id: str) -> Mapping[str, DirEntry]:
         pending_dir = self.buffer.dirs.get(dir_id)
         if pending_dir is not None:

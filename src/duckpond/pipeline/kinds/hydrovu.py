@@ -209,7 +209,7 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
         meta["locations.table"] = locations_table(fetched.locations)
 
     def write(root: WD) -> RunStats:
-        from ...ingest.store import check_series_append
+        from ...ingest.store import SchemasSeen, check_series_append
         from ...query.parquet import table_to_parquet
 
         stats = RunStats()
@@ -241,13 +241,16 @@ def run_hydrovu(ctx: RunContext) -> WriteStep:
                 continue
             converted = table_to_parquet(device.table, timestamp_column="timestamp")
             target = f"{spec.path}/{device.name}.series"
-            if root.exists(target):
+            seen = (
                 check_series_append(root.get(target), converted.schema)
+                if root.exists(target)
+                else SchemasSeen.of_new_series()
+            )
             root.write_file(
                 target,
                 converted.data,
                 node_type=FILE_SERIES,
-                attributes=converted.attributes(),
+                attributes=seen.for_next(converted.attributes()),
                 event_range=converted.event_range,
             )
             stats.rows += device.rows

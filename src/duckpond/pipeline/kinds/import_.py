@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from ...errors import CorruptDataError, DivergedError, InvalidPathError
+from ...ingest.store import SCHEMAS_SEEN
 from ...tinyfs import FILE_DATA, FILE_SERIES, FILE_TABLE, WD, NodePath, VersionInfo
 from ...tinyfs import paths as tpaths
 from ...tinyfs.glob import Segment, compile_pattern, match_segment
@@ -594,7 +595,8 @@ def apply_plan(
         for info in copy.versions:
             data = _verified(persistence, copy.source, info, url)
             attributes = {
-                **info.attributes,
+                # The source's summary of its series' schemas covers the source's versions.
+                **{k: v for k, v in info.attributes.items() if k != SCHEMAS_SEEN},
                 IMPORT_ATTRIBUTE: {
                     "resource": name,
                     "pond": identity,

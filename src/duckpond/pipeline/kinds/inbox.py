@@ -505,7 +505,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         ready.append((cand, data, attributes, event_range, node_type))
 
     def write(root: WD) -> RunStats:
-        from ...ingest.store import check_series_append
+        from ...ingest.store import SchemasSeen, check_series_append
 
         bad = list(failed)
         stats = RunStats(details={**counts, "skipped_files": skipped}, warnings=list(warnings))
@@ -526,10 +526,13 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                     import pyarrow.parquet as pq
 
                     try:
-                        check_series_append(existing, pq.read_schema(pa.BufferReader(data)))
+                        seen = check_series_append(existing, pq.read_schema(pa.BufferReader(data)))
                     except Exception as exc:
                         bad.append(f"{cand.host}: {error_text(exc)}")
                         continue
+                    attributes = seen.for_next(attributes)
+            elif node_type == "file:series":
+                attributes = SchemasSeen.of_new_series().for_next(attributes)
             root.write_file(
                 target, data, node_type=node_type, attributes=attributes, event_range=event_range
             )
