@@ -331,13 +331,11 @@ def _place_meta(stage: Path, objects: Iterable[RemoteObject]) -> None:
     if len(archives) == 1:
         os.replace(archives[0], meta / ARCHIVE_FILE)
     elif archives:
-        from ..tlogfs.retention import _parquet_bytes, _parse_archive
+        from ..tlogfs.retention import union_archives
 
-        by_txn: dict[int, dict[str, Any]] = {}
-        for path in archives:
-            by_txn.update(_parse_archive(path.read_bytes(), None, path.name))
+        merged = union_archives([path.read_bytes() for path in archives], ARCHIVE_FILE)
         with open(meta / ARCHIVE_FILE, "xb") as f:
-            f.write(_parquet_bytes([by_txn[t] for t in sorted(by_txn)]))
+            f.write(merged)
             f.flush()
             os.fsync(f.fileno())
     shutil.rmtree(stage / META_PREFIX)

@@ -205,6 +205,16 @@ def merged_archive(
     return _parquet_bytes([by_txn[t] for t in sorted(by_txn)])
 
 
+def union_archives(archives: list[bytes], where: str) -> bytes:
+    """One archive holding every transaction the ``archives`` (their bytes) hold: those a
+    pond's ``maintain`` and a backup's ``prune`` each archived.  ``PondCorruptError``
+    naming ``where`` if one cannot be read."""
+    by_txn: dict[int, dict[str, Any]] = {}
+    for data in archives:
+        by_txn.update(_parse_archive(data, None, where))
+    return _parquet_bytes([by_txn[t] for t in sorted(by_txn)])
+
+
 def _parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
     """One row a commit info, one column a key (see the module doc), zstd."""
     # Imported here: the records above are read on paths (a backup push) that import

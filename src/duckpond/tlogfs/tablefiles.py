@@ -240,7 +240,7 @@ class BackupTableFiles(TableFiles):
         return json.dumps(best).encode()
 
     def read(self, rel: str) -> bytes | None:
-        from .retention import ARCHIVE_FILE, RETENTION_FILE, _parquet_bytes, _parse_archive
+        from .retention import ARCHIVE_FILE, RETENTION_FILE, union_archives
 
         if rel == f"{META_DIR}/{RETENTION_FILE}":
             return self._floor()
@@ -248,10 +248,7 @@ class BackupTableFiles(TableFiles):
             archives = self._metas(ARCHIVE_FILE)
             if len(archives) <= 1:
                 return archives[0] if archives else None
-            by_txn: dict[int, dict[str, object]] = {}
-            for data in archives:
-                by_txn.update(_parse_archive(data, None, self.where))
-            return _parquet_bytes([by_txn[t] for t in sorted(by_txn)])
+            return union_archives(archives, self.where)
         return None
 
     def listing(self, rel_dir: str = "") -> list[TableFile]:
