@@ -10,7 +10,10 @@ its outputs).  ``DAYS`` (default 365: 35,040 transactions) scales the year down 
 building it would take too long; ``KEEP_DAYS`` (default 30) is the window, and
 ``KEEP2_DAYS`` (default none) a second, shorter one measured after it (``disk2``: a
 scaled-down pond keeping the share of its history that 30 days is of a year);
-``KEEP_POND=DIR`` copies the pond as the first maintain left it to DIR.  Commit
+``KEEP_POND=DIR`` copies the pond as the first maintain left it to DIR;
+``BUILT_POND=DIR`` builds the pond in DIR (a new directory; ``/dev/shm`` spares the disk)
+and keeps it there, or, where DIR already holds one, copies it instead of building, so
+the measured steps can be run again on the same year.  Commit
 times are real (the pond is built in minutes), so the window is given as
 ``--keep-txns KEEP_DAYS*96``, which is what ``--keep 30d`` keeps on a real station.
 
@@ -131,12 +134,20 @@ def main() -> None:
     figures = Figures()
     with workdir("maintain") as tmp:
         pond_dir = tmp / "pond"
-        t0 = time.perf_counter()
-        txns, per_txn = build(pond_dir, days, tmp)
-        print(
-            f"  built {txns} transactions in {time.perf_counter() - t0:.0f} s "
-            f"({per_txn * 1000:.0f} ms each)"
-        )
+        built = Path(os.environ["BUILT_POND"]) if os.environ.get("BUILT_POND") else None
+        if built is None or not (built / "pond").exists():
+            where = built or tmp
+            where.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            txns, per_txn = build(where / "pond", days, where)
+            print(
+                f"  built {txns} transactions in {time.perf_counter() - t0:.0f} s "
+                f"({per_txn * 1000:.0f} ms each)"
+            )
+        if built is not None:
+            # The site's output directory was named at apply time: it stays under DIR.
+            shutil.copytree(built / "pond", pond_dir, symlinks=True)
+            print(f"  copied the pond built in {built}")
         env = child_env(POND=str(pond_dir), XDG_CACHE_HOME=str(tmp / "xdg-cache"))
 
         def pond(*argv: str, where: Path = pond_dir) -> float:

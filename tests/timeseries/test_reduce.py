@@ -243,3 +243,23 @@ def test_several_new_versions_in_one_update_read_each_merged_interval_once() -> 
     full = reduce_full(CONFIG, store.versions)
     assert all(a.equals(b) for a, b in zip(result.partials.tables, full.tables, strict=True))
     check_against_pandas(result.partials, store.all())
+
+
+def test_one_row_versions_are_reduced_in_joined_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A station's series is read a version (a row or a few) at a time; the partials are
+    # computed over pieces joined up to COALESCE_ROWS rows, split where the columns change,
+    # and come out equal to those of the rows as one table.
+    from duckpond.pipeline.timeseries import reduce as module
+
+    monkeypatch.setattr(module, "COALESCE_ROWS", 1000)
+    raw = readings(T0, 2500, 15 * 60 * US, seed=3, nulls=0.1)
+    wider = raw.slice(2400).append_column("Extra", pa.array([1.5] * 100))
+    pieces = [*raw.slice(0, 2400).to_batches(max_chunksize=1), *wider.to_batches(max_chunksize=1)]
+    joined = list(module._coalesced(iter(pieces)))
+    assert [piece.num_rows for piece in joined] == [1000, 1000, 400, 100]
+    assert joined[-1].schema.names[-1] == "Extra"
+    whole = reduce_full(
+        CONFIG, pa.concat_tables([raw.slice(0, 2400), wider], promote_options="default")
+    )
+    for ours, theirs in zip(reduce_full(CONFIG, iter(pieces)).tables, whole.tables, strict=True):
+        assert ours.equals(theirs)

@@ -23,6 +23,7 @@ import glob as host_glob
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -201,9 +202,14 @@ class PondReader:
 
     def _local(self, np: NodePath, version: int) -> Path | None:
         # Dynamic nodes have no stored content to point at: their bytes are computed.
-        if np.node_type in FILE_TYPES and isinstance(self.persistence, BlobLocator):
-            return self.persistence.local_path(np.node_id, version)
+        if np.node_type in FILE_TYPES and self._locator is not None:
+            return self._locator.local_path(np.node_id, version)
         return None
+
+    @cached_property
+    def _locator(self) -> BlobLocator | None:
+        # A runtime Protocol check walks the class each time: once per reader, not per version.
+        return self.persistence if isinstance(self.persistence, BlobLocator) else None
 
     def version_part(
         self,

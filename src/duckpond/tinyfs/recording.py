@@ -24,6 +24,11 @@ class RecordingPersistence:
     def __init__(self, base: Persistence, recorder: InputRecorder) -> None:
         self.base = base
         self.recorder = recorder
+        # Each node's newest version, asked of the base once: a series read version by
+        # version would otherwise decode the head row's attributes several times a
+        # version.  Were the base to gain a version meanwhile, the older number recorded
+        # could only invalidate a cache entry too often, never too seldom.
+        self._newest: dict[str, VersionInfo] = {}
 
     @property
     def read_only(self) -> bool:
@@ -34,7 +39,9 @@ class RecordingPersistence:
         return self.base.in_transaction
 
     def _record(self, node_id: str) -> VersionInfo:
-        info = self.base.latest(node_id)
+        info = self._newest.get(node_id)
+        if info is None:
+            info = self._newest[node_id] = self.base.latest(node_id)
         self.recorder.record(node_id, info.version)
         return info
 
