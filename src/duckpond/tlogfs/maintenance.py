@@ -216,7 +216,7 @@ class Maintenance:
                 rows = rows.select(SCHEMA.names).cast(SCHEMA)
                 tables.append(rows.filter(pc.greater_equal(rows.column("txn_seq"), since)))
         predicate = " OR ".join(
-            f"({PARTITION_COLUMN} = '{_quoted(part)}' AND txn_seq >= {since})"
+            f"({PARTITION_COLUMN} = '{quoted(part)}' AND txn_seq >= {since})"
             for part, since, _ in group
         )
         write_deltalake(
@@ -281,7 +281,7 @@ def land(table: DeltaTable, commit: Callable[[], None], retries: int = COMMIT_RE
         table.update_incremental()
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """``text`` inside a SQL string literal."""
     return text.replace("'", "''")
 
