@@ -338,6 +338,12 @@ def _attributes(row: Row) -> dict[str, Any]:
 
 
 def _info(row: Row) -> VersionInfo:
+    return version_info(row)
+
+
+def version_info(row: Row, *, attributes: bool = True) -> VersionInfo:
+    """A stored row's ``VersionInfo``; without ``attributes``, with none (decoding their
+    JSON is most of the cost, for a caller going over a long series that needs few)."""
     return VersionInfo(
         node_id=row.node_id,
         node_type=row.file_type,
@@ -348,5 +354,5 @@ def _info(row: Row) -> VersionInfo:
         sha256=row.sha256,
         min_event_time=row.min_event_time,
         max_event_time=row.max_event_time,
-        attributes=_attributes(row),
+        attributes=_attributes(row) if attributes else {},
     )
