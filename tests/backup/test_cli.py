@@ -346,3 +346,22 @@ def test_json_after_the_command_is_the_global_json(tmp_path: Path) -> None:
         assert json.loads(after.stdout) == json.loads(before.stdout)
     as_argument = pond_cli(pond.path, "list", "--", "--json")
     assert as_argument.exit_code == 1 and "--json" in as_argument.stderr
+
+
+def test_status_and_list_after_a_push_by_hand_read_whole(tmp_path: Path) -> None:
+    # A Backup pushed with `pond backup push` (never by `pond run`) is not "never run",
+    # and a URL longer than its column is wrapped, never cut short.
+    source = Pond.init(tmp_path / "src")
+    source.write_bytes("/a", b"a")
+    url = (tmp_path / "a-rather-long-directory-name-for-the-backup" / "remote").as_uri()
+    doc = tmp_path / "b.yaml"
+    doc.write_text(backup_doc("offsite", url))
+    for args in (("apply", "-f", str(doc)), ("backup", "push")):
+        assert pond_cli(source.path, *args).exit_code == 0
+    status = pond_cli(source.path, "status").stdout
+    assert "never run" not in status and "pushed by hand" in status, status
+    listed = pond_cli(source.path, "backup", "list").stdout
+    assert "…" not in listed
+    # Folded over lines inside its cell: the URL's characters in order, column by column.
+    cells = [line.split("│")[2].strip() for line in listed.splitlines() if line.count("│") > 2]
+    assert "".join(cells) == url, listed

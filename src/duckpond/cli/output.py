@@ -292,7 +292,8 @@ class TextOutput(Output):
         columns = list(dict.fromkeys(key for run in runs for key in run))
         table = Table()
         for name in columns:
-            table.add_column(cell(name))
+            # Wrapped, never cut: a URL or an error is read whole or not at all.
+            table.add_column(cell(name), overflow="fold")
         for run in runs:
             table.add_row(*(cell(run.get(c)) for c in columns))
         Console(soft_wrap=True).print(table)

@@ -97,6 +97,20 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
         raise UserError(_failures(reports))
 
 
+def _when(recorded: str | None) -> str | None:
+    """A recorded ISO 8601 time as the pond prints times (UTC, ``Z``, whole seconds)."""
+    from datetime import datetime
+
+    from ...timeparse import iso
+
+    if not recorded:
+        return None
+    try:
+        return iso(datetime.fromisoformat(recorded).replace(microsecond=0))
+    except ValueError:
+        return recorded
+
+
 def _lag(b: BackupInfo) -> str:
     """A backup's lag: transactions and bytes, and maintain's commits not pushed yet."""
     text = f"{b.lag_txns} txn, {_size(b.lag_bytes)}"
@@ -124,7 +138,7 @@ def list_(settings: Settings) -> None:
                 "url": i.url,
                 "pushed txn": i.last_pushed_txn,
                 "lag": _lag(i),
-                "last push": i.last_push_time or "never",
+                "last push": _when(i.last_push_time) or "never",
                 "outcome": i.last_outcome or "",
                 "error": i.last_error or "",
             }
@@ -133,6 +147,9 @@ def list_(settings: Settings) -> None:
         if not rows:
             settings.output.message("no Backup resources: apply one (kind: Backup)")
             return
+        if not any(row["error"] for row in rows):
+            for row in rows:
+                del row["error"]  # room for the URL on a narrow terminal
     settings.output.run_summary(rows)
 
 
@@ -332,13 +349,20 @@ def _status_text(s: PondStatus) -> str:
         f"disk      {_size(u.total_bytes)}: log {_size(u.log_bytes)}, blobs "
         f"{_size(u.blob_bytes)}, cache {_size(u.cache_bytes)}",
     ]
+    pushed = {b.name for b in s.backups if b.last_push_time or b.last_outcome}
     for r in s.resources:
-        last = iso(r.last_run) if r.last_run else "never run"
-        lines.append(f"resource  {r.name} ({r.kind}): {r.last_outcome or '-'} {last}")
+        if r.last_run:
+            last = f"{r.last_outcome or '?'} {iso(r.last_run)}"
+        elif r.kind == "Backup" and r.name in pushed:
+            # Pushed with `pond backup push`, not by a run: its line below says when.
+            last = "not run by pond run; pushed by hand (below)"
+        else:
+            last = "never run"
+        lines.append(f"resource  {r.name} ({r.kind}): {last}")
     for b in s.backups:
         lines.append(
             f"backup    {b.name} {b.url}: txn {b.last_pushed_txn}, lag {_lag(b)}, "
-            f"last push {b.last_push_time or 'never'}"
+            f"last push {_when(b.last_push_time) or 'never'}"
             + (f", last attempt {b.last_outcome}" if b.last_outcome else "")
         )
     return "\n".join(lines)
