@@ -55,8 +55,16 @@ def test_a_backup_added_after_maintain_starts_from_the_snapshot(
         assert [(r.txn_seq, r.content_removed) for r in in_place.log()] == [
             (r.txn_seq, r.content_removed) for r in pond.log()
         ]
-    with pytest.raises(ConfigError, match="inside the snapshot the backup starts from"):
+    with pytest.raises(ConfigError, match="inside the snapshot the backup starts from") as e:
         restore(s3_url, tmp_path / "too-early", at_txn=earliest)
+    # Its advice works: a restore at the first restore point reads that transaction.
+    first = int(str(e.value).split("--at-txn ")[1].split(",")[0])
+    restore(s3_url, tmp_path / "first-point", at_txn=first)
+    with (
+        Pond.open(tmp_path / "first-point", at_txn=earliest) as early,
+        Pond.open(pond.path, at_txn=earliest) as source,
+    ):
+        assert early.fsck().content_root == source.fsck().content_root
     with pytest.raises(ConfigError, match=f"the earliest kept is {earliest}"):
         restore(s3_url, tmp_path / "before", at_txn=earliest - 1)
     with pytest.raises(HistoryRemovedError) as in_place_refused:

@@ -407,11 +407,21 @@ def _last_index(records: list[PushRecord], at_txn: int | None, floor: Floor | No
             return i
     txns = [r.txn_seq for r in records if r.txn_seq is not None]
     if floor is not None and at_txn >= floor.earliest_txn and (not txns or at_txn < min(txns)):
-        first = f"txn {min(txns)}" if txns else "its newest transaction"
+        # A restore at the first restore point keeps the snapshot's window, which reads
+        # at_txn; a later one may not (a later maintain moved the pond's window on).
+        how = (
+            f"restore with --at-txn {min(txns)}, its first restore point"
+            if txns
+            else "restore it whole"
+        )
         raise ConfigError(
-            f"transaction {at_txn} is inside the snapshot the backup starts from (its "
-            f"first restore point is {first}): restore it whole, then read with "
-            f"--at-txn {at_txn}"
+            f"transaction {at_txn} is inside the snapshot the backup starts from: {how}, "
+            f"then read that pond with --at-txn {at_txn}"
+        )
+    if floor is not None and 0 < at_txn < floor.earliest_txn:
+        raise ConfigError(
+            f"transaction {at_txn} is no longer kept in the backup: the earliest kept is "
+            f"{floor.earliest_txn}"
         )
     held = f"transactions {min(txns)} to {max(txns)}" if txns else "no transactions"
     raise ConfigError(f"the backup holds no transaction {at_txn} (it holds {held})")
