@@ -227,6 +227,7 @@ CLI_FLAGS = {
     "column_types": "--column-type",
     "null_values": "--null-value",
     "header": "--no-header",
+    "cache_max_bytes": "--cache-max",
 }
 
 

@@ -220,3 +220,13 @@ def test_repair_mends_cut_log_entries_and_the_data_files_of_root_and_resources(
     assert faults <= set(report["repaired"]) and not report["unrepaired"]
     after = json.loads(pond_cli(pond_dir, "--json", "fsck").stdout)
     assert after["ok"] and after["content_root"] == root
+
+
+def test_repair_from_a_backup_the_pond_has_not_is_said_as_such(tmp_path: Path) -> None:
+    # A healthy pond that reads fine has no Backup by that name: the error says that, and
+    # not that the pond cannot be read.
+    pond = Pond.init(tmp_path / "p")
+    pond.write_bytes("/a", b"a")
+    result = pond_cli(pond.path, "fsck", "--repair", "nosuch")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: no Backup resource named 'nosuch' (backups: none)"

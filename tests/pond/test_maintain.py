@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from duckpond import Pond
 from duckpond.cli.main import cli
-from duckpond.errors import HistoryRemovedError
+from duckpond.errors import ConfigError, HistoryRemovedError
 from duckpond.tlogfs import DeltaPersistence, content_root
 
 from .sample import build
@@ -119,6 +119,11 @@ def test_maintain_keeps_the_window_exact_and_refuses_before_it(base: Path, tmp_p
         Pond.open(pond_dir, at_txn=first - 1)
     message = str(caught.value)
     assert f"earliest kept is {first}" in message and "pond maintain removed" in message
+    with Pond.open(pond_dir) as pond:  # a cache-only run reports the window as it is
+        assert pond.maintenance.maintain(cache_only=True).earliest_kept_txn == first
+    for none in (0, -1):  # no such transaction, maintained or not
+        with pytest.raises(ConfigError, match=f"no transaction {none}: this pond has"):
+            Pond.open(pond_dir, at_txn=none)
     with Pond.open(pond_dir) as pond:
         old = next(t for t in pond.log() if t.txn_seq == first - 1)
         with pytest.raises(HistoryRemovedError):
@@ -184,7 +189,13 @@ def test_a_dry_run_changes_nothing(base: Path, tmp_path: Path) -> None:
 
 def test_a_bad_window_is_one_line(base: Path, tmp_path: Path) -> None:
     pond_dir = copy_of(base, tmp_path)
-    for args in (["--keep", "soon"], ["--keep-txns", "0"], ["--keep", "1d", "--keep-txns", "3"]):
+    for args in (
+        ["--keep", "soon"],
+        ["--keep-txns", "0"],
+        ["--keep", "1d", "--keep-txns", "3"],
+        ["--cache-max", "-1"],
+        ["--push-first"],  # nothing is removed without a window: nothing to push first for
+    ):
         result = CliRunner().invoke(cli, ["--pond", str(pond_dir), "maintain", *args])
         assert result.exit_code == 1 and result.output.startswith("error: "), result.output
         assert len(result.output.strip().splitlines()) == 1
@@ -229,6 +240,7 @@ def test_the_cache_is_pruned_to_its_bound(base: Path, tmp_path: Path) -> None:
     with Pond.open(pond_dir) as pond:
         report = pond.maintenance.maintain(cache_only=True, cache_max_bytes=2500)
     assert report.cache_entries_removed == 3
+    assert "3 cache entries" in report.summary()
     assert sorted(p.name for p in cache.iterdir() if any(p.iterdir())) == ["key3", "key4"]
 
 

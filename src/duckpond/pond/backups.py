@@ -398,14 +398,16 @@ def repair_pond(path: Any, name: str) -> RepairReport:
         if first.ok:
             return first
     try:
-        with Pond.open(where) as pond:
-            remote = pond.backups.remote(name)
+        pond = Pond.open(where)
     except (PondError, OSError) as e:
         if first is not None:
             return first
         raise ConfigError(
             f"the pond cannot be read ({e}) and has no record of a push to {name!r}"
         ) from None
+    with pond:
+        # A pond that reads but has no such Backup: that, in its own words.
+        remote = pond.backups.remote(name)
     if first is not None and remote.url == first.url:
         return first
     report = repair(where, remote)

@@ -132,10 +132,23 @@ class PondMaintenance(Facet):
                 "pond recover removes what a crash left)",
                 options={"grace": ""},
             )
+        if cache_max_bytes is not None and cache_max_bytes < 0:
+            raise ConfigError(
+                f"{{cache_max_bytes}} must be a size in bytes, 0 or more, not {cache_max_bytes}",
+                options={"cache_max_bytes": ""},
+            )
+        if push_first and span is None and keep_txns is None:
+            # Without a window nothing is removed, so there is nothing to push first for.
+            raise ConfigError(
+                "{push_first} goes with a window ({keep} or {keep_txns})",
+                options={"push_first": "", "keep": "", "keep_txns": ""},
+            )
         if cache_only:
             if span is not None or keep_txns is not None:
                 raise ConfigError("{cache_only} takes no window", options={"cache_only": ""})
             report = MaintainReport(dry_run=dry_run, last_txn=pond.last_txn)
+            floor = pond.persistence.retention()
+            report.earliest_kept_txn = floor.earliest_txn if floor is not None else 1
         else:
             pushed: int | None = None
             pushes: list[Any] = []

@@ -120,7 +120,8 @@ class DeltaPersistence:
             at_txn = history.txn_at(self._commits, at)
         if at_txn is not None:
             floor = read_retention(self.table_files)
-            if floor is not None and at_txn < floor.earliest_txn:
+            # Transactions are numbered from 1: below that is no transaction, removed or not.
+            if floor is not None and 1 <= at_txn < floor.earliest_txn:
                 raise floor.refuse(at_txn)
         # One listing of the data files: an index limited to at_txn still counts
         # every transaction in max_txn, which bounds at_txn.

@@ -146,7 +146,8 @@ class MaintainReport:
             f"kept transactions {self.earliest_kept_txn} to {self.last_txn}; {verb} "
             f"{self.versions_removed} version(s) ({self.series_consolidated} series "
             f"consolidated), {counted}, "
-            f"{self.cache_entries_removed} cache entr(ies); "
+            f"{self.cache_entries_removed} cache "
+            f"{'entry' if self.cache_entries_removed == 1 else 'entries'}; "
             f"{self.bytes_reclaimed} bytes {'reclaimable' if self.dry_run else 'reclaimed'}"
         )
         if self.dry_run:
