@@ -292,11 +292,18 @@ class TextOutput(Output):
         columns = list(dict.fromkeys(key for run in runs for key in run))
         table = Table()
         for name in columns:
-            # Wrapped, never cut: a URL or an error is read whole or not at all.
-            table.add_column(cell(name), overflow="fold")
+            # Wrapped, never cut: a URL or an error is read whole or not at all.  A short
+            # value (a time, a count, a size) keeps its width, so only long ones wrap.
+            widest = max(len(str(name)), *(len(str(cell(run.get(name)))) for run in runs))
+            short = widest <= _SHORT_CELL
+            table.add_column(cell(name), overflow="fold", min_width=widest if short else None)
         for run in runs:
             table.add_row(*(cell(run.get(c)) for c in columns))
         Console(soft_wrap=True).print(table)
+
+
+# Cells up to this long keep their width in a narrow table (an ISO time is 20).
+_SHORT_CELL = 24
 
 
 class JsonOutput(Output):

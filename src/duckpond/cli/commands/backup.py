@@ -341,7 +341,7 @@ def _status_text(s: PondStatus) -> str:
     from ...timeparse import iso
 
     u = s.usage
-    when = iso(s.last_txn_time) if s.last_txn_time else "?"
+    when = iso(s.last_txn_time.replace(microsecond=0)) if s.last_txn_time else "?"
     lines = [
         f"pond      {s.path}",
         f"pond id   {s.pond_id}",
@@ -352,7 +352,7 @@ def _status_text(s: PondStatus) -> str:
     pushed = {b.name for b in s.backups if b.last_push_time or b.last_outcome}
     for r in s.resources:
         if r.last_run:
-            last = f"{r.last_outcome or '?'} {iso(r.last_run)}"
+            last = f"{r.last_outcome or '?'} {iso(r.last_run.replace(microsecond=0))}"
         elif r.kind == "Backup" and r.name in pushed:
             # Pushed with `pond backup push`, not by a run: its line below says when.
             last = "not run by pond run; pushed by hand (below)"
