@@ -42,22 +42,26 @@ def consolidate(
 
     if not versions or any(v.min_event_time is None or v.max_event_time is None for v in versions):
         return None
-    # Read (and verified) here, in this thread; parsed in threads, a chunk at a time:
-    # a year of a station is some 35,000 small Parquet versions a series.
-    contents = [(f"{label}@v{v.version}", read(v.version)) for v in versions]
+    # Read (and verified) here, in this thread; parsed in threads, a chunk at a time, each
+    # chunk joined into one table at once: a year of a station is some 35,000 small
+    # Parquet versions a series, and as many small tables held a few KB each.
+    contents = [(f"{label}@v{v.version}", v.version, read(v.version)) for v in versions]
     chunks = [contents[i : i + _CHUNK] for i in range(0, len(contents), _CHUNK)]
     with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        tables = [t for chunk in pool.map(_parse, chunks) for t in chunk]
+        parsed = list(pool.map(_parse, chunks))
+    del contents, chunks
+    if any(t is None for t in parsed):
+        return None
+    tables = [t for t in parsed if t is not None]
     schema = tables[0].schema
     if any(not t.schema.equals(schema, check_metadata=True) for t in tables):
         return None
+    schema = schema.remove(schema.get_field_index(_VERSION_COLUMN))
     column = _stored_timestamp_column(versions) or find_timestamp_column(schema)
     if column is None or column not in schema.names:
         return None
-    ranks = int64s(
-        [v.version for v, t in zip(versions, tables, strict=True) for _ in range(t.num_rows)]
-    )
-    rows = pa.concat_tables(tables).combine_chunks().append_column(_VERSION_COLUMN, ranks)
+    rows = pa.concat_tables(tables).combine_chunks()
+    del parsed, tables
     merged = newest_rows(rows, column)
     if merged.num_rows == 0 or merged.column(column).null_count:
         return None
@@ -69,5 +73,21 @@ def consolidate(
 _CHUNK = 512
 
 
-def _parse(chunk: list[tuple[str, bytes]]) -> list[pa.Table]:
-    return [read_parquet_bytes(data, label) for label, data in chunk]
+def _parse(chunk: list[tuple[str, int, bytes]]) -> pa.Table | None:
+    """A chunk's versions as one table with their numbers in ``_VERSION_COLUMN``; None if
+    their Parquet schemas differ (metadata included: a read would promote them)."""
+    import pyarrow as pa
+
+    tables = [read_parquet_bytes(data, label) for label, _, data in chunk]
+    schema = tables[0].schema
+    if any(not t.schema.equals(schema, check_metadata=True) for t in tables):
+        return None
+    ranks = int64s(
+        [
+            version
+            for (_, version, _), t in zip(chunk, tables, strict=True)
+            for _ in range(t.num_rows)
+        ]
+    )
+    joined = pa.concat_tables(tables).combine_chunks()
+    return joined.append_column(_VERSION_COLUMN, ranks)

@@ -377,14 +377,19 @@ def _overwrite_partitions(
     )
 
 
+_REWRITE_ROWS = 16_384
+"""Rows read at a time when ``maintain`` rewrites a partition (a year of a station's series
+is some 350,000 rows, most of them a small Parquet file of content each)."""
+
+
 def _kept_rows(
     store: DeltaPersistence,
     files: dict[str, list[str]],
     upto: dict[str, dict[str, int]],
     replaced: dict[str, dict[str, tuple[int, dict[str, Any]]]],
 ) -> Iterator[pa.RecordBatch]:
-    """The partitions' rows, a data file at a time (``oplog.SCHEMA``), without those of
-    versions up to ``upto`` of their node, the replaced versions' columns changed."""
+    """The partitions' rows, ``_REWRITE_ROWS`` at a time (``oplog.SCHEMA``), without those
+    of versions up to ``upto`` of their node, the replaced versions' columns changed."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -394,19 +399,20 @@ def _kept_rows(
         bounds = int64s([upto[part][n] for n in nodes])
         keep_at = int64s([replaced.get(part, {}).get(n, (-1, {}))[0] for n in nodes])
         for rel in rels:
-            rows = pq.ParquetFile(store.data_file(rel)).read()
-            rows = rows.append_column(PARTITION_COLUMN, strings([part] * rows.num_rows))
-            # Writers differ in string layouts (string, string_view): one schema first.
-            rows = rows.select(SCHEMA.names).cast(SCHEMA)
-            at = pc.index_in(rows.column("node_id"), value_set=node_set)
-            # A row of a node not named has no position (null): false, and so kept.
-            named = pc.is_valid(at)
-            version = rows.column("version")
-            gone = pc.and_kleene(named, pc.less_equal(version, pc.take(bounds, at)))
-            changed = pc.and_kleene(named, pc.equal(version, pc.take(keep_at, at)))
-            yield from rows.filter(pc.invert(pc.or_(gone, changed))).to_batches()
-            if part in replaced:
-                yield from _replaced(rows.filter(changed), replaced[part]).to_batches()
+            for batch in pq.ParquetFile(store.data_file(rel)).iter_batches(_REWRITE_ROWS):
+                rows = pa.Table.from_batches([batch])
+                rows = rows.append_column(PARTITION_COLUMN, strings([part] * rows.num_rows))
+                # Writers differ in string layouts (string, string_view): one schema first.
+                rows = rows.select(SCHEMA.names).cast(SCHEMA)
+                at = pc.index_in(rows.column("node_id"), value_set=node_set)
+                # A row of a node not named has no position (null): false, and so kept.
+                named = pc.is_valid(at)
+                version = rows.column("version")
+                gone = pc.and_kleene(named, pc.less_equal(version, pc.take(bounds, at)))
+                changed = pc.and_kleene(named, pc.equal(version, pc.take(keep_at, at)))
+                yield from rows.filter(pc.invert(pc.or_(gone, changed))).to_batches()
+                if part in replaced:
+                    yield from _replaced(rows.filter(changed), replaced[part]).to_batches()
 
 
 def _replaced(rows: pa.Table, replaced: dict[str, tuple[int, dict[str, Any]]]) -> pa.Table:
