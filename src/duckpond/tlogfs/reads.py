@@ -13,6 +13,7 @@ the node's path when a walk from the root finds it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from collections import OrderedDict
@@ -81,16 +82,16 @@ class OplogView:
         pending_dir = self.buffer.dirs.get(node_id)
         if pending_dir is not None and pending_dir.version == version:
             return pending_dir.row(self.last_txn + 1)
-        rows = [*self._committed(node_id), *self.buffer.rows.get(node_id, [])]
-        if not rows and pending_dir is None:
+        committed = self._committed(node_id)
+        pending = self.buffer.rows.get(node_id, [])
+        if not committed and not pending and pending_dir is None:
             raise FileNotFoundError(f"no such node: {node_id}")
-        # Versions are 1..n, so the list position is the first guess.
-        if 0 < version <= len(rows) and rows[version - 1].version == version:
-            return rows[version - 1]
-        for row in rows:
-            if row.version == version:
-                return row
-        raise FileNotFoundError(f"node {node_id} has no version {version}")
+        # Looked up in place, not in a joined copy: a series read version by version
+        # would copy its whole list at each (quadratic over a year of versions).
+        found = _version_in(committed, version) or _version_in(pending, version)
+        if found is None:
+            raise FileNotFoundError(f"node {node_id} has no version {version}")
+        return found
 
     # -- reads -----------------------------------------------------------------
 
@@ -326,6 +327,16 @@ def _recorded_checksum(row: Row) -> str | None:
         return None
     value = json.loads(row.attributes).get(FAST_CHECKSUM)
     return value if isinstance(value, str) else None
+
+
+def _version_in(rows: list[Row], version: int) -> Row | None:
+    """The row of ``version`` in ``rows`` (a node's, by version, oldest first), or None."""
+    # Versions are 1..n until a consolidation replaces a run of them by its last one:
+    # the list position is the first guess, a bisection the rest.
+    if 0 < version <= len(rows) and rows[version - 1].version == version:
+        return rows[version - 1]
+    at = bisect.bisect_left(rows, version, key=lambda row: row.version)
+    return rows[at] if at < len(rows) and rows[at].version == version else None
 
 
 def _attributes(row: Row) -> dict[str, Any]:
