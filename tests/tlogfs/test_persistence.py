@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -498,3 +499,31 @@ def test_a_transaction_record_is_typed_and_prints_as_pond_log_json(
         "changes": 2,  # the file's version and its directory's
         "content_removed": False,
     }
+
+
+def test_reading_many_versions_opens_their_data_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening a data file parses its footer, which lists every row group: a reader going
+    # through the versions a file holds, row group after row group, opens it once.
+    from duckpond import Pond
+    from duckpond.tlogfs import index
+
+    pond = Pond.init(tmp_path / "p")
+    with pond.transaction() as tx:
+        for i in range(600):  # one data file of three row groups (256 rows each)
+            tx.write_file(f"/f{i}", f"content {i}".encode())
+    pond.close()
+    opened: list[object] = []
+    real = index.pq.ParquetFile
+
+    def counting(source: object, *args: object, **kwargs: object) -> pq.ParquetFile:
+        opened.append(source)
+        return real(source, *args, **kwargs)
+
+    with Pond.open(tmp_path / "p") as again:
+        monkeypatch.setattr(index.pq, "ParquetFile", counting)
+        for i in range(600):
+            assert again.read_bytes(f"/f{i}") == f"content {i}".encode()
+    # Once to index its rows, once for their contents (not once a row group).
+    assert max(Counter(map(str, opened)).values()) <= 2, Counter(map(str, opened))

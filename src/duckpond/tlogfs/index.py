@@ -35,6 +35,8 @@ from .oplog import INDEX_SCHEMA, METADATA_COLUMNS, PARTITION_COLUMN
 # Bounds memory held by decoded content columns; one row group can exceed it
 # and is then kept alone.
 CONTENT_CACHE_BYTES = 64 * 1024 * 1024
+# Data files kept open for reading content (each holds a file descriptor and its footer).
+_OPEN_FILES = 8
 
 
 @dataclass(slots=True)
@@ -109,6 +111,11 @@ class RowIndex:
         self._row_groups: dict[str, list[int]] = {}
         self._content: OrderedDict[tuple[str, int], pa.ChunkedArray] = OrderedDict()
         self._content_bytes = 0
+        # Data files open for content reads (full path -> ParquetFile), newest used last:
+        # opening one parses its footer, which lists every row group (a compacted file
+        # of a year's series: over a thousand), so a reader going through many versions
+        # must not open it again for each row group.
+        self._parquet: OrderedDict[str, pq.ParquetFile] = OrderedDict()
         self._files: dict[str, _DataFile] = {}
         # Per loaded data file (full path): how many rows of each node it holds.
         self._file_nodes: dict[str, dict[str, int]] = {}
@@ -179,6 +186,7 @@ class RowIndex:
     def clear_cache(self) -> None:
         self._content.clear()
         self._content_bytes = 0
+        self._close_files(list(self._parquet))
 
     def _forget(self, gone: set[str]) -> None:
         """Drop what the index knows of the data files ``gone`` (relative paths): their
@@ -213,6 +221,7 @@ class RowIndex:
                 del self._rows[node_id]
         for key in [k for k in self._content if k[0] in full_gone]:
             self._content_bytes -= self._content.pop(key).nbytes
+        self._close_files([path for path in self._parquet if path in full_gone])
         self._known -= gone
         self._files = {p: f for p, f in self._files.items() if p not in gone}
 
@@ -401,20 +410,36 @@ class RowIndex:
         key = (row.path, group)
         column = self._content.get(key)
         if column is None:
-            try:
-                parquet = pq.ParquetFile(self._open(row.path))
-            except FileNotFoundError:
-                # Compaction replaced the file and pond maintain removed it since we looked.
-                raise PondCorruptError(
-                    f"oplog data file {row.path} is gone (the pond was maintained "
-                    "while this reader ran): open the pond again"
-                ) from None
-            column = parquet.read_row_group(group, columns=["content"]).column(0)
+            column = self._parquet_file(row.path).read_row_group(group, columns=["content"])
+            column = column.column(0)
             self._remember(key, column)
         else:
             self._content.move_to_end(key)
         value: bytes | None = column[row.position - offsets[group]].as_py()
         return value
+
+    def _parquet_file(self, path: str) -> pq.ParquetFile:
+        """Data file ``path`` opened for reading (kept open for the next row group)."""
+        parquet = self._parquet.get(path)
+        if parquet is not None:
+            self._parquet.move_to_end(path)
+            return parquet
+        try:
+            parquet = pq.ParquetFile(self._open(path))
+        except FileNotFoundError:
+            # Compaction replaced the file and pond maintain removed it since we looked.
+            raise PondCorruptError(
+                f"oplog data file {path} is gone (the pond was maintained "
+                "while this reader ran): open the pond again"
+            ) from None
+        self._parquet[path] = parquet
+        if len(self._parquet) > _OPEN_FILES:
+            self._close_files([next(iter(self._parquet))])
+        return parquet
+
+    def _close_files(self, paths: list[str]) -> None:
+        for path in paths:
+            self._parquet.pop(path).close()
 
     def _remember(self, key: tuple[str, int], column: pa.ChunkedArray) -> None:
         self._content[key] = column
