@@ -42,14 +42,19 @@ def consolidate(
 
     if not versions or any(v.min_event_time is None or v.max_event_time is None for v in versions):
         return None
-    # Read (and verified) here, in this thread; parsed in threads, a chunk at a time, each
-    # chunk joined into one table at once: a year of a station is some 35,000 small
-    # Parquet versions a series, and as many small tables held a few KB each.
-    contents = [(f"{label}@v{v.version}", v.version, read(v.version)) for v in versions]
-    chunks = [contents[i : i + _CHUNK] for i in range(0, len(contents), _CHUNK)]
+    # Read (and verified) here, in this thread, a chunk at a time; each chunk parsed in
+    # the pool as soon as it is read (reading and parsing go on together), and joined
+    # into one table at once: a year of a station is some 35,000 small Parquet versions
+    # a series, and as many small tables would hold a few KB each.
     with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        parsed = list(pool.map(_parse, chunks))
-    del contents, chunks
+        futures = []
+        for start in range(0, len(versions), _CHUNK):
+            chunk = [
+                (f"{label}@v{v.version}", v.version, read(v.version))
+                for v in versions[start : start + _CHUNK]
+            ]
+            futures.append(pool.submit(_parse, chunk))
+        parsed = [future.result() for future in futures]
     if any(t is None for t in parsed):
         return None
     tables = [t for t in parsed if t is not None]
@@ -61,7 +66,7 @@ def consolidate(
     if column is None or column not in schema.names:
         return None
     rows = pa.concat_tables(tables).combine_chunks()
-    del parsed, tables
+    del parsed, tables, futures
     merged = newest_rows(rows, column)
     if merged.num_rows == 0 or merged.column(column).null_count:
         return None
