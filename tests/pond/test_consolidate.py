@@ -163,6 +163,12 @@ def test_every_kept_transaction_reads_the_same_after_consolidation(
     runner = CliRunner()
     out = runner.invoke(cli, ["--pond", str(pond_dir), "--json", "history", "/s/a.series"])
     assert [v["version"] for v in json.loads(out.output)] == [v.version for v in a]
+    assert json.loads(out.output)[0]["consolidated"] == [1, merged.version]
+    assert "consolidated" not in json.loads(out.output)[1]
+    out = runner.invoke(cli, ["--pond", str(pond_dir), "history", "/s/a.series"])
+    first_line, second_line = out.output.splitlines()[:2]
+    assert first_line.endswith(f"(consolidated: versions 1 to {merged.version})")
+    assert "consolidated" not in second_line
     out = runner.invoke(cli, ["--pond", str(pond_dir), "--json", "describe", "/s/a.series"])
     assert json.loads(out.output)[0]["versions"] == len(a)
     with Pond.open(pond_dir) as pond:

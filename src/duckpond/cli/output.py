@@ -55,16 +55,21 @@ def _log_rows(transactions: Sequence[TxnRecord]) -> list[dict[str, Any]]:
 def _history_rows(versions: Sequence[VersionInfo]) -> list[dict[str, Any]]:
     from ..timeparse import iso
 
-    return [
-        {
+    rows = []
+    for v in versions:
+        row: dict[str, Any] = {
             "version": v.version,
             "txn_seq": v.txn_seq,
             "timestamp": iso(v.timestamp),
             "size": v.size,
             "sha256": v.sha256,
         }
-        for v in versions
-    ]
+        # A version `pond maintain --keep` made of older ones says which it replaced.
+        merged = v.attributes.get("consolidated")
+        if isinstance(merged, dict) and isinstance(merged.get("versions"), list):
+            row["consolidated"] = merged["versions"]
+        rows.append(row)
+    return rows
 
 
 class Output(ABC):
@@ -202,9 +207,11 @@ class TextOutput(Output):
 
     def history(self, versions: Sequence[VersionInfo]) -> None:
         for r in _history_rows(versions):
+            merged = r.get("consolidated")
+            note = f"  (consolidated: versions {merged[0]} to {merged[-1]})" if merged else ""
             _line(
                 f"v{r['version']:<4} txn {r['txn_seq']:<6} {r['timestamp']}  {r['size']:>12}  "
-                f"{r['sha256'][:16]}"
+                f"{r['sha256'][:16]}{note}"
             )
 
     def describe(self, described: Sequence[Mapping[str, Any]]) -> None:
