@@ -365,3 +365,12 @@ def test_status_and_list_after_a_push_by_hand_read_whole(tmp_path: Path) -> None
     # Folded over lines inside its cell: the URL's characters in order, column by column.
     cells = [line.split("│")[2].strip() for line in listed.splitlines() if line.count("│") > 2]
     assert "".join(cells) == url, listed
+
+
+def test_status_says_a_derivation_is_computed_when_read() -> None:
+    # `pond run` never runs a Reduce or a Join: status must not call one "never run".
+    from duckpond.cli.commands.backup import _computed_on_read
+
+    assert _computed_on_read("Reduce") and _computed_on_read("Join")
+    assert not _computed_on_read("Backup") and not _computed_on_read("Inbox")
+    assert not _computed_on_read("NoSuchKind")

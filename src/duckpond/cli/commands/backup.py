@@ -97,6 +97,18 @@ def push(settings: Settings, names: tuple[str, ...]) -> None:
         raise UserError(_failures(reports))
 
 
+def _computed_on_read(kind: str) -> bool:
+    """True for a kind whose outputs are computed when read (a derivation: Reduce, Join),
+    which ``pond run`` never runs."""
+    from ...errors import ConfigError
+    from ...pipeline.kinds import get_kind
+
+    try:
+        return get_kind(kind).role == "derivation"
+    except ConfigError:
+        return False
+
+
 def _when(recorded: str | None) -> str | None:
     """A recorded ISO 8601 time as the pond prints times (UTC, ``Z``, whole seconds)."""
     from datetime import datetime
@@ -356,6 +368,8 @@ def _status_text(s: PondStatus) -> str:
         elif r.kind == "Backup" and r.name in pushed:
             # Pushed with `pond backup push`, not by a run: its line below says when.
             last = "not run by pond run; pushed by hand (below)"
+        elif _computed_on_read(r.kind):
+            last = "computed when read (no runs)"
         else:
             last = "never run"
         lines.append(f"resource  {r.name} ({r.kind}): {last}")
