@@ -189,3 +189,23 @@ def test_where_a_copy_pushed_first_the_original_is_told_the_txn_they_part_at(
         push(pond.path, Remote(url), "offsite")
     assert f"diverged at txn {pond.last_txn}" in str(caught.value)
     assert verify(pond.path, Remote(url)).diverged_txn == pond.last_txn
+
+
+def test_a_backup_added_after_two_maintains_with_a_push_between(tmp_path: Path) -> None:
+    # The second maintain keeps the checkpoint the first one ended with (the newest the
+    # first backup held) but removes data files it lists, which the second one's
+    # compaction replaced: a new Backup's first push starts from a checkpoint whose files
+    # the pond still holds, where it failed with a raw "No such file".
+    pond = rich_pond(tmp_path / "pond", tmp_path, transactions=60)
+    first_url = (tmp_path / "first").as_uri()
+    apply_text(pond, tmp_path, backup_doc("first", first_url))
+    pond.backups.push(["first"])
+    pond.maintenance.maintain(keep_txns=5)
+    pond.backups.push(["first"])
+    pond.maintenance.maintain(keep_txns=3)
+    second_url = (tmp_path / "second").as_uri()
+    apply_text(pond, tmp_path, backup_doc("second", second_url))
+    (report,) = pond.backups.push(["second"])
+    assert report.ok, report.error
+    assert pond.backups.verify("second").status == "equal"
+    assert_restores_as(pond, second_url, tmp_path / "restored")

@@ -277,21 +277,39 @@ def seed_of(log: LocalLog) -> Seed | None:
     if versions == list(range(len(versions))):
         return None
     kept = next(v for v in versions if v > 0) if len(versions) > 1 else None
-    # The snapshot of the first checkpoint from there on: entries maintain kept before it
-    # (those a lagging backup had not received) are in it.
-    first = next((c for c in log.checkpoints() if kept is not None and c >= kept), None)
-    cp = log.checkpoint(first) if first is not None else None
     key = f"{DATA_DIR}/{META_DIR}/{RETENTION_FILE}"
-    if first is None or cp is None or log.files.size(key) is None:
-        raise PondCorruptError(
-            f"{log.files.where}: log entries 1 to {(kept or 1) - 1} are missing, with no "
-            "checkpoint after them and retention record of pond maintain to start a backup from"
-        )
-    retention = json.loads(log.files.read(key))
+    # The snapshot of the first checkpoint from there on whose files the pond still holds:
+    # entries maintain kept before it (those a lagging backup had not received) are in
+    # it.  A later maintain may keep an older checkpoint (the last one a backup held)
+    # yet remove data files it lists, which its own compaction replaced.
+    for first in (c for c in log.checkpoints() if kept is not None and c >= kept):
+        cp = log.checkpoint(first)
+        files = _snapshot_files(log, first, cp) if cp is not None else None
+        if cp is not None and files is not None and log.files.size(key) is not None:
+            retention = json.loads(log.files.read(key))
+            return Seed(
+                first,
+                cp,
+                files,
+                int(retention["earliest_txn"]),
+                str(retention["removed_at"]),
+            )
+    raise PondCorruptError(
+        f"{log.files.where}: log entries 1 to {(kept or 1) - 1} are missing, with no "
+        "whole checkpoint after them and retention record of pond maintain to start a "
+        "backup from"
+    )
+
+
+def _snapshot_files(
+    log: LocalLog, version: int, cp: LocalFile
+) -> tuple[tuple[LocalFile, tuple[LocalFile, ...]], ...] | None:
+    """The data files live at checkpoint ``version`` that its own entry did not add, each
+    with the blobs its rows name; None if one of them, or of their blobs, is gone."""
     import pyarrow.parquet as pq
 
     table = pq.ParquetFile(log.files.parquet(cp.key)).read(columns=["add"])
-    own = {f.key for f in log.read(first).data_files}
+    own = {f.key for f in log.read(version).data_files}
     files = []
     for add in table.column("add").to_pylist():
         if not add:
@@ -301,15 +319,14 @@ def seed_of(log: LocalLog) -> Seed | None:
             int(add["size"]),
             log.blobs_from_stats(add.get("stats")),
         )
+        if log.files.size(f.key) is None:
+            return None
         if f.key not in own:
-            files.append((f, tuple(log.blobs(f))))
-    return Seed(
-        first,
-        cp,
-        tuple(files),
-        int(retention["earliest_txn"]),
-        str(retention["removed_at"]),
-    )
+            blobs = tuple(log.blobs(f))
+            if any(log.files.size(b.key) is None for b in blobs):
+                return None
+            files.append((f, blobs))
+    return tuple(files)
 
 
 def _partition(action: dict[str, object]) -> str | None:
