@@ -118,7 +118,8 @@ def test_a_dry_run_and_du_say_the_real_run_would_be_refused(
     assert space["reclaimable_bytes"] == 0 and space["refused"] == reason
     after_push = space["reclaimable_bytes_after_push"]
     assert after_push > 0 and du[-1] == (
-        f"once every backup is pushed, it would reclaim about {after_push} bytes"
+        f"once every backup is pushed, it would reclaim about {after_push} bytes "
+        "(not counting the files its compaction replaces)"
     )
     assert files(pond_dir) == before  # dry runs and du change nothing
 
@@ -229,3 +230,19 @@ def test_history_removed_is_worded_by_what_removed_it(tmp_path: Path) -> None:
     with pytest.raises(HistoryRemovedError) as caught:
         Pond.open(tmp_path / "again", at_txn=2)
     assert "pond maintain removed the content of transactions before" in str(caught.value)
+
+
+def test_a_refusal_names_every_lagging_backup(
+    pond_with_nas: tuple[Path, str], tmp_path: Path
+) -> None:
+    pond_dir, _ = pond_with_nas
+    with Pond.open(pond_dir) as pond:
+        apply_text(pond, tmp_path, backup_doc("usb", f"file://{tmp_path / 'usb'}"))
+    reason = error_line(pond_cli(pond_dir, "maintain", "--keep-txns", "5"))
+    assert "(and usb lags too)" in reason and "run pond backup push nas usb first" in reason
+    # No transaction 0, in a restore either: not "no longer kept".
+    ok(pond_dir, "backup", "push", "nas")
+    restored = pond_cli(
+        pond_dir, "restore", f"file://{tmp_path / 'nas'}", str(tmp_path / "r"), "--at-txn", "0"
+    )
+    assert error_line(restored) == "no transaction 0: transactions are numbered from 1"

@@ -122,7 +122,10 @@ def test_maintain_keeps_the_window_exact_and_refuses_before_it(base: Path, tmp_p
     with Pond.open(pond_dir) as pond:  # a cache-only run reports the window as it is
         assert pond.maintenance.maintain(cache_only=True).earliest_kept_txn == first
     for none in (0, -1):  # no such transaction, maintained or not
-        with pytest.raises(ConfigError, match=f"no transaction {none}: this pond has"):
+        with pytest.raises(
+            ConfigError,
+            match=f"no transaction {none}: this pond keeps transactions {first} to {last}",
+        ):
             Pond.open(pond_dir, at_txn=none)
     with Pond.open(pond_dir) as pond:
         old = next(t for t in pond.log() if t.txn_seq == first - 1)

@@ -150,6 +150,8 @@ def restore(
         raise RemoteError(f"{remote.url} holds no pond backup")
     floor = remote.floor()
     if at_txn is not None:
+        if at_txn < 1:
+            raise ConfigError(f"no transaction {at_txn}: transactions are numbered from 1")
         if floor is not None and at_txn < floor.earliest_txn:
             raise ConfigError(
                 f"transaction {at_txn} is no longer kept in the backup: the transactions "

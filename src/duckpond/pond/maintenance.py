@@ -75,6 +75,9 @@ class SpaceReport:
                 f"once every backup is pushed, it would reclaim about "
                 f"{self.reclaimable_after_push} bytes"
             )
+        if self.reclaimable is not None:
+            # What the run's own compaction replaces is only known once it has run.
+            lines[-1] += " (not counting the files its compaction replaces)"
         return "\n".join(lines)
 
 
@@ -223,9 +226,13 @@ class PondMaintenance(Facet):
                 f"it holds every transaction but not the last maintenance's commits "
                 f"(Delta versions {b.last_pushed_version + 1} to {newest})"
             )
+        others = [other.name for other in lagging[1:]]
+        also = f" (and {', '.join(others)} lag{'s' if len(others) == 1 else ''} too)"
+        names = " ".join(other.name for other in lagging)
         refusal = ConfigError(
-            f"backup {b.name} lags: {held}; maintain would remove what only this pond "
-            f"holds: run pond backup push {b.name} first, or give {{push_first}}",
+            f"backup {b.name} lags: {held}{also if others else ''}; maintain would remove "
+            f"what only this pond holds: run pond backup push {names} first, or give "
+            "{push_first}",
             options={"push_first": ""},
         )
         return pushed, pushes, refusal

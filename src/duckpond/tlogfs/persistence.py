@@ -135,7 +135,13 @@ class DeltaPersistence:
         if last < 1:
             raise PondCorruptError(f"{self._data_dir} holds no pond transactions")
         if at_txn is not None and not 1 <= at_txn <= last:
-            raise ConfigError(f"no transaction {at_txn}: this pond has transactions 1 to {last}")
+            # (``floor`` was read above, where ``at_txn`` was given.)
+            held = (
+                f"keeps transactions {floor.earliest_txn} to {last}"
+                if floor is not None
+                else f"has transactions 1 to {last}"
+            )
+            raise ConfigError(f"no transaction {at_txn}: this pond {held}")
         blobs = (
             RemoteBlobStore(remote)
             if remote is not None
