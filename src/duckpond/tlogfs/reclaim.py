@@ -308,10 +308,10 @@ def _rewrite_versions(
     """Delete the superseded versions and put each consolidated version in place of the
     last one it replaces (deleting the others), in one Delta commit (append-only lifted
     around it): a predicate overwrite of the partitions holding them (``part_id IN
-    (...)``) with their rows as the snapshot holds them, read a data file at a time,
-    less those versions and with the replaced ones changed.
+    (...)``) with their rows as the snapshot holds them, less those versions and with
+    the replaced ones changed.
 
-    Streamed: memory holds one data file's rows at a time.  A deltalake MERGE did this
+    Streamed: memory holds ``_REWRITE_ROWS`` rows at a time.  A deltalake MERGE did this
     before, and held some 1.4 GB for a simulated month of a station's series (190 MB for
     ten days): more than a small machine has for a year's.
     """
