@@ -103,7 +103,7 @@ class OplogView:
         return self._head(node_id).file_type
 
     def latest(self, node_id: str) -> VersionInfo:
-        return _info(self._head(node_id))
+        return version_info(self._head(node_id))
 
     def versions(self, node_id: str) -> list[VersionInfo]:
         rows = [*self._committed(node_id), *self.buffer.rows.get(node_id, [])]
@@ -112,15 +112,15 @@ class OplogView:
             rows.append(pending_dir.row(self.last_txn + 1))
         if not rows:
             raise FileNotFoundError(f"no such node: {node_id}")
-        return [_info(r) for r in rows]
+        return [version_info(r) for r in rows]
 
     def oldest(self, node_id: str) -> VersionInfo:
         committed = self._committed(node_id)
         if committed:
-            return _info(committed[0])
+            return version_info(committed[0])
         pending = self.buffer.rows.get(node_id)
         if pending:
-            return _info(pending[0])
+            return version_info(pending[0])
         return self.versions(node_id)[0]
 
     def read_dir(self, dir_id: str) -> Mapping[str, DirEntry]:
@@ -273,7 +273,7 @@ class OplogView:
             attributes,
             event_range,
         )
-        return _info(row)
+        return version_info(row)
 
     def _add_version(
         self,
@@ -346,10 +346,6 @@ def _attributes(row: Row) -> dict[str, Any]:
     attributes: dict[str, Any] = json.loads(row.attributes)
     attributes.pop(FAST_CHECKSUM, None)
     return attributes
-
-
-def _info(row: Row) -> VersionInfo:
-    return version_info(row)
 
 
 def version_info(row: Row, *, attributes: bool = True) -> VersionInfo:

@@ -6,6 +6,7 @@ Credentials are never options: a Backup resource names them as ``${env:...}``, a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -109,18 +110,21 @@ def _computed_on_read(kind: str) -> bool:
         return False
 
 
-def _when(recorded: str | None) -> str | None:
-    """A recorded ISO 8601 time as the pond prints times (UTC, ``Z``, whole seconds)."""
-    from datetime import datetime
-
+def _when(recorded: str | datetime | None) -> str | None:
+    """A time (or one recorded as ISO 8601 text) as status prints times: UTC, ``Z``,
+    whole seconds."""
     from ...timeparse import iso
 
     if not recorded:
         return None
-    try:
-        return iso(datetime.fromisoformat(recorded).replace(microsecond=0))
-    except ValueError:
-        return recorded
+    when = recorded
+    if isinstance(recorded, str):
+        try:
+            when = datetime.fromisoformat(recorded)
+        except ValueError:
+            return recorded
+    assert isinstance(when, datetime)
+    return iso(when.replace(microsecond=0))
 
 
 def _lag(b: BackupInfo) -> str:
@@ -350,10 +354,8 @@ def status(settings: Settings) -> None:
 
 
 def _status_text(s: PondStatus) -> str:
-    from ...timeparse import iso
-
     u = s.usage
-    when = iso(s.last_txn_time.replace(microsecond=0)) if s.last_txn_time else "?"
+    when = _when(s.last_txn_time) or "?"
     lines = [
         f"pond      {s.path}",
         f"pond id   {s.pond_id}",
@@ -364,7 +366,7 @@ def _status_text(s: PondStatus) -> str:
     pushed = {b.name for b in s.backups if b.last_push_time or b.last_outcome}
     for r in s.resources:
         if r.last_run:
-            last = f"{r.last_outcome or '?'} {iso(r.last_run.replace(microsecond=0))}"
+            last = f"{r.last_outcome or '?'} {_when(r.last_run)}"
         elif r.kind == "Backup" and r.name in pushed:
             # Pushed with `pond backup push`, not by a run: its line below says when.
             last = "not run by pond run; pushed by hand (below)"
