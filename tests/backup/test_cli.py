@@ -374,3 +374,30 @@ def test_status_says_a_derivation_is_computed_when_read() -> None:
     assert _computed_on_read("Reduce") and _computed_on_read("Join")
     assert not _computed_on_read("Backup") and not _computed_on_read("Inbox")
     assert not _computed_on_read("NoSuchKind")
+
+
+def test_a_restored_pond_that_runs_and_pushes_keeps_the_backup_restorable(
+    tmp_path: Path,
+) -> None:
+    # The restored pond's runs file holds the original's run records: its pushes send
+    # only those added since, not the whole file again from byte 0 (which left a backup
+    # whose newest restore point was refused for overlapping run records).
+    url = (tmp_path / "remote").as_uri()
+    doc = tmp_path / "b.yaml"
+    doc.write_text(backup_doc("b8", url))
+    note = tmp_path / "a.txt"
+    note.write_text("a")
+    src, copy = tmp_path / "src", tmp_path / "copy"
+    Pond.init(src).close()
+    for args in (("copy", str(note), "/a.txt"), ("apply", "-f", str(doc)), ("run",)):
+        assert pond_cli(src, *args).exit_code == 0, args
+    assert pond_cli(src, "copy", str(note), "/b.txt").exit_code == 0
+    assert pond_cli(src, "backup", "push").exit_code == 0
+    assert pond_cli(None, "restore", url, str(copy)).exit_code == 0
+    for args in (("run",), ("copy", str(note), "/c.txt"), ("backup", "push")):
+        result = pond_cli(copy, *args)
+        assert result.exit_code == 0, (args, result.output)
+    again = pond_cli(None, "restore", url, str(tmp_path / "again"))
+    assert again.exit_code == 0, again.output
+    with Pond.open(tmp_path / "again") as restored:
+        assert restored.read_bytes("/c.txt") == b"a"

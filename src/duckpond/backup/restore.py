@@ -474,7 +474,10 @@ def record_restored(pond_dir: Path, remote: Remote, report: RestoreReport) -> No
 
     found = remote.record(report.version)
     digest = sha256_hex(found[1]) if found is not None else None
+    runs_end = found[0].runs_end if found is not None else None
     save_restored(
         pond_dir,
-        RestoredFrom(remote.url, report.pond_id, report.version, report.txn_seq, digest),
+        RestoredFrom(
+            remote.url, report.pond_id, report.version, report.txn_seq, digest, runs_end or 0
+        ),
     )

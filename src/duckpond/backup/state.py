@@ -122,7 +122,11 @@ def load_state(where: Path | PondFiles, name: str, url: str) -> BackupState:
                 pond_id=restored.pond_id,
                 last_version=restored.version,
                 last_txn=restored.txn_seq,
-                record_sha256=restored.record_sha256,
+                # Without the run-record count the note is no shortcut: a push reads
+                # the record (else it would send the runs again from byte 0, and a
+                # restore would refuse the overlap).
+                record_sha256=restored.record_sha256 if restored.runs_end is not None else None,
+                runs_end=restored.runs_end or 0,
             )
     return _decode(data, name, url)
 
@@ -189,6 +193,9 @@ class RestoredFrom:
     version: int
     txn_seq: int
     record_sha256: str | None
+    runs_end: int | None = None
+    """The run-record bytes that record names (what the restore joined); None in a note
+    written before it was kept: the next push then reads the record for it."""
 
 
 def save_restored(pond_dir: Path, restored: RestoredFrom) -> None:
@@ -212,6 +219,7 @@ def load_restored(pond_dir: Path) -> RestoredFrom | None:
         or type(found.version) is not int
         or type(found.txn_seq) is not int
         or not (digest is None or isinstance(digest, str))
+        or not (found.runs_end is None or type(found.runs_end) is int)
     ):
         return None
     return found
