@@ -136,3 +136,39 @@ def test_run_records_are_pushed_in_pieces_and_restored_whole(
     with pytest.raises(CorruptDataError, match=re.escape(pieces[0])):
         restore(s3_url, tmp_path / "broken")
     assert not (tmp_path / "broken").exists()
+
+
+def test_verify_deep_names_run_records_a_restore_would_refuse(tmp_path: Path) -> None:
+    """Pieces of run records that do not follow each other (as a push that sent them again
+    from byte 0 once left) are named by ``verify --deep``, not first found by a restore."""
+    from duckpond.backup import verify
+    from duckpond.backup.layout import PushRecord, RemoteObject, runs_key, sha256_hex
+
+    pond = Pond.init(tmp_path / "pond")
+    pond.write_bytes("/a.txt", b"a")
+    append_record(pond.path, {"run": 0})
+    url = f"file://{tmp_path / 'nas'}"
+    push(pond.path, Remote(url, create=True), "nas")
+    append_record(pond.path, {"run": 1})
+    pond.write_bytes("/a.txt", b"b")
+    push(pond.path, Remote(url), "nas")
+    assert verify(pond.path, Remote(url), deep=True).problems == []
+
+    # The newest record rewritten (a valid record) to name all the run records again
+    # as one piece from byte 0: the bytes are right, the pieces overlap.
+    remote = Remote(url)
+    tip = remote.tip()
+    record, _ = remote.record(tip)
+    runs = (pond.path / RUNS_FILE).read_bytes()
+    again = RemoteObject(runs_key(0, sha256_hex(runs)), sha256_hex(runs), len(runs))
+    objects = (*tuple(o for o in record.objects if not o.key.startswith("runs/")), again)
+    remote.put(again.key, runs)
+    forged = PushRecord(
+        record.pond_id, tip, record.txn_seq, record.previous, objects, record.runs_end
+    )
+    (tmp_path / "nas" / record_key(tip)).write_bytes(forged.encode())
+
+    problems = verify(pond.path, Remote(url), deep=True).problems
+    assert any(key.startswith("runs/") and "those before end at" in what for key, what in problems)
+    with pytest.raises(CorruptDataError, match="those before end at"):
+        restore(url, tmp_path / "refused")

@@ -236,13 +236,67 @@ def test_a_refusal_names_every_lagging_backup(
     pond_with_nas: tuple[Path, str], tmp_path: Path
 ) -> None:
     pond_dir, _ = pond_with_nas
+    ok(pond_dir, "backup", "push", "nas")
     with Pond.open(pond_dir) as pond:
         apply_text(pond, tmp_path, backup_doc("usb", f"file://{tmp_path / 'usb'}"))
     reason = error_line(pond_cli(pond_dir, "maintain", "--keep-txns", "5"))
-    assert "(and usb lags too)" in reason and "run pond backup push nas usb first" in reason
+    # Each lagging backup with where it stands: nas was pushed before usb was added.
+    assert reason.startswith("backups nas and usb lag (the pond is at txn "), reason
+    assert "nas holds transactions up to " in reason, reason
+    assert "usb holds nothing yet (never pushed)" in reason, reason
+    assert "run pond backup push nas usb first" in reason
     # No transaction 0, in a restore either: not "no longer kept".
     ok(pond_dir, "backup", "push", "nas")
     restored = pond_cli(
         pond_dir, "restore", f"file://{tmp_path / 'nas'}", str(tmp_path / "r"), "--at-txn", "0"
     )
     assert error_line(restored) == "no transaction 0: transactions are numbered from 1"
+
+
+def test_a_restore_at_the_newest_txn_takes_the_maintain_commits_after_it(
+    pond_with_nas: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The newest transaction restored is the backup's newest state, maintain's commits
+    after it included: the restored pond is equal to the backup and can push there."""
+    pond_dir, nas = pond_with_nas
+    ok(pond_dir, "maintain", "--keep-txns", "5", "--push-first")
+    ok(pond_dir, "backup", "push", "nas")
+    newest = json.loads(ok(pond_dir, "--json", "status"))["last_txn"]
+    restored = tmp_path / "at-newest"
+    ok(pond_dir, "restore", nas, str(restored), "--at-txn", str(newest))
+    verdict = json.loads(ok(restored, "--json", "backup", "verify", "nas"))
+    assert verdict["status"] == "equal", verdict
+    (tmp_path / "new.txt").write_text("written on the restored copy\n")
+    ok(restored, "copy", str(tmp_path / "new.txt"), "/new.txt")
+    ok(restored, "backup", "push", "nas")
+    # An older transaction is that transaction: the backup is ahead of it.
+    older = tmp_path / "older"
+    ok(pond_dir, "restore", nas, str(older), "--at-txn", str(newest - 1))
+    assert json.loads(ok(older, "--json", "status"))["last_txn"] == newest - 1
+
+
+def test_a_restored_copy_does_not_claim_what_its_other_backups_hold(
+    pond_with_nas: tuple[Path, str], tmp_path: Path
+) -> None:
+    pond_dir, nas = pond_with_nas
+    with Pond.open(pond_dir) as pond:
+        apply_text(pond, tmp_path, backup_doc("usb", f"file://{tmp_path / 'usb'}"))
+    ok(pond_dir, "backup", "push")
+    restored = tmp_path / "copy"
+    ok(pond_dir, "restore", nas, str(restored))
+    listed = {b["name"]: b for b in json.loads(ok(restored, "--json", "backup", "list"))}
+    assert listed["nas"]["known"] and listed["nas"]["lag_txns"] == 0, listed
+    # usb holds everything, but this copy has no record of it: unknown, not "lags by all".
+    usb = listed["usb"]
+    assert not usb["known"] and usb["lag_txns"] is None and usb["last_pushed_txn"] is None
+    assert "usb file://" in ok(restored, "status") and "unknown (a restored copy" in ok(
+        restored, "status"
+    )
+    assert "unknown to this restored copy" in error_line(
+        pond_cli(restored, "maintain", "--keep-txns", "5")
+    )
+    # The next push asks the remote: nothing to send, and then it is known.
+    report = json.loads(ok(restored, "--json", "backup", "push", "usb"))[0]
+    assert report["up_to_date"], report
+    usb = {b["name"]: b for b in json.loads(ok(restored, "--json", "backup", "list"))}["usb"]
+    assert usb["known"] and usb["lag_txns"] == 0, usb

@@ -65,8 +65,10 @@ def test_a_backup_added_after_maintain_starts_from_the_snapshot(
         Pond.open(pond.path, at_txn=earliest) as source,
     ):
         assert early.fsck().content_root == source.fsck().content_root
-    with pytest.raises(ConfigError, match=f"the earliest kept is {earliest}"):
+    with pytest.raises(ConfigError, match=f"the earliest kept is {earliest}") as before:
         restore(s3_url, tmp_path / "before", at_txn=earliest - 1)
+    # ... and says how to read it, with the same first restore point.
+    assert f"restore with --at-txn {first}, its first restore point" in str(before.value)
     with pytest.raises(HistoryRemovedError) as in_place_refused:
         Pond.open(s3_url, at_txn=earliest - 1)
     assert in_place_refused.value.earliest == earliest

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,31 @@ def runs_start(key: str) -> int | None:
     """The byte offset in ``runs/<start>-<sha256>.jsonl``; None for any other key."""
     digits = key[len(RUNS_PREFIX) : len(RUNS_PREFIX) + 20] if key.startswith(RUNS_PREFIX) else ""
     return int(digits) if len(digits) == 20 and digits.isdigit() else None
+
+
+def runs_chain(objects: Iterable[RemoteObject]) -> list[RemoteObject]:
+    """The run-record pieces among ``objects`` (``runs/<start>-<sha256>.jsonl``) in byte
+    order, each starting where the one before ended (the first at byte 0).
+
+    Raises ``CorruptDataError`` naming the first piece out of place (a piece lost, or one
+    another history wrote) or a key under ``runs/`` that names no piece.
+    """
+    pieces: list[tuple[int, RemoteObject]] = []
+    for obj in objects:
+        if obj.key.startswith(RUNS_PREFIX):
+            start = runs_start(obj.key)
+            if start is None:
+                raise CorruptDataError(f"{obj.key} does not name a piece of run records")
+            pieces.append((start, obj))
+    pieces.sort(key=lambda piece: piece[0])
+    end = 0
+    for start, obj in pieces:
+        if start != end:
+            raise CorruptDataError(
+                f"{obj.key}: run records from byte {start}, but those before end at {end}"
+            )
+        end += obj.size
+    return [obj for _, obj in pieces]
 
 
 def data_key(add_path: str) -> str:

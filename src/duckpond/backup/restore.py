@@ -45,7 +45,7 @@ from .layout import (
     log_key,
     meta_name,
     record_key,
-    runs_start,
+    runs_chain,
     sha256_hex,
 )
 from .local import LocalLog
@@ -152,16 +152,16 @@ def restore(
     if at_txn is not None:
         if at_txn < 1:
             raise ConfigError(f"no transaction {at_txn}: transactions are numbered from 1")
+        # Which versions are wanted is known only once the records are read: read them
+        # first, so a transaction the backup does not hold is refused before any download.
+        records = read_records(remote, newest, floor)
         if floor is not None and at_txn < floor.earliest_txn:
             raise ConfigError(
                 f"transaction {at_txn} is no longer kept in the backup: the transactions "
                 f"before {floor.earliest_txn} were removed (by pond maintain before the "
-                f"push, or pond backup prune) at {floor.removed_at}; the earliest kept is "
-                f"{floor.earliest_txn}"
+                f"push, or pond backup prune) at {floor.removed_at}; "
+                + _earliest_kept(records, floor)
             )
-        # Which versions are wanted is known only once the records are read: read them
-        # first, so a transaction the backup does not hold is refused before any download.
-        records = read_records(remote, newest, floor)
         wanted: Iterable[PushRecord] = records[: _last_index(records, at_txn, floor) + 1]
     else:
         # Everything: the records' objects are fetched while later records still arrive.
@@ -273,32 +273,18 @@ def _checked_key(key: str, url: str) -> str:
 
 def _join_runs(stage: Path, objects: Iterable[RemoteObject]) -> None:
     """Join the run-record pieces (``runs/<start>-<sha256>.jsonl``, each checked) into
-    ``runs.jsonl``: each must start where the one before ended."""
-    pieces: list[tuple[int, RemoteObject]] = []
-    for obj in objects:
-        if obj.key.startswith(RUNS_PREFIX):
-            start = runs_start(obj.key)
-            if start is None:
-                raise CorruptDataError(f"{obj.key} does not name a piece of run records")
-            pieces.append((start, obj))
+    ``runs.jsonl``: each must start where the one before ended (``layout.runs_chain``)."""
+    pieces = runs_chain(objects)
     if not pieces:
         return
-    pieces.sort(key=lambda piece: piece[0])
-    end = 0
     with open(stage / RUNS_FILE, "xb") as out:
-        for start, obj in pieces:
-            if start != end:
-                raise CorruptDataError(
-                    f"{obj.key}: run records from byte {start}, but those before end at {end}"
-                )
+        for obj in pieces:
             path = stage / obj.key
             out.write(path.read_bytes())
             path.unlink()
-            end += obj.size
         out.flush()
         os.fsync(out.fileno())
     (stage / RUNS_PREFIX).rmdir()
-    fsync_dir(stage)
 
 
 def _place_meta(stage: Path, objects: Iterable[RemoteObject]) -> None:
@@ -402,12 +388,14 @@ def floor_records(floor: Floor | None) -> list[PushRecord]:
 
 
 def _last_index(records: list[PushRecord], at_txn: int | None, floor: Floor | None = None) -> int:
-    if at_txn is None:
+    txns = [r.txn_seq for r in records if r.txn_seq is not None]
+    if at_txn is None or (txns and at_txn == max(txns)):
+        # The newest transaction: with the maintenance commits after it (the same
+        # content), so the restore is the remote's newest state, and can push there.
         return len(records) - 1
     for i, record in enumerate(records):
         if record.txn_seq == at_txn:
             return i
-    txns = [r.txn_seq for r in records if r.txn_seq is not None]
     if floor is not None and at_txn >= floor.earliest_txn and (not txns or at_txn < min(txns)):
         # A restore at the first restore point keeps the snapshot's window, which reads
         # at_txn; a later one may not (a later maintain moved the pond's window on).
@@ -422,11 +410,26 @@ def _last_index(records: list[PushRecord], at_txn: int | None, floor: Floor | No
         )
     if floor is not None and 0 < at_txn < floor.earliest_txn:
         raise ConfigError(
-            f"transaction {at_txn} is no longer kept in the backup: the earliest kept is "
-            f"{floor.earliest_txn}"
+            f"transaction {at_txn} is no longer kept in the backup: "
+            + _earliest_kept(records, floor)
         )
     held = f"transactions {min(txns)} to {max(txns)}" if txns else "no transactions"
     raise ConfigError(f"the backup holds no transaction {at_txn} (it holds {held})")
+
+
+def _earliest_kept(records: list[PushRecord], floor: Floor) -> str:
+    """ "the earliest kept is F", and where F is inside the snapshot a seeded backup starts
+    from (its first restore point is later), how to read it: the same numbers as the
+    refusal of a transaction inside the snapshot gives."""
+    txns = [r.txn_seq for r in records if r.txn_seq is not None]
+    first = min(txns) if txns else None
+    if first is None or first <= floor.earliest_txn:
+        return f"the earliest kept is {floor.earliest_txn}"
+    return (
+        f"the earliest kept is {floor.earliest_txn}, inside the snapshot the backup starts "
+        f"from: restore with --at-txn {first}, its first restore point, then read that "
+        f"pond with --at-txn {floor.earliest_txn}"
+    )
 
 
 def _check_complete(stage: Path, records: list[PushRecord], txn: int) -> None:

@@ -5,7 +5,8 @@ The shallow check compares the remote's newest Delta version with the local log:
 is equal, its ``detail`` saying so), ``behind`` by K transactions, ``ahead`` (the local pond lost history) or
 ``diverged`` at txn N (a copy that wrote its own transactions), ``different`` (the
 remote holds another pond), or ``empty`` (nothing pushed yet).  ``deep`` also reads every push record
-(checksums and chain) and re-reads and re-hashes every object they name, naming each
+(checksums and chain, and the run-record pieces they name: each starting where the one
+before ended, and as many bytes as the newest record counts) and re-reads and re-hashes every object they name, naming each
 missing or bad one.
 
 Both checks end with content roots (``tlogfs.integrity.content_root``): the remote's,
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDataError
-from .layout import FLOOR_KEY, PushRecord, RemoteObject, record_key, sha256_hex
+from .layout import FLOOR_KEY, PushRecord, RemoteObject, record_key, runs_chain, sha256_hex
 from .local import LocalLog
 from .push import DEFAULT_CONCURRENCY, first_difference, remote_pond_id, txn_at
 from .remote import Remote
@@ -205,6 +206,7 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
     """Check every record (checksum, chain) and every object they name; collect problems."""
     previous: bytes | None = None
     objects: dict[str, RemoteObject] = {}
+    newest_runs_end: int | None = None
     try:
         floor = remote.floor()
     except CorruptDataError as e:
@@ -236,8 +238,23 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
             report.problems.append((key, "does not follow the record before it"))
         previous = data
         report.remote_txn = max(report.remote_txn, record.txn_seq or 0)
+        if record.runs_end is not None:
+            newest_runs_end = record.runs_end
         for obj in record.objects:
             objects.setdefault(obj.key, obj)
+
+    try:
+        pieces = runs_chain(objects.values())
+    except CorruptDataError as e:
+        key, what = str(e).split(": ", 1) if ": " in str(e) else ("runs/", str(e))
+        report.problems.append((key, what))
+    else:
+        # The newest record says how many bytes of run records the backup holds.
+        held = sum(obj.size for obj in pieces)
+        if newest_runs_end is not None and newest_runs_end != held:
+            report.problems.append(
+                ("runs/", f"the pieces hold {held} bytes, the newest record says {newest_runs_end}")
+            )
 
     def check(obj: RemoteObject) -> tuple[RemoteObject, str | None]:
         found = remote.digest(obj.key)

@@ -45,6 +45,11 @@ class BackupInfo:
     lagging, those are ``pond maintain``'s own commits (the same content, compacted or
     consolidated), which the next push sends and which hold back the next ``maintain``.
     From ``$POND/backups/<name>.json`` and the local log only: no network.
+
+    ``known`` is False for a backup a restored pond has no record of (every backup but
+    the one it was restored from, until it pushes there): what that remote holds is then
+    unknown here, not "nothing", and ``to_json`` gives null for the pushed transaction
+    and the lag; the next push asks the remote and goes on from where it stands.
     """
 
     name: str
@@ -57,16 +62,21 @@ class BackupInfo:
     last_outcome: str | None
     last_error: str | None
     lag_versions: int = 0
+    known: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        def known(value: int) -> int | None:
+            return value if self.known else None
+
         return {
             "name": self.name,
             "url": self.url,
-            "last_pushed_txn": self.last_pushed_txn,
-            "last_pushed_version": self.last_pushed_version,
-            "lag_txns": self.lag_txns,
-            "lag_bytes": self.lag_bytes,
-            "lag_versions": self.lag_versions,
+            "known": self.known,
+            "last_pushed_txn": known(self.last_pushed_txn),
+            "last_pushed_version": known(self.last_pushed_version),
+            "lag_txns": known(self.lag_txns),
+            "lag_bytes": known(self.lag_bytes),
+            "lag_versions": known(self.lag_versions),
             "last_push_time": self.last_push_time,
             "last_outcome": self.last_outcome,
             "last_error": self.last_error,
@@ -146,10 +156,12 @@ class PondBackups(Facet):
         """Every Backup resource with its last push and lag (no network; for a pond kept on
         S3, its records and the log entries since are read from its store)."""
         from ..backup.local import LocalLog, pending
-        from ..backup.state import load_state
+        from ..backup.source import DirFiles
+        from ..backup.state import load_restored, load_state
 
         self.pond._local_only("backup list")
         files = self.files()
+        restored = isinstance(files, DirFiles) and load_restored(files.pond_dir) is not None
         out = []
         seen: dict[int, Any] = {}
         versions = LocalLog(files).versions()
@@ -172,6 +184,8 @@ class PondBackups(Facet):
                     attempt.outcome if attempt else None,
                     attempt.error if attempt else None,
                     sum(1 for v in versions if v > state.last_version),
+                    # A restored copy with no record of this backup: not "never pushed".
+                    known=not (restored and state.last_version < 0 and state.last_attempt is None),
                 )
             )
         return out

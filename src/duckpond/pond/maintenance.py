@@ -213,29 +213,39 @@ class PondMaintenance(Facet):
         pushed = min(b.last_pushed_version for b in backups)
         if not lagging:
             return pushed, pushes, None
-        b = lagging[0]
-        if b.last_pushed_version < 0:
-            held = "it holds nothing yet (never pushed)"
-        elif b.last_pushed_txn < pond.last_txn:
-            held = (
-                f"it holds transactions up to {b.last_pushed_txn}, the pond is at {pond.last_txn}"
-            )
+        names = " ".join(b.name for b in lagging)
+        if len(lagging) == 1:
+            what = f"backup {lagging[0].name} lags: it {self._lag(lagging[0], newest)}"
         else:
-            # Every transaction is there: what it lacks is a maintenance's own commits.
-            held = (
-                f"it holds every transaction but not the last maintenance's commits "
-                f"(Delta versions {b.last_pushed_version + 1} to {newest})"
-            )
-        others = [other.name for other in lagging[1:]]
-        also = f" (and {', '.join(others)} lag{'s' if len(others) == 1 else ''} too)"
-        names = " ".join(other.name for other in lagging)
+            listed = ", ".join(b.name for b in lagging[:-1]) + f" and {lagging[-1].name}"
+            each = "; ".join(f"{b.name} {self._lag(b, newest, short=True)}" for b in lagging)
+            what = f"backups {listed} lag (the pond is at txn {pond.last_txn}): {each}"
         refusal = ConfigError(
-            f"backup {b.name} lags: {held}{also if others else ''}; maintain would remove "
-            f"what only this pond holds: run pond backup push {names} first, or give "
-            "{push_first}",
+            f"{what}; maintain would remove what only this pond holds: run pond backup "
+            f"push {names} first, or give {{push_first}}",
             options={"push_first": ""},
         )
         return pushed, pushes, refusal
+
+    def _lag(self, backup: Any, newest: int, *, short: bool = False) -> str:
+        """Where a lagging backup stands, for ``maintain``'s refusal: "holds ..."
+        (``short``: without the pond's own transaction, which the caller gives once)."""
+        if not backup.known:
+            return "is unknown to this restored copy (never pushed from it)"
+        if backup.last_pushed_version < 0:
+            return "holds nothing yet (never pushed)"
+        if backup.last_pushed_txn < self.pond.last_txn:
+            if short:
+                return f"holds transactions up to {backup.last_pushed_txn}"
+            return (
+                f"holds transactions up to {backup.last_pushed_txn}, the pond is at "
+                f"{self.pond.last_txn}"
+            )
+        # Every transaction is there: what it lacks is a maintenance's own commits.
+        return (
+            f"holds every transaction but not the last maintenance's commits (Delta "
+            f"versions {backup.last_pushed_version + 1} to {newest})"
+        )
 
     @guarded
     def du(

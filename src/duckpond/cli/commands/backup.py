@@ -129,6 +129,8 @@ def _when(recorded: str | datetime | None) -> str | None:
 
 def _lag(b: BackupInfo) -> str:
     """A backup's lag: transactions and bytes, and maintain's commits not pushed yet."""
+    if not b.known:
+        return "unknown (a restored copy; the next push asks)"
     text = f"{b.lag_txns} txn, {_size(b.lag_bytes)}"
     if not b.lag_txns and b.lag_versions:
         text += f" (+{b.lag_versions} maintain commit(s))"
@@ -152,7 +154,7 @@ def list_(settings: Settings) -> None:
             {
                 "name": i.name,
                 "url": i.url,
-                "pushed txn": i.last_pushed_txn,
+                "pushed txn": i.last_pushed_txn if i.known else "?",
                 "lag": _lag(i),
                 "last push": _when(i.last_push_time) or "never",
                 "outcome": i.last_outcome or "",
@@ -377,7 +379,8 @@ def _status_text(s: PondStatus) -> str:
         lines.append(f"resource  {r.name} ({r.kind}): {last}")
     for b in s.backups:
         lines.append(
-            f"backup    {b.name} {b.url}: txn {b.last_pushed_txn}, lag {_lag(b)}, "
+            f"backup    {b.name} {b.url}: txn {b.last_pushed_txn if b.known else '?'}, "
+            f"lag {_lag(b)}, "
             f"last push {_when(b.last_push_time) or 'never'}"
             + (f", last attempt {b.last_outcome}" if b.last_outcome else "")
         )
