@@ -11,20 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ...printable import sized as _size
 from ..app import Settings, UserError, pass_settings
 
 if TYPE_CHECKING:
     from ...backup import PushReport
     from ...pond import PondStatus
     from ...pond.backups import BackupInfo
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
 
 
 @click.group()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ...printable import sized as _size
 from ..app import Settings, UserError, pass_settings, time_travel
 from ..output import cell, line
 
@@ -113,15 +114,6 @@ def resources(settings: Settings, at_txn: int | None, at: str | None) -> None:
             cell(r.last_outcome or ""),
         )
     Console(soft_wrap=True).print(table)
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _summary(report: RunReport) -> None:
