@@ -13,6 +13,7 @@ import click
 
 from ...printable import sized as _size
 from ..app import Settings, UserError, pass_settings
+from ..output import folded
 
 if TYPE_CHECKING:
     from ...backup import PushReport
@@ -343,7 +344,16 @@ def status(settings: Settings) -> None:
         pond --json status
     """
     result = settings.open().status()
-    settings.output.data(result.to_json(), text=_status_text(result))
+    out = settings.output
+    if out.json_mode:
+        out.data(result.to_json())
+        return
+    # Each line folded to the terminal, under its value's column (after the label).
+    folded(_status_text(result), indent=_LABEL)
+
+
+# The width of status's labels ("pond      ", "resource  "...).
+_LABEL = 10
 
 
 def _status_text(s: PondStatus) -> str:
