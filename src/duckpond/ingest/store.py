@@ -406,7 +406,7 @@ def in_words(t: pa.DataType) -> str:
     kinds = (
         (pt.is_integer, "integer"),
         (lambda t: pt.is_floating(t) or pt.is_decimal(t), "number"),
-        (lambda t: pt.is_string(t) or pt.is_large_string(t) or pt.is_string_view(t), "text"),
+        (_is_text, "text"),
         (pt.is_timestamp, "time"),
         (pt.is_date, "date"),
         (pt.is_time, "time of day"),
@@ -415,6 +415,12 @@ def in_words(t: pa.DataType) -> str:
     )
     word = next((word for test, word in kinds if test(t)), None)
     return str(t) if word is None else f"{word} ({t})"
+
+
+def _is_text(t: pa.DataType) -> bool:
+    import pyarrow.types as pt
+
+    return bool(pt.is_string(t) or pt.is_large_string(t) or pt.is_string_view(t))
 
 
 def _conflicts(
@@ -483,8 +489,7 @@ def _mismatch(
     texts = [
         (name, old)
         for name, old, new in conflicts
-        if (pt.is_integer(old) or pt.is_floating(old))
-        and (pt.is_string(new) or pt.is_large_string(new) or pt.is_string_view(new))
+        if (pt.is_integer(old) or pt.is_floating(old)) and _is_text(new)
     ]
     if texts and csv_rows is not None:
         name, old = texts[0]
