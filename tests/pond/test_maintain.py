@@ -292,7 +292,7 @@ def test_the_cache_is_pruned_to_its_bound(base: Path, tmp_path: Path) -> None:
     with Pond.open(pond_dir) as pond:
         report = pond.maintenance.maintain(cache_only=True, cache_max_bytes=2500)
     assert report.cache_entries_removed == 3
-    assert "3 cache entries" in report.summary()
+    assert "cache: removed 3 entries, " in report.summary()
     assert sorted(p.name for p in cache.iterdir() if any(p.iterdir())) == ["key3", "key4"]
 
 
