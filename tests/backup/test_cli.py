@@ -360,9 +360,15 @@ def test_status_and_list_after_a_push_by_hand_read_whole(tmp_path: Path) -> None
         assert pond_cli(source.path, *args).exit_code == 0
     status = pond_cli(source.path, "status").stdout
     assert "never run" not in status and "pushed by hand" in status, status
-    listed = pond_cli(source.path, "backup", "list").stdout
+    # A terminal of 100 columns: the table, the URL folded over lines inside its cell
+    # (tests/cli/test_narrow.py: narrower, one block a backup).
+    listed = (
+        CliRunner(env={"COLUMNS": "100"})
+        .invoke(cli, ["--pond", str(source.path), "backup", "list"])
+        .stdout
+    )
     assert "…" not in listed
-    # Folded over lines inside its cell: the URL's characters in order, column by column.
+    # The URL's characters in order, column by column.
     cells = [line.split("│")[2].strip() for line in listed.splitlines() if line.count("│") > 2]
     assert "".join(cells) == url, listed
 

@@ -140,7 +140,7 @@ def test_after_push_first_the_lag_is_zero_and_verify_equal(
     out = ok(pond_dir, "maintain", "--keep-txns", "5", "--push-first").splitlines()
     # The push it made, as pond backup push prints it, before the maintenance report.
     assert out[0].startswith(f"nas: pushed through txn {last} to {nas}: "), out[0]
-    assert out[-1].startswith(f"kept transactions {last - 4} to {last}; removed")
+    assert out[1].startswith(f"kept transactions {last - 4} to {last}; removed"), out
 
     [listed] = json.loads(ok(pond_dir, "--json", "backup", "list"))
     assert (listed["lag_txns"], listed["lag_bytes"]) == (0, 0), listed

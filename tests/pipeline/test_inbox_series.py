@@ -4,6 +4,7 @@ captures name, and a file that grows appends only its new rows."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -204,3 +205,24 @@ spec: {{in_pattern: "/inbox/plain/*.csv", resolutions: [1h]}}
         "late_rows": 0,
         "late_buckets": 0,
     }
+
+
+def test_a_file_with_na_where_the_series_has_numbers_names_the_csv_key(
+    pond: PondRunner, host: Path
+) -> None:
+    """The append check's words reach an Inbox's run: the column, both types, and the
+    ``csv:`` key (not the CLI's flag) that names a missing value."""
+    inbox = host / "in"
+    export(inbox / "north" / "2024-06-10.csv", "2024-06-10", 3, 10.0)
+    loggers(pond, host, inbox)
+    pond.ok("run")
+    (inbox / "north" / "2024-06-11.csv").write_text("timestamp,temp\n2024-06-11T00:00:00Z,NA\n")
+    result = pond("--json", "run")
+    assert result.exit_code == 1
+    [failed] = json.loads(result.stdout)["results"][0]["details"]["failed_files"]
+    assert failed.endswith(
+        "2024-06-11.csv: /inbox/loggers/north.series: the new version's column 'temp' is "
+        "text (string) where the series has number (double); 'NA' in column 'temp' is not "
+        "a number: if it means no value, name it a missing value with null_values: ['NA']; "
+        "fix the input, or store it as a new series"
+    ), failed

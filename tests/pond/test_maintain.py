@@ -4,6 +4,7 @@ crash-safe removal, readers that get their answer or a clean error."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -180,14 +181,62 @@ def test_without_a_window_nothing_is_removed(base: Path, tmp_path: Path) -> None
 def test_a_dry_run_changes_nothing(base: Path, tmp_path: Path) -> None:
     pond_dir = copy_of(base, tmp_path)
     before = files(pond_dir)
-    result = CliRunner().invoke(
-        cli, ["--pond", str(pond_dir), "maintain", "--keep-txns", str(KEEP), "--dry-run"]
-    )
+    argv = ["--pond", str(pond_dir), "maintain", "--keep-txns", str(KEEP), "--dry-run"]
+    result = CliRunner().invoke(cli, [*argv, "-v"])
     assert result.exit_code == 0, result.output
     assert "would remove blob data/_large_files/sha256=" in result.output
-    assert "bytes reclaimable" in result.output
+    assert "bytes) reclaimable" in result.output
     assert files(pond_dir) == before
     assert Pond.open(pond_dir, at_txn=1).last_txn == 1
+
+
+def _maintain(pond_dir: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--pond", str(pond_dir), "maintain", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_maintain_prints_a_summary_not_a_line_a_file(base: Path, tmp_path: Path) -> None:
+    """A fresh user's trial: maintain filled the terminal with a line per file removed.
+    It prints a few lines whatever it removes; -v (and --json) still name every file."""
+    pond_dir = copy_of(base, tmp_path)
+    window = ("--keep-txns", str(KEEP))
+    dry = json.loads(
+        CliRunner()
+        .invoke(cli, ["--pond", str(pond_dir), "--json", "maintain", *window, "--dry-run"])
+        .output
+    )
+    doomed = dry["removed"]
+    assert len(doomed) > 20 and isinstance(dry["seconds"], float)
+    kinds = {r["kind"] for r in doomed}
+
+    text = _maintain(pond_dir, *window, "--dry-run")
+    assert len(text.splitlines()) <= 6, text
+    assert not any(r["path"] in text for r in doomed), text
+    assert f"would remove {len(doomed)} files, " in text, text
+    for kind in kinds:  # each kind counted
+        n = sum(r["kind"] == kind for r in doomed)
+        assert f" {n} {kind[:-1]}" in text, (kind, text)  # "log entr(y|ies)"
+    assert f"({dry['bytes_reclaimed']} bytes) reclaimable in " in text, text
+
+    listed = _maintain(pond_dir, *window, "--dry-run", "--verbose").splitlines()
+    assert all(
+        f"would remove {r['kind']} {r['path']} ({r['bytes']} bytes)" in listed for r in doomed
+    )
+
+    other = copy_of(base, tmp_path, "other")
+    text = _maintain(pond_dir, *window).splitlines()
+    assert len(text) <= 5, text
+    assert not any("data/" in line for line in text), text
+    assert "oplog compacted and checkpointed" in text[0], text
+    assert " bytes) reclaimed in " in text[-1] and text[-1].endswith(" s"), text
+    # The same run with -v: each file first, then the same summary.
+    verbose = _maintain(other, *window, "-v").splitlines()
+    each = [line for line in verbose if line.startswith("removed ") and " data/" in line]
+    assert verbose[len(each) :][:-1] == text[:-1], (verbose, text)
+    assert f"removed {len(each)} files, " in text[1], text
+    paths = ["data/" + line.split(" data/", 1)[1].rsplit(" (", 1)[0] for line in each]
+    assert all(p.startswith("data/") and not (other / p).exists() for p in paths), paths
 
 
 def test_a_bad_window_is_one_line(base: Path, tmp_path: Path) -> None:
@@ -243,7 +292,7 @@ def test_the_cache_is_pruned_to_its_bound(base: Path, tmp_path: Path) -> None:
     with Pond.open(pond_dir) as pond:
         report = pond.maintenance.maintain(cache_only=True, cache_max_bytes=2500)
     assert report.cache_entries_removed == 3
-    assert "3 cache entries" in report.summary()
+    assert "cache: removed 3 entries, " in report.summary()
     assert sorted(p.name for p in cache.iterdir() if any(p.iterdir())) == ["key3", "key4"]
 
 

@@ -45,6 +45,14 @@ CASES: list[tuple[str, list[dict[str, pa.Array]], dict[str, pa.Array], bool]] = 
     ("text after ints widened", [INT, FLOAT], TEXT, False),
 ]
 
+# What each refusal says of the column: its type in the new version, then the series'
+# (the versions' types unified, as a read gives them).
+SAID = {
+    "text where floats were": "'value' is text (string) where the series has number (double)",
+    "floats where text was": "'value' is number (double) where the series has text (string)",
+    "text after ints widened": "'value' is text (string) where the series has number (double)",
+}
+
 
 def append(pond: Pond, versions: list[dict[str, pa.Array]], new: dict[str, pa.Array]) -> str:
     """Write ``versions`` then append ``new``; "" if accepted, else the error's line."""
@@ -72,18 +80,21 @@ def written_before_summaries(pond: Pond, versions: list[dict[str, pa.Array]]) ->
             )
 
 
-@pytest.mark.parametrize(
-    ("versions", "new", "accepted"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
-)
+@pytest.mark.parametrize(("case", "versions", "new", "accepted"), CASES, ids=[c[0] for c in CASES])
 def test_accepts_and_refuses_alike_with_and_without_the_summary(
-    tmp_path: Path, versions: list[dict[str, pa.Array]], new: dict[str, pa.Array], accepted: bool
+    tmp_path: Path,
+    case: str,
+    versions: list[dict[str, pa.Array]],
+    new: dict[str, pa.Array],
+    accepted: bool,
 ) -> None:
     fast = Pond.init(tmp_path / "fast", command=["test"])
     error = append(fast, versions, new)
     assert (error == "") is accepted, error
     if not accepted:
-        assert "the new version's columns do not match the series" in error
-        assert "\n" not in error
+        assert error.startswith(f"{PATH}: the new version's column {SAID[case]}"), error
+        assert error.endswith("; fix the input, or store it as a new series"), error
+        assert "\n" not in error and "Unable to merge" not in error
         # Refused: the series is as it was.
         assert len(fast.root.get(PATH).node.versions()) == len(versions)
     else:
@@ -112,7 +123,7 @@ def test_an_append_reads_no_version_but_the_newest(
     monkeypatch.setattr(Node, "versions", refuse)
     pond.write_series(PATH, version(5, **FLOAT))
     pond.write_series(PATH, version(6, **INT))
-    with pytest.raises(FormatError, match="do not match the series"):
+    with pytest.raises(FormatError, match="where the series has"):
         pond.write_series(PATH, version(7, **TEXT))
     summary = pond.root.get(PATH).info().attributes[SCHEMAS_SEEN]
     assert summary["since"] == 1 and summary["through"] == 7
@@ -131,7 +142,7 @@ def test_a_summary_copied_to_another_version_is_not_trusted(tmp_path: Path) -> N
         tx.root.write_file(
             PATH, text.data, attributes={**text.attributes(), SCHEMAS_SEEN: copied[SCHEMAS_SEEN]}
         )
-    with pytest.raises(FormatError, match="do not match the series"):
+    with pytest.raises(FormatError, match="where the series has"):
         pond.write_series(PATH, version(2, **FLOAT))
 
 
@@ -142,7 +153,7 @@ def test_after_maintain_consolidates_the_check_still_holds(tmp_path: Path) -> No
     pond.maintenance.maintain(keep_txns=2)  # consolidates versions 1 to 4 (one schema)
     series = pond.root.get(PATH)
     assert series.node.oldest().version > 1
-    with pytest.raises(FormatError, match="do not match the series"):
+    with pytest.raises(FormatError, match="where the series has"):
         pond.write_series(PATH, version(6, **TEXT))
     pond.write_series(PATH, version(6, **INT))
     summary = pond.root.get(PATH).info().attributes[SCHEMAS_SEEN]
@@ -157,6 +168,19 @@ def test_a_series_of_ever_new_columns_stops_carrying_a_summary(tmp_path: Path) -
             tx.write_series(PATH, version(step, **{f"c{step}": pa.array([1.0])}))
     attributes = pond.root.get(PATH).info().attributes
     assert SCHEMAS_SEEN not in attributes
-    with pytest.raises(FormatError, match="do not match the series"):
+    with pytest.raises(FormatError, match="where the series has"):
         pond.write_series(PATH, version(70, **{"c3": pa.array(["x"])}))
     pond.write_series(PATH, version(70, **{"c3": pa.array([2])}))
+
+
+def test_the_python_api_says_text_came_for_numbers_in_its_own_words(tmp_path: Path) -> None:
+    """No CSV was read: the error names no CSV option, only what the column must be."""
+    pond = Pond.init(tmp_path / "pond", command=["test"])
+    pond.write_series(PATH, version(0, **FLOAT))
+    with pytest.raises(FormatError) as refused:
+        pond.write_series(PATH, version(1, **TEXT, depth=pa.array(["deep"])))
+    assert str(refused.value) == (
+        f"{PATH}: the new version's column 'value' is text (string) where the series has "
+        "number (double); give column 'value' as numbers (no value as null); fix the "
+        "input, or store it as a new series"
+    )

@@ -11,6 +11,7 @@ print rows.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -290,26 +291,103 @@ class TextOutput(Output):
             _line(line)
 
     def run_summary(self, runs: Sequence[Mapping[str, Any]]) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
         if not runs:
             _line("nothing ran")
             return
-        columns = list(dict.fromkeys(key for run in runs for key in run))
+        records(runs)
+
+
+def terminal_width() -> int:
+    """The terminal's width in columns: ``COLUMNS`` if set, else the terminal's own, else
+    80 (output to a pipe or a file)."""
+    return shutil.get_terminal_size().columns
+
+
+def fold(text: str, width: int, indent: int = 0) -> list[str]:
+    """``text`` (control characters escaped) as lines of at most ``width`` columns, lines
+    after the first starting with ``indent`` spaces: broken at a space where one is near
+    enough, else inside the word (a URL longer than a line).  Only the spaces a line is
+    broken at are left out, so every character of ``text`` is printed."""
+    import textwrap
+
+    from rich.cells import cell_len
+
+    text = escape_controls(text)
+    if cell_len(text) <= width:
+        return [text]
+    room = max(width - indent, _MIN_FOLD)
+    return textwrap.wrap(
+        text,
+        indent + room,
+        subsequent_indent=" " * indent,
+        break_long_words=True,
+        break_on_hyphens=False,
+        replace_whitespace=False,
+    )
+
+
+def folded(text: str, indent: int = 0) -> None:
+    """Print ``text`` for a person, each of its lines folded to the terminal's width
+    (``fold``), continuation lines indented by ``indent``."""
+    width = terminal_width()
+    for one in text.split("\n"):
+        for part in fold(one, width, indent):
+            click.echo(part)
+
+
+def records(rows: Sequence[Mapping[str, Any]]) -> None:
+    """Print records (a column a key, None as empty) for a person: a table when it fits
+    the terminal (``terminal_width``), else one block a record, ``key: value`` a line,
+    the first key unindented and long values folded onto continuation lines (``fold``).
+
+    Either way every value is printed whole: a long value (a URL, an error) folds
+    inside its cell, a short one (a time, a count) keeps its width, and a table whose
+    short values alone would not fit is printed as blocks.
+    """
+    from rich.cells import cell_len
+
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    texts = [
+        [escape_controls("" if row.get(c) is None else str(row.get(c))) for c in columns]
+        for row in rows
+    ]
+    widths = [
+        max(cell_len(escape_controls(str(name))), *(cell_len(t[i]) for t in texts))
+        for i, name in enumerate(columns)
+    ]
+    width = terminal_width()
+    # A short value (a time, a count, a size) keeps its width; a long one (a URL, an
+    # error) may fold inside its cell, down to _MIN_FOLD columns.  rich's default box
+    # takes a border and a space either side of each column.
+    least = sum(w if w <= _SHORT_CELL else min(w, _MIN_FOLD) for w in widths)
+    if least + 3 * len(columns) + 1 <= width:
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
         table = Table()
-        for name in columns:
-            # Wrapped, never cut: a URL or an error is read whole or not at all.  A short
-            # value (a time, a count, a size) keeps its width, so only long ones wrap.
-            widest = max(len(str(name)), *(len(str(cell(run.get(name)))) for run in runs))
-            short = widest <= _SHORT_CELL
-            table.add_column(cell(name), overflow="fold", min_width=widest if short else None)
-        for run in runs:
-            table.add_row(*(cell(run.get(c)) for c in columns))
-        Console(soft_wrap=True).print(table)
+        for name, w in zip(columns, widths, strict=True):
+            short = w <= _SHORT_CELL
+            table.add_column(cell(name), overflow="fold", min_width=w if short else None)
+        for t in texts:
+            table.add_row(*(escape(v) for v in t))
+        Console(width=width).print(table)
+        return
+    label = max(cell_len(escape_controls(str(name))) for name in columns) + 2
+    for n, t in enumerate(texts):
+        if n:
+            click.echo()
+        for i, name in enumerate(columns):
+            # The first key starts the block; the values all start in one column.
+            indent = 0 if i == 0 else 2
+            head = f"{' ' * indent}{escape_controls(str(name)) + ':':<{label + 2 - indent}}"
+            for part in fold(head + t[i], width, label + 2):
+                click.echo(part.rstrip())
 
 
-# Cells up to this long keep their width in a narrow table (an ISO time is 20).
+# A folded line or cell keeps at least this many columns for its text.
+_MIN_FOLD = 20
+# Cells up to this long keep their width in a table (an ISO time is 20).
 _SHORT_CELL = 24
 
 

@@ -8,6 +8,7 @@ anything else is kept as raw bytes.
 from __future__ import annotations
 
 import hashlib
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,10 +102,16 @@ def store_file(
         attributes = stored.attributes
         if node_type == FILE_SERIES:
             timestamp_column = stored.attributes["timestamp_column"]
+            from_csv = source_format(host, options.source_format) == "csv"
             seen = (
                 SchemasSeen.of_new_series()
                 if existing is None
-                else check_series_append(existing, stored.schema, timestamp_column)
+                else check_series_append(
+                    existing,
+                    stored.schema,
+                    timestamp_column,
+                    csv_rows=stored.data if from_csv else None,
+                )
             )
             attributes = seen.for_next(attributes)
         event_range = stored.event_range
@@ -311,7 +318,11 @@ def _differs(columns: Any, new_types: Mapping[str, str]) -> bool:
 
 
 def check_series_append(
-    series: NodePath, schema: pa.Schema, timestamp_column: str | None = None
+    series: NodePath,
+    schema: pa.Schema,
+    timestamp_column: str | None = None,
+    *,
+    csv_rows: bytes | None = None,
 ) -> SchemasSeen:
     """Refuse a version whose columns cannot be read together with the series' versions,
     or whose time column is not the series' (its rows would have no time there).
@@ -325,7 +336,12 @@ def check_series_append(
     covers the series (O(1) in the number of versions; one footer read per distinct
     schema that differs), else from every version's attributes; either way the answer,
     and the error, are the same.  Returns what the version written next records
-    (``SchemasSeen.for_next``).  Raises ``FormatError`` (one line) to refuse.
+    (``SchemasSeen.for_next``).  Raises ``FormatError`` (one line) to refuse, naming
+    each column whose types conflict (the first few, then how many more) with its type
+    in the series and in the new version (``in_words``).  ``csv_rows``: the new version's
+    Parquet bytes when it was read from CSV; where text came for numbers, the error then
+    names a value that is not a number and the CSV option that reads it as missing
+    (``null_values``, ``column_types``).
     """
     import pyarrow as pa
 
@@ -367,11 +383,132 @@ def check_series_append(
         try:
             pa.unify_schemas([*schemas, schema], promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise FormatError(
-                f"{series.path}: the new version's columns do not match the series "
-                f"({flatten(str(exc))}); fix the input, or store it as a new series"
-            ) from None
+            conflicts = _conflicts(schemas, schema)
+            if not conflicts:
+                raise FormatError(
+                    f"{series.path}: the new version's columns do not match the series "
+                    f"({flatten(str(exc))}); fix the input, or store it as a new series"
+                ) from None
+            raise _mismatch(series.path, conflicts, csv_rows) from None
     return summary
+
+
+# Columns a type-mismatch error describes one by one; the rest are counted.
+_NAMED_CONFLICTS = 3
+
+
+def in_words(t: pa.DataType) -> str:
+    """An Arrow type as a person reads it, the type itself after: ``integer (int64)``,
+    ``number (double)``, ``text (string)``, ``time (timestamp[us, tz=UTC])``; a type
+    without such a word is given as Arrow names it."""
+    import pyarrow.types as pt
+
+    kinds = (
+        (pt.is_integer, "integer"),
+        (lambda t: pt.is_floating(t) or pt.is_decimal(t), "number"),
+        (_is_text, "text"),
+        (pt.is_timestamp, "time"),
+        (pt.is_date, "date"),
+        (pt.is_time, "time of day"),
+        (pt.is_boolean, "true/false"),
+        (lambda t: pt.is_binary(t) or pt.is_large_binary(t) or pt.is_binary_view(t), "bytes"),
+    )
+    word = next((word for test, word in kinds if test(t)), None)
+    return str(t) if word is None else f"{word} ({t})"
+
+
+def _is_text(t: pa.DataType) -> bool:
+    import pyarrow.types as pt
+
+    return bool(pt.is_string(t) or pt.is_large_string(t) or pt.is_string_view(t))
+
+
+def _conflicts(
+    schemas: list[pa.Schema], schema: pa.Schema
+) -> list[tuple[str, pa.DataType, pa.DataType]]:
+    """(column, its type in the series, its type in ``schema``) for each column of
+    ``schema`` that cannot be read together with the series' column of that name, in
+    ``schema``'s order.  The series' type is its versions' (``schemas``) unified, as a
+    read gives it; versions that do not unify among themselves are compared one by one."""
+    import pyarrow as pa
+
+    try:
+        olds = [pa.unify_schemas(schemas, promote_options="permissive")]
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        olds = schemas
+    found = []
+    for new in schema:
+        for old in olds:
+            i = old.get_field_index(new.name)
+            if i < 0:
+                continue
+            try:
+                pa.unify_schemas(
+                    [pa.schema([old.field(i)]), pa.schema([new])], promote_options="permissive"
+                )
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                found.append((new.name, old.field(i).type, new.type))
+                break
+    return found
+
+
+def _not_a_number(csv_rows: bytes, column: str) -> str | None:
+    """The first value of ``column`` (text) in Parquet ``csv_rows`` that does not read as
+    a number, None if every one does."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = pq.read_table(pa.BufferReader(csv_rows), columns=[column]).column(0)
+    for value in values.drop_null().unique().to_pylist():
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return str(value)
+    return None
+
+
+def _mismatch(
+    path: str, conflicts: list[tuple[str, pa.DataType, pa.DataType]], csv_rows: bytes | None
+) -> FormatError:
+    """The one-line error naming each conflicting column (the first few, then a count),
+    its type in the series and in the new version; where text came for numbers, how to
+    read it as numbers (from CSV: the marker to name with ``null_values``)."""
+    import pyarrow.types as pt
+
+    said = [
+        f"{name!r} is {in_words(new)} where the series has {in_words(old)}"
+        for name, old, new in conflicts[:_NAMED_CONFLICTS]
+    ]
+    more = len(conflicts) - len(said)
+    if len(conflicts) == 1:
+        text = f"{path}: the new version's column {said[0]}"
+    else:
+        text = f"{path}: {len(conflicts)} of the new version's columns do not match the series: "
+        text += ", ".join(said) + (f", and {more} more" if more else "")
+    options: dict[str, tuple[str, str]] = {}
+    texts = [
+        (name, old)
+        for name, old, new in conflicts
+        if (pt.is_integer(old) or pt.is_floating(old)) and _is_text(new)
+    ]
+    if texts and csv_rows is not None:
+        name, old = texts[0]
+        as_type = "int64" if pt.is_integer(old) else "float64"
+        value = _not_a_number(csv_rows, name)
+        if value is not None:
+            options["null_values"] = (shlex.quote(value), f"[{value!r}]")
+            text += (
+                f"; {value!r} in column {name!r} is not a number: if it means no value, "
+                "name it a missing value with {null_values}"
+            )
+        else:
+            options["column_types"] = (f"{name}={as_type}", f"{{{name!r}: {as_type}}}")
+            text += f"; read column {name!r} as numbers with {{column_types}}"
+    elif texts:
+        text += f"; give column {texts[0][0]!r} as numbers (no value as null)"
+    return FormatError(
+        text + "; fix the input, or store it as a new series", path=path, options=options
+    )
 
 
 def store_tabular(

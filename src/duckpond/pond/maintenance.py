@@ -10,6 +10,7 @@ crash-safe is in its docstring); ``fsck`` and ``recover`` stay on ``Pond``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -106,7 +107,9 @@ class PondMaintenance(Facet):
 
         Time travel inside the window stays exact; before it, opening the pond raises
         ``HistoryRemovedError``.  ``dry_run`` reports the same without changing anything;
-        ``cache_only`` only prunes the cache.  Takes the write lock.
+        ``cache_only`` only prunes the cache.  Takes the write lock.  The report's
+        ``summary()`` is a few lines whatever the pond's size (``files=True`` lists each
+        file removed), its ``seconds`` the time the whole call took.
 
         Never the only copy: with a window, a Backup resource that has not pushed the
         pond's newest version makes it refuse (``ConfigError`` naming the backup), unless
@@ -124,6 +127,7 @@ class PondMaintenance(Facet):
         from ..pipeline.cache import CACHE_MAX_BYTES
         from ..tlogfs.reclaim import MaintainReport
 
+        started = time.monotonic()
         pond = self.pond
         if pond.read_only:
             raise pond._read_only_error("cannot be maintained")
@@ -165,6 +169,7 @@ class PondMaintenance(Facet):
         bound = CACHE_MAX_BYTES if cache_max_bytes is None else cache_max_bytes
         entries, size = pond.cache.prune(bound, dry_run=dry_run)
         report.cache_entries_removed, report.cache_bytes_removed = entries, size
+        report.seconds = time.monotonic() - started
         return report
 
     def _reclaim(

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ..errors import ConfigError, PondError, describe
+from ..printable import counted, sized
 from ..tinyfs.persistence import DIRECTORY, FILE_SERIES, ROOT_ID
 from .arrays import binaries, int64s, strings
 from .blobs import FAST_CHECKSUM, BlobStore, fast_checksum
@@ -112,6 +113,8 @@ class MaintainReport:
     pushes: list[Any] = field(default_factory=list)
     """The pushes ``push_first`` made before maintaining (``duckpond.backup.PushReport``,
     each with ``to_json``), in name order."""
+    seconds: float | None = None
+    """The wall-clock time the whole run took (pushes included), None if not timed."""
 
     @property
     def bytes_reclaimed(self) -> int:
@@ -131,30 +134,57 @@ class MaintainReport:
             "bytes_reclaimed": self.bytes_reclaimed,
             "refused": None if self.refusal is None else describe(self.refusal, cli=cli),
             "pushes": [p.to_json() for p in self.pushes],
+            "seconds": self.seconds,
         }
 
-    def summary(self, *, cli: bool = False) -> str:
-        """The files removed, one a line, then the totals; a dry run the real run would
-        refuse says so last, with its reason (``cli``: options as the CLI's flags)."""
+    def summary(self, *, cli: bool = False, files: bool = False) -> str:
+        """A few lines whatever the pond's size: what is kept, the versions removed and
+        series consolidated, the files removed counted and sized by kind, the cache, the
+        bytes reclaimed and the time taken; a dry run the real run would refuse says so
+        last, with its reason (``cli``: options as the CLI's flags).  ``files`` lists
+        each file removed first, one a line (``to_json`` always lists them)."""
         verb = "would remove" if self.dry_run else "removed"
-        lines = [f"{verb} {r.kind} {r.path} ({r.bytes} bytes)" for r in self.removed]
-        kinds: dict[str, int] = {}
+        lines = (
+            [f"{verb} {r.kind} {r.path} ({r.bytes} bytes)" for r in self.removed] if files else []
+        )
+        kinds: dict[str, list[int]] = {}
         for r in self.removed:
-            kinds[r.kind] = kinds.get(r.kind, 0) + 1
-        counted = ", ".join(f"{n} {k}(s)" for k, n in sorted(kinds.items())) or "no files"
+            kind = kinds.setdefault(r.kind, [0, 0])
+            kind[0] += 1
+            kind[1] += r.bytes
         lines.append(
             f"kept transactions {self.earliest_kept_txn} to {self.last_txn}; {verb} "
-            f"{self.versions_removed} version(s) ({self.series_consolidated} series "
-            f"consolidated), {counted}, "
-            f"{self.cache_entries_removed} cache "
-            f"{'entry' if self.cache_entries_removed == 1 else 'entries'}; "
-            f"{self.bytes_reclaimed} bytes {'reclaimable' if self.dry_run else 'reclaimed'}"
+            f"{counted(self.versions_removed, 'version')} "
+            f"({self.series_consolidated} series consolidated)"
+            + ("; oplog compacted and checkpointed" if self.compacted else "")
+        )
+        if self.removed:
+            by_kind = ", ".join(
+                f"{counted(n, kind, _PLURALS.get(kind))} ({sized(size)})"
+                for kind, (n, size) in sorted(kinds.items())
+            )
+            total = sum(r.bytes for r in self.removed)
+            lines.append(f"{verb} {counted(len(self.removed), 'file')}, {sized(total)}: {by_kind}")
+        else:
+            lines.append(f"{verb} no files")
+        lines.append(
+            f"cache: {verb} "
+            f"{counted(self.cache_entries_removed, 'entry', 'entries')}, "
+            f"{sized(self.cache_bytes_removed)}"
+        )
+        took = f" in {self.seconds:.1f} s" if self.seconds is not None else ""
+        lines.append(
+            f"{sized(self.bytes_reclaimed)} ({self.bytes_reclaimed} bytes) "
+            f"{'reclaimable' if self.dry_run else 'reclaimed'}{took}"
         )
         if self.dry_run:
             lines.append("(files that compaction would replace are not counted)")
         if self.refusal is not None:
             lines.append(f"a real run would be refused: {describe(self.refusal, cli=cli)}")
         return "\n".join(lines)
+
+
+_PLURALS = {"log entry": "log entries"}
 
 
 def earliest_kept(

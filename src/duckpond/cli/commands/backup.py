@@ -11,20 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ...printable import sized as _size
 from ..app import Settings, UserError, pass_settings
+from ..output import folded
 
 if TYPE_CHECKING:
     from ...backup import PushReport
     from ...pond import PondStatus
     from ...pond.backups import BackupInfo
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
 
 
 @click.group()
@@ -352,7 +346,16 @@ def status(settings: Settings) -> None:
         pond --json status
     """
     result = settings.open().status()
-    settings.output.data(result.to_json(), text=_status_text(result))
+    out = settings.output
+    if out.json_mode:
+        out.data(result.to_json())
+        return
+    # Each line folded to the terminal, under its value's column (after the label).
+    folded(_status_text(result), indent=_LABEL)
+
+
+# The width of status's labels ("pond      ", "resource  "...).
+_LABEL = 10
 
 
 def _status_text(s: PondStatus) -> str:

@@ -85,7 +85,12 @@ _keep_txns = click.option(
 @click.command()
 @_keep
 @_keep_txns
-@click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would be removed, by kind; change nothing."
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also list each file removed (or, dry, to remove)."
+)
 @click.option("--cache-only", is_flag=True, help="Only prune the cache to its size bound.")
 @click.option("--push-first", is_flag=True, help="Push every lagging backup first, then maintain.")
 @click.option(
@@ -102,6 +107,7 @@ def maintain(
     keep: str | None,
     keep_txns: int | None,
     dry_run: bool,
+    verbose: bool,
     cache_only: bool,
     cache_max: int | None,
     push_first: bool,
@@ -117,6 +123,10 @@ def maintain(
     stays exact, before it fails naming the earliest kept transaction, and
     pond log still lists every transaction.
 
+    It prints a summary: what is kept, the files removed counted and sized by
+    kind (each one with -v; --json lists them all), the bytes reclaimed and the
+    time taken.
+
     On a pond kept on S3 it is safe beside writers on other machines: each of its
     commits lands only on the version it read, and an object no commit names (an
     upload whose commit is still to come, or an orphan of a killed writer) is
@@ -124,7 +134,7 @@ def maintain(
 
     Example:
 
-        pond maintain --keep 90d --dry-run
+        pond maintain --keep 90d --dry-run -v
         pond maintain --keep 6mo
         pond maintain --keep-txns 5000
     """
@@ -139,7 +149,7 @@ def maintain(
     from .backup import push_lines
 
     # What --push-first pushed, as pond backup push prints it, then the maintenance.
-    text = "\n".join([*push_lines(report.pushes), report.summary(cli=True)])
+    text = "\n".join([*push_lines(report.pushes), report.summary(cli=True, files=verbose)])
     settings.output.report(report.to_json(cli=True), text)
 
 

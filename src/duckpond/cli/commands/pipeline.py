@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ...printable import sized as _size
 from ..app import Settings, UserError, pass_settings, time_travel
-from ..output import cell, line
+from ..output import cell, line, records
 
 if TYPE_CHECKING:
     from ...pipeline.run import RunReport, RunResult
@@ -99,47 +100,36 @@ def resources(settings: Settings, at_txn: int | None, at: str | None) -> None:
     if not listed:
         out.message("no resources (add some with pond apply -f FILE)")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("kind", "name", "uuid", "path", "last run", "outcome")
-    for r in listed:
-        table.add_row(
-            cell(r.kind),
-            cell(r.name),
-            cell(r.uuid),
-            cell(r.path or ""),
-            iso(r.last_run) if r.last_run is not None else "never",
-            cell(r.last_outcome or ""),
-        )
-    Console(soft_wrap=True).print(table)
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+    records(
+        [
+            {
+                "kind": r.kind,
+                "name": r.name,
+                "uuid": r.uuid,
+                "path": r.path or "",
+                "last run": iso(r.last_run) if r.last_run is not None else "never",
+                "outcome": r.last_outcome or "",
+            }
+            for r in listed
+        ]
+    )
 
 
 def _summary(report: RunReport) -> None:
     """The table of runs, then one line per run saying what it did or why it failed."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("resource", "outcome", "rows", "bytes", "elapsed", "peak RSS")
-    for r in report.results:
-        table.add_row(
-            cell(r.name),
-            cell(r.outcome),
-            str(r.rows),
-            _size(r.bytes),
-            f"{r.elapsed_s:.2f} s",
-            _size(r.peak_rss_bytes),
-        )
-    Console(soft_wrap=True).print(table)
+    records(
+        [
+            {
+                "resource": r.name,
+                "outcome": r.outcome,
+                "rows": r.rows,
+                "bytes": _size(r.bytes),
+                "elapsed": f"{r.elapsed_s:.2f} s",
+                "peak RSS": _size(r.peak_rss_bytes),
+            }
+            for r in report.results
+        ]
+    )
     for r in report.results:
         if r.outcome != "ok":
             line(f"{r.name}: failed: {r.error}")
@@ -229,20 +219,19 @@ def hydrovu_locations(settings: Settings, resource: str) -> None:
     if not listed:
         out.message("no locations in this account")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("id", "name", "latitude", "longitude", "parameters")
-    for loc in listed:
-        gps = loc["gps"]
-        table.add_row(
-            cell(loc["id"]),
-            cell(loc["name"]),
-            "" if gps.get("latitude") is None else cell(repr(gps["latitude"])),
-            "" if gps.get("longitude") is None else cell(repr(gps["longitude"])),
-            cell(", ".join(loc["parameters"])),
-        )
-    Console(soft_wrap=True).print(table)
+    records(
+        [
+            {
+                "id": loc["id"],
+                "name": loc["name"],
+                "latitude": "" if gps.get("latitude") is None else repr(gps["latitude"]),
+                "longitude": "" if gps.get("longitude") is None else repr(gps["longitude"]),
+                "parameters": ", ".join(loc["parameters"]),
+            }
+            for loc in listed
+            for gps in [loc["gps"]]
+        ]
+    )
 
 
 @click.group()

@@ -505,7 +505,7 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
         ready.append((cand, data, attributes, event_range, node_type))
 
     def write(root: WD) -> RunStats:
-        from ...ingest.store import SchemasSeen, check_series_append
+        from ...ingest.store import SchemasSeen, check_series_append, source_format
 
         bad = list(failed)
         stats = RunStats(details={**counts, "skipped_files": skipped}, warnings=list(warnings))
@@ -525,8 +525,15 @@ def run_inbox(ctx: RunContext) -> WriteStep | None:
                     import pyarrow as pa
                     import pyarrow.parquet as pq
 
+                    # Read from CSV (it was converted, so its format is known): a
+                    # mismatch then names the csv: option that reads it as the series.
+                    from_csv = source_format(cand.host, spec.csv.source_format) == "csv"
                     try:
-                        seen = check_series_append(existing, pq.read_schema(pa.BufferReader(data)))
+                        seen = check_series_append(
+                            existing,
+                            pq.read_schema(pa.BufferReader(data)),
+                            csv_rows=data if from_csv else None,
+                        )
                     except Exception as exc:
                         bad.append(f"{cand.host}: {error_text(exc)}")
                         continue
