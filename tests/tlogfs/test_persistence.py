@@ -20,6 +20,7 @@ from duckpond.errors import (
     PondExistsError,
     PondNotFoundError,
     ReadOnlyError,
+    RemoteError,
     TransactionError,
 )
 from duckpond.tinyfs.persistence import (
@@ -527,3 +528,43 @@ def test_reading_many_versions_opens_their_data_file_once(
             assert again.read_bytes(f"/f{i}") == f"content {i}".encode()
     # Once to index its rows, once for their contents (not once a row group).
     assert max(Counter(map(str, opened)).values()) <= 2, Counter(map(str, opened))
+
+
+def test_opening_lists_again_when_a_listed_log_entry_was_trimmed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another machine's maintain may remove log entries (after a newer checkpoint)
+    between a reader's listing and its read: the open lists again.  The race itself is
+    in tests/cli/test_s3pond_commands.py; here the first open fails as deltalake fails
+    then (its message), and only that kind of failure is retried."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
+
+    from duckpond.tlogfs import persistence
+
+    pond_dir = tmp_path / "pond"
+    DeltaPersistence.create(pond_dir).close()
+    calls = []
+
+    def flaky(uri: str, storage_options: object = None) -> DeltaTable:
+        calls.append(uri)
+        if len(calls) == 1:
+            raise DeltaError(
+                "Kernel error: File not found: x/data/_delta_log/00000000000000000018.json"
+            )
+        return DeltaTable(uri, storage_options=storage_options)
+
+    monkeypatch.setattr(persistence, "DeltaTable", flaky)
+    opened = DeltaPersistence.open_remote(f"file://{pond_dir}")
+    assert len(calls) == 2 and opened.table.version() >= 0
+    opened.close()
+
+    def broken(uri: str, storage_options: object = None) -> DeltaTable:
+        calls.append(uri)
+        raise DeltaError("Kernel error: Invalid JSON in log record")
+
+    monkeypatch.setattr(persistence, "DeltaTable", broken)
+    calls.clear()
+    with pytest.raises(RemoteError, match="Invalid JSON"):
+        DeltaPersistence.open_remote(f"file://{pond_dir}")
+    assert len(calls) == 1

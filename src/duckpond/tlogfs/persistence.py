@@ -31,6 +31,7 @@ Not thread-safe: one instance belongs to one thread at a time.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -313,9 +314,9 @@ class DeltaPersistence:
         files = RemoteFiles(location, options)
         try:
             try:
-                table = DeltaTable(
+                table = _open_table(
                     str(location.path / DATA_DIR) if location.path else location.child(DATA_DIR),
-                    storage_options=delta_storage_options(location, options) or None,
+                    delta_storage_options(location, options) or None,
                 )
             except (DeltaError, OSError) as e:
                 # deltalake raises a store failure (a missing bucket, refused credentials,
@@ -802,3 +803,23 @@ def _lost_race(e: DeltaError) -> bool:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+# A log entry listed, then gone when read: another machine's ``maintain --keep`` trimmed the
+# log after writing a newer checkpoint (``tlogfs.shared``).  Listing again finds it.
+_OPEN_ATTEMPTS = 5
+
+
+def _open_table(uri: str, storage_options: dict[str, str] | None) -> DeltaTable:
+    """``DeltaTable(uri)``, listed again when a log entry it listed was removed before it
+    was read (a concurrent trim of a pond kept on S3); other errors are raised at once."""
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            return DeltaTable(uri, storage_options=storage_options)
+        except (DeltaError, OSError) as e:
+            text = str(e)
+            trimmed = "not found" in text.lower() and "_delta_log/" in text
+            if not trimmed or attempt == _OPEN_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
