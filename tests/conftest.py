@@ -49,3 +49,11 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 def s3_url(s3_env: dict[str, str]) -> str:
     """A fresh, empty prefix on the session's server: ``s3://duckpond-tests/<uuid>``."""
     return f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Command output as on a wide terminal, whatever runs the tests: tables and status
+    fold to the terminal's width (``cli.output``), and a fold depends on the length of a
+    temporary path.  Tests of narrow terminals set ``COLUMNS`` themselves."""
+    monkeypatch.setenv("COLUMNS", "200")

@@ -300,3 +300,35 @@ def test_a_restored_copy_does_not_claim_what_its_other_backups_hold(
     assert report["up_to_date"], report
     usb = {b["name"]: b for b in json.loads(ok(restored, "--json", "backup", "list"))}["usb"]
     assert usb["known"] and usb["lag_txns"] == 0, usb
+
+
+def test_an_older_restore_does_not_claim_its_backup_holds_no_more(
+    pond_with_nas: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Restored at an older transaction, the copy is behind its backup: neither "no lag"
+    nor a starting point for a push; once its own push is refused (diverged), maintain
+    says so instead of "push first", which would be refused again."""
+    pond_dir, nas = pond_with_nas
+    for i in range(3):
+        (tmp_path / "more.txt").write_text(f"more {i}\n")
+        ok(pond_dir, "copy", str(tmp_path / "more.txt"), f"/more{i}.txt")
+    ok(pond_dir, "backup", "push", "nas")
+    newest = json.loads(ok(pond_dir, "--json", "status"))["last_txn"]
+    at = newest - 2
+    older = tmp_path / "older"
+    restored = json.loads(ok(pond_dir, "--json", "restore", nas, str(older), "--at-txn", str(at)))
+    assert restored["remote_version"] > restored["version"], restored
+    (nas_row,) = json.loads(ok(older, "--json", "backup", "list"))
+    assert not nas_row["known"] and nas_row["lag_txns"] is None, nas_row
+    assert json.loads(ok(older, "--json", "status"))["last_txn"] == at
+
+    (tmp_path / "own.txt").write_text("the copy's own transaction\n")
+    ok(older, "copy", str(tmp_path / "own.txt"), "/own.txt")
+    assert pond_cli(older, "backup", "push", "nas").exit_code == 1
+    (nas_row,) = json.loads(ok(older, "--json", "backup", "list"))
+    assert nas_row["last_outcome"] == "refused" and not nas_row["known"], nas_row
+    before = files(older)
+    reason = error_line(pond_cli(older, "maintain", "--keep-txns", "3"))
+    assert reason.startswith("backup nas refused this pond's last push (")
+    assert f"diverged at txn {at + 1}" in reason and "point nas at a new URL" in reason, reason
+    assert files(older) == before

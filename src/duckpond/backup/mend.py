@@ -11,8 +11,16 @@ if the pond still holds those exact bytes:
 2. one listing of the remote gives what it holds; each object missing, or not of its
    recorded size, is sent again from the pond's file of the same key, hashed as it is read
    and sent only if it matches the record (a bad local copy is never sent);
-3. what the pond no longer holds (removed by ``maintain``, or run records, which the pond
-   keeps joined) is named as not mended.
+3. run-record pieces (``runs/<start>-<sha256>.jsonl``) are cut again from the pond's
+   ``runs.jsonl`` at the same offset, and retention files (``meta/<sha256>-<name>``) taken
+   from the pond's own, each only if its bytes hash to the record's sha256;
+4. what the pond no longer holds (removed by ``maintain``, run records since rewritten)
+   is named as not mended.
+
+A push record that cannot be read (altered, missing) cannot be mended from the pond (it
+records the remote's own history): it is named, with what it costs (restores after the
+last good record's transaction are refused), and every other record's objects are still
+put back.
 
 An object of the right size but the wrong bytes is found only by re-reading it
 (``--deep``: every object downloaded and hashed) and is then replaced the same way.
@@ -28,10 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDataError, RemoteError
-from .layout import RemoteObject
+from ..tlogfs.layout import DATA_DIR, META_DIR
+from .layout import Floor, PushRecord, RemoteObject, meta_name, record_key, runs_start, sha256_hex
 from .push import DEFAULT_CONCURRENCY, check_identity
 from .remote import Remote
-from .restore import floor_records, iter_records
+from .restore import floor_records
 from .source import PondFiles, pond_files
 
 
@@ -66,9 +75,10 @@ def mend(where: Path | PondFiles, remote: Remote, name: str, *, deep: bool = Fal
     docstring); with ``deep``, also every object whose bytes do not hash to its record.
     ``where`` is the pond: its directory, or the files of a pond kept on S3.
 
-    Raises ``RemoteError`` (store unusable, no backup there), ``BackupConflictError``
-    (another pond's backup) and ``CorruptDataError`` (a record missing or altered: the
-    backup's own account of itself is damaged, which only a new push to another URL mends).
+    Raises ``RemoteError`` (store unusable, no backup there) and ``BackupConflictError``
+    (another pond's backup).  A push record missing or altered is reported among the
+    unmendable (the backup's own account of itself, which only a push to another URL
+    makes whole again), and the other records' objects are still put back.
     """
     tip = remote.tip()
     if tip < 0:
@@ -77,11 +87,16 @@ def mend(where: Path | PondFiles, remote: Remote, name: str, *, deep: bool = Fal
     check_identity(remote, files.pond_id())
     floor = remote.floor()
     wanted: dict[str, RemoteObject] = {}
-    for record in [*floor_records(floor), *iter_records(remote, tip, floor)]:
+    records, unreadable, rewrites = _readable_records(remote, tip, floor)
+    for record in [*floor_records(floor), *records]:
         for obj in record.objects:
             wanted.setdefault(obj.key, obj)
     present = remote.keys("")
     report = MendReport(name, remote.url, checked=len(wanted))
+    report.unmendable.extend(unreadable)
+    for key, canonical in rewrites:
+        remote.put_back(key, canonical)
+        report.resent.append(key)
     damaged = [o for o in wanted.values() if present.get(o.key) != o.size]
     if deep:
         whole = [o for o in wanted.values() if present.get(o.key) == o.size]
@@ -90,10 +105,19 @@ def mend(where: Path | PondFiles, remote: Remote, name: str, *, deep: bool = Fal
             damaged += [o for o, wrong in zip(whole, bad, strict=True) if wrong]
 
     def put_back(obj: RemoteObject) -> str | None:
-        size = files.size(obj.key) if obj.key.startswith("data/") else None
-        if size is None:
-            return f"{obj.key}: this pond no longer holds it"
+        gone = f"{obj.key}: this pond no longer holds it"
         mismatch = f"{obj.key}: this pond's copy is not the one the backup recorded"
+        if not obj.key.startswith("data/"):
+            data = _local_bytes(files, obj)
+            if data is None:
+                return gone
+            if sha256_hex(data) != obj.sha256:
+                return mismatch
+            remote.put_back(obj.key, data)
+            return None
+        size = files.size(obj.key)
+        if size is None:
+            return gone
         if size != obj.size:
             return mismatch
         try:
@@ -110,3 +134,77 @@ def mend(where: Path | PondFiles, remote: Remote, name: str, *, deep: bool = Fal
             else:
                 report.unmendable.append(problem)
     return report
+
+
+def _local_bytes(files: PondFiles, obj: RemoteObject) -> bytes | None:
+    """The pond's bytes for a run-record piece or a retention file the records name (not
+    yet checked against their sha256); None if the pond holds nothing there."""
+    start = runs_start(obj.key)
+    if start is not None:
+        data = files.runs_since(start)
+        return data[: obj.size] if len(data) >= obj.size else None
+    name = meta_name(obj.key)
+    if name is not None:
+        key = f"{DATA_DIR}/{META_DIR}/{name}"
+        return files.read(key) if files.size(key) is not None else None
+    return None
+
+
+def _readable_records(
+    remote: Remote, tip: int, floor: Floor | None
+) -> tuple[list[PushRecord], list[str], list[tuple[str, bytes]]]:
+    """Every push record from the floor (or 0) to ``tip`` that reads as this backup's
+    (its own checksum right, its version's); ``"KEY: why"`` for each that does not; and
+    the records whose bytes were changed without changing their content (the next
+    record's link says so), with their own canonical bytes to put back.
+
+    Unlike a restore, which needs the whole chain, mend takes each readable record's
+    word for its objects: an altered record does not stop the others being mended.
+    """
+    start = floor.version if floor is not None else 0
+    keys = [record_key(v) for v in range(start, tip + 1)]
+    good: list[PushRecord] = []
+    bad: list[str] = []
+    last_txn = 0
+    previous: tuple[str, bytes, PushRecord] | None = None
+    rewrites: list[tuple[str, bytes]] = []
+    with ThreadPoolExecutor(max_workers=DEFAULT_CONCURRENCY) as pool:
+        for version, (key, data) in enumerate(
+            zip(keys, pool.map(remote.get, keys), strict=True), start
+        ):
+            why = None
+            if data is None:
+                why = "missing"
+            else:
+                try:
+                    record = PushRecord.decode(data, f"{remote.url}/{key}")
+                except CorruptDataError as e:
+                    why = str(e).rsplit(" was ", 1)[-1] if " was " in str(e) else str(e)
+                else:
+                    if record.version != version:
+                        why = "the record of another version"
+            if why is not None:
+                previous = None
+                bad.append(
+                    f"{key}: {why}; a push record cannot be put back from the pond: the "
+                    f"backup restores no transaction after {last_txn} (restore --at-txn "
+                    f"{last_txn} or earlier), so push the pond to a new URL"
+                )
+                continue
+            if previous is not None and record.previous != sha256_hex(previous[1]):
+                # The record before does not hash to what this one says: if its content
+                # is intact (its checksum is right), its own canonical bytes do.
+                key_before, _, before = previous
+                canonical = before.encode()
+                if sha256_hex(canonical) == record.previous:
+                    rewrites.append((key_before, canonical))
+                else:
+                    bad.append(
+                        f"{key}: does not follow {key_before} (a record was altered); the "
+                        f"backup restores no transaction after {last_txn}, so push the "
+                        "pond to a new URL"
+                    )
+            good.append(record)
+            previous = (key, data, record)
+            last_txn = record.txn_seq or last_txn
+    return good, bad, rewrites

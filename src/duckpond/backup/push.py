@@ -317,8 +317,11 @@ def push(
         from ..errors import describe
 
         sent = report.bytes_sent if report else 0
+        # "refused": the remote holds another history (diverged, ahead, another pond),
+        # which a push again will not change; "failed": anything else (network, damage).
+        outcome = "refused" if isinstance(e, BackupConflictError) else "failed"
         state.last_attempt = LastAttempt(
-            when, "failed", scrub_secrets(describe(e), remote.options), 0, sent
+            when, outcome, scrub_secrets(describe(e), remote.options), 0, sent
         )
         state.last_attempt.elapsed_s = round(time.perf_counter() - started, 3)
         save_state(files, state)

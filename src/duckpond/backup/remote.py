@@ -357,6 +357,13 @@ class Remote:
 
         self._call(obstore.put, self.store, key, data, use_multipart=False)
 
+    def put_back(self, key: str, data: bytes) -> None:
+        """Write ``data`` at ``key``, replacing a damaged object there: only for ``mend``,
+        with bytes it checked against the push record that names ``key``."""
+        import obstore
+
+        self._call(obstore.put, self.store, key, data, use_multipart=False)
+
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (many per request where the store allows); a key already gone
         is no error, so a prune killed midway can run again."""

@@ -65,6 +65,9 @@ class RestoreReport:
     objects: int = 0
     bytes: int = 0
     elapsed_s: float = 0.0
+    remote_version: int | None = None
+    """The remote's newest Delta version when it was restored: ``version`` unless an
+    ``at_txn`` restore took an older state (the backup is then ahead of the copy)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,7 @@ class RestoreReport:
             "pond_id": self.pond_id,
             "version": self.version,
             "txn_seq": self.txn_seq,
+            "remote_version": self.remote_version,
             "objects": self.objects,
             "bytes": self.bytes,
             "elapsed_s": round(self.elapsed_s, 3),
@@ -90,12 +94,16 @@ def iter_records(remote: Remote, newest: int, floor: Floor | None = None) -> Ite
     with ThreadPoolExecutor(max_workers=DEFAULT_CONCURRENCY) as pool:
         first: PushRecord | None = None
         previous: bytes | None = None
+        last_txn = 0
         fetched = zip(keys, pool.map(remote.get, keys), strict=True)
         for version, (key, data) in enumerate(fetched, start):
             where = f"{remote.url}/{key}"
             if data is None:
                 raise CorruptDataError(f"{where} is missing")
-            record = PushRecord.decode(data, where)
+            try:
+                record = PushRecord.decode(data, where)
+            except CorruptDataError as e:
+                raise CorruptDataError(f"{e}: {_restorable(last_txn)}") from None
             if record.version != version or record.log.key != log_key(version):
                 raise CorruptDataError(f"{where} is the record of another version")
             if previous is not None:
@@ -105,15 +113,45 @@ def iter_records(remote: Remote, newest: int, floor: Floor | None = None) -> Ite
             else:
                 linked = record.previous is None
             if not linked:
+                before = f"{record_key(version - 1)} or this one" if version > start else "it"
                 raise CorruptDataError(
-                    f"{where} does not follow the record before it (a record was altered)"
+                    f"{where} does not follow the record before it ({before} was altered): "
+                    "pond backup mend puts back a record whose content is intact; "
+                    + _restorable(last_txn)
                 )
             expected_id = first.pond_id if first else floor.pond_id if floor else None
             if expected_id is not None and record.pond_id != expected_id:
                 raise CorruptDataError(f"{where} names another pond ({record.pond_id})")
             first = first or record
             previous = data
+            last_txn = record.txn_seq or last_txn
             yield record
+
+
+def _way_out(key: str, records: list[PushRecord], named_by: dict[str, int]) -> str:
+    """For a missing or bad object: where the backup still restores from, and the mend."""
+    version = named_by.get(key, -1)
+    if version < 0:
+        return (
+            " (in the snapshot the backup starts from): pond backup mend NAME puts it back "
+            "if the pond still holds it"
+        )
+    before = max(
+        (r.txn_seq for r in records if r.version < version and r.txn_seq is not None),
+        default=0,
+    )
+    return (
+        f" (first named by the push record of Delta version {version}): pond backup mend "
+        f"NAME puts it back if the pond still holds it; "
+        + _restorable(before).replace("restores up to", "restores without it up to")
+    )
+
+
+def _restorable(last_txn: int) -> str:
+    """What a backup whose chain breaks after ``last_txn`` can still give."""
+    if not last_txn:
+        return "the backup restores no transaction"
+    return f"the backup restores up to txn {last_txn} (--at-txn {last_txn})"
 
 
 def read_records(remote: Remote, newest: int, floor: Floor | None = None) -> list[PushRecord]:
@@ -154,7 +192,17 @@ def restore(
             raise ConfigError(f"no transaction {at_txn}: transactions are numbered from 1")
         # Which versions are wanted is known only once the records are read: read them
         # first, so a transaction the backup does not hold is refused before any download.
-        records = read_records(remote, newest, floor)
+        # Only as far as the first record after ``at_txn``: a record damaged later in the
+        # chain does not stop the restore of an older state.
+        records = []
+        try:
+            for record in iter_records(remote, newest, floor):
+                records.append(record)
+                if record.txn_seq is not None and record.txn_seq > at_txn:
+                    break
+        except CorruptDataError:
+            if all(r.txn_seq != at_txn for r in records):
+                raise  # the damage is before at_txn, or at it
         if floor is not None and at_txn < floor.earliest_txn:
             raise ConfigError(
                 f"transaction {at_txn} is no longer kept in the backup: the transactions "
@@ -176,6 +224,7 @@ def restore(
         (stage / DATA_DIR / LARGE_FILES_DIR).mkdir(parents=True)
         directories = {stage / DATA_DIR / LARGE_FILES_DIR}
         objects: dict[str, RemoteObject] = {}
+        named_by: dict[str, int] = {}  # the version whose record first names each object
         records = []
         fetches: list[Future[None]] = []
         for record in wanted:
@@ -183,6 +232,7 @@ def restore(
                 records.append(record)
             for obj in record.objects:
                 known = objects.setdefault(obj.key, obj)
+                named_by.setdefault(obj.key, record.version)
                 if known is not obj:
                     if known != obj:
                         raise CorruptDataError(f"push records disagree on {remote.url}/{obj.key}")
@@ -196,7 +246,10 @@ def restore(
         total = sum(o.size for o in objects.values())
         done = 0
         for fetch, obj in zip(fetches, objects.values(), strict=True):
-            fetch.result()
+            try:
+                fetch.result()
+            except CorruptDataError as e:
+                raise CorruptDataError(f"{e}{_way_out(obj.key, records, named_by)}") from None
             done += obj.size
             if progress is not None:
                 progress(done, total)
@@ -207,6 +260,7 @@ def restore(
             remote.url, str(target), records[0].pond_id, records[-1].version, txn
         )
         report.objects, report.bytes = len(objects), total
+        report.remote_version = newest
         _join_runs(stage, objects.values())
         _place_meta(stage, objects.values())
         _check_complete(stage, records, txn)
@@ -481,6 +535,12 @@ def record_restored(pond_dir: Path, remote: Remote, report: RestoreReport) -> No
     save_restored(
         pond_dir,
         RestoredFrom(
-            remote.url, report.pond_id, report.version, report.txn_seq, digest, runs_end or 0
+            remote.url,
+            report.pond_id,
+            report.version,
+            report.txn_seq,
+            digest,
+            runs_end or 0,
+            report.remote_version,
         ),
     )

@@ -115,7 +115,9 @@ def load_state(where: Path | PondFiles, name: str, url: str) -> BackupState:
         data = None
     if data is None and isinstance(files, DirFiles):
         restored = load_restored(files.pond_dir)
-        if restored is not None and restored.url.rstrip("/") == url.rstrip("/"):
+        # An older state restored (``--at-txn``): the remote is ahead of this copy, which
+        # knows no more of it than of any other backup (``BackupInfo.known``).
+        if restored is not None and restored.newest and restored.url.rstrip("/") == url.rstrip("/"):
             return BackupState(
                 name,
                 url,
@@ -196,6 +198,15 @@ class RestoredFrom:
     runs_end: int | None = None
     """The run-record bytes that record names (what the restore joined); None in a note
     written before it was kept: the next push then reads the record for it."""
+    remote_version: int | None = None
+    """The remote's newest version then: above ``version`` when an ``--at-txn`` restore
+    took an older state, so the backup holds more than the copy (it is no starting point
+    for a push, and not "no lag"); None in an older note."""
+
+    @property
+    def newest(self) -> bool:
+        """True if the copy is the remote's newest state (as far as the note knows)."""
+        return self.remote_version is None or self.remote_version <= self.version
 
 
 def save_restored(pond_dir: Path, restored: RestoredFrom) -> None:
@@ -220,6 +231,7 @@ def load_restored(pond_dir: Path) -> RestoredFrom | None:
         or type(found.txn_seq) is not int
         or not (digest is None or isinstance(digest, str))
         or not (found.runs_end is None or type(found.runs_end) is int)
+        or not (found.remote_version is None or type(found.remote_version) is int)
     ):
         return None
     return found

@@ -184,8 +184,9 @@ class PondBackups(Facet):
                     attempt.outcome if attempt else None,
                     attempt.error if attempt else None,
                     sum(1 for v in versions if v > state.last_version),
-                    # A restored copy with no record of this backup: not "never pushed".
-                    known=not (restored and state.last_version < 0 and state.last_attempt is None),
+                    # A restored copy with no record of this backup, or only of a failed
+                    # push: what the remote holds is unknown here, not "nothing".
+                    known=not (restored and state.last_version < 0),
                 )
             )
         return out

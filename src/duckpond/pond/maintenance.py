@@ -218,6 +218,16 @@ class PondMaintenance(Facet):
         pushed = min(b.last_pushed_version for b in backups)
         if not lagging:
             return pushed, pushes, None
+        refused = [b for b in lagging if b.last_outcome == "refused"]
+        if refused:
+            # A push again would be refused again: pushing first is no way out.
+            b = refused[0]
+            refusal = ConfigError(
+                f"backup {b.name} refused this pond's last push ({b.last_error}); maintain "
+                f"would remove what only this pond holds: point {b.name} at a new URL "
+                "(pond apply), or remove it, first"
+            )
+            return pushed, pushes, refusal
         names = " ".join(b.name for b in lagging)
         if len(lagging) == 1:
             what = f"backup {lagging[0].name} lags: it {self._lag(lagging[0], newest)}"
@@ -233,8 +243,15 @@ class PondMaintenance(Facet):
         return pushed, pushes, refusal
 
     def _lag(self, backup: Any, newest: int, *, short: bool = False) -> str:
-        """Where a lagging backup stands, for ``maintain``'s refusal: "holds ..."
-        (``short``: without the pond's own transaction, which the caller gives once)."""
+        """Where a lagging backup stands, for ``maintain``'s refusal: "holds ...", and why
+        its last push failed if it did (``short``: without the pond's own transaction,
+        which the caller gives once)."""
+        where = self._held(backup, newest, short=short)
+        if backup.last_outcome == "failed" and backup.last_error:
+            where += f"; its last push failed: {backup.last_error}"
+        return where
+
+    def _held(self, backup: Any, newest: int, *, short: bool) -> str:
         if not backup.known:
             return "is unknown to this restored copy (never pushed from it)"
         if backup.last_pushed_version < 0:
