@@ -183,7 +183,7 @@ def _readable_records(
                 else:
                     if record.version != version:
                         why = "the record of another version"
-            if why is not None:
+            if data is None or why is not None:
                 previous = None
                 bad.append(
                     f"{key}: {why}; a push record cannot be put back from the pond: the "
