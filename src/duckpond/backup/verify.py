@@ -212,7 +212,7 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
         common = min(tip, newest)
         first = first_difference(remote, log, common)
         damage = None if first is None else _damaged_entry(remote, log, first)
-        if damage is not None:
+        if first is not None and damage is not None:
             report.status = "damaged"
             report.problems.append(damage)
             key, what = damage

@@ -204,13 +204,15 @@ def mend(settings: Settings, name: str, deep: bool) -> None:
 @click.option("--deep", is_flag=True, help="Re-read and re-hash every remote object.")
 @pass_settings
 def verify(settings: Settings, name: str, deep: bool) -> None:
-    """Compare a backup with the pond: equal, behind, ahead, diverged or a different pond,
-    and content roots.
+    """Compare a backup with the pond: equal, behind, ahead, diverged, damaged or a
+    different pond, and content roots.
 
     The remote is read in place at its newest transaction and its content root
-    compared with the local pond's root at that transaction.  Exits 1 unless equal
-    or behind with equal roots.  --deep also checks every push record and every
-    object's sha256, naming each missing or bad one.
+    compared with the local pond's root at that transaction.  A remote log entry that
+    its own push record says is this pond's, yet differs, is damage (mend puts it back),
+    not divergence.  Exits 1 unless equal or behind with equal roots and no bad object,
+    the error line giving the next step.  --deep also checks every push record and
+    every object's sha256, naming each missing or bad one.
 
     Example:
 
