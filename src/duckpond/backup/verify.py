@@ -62,8 +62,9 @@ MISMATCH = "does not match its recorded sha256"
 @dataclass
 class VerifyReport:
     """``status`` (one of ``STATUSES``), both ends' newest Delta version and transaction,
-    ``behind_by`` (pond transactions the remote lacks), and, after a deep check, every
-    object checked and each problem as ``(key, what)``."""
+    ``behind_by`` (pond transactions the remote lacks), each problem as ``(key, what)``
+    (a damaged log entry or record found by the shallow check; after a deep check, every
+    object checked), both content roots, and ``advice``: the next step when not ``ok``."""
 
     url: str
     status: str
@@ -128,7 +129,7 @@ class VerifyReport:
             "roots_equal": self.roots_equal,
             "root_detail": self.root_detail,
             "deep": self.deep,
-            "advice": self.advice(name) if not self.ok else "",
+            "advice": self.advice(name),
         }
 
     def advice(self, name: str = "NAME") -> str:
