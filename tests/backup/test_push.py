@@ -169,7 +169,11 @@ def test_verify_names_a_different_pond_and_where_a_copy_diverged(
     assert out.splitlines()[0] == (
         f"offsite: different pond (remote holds pond {first.pond_id}, this is pond {other.pond_id})"
     )
-    assert err.strip() == "error: backup offsite is not usable as it is: different pond"
+    assert err.strip() == (
+        "error: backup offsite is not usable as it is: different pond; that URL holds the "
+        "backup of another pond: give this pond's Backup another URL and push there; "
+        "nothing was overwritten"
+    )
 
     push(first.path, Remote(s3_url), "offsite")  # the Backup resource, txn 5
     restore(s3_url, tmp_path / "copy")
@@ -181,8 +185,16 @@ def test_verify_names_a_different_pond_and_where_a_copy_diverged(
     code, out, _ = _verify_cli(copy.path)
     assert code == 1
     assert out.splitlines()[0] == "offsite: diverged at txn 6 (remote txn 11, local txn 6)"
+    # The remote's entry matches its own push record: a real divergence, not damage.
     report = verify(copy.path, Remote(s3_url))
     assert (report.status, report.diverged_txn, report.remote_txn) == ("diverged", 6, 11)
+    assert report.problems == [] and report.local_root is None
+    assert "does not hold" not in report.root_detail
+    assert report.root_detail.startswith("the remote's transactions from txn 6 on are another")
+    assert report.advice("offsite") == (
+        "a copy of this pond wrote its own transactions there: push this pond to another "
+        "URL; nothing was overwritten"
+    )
 
 
 def test_one_broken_backup_does_not_stop_the_others(s3_url: str, tmp_path: Path) -> None:

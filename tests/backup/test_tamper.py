@@ -10,6 +10,8 @@ import pytest
 
 from duckpond import Pond
 from duckpond.backup import Remote, push, restore, verify
+from duckpond.backup.layout import log_key
+from duckpond.backup.verify import MISMATCH
 from duckpond.errors import CorruptDataError
 from duckpond.testing.s3server import S3Server
 
@@ -137,3 +139,23 @@ def test_fetch_verified_reads_one_object_checked_against_its_record(
         Remote(url).fetch_verified(data_file)
     with pytest.raises(CorruptDataError, match="not named by any push record"):
         remote.fetch_verified("data/nothing.parquet")
+
+
+def test_a_flipped_bit_in_the_newest_log_entry_is_damage_not_divergence(
+    s3_server: S3Server, pushed: tuple[Path, str]
+) -> None:
+    """The remote's own push record of that version names the pond's entry, so the
+    entry was changed after the push: a damaged object (issue 16's trial called it
+    "diverged", and said the pond lacked a transaction it holds)."""
+    pond_dir, url = pushed
+    remote = Remote(url)
+    entry = log_key(remote.tip())
+    _flip(s3_server, url, entry)
+    report = verify(pond_dir, Remote(url))
+    assert (report.status, report.diverged_txn) == ("damaged", None)
+    assert (entry, MISMATCH) in report.problems
+    assert report.local_root is not None and "does not hold" not in report.root_detail
+    local = Pond.open(pond_dir)
+    assert report.local_txn == report.remote_txn == local.last_txn
+    assert "pond backup mend offsite --deep" in report.advice("offsite")
+    assert report.to_json("offsite")["advice"] == report.advice("offsite")

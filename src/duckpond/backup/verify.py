@@ -3,8 +3,13 @@
 The shallow check compares the remote's newest Delta version with the local log:
 ``equal`` (every transaction there: a remote that lacks only ``maintain``'s own commits
 is equal, its ``detail`` saying so), ``behind`` by K transactions, ``ahead`` (the local pond lost history) or
-``diverged`` at txn N (a copy that wrote its own transactions), ``different`` (the
-remote holds another pond), or ``empty`` (nothing pushed yet).  ``deep`` also reads every push record
+``diverged`` at txn N (a copy that wrote its own transactions), ``damaged`` (the remote's
+log entry where it parts from the pond does not match the remote's own push record of
+that version: a damaged object, not another history), ``different`` (the remote holds
+another pond), or ``empty`` (nothing pushed yet).  Where the two logs part, the version's
+push record tells damage from divergence with one more GET: the record gives the sha256
+of the entry the push wrote; if that is the pond's own entry, the remote's entry was
+changed after the push.  ``deep`` also reads every push record
 (checksums and chain, and the run-record pieces they name: each starting where the one
 before ended, and as many bytes as the newest record counts) and re-reads and re-hashes every object they name, naming each
 missing or bad one.
@@ -12,7 +17,13 @@ missing or bad one.
 Both checks end with content roots (``tlogfs.integrity.content_root``): the remote's,
 computed by reading the remote pond in place at its newest transaction, and the local
 pond's at that same transaction.  Equal roots prove the backup holds exactly the content
-the pond held then; a differing root is a problem whatever the logs say.
+the pond held then; a differing root is a problem whatever the logs say.  The local root
+is computed whenever the pond holds that transaction, even when the remote's tree cannot
+be read.
+
+A report that is not ``ok`` gives one next step (``VerifyReport.advice``): restore or push
+elsewhere for ``ahead``, push elsewhere for ``diverged`` or ``different``, ``pond backup
+mend`` then ``verify --deep`` for damaged objects.
 """
 
 from __future__ import annotations
@@ -23,20 +34,37 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDataError
-from .layout import FLOOR_KEY, PushRecord, RemoteObject, record_key, runs_chain, sha256_hex
+from .layout import (
+    FLOOR_KEY,
+    RECORDS_PREFIX,
+    RUNS_PREFIX,
+    PushRecord,
+    RemoteObject,
+    log_key,
+    record_key,
+    runs_chain,
+    sha256_hex,
+)
 from .local import LocalLog
 from .push import DEFAULT_CONCURRENCY, first_difference, remote_pond_id, txn_at
 from .remote import Remote
 from .source import PondFiles
 
-STATUSES = ("equal", "behind", "ahead", "diverged", "different", "empty")
+STATUSES = ("equal", "behind", "ahead", "diverged", "damaged", "different", "empty")
+
+_TREE_KEYS = ("data", "data/_delta_log")
+"""The keys of problems found by reading the remote's tree in place, not of one object."""
+
+MISMATCH = "does not match its recorded sha256"
+"""What a problem says of an object whose bytes are not the ones its push record names."""
 
 
 @dataclass
 class VerifyReport:
     """``status`` (one of ``STATUSES``), both ends' newest Delta version and transaction,
-    ``behind_by`` (pond transactions the remote lacks), and, after a deep check, every
-    object checked and each problem as ``(key, what)``."""
+    ``behind_by`` (pond transactions the remote lacks), each problem as ``(key, what)``
+    (a damaged log entry or record found by the shallow check; after a deep check, every
+    object checked), both content roots, and ``advice``: the next step when not ``ok``."""
 
     url: str
     status: str
@@ -56,6 +84,8 @@ class VerifyReport:
     transaction (ahead, diverged, or its content removed by ``maintain``)."""
     root_detail: str = ""
     """Why a root could not be computed, or how they differ."""
+    deep: bool = False
+    """True after a deep check (every record and object read)."""
 
     @property
     def roots_equal(self) -> bool | None:
@@ -77,7 +107,9 @@ class VerifyReport:
             and self.roots_equal is not False
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, name: str = "NAME") -> dict[str, Any]:
+        """Every field, ``ok``, ``behind_by``, ``roots_equal`` and ``advice`` (naming the
+        Backup ``name``; "" when ``ok``)."""
         return {
             "url": self.url,
             "status": self.status,
@@ -96,7 +128,53 @@ class VerifyReport:
             "local_root": self.local_root,
             "roots_equal": self.roots_equal,
             "root_detail": self.root_detail,
+            "deep": self.deep,
+            "advice": self.advice(name),
         }
+
+    def advice(self, name: str = "NAME") -> str:
+        """The next step for a report that is not ``ok``, one sentence naming the commands
+        (``name``: the Backup resource's name); "" when it is ``ok``."""
+        if self.ok:
+            return ""
+        if self.status == "empty":
+            return f"nothing was pushed there yet: run pond backup push {name}"
+        if self.status == "different":
+            return (
+                "that URL holds the backup of another pond: give this pond's Backup "
+                "another URL and push there; nothing was overwritten"
+            )
+        if self.status == "ahead":
+            return (
+                "this pond lost history or is an older copy: restore from the backup "
+                "(pond restore URL DEST), or push this pond to another URL"
+            )
+        if self.status == "diverged":
+            return (
+                "a copy of this pond wrote its own transactions there: push this pond to "
+                "another URL; nothing was overwritten"
+            )
+        keys = [key for key, _ in self.problems]
+        if any(k.startswith((RECORDS_PREFIX, FLOOR_KEY, RUNS_PREFIX)) for k in keys):
+            # Records, the floor and run records are not files of the pond: mend, which
+            # sends only the pond's own bytes, cannot put them back.
+            return (
+                "the backup's push records are damaged, which pond backup mend cannot put "
+                "back: push this pond to another URL for a whole backup"
+            )
+        named = [why for key, why in self.problems if key not in _TREE_KEYS]
+        # Without --deep, a tree that cannot be read (or reads other content) names no
+        # object: mend --deep re-reads every one.
+        quick = self.deep and named and all(why == "missing" for why in named)
+        mend = f"pond backup mend {name}" + ("" if quick else " --deep")
+        if not self.deep and not named:
+            first = f"run pond backup verify {name} --deep to name the bad objects, then {mend}"
+        else:
+            first = f"run {mend}"
+        return (
+            f"{first}, then pond backup verify {name} --deep; what mend cannot put back "
+            "is gone from this pond too"
+        )
 
 
 def _remote_txn(remote: Remote, tip: int) -> int:
@@ -134,7 +212,18 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
     else:
         common = min(tip, newest)
         first = first_difference(remote, log, common)
-        if first is not None:
+        damage = None if first is None else _damaged_entry(remote, log, first)
+        if first is not None and damage is not None:
+            report.status = "damaged"
+            report.problems.append(damage)
+            key, what = damage
+            report.detail = f"the remote's log entry of txn {txn_at(log, first)} differs " + (
+                "from this pond's, yet its push record names this pond's: the entry was "
+                "changed on the remote after the push"
+                if key == log_key(first)
+                else f"from this pond's, and its push record {key} {what}"
+            )
+        elif first is not None:
             report.status = "diverged"
             report.diverged_txn = txn_at(log, first)
             report.detail = f"diverged at txn {report.diverged_txn}"
@@ -151,46 +240,79 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
         elif tip < newest:
             report.status = "behind"
     if deep:
+        report.deep = True
         _deep(remote, tip, report)
     _roots(log.files, remote, report)
     return report
 
 
+def _damaged_entry(remote: Remote, log: LocalLog, version: int) -> tuple[str, str] | None:
+    """The damaged object, as a problem ``(key, what)``, that makes the remote's log entry
+    of ``version`` differ from the pond's; None if it is another history's entry.
+
+    The remote's push record of ``version`` gives the sha256 of the entry the push wrote.
+    Where the pond still holds its entry, a record naming the pond's own entry proves the
+    remote's was changed after the push (one GET: the record).  Where ``maintain``
+    removed it, the remote's entry is re-read and hashed against its record (two).  A
+    record that cannot be read is itself the damage; a missing one leaves the verdict to
+    the logs (a push writes the record before the entry, so none of this is a push's).
+    """
+    try:
+        found = remote.record(version)
+    except CorruptDataError as e:
+        return record_key(version), _what(e)
+    if found is None:
+        return None
+    recorded = found[0].log
+    key = log_key(version)
+    if log.files.size(key) is not None:
+        ours = log.files.read(key)
+        if (sha256_hex(ours), len(ours)) == (recorded.sha256, recorded.size):
+            return key, MISMATCH
+        return None
+    theirs = remote.digest(key)
+    if theirs is not None and theirs != (recorded.sha256, recorded.size):
+        return key, MISMATCH
+    return None
+
+
+def _what(e: CorruptDataError) -> str:
+    """What a ``CorruptDataError`` says of its object, without the object's name."""
+    text = str(e)
+    return text.rsplit(": ", 1)[-1] if ": " in text else text
+
+
 def _roots(files: PondFiles, remote: Remote, report: VerifyReport) -> None:
     """Fill the remote's content root (read in place) and the local one at the same txn.
 
-    A remote that cannot be read as a pond is a problem named in the report; a local
-    pond that no longer holds the transaction only leaves its root unknown.
+    A remote that cannot be read as a pond is a problem named in the report, and the local
+    root is still computed at the remote's newest transaction (its push record's); a local
+    pond that does not hold that transaction, or a remote whose history is not this
+    pond's, leaves the local root unknown, ``root_detail`` saying why.
     """
-    from ..errors import PondError, RemoteError
+    _remote_root(remote, report)
+    if report.status == "different":
+        report.root_detail = "the remote holds another pond: no local root to compare"
+        return
+    if report.status == "diverged":
+        report.root_detail = (
+            f"the remote's transactions from txn {report.diverged_txn} on are another "
+            "copy's, not this pond's: no local root to compare"
+        )
+        return
+    if report.remote_txn > report.local_txn:
+        report.root_detail = (
+            f"this pond does not hold the remote's newest transaction (txn "
+            f"{report.remote_txn}; this pond's newest is txn {report.local_txn})"
+        )
+        return
+    from ..errors import PondError
     from ..tlogfs.integrity import content_root
-    from ..tlogfs.persistence import DeltaPersistence
 
     try:
-        store = DeltaPersistence.open_remote(remote.url, remote.options)
-    except RemoteError:
-        raise
-    except (PondError, OSError) as e:
-        report.problems.append(("data/_delta_log", f"cannot be read as a pond: {e}"))
-        return
-    try:
-        remote_txn = store.last_txn
-        report.remote_root = content_root(store)
-    except RemoteError:
-        raise
-    except (PondError, OSError) as e:
-        report.problems.append(("data", f"the remote tree cannot be read: {e}"))
-        return
-    finally:
-        store.close()
-    report.remote_txn = remote_txn
-    if report.status in ("ahead", "diverged") or remote_txn > report.local_txn:
-        report.root_detail = "the local pond does not hold the remote's newest transaction"
-        return
-    try:
-        local = files.open_at(remote_txn)
+        local = files.open_at(report.remote_txn)
     except PondError as e:
-        report.root_detail = f"no local root at txn {remote_txn}: {e}"
+        report.root_detail = f"no local root at txn {report.remote_txn}: {e}"
         return
     try:
         report.local_root = content_root(local)
@@ -198,8 +320,53 @@ def _roots(files: PondFiles, remote: Remote, report: VerifyReport) -> None:
         local.close()
     if report.roots_equal is False:
         report.root_detail = (
-            f"the remote's content at txn {remote_txn} differs from the local pond's"
+            f"the remote's content at txn {report.remote_txn} differs from the local pond's"
         )
+
+
+def _remote_root(remote: Remote, report: VerifyReport) -> None:
+    """The remote pond's content root and newest transaction, read in place; a tree that
+    cannot be read is a problem in the report.
+
+    ``RemoteError`` is raised only if the store itself cannot be used (asked again when
+    reading the tree fails: deltalake words a damaged log entry as a store error).
+    """
+    from ..errors import PondError, RemoteError
+    from ..tlogfs.integrity import content_root
+    from ..tlogfs.persistence import DeltaPersistence
+
+    def unusable(e: RemoteError) -> None:
+        remote.check()  # raises if the store cannot be used: not a finding about the backup
+        raise _Unreadable(str(e)) from None
+
+    try:
+        try:
+            store = DeltaPersistence.open_remote(remote.url, remote.options)
+        except RemoteError as e:
+            unusable(e)
+        except (PondError, OSError) as e:
+            raise _Unreadable(str(e)) from None
+    except _Unreadable as e:
+        report.problems.append(("data/_delta_log", f"cannot be read as a pond: {e}"))
+        return
+    try:
+        try:
+            remote_txn = store.last_txn
+            report.remote_root = content_root(store)
+        except RemoteError as e:
+            unusable(e)
+        except (PondError, OSError) as e:
+            raise _Unreadable(str(e)) from None
+    except _Unreadable as e:
+        report.problems.append(("data", f"the remote tree cannot be read: {e}"))
+        return
+    finally:
+        store.close()
+    report.remote_txn = remote_txn
+
+
+class _Unreadable(Exception):
+    """The remote's tree cannot be read (internal to ``_remote_root``)."""
 
 
 def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
@@ -230,7 +397,7 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
         try:
             record = PushRecord.decode(data, f"{remote.url}/{key}")
         except CorruptDataError as e:
-            report.problems.append((key, str(e).rsplit(": ", 1)[-1] if ": " in str(e) else str(e)))
+            report.problems.append((key, _what(e)))
             # Already named: the next record's link to it says nothing more.
             previous = None
             continue
@@ -261,7 +428,7 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
         if found is None:
             return obj, "missing"
         if found != (obj.sha256, obj.size):
-            return obj, "does not match its recorded sha256"
+            return obj, MISMATCH
         return obj, None
 
     with ThreadPoolExecutor(max_workers=DEFAULT_CONCURRENCY) as pool:
@@ -270,4 +437,5 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
             report.bytes_checked += obj.size
             if problem is not None:
                 report.problems.append((obj.key, problem))
-    report.problems.sort()
+    # The shallow check may have named one already (a damaged log entry or record).
+    report.problems = sorted(set(report.problems))

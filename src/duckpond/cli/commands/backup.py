@@ -16,7 +16,7 @@ from ..app import Settings, UserError, pass_settings
 from ..output import folded
 
 if TYPE_CHECKING:
-    from ...backup import PushReport
+    from ...backup import PushReport, VerifyReport
     from ...pond import PondStatus
     from ...pond.backups import BackupInfo
 
@@ -204,55 +204,79 @@ def mend(settings: Settings, name: str, deep: bool) -> None:
 @click.option("--deep", is_flag=True, help="Re-read and re-hash every remote object.")
 @pass_settings
 def verify(settings: Settings, name: str, deep: bool) -> None:
-    """Compare a backup with the pond: equal, behind, ahead, diverged or a different pond,
-    and content roots.
+    """Compare a backup with the pond: equal, behind, ahead, diverged, damaged or a
+    different pond, and content roots.
 
     The remote is read in place at its newest transaction and its content root
-    compared with the local pond's root at that transaction.  Exits 1 unless equal
-    or behind with equal roots.  --deep also checks every push record and every
-    object's sha256, naming each missing or bad one.
+    compared with the local pond's root at that transaction.  A remote log entry that
+    its own push record says is this pond's, yet differs, is damage (mend puts it back),
+    not divergence.  Exits 1 unless equal or behind with equal roots and no bad object,
+    the error line giving the next step.  --deep also checks every push record and
+    every object's sha256, naming each missing or bad one.
 
     Example:
 
         pond backup verify offsite --deep
     """
     report = settings.open().backups.verify(name, deep=deep)
-    txns = f"remote txn {report.remote_txn}, local txn {report.local_txn}"
-    state = report.status
+    settings.output.data(report.to_json(name), text="\n".join(verify_lines(name, report)))
+    if not report.ok:
+        raise UserError(
+            f"backup {name} is not usable as it is: {_verdict(report)}; {report.advice(name)}"
+        )
+
+
+def _headline(name: str, report: VerifyReport) -> str:
+    """The first line of ``verify``: how the logs stand, and whether damage follows."""
+    txns = f"(remote txn {report.remote_txn}, local txn {report.local_txn})"
     if report.status == "different":
-        state = "different pond"
-        lines = [f"{name}: {state} ({report.detail})"]
-    elif report.status == "diverged":
-        state = f"diverged at txn {report.diverged_txn}"
-        lines = [f"{name}: {state} ({txns})"]
-    else:
-        lines = [f"{name}: {report.status}"]
-        if report.status == "behind":
-            lines[0] += f" by {report.behind_by} txn"
-        lines[0] += f" ({txns})"
-        if report.detail:
-            lines.append(report.detail)
-    if deep:
+        return f"{name}: different pond ({report.detail})"
+    if report.status == "diverged":
+        return f"{name}: diverged at txn {report.diverged_txn} {txns}"
+    if report.status == "damaged":
+        return f"{name}: damaged {txns}"
+    state = report.status
+    if report.status == "behind":
+        state += f" by {report.behind_by} txn"
+    if report.status in ("equal", "behind") and report.problems:
+        state = f"{state} logs, but the backup is damaged: {len(report.problems)} problem(s)"
+    elif report.roots_equal is False:
+        state = f"{state} logs, but the backup's content differs"
+    return f"{name}: {state} {txns}"
+
+
+def verify_lines(name: str, report: VerifyReport) -> list[str]:
+    """What ``pond backup verify`` prints of a report (the error line aside)."""
+    lines = [_headline(name, report)]
+    if report.detail and report.status != "different":
+        lines.append(report.detail)
+    if report.deep:
         lines.append(
             f"checked {report.objects_checked} object(s), {_size(report.bytes_checked)}: "
             f"{len(report.problems)} problem(s)"
         )
-        lines.extend(f"bad: {key}: {problem}" for key, problem in report.problems)
-    elif report.problems:
-        lines.extend(f"bad: {key}: {problem}" for key, problem in report.problems)
+    lines.extend(f"bad: {key}: {problem}" for key, problem in report.problems)
     lines.append(f"remote content root at txn {report.remote_txn}: {report.remote_root or '?'}")
     lines.append(f"local content root at txn {report.remote_txn}: {report.local_root or '?'}")
     if report.root_detail:
         lines.append(report.root_detail)
-    settings.output.data(report.to_json(), text="\n".join(lines))
-    if not report.ok:
-        if report.roots_equal is False:
-            what = f"content root {report.remote_root} differs from the local {report.local_root}"
-        elif report.problems:
-            what = f"{len(report.problems)} bad object(s)"
-        else:
-            what = state
-        raise UserError(f"backup {name} is not usable as it is: {what}")
+    return lines
+
+
+def _verdict(report: VerifyReport) -> str:
+    """Why a backup is not usable, in a few words, for the error line."""
+    if report.status == "different":
+        return "different pond"
+    if report.status == "diverged":
+        return f"diverged at txn {report.diverged_txn}"
+    named = [key for key, _ in report.problems if key not in ("data", "data/_delta_log")]
+    if named:
+        return f"{len(named)} bad object(s)"
+    if report.problems:
+        return "the remote tree cannot be read"
+    if report.roots_equal is False:
+        return f"content root {report.remote_root} differs from the local {report.local_root}"
+    return report.status
 
 
 @backup.command()
