@@ -154,6 +154,12 @@ def test_run_records_and_a_record_rewritten_in_other_bytes_are_put_back(
     middle.write_bytes(json.dumps(json.loads(middle.read_bytes())).encode() + b"\n")
     with pytest.raises(CorruptDataError, match="does not follow the record before it"):
         restore(url, tmp_path / "refused")
+    # verify --deep names that record (not the next), as one mend puts back.
+    from duckpond.backup.verify import REWRITTEN
+
+    deep = verify(pond.path, Remote(url), deep=True)
+    assert (str(middle.relative_to(nas)), REWRITTEN) in deep.problems, deep.problems
+    assert deep.advice("nas").startswith("run pond backup mend nas"), deep.advice("nas")
 
     code, out, err = _mend(pond, "nas")
     assert code == 0, err

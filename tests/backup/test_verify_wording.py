@@ -114,6 +114,10 @@ def test_a_changed_newest_log_entry_is_damage_not_divergence(
     )
     verdict = json.loads(pond_cli(pond_dir, "--json", "backup", "verify", "nas").stdout)
     assert (verdict["status"], verdict["diverged_txn"]) == ("damaged", None)
+    # A push says the same (a second trial: it said "diverged", and "push to another URL").
+    refused = error_line(pond_cli(pond_dir, "backup", "push", "nas"))
+    assert "diverged" not in refused and f"{key} {MISMATCH}" in refused, refused
+    assert "pond backup mend NAME --deep" in refused, refused
     assert {"key": key, "problem": MISMATCH} in verdict["problems"]
 
     # --deep names it once, and mend --deep puts the pond's entry back.

@@ -70,6 +70,7 @@ from .source import PondFiles, pond_files
 from .state import BackupState, LastAttempt, load_state, save_state
 
 DEFAULT_CONCURRENCY = 8
+MISMATCH = "does not match its recorded sha256"
 # Versions made visible together: their files go up in parallel, then their log entries.
 BATCH_VERSIONS = 64
 BATCH_BYTES = 256 << 20
@@ -173,6 +174,14 @@ def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> N
     if tip <= local_newest and _same_entry(remote, log, tip):
         return
     first = first_difference(remote, log, min(tip, local_newest))
+    damage = None if first is None else damaged_entry(remote, log, first)
+    if damage is not None:
+        # Not another history: the remote's entry (or its record) was changed after it
+        # was pushed.  Nothing is sent on top of it until it is put back.
+        raise CorruptDataError(
+            f"{remote.url}/{damage[0]} {damage[1]} (changed on the remote after it was "
+            "pushed): put it back with pond backup mend NAME --deep, then push again"
+        )
     if first is not None:
         raise BackupConflictError(
             f"{remote.url} and this pond diverged at txn {txn_at(log, first)} (a copy of the "
@@ -183,6 +192,42 @@ def compare_tip(remote: Remote, log: LocalLog, tip: int, local_newest: int) -> N
         f"{txn_at(log, local_newest)}, this pond's newest): this pond lost history, or is "
         "an older copy; restore from the backup, or push to another URL"
     )
+
+
+def damaged_entry(remote: Remote, log: LocalLog, version: int) -> tuple[str, str] | None:
+    """The damaged object, as a problem ``(key, what)``, that makes the remote's log entry
+    of ``version`` differ from the pond's; None if it is another history's entry.
+
+    The remote's push record of ``version`` gives the sha256 of the entry the push wrote.
+    Where the pond still holds its entry, a record naming the pond's own entry proves the
+    remote's was changed after the push (one GET: the record).  Where ``maintain``
+    removed it, the remote's entry is re-read and hashed against its record (two).  A
+    record that cannot be read is itself the damage; a missing one leaves the verdict to
+    the logs (a push writes the record before the entry, so none of this is a push's).
+    """
+    try:
+        found = remote.record(version)
+    except CorruptDataError as e:
+        return record_key(version), _what(e)
+    if found is None:
+        return None
+    recorded = found[0].log
+    key = log_key(version)
+    if log.files.size(key) is not None:
+        ours = log.files.read(key)
+        if (sha256_hex(ours), len(ours)) == (recorded.sha256, recorded.size):
+            return key, MISMATCH
+        return None
+    theirs = remote.digest(key)
+    if theirs is not None and theirs != (recorded.sha256, recorded.size):
+        return key, MISMATCH
+    return None
+
+
+def _what(e: CorruptDataError) -> str:
+    """What a ``CorruptDataError`` says of its object, without the object's name."""
+    text = str(e)
+    return text.rsplit(": ", 1)[-1] if ": " in text else text
 
 
 def _earliest_kept(log: LocalLog) -> int:

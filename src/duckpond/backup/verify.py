@@ -37,7 +37,6 @@ from ..errors import CorruptDataError
 from .layout import (
     FLOOR_KEY,
     RECORDS_PREFIX,
-    RUNS_PREFIX,
     PushRecord,
     RemoteObject,
     log_key,
@@ -46,16 +45,26 @@ from .layout import (
     sha256_hex,
 )
 from .local import LocalLog
-from .push import DEFAULT_CONCURRENCY, first_difference, remote_pond_id, txn_at
+from .push import (
+    DEFAULT_CONCURRENCY,
+    MISMATCH,
+    damaged_entry,
+    first_difference,
+    remote_pond_id,
+    txn_at,
+)
 from .remote import Remote
 from .source import PondFiles
+
+REWRITTEN = "changed in its bytes, not in its content (pond backup mend puts it back)"
+"""A push record whose bytes no longer hash to the next record's link, though its own
+checksum is right: mend puts back its canonical bytes (``mend._readable_records``)."""
 
 STATUSES = ("equal", "behind", "ahead", "diverged", "damaged", "different", "empty")
 
 _TREE_KEYS = ("data", "data/_delta_log")
 """The keys of problems found by reading the remote's tree in place, not of one object."""
 
-MISMATCH = "does not match its recorded sha256"
 """What a problem says of an object whose bytes are not the ones its push record names."""
 
 
@@ -154,10 +163,10 @@ class VerifyReport:
                 "a copy of this pond wrote its own transactions there: push this pond to "
                 "another URL; nothing was overwritten"
             )
-        keys = [key for key, _ in self.problems]
-        if any(k.startswith((RECORDS_PREFIX, FLOOR_KEY, RUNS_PREFIX)) for k in keys):
-            # Records, the floor and run records are not files of the pond: mend, which
-            # sends only the pond's own bytes, cannot put them back.
+        keys = [key for key, why in self.problems if why != REWRITTEN]
+        if any(k.startswith((RECORDS_PREFIX, FLOOR_KEY)) for k in keys):
+            # Records and the floor are the remote's own account, not the pond's bytes:
+            # mend cannot put them back (run records it cuts again from runs.jsonl).
             return (
                 "the backup's push records are damaged, which pond backup mend cannot put "
                 "back: push this pond to another URL for a whole backup"
@@ -212,7 +221,7 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
     else:
         common = min(tip, newest)
         first = first_difference(remote, log, common)
-        damage = None if first is None else _damaged_entry(remote, log, first)
+        damage = None if first is None else damaged_entry(remote, log, first)
         if first is not None and damage is not None:
             report.status = "damaged"
             report.problems.append(damage)
@@ -244,36 +253,6 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
         _deep(remote, tip, report)
     _roots(log.files, remote, report)
     return report
-
-
-def _damaged_entry(remote: Remote, log: LocalLog, version: int) -> tuple[str, str] | None:
-    """The damaged object, as a problem ``(key, what)``, that makes the remote's log entry
-    of ``version`` differ from the pond's; None if it is another history's entry.
-
-    The remote's push record of ``version`` gives the sha256 of the entry the push wrote.
-    Where the pond still holds its entry, a record naming the pond's own entry proves the
-    remote's was changed after the push (one GET: the record).  Where ``maintain``
-    removed it, the remote's entry is re-read and hashed against its record (two).  A
-    record that cannot be read is itself the damage; a missing one leaves the verdict to
-    the logs (a push writes the record before the entry, so none of this is a push's).
-    """
-    try:
-        found = remote.record(version)
-    except CorruptDataError as e:
-        return record_key(version), _what(e)
-    if found is None:
-        return None
-    recorded = found[0].log
-    key = log_key(version)
-    if log.files.size(key) is not None:
-        ours = log.files.read(key)
-        if (sha256_hex(ours), len(ours)) == (recorded.sha256, recorded.size):
-            return key, MISMATCH
-        return None
-    theirs = remote.digest(key)
-    if theirs is not None and theirs != (recorded.sha256, recorded.size):
-        return key, MISMATCH
-    return None
 
 
 def _what(e: CorruptDataError) -> str:
@@ -402,7 +381,13 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
             previous = None
             continue
         if previous is not None and record.previous != sha256_hex(previous):
-            report.problems.append((key, "does not follow the record before it"))
+            before_key, before = record_key(version - 1), PushRecord.decode(previous, "")
+            if sha256_hex(before.encode()) == record.previous:
+                # The record before was rewritten in other bytes, its content intact:
+                # that one is the damage, and mend puts its own bytes back.
+                report.problems.append((before_key, REWRITTEN))
+            else:
+                report.problems.append((key, "does not follow the record before it"))
         previous = data
         report.remote_txn = max(report.remote_txn, record.txn_seq or 0)
         if record.runs_end is not None:
