@@ -327,6 +327,7 @@ def test_an_older_restore_does_not_claim_its_backup_holds_no_more(
     assert pond_cli(older, "backup", "push", "nas").exit_code == 1
     (nas_row,) = json.loads(ok(older, "--json", "backup", "list"))
     assert nas_row["last_outcome"] == "refused" and not nas_row["known"], nas_row
+    assert "none: its last push was refused" in ok(older, "backup", "list")
     before = files(older)
     reason = error_line(pond_cli(older, "maintain", "--keep-txns", "3"))
     assert reason.startswith("backup nas refused this pond's last push (")

@@ -99,7 +99,7 @@ def iter_records(remote: Remote, newest: int, floor: Floor | None = None) -> Ite
         for version, (key, data) in enumerate(fetched, start):
             where = f"{remote.url}/{key}"
             if data is None:
-                raise CorruptDataError(f"{where} is missing")
+                raise CorruptDataError(f"{where} is missing: {_restorable(last_txn)}")
             try:
                 record = PushRecord.decode(data, where)
             except CorruptDataError as e:

@@ -186,7 +186,11 @@ class PondBackups(Facet):
                     sum(1 for v in versions if v > state.last_version),
                     # A restored copy with no record of this backup, or only of a failed
                     # push: what the remote holds is unknown here, not "nothing".
-                    known=not (restored and state.last_version < 0),
+                    # Refused (another history there): the lag is no number either.
+                    known=not (
+                        (restored and state.last_version < 0)
+                        or (attempt is not None and attempt.outcome == "refused")
+                    ),
                 )
             )
         return out

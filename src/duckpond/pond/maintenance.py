@@ -205,13 +205,16 @@ class PondMaintenance(Facet):
         pushes: list[Any] = []
         if lagging and push_first:
             pushes = pond.backups.push([b.name for b in lagging])
-            failed = next((r for r in pushes if not r.ok), None)
-            if failed is not None:
+            failed = [r for r in pushes if not r.ok]
+            if failed:
                 # The push was asked for and failed: say why, not "give --push-first".
-                refusal = ConfigError(
-                    f"backup {failed.name} lags and the push before maintain failed: "
-                    f"{failed.error}; nothing was removed"
-                )
+                if len(failed) == 1:
+                    what = f"backup {failed[0].name} lags and the push before maintain failed: "
+                    what += str(failed[0].error)
+                else:
+                    each = "; ".join(f"{r.name}: {r.error}" for r in failed)
+                    what = f"the pushes before maintain failed ({each})"
+                refusal = ConfigError(f"{what}; nothing was removed")
                 return None, pushes, refusal
             backups = pond.backups.list()
             lagging = [b for b in backups if b.last_pushed_version < newest]
@@ -221,11 +224,13 @@ class PondMaintenance(Facet):
         refused = [b for b in lagging if b.last_outcome == "refused"]
         if refused:
             # A push again would be refused again: pushing first is no way out.
-            b = refused[0]
+            each = "; ".join(f"{b.name}: {b.last_error}" for b in refused)
+            names = " and ".join(b.name for b in refused)
+            which = f"backup {names}" if len(refused) == 1 else f"backups {names}"
             refusal = ConfigError(
-                f"backup {b.name} refused this pond's last push ({b.last_error}); maintain "
-                f"would remove what only this pond holds: point {b.name} at a new URL "
-                "(pond apply), or remove it, first"
+                f"{which} refused this pond's last push ({each}); maintain would remove "
+                f"what only this pond holds: point {names} at a new URL (pond apply), or "
+                "remove it, first"
             )
             return pushed, pushes, refusal
         names = " ".join(b.name for b in lagging)

@@ -123,6 +123,8 @@ def _when(recorded: str | datetime | None) -> str | None:
 
 def _lag(b: BackupInfo) -> str:
     """A backup's lag: transactions and bytes, and maintain's commits not pushed yet."""
+    if b.last_outcome == "refused":
+        return "none: its last push was refused (see the error)"
     if not b.known:
         return "unknown (a restored copy; the next push asks)"
     text = f"{b.lag_txns} txn, {_size(b.lag_bytes)}"
