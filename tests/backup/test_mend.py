@@ -214,3 +214,26 @@ def test_a_missing_object_names_where_the_backup_still_restores_from(tmp_path: P
     assert str(victim.relative_to(nas)) in str(caught.value)
     txn = int(str(caught.value).rsplit("--at-txn ", 1)[1].rstrip(")"))
     restore(url, tmp_path / "older", at_txn=txn)
+
+
+def test_a_restore_removes_what_a_killed_restore_left_beside_the_destination(
+    tmp_path: Path,
+) -> None:
+    """A restore killed midway leaves its staging directory (the destination is never
+    created); the next restore to that place removes it, and only it."""
+    import subprocess
+    import sys
+
+    _, url, _ = _backed_up(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / ".restored.restore-0123456789ab"
+    (left / "data").mkdir(parents=True)
+    (left / ".restore-pid").write_text(str(dead.pid))
+    (left / "data" / "half.parquet").write_bytes(b"x" * 1000)
+    alive = tmp_path / ".restored.restore-ba9876543210"  # a restore still running
+    alive.mkdir()
+    (alive / ".restore-pid").write_text(str(os.getpid()))
+    restore(url, tmp_path / "restored")
+    assert not left.exists() and alive.exists()
+    assert not (tmp_path / "restored" / ".restore-pid").exists()

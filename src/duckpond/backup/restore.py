@@ -147,6 +147,41 @@ def _way_out(key: str, records: list[PushRecord], named_by: dict[str, int]) -> s
     )
 
 
+STAGE_OWNER = ".restore-pid"
+
+
+def _remove_abandoned(target: Path, ours: Path) -> None:
+    """Remove the staging directories of earlier restores to ``target`` whose process is
+    no longer running (killed midway: the destination was never created).  One whose
+    owner cannot be read is left, unless it is an hour old."""
+    for stage in target.parent.glob(f".{target.name}.restore-*"):
+        if stage == ours or not stage.is_dir():
+            continue
+        try:
+            pid = int((stage / STAGE_OWNER).read_text())
+        except (OSError, ValueError):
+            try:
+                if time.time() - stage.stat().st_mtime < 3600:
+                    continue
+            except OSError:
+                continue
+        else:
+            if _running(pid):
+                continue
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """True if a process ``pid`` exists (it may be another's: then it is left alone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _restorable(last_txn: int) -> str:
     """What a backup whose chain breaks after ``last_txn`` can still give."""
     if not last_txn:
@@ -222,6 +257,10 @@ def restore(
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
     try:
         (stage / DATA_DIR / LARGE_FILES_DIR).mkdir(parents=True)
+        # Whose staging directory this is: a later restore to the same place removes
+        # one whose process is gone (a restore killed midway leaves it behind).
+        (stage / STAGE_OWNER).write_text(str(os.getpid()))
+        _remove_abandoned(target, stage)
         directories = {stage / DATA_DIR / LARGE_FILES_DIR}
         objects: dict[str, RemoteObject] = {}
         named_by: dict[str, int] = {}  # the version whose record first names each object
@@ -278,6 +317,7 @@ def restore(
             write_retention(
                 stage / DATA_DIR, Retention(floor.earliest_txn, when, "pond backup prune")
             )
+        (stage / STAGE_OWNER).unlink()
         if target.exists():
             target.rmdir()
         os.rename(stage, target)
