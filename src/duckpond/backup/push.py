@@ -208,7 +208,7 @@ def damaged_entry(remote: Remote, log: LocalLog, version: int) -> tuple[str, str
     try:
         found = remote.record(version)
     except CorruptDataError as e:
-        return record_key(version), _what(e)
+        return record_key(version), problem_of(e)
     if found is None:
         return None
     recorded = found[0].log
@@ -224,7 +224,7 @@ def damaged_entry(remote: Remote, log: LocalLog, version: int) -> tuple[str, str
     return None
 
 
-def _what(e: CorruptDataError) -> str:
+def problem_of(e: CorruptDataError) -> str:
     """What a ``CorruptDataError`` says of its object, without the object's name."""
     text = str(e)
     return text.rsplit(": ", 1)[-1] if ": " in text else text

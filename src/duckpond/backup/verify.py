@@ -28,10 +28,11 @@ mend`` then ``verify --deep`` for damaged objects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import CorruptDataError
 from .layout import (
@@ -50,6 +51,7 @@ from .push import (
     MISMATCH,
     damaged_entry,
     first_difference,
+    problem_of,
     remote_pond_id,
     txn_at,
 )
@@ -59,6 +61,8 @@ from .source import PondFiles
 REWRITTEN = "changed in its bytes, not in its content (pond backup mend puts it back)"
 """A push record whose bytes no longer hash to the next record's link, though its own
 checksum is right: mend puts back its canonical bytes (``mend._readable_records``)."""
+
+T = TypeVar("T")
 
 STATUSES = ("equal", "behind", "ahead", "diverged", "damaged", "different", "empty")
 
@@ -255,12 +259,6 @@ def verify(where: Path | PondFiles, remote: Remote, *, deep: bool = False) -> Ve
     return report
 
 
-def _what(e: CorruptDataError) -> str:
-    """What a ``CorruptDataError`` says of its object, without the object's name."""
-    text = str(e)
-    return text.rsplit(": ", 1)[-1] if ": " in text else text
-
-
 def _roots(files: PondFiles, remote: Remote, report: VerifyReport) -> None:
     """Fill the remote's content root (read in place) and the local one at the same txn.
 
@@ -314,38 +312,34 @@ def _remote_root(remote: Remote, report: VerifyReport) -> None:
     from ..tlogfs.integrity import content_root
     from ..tlogfs.persistence import DeltaPersistence
 
-    def unusable(e: RemoteError) -> None:
-        remote.check()  # raises if the store cannot be used: not a finding about the backup
-        raise _Unreadable(str(e)) from None
+    def attempt(read: Callable[[], T], key: str, what: str) -> T | None:
+        """``read()``; a tree that cannot be read is a problem (``key``, ``what``), None."""
+        try:
+            return read()
+        except RemoteError as e:
+            remote.check()  # raises if the store cannot be used: not a finding about the backup
+            problem = str(e)
+        except (PondError, OSError) as e:
+            problem = str(e)
+        report.problems.append((key, f"{what}: {problem}"))
+        return None
 
-    try:
-        try:
-            store = DeltaPersistence.open_remote(remote.url, remote.options)
-        except RemoteError as e:
-            unusable(e)
-        except (PondError, OSError) as e:
-            raise _Unreadable(str(e)) from None
-    except _Unreadable as e:
-        report.problems.append(("data/_delta_log", f"cannot be read as a pond: {e}"))
+    store = attempt(
+        lambda: DeltaPersistence.open_remote(remote.url, remote.options),
+        "data/_delta_log",
+        "cannot be read as a pond",
+    )
+    if store is None:
         return
     try:
-        try:
-            remote_txn = store.last_txn
-            report.remote_root = content_root(store)
-        except RemoteError as e:
-            unusable(e)
-        except (PondError, OSError) as e:
-            raise _Unreadable(str(e)) from None
-    except _Unreadable as e:
-        report.problems.append(("data", f"the remote tree cannot be read: {e}"))
-        return
+        found = attempt(
+            lambda: (store.last_txn, content_root(store)), "data", "the remote tree cannot be read"
+        )
     finally:
         store.close()
-    report.remote_txn = remote_txn
-
-
-class _Unreadable(Exception):
-    """The remote's tree cannot be read (internal to ``_remote_root``)."""
+    if found is None:
+        return
+    report.remote_txn, report.remote_root = found
 
 
 def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
@@ -376,7 +370,7 @@ def _deep(remote: Remote, tip: int, report: VerifyReport) -> None:
         try:
             record = PushRecord.decode(data, f"{remote.url}/{key}")
         except CorruptDataError as e:
-            report.problems.append((key, _what(e)))
+            report.problems.append((key, problem_of(e)))
             # Already named: the next record's link to it says nothing more.
             previous = None
             continue
